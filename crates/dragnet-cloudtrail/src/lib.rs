@@ -1,0 +1,1 @@
+//! dragnet-cloudtrail (crate doc to be written by its owner).

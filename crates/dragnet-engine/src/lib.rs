@@ -1,0 +1,1 @@
+//! dragnet-engine (crate doc to be written by its owner).

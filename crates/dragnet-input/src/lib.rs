@@ -1,0 +1,1 @@
+//! dragnet-input (crate doc to be written by its owner).

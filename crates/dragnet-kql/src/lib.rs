@@ -1,0 +1,1 @@
+//! dragnet-kql (crate doc to be written by its owner).

@@ -1,0 +1,1 @@
+//! dragnet-rules (crate doc to be written by its owner).

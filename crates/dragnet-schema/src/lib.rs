@@ -1,0 +1,1 @@
+//! dragnet-schema (crate doc to be written by its owner).

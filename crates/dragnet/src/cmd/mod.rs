@@ -1,0 +1,3 @@
+//! One module per subcommand: each defines its clap `Args` and a `run` returning an exit code.
+
+pub mod version;

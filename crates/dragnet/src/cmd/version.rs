@@ -1,0 +1,30 @@
+//! `dragnet version`: the version and the Elastic versions whose behaviour dragnet reproduces.
+
+use crate::exit::Code;
+use crate::output::GlobalArgs;
+
+pub const SHORT: &str = env!("CARGO_PKG_VERSION");
+
+/// What dragnet targets, as the README states it.
+pub const LONG: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\nrule semantics: Elastic Security detection engine, elastic/detection-rules @ 14cf530f (2026-08-21)",
+    "\ncloudtrail mapping: Elastic AWS integration 8.9.0 ingest pipeline (elastic/integrations @ 8149d6c9)",
+    "\nfield types: ECS flat schema + AWS integration field definitions (compiled in)"
+);
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Also print the Elastic versions dragnet reproduces.
+    #[arg(long)]
+    pub verbose: bool,
+}
+
+pub fn run(_global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
+    if args.verbose {
+        println!("dragnet {LONG}");
+    } else {
+        println!("dragnet {SHORT}");
+    }
+    Ok(Code::Ok)
+}

@@ -1,0 +1,40 @@
+//! `dragnet`: the command-line front end. Argument parsing, output formatting and exit codes
+//! only; every capability lives in a library crate (see ARCHITECTURE.md).
+
+mod cmd;
+mod exit;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Run Elastic detection rules (KQL, EQL, …) over AWS CloudTrail logs, outside Elasticsearch.
+#[derive(Parser, Debug)]
+#[command(name = "dragnet", version = cmd::version::SHORT, long_version = cmd::version::LONG)]
+struct Cli {
+    #[command(flatten)]
+    global: output::GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print the version and the Elastic versions dragnet reproduces.
+    Version(cmd::version::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Version(args) => cmd::version::run(&cli.global, args),
+    };
+    match result {
+        Ok(code) => code.into(),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            exit::Code::Usage.into()
+        }
+    }
+}
