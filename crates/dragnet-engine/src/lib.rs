@@ -1,1 +1,10 @@
-//! dragnet-engine (crate doc to be written by its owner).
+//! dragnet's detection engine: compiles a rule set once, then runs every record of every input
+//! through prefilter -> record view -> matchers -> alert, in parallel, with deterministic output.
+//!
+//! It accounts for every rule (run / not applicable / unsupported, with the reason), skips records
+//! no rule can match by scanning raw bytes for required literals, deduplicates records delivered
+//! twice (same CloudTrail `eventID`), and builds alerts in Kibana's security alert shape.
+
+pub mod alert;
+pub mod applicability;
+pub mod prefilter;

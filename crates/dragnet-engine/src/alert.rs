@@ -1,0 +1,462 @@
+//! Alerts in the shape Kibana's security detection engine writes them, so they can be bulk-indexed
+//! into an Elastic alerts index and read by the Security app.
+//!
+//! Field names follow Kibana's `build_alert.ts` (`kibana.alert.*`, `kibana.alert.rule.*`,
+//! `kibana.alert.original_event.*`, `event.kind: signal`), merged over the source event's ECS
+//! fields. Differences, on purpose:
+//! - `@timestamp` is the source event's time, not the wall-clock time of the run, so that a rerun
+//!   over the same archive writes byte-identical alerts (Kibana stamps its execution time).
+//! - `kibana.alert.rule.uuid` is the rule's `rule_id`: the Kibana saved-object id of a rule does
+//!   not exist outside Kibana.
+
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+/// The data stream CloudTrail documents live in when Elastic's AWS integration ingests them; used
+/// as the ancestor `_index` for raw CloudTrail records.
+pub const CLOUDTRAIL_DATA_STREAM: &str = "logs-aws.cloudtrail-default";
+
+/// The Kibana space alerts are attributed to.
+pub const SPACE_ID: &str = "default";
+
+/// What the alert builder needs to know about a rule.
+#[derive(Clone, Debug, Default)]
+pub struct RuleMeta {
+    pub rule_id: String,
+    pub name: String,
+    pub rule_type: String,
+    pub description: String,
+    pub severity: String,
+    pub risk_score: f64,
+    pub tags: Vec<String>,
+    /// `threat` as Kibana stores it (array of framework/tactic/technique objects).
+    pub threat: Value,
+    pub references: Vec<String>,
+    pub author: Vec<String>,
+    pub false_positives: Vec<String>,
+    pub license: Option<String>,
+    pub from: String,
+    pub to: String,
+    pub interval: String,
+    pub index: Vec<String>,
+    pub language: Option<String>,
+    pub query: Option<String>,
+    pub max_signals: Option<u64>,
+    pub timestamp_override: Option<String>,
+    pub building_block_type: Option<String>,
+    pub version: Option<u64>,
+    /// The rule as Kibana's API would return it (`kibana.alert.rule.parameters`), if known.
+    pub parameters: Option<Value>,
+}
+
+/// The source document an alert is built from.
+pub struct SourceDoc<'a> {
+    /// The ECS document (nested objects; dotted keys are tolerated).
+    pub ecs: &'a Value,
+    /// The document `_id` as Elastic would know it: CloudTrail's `eventID`, an exported `_id`,
+    /// or a hash of the record when neither exists.
+    pub id: &'a str,
+    /// The index the document would live in.
+    pub index: &'a str,
+    /// The document's `@timestamp` (RFC 3339), if it has one.
+    pub timestamp: Option<&'a str>,
+}
+
+/// Kibana's alert id for a (source document, rule) pair: SHA-256 hex of
+/// `index ++ _id ++ _version ++ "<space>:<rule>"`, mirroring `generateId` in Kibana's
+/// `signals/utils.ts` as used by `wrap_hits_factory.ts` for query rules. `_version` is `"1"`
+/// (a document indexed once). Deterministic, so reruns never duplicate alerts.
+pub fn alert_uuid(index: &str, doc_id: &str, rule_uuid: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(index.as_bytes());
+    hasher.update(doc_id.as_bytes());
+    hasher.update(b"1");
+    hasher.update(SPACE_ID.as_bytes());
+    hasher.update(b":");
+    hasher.update(rule_uuid.as_bytes());
+    hex(&hasher.finalize())
+}
+
+/// SHA-256 hex of arbitrary bytes (the document id of a record without an `eventID`).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[(b >> 4) as usize] as char);
+        out.push(DIGITS[(b & 15) as usize] as char);
+    }
+    out
+}
+
+/// Every leaf value at dotted `path` in `doc`, as strings, whether the document stores it nested
+/// (`{"user":{"name":…}}`), dotted (`{"user.name":…}`) or mixed. Arrays flatten; `null` is absent.
+pub fn field_strings(doc: &Value, path: &str) -> Vec<String> {
+    let segs: Vec<&str> = path.split('.').collect();
+    let mut out = Vec::new();
+    collect(doc, &segs, &mut out);
+    out
+}
+
+fn collect(value: &Value, segs: &[&str], out: &mut Vec<String>) {
+    match value {
+        Value::Array(items) => items.iter().for_each(|v| collect(v, segs, out)),
+        Value::Object(map) if !segs.is_empty() => {
+            let mut key = String::new();
+            for i in 0..segs.len() {
+                if i > 0 {
+                    key.push('.');
+                }
+                key.push_str(segs[i]);
+                if let Some(v) = map.get(&key) {
+                    collect(v, &segs[i + 1..], out);
+                }
+            }
+        }
+        _ if !segs.is_empty() => {}
+        Value::Null | Value::Object(_) => {}
+        Value::String(s) => out.push(s.clone()),
+        other => out.push(other.to_string()),
+    }
+}
+
+/// Kibana's `kibana.alert.reason`, as `buildReasonMessageUtil` (security_solution
+/// `rule_types/utils/reason_formatters.ts`) composes it: `"<category> event with process P,
+/// parent process Q, file F, source S:port, destination D:port, by U on H created <severity>
+/// alert <name>."`, each part present only when its field has a value (a lone `-` counts as
+/// none), multi-valued fields joined by `, `, and "with" only when one of process, parent
+/// process, file, source or destination is present.
+pub fn reason_message(doc: &Value, severity: &str, rule_name: &str) -> String {
+    let get = |path: &str| -> Option<String> {
+        let values = field_strings(doc, path);
+        if values.is_empty() || (values.len() == 1 && values[0] == "-") {
+            None
+        } else {
+            Some(values.join(", "))
+        }
+    };
+    let category = get("event.category");
+    let process = get("process.name");
+    let parent = get("process.parent.name");
+    let file = get("file.name");
+    let source = get("source.ip");
+    let source_port = get("source.port");
+    let destination = get("destination.ip");
+    let destination_port = get("destination.port");
+    let user = get("user.name");
+    let host = get("host.name");
+    let of_interest = [
+        &process,
+        &parent,
+        &file,
+        &source,
+        &source_port,
+        &destination,
+        &destination_port,
+    ]
+    .iter()
+    .any(|v| v.is_some());
+
+    let mut s = String::new();
+    if let Some(c) = &category {
+        s.push_str(c);
+        s.push(' ');
+    }
+    s.push_str("event");
+    if of_interest {
+        s.push_str(" with");
+    }
+    if let Some(v) = &process {
+        s.push_str(&format!(" process {v},"));
+    }
+    if let Some(v) = &parent {
+        s.push_str(&format!(" parent process {v},"));
+    }
+    if let Some(v) = &file {
+        s.push_str(&format!(" file {v},"));
+    }
+    if let Some(v) = &source {
+        s.push_str(&format!(" source {v}"));
+    }
+    if let Some(v) = &source_port {
+        s.push_str(&format!(":{v},"));
+    }
+    if let Some(v) = &destination {
+        s.push_str(&format!(" destination {v}"));
+    }
+    if let Some(v) = &destination_port {
+        s.push_str(&format!(":{v},"));
+    }
+    if let Some(v) = &user {
+        s.push_str(&format!(" by {v}"));
+    }
+    if let Some(v) = &host {
+        s.push_str(&format!(" on {v}"));
+    }
+    s.push_str(&format!(" created {severity} alert {rule_name}."));
+    s
+}
+
+/// Builds the alert document for `rule` firing on `source`. `explanation`, when given, is added
+/// as `dragnet.explain` (not a Kibana field).
+pub fn build_alert(rule: &RuleMeta, source: &SourceDoc<'_>, explanation: Option<Value>) -> Value {
+    let rule_uuid = rule.rule_id.as_str();
+    let uuid = alert_uuid(source.index, source.id, rule_uuid);
+    let mut doc = match source.ecs {
+        Value::Object(map) => map.clone(),
+        _ => Map::new(),
+    };
+
+    // kibana.alert.original_event.*: the source's event.* leaves, before event.kind is replaced.
+    let mut original_event = Map::new();
+    flatten_into("", event_object(&doc), &mut original_event);
+    for (key, value) in original_event {
+        doc.insert(format!("kibana.alert.original_event.{key}"), value);
+    }
+    set_event_kind_signal(&mut doc);
+
+    let timestamp = source.timestamp.map(str::to_string);
+    if let Some(ts) = &timestamp {
+        doc.insert("@timestamp".into(), Value::String(ts.clone()));
+    }
+    let reason = reason_message(source.ecs, &rule.severity, &rule.name);
+    let risk_score = number(rule.risk_score);
+    let mut put = |k: &str, v: Value| {
+        doc.insert(k.to_string(), v);
+    };
+    put("kibana.space_ids", json!([SPACE_ID]));
+    put("kibana.alert.uuid", json!(uuid));
+    put("kibana.alert.status", json!("active"));
+    put("kibana.alert.workflow_status", json!("open"));
+    put("kibana.alert.workflow_tags", json!([]));
+    put("kibana.alert.workflow_assignee_ids", json!([]));
+    put("kibana.alert.depth", json!(1));
+    put(
+        "kibana.alert.ancestors",
+        json!([{ "id": source.id, "type": "event", "index": source.index, "depth": 0 }]),
+    );
+    put("kibana.alert.original_time", json!(timestamp));
+    put("kibana.alert.reason", json!(reason));
+    put("kibana.alert.severity", json!(rule.severity));
+    put("kibana.alert.risk_score", risk_score.clone());
+    if let Some(bb) = &rule.building_block_type {
+        put("kibana.alert.building_block_type", json!(bb));
+    }
+    put("kibana.alert.rule.uuid", json!(rule_uuid));
+    put("kibana.alert.rule.rule_id", json!(rule.rule_id));
+    put("kibana.alert.rule.name", json!(rule.name));
+    put("kibana.alert.rule.type", json!(rule.rule_type));
+    put("kibana.alert.rule.category", json!(rule_category(&rule.rule_type)));
+    put("kibana.alert.rule.rule_type_id", json!(rule_type_id(&rule.rule_type)));
+    put("kibana.alert.rule.consumer", json!("siem"));
+    put("kibana.alert.rule.producer", json!("siem"));
+    put("kibana.alert.rule.enabled", json!(true));
+    put("kibana.alert.rule.description", json!(rule.description));
+    put("kibana.alert.rule.severity", json!(rule.severity));
+    put("kibana.alert.rule.risk_score", risk_score);
+    put("kibana.alert.rule.tags", json!(rule.tags));
+    put("kibana.alert.rule.threat", rule.threat.clone());
+    put("kibana.alert.rule.references", json!(rule.references));
+    put("kibana.alert.rule.author", json!(rule.author));
+    put("kibana.alert.rule.false_positives", json!(rule.false_positives));
+    if let Some(license) = &rule.license {
+        put("kibana.alert.rule.license", json!(license));
+    }
+    put("kibana.alert.rule.from", json!(rule.from));
+    put("kibana.alert.rule.to", json!(rule.to));
+    put("kibana.alert.rule.interval", json!(rule.interval));
+    put("kibana.alert.rule.indices", json!(rule.index));
+    put(
+        "kibana.alert.rule.max_signals",
+        json!(rule.max_signals.unwrap_or(100)),
+    );
+    if let Some(ts) = &rule.timestamp_override {
+        put("kibana.alert.rule.timestamp_override", json!(ts));
+    }
+    if let Some(bb) = &rule.building_block_type {
+        put("kibana.alert.rule.building_block_type", json!(bb));
+    }
+    if let Some(v) = rule.version {
+        put("kibana.alert.rule.version", json!(v));
+    }
+    put("kibana.alert.rule.execution.type", json!("manual"));
+    if let Some(params) = &rule.parameters {
+        put("kibana.alert.rule.parameters", params.clone());
+    }
+    if let Some(e) = explanation {
+        put("dragnet.explain", e);
+    }
+    Value::Object(doc)
+}
+
+fn number(x: f64) -> Value {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        json!(x as i64)
+    } else {
+        json!(x)
+    }
+}
+
+fn rule_type_id(rule_type: &str) -> &'static str {
+    match rule_type {
+        "eql" => "siem.eqlRule",
+        "esql" => "siem.esqlRule",
+        "threshold" => "siem.thresholdRule",
+        "new_terms" => "siem.newTermsRule",
+        "threat_match" => "siem.indicatorRule",
+        "machine_learning" => "siem.mlRule",
+        "saved_query" => "siem.savedQueryRule",
+        _ => "siem.queryRule",
+    }
+}
+
+fn rule_category(rule_type: &str) -> &'static str {
+    match rule_type {
+        "eql" => "Event Correlation Rule",
+        "esql" => "ES|QL Rule",
+        "threshold" => "Threshold Rule",
+        "new_terms" => "New Terms Rule",
+        "threat_match" => "Indicator Match Rule",
+        "machine_learning" => "Machine Learning Rule",
+        "saved_query" => "Saved Query Rule",
+        _ => "Custom Query Rule",
+    }
+}
+
+/// The `event` object of a document (nested form), or its dotted `event.*` keys gathered.
+fn event_object(doc: &Map<String, Value>) -> Value {
+    let mut out = match doc.get("event") {
+        Some(Value::Object(m)) => m.clone(),
+        _ => Map::new(),
+    };
+    for (k, v) in doc {
+        if let Some(rest) = k.strip_prefix("event.") {
+            out.insert(rest.to_string(), v.clone());
+        }
+    }
+    Value::Object(out)
+}
+
+fn flatten_into(prefix: &str, value: Value, out: &mut Map<String, Value>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let key = if prefix.is_empty() {
+                    k
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten_into(&key, v, out);
+            }
+        }
+        Value::Null => {}
+        other if !prefix.is_empty() => {
+            out.insert(prefix.to_string(), other);
+        }
+        _ => {}
+    }
+}
+
+fn set_event_kind_signal(doc: &mut Map<String, Value>) {
+    doc.remove("event.kind");
+    match doc.get_mut("event") {
+        Some(Value::Object(event)) => {
+            event.insert("kind".into(), json!("signal"));
+        }
+        _ => {
+            doc.insert("event".into(), json!({ "kind": "signal" }));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuid_is_kibanas_sha256_of_index_id_version_and_rule() {
+        // sha256("logs-aws.cloudtrail-default" + "e1" + "1" + "default:r1"), computed with
+        // `printf %s 'logs-aws.cloudtrail-defaulte11default:r1' | sha256sum`.
+        assert_eq!(
+            alert_uuid("logs-aws.cloudtrail-default", "e1", "r1"),
+            sha256_hex(b"logs-aws.cloudtrail-defaulte11default:r1")
+        );
+        assert_eq!(alert_uuid("i", "e1", "r1").len(), 64);
+        assert_ne!(alert_uuid("i", "e1", "r1"), alert_uuid("i", "e2", "r1"));
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn reason_follows_kibanas_template() {
+        let doc = json!({
+            "event": {"category": ["process"]},
+            "source": {"ip": "203.0.113.7"},
+            "user": {"name": "alice"}
+        });
+        assert_eq!(
+            reason_message(&doc, "low", "AWS Execution via System Manager"),
+            "process event with source 203.0.113.7 by alice created low alert AWS Execution via System Manager."
+        );
+        let bare = json!({"user.name": "-"});
+        assert_eq!(
+            reason_message(&bare, "medium", "R"),
+            "event created medium alert R."
+        );
+        let full = json!({
+            "process": {"name": "p", "parent": {"name": "q"}},
+            "source": {"ip": "1.2.3.4", "port": 22},
+            "destination": {"ip": ["5.6.7.8", "9.9.9.9"]},
+            "host": {"name": "h"}
+        });
+        assert_eq!(
+            reason_message(&full, "high", "R"),
+            "event with process p, parent process q, source 1.2.3.4:22, destination 5.6.7.8, 9.9.9.9 on h created high alert R."
+        );
+    }
+
+    #[test]
+    fn alert_carries_kibana_fields_and_original_event() {
+        let ecs = json!({
+            "@timestamp": "2024-01-02T03:04:05.000Z",
+            "event": {"action": "SendCommand", "kind": "event", "outcome": "success"},
+            "user": {"name": "alice"}
+        });
+        let rule = RuleMeta {
+            rule_id: "r1".into(),
+            name: "Rule".into(),
+            rule_type: "query".into(),
+            severity: "low".into(),
+            risk_score: 21.0,
+            ..Default::default()
+        };
+        let src = SourceDoc {
+            ecs: &ecs,
+            id: "e1",
+            index: CLOUDTRAIL_DATA_STREAM,
+            timestamp: Some("2024-01-02T03:04:05.000Z"),
+        };
+        let alert = build_alert(&rule, &src, None);
+        assert_eq!(alert["event"]["kind"], "signal");
+        assert_eq!(alert["kibana.alert.original_event.kind"], "event");
+        assert_eq!(alert["kibana.alert.original_event.action"], "SendCommand");
+        assert_eq!(alert["kibana.alert.rule.rule_id"], "r1");
+        assert_eq!(alert["kibana.alert.risk_score"], 21);
+        assert_eq!(alert["kibana.alert.workflow_status"], "open");
+        assert_eq!(alert["kibana.alert.ancestors"][0]["id"], "e1");
+        assert_eq!(
+            alert["kibana.alert.uuid"],
+            alert_uuid(CLOUDTRAIL_DATA_STREAM, "e1", "r1")
+        );
+        assert_eq!(alert["kibana.alert.original_time"], "2024-01-02T03:04:05.000Z");
+        assert_eq!(
+            alert["kibana.alert.reason"],
+            "event by alice created low alert Rule."
+        );
+    }
+}

@@ -1,0 +1,295 @@
+//! The raw-bytes prefilter: which rules could possibly match a record, decided before parsing it.
+//!
+//! Each compiled rule states the literals any matching event must contain, as a CNF
+//! (every clause must hold; a clause holds when one of its literals is present). The CloudTrail
+//! crate translates a literal into the bytes the raw record must then contain. A clause is used
+//! only when *every* one of its literals has such bytes (otherwise a match could hide behind the
+//! untranslatable literal); a rule with no usable clause is always evaluated.
+//!
+//! All needles of all rules go into two Aho-Corasick automata (exact bytes, and ASCII
+//! case-insensitive), scanned once per record. Records holding a JSON escape that could spell a
+//! needle differently (`\u0053endCommand`, `\/`) are never prefiltered: every rule sees them.
+
+use std::collections::HashMap;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use memchr::memmem;
+
+/// The bytes a raw record must contain for a literal to be present (or that it cannot be said).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum NeedleSpec {
+    /// These exact bytes.
+    Bytes(Vec<u8>),
+    /// These bytes, ASCII letters in any case.
+    CaseInsensitive(Vec<u8>),
+    /// No sound byte test exists for this literal.
+    Unknown,
+}
+
+/// How the prefilter handled one rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuleFiltering {
+    /// At least one clause is fully covered by needles: records lacking it are skipped.
+    Prefiltered { clauses: usize },
+    /// No usable clause: every record is evaluated for this rule.
+    Always,
+}
+
+/// The prefilter over a rule set. Rules are numbered by their position in the input of
+/// [`Prefilter::build`].
+#[derive(Debug)]
+pub struct Prefilter {
+    exact: Option<AhoCorasick>,
+    insensitive: Option<AhoCorasick>,
+    /// Number of patterns in `exact`; `insensitive` ids follow after it.
+    exact_len: usize,
+    needle_count: usize,
+    /// Per prefiltered rule: its clauses, each a list of needle ids (any one satisfies it).
+    rules: Vec<(usize, Vec<Vec<u32>>)>,
+    /// Rules evaluated on every record.
+    always: Vec<usize>,
+    rule_count: usize,
+    escape_u: memmem::Finder<'static>,
+    escape_slash: memmem::Finder<'static>,
+}
+
+/// Scratch space for [`Prefilter::candidates`], one per worker thread.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    present: Vec<bool>,
+    touched: Vec<u32>,
+}
+
+impl Prefilter {
+    /// Builds the prefilter. `rules[i]` is rule i's CNF: clauses of needle alternatives.
+    pub fn build(rules: &[Vec<Vec<NeedleSpec>>]) -> Self {
+        let mut exact_ids: HashMap<Vec<u8>, u32> = HashMap::new();
+        let mut insensitive_ids: HashMap<Vec<u8>, u32> = HashMap::new();
+        let mut exact_patterns: Vec<Vec<u8>> = Vec::new();
+        let mut insensitive_patterns: Vec<Vec<u8>> = Vec::new();
+        // Ids are provisional per automaton; tagged with which one, resolved below.
+        let mut provisional: Vec<(usize, Vec<Vec<(bool, u32)>>)> = Vec::new();
+        let mut always = Vec::new();
+        for (rule, cnf) in rules.iter().enumerate() {
+            let mut clauses = Vec::new();
+            for clause in cnf {
+                if clause.is_empty() {
+                    continue;
+                }
+                let usable = clause.iter().all(|n| match n {
+                    NeedleSpec::Bytes(b) | NeedleSpec::CaseInsensitive(b) => !b.is_empty(),
+                    NeedleSpec::Unknown => false,
+                });
+                if !usable {
+                    continue;
+                }
+                let mut ids = Vec::with_capacity(clause.len());
+                for needle in clause {
+                    match needle {
+                        NeedleSpec::Bytes(b) => {
+                            let id = *exact_ids.entry(b.clone()).or_insert_with(|| {
+                                exact_patterns.push(b.clone());
+                                (exact_patterns.len() - 1) as u32
+                            });
+                            ids.push((false, id));
+                        }
+                        NeedleSpec::CaseInsensitive(b) => {
+                            let key = b.to_ascii_lowercase();
+                            let id = *insensitive_ids.entry(key.clone()).or_insert_with(|| {
+                                insensitive_patterns.push(key);
+                                (insensitive_patterns.len() - 1) as u32
+                            });
+                            ids.push((true, id));
+                        }
+                        NeedleSpec::Unknown => unreachable!("filtered above"),
+                    }
+                }
+                clauses.push(ids);
+            }
+            if clauses.is_empty() {
+                always.push(rule);
+            } else {
+                provisional.push((rule, clauses));
+            }
+        }
+        let exact_len = exact_patterns.len();
+        let resolve = |(insensitive, id): (bool, u32)| {
+            if insensitive {
+                exact_len as u32 + id
+            } else {
+                id
+            }
+        };
+        let rules_resolved = provisional
+            .into_iter()
+            .map(|(rule, clauses)| {
+                let clauses = clauses
+                    .into_iter()
+                    .map(|c| c.into_iter().map(resolve).collect())
+                    .collect();
+                (rule, clauses)
+            })
+            .collect();
+        let automaton = |patterns: &[Vec<u8>], insensitive: bool| {
+            (!patterns.is_empty()).then(|| {
+                AhoCorasickBuilder::new()
+                    .match_kind(MatchKind::Standard)
+                    .ascii_case_insensitive(insensitive)
+                    .build(patterns)
+                    .expect("needle automaton within default size limits")
+            })
+        };
+        Self {
+            exact: automaton(&exact_patterns, false),
+            insensitive: automaton(&insensitive_patterns, true),
+            exact_len,
+            needle_count: exact_len + insensitive_patterns.len(),
+            rules: rules_resolved,
+            always,
+            rule_count: rules.len(),
+            escape_u: memmem::Finder::new(b"\\u").into_owned(),
+            escape_slash: memmem::Finder::new(b"\\/").into_owned(),
+        }
+    }
+
+    /// How rule `rule` is filtered.
+    pub fn filtering(&self, rule: usize) -> RuleFiltering {
+        match self.rules.iter().find(|(r, _)| *r == rule) {
+            Some((_, clauses)) => RuleFiltering::Prefiltered {
+                clauses: clauses.len(),
+            },
+            None => RuleFiltering::Always,
+        }
+    }
+
+    /// Distinct needles in the automata.
+    pub fn needle_count(&self) -> usize {
+        self.needle_count
+    }
+
+    /// True when the record holds a JSON escape that could spell a needle differently; such a
+    /// record is evaluated against every rule.
+    pub fn has_escape(&self, record: &[u8]) -> bool {
+        self.escape_u.find(record).is_some() || self.escape_slash.find(record).is_some()
+    }
+
+    /// Pushes onto `out` (in ascending rule order) every rule that must be evaluated on `record`.
+    pub fn candidates(&self, record: &[u8], scratch: &mut Scratch, out: &mut Vec<usize>) {
+        out.clear();
+        if self.rules.is_empty() || self.has_escape(record) {
+            out.extend(0..self.rule_count);
+            return;
+        }
+        if scratch.present.len() < self.needle_count {
+            scratch.present.resize(self.needle_count, false);
+        }
+        for &id in &scratch.touched {
+            scratch.present[id as usize] = false;
+        }
+        scratch.touched.clear();
+        if let Some(ac) = &self.exact {
+            for m in ac.find_overlapping_iter(record) {
+                let id = m.pattern().as_u32();
+                if !scratch.present[id as usize] {
+                    scratch.present[id as usize] = true;
+                    scratch.touched.push(id);
+                }
+            }
+        }
+        if let Some(ac) = &self.insensitive {
+            for m in ac.find_overlapping_iter(record) {
+                let id = self.exact_len as u32 + m.pattern().as_u32();
+                if !scratch.present[id as usize] {
+                    scratch.present[id as usize] = true;
+                    scratch.touched.push(id);
+                }
+            }
+        }
+        out.extend_from_slice(&self.always);
+        for (rule, clauses) in &self.rules {
+            let passes = clauses
+                .iter()
+                .all(|clause| clause.iter().any(|&id| scratch.present[id as usize]));
+            if passes {
+                out.push(*rule);
+            }
+        }
+        out.sort_unstable();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bytes(s: &str) -> NeedleSpec {
+        NeedleSpec::Bytes(s.as_bytes().to_vec())
+    }
+    fn ci(s: &str) -> NeedleSpec {
+        NeedleSpec::CaseInsensitive(s.as_bytes().to_vec())
+    }
+
+    fn run(p: &Prefilter, record: &str) -> Vec<usize> {
+        let mut scratch = Scratch::default();
+        let mut out = Vec::new();
+        p.candidates(record.as_bytes(), &mut scratch, &mut out);
+        out
+    }
+
+    #[test]
+    fn clauses_must_all_hold_and_any_disjunct_suffices() {
+        let p = Prefilter::build(&[
+            vec![
+                vec![bytes("\"SendCommand\"")],
+                vec![bytes("ssm.amazonaws.com"), bytes("ec2.amazonaws.com")],
+            ],
+            vec![vec![ci("modifyimageattribute")]],
+        ]);
+        assert_eq!(
+            run(&p, r#"{"eventName":"SendCommand","eventSource":"ssm.amazonaws.com"}"#),
+            vec![0]
+        );
+        assert_eq!(
+            run(&p, r#"{"eventName":"SendCommand","eventSource":"ec2.amazonaws.com"}"#),
+            vec![0]
+        );
+        assert!(run(&p, r#"{"eventName":"SendCommand","eventSource":"s3.amazonaws.com"}"#).is_empty());
+        assert_eq!(run(&p, r#"{"eventName":"MODIFYImageAttribute"}"#), vec![1]);
+        assert!(run(&p, r#"{"eventName":"ListBuckets"}"#).is_empty());
+    }
+
+    #[test]
+    fn unknown_needles_make_a_clause_unusable() {
+        let p = Prefilter::build(&[
+            vec![vec![bytes("a"), NeedleSpec::Unknown]],
+            vec![vec![NeedleSpec::Unknown], vec![bytes("zzz")]],
+            vec![],
+        ]);
+        assert_eq!(p.filtering(0), RuleFiltering::Always);
+        assert_eq!(p.filtering(1), RuleFiltering::Prefiltered { clauses: 1 });
+        assert_eq!(p.filtering(2), RuleFiltering::Always);
+        assert_eq!(run(&p, "nothing here"), vec![0, 2]);
+        assert_eq!(run(&p, "zzz"), vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn escaped_records_reach_every_rule() {
+        let p = Prefilter::build(&[vec![vec![bytes("SendCommand")]], vec![vec![bytes("x/y")]]]);
+        assert_eq!(run(&p, r#"{"eventName":"\u0053endCommand"}"#), vec![0, 1]);
+        assert_eq!(run(&p, r#"{"arn":"x\/y"}"#), vec![0, 1]);
+        assert!(run(&p, r#"{"eventName":"SendCommandX"}"#).contains(&0));
+    }
+
+    #[test]
+    fn scratch_is_reset_between_records() {
+        let p = Prefilter::build(&[vec![vec![bytes("alpha")]], vec![vec![bytes("beta")]]]);
+        let mut scratch = Scratch::default();
+        let mut out = Vec::new();
+        p.candidates(b"alpha", &mut scratch, &mut out);
+        assert_eq!(out, vec![0]);
+        p.candidates(b"beta", &mut scratch, &mut out);
+        assert_eq!(out, vec![1]);
+        p.candidates(b"gamma", &mut scratch, &mut out);
+        assert!(out.is_empty());
+    }
+}
