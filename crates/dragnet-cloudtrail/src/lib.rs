@@ -1,1 +1,5 @@
-//! dragnet-cloudtrail (crate doc to be written by its owner).
+//! dragnet-cloudtrail: raw AWS CloudTrail records as lazy ECS events, reproducing Elastic's AWS
+//! integration ingest pipeline (aws package 8.9.0) field for field.
+
+pub mod java_map;
+pub mod node;
