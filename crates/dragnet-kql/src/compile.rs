@@ -1,0 +1,1407 @@
+//! Compilation of a parsed query against a schema into a matcher over [`Event`]s.
+//!
+//! Every field name is resolved once: to a [`FieldId`] in the shared [`FieldTable`] and to the
+//! semantics its Elasticsearch type gives each clause (see [`Matcher`]). Boolean nodes keep
+//! their children ordered cheap-first; wildcard patterns are precompiled [`Glob`]s; text values
+//! are analysed once.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use dragnet_event::{Event, FieldId, FieldTable, OwnedScalar, Scalar};
+use dragnet_schema::{DynamicPolicy, FieldDef, FieldType, Resolved, Schema};
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+use crate::ast::{Expr, Literal, LiteralKind, PatternPart, Query, RangeOp, Span, ValueList};
+use crate::text::{Glob, analyze, contains_phrase, es_char_len};
+use crate::values::{
+    IpNet, Nanos, bool_of_str, ip_of_str, number_of_str, parse_date_query, parse_date_value,
+};
+
+/// Why a query cannot run, with the position of the clause at fault.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct CompileError {
+    /// Byte range of the offending field or value in the query text.
+    pub span: Span,
+    pub message: String,
+}
+
+impl CompileError {
+    fn new(span: Span, message: impl Into<String>) -> Self {
+        Self {
+            span,
+            message: message.into(),
+        }
+    }
+}
+
+/// A literal every matching event must contain: `field`'s value equals (`exact`) or contains
+/// `literal`, compared case-sensitively or not.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequiredLiteral {
+    pub field: String,
+    pub literal: String,
+    /// The whole value equals `literal` (otherwise it contains it).
+    pub exact: bool,
+    pub case_sensitive: bool,
+}
+
+/// A field a compiled query reads.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueryField {
+    /// Name as resolved (nested paths expanded, `*` patterns expanded against the schema).
+    pub name: String,
+    /// Where its values are read from (a multi-field reads its parent's values).
+    pub id: FieldId,
+    /// Elasticsearch type from the schema; `None` when unknown (dynamic mapping decides).
+    pub ty: Option<FieldType>,
+}
+
+/// Which clause decided a match, on which values (see [`CompiledQuery::explain`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Explanation {
+    pub matched: bool,
+    /// The clause in canonical KQL (`event.action:SendCommand`, `and`, `or`, `not`).
+    pub clause: String,
+    /// For field clauses: the field's values in the event (empty when missing).
+    pub values: Vec<OwnedScalar>,
+    /// How the field's type made the comparison (`keyword exact, case-sensitive`, …).
+    pub how: String,
+    /// The children that decided the outcome of a boolean node.
+    pub children: Vec<Explanation>,
+}
+
+impl fmt::Display for Explanation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write(f, 0)
+    }
+}
+
+impl Explanation {
+    fn write(&self, f: &mut fmt::Formatter<'_>, depth: usize) -> fmt::Result {
+        let pad = "  ".repeat(depth);
+        let verdict = if self.matched { "MATCH" } else { "NO MATCH" };
+        write!(f, "{pad}{verdict} {}", self.clause)?;
+        if !self.how.is_empty() {
+            write!(f, " [{}]", self.how)?;
+        }
+        if !self.clause.starts_with('(') && self.children.is_empty() && !self.how.is_empty() {
+            if self.values.is_empty() {
+                f.write_str(" — field missing")?;
+            } else {
+                let shown: Vec<String> = self
+                    .values
+                    .iter()
+                    .take(5)
+                    .map(|v| match v {
+                        OwnedScalar::Str(s) => {
+                            let s: String = s.chars().take(120).collect();
+                            format!("{s:?}")
+                        }
+                        OwnedScalar::Int(i) => i.to_string(),
+                        OwnedScalar::Float(x) => x.to_string(),
+                        OwnedScalar::Bool(b) => b.to_string(),
+                    })
+                    .collect();
+                write!(f, " — values: {}", shown.join(", "))?;
+                if self.values.len() > 5 {
+                    write!(f, " (+{} more)", self.values.len() - 5)?;
+                }
+            }
+        }
+        writeln!(f)?;
+        for c in &self.children {
+            c.write(f, depth + 1)?;
+        }
+        Ok(())
+    }
+}
+
+/// A query resolved against a schema, ready to evaluate events.
+#[derive(Clone, Debug)]
+pub struct CompiledQuery {
+    root: Node,
+    dsl: Value,
+    fields: Vec<QueryField>,
+    unknown_fields: Vec<String>,
+    canonical: String,
+}
+
+#[derive(Clone, Debug)]
+enum Node {
+    All,
+    None,
+    And(Vec<Node>),
+    Or(Vec<Node>),
+    Not(Box<Node>),
+    Leaf(Box<Leaf>),
+}
+
+#[derive(Clone, Debug)]
+struct Leaf {
+    field: FieldId,
+    name: String,
+    clause: String,
+    matcher: FieldMatcher,
+    cost: u32,
+}
+
+/// The per-type semantics of one clause on one field.
+#[derive(Clone, Debug)]
+enum FieldMatcher {
+    Typed(Matcher),
+    /// Unknown field: dynamic mapping types it from the value seen, so a matcher is prepared
+    /// for each JSON kind (`Err` = Elasticsearch would reject the query on that type).
+    Dynamic(Box<DynamicMatchers>),
+}
+
+#[derive(Clone, Debug)]
+struct DynamicMatchers {
+    string: Result<Matcher, String>,
+    /// Plain-index date detection turns date-like strings into `date` fields.
+    date: Option<Result<Matcher, String>>,
+    long: Result<Matcher, String>,
+    double: Result<Matcher, String>,
+    boolean: Result<Matcher, String>,
+}
+
+#[derive(Clone, Debug)]
+enum Matcher {
+    Exists {
+        ignore_above: Option<u32>,
+    },
+    KeywordEq {
+        value: String,
+        kw: KeywordOpts,
+    },
+    KeywordGlob {
+        glob: Glob,
+        kw: KeywordOpts,
+    },
+    /// `query_string` on a keyword-like field: whitespace-separated terms, any may match.
+    KeywordTerms {
+        terms: Vec<Glob>,
+        kw: KeywordOpts,
+    },
+    KeywordRange {
+        op: RangeOp,
+        value: String,
+        kw: KeywordOpts,
+    },
+    TextAny {
+        tokens: Vec<String>,
+    },
+    TextPhrase {
+        tokens: Vec<String>,
+    },
+    /// `query_string` on a text field: per term, analysed tokens or a lowercased glob per token.
+    TextTerms {
+        terms: Vec<TextTerm>,
+    },
+    TextRange {
+        op: RangeOp,
+        value: String,
+    },
+    Number {
+        lo: Option<(f64, bool)>,
+        hi: Option<(f64, bool)>,
+    },
+    Bool(bool),
+    Date {
+        lo: Option<(Nanos, bool)>,
+        hi: Option<(Nanos, bool)>,
+    },
+    Ip(IpNet),
+    IpRange {
+        op: RangeOp,
+        addr: std::net::Ipv6Addr,
+    },
+    /// Can never match (e.g. a type that cannot be searched).
+    Never,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct KeywordOpts {
+    ignore_above: Option<u32>,
+    lowercase: bool,
+}
+
+#[derive(Clone, Debug)]
+enum TextTerm {
+    Tokens(Vec<String>),
+    Glob(Glob),
+}
+
+/// How a field resolved in the schema.
+#[derive(Clone, Debug)]
+enum FieldSem {
+    Known(FieldDef),
+    Unknown,
+}
+
+struct Compiler<'a> {
+    schema: &'a Schema,
+    table: &'a mut FieldTable,
+    fields: Vec<QueryField>,
+    unknown: Vec<String>,
+    now: Timestamp,
+}
+
+/// Resolves `query` against `schema`, interning every field it reads in `table`.
+pub fn compile(
+    query: &Query,
+    schema: &Schema,
+    table: &mut FieldTable,
+) -> Result<CompiledQuery, CompileError> {
+    compile_at(query, schema, table, Timestamp::now())
+}
+
+/// [`compile`] with an explicit "now" for date math (`now-1d`).
+pub fn compile_at(
+    query: &Query,
+    schema: &Schema,
+    table: &mut FieldTable,
+    now: Timestamp,
+) -> Result<CompiledQuery, CompileError> {
+    let mut c = Compiler {
+        schema,
+        table,
+        fields: Vec::new(),
+        unknown: Vec::new(),
+        now,
+    };
+    let (root, dsl) = match &query.root {
+        None => (Node::All, json!({"match_all": {}})),
+        Some(e) => (c.expr(e, None)?, c.dsl(e, None)),
+    };
+    let root = order(simplify(root));
+    Ok(CompiledQuery {
+        root,
+        dsl,
+        fields: c.fields,
+        unknown_fields: c.unknown,
+        canonical: query.to_string(),
+    })
+}
+
+fn full_name(prefix: Option<&str>, name: &str) -> String {
+    match prefix {
+        Some(p) => format!("{p}.{name}"),
+        None => name.to_owned(),
+    }
+}
+
+impl Compiler<'_> {
+    fn expr(&mut self, e: &Expr, nested: Option<&str>) -> Result<Node, CompileError> {
+        Ok(match e {
+            Expr::Or(items) => Node::Or(
+                items
+                    .iter()
+                    .map(|i| self.expr(i, nested))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Expr::And(items) => Node::And(
+                items
+                    .iter()
+                    .map(|i| self.expr(i, nested))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Expr::Not(inner) => Node::Not(Box::new(self.expr(inner, nested)?)),
+            Expr::Nested { path, query } => {
+                let full = full_name(nested, &path.text());
+                match self.schema.get(&full).map(|d| d.ty) {
+                    Some(FieldType::Nested) => {}
+                    // Not in the schema: the rule's integration maps it (only `nested` fields
+                    // accept `{…}`), so take the author's word and report it as unknown.
+                    None => {
+                        if !self.unknown.contains(&full) {
+                            self.unknown.push(full.clone());
+                        }
+                    }
+                    Some(t) => {
+                        return Err(CompileError::new(
+                            path.span,
+                            format!(
+                                "`{full}:{{…}}` needs a `nested` field, but `{full}` is mapped as `{}`; Elasticsearch rejects the nested query (write the fields out: `{full}.sub:value`)",
+                                t.es_name()
+                            ),
+                        ));
+                    }
+                }
+                self.expr(query, Some(&full))?
+            }
+            Expr::Range { field, op, value } => {
+                let targets = self.targets(field, nested)?;
+                let mut leaves = Vec::new();
+                for (name, sem) in targets {
+                    let clause = format!("{name} {} {value}", op.symbol());
+                    let matcher = self.for_sem(&sem, &name, value.span, |c, def| {
+                        c.range_matcher(def, *op, value)
+                    })?;
+                    leaves.push(self.leaf(&name, &sem, clause, matcher));
+                }
+                any_of(leaves)
+            }
+            Expr::Match { field, values } => self.values(field, values, nested)?,
+            Expr::FreeText(v) => {
+                return Err(CompileError::new(
+                    v.span,
+                    format!(
+                        "free-text term `{v}` has no field: Elasticsearch searches `index.query.default_field` (every field of the index), which dragnet cannot enumerate for an event; name the field (`field:{v}`)"
+                    ),
+                ));
+            }
+        })
+    }
+
+    fn values(
+        &mut self,
+        field: &Literal,
+        values: &ValueList,
+        nested: Option<&str>,
+    ) -> Result<Node, CompileError> {
+        Ok(match values {
+            ValueList::Or(items) => Node::Or(
+                items
+                    .iter()
+                    .map(|v| self.values(field, v, nested))
+                    .collect::<Result<_, _>>()?,
+            ),
+            ValueList::And(items) => Node::And(
+                items
+                    .iter()
+                    .map(|v| self.values(field, v, nested))
+                    .collect::<Result<_, _>>()?,
+            ),
+            ValueList::Not(inner) => Node::Not(Box::new(self.values(field, inner, nested)?)),
+            ValueList::One(value) => {
+                // `*:*` is match_all (is.ts: isMatchAllQuery).
+                if is_lone_star(field) && is_lone_star(value) {
+                    return Ok(Node::All);
+                }
+                let targets = self.targets(field, nested)?;
+                let mut leaves = Vec::new();
+                for (name, sem) in targets {
+                    let clause = format!("{}:{value}", Literal::display_name(&name));
+                    let matcher =
+                        self.for_sem(&sem, &name, value.span, |c, def| c.is_matcher(def, value))?;
+                    leaves.push(self.leaf(&name, &sem, clause, matcher));
+                }
+                any_of(leaves)
+            }
+        })
+    }
+
+    /// The fields a field literal stands for: itself, or the schema fields a `*` pattern
+    /// matches (Kibana expands patterns against the data view's fields).
+    fn targets(
+        &mut self,
+        field: &Literal,
+        nested: Option<&str>,
+    ) -> Result<Vec<(String, FieldSem)>, CompileError> {
+        if let LiteralKind::Wildcard(_) = field.kind {
+            let pattern = full_name(nested, &field.text());
+            let found: Vec<(String, FieldSem)> = self
+                .schema
+                .matching(&pattern)
+                .map(|d| (d.name.to_string(), FieldSem::Known(d.clone())))
+                .collect();
+            // No field matches: Kibana sends the pattern as a field name; nothing matches.
+            return Ok(found);
+        }
+        if let LiteralKind::Null = field.kind {
+            return Err(CompileError::new(
+                field.span,
+                "`null` is not a field name; quote it (\"null\") if the field is really called so",
+            ));
+        }
+        let name = full_name(nested, &field.text());
+        let sem = match self.schema.get(&name) {
+            Some(def) => FieldSem::Known(def.into_owned()),
+            None => {
+                if !self.unknown.contains(&name) {
+                    self.unknown.push(name.clone());
+                }
+                FieldSem::Unknown
+            }
+        };
+        Ok(vec![(name, sem)])
+    }
+
+    fn leaf(&mut self, name: &str, sem: &FieldSem, clause: String, matcher: FieldMatcher) -> Node {
+        // A multi-field sub-field (`user_agent.original.text`) reads its parent's values.
+        let (source, ty) = match sem {
+            FieldSem::Known(def) => (
+                def.multi_field_of.as_deref().unwrap_or(name).to_owned(),
+                Some(def.ty),
+            ),
+            FieldSem::Unknown => (name.to_owned(), None),
+        };
+        let id = self.table.intern(&source);
+        if !self.fields.iter().any(|f| f.name == name) {
+            self.fields.push(QueryField {
+                name: name.to_owned(),
+                id,
+                ty,
+            });
+        }
+        let cost = matcher.cost();
+        Node::Leaf(Box::new(Leaf {
+            field: id,
+            name: name.to_owned(),
+            clause,
+            matcher,
+            cost,
+        }))
+    }
+
+    fn for_sem(
+        &mut self,
+        sem: &FieldSem,
+        name: &str,
+        span: Span,
+        build: impl Fn(&Self, &FieldDef) -> Result<Matcher, String>,
+    ) -> Result<FieldMatcher, CompileError> {
+        match sem {
+            FieldSem::Known(def) => build(self, def)
+                .map(FieldMatcher::Typed)
+                .map_err(|m| CompileError::new(span, format!("field `{name}`: {m}"))),
+            FieldSem::Unknown => {
+                let policy = self.schema.dynamic_policy();
+                let typed = |v: Value| -> Result<Matcher, String> {
+                    match policy.type_for(name, &v) {
+                        Some(def) => build(self, &def),
+                        None => Ok(Matcher::Never),
+                    }
+                };
+                let date = (policy == DynamicPolicy::PlainIndex)
+                    .then(|| typed(Value::String("2024-01-01T00:00:00Z".into())));
+                Ok(FieldMatcher::Dynamic(Box::new(DynamicMatchers {
+                    string: typed(Value::String("x".into())),
+                    date,
+                    long: typed(json!(1)),
+                    double: typed(json!(1.5)),
+                    boolean: typed(json!(true)),
+                })))
+            }
+        }
+    }
+
+    /// `field:value` (Kibana's `is` function) on a field of type `def`.
+    fn is_matcher(&self, def: &FieldDef, value: &Literal) -> Result<Matcher, String> {
+        let ty = def.ty;
+        let kw = KeywordOpts {
+            ignore_above: def.ignore_above,
+            lowercase: def.normalizer.as_deref() == Some("lowercase"),
+        };
+        if let LiteralKind::Wildcard(p) = &value.kind {
+            if p.is_lone_star() {
+                return Ok(Matcher::Exists {
+                    ignore_above: keyword_like(ty).then_some(def.ignore_above).flatten(),
+                });
+            }
+        }
+        if !def.is_searchable() {
+            return Ok(Matcher::Never);
+        }
+        if matches!(value.kind, LiteralKind::Null) {
+            return Err("`null` cannot be searched (Elasticsearch rejects a null term); use `not field:*` for a missing field".into());
+        }
+        let kibana_keyword = ty == FieldType::Keyword && def.flattened_root.is_none();
+        if let LiteralKind::Wildcard(p) = &value.kind {
+            if kibana_keyword {
+                let glob = Glob::new(&lowercase_if(p, kw.lowercase));
+                return Ok(Matcher::KeywordGlob { glob, kw });
+            }
+            // query_string: the text is split on whitespace into terms, any of which may match.
+            let terms = split_terms(&p.parts);
+            if keyword_like(ty) {
+                return Ok(Matcher::KeywordTerms {
+                    terms: terms
+                        .iter()
+                        .map(|t| Glob::from_parts(&lowercase_parts(t, kw.lowercase)))
+                        .collect(),
+                    kw,
+                });
+            }
+            if ty.is_text_family() {
+                let terms = terms
+                    .iter()
+                    .map(|t| {
+                        if t.contains(&PatternPart::Star) {
+                            TextTerm::Glob(Glob::from_parts(&lowercase_parts(t, true)))
+                        } else {
+                            let text: String = t.iter().map(|p| p.to_string()).collect();
+                            TextTerm::Tokens(analyze(&text))
+                        }
+                    })
+                    .collect();
+                return Ok(Matcher::TextTerms { terms });
+            }
+            return Err(format!(
+                "a wildcard value needs a keyword or text field, but this field is `{}` (Elasticsearch: \"Can only use wildcard queries on keyword and text fields\")",
+                ty.es_name()
+            ));
+        }
+        let text = value.text();
+        if keyword_like(ty) {
+            let value = if kw.lowercase {
+                text.to_lowercase()
+            } else {
+                text
+            };
+            return Ok(Matcher::KeywordEq { value, kw });
+        }
+        if ty.is_text_family() {
+            let tokens = analyze(&text);
+            return Ok(if value.is_quoted() {
+                Matcher::TextPhrase { tokens }
+            } else {
+                Matcher::TextAny { tokens }
+            });
+        }
+        if ty.is_numeric() {
+            let n = literal_number(value).ok_or_else(|| {
+                format!("`{text}` is not a number, but the field is `{}` (Elasticsearch fails the query)", ty.es_name())
+            })?;
+            return Ok(Matcher::Number {
+                lo: Some((n, true)),
+                hi: Some((n, true)),
+            });
+        }
+        match ty {
+            FieldType::Boolean => {
+                let b = match &value.kind {
+                    LiteralKind::Bool(b) => *b,
+                    _ => bool_of_str(&text)
+                        .filter(|_| !text.is_empty())
+                        .ok_or_else(|| {
+                            format!(
+                                "`{text}` is not a boolean (true/false), but the field is `boolean`"
+                            )
+                        })?,
+                };
+                Ok(Matcher::Bool(b))
+            }
+            FieldType::Date | FieldType::DateNanos => {
+                // is.ts: an exact date becomes range gte/lte (rounded down / up).
+                let lo = parse_date_query(&text, self.now, false);
+                let hi = parse_date_query(&text, self.now, true);
+                match (lo, hi) {
+                    (Some(lo), Some(hi)) => Ok(Matcher::Date {
+                        lo: Some((lo, true)),
+                        hi: Some((hi, true)),
+                    }),
+                    _ => Err(format!(
+                        "`{text}` is not a date (strict_date_optional_time, epoch_millis or date math such as now-1d/d)"
+                    )),
+                }
+            }
+            FieldType::Ip => IpNet::parse(&text).map(Matcher::Ip).ok_or_else(|| {
+                format!("`{text}` is not an IP address or CIDR block, but the field is `ip`")
+            }),
+            FieldType::Object | FieldType::Nested => Ok(Matcher::Never),
+            other => Err(format!(
+                "dragnet cannot evaluate `{}` fields",
+                other.es_name()
+            )),
+        }
+    }
+
+    fn range_matcher(
+        &self,
+        def: &FieldDef,
+        op: RangeOp,
+        value: &Literal,
+    ) -> Result<Matcher, String> {
+        let ty = def.ty;
+        if !def.is_searchable() {
+            return Ok(Matcher::Never);
+        }
+        if matches!(value.kind, LiteralKind::Null) {
+            return Err("`null` is not a range bound".into());
+        }
+        let text = value.text();
+        let kw = KeywordOpts {
+            ignore_above: def.ignore_above,
+            lowercase: def.normalizer.as_deref() == Some("lowercase"),
+        };
+        if keyword_like(ty) {
+            let value = if kw.lowercase {
+                text.to_lowercase()
+            } else {
+                text
+            };
+            return Ok(Matcher::KeywordRange { op, value, kw });
+        }
+        if ty.is_text_family() {
+            return Ok(Matcher::TextRange {
+                op,
+                value: text.to_lowercase(),
+            });
+        }
+        if ty.is_numeric() {
+            let n = literal_number(value).ok_or_else(|| {
+                format!(
+                    "`{text}` is not a number, but the field is `{}`",
+                    ty.es_name()
+                )
+            })?;
+            let (lo, hi) = bounds(op, n);
+            return Ok(Matcher::Number { lo, hi });
+        }
+        match ty {
+            FieldType::Date | FieldType::DateNanos => {
+                // Elasticsearch rounds gt/lte bounds up, gte/lt bounds down.
+                let round_up = matches!(op, RangeOp::Gt | RangeOp::Lte);
+                let t = parse_date_query(&text, self.now, round_up).ok_or_else(|| {
+                    format!("`{text}` is not a date (strict_date_optional_time, epoch_millis or date math such as now-1d/d)")
+                })?;
+                let (lo, hi) = bounds(op, t);
+                Ok(Matcher::Date { lo, hi })
+            }
+            FieldType::Ip => {
+                let addr = ip_of_str(&text).ok_or_else(|| {
+                    format!("`{text}` is not an IP address, but the field is `ip`")
+                })?;
+                Ok(Matcher::IpRange { op, addr })
+            }
+            FieldType::Boolean => {
+                let b = bool_of_str(&text).ok_or_else(|| format!("`{text}` is not a boolean"))?;
+                let (lo, hi) = bounds(op, if b { 1.0 } else { 0.0 });
+                Ok(Matcher::Number { lo, hi })
+            }
+            other => Err(format!(
+                "dragnet cannot evaluate ranges on `{}` fields",
+                other.es_name()
+            )),
+        }
+    }
+
+    /// The DSL Kibana builds for the query (`toElasticsearchQuery` of each node).
+    fn dsl(&self, e: &Expr, nested: Option<&str>) -> Value {
+        match e {
+            Expr::Or(items) => json!({"bool": {
+                "should": items.iter().map(|i| self.dsl(i, nested)).collect::<Vec<_>>(),
+                "minimum_should_match": 1}}),
+            Expr::And(items) => json!({"bool": {
+                "filter": items.iter().map(|i| self.dsl(i, nested)).collect::<Vec<_>>()}}),
+            Expr::Not(inner) => json!({"bool": {"must_not": self.dsl(inner, nested)}}),
+            Expr::Nested { path, query } => {
+                let full = full_name(nested, &path.text());
+                json!({"nested": {"path": full, "query": self.dsl(query, Some(&full)), "score_mode": "none"}})
+            }
+            Expr::Range { field, op, value } => {
+                let queries: Vec<Value> = self
+                    .dsl_fields(field, nested)
+                    .into_iter()
+                    .map(|(name, kibana_type, _)| {
+                        let v = literal_json(value);
+                        let mut params = serde_json::Map::new();
+                        params.insert(op.dsl_key().to_owned(), v.clone());
+                        if kibana_type == "date" && !is_epoch(&v) {
+                            params.insert("time_zone".into(), json!("Zulu"));
+                        }
+                        json!({"range": {name: params}})
+                    })
+                    .collect();
+                json!({"bool": {"should": queries, "minimum_should_match": 1}})
+            }
+            Expr::Match { field, values } => self.dsl_values(field, values, nested),
+            Expr::FreeText(v) => {
+                if let LiteralKind::Wildcard(_) = v.kind {
+                    json!({"query_string": {"query": query_string_escape(v)}})
+                } else {
+                    let ty = if v.is_quoted() {
+                        "phrase"
+                    } else {
+                        "best_fields"
+                    };
+                    json!({"multi_match": {"type": ty, "query": literal_json(v), "lenient": true}})
+                }
+            }
+        }
+    }
+
+    fn dsl_values(&self, field: &Literal, values: &ValueList, nested: Option<&str>) -> Value {
+        match values {
+            ValueList::Or(items) => json!({"bool": {
+                "should": items.iter().map(|v| self.dsl_values(field, v, nested)).collect::<Vec<_>>(),
+                "minimum_should_match": 1}}),
+            ValueList::And(items) => json!({"bool": {
+                "filter": items.iter().map(|v| self.dsl_values(field, v, nested)).collect::<Vec<_>>()}}),
+            ValueList::Not(inner) => {
+                json!({"bool": {"must_not": self.dsl_values(field, inner, nested)}})
+            }
+            ValueList::One(value) => {
+                if is_lone_star(field) && is_lone_star(value) {
+                    return json!({"match_all": {}});
+                }
+                let queries: Vec<Value> = self
+                    .dsl_fields(field, nested)
+                    .into_iter()
+                    .map(|(name, kibana_type, es_keyword)| {
+                        if is_lone_star(value) {
+                            return json!({"exists": {"field": name}});
+                        }
+                        if let LiteralKind::Wildcard(_) = value.kind {
+                            let q = query_string_escape(value);
+                            return if es_keyword {
+                                json!({"wildcard": {name: {"value": q}}})
+                            } else {
+                                json!({"query_string": {"fields": [name], "query": q}})
+                            };
+                        }
+                        let v = literal_json(value);
+                        if kibana_type == "date" {
+                            let mut params = serde_json::Map::new();
+                            params.insert("gte".into(), v.clone());
+                            params.insert("lte".into(), v.clone());
+                            if !is_epoch(&v) {
+                                params.insert("time_zone".into(), json!("Zulu"));
+                            }
+                            return json!({"range": {name: params}});
+                        }
+                        if es_keyword {
+                            return json!({"term": {name: {"value": v}}});
+                        }
+                        let kind = if value.is_quoted() {
+                            "match_phrase"
+                        } else {
+                            "match"
+                        };
+                        json!({kind: {name: v}})
+                    })
+                    .collect();
+                json!({"bool": {"should": queries, "minimum_should_match": 1}})
+            }
+        }
+    }
+
+    /// (name, Kibana field type, `esTypes == ['keyword']`) for each field the literal names,
+    /// as the data view would list them; unknown names pass through with type ''.
+    fn dsl_fields(
+        &self,
+        field: &Literal,
+        nested: Option<&str>,
+    ) -> Vec<(String, &'static str, bool)> {
+        let describe = |d: &FieldDef| -> (String, &'static str, bool) {
+            let kibana_type = if d.ty.is_date() { "date" } else { "" };
+            (d.name.to_string(), kibana_type, d.ty == FieldType::Keyword)
+        };
+        let name = full_name(nested, &field.text());
+        if let LiteralKind::Wildcard(_) = field.kind {
+            let found: Vec<_> = self.schema.matching(&name).map(describe).collect();
+            if !found.is_empty() {
+                return found;
+            }
+            return vec![(name, "", false)];
+        }
+        match self.schema.resolve(&name) {
+            // A data view lists mapped fields; flattened leaves and unknown names pass through.
+            Resolved::Known(d) => vec![describe(d)],
+            Resolved::ObjectLeaf { ty, .. } => {
+                vec![(
+                    name,
+                    if ty.is_date() { "date" } else { "" },
+                    ty == FieldType::Keyword,
+                )]
+            }
+            _ => vec![(name, "", false)],
+        }
+    }
+}
+
+impl Literal {
+    /// A field name as KQL would print it (for explanations).
+    fn display_name(name: &str) -> String {
+        Literal {
+            kind: LiteralKind::Unquoted(name.to_owned()),
+            span: Span::default(),
+        }
+        .to_string()
+    }
+}
+
+fn is_lone_star(l: &Literal) -> bool {
+    matches!(&l.kind, LiteralKind::Wildcard(p) if p.is_lone_star())
+}
+
+fn keyword_like(ty: FieldType) -> bool {
+    ty.is_keyword_family() || matches!(ty, FieldType::Flattened | FieldType::Version)
+}
+
+fn literal_number(v: &Literal) -> Option<f64> {
+    match &v.kind {
+        LiteralKind::Quoted(s) | LiteralKind::Unquoted(s) => number_of_str(s),
+        _ => None,
+    }
+}
+
+fn bounds<T: Copy>(op: RangeOp, v: T) -> (Option<(T, bool)>, Option<(T, bool)>) {
+    match op {
+        RangeOp::Gt => (Some((v, false)), None),
+        RangeOp::Gte => (Some((v, true)), None),
+        RangeOp::Lt => (None, Some((v, false))),
+        RangeOp::Lte => (None, Some((v, true))),
+    }
+}
+
+fn literal_json(v: &Literal) -> Value {
+    match &v.kind {
+        LiteralKind::Quoted(s) | LiteralKind::Unquoted(s) => Value::String(s.clone()),
+        LiteralKind::Wildcard(_) => Value::String(v.text()),
+        LiteralKind::Bool(b) => Value::Bool(*b),
+        LiteralKind::Null => Value::Null,
+    }
+}
+
+fn is_epoch(v: &Value) -> bool {
+    match v {
+        Value::Number(_) => true,
+        Value::String(s) => !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()),
+        _ => false,
+    }
+}
+
+/// Kibana's `wildcard.toQueryStringQuery`: query_string specials escaped, `*` kept.
+pub(crate) fn query_string_escape(v: &Literal) -> String {
+    let mut out = String::new();
+    let escape = |s: &str, out: &mut String| {
+        for c in s.chars() {
+            if "+-=&|><!(){}[]^\"~*?:\\/".contains(c) {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+    };
+    match &v.kind {
+        LiteralKind::Wildcard(p) => {
+            for part in &p.parts {
+                match part {
+                    PatternPart::Star => out.push('*'),
+                    PatternPart::Text(t) => escape(t, &mut out),
+                }
+            }
+        }
+        _ => escape(&v.text(), &mut out),
+    }
+    out
+}
+
+fn lowercase_if(p: &crate::ast::Pattern, lower: bool) -> crate::ast::Pattern {
+    crate::ast::Pattern {
+        parts: lowercase_parts(&p.parts, lower),
+    }
+}
+
+fn lowercase_parts(parts: &[PatternPart], lower: bool) -> Vec<PatternPart> {
+    parts
+        .iter()
+        .map(|p| match p {
+            PatternPart::Text(t) if lower => PatternPart::Text(t.to_lowercase()),
+            other => other.clone(),
+        })
+        .collect()
+}
+
+/// Splits a pattern on whitespace the way the query_string parser separates terms (Kibana
+/// does not escape spaces).
+fn split_terms(parts: &[PatternPart]) -> Vec<Vec<PatternPart>> {
+    let mut terms: Vec<Vec<PatternPart>> = vec![Vec::new()];
+    for part in parts {
+        match part {
+            PatternPart::Star => terms.last_mut().expect("non-empty").push(PatternPart::Star),
+            PatternPart::Text(t) => {
+                let mut first = true;
+                for piece in t.split(char::is_whitespace) {
+                    if !first {
+                        terms.push(Vec::new());
+                    }
+                    first = false;
+                    if !piece.is_empty() {
+                        terms
+                            .last_mut()
+                            .expect("non-empty")
+                            .push(PatternPart::Text(piece.to_owned()));
+                    }
+                }
+            }
+        }
+    }
+    terms.retain(|t| !t.is_empty());
+    terms
+}
+
+fn any_of(mut leaves: Vec<Node>) -> Node {
+    match leaves.len() {
+        0 => Node::None,
+        1 => leaves.pop().expect("one"),
+        _ => Node::Or(leaves),
+    }
+}
+
+/// Flattens nested and/or of the same kind and folds constants.
+fn simplify(n: Node) -> Node {
+    match n {
+        Node::And(items) => {
+            let mut out = Vec::new();
+            for i in items.into_iter().map(simplify) {
+                match i {
+                    Node::All => {}
+                    Node::None => return Node::None,
+                    Node::And(inner) => out.extend(inner),
+                    other => out.push(other),
+                }
+            }
+            match out.len() {
+                0 => Node::All,
+                1 => out.pop().expect("one"),
+                _ => Node::And(out),
+            }
+        }
+        Node::Or(items) => {
+            let mut out = Vec::new();
+            for i in items.into_iter().map(simplify) {
+                match i {
+                    Node::None => {}
+                    Node::All => return Node::All,
+                    Node::Or(inner) => out.extend(inner),
+                    other => out.push(other),
+                }
+            }
+            match out.len() {
+                0 => Node::None,
+                1 => out.pop().expect("one"),
+                _ => Node::Or(out),
+            }
+        }
+        Node::Not(inner) => match simplify(*inner) {
+            Node::All => Node::None,
+            Node::None => Node::All,
+            other => Node::Not(Box::new(other)),
+        },
+        other => other,
+    }
+}
+
+/// Orders and/or children cheapest first (evaluation short-circuits).
+fn order(n: Node) -> Node {
+    match n {
+        Node::And(items) => {
+            let mut items: Vec<Node> = items.into_iter().map(order).collect();
+            items.sort_by_key(Node::cost);
+            Node::And(items)
+        }
+        Node::Or(items) => {
+            let mut items: Vec<Node> = items.into_iter().map(order).collect();
+            items.sort_by_key(Node::cost);
+            Node::Or(items)
+        }
+        Node::Not(inner) => Node::Not(Box::new(order(*inner))),
+        other => other,
+    }
+}
+
+impl Node {
+    fn cost(&self) -> u32 {
+        match self {
+            Node::All | Node::None => 0,
+            Node::Leaf(l) => l.cost,
+            Node::Not(i) => i.cost() + 1,
+            Node::And(items) | Node::Or(items) => {
+                items.iter().map(Node::cost).fold(0u32, u32::saturating_add)
+            }
+        }
+    }
+}
+
+impl FieldMatcher {
+    fn cost(&self) -> u32 {
+        match self {
+            FieldMatcher::Typed(m) => m.cost(),
+            FieldMatcher::Dynamic(_) => 40,
+        }
+    }
+}
+
+impl Matcher {
+    fn cost(&self) -> u32 {
+        match self {
+            Matcher::Never => 0,
+            Matcher::Exists { .. } => 2,
+            Matcher::KeywordEq { .. } | Matcher::Bool(_) => 3,
+            Matcher::Number { .. } | Matcher::Ip(_) | Matcher::IpRange { .. } => 4,
+            Matcher::KeywordRange { .. } | Matcher::Date { .. } => 6,
+            Matcher::KeywordGlob { glob, .. } => 8 + glob.piece_count() as u32,
+            Matcher::KeywordTerms { terms, .. } => 10 + 3 * terms.len() as u32,
+            Matcher::TextAny { .. }
+            | Matcher::TextPhrase { .. }
+            | Matcher::TextTerms { .. }
+            | Matcher::TextRange { .. } => 30,
+        }
+    }
+
+    /// Whether one indexed value satisfies the clause.
+    fn test(&self, v: Scalar<'_>) -> bool {
+        match self {
+            Matcher::Never => false,
+            Matcher::Exists { ignore_above } => keyword_indexed(v, *ignore_above).is_some(),
+            Matcher::KeywordEq { value, kw } => {
+                keyword_value(v, *kw).is_some_and(|s| s == value.as_str())
+            }
+            Matcher::KeywordGlob { glob, kw } => {
+                keyword_value(v, *kw).is_some_and(|s| glob.matches(&s))
+            }
+            Matcher::KeywordTerms { terms, kw } => {
+                keyword_value(v, *kw).is_some_and(|s| terms.iter().any(|g| g.matches(&s)))
+            }
+            Matcher::KeywordRange { op, value, kw } => {
+                keyword_value(v, *kw).is_some_and(|s| compare(*op, s.as_ref(), value.as_str()))
+            }
+            Matcher::TextAny { tokens } => {
+                let doc = analyze(&v.to_keyword());
+                tokens.iter().any(|t| doc.contains(t))
+            }
+            Matcher::TextPhrase { tokens } => contains_phrase(&analyze(&v.to_keyword()), tokens),
+            Matcher::TextTerms { terms } => {
+                let doc = analyze(&v.to_keyword());
+                terms.iter().any(|t| match t {
+                    TextTerm::Tokens(ts) => ts.iter().any(|t| doc.contains(t)),
+                    TextTerm::Glob(g) => doc.iter().any(|d| g.matches(d)),
+                })
+            }
+            Matcher::TextRange { op, value } => analyze(&v.to_keyword())
+                .iter()
+                .any(|t| compare(*op, t.as_str(), value.as_str())),
+            Matcher::Number { lo, hi } => scalar_number(v).is_some_and(|n| in_bounds(n, *lo, *hi)),
+            Matcher::Bool(b) => scalar_bool(v) == Some(*b),
+            Matcher::Date { lo, hi } => scalar_date(v).is_some_and(|t| in_bounds(t, *lo, *hi)),
+            Matcher::Ip(net) => scalar_ip(v).is_some_and(|ip| net.contains(ip)),
+            Matcher::IpRange { op, addr } => {
+                scalar_ip(v).is_some_and(|ip| compare(*op, &u128::from(ip), &u128::from(*addr)))
+            }
+        }
+    }
+
+    fn describe(&self) -> &'static str {
+        match self {
+            Matcher::Never => "cannot match on this field",
+            Matcher::Exists { .. } => "exists",
+            Matcher::KeywordEq { .. } => "keyword: whole value, case-sensitive",
+            Matcher::KeywordGlob { .. } => "keyword wildcard: whole value, case-sensitive",
+            Matcher::KeywordTerms { .. } => {
+                "query_string: any whitespace-separated term, whole value"
+            }
+            Matcher::KeywordRange { .. } => "keyword range: byte order",
+            Matcher::TextAny { .. } => "text match: any analysed token",
+            Matcher::TextPhrase { .. } => "text match_phrase: tokens in order",
+            Matcher::TextTerms { .. } => "text query_string: any term, per token",
+            Matcher::TextRange { .. } => "text range: per token",
+            Matcher::Number { .. } => "numeric",
+            Matcher::Bool(_) => "boolean",
+            Matcher::Date { .. } => "date (UTC)",
+            Matcher::Ip(_) => "ip/CIDR",
+            Matcher::IpRange { .. } => "ip range",
+        }
+    }
+}
+
+fn compare<T: PartialOrd + ?Sized>(op: RangeOp, a: &T, b: &T) -> bool {
+    match op {
+        RangeOp::Lt => a < b,
+        RangeOp::Lte => a <= b,
+        RangeOp::Gt => a > b,
+        RangeOp::Gte => a >= b,
+    }
+}
+
+fn in_bounds<T: PartialOrd>(v: T, lo: Option<(T, bool)>, hi: Option<(T, bool)>) -> bool {
+    lo.is_none_or(|(l, inc)| if inc { v >= l } else { v > l })
+        && hi.is_none_or(|(h, inc)| if inc { v <= h } else { v < h })
+}
+
+/// The term a keyword-like field indexes for a value, unless `ignore_above` drops it.
+fn keyword_indexed(v: Scalar<'_>, ignore_above: Option<u32>) -> Option<Cow<'_, str>> {
+    let s = match v {
+        Scalar::Str(s) => Cow::Borrowed(s),
+        Scalar::Int(i) => Cow::Owned(i.to_string()),
+        Scalar::Float(f) => Cow::Owned(f.to_string()),
+        Scalar::Bool(b) => Cow::Borrowed(if b { "true" } else { "false" }),
+    };
+    match ignore_above {
+        Some(limit) if es_char_len(&s) > limit as usize => None,
+        _ => Some(s),
+    }
+}
+
+fn keyword_value(v: Scalar<'_>, kw: KeywordOpts) -> Option<Cow<'_, str>> {
+    let s = keyword_indexed(v, kw.ignore_above)?;
+    Some(if kw.lowercase {
+        Cow::Owned(s.to_lowercase())
+    } else {
+        s
+    })
+}
+
+fn scalar_number(v: Scalar<'_>) -> Option<f64> {
+    match v {
+        Scalar::Int(i) => Some(i as f64),
+        Scalar::Float(f) => Some(f),
+        Scalar::Str(s) => number_of_str(s),
+        Scalar::Bool(_) => None,
+    }
+}
+
+fn scalar_bool(v: Scalar<'_>) -> Option<bool> {
+    match v {
+        Scalar::Bool(b) => Some(b),
+        Scalar::Str(s) => bool_of_str(s),
+        _ => None,
+    }
+}
+
+fn scalar_date(v: Scalar<'_>) -> Option<Nanos> {
+    match v {
+        Scalar::Str(s) => parse_date_value(s, false),
+        Scalar::Int(ms) => Some(i128::from(ms) * 1_000_000),
+        Scalar::Float(ms) => Some((ms * 1e6) as i128),
+        Scalar::Bool(_) => None,
+    }
+}
+
+fn scalar_ip(v: Scalar<'_>) -> Option<std::net::Ipv6Addr> {
+    match v {
+        Scalar::Str(s) => ip_of_str(s),
+        _ => None,
+    }
+}
+
+impl DynamicMatchers {
+    fn for_value(&self, v: Scalar<'_>) -> Option<&Matcher> {
+        let m = match v {
+            Scalar::Str(s) => match &self.date {
+                Some(date) if dragnet_schema::is_dynamic_date(s) => date,
+                _ => &self.string,
+            },
+            Scalar::Int(_) => &self.long,
+            Scalar::Float(_) => &self.double,
+            Scalar::Bool(_) => &self.boolean,
+        };
+        m.as_ref().ok()
+    }
+}
+
+impl Leaf {
+    fn test_value(&self, v: Scalar<'_>) -> bool {
+        match &self.matcher {
+            FieldMatcher::Typed(m) => m.test(v),
+            FieldMatcher::Dynamic(d) => d.for_value(v).is_some_and(|m| m.test(v)),
+        }
+    }
+
+    fn matches(&self, event: &dyn Event) -> bool {
+        event.any(self.field, &mut |v| self.test_value(v))
+    }
+
+    fn how(&self) -> String {
+        match &self.matcher {
+            FieldMatcher::Typed(m) => m.describe().to_owned(),
+            FieldMatcher::Dynamic(d) => format!(
+                "unmapped field, typed by dynamic mapping: strings {}",
+                d.string.as_ref().map_or("cannot match", |m| m.describe())
+            ),
+        }
+    }
+}
+
+impl Node {
+    fn matches(&self, event: &dyn Event) -> bool {
+        match self {
+            Node::All => true,
+            Node::None => false,
+            Node::And(items) => items.iter().all(|i| i.matches(event)),
+            Node::Or(items) => items.iter().any(|i| i.matches(event)),
+            Node::Not(inner) => !inner.matches(event),
+            Node::Leaf(leaf) => leaf.matches(event),
+        }
+    }
+
+    fn explain(&self, event: &dyn Event) -> Explanation {
+        let boolean = |clause: &str, matched: bool, children: Vec<Explanation>| Explanation {
+            matched,
+            clause: clause.to_owned(),
+            values: Vec::new(),
+            how: String::new(),
+            children,
+        };
+        match self {
+            Node::All => boolean("(match all)", true, Vec::new()),
+            Node::None => boolean("(no field matches the field pattern)", false, Vec::new()),
+            Node::And(items) => {
+                let mut children = Vec::new();
+                for i in items {
+                    let e = i.explain(event);
+                    let failed = !e.matched;
+                    children.push(e);
+                    if failed {
+                        return boolean("and", false, vec![children.pop().expect("pushed")]);
+                    }
+                }
+                boolean("and", true, children)
+            }
+            Node::Or(items) => {
+                let mut children = Vec::new();
+                for i in items {
+                    let e = i.explain(event);
+                    if e.matched {
+                        return boolean("or", true, vec![e]);
+                    }
+                    children.push(e);
+                }
+                boolean("or", false, children)
+            }
+            Node::Not(inner) => {
+                let e = inner.explain(event);
+                boolean("not", !e.matched, vec![e])
+            }
+            Node::Leaf(leaf) => Explanation {
+                matched: leaf.matches(event),
+                clause: leaf.clause.clone(),
+                values: event.values(leaf.field),
+                how: leaf.how(),
+                children: Vec::new(),
+            },
+        }
+    }
+
+    /// CNF of literals every match must contain; empty = no sound facts.
+    fn required(&self) -> Vec<Vec<RequiredLiteral>> {
+        const MAX_CLAUSES: usize = 64;
+        match self {
+            Node::All | Node::None | Node::Not(_) => Vec::new(),
+            Node::And(items) => {
+                let mut out: Vec<Vec<RequiredLiteral>> = Vec::new();
+                for i in items {
+                    for clause in i.required() {
+                        if !out.contains(&clause) {
+                            out.push(clause);
+                        }
+                    }
+                }
+                out
+            }
+            Node::Or(items) => {
+                // CNF(a ∨ b) = { x ∪ y : x ∈ CNF(a), y ∈ CNF(b) }; a branch without facts
+                // makes the whole disjunction fact-free. Dropping clauses stays sound.
+                let mut acc: Option<Vec<Vec<RequiredLiteral>>> = None;
+                for i in items {
+                    let cnf = i.required();
+                    if cnf.is_empty() {
+                        return Vec::new();
+                    }
+                    acc = Some(match acc {
+                        None => cnf,
+                        Some(prev) => {
+                            let mut next = Vec::new();
+                            'outer: for x in &prev {
+                                for y in &cnf {
+                                    let mut c = x.clone();
+                                    for l in y {
+                                        if !c.contains(l) {
+                                            c.push(l.clone());
+                                        }
+                                    }
+                                    c.sort();
+                                    if !next.contains(&c) {
+                                        next.push(c);
+                                    }
+                                    if next.len() >= MAX_CLAUSES {
+                                        break 'outer;
+                                    }
+                                }
+                            }
+                            next
+                        }
+                    });
+                }
+                acc.unwrap_or_default()
+            }
+            Node::Leaf(leaf) => leaf.required(),
+        }
+    }
+}
+
+impl Leaf {
+    fn required(&self) -> Vec<Vec<RequiredLiteral>> {
+        let FieldMatcher::Typed(m) = &self.matcher else {
+            return Vec::new();
+        };
+        let lit = |literal: &str, exact: bool, case_sensitive: bool| RequiredLiteral {
+            field: self.name.clone(),
+            literal: literal.to_owned(),
+            exact,
+            case_sensitive,
+        };
+        match m {
+            Matcher::KeywordEq { value, kw } if !value.is_empty() => {
+                vec![vec![lit(value, true, !kw.lowercase)]]
+            }
+            Matcher::KeywordGlob { glob, kw } => glob
+                .pieces()
+                .into_iter()
+                .filter(|p| !p.is_empty())
+                .map(|p| vec![lit(p, false, !kw.lowercase)])
+                .collect(),
+            Matcher::TextAny { tokens } if !tokens.is_empty() => {
+                vec![tokens.iter().map(|t| lit(t, false, false)).collect()]
+            }
+            Matcher::TextPhrase { tokens } => {
+                tokens.iter().map(|t| vec![lit(t, false, false)]).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl CompiledQuery {
+    /// Whether the event matches, as Elasticsearch would decide for the generated query.
+    pub fn matches(&self, event: &dyn Event) -> bool {
+        self.root.matches(event)
+    }
+
+    /// Which clauses decided the outcome, with the values they saw.
+    pub fn explain(&self, event: &dyn Event) -> Explanation {
+        self.root.explain(event)
+    }
+
+    /// Literals every matching event must contain, in conjunctive normal form: each inner list
+    /// is a disjunction one of whose literals holds. Only sound facts: nothing from `not`
+    /// clauses, nothing from an `or` with a branch that has no literal.
+    pub fn required_literals(&self) -> Vec<Vec<RequiredLiteral>> {
+        self.root.required()
+    }
+
+    /// The Elasticsearch Query DSL Kibana's detection engine generates for this KQL
+    /// (`toElasticsearchQuery` with the schema as the data view; see notes B).
+    pub fn to_dsl(&self) -> Value {
+        self.dsl.clone()
+    }
+
+    /// The fields the query reads.
+    pub fn fields(&self) -> &[QueryField] {
+        &self.fields
+    }
+
+    /// Field names the query references that the schema does not know (each once).
+    pub fn unknown_fields(&self) -> &[String] {
+        &self.unknown_fields
+    }
+
+    /// The query in canonical KQL.
+    pub fn canonical(&self) -> &str {
+        &self.canonical
+    }
+}
