@@ -1,0 +1,329 @@
+//! Elastic date math (`now-9m`, `now-1d/d`) for a rule's `from`/`to`, and the fixed
+//! durations of `interval` (`10m`) and alert-suppression windows.
+//!
+//! Grammar accepted (Elasticsearch's date math, relative form): `now` followed by any number
+//! of `+N<unit>` / `-N<unit>` and `/<unit>` (round down), with units `y M w d h H m s ms`.
+//! Absolute anchors (`2024-01-01||+1d`) are not used by rules and are rejected.
+
+use std::fmt;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Span, Timestamp, tz::TimeZone};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TimeUnit {
+    Millisecond,
+    Second,
+    Minute,
+    Hour,
+    Day,
+    Week,
+    Month,
+    Year,
+}
+
+impl TimeUnit {
+    fn parse(unit: &str) -> Option<Self> {
+        Some(match unit {
+            "ms" => TimeUnit::Millisecond,
+            "s" => TimeUnit::Second,
+            "m" => TimeUnit::Minute,
+            "h" | "H" => TimeUnit::Hour,
+            "d" => TimeUnit::Day,
+            "w" => TimeUnit::Week,
+            "M" => TimeUnit::Month,
+            "y" => TimeUnit::Year,
+            _ => return None,
+        })
+    }
+
+    /// Length in milliseconds for units of fixed length (days are 24 h in UTC).
+    fn fixed_millis(self) -> Option<i64> {
+        Some(match self {
+            TimeUnit::Millisecond => 1,
+            TimeUnit::Second => 1_000,
+            TimeUnit::Minute => 60_000,
+            TimeUnit::Hour => 3_600_000,
+            TimeUnit::Day => 86_400_000,
+            TimeUnit::Week => 7 * 86_400_000,
+            TimeUnit::Month | TimeUnit::Year => return None,
+        })
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DateMathOp {
+    /// `+N<unit>` (positive) or `-N<unit>` (negative amount).
+    Add(i64, TimeUnit),
+    /// `/<unit>`: round down to the start of the unit.
+    Round(TimeUnit),
+}
+
+/// A parsed relative date-math expression.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DateMath {
+    raw: String,
+    ops: Vec<DateMathOp>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TimeParseError {
+    #[error("date math must start with `now` (e.g. `now-9m`), found `{0}`")]
+    NoAnchor(String),
+    #[error(
+        "bad date math `{text}` at `{rest}`: expected `+N<unit>`, `-N<unit>` or `/<unit>` with unit one of y M w d h H m s ms"
+    )]
+    BadDateMath { text: String, rest: String },
+    #[error(
+        "bad duration `{0}`: expected a positive whole number and a unit s, m, h or d (e.g. `5m`)"
+    )]
+    BadDuration(String),
+}
+
+impl DateMath {
+    pub fn parse(text: &str) -> Result<Self, TimeParseError> {
+        let Some(mut rest) = text.strip_prefix("now") else {
+            return Err(TimeParseError::NoAnchor(text.to_string()));
+        };
+        let bad = |rest: &str| TimeParseError::BadDateMath {
+            text: text.to_string(),
+            rest: rest.to_string(),
+        };
+        let mut ops = Vec::new();
+        while !rest.is_empty() {
+            let (op, tail) = rest.split_at(1);
+            match op {
+                "+" | "-" => {
+                    let digits = tail.bytes().take_while(u8::is_ascii_digit).count();
+                    let amount: i64 = tail[..digits].parse().map_err(|_| bad(rest))?;
+                    let unit_len = unit_length(&tail[digits..]);
+                    let unit = TimeUnit::parse(&tail[digits..digits + unit_len])
+                        .ok_or_else(|| bad(rest))?;
+                    let amount = if op == "-" { -amount } else { amount };
+                    ops.push(DateMathOp::Add(amount, unit));
+                    rest = &tail[digits + unit_len..];
+                }
+                "/" => {
+                    let unit_len = unit_length(tail);
+                    let unit = TimeUnit::parse(&tail[..unit_len]).ok_or_else(|| bad(rest))?;
+                    ops.push(DateMathOp::Round(unit));
+                    rest = &tail[unit_len..];
+                }
+                _ => return Err(bad(rest)),
+            }
+        }
+        Ok(Self {
+            raw: text.to_string(),
+            ops,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+
+    pub fn ops(&self) -> &[DateMathOp] {
+        &self.ops
+    }
+
+    /// The offset from `now` when it is a fixed length (no months/years, no rounding):
+    /// `now-9m` gives -9 minutes.
+    pub fn fixed_offset(&self) -> Option<SignedDuration> {
+        let mut millis: i64 = 0;
+        for op in &self.ops {
+            match op {
+                DateMathOp::Add(amount, unit) => {
+                    millis = millis.checked_add(amount.checked_mul(unit.fixed_millis()?)?)?
+                }
+                DateMathOp::Round(_) => return None,
+            }
+        }
+        Some(SignedDuration::from_millis(millis))
+    }
+
+    /// The instant this expression names when evaluated at `now` (in UTC).
+    pub fn resolve(&self, now: Timestamp) -> Result<Timestamp, jiff::Error> {
+        let mut at = now.to_zoned(TimeZone::UTC);
+        for op in &self.ops {
+            at = match *op {
+                DateMathOp::Add(amount, unit) => {
+                    let span = match unit {
+                        TimeUnit::Millisecond => Span::new().milliseconds(amount),
+                        TimeUnit::Second => Span::new().seconds(amount),
+                        TimeUnit::Minute => Span::new().minutes(amount),
+                        TimeUnit::Hour => Span::new().hours(amount),
+                        TimeUnit::Day => Span::new().days(amount),
+                        TimeUnit::Week => Span::new().weeks(amount),
+                        TimeUnit::Month => Span::new().months(amount),
+                        TimeUnit::Year => Span::new().years(amount),
+                    };
+                    at.checked_add(span)?
+                }
+                DateMathOp::Round(unit) => round_down(&at, unit)?,
+            };
+        }
+        Ok(at.timestamp())
+    }
+}
+
+fn round_down(at: &jiff::Zoned, unit: TimeUnit) -> Result<jiff::Zoned, jiff::Error> {
+    use jiff::Unit;
+    let dt = at.datetime();
+    let rounded = match unit {
+        TimeUnit::Millisecond => dt.round(Unit::Millisecond.mode_trunc())?,
+        TimeUnit::Second => dt.round(Unit::Second.mode_trunc())?,
+        TimeUnit::Minute => dt.round(Unit::Minute.mode_trunc())?,
+        TimeUnit::Hour => dt.round(Unit::Hour.mode_trunc())?,
+        TimeUnit::Day => dt.date().to_datetime(jiff::civil::Time::midnight()),
+        TimeUnit::Week => {
+            // Elasticsearch weeks start on Monday.
+            let date = dt.date();
+            let back = i64::from(date.weekday().to_monday_zero_offset());
+            date.checked_sub(Span::new().days(back))?
+                .to_datetime(jiff::civil::Time::midnight())
+        }
+        TimeUnit::Month => dt
+            .date()
+            .first_of_month()
+            .to_datetime(jiff::civil::Time::midnight()),
+        TimeUnit::Year => dt
+            .date()
+            .first_of_year()
+            .to_datetime(jiff::civil::Time::midnight()),
+    };
+    rounded.to_zoned(TimeZone::UTC)
+}
+
+trait TruncMode {
+    fn mode_trunc(self) -> jiff::civil::DateTimeRound;
+}
+
+impl TruncMode for jiff::Unit {
+    fn mode_trunc(self) -> jiff::civil::DateTimeRound {
+        jiff::civil::DateTimeRound::new()
+            .smallest(self)
+            .mode(jiff::RoundMode::Trunc)
+    }
+}
+
+fn unit_length(text: &str) -> usize {
+    if text.starts_with("ms") {
+        2
+    } else if text.is_empty() {
+        0
+    } else {
+        text.chars().next().map_or(0, char::len_utf8)
+    }
+}
+
+impl fmt::Display for DateMath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.raw)
+    }
+}
+
+/// A rule schedule `interval` (`5m`, `1h`): a positive whole number and a unit `s m h d`,
+/// as Kibana's alerting framework accepts it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Interval {
+    raw: String,
+    duration: Duration,
+}
+
+impl Interval {
+    pub fn parse(text: &str) -> Result<Self, TimeParseError> {
+        let bad = || TimeParseError::BadDuration(text.to_string());
+        let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+        let amount: u64 = text[..digits].parse().map_err(|_| bad())?;
+        let seconds = match &text[digits..] {
+            "s" => 1,
+            "m" => 60,
+            "h" => 3_600,
+            "d" => 86_400,
+            _ => return Err(bad()),
+        };
+        if amount == 0 {
+            return Err(bad());
+        }
+        Ok(Self {
+            raw: text.to_string(),
+            duration: Duration::from_secs(amount.checked_mul(seconds).ok_or_else(bad)?),
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+
+    pub fn duration(&self) -> Duration {
+        self.duration
+    }
+}
+
+impl fmt::Display for Interval {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.raw)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_rule_lookbacks() {
+        let m = DateMath::parse("now-60m").unwrap();
+        assert_eq!(m.fixed_offset(), Some(SignedDuration::from_mins(-60)));
+        assert_eq!(
+            DateMath::parse("now-9m").unwrap().fixed_offset(),
+            Some(SignedDuration::from_mins(-9))
+        );
+        assert_eq!(
+            DateMath::parse("now").unwrap().fixed_offset(),
+            Some(SignedDuration::ZERO)
+        );
+        assert_eq!(
+            DateMath::parse("now-7d").unwrap().fixed_offset(),
+            Some(SignedDuration::from_hours(-168))
+        );
+        let rounded = DateMath::parse("now-1d/d").unwrap();
+        assert_eq!(rounded.fixed_offset(), None);
+        let now: Timestamp = "2024-05-21T13:45:10Z".parse().unwrap();
+        assert_eq!(
+            rounded.resolve(now).unwrap(),
+            "2024-05-20T00:00:00Z".parse::<Timestamp>().unwrap()
+        );
+        assert_eq!(
+            DateMath::parse("now-1M").unwrap().resolve(now).unwrap(),
+            "2024-04-21T13:45:10Z".parse::<Timestamp>().unwrap()
+        );
+    }
+
+    #[test]
+    fn rejects_bad_date_math() {
+        assert!(matches!(
+            DateMath::parse("-9m"),
+            Err(TimeParseError::NoAnchor(_))
+        ));
+        assert!(DateMath::parse("now-9x").is_err());
+        assert!(DateMath::parse("now-m").is_err());
+        assert!(DateMath::parse("now 9m").is_err());
+        assert!(DateMath::parse("now-9").is_err());
+    }
+
+    #[test]
+    fn parses_intervals() {
+        assert_eq!(
+            Interval::parse("10m").unwrap().duration(),
+            Duration::from_secs(600)
+        );
+        assert_eq!(
+            Interval::parse("1h").unwrap().duration(),
+            Duration::from_secs(3600)
+        );
+        assert!(Interval::parse("0m").is_err());
+        assert!(Interval::parse("m").is_err());
+        assert!(Interval::parse("5 m").is_err());
+        assert!(Interval::parse("now-5m").is_err());
+    }
+}
