@@ -1,1 +1,258 @@
-//! dragnet-input (crate doc to be written by its owner).
+//! dragnet-input: turns what the user points at (files, folders, `-` for stdin, `s3://bucket/prefix`)
+//! into batches of raw CloudTrail record byte slices, each with its location, without parsing
+//! the records. Bad input is reported as a [`Problem`] with its location and never stops the run.
+//!
+//! # Use
+//! ```no_run
+//! use std::ops::ControlFlow;
+//! use dragnet_input::{discover, read_batches, InputOptions};
+//! let opts = InputOptions::default();
+//! let found = dragnet_input::discover(&["logs/".to_string()], &opts);
+//! for p in &found.problems { eprintln!("{p}"); }
+//! for source in &found.sources {
+//!     let stats = read_batches(source, &opts, &mut |batch| {
+//!         for (bytes, span) in batch.iter() { /* prefilter bytes, then parse survivors */ let _ = (bytes, span); }
+//!         ControlFlow::Continue(())
+//!     }, &mut |problem| eprintln!("{problem}"));
+//!     let _ = stats.records;
+//! }
+//! ```
+//!
+//! # Shapes (detected per file, and per value in JSON lines, by the keys present)
+//! - `{"Records":[…]}` (S3 delivery, compact or pretty, `.json.gz` or not): each element.
+//! - a top-level array of records, and JSON lines (one value per line, values may differ in shape).
+//! - `aws cloudtrail lookup-events` output `{"Events":[{"CloudTrailEvent":"<json>",…}]}`: the
+//!   unescaped `CloudTrailEvent` string, copied into the batch buffer.
+//! - EventBridge / CloudWatch envelopes `{"detail-type":…,"detail":{…}}`: the `detail` object when
+//!   it holds CloudTrail keys; other EventBridge events are reported `NotCloudTrail`.
+//! - ECS documents exported from Elastic (`@timestamp` with `event`/`ecs`, and no
+//!   `eventVersion`/`eventSource`): [`RecordKind::Ecs`].
+//! - anything else (licence, README, YAML, zip, unrelated JSON) is reported once per file as
+//!   [`ProblemKind::NotCloudTrail`] ("skipped: …"), not as an error.
+//!
+//! Gzip is recognised by its magic bytes, whatever the name, and decompressed under two limits
+//! (bytes per file, compression ratio).
+//!
+//! # Which layer reports what
+//! The framer validates each record's JSON *structure* as it frames it (brackets, quoting, `:`/`,`,
+//! scalar shapes, nesting depth) and that its bytes are UTF-8, so broken lines, cut files and
+//! limits are reported here, with the location. It does not decode escapes or check number
+//! syntax: when the engine's full parse of a delivered span fails, the engine reports it with
+//! [`Problem::malformed_record`] and the span's location.
+//!
+//! After a broken value in JSON lines, framing resumes at the next line that starts with `{` or
+//! `[`. Inside an array (`{"Records":[…]}` or a top-level array) there is no reliable place to
+//! resume, so the rest of that source is skipped and the records before the break are kept.
+//!
+//! # Memory
+//! Sources are read in 1 MiB chunks; a batch is handed over when it holds
+//! [`InputOptions::batch_bytes`], so memory is about `batch_bytes + max_record_bytes` per reader
+//! plus the batches the consumer still holds.
+
+mod decompress;
+mod discover;
+mod frame;
+mod problem;
+mod scan;
+
+use std::io::Read;
+use std::ops::{ControlFlow, Range};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use discover::{Discovered, discover, path_may_overlap};
+pub use problem::{Limit, Problem, ProblemKind, RecordLocation};
+
+/// How records are to be evaluated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RecordKind {
+    /// A raw CloudTrail record (to be mapped the way the AWS integration's pipeline does).
+    CloudTrail,
+    /// An ECS document exported from Elastic (already mapped).
+    Ecs,
+}
+
+/// One record of a batch: where its bytes are in [`RecordBatch::buf`] and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordSpan {
+    /// Byte range in the batch buffer. The bytes are one JSON object, valid UTF-8.
+    pub range: Range<usize>,
+    pub location: RecordLocation,
+    pub kind: RecordKind,
+}
+
+/// A batch of framed records from one source, owning its bytes (so batches can be evaluated on
+/// other threads while the next one is read).
+#[derive(Debug, Clone)]
+pub struct RecordBatch {
+    /// Display name of the source (path, `-`, `s3://bucket/key`).
+    pub source: Arc<str>,
+    pub buf: Vec<u8>,
+    pub records: Vec<RecordSpan>,
+}
+
+impl RecordBatch {
+    /// The bytes of one record.
+    pub fn bytes(&self, span: &RecordSpan) -> &[u8] {
+        &self.buf[span.range.clone()]
+    }
+
+    /// The records with their bytes, in source order.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &RecordSpan)> {
+        self.records.iter().map(|s| (self.bytes(s), s))
+    }
+}
+
+/// Limits and filters for reading input. `Default` gives the documented defaults.
+#[derive(Debug, Clone)]
+pub struct InputOptions {
+    /// `--from/--to`: files and S3 day prefixes whose path date lies wholly outside this range
+    /// (with [`PATH_DATE_SLACK`] on both sides) are not read. Records are not filtered here.
+    pub time_range: Option<(jiff::Timestamp, jiff::Timestamp)>,
+    /// `--max-decompressed-bytes`: bytes one gzip file may expand to (default 4 GiB).
+    pub max_decompressed_bytes: u64,
+    /// `--max-compression-ratio`: decompressed/compressed ratio allowed past 16 MiB (default 250).
+    pub max_compression_ratio: u64,
+    /// `--max-record-bytes`: bytes of one record or JSON line (default 64 MiB).
+    pub max_record_bytes: usize,
+    /// `--max-json-depth`: JSON nesting depth of one record, counted from its top level
+    /// (default 256).
+    pub max_depth: usize,
+    /// Bytes of records per batch (default 4 MiB).
+    pub batch_bytes: usize,
+    /// `--endpoint-url` (else `AWS_ENDPOINT_URL`) for `s3://` inputs.
+    pub endpoint_url: Option<String>,
+}
+
+/// Slack applied around [`InputOptions::time_range`] when pruning by path date: CloudTrail names
+/// files and day folders by delivery time, which trails the events by minutes (not guaranteed).
+pub const PATH_DATE_SLACK: jiff::SignedDuration = jiff::SignedDuration::from_hours(1);
+
+impl Default for InputOptions {
+    fn default() -> Self {
+        InputOptions {
+            time_range: None,
+            max_decompressed_bytes: 4 << 30,
+            max_compression_ratio: 250,
+            max_record_bytes: 64 << 20,
+            max_depth: 256,
+            batch_bytes: 4 << 20,
+            endpoint_url: None,
+        }
+    }
+}
+
+/// One thing to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    File(PathBuf),
+    Stdin,
+    S3(s3::S3Object),
+}
+
+impl Source {
+    /// The name used in locations and messages.
+    pub fn name(&self) -> Arc<str> {
+        match self {
+            Source::File(p) => p.display().to_string().into(),
+            Source::Stdin => "-".into(),
+            Source::S3(o) => o.url().into(),
+        }
+    }
+}
+
+/// What reading one source did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceStats {
+    /// Records delivered in batches.
+    pub records: u64,
+    /// Record slots reported as problems instead of delivered.
+    pub skipped_records: u64,
+    /// Problems reported for this source.
+    pub problems: u64,
+    /// Batches delivered.
+    pub batches: u64,
+    /// Bytes read after decompression.
+    pub bytes: u64,
+    /// Bytes read before decompression (equal to `bytes` for plain text).
+    pub compressed_bytes: u64,
+    pub gzip: bool,
+    /// The whole source was skipped as not CloudTrail data (see its problem for why).
+    pub skipped_file: bool,
+}
+
+pub mod s3;
+
+/// Reads one source, handing batches of records to `on_batch` (return `Break` to stop early)
+/// and every problem to `on_problem`. Never panics on bad input and never fails: whatever goes
+/// wrong is a problem, and the stats say what was delivered.
+pub fn read_batches(
+    source: &Source,
+    opts: &InputOptions,
+    on_batch: &mut dyn FnMut(RecordBatch) -> ControlFlow<()>,
+    on_problem: &mut dyn FnMut(Problem),
+) -> SourceStats {
+    let name = source.name();
+    let raw: Box<dyn Read> = match source {
+        Source::File(path) => match std::fs::File::open(path) {
+            Ok(f) => Box::new(f),
+            Err(e) => {
+                on_problem(Problem::new(
+                    name,
+                    None,
+                    ProblemKind::Io,
+                    format!("cannot open: {e}"),
+                ));
+                return SourceStats {
+                    problems: 1,
+                    ..SourceStats::default()
+                };
+            }
+        },
+        Source::Stdin => Box::new(std::io::stdin().lock()),
+        Source::S3(object) => match object.open(opts) {
+            Ok(r) => r,
+            Err(e) => {
+                on_problem(Problem::new(name, None, ProblemKind::Io, e.to_string()));
+                return SourceStats {
+                    problems: 1,
+                    ..SourceStats::default()
+                };
+            }
+        },
+    };
+    read_reader(raw, name, opts, on_batch, on_problem)
+}
+
+/// Like [`read_batches`] over any reader (gzip or plain), named `name` in locations.
+pub fn read_reader(
+    raw: Box<dyn Read>,
+    name: Arc<str>,
+    opts: &InputOptions,
+    on_batch: &mut dyn FnMut(RecordBatch) -> ControlFlow<()>,
+    on_problem: &mut dyn FnMut(Problem),
+) -> SourceStats {
+    let mut opened =
+        match decompress::open(raw, opts.max_decompressed_bytes, opts.max_compression_ratio) {
+            Ok(o) => o,
+            Err(e) => {
+                on_problem(Problem::new(
+                    name,
+                    None,
+                    ProblemKind::Io,
+                    format!("read failed: {e}"),
+                ));
+                return SourceStats {
+                    problems: 1,
+                    ..SourceStats::default()
+                };
+            }
+        };
+    let gzip = opened.gzip;
+    let mut framer = frame::Framer::new(&mut *opened.reader, name, opts);
+    framer.run(on_batch, on_problem);
+    let mut stats = framer.stats;
+    stats.gzip = gzip;
+    stats.compressed_bytes = opened.compressed_bytes();
+    stats
+}

@@ -1,0 +1,1077 @@
+//! Streaming framer: decompressed bytes -> batches of record spans, problems on the side.
+
+use std::io::{self, Read};
+use std::ops::{ControlFlow, Range};
+use std::sync::Arc;
+
+use crate::decompress::{GzipError, LimitError};
+use crate::problem::{Limit, Problem, ProblemKind, RecordLocation};
+use crate::scan::{Member, ScanError, Scanner, skip_ws};
+use crate::{InputOptions, RecordBatch, RecordKind, RecordSpan, SourceStats};
+
+/// Bytes asked from the reader per refill when nothing bigger is pending.
+const READ_CHUNK: usize = 1 << 20;
+
+/// Why a slot could not be framed.
+enum SlotError {
+    Scan(ScanError),
+    TooLarge,
+    /// The input ended inside the value.
+    Eof,
+}
+
+/// What one record slot turned out to be.
+enum Item {
+    Record {
+        range: Range<usize>,
+        kind: RecordKind,
+        start: usize,
+    },
+    Owned {
+        bytes: Vec<u8>,
+        kind: RecordKind,
+        start: usize,
+    },
+    Problem {
+        start: usize,
+        kind: ProblemKind,
+        message: String,
+    },
+}
+
+/// Which shape the slot is an element of.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Context {
+    /// A top-level value, JSON-lines value or element of a top-level array: classified by keys.
+    Generic,
+    /// An element of a `Records` array: a CloudTrail record by definition.
+    RecordsElement,
+    /// An element of a lookup-events `Events` array: its `CloudTrailEvent` string is the record.
+    EventsElement,
+}
+
+pub(crate) struct Framer<'a> {
+    src: &'a mut dyn Read,
+    source: Arc<str>,
+    opts: &'a InputOptions,
+    buf: Vec<u8>,
+    /// Offset in the decompressed text of `buf[0]`.
+    base: u64,
+    pos: usize,
+    eof: bool,
+    read_error: Option<io::Error>,
+    read_error_reported: bool,
+    /// Newlines counted in `buf[..line_pos]` plus those of bytes already dropped.
+    line_pos: usize,
+    newlines: u64,
+    batch: Vec<RecordSpan>,
+    owned: Vec<u8>,
+    owned_spans: Vec<usize>,
+    index: u64,
+    scanner: Scanner,
+    items: Vec<Item>,
+    /// The first value of the source decides whether it carries CloudTrail at all.
+    decided: bool,
+    stopped: bool,
+    pub stats: SourceStats,
+}
+
+fn describe_scan_error(e: ScanError) -> String {
+    match e {
+        ScanError::Syntax { expected, .. } => format!("expected {expected}"),
+        ScanError::TooDeep { .. } => "nested too deep".into(),
+        ScanError::Incomplete => "input ends inside the value".into(),
+    }
+}
+
+fn starts_value(b: u8) -> bool {
+    b == b'{' || b == b'['
+}
+
+fn first_byte_kind(b: u8) -> &'static str {
+    match b {
+        b'"' => "a string",
+        b'-' | b'0'..=b'9' => "a number",
+        b't' | b'f' => "a boolean",
+        b'n' => "null",
+        b'[' => "an array",
+        _ => "not JSON",
+    }
+}
+
+/// CloudTrail record keys; any of them at the top of an object marks a CloudTrail record
+/// (including digest and Insights records).
+const CLOUDTRAIL_KEYS: &[&[u8]] = &[
+    b"eventVersion",
+    b"eventSource",
+    b"eventName",
+    b"eventTime",
+    b"eventID",
+    b"eventType",
+    b"userIdentity",
+    b"awsRegion",
+    b"recipientAccountId",
+    b"requestParameters",
+    b"digestStartTime",
+    b"digestEndTime",
+    b"insightDetails",
+];
+
+enum Shape {
+    CloudTrail,
+    Ecs,
+    Envelope { detail: Range<usize> },
+    Records(Range<usize>),
+    Events(Range<usize>),
+    Unknown,
+}
+
+fn member<'m>(buf: &[u8], members: &'m [Member], name: &[u8]) -> Option<&'m Member> {
+    members.iter().find(|m| &buf[m.key.clone()] == name)
+}
+
+fn is_array(buf: &[u8], r: &Range<usize>) -> bool {
+    buf.get(r.start) == Some(&b'[')
+}
+
+fn classify(buf: &[u8], members: &[Member]) -> Shape {
+    let has = |k: &[u8]| member(buf, members, k).is_some();
+    if let Some(m) = member(buf, members, b"Records")
+        && is_array(buf, &m.value)
+    {
+        return Shape::Records(m.value.clone());
+    }
+    if let Some(m) = member(buf, members, b"Events")
+        && is_array(buf, &m.value)
+    {
+        return Shape::Events(m.value.clone());
+    }
+    if has(b"eventVersion") || has(b"eventSource") {
+        return Shape::CloudTrail;
+    }
+    if let Some(d) = member(buf, members, b"detail")
+        && buf.get(d.value.start) == Some(&b'{')
+        && (has(b"detail-type") || has(b"source"))
+    {
+        return Shape::Envelope {
+            detail: d.value.clone(),
+        };
+    }
+    if has(b"@timestamp") && (has(b"ecs") || has(b"event")) {
+        return Shape::Ecs;
+    }
+    if CLOUDTRAIL_KEYS.iter().any(|k| has(k)) {
+        return Shape::CloudTrail;
+    }
+    Shape::Unknown
+}
+
+fn is_cloudtrail(buf: &[u8], members: &[Member]) -> bool {
+    CLOUDTRAIL_KEYS
+        .iter()
+        .any(|k| member(buf, members, k).is_some())
+}
+
+/// Appends the items for the already-scanned value `buf[start..end]` (its direct members in
+/// `members` when it is an object).
+fn items_for_value(
+    buf: &[u8],
+    range: Range<usize>,
+    members: &[Member],
+    ctx: Context,
+    max_depth: usize,
+    out: &mut Vec<Item>,
+) {
+    let start = range.start;
+    let problem = |kind, message: String| Item::Problem {
+        start,
+        kind,
+        message,
+    };
+    if buf[start] != b'{' {
+        out.push(problem(
+            ProblemKind::NotAnObject,
+            format!(
+                "expected a JSON object here, found {}; skipped",
+                first_byte_kind(buf[start])
+            ),
+        ));
+        return;
+    }
+    match ctx {
+        Context::RecordsElement => out.push(Item::Record {
+            range,
+            kind: RecordKind::CloudTrail,
+            start,
+        }),
+        Context::EventsElement => {
+            let Some(m) = member(buf, members, b"CloudTrailEvent") else {
+                out.push(problem(
+                    ProblemKind::NotCloudTrail,
+                    "lookup-events entry without a CloudTrailEvent member; skipped".into(),
+                ));
+                return;
+            };
+            let text = match serde_json::from_slice::<String>(&buf[m.value.clone()]) {
+                Ok(text) => text,
+                Err(e) => {
+                    out.push(problem(
+                        ProblemKind::Malformed,
+                        format!("CloudTrailEvent is not a valid JSON string ({e}); skipped"),
+                    ));
+                    return;
+                }
+            };
+            let bytes = text.into_bytes();
+            let mut inner = Scanner::default();
+            let first = skip_ws(&bytes, 0);
+            let scanned = match first {
+                Some(p) => inner.scan_value(&bytes, p, max_depth).map(|e| (p, e)),
+                None => Err(ScanError::Incomplete),
+            };
+            match scanned {
+                Ok((p, end)) if bytes[p] == b'{' && skip_ws(&bytes, end).is_none() => {
+                    out.push(Item::Owned {
+                        bytes: bytes[p..end].to_vec(),
+                        kind: RecordKind::CloudTrail,
+                        start,
+                    })
+                }
+                Ok((p, _)) if bytes[p] != b'{' => out.push(problem(
+                    ProblemKind::NotAnObject,
+                    format!(
+                        "CloudTrailEvent holds {}, not a JSON object; skipped",
+                        first_byte_kind(bytes[p])
+                    ),
+                )),
+                Err(ScanError::TooDeep { .. }) => out.push(problem(
+                    ProblemKind::LimitExceeded {
+                        limit: Limit::JsonDepth,
+                    },
+                    format!(
+                        "CloudTrailEvent nests deeper than {max_depth} levels; skipped (raise it with {})",
+                        Limit::JsonDepth.flag()
+                    ),
+                )),
+                Ok(_) | Err(_) => out.push(problem(
+                    ProblemKind::Malformed,
+                    "CloudTrailEvent string does not hold one JSON object; skipped".into(),
+                )),
+            }
+        }
+        Context::Generic => match classify(buf, members) {
+            Shape::CloudTrail => out.push(Item::Record {
+                range,
+                kind: RecordKind::CloudTrail,
+                start,
+            }),
+            Shape::Ecs => out.push(Item::Record {
+                range,
+                kind: RecordKind::Ecs,
+                start,
+            }),
+            Shape::Envelope { detail } => {
+                let mut inner = Scanner::default();
+                // The detail was scanned as part of the envelope: it is complete and valid.
+                let ok = inner.scan_value(buf, detail.start, max_depth).is_ok();
+                if ok && is_cloudtrail(buf, &inner.members) {
+                    out.push(Item::Record {
+                        range: detail,
+                        kind: RecordKind::CloudTrail,
+                        start,
+                    });
+                } else {
+                    let detail_type = member(buf, members, b"detail-type")
+                        .map(|m| String::from_utf8_lossy(&buf[m.value.clone()]).into_owned())
+                        .unwrap_or_else(|| "not given".into());
+                    out.push(problem(
+                        ProblemKind::NotCloudTrail,
+                        format!(
+                            "EventBridge event (detail-type {detail_type}) carries no CloudTrail record; skipped"
+                        ),
+                    ));
+                }
+            }
+            Shape::Records(array) => {
+                expand_array(buf, array, Context::RecordsElement, max_depth, out)
+            }
+            Shape::Events(array) => {
+                expand_array(buf, array, Context::EventsElement, max_depth, out)
+            }
+            Shape::Unknown => out.push(problem(
+                ProblemKind::NotCloudTrail,
+                "JSON object with no CloudTrail, EventBridge or ECS keys; skipped".into(),
+            )),
+        },
+    }
+}
+
+/// Items for each element of a complete, already validated array value.
+fn expand_array(
+    buf: &[u8],
+    array: Range<usize>,
+    ctx: Context,
+    max_depth: usize,
+    out: &mut Vec<Item>,
+) {
+    let mut inner = Scanner::default();
+    let mut at = array.start + 1;
+    loop {
+        let Some(p) = skip_ws(buf, at) else { return };
+        match buf[p] {
+            b']' => return,
+            b',' => {
+                at = p + 1;
+                continue;
+            }
+            _ => {}
+        }
+        // Validated as part of the enclosing value, so this cannot fail; stop quietly if it does.
+        let Ok(end) = inner.scan_value(buf, p, max_depth) else {
+            return;
+        };
+        let members = std::mem::take(&mut inner.members);
+        items_for_value(buf, p..end, &members, ctx, max_depth, out);
+        inner.members = members;
+        at = end;
+    }
+}
+
+impl<'a> Framer<'a> {
+    pub(crate) fn new(src: &'a mut dyn Read, source: Arc<str>, opts: &'a InputOptions) -> Self {
+        Framer {
+            src,
+            source,
+            opts,
+            buf: Vec::with_capacity(READ_CHUNK + opts.batch_bytes),
+            base: 0,
+            pos: 0,
+            eof: false,
+            read_error: None,
+            read_error_reported: false,
+            line_pos: 0,
+            newlines: 0,
+            batch: Vec::new(),
+            owned: Vec::new(),
+            owned_spans: Vec::new(),
+            index: 0,
+            scanner: Scanner::default(),
+            items: Vec::new(),
+            decided: false,
+            stopped: false,
+            stats: SourceStats::default(),
+        }
+    }
+
+    /// Reads at least `want` more bytes unless the input ends first. False when nothing came.
+    fn fill(&mut self, want: usize) -> bool {
+        if self.eof {
+            return false;
+        }
+        let old = self.buf.len();
+        let target = old + want.max(READ_CHUNK);
+        self.buf.resize(target, 0);
+        let mut len = old;
+        while len < old + want.max(1) {
+            match self.src.read(&mut self.buf[len..target]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(n) => len += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.read_error = Some(e);
+                    self.eof = true;
+                    break;
+                }
+            }
+        }
+        self.buf.truncate(len);
+        self.stats.bytes += (len - old) as u64;
+        len > old
+    }
+
+    /// The next non-whitespace position at or after `from`, reading as needed.
+    fn next_non_ws(&mut self, mut from: usize) -> Option<usize> {
+        loop {
+            if let Some(p) = skip_ws(&self.buf, from) {
+                return Some(p);
+            }
+            from = self.buf.len();
+            if !self.fill(READ_CHUNK) {
+                return None;
+            }
+        }
+    }
+
+    fn count_newlines(&self, upto: usize) -> u64 {
+        self.newlines + memchr::memchr_iter(b'\n', &self.buf[self.line_pos..upto]).count() as u64
+    }
+
+    /// Location of the byte at `at` (which must not precede earlier located bytes).
+    fn locate(&mut self, at: usize) -> RecordLocation {
+        let at = at.max(self.line_pos);
+        self.newlines = self.count_newlines(at);
+        self.line_pos = at;
+        RecordLocation {
+            line: self.newlines + 1,
+            index: self.index,
+            offset: self.base + at as u64,
+        }
+    }
+
+    fn problem(
+        &mut self,
+        at: Option<RecordLocation>,
+        kind: ProblemKind,
+        message: String,
+    ) -> Problem {
+        self.stats.problems += 1;
+        Problem::new(self.source.clone(), at, kind, message)
+    }
+
+    /// Scans the value starting at `start`, reading more input as needed, within the limits.
+    fn scan_slot(&mut self, start: usize) -> Result<usize, SlotError> {
+        loop {
+            match self
+                .scanner
+                .scan_value(&self.buf, start, self.opts.max_depth)
+            {
+                Ok(end) => {
+                    if end - start > self.opts.max_record_bytes {
+                        return Err(SlotError::TooLarge);
+                    }
+                    return Ok(end);
+                }
+                Err(ScanError::Incomplete) => {
+                    let pending = self.buf.len() - start;
+                    if pending > self.opts.max_record_bytes {
+                        return Err(SlotError::TooLarge);
+                    }
+                    // Ask for as much again as is pending so rescans stay linear overall.
+                    if !self.fill(pending) {
+                        // A number at the very end of the input is complete at EOF.
+                        if let Some(end) = self.scalar_at_eof(start) {
+                            return Ok(end);
+                        }
+                        return Err(SlotError::Eof);
+                    }
+                }
+                Err(e) => return Err(SlotError::Scan(e)),
+            }
+        }
+    }
+
+    fn scalar_at_eof(&self, start: usize) -> Option<usize> {
+        let b = self.buf[start];
+        if matches!(b, b'-' | b'0'..=b'9' | b't' | b'f' | b'n') {
+            let mut tmp = self.buf[start..].to_vec();
+            tmp.push(b' ');
+            return Scanner::default()
+                .scan_value(&tmp, 0, 1)
+                .ok()
+                .map(|e| start + e);
+        }
+        None
+    }
+
+    /// Applies the collected items for one or more slots, in order.
+    fn apply_items(&mut self, on_problem: &mut dyn FnMut(Problem)) {
+        let items = std::mem::take(&mut self.items);
+        for item in items.iter() {
+            match item {
+                Item::Record { range, kind, start } => {
+                    let loc = self.locate(*start);
+                    match std::str::from_utf8(&self.buf[range.clone()]) {
+                        Ok(_) => {
+                            self.batch.push(RecordSpan {
+                                range: range.clone(),
+                                location: loc,
+                                kind: *kind,
+                            });
+                            self.stats.records += 1;
+                        }
+                        Err(e) => {
+                            let bad = self.base + (range.start + e.valid_up_to()) as u64;
+                            let p = self.problem(
+                                Some(loc),
+                                ProblemKind::NotUtf8,
+                                format!("record contains bytes that are not UTF-8 (at byte {bad}); skipped"),
+                            );
+                            self.stats.skipped_records += 1;
+                            on_problem(p);
+                        }
+                    }
+                }
+                Item::Owned { bytes, kind, start } => {
+                    let loc = self.locate(*start);
+                    let at = self.owned.len();
+                    self.owned.extend_from_slice(bytes);
+                    self.owned_spans.push(self.batch.len());
+                    self.batch.push(RecordSpan {
+                        range: at..self.owned.len(),
+                        location: loc,
+                        kind: *kind,
+                    });
+                    self.stats.records += 1;
+                }
+                Item::Problem {
+                    start,
+                    kind,
+                    message,
+                } => {
+                    let loc = self.locate(*start);
+                    let p = self.problem(Some(loc), kind.clone(), message.clone());
+                    self.stats.skipped_records += 1;
+                    on_problem(p);
+                }
+            }
+            self.index += 1;
+        }
+        self.items = items;
+        self.items.clear();
+    }
+
+    /// Hands the batch to the consumer once it holds `batch_bytes`, or drops consumed bytes.
+    fn maybe_emit(
+        &mut self,
+        on_batch: &mut dyn FnMut(RecordBatch) -> ControlFlow<()>,
+        force: bool,
+    ) {
+        let cut = self.pos.min(self.buf.len());
+        if !force && cut < self.opts.batch_bytes {
+            return;
+        }
+        self.newlines = self.count_newlines(cut.max(self.line_pos));
+        self.line_pos = cut.max(self.line_pos);
+        let mut rest =
+            Vec::with_capacity((self.buf.len() - cut).max(READ_CHUNK) + self.opts.batch_bytes);
+        rest.extend_from_slice(&self.buf[cut..]);
+        let mut head = std::mem::replace(&mut self.buf, rest);
+        head.truncate(cut);
+        self.base += cut as u64;
+        self.pos -= cut;
+        self.line_pos -= cut;
+        if self.batch.is_empty() {
+            return;
+        }
+        let mut records = std::mem::take(&mut self.batch);
+        if !self.owned.is_empty() {
+            let shift = head.len();
+            head.extend_from_slice(&self.owned);
+            for &i in &self.owned_spans {
+                let r = &mut records[i].range;
+                *r = r.start + shift..r.end + shift;
+            }
+            self.owned.clear();
+            self.owned_spans.clear();
+        }
+        self.stats.batches += 1;
+        let batch = RecordBatch {
+            source: self.source.clone(),
+            buf: head,
+            records,
+        };
+        if on_batch(batch).is_break() {
+            self.stopped = true;
+        }
+    }
+
+    /// Skips to the start of the line after `from`; then past lines that do not start a JSON
+    /// object or array. Returns how many lines were passed over after the first.
+    fn resync(&mut self, from: usize) -> u64 {
+        let mut at = from;
+        let mut skipped = 0u64;
+        let mut first = true;
+        loop {
+            // Find the end of the current line, reading (and dropping bytes when nothing is
+            // pending) so memory stays bounded on endless lines.
+            let nl = loop {
+                if let Some(k) = memchr::memchr(b'\n', &self.buf[at..]) {
+                    break Some(at + k);
+                }
+                at = self.buf.len();
+                if self.batch.is_empty() && self.owned.is_empty() {
+                    self.pos = at;
+                    self.maybe_emit(&mut |_| ControlFlow::Continue(()), true);
+                    at = self.pos;
+                }
+                if !self.fill(READ_CHUNK) {
+                    break None;
+                }
+            };
+            if !first {
+                skipped += 1;
+            }
+            first = false;
+            let Some(nl) = nl else {
+                self.pos = self.buf.len();
+                return skipped;
+            };
+            self.pos = nl + 1;
+            match self.next_non_ws(self.pos) {
+                None => {
+                    self.pos = self.buf.len();
+                    return skipped;
+                }
+                Some(p) if starts_value(self.buf[p]) => {
+                    // Only count whole lines: `p` may sit on a later line after blank ones.
+                    self.pos = p;
+                    return skipped;
+                }
+                Some(p) => at = p,
+            }
+        }
+    }
+
+    fn report_read_error(
+        &mut self,
+        at: Option<RecordLocation>,
+        on_problem: &mut dyn FnMut(Problem),
+    ) {
+        if self.read_error_reported {
+            return;
+        }
+        let Some(e) = self.read_error.take() else {
+            return;
+        };
+        self.read_error_reported = true;
+        let records = self.stats.records;
+        let inner = e.get_ref();
+        let (kind, message) =
+            if let Some(limit) = inner.and_then(|i| i.downcast_ref::<LimitError>()) {
+                (
+                    ProblemKind::LimitExceeded { limit: limit.limit },
+                    limit.to_string(),
+                )
+            } else if let Some(gz) = inner.and_then(|i| i.downcast_ref::<GzipError>()) {
+                (
+                    ProblemKind::Truncated,
+                    format!("{gz}; the {records} records before that point were read"),
+                )
+            } else {
+                (
+                    ProblemKind::Io,
+                    format!("read failed: {e}; the {records} records before that point were read"),
+                )
+            };
+        let p = self.problem(at, kind, message);
+        on_problem(p);
+    }
+
+    /// Handles a slot that could not be framed at the top level: reports, then resyncs.
+    fn top_level_failure(
+        &mut self,
+        start: usize,
+        err: SlotError,
+        on_batch: &mut dyn FnMut(RecordBatch) -> ControlFlow<()>,
+        on_problem: &mut dyn FnMut(Problem),
+    ) -> bool {
+        let loc = self.locate(start);
+        self.index += 1;
+        self.stats.skipped_records += 1;
+        let (kind, message) = match err {
+            SlotError::Eof => {
+                if self.read_error.is_some() {
+                    self.report_read_error(Some(loc), on_problem);
+                    return false;
+                }
+                (
+                    ProblemKind::Truncated,
+                    "input ends inside this record (file cut short?); skipped".to_string(),
+                )
+            }
+            SlotError::TooLarge => (
+                ProblemKind::LimitExceeded {
+                    limit: Limit::RecordBytes,
+                },
+                format!(
+                    "record or line is longer than {} bytes; skipped up to the next line (raise it with {})",
+                    self.opts.max_record_bytes,
+                    Limit::RecordBytes.flag()
+                ),
+            ),
+            SlotError::Scan(ScanError::TooDeep { .. }) => (
+                ProblemKind::LimitExceeded {
+                    limit: Limit::JsonDepth,
+                },
+                format!(
+                    "JSON nests deeper than {} levels; skipped (raise it with {})",
+                    self.opts.max_depth,
+                    Limit::JsonDepth.flag()
+                ),
+            ),
+            SlotError::Scan(e @ ScanError::Syntax { at, .. }) => {
+                let line = self.count_newlines(at.max(self.line_pos)) + 1;
+                (
+                    ProblemKind::Malformed,
+                    format!(
+                        "not valid JSON: {} at line {line} (byte {}); skipped",
+                        describe_scan_error(e),
+                        self.base + at as u64
+                    ),
+                )
+            }
+            SlotError::Scan(ScanError::Incomplete) => (
+                ProblemKind::Truncated,
+                "input ends inside this record; skipped".to_string(),
+            ),
+        };
+        // Hand over what was framed before this point so resync can drop the bytes it skips.
+        self.pos = start;
+        self.maybe_emit(on_batch, true);
+        let skipped_lines = self.resync(0);
+        let message = if skipped_lines > 0 {
+            format!(
+                "{message}; {skipped_lines} following lines that start no JSON value were skipped too"
+            )
+        } else {
+            message
+        };
+        let p = self.problem(Some(loc), kind, message);
+        on_problem(p);
+        true
+    }
+
+    /// If the object at `p` begins `{"Records":[` or `{"Events":[`, the position just after
+    /// the `[` and which array it is.
+    fn container_start(&mut self, p: usize) -> Option<(usize, Context)> {
+        while self.buf.len() < p + 256 && !self.eof {
+            self.fill(READ_CHUNK);
+        }
+        let b = &self.buf;
+        let q = skip_ws(b, p + 1)?;
+        let (ctx, len) = if b[q..].starts_with(b"\"Records\"") {
+            (Context::RecordsElement, 9)
+        } else if b[q..].starts_with(b"\"Events\"") {
+            (Context::EventsElement, 8)
+        } else {
+            return None;
+        };
+        let c = skip_ws(b, q + len)?;
+        if b[c] != b':' {
+            return None;
+        }
+        let a = skip_ws(b, c + 1)?;
+        (b[a] == b'[').then_some((a + 1, ctx))
+    }
+
+    /// Frames the elements of an array whose `[` is just before `self.pos`, streaming.
+    /// Returns false when framing of this source must stop.
+    fn stream_array(
+        &mut self,
+        ctx: Context,
+        on_batch: &mut dyn FnMut(RecordBatch) -> ControlFlow<()>,
+        on_problem: &mut dyn FnMut(Problem),
+    ) -> bool {
+        let mut first = true;
+        loop {
+            let Some(mut p) = self.next_non_ws(self.pos) else {
+                return self.container_cut(None, on_problem);
+            };
+            if self.buf[p] == b']' {
+                self.pos = p + 1;
+                return true;
+            }
+            if !first {
+                if self.buf[p] != b',' {
+                    let loc = self.locate(p);
+                    let msg = format!(
+                        "not valid JSON: expected ',' or ']' between array elements at byte {}; the rest of this source is skipped",
+                        loc.offset
+                    );
+                    let pr = self.problem(Some(loc), ProblemKind::Malformed, msg);
+                    on_problem(pr);
+                    return false;
+                }
+                match self.next_non_ws(p + 1) {
+                    Some(q) => p = q,
+                    None => return self.container_cut(None, on_problem),
+                }
+            }
+            first = false;
+            match self.scan_slot(p) {
+                Ok(end) => {
+                    let members = std::mem::take(&mut self.scanner.members);
+                    let mut items = std::mem::take(&mut self.items);
+                    let ctx_here = ctx;
+                    items_for_value(
+                        &self.buf,
+                        p..end,
+                        &members,
+                        ctx_here,
+                        self.opts.max_depth,
+                        &mut items,
+                    );
+                    self.scanner.members = members;
+                    self.items = items;
+                    if !self.decided && ctx == Context::Generic && self.first_slot_unrecognized() {
+                        return false;
+                    }
+                    self.decided = true;
+                    self.apply_items(on_problem);
+                    self.pos = end;
+                    self.maybe_emit(on_batch, false);
+                    if self.stopped {
+                        return false;
+                    }
+                }
+                Err(e) => {
+                    self.decided = true;
+                    let loc = self.locate(p);
+                    self.index += 1;
+                    self.stats.skipped_records += 1;
+                    let (kind, message) = match e {
+                        SlotError::Eof => return self.container_cut(Some(loc), on_problem),
+                        SlotError::TooLarge => (
+                            ProblemKind::LimitExceeded {
+                                limit: Limit::RecordBytes,
+                            },
+                            format!(
+                                "record is longer than {} bytes; the rest of this source is skipped (raise it with {})",
+                                self.opts.max_record_bytes,
+                                Limit::RecordBytes.flag()
+                            ),
+                        ),
+                        SlotError::Scan(ScanError::TooDeep { .. }) => (
+                            ProblemKind::LimitExceeded {
+                                limit: Limit::JsonDepth,
+                            },
+                            format!(
+                                "JSON nests deeper than {} levels; the rest of this source is skipped (raise it with {})",
+                                self.opts.max_depth,
+                                Limit::JsonDepth.flag()
+                            ),
+                        ),
+                        SlotError::Scan(se) => {
+                            let at = match se {
+                                ScanError::Syntax { at, .. } => at,
+                                _ => p,
+                            };
+                            let line = self.count_newlines(at.max(self.line_pos)) + 1;
+                            (
+                                ProblemKind::Malformed,
+                                format!(
+                                    "not valid JSON: {} at line {line} (byte {}); the rest of this source is skipped",
+                                    describe_scan_error(se),
+                                    self.base + at as u64
+                                ),
+                            )
+                        }
+                    };
+                    let pr = self.problem(Some(loc), kind, message);
+                    on_problem(pr);
+                    return false;
+                }
+            }
+        }
+    }
+
+    /// The input ended inside a container: report (once) and stop.
+    fn container_cut(
+        &mut self,
+        at: Option<RecordLocation>,
+        on_problem: &mut dyn FnMut(Problem),
+    ) -> bool {
+        self.decided = true;
+        if self.read_error.is_some() {
+            self.report_read_error(at, on_problem);
+        } else {
+            let records = self.stats.records;
+            let p = self.problem(
+                at,
+                ProblemKind::Truncated,
+                format!("input ends inside the array of records (file cut short?); the {records} records before that point were read"),
+            );
+            on_problem(p);
+        }
+        false
+    }
+
+    /// True (and the file reported skipped) when the first slot of the source shows it is not
+    /// CloudTrail data at all.
+    fn first_slot_unrecognized(&mut self) -> bool {
+        let unrecognized = self.items.len() == 1
+            && matches!(
+                &self.items[0],
+                Item::Problem {
+                    kind: ProblemKind::NotCloudTrail | ProblemKind::NotAnObject,
+                    ..
+                }
+            );
+        if unrecognized {
+            self.items.clear();
+        }
+        unrecognized
+    }
+
+    /// After a `{"Records":[…]` array: the rest of the wrapper object (other members, `}`).
+    fn finish_wrapper(&mut self, on_problem: &mut dyn FnMut(Problem)) -> bool {
+        loop {
+            let Some(p) = self.next_non_ws(self.pos) else {
+                return self.container_cut(None, on_problem);
+            };
+            match self.buf[p] {
+                b'}' => {
+                    self.pos = p + 1;
+                    return true;
+                }
+                b',' => {
+                    // key, ':', value: each scanned as a value, limits applied.
+                    let Some(k) = self.next_non_ws(p + 1) else {
+                        return self.container_cut(None, on_problem);
+                    };
+                    let ok = self.buf[k] == b'"'
+                        && match self.scan_slot(k) {
+                            Ok(kend) => match self.next_non_ws(kend) {
+                                Some(c) if self.buf[c] == b':' => match self.next_non_ws(c + 1) {
+                                    Some(v) => match self.scan_slot(v) {
+                                        Ok(vend) => {
+                                            self.pos = vend;
+                                            true
+                                        }
+                                        Err(_) => false,
+                                    },
+                                    None => false,
+                                },
+                                _ => false,
+                            },
+                            Err(_) => false,
+                        };
+                    if !ok {
+                        break;
+                    }
+                }
+                _ => break,
+            }
+        }
+        let loc = self.locate(self.pos);
+        let p = self.problem(
+            Some(loc),
+            ProblemKind::Malformed,
+            "not valid JSON after the array of records; the rest of this source is skipped".into(),
+        );
+        on_problem(p);
+        false
+    }
+
+    fn skip_file(&mut self, on_problem: &mut dyn FnMut(Problem), why: String) {
+        self.stats.skipped_file = true;
+        let p = self.problem(None, ProblemKind::NotCloudTrail, format!("skipped: {why}"));
+        on_problem(p);
+    }
+
+    /// Frames the whole source.
+    pub(crate) fn run(
+        &mut self,
+        on_batch: &mut dyn FnMut(RecordBatch) -> ControlFlow<()>,
+        on_problem: &mut dyn FnMut(Problem),
+    ) {
+        self.fill(READ_CHUNK);
+        if self.buf.starts_with(b"\xEF\xBB\xBF") {
+            self.pos = 3;
+        }
+        loop {
+            if self.stopped {
+                return;
+            }
+            let Some(p) = self.next_non_ws(self.pos) else {
+                break;
+            };
+            self.pos = p;
+            let b = self.buf[p];
+            if !starts_value(b) {
+                if !self.decided {
+                    let why = if self.buf[p..].starts_with(b"PK\x03\x04") {
+                        "zip archive (unpack it first)".to_string()
+                    } else if std::str::from_utf8(&self.buf[p..self.buf.len().min(p + 512)])
+                        .is_err()
+                    {
+                        "binary data, not JSON text".to_string()
+                    } else {
+                        "not JSON: does not start with '{' or '['".to_string()
+                    };
+                    self.skip_file(on_problem, why);
+                    return;
+                }
+                // A scalar where a record belongs is framed (and reported as not an object);
+                // anything else is garbage.
+                if !matches!(b, b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n') {
+                    let err = SlotError::Scan(ScanError::Syntax {
+                        at: p,
+                        expected: "a JSON object or array starting the next record",
+                    });
+                    if !self.top_level_failure(p, err, on_batch, on_problem) {
+                        break;
+                    }
+                    continue;
+                }
+            }
+            if b == b'{'
+                && let Some((after, ctx)) = self.container_start(p)
+            {
+                self.decided = true;
+                self.pos = after;
+                if !self.stream_array(ctx, on_batch, on_problem) || !self.finish_wrapper(on_problem)
+                {
+                    break;
+                }
+                continue;
+            }
+            if b == b'[' {
+                self.pos = p + 1;
+                if !self.stream_array(Context::Generic, on_batch, on_problem) {
+                    if !self.decided {
+                        self.skip_file(
+                            on_problem,
+                            "a JSON array whose first element is not a CloudTrail, EventBridge or ECS object".into(),
+                        );
+                    }
+                    break;
+                }
+                self.decided = true;
+                continue;
+            }
+            match self.scan_slot(p) {
+                Ok(end) => {
+                    let members = std::mem::take(&mut self.scanner.members);
+                    let mut items = std::mem::take(&mut self.items);
+                    items_for_value(
+                        &self.buf,
+                        p..end,
+                        &members,
+                        Context::Generic,
+                        self.opts.max_depth,
+                        &mut items,
+                    );
+                    self.scanner.members = members;
+                    self.items = items;
+                    if !self.decided && self.first_slot_unrecognized() {
+                        self.skip_file(
+                            on_problem,
+                            "JSON with no CloudTrail, EventBridge, lookup-events or ECS keys"
+                                .into(),
+                        );
+                        return;
+                    }
+                    self.decided = true;
+                    self.apply_items(on_problem);
+                    self.pos = end;
+                    self.maybe_emit(on_batch, false);
+                }
+                Err(e) => {
+                    self.decided = true;
+                    if !self.top_level_failure(p, e, on_batch, on_problem) {
+                        break;
+                    }
+                }
+            }
+        }
+        self.report_read_error(None, on_problem);
+        if !self.stopped {
+            self.pos = self.buf.len();
+            self.maybe_emit(on_batch, true);
+        }
+    }
+}

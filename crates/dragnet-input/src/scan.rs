@@ -1,0 +1,345 @@
+//! Byte-level JSON value scanner: finds where one JSON value ends without building it.
+//!
+//! It checks the grammar cheaply (brackets balanced, keys quoted, `:` and `,` where JSON puts
+//! them, scalars shaped like numbers or `true`/`false`/`null`) and the nesting depth, so a broken
+//! line is caught where it breaks instead of swallowing the lines after it. It does not validate
+//! escape sequences, number syntax in detail or control bytes inside strings: the engine's parse of
+//! each record reports those.
+
+use std::ops::Range;
+
+/// One direct member of the scanned object: byte ranges of its key (between the quotes, escapes
+/// left as they are) and of its value (the whole value text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Member {
+    pub key: Range<usize>,
+    pub value: Range<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ScanError {
+    /// The bytes ran out before the value ended.
+    Incomplete,
+    /// The byte at `at` cannot continue a JSON value; `expected` says what could.
+    Syntax { at: usize, expected: &'static str },
+    /// The value nests deeper than the depth limit at byte `at`.
+    TooDeep { at: usize },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// A value must start here.
+    Value,
+    /// Just after `[`: a value or `]`.
+    ArrayFirst,
+    /// Just after `{`: a key or `}`.
+    ObjectFirst,
+    /// After `,` in an object: a key.
+    Key,
+    /// After a key: `:`.
+    Colon,
+    /// After a value inside a container: `,` or the closing bracket.
+    After,
+}
+
+#[inline]
+pub(crate) fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\n' | b'\r' | b'\t')
+}
+
+/// Position of the first non-whitespace byte at or after `from`, if any.
+#[inline]
+pub(crate) fn skip_ws(buf: &[u8], mut from: usize) -> Option<usize> {
+    while from < buf.len() {
+        if !is_ws(buf[from]) {
+            return Some(from);
+        }
+        from += 1;
+    }
+    None
+}
+
+/// Given `at` just past an opening quote, returns the position just past the closing quote.
+#[inline]
+pub(crate) fn skip_string(buf: &[u8], mut at: usize) -> Result<usize, ScanError> {
+    loop {
+        match memchr::memchr2(b'"', b'\\', buf.get(at..).unwrap_or_default()) {
+            Some(k) => {
+                let p = at + k;
+                if buf[p] == b'"' {
+                    return Ok(p + 1);
+                }
+                // A backslash escapes the next byte (for `\uXXXX` the hex digits need no care).
+                at = p + 2;
+                if at > buf.len() {
+                    return Err(ScanError::Incomplete);
+                }
+            }
+            None => return Err(ScanError::Incomplete),
+        }
+    }
+}
+
+#[inline]
+fn is_scalar_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'+' | b'.')
+}
+
+/// A number or literal starting at `at`; returns its end.
+fn skip_scalar(buf: &[u8], at: usize) -> Result<usize, ScanError> {
+    let mut end = at;
+    while end < buf.len() && is_scalar_byte(buf[end]) {
+        end += 1;
+    }
+    if end == buf.len() {
+        // The token may continue in bytes not read yet.
+        return Err(ScanError::Incomplete);
+    }
+    let token = &buf[at..end];
+    let ok = match token[0] {
+        b't' => token == b"true",
+        b'f' => token == b"false",
+        b'n' => token == b"null",
+        b'-' | b'0'..=b'9' => token[1..]
+            .iter()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-')),
+        _ => false,
+    };
+    if ok {
+        Ok(end)
+    } else {
+        Err(ScanError::Syntax {
+            at,
+            expected: "a JSON value (object, array, string, number, true, false or null)",
+        })
+    }
+}
+
+/// Reusable scratch space for [`scan_value`].
+#[derive(Default)]
+pub(crate) struct Scanner {
+    stack: Vec<u8>,
+    /// Direct members of the last scanned value when it was an object.
+    pub members: Vec<Member>,
+}
+
+impl Scanner {
+    /// Scans the JSON value whose first byte is `buf[start]` (not whitespace) and returns the
+    /// position just past it. When the value is an object, [`Scanner::members`] lists its direct
+    /// members afterwards.
+    pub(crate) fn scan_value(
+        &mut self,
+        buf: &[u8],
+        start: usize,
+        max_depth: usize,
+    ) -> Result<usize, ScanError> {
+        self.stack.clear();
+        self.members.clear();
+        let stack = &mut self.stack;
+        let members = &mut self.members;
+        let mut i = start;
+        let mut state = State::Value;
+        let mut key: Range<usize> = 0..0;
+        loop {
+            let Some(p) = skip_ws(buf, i) else {
+                return Err(ScanError::Incomplete);
+            };
+            i = p;
+            let b = buf[i];
+            match state {
+                State::Value | State::ArrayFirst => {
+                    if state == State::ArrayFirst && b == b']' {
+                        stack.pop();
+                        i += 1;
+                    } else {
+                        let in_top_object = stack.len() == 1 && stack[0] == b'{';
+                        if in_top_object {
+                            members.push(Member {
+                                key: key.clone(),
+                                value: i..i,
+                            });
+                        }
+                        match b {
+                            b'{' | b'[' => {
+                                if stack.len() >= max_depth {
+                                    return Err(ScanError::TooDeep { at: i });
+                                }
+                                stack.push(b);
+                                i += 1;
+                                state = if b == b'{' {
+                                    State::ObjectFirst
+                                } else {
+                                    State::ArrayFirst
+                                };
+                                continue;
+                            }
+                            b'"' => i = skip_string(buf, i + 1)?,
+                            b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => i = skip_scalar(buf, i)?,
+                            _ => {
+                                return Err(ScanError::Syntax {
+                                    at: i,
+                                    expected: "a JSON value (object, array, string, number, true, false or null)",
+                                });
+                            }
+                        }
+                    }
+                }
+                State::ObjectFirst | State::Key => {
+                    if b == b'}' && state == State::ObjectFirst {
+                        stack.pop();
+                        i += 1;
+                    } else if b == b'"' {
+                        let end = skip_string(buf, i + 1)?;
+                        key = i + 1..end - 1;
+                        i = end;
+                        state = State::Colon;
+                        continue;
+                    } else {
+                        return Err(ScanError::Syntax {
+                            at: i,
+                            expected: "a quoted object key",
+                        });
+                    }
+                }
+                State::Colon => {
+                    if b == b':' {
+                        i += 1;
+                        state = State::Value;
+                        continue;
+                    }
+                    return Err(ScanError::Syntax {
+                        at: i,
+                        expected: "':' after an object key",
+                    });
+                }
+                State::After => {
+                    let top = *stack.last().expect("After implies an open container");
+                    match (b, top) {
+                        (b',', b'{') => {
+                            i += 1;
+                            state = State::Key;
+                            continue;
+                        }
+                        (b',', _) => {
+                            i += 1;
+                            state = State::Value;
+                            continue;
+                        }
+                        (b'}', b'{') | (b']', b'[') => {
+                            stack.pop();
+                            i += 1;
+                        }
+                        _ => {
+                            return Err(ScanError::Syntax {
+                                at: i,
+                                expected: if top == b'{' {
+                                    "',' or '}' after an object member"
+                                } else {
+                                    "',' or ']' after an array element"
+                                },
+                            });
+                        }
+                    }
+                }
+            }
+            // A value (scalar or container) just ended at `i`.
+            if stack.is_empty() {
+                return Ok(i);
+            }
+            if stack.len() == 1
+                && stack[0] == b'{'
+                && let Some(m) = members.last_mut()
+                && m.value.end == m.value.start
+            {
+                m.value.end = i;
+            }
+            state = State::After;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan(s: &str) -> Result<usize, ScanError> {
+        Scanner::default().scan_value(s.as_bytes(), 0, 256)
+    }
+
+    #[test]
+    fn ends_of_values() {
+        assert_eq!(scan(r#"{"a":1} tail"#), Ok(7));
+        assert_eq!(scan(r#"{"a":"x\"}y","b":[1,{"c":null}]}"#), Ok(32));
+        assert_eq!(scan(r#"{"a":"\\"}"#), Ok(10));
+        assert_eq!(scan(r#"{"a":"{[}]"}"#), Ok(12));
+        assert_eq!(scan("[]\n"), Ok(2));
+        assert_eq!(scan("{ }\n"), Ok(3));
+        assert_eq!(scan("\"s\""), Ok(3));
+        assert_eq!(scan("true\n"), Ok(4));
+    }
+
+    #[test]
+    fn incomplete_and_syntax() {
+        assert_eq!(scan(r#"{"a":1"#), Err(ScanError::Incomplete));
+        assert_eq!(scan(r#"{"a":"x\"#), Err(ScanError::Incomplete));
+        assert_eq!(scan("12"), Err(ScanError::Incomplete));
+        assert!(matches!(
+            scan("{\"a\":1\n{\"b\":2}"),
+            Err(ScanError::Syntax { at: 7, .. })
+        ));
+        assert!(matches!(
+            scan(r#"{"a" 1}"#),
+            Err(ScanError::Syntax { at: 5, .. })
+        ));
+        assert!(matches!(
+            scan(r#"{a:1}"#),
+            Err(ScanError::Syntax { at: 1, .. })
+        ));
+        assert!(matches!(
+            scan(r#"[1,]"#),
+            Err(ScanError::Syntax { at: 3, .. })
+        ));
+        assert!(matches!(
+            scan(r#"[tru]"#),
+            Err(ScanError::Syntax { at: 1, .. })
+        ));
+        assert!(matches!(
+            scan(r#"{"a":1]"#),
+            Err(ScanError::Syntax { at: 6, .. })
+        ));
+    }
+
+    #[test]
+    fn depth_limit() {
+        let deep = "[".repeat(10) + &"]".repeat(10);
+        assert_eq!(
+            Scanner::default().scan_value(deep.as_bytes(), 0, 10),
+            Ok(20)
+        );
+        assert_eq!(
+            Scanner::default().scan_value(deep.as_bytes(), 0, 9),
+            Err(ScanError::TooDeep { at: 9 })
+        );
+    }
+
+    #[test]
+    fn members_of_top_object() {
+        let text = r#"{"a": {"x":1}, "b" : [1,2], "c":"s","d":3}"#;
+        let mut s = Scanner::default();
+        assert_eq!(s.scan_value(text.as_bytes(), 0, 256), Ok(text.len()));
+        let got: Vec<(&str, &str)> = s
+            .members
+            .iter()
+            .map(|m| (&text[m.key.clone()], &text[m.value.clone()]))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("a", r#"{"x":1}"#),
+                ("b", "[1,2]"),
+                ("c", "\"s\""),
+                ("d", "3")
+            ]
+        );
+    }
+}

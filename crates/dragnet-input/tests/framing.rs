@@ -1,0 +1,531 @@
+//! Framing of every input shape, from hand-written fixtures under `tests/fixtures/`.
+
+use std::io::Write;
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+
+use dragnet_input::{
+    InputOptions, Limit, Problem, ProblemKind, RecordKind, RecordSpan, Source, SourceStats,
+    read_batches, read_reader,
+};
+
+struct Framed {
+    records: Vec<(String, RecordSpan)>,
+    problems: Vec<Problem>,
+    stats: SourceStats,
+}
+
+impl Framed {
+    fn texts(&self) -> Vec<&str> {
+        self.records.iter().map(|(t, _)| t.as_str()).collect()
+    }
+    fn kinds(&self) -> Vec<&'static str> {
+        self.problems.iter().map(|p| p.kind.name()).collect()
+    }
+    fn names(&self) -> Vec<String> {
+        self.records
+            .iter()
+            .map(|(t, _)| {
+                let v: serde_json::Value = serde_json::from_str(t).expect("framed record parses");
+                v["eventName"].as_str().unwrap_or("").to_string()
+            })
+            .collect()
+    }
+}
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn collect(
+    run: impl FnOnce(
+        &mut dyn FnMut(dragnet_input::RecordBatch) -> ControlFlow<()>,
+        &mut dyn FnMut(Problem),
+    ) -> SourceStats,
+) -> Framed {
+    let mut records = Vec::new();
+    let mut problems = Vec::new();
+    let stats = run(
+        &mut |batch| {
+            for (bytes, span) in batch.iter() {
+                records.push((String::from_utf8(bytes.to_vec()).unwrap(), span.clone()));
+            }
+            ControlFlow::Continue(())
+        },
+        &mut |p| problems.push(p),
+    );
+    Framed {
+        records,
+        problems,
+        stats,
+    }
+}
+
+fn frame_file_with(name: &str, opts: &InputOptions) -> Framed {
+    let source = Source::File(fixture(name));
+    collect(|b, p| read_batches(&source, opts, b, p))
+}
+
+fn frame_file(name: &str) -> Framed {
+    frame_file_with(name, &InputOptions::default())
+}
+
+fn frame_bytes(bytes: Vec<u8>, opts: &InputOptions) -> Framed {
+    collect(|b, p| {
+        read_reader(
+            Box::new(std::io::Cursor::new(bytes)),
+            "mem".into(),
+            opts,
+            b,
+            p,
+        )
+    })
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+#[test]
+fn pretty_records_with_escapes_and_braces_in_strings() {
+    let f = frame_file("records_pretty.json");
+    assert!(f.problems.is_empty(), "{:?}", f.problems);
+    assert_eq!(f.names(), ["CreateUser", "GetObject", "AssumeRole"]);
+    let (first, span) = &f.records[0];
+    assert!(first.starts_with('{') && first.ends_with('}'));
+    assert!(first.contains(r#""a\"}b""#) && first.contains(r#""C:\\temp\\""#));
+    assert_eq!(
+        (
+            span.location.line,
+            span.location.index,
+            span.location.offset
+        ),
+        (3, 0, 27)
+    );
+    assert_eq!(f.records[1].1.location.line, 10);
+    assert_eq!(f.records[2].1.location.line, 17);
+    assert_eq!(f.records[2].1.location.index, 2);
+    assert!(
+        f.records
+            .iter()
+            .all(|(_, s)| s.kind == RecordKind::CloudTrail)
+    );
+}
+
+#[test]
+fn compact_records_and_gzip_by_magic_not_name() {
+    let plain = frame_file("records_compact.json");
+    assert_eq!(plain.names(), ["RunInstances", "StopInstances"]);
+    assert_eq!(plain.records[1].1.location.line, 1);
+    assert_eq!(plain.records[1].1.location.index, 1);
+    let bytes = std::fs::read(fixture("records_compact.json")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("no-gz-suffix.json");
+    std::fs::write(&path, gzip(&bytes)).unwrap();
+    let gz =
+        collect(|b, p| read_batches(&Source::File(path.clone()), &InputOptions::default(), b, p));
+    assert!(gz.stats.gzip);
+    assert_eq!(gz.texts(), plain.texts());
+    assert_eq!(gz.records[1].1.location, plain.records[1].1.location);
+}
+
+#[test]
+fn top_level_array() {
+    let f = frame_file("array_pretty.json");
+    assert!(f.problems.is_empty());
+    assert_eq!(f.names(), ["Decrypt", "Encrypt"]);
+    assert_eq!(f.records[1].1.location.line, 7);
+}
+
+#[test]
+fn json_lines_with_mixed_shapes_per_line() {
+    let f = frame_file("mixed_lines.jsonl");
+    assert_eq!(
+        f.names(),
+        [
+            "CreateUser",
+            "DeleteUser",
+            "",
+            "InRecordsLine1",
+            "InRecordsLine2",
+            "InArrayLine",
+            "NoVersionButCloudTrail"
+        ]
+    );
+    let kinds: Vec<RecordKind> = f.records.iter().map(|(_, s)| s.kind).collect();
+    assert_eq!(kinds[2], RecordKind::Ecs);
+    assert!(
+        kinds
+            .iter()
+            .enumerate()
+            .all(|(i, k)| i == 2 || *k == RecordKind::CloudTrail)
+    );
+    // The envelope's record is its `detail` object.
+    assert!(
+        f.records[1]
+            .0
+            .starts_with(r#"{"eventVersion":"1.08","eventSource":"iam"#)
+    );
+    let lines: Vec<u64> = f.records.iter().map(|(_, s)| s.location.line).collect();
+    assert_eq!(lines, [1, 3, 4, 5, 5, 6, 8]);
+    // The EC2 state-change event is EventBridge but not CloudTrail: reported, skipped.
+    assert_eq!(f.kinds(), ["not-cloudtrail"]);
+    assert_eq!(f.problems[0].at.unwrap().line, 7);
+    assert!(
+        f.problems[0]
+            .message
+            .contains("EC2 Instance State-change Notification")
+    );
+}
+
+#[test]
+fn lookup_events_output_is_unescaped() {
+    let f = frame_file("lookup_events.json");
+    assert!(f.problems.is_empty(), "{:?}", f.problems);
+    assert_eq!(f.names(), ["ConsoleLogin", "GetCallerIdentity"]);
+    assert_eq!(
+        f.records[0].0,
+        r#"{"eventVersion":"1.08","eventSource":"signin.amazonaws.com","eventName":"ConsoleLogin","additionalEventData":{"MFAUsed":"No","note":"quote \" and backslash \\"}}"#
+    );
+    assert_eq!(f.records[0].1.location.line, 3);
+    assert_eq!(f.records[1].1.location.index, 1);
+}
+
+#[test]
+fn pretty_eventbridge_envelope() {
+    let f = frame_file("eventbridge_pretty.json");
+    assert!(f.problems.is_empty());
+    assert_eq!(f.names(), ["CreateBucket"]);
+}
+
+#[test]
+fn ecs_ndjson_is_flagged() {
+    let f = frame_file("ecs_export.ndjson");
+    assert!(f.problems.is_empty());
+    assert_eq!(f.records.len(), 2);
+    assert!(f.records.iter().all(|(_, s)| s.kind == RecordKind::Ecs));
+}
+
+#[test]
+fn broken_lines_are_reported_and_the_rest_is_framed() {
+    let f = frame_file("broken_lines.jsonl");
+    assert_eq!(
+        f.names(),
+        ["Good1", "Good2", "Good3", "Good4", "Unbalanced", "Good5"]
+    );
+    let got: Vec<(&str, u64)> = f
+        .problems
+        .iter()
+        .map(|p| (p.kind.name(), p.at.unwrap().line))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("malformed", 2),
+            ("malformed", 4),
+            ("malformed", 6),
+            ("not-an-object", 8),
+            ("not-an-object", 9),
+            ("malformed", 10),
+        ],
+        "{:#?}",
+        f.problems
+    );
+    // Line 5 ("and neither is this") was skipped with line 4, and the message says so.
+    assert!(
+        f.problems[1].message.contains("1 following lines"),
+        "{}",
+        f.problems[1].message
+    );
+    assert_eq!(f.stats.records, 6);
+}
+
+#[test]
+fn non_utf8_record_is_skipped_with_location() {
+    let f = frame_file("not_utf8.jsonl");
+    assert_eq!(f.names(), ["AfterBadUtf8"]);
+    assert_eq!(f.kinds(), ["not-utf8"]);
+    let at = f.problems[0].at.unwrap();
+    assert_eq!((at.line, at.index, at.offset), (1, 0, 0));
+    assert!(
+        f.problems[0].message.contains("byte 43"),
+        "{}",
+        f.problems[0].message
+    );
+    assert_eq!(f.records[0].1.location.index, 1);
+}
+
+#[test]
+fn wrong_typed_records_are_reported_with_index() {
+    let f = frame_file("wrong_types.json");
+    assert_eq!(f.names(), ["First", "Last"]);
+    let got: Vec<(&str, u64)> = f
+        .problems
+        .iter()
+        .map(|p| (p.kind.name(), p.at.unwrap().index))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("not-an-object", 1),
+            ("not-an-object", 2),
+            ("not-an-object", 3),
+            ("not-an-object", 4)
+        ]
+    );
+    assert_eq!(f.records[1].1.location.index, 5);
+}
+
+#[test]
+fn files_that_are_not_cloudtrail_are_skipped_with_reason() {
+    for (name, why) in [
+        ("README.md", "does not start with"),
+        ("config.yaml", "does not start with"),
+        ("package.json", "no CloudTrail"),
+    ] {
+        let f = frame_file(name);
+        assert!(f.records.is_empty());
+        assert!(f.stats.skipped_file, "{name}");
+        assert_eq!(f.kinds(), ["not-cloudtrail"], "{name}");
+        assert!(f.problems[0].at.is_none());
+        assert!(
+            f.problems[0].message.contains(why),
+            "{name}: {}",
+            f.problems[0].message
+        );
+    }
+    let zip = frame_bytes(
+        b"PK\x03\x04\x14\x00\x00\x00rest".to_vec(),
+        &InputOptions::default(),
+    );
+    assert!(zip.problems[0].message.contains("zip archive"));
+    let numbers = frame_bytes(b"[1,2,3]".to_vec(), &InputOptions::default());
+    assert!(numbers.stats.skipped_file);
+    let empty = frame_bytes(b"  \n".to_vec(), &InputOptions::default());
+    assert!(empty.problems.is_empty() && empty.records.is_empty());
+}
+
+#[test]
+fn truncated_records_file_keeps_what_was_framed() {
+    let f = frame_file("truncated_records.json");
+    assert_eq!(f.names(), ["Complete1", "Complete2"]);
+    assert_eq!(f.kinds(), ["truncated"]);
+    assert_eq!(f.problems[0].at.unwrap().line, 4);
+}
+
+#[test]
+fn truncated_gzip_keeps_records_before_the_cut() {
+    let mut text = String::from("{\"Records\":[\n");
+    for i in 0..2000 {
+        if i > 0 {
+            text.push_str(",\n");
+        }
+        text.push_str(&format!(
+            r#"{{"eventVersion":"1.08","eventName":"E{i}","pad":"{}"}}"#,
+            "x".repeat(i % 97)
+        ));
+    }
+    text.push_str("]}\n");
+    let gz = gzip(text.as_bytes());
+    let cut = gz[..gz.len() / 2].to_vec();
+    let f = frame_bytes(cut, &InputOptions::default());
+    assert!(f.stats.gzip);
+    assert!(
+        !f.records.is_empty() && f.records.len() < 2000,
+        "{}",
+        f.records.len()
+    );
+    assert_eq!(f.kinds(), ["truncated"]);
+    assert!(
+        f.problems[0].message.contains("gzip stream is cut"),
+        "{}",
+        f.problems[0].message
+    );
+    // Every framed record is complete and in order.
+    for (i, name) in f.names().iter().enumerate() {
+        assert_eq!(name, &format!("E{i}"));
+    }
+}
+
+#[test]
+fn batches_split_streams_without_changing_records() {
+    let mut text = String::new();
+    for i in 0..5000 {
+        text.push_str(&format!(
+            "{{\"eventVersion\":\"1.08\",\"eventName\":\"E{i}\"}}\n"
+        ));
+    }
+    let small = InputOptions {
+        batch_bytes: 1000,
+        ..InputOptions::default()
+    };
+    let f = frame_bytes(text.clone().into_bytes(), &small);
+    assert!(f.stats.batches > 100, "{}", f.stats.batches);
+    assert_eq!(f.records.len(), 5000);
+    for (i, (_, span)) in f.records.iter().enumerate() {
+        assert_eq!(span.location.line, i as u64 + 1);
+        assert_eq!(span.location.index, i as u64);
+    }
+    let offsets: Vec<u64> = f.records.iter().map(|(_, s)| s.location.offset).collect();
+    let expected: Vec<u64> = std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(i, _)| i as u64 + 1))
+        .take(5000)
+        .collect();
+    assert_eq!(offsets, expected);
+}
+
+#[test]
+fn stopping_early() {
+    let text = "{\"eventVersion\":\"1\"}\n".repeat(1000);
+    let opts = InputOptions {
+        batch_bytes: 100,
+        ..InputOptions::default()
+    };
+    let mut batches = 0;
+    read_reader(
+        Box::new(std::io::Cursor::new(text.into_bytes())),
+        "mem".into(),
+        &opts,
+        &mut |_| {
+            batches += 1;
+            ControlFlow::Break(())
+        },
+        &mut |_| {},
+    );
+    assert_eq!(batches, 1);
+}
+
+#[test]
+fn record_size_limit_is_named_with_its_flag() {
+    let opts = InputOptions {
+        max_record_bytes: 100,
+        ..InputOptions::default()
+    };
+    let long = format!("{{\"eventVersion\":\"1\",\"x\":\"{}\"}}", "y".repeat(5000));
+    let text = format!(
+        "{{\"eventVersion\":\"1\",\"eventName\":\"A\"}}\n{long}\n{{\"eventVersion\":\"1\",\"eventName\":\"B\"}}\n"
+    );
+    let f = frame_bytes(text.into_bytes(), &opts);
+    assert_eq!(f.names(), ["A", "B"]);
+    assert_eq!(
+        f.problems[0].kind,
+        ProblemKind::LimitExceeded {
+            limit: Limit::RecordBytes
+        }
+    );
+    assert_eq!(f.problems[0].at.unwrap().line, 2);
+    assert!(f.problems[0].message.contains("--max-record-bytes"));
+}
+
+#[test]
+fn depth_limit_is_named_with_its_flag() {
+    let opts = InputOptions {
+        max_depth: 8,
+        ..InputOptions::default()
+    };
+    let deep = format!(
+        "{{\"eventVersion\":\"1\",\"x\":{}1{}}}",
+        "[".repeat(20),
+        "]".repeat(20)
+    );
+    let text = format!("{deep}\n{{\"eventVersion\":\"1\",\"eventName\":\"B\"}}\n");
+    let f = frame_bytes(text.into_bytes(), &opts);
+    assert_eq!(f.names(), ["B"]);
+    assert_eq!(
+        f.problems[0].kind,
+        ProblemKind::LimitExceeded {
+            limit: Limit::JsonDepth
+        }
+    );
+    assert!(f.problems[0].message.contains("--max-json-depth"));
+}
+
+#[test]
+fn gzip_bomb_limits() {
+    let zeros = vec![b' '; 40 << 20];
+    let bomb = gzip(&zeros);
+    let f = frame_bytes(bomb.clone(), &InputOptions::default());
+    assert_eq!(
+        f.problems[0].kind,
+        ProblemKind::LimitExceeded {
+            limit: Limit::CompressionRatio
+        }
+    );
+    assert!(f.problems[0].message.contains("--max-compression-ratio"));
+    let capped = InputOptions {
+        max_decompressed_bytes: 1 << 20,
+        ..InputOptions::default()
+    };
+    let f = frame_bytes(bomb, &capped);
+    assert_eq!(
+        f.problems[0].kind,
+        ProblemKind::LimitExceeded {
+            limit: Limit::DecompressedBytes
+        }
+    );
+    assert!(f.problems[0].message.contains("--max-decompressed-bytes"));
+}
+
+#[test]
+fn discovery_walks_folders_in_order_and_prunes_by_path_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir
+        .path()
+        .join("AWSLogs/o-abc123/111122223333/CloudTrail/us-east-1/2023/07");
+    for (day, file) in [
+        (
+            "09",
+            "111122223333_CloudTrail_us-east-1_20230709T2355Z_a.json.gz",
+        ),
+        (
+            "10",
+            "111122223333_CloudTrail_us-east-1_20230710T1205Z_b.json.gz",
+        ),
+        (
+            "10",
+            "111122223333_CloudTrail_us-east-1_20230710T0005Z_c.json.gz",
+        ),
+        (
+            "11",
+            "111122223333_CloudTrail_us-east-1_20230711T0005Z_d.json.gz",
+        ),
+    ] {
+        std::fs::create_dir_all(root.join(day)).unwrap();
+        std::fs::write(root.join(day).join(file), b"{}").unwrap();
+    }
+    std::fs::write(dir.path().join("notes.txt"), b"x").unwrap();
+    let input = vec![dir.path().display().to_string()];
+    let all = dragnet_input::discover(&input, &InputOptions::default());
+    let names: Vec<String> = all
+        .sources
+        .iter()
+        .map(|s| s.name().rsplit('/').next().unwrap().to_string())
+        .collect();
+    assert_eq!(names.len(), 5);
+    assert!(names[0].contains("20230709T2355Z"));
+    assert!(names[1].contains("20230710T0005Z"));
+    assert!(names[2].contains("20230710T1205Z"));
+    assert!(names[3].contains("20230711"));
+    assert_eq!(names[4], "notes.txt");
+    let opts = InputOptions {
+        time_range: Some((
+            "2023-07-10T11:00:00Z".parse().unwrap(),
+            "2023-07-10T13:00:00Z".parse().unwrap(),
+        )),
+        ..InputOptions::default()
+    };
+    let some = dragnet_input::discover(&input, &opts);
+    let names: Vec<String> = some.sources.iter().map(|s| s.name().to_string()).collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names[0].ends_with("20230710T1205Z_b.json.gz"));
+    assert!(names[1].ends_with("notes.txt"));
+    // Days 09 and 11 pruned as folders, 0005Z on day 10 as a file.
+    assert_eq!(some.pruned_by_date, 3);
+    let missing = dragnet_input::discover(&["/nonexistent/x".into(), "-".into()], &opts);
+    assert_eq!(missing.problems.len(), 1);
+    assert_eq!(missing.sources, [Source::Stdin]);
+}
