@@ -46,6 +46,120 @@ impl Event for JsonEvent<'_> {
         };
         walk(self.doc, segs, visit)
     }
+
+    fn visit_fields(
+        &self,
+        visit: &mut dyn FnMut(&str, Scalar<'_>) -> ControlFlow<()>,
+    ) -> Option<ControlFlow<()>> {
+        Some(self.visit_fields_impl(visit))
+    }
+
+    fn visit_nested(
+        &self,
+        path: FieldId,
+        visit: &mut dyn FnMut(&dyn Event) -> ControlFlow<()>,
+    ) -> Option<ControlFlow<()>> {
+        let segs = self.paths.segments.get(path.index())?;
+        let mut objects = Vec::new();
+        nested_objects(self.doc, segs, &mut objects);
+        for object in objects {
+            let nested = NestedJsonEvent {
+                parent: self,
+                object,
+                path: segs,
+            };
+            if visit(&nested).is_break() {
+                return Some(ControlFlow::Break(()));
+            }
+        }
+        Some(ControlFlow::Continue(()))
+    }
+}
+
+impl JsonEvent<'_> {
+    fn visit_fields_impl(
+        &self,
+        visit: &mut dyn FnMut(&str, Scalar<'_>) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
+        let mut path = String::new();
+        all_leaves(self.doc, &mut path, visit)
+    }
+}
+
+/// Every leaf below `value` with its dotted path (array elements share their parent's path).
+fn all_leaves(
+    value: &Value,
+    path: &mut String,
+    visit: &mut dyn FnMut(&str, Scalar<'_>) -> ControlFlow<()>,
+) -> ControlFlow<()> {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(k);
+                let r = all_leaves(v, path, visit);
+                path.truncate(len);
+                r?;
+            }
+            ControlFlow::Continue(())
+        }
+        Value::Array(items) => {
+            for item in items {
+                all_leaves(item, path, visit)?;
+            }
+            ControlFlow::Continue(())
+        }
+        other => leaves(other, &mut |s| visit(path, s)),
+    }
+}
+
+/// The objects at `segs` below `value` (arrays flattened), as nested documents.
+fn nested_objects<'v>(value: &'v Value, segs: &[String], out: &mut Vec<&'v Value>) {
+    match value {
+        Value::Array(items) => items.iter().for_each(|i| nested_objects(i, segs, out)),
+        Value::Object(map) if !segs.is_empty() => {
+            let mut key = String::new();
+            for i in 0..segs.len() {
+                if i > 0 {
+                    key.push('.');
+                }
+                key.push_str(&segs[i]);
+                if let Some(v) = map.get(key.as_str()) {
+                    nested_objects(v, &segs[i + 1..], out);
+                }
+            }
+        }
+        Value::Object(_) => out.push(value),
+        _ => {}
+    }
+}
+
+/// One object of a nested array, answering `path.sub` fields from the object and other
+/// fields from the whole document.
+struct NestedJsonEvent<'a> {
+    parent: &'a JsonEvent<'a>,
+    object: &'a Value,
+    path: &'a [String],
+}
+
+impl Event for NestedJsonEvent<'_> {
+    fn visit(
+        &self,
+        field: FieldId,
+        visit: &mut dyn FnMut(Scalar<'_>) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
+        let Some(segs) = self.parent.paths.segments.get(field.index()) else {
+            return ControlFlow::Continue(());
+        };
+        if segs.len() > self.path.len() && segs[..self.path.len()] == *self.path {
+            walk(self.object, &segs[self.path.len()..], visit)
+        } else {
+            self.parent.visit(field, visit)
+        }
+    }
 }
 
 fn walk(
@@ -149,6 +263,43 @@ mod tests {
             values(&doc, "resources.arn"),
             vec![OwnedScalar::Str("a1".into()), OwnedScalar::Str("a2".into())]
         );
+    }
+
+    #[test]
+    fn visit_fields_lists_every_leaf_with_its_path() {
+        let doc = json!({"a": {"b": [1, {"c": "x"}]}, "d.e": true, "n": null});
+        let paths = JsonPaths::default();
+        let mut seen = Vec::new();
+        let _ = JsonEvent::new(&doc, &paths).visit_fields(&mut |p, v| {
+            seen.push((p.to_owned(), OwnedScalar::from(v)));
+            ControlFlow::Continue(())
+        });
+        assert_eq!(
+            seen,
+            vec![
+                ("a.b".into(), OwnedScalar::Int(1)),
+                ("a.b.c".into(), OwnedScalar::Str("x".into())),
+                ("d.e".into(), OwnedScalar::Bool(true)),
+            ]
+        );
+    }
+
+    #[test]
+    fn visit_nested_sees_one_object_at_a_time() {
+        let doc = json!({"top": "t", "deltas": [{"action": "ADD", "role": "r1"}, {"action": "REMOVE", "role": "r2"}]});
+        let mut table = FieldTable::new();
+        let path = table.intern("deltas");
+        let action = table.intern("deltas.action");
+        let role = table.intern("deltas.role");
+        let top = table.intern("top");
+        let paths = JsonPaths::bind(&table);
+        let mut pairs = Vec::new();
+        let _ = JsonEvent::new(&doc, &paths).visit_nested(path, &mut |e| {
+            pairs.push((e.values(action), e.values(role), e.values(top)));
+            ControlFlow::Continue(())
+        });
+        let s = |v: &str| vec![OwnedScalar::Str(v.into())];
+        assert_eq!(pairs, vec![(s("ADD"), s("r1"), s("t")), (s("REMOVE"), s("r2"), s("t"))]);
     }
 
     #[test]

@@ -162,6 +162,29 @@ pub trait Event {
         self.any(field, &mut |_| true)
     }
 
+    /// Calls `visit` with the name and each indexed value of every field of the event, for
+    /// searches that name no field (KQL free text searches all fields). Returns `None` when
+    /// the source cannot list its fields (the default), so callers can say so.
+    fn visit_fields(
+        &self,
+        _visit: &mut dyn FnMut(&str, Scalar<'_>) -> ControlFlow<()>,
+    ) -> Option<ControlFlow<()>> {
+        None
+    }
+
+    /// Calls `visit` once per object of the (array of) objects at `path`, each seen as an
+    /// event of its own (fields still named in full, `path.sub`; fields outside `path` read
+    /// from the whole event), for Elasticsearch `nested` queries whose clauses must all hold
+    /// in one object. Returns `None` when the source cannot split its objects (the default);
+    /// callers then evaluate the whole event, where clauses may hold in different objects.
+    fn visit_nested(
+        &self,
+        _path: FieldId,
+        _visit: &mut dyn FnMut(&dyn Event) -> ControlFlow<()>,
+    ) -> Option<ControlFlow<()>> {
+        None
+    }
+
     /// Every value of `field`, owned (for alerts and explanations, not for hot paths).
     fn values(&self, field: FieldId) -> Vec<OwnedScalar> {
         let mut out = Vec::new();
