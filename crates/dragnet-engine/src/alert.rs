@@ -6,8 +6,8 @@
 //! fields. Differences, on purpose:
 //! - `@timestamp` is the source event's time, not the wall-clock time of the run, so that a rerun
 //!   over the same archive writes byte-identical alerts (Kibana stamps its execution time).
-//! - `kibana.alert.rule.uuid` is the rule's `rule_id`: the Kibana saved-object id of a rule does
-//!   not exist outside Kibana.
+//! - `kibana.alert.rule.uuid` is the Kibana saved-object id when the rule came from a Kibana
+//!   export, else the rule's `rule_id` (a TOML rule has no saved object).
 
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -45,6 +45,9 @@ pub struct RuleMeta {
     pub timestamp_override: Option<String>,
     pub building_block_type: Option<String>,
     pub version: Option<u64>,
+    /// The Kibana saved-object id (`kibana.alert.rule.uuid`), when the rule came from a Kibana
+    /// export; `rule_id` otherwise.
+    pub uuid: Option<String>,
     /// The rule as Kibana's API would return it (`kibana.alert.rule.parameters`), if known.
     pub parameters: Option<Value>,
 }
@@ -203,7 +206,7 @@ pub fn reason_message(doc: &Value, severity: &str, rule_name: &str) -> String {
 /// Builds the alert document for `rule` firing on `source`. `explanation`, when given, is added
 /// as `dragnet.explain` (not a Kibana field).
 pub fn build_alert(rule: &RuleMeta, source: &SourceDoc<'_>, explanation: Option<Value>) -> Value {
-    let rule_uuid = rule.rule_id.as_str();
+    let rule_uuid = rule.uuid.as_deref().unwrap_or(&rule.rule_id);
     let uuid = alert_uuid(source.index, source.id, rule_uuid);
     let mut doc = match source.ecs {
         Value::Object(map) => map.clone(),

@@ -4,7 +4,16 @@
 //! It accounts for every rule (run / not applicable / unsupported, with the reason), skips records
 //! no rule can match by scanning raw bytes for required literals, deduplicates records delivered
 //! twice (same CloudTrail `eventID`), and builds alerts in Kibana's security alert shape.
+//!
+//! Use: [`Engine::compile`] a rule set (with a [`Selection`]), then [`Engine::run`] it over the
+//! sources `dragnet_input::discover` found; the [`RunOutput`] holds sorted alerts, input problems
+//! in input order, counts, and every rule's [`RuleReport`].
 
+pub mod accounting;
 pub mod alert;
 pub mod applicability;
+pub mod detector;
 pub mod prefilter;
+
+pub use accounting::{RuleCounts, RuleReport, RuleStatus};
+pub use detector::{Detection, Detector};

@@ -1,0 +1,38 @@
+//! The rule-evaluation interface every rule type implements.
+//!
+//! A [`Detector`] sees each record that passed the prefilter for its rule, as an [`Event`], and
+//! reports detections. Stateless operators (KQL query rules) decide per event and are called
+//! concurrently from many worker threads. Stateful operators (EQL sequences, threshold, new_terms)
+//! keep their state behind their own synchronisation, or per worker and merged, and report what
+//! they found at the end of the run from [`Detector::finish`], carrying the source documents they
+//! need since the events themselves are gone by then.
+
+use dragnet_event::Event;
+use serde_json::Value;
+
+/// One detection reported by a [`Detector`].
+#[derive(Clone, Debug)]
+pub enum Detection {
+    /// The event passed to [`Detector::on_event`] matched. `explanation`: which clauses matched
+    /// on which values, when the run asked for explanations.
+    ThisEvent { explanation: Option<Value> },
+    /// A detection reported from [`Detector::finish`] (aggregations, sequences): the alert's
+    /// source document and its identity.
+    Document {
+        ecs: Value,
+        id: String,
+        index: String,
+        timestamp: Option<String>,
+        explanation: Option<Value>,
+    },
+}
+
+/// Evaluates one rule over the records of a run.
+pub trait Detector: Send + Sync {
+    /// Called for each record that can match this rule (after the prefilter), from any worker
+    /// thread, in no particular order. Pushes its detections onto `out`.
+    fn on_event(&self, event: &dyn Event, explain: bool, out: &mut Vec<Detection>);
+
+    /// Called once, after the last record. Stateless detectors report nothing here.
+    fn finish(&self, _out: &mut Vec<Detection>) {}
+}

@@ -1,0 +1,353 @@
+//! Rule-set compilation: selection, accounting, one shared field table, detectors, prefilter.
+
+use dragnet_event::{FieldTable, JsonPaths};
+use dragnet_rules::{Language, Rule, RuleType, TypeParams};
+use serde_json::{Value, json};
+
+use crate::accounting::{RuleReport, RuleStatus};
+use crate::alert::RuleMeta;
+use crate::applicability::{Coverage, esql_from_patterns, index_patterns_cover_cloudtrail};
+use crate::detector::Detector;
+use crate::prefilter::{NeedleSpec, Prefilter, RuleFiltering};
+use crate::query::KqlDetector;
+
+/// Which rules the user asked for. Empty lists select everything; several kinds of filter must
+/// all pass; several values of one filter are alternatives. Comparisons ignore ASCII case.
+#[derive(Clone, Debug, Default)]
+pub struct Selection {
+    pub rule_ids: Vec<String>,
+    pub tags: Vec<String>,
+    pub severities: Vec<String>,
+    /// MITRE tactic names (`Initial Access`) or ids (`TA0001`).
+    pub tactics: Vec<String>,
+}
+
+impl Selection {
+    /// `None` when `rule` is selected, else why not.
+    fn rejects(&self, rule: &Rule) -> Option<String> {
+        let eq = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
+        if !self.rule_ids.is_empty() && !self.rule_ids.iter().any(|id| eq(id, &rule.rule_id)) {
+            return Some("rule_id not given to --rule-id".into());
+        }
+        if !self.tags.is_empty() && !self.tags.iter().any(|t| rule.tags.iter().any(|rt| eq(t, rt)))
+        {
+            return Some("no tag given to --tag".into());
+        }
+        if !self.severities.is_empty()
+            && !self.severities.iter().any(|s| eq(s, rule.severity.as_str()))
+        {
+            return Some(format!(
+                "severity {} not given to --severity",
+                rule.severity.as_str()
+            ));
+        }
+        if !self.tactics.is_empty()
+            && !self.tactics.iter().any(|t| {
+                rule.threat
+                    .iter()
+                    .any(|th| eq(t, &th.tactic.name) || eq(t, &th.tactic.id))
+            })
+        {
+            return Some("no tactic given to --tactic".into());
+        }
+        None
+    }
+}
+
+/// A rule that runs, with everything the workers need.
+pub(crate) struct ActiveRule {
+    pub report: usize,
+    pub meta: RuleMeta,
+    pub detector: Box<dyn Detector>,
+}
+
+/// A compiled rule set, ready to evaluate records.
+pub struct Engine {
+    pub(crate) rules: Vec<ActiveRule>,
+    pub(crate) reports: Vec<RuleReport>,
+    pub(crate) prefilter: Prefilter,
+    pub(crate) mapper: dragnet_cloudtrail::Mapper,
+    pub(crate) paths: JsonPaths,
+    pub(crate) fields: FieldTable,
+}
+
+impl Engine {
+    /// Compiles `rules` (selected by `selection`) against the builtin schema. Never fails on a
+    /// bad rule: it is accounted for as invalid or unsupported, with the reason.
+    pub fn compile(rules: &[Rule], selection: &Selection) -> Engine {
+        let schema = dragnet_schema::Schema::builtin();
+        let mut fields = FieldTable::new();
+        let mut reports = Vec::with_capacity(rules.len());
+        let mut active = Vec::new();
+        let mut cnfs: Vec<Vec<Vec<(String, String, bool, bool)>>> = Vec::new();
+
+        for rule in rules {
+            let mut report = RuleReport {
+                rule_id: rule.rule_id.clone(),
+                name: rule.name.clone(),
+                rule_type: rule.rule_type().as_str().to_string(),
+                language: rule.language.map(|l| l.as_str().to_string()),
+                severity: rule.severity.as_str().to_string(),
+                source: rule.path().display().to_string(),
+                status: RuleStatus::Run {
+                    prefiltered: false,
+                    notes: Vec::new(),
+                },
+                alerts: 0,
+                first_seen: None,
+                last_seen: None,
+            };
+            let verdict = (|| -> Result<(Box<dyn Detector>, Vec<String>, Vec<_>), RuleStatus> {
+                if let Some(reason) = selection.rejects(rule) {
+                    return Err(RuleStatus::NotSelected { reason });
+                }
+                let mut notes = applicability(rule)?;
+                let (detector, cnf) = build_detector(rule, &schema, &mut fields, &mut notes)?;
+                Ok((detector, notes, cnf))
+            })();
+            match verdict {
+                Ok((detector, notes, cnf)) => {
+                    report.status = RuleStatus::Run {
+                        prefiltered: false,
+                        notes,
+                    };
+                    active.push(ActiveRule {
+                        report: reports.len(),
+                        meta: rule_meta(rule),
+                        detector,
+                    });
+                    cnfs.push(cnf);
+                }
+                Err(status) => report.status = status,
+            }
+            reports.push(report);
+        }
+
+        let needles: Vec<Vec<Vec<NeedleSpec>>> = cnfs
+            .iter()
+            .map(|cnf| {
+                cnf.iter()
+                    .map(|clause| {
+                        clause
+                            .iter()
+                            .map(|(field, literal, exact, case_sensitive)| {
+                                needle(field, literal, *exact, *case_sensitive)
+                            })
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
+        let prefilter = Prefilter::build(&needles);
+        for (i, rule) in active.iter().enumerate() {
+            if let RuleStatus::Run { prefiltered, .. } = &mut reports[rule.report].status {
+                *prefiltered = matches!(prefilter.filtering(i), RuleFiltering::Prefiltered { .. });
+            }
+        }
+        let mapper = dragnet_cloudtrail::Mapper::bind(&fields, Default::default());
+        let paths = JsonPaths::bind(&fields);
+        Engine {
+            rules: active,
+            reports,
+            prefilter,
+            mapper,
+            paths,
+            fields,
+        }
+    }
+
+    /// Every rule's line in the report, in input order.
+    pub fn reports(&self) -> &[RuleReport] {
+        &self.reports
+    }
+
+    /// How many rules run.
+    pub fn active_rules(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// How many running rules the prefilter narrows.
+    pub fn prefiltered_rules(&self) -> usize {
+        (0..self.rules.len())
+            .filter(|&i| matches!(self.prefilter.filtering(i), RuleFiltering::Prefiltered { .. }))
+            .count()
+    }
+
+    /// Names the rules whose `timestamp_override` cannot be honoured on raw CloudTrail.
+    pub fn timestamp_override_rules(&self) -> usize {
+        self.rules
+            .iter()
+            .filter(|r| r.meta.timestamp_override.is_some())
+            .count()
+    }
+
+    /// The shared field table every rule was compiled against.
+    pub fn fields(&self) -> &FieldTable {
+        &self.fields
+    }
+}
+
+fn needle(field: &str, literal: &str, exact: bool, case_sensitive: bool) -> NeedleSpec {
+    match dragnet_cloudtrail::raw_needle(field, literal, exact, case_sensitive) {
+        dragnet_cloudtrail::Needle::Bytes(b) => NeedleSpec::Bytes(b),
+        dragnet_cloudtrail::Needle::CaseInsensitive(b) => NeedleSpec::CaseInsensitive(b),
+        dragnet_cloudtrail::Needle::Unknown => NeedleSpec::Unknown,
+    }
+}
+
+/// Whether the rule's data sources cover CloudTrail; notes to carry when it runs.
+fn applicability(rule: &Rule) -> Result<Vec<String>, RuleStatus> {
+    let mut notes = Vec::new();
+    if rule.rule_type() == RuleType::Esql {
+        let query = rule.query.as_ref().map(|q| q.as_str()).unwrap_or("");
+        if let Some(patterns) = esql_from_patterns(query) {
+            if let Coverage::NotCovered(p) = index_patterns_cover_cloudtrail(&patterns) {
+                return Err(RuleStatus::NotApplicable {
+                    reason: format!(
+                        "ES|QL FROM {} cannot cover CloudTrail (logs-aws.cloudtrail-*)",
+                        p.join(", ")
+                    ),
+                });
+            }
+        }
+        return Ok(notes);
+    }
+    match &rule.index {
+        Some(index) if !index.is_empty() => {
+            if let Coverage::NotCovered(p) = index_patterns_cover_cloudtrail(index) {
+                return Err(RuleStatus::NotApplicable {
+                    reason: format!(
+                        "index patterns [{}] cannot cover CloudTrail (logs-aws.cloudtrail-*)",
+                        p.join(", ")
+                    ),
+                });
+            }
+        }
+        _ => {
+            if let Some(view) = &rule.data_view_id {
+                notes.push(format!(
+                    "data view {view} cannot be resolved outside Kibana; assumed to cover CloudTrail"
+                ));
+            } else if rule.rule_type() != RuleType::MachineLearning {
+                notes.push(
+                    "no index patterns: Kibana would use the default security indices, which include logs-*"
+                        .into(),
+                );
+            }
+        }
+    }
+    Ok(notes)
+}
+
+type Cnf = Vec<Vec<(String, String, bool, bool)>>;
+
+fn build_detector(
+    rule: &Rule,
+    schema: &dragnet_schema::Schema,
+    fields: &mut FieldTable,
+    notes: &mut Vec<String>,
+) -> Result<(Box<dyn Detector>, Cnf), RuleStatus> {
+    let unsupported = |reason: String| Err(RuleStatus::Unsupported { reason });
+    match (&rule.params, rule.language) {
+        (TypeParams::Query { saved_id }, Some(Language::Kuery) | None) => {
+            if saved_id.is_some() {
+                notes.push("saved_id ignored: the rule's own query is used".into());
+            }
+            if !rule.filters.is_empty() {
+                return unsupported(
+                    "Kibana query DSL filters are not implemented (rule has `filters`)".into(),
+                );
+            }
+            if rule.alert_suppression.is_some() {
+                notes.push("alert_suppression not applied: every matching event is reported".into());
+            }
+            if !rule.exceptions_list.is_empty() {
+                notes.push(
+                    "exception lists live in Kibana and are not applied".into(),
+                );
+            }
+            let text = rule.query.as_ref().map(|q| q.as_str()).unwrap_or("");
+            let query = dragnet_kql::parse(text).map_err(|e| RuleStatus::Invalid {
+                reason: format!("KQL does not parse: {e}"),
+            })?;
+            let compiled =
+                dragnet_kql::compile(&query, schema, fields).map_err(|e| RuleStatus::Invalid {
+                    reason: format!("KQL does not compile: {e}"),
+                })?;
+            let cnf = compiled
+                .required_literals()
+                .into_iter()
+                .map(|clause| {
+                    clause
+                        .into_iter()
+                        .map(|l| (l.field, l.literal, l.exact, l.case_sensitive))
+                        .collect()
+                })
+                .collect();
+            Ok((Box::new(KqlDetector::new(compiled)), cnf))
+        }
+        (TypeParams::Query { .. }, Some(Language::Lucene)) => {
+            unsupported("query rules in the lucene language are not implemented".into())
+        }
+        (params, _) => {
+            let what = params.rule_type().as_str();
+            unsupported(format!("{what} rules are not implemented yet"))
+        }
+    }
+}
+
+/// The rule fields an alert carries.
+fn rule_meta(rule: &Rule) -> RuleMeta {
+    let threat: Vec<Value> = rule
+        .threat
+        .iter()
+        .map(|t| {
+            json!({
+                "framework": t.framework,
+                "tactic": {"id": t.tactic.id, "name": t.tactic.name, "reference": t.tactic.reference},
+                "technique": t.technique.iter().map(|tech| {
+                    let mut v = json!({"id": tech.id, "name": tech.name, "reference": tech.reference});
+                    if let Some(subs) = &tech.subtechnique {
+                        v["subtechnique"] = subs.iter().map(|s| json!({"id": s.id, "name": s.name, "reference": s.reference})).collect();
+                    }
+                    v
+                }).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    RuleMeta {
+        rule_id: rule.rule_id.clone(),
+        name: rule.name.clone(),
+        rule_type: rule.rule_type().as_str().to_string(),
+        description: rule.description.clone(),
+        severity: rule.severity.as_str().to_string(),
+        risk_score: f64::from(rule.risk_score),
+        tags: rule.tags.clone(),
+        threat: Value::Array(threat),
+        references: rule.references.clone(),
+        author: rule.author.clone(),
+        false_positives: rule.false_positives.clone(),
+        license: rule.license.clone(),
+        from: rule
+            .from
+            .as_ref()
+            .map_or("now-6m".to_string(), |d| d.as_str().to_string()),
+        to: rule
+            .to
+            .as_ref()
+            .map_or("now".to_string(), |d| d.as_str().to_string()),
+        interval: rule
+            .interval
+            .as_ref()
+            .map_or("5m".to_string(), |i| i.as_str().to_string()),
+        index: rule.index.clone().unwrap_or_default(),
+        language: rule.language.map(|l| l.as_str().to_string()),
+        query: rule.query.as_ref().map(|q| q.as_str().to_string()),
+        max_signals: rule.max_signals.map(u64::from),
+        timestamp_override: rule.timestamp_override.clone(),
+        building_block_type: rule.building_block_type.clone(),
+        version: rule.version.map(u64::from),
+        uuid: rule.kibana.as_ref().and_then(|k| k.id.clone()),
+        parameters: None,
+    }
+}

@@ -1,0 +1,592 @@
+//! The parallel run: reader threads frame records into batches, a bounded channel hands them to
+//! rayon workers, each record goes prefilter -> map -> detectors -> alert. Alerts are buffered
+//! (they are few), deduplicated and sorted, so output is the same whatever the thread count.
+
+use std::collections::{HashMap, HashSet};
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, mpsc};
+
+use dragnet_event::{Event, JsonEvent};
+use dragnet_input::{InputOptions, Problem, RecordBatch, RecordKind, Source};
+use jiff::Timestamp;
+use rayon::iter::{ParallelBridge, ParallelIterator};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::alert::{CLOUDTRAIL_DATA_STREAM, SourceDoc, build_alert, field_strings, sha256_hex};
+use crate::detector::Detection;
+use crate::engine::Engine;
+use crate::prefilter::Scratch;
+
+/// How to run.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Attach `dragnet.explain` (which clauses matched on which values) to each alert.
+    pub explain: bool,
+    /// Keep only alerts whose event time is at or after this instant.
+    pub from: Option<Timestamp>,
+    /// Keep only alerts whose event time is before this instant.
+    pub to: Option<Timestamp>,
+    /// At most this many alerts per rule (the earliest); `None` reports every alert.
+    pub max_signals: Option<usize>,
+    /// Worker threads; `None` uses rayon's default (one per core, or RAYON_NUM_THREADS).
+    pub threads: Option<usize>,
+}
+
+/// Live counters a progress display can poll from another thread.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub bytes: AtomicU64,
+    pub records: AtomicU64,
+    pub alerts: AtomicU64,
+}
+
+/// Counts for the run summary.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RunStats {
+    /// Sources found.
+    pub files: u64,
+    /// Sources that yielded no record because of a problem (unreadable, not CloudTrail…).
+    pub files_skipped: u64,
+    /// Decompressed bytes of framed records.
+    pub bytes: u64,
+    /// Records framed from the input.
+    pub records_read: u64,
+    /// Records no rule could match, skipped by the raw-bytes prefilter without parsing.
+    pub records_prefiltered: u64,
+    /// Records parsed and evaluated by at least one rule.
+    pub records_evaluated: u64,
+    /// Records that produced at least one alert (counted once per delivery).
+    pub records_matched: u64,
+    /// Records reported as problems (malformed, truncated, not an object…).
+    pub records_skipped: u64,
+    /// Matched records whose event id had already been seen: the same event delivered twice.
+    pub duplicates: u64,
+    /// (record, rule) evaluations the prefilter avoided.
+    pub rule_evaluations_skipped: u64,
+    /// (record, rule) evaluations performed.
+    pub rule_evaluations: u64,
+    /// Alerts dropped because their event time is outside `--from`/`--to`.
+    pub alerts_outside_time_range: u64,
+    /// Alerts dropped by `--max-signals`.
+    pub alerts_over_max_signals: u64,
+    /// Raw CloudTrail records matched by a rule with `timestamp_override` (which cannot be
+    /// honoured without `event.ingested`: `@timestamp` is used).
+    pub timestamp_override_fallbacks: u64,
+}
+
+impl RunStats {
+    fn add(&mut self, o: &RunStats) {
+        self.bytes += o.bytes;
+        self.records_read += o.records_read;
+        self.records_prefiltered += o.records_prefiltered;
+        self.records_evaluated += o.records_evaluated;
+        self.records_matched += o.records_matched;
+        self.records_skipped += o.records_skipped;
+        self.rule_evaluations_skipped += o.rule_evaluations_skipped;
+        self.rule_evaluations += o.rule_evaluations;
+        self.alerts_outside_time_range += o.alerts_outside_time_range;
+        self.timestamp_override_fallbacks += o.timestamp_override_fallbacks;
+    }
+}
+
+/// One alert of the run.
+#[derive(Clone, Debug)]
+pub struct Alert {
+    /// Index of the rule in [`Engine::reports`].
+    pub rule: usize,
+    pub uuid: String,
+    /// The source event's `@timestamp`.
+    pub timestamp: String,
+    /// The source event's id (CloudTrail `eventID`).
+    pub event_id: String,
+    /// Where the record was read: source, line, record index.
+    pub location: String,
+    /// The Kibana-shaped alert document.
+    pub doc: Value,
+    order: (usize, u64, usize),
+    sort_time: Option<Timestamp>,
+}
+
+/// A problem tagged with the source's position, so problems print in input order.
+struct OrderedProblem {
+    source: usize,
+    seq: u64,
+    problem: Problem,
+}
+
+/// What a run produced.
+pub struct RunOutput {
+    /// Sorted by (@timestamp, rule name, event id).
+    pub alerts: Vec<Alert>,
+    /// In input order.
+    pub problems: Vec<Problem>,
+    pub stats: RunStats,
+    /// Per rule (same order as [`Engine::reports`]): alerts, first and last seen.
+    pub reports: Vec<crate::accounting::RuleReport>,
+}
+
+struct BatchResult {
+    alerts: Vec<Alert>,
+    problems: Vec<OrderedProblem>,
+    stats: RunStats,
+}
+
+#[derive(Default)]
+struct Worker {
+    scratch: Scratch,
+    candidates: Vec<usize>,
+    detections: Vec<Detection>,
+}
+
+impl Engine {
+    /// Evaluates every record of `sources`. Problems never stop the run.
+    pub fn run(
+        &self,
+        sources: Vec<Source>,
+        input: &InputOptions,
+        options: &RunOptions,
+        progress: &Progress,
+    ) -> RunOutput {
+        let pool = options.threads.and_then(|n| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n.max(1))
+                .build()
+                .ok()
+        });
+        match pool {
+            Some(pool) => pool.install(|| self.run_in_pool(sources, input, options, progress)),
+            None => self.run_in_pool(sources, input, options, progress),
+        }
+    }
+
+    fn run_in_pool(
+        &self,
+        sources: Vec<Source>,
+        input: &InputOptions,
+        options: &RunOptions,
+        progress: &Progress,
+    ) -> RunOutput {
+        let threads = rayon::current_num_threads().max(1);
+        let readers = sources.len().clamp(1, threads.max(2));
+        let (tx, rx) = mpsc::sync_channel::<(usize, u64, RecordBatch)>(threads * 2);
+        let next_source = AtomicUsize::new(0);
+        let problems: Mutex<Vec<OrderedProblem>> = Mutex::new(Vec::new());
+        let skipped_files = AtomicU64::new(0);
+        let sources = &sources;
+
+        let results: Mutex<Vec<BatchResult>> = Mutex::new(Vec::new());
+        std::thread::scope(|scope| {
+            for _ in 0..readers {
+                let tx = tx.clone();
+                let next_source = &next_source;
+                let problems = &problems;
+                let skipped_files = &skipped_files;
+                scope.spawn(move || {
+                    loop {
+                        let i = next_source.fetch_add(1, Ordering::Relaxed);
+                        let Some(source) = sources.get(i) else { break };
+                        let mut seq = 0u64;
+                        let mut problem_seq = 0u64;
+                        let stats = dragnet_input::read_batches(
+                            source,
+                            input,
+                            &mut |batch: RecordBatch| {
+                                // A closed channel means the workers are gone: stop reading.
+                                match tx.send((i, seq, batch)) {
+                                    Ok(()) => {
+                                        seq += 1;
+                                        ControlFlow::Continue(())
+                                    }
+                                    Err(_) => ControlFlow::Break(()),
+                                }
+                            },
+                            &mut |problem: Problem| {
+                                problems.lock().unwrap().push(OrderedProblem {
+                                    source: i,
+                                    seq: problem_seq,
+                                    problem,
+                                });
+                                problem_seq += 1;
+                            },
+                        );
+                        if stats.skipped_file {
+                            skipped_files.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                });
+            }
+            drop(tx);
+            rx.into_iter().par_bridge().for_each_init(Worker::default, |worker, (source, seq, batch)| {
+                let result = self.process_batch(source, seq, &batch, options, worker);
+                progress.bytes.fetch_add(result.stats.bytes, Ordering::Relaxed);
+                progress
+                    .records
+                    .fetch_add(result.stats.records_read, Ordering::Relaxed);
+                progress
+                    .alerts
+                    .fetch_add(result.alerts.len() as u64, Ordering::Relaxed);
+                if !(result.alerts.is_empty() && result.problems.is_empty()) || result.stats != RunStats::default() {
+                    results.lock().unwrap().push(result);
+                }
+            });
+        });
+
+        let mut stats = RunStats {
+            files: sources.len() as u64,
+            ..Default::default()
+        };
+        let mut alerts = Vec::new();
+        let mut all_problems = problems.into_inner().unwrap();
+        for r in results.into_inner().unwrap() {
+            stats.add(&r.stats);
+            alerts.extend(r.alerts);
+            all_problems.extend(r.problems);
+        }
+        for p in &all_problems {
+            if p.problem.at.is_some() {
+                stats.records_skipped += 1;
+            }
+        }
+        stats.files_skipped = skipped_files.into_inner();
+        all_problems.sort_by(|a, b| {
+            (a.source, problem_key(&a.problem), a.seq).cmp(&(b.source, problem_key(&b.problem), b.seq))
+        });
+
+        let alerts = self.finish_alerts(alerts, options, &mut stats);
+        let mut reports = self.reports.clone();
+        for a in &alerts {
+            let r = &mut reports[a.rule];
+            r.alerts += 1;
+            if r.first_seen.as_deref().is_none_or(|f| a.timestamp.as_str() < f) {
+                r.first_seen = Some(a.timestamp.clone());
+            }
+            if r.last_seen.as_deref().is_none_or(|l| a.timestamp.as_str() > l) {
+                r.last_seen = Some(a.timestamp.clone());
+            }
+        }
+        RunOutput {
+            alerts,
+            problems: all_problems.into_iter().map(|p| p.problem).collect(),
+            stats,
+            reports,
+        }
+    }
+
+    /// Stateful detectors' results, dedup by alert uuid (same event delivered twice), sort,
+    /// `--max-signals`.
+    fn finish_alerts(
+        &self,
+        mut alerts: Vec<Alert>,
+        options: &RunOptions,
+        stats: &mut RunStats,
+    ) -> Vec<Alert> {
+        for (i, rule) in self.rules.iter().enumerate() {
+            let mut detections = Vec::new();
+            rule.detector.finish(&mut detections);
+            for d in detections {
+                if let Detection::Document {
+                    ecs,
+                    id,
+                    index,
+                    timestamp,
+                    explanation,
+                } = d
+                {
+                    let source = SourceDoc {
+                        ecs: &ecs,
+                        id: &id,
+                        index: &index,
+                        timestamp: timestamp.as_deref(),
+                    };
+                    let doc = build_alert(&rule.meta, &source, explanation);
+                    alerts.push(make_alert(self, i, doc, &id, timestamp, String::new(), (usize::MAX, 0, 0)));
+                }
+            }
+        }
+        // The first delivery (in input order) of each event wins.
+        alerts.sort_by(|a, b| a.uuid.cmp(&b.uuid).then(a.order.cmp(&b.order)));
+        let mut unique: Vec<Alert> = Vec::with_capacity(alerts.len());
+        let mut duplicate_records: HashSet<(usize, u64, usize)> = HashSet::new();
+        let mut kept_records: HashSet<(usize, u64, usize)> = HashSet::new();
+        for a in alerts {
+            if unique.last().is_some_and(|u| u.uuid == a.uuid) {
+                duplicate_records.insert(a.order);
+            } else {
+                kept_records.insert(a.order);
+                unique.push(a);
+            }
+        }
+        stats.duplicates = duplicate_records.difference(&kept_records).count() as u64;
+        stats.records_matched = stats.records_matched.saturating_sub(stats.duplicates);
+
+        unique.sort_by(|a, b| {
+            let name_a = &self.reports[a.rule].name;
+            let name_b = &self.reports[b.rule].name;
+            a.sort_time
+                .cmp(&b.sort_time)
+                .then_with(|| a.timestamp.cmp(&b.timestamp))
+                .then_with(|| name_a.cmp(name_b))
+                .then_with(|| a.event_id.cmp(&b.event_id))
+                .then_with(|| a.uuid.cmp(&b.uuid))
+        });
+        if let Some(max) = options.max_signals {
+            let mut per_rule: HashMap<usize, usize> = HashMap::new();
+            unique.retain(|a| {
+                let n = per_rule.entry(a.rule).or_default();
+                *n += 1;
+                if *n > max {
+                    stats.alerts_over_max_signals += 1;
+                    false
+                } else {
+                    true
+                }
+            });
+        }
+        unique
+    }
+
+    fn process_batch(
+        &self,
+        source: usize,
+        seq: u64,
+        batch: &RecordBatch,
+        options: &RunOptions,
+        worker: &mut Worker,
+    ) -> BatchResult {
+        let mut out = BatchResult {
+            alerts: Vec::new(),
+            problems: Vec::new(),
+            stats: RunStats::default(),
+        };
+        for (index, span) in batch.records.iter().enumerate() {
+            let bytes = &batch.buf[span.range.clone()];
+            out.stats.records_read += 1;
+            out.stats.bytes += bytes.len() as u64;
+            let order = (source, seq, index);
+            match span.kind {
+                RecordKind::CloudTrail => {
+                    self.prefilter
+                        .candidates(bytes, &mut worker.scratch, &mut worker.candidates);
+                    let n = worker.candidates.len();
+                    out.stats.rule_evaluations_skipped += (self.rules.len() - n) as u64;
+                    if n == 0 {
+                        out.stats.records_prefiltered += 1;
+                        continue;
+                    }
+                    let event = match self.mapper.map(bytes) {
+                        Ok(event) => event,
+                        Err(err) => {
+                            out.problems.push(OrderedProblem {
+                                source,
+                                seq: u64::MAX,
+                                problem: Problem::malformed_record(
+                                    batch.source.clone(),
+                                    span.location,
+                                    err,
+                                ),
+                            });
+                            continue;
+                        }
+                    };
+                    out.stats.records_evaluated += 1;
+                    let matched = self.evaluate(&event, options, worker, &mut out.stats);
+                    if matched.is_empty() {
+                        continue;
+                    }
+                    let ecs = event.to_ecs();
+                    let id = match field_strings(&ecs, "event.id").into_iter().next() {
+                        Some(id) => id,
+                        None => sha256_hex(bytes),
+                    };
+                    let location = format!("{}:{}", batch.source, span.location.line);
+                    self.emit(
+                        &matched,
+                        &ecs,
+                        &id,
+                        CLOUDTRAIL_DATA_STREAM,
+                        true,
+                        order,
+                        location,
+                        options,
+                        &mut out,
+                    );
+                }
+                RecordKind::Ecs => {
+                    let parsed: Value = match serde_json::from_slice(bytes) {
+                        Ok(v) => v,
+                        Err(err) => {
+                            out.problems.push(OrderedProblem {
+                                source,
+                                seq: u64::MAX,
+                                problem: Problem::malformed_record(
+                                    batch.source.clone(),
+                                    span.location,
+                                    err,
+                                ),
+                            });
+                            continue;
+                        }
+                    };
+                    // A search hit (`{"_id":…,"_index":…,"_source":{…}}`) carries the document
+                    // in `_source`.
+                    let (doc, hit_id, hit_index) = match parsed.get("_source") {
+                        Some(src @ Value::Object(_)) => (
+                            src.clone(),
+                            parsed.get("_id").and_then(Value::as_str).map(str::to_string),
+                            parsed.get("_index").and_then(Value::as_str).map(str::to_string),
+                        ),
+                        _ => (parsed, None, None),
+                    };
+                    let n = self.rules.len();
+                    worker.candidates.clear();
+                    worker.candidates.extend(0..n);
+                    out.stats.records_evaluated += 1;
+                    let event = JsonEvent::new(&doc, &self.paths);
+                    let matched = self.evaluate(&event, options, worker, &mut out.stats);
+                    if matched.is_empty() {
+                        continue;
+                    }
+                    let id = hit_id
+                        .or_else(|| field_strings(&doc, "event.id").into_iter().next())
+                        .unwrap_or_else(|| sha256_hex(bytes));
+                    let index = hit_index.unwrap_or_else(|| CLOUDTRAIL_DATA_STREAM.to_string());
+                    let location = format!("{}:{}", batch.source, span.location.line);
+                    self.emit(&matched, &doc, &id, &index, false, order, location, options, &mut out);
+                }
+            }
+        }
+        out
+    }
+
+    /// Runs the candidate rules' detectors; returns (rule, explanation) per detection.
+    fn evaluate(
+        &self,
+        event: &dyn Event,
+        options: &RunOptions,
+        worker: &mut Worker,
+        stats: &mut RunStats,
+    ) -> Vec<(usize, Option<Value>)> {
+        let mut matched = Vec::new();
+        for &rule in &worker.candidates {
+            stats.rule_evaluations += 1;
+            worker.detections.clear();
+            self.rules[rule]
+                .detector
+                .on_event(event, options.explain, &mut worker.detections);
+            for d in worker.detections.drain(..) {
+                if let Detection::ThisEvent { explanation } = d {
+                    matched.push((rule, explanation));
+                }
+            }
+        }
+        matched
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn emit(
+        &self,
+        matched: &[(usize, Option<Value>)],
+        ecs: &Value,
+        id: &str,
+        index: &str,
+        raw_cloudtrail: bool,
+        order: (usize, u64, usize),
+        location: String,
+        options: &RunOptions,
+        out: &mut BatchResult,
+    ) {
+        let timestamp = field_strings(ecs, "@timestamp").into_iter().next();
+        let mut any = false;
+        for (rule, explanation) in matched {
+            let meta = &self.rules[*rule].meta;
+            // The time the rule's look-back would filter on: `timestamp_override` when the
+            // document carries it (ECS exports with event.ingested), else @timestamp.
+            let rule_time = match &meta.timestamp_override {
+                Some(field) => match field_strings(ecs, field).into_iter().next() {
+                    Some(t) => Some(t),
+                    None => {
+                        if raw_cloudtrail {
+                            out.stats.timestamp_override_fallbacks += 1;
+                        }
+                        timestamp.clone()
+                    }
+                },
+                None => timestamp.clone(),
+            };
+            let parsed_rule_time = rule_time.as_deref().and_then(parse_time);
+            if let Some(t) = parsed_rule_time {
+                let before = options.from.is_some_and(|from| t < from);
+                let after = options.to.is_some_and(|to| t >= to);
+                if before || after {
+                    out.stats.alerts_outside_time_range += 1;
+                    continue;
+                }
+            }
+            let source = SourceDoc {
+                ecs,
+                id,
+                index,
+                timestamp: timestamp.as_deref(),
+            };
+            let doc = build_alert(meta, &source, explanation.clone());
+            let mut alert = make_alert(
+                self,
+                *rule,
+                doc,
+                id,
+                timestamp.clone(),
+                location.clone(),
+                order,
+            );
+            alert.sort_time = timestamp.as_deref().and_then(parse_time);
+            out.alerts.push(alert);
+            any = true;
+        }
+        if any {
+            out.stats.records_matched += 1;
+        }
+    }
+}
+
+fn make_alert(
+    engine: &Engine,
+    rule: usize,
+    doc: Value,
+    event_id: &str,
+    timestamp: Option<String>,
+    location: String,
+    order: (usize, u64, usize),
+) -> Alert {
+    let uuid = doc
+        .get("kibana.alert.uuid")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let sort_time = timestamp.as_deref().and_then(parse_time);
+    Alert {
+        rule: engine.rules[rule].report,
+        uuid,
+        timestamp: timestamp.unwrap_or_default(),
+        event_id: event_id.to_string(),
+        location,
+        doc,
+        order,
+        sort_time,
+    }
+}
+
+fn parse_time(s: &str) -> Option<Timestamp> {
+    s.parse::<Timestamp>().ok().or_else(|| {
+        // Dates without an offset are UTC, as Elasticsearch reads them.
+        s.parse::<jiff::civil::DateTime>()
+            .ok()
+            .and_then(|dt| dt.to_zoned(jiff::tz::TimeZone::UTC).ok())
+            .map(|z| z.timestamp())
+    })
+}
+
+fn problem_key(p: &Problem) -> (u64, u64) {
+    p.at.map_or((0, 0), |at| (at.index, at.line))
+}

@@ -1,0 +1,498 @@
+//! `dragnet hunt`: run detection rules over CloudTrail archives and print the alerts.
+//!
+//! Glue only: rules come from `dragnet-rules`, inputs from `dragnet-input`, evaluation and
+//! alerts from `dragnet-engine`; this module parses flags, prints and picks the exit code.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::bail;
+use dragnet_engine::{Alert, Engine, Progress, RuleCounts, RuleStatus, RunOptions, Selection};
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+use crate::exit::Code;
+use crate::output::{DEFAULT_MAX_CELL_WIDTH, Format, GlobalArgs, write_csv_record, write_table};
+
+/// Run detection rules over CloudTrail logs (files, folders, `-`, s3://) and report alerts.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// CloudTrail input: files (.json, .json.gz, JSON lines, ECS NDJSON), folders (searched
+    /// recursively), `-` for stdin, or s3://bucket/prefix.
+    #[arg(value_name = "INPUT", required = true)]
+    pub inputs: Vec<String>,
+    /// Rules to run: a TOML file, a folder of them, or a Kibana NDJSON export (repeatable).
+    /// Default: the rules shipped with dragnet.
+    #[arg(short = 'r', long = "rules", value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
+    /// Run only the rule with this rule_id (repeatable).
+    #[arg(long = "rule-id", value_name = "ID")]
+    pub rule_ids: Vec<String>,
+    /// Run only rules carrying this tag, e.g. "Data Source: AWS SSM" (repeatable).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// Run only rules of this severity: low, medium, high, critical (repeatable).
+    #[arg(long = "severity", value_name = "LEVEL")]
+    pub severities: Vec<String>,
+    /// Run only rules mapped to this MITRE tactic, by name or id (repeatable).
+    #[arg(long = "tactic", value_name = "TACTIC")]
+    pub tactics: Vec<String>,
+    /// Only events at or after this time: RFC 3339 (2025-03-14T09:00:00Z), a date
+    /// (2025-03-14, UTC) or date math (now-90d).
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+    /// Only events before this time (same forms as --from).
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<String>,
+    /// S3 endpoint for s3:// inputs (S3-compatible stores, LocalStack).
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Add to each alert which query clauses matched, on which values.
+    #[arg(long)]
+    pub explain: bool,
+    /// Exit with code 1 when there is at least one alert.
+    #[arg(long)]
+    pub fail_on_alert: bool,
+    /// Exit with code 2 when any input was skipped (malformed, truncated, unreadable).
+    #[arg(long)]
+    pub strict: bool,
+    /// Report at most N alerts per rule (the earliest ones).
+    #[arg(long, value_name = "N")]
+    pub max_signals: Option<usize>,
+    /// Worker threads (default: one per core; RAYON_NUM_THREADS is honoured too).
+    #[arg(long, short = 'j', value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
+    let now = Timestamp::now();
+    let from = args.from.as_deref().map(|t| parse_time(t, now)).transpose()?;
+    let to = args.to.as_deref().map(|t| parse_time(t, now)).transpose()?;
+    if let (Some(f), Some(t)) = (from, to) {
+        if f >= t {
+            bail!("--from ({f}) must be before --to ({t})");
+        }
+    }
+
+    let (rules, rule_problems) = load_rules(&args.rules)?;
+    for p in &rule_problems {
+        if !global.quiet {
+            eprintln!("warning: {p}");
+        }
+    }
+    let selection = Selection {
+        rule_ids: args.rule_ids.clone(),
+        tags: args.tags.clone(),
+        severities: args.severities.clone(),
+        tactics: args.tactics.clone(),
+    };
+    let engine = Engine::compile(&rules, &selection);
+    let counts = RuleCounts::of(engine.reports());
+    if engine.active_rules() == 0 {
+        print_rule_accounting(engine.reports(), true);
+        bail!(
+            "no rule can run ({} loaded, {} not selected, {} not applicable, {} unsupported, {} invalid); check -r/--rules and the selection flags",
+            counts.total,
+            counts.not_selected,
+            counts.not_applicable,
+            counts.unsupported,
+            counts.invalid
+        );
+    }
+
+    let input_options = input_options(&args, from, to);
+    let discovered = dragnet_input::discover(&args.inputs, &input_options);
+    let sources = discovered.sources;
+    let discover_problems = discovered.problems;
+    if discovered.pruned_by_date > 0 && global.verbose > 0 {
+        eprintln!(
+            "note: {} file(s) not read: their CloudTrail path date is outside --from/--to",
+            discovered.pruned_by_date
+        );
+    }
+
+    let progress = Progress::default();
+    let started = Instant::now();
+    let show_progress = !global.quiet && std::io::stderr().is_terminal();
+    let output = std::thread::scope(|scope| {
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let bar = show_progress.then(|| {
+            let progress = &progress;
+            let done = &done;
+            scope.spawn(move || progress_bar(progress, done))
+        });
+        let options = RunOptions {
+            explain: args.explain,
+            from,
+            to,
+            max_signals: args.max_signals,
+            threads: args.threads,
+        };
+        let output = engine.run(sources, &input_options, &options, &progress);
+        done.store(true, Ordering::Relaxed);
+        if let Some(bar) = bar {
+            let _ = bar.join();
+        }
+        output
+    });
+    let elapsed = started.elapsed();
+
+    // Input problems, in input order: file, line / record, reason.
+    let mut problems = discover_problems;
+    problems.extend(output.problems.iter().cloned());
+    if !global.quiet {
+        for p in &problems {
+            eprintln!("warning: {}", describe_problem(p));
+        }
+    }
+
+    let mut w = global.writer()?;
+    match global.format() {
+        Format::Table => write_alert_table(&mut w, &output.alerts, &output.reports)?,
+        Format::Json => {
+            let doc = json!({
+                "alerts": output.alerts.iter().map(|a| &a.doc).collect::<Vec<_>>(),
+                "summary": summary_json(&output.stats, &counts, elapsed),
+                "rules": output.reports,
+                "problems": problems.iter().map(problem_json).collect::<Vec<_>>(),
+            });
+            serde_json::to_writer_pretty(&mut w, &doc)?;
+            writeln!(w)?;
+        }
+        Format::Ndjson => {
+            for a in &output.alerts {
+                serde_json::to_writer(&mut w, &a.doc)?;
+                writeln!(w)?;
+            }
+        }
+        Format::Csv => write_alert_csv(&mut w, &output.alerts, &output.reports)?,
+    }
+    w.flush()?;
+
+    let stats = &output.stats;
+    if !global.quiet {
+        if engine.timestamp_override_rules() > 0 && stats.timestamp_override_fallbacks > 0 {
+            eprintln!(
+                "note: {} rule(s) set timestamp_override = event.ingested; raw CloudTrail has no ingest time, so @timestamp (eventTime) was used for them",
+                engine.timestamp_override_rules()
+            );
+        }
+        if stats.alerts_over_max_signals > 0 {
+            eprintln!(
+                "warning: --max-signals dropped {} alert(s)",
+                stats.alerts_over_max_signals
+            );
+        }
+        print_rule_accounting(&output.reports, global.verbose > 0);
+        let secs = elapsed.as_secs_f64().max(1e-9);
+        eprintln!(
+            "hunt: {} alert(s) from {} rule(s) run over {} record(s) in {} file(s) ({:.1} MB, {:.0} records/s); matched {}, prefiltered {}, skipped {}, duplicate {}, files skipped {}",
+            output.alerts.len(),
+            counts.run,
+            stats.records_read,
+            stats.files,
+            stats.bytes as f64 / 1e6,
+            stats.records_read as f64 / secs,
+            stats.records_matched,
+            stats.records_prefiltered,
+            stats.records_skipped,
+            stats.duplicates,
+            stats.files_skipped
+        );
+    }
+
+    let nothing_processed = stats.records_read == 0 && (stats.files == 0 || !problems.is_empty());
+    if nothing_processed {
+        eprintln!("error: no CloudTrail record could be read from the inputs");
+        return Ok(Code::Usage);
+    }
+    let skipped_input = problems.iter().any(|p| {
+        !matches!(p.kind, dragnet_input::ProblemKind::NotCloudTrail)
+    });
+    if args.strict && skipped_input {
+        eprintln!("error: --strict: some input was skipped (see warnings above)");
+        return Ok(Code::Usage);
+    }
+    if args.fail_on_alert && !output.alerts.is_empty() {
+        return Ok(Code::Findings);
+    }
+    Ok(Code::Ok)
+}
+
+/// The rules to run: `-r` paths, or the rules shipped with dragnet. Returns the rules and
+/// the problems of rules that could not be loaded (reported, not fatal).
+fn load_rules(paths: &[PathBuf]) -> anyhow::Result<(Vec<dragnet_rules::Rule>, Vec<String>)> {
+    let set = if paths.is_empty() {
+        dragnet_rules::embedded()
+    } else {
+        dragnet_rules::load_paths(paths)
+    };
+    let problems: Vec<String> = set
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.to_string())
+        .collect();
+    if set.rules.is_empty() && !problems.is_empty() {
+        for p in &problems {
+            eprintln!("error: {p}");
+        }
+        bail!("no rule could be loaded from {}", join_paths(paths));
+    }
+    Ok((set.rules, problems))
+}
+
+fn join_paths(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn input_options(
+    args: &Args,
+    from: Option<Timestamp>,
+    to: Option<Timestamp>,
+) -> dragnet_input::InputOptions {
+    // The input crate prunes files by the dates in CloudTrail delivery paths; an open end of
+    // the range is the end of representable time.
+    let time_range = (from.is_some() || to.is_some())
+        .then(|| (from.unwrap_or(Timestamp::MIN), to.unwrap_or(Timestamp::MAX)));
+    dragnet_input::InputOptions {
+        endpoint_url: args.endpoint_url.clone(),
+        time_range,
+        ..Default::default()
+    }
+}
+
+/// `--from`/`--to`: RFC 3339, a bare date (UTC midnight), or Elasticsearch date math.
+fn parse_time(text: &str, now: Timestamp) -> anyhow::Result<Timestamp> {
+    if let Ok(t) = text.parse::<Timestamp>() {
+        return Ok(t);
+    }
+    if let Ok(d) = text.parse::<jiff::civil::Date>() {
+        return Ok(d.to_zoned(jiff::tz::TimeZone::UTC)?.timestamp());
+    }
+    if let Ok(dt) = text.parse::<jiff::civil::DateTime>() {
+        return Ok(dt.to_zoned(jiff::tz::TimeZone::UTC)?.timestamp());
+    }
+    let math = dragnet_rules::DateMath::parse(text).map_err(|e| {
+        anyhow::anyhow!(
+            "invalid time {text:?}: {e}; use RFC 3339 (2025-03-14T09:00:00Z), a date (2025-03-14) or date math (now-90d)"
+        )
+    })?;
+    math.resolve(now)
+        .map_err(|e| anyhow::anyhow!("invalid time {text:?}: {e}"))
+}
+
+fn describe_problem(p: &dragnet_input::Problem) -> String {
+    match &p.at {
+        Some(at) => format!(
+            "{}:{}: record {}: {}",
+            p.source, at.line, at.index, p.message
+        ),
+        None => format!("{}: {}", p.source, p.message),
+    }
+}
+
+fn problem_json(p: &dragnet_input::Problem) -> Value {
+    json!({
+        "source": &*p.source,
+        "line": p.at.map(|a| a.line),
+        "record": p.at.map(|a| a.index),
+        "kind": p.kind.name(),
+        "message": p.message,
+    })
+}
+
+fn summary_json(stats: &dragnet_engine::RunStats, counts: &RuleCounts, elapsed: Duration) -> Value {
+    let mut v = serde_json::to_value(stats).unwrap_or(Value::Null);
+    v["rules"] = serde_json::to_value(counts).unwrap_or(Value::Null);
+    v["elapsed_seconds"] = json!(elapsed.as_secs_f64());
+    v
+}
+
+fn print_rule_accounting(reports: &[dragnet_engine::RuleReport], list_all: bool) {
+    let counts = RuleCounts::of(reports);
+    eprintln!(
+        "rules: {} loaded: {} run, {} not applicable, {} unsupported, {} invalid, {} not selected",
+        counts.total,
+        counts.run,
+        counts.not_applicable,
+        counts.unsupported,
+        counts.invalid,
+        counts.not_selected
+    );
+    for r in reports {
+        let show = match &r.status {
+            RuleStatus::Run { notes, .. } => list_all && !notes.is_empty(),
+            RuleStatus::NotSelected { .. } => list_all,
+            _ => true,
+        };
+        if !show {
+            continue;
+        }
+        let detail = match &r.status {
+            RuleStatus::Run { notes, .. } => notes.join("; "),
+            other => other.reason().unwrap_or_default().to_string(),
+        };
+        eprintln!(
+            "  {:<14} {} ({}): {}",
+            r.status.name(),
+            r.name,
+            r.rule_id,
+            detail
+        );
+    }
+}
+
+fn first(doc: &Value, path: &str) -> String {
+    dragnet_engine::alert::field_strings(doc, path)
+        .into_iter()
+        .next()
+        .unwrap_or_default()
+}
+
+/// The resource an alert is about: the first resource ARN, else the request's target.
+fn target(doc: &Value) -> String {
+    for path in [
+        "aws.cloudtrail.resources.arn",
+        "aws.cloudtrail.flattened.request_parameters.instanceIds",
+        "aws.cloudtrail.flattened.request_parameters.imageId",
+        "aws.cloudtrail.flattened.request_parameters.bucketName",
+        "aws.cloudtrail.flattened.request_parameters.userName",
+        "aws.cloudtrail.flattened.request_parameters.roleName",
+        "user.target.name",
+    ] {
+        let v = first(doc, path);
+        if !v.is_empty() {
+            return v;
+        }
+    }
+    String::new()
+}
+
+fn alert_row(a: &Alert, reports: &[dragnet_engine::RuleReport]) -> Vec<String> {
+    let r = &reports[a.rule];
+    vec![
+        a.timestamp.clone(),
+        r.name.clone(),
+        r.severity.clone(),
+        first(&a.doc, "user.name"),
+        first(&a.doc, "source.ip"),
+        first(&a.doc, "event.action"),
+        target(&a.doc),
+    ]
+}
+
+fn write_alert_table(
+    w: &mut dyn Write,
+    alerts: &[Alert],
+    reports: &[dragnet_engine::RuleReport],
+) -> anyhow::Result<()> {
+    let rows: Vec<Vec<String>> = alerts.iter().map(|a| alert_row(a, reports)).collect();
+    write_table(
+        w,
+        &["time", "rule", "severity", "actor", "source ip", "action", "target"],
+        &rows,
+        DEFAULT_MAX_CELL_WIDTH,
+    )?;
+    writeln!(w)?;
+    let per_rule: Vec<Vec<String>> = reports
+        .iter()
+        .filter(|r| r.alerts > 0)
+        .map(|r| {
+            vec![
+                r.name.clone(),
+                r.severity.clone(),
+                r.alerts.to_string(),
+                r.first_seen.clone().unwrap_or_default(),
+                r.last_seen.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    write_table(
+        w,
+        &["rule", "severity", "alerts", "first seen", "last seen"],
+        &per_rule,
+        DEFAULT_MAX_CELL_WIDTH,
+    )?;
+    Ok(())
+}
+
+fn write_alert_csv(
+    w: &mut dyn Write,
+    alerts: &[Alert],
+    reports: &[dragnet_engine::RuleReport],
+) -> anyhow::Result<()> {
+    write_csv_record(
+        w,
+        &[
+            "timestamp",
+            "rule_id",
+            "rule",
+            "severity",
+            "risk_score",
+            "actor",
+            "source_ip",
+            "action",
+            "target",
+            "event_id",
+            "alert_uuid",
+            "reason",
+        ],
+    )?;
+    for a in alerts {
+        let r = &reports[a.rule];
+        write_csv_record(
+            w,
+            &[
+                a.timestamp.clone(),
+                r.rule_id.clone(),
+                r.name.clone(),
+                r.severity.clone(),
+                a.doc["kibana.alert.risk_score"].to_string(),
+                first(&a.doc, "user.name"),
+                first(&a.doc, "source.ip"),
+                first(&a.doc, "event.action"),
+                target(&a.doc),
+                a.event_id.clone(),
+                a.uuid.clone(),
+                a.doc["kibana.alert.reason"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+/// Bytes, records/s and alerts so far, redrawn on stderr until `done`.
+fn progress_bar(progress: &Progress, done: &std::sync::atomic::AtomicBool) {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {elapsed} {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    let started = Instant::now();
+    while !done.load(Ordering::Relaxed) {
+        let records = progress.records.load(Ordering::Relaxed);
+        let secs = started.elapsed().as_secs_f64().max(1e-9);
+        bar.set_message(format!(
+            "{:.1} MB, {} records ({:.0}/s), {} alerts",
+            progress.bytes.load(Ordering::Relaxed) as f64 / 1e6,
+            records,
+            records as f64 / secs,
+            progress.alerts.load(Ordering::Relaxed)
+        ));
+        bar.tick();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bar.finish_and_clear();
+}
