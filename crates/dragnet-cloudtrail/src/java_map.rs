@@ -18,8 +18,9 @@ use crate::node::Node;
 
 /// `java.lang.String.hashCode()`: over UTF-16 code units, wrapping.
 pub fn java_string_hash(s: &str) -> u32 {
-    s.encode_utf16()
-        .fold(0u32, |h, unit| h.wrapping_mul(31).wrapping_add(u32::from(unit)))
+    s.encode_utf16().fold(0u32, |h, unit| {
+        h.wrapping_mul(31).wrapping_add(u32::from(unit))
+    })
 }
 
 /// `HashMap.hash()`: the high half folded into the low half.
@@ -135,7 +136,9 @@ pub fn java_double(d: f64) -> String {
     // correctly rounded `{:.N$e}` (Double.MIN_VALUE is "4.9E-324", and 1927220481940758.25
     // prints as "...582E15" where `{:e}` alone says "...583e15").
     let shortest = format!("{:e}", d.abs());
-    let len = shortest.split_once('e').map_or(1, |(m, _)| m.chars().filter(char::is_ascii_digit).count());
+    let len = shortest
+        .split_once('e')
+        .map_or(1, |(m, _)| m.chars().filter(char::is_ascii_digit).count());
     let sci = format!("{:.*e}", len.max(2) - 1, d.abs());
     let (mantissa, exp) = sci.split_once('e').expect("`{:e}` always has an exponent");
     let exp: i32 = exp.parse().expect("decimal exponent");
@@ -152,10 +155,17 @@ pub fn java_double(d: f64) -> String {
             } else {
                 format!("{digits:0<width$}", width = e + 1)
             };
-            let frac = if digits.len() > e + 1 { &digits[e + 1..] } else { "0" };
+            let frac = if digits.len() > e + 1 {
+                &digits[e + 1..]
+            } else {
+                "0"
+            };
             (int_part, frac.to_string())
         } else {
-            ("0".to_string(), format!("{}{}", "0".repeat((-exp - 1) as usize), digits))
+            (
+                "0".to_string(),
+                format!("{}{}", "0".repeat((-exp - 1) as usize), digits),
+            )
         };
         format!("{sign}{int_part}.{frac}")
     } else {
@@ -181,31 +191,43 @@ mod tests {
         assert_eq!(java_string_hash("Aa"), java_string_hash("BB"));
         assert_eq!(java_string_hash("hello") as i32, 99162322);
         // Surrogate pairs hash as two code units.
-        assert_eq!(java_string_hash("😀"), 0xD83D_u32.wrapping_mul(31).wrapping_add(0xDE00));
+        assert_eq!(
+            java_string_hash("😀"),
+            0xD83D_u32.wrapping_mul(31).wrapping_add(0xDE00)
+        );
     }
 
     #[test]
     fn renders_the_fixture_examples() {
         // aws 8.9.0 test-modify-image-attribute-json.log-expected.json
         assert_eq!(
-            r(r#"{"attributeType":"launchPermission","imageId":"ami-0beb42caf02660314","launchPermission":{"remove":{"items":[{"group":"all"}]}}}"#),
+            r(
+                r#"{"attributeType":"launchPermission","imageId":"ami-0beb42caf02660314","launchPermission":{"remove":{"items":[{"group":"all"}]}}}"#
+            ),
             "{imageId=ami-0beb42caf02660314, attributeType=launchPermission, launchPermission={remove={items=[{group=all}]}}}"
         );
         // test-send-command-targets-json.log-expected.json
         assert_eq!(
-            r(r#"{"targets":[{"key":"instanceids","values":["i-0ddf9acf8eeb33959"]}],"documentName":"EncryptFilesAndUploadRansomNote","interactive":false}"#),
+            r(
+                r#"{"targets":[{"key":"instanceids","values":["i-0ddf9acf8eeb33959"]}],"documentName":"EncryptFilesAndUploadRansomNote","interactive":false}"#
+            ),
             "{interactive=false, documentName=EncryptFilesAndUploadRansomNote, targets=[{values=[i-0ddf9acf8eeb33959], key=instanceids}]}"
         );
         // test-console-login-json.log-expected.json
         assert_eq!(
-            r(r#"{"MobileVersion":"No","LoginTo":"https://console.aws.amazon.com/s3/","MFAUsed":"No"}"#),
+            r(
+                r#"{"MobileVersion":"No","LoginTo":"https://console.aws.amazon.com/s3/","MFAUsed":"No"}"#
+            ),
             "{LoginTo=https://console.aws.amazon.com/s3/, MobileVersion=No, MFAUsed=No}"
         );
     }
 
     #[test]
     fn removed_values_vanish_but_keep_the_capacity() {
-        assert_eq!(r(r#"{"a":"","b":[],"c":{"d":null},"e":"none","f":"-","g":1}"#), "{g=1}");
+        assert_eq!(
+            r(r#"{"a":"","b":[],"c":{"d":null},"e":"none","f":"-","g":1}"#),
+            "{g=1}"
+        );
         assert_eq!(hashmap_capacity(12), 16);
         assert_eq!(hashmap_capacity(13), 32);
         assert_eq!(hashmap_capacity(24), 32);
@@ -213,14 +235,31 @@ mod tests {
         // A 13-key map grew to 32 buckets; with "zeta" removed it still iterates over 32
         // (expected strings printed by java.util.HashMap on OpenJDK 17).
         let keys = [
-            "zeta", "alpha", "instanceType", "imageId", "keyName", "monitoring", "subnetId",
-            "groupSet", "userData", "blockDevice", "placement", "ebsOptimized", "clientToken",
+            "zeta",
+            "alpha",
+            "instanceType",
+            "imageId",
+            "keyName",
+            "monitoring",
+            "subnetId",
+            "groupSet",
+            "userData",
+            "blockDevice",
+            "placement",
+            "ebsOptimized",
+            "clientToken",
         ];
         let body = |skip_first: bool| {
             keys.iter()
                 .enumerate()
                 .skip(usize::from(skip_first))
-                .map(|(i, k)| if i == 0 { format!("\"{k}\":\"\"") } else { format!("\"{k}\":{i}") })
+                .map(|(i, k)| {
+                    if i == 0 {
+                        format!("\"{k}\":\"\"")
+                    } else {
+                        format!("\"{k}\":{i}")
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join(",")
         };
@@ -238,7 +277,10 @@ mod tests {
 
     #[test]
     fn scalars_and_lists() {
-        assert_eq!(r(r#"[1, "a", true, [], [null], [[2]]]"#), "[1, a, true, [[2]]]");
+        assert_eq!(
+            r(r#"[1, "a", true, [], [null], [[2]]]"#),
+            "[1, a, true, [[2]]]"
+        );
         assert_eq!(r(r#""plain""#), "plain");
         assert_eq!(r("-9223372036854775808"), "-9223372036854775808");
         assert_eq!(r("18446744073709551615"), "18446744073709551615");

@@ -1,5 +1,45 @@
 //! dragnet-cloudtrail: raw AWS CloudTrail records as lazy ECS events, reproducing Elastic's AWS
 //! integration ingest pipeline (aws package 8.9.0) field for field.
+//!
+//! Use: intern every field the rules need in a [`FieldTable`](dragnet_event::FieldTable), then
+//! [`Mapper::bind`] once; per record, [`Mapper::map`] and evaluate the returned
+//! [`CloudTrailEvent`] through [`dragnet_event::Event`]. [`CloudTrailEvent::to_ecs`] gives the
+//! whole document (for `dragnet normalize` and alert bodies). [`raw_needle`] tells the
+//! prefilter which bytes a record must contain for a field to hold a literal.
+//!
+//! # Cost model
+//! - `map`: one JSON parse into an order-keeping tree ([`node::Node`]) whose strings borrow
+//!   from the input unless they contain escapes. Nothing else happens until a field is visited.
+//! - A renamed field (`event.action`, `event.provider`, `cloud.region`, most
+//!   `aws.cloudtrail.*`): a walk of at most a few keys in the tree per visit, no allocation.
+//! - A constant (`event.dataset`, `event.module`, `cloud.provider`): free.
+//! - A derived field belongs to a group computed once per record on first access and cached:
+//!   e.g. `aws.cloudtrail.request_parameters` renders that one object (Java `HashMap` order),
+//!   `user.name` runs the identity logic, `related.entity` the entity script. Fields of
+//!   untouched groups cost nothing.
+//! - A name above catalog fields (`user`, `aws.cloudtrail`) materialises the whole document
+//!   once per record; a name the mapping never produces is bound to "absent" at bind time.
+//!
+//! # Differences from Elastic
+//! `user_agent.*` beyond `original` is not derived (no uap-core parser); `error.message` texts
+//! approximate Elasticsearch's; integers beyond `u64` render as doubles; a `HashMap` bucket of
+//! 9+ colliding keys (Java's treeification) is not modelled; duplicate JSON keys (which make
+//! Elasticsearch's `json` processor fail) are accepted, the first occurrence winning.
 
+mod categories;
+mod entity;
+mod event;
+mod geo;
 pub mod java_map;
+mod mapping;
+mod needle;
 pub mod node;
+mod time;
+
+pub use event::{CloudTrailEvent, Mapper, MapperError, MapperOptions, RecordError, Retain};
+pub use needle::{Needle, raw_needle};
+
+/// Every field name the mapping can produce (for `normalize`, round-trip tests and docs).
+pub fn field_names() -> impl Iterator<Item = &'static str> {
+    mapping::CATALOG.iter().map(|(n, _)| *n)
+}

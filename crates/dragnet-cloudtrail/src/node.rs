@@ -209,7 +209,9 @@ mod tests {
     fn keeps_document_order_and_borrows_plain_strings() {
         let raw = br#"{"b":"x","a":"y\"z","c":[1,-2,3.5,18446744073709551615]}"#;
         let node = parse(raw).unwrap();
-        let Node::Object(entries) = &node else { panic!() };
+        let Node::Object(entries) = &node else {
+            panic!()
+        };
         let keys: Vec<&str> = entries.iter().map(|(k, _)| &**k).collect();
         assert_eq!(keys, ["b", "a", "c"]);
         assert!(matches!(node.get("b"), Some(Node::Str(Cow::Borrowed("x")))));
@@ -227,9 +229,12 @@ mod tests {
 
     #[test]
     fn clean_up_drops_empty_dash_none_and_emptied_containers() {
-        let node = parse(br#"{"a":"","b":"-","c":"none","d":{"e":[null,{}]},"f":"None","g":0}"#)
-            .unwrap();
-        assert_eq!(node.pruned(), Some(serde_json::json!({"f": "None", "g": 0})));
+        let node =
+            parse(br#"{"a":"","b":"-","c":"none","d":{"e":[null,{}]},"f":"None","g":0}"#).unwrap();
+        assert_eq!(
+            node.pruned(),
+            Some(serde_json::json!({"f": "None", "g": 0}))
+        );
         assert!(parse(br#"{"x":{"y":[]}}"#).unwrap().is_dropped());
         assert!(!parse(br#"false"#).unwrap().is_dropped());
     }

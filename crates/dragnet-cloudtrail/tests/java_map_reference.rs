@@ -33,16 +33,35 @@ fn key(rng: &mut Rng) -> String {
             .map(|_| if rng.chance(50) { "Aa" } else { "BB" })
             .collect(),
         1 => [
-            "instanceId", "imageId", "userName", "roleArn", "policyArn", "bucketName", "key",
-            "groupId", "x-amz-server-side-encryption", "Host", "encryption", "items", "value",
-            "filter", "maxResults", "dryRun", "fromPort", "toPort", "cidrIp", "ipProtocol",
+            "instanceId",
+            "imageId",
+            "userName",
+            "roleArn",
+            "policyArn",
+            "bucketName",
+            "key",
+            "groupId",
+            "x-amz-server-side-encryption",
+            "Host",
+            "encryption",
+            "items",
+            "value",
+            "filter",
+            "maxResults",
+            "dryRun",
+            "fromPort",
+            "toPort",
+            "cidrIp",
+            "ipProtocol",
         ][rng.below(20) as usize]
             .to_string(),
         2 => {
             let len = 1 + rng.below(12);
             (0..len)
-                .map(|_| (b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-."
-                    [rng.below(65) as usize]) as char)
+                .map(|_| {
+                    (b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-."
+                        [rng.below(65) as usize]) as char
+                })
                 .collect()
         }
         _ => format!("k{}", rng.below(200)),
@@ -70,8 +89,18 @@ fn scalar(rng: &mut Rng, out: &mut String) {
             write!(out, "{d:?}").unwrap()
         }
         10 => {
-            let d = [1.0, 1e7, 9_999_999.0, 1e-3, 0.000_999, 0.5, 100.0, 1e21, 2.5e-5, 123.0]
-                [rng.below(10) as usize];
+            let d = [
+                1.0,
+                1e7,
+                9_999_999.0,
+                1e-3,
+                0.000_999,
+                0.5,
+                100.0,
+                1e21,
+                2.5e-5,
+                123.0,
+            ][rng.below(10) as usize];
             write!(out, "{d:?}").unwrap()
         }
         11 => out.push_str("\"None\""),
@@ -85,9 +114,7 @@ fn map_size(rng: &mut Rng, depth: u32) -> usize {
     if depth > 0 && rng.chance(70) {
         return rng.below(5) as usize;
     }
-    [
-        0, 1, 3, 7, 11, 12, 13, 14, 23, 24, 25, 26, 37, 48, 49,
-    ][rng.below(15) as usize]
+    [0, 1, 3, 7, 11, 12, 13, 14, 23, 24, 25, 26, 37, 48, 49][rng.below(15) as usize]
 }
 
 fn value(rng: &mut Rng, depth: u32, out: &mut String) {
@@ -159,7 +186,12 @@ fn renderer_agrees_with_the_reference_model_on_10000_maps() {
     std::fs::write(&cases_path, cases.join("\n") + "\n").unwrap();
     let driver = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/java_map_driver.py");
     let status = Command::new("python3")
-        .args([driver.as_ref(), notes.as_os_str(), cases_path.as_os_str(), out_path.as_os_str()])
+        .args([
+            driver.as_ref(),
+            notes.as_os_str(),
+            cases_path.as_os_str(),
+            out_path.as_os_str(),
+        ])
         .status()
         .expect("python3 is needed to run the reference model");
     assert!(status.success(), "reference model failed: {status}");
@@ -175,9 +207,17 @@ fn renderer_agrees_with_the_reference_model_on_10000_maps() {
         let node = parse(case.as_bytes()).unwrap();
         let got = (!node.is_dropped()).then(|| render(&node));
         if &got != want {
-            let (g, w) = (got.clone().unwrap_or_default(), want.clone().unwrap_or_default());
+            let (g, w) = (
+                got.clone().unwrap_or_default(),
+                want.clone().unwrap_or_default(),
+            );
             let at = g.chars().zip(w.chars()).take_while(|(a, b)| a == b).count();
-            let near = |s: &str| s.chars().skip(at.saturating_sub(60)).take(120).collect::<String>();
+            let near = |s: &str| {
+                s.chars()
+                    .skip(at.saturating_sub(60))
+                    .take(120)
+                    .collect::<String>()
+            };
             panic!(
                 "mismatch at char {at}\n  rust : …{}…\n  model: …{}…\ncase: {case}",
                 near(&g),
@@ -190,6 +230,9 @@ fn renderer_agrees_with_the_reference_model_on_10000_maps() {
             big += usize::from(entries.len() > 12);
         }
     }
-    println!("java_map: {agree}/{} strings agree ({rendered} non-empty, {big} maps above 12 keys)", cases.len());
+    println!(
+        "java_map: {agree}/{} strings agree ({rendered} non-empty, {big} maps above 12 keys)",
+        cases.len()
+    );
     assert!(big > 1000, "the generator must exercise resized maps");
 }

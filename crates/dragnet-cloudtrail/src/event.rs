@@ -1,0 +1,411 @@
+//! [`Mapper`] (bound once to a [`FieldTable`]) and [`CloudTrailEvent`] (one lazily mapped record).
+
+use std::cell::OnceCell;
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+
+use dragnet_event::{Event, FieldId, FieldTable, Scalar};
+use serde_json::{Map, Value};
+
+use crate::geo::Geo;
+use crate::mapping::{self, CATALOG, GROUP_COUNT, Group, Out, Source};
+use crate::node::{self, Node};
+
+/// The integration's `retain` setting: which copies of `requestParameters` & co. are kept.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Retain {
+    /// Rendered strings and `aws.cloudtrail.flattened.*` objects (the integration's default).
+    #[default]
+    All,
+    /// Rendered strings only.
+    Keyword,
+    /// Flattened objects only.
+    Flattened,
+    /// Rendered strings plus the flattened paths Elastic's prebuilt rules use.
+    Minimal,
+    /// Neither (digest and Insights content is kept).
+    None,
+}
+
+/// How records are mapped.
+#[derive(Clone, Debug)]
+pub struct MapperOptions {
+    /// MaxMind City database for `source.geo.*`; without it those fields are absent.
+    pub geoip_db: Option<PathBuf>,
+    /// MaxMind ASN database for `source.as.*`; without it those fields are absent.
+    pub asn_db: Option<PathBuf>,
+    /// Keep the raw record text in `event.original` (in [`CloudTrailEvent::to_ecs`] and as a
+    /// field).
+    pub include_original: bool,
+    pub retain: Retain,
+    /// The integration's `actor_target_mapping` option: the `*.entity.id` fields.
+    pub actor_target_mapping: bool,
+    /// When the record was read (the agent's `@timestamp`): `event.created`, and `@timestamp`
+    /// when the record has no usable time. `None` leaves both to the record.
+    pub read_time: Option<String>,
+    /// Document `tags` (`preserve_original_event` is added to documents with errors).
+    pub tags: Vec<String>,
+}
+
+impl Default for MapperOptions {
+    fn default() -> Self {
+        Self {
+            geoip_db: None,
+            asn_db: None,
+            include_original: false,
+            retain: Retain::All,
+            actor_target_mapping: true,
+            read_time: None,
+            tags: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MapperError {
+    #[error("cannot open MaxMind database {}: {reason}", path.display())]
+    Database { path: PathBuf, reason: String },
+}
+
+/// Why one record could not be mapped. The caller reports it with the record's location and
+/// goes on with the next record.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("not valid JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("a CloudTrail record must be a JSON object, found {0}")]
+    NotAnObject(&'static str),
+}
+
+/// How one field of the table is answered.
+#[derive(Clone, Debug)]
+enum Binding {
+    Absent,
+    Catalog {
+        source: Source,
+        name: &'static str,
+        sub: Vec<String>,
+    },
+    /// `event.original`.
+    Original,
+    /// A name that is an object above catalog fields (`user`, `aws.cloudtrail.user_identity`):
+    /// answered from the full document.
+    Document(Vec<String>),
+}
+
+/// Maps raw CloudTrail records for one set of fields. Build once per run, share across threads.
+pub struct Mapper {
+    bindings: Vec<Binding>,
+    pub(crate) options: MapperOptions,
+    pub(crate) geo: Option<Geo>,
+}
+
+impl Mapper {
+    /// Decides, for every field of `table`, which derivation serves it.
+    pub fn bind(table: &FieldTable, options: MapperOptions) -> Result<Self, MapperError> {
+        let geo = Geo::open(options.geoip_db.as_deref(), options.asn_db.as_deref())?;
+        let bindings = table.iter().map(|(_, name)| binding(name)).collect();
+        Ok(Self {
+            bindings,
+            options,
+            geo,
+        })
+    }
+
+    /// Parses one record. Fields are derived when first visited.
+    ///
+    /// An empty (whitespace-only) input maps to the document the pipeline makes of an empty
+    /// message (constants and `event.kind/outcome/type` only); any other non-object is an error.
+    pub fn map<'a>(&'a self, raw: &'a [u8]) -> Result<CloudTrailEvent<'a>, RecordError> {
+        let root = if raw.iter().all(u8::is_ascii_whitespace) {
+            Node::Null
+        } else {
+            let root = node::parse(raw)?;
+            match root {
+                Node::Object(_) => root,
+                Node::Null => return Err(RecordError::NotAnObject("null")),
+                Node::Bool(_) => return Err(RecordError::NotAnObject("a boolean")),
+                Node::Int(_) | Node::UInt(_) | Node::Float(_) => {
+                    return Err(RecordError::NotAnObject("a number"));
+                }
+                Node::Str(_) => return Err(RecordError::NotAnObject("a string")),
+                Node::Array(_) => return Err(RecordError::NotAnObject("an array")),
+            }
+        };
+        Ok(CloudTrailEvent {
+            raw,
+            root,
+            mapper: self,
+            groups: Default::default(),
+            document: OnceCell::new(),
+        })
+    }
+
+    pub fn options(&self) -> &MapperOptions {
+        &self.options
+    }
+}
+
+fn binding(name: &str) -> Binding {
+    if name == "event.original" {
+        return Binding::Original;
+    }
+    if let Some((n, s)) = CATALOG.iter().find(|(n, _)| *n == name) {
+        return Binding::Catalog {
+            source: *s,
+            name: n,
+            sub: Vec::new(),
+        };
+    }
+    // Below an object-valued field: `aws.cloudtrail.flattened.request_parameters.instanceId`.
+    let below = CATALOG
+        .iter()
+        .filter(|(n, _)| {
+            name.len() > n.len() && name.starts_with(n) && name.as_bytes()[n.len()] == b'.'
+        })
+        .max_by_key(|(n, _)| n.len());
+    if let Some((n, s)) = below {
+        let sub = name[n.len() + 1..].split('.').map(str::to_owned).collect();
+        return Binding::Catalog {
+            source: *s,
+            name: n,
+            sub,
+        };
+    }
+    let above = CATALOG.iter().any(|(n, _)| {
+        n.len() > name.len() && n.starts_with(name) && n.as_bytes()[name.len()] == b'.'
+    });
+    if above {
+        return Binding::Document(name.split('.').map(str::to_owned).collect());
+    }
+    Binding::Absent
+}
+
+/// One raw CloudTrail record seen as the ECS document Elastic's pipeline would make of it.
+pub struct CloudTrailEvent<'a> {
+    raw: &'a [u8],
+    pub(crate) root: Node<'a>,
+    pub(crate) mapper: &'a Mapper,
+    groups: [OnceCell<Out>; GROUP_COUNT],
+    document: OnceCell<Value>,
+}
+
+impl<'a> CloudTrailEvent<'a> {
+    pub(crate) fn group(&self, g: Group) -> &Out {
+        self.groups[g as usize].get_or_init(|| mapping::compute(self, g))
+    }
+
+    /// The raw record bytes.
+    pub fn raw(&self) -> &'a [u8] {
+        self.raw
+    }
+
+    /// The whole ECS document (every field the pipeline sets; `event.original` when the
+    /// options ask for it), keys nested as Elasticsearch's `_source` would hold them.
+    pub fn to_ecs(&self) -> Value {
+        let mut doc = Map::new();
+        for (name, source) in CATALOG {
+            if let Some(v) = self.catalog_value(*source, name) {
+                insert(&mut doc, name, v);
+            }
+        }
+        if self.mapper.options.include_original
+            && let Some(o) = self.original()
+        {
+            insert(&mut doc, "event.original", Value::String(o.to_string()));
+        }
+        Value::Object(doc)
+    }
+
+    fn original(&self) -> Option<&str> {
+        let s = std::str::from_utf8(self.raw).ok()?.trim();
+        (!s.is_empty()).then_some(s)
+    }
+
+    fn catalog_value(&self, source: Source, name: &str) -> Option<Value> {
+        match source {
+            Source::Const(c) => Some(Value::String(c.to_string())),
+            Source::Raw(path) => mapping::kept(&self.root, path).and_then(Node::pruned),
+            Source::RawText(path) => mapping::kept(&self.root, path)
+                .and_then(|n| n.scalar_text().map(|t| Value::String(t.into_owned()))),
+            Source::RawFirst(paths) => paths
+                .iter()
+                .find_map(|p| mapping::kept(&self.root, p))
+                .and_then(Node::pruned),
+            Source::Group(g) => self.group(g).get(name).cloned(),
+        }
+    }
+}
+
+/// Puts `value` at the dotted `name` (`@timestamp` stays one key).
+fn insert(doc: &mut Map<String, Value>, name: &str, value: Value) {
+    let mut parts = name.split('.').peekable();
+    let mut map = doc;
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            map.insert(part.to_string(), value);
+            return;
+        }
+        let entry = map
+            .entry(part.to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !entry.is_object() {
+            *entry = Value::Object(Map::new());
+        }
+        map = entry.as_object_mut().expect("just made an object");
+    }
+}
+
+impl Event for CloudTrailEvent<'_> {
+    fn visit(
+        &self,
+        field: FieldId,
+        visit: &mut dyn FnMut(Scalar<'_>) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
+        let Some(binding) = self.mapper.bindings.get(field.index()) else {
+            return ControlFlow::Continue(());
+        };
+        match binding {
+            Binding::Absent => ControlFlow::Continue(()),
+            Binding::Original => {
+                if self.mapper.options.include_original
+                    && let Some(o) = self.original()
+                {
+                    visit(Scalar::Str(o))?;
+                }
+                ControlFlow::Continue(())
+            }
+            Binding::Document(path) => {
+                let doc = self.document.get_or_init(|| self.to_ecs());
+                walk_value(doc, path, visit)
+            }
+            Binding::Catalog { source, name, sub } => match source {
+                Source::Const(c) => {
+                    if sub.is_empty() {
+                        visit(Scalar::Str(c))?;
+                    }
+                    ControlFlow::Continue(())
+                }
+                Source::Raw(path) => match mapping::kept(&self.root, path) {
+                    Some(n) => walk_node(n, sub, visit),
+                    None => ControlFlow::Continue(()),
+                },
+                Source::RawFirst(paths) => {
+                    match paths.iter().find_map(|p| mapping::kept(&self.root, p)) {
+                        Some(n) => walk_node(n, sub, visit),
+                        None => ControlFlow::Continue(()),
+                    }
+                }
+                Source::RawText(path) => {
+                    if sub.is_empty()
+                        && let Some(t) =
+                            mapping::kept(&self.root, path).and_then(|n| n.scalar_text())
+                    {
+                        visit(Scalar::Str(&t))?;
+                    }
+                    ControlFlow::Continue(())
+                }
+                Source::Group(g) => match self.group(*g).get(name) {
+                    Some(v) => walk_value(v, sub, visit),
+                    None => ControlFlow::Continue(()),
+                },
+            },
+        }
+    }
+}
+
+/// Like `JsonEvent`: arrays flatten, dotted keys and nested objects are equivalent, objects
+/// yield their leaves; values the pipeline's clean-up deletes are skipped.
+fn walk_node(
+    node: &Node<'_>,
+    segs: &[String],
+    visit: &mut dyn FnMut(Scalar<'_>) -> ControlFlow<()>,
+) -> ControlFlow<()> {
+    match node {
+        Node::Array(items) => {
+            for item in items {
+                walk_node(item, segs, visit)?;
+            }
+            ControlFlow::Continue(())
+        }
+        Node::Object(entries) if !segs.is_empty() => {
+            let mut key = String::new();
+            for i in 0..segs.len() {
+                if i > 0 {
+                    key.push('.');
+                }
+                key.push_str(&segs[i]);
+                if let Some(v) = node.get(&key) {
+                    walk_node(v, &segs[i + 1..], visit)?;
+                }
+            }
+            let _ = entries;
+            ControlFlow::Continue(())
+        }
+        _ if !segs.is_empty() => ControlFlow::Continue(()),
+        Node::Null => ControlFlow::Continue(()),
+        Node::Bool(b) => visit(Scalar::Bool(*b)),
+        Node::Int(i) => visit(Scalar::Int(*i)),
+        Node::UInt(u) => visit(Scalar::Float(*u as f64)),
+        Node::Float(f) => visit(Scalar::Float(*f)),
+        Node::Str(s) => {
+            if matches!(&**s, "" | "-" | "none") {
+                ControlFlow::Continue(())
+            } else {
+                visit(Scalar::Str(s))
+            }
+        }
+        Node::Object(entries) => {
+            // First key wins for duplicates, as in `Node::get`.
+            for (i, (k, v)) in entries.iter().enumerate() {
+                if entries[..i].iter().any(|(k2, _)| k2 == k) {
+                    continue;
+                }
+                walk_node(v, &[], visit)?;
+            }
+            ControlFlow::Continue(())
+        }
+    }
+}
+
+fn walk_value(
+    value: &Value,
+    segs: &[String],
+    visit: &mut dyn FnMut(Scalar<'_>) -> ControlFlow<()>,
+) -> ControlFlow<()> {
+    match value {
+        Value::Array(items) => {
+            for item in items {
+                walk_value(item, segs, visit)?;
+            }
+            ControlFlow::Continue(())
+        }
+        Value::Object(map) if !segs.is_empty() => {
+            let mut key = String::new();
+            for i in 0..segs.len() {
+                if i > 0 {
+                    key.push('.');
+                }
+                key.push_str(&segs[i]);
+                if let Some(v) = map.get(key.as_str()) {
+                    walk_value(v, &segs[i + 1..], visit)?;
+                }
+            }
+            ControlFlow::Continue(())
+        }
+        _ if !segs.is_empty() => ControlFlow::Continue(()),
+        Value::Null => ControlFlow::Continue(()),
+        Value::Bool(b) => visit(Scalar::Bool(*b)),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => visit(Scalar::Int(i)),
+            None => visit(Scalar::Float(n.as_f64().unwrap_or(f64::NAN))),
+        },
+        Value::String(s) => visit(Scalar::Str(s)),
+        Value::Object(map) => {
+            for v in map.values() {
+                walk_value(v, &[], visit)?;
+            }
+            ControlFlow::Continue(())
+        }
+    }
+}

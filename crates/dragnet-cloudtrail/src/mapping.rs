@@ -1,0 +1,1101 @@
+//! What the pipeline makes of a record, field by field: the catalog of ECS fields this crate
+//! produces and, for each, the derivation that computes it.
+//!
+//! Three kinds of derivation, cheapest first:
+//! - [`Source::Const`]: the same value for every record (`event.dataset`, `cloud.provider`…);
+//! - [`Source::Raw`]: a rename/copy of one raw key (first present of several for `RawFirst`),
+//!   read in place from the parsed record, nothing allocated;
+//! - [`Source::Group`]: fields that need logic (identity, rendered strings, entities…). A
+//!   group computes all of its fields at once on first access and is cached per record.
+
+use serde_json::{Map, Value};
+
+use crate::entity;
+use crate::java_map::{self, java_len};
+use crate::node::Node;
+use crate::time;
+use crate::{CloudTrailEvent, Retain};
+
+/// Groups of fields computed together (see the module doc).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Group {
+    Time,
+    Digest,
+    Identity,
+    Outcome,
+    Status,
+    RequestParameters,
+    ResponseElements,
+    AdditionalEventdata,
+    ServiceEventDetails,
+    Flattened,
+    Resources,
+    Entity,
+    Related,
+    Source,
+    Tls,
+    ConsoleLogin,
+}
+
+pub const GROUP_COUNT: usize = Group::ConsoleLogin as usize + 1;
+
+/// Where a catalog field comes from.
+#[derive(Clone, Copy, Debug)]
+pub enum Source {
+    Const(&'static str),
+    /// The raw value at this path (any JSON type), after the pipeline's clean-up.
+    Raw(&'static [&'static str]),
+    /// Like `Raw`, but the value as a string (mustache templates, `convert type: string`).
+    RawText(&'static [&'static str]),
+    /// The first of these raw paths that has a value.
+    RawFirst(&'static [&'static [&'static str]]),
+    Group(Group),
+}
+
+use Source::{Const, Group as G, Raw, RawFirst, RawText};
+
+/// Every field the mapping can produce. Order is irrelevant except that it is the order
+/// [`CloudTrailEvent::to_ecs`] fills the document in.
+pub const CATALOG: &[(&str, Source)] = &[
+    ("@timestamp", G(Group::Time)),
+    ("data_stream.dataset", Const("aws.cloudtrail")),
+    ("event.dataset", Const("aws.cloudtrail")),
+    ("event.module", Const("aws")),
+    ("ecs.version", Const("8.11.0")),
+    ("cloud.provider", Const("aws")),
+    ("event.created", G(Group::Time)),
+    ("event.action", RawText(&["eventName"])),
+    ("event.provider", Raw(&["eventSource"])),
+    ("event.id", Raw(&["eventID"])),
+    ("event.kind", G(Group::Status)),
+    ("event.outcome", G(Group::Outcome)),
+    ("event.category", G(Group::Outcome)),
+    ("event.type", G(Group::Outcome)),
+    ("error.message", G(Group::Status)),
+    ("tags", G(Group::Status)),
+    ("cloud.region", Raw(&["awsRegion"])),
+    (
+        "cloud.account.id",
+        RawFirst(&[
+            &["userIdentity", "accountId"],
+            &["recipientAccountId"],
+            &["awsAccountId"],
+        ]),
+    ),
+    ("cloud.service.name", G(Group::Identity)),
+    ("service.name", G(Group::Identity)),
+    ("user.name", G(Group::Identity)),
+    ("user.id", G(Group::Identity)),
+    ("user.email", G(Group::Identity)),
+    ("related.user", G(Group::Identity)),
+    (
+        "user.target.id",
+        Raw(&["responseElements", "user", "userId"]),
+    ),
+    ("user.target.name", Raw(&["requestParameters", "userName"])),
+    (
+        "user.changes.name",
+        Raw(&["requestParameters", "newUserName"]),
+    ),
+    ("group.id", Raw(&["responseElements", "group", "groupId"])),
+    ("group.name", Raw(&["requestParameters", "groupName"])),
+    ("file.path", Raw(&["digestS3Object"])),
+    ("source.address", Raw(&["sourceIPAddress"])),
+    ("source.ip", G(Group::Source)),
+    ("source.geo.city_name", G(Group::Source)),
+    ("source.geo.continent_name", G(Group::Source)),
+    ("source.geo.country_iso_code", G(Group::Source)),
+    ("source.geo.country_name", G(Group::Source)),
+    ("source.geo.location", G(Group::Source)),
+    ("source.geo.region_iso_code", G(Group::Source)),
+    ("source.geo.region_name", G(Group::Source)),
+    ("source.as.number", G(Group::Source)),
+    ("source.as.organization.name", G(Group::Source)),
+    ("user_agent.original", Raw(&["userAgent"])),
+    ("tls.version", G(Group::Tls)),
+    ("tls.version_protocol", G(Group::Tls)),
+    ("tls.cipher", G(Group::Tls)),
+    ("tls.client.server_name", G(Group::Tls)),
+    ("aws.cloudtrail.tls_details.key_exchange", G(Group::Tls)),
+    ("related.ip", G(Group::Related)),
+    ("related.hosts", G(Group::Related)),
+    ("related.hash", G(Group::Digest)),
+    ("related.entity", G(Group::Entity)),
+    ("actor.entity.id", G(Group::Entity)),
+    ("target.entity.id", G(Group::Entity)),
+    ("user.entity.id", G(Group::Entity)),
+    ("host.entity.id", G(Group::Entity)),
+    ("service.entity.id", G(Group::Entity)),
+    ("entity.id", G(Group::Entity)),
+    ("user.target.entity.id", G(Group::Entity)),
+    ("host.target.entity.id", G(Group::Entity)),
+    ("host.target.id", G(Group::Entity)),
+    ("service.target.entity.id", G(Group::Entity)),
+    ("entity.target.id", G(Group::Entity)),
+    ("aws.cloudtrail.event_version", Raw(&["eventVersion"])),
+    ("aws.cloudtrail.event_category", Raw(&["eventCategory"])),
+    ("aws.cloudtrail.event_type", Raw(&["eventType"])),
+    ("aws.cloudtrail.request_id", Raw(&["requestID"])),
+    ("aws.cloudtrail.api_version", Raw(&["apiVersion"])),
+    (
+        "aws.cloudtrail.management_event",
+        RawText(&["managementEvent"]),
+    ),
+    ("aws.cloudtrail.read_only", Raw(&["readOnly"])),
+    (
+        "aws.cloudtrail.recipient_account_id",
+        Raw(&["recipientAccountId"]),
+    ),
+    ("aws.cloudtrail.error_code", Raw(&["errorCode"])),
+    ("aws.cloudtrail.error_message", Raw(&["errorMessage"])),
+    (
+        "aws.cloudtrail.session_credential_from_console",
+        Raw(&["sessionCredentialFromConsole"]),
+    ),
+    (
+        "aws.cloudtrail.shared_event_id",
+        RawFirst(&[&["sharedEventID"], &["sharedEventId"]]),
+    ),
+    ("aws.cloudtrail.vpc_endpoint_id", Raw(&["vpcEndpointId"])),
+    (
+        "aws.cloudtrail.vpc_endpoint_account_id",
+        Raw(&["vpcEndpointAccountId"]),
+    ),
+    (
+        "aws.cloudtrail.addendum.reason",
+        Raw(&["addendum", "reason"]),
+    ),
+    (
+        "aws.cloudtrail.addendum.updated_fields",
+        Raw(&["addendum", "updatedFields"]),
+    ),
+    (
+        "aws.cloudtrail.addendum.original_request_id",
+        Raw(&["addendum", "originalRequestID"]),
+    ),
+    (
+        "aws.cloudtrail.addendum.original_event_id",
+        Raw(&["addendum", "originalEventID"]),
+    ),
+    (
+        "aws.cloudtrail.user_identity.type",
+        Raw(&["userIdentity", "type"]),
+    ),
+    (
+        "aws.cloudtrail.user_identity.arn",
+        Raw(&["userIdentity", "arn"]),
+    ),
+    (
+        "aws.cloudtrail.user_identity.access_key_id",
+        Raw(&["userIdentity", "accessKeyId"]),
+    ),
+    (
+        "aws.cloudtrail.user_identity.invoked_by",
+        Raw(&["userIdentity", "invokedBy"]),
+    ),
+    (
+        "aws.cloudtrail.user_identity.invoked_by_delegate.account_id",
+        Raw(&["userIdentity", "invokedByDelegate", "accountId"]),
+    ),
+    (
+        "aws.cloudtrail.user_identity.credential_id",
+        Raw(&["userIdentity", "credentialId"]),
+    ),
+    (
+        "aws.cloudtrail.user_identity.identity_provider",
+        Raw(&["userIdentity", "identityProvider"]),
+    ),
+    (
+        "aws.cloudtrail.user_identity.in_scope_of.issuer_type",
+        Raw(&["userIdentity", "inScopeOf", "issuerType"]),
+    ),
+    (
+        "aws.cloudtrail.user_identity.in_scope_of.credentials_issued_to",
+        Raw(&["userIdentity", "inScopeOf", "credentialsIssuedTo"]),
+    ),
+    (
+        "aws.cloudtrail.user_identity.in_scope_of.source_arn",
+        Raw(&["userIdentity", "inScopeOf", "sourceArn"]),
+    ),
+    (
+        "aws.cloudtrail.user_identity.in_scope_of.source_account",
+        Raw(&["userIdentity", "inScopeOf", "sourceAccount"]),
+    ),
+    (
+        "aws.cloudtrail.user_identity.on_behalf_of.user_id",
+        Raw(&["userIdentity", "onBehalfOf", "userId"]),
+    ),
+    (
+        "aws.cloudtrail.user_identity.on_behalf_of.identity_store_arn",
+        Raw(&["userIdentity", "onBehalfOf", "identityStoreArn"]),
+    ),
+    (
+        "aws.cloudtrail.user_identity.session_context.mfa_authenticated",
+        Raw(&[
+            "userIdentity",
+            "sessionContext",
+            "attributes",
+            "mfaAuthenticated",
+        ]),
+    ),
+    (
+        "aws.cloudtrail.user_identity.session_context.creation_date",
+        G(Group::Time),
+    ),
+    (
+        "aws.cloudtrail.user_identity.session_context.session_issuer.type",
+        Raw(&["userIdentity", "sessionContext", "sessionIssuer", "type"]),
+    ),
+    (
+        "aws.cloudtrail.user_identity.session_context.session_issuer.principal_id",
+        Raw(&[
+            "userIdentity",
+            "sessionContext",
+            "sessionIssuer",
+            "principalId",
+        ]),
+    ),
+    (
+        "aws.cloudtrail.user_identity.session_context.session_issuer.arn",
+        Raw(&["userIdentity", "sessionContext", "sessionIssuer", "arn"]),
+    ),
+    (
+        "aws.cloudtrail.user_identity.session_context.session_issuer.account_id",
+        Raw(&[
+            "userIdentity",
+            "sessionContext",
+            "sessionIssuer",
+            "accountId",
+        ]),
+    ),
+    (
+        "aws.cloudtrail.user_identity.session_context.ec2_role_delivery",
+        Raw(&["userIdentity", "sessionContext", "ec2RoleDelivery"]),
+    ),
+    (
+        "aws.cloudtrail.user_identity.session_context.source_identity",
+        Raw(&["userIdentity", "sessionContext", "sourceIdentity"]),
+    ),
+    (
+        "aws.cloudtrail.user_identity.session_context.web_id_federation_data.federated_provider",
+        Raw(&[
+            "userIdentity",
+            "sessionContext",
+            "webIdFederationData",
+            "federatedProvider",
+        ]),
+    ),
+    (
+        "aws.cloudtrail.user_identity.session_context.web_id_federation_data.attributes",
+        Raw(&[
+            "userIdentity",
+            "sessionContext",
+            "webIdFederationData",
+            "attributes",
+        ]),
+    ),
+    (
+        "aws.cloudtrail.user_identity.session_context.assumed_root",
+        Raw(&["userIdentity", "sessionContext", "assumedRoot"]),
+    ),
+    (
+        "aws.cloudtrail.user_identity.session_context.sign_in_session_arn",
+        Raw(&["userIdentity", "sessionContext", "signInSessionArn"]),
+    ),
+    (
+        "aws.cloudtrail.request_parameters",
+        G(Group::RequestParameters),
+    ),
+    (
+        "aws.cloudtrail.response_elements",
+        G(Group::ResponseElements),
+    ),
+    (
+        "aws.cloudtrail.additional_eventdata",
+        G(Group::AdditionalEventdata),
+    ),
+    (
+        "aws.cloudtrail.service_event_details",
+        G(Group::ServiceEventDetails),
+    ),
+    (
+        "aws.cloudtrail.flattened.request_parameters",
+        G(Group::Flattened),
+    ),
+    (
+        "aws.cloudtrail.flattened.response_elements",
+        G(Group::Flattened),
+    ),
+    (
+        "aws.cloudtrail.flattened.additional_eventdata",
+        G(Group::Flattened),
+    ),
+    (
+        "aws.cloudtrail.flattened.service_event_details",
+        G(Group::Flattened),
+    ),
+    ("aws.cloudtrail.flattened.digest", G(Group::Digest)),
+    (
+        "aws.cloudtrail.flattened.insight_details",
+        Raw(&["insightDetails"]),
+    ),
+    ("aws.cloudtrail.resources", G(Group::Resources)),
+    (
+        "aws.cloudtrail.console_login.additional_eventdata.mobile_version",
+        G(Group::ConsoleLogin),
+    ),
+    (
+        "aws.cloudtrail.console_login.additional_eventdata.login_to",
+        G(Group::ConsoleLogin),
+    ),
+    (
+        "aws.cloudtrail.console_login.additional_eventdata.mfa_used",
+        G(Group::ConsoleLogin),
+    ),
+];
+
+/// The fields one group computed for one record, and the pipeline errors it met.
+#[derive(Debug, Default)]
+pub struct Out {
+    pub fields: Vec<(&'static str, Value)>,
+    pub errors: Vec<String>,
+}
+
+impl Out {
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.fields.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+    fn set(&mut self, name: &'static str, v: Value) {
+        self.fields.push((name, v));
+    }
+    fn set_str(&mut self, name: &'static str, s: impl Into<String>) {
+        let s = s.into();
+        if !s.is_empty() {
+            self.fields.push((name, Value::String(s)));
+        }
+    }
+}
+
+const PIPELINE: &str = "logs-aws.cloudtrail-8.9.0";
+
+fn processor_error(kind: &str, tag: &str, message: &str) -> String {
+    format!("Processor {kind} with tag {tag} in pipeline {PIPELINE} failed with message: {message}")
+}
+
+/// A raw value after the clean-up.
+pub fn kept<'r, 'a>(root: &'r Node<'a>, path: &[&str]) -> Option<&'r Node<'a>> {
+    let mut node = root;
+    for key in path {
+        node = node.get(key)?;
+    }
+    (!node.is_dropped()).then_some(node)
+}
+
+fn kept_str<'r>(root: &'r Node<'_>, path: &[&str]) -> Option<&'r str> {
+    kept(root, path).and_then(Node::as_str)
+}
+
+/// The value a mustache template `{{{json.a.b}}}` renders for a raw path.
+fn text(root: &Node<'_>, path: &[&str]) -> Option<String> {
+    kept(root, path)
+        .and_then(|n| n.scalar_text())
+        .map(|t| t.into_owned())
+}
+
+fn date_field(
+    root: &Node<'_>,
+    key: &'static str,
+    tag: &str,
+    parse: fn(&str) -> Option<String>,
+    out_errors: &mut Vec<String>,
+) -> Option<String> {
+    // `if: value != null && value != ''`; "-"/"none" were dropped before.
+    let node = kept(root, &[key])?;
+    let raw = node.scalar_text()?;
+    match parse(&raw) {
+        Some(ts) => Some(ts),
+        None => {
+            out_errors.push(processor_error(
+                "date",
+                tag,
+                &format!("unable to parse date [{raw}]"),
+            ));
+            None
+        }
+    }
+}
+
+pub fn compute(ev: &CloudTrailEvent<'_>, group: Group) -> Out {
+    let root = &ev.root;
+    let mut out = Out::default();
+    match group {
+        Group::Time => {
+            let opts = &ev.mapper.options;
+            let mut ts = date_field(
+                root,
+                "eventTime",
+                "date_json_eventTime_to_timestamp_e9417ba3",
+                time::iso8601,
+                &mut out.errors,
+            );
+            if let Some(end) = ev.group(Group::Digest).get("_end_time") {
+                ts = end.as_str().map(str::to_owned);
+            }
+            if let Some(ts) = ts.or_else(|| opts.read_time.clone()) {
+                out.set_str("@timestamp", ts);
+            }
+            if let Some(read) = &opts.read_time {
+                out.set_str("event.created", read.clone());
+            }
+            if let Some(node) = kept(
+                root,
+                &[
+                    "userIdentity",
+                    "sessionContext",
+                    "attributes",
+                    "creationDate",
+                ],
+            ) && let Some(raw) = node.scalar_text()
+            {
+                match time::iso8601_or_basic(&raw) {
+                    Some(t) => {
+                        out.set_str("aws.cloudtrail.user_identity.session_context.creation_date", t)
+                    }
+                    None => out.errors.push(processor_error(
+                        "date",
+                        "date_json_userIdentity_sessionContext_attributes_creationDate_to_aws_cloudtrail_user_identity_session_context_creation_date_7cf57f10",
+                        &format!("unable to parse date [{raw}]"),
+                    )),
+                }
+            }
+        }
+        Group::Digest => digest(root, &mut out),
+        Group::Identity => identity(root, &mut out),
+        Group::Outcome => {
+            let failed =
+                kept(root, &["errorCode"]).is_some() || kept(root, &["errorMessage"]).is_some();
+            let mut outcome = if failed {
+                "failure".to_string()
+            } else {
+                "success".to_string()
+            };
+            let action = text(root, &["eventName"]);
+            let mut category = None;
+            if let Some(action) = action.as_deref() {
+                if action == "ConsoleLogin"
+                    && let Some(v) = text(root, &["responseElements", "ConsoleLogin"])
+                {
+                    outcome = v.to_lowercase();
+                }
+                category = crate::categories::lookup(action);
+            }
+            out.set_str("event.outcome", outcome);
+            let strings = |l: &[&str]| Value::Array(l.iter().map(|s| Value::from(*s)).collect());
+            match category {
+                Some((cat, typ)) => {
+                    out.set("event.category", strings(cat));
+                    out.set("event.type", strings(typ));
+                }
+                None => out.set("event.type", strings(&["info"])),
+            }
+        }
+        Group::Status => {
+            let mut errors: Vec<String> = Vec::new();
+            for g in [Group::Time, Group::Digest, Group::Identity, Group::Entity] {
+                errors.extend(ev.group(g).errors.iter().cloned());
+            }
+            let mut tags: Vec<String> = ev.mapper.options.tags.clone();
+            if !errors.is_empty() {
+                out.set(
+                    "error.message",
+                    Value::Array(errors.into_iter().map(Value::String).collect()),
+                );
+                out.set_str("event.kind", "pipeline_error");
+                if !tags.iter().any(|t| t == "preserve_original_event") {
+                    tags.push("preserve_original_event".into());
+                }
+            } else {
+                out.set_str("event.kind", "event");
+            }
+            if !tags.is_empty() {
+                out.set(
+                    "tags",
+                    Value::Array(tags.into_iter().map(Value::String).collect()),
+                );
+            }
+        }
+        Group::RequestParameters => rendered(
+            ev,
+            "requestParameters",
+            "aws.cloudtrail.request_parameters",
+            &mut out,
+        ),
+        Group::ResponseElements => rendered(
+            ev,
+            "responseElements",
+            "aws.cloudtrail.response_elements",
+            &mut out,
+        ),
+        Group::AdditionalEventdata => rendered(
+            ev,
+            "additionalEventData",
+            "aws.cloudtrail.additional_eventdata",
+            &mut out,
+        ),
+        Group::ServiceEventDetails => rendered(
+            ev,
+            "serviceEventDetails",
+            "aws.cloudtrail.service_event_details",
+            &mut out,
+        ),
+        Group::Flattened => flattened(ev, &mut out),
+        Group::Resources => {
+            if let Some(v) = resources(root) {
+                out.set("aws.cloudtrail.resources", v);
+            }
+        }
+        Group::Entity => {
+            if ev.mapper.options.actor_target_mapping {
+                match entity::enrich(root) {
+                    Ok(fields) => out.fields = fields,
+                    Err(entity::ScriptFailure(msg)) => out.errors.push(processor_error(
+                        "script",
+                        "script_append_related_entity_31dc3369",
+                        &msg,
+                    )),
+                }
+            }
+        }
+        Group::Related => related(ev, &mut out),
+        Group::Source => source(ev, &mut out),
+        Group::Tls => tls(root, &mut out),
+        Group::ConsoleLogin => {
+            if text(root, &["eventName"]).as_deref() == Some("ConsoleLogin") {
+                let aed = |k: &str| kept(root, &["additionalEventData", k]);
+                if let Some(v) = aed("MobileVersion") {
+                    out.set(
+                        "aws.cloudtrail.console_login.additional_eventdata.mobile_version",
+                        Value::Bool(v.as_str() != Some("No")),
+                    );
+                }
+                if let Some(v) = aed("LoginTo").and_then(Node::pruned) {
+                    out.set(
+                        "aws.cloudtrail.console_login.additional_eventdata.login_to",
+                        v,
+                    );
+                }
+                if let Some(v) = aed("MFAUsed") {
+                    out.set(
+                        "aws.cloudtrail.console_login.additional_eventdata.mfa_used",
+                        Value::Bool(v.as_str() != Some("No")),
+                    );
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The AWS service behind the call (`script_aws_service_actor`), if it is one.
+fn service_actor(root: &Node<'_>) -> Option<String> {
+    kept(root, &["userIdentity"])?;
+    let kind = kept_str(root, &["userIdentity", "type"]);
+    let invoked_by = kept(root, &["userIdentity", "invokedBy"]);
+    let name = match kind {
+        Some("AWSService") => invoked_by
+            .and_then(|n| n.scalar_text())
+            .map(|s| s.into_owned()),
+        Some("AssumedRole") => {
+            let issuer = kept_str(
+                root,
+                &["userIdentity", "sessionContext", "sessionIssuer", "arn"],
+            )?;
+            let marker = ":role/aws-service-role/";
+            let start = issuer.find(marker)?;
+            let rest = &issuer[start + marker.len()..];
+            match invoked_by {
+                Some(n) => n.scalar_text().map(|s| s.into_owned()),
+                None => match rest.find('/') {
+                    Some(slash) if slash > 0 => Some(rest[..slash].to_string()),
+                    _ => None,
+                },
+            }
+        }
+        _ => None,
+    };
+    name.filter(|s| !s.is_empty())
+}
+
+fn push_unique(list: &mut Vec<String>, v: Option<String>) {
+    if let Some(v) = v
+        && !v.is_empty()
+        && !list.contains(&v)
+    {
+        list.push(v);
+    }
+}
+
+fn identity(root: &Node<'_>, out: &mut Out) {
+    if let Some(source) = kept_str(root, &["eventSource"])
+        && let Some(name) = source.strip_suffix(".amazonaws.com")
+    {
+        out.set_str("cloud.service.name", name);
+    }
+    let service = service_actor(root);
+    let kind = kept_str(root, &["userIdentity", "type"]);
+    let mut user_name: Option<Value> = None;
+    let mut user_id: Option<Value> = None;
+    if service.is_none() {
+        user_name = kept(root, &["userIdentity", "userName"]).and_then(Node::pruned);
+        user_id = kept(root, &["userIdentity", "principalId"]).and_then(Node::pruned);
+        if matches!(kind, Some("AssumedRole" | "FederatedUser"))
+            && let Some(v) = kept(
+                root,
+                &[
+                    "userIdentity",
+                    "sessionContext",
+                    "sessionIssuer",
+                    "userName",
+                ],
+            )
+        {
+            user_name = v.pruned();
+        }
+    }
+    if text(root, &["eventName"]).as_deref() == Some("UserAuthentication")
+        && user_name.is_none()
+        && let Some(v) = kept(root, &["additionalEventData", "UserName"])
+    {
+        user_name = v.pruned();
+        // The rename takes UserName out of additionalEventData before it is rendered.
+        out.set("_moved_additional_user_name", Value::Bool(true));
+    }
+    // Session name: grok `^arn:[a-z0-9-]+:sts:.*/%{GREEDYDATA}$` on the identity ARN.
+    let mut related: Vec<String> = Vec::new();
+    let mut email: Option<String> = None;
+    if matches!(
+        kind,
+        Some("AssumedRole" | "FederatedUser" | "IdentityCenterUser")
+    ) && let Some(arn) = kept_str(root, &["userIdentity", "arn"])
+        && arn.contains(":sts:")
+        && arn.contains('/')
+    {
+        match session_name(arn) {
+            Some(session) => {
+                push_unique(&mut related, Some(session.to_string()));
+                if let Some(at) = session.find('@') {
+                    push_unique(&mut related, Some(session[..at].to_string()));
+                    if !session.is_empty() {
+                        email = Some(session.to_string());
+                    }
+                }
+            }
+            None => out.errors.push(processor_error(
+                "grok",
+                "extract_session_name_from_arn",
+                &format!("Provided Grok expressions do not match field value: [{arn}]"),
+            )),
+        }
+    }
+    if kind == Some("IdentityCenterUser") && user_id.is_none() {
+        user_id = kept(root, &["userIdentity", "onBehalfOf", "userId"]).and_then(Node::pruned);
+    }
+    push_unique(&mut related, text(root, &["requestParameters", "userName"]));
+    push_unique(
+        &mut related,
+        text(root, &["requestParameters", "newUserName"]),
+    );
+    push_unique(
+        &mut related,
+        text(root, &["responseElements", "user", "userId"]),
+    );
+    let scalar = |v: &Option<Value>| match v {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(Value::Bool(b)) => Some(b.to_string()),
+        _ => None,
+    };
+    push_unique(&mut related, scalar(&user_id));
+    push_unique(&mut related, scalar(&user_name));
+    push_unique(
+        &mut related,
+        text(root, &["requestParameters", "newUserName"]),
+    );
+    push_unique(
+        &mut related,
+        text(root, &["userIdentity", "onBehalfOf", "userId"]),
+    );
+    if email.is_none()
+        && let Some(Value::String(name)) = &user_name
+        && name.find('@').is_some_and(|i| i > 0)
+    {
+        email = Some(name.clone());
+    }
+    if let Some(s) = service {
+        out.set_str("service.name", s);
+    }
+    if let Some(v) = user_name {
+        out.set("user.name", v);
+    }
+    if let Some(v) = user_id {
+        out.set("user.id", v);
+    }
+    if let Some(e) = email {
+        out.set_str("user.email", e);
+    }
+    if !related.is_empty() {
+        out.set(
+            "related.user",
+            Value::Array(related.into_iter().map(Value::String).collect()),
+        );
+    }
+}
+
+/// The greedy `.*/(.*)` of the session-name grok, after checking its `^arn:[a-z0-9-]+:sts:`.
+fn session_name(arn: &str) -> Option<&str> {
+    let rest = arn.strip_prefix("arn:")?;
+    let colon = rest.find(':')?;
+    let partition = &rest[..colon];
+    if partition.is_empty()
+        || !partition
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return None;
+    }
+    let rest = rest[colon + 1..].strip_prefix("sts:")?;
+    if rest.contains('\n') {
+        return None;
+    }
+    rest.rfind('/').map(|i| &rest[i + 1..])
+}
+
+/// `aws.cloudtrail.<field>` = the raw object's `toString()` (unless `retain` removes it), and
+/// the pruned object kept aside for the flattened copy.
+fn rendered(ev: &CloudTrailEvent<'_>, key: &str, field: &'static str, out: &mut Out) {
+    let Some(node) = kept(&ev.root, &[key]) else {
+        return;
+    };
+    let moved = key == "additionalEventData"
+        && ev
+            .group(Group::Identity)
+            .get("_moved_additional_user_name")
+            .is_some();
+    let text = if moved {
+        let Node::Object(entries) = node else { return };
+        // The entry is removed from the HashMap after it was built: the capacity stays.
+        let mut without = entries.clone();
+        for e in &mut without {
+            if e.0 == "UserName" {
+                e.1 = Node::Null;
+            }
+        }
+        // An emptied map is still a map: it renders as "{}" (its flattened copy is empty).
+        let node = Node::Object(without);
+        out.set("_flattened", node.pruned().unwrap_or(Value::Null));
+        java_map::render(&node)
+    } else {
+        java_map::render(node)
+    };
+    out.set("_length", Value::from(java_len(&text)));
+    if !matches!(ev.mapper.options.retain, Retain::Flattened | Retain::None) {
+        out.set(field, Value::String(text));
+    }
+}
+
+const MINIMAL: &[(&str, &str)] = &[
+    ("additionalEventData", "SSEApplied"),
+    ("requestParameters", "cidrIp"),
+    ("requestParameters", "dryRun"),
+    ("requestParameters", "fromPort"),
+    ("requestParameters", "includeDeprecated"),
+    ("requestParameters", "policyArn"),
+    ("requestParameters", "serialNumber"),
+    ("requestParameters", "withDecryption"),
+    (
+        "requestParameters",
+        "x-amz-server-side-encryption-customer-algorithm",
+    ),
+];
+
+fn flattened(ev: &CloudTrailEvent<'_>, out: &mut Out) {
+    let retain = ev.mapper.options.retain;
+    if matches!(retain, Retain::Keyword | Retain::None) {
+        return;
+    }
+    let sources = [
+        (
+            "requestParameters",
+            Group::RequestParameters,
+            "aws.cloudtrail.flattened.request_parameters",
+        ),
+        (
+            "responseElements",
+            Group::ResponseElements,
+            "aws.cloudtrail.flattened.response_elements",
+        ),
+        (
+            "additionalEventData",
+            Group::AdditionalEventdata,
+            "aws.cloudtrail.flattened.additional_eventdata",
+        ),
+        (
+            "serviceEventDetails",
+            Group::ServiceEventDetails,
+            "aws.cloudtrail.flattened.service_event_details",
+        ),
+    ];
+    for (key, group, field) in sources {
+        let g = ev.group(group);
+        let Some(len) = g.get("_length").and_then(Value::as_u64) else {
+            continue;
+        };
+        if len >= 32766 {
+            continue;
+        }
+        let value = match g.get("_flattened") {
+            Some(Value::Null) => None,
+            Some(v) => Some(v.clone()),
+            None => kept(&ev.root, &[key]).and_then(Node::pruned),
+        };
+        let Some(value) = value else { continue };
+        if retain == Retain::Minimal {
+            let Value::Object(map) = &value else { continue };
+            let mut reduced = Map::new();
+            for (src, leaf) in MINIMAL {
+                if *src == key
+                    && let Some(v) = map.get(*leaf)
+                {
+                    reduced.insert((*leaf).to_string(), v.clone());
+                }
+            }
+            if !reduced.is_empty() {
+                out.set(field, Value::Object(reduced));
+            }
+        } else {
+            out.set(field, value);
+        }
+    }
+}
+
+/// `script_deduplicate_json_resources`: ARN→arn, accountId→account_id, de-duplicated by
+/// `arn_account_type` through a HashMap, emitted in its iteration order.
+fn resources(root: &Node<'_>) -> Option<Value> {
+    let node = kept(root, &["resources"])?;
+    let Node::Array(items) = node else {
+        return node.pruned();
+    };
+    let mut keys: Vec<String> = Vec::new();
+    let mut values: Vec<Value> = Vec::new();
+    for item in items.iter().filter(|n| !n.is_dropped()) {
+        let Node::Object(_) = item else { continue };
+        let Some(Value::Object(mut map)) = item.pruned() else {
+            continue;
+        };
+        if let Some(v) = map.remove("ARN") {
+            map.insert("arn".into(), v);
+        }
+        if let Some(v) = map.remove("accountId") {
+            map.insert("account_id".into(), v);
+        }
+        let part = |k: &str| match map.get(k) {
+            None => String::new(),
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+        };
+        let key = format!("{}_{}_{}", part("arn"), part("account_id"), part("type"));
+        match keys.iter().position(|k| *k == key) {
+            Some(i) => values[i] = Value::Object(map),
+            None => {
+                keys.push(key);
+                values.push(Value::Object(map));
+            }
+        }
+    }
+    let capacity = java_map::hashmap_capacity(keys.len());
+    let ordered: Vec<Value> = java_map::hashmap_order(&keys, capacity)
+        .into_iter()
+        .map(|i| values[i].clone())
+        .collect();
+    (!ordered.is_empty()).then_some(Value::Array(ordered))
+}
+
+fn digest(root: &Node<'_>, out: &mut Out) {
+    let mut d = Map::new();
+    let mut put = |k: &str, v: Option<Value>| {
+        if let Some(v) = v {
+            d.insert(k.to_string(), v);
+        }
+    };
+    let raw = |k: &str| kept(root, &[k]).and_then(Node::pruned);
+    put("previous_s3_object", raw("previousDigestS3Object"));
+    put("previous_signature", raw("previousDigestSignature"));
+    put("previous_hash_value", raw("previousDigestHashValue"));
+    put("log_files", raw("logFiles"));
+    let mut errors = Vec::new();
+    let mut date = |key: &'static str, tag: &str| {
+        date_field(root, key, tag, time::iso8601, &mut errors).map(Value::String)
+    };
+    let start = date("digestStartTime", "date_json_digestStartTime");
+    let end = date("digestEndTime", "date_json_digestEndTime");
+    let newest = date("newestEventTime", "date_json_newestEventTime");
+    let oldest = date("oldestEventTime", "date_json_oldestEventTime");
+    put("start_time", start);
+    if let Some(e) = &end {
+        out.set("_end_time", e.clone());
+    }
+    put("end_time", end);
+    put("s3_bucket", raw("digestS3Bucket"));
+    put("newest_event_time", newest);
+    put("oldest_event_time", oldest);
+    put("previous_s3_bucket", raw("previousDigestS3Bucket"));
+    put(
+        "previous_hash_algorithm",
+        raw("previousDigestHashAlgorithm"),
+    );
+    put(
+        "public_key_fingerprint",
+        raw("digestPublicKeyFingerprint").or_else(|| raw("publicKeyFingerprint")),
+    );
+    put("signature_algorithm", raw("digestSignatureAlgorithm"));
+    out.errors = errors;
+    if let Some(h) = text(root, &["previousDigestHashValue"]) {
+        out.set("related.hash", Value::Array(vec![Value::String(h)]));
+    }
+    if !d.is_empty() {
+        out.set("aws.cloudtrail.flattened.digest", Value::Object(d));
+    }
+}
+
+fn source(ev: &CloudTrailEvent<'_>, out: &mut Out) {
+    let Some(address) = kept_str(&ev.root, &["sourceIPAddress"]) else {
+        return;
+    };
+    let Ok(ip) = address.parse::<std::net::IpAddr>() else {
+        return;
+    };
+    out.set_str("source.ip", address);
+    if let Some(geo) = &ev.mapper.geo {
+        geo.lookup(ip, &mut out.fields);
+    }
+}
+
+fn tls(root: &Node<'_>, out: &mut Out) {
+    let Some(details) = kept(root, &["tlsDetails"]) else {
+        return;
+    };
+    let field = |k: &str| kept(details, &[k]);
+    if field("tlsVersion").and_then(Node::as_str) == Some("tlsVersion") {
+        return;
+    }
+    if let Some(version) = field("tlsVersion") {
+        match version.as_str().and_then(|v| v.split_once('v')) {
+            Some((protocol, number)) => {
+                out.set_str("tls.version_protocol", protocol.to_lowercase());
+                out.set_str("tls.version", number);
+            }
+            None => {
+                if let Some(v) = version.pruned() {
+                    out.set("tls.version", v);
+                }
+            }
+        }
+    }
+    let mut copy = |k: &str, name: &'static str| {
+        if let Some(v) = field(k).and_then(Node::pruned) {
+            out.set(name, v);
+        }
+    };
+    copy("cipherSuite", "tls.cipher");
+    copy("clientProvidedHostHeader", "tls.client.server_name");
+    copy("keyExchange", "aws.cloudtrail.tls_details.key_exchange");
+}
+
+fn related(ev: &CloudTrailEvent<'_>, out: &mut Out) {
+    let root = &ev.root;
+    let mut ips: Vec<String> = Vec::new();
+    let src = ev.group(Group::Source);
+    let source_ip = src.get("source.ip").and_then(Value::as_str);
+    push_unique(&mut ips, source_ip.map(str::to_owned));
+    if let Some(s) = kept_str(root, &["serviceEventDetails", "sourceIpAddress"])
+        && s.parse::<std::net::IpAddr>().is_ok()
+    {
+        push_unique(&mut ips, Some(s.to_string()));
+    }
+    let mut hosts: Vec<String> = Vec::new();
+    if let Some(Value::String(sni)) = ev.group(Group::Tls).get("tls.client.server_name")
+        && !sni.ends_with(".amazonaws.com")
+    {
+        push_unique(&mut hosts, Some(sni.clone()));
+    }
+    if source_ip.is_none()
+        && let Some(address) = kept_str(root, &["sourceIPAddress"])
+        && address.contains('.')
+        && !address.contains(' ')
+        && !address.ends_with(".amazonaws.com")
+    {
+        push_unique(&mut hosts, Some(address.to_string()));
+    }
+    push_unique(
+        &mut hosts,
+        text(root, &["requestParameters", "computerName"]),
+    );
+    // EC2 instance ids from resources and request/response containers.
+    let mut found: Vec<String> = Vec::new();
+    let mut add = |v: Option<&str>| {
+        if let Some(v) = v
+            && v.encode_utf16().count() >= 10
+            && v.starts_with("i-")
+            && !found.iter().any(|f| f == v)
+        {
+            found.push(v.to_string());
+        }
+    };
+    if let Some(Value::Array(resources)) =
+        ev.group(Group::Resources).get("aws.cloudtrail.resources")
+    {
+        for r in resources {
+            if let Some(arn) = r.get("arn").and_then(Value::as_str)
+                && arn.contains(":instance/")
+            {
+                add(arn.rsplit('/').next());
+            }
+        }
+    }
+    for key in ["requestParameters", "responseElements"] {
+        let Some(container @ Node::Object(_)) = kept(root, &[key]) else {
+            continue;
+        };
+        for k in ["instanceId", "target", "resourceId"] {
+            add(kept(container, &[k]).and_then(Node::as_str));
+        }
+        if let Some(Node::Array(ids)) = kept(container, &["instanceIds"]) {
+            for id in ids.iter().filter(|n| !n.is_dropped()) {
+                add(id.as_str());
+            }
+        }
+        if let Some(Node::Array(items)) = kept(container, &["instancesSet", "items"]) {
+            for item in items.iter().filter(|n| !n.is_dropped()) {
+                if let Node::Object(_) = item {
+                    add(kept(item, &["instanceId"]).and_then(Node::as_str));
+                }
+            }
+        }
+    }
+    for f in found {
+        push_unique(&mut hosts, Some(f));
+    }
+    if !ips.is_empty() {
+        out.set(
+            "related.ip",
+            Value::Array(ips.into_iter().map(Value::String).collect()),
+        );
+    }
+    if !hosts.is_empty() {
+        out.set(
+            "related.hosts",
+            Value::Array(hosts.into_iter().map(Value::String).collect()),
+        );
+    }
+}

@@ -1,0 +1,294 @@
+//! Prefilter support: for "mapped `field` contains (or equals) `literal`", which bytes must the
+//! raw record then contain?
+//!
+//! The answer rests on where each field's text comes from:
+//! - copied from a raw JSON string (renames, substrings of ARNs, entity ids, related.*): the
+//!   literal is inside that string, so its bytes are in the record, unless JSON escaped them
+//!   (`"`, `\`, control characters, `/` as `\/`, anything as `\u…`: callers fully evaluate
+//!   records containing `\u`, and literals with the others get [`Needle::Unknown`]);
+//! - a raw number or boolean can be respelled (`1e1` is indexed as `10`, `1.0E7` renders from
+//!   `10000000.0`), so literals made only of number characters (`0-9 . e E + -`) are Unknown;
+//! - the rendered `request_parameters`-style strings add punctuation (`{`, `}`, `=`, `, `, `[`,
+//!   `]`): a literal free of those and of number-only spelling lies inside one key or value
+//!   token, which is raw text;
+//! - derived values (`event.outcome`, categories, timestamps, GeoIP, digest dates, error
+//!   messages) are Unknown; constants answer [`Needle::Constant`].
+//!
+//! Case-insensitive literals are answered ASCII-case-insensitively, so only for ASCII literals.
+
+use crate::mapping::{CATALOG, Group, Source};
+
+/// What a raw record must contain for the mapped field to hold the literal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Needle {
+    /// These bytes, verbatim (unless the record contains a `\u` escape).
+    Bytes(Vec<u8>),
+    /// These bytes, ASCII-case-insensitively (same `\u` caveat).
+    CaseInsensitive(Vec<u8>),
+    /// The field is the same constant for every record: `true` when it holds the literal
+    /// (every record satisfies the condition), `false` when it never does.
+    Constant(bool),
+    /// Cannot say: never filter on this.
+    Unknown,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Origin {
+    /// Values are raw JSON scalars or substrings of raw strings.
+    RawText,
+    /// `toString()` renderings of raw objects.
+    Rendered,
+    /// Lowercased raw text (`tls.version_protocol`).
+    Lowercased,
+    Const(&'static str),
+    /// The raw record itself (`event.original`).
+    Original,
+    Unknown,
+}
+
+fn origin(field: &str) -> Origin {
+    if field == "event.original" {
+        return Origin::Original;
+    }
+    let entry = CATALOG.iter().find(|(n, _)| *n == field).or_else(|| {
+        CATALOG
+            .iter()
+            .filter(|(n, _)| {
+                field.len() > n.len() && field.starts_with(n) && field.as_bytes()[n.len()] == b'.'
+            })
+            .max_by_key(|(n, _)| n.len())
+    });
+    let Some((name, source)) = entry else {
+        return Origin::Unknown;
+    };
+    match source {
+        Source::Const(c) if *name == field => Origin::Const(c),
+        Source::Const(_) => Origin::Unknown,
+        Source::Raw(_) | Source::RawText(_) | Source::RawFirst(_) => Origin::RawText,
+        Source::Group(g) => match g {
+            Group::RequestParameters
+            | Group::ResponseElements
+            | Group::AdditionalEventdata
+            | Group::ServiceEventDetails => Origin::Rendered,
+            Group::Identity
+            | Group::Flattened
+            | Group::Resources
+            | Group::Entity
+            | Group::Related => Origin::RawText,
+            Group::Tls if *name == "tls.version_protocol" => Origin::Lowercased,
+            Group::Tls => Origin::RawText,
+            Group::Source if *name == "source.ip" => Origin::RawText,
+            Group::Digest if *name == "related.hash" => Origin::RawText,
+            Group::ConsoleLogin
+                if *name == "aws.cloudtrail.console_login.additional_eventdata.login_to" =>
+            {
+                Origin::RawText
+            }
+            Group::Time
+            | Group::Digest
+            | Group::Outcome
+            | Group::Status
+            | Group::Source
+            | Group::ConsoleLogin => Origin::Unknown,
+        },
+    }
+}
+
+/// True when JSON may have written one of the literal's characters as an escape.
+fn has_json_escaped_char(literal: &str) -> bool {
+    literal
+        .chars()
+        .any(|c| matches!(c, '"' | '\\' | '/') || (c as u32) < 0x20)
+}
+
+/// True when the literal could be (part of) a respelled number.
+fn number_spelling(literal: &str) -> bool {
+    literal
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'))
+}
+
+fn rendering_punctuation(literal: &str) -> bool {
+    literal
+        .chars()
+        .any(|c| matches!(c, '{' | '}' | '=' | ',' | '[' | ']' | ' '))
+}
+
+/// See the module doc. `exact`: the field equals the literal (else: contains it).
+pub fn raw_needle(field: &str, literal: &str, exact: bool, case_sensitive: bool) -> Needle {
+    let origin = origin(field);
+    if let Origin::Const(value) = origin {
+        let (v, l) = if case_sensitive {
+            (value.to_string(), literal.to_string())
+        } else {
+            (value.to_lowercase(), literal.to_lowercase())
+        };
+        return Needle::Constant(if exact { v == l } else { v.contains(&l) });
+    }
+    if literal.is_empty() || (!case_sensitive && !literal.is_ascii()) {
+        return Needle::Unknown;
+    }
+    let bytes = literal.as_bytes().to_vec();
+    let verbatim = match origin {
+        Origin::Original => true,
+        Origin::RawText | Origin::Lowercased => {
+            !has_json_escaped_char(literal) && !number_spelling(literal)
+        }
+        Origin::Rendered => {
+            !has_json_escaped_char(literal)
+                && !number_spelling(literal)
+                && !rendering_punctuation(literal)
+        }
+        Origin::Const(_) | Origin::Unknown => false,
+    };
+    match (verbatim, origin, case_sensitive) {
+        (false, _, _) => Needle::Unknown,
+        (true, Origin::Lowercased, _) | (true, _, false) => Needle::CaseInsensitive(bytes),
+        (true, _, true) => Needle::Bytes(bytes),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cs(field: &str, literal: &str) -> Needle {
+        raw_needle(field, literal, false, true)
+    }
+
+    #[test]
+    fn renamed_fields_need_the_literal_verbatim() {
+        assert_eq!(
+            cs("event.action", "SendCommand"),
+            Needle::Bytes(b"SendCommand".to_vec())
+        );
+        assert_eq!(
+            raw_needle("event.action", "SendCommand", true, true),
+            Needle::Bytes(b"SendCommand".to_vec())
+        );
+        assert_eq!(
+            cs("event.provider", "ssm.amazonaws.com"),
+            Needle::Bytes(b"ssm.amazonaws.com".to_vec())
+        );
+        assert_eq!(
+            raw_needle("event.action", "sendcommand", false, false),
+            Needle::CaseInsensitive(b"sendcommand".to_vec())
+        );
+        // Derived from raw strings: role names, session names, entity ids.
+        assert_eq!(cs("user.name", "Admin"), Needle::Bytes(b"Admin".to_vec()));
+        assert_eq!(
+            cs(
+                "aws.cloudtrail.flattened.request_parameters.instanceId",
+                "i-0abc"
+            ),
+            Needle::Bytes(b"i-0abc".to_vec())
+        );
+    }
+
+    #[test]
+    fn json_escapable_characters_give_unknown() {
+        // `"` and `\` are always escaped, `/` may be written `\/`, control characters escaped.
+        assert_eq!(cs("event.action", "a\"b"), Needle::Unknown);
+        assert_eq!(cs("event.action", "a\\b"), Needle::Unknown);
+        assert_eq!(
+            cs("aws.cloudtrail.user_identity.arn", "role/Admin"),
+            Needle::Unknown
+        );
+        assert_eq!(cs("user_agent.original", "a\tb"), Needle::Unknown);
+        // event.original is the raw text itself: anything in it is verbatim.
+        assert_eq!(
+            cs("event.original", "role/Admin"),
+            Needle::Bytes(b"role/Admin".to_vec())
+        );
+    }
+
+    #[test]
+    fn number_spellings_give_unknown() {
+        // A raw 1e1 is indexed as 10; 10000000.0 renders as 1.0E7.
+        assert_eq!(
+            cs("aws.cloudtrail.flattened.request_parameters.fromPort", "22"),
+            Needle::Unknown
+        );
+        assert_eq!(
+            cs("aws.cloudtrail.request_parameters", "1.0E7"),
+            Needle::Unknown
+        );
+        assert_eq!(
+            cs("aws.cloudtrail.request_parameters", "-1"),
+            Needle::Unknown
+        );
+        assert_eq!(
+            cs("aws.cloudtrail.read_only", "true"),
+            Needle::Bytes(b"true".to_vec())
+        );
+    }
+
+    #[test]
+    fn rendered_strings_only_answer_single_token_literals() {
+        assert_eq!(
+            cs("aws.cloudtrail.request_parameters", "imageId"),
+            Needle::Bytes(b"imageId".to_vec())
+        );
+        assert_eq!(
+            cs("aws.cloudtrail.request_parameters", "launchPermission"),
+            Needle::Bytes(b"launchPermission".to_vec())
+        );
+        for spanning in ["imageId=", "{add", "a, b", "items=[", "x]", "a b", "k=v"] {
+            assert_eq!(
+                cs("aws.cloudtrail.request_parameters", spanning),
+                Needle::Unknown,
+                "{spanning}"
+            );
+        }
+        assert_eq!(
+            cs("aws.cloudtrail.response_elements", "a\"b"),
+            Needle::Unknown
+        );
+        // The flattened copy holds raw values, so punctuation there is fine.
+        assert_eq!(
+            cs("aws.cloudtrail.flattened.request_parameters.comment", "a=b"),
+            Needle::Bytes(b"a=b".to_vec())
+        );
+    }
+
+    #[test]
+    fn constants_and_derived_fields() {
+        assert_eq!(
+            cs("event.dataset", "aws.cloudtrail"),
+            Needle::Constant(true)
+        );
+        assert_eq!(
+            raw_needle("event.dataset", "aws.cloudtrail", true, true),
+            Needle::Constant(true)
+        );
+        assert_eq!(
+            raw_needle("event.dataset", "aws", true, true),
+            Needle::Constant(false)
+        );
+        assert_eq!(cs("event.dataset", "cloud"), Needle::Constant(true));
+        assert_eq!(
+            raw_needle("event.module", "AWS", true, false),
+            Needle::Constant(true)
+        );
+        assert_eq!(cs("event.outcome", "success"), Needle::Unknown);
+        assert_eq!(cs("event.category", "iam"), Needle::Unknown);
+        assert_eq!(cs("@timestamp", "2024"), Needle::Unknown);
+        assert_eq!(cs("source.geo.country_name", "France"), Needle::Unknown);
+        assert_eq!(
+            cs("aws.cloudtrail.flattened.digest.start_time", "T00"),
+            Needle::Unknown
+        );
+        assert_eq!(cs("no.such.field", "x"), Needle::Unknown);
+        assert_eq!(cs("user", "x"), Needle::Unknown);
+        // Lowercased from "TLS": only a case-insensitive search is sound.
+        assert_eq!(
+            cs("tls.version_protocol", "tls"),
+            Needle::CaseInsensitive(b"tls".to_vec())
+        );
+        assert_eq!(cs("event.action", ""), Needle::Unknown);
+        assert_eq!(
+            raw_needle("event.action", "É", false, false),
+            Needle::Unknown
+        );
+    }
+}
