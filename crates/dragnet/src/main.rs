@@ -23,12 +23,18 @@ struct Cli {
 enum Command {
     /// Print the version and the Elastic versions dragnet reproduces.
     Version(cmd::version::Args),
+    /// Check rule files (TOML, Kibana NDJSON): every problem with file:line:col.
+    Validate(cmd::validate::Args),
+    /// List rules or show one (metadata, triage guide, Kibana JSON).
+    Rules(cmd::rules::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Version(args) => cmd::version::run(&cli.global, args),
+        Command::Validate(args) => cmd::validate::run(&cli.global, args),
+        Command::Rules(args) => cmd::rules::run(&cli.global, args),
     };
     match result {
         Ok(code) => code.into(),

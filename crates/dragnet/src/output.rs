@@ -63,6 +63,19 @@ impl GlobalArgs {
         })
     }
 
+    /// Whether stdout (tables, validation reports) should be coloured.
+    pub fn color_stdout(&self) -> bool {
+        match self.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                self.output.is_none()
+                    && io::stdout().is_terminal()
+                    && std::env::var_os("NO_COLOR").is_none()
+            }
+        }
+    }
+
     /// Whether stderr diagnostics should be coloured.
     pub fn color_stderr(&self) -> bool {
         match self.color {

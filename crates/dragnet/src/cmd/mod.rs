@@ -1,3 +1,7 @@
 //! One module per subcommand: each defines its clap `Args` and a `run` returning an exit code.
 
+pub mod kql;
+pub mod rules;
+pub mod validate;
+pub mod hunt;
 pub mod version;

@@ -1,0 +1,562 @@
+//! `dragnet rules list|show`: what a rule set holds, and one rule in detail (metadata and
+//! the triage guide rendered for the terminal, or Kibana JSON with `--format json`).
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+use dragnet_rules::{Rule, RuleSet, RuleType, Severity, TypeParams};
+use serde_json::json;
+
+use crate::exit::Code;
+use crate::output::{self, Format, GlobalArgs};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: RulesCommand,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum RulesCommand {
+    /// List rules: name, rule_id, type, language, severity, risk, tactics, maturity.
+    List(ListArgs),
+    /// Show one rule (by path, rule_id or name): metadata and triage guide, or Kibana JSON.
+    Show(ShowArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ListArgs {
+    /// Rule files or folders (default: the rules shipped in dragnet).
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Rule files or folders (repeatable; same as PATH).
+    #[arg(short = 'r', long = "rules", value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
+    /// Only rules of this type (query, eql, threshold, new_terms, esql, threat_match, …).
+    #[arg(long = "type", value_name = "TYPE")]
+    pub rule_type: Option<String>,
+    /// Only rules of this severity (low, medium, high, critical).
+    #[arg(long)]
+    pub severity: Option<String>,
+    /// Only rules mapped to this MITRE tactic (name like "Initial Access", or id TA0001).
+    #[arg(long)]
+    pub tactic: Option<String>,
+    /// Only rules of this integration (`[metadata] integration`, e.g. aws).
+    #[arg(long)]
+    pub integration: Option<String>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ShowArgs {
+    /// A rule file path, a rule_id, or a rule name.
+    #[arg(value_name = "RULE")]
+    pub rule: String,
+    /// Rule files or folders to search (repeatable; default: the rules shipped in dragnet).
+    #[arg(short = 'r', long = "rules", value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
+}
+
+pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
+    match args.command {
+        RulesCommand::List(a) => list(global, a),
+        RulesCommand::Show(a) => show(global, a),
+    }
+}
+
+/// Loads `paths`, or the embedded rules when empty; load problems go to stderr.
+pub fn load_rule_set(global: &GlobalArgs, paths: &[PathBuf]) -> RuleSet {
+    let set = if paths.is_empty() {
+        dragnet_rules::embedded()
+    } else {
+        dragnet_rules::load_paths(paths)
+    };
+    let color = global.color_stderr();
+    let stderr = std::io::stderr();
+    let mut err = stderr.lock();
+    for d in &set.diagnostics {
+        if global.quiet && !d.is_error() {
+            continue;
+        }
+        let _ = super::validate::write_human(&mut err, d, color);
+    }
+    if set.invalid > 0 && !global.quiet {
+        let _ = writeln!(
+            err,
+            "{} of {} rules skipped because of errors (run `dragnet validate` for details)",
+            set.invalid,
+            set.total()
+        );
+    }
+    set
+}
+
+const COLUMNS: [&str; 8] = [
+    "name", "rule_id", "type", "language", "severity", "risk", "tactics", "maturity",
+];
+
+fn list(global: &GlobalArgs, args: ListArgs) -> anyhow::Result<Code> {
+    let mut paths = args.paths.clone();
+    paths.extend(args.rules.iter().cloned());
+    let rule_type = match &args.rule_type {
+        Some(t) => Some(RuleType::parse(t).with_context(|| {
+            format!(
+                "unknown rule type `{t}`; use one of: {}",
+                RuleType::ALL.map(RuleType::as_str).join(", ")
+            )
+        })?),
+        None => None,
+    };
+    let severity = match &args.severity {
+        Some(s) => Some(
+            Severity::ALL
+                .into_iter()
+                .find(|x| x.as_str().eq_ignore_ascii_case(s))
+                .with_context(|| {
+                    format!("unknown severity `{s}`; use one of: low, medium, high, critical")
+                })?,
+        ),
+        None => None,
+    };
+    let set = load_rule_set(global, &paths);
+    if !paths.is_empty() && (set.files == 0 || set.files == set.unreadable) {
+        bail!("no rule file could be read from the given paths");
+    }
+    let rules: Vec<&Rule> = set
+        .rules
+        .iter()
+        .filter(|r| rule_type.is_none_or(|t| r.rule_type() == t))
+        .filter(|r| severity.is_none_or(|s| r.severity == s))
+        .filter(|r| {
+            args.tactic.as_deref().is_none_or(|t| {
+                r.threat.iter().any(|th| {
+                    th.tactic.name.eq_ignore_ascii_case(t) || th.tactic.id.eq_ignore_ascii_case(t)
+                })
+            })
+        })
+        .filter(|r| {
+            args.integration.as_deref().is_none_or(|i| {
+                r.metadata
+                    .integration
+                    .iter()
+                    .any(|x| x.eq_ignore_ascii_case(i))
+            })
+        })
+        .collect();
+    let mut out = global.writer()?;
+    match global.format() {
+        Format::Table => {
+            let rows: Vec<Vec<String>> = rules.iter().map(|r| row(r)).collect();
+            output::write_table(&mut out, &COLUMNS, &rows, output::DEFAULT_MAX_CELL_WIDTH)?;
+        }
+        Format::Csv => {
+            let rows: Vec<Vec<String>> = rules.iter().map(|r| row(r)).collect();
+            output::write_csv(&mut out, &COLUMNS, &rows)?;
+        }
+        Format::Json => {
+            let items: Vec<serde_json::Value> = rules.iter().map(|r| row_json(r)).collect();
+            serde_json::to_writer_pretty(&mut out, &items)?;
+            writeln!(out)?;
+        }
+        Format::Ndjson => {
+            for r in &rules {
+                serde_json::to_writer(&mut out, &row_json(r))?;
+                writeln!(out)?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(Code::Ok)
+}
+
+fn language(rule: &Rule) -> &'static str {
+    rule.language.map_or("", |l| l.as_str())
+}
+
+fn row(rule: &Rule) -> Vec<String> {
+    vec![
+        rule.name.clone(),
+        rule.rule_id.clone(),
+        rule.rule_type().as_str().to_string(),
+        language(rule).to_string(),
+        rule.severity.as_str().to_string(),
+        rule.risk_score.to_string(),
+        rule.tactics().join(", "),
+        rule.metadata
+            .maturity
+            .map_or("", |m| m.as_str())
+            .to_string(),
+    ]
+}
+
+fn row_json(rule: &Rule) -> serde_json::Value {
+    json!({
+        "name": rule.name,
+        "rule_id": rule.rule_id,
+        "type": rule.rule_type().as_str(),
+        "language": rule.language.map(|l| l.as_str()),
+        "severity": rule.severity.as_str(),
+        "risk": rule.risk_score,
+        "tactics": rule.tactics(),
+        "maturity": rule.metadata.maturity.map(|m| m.as_str()),
+        "path": rule.path().display().to_string(),
+    })
+}
+
+fn show(global: &GlobalArgs, args: ShowArgs) -> anyhow::Result<Code> {
+    let as_path = PathBuf::from(&args.rule);
+    let (set, key) = if as_path.is_file() {
+        (load_rule_set(global, std::slice::from_ref(&as_path)), None)
+    } else {
+        (load_rule_set(global, &args.rules), Some(args.rule.as_str()))
+    };
+    let rule = match key {
+        Some(key) => set.find(key),
+        None => set.rules.first(),
+    };
+    let Some(rule) = rule else {
+        let searched = if args.rules.is_empty() {
+            "the shipped rules".to_string()
+        } else {
+            args.rules
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        bail!(
+            "no valid rule `{}` in {searched}; give a rule file path, a rule_id or a name (see `dragnet rules list`)",
+            args.rule
+        );
+    };
+    let mut out = global.writer()?;
+    match global.format {
+        Some(Format::Json) => {
+            serde_json::to_writer_pretty(&mut out, &rule.to_kibana_json())?;
+            writeln!(out)?;
+        }
+        Some(Format::Ndjson) => {
+            serde_json::to_writer(&mut out, &rule.to_kibana_json())?;
+            writeln!(out)?;
+        }
+        _ => {
+            let color = global.color_stdout();
+            render_rule(&mut out, rule, terminal_width(), color)?;
+        }
+    }
+    out.flush()?;
+    Ok(Code::Ok)
+}
+
+fn terminal_width() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse::<usize>().ok())
+        .unwrap_or(100)
+        .clamp(40, 120)
+}
+
+/// The human view: a header, key facts, the query, then the note and setup guides.
+fn render_rule(out: &mut dyn Write, rule: &Rule, width: usize, color: bool) -> std::io::Result<()> {
+    let (bold, off) = if color {
+        ("\x1b[1m", "\x1b[0m")
+    } else {
+        ("", "")
+    };
+    writeln!(out, "{bold}{}{off}", rule.name)?;
+    writeln!(out, "{}", "=".repeat(rule.name.chars().count().min(width)))?;
+    let mut facts: Vec<(&str, String)> = vec![
+        ("rule_id", rule.rule_id.clone()),
+        ("file", rule.path().display().to_string()),
+        ("type", rule.rule_type().as_str().to_string()),
+    ];
+    if let Some(l) = rule.language {
+        facts.push(("language", l.as_str().to_string()));
+    }
+    facts.push((
+        "severity",
+        format!("{} (risk {})", rule.severity.as_str(), rule.risk_score),
+    ));
+    if let Some(m) = rule.metadata.maturity {
+        facts.push(("maturity", m.as_str().to_string()));
+    }
+    if !rule.metadata.integration.is_empty() {
+        facts.push(("integration", rule.metadata.integration.join(", ")));
+    }
+    if let Some(index) = &rule.index {
+        facts.push(("index", index.join(", ")));
+    }
+    let schedule = format!(
+        "every {} looking back to {}",
+        rule.interval
+            .as_ref()
+            .map_or("5m (default)", |i| i.as_str()),
+        rule.from
+            .as_ref()
+            .map_or("now-6m (default)", |f| f.as_str())
+    );
+    facts.push(("schedule", schedule));
+    if let Some(t) = &rule.timestamp_override {
+        facts.push(("timestamp", t.clone()));
+    }
+    let tactics = rule.tactics();
+    if !tactics.is_empty() {
+        facts.push(("tactics", tactics.join(", ")));
+    }
+    let techniques: Vec<String> = rule
+        .threat
+        .iter()
+        .flat_map(|t| &t.technique)
+        .map(|t| format!("{} {}", t.id, t.name))
+        .collect();
+    if !techniques.is_empty() {
+        facts.push(("techniques", techniques.join(", ")));
+    }
+    match &rule.params {
+        TypeParams::Threshold(t) => facts.push((
+            "threshold",
+            format!("{} events by [{}]", t.value, t.field.join(", ")),
+        )),
+        TypeParams::NewTerms(n) => facts.push((
+            "new terms",
+            format!(
+                "[{}] not seen since {}",
+                n.fields.join(", "),
+                n.history_window_start
+            ),
+        )),
+        _ => {}
+    }
+    if let (Some(c), Some(u)) = (rule.metadata.creation_date, rule.metadata.updated_date) {
+        facts.push(("dates", format!("created {c}, updated {u}")));
+    }
+    if !rule.tags.is_empty() {
+        facts.push(("tags", rule.tags.join(", ")));
+    }
+    let label_width = facts.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    for (key, value) in &facts {
+        let lines = wrap(value, width.saturating_sub(label_width + 2).max(20));
+        for (i, line) in lines.iter().enumerate() {
+            let label = if i == 0 { *key } else { "" };
+            writeln!(out, "{bold}{label:>label_width$}{off}  {line}")?;
+        }
+    }
+    writeln!(out)?;
+    for para in wrap(&rule.description, width) {
+        writeln!(out, "{para}")?;
+    }
+    if let Some(q) = &rule.query {
+        writeln!(out)?;
+        writeln!(out, "{bold}Query{off}")?;
+        for line in q.trim().lines() {
+            writeln!(out, "    {line}")?;
+        }
+    }
+    let (note, setup) = (rule.note.as_deref(), rule.setup.as_deref());
+    for text in [note, setup].into_iter().flatten() {
+        writeln!(out)?;
+        render_markdown(out, text, width, color)?;
+    }
+    if !rule.references.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "{bold}References{off}")?;
+        for r in &rule.references {
+            writeln!(out, "  • {r}")?;
+        }
+    }
+    Ok(())
+}
+
+/// Greedy word wrap; words longer than `width` stay whole.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+/// Renders Markdown for a terminal: underlined headings, wrapped paragraphs, bullets and
+/// numbers with hanging indents, indented code blocks, links as `text (url)`.
+pub fn render_markdown(
+    out: &mut dyn Write,
+    markdown: &str,
+    width: usize,
+    color: bool,
+) -> std::io::Result<()> {
+    use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+    let (bold, off) = if color {
+        ("\x1b[1m", "\x1b[0m")
+    } else {
+        ("", "")
+    };
+    let mut text = String::new(); // current inline run
+    let mut lists: Vec<Option<u64>> = Vec::new(); // None = bullets, Some(n) = next number
+    let mut item_prefix: Option<String> = None;
+    let mut in_code = false;
+    let mut link_urls: Vec<String> = Vec::new();
+    let mut blank_pending = false;
+
+    let flush = |out: &mut dyn Write,
+                 text: &mut String,
+                 lists: &Vec<Option<u64>>,
+                 prefix: &mut Option<String>,
+                 blank: &mut bool|
+     -> std::io::Result<()> {
+        if text.trim().is_empty() {
+            text.clear();
+            return Ok(());
+        }
+        if *blank {
+            writeln!(out)?;
+            *blank = false;
+        }
+        let indent = "  ".repeat(lists.len().saturating_sub(1));
+        let first = prefix.take().map(|p| format!("{indent}{p}"));
+        let hang = match &first {
+            Some(f) => " ".repeat(f.chars().count()),
+            None => " ".repeat(if lists.is_empty() {
+                0
+            } else {
+                indent.len() + 2
+            }),
+        };
+        let avail = width.saturating_sub(hang.chars().count()).max(20);
+        for (i, line) in wrap(text, avail).iter().enumerate() {
+            match (&first, i) {
+                (Some(f), 0) => writeln!(out, "{f}{line}")?,
+                _ => writeln!(out, "{hang}{line}")?,
+            }
+        }
+        text.clear();
+        Ok(())
+    };
+
+    for event in Parser::new_ext(
+        markdown,
+        Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH,
+    ) {
+        match event {
+            Event::Start(Tag::Heading { .. }) => {
+                flush(out, &mut text, &lists, &mut item_prefix, &mut blank_pending)?;
+            }
+            Event::End(TagEnd::Heading(level)) => {
+                let title = text.trim().to_string();
+                text.clear();
+                writeln!(out)?;
+                writeln!(out, "{bold}{title}{off}")?;
+                let rule = match level {
+                    HeadingLevel::H1 => Some('='),
+                    HeadingLevel::H2 => Some('-'),
+                    _ => None,
+                };
+                if let Some(c) = rule {
+                    writeln!(
+                        out,
+                        "{}",
+                        c.to_string().repeat(title.chars().count().min(width))
+                    )?;
+                }
+                blank_pending = false;
+            }
+            Event::Start(Tag::Paragraph) => {}
+            Event::End(TagEnd::Paragraph) => {
+                flush(out, &mut text, &lists, &mut item_prefix, &mut blank_pending)?;
+                if lists.is_empty() {
+                    blank_pending = true;
+                }
+            }
+            Event::Start(Tag::List(start)) => {
+                flush(out, &mut text, &lists, &mut item_prefix, &mut blank_pending)?;
+                lists.push(start);
+            }
+            Event::End(TagEnd::List(_)) => {
+                flush(out, &mut text, &lists, &mut item_prefix, &mut blank_pending)?;
+                lists.pop();
+                if lists.is_empty() {
+                    blank_pending = true;
+                }
+            }
+            Event::Start(Tag::Item) => {
+                flush(out, &mut text, &lists, &mut item_prefix, &mut blank_pending)?;
+                item_prefix = Some(match lists.last_mut() {
+                    Some(Some(n)) => {
+                        let p = format!("{n}. ");
+                        *n += 1;
+                        p
+                    }
+                    _ => "• ".to_string(),
+                });
+            }
+            Event::End(TagEnd::Item) => {
+                flush(out, &mut text, &lists, &mut item_prefix, &mut blank_pending)?;
+            }
+            Event::Start(Tag::CodeBlock(kind)) => {
+                flush(out, &mut text, &lists, &mut item_prefix, &mut blank_pending)?;
+                in_code = true;
+                if let CodeBlockKind::Fenced(_) = kind {
+                    writeln!(out)?;
+                }
+            }
+            Event::End(TagEnd::CodeBlock) => {
+                in_code = false;
+                blank_pending = true;
+            }
+            Event::Start(Tag::Link { dest_url, .. }) => link_urls.push(dest_url.to_string()),
+            Event::End(TagEnd::Link) => {
+                if let Some(url) = link_urls.pop()
+                    && !text.ends_with(url.as_str())
+                {
+                    text.push_str(&format!(" ({url})"));
+                }
+            }
+            Event::Text(t) if in_code => {
+                for line in t.lines() {
+                    writeln!(out, "    {line}")?;
+                }
+            }
+            Event::Text(t) => text.push_str(&t),
+            Event::Code(c) => {
+                text.push('`');
+                text.push_str(&c);
+                text.push('`');
+            }
+            Event::SoftBreak | Event::HardBreak => text.push(' '),
+            Event::Rule => {
+                flush(out, &mut text, &lists, &mut item_prefix, &mut blank_pending)?;
+                writeln!(out, "{}", "-".repeat(width.min(40)))?;
+            }
+            Event::Html(h) | Event::InlineHtml(h) => text.push_str(&h),
+            _ => {}
+        }
+    }
+    flush(out, &mut text, &lists, &mut item_prefix, &mut blank_pending)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_renders_headings_bullets_and_wraps() {
+        let md = "## Triage\n### Steps\n- first item that is long enough to wrap around the width\n- second\n\nA [link](https://x.y) and `code`.\n";
+        let mut out = Vec::new();
+        render_markdown(&mut out, md, 30, false).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            "\nTriage\n------\n\nSteps\n• first item that is long\n  enough to wrap around the\n  width\n• second\n\nA link (https://x.y) and\n`code`.\n"
+        );
+    }
+}

@@ -1,0 +1,285 @@
+//! `dragnet validate PATH...`: checks rule files (TOML, Kibana NDJSON) and prints every
+//! problem as `file:line:col: severity: message` with the source line, then the summary
+//! `N rules, N valid, N errors, N warnings`.
+//!
+//! Query languages plug in through [`QUERY_CHECKERS`]: each [`QueryChecker`] receives a rule
+//! whose structure is valid and one of its query texts (`query`, or `threat_query`) with
+//! positions, and returns diagnostics placed in the rule file via
+//! [`SourceText::file_range`]. A rule with an error from a checker counts as invalid.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use dragnet_rules::{Diagnostic, DiagnosticKind, Language, Rule, RuleSet, SourceText, TypeParams};
+use serde_json::json;
+
+use crate::exit::Code;
+use crate::output::{Format, GlobalArgs};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Rule files or folders (searched recursively for *.toml and *.ndjson).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+/// A query-language check run on every structurally valid rule.
+pub struct QueryChecker {
+    /// Prefixes the checker's messages (`kql: …`).
+    pub name: &'static str,
+    /// The languages this checker understands.
+    pub languages: &'static [Language],
+    /// Returns problems in `query` (positions via `query.file_range(...)`).
+    pub check: fn(rule: &Rule, query: &SourceText) -> Vec<Diagnostic>,
+}
+
+/// The registered query checkers. The KQL/EQL/ES|QL owners add theirs here, e.g.
+/// `QueryChecker { name: "kql", languages: &[Language::Kuery], check: kql_check }`
+/// where `kql_check` calls `dragnet_kql::parse` and maps its error offsets with
+/// `query.file_range(start..end)`.
+pub const QUERY_CHECKERS: &[QueryChecker] = &[];
+
+/// Runs `checkers` on the rule's query texts that they understand.
+pub fn run_query_checks(rule: &Rule, checkers: &[QueryChecker]) -> Vec<Diagnostic> {
+    let mut texts: Vec<(Language, &SourceText)> = Vec::new();
+    if let (Some(language), Some(query)) = (rule.language, &rule.query) {
+        texts.push((language, query));
+    }
+    if let TypeParams::ThreatMatch(t) = &rule.params
+        && let (Some(language), Some(query)) = (t.threat_language, &t.threat_query)
+    {
+        texts.push((language, query));
+    }
+    let mut out = Vec::new();
+    for (language, text) in texts {
+        for checker in checkers {
+            if checker.languages.contains(&language) {
+                out.extend((checker.check)(rule, text).into_iter().map(|mut d| {
+                    d.message = format!("{}: {}", checker.name, d.message);
+                    d
+                }));
+            }
+        }
+    }
+    out
+}
+
+/// Validation outcome after query checks.
+pub struct Report {
+    pub set: RuleSet,
+    pub valid: usize,
+}
+
+/// Loads `paths` and applies `checkers` (the CLI passes [`QUERY_CHECKERS`]).
+pub fn validate(paths: &[PathBuf], checkers: &[QueryChecker]) -> Report {
+    let mut set = dragnet_rules::load_paths(paths);
+    let mut valid = 0;
+    let mut extra = Vec::new();
+    for rule in &set.rules {
+        let found = run_query_checks(rule, checkers);
+        if !found.iter().any(Diagnostic::is_error) {
+            valid += 1;
+        }
+        extra.extend(found);
+    }
+    set.diagnostics.extend(extra);
+    // Path, then position order; problems without a file first.
+    set.diagnostics.sort_by(|a, b| {
+        (a.path(), a.span.as_ref().map(|s| s.start))
+            .cmp(&(b.path(), b.span.as_ref().map(|s| s.start)))
+    });
+    Report { set, valid }
+}
+
+pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
+    let report = validate(&args.paths, QUERY_CHECKERS);
+    let set = &report.set;
+    let mut out = global.writer()?;
+    let summary = format!(
+        "{} rules, {} valid, {} errors, {} warnings",
+        set.total(),
+        report.valid,
+        set.error_count(),
+        set.warning_count()
+    );
+    match global.format {
+        Some(Format::Json) => {
+            let doc = json!({
+                "diagnostics": set.diagnostics.iter().map(diagnostic_json).collect::<Vec<_>>(),
+                "summary": summary_json(&report),
+            });
+            serde_json::to_writer_pretty(&mut out, &doc)?;
+            writeln!(out)?;
+        }
+        Some(Format::Ndjson) => {
+            for d in &set.diagnostics {
+                serde_json::to_writer(&mut out, &diagnostic_json(d))?;
+                writeln!(out)?;
+            }
+            serde_json::to_writer(&mut out, &json!({ "summary": summary_json(&report) }))?;
+            writeln!(out)?;
+        }
+        Some(Format::Csv) => {
+            crate::output::write_csv_record(
+                &mut out,
+                &["file", "line", "column", "severity", "kind", "message"],
+            )?;
+            for d in &set.diagnostics {
+                let pos = d.position();
+                crate::output::write_csv_record(
+                    &mut out,
+                    &[
+                        d.path()
+                            .map(|p| p.display().to_string())
+                            .unwrap_or_default(),
+                        pos.map(|p| p.line.to_string()).unwrap_or_default(),
+                        pos.map(|p| p.column.to_string()).unwrap_or_default(),
+                        d.severity.as_str().to_string(),
+                        d.kind.as_str().to_string(),
+                        d.message.clone(),
+                    ],
+                )?;
+            }
+        }
+        Some(Format::Table) | None => {
+            let color = global.output.is_none() && global.color_stdout();
+            for d in &set.diagnostics {
+                if global.quiet && !d.is_error() {
+                    continue;
+                }
+                write_human(&mut out, d, color)?;
+            }
+            writeln!(out, "{summary}")?;
+        }
+    }
+    out.flush().context("writing the validation report")?;
+    let nothing_read = set.files == 0 || set.files == set.unreadable;
+    Ok(if nothing_read {
+        Code::Usage
+    } else if report.valid < set.total() || set.unreadable > 0 {
+        Code::Findings
+    } else {
+        Code::Ok
+    })
+}
+
+fn summary_json(report: &Report) -> serde_json::Value {
+    json!({
+        "rules": report.set.total(),
+        "valid": report.valid,
+        "errors": report.set.error_count(),
+        "warnings": report.set.warning_count(),
+    })
+}
+
+/// One diagnostic as JSON: file, 1-based line/column (start and end), severity, kind, message.
+pub fn diagnostic_json(d: &Diagnostic) -> serde_json::Value {
+    let start = d.position();
+    let end = match (&d.file, &d.span) {
+        (Some(file), Some(span)) => Some(file.position(span.end)),
+        _ => None,
+    };
+    json!({
+        "file": d.path().map(|p| p.display().to_string()),
+        "line": start.map(|p| p.line),
+        "column": start.map(|p| p.column),
+        "end_line": end.map(|p| p.line),
+        "end_column": end.map(|p| p.column),
+        "severity": d.severity.as_str(),
+        "kind": d.kind.as_str(),
+        "message": d.message,
+    })
+}
+
+/// `file:line:col: severity: message`, then the source line with the span underlined.
+pub fn write_human(out: &mut dyn Write, d: &Diagnostic, color: bool) -> std::io::Result<()> {
+    let (sev_on, bold_on, off) = match (color, d.is_error()) {
+        (false, _) => ("", "", ""),
+        (true, true) => ("\x1b[1;31m", "\x1b[1m", "\x1b[0m"),
+        (true, false) => ("\x1b[1;33m", "\x1b[1m", "\x1b[0m"),
+    };
+    let location = match (d.path(), d.position()) {
+        (Some(path), Some(pos)) => format!("{}:{}:{}: ", path.display(), pos.line, pos.column),
+        (Some(path), None) => format!("{}: ", path.display()),
+        _ => String::new(),
+    };
+    writeln!(
+        out,
+        "{bold_on}{location}{off}{sev_on}{}{off}: {bold_on}{}{off}",
+        d.severity.as_str(),
+        d.message
+    )?;
+    if let (Some(file), Some(span)) = (&d.file, &d.span)
+        && d.kind != DiagnosticKind::Io
+    {
+        let start = file.position(span.start);
+        if let Some(line) = file.line_text(start.line) {
+            let end = file.position(span.end);
+            let line_chars = line.chars().count();
+            let first = start.column.saturating_sub(1).min(line_chars);
+            let last = if end.line == start.line {
+                end.column.saturating_sub(1)
+            } else {
+                line_chars
+            };
+            let width = last.saturating_sub(first).max(1);
+            let gutter = start.line.to_string();
+            let pad = " ".repeat(gutter.len());
+            let shown: String = line
+                .chars()
+                .map(|c| if c == '\t' { ' ' } else { c })
+                .collect();
+            writeln!(out, "{pad} |")?;
+            writeln!(out, "{gutter} | {shown}")?;
+            writeln!(
+                out,
+                "{pad} | {}{sev_on}{}{off}",
+                " ".repeat(first),
+                "^".repeat(width.min(line_chars.saturating_sub(first).max(1)))
+            )?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flag_every_query(rule: &Rule, query: &SourceText) -> Vec<Diagnostic> {
+        let range = query.file_range(0..query.len().min(5)).unwrap();
+        vec![Diagnostic::error(
+            DiagnosticKind::Query,
+            query.file(),
+            range,
+            format!("saw {}", rule.rule_id),
+        )]
+    }
+
+    const TEST_CHECKERS: &[QueryChecker] = &[QueryChecker {
+        name: "test",
+        languages: &[Language::Kuery],
+        check: flag_every_query,
+    }];
+
+    #[test]
+    fn registered_checkers_run_on_matching_languages() {
+        let set = dragnet_rules::embedded();
+        let rule = set.find("37b211e8-4e2f-440f-86d8-06cc8f158cfa").unwrap();
+        let found = run_query_checks(rule, TEST_CHECKERS);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].message, format!("test: saw {}", rule.rule_id));
+        let pos = found[0].position().unwrap();
+        let line = rule.origin.file.line_text(pos.line).unwrap();
+        assert!(line.starts_with("event.dataset"), "{line}");
+        // No checkers registered: structure only.
+        assert!(run_query_checks(rule, &[]).is_empty());
+        let eql_only = [QueryChecker {
+            name: "eql",
+            languages: &[Language::Eql],
+            check: flag_every_query,
+        }];
+        assert!(run_query_checks(rule, &eql_only).is_empty());
+    }
+}
