@@ -11,6 +11,13 @@ use crate::detector::Detector;
 use crate::prefilter::{NeedleSpec, Prefilter, RuleFiltering};
 use crate::query::KqlDetector;
 
+/// Why a rule set cannot be run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Mapper(#[from] dragnet_cloudtrail::MapperError),
+}
+
 /// Which rules the user asked for. Empty lists select everything; several kinds of filter must
 /// all pass; several values of one filter are alternatives. Comparisons ignore ASCII case.
 #[derive(Clone, Debug, Default)]
@@ -73,8 +80,13 @@ pub struct Engine {
 
 impl Engine {
     /// Compiles `rules` (selected by `selection`) against the builtin schema. Never fails on a
-    /// bad rule: it is accounted for as invalid or unsupported, with the reason.
-    pub fn compile(rules: &[Rule], selection: &Selection) -> Engine {
+    /// bad rule: it is accounted for as invalid or unsupported, with the reason. Fails only when
+    /// the CloudTrail mapper cannot be set up (an unreadable GeoIP database in `mapper`).
+    pub fn compile(
+        rules: &[Rule],
+        selection: &Selection,
+        mapper: dragnet_cloudtrail::MapperOptions,
+    ) -> Result<Engine, EngineError> {
         let schema = dragnet_schema::Schema::builtin();
         let mut fields = FieldTable::new();
         let mut reports = Vec::with_capacity(rules.len());
@@ -141,19 +153,19 @@ impl Engine {
         let prefilter = Prefilter::build(&needles);
         for (i, rule) in active.iter().enumerate() {
             if let RuleStatus::Run { prefiltered, .. } = &mut reports[rule.report].status {
-                *prefiltered = matches!(prefilter.filtering(i), RuleFiltering::Prefiltered { .. });
+                *prefiltered = !matches!(prefilter.filtering(i), RuleFiltering::Always);
             }
         }
-        let mapper = dragnet_cloudtrail::Mapper::bind(&fields, Default::default());
+        let mapper = dragnet_cloudtrail::Mapper::bind(&fields, mapper)?;
         let paths = JsonPaths::bind(&fields);
-        Engine {
+        Ok(Engine {
             rules: active,
             reports,
             prefilter,
             mapper,
             paths,
             fields,
-        }
+        })
     }
 
     /// Every rule's line in the report, in input order.
@@ -191,6 +203,8 @@ fn needle(field: &str, literal: &str, exact: bool, case_sensitive: bool) -> Need
     match dragnet_cloudtrail::raw_needle(field, literal, exact, case_sensitive) {
         dragnet_cloudtrail::Needle::Bytes(b) => NeedleSpec::Bytes(b),
         dragnet_cloudtrail::Needle::CaseInsensitive(b) => NeedleSpec::CaseInsensitive(b),
+        dragnet_cloudtrail::Needle::Constant(true) => NeedleSpec::Always,
+        dragnet_cloudtrail::Needle::Constant(false) => NeedleSpec::Never,
         dragnet_cloudtrail::Needle::Unknown => NeedleSpec::Unknown,
     }
 }

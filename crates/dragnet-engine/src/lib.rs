@@ -13,7 +13,12 @@ pub mod accounting;
 pub mod alert;
 pub mod applicability;
 pub mod detector;
+mod engine;
 pub mod prefilter;
+mod query;
+mod run;
 
 pub use accounting::{RuleCounts, RuleReport, RuleStatus};
 pub use detector::{Detection, Detector};
+pub use engine::{Engine, EngineError, Selection};
+pub use run::{Alert, Progress, RunOptions, RunOutput, RunStats};

@@ -22,6 +22,11 @@ pub enum NeedleSpec {
     Bytes(Vec<u8>),
     /// These bytes, ASCII letters in any case.
     CaseInsensitive(Vec<u8>),
+    /// Every record holds the literal (a constant field that equals it): the clause always
+    /// holds, so it cannot filter.
+    Always,
+    /// No record holds it (a constant field that differs): this alternative never holds.
+    Never,
     /// No sound byte test exists for this literal.
     Unknown,
 }
@@ -33,6 +38,9 @@ pub enum RuleFiltering {
     Prefiltered { clauses: usize },
     /// No usable clause: every record is evaluated for this rule.
     Always,
+    /// A clause no raw CloudTrail record can satisfy: the rule never sees one (ECS documents
+    /// are still evaluated).
+    Never,
 }
 
 /// The prefilter over a rule set. Rules are numbered by their position in the input of
@@ -48,6 +56,8 @@ pub struct Prefilter {
     rules: Vec<(usize, Vec<Vec<u32>>)>,
     /// Rules evaluated on every record.
     always: Vec<usize>,
+    /// Rules no raw record can match.
+    never: Vec<usize>,
     rule_count: usize,
     escape_u: memmem::Finder<'static>,
     escape_slash: memmem::Finder<'static>,
@@ -70,15 +80,23 @@ impl Prefilter {
         // Ids are provisional per automaton; tagged with which one, resolved below.
         let mut provisional: Vec<(usize, Vec<Vec<(bool, u32)>>)> = Vec::new();
         let mut always = Vec::new();
-        for (rule, cnf) in rules.iter().enumerate() {
+        let mut never = Vec::new();
+        'rules: for (rule, cnf) in rules.iter().enumerate() {
             let mut clauses = Vec::new();
             for clause in cnf {
-                if clause.is_empty() {
+                if clause.is_empty() || clause.contains(&NeedleSpec::Always) {
                     continue;
+                }
+                let clause: Vec<&NeedleSpec> =
+                    clause.iter().filter(|n| **n != NeedleSpec::Never).collect();
+                if clause.is_empty() {
+                    // Every alternative is a constant that differs: no record can match.
+                    never.push(rule);
+                    continue 'rules;
                 }
                 let usable = clause.iter().all(|n| match n {
                     NeedleSpec::Bytes(b) | NeedleSpec::CaseInsensitive(b) => !b.is_empty(),
-                    NeedleSpec::Unknown => false,
+                    NeedleSpec::Unknown | NeedleSpec::Always | NeedleSpec::Never => false,
                 });
                 if !usable {
                     continue;
@@ -101,7 +119,9 @@ impl Prefilter {
                             });
                             ids.push((true, id));
                         }
-                        NeedleSpec::Unknown => unreachable!("filtered above"),
+                        NeedleSpec::Unknown | NeedleSpec::Always | NeedleSpec::Never => {
+                            unreachable!("filtered above")
+                        }
                     }
                 }
                 clauses.push(ids);
@@ -146,6 +166,7 @@ impl Prefilter {
             needle_count: exact_len + insensitive_patterns.len(),
             rules: rules_resolved,
             always,
+            never,
             rule_count: rules.len(),
             escape_u: memmem::Finder::new(b"\\u").into_owned(),
             escape_slash: memmem::Finder::new(b"\\/").into_owned(),
@@ -154,6 +175,9 @@ impl Prefilter {
 
     /// How rule `rule` is filtered.
     pub fn filtering(&self, rule: usize) -> RuleFiltering {
+        if self.never.contains(&rule) {
+            return RuleFiltering::Never;
+        }
         match self.rules.iter().find(|(r, _)| *r == rule) {
             Some((_, clauses)) => RuleFiltering::Prefiltered {
                 clauses: clauses.len(),
@@ -176,8 +200,12 @@ impl Prefilter {
     /// Pushes onto `out` (in ascending rule order) every rule that must be evaluated on `record`.
     pub fn candidates(&self, record: &[u8], scratch: &mut Scratch, out: &mut Vec<usize>) {
         out.clear();
-        if self.rules.is_empty() || self.has_escape(record) {
+        if self.has_escape(record) {
             out.extend(0..self.rule_count);
+            return;
+        }
+        if self.rules.is_empty() {
+            out.extend_from_slice(&self.always);
             return;
         }
         if scratch.present.len() < self.needle_count {
@@ -270,6 +298,29 @@ mod tests {
         assert_eq!(p.filtering(2), RuleFiltering::Always);
         assert_eq!(run(&p, "nothing here"), vec![0, 2]);
         assert_eq!(run(&p, "zzz"), vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn constant_needles() {
+        let p = Prefilter::build(&[
+            // event.dataset:aws.cloudtrail and event.action:X
+            vec![vec![NeedleSpec::Always], vec![bytes("X")]],
+            // event.module:okta
+            vec![vec![NeedleSpec::Never]],
+            // event.module:(okta or aws) and Y
+            vec![vec![NeedleSpec::Never, NeedleSpec::Always], vec![bytes("Y")]],
+            // a never-constant beside a needle: only the needle counts
+            vec![vec![NeedleSpec::Never, bytes("Z")]],
+        ]);
+        assert_eq!(p.filtering(0), RuleFiltering::Prefiltered { clauses: 1 });
+        assert_eq!(p.filtering(1), RuleFiltering::Never);
+        assert_eq!(p.filtering(2), RuleFiltering::Prefiltered { clauses: 1 });
+        assert_eq!(p.filtering(3), RuleFiltering::Prefiltered { clauses: 1 });
+        assert_eq!(run(&p, "X Y"), vec![0, 2]);
+        assert_eq!(run(&p, "Z"), vec![3]);
+        assert!(run(&p, "nothing").is_empty());
+        // Escaped records go to every rule, even ones a constant rules out: safe, never wrong.
+        assert_eq!(run(&p, "\\u0058"), vec![0, 1, 2, 3]);
     }
 
     #[test]

@@ -88,7 +88,11 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         severities: args.severities.clone(),
         tactics: args.tactics.clone(),
     };
-    let engine = Engine::compile(&rules, &selection);
+    let engine = Engine::compile(
+        &rules,
+        &selection,
+        dragnet_cloudtrail::MapperOptions::default(),
+    )?;
     let counts = RuleCounts::of(engine.reports());
     if engine.active_rules() == 0 {
         print_rule_accounting(engine.reports(), true);
@@ -116,8 +120,8 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
     let progress = Progress::default();
     let started = Instant::now();
     let show_progress = !global.quiet && std::io::stderr().is_terminal();
+    let done = std::sync::atomic::AtomicBool::new(false);
     let output = std::thread::scope(|scope| {
-        let done = std::sync::atomic::AtomicBool::new(false);
         let bar = show_progress.then(|| {
             let progress = &progress;
             let done = &done;
