@@ -23,6 +23,8 @@ struct Cli {
 enum Command {
     /// Print the version and the Elastic versions dragnet reproduces.
     Version(cmd::version::Args),
+    /// Run detection rules over CloudTrail logs and report alerts.
+    Hunt(cmd::hunt::Args),
     /// Check rule files (TOML, Kibana NDJSON): every problem with file:line:col.
     Validate(cmd::validate::Args),
     /// List rules or show one (metadata, triage guide, Kibana JSON).
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Version(args) => cmd::version::run(&cli.global, args),
+        Command::Hunt(args) => cmd::hunt::run(&cli.global, args),
         Command::Validate(args) => cmd::validate::run(&cli.global, args),
         Command::Rules(args) => cmd::rules::run(&cli.global, args),
     };
