@@ -1,6 +1,5 @@
 //! One module per subcommand: each defines its clap `Args` and a `run` returning an exit code.
 
-pub mod kql;
 pub mod rules;
 pub mod validate;
 pub mod hunt;
