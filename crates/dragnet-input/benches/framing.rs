@@ -1,1 +1,100 @@
-fn main() {}
+//! Framing throughput on ~50 MB of generated CloudTrail-like records, as JSON lines and as a
+//! pretty `{"Records":[…]}` file, against the baseline of a plain `memchr` newline count over
+//! the same bytes (the least any line-based reader must do). Run:
+//! `cargo bench -p dragnet-input --bench framing`; the ratio is framing time / baseline time.
+
+use std::hint::black_box;
+use std::ops::ControlFlow;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use dragnet_input::{InputOptions, read_reader};
+
+const TARGET_BYTES: usize = 50 << 20;
+
+fn record(i: usize) -> String {
+    let services = ["iam", "s3", "ec2", "sts", "kms", "lambda", "signin"];
+    let service = services[i % services.len()];
+    format!(
+        concat!(
+            r#"{{"eventVersion":"1.08","userIdentity":{{"type":"AssumedRole","principalId":"AROA{i:012}:session-{i}","#,
+            r#""arn":"arn:aws:sts::111122223333:assumed-role/Role{r}/session-{i}","accountId":"111122223333","#,
+            r#""accessKeyId":"ASIA{i:016}","sessionContext":{{"sessionIssuer":{{"type":"Role","principalId":"AROA{i:012}","#,
+            r#""arn":"arn:aws:iam::111122223333:role/Role{r}","accountId":"111122223333","userName":"Role{r}"}},"#,
+            r#""attributes":{{"creationDate":"2023-07-10T12:00:00Z","mfaAuthenticated":"false"}}}}}},"#,
+            r#""eventTime":"2023-07-10T12:{m:02}:{s:02}Z","eventSource":"{service}.amazonaws.com","eventName":"Op{op}","#,
+            r#""awsRegion":"us-east-1","sourceIPAddress":"198.51.100.{ip}","userAgent":"aws-cli/2.13.0 Python/3.11.4 \"quoted\" \\path","#,
+            r#""requestParameters":{{"bucketName":"bucket-{r}","key":"logs/{i}/data.json","tags":[{{"k":"a","v":"{{not a brace}}"}}]}},"#,
+            r#""responseElements":null,"requestID":"{i:032x}","eventID":"{e:032x}","readOnly":{ro},"#,
+            r#""eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"111122223333","eventCategory":"Management"}}"#
+        ),
+        i = i,
+        r = i % 17,
+        m = i % 60,
+        s = (i / 60) % 60,
+        service = service,
+        op = i % 101,
+        ip = i % 250,
+        e = i.wrapping_mul(2654435761),
+        ro = i % 3 == 0,
+    )
+}
+
+fn generate() -> (&'static [u8], &'static [u8]) {
+    let mut lines = String::with_capacity(TARGET_BYTES + 4096);
+    let mut records = String::with_capacity(TARGET_BYTES + 4096);
+    records.push_str("{\n    \"Records\": [\n");
+    let mut i = 0;
+    while lines.len() < TARGET_BYTES {
+        let r = record(i);
+        lines.push_str(&r);
+        lines.push('\n');
+        if i > 0 {
+            records.push_str(",\n");
+        }
+        records.push_str("        ");
+        records.push_str(&r);
+        i += 1;
+    }
+    records.push_str("\n    ]\n}\n");
+    (
+        Box::leak(lines.into_bytes().into_boxed_slice()),
+        Box::leak(records.into_bytes().into_boxed_slice()),
+    )
+}
+
+fn frame(bytes: &'static [u8]) -> u64 {
+    let opts = InputOptions::default();
+    let mut count = 0u64;
+    let stats = read_reader(
+        Box::new(bytes),
+        "bench".into(),
+        &opts,
+        &mut |batch| {
+            count += batch.records.len() as u64;
+            black_box(&batch);
+            ControlFlow::Continue(())
+        },
+        &mut |p| panic!("{p}"),
+    );
+    assert_eq!(stats.records, count);
+    count
+}
+
+fn bench(c: &mut Criterion) {
+    let (lines, records) = generate();
+    let expected = frame(lines);
+    assert_eq!(frame(records), expected);
+    for (name, bytes) in [("json-lines", lines), ("records-pretty", records)] {
+        let mut group = c.benchmark_group(name);
+        group.sample_size(10);
+        group.throughput(Throughput::Bytes(bytes.len() as u64));
+        group.bench_function("baseline-memchr-newlines", |b| {
+            b.iter(|| memchr::memchr_iter(b'\n', black_box(bytes)).count())
+        });
+        group.bench_function("frame", |b| b.iter(|| frame(black_box(bytes))));
+        group.finish();
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -342,4 +342,47 @@ mod tests {
             ]
         );
     }
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        use serde_json::Value;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            (-100_000i32..100_000).prop_map(|i| Value::from(f64::from(i) / 64.0)),
+            "[a-z\\\\\"{}\\[\\]:, \\u{e9}\\u{1F600}\\n\\t]{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(6, 64, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::btree_map("[a-z\\\"{}]{0,6}", inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// On any valid JSON, compact or pretty, the scanner ends exactly where serde_json does
+        /// and lists the same top-level members.
+        #[test]
+        fn agrees_with_serde_json(v in json_value(), pretty in proptest::bool::ANY) {
+            let text = if pretty { serde_json::to_string_pretty(&v) } else { serde_json::to_string(&v) }.unwrap();
+            let padded = format!("{text}\n");
+            let mut s = Scanner::default();
+            proptest::prop_assert_eq!(s.scan_value(padded.as_bytes(), 0, 256), Ok(text.len()));
+            if let serde_json::Value::Object(map) = &v {
+                let keys: Vec<String> = s.members.iter()
+                    .map(|m| serde_json::from_str(&format!("\"{}\"", &padded[m.key.clone()])).unwrap())
+                    .collect();
+                let expected: Vec<String> = map.keys().cloned().collect();
+                proptest::prop_assert_eq!(keys, expected);
+                for m in &s.members {
+                    let value: serde_json::Value = serde_json::from_str(&padded[m.value.clone()]).unwrap();
+                    let key: String = serde_json::from_str(&format!("\"{}\"", &padded[m.key.clone()])).unwrap();
+                    proptest::prop_assert_eq!(&value, &map[&key]);
+                }
+            }
+        }
+    }
 }
