@@ -29,6 +29,8 @@ enum Command {
     Validate(cmd::validate::Args),
     /// List rules or show one (metadata, triage guide, Kibana JSON).
     Rules(cmd::rules::Args),
+    /// Map raw CloudTrail records to the ECS documents Elastic's AWS integration would index.
+    Normalize(cmd::normalize::Args),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
         Command::Hunt(args) => cmd::hunt::run(&cli.global, args),
         Command::Validate(args) => cmd::validate::run(&cli.global, args),
         Command::Rules(args) => cmd::rules::run(&cli.global, args),
+        Command::Normalize(args) => cmd::normalize::run(&cli.global, args),
     };
     match result {
         Ok(code) => code.into(),
