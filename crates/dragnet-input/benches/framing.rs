@@ -35,7 +35,7 @@ fn record(i: usize) -> String {
         op = i % 101,
         ip = i % 250,
         e = i.wrapping_mul(2654435761),
-        ro = i % 3 == 0,
+        ro = i.is_multiple_of(3),
     )
 }
 

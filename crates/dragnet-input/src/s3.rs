@@ -193,14 +193,16 @@ fn client(bucket: &str, opts: &InputOptions) -> Result<S3Client, S3Error> {
     })
 }
 
+/// Keys (with sizes) and sub-folder prefixes under one prefix.
+#[derive(Default)]
+struct Listing {
+    files: Vec<(String, Option<u64>)>,
+    subfolders: Vec<String>,
+}
+
 /// One page-through listing of `prefix` (with `/` as delimiter when `folders`).
-fn list(
-    client: &S3Client,
-    prefix: &str,
-    folders: bool,
-) -> Result<(Vec<(String, Option<u64>)>, Vec<String>), S3Error> {
-    let mut files = Vec::new();
-    let mut subfolders = Vec::new();
+fn list(client: &S3Client, prefix: &str, folders: bool) -> Result<Listing, S3Error> {
+    let mut listing = Listing::default();
     let mut token: Option<String> = None;
     let where_ = format!("s3://{}/{prefix}", client.bucket.name());
     loop {
@@ -235,14 +237,18 @@ fn list(
             url: where_.clone(),
             why: e.to_string(),
         })?;
-        files.extend(page.contents.into_iter().map(|c| (c.key, c.size)));
-        subfolders.extend(page.common_prefixes.into_iter().map(|p| p.prefix));
+        listing
+            .files
+            .extend(page.contents.into_iter().map(|c| (c.key, c.size)));
+        listing
+            .subfolders
+            .extend(page.common_prefixes.into_iter().map(|p| p.prefix));
         match page.next_continuation_token {
             Some(t) => token = Some(t),
             None => break,
         }
     }
-    Ok((files, subfolders))
+    Ok(listing)
 }
 
 /// Lists `input` (`s3://bucket/prefix`) into `out`. Without a time range the prefix is listed
@@ -270,7 +276,7 @@ pub(crate) fn discover(input: &str, opts: &InputOptions, out: &mut Discovered) {
     while let Some(prefix) = pending.pop() {
         let folders = opts.time_range.is_some();
         match list(&client, &prefix, folders) {
-            Ok((files, subfolders)) => {
+            Ok(Listing { files, subfolders }) => {
                 // S3 lists in key order; sub-folders are walked in that order after the files.
                 for (key, size) in files {
                     if key.ends_with('/') {
