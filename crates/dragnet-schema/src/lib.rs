@@ -13,6 +13,13 @@
 //!   mappings the way Fleet's template builder does (keyword `ignore_above` 1024 by default,
 //!   `integer` as `long`). Integration definitions win over ECS ones of the same name.
 //!
+//! Where this differs from a live `logs-aws.cloudtrail-*` index: ECS fields that the integration
+//! does not list are mapped there only when first seen, by the `ecs@mappings` dynamic templates
+//! (see [`DynamicPolicy`]). Those agree with ECS for common fields, but not always: ECS `nested`
+//! fields (`threat.enrichments`) would be plain objects, `integer` fields `long`, and some keyword
+//! fields (`*.name`) would have no `ignore_above`. The built-in table uses the ECS definition.
+//! Load the index's real mapping with [`Schema::from_mapping_json`] when that matters.
+//!
 //! A user's `GET <index>/_mapping` response can be loaded with [`Schema::from_mapping_json`]
 //! and laid over the built-in table with [`Schema::overlay`]. Fields that no mapping knows are
 //! typed the way Elasticsearch's dynamic mapping would type them, see [`DynamicPolicy`].

@@ -119,12 +119,15 @@ fn str_of(v: &Map<String, Value>, key: &str) -> Option<Cow<'static, str>> {
 }
 
 fn type_of(field: &str, v: &Map<String, Value>) -> Result<FieldType, SchemaError> {
-    match v.get("type").and_then(Value::as_str) {
+    match v.get("type") {
         None => Ok(FieldType::Object),
-        Some(t) => FieldType::from_es_name(t).ok_or_else(|| SchemaError::UnknownType {
-            field: field.to_string(),
-            ty: t.to_string(),
-        }),
+        Some(Value::String(t)) => {
+            FieldType::from_es_name(t).ok_or_else(|| SchemaError::UnknownType {
+                field: field.to_string(),
+                ty: t.to_string(),
+            })
+        }
+        Some(_) => Err(shape(field, "`type` is not a string")),
     }
 }
 
@@ -155,7 +158,10 @@ fn walk(
             def.constant_value =
                 Some(str_of(spec, "path").ok_or_else(|| shape(&name, "alias without `path`"))?);
         }
-        if let Some(fields) = spec.get("fields").and_then(Value::as_object) {
+        if let Some(fields) = spec.get("fields") {
+            let fields = fields
+                .as_object()
+                .ok_or_else(|| shape(&name, "`fields` (multi-fields) is not an object"))?;
             for (sub, sub_spec) in fields {
                 let sub_name = format!("{name}.{sub}");
                 let sub_spec = sub_spec
@@ -169,7 +175,11 @@ fn walk(
                 });
             }
         }
-        let children = spec.get("properties").and_then(Value::as_object);
+        let children = match spec.get("properties") {
+            None => None,
+            Some(Value::Object(children)) => Some(children),
+            Some(_) => return Err(shape(&name, "`properties` is not an object")),
+        };
         out.push(def);
         if let Some(children) = children {
             walk(children, &name, out)?;

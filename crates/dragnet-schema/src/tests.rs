@@ -435,3 +435,34 @@ fn dynamic_mapping_through_the_schema() {
     assert_eq!(unknown.multi_fields[0].ignore_above, Some(256));
     assert!(s.get_or_dynamic("foo.bar", &json!(null)).is_none());
 }
+
+#[test]
+fn from_mapping_json_rejects_malformed_entries_without_panicking() {
+    for bad in [
+        r#"{"idx": {"mappings": {"properties": {"a": 5}}}}"#,
+        r#"{"idx": {"mappings": {"properties": []}}}"#,
+        r#"{"idx": {"mappings": 3}}"#,
+        r#"{"idx": 3}"#,
+        r#"{"properties": {"a": {"type": "keyword", "fields": {"raw": 1}}}}"#,
+        r#"{"properties": {"a": {"type": 7}}}"#,
+        r#"{"properties": {"a": {"type": "alias"}}}"#,
+        "",
+        "null",
+    ] {
+        assert!(
+            Schema::from_mapping_json(bad).is_err(),
+            "{bad} should be rejected"
+        );
+    }
+    // Odd but legal: numbers as strings, an empty mapping, dotted keys (subobjects: false).
+    let s = Schema::from_mapping_json(
+        r#"{"idx": {"mappings": {"subobjects": false, "properties": {
+            "a.b": {"type": "keyword", "ignore_above": "12"},
+            "c": {"properties": {"d.e": {"type": "long"}}}
+        }}}, "empty": {"mappings": {}}}"#,
+    )
+    .unwrap();
+    assert_eq!(s.get("a.b").unwrap().ignore_above, Some(12));
+    assert_eq!(s.get("c.d.e").unwrap().ty, FieldType::Long);
+    assert_eq!(s.resolve("a"), Resolved::Object(None));
+}
