@@ -1,0 +1,100 @@
+//! Every `language = "eql"` rule of the detection-rules corpus parses, prints back to a
+//! fixpoint, and compiles against the built-in schema.
+
+use std::path::{Path, PathBuf};
+
+fn toml_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("dir entry").path())
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            toml_files(&p, out);
+        } else if p.extension().is_some_and(|e| e == "toml") {
+            out.push(p);
+        }
+    }
+}
+
+/// `(file, query)` of every EQL rule.
+fn eql_rules(root: &Path) -> Vec<(PathBuf, String)> {
+    let mut files = Vec::new();
+    for sub in ["rules", "rules_building_block"] {
+        toml_files(&root.join(sub), &mut files);
+    }
+    let mut out = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).expect("readable rule");
+        if !text.contains("language = \"eql\"") {
+            continue;
+        }
+        let doc: toml::Table =
+            toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        let rule = doc["rule"].as_table().expect("[rule] table");
+        if rule.get("language").and_then(|l| l.as_str()) != Some("eql") {
+            continue;
+        }
+        let query = rule
+            .get("query")
+            .and_then(|q| q.as_str())
+            .unwrap_or_else(|| panic!("{}: eql rule without query", f.display()));
+        out.push((f, query.to_owned()));
+    }
+    out
+}
+
+#[test]
+fn every_corpus_eql_rule_parses_and_compiles() {
+    let root = dragnet_testdata::require_shared!("corpus/detection-rules");
+    let rules = eql_rules(&root);
+    assert!(
+        rules.len() > 1000,
+        "expected the ~1081 eql rules, found {}",
+        rules.len()
+    );
+    let mut failures = Vec::new();
+    let (mut sequences, mut samples) = (0, 0);
+    for (file, query) in &rules {
+        let rel = file
+            .strip_prefix(&root)
+            .unwrap_or(file)
+            .display()
+            .to_string();
+        let parsed = match dragnet_eql::parse(query) {
+            Ok(q) => q,
+            Err(e) => {
+                failures.push(format!("{rel}: parse error {e}"));
+                continue;
+            }
+        };
+        match parsed.body {
+            dragnet_eql::QueryBody::Sequence(_) => sequences += 1,
+            dragnet_eql::QueryBody::Sample(_) => samples += 1,
+            dragnet_eql::QueryBody::Event(_) => {}
+        }
+        let printed = parsed.to_string();
+        match dragnet_eql::parse(&printed) {
+            Ok(again) if again.to_string() == printed => {}
+            Ok(again) => failures.push(format!(
+                "{rel}: canonical form is not a fixpoint:\n  {printed}\n  {again}"
+            )),
+            Err(e) => failures.push(format!(
+                "{rel}: canonical form does not parse ({e}):\n  {printed}"
+            )),
+        }
+    }
+    println!(
+        "{} eql rules ({sequences} sequences, {samples} samples): {} ok, {} failed;",
+        rules.len(),
+        rules.len() - failures.len(),
+        failures.len(),
+    );
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
