@@ -716,14 +716,17 @@ pub fn parse_kibana_ndjson(file: &Arc<SourceFile>) -> (Vec<Rule>, Vec<Diagnostic
         if object.contains_key("exported_count") {
             continue;
         }
-        if !object.contains_key("rule_id") && !object.contains_key("name") {
-            let what = if object.contains_key("list_id") {
-                "exception list entry"
-            } else if object.contains_key("attributes") {
-                "saved object (connector)"
-            } else {
-                "object without rule_id"
-            };
+        // Exception lists/items and connectors travel in the same export.
+        let skipped = if object.contains_key("rule_id") {
+            None
+        } else if object.contains_key("list_id") {
+            Some("exception list entry")
+        } else if object.contains_key("attributes") {
+            Some("saved object (connector)")
+        } else {
+            None
+        };
+        if let Some(what) = skipped {
             diags.push(Diagnostic::new(
                 DiagSeverity::Warning,
                 DiagnosticKind::SkippedEntry,

@@ -205,7 +205,7 @@ pub fn assemble(outcomes: Vec<FileOutcome>, mut diagnostics: Vec<Diagnostic>) ->
     for rule in rules {
         if let Some(&first) = by_id.get(&rule.rule_id) {
             let first: &Rule = &keep[first];
-            let at = first.origin.file.position(first.origin.span.start);
+            let at = first.origin.file.position(rule_id_span(first).start);
             diagnostics.push(Diagnostic::error(
                 DiagnosticKind::DuplicateRuleId,
                 &rule.origin.file,
