@@ -73,6 +73,11 @@ pub enum Resolved<'a> {
     ObjectLeaf { parent: &'a FieldDef, ty: FieldType },
     /// An object: a path with mapped fields below it (or an explicit `object` mapping).
     Object(Option<&'a FieldDef>),
+    /// A path below a leaf field that is neither `flattened` nor a multi-field, such as
+    /// `source.geo.location.lat` (part of a `geo_point` value) or `event.action.extra`.
+    /// Elasticsearch has no such field and will not map one dynamically: queries on it match
+    /// nothing.
+    BelowLeaf { leaf: &'a FieldDef },
     /// Not in the schema: the value decides its type (dynamic mapping).
     Unknown,
 }
@@ -195,7 +200,8 @@ impl Schema {
                             return Resolved::ObjectLeaf { parent, ty };
                         }
                     }
-                    _ => {}
+                    FieldType::Nested => {}
+                    _ => return Resolved::BelowLeaf { leaf: parent },
                 }
                 break;
             }
@@ -230,19 +236,34 @@ impl Schema {
                 }
                 Some(Cow::Owned(leaf))
             }
-            Resolved::Object(None) | Resolved::Unknown => None,
+            Resolved::Object(None) | Resolved::BelowLeaf { .. } | Resolved::Unknown => None,
         }
     }
 
     /// The definition for `name`, or the type dynamic mapping would give it for `value`
-    /// (under this schema's [`DynamicPolicy`]) when no mapping knows it.
+    /// (under this schema's [`DynamicPolicy`]) when no mapping knows it. `None` when no field
+    /// would exist: a null/empty value, or a path below a leaf ([`Resolved::BelowLeaf`]).
     pub fn get_or_dynamic(
         &self,
         name: &str,
         value: &serde_json::Value,
     ) -> Option<Cow<'_, FieldDef>> {
-        self.get(name)
-            .or_else(|| self.dynamic.type_for(name, value).map(Cow::Owned))
+        if let Some(def) = self.get(name) {
+            return Some(def);
+        }
+        if self.below_leaf(name).is_some() {
+            return None;
+        }
+        self.dynamic.type_for(name, value).map(Cow::Owned)
+    }
+
+    /// The leaf field (not `flattened`, not an object) that `name` lies below, if any:
+    /// such a name can never be a field, mapped or dynamic ([`Resolved::BelowLeaf`]).
+    pub fn below_leaf(&self, name: &str) -> Option<&FieldDef> {
+        match self.resolve(name) {
+            Resolved::BelowLeaf { leaf } => Some(leaf),
+            _ => None,
+        }
     }
 
     /// The nearest enclosing `nested` field of `name`, if any (KQL needs `nested:{…}` syntax).

@@ -170,7 +170,20 @@ fn resolve_distinguishes_objects_leaves_and_unknowns() {
     assert_eq!(s.get("labels.env").unwrap().ty, FieldType::Keyword);
     assert_eq!(s.resolve("no.such.field"), Resolved::Unknown);
     // A key below a keyword is not a field (it is neither a multi-field nor a flattened key).
-    assert_eq!(s.resolve("event.action.extra"), Resolved::Unknown);
+    assert!(matches!(
+        s.resolve("event.action.extra"),
+        Resolved::BelowLeaf { leaf } if leaf.name == "event.action"
+    ));
+    assert_eq!(
+        s.below_leaf("source.geo.location.lat").map(|d| d.ty),
+        Some(FieldType::GeoPoint)
+    );
+    assert!(s.below_leaf("user_agent.original.text").is_none());
+    assert!(s.below_leaf("threat.enrichments.matched.field").is_none());
+    assert!(
+        s.get_or_dynamic("event.action.extra", &json!("x"))
+            .is_none()
+    );
     // `event.act` is a prefix of a name, not a path.
     assert_eq!(s.resolve("event.act"), Resolved::Unknown);
     assert!(s.get("aws.cloudtrail").is_none());
