@@ -175,11 +175,13 @@ impl Display for Expr {
                     inner.fmt(f)
                 }
             }
-            Expr::Nested { path, query } => write!(f, "{path}:{{ {query} }}"),
-            Expr::Range { field, op, value } => write!(f, "{field} {} {value}", op.symbol()),
+            Expr::Nested { path, query } => write!(f, "{}:{{ {query} }}", FieldName(path)),
+            Expr::Range { field, op, value } => {
+                write!(f, "{} {} {value}", FieldName(field), op.symbol())
+            }
             Expr::Match { field, values } => match values {
-                ValueList::One(v) => write!(f, "{field}:{v}"),
-                list => write!(f, "{field}:({list})"),
+                ValueList::One(v) => write!(f, "{}:{v}", FieldName(field)),
+                list => write!(f, "{}:({list})", FieldName(field)),
             },
             Expr::FreeText(v) => v.fmt(f),
         }
@@ -202,6 +204,31 @@ impl Display for ValueList {
                 }
             }
             ValueList::One(v) => v.fmt(f),
+        }
+    }
+}
+
+/// A field name in canonical form: quoting only matters when the name holds a `*` (quoted, it
+/// is a literal name; unquoted, a pattern), so other quoted names print unquoted.
+struct FieldName<'a>(&'a Literal);
+
+impl Display for FieldName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0.kind {
+            LiteralKind::Quoted(s) if !s.contains('*') && !s.is_empty() && s.trim() == s => {
+                let plain = Literal {
+                    kind: LiteralKind::Unquoted(s.clone()),
+                    span: self.0.span,
+                };
+                let printed = plain.to_string();
+                // `true`/`false`/`null` would read back as typed literals: keep the quotes.
+                if matches!(printed.as_str(), "true" | "false" | "null") {
+                    self.0.fmt(f)
+                } else {
+                    f.write_str(&printed)
+                }
+            }
+            _ => self.0.fmt(f),
         }
     }
 }
@@ -321,7 +348,8 @@ fn keyword_at(chars: &[char], i: usize, prev_is_space: bool) -> Option<usize> {
                 .zip(w.chars())
                 .all(|(a, b)| a.eq_ignore_ascii_case(&b))
     };
-    let space_after = |n: usize| chars.get(i + n).is_some_and(|&c| is_kql_space(c));
+    // At the end of the text, whatever is printed next (` and `, ` }`) may be a space.
+    let space_after = |n: usize| chars.get(i + n).is_none_or(|&c| is_kql_space(c));
     if word("not") && space_after(3) {
         return Some(3);
     }

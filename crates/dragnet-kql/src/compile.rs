@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::ops::ControlFlow;
 
 use dragnet_event::{Event, FieldId, FieldTable, OwnedScalar, Scalar};
 use dragnet_schema::{DynamicPolicy, FieldDef, FieldType, Resolved, Schema};
@@ -127,6 +128,7 @@ pub struct CompiledQuery {
     fields: Vec<QueryField>,
     unknown_fields: Vec<String>,
     canonical: String,
+    free_text: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -137,6 +139,28 @@ enum Node {
     Or(Vec<Node>),
     Not(Box<Node>),
     Leaf(Box<Leaf>),
+    /// `path:{…}`: the inner query must hold within one object of `path`.
+    Nested {
+        path: FieldId,
+        name: String,
+        inner: Box<Node>,
+    },
+    /// A value with no field: Elasticsearch's `multi_match`/`query_string` over every field
+    /// (`index.query.default_field: *`, lenient).
+    FreeText(Box<FreeText>),
+}
+
+#[derive(Clone, Debug)]
+struct FreeText {
+    value: Literal,
+    /// `Some` for a range clause (`custom.* > 5`), `None` for `is`.
+    range: Option<RangeOp>,
+    /// For a field pattern: only the event's unmapped fields whose names match it (the
+    /// mapped ones are compiled as ordinary clauses).
+    fields: Option<Glob>,
+    clause: String,
+    schema: std::sync::Arc<Schema>,
+    now: Timestamp,
 }
 
 #[derive(Clone, Debug)]
@@ -220,6 +244,14 @@ enum Matcher {
     },
     /// Can never match (e.g. a type that cannot be searched).
     Never,
+    /// A `constant_keyword` with its value fixed by the mapping: every document of the index
+    /// has that value, so the clause is decided once, against it.
+    Constant {
+        value: String,
+        matched: bool,
+    },
+    /// Integer field types index the integral part of a number (`coerce`).
+    Integer(Box<Matcher>),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -239,6 +271,12 @@ enum TextTerm {
 enum FieldSem {
     Known(FieldDef),
     Unknown,
+    /// `parent.sub` where `parent` is unmapped and dynamic mapping gives string values of
+    /// `parent` a multi-field `sub` (ecs@mappings: `*.name` keyword + `.text`).
+    UnknownSub {
+        parent: String,
+        sub: FieldDef,
+    },
 }
 
 struct Compiler<'a> {
@@ -247,6 +285,7 @@ struct Compiler<'a> {
     fields: Vec<QueryField>,
     unknown: Vec<String>,
     now: Timestamp,
+    free_text_schema: Option<std::sync::Arc<Schema>>,
 }
 
 /// Resolves `query` against `schema`, interning every field it reads in `table`.
@@ -271,6 +310,7 @@ pub fn compile_at(
         fields: Vec::new(),
         unknown: Vec::new(),
         now,
+        free_text_schema: None,
     };
     let (root, dsl) = match &query.root {
         None => (Node::All, json!({"match_all": {}})),
@@ -278,6 +318,7 @@ pub fn compile_at(
     };
     let root = order(simplify(root));
     Ok(CompiledQuery {
+        free_text: c.free_text_schema.is_some(),
         root,
         dsl,
         fields: c.fields,
@@ -330,7 +371,20 @@ impl Compiler<'_> {
                         ));
                     }
                 }
-                self.expr(query, Some(&full))?
+                let id = self.table.intern(&full);
+                if !self.fields.iter().any(|f| f.name == full) {
+                    self.fields.push(QueryField {
+                        name: full.clone(),
+                        id,
+                        ty: self.schema.get(&full).map(|d| d.ty),
+                    });
+                }
+                let inner = self.expr(query, Some(&full))?;
+                Node::Nested {
+                    path: id,
+                    name: full,
+                    inner: Box::new(inner),
+                }
             }
             Expr::Range { field, op, value } => {
                 let targets = self.targets(field, nested)?;
@@ -342,16 +396,32 @@ impl Compiler<'_> {
                     })?;
                     leaves.push(self.leaf(&name, &sem, clause, matcher));
                 }
+                if let Some(node) = self.pattern_node(field, nested, Some(*op), value) {
+                    leaves.push(node);
+                }
                 any_of(leaves)
             }
             Expr::Match { field, values } => self.values(field, values, nested)?,
             Expr::FreeText(v) => {
-                return Err(CompileError::new(
-                    v.span,
-                    format!(
-                        "free-text term `{v}` has no field: Elasticsearch searches `index.query.default_field` (every field of the index), which dragnet cannot enumerate for an event; name the field (`field:{v}`)"
-                    ),
-                ));
+                let schema = self
+                    .free_text_schema
+                    .get_or_insert_with(|| std::sync::Arc::new(self.schema.clone()))
+                    .clone();
+                // Reject what Elasticsearch would reject whatever the field (a null value).
+                if matches!(v.kind, LiteralKind::Null) {
+                    return Err(CompileError::new(
+                        v.span,
+                        "`null` cannot be searched as free text; quote it (\"null\") to search the word",
+                    ));
+                }
+                Node::FreeText(Box::new(FreeText {
+                    value: v.clone(),
+                    range: None,
+                    fields: None,
+                    clause: v.to_string(),
+                    schema,
+                    now: self.now,
+                }))
             }
         })
     }
@@ -389,9 +459,52 @@ impl Compiler<'_> {
                         self.for_sem(&sem, &name, value.span, |c, def| c.is_matcher(def, value))?;
                     leaves.push(self.leaf(&name, &sem, clause, matcher));
                 }
+                if let Some(node) = self.pattern_node(field, nested, None, value) {
+                    leaves.push(node);
+                }
                 any_of(leaves)
             }
         })
+    }
+
+    /// For a field pattern: the clause over the event's unmapped fields matching it (dynamic
+    /// mapping adds them to the index, so Kibana's data view expands the pattern to them).
+    fn pattern_node(
+        &mut self,
+        field: &Literal,
+        nested: Option<&str>,
+        range: Option<RangeOp>,
+        value: &Literal,
+    ) -> Option<Node> {
+        let LiteralKind::Wildcard(_) = field.kind else {
+            return None;
+        };
+        let pattern = full_name(nested, &field.text());
+        let mut parts = Vec::new();
+        for (i, t) in pattern.split('*').enumerate() {
+            if i > 0 {
+                parts.push(PatternPart::Star);
+            }
+            if !t.is_empty() {
+                parts.push(PatternPart::Text(t.to_owned()));
+            }
+        }
+        let schema = self
+            .free_text_schema
+            .get_or_insert_with(|| std::sync::Arc::new(self.schema.clone()))
+            .clone();
+        let clause = match range {
+            Some(op) => format!("{pattern} {} {value} (unmapped fields)", op.symbol()),
+            None => format!("{pattern}:{value} (unmapped fields)"),
+        };
+        Some(Node::FreeText(Box::new(FreeText {
+            value: value.clone(),
+            range,
+            fields: Some(Glob::from_parts(&parts)),
+            clause,
+            schema,
+            now: self.now,
+        })))
     }
 
     /// The fields a field literal stands for: itself, or the schema fields a `*` pattern
@@ -420,6 +533,13 @@ impl Compiler<'_> {
         let name = full_name(nested, &field.text());
         let sem = match self.schema.get(&name) {
             Some(def) => FieldSem::Known(def.into_owned()),
+            None if self.dynamic_sub(&name).is_some() => {
+                let (parent, sub) = self.dynamic_sub(&name).expect("checked");
+                if !self.unknown.contains(&parent) {
+                    self.unknown.push(parent.clone());
+                }
+                FieldSem::UnknownSub { parent, sub }
+            }
             None => {
                 if !self.unknown.contains(&name) {
                     self.unknown.push(name.clone());
@@ -430,6 +550,24 @@ impl Compiler<'_> {
         Ok(vec![(name, sem)])
     }
 
+    /// For an unmapped `parent.sub`: the parent and the multi-field dynamic mapping would
+    /// give string values of an unmapped `parent`.
+    fn dynamic_sub(&self, name: &str) -> Option<(String, FieldDef)> {
+        let (parent, sub) = name.rsplit_once('.')?;
+        if self.schema.get(parent).is_some() {
+            return None;
+        }
+        let def = self
+            .schema
+            .dynamic_policy()
+            .type_for(parent, &Value::String("x".into()))?;
+        let m = def.multi_fields.iter().find(|m| m.name == sub)?;
+        let mut sub_def = FieldDef::new(name.to_owned(), m.ty, dragnet_schema::Origin::Dynamic);
+        sub_def.ignore_above = m.ignore_above;
+        sub_def.normalizer = m.normalizer.clone();
+        Some((parent.to_owned(), sub_def))
+    }
+
     fn leaf(&mut self, name: &str, sem: &FieldSem, clause: String, matcher: FieldMatcher) -> Node {
         // A multi-field sub-field (`user_agent.original.text`) reads its parent's values.
         let (source, ty) = match sem {
@@ -438,6 +576,7 @@ impl Compiler<'_> {
                 Some(def.ty),
             ),
             FieldSem::Unknown => (name.to_owned(), None),
+            FieldSem::UnknownSub { parent, sub } => (parent.clone(), Some(sub.ty)),
         };
         let id = self.table.intern(&source);
         if !self.fields.iter().any(|f| f.name == name) {
@@ -468,6 +607,15 @@ impl Compiler<'_> {
             FieldSem::Known(def) => build(self, def)
                 .map(FieldMatcher::Typed)
                 .map_err(|m| CompileError::new(span, format!("field `{name}`: {m}"))),
+            FieldSem::UnknownSub { sub, .. } => {
+                Ok(FieldMatcher::Dynamic(Box::new(DynamicMatchers {
+                    string: build(self, sub),
+                    date: None,
+                    long: Ok(Matcher::Never),
+                    double: Ok(Matcher::Never),
+                    boolean: Ok(Matcher::Never),
+                })))
+            }
             FieldSem::Unknown => {
                 let policy = self.schema.dynamic_policy();
                 let typed = |v: Value| -> Result<Matcher, String> {
@@ -489,195 +637,16 @@ impl Compiler<'_> {
         }
     }
 
-    /// `field:value` (Kibana's `is` function) on a field of type `def`.
     fn is_matcher(&self, def: &FieldDef, value: &Literal) -> Result<Matcher, String> {
-        let ty = def.ty;
-        let kw = KeywordOpts {
-            ignore_above: def.ignore_above,
-            lowercase: def.normalizer.as_deref() == Some("lowercase"),
-        };
-        if let LiteralKind::Wildcard(p) = &value.kind {
-            if p.is_lone_star() {
-                return Ok(Matcher::Exists {
-                    ignore_above: keyword_like(ty).then_some(def.ignore_above).flatten(),
-                });
-            }
-        }
-        if !def.is_searchable() {
-            return Ok(Matcher::Never);
-        }
-        if matches!(value.kind, LiteralKind::Null) {
-            return Err("`null` cannot be searched (Elasticsearch rejects a null term); use `not field:*` for a missing field".into());
-        }
-        let kibana_keyword = ty == FieldType::Keyword && def.flattened_root.is_none();
-        if let LiteralKind::Wildcard(p) = &value.kind {
-            if kibana_keyword {
-                let glob = Glob::new(&lowercase_if(p, kw.lowercase));
-                return Ok(Matcher::KeywordGlob { glob, kw });
-            }
-            // query_string: the text is split on whitespace into terms, any of which may match.
-            let terms = split_terms(&p.parts);
-            if keyword_like(ty) {
-                return Ok(Matcher::KeywordTerms {
-                    terms: terms
-                        .iter()
-                        .map(|t| Glob::from_parts(&lowercase_parts(t, kw.lowercase)))
-                        .collect(),
-                    kw,
-                });
-            }
-            if ty.is_text_family() {
-                let terms = terms
-                    .iter()
-                    .map(|t| {
-                        if t.contains(&PatternPart::Star) {
-                            TextTerm::Glob(Glob::from_parts(&lowercase_parts(t, true)))
-                        } else {
-                            let text: String = t.iter().map(|p| p.to_string()).collect();
-                            TextTerm::Tokens(analyze(&text))
-                        }
-                    })
-                    .collect();
-                return Ok(Matcher::TextTerms { terms });
-            }
-            return Err(format!(
-                "a wildcard value needs a keyword or text field, but this field is `{}` (Elasticsearch: \"Can only use wildcard queries on keyword and text fields\")",
-                ty.es_name()
-            ));
-        }
-        let text = value.text();
-        if keyword_like(ty) {
-            let value = if kw.lowercase {
-                text.to_lowercase()
-            } else {
-                text
-            };
-            return Ok(Matcher::KeywordEq { value, kw });
-        }
-        if ty.is_text_family() {
-            let tokens = analyze(&text);
-            return Ok(if value.is_quoted() {
-                Matcher::TextPhrase { tokens }
-            } else {
-                Matcher::TextAny { tokens }
-            });
-        }
-        if ty.is_numeric() {
-            let n = literal_number(value).ok_or_else(|| {
-                format!("`{text}` is not a number, but the field is `{}` (Elasticsearch fails the query)", ty.es_name())
-            })?;
-            return Ok(Matcher::Number {
-                lo: Some((n, true)),
-                hi: Some((n, true)),
-            });
-        }
-        match ty {
-            FieldType::Boolean => {
-                let b = match &value.kind {
-                    LiteralKind::Bool(b) => *b,
-                    _ => bool_of_str(&text)
-                        .filter(|_| !text.is_empty())
-                        .ok_or_else(|| {
-                            format!(
-                                "`{text}` is not a boolean (true/false), but the field is `boolean`"
-                            )
-                        })?,
-                };
-                Ok(Matcher::Bool(b))
-            }
-            FieldType::Date | FieldType::DateNanos => {
-                // is.ts: an exact date becomes range gte/lte (rounded down / up).
-                let lo = parse_date_query(&text, self.now, false);
-                let hi = parse_date_query(&text, self.now, true);
-                match (lo, hi) {
-                    (Some(lo), Some(hi)) => Ok(Matcher::Date {
-                        lo: Some((lo, true)),
-                        hi: Some((hi, true)),
-                    }),
-                    _ => Err(format!(
-                        "`{text}` is not a date (strict_date_optional_time, epoch_millis or date math such as now-1d/d)"
-                    )),
-                }
-            }
-            FieldType::Ip => IpNet::parse(&text).map(Matcher::Ip).ok_or_else(|| {
-                format!("`{text}` is not an IP address or CIDR block, but the field is `ip`")
-            }),
-            FieldType::Object | FieldType::Nested => Ok(Matcher::Never),
-            other => Err(format!(
-                "dragnet cannot evaluate `{}` fields",
-                other.es_name()
-            )),
-        }
+        is_matcher(def, value, self.now)
     }
-
     fn range_matcher(
         &self,
         def: &FieldDef,
         op: RangeOp,
         value: &Literal,
     ) -> Result<Matcher, String> {
-        let ty = def.ty;
-        if !def.is_searchable() {
-            return Ok(Matcher::Never);
-        }
-        if matches!(value.kind, LiteralKind::Null) {
-            return Err("`null` is not a range bound".into());
-        }
-        let text = value.text();
-        let kw = KeywordOpts {
-            ignore_above: def.ignore_above,
-            lowercase: def.normalizer.as_deref() == Some("lowercase"),
-        };
-        if keyword_like(ty) {
-            let value = if kw.lowercase {
-                text.to_lowercase()
-            } else {
-                text
-            };
-            return Ok(Matcher::KeywordRange { op, value, kw });
-        }
-        if ty.is_text_family() {
-            return Ok(Matcher::TextRange {
-                op,
-                value: text.to_lowercase(),
-            });
-        }
-        if ty.is_numeric() {
-            let n = literal_number(value).ok_or_else(|| {
-                format!(
-                    "`{text}` is not a number, but the field is `{}`",
-                    ty.es_name()
-                )
-            })?;
-            let (lo, hi) = bounds(op, n);
-            return Ok(Matcher::Number { lo, hi });
-        }
-        match ty {
-            FieldType::Date | FieldType::DateNanos => {
-                // Elasticsearch rounds gt/lte bounds up, gte/lt bounds down.
-                let round_up = matches!(op, RangeOp::Gt | RangeOp::Lte);
-                let t = parse_date_query(&text, self.now, round_up).ok_or_else(|| {
-                    format!("`{text}` is not a date (strict_date_optional_time, epoch_millis or date math such as now-1d/d)")
-                })?;
-                let (lo, hi) = bounds(op, t);
-                Ok(Matcher::Date { lo, hi })
-            }
-            FieldType::Ip => {
-                let addr = ip_of_str(&text).ok_or_else(|| {
-                    format!("`{text}` is not an IP address, but the field is `ip`")
-                })?;
-                Ok(Matcher::IpRange { op, addr })
-            }
-            FieldType::Boolean => {
-                let b = bool_of_str(&text).ok_or_else(|| format!("`{text}` is not a boolean"))?;
-                let (lo, hi) = bounds(op, if b { 1.0 } else { 0.0 });
-                Ok(Matcher::Number { lo, hi })
-            }
-            other => Err(format!(
-                "dragnet cannot evaluate ranges on `{}` fields",
-                other.es_name()
-            )),
-        }
+        range_matcher(def, op, value, self.now)
     }
 
     /// The DSL Kibana builds for the query (`toElasticsearchQuery` of each node).
@@ -811,6 +780,240 @@ impl Compiler<'_> {
             }
             _ => vec![(name, "", false)],
         }
+    }
+}
+
+/// `field:value` (Kibana's `is` function) on a field of type `def`.
+fn is_matcher(def: &FieldDef, value: &Literal, now: Timestamp) -> Result<Matcher, String> {
+    constant_or(def, is_matcher_typed(def, value, now))
+}
+
+fn range_matcher(
+    def: &FieldDef,
+    op: RangeOp,
+    value: &Literal,
+    now: Timestamp,
+) -> Result<Matcher, String> {
+    constant_or(def, range_matcher_typed(def, op, value, now))
+}
+
+fn range_matcher_typed(
+    def: &FieldDef,
+    op: RangeOp,
+    value: &Literal,
+    now: Timestamp,
+) -> Result<Matcher, String> {
+    let ty = def.ty;
+    if !def.is_searchable() {
+        return Ok(Matcher::Never);
+    }
+    if matches!(value.kind, LiteralKind::Null) {
+        return Err("`null` is not a range bound".into());
+    }
+    let text = value.text();
+    let kw = KeywordOpts {
+        ignore_above: def.ignore_above,
+        lowercase: def.normalizer.as_deref() == Some("lowercase"),
+    };
+    if keyword_like(ty) {
+        let value = if kw.lowercase {
+            text.to_lowercase()
+        } else {
+            text
+        };
+        return Ok(Matcher::KeywordRange { op, value, kw });
+    }
+    if ty.is_text_family() {
+        return Ok(Matcher::TextRange {
+            op,
+            value: text.to_lowercase(),
+        });
+    }
+    if ty.is_numeric() {
+        let n = literal_number(value).ok_or_else(|| {
+            format!(
+                "`{text}` is not a number, but the field is `{}`",
+                ty.es_name()
+            )
+        })?;
+        let (lo, hi) = bounds(op, n);
+        return Ok(Matcher::Number { lo, hi });
+    }
+    match ty {
+        FieldType::Date | FieldType::DateNanos => {
+            // Elasticsearch rounds gt/lte bounds up, gte/lt bounds down.
+            let round_up = matches!(op, RangeOp::Gt | RangeOp::Lte);
+            let t = parse_date_query(&text, now, round_up).ok_or_else(|| {
+                    format!("`{text}` is not a date (strict_date_optional_time, epoch_millis or date math such as now-1d/d)")
+                })?;
+            let (lo, hi) = bounds(op, t);
+            Ok(Matcher::Date { lo, hi })
+        }
+        FieldType::Ip => {
+            let addr = ip_of_str(&text)
+                .ok_or_else(|| format!("`{text}` is not an IP address, but the field is `ip`"))?;
+            Ok(Matcher::IpRange { op, addr })
+        }
+        FieldType::Boolean => {
+            let b = bool_of_str(&text).ok_or_else(|| format!("`{text}` is not a boolean"))?;
+            let (lo, hi) = bounds(op, if b { 1.0 } else { 0.0 });
+            Ok(Matcher::Number { lo, hi })
+        }
+        other => Err(format!(
+            "dragnet cannot evaluate ranges on `{}` fields",
+            other.es_name()
+        )),
+    }
+}
+
+/// Folds a clause on a `constant_keyword` with a mapped value into its outcome.
+fn constant_or(def: &FieldDef, m: Result<Matcher, String>) -> Result<Matcher, String> {
+    let m = m?;
+    let m = if is_integer(def.ty) && matches!(m, Matcher::Number { .. }) {
+        Matcher::Integer(Box::new(m))
+    } else {
+        m
+    };
+    match (&def.constant_value, def.ty) {
+        (Some(value), FieldType::ConstantKeyword) => Ok(Matcher::Constant {
+            matched: m.test(Scalar::Str(value)),
+            value: value.to_string(),
+        }),
+        _ => Ok(m),
+    }
+}
+
+fn is_integer(ty: FieldType) -> bool {
+    matches!(
+        ty,
+        FieldType::Long
+            | FieldType::Integer
+            | FieldType::Short
+            | FieldType::Byte
+            | FieldType::UnsignedLong
+    )
+}
+
+fn is_matcher_typed(def: &FieldDef, value: &Literal, now: Timestamp) -> Result<Matcher, String> {
+    let ty = def.ty;
+    let kw = KeywordOpts {
+        ignore_above: def.ignore_above,
+        lowercase: def.normalizer.as_deref() == Some("lowercase"),
+    };
+    if let LiteralKind::Wildcard(p) = &value.kind {
+        if p.is_lone_star() {
+            return Ok(Matcher::Exists {
+                ignore_above: keyword_like(ty).then_some(def.ignore_above).flatten(),
+            });
+        }
+    }
+    if !def.is_searchable() {
+        return Ok(Matcher::Never);
+    }
+    if matches!(value.kind, LiteralKind::Null) {
+        return Err("`null` cannot be searched (Elasticsearch rejects a null term); use `not field:*` for a missing field".into());
+    }
+    let kibana_keyword = ty == FieldType::Keyword && def.flattened_root.is_none();
+    if let LiteralKind::Wildcard(p) = &value.kind {
+        if kibana_keyword {
+            let glob = Glob::new(&lowercase_if(p, kw.lowercase));
+            return Ok(Matcher::KeywordGlob { glob, kw });
+        }
+        // query_string: the text is split on whitespace into terms, any of which may match.
+        let terms = split_terms(&p.parts);
+        if keyword_like(ty) {
+            return Ok(Matcher::KeywordTerms {
+                terms: terms
+                    .iter()
+                    .map(|t| Glob::from_parts(&lowercase_parts(t, kw.lowercase)))
+                    .collect(),
+                kw,
+            });
+        }
+        if ty.is_text_family() {
+            let terms = terms
+                .iter()
+                .map(|t| {
+                    if t.contains(&PatternPart::Star) {
+                        TextTerm::Glob(Glob::from_parts(&lowercase_parts(t, true)))
+                    } else {
+                        let text: String = t.iter().map(|p| p.to_string()).collect();
+                        TextTerm::Tokens(analyze(&text))
+                    }
+                })
+                .collect();
+            return Ok(Matcher::TextTerms { terms });
+        }
+        return Err(format!(
+            "a wildcard value needs a keyword or text field, but this field is `{}` (Elasticsearch: \"Can only use wildcard queries on keyword and text fields\")",
+            ty.es_name()
+        ));
+    }
+    let text = value.text();
+    if keyword_like(ty) {
+        let value = if kw.lowercase {
+            text.to_lowercase()
+        } else {
+            text
+        };
+        return Ok(Matcher::KeywordEq { value, kw });
+    }
+    if ty.is_text_family() {
+        let tokens = analyze(&text);
+        return Ok(if value.is_quoted() {
+            Matcher::TextPhrase { tokens }
+        } else {
+            Matcher::TextAny { tokens }
+        });
+    }
+    if ty.is_numeric() {
+        let n = literal_number(value).ok_or_else(|| {
+            format!(
+                "`{text}` is not a number, but the field is `{}` (Elasticsearch fails the query)",
+                ty.es_name()
+            )
+        })?;
+        return Ok(Matcher::Number {
+            lo: Some((n, true)),
+            hi: Some((n, true)),
+        });
+    }
+    match ty {
+        FieldType::Boolean => {
+            let b = match &value.kind {
+                LiteralKind::Bool(b) => *b,
+                _ => bool_of_str(&text)
+                    .filter(|_| !text.is_empty())
+                    .ok_or_else(|| {
+                        format!(
+                            "`{text}` is not a boolean (true/false), but the field is `boolean`"
+                        )
+                    })?,
+            };
+            Ok(Matcher::Bool(b))
+        }
+        FieldType::Date | FieldType::DateNanos => {
+            // is.ts: an exact date becomes range gte/lte (rounded down / up).
+            let lo = parse_date_query(&text, now, false);
+            let hi = parse_date_query(&text, now, true);
+            match (lo, hi) {
+                (Some(lo), Some(hi)) => Ok(Matcher::Date {
+                    lo: Some((lo, true)),
+                    hi: Some((hi, true)),
+                }),
+                _ => Err(format!(
+                    "`{text}` is not a date (strict_date_optional_time, epoch_millis or date math such as now-1d/d)"
+                )),
+            }
+        }
+        FieldType::Ip => IpNet::parse(&text).map(Matcher::Ip).ok_or_else(|| {
+            format!("`{text}` is not an IP address or CIDR block, but the field is `ip`")
+        }),
+        FieldType::Object | FieldType::Nested => Ok(Matcher::Never),
+        other => Err(format!(
+            "dragnet cannot evaluate `{}` fields",
+            other.es_name()
+        )),
     }
 }
 
@@ -983,6 +1186,11 @@ fn simplify(n: Node) -> Node {
             Node::None => Node::All,
             other => Node::Not(Box::new(other)),
         },
+        Node::Nested { path, name, inner } => Node::Nested {
+            path,
+            name,
+            inner: Box::new(simplify(*inner)),
+        },
         other => other,
     }
 }
@@ -1001,6 +1209,11 @@ fn order(n: Node) -> Node {
             Node::Or(items)
         }
         Node::Not(inner) => Node::Not(Box::new(order(*inner))),
+        Node::Nested { path, name, inner } => Node::Nested {
+            path,
+            name,
+            inner: Box::new(order(*inner)),
+        },
         other => other,
     }
 }
@@ -1011,6 +1224,8 @@ impl Node {
             Node::All | Node::None => 0,
             Node::Leaf(l) => l.cost,
             Node::Not(i) => i.cost() + 1,
+            Node::Nested { inner, .. } => inner.cost().saturating_add(20),
+            Node::FreeText(_) => 1000,
             Node::And(items) | Node::Or(items) => {
                 items.iter().map(Node::cost).fold(0u32, u32::saturating_add)
             }
@@ -1030,7 +1245,8 @@ impl FieldMatcher {
 impl Matcher {
     fn cost(&self) -> u32 {
         match self {
-            Matcher::Never => 0,
+            Matcher::Never | Matcher::Constant { .. } => 0,
+            Matcher::Integer(m) => m.cost(),
             Matcher::Exists { .. } => 2,
             Matcher::KeywordEq { .. } | Matcher::Bool(_) => 3,
             Matcher::Number { .. } | Matcher::Ip(_) | Matcher::IpRange { .. } => 4,
@@ -1048,6 +1264,14 @@ impl Matcher {
     fn test(&self, v: Scalar<'_>) -> bool {
         match self {
             Matcher::Never => false,
+            Matcher::Constant { matched, .. } => *matched,
+            Matcher::Integer(m) => match v {
+                Scalar::Float(f) => m.test(Scalar::Float(f.trunc())),
+                Scalar::Str(s) => {
+                    number_of_str(s).is_some_and(|f| m.test(Scalar::Float(f.trunc())))
+                }
+                other => m.test(other),
+            },
             Matcher::Exists { ignore_above } => keyword_indexed(v, *ignore_above).is_some(),
             Matcher::KeywordEq { value, kw } => {
                 keyword_value(v, *kw).is_some_and(|s| s == value.as_str())
@@ -1089,6 +1313,8 @@ impl Matcher {
     fn describe(&self) -> &'static str {
         match self {
             Matcher::Never => "cannot match on this field",
+            Matcher::Constant { .. } => "constant_keyword: decided by the mapping's value",
+            Matcher::Integer(_) => "numeric (integer type: fractions truncated)",
             Matcher::Exists { .. } => "exists",
             Matcher::KeywordEq { .. } => "keyword: whole value, case-sensitive",
             Matcher::KeywordGlob { .. } => "keyword wildcard: whole value, case-sensitive",
@@ -1179,6 +1405,55 @@ fn scalar_ip(v: Scalar<'_>) -> Option<std::net::Ipv6Addr> {
     }
 }
 
+impl FreeText {
+    /// One value of one field, typed as the schema (or dynamic mapping) types that field;
+    /// type errors do not match (multi_match is lenient; query_string over `*` is too).
+    fn test(&self, name: &str, v: Scalar<'_>) -> bool {
+        if let Some(glob) = &self.fields {
+            if !glob.matches(name) || self.schema.get(name).is_some() {
+                return false;
+            }
+        }
+        let def = match self.schema.get(name) {
+            Some(d) => d.into_owned(),
+            None => {
+                let json = match v {
+                    Scalar::Str(s) => Value::String(s.to_owned()),
+                    Scalar::Int(i) => json!(i),
+                    Scalar::Float(f) => json!(f),
+                    Scalar::Bool(b) => json!(b),
+                };
+                match self.schema.dynamic_policy().type_for(name, &json) {
+                    Some(d) => d,
+                    None => return false,
+                }
+            }
+        };
+        if let Some(op) = self.range {
+            return range_matcher(&def, op, &self.value, self.now).is_ok_and(|m| m.test(v));
+        }
+        if let LiteralKind::Wildcard(p) = &self.value.kind {
+            if p.is_lone_star() {
+                // query_string `*` over all fields (or exists on each): any value.
+                return true;
+            }
+        }
+        is_matcher(&def, &self.value, self.now).is_ok_and(|m| m.test(v))
+    }
+
+    fn matches(&self, event: &dyn Event) -> bool {
+        event
+            .visit_fields(&mut |name, v| {
+                if self.test(name, v) {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            })
+            .is_some_and(|r| r.is_break())
+    }
+}
+
 impl DynamicMatchers {
     fn for_value(&self, v: Scalar<'_>) -> Option<&Matcher> {
         let m = match v {
@@ -1203,6 +1478,9 @@ impl Leaf {
     }
 
     fn matches(&self, event: &dyn Event) -> bool {
+        if let FieldMatcher::Typed(Matcher::Constant { matched, .. }) = &self.matcher {
+            return *matched;
+        }
         event.any(self.field, &mut |v| self.test_value(v))
     }
 
@@ -1226,6 +1504,20 @@ impl Node {
             Node::Or(items) => items.iter().any(|i| i.matches(event)),
             Node::Not(inner) => !inner.matches(event),
             Node::Leaf(leaf) => leaf.matches(event),
+            Node::Nested { path, inner, .. } => {
+                let mut f = |e: &dyn Event| {
+                    if inner.matches(e) {
+                        ControlFlow::Break(())
+                    } else {
+                        ControlFlow::Continue(())
+                    }
+                };
+                match event.visit_nested(*path, &mut f) {
+                    Some(r) => r.is_break(),
+                    None => inner.matches(event),
+                }
+            }
+            Node::FreeText(ft) => ft.matches(event),
         }
     }
 
@@ -1267,10 +1559,65 @@ impl Node {
                 let e = inner.explain(event);
                 boolean("not", !e.matched, vec![e])
             }
+            Node::Nested { path, name, inner } => {
+                let mut children = Vec::new();
+                let mut matched = false;
+                let mut f = |e: &dyn Event| {
+                    let x = inner.explain(e);
+                    let hit = x.matched;
+                    if hit || children.is_empty() {
+                        children.clear();
+                        children.push(x);
+                    }
+                    if hit {
+                        matched = true;
+                        ControlFlow::Break(())
+                    } else {
+                        ControlFlow::Continue(())
+                    }
+                };
+                if event.visit_nested(*path, &mut f).is_none() {
+                    let x = inner.explain(event);
+                    matched = x.matched;
+                    children = vec![x];
+                }
+                boolean(
+                    &format!("{name}:{{…}} (one object must satisfy all)"),
+                    matched,
+                    children,
+                )
+            }
+            Node::FreeText(ft) => {
+                let mut hits = Vec::new();
+                let enumerated = event.visit_fields(&mut |name, v| {
+                    if ft.test(name, v) {
+                        hits.push(OwnedScalar::from(v));
+                        ControlFlow::Break(())
+                    } else {
+                        ControlFlow::Continue(())
+                    }
+                });
+                Explanation {
+                    matched: !hits.is_empty(),
+                    clause: ft.clause.clone(),
+                    values: hits,
+                    how: if enumerated.is_some() {
+                        "free text: any field, typed by the schema (lenient)".into()
+                    } else {
+                        "free text: this source cannot list its fields, so nothing matches".into()
+                    },
+                    children: Vec::new(),
+                }
+            }
             Node::Leaf(leaf) => Explanation {
                 matched: leaf.matches(event),
                 clause: leaf.clause.clone(),
-                values: event.values(leaf.field),
+                values: match &leaf.matcher {
+                    FieldMatcher::Typed(Matcher::Constant { value, .. }) => {
+                        vec![OwnedScalar::Str(value.clone())]
+                    }
+                    _ => event.values(leaf.field),
+                },
                 how: leaf.how(),
                 children: Vec::new(),
             },
@@ -1281,7 +1628,8 @@ impl Node {
     fn required(&self) -> Vec<Vec<RequiredLiteral>> {
         const MAX_CLAUSES: usize = 64;
         match self {
-            Node::All | Node::None | Node::Not(_) => Vec::new(),
+            Node::All | Node::None | Node::Not(_) | Node::FreeText(_) => Vec::new(),
+            Node::Nested { inner, .. } => inner.required(),
             Node::And(items) => {
                 let mut out: Vec<Vec<RequiredLiteral>> = Vec::new();
                 for i in items {
@@ -1398,6 +1746,13 @@ impl CompiledQuery {
     /// Field names the query references that the schema does not know (each once).
     pub fn unknown_fields(&self) -> &[String] {
         &self.unknown_fields
+    }
+
+    /// True when the query has a field-less (free-text) term or a field pattern (`custom.*`):
+    /// those also search the event's unmapped fields, which needs events that can list their
+    /// fields ([`Event::visit_fields`]); on other events only mapped fields are searched.
+    pub fn has_free_text(&self) -> bool {
+        self.free_text
     }
 
     /// The query in canonical KQL.

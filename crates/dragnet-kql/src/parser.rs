@@ -635,7 +635,8 @@ mod tests {
         assert_eq!(canon("f: S3 Browser "), "f:S3 Browser");
         assert_eq!(canon("f: *S3 Browser* and g:x"), "f:*S3 Browser* and g:x");
         assert!(err("msg: cannot find").contains("found 'n'"));
-        assert_eq!(canon("f:b or"), "f:b or");
+        // A trailing keyword is escaped: whatever follows the value may start with a space.
+        assert_eq!(canon("f:b or"), r"f:b \or");
         assert_eq!(canon(r"f:can\Not find"), r"f:can\Not find");
         assert_eq!(canon(r"f:\or"), r"f:or");
         assert_eq!(canon(r"f:a \or b"), r"f:a \or b");
