@@ -31,6 +31,8 @@ enum Command {
     Rules(cmd::rules::Args),
     /// Map raw CloudTrail records to the ECS documents Elastic's AWS integration would index.
     Normalize(cmd::normalize::Args),
+    /// Evaluate a KQL query over ECS documents or CloudTrail records (--explain, --to-dsl).
+    Kql(cmd::kql::Args),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +43,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => cmd::validate::run(&cli.global, args),
         Command::Rules(args) => cmd::rules::run(&cli.global, args),
         Command::Normalize(args) => cmd::normalize::run(&cli.global, args),
+        Command::Kql(args) => cmd::kql::run(&cli.global, args),
     };
     match result {
         Ok(code) => code.into(),
