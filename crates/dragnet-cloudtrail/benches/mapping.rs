@@ -10,9 +10,13 @@ use dragnet_cloudtrail::{Mapper, MapperOptions};
 use dragnet_event::{Event, FieldTable};
 
 fn records() -> Option<Vec<Vec<u8>>> {
-    let dir = dragnet_testdata::shared("datasets/cloudtrail/datadog-stratus-red-team/detonation-logs")?;
+    let dir =
+        dragnet_testdata::shared("datasets/cloudtrail/datadog-stratus-red-team/detonation-logs")?;
     let mut out = Vec::new();
-    let mut files: Vec<_> = std::fs::read_dir(dir).ok()?.map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .ok()?
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
     for f in files {
         let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&f).ok()?).ok()?;
@@ -34,7 +38,12 @@ const SEED_FIELDS: [&str; 5] = [
 fn bench(c: &mut Criterion) {
     let Some(records) = records() else { return };
     let bytes: usize = records.iter().map(Vec::len).sum();
-    eprintln!("{} records, {} bytes (mean {} B/record)", records.len(), bytes, bytes / records.len());
+    eprintln!(
+        "{} records, {} bytes (mean {} B/record)",
+        records.len(),
+        bytes,
+        bytes / records.len()
+    );
     let mut table = FieldTable::new();
     let ids: Vec<_> = SEED_FIELDS.iter().map(|f| table.intern(f)).collect();
     let mapper = Mapper::bind(&table, MapperOptions::default()).unwrap();

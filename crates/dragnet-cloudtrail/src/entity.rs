@@ -211,10 +211,8 @@ fn per_service_sets(
             "DeleteMountTarget" => add_field(ctx, tgt, &[RP, "mountTargetId"])?,
             _ => {}
         },
-        "events.amazonaws.com" => {
-            if name == "DeleteRule" {
-                add_field(ctx, tgt, &[RP, "name"])?;
-            }
+        "events.amazonaws.com" if name == "DeleteRule" => {
+            add_field(ctx, tgt, &[RP, "name"])?;
         }
         "guardduty.amazonaws.com" => {
             related_fields(ctx, rel, &[&[RP, "detectorId"], &[RE, "detectorId"]])?;
@@ -311,11 +309,9 @@ fn per_service_sets(
             "DeleteLogStream" => add_field(ctx, tgt, &[RP, "logStreamName"])?,
             _ => {}
         },
-        "monitoring.amazonaws.com" => {
-            if name == "DeleteAlarms" {
-                for v in ctx.list(&[RP, "alarmNames"])? {
-                    add_value(tgt, Some(v))?;
-                }
+        "monitoring.amazonaws.com" if name == "DeleteAlarms" => {
+            for v in ctx.list(&[RP, "alarmNames"])? {
+                add_value(tgt, Some(v))?;
             }
         }
         "rds.amazonaws.com" => {
@@ -355,15 +351,11 @@ fn per_service_sets(
                 _ => {}
             }
         }
-        "rolesanywhere.amazonaws.com" => {
-            if name == "CreateTrustAnchor" {
-                add_field(ctx, tgt, &[RE, "trustAnchor", "trustAnchorArn"])?;
-            }
+        "rolesanywhere.amazonaws.com" if name == "CreateTrustAnchor" => {
+            add_field(ctx, tgt, &[RE, "trustAnchor", "trustAnchorArn"])?;
         }
-        "route53resolver.amazonaws.com" => {
-            if name == "DeleteResolverQueryLogConfig" {
-                add_field(ctx, tgt, &[RE, "resolverQueryLogConfig", "arn"])?;
-            }
+        "route53resolver.amazonaws.com" if name == "DeleteResolverQueryLogConfig" => {
+            add_field(ctx, tgt, &[RE, "resolverQueryLogConfig", "arn"])?;
         }
         "s3.amazonaws.com" => {
             add_field(ctx, rel, &[RP, "bucketName"])?;
@@ -405,10 +397,8 @@ fn per_service_sets(
             "GetSecretValue" => add_field(ctx, tgt, &[RP, "secretId"])?,
             _ => {}
         },
-        "signin.amazonaws.com" => {
-            if name == "ConsoleLogin" {
-                add_field(ctx, tgt, acct)?;
-            }
+        "signin.amazonaws.com" if name == "ConsoleLogin" => {
+            add_field(ctx, tgt, acct)?;
         }
         "ssm.amazonaws.com" => match name {
             "GetParameter" | "GetParameters" | "CreateControlChannel" | "OpenControlChannel" => {
@@ -486,20 +476,14 @@ fn per_service_sets(
             "Subscribe" | "Publish" => add_field(ctx, tgt, &[RP, "topicArn"])?,
             _ => {}
         },
-        "bedrock.amazonaws.com" => {
-            if name == "Converse" {
-                add_field(ctx, tgt, &[RP, "modelId"])?;
-            }
+        "bedrock.amazonaws.com" if name == "Converse" => {
+            add_field(ctx, tgt, &[RP, "modelId"])?;
         }
-        "elasticloadbalancing.amazonaws.com" => {
-            if name == "DescribeLoadBalancers" {
-                add_field(ctx, tgt, acct)?;
-            }
+        "elasticloadbalancing.amazonaws.com" if name == "DescribeLoadBalancers" => {
+            add_field(ctx, tgt, acct)?;
         }
-        "dynamodb.amazonaws.com" => {
-            if name == "ListTables" {
-                add_field(ctx, tgt, acct)?;
-            }
+        "dynamodb.amazonaws.com" if name == "ListTables" => {
+            add_field(ctx, tgt, acct)?;
         }
         _ => {}
     }

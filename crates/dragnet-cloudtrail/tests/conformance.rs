@@ -135,7 +135,7 @@ fn fixtures_agree_with_elastic_field_by_field() {
         let lines: Vec<&str> = text.split('\n').collect();
         // A trailing newline ends the last line; it is not one more (empty) message.
         let lines = match lines.split_last() {
-            Some((last, rest)) if last.is_empty() => rest,
+            Some((&"", rest)) => rest,
             _ => &lines[..],
         };
         assert_eq!(
