@@ -3,6 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
+use dragnet_event::FieldTable;
+use dragnet_schema::Schema;
+
 fn toml_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
@@ -54,6 +57,8 @@ fn every_corpus_eql_rule_parses_and_compiles() {
         "expected the ~1081 eql rules, found {}",
         rules.len()
     );
+    let schema = Schema::builtin();
+    let mut table = FieldTable::new();
     let mut failures = Vec::new();
     let (mut sequences, mut samples) = (0, 0);
     for (file, query) in &rules {
@@ -74,6 +79,10 @@ fn every_corpus_eql_rule_parses_and_compiles() {
             dragnet_eql::QueryBody::Sample(_) => samples += 1,
             dragnet_eql::QueryBody::Event(_) => {}
         }
+        if let Err(e) = dragnet_eql::compile(&parsed, schema, &mut table) {
+            let (line, col) = dragnet_eql::line_col(query, e.span.start);
+            failures.push(format!("{rel}: compile error at {line}:{col}: {e}"));
+        }
         let printed = parsed.to_string();
         match dragnet_eql::parse(&printed) {
             Ok(again) if again.to_string() == printed => {}
@@ -86,10 +95,11 @@ fn every_corpus_eql_rule_parses_and_compiles() {
         }
     }
     println!(
-        "{} eql rules ({sequences} sequences, {samples} samples): {} ok, {} failed;",
+        "{} eql rules ({sequences} sequences, {samples} samples): {} ok, {} failed; {} distinct fields interned",
         rules.len(),
         rules.len() - failures.len(),
         failures.len(),
+        table.len()
     );
     assert!(
         failures.is_empty(),
