@@ -52,11 +52,13 @@ fn kept<'r, 'a>(node: Option<&'r Node<'a>>) -> Option<&'r Node<'a>> {
 impl<'r, 'a> Ctx<'r, 'a> {
     /// Painless `$("json.a.b", null)`.
     fn field(&self, path: &[&str]) -> Option<&'r Node<'a>> {
+        // Only the last step needs the clean-up check: a kept value is never below a dropped
+        // container, and checking each container would rescan its whole subtree.
         let mut node = self.root;
         for key in path {
-            node = kept(node.get(key))?;
+            node = node.get(key)?;
         }
-        Some(node)
+        kept(Some(node))
     }
 
     fn str_field(&self, path: &[&str]) -> Result<Option<String>, ScriptFailure> {
