@@ -30,6 +30,9 @@ pub struct RunOptions {
     pub to: Option<Timestamp>,
     /// At most this many alerts per rule (the earliest); `None` reports every alert.
     pub max_signals: Option<usize>,
+    /// Evaluate every rule on every record, without the raw-bytes prefilter (a baseline for
+    /// benchmarks and a soundness check: alerts must not change).
+    pub no_prefilter: bool,
     /// Worker threads; `None` uses rayon's default (one per core, or RAYON_NUM_THREADS).
     pub threads: Option<usize>,
 }
@@ -367,8 +370,13 @@ impl Engine {
             let order = (source, seq, index);
             match span.kind {
                 RecordKind::CloudTrail => {
-                    self.prefilter
-                        .candidates(bytes, &mut worker.scratch, &mut worker.candidates);
+                    if options.no_prefilter {
+                        worker.candidates.clear();
+                        worker.candidates.extend(0..self.rules.len());
+                    } else {
+                        self.prefilter
+                            .candidates(bytes, &mut worker.scratch, &mut worker.candidates);
+                    }
                     let n = worker.candidates.len();
                     out.stats.rule_evaluations_skipped += (self.rules.len() - n) as u64;
                     if n == 0 {

@@ -300,4 +300,31 @@ fn corpus_aws_rules_over_every_dataset() {
         eprintln!("fired: {} x{}", r["name"], r["alerts"]);
     }
     eprintln!("summary: {summary}");
+
+    // The prefilter must never change a verdict: the same alerts without it.
+    let baseline = hunt(
+        &["--format", "json", "--no-prefilter", "-r", rules.to_str().unwrap()],
+        &[dragnet_testdata::require_shared!("datasets/cloudtrail")],
+    );
+    assert_eq!(baseline.code, 0, "{}", baseline.stderr);
+    let b: Value = serde_json::from_str(&baseline.stdout).unwrap();
+    let uuids = |doc: &Value| -> Vec<String> {
+        doc["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["kibana.alert.uuid"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(!uuids(&v).is_empty());
+    assert_eq!(uuids(&v), uuids(&b), "prefilter changed the alerts");
+    assert_eq!(b["summary"]["records_prefiltered"], 0);
+}
+
+#[test]
+fn prefilter_never_changes_verdicts_on_fixtures() {
+    let with = ndjson(&[fixture("")]);
+    let without = hunt(&["--format", "ndjson", "--no-prefilter"], &[fixture("")]);
+    assert_eq!(with.stdout, without.stdout);
+    assert!(with.stderr.contains("prefiltered"), "{}", with.stderr);
 }

@@ -61,6 +61,10 @@ pub struct Args {
     /// Report at most N alerts per rule (the earliest ones).
     #[arg(long, value_name = "N")]
     pub max_signals: Option<usize>,
+    /// Evaluate every rule on every record, without the raw-bytes prefilter (for benchmarks
+    /// and soundness checks: the alerts are the same, only slower).
+    #[arg(long)]
+    pub no_prefilter: bool,
     /// Worker threads (default: one per core; RAYON_NUM_THREADS is honoured too).
     #[arg(long, short = 'j', value_name = "N")]
     pub threads: Option<usize>,
@@ -133,6 +137,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
             to,
             max_signals: args.max_signals,
             threads: args.threads,
+            no_prefilter: args.no_prefilter,
         };
         let output = engine.run(sources, &input_options, &options, &progress);
         done.store(true, Ordering::Relaxed);
