@@ -1696,8 +1696,9 @@ impl CompiledQuery {
         &self.pipes
     }
 
-    /// A fresh stateful matcher for a `sequence` query; `None` for other queries.
-    pub fn sequence_matcher(&self) -> Option<crate::sequence::SequenceMatcher> {
+    /// A fresh stateful matcher for a `sequence` query; `None` for other queries. `R` is what
+    /// the caller uses to refer to an event (a record location, an index).
+    pub fn sequence_matcher<R: Clone>(&self) -> Option<crate::sequence::SequenceMatcher<R>> {
         match &self.body {
             Body::Sequence(s) => Some(crate::sequence::SequenceMatcher::new(s.clone())),
             _ => None,

@@ -364,3 +364,340 @@ fn to_match<R>(key: KeyValue, partial: Partial<R>) -> SequenceMatch<R> {
             .collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use dragnet_event::{FieldTable, JsonEvent, JsonPaths};
+    use dragnet_schema::Schema;
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    /// Runs `query` over `(seconds, doc)` events; returns each match as the list of event
+    /// indexes it is made of.
+    fn run(query: &str, events: &[(i64, Value)]) -> Vec<Vec<usize>> {
+        let q = crate::parse(query).unwrap_or_else(|e| panic!("{query}: {e}"));
+        let mut table = FieldTable::new();
+        let c = crate::compile(&q, Schema::builtin(), &mut table).expect("compiles");
+        let paths = JsonPaths::bind(&table);
+        let mut m: SequenceMatcher<usize> = c.sequence_matcher().expect("a sequence");
+        let mut out = Vec::new();
+        for (i, (secs, doc)) in events.iter().enumerate() {
+            let ev = JsonEvent::new(doc, &paths);
+            let ts = Timestamp::from_second(*secs).unwrap();
+            out.extend(m.on_event(&ev, ts, i));
+        }
+        out.extend(m.finish());
+        out.into_iter()
+            .map(|s| s.events.into_iter().map(|(_, r)| r).collect())
+            .collect()
+    }
+
+    fn ev(action: &str, user: &str) -> Value {
+        json!({"event": {"action": action}, "user": {"name": user}})
+    }
+
+    const KEYS: &str = r#"sequence by user.name with maxspan=10m
+        [any where event.action == "CreateAccessKey"]
+        [any where event.action == "AttachUserPolicy"]"#;
+
+    #[test]
+    fn simple_pair_by_user() {
+        let got = run(
+            KEYS,
+            &[
+                (0, ev("CreateAccessKey", "a")),
+                (60, ev("AttachUserPolicy", "a")),
+            ],
+        );
+        assert_eq!(got, vec![vec![0, 1]]);
+    }
+
+    #[test]
+    fn interleaved_users_join_by_key() {
+        let got = run(
+            KEYS,
+            &[
+                (0, ev("CreateAccessKey", "a")),
+                (10, ev("CreateAccessKey", "b")),
+                (20, ev("AttachUserPolicy", "b")),
+                (30, ev("AttachUserPolicy", "c")),
+                (40, ev("AttachUserPolicy", "a")),
+            ],
+        );
+        assert_eq!(got, vec![vec![1, 2], vec![0, 4]]);
+    }
+
+    #[test]
+    fn wrong_order_does_not_match() {
+        let got = run(
+            KEYS,
+            &[
+                (0, ev("AttachUserPolicy", "a")),
+                (10, ev("CreateAccessKey", "a")),
+            ],
+        );
+        assert!(got.is_empty());
+    }
+
+    #[test]
+    fn maxspan_is_inclusive_and_expires() {
+        let at_limit = run(
+            KEYS,
+            &[
+                (0, ev("CreateAccessKey", "a")),
+                (600, ev("AttachUserPolicy", "a")),
+            ],
+        );
+        assert_eq!(at_limit, vec![vec![0, 1]], "600s is within maxspan=10m");
+        let late = run(
+            KEYS,
+            &[
+                (0, ev("CreateAccessKey", "a")),
+                (601, ev("AttachUserPolicy", "a")),
+            ],
+        );
+        assert!(late.is_empty(), "601s is past maxspan=10m");
+    }
+
+    #[test]
+    fn newer_pending_sequence_replaces_older() {
+        // Docs: two pending sequences in the same state: the most recent overwrites the older.
+        let got = run(
+            KEYS,
+            &[
+                (0, ev("CreateAccessKey", "a")),
+                (100, ev("CreateAccessKey", "a")),
+                (200, ev("AttachUserPolicy", "a")),
+                (300, ev("AttachUserPolicy", "a")),
+            ],
+        );
+        assert_eq!(
+            got,
+            vec![vec![1, 2]],
+            "one sequence, from the newer first step"
+        );
+    }
+
+    #[test]
+    fn replacement_keeps_maxspan_from_the_newer_start() {
+        let got = run(
+            KEYS,
+            &[
+                (0, ev("CreateAccessKey", "a")),
+                (500, ev("CreateAccessKey", "a")),
+                (1000, ev("AttachUserPolicy", "a")),
+            ],
+        );
+        assert_eq!(got, vec![vec![1, 2]]);
+    }
+
+    #[test]
+    fn one_event_is_not_used_twice() {
+        let q = r#"sequence by user.name [any where event.action : "*"] [any where event.action : "*"]"#;
+        let got = run(
+            q,
+            &[(0, ev("A", "a")), (1, ev("B", "a")), (2, ev("C", "a"))],
+        );
+        // Event 1 completes [0,1] and also starts a new sequence, which event 2 completes.
+        assert_eq!(got, vec![vec![0, 1], vec![1, 2]]);
+        let single = run(q, &[(0, ev("A", "a"))]);
+        assert!(single.is_empty(), "a single event cannot fill both steps");
+    }
+
+    #[test]
+    fn until_cancels_pending_sequences_of_its_key() {
+        let q = r#"sequence by user.name
+            [any where event.action == "A"]
+            [any where event.action == "B"]
+            until [any where event.action == "C"]"#;
+        // Docs: A, B and A, B, C match; A, C, B does not.
+        assert_eq!(
+            run(q, &[(0, ev("A", "u")), (1, ev("B", "u"))]),
+            vec![vec![0, 1]]
+        );
+        assert_eq!(
+            run(
+                q,
+                &[(0, ev("A", "u")), (1, ev("B", "u")), (2, ev("C", "u"))]
+            ),
+            vec![vec![0, 1]]
+        );
+        assert!(
+            run(
+                q,
+                &[(0, ev("A", "u")), (1, ev("C", "u")), (2, ev("B", "u"))]
+            )
+            .is_empty()
+        );
+        // Another key's until does not cancel.
+        assert_eq!(
+            run(
+                q,
+                &[(0, ev("A", "u")), (1, ev("C", "v")), (2, ev("B", "u"))]
+            ),
+            vec![vec![0, 2]]
+        );
+    }
+
+    #[test]
+    fn null_join_key_does_not_join_unless_optional() {
+        let q = r#"sequence by user.name [any where event.action == "A"] [any where event.action == "B"]"#;
+        let nokey = |a: &str| json!({"event": {"action": a}});
+        assert!(run(q, &[(0, nokey("A")), (1, nokey("B"))]).is_empty());
+        let q = r#"sequence by ?user.name [any where event.action == "A"] [any where event.action == "B"]"#;
+        assert_eq!(
+            run(q, &[(0, nokey("A")), (1, nokey("B"))]),
+            vec![vec![0, 1]]
+        );
+    }
+
+    #[test]
+    fn per_step_keys_join_different_fields() {
+        let q = r#"sequence
+            [any where event.action == "A"] by source.user.name
+            [any where event.action == "B"] by user.name"#;
+        let a = json!({"event": {"action": "A"}, "source": {"user": {"name": "x"}}});
+        assert_eq!(
+            run(q, &[(0, a.clone()), (1, ev("B", "x"))]),
+            vec![vec![0, 1]]
+        );
+        assert!(run(q, &[(0, a), (1, ev("B", "y"))]).is_empty());
+    }
+
+    #[test]
+    fn runs_repeat_a_step() {
+        let q = r#"sequence by user.name with maxspan=1m [any where event.action == "Fail"] with runs=3"#;
+        let evs: Vec<(i64, Value)> = (0..4).map(|i| (i, ev("Fail", "u"))).collect();
+        assert_eq!(run(q, &evs[..2]), Vec::<Vec<usize>>::new());
+        assert_eq!(run(q, &evs[..3]), vec![vec![0, 1, 2]]);
+        // The fourth event completes the sequence that started at the second.
+        assert_eq!(run(q, &evs), vec![vec![0, 1, 2], vec![1, 2, 3]]);
+    }
+
+    #[test]
+    fn missing_event_in_the_middle() {
+        let q = r#"sequence by user.name with maxspan=1h
+            [any where event.action == "A"]
+            ![any where event.action == "X"]
+            [any where event.action == "B"]"#;
+        assert_eq!(
+            run(q, &[(0, ev("A", "u")), (5, ev("B", "u"))]),
+            vec![vec![0, 1]]
+        );
+        assert!(
+            run(
+                q,
+                &[(0, ev("A", "u")), (2, ev("X", "u")), (5, ev("B", "u"))]
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            run(
+                q,
+                &[(0, ev("A", "u")), (2, ev("X", "v")), (5, ev("B", "u"))]
+            ),
+            vec![vec![0, 2]],
+            "a missing event of another key does not count"
+        );
+    }
+
+    #[test]
+    fn missing_event_at_the_end_waits_for_the_window() {
+        // Docs example shape: logon not followed within maxspan by a logoff.
+        let q = r#"sequence by user.name with maxspan=5s
+            [any where event.action == "logon"]
+            ![any where event.action == "logoff"]"#;
+        assert_eq!(
+            run(q, &[(0, ev("logon", "u"))]),
+            vec![vec![0]],
+            "finish closes the window"
+        );
+        assert!(run(q, &[(0, ev("logon", "u")), (3, ev("logoff", "u"))]).is_empty());
+        assert_eq!(
+            run(q, &[(0, ev("logon", "u")), (9, ev("logoff", "u"))]),
+            vec![vec![0]],
+            "a logoff after the 5s window does not cancel"
+        );
+    }
+
+    #[test]
+    fn missing_event_at_the_start_looks_back_maxspan() {
+        let q = r#"sequence by user.name with maxspan=10s
+            ![any where event.action == "X"]
+            [any where event.action == "A"]
+            [any where event.action == "B"]"#;
+        assert_eq!(
+            run(q, &[(0, ev("A", "u")), (1, ev("B", "u"))]),
+            vec![vec![0, 1]]
+        );
+        assert!(
+            run(
+                q,
+                &[(0, ev("X", "u")), (3, ev("A", "u")), (4, ev("B", "u"))]
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            run(
+                q,
+                &[(0, ev("X", "u")), (20, ev("A", "u")), (21, ev("B", "u"))]
+            ),
+            vec![vec![1, 2]],
+            "X more than maxspan before the last event does not count"
+        );
+    }
+
+    #[test]
+    fn cap_drops_oldest_with_a_warning() {
+        let q = r#"sequence by user.name [any where event.action == "A"] [any where event.action == "B"]"#;
+        let parsed = crate::parse(q).unwrap();
+        let mut table = FieldTable::new();
+        let c = crate::compile(&parsed, Schema::builtin(), &mut table).unwrap();
+        let paths = JsonPaths::bind(&table);
+        let mut m: SequenceMatcher<usize> = c.sequence_matcher().unwrap().with_capacity(100);
+        for i in 0..1000 {
+            let doc = ev("A", &format!("user{i}"));
+            m.on_event(
+                &JsonEvent::new(&doc, &paths),
+                Timestamp::from_second(i).unwrap(),
+                i as usize,
+            );
+            assert!(m.pending() <= 100);
+        }
+        assert!(m.dropped() > 0);
+        assert!(m.warning().unwrap().contains("dropped"));
+        // The newest pending sequences survive.
+        let doc = ev("B", "user999");
+        let got = m.on_event(
+            &JsonEvent::new(&doc, &paths),
+            Timestamp::from_second(2000).unwrap(),
+            2000,
+        );
+        assert_eq!(got.len(), 1);
+    }
+
+    #[test]
+    fn maxspan_expiry_bounds_memory() {
+        let q = r#"sequence by user.name with maxspan=1s [any where event.action == "A"] [any where event.action == "B"]"#;
+        let parsed = crate::parse(q).unwrap();
+        let mut table = FieldTable::new();
+        let c = crate::compile(&parsed, Schema::builtin(), &mut table).unwrap();
+        let paths = JsonPaths::bind(&table);
+        let mut m: SequenceMatcher<usize> = c.sequence_matcher().unwrap();
+        for i in 0..20_000i64 {
+            let doc = ev("A", &format!("user{i}"));
+            m.on_event(
+                &JsonEvent::new(&doc, &paths),
+                Timestamp::from_second(i).unwrap(),
+                i as usize,
+            );
+        }
+        assert!(
+            m.pending() <= 4096 + 1,
+            "expired sequences are swept: {}",
+            m.pending()
+        );
+        assert_eq!(m.dropped(), 0);
+    }
+}
