@@ -13,7 +13,10 @@ fn help_says_geoip_fields_are_absent_without_a_database() {
     let help = String::from_utf8(out.stdout).unwrap();
     let words = help.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(words.contains("--geoip-db"), "{help}");
-    assert!(words.contains("Without it the GeoIP fields (source.geo.*) are absent"), "{help}");
+    assert!(
+        words.contains("Without it the GeoIP fields (source.geo.*) are absent"),
+        "{help}"
+    );
     assert!(words.contains("--include-original"), "{help}");
 }
 
@@ -26,7 +29,11 @@ fn records_file_becomes_ecs_ndjson() {
         r#"{"Records":[{"eventVersion":"1.08","eventTime":"2024-01-02T03:04:05Z","eventSource":"ssm.amazonaws.com","eventName":"SendCommand","awsRegion":"us-east-1","sourceIPAddress":"198.51.100.7","requestParameters":{"instanceIds":["i-0123456789abcdef0"],"documentName":"AWS-RunShellScript"},"userIdentity":{"type":"IAMUser","userName":"alice","accountId":"111122223333","arn":"arn:aws:iam::111122223333:user/alice"},"eventID":"e1","recipientAccountId":"111122223333"}]}"#,
     )
     .unwrap();
-    let out = dragnet().args(["normalize", "-q"]).arg(&path).output().unwrap();
+    let out = dragnet()
+        .args(["normalize", "-q"])
+        .arg(&path)
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["@timestamp"], "2024-01-02T03:04:05.000Z");
@@ -36,16 +43,31 @@ fn records_file_becomes_ecs_ndjson() {
     assert_eq!(doc["event"]["category"], serde_json::json!(["process"]));
     assert_eq!(doc["user"]["name"], "alice");
     assert_eq!(doc["source"]["ip"], "198.51.100.7");
-    assert!(doc["source"].get("geo").is_none(), "no GeoIP without --geoip-db");
-    assert!(doc["event"].get("original").is_none(), "event.original only when asked");
+    assert!(
+        doc["source"].get("geo").is_none(),
+        "no GeoIP without --geoip-db"
+    );
+    assert!(
+        doc["event"].get("original").is_none(),
+        "event.original only when asked"
+    );
     assert_eq!(
         doc["aws"]["cloudtrail"]["request_parameters"],
         // java.util.HashMap order (checked with OpenJDK 17's HashMap.toString).
         "{instanceIds=[i-0123456789abcdef0], documentName=AWS-RunShellScript}"
     );
-    let with = dragnet().args(["normalize", "-q", "--include-original"]).arg(&path).output().unwrap();
+    let with = dragnet()
+        .args(["normalize", "-q", "--include-original"])
+        .arg(&path)
+        .output()
+        .unwrap();
     let doc: serde_json::Value = serde_json::from_slice(&with.stdout).unwrap();
-    assert!(doc["event"]["original"].as_str().unwrap().contains("\"SendCommand\""));
+    assert!(
+        doc["event"]["original"]
+            .as_str()
+            .unwrap()
+            .contains("\"SendCommand\"")
+    );
 }
 
 #[test]
@@ -78,7 +100,12 @@ fn odd_records_are_kept_or_reported_with_their_location() {
     // No parseable eventTime: still a document, with the pipeline's error.
     assert!(docs[0].get("@timestamp").is_none());
     assert_eq!(docs[0]["event"]["kind"], "pipeline_error");
-    assert!(docs[0]["error"]["message"][0].as_str().unwrap().contains("not a time"));
+    assert!(
+        docs[0]["error"]["message"][0]
+            .as_str()
+            .unwrap()
+            .contains("not a time")
+    );
     assert_eq!(docs[0]["event"]["action"], "GetObject");
     assert_eq!(docs[1]["event"]["kind"], "event");
 }
@@ -88,6 +115,14 @@ fn nothing_processed_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("empty.json");
     std::fs::write(&path, "").unwrap();
-    dragnet().args(["normalize", "-q"]).arg(&path).assert().code(2);
-    dragnet().args(["normalize", "--format", "csv"]).arg(&path).assert().code(2);
+    dragnet()
+        .args(["normalize", "-q"])
+        .arg(&path)
+        .assert()
+        .code(2);
+    dragnet()
+        .args(["normalize", "--format", "csv"])
+        .arg(&path)
+        .assert()
+        .code(2);
 }

@@ -46,11 +46,15 @@ fn check(input: &Path) -> (usize, usize) {
         .output()
         .unwrap();
     let stdout = String::from_utf8(output.stdout).unwrap();
-    let docs: Vec<serde_json::Value> =
-        stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let docs: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
 
     let mut table = FieldTable::new();
-    let mut ids: Vec<_> = dragnet_cloudtrail::field_names().map(|n| table.intern(n)).collect();
+    let mut ids: Vec<_> = dragnet_cloudtrail::field_names()
+        .map(|n| table.intern(n))
+        .collect();
     for extra in [
         "event.original",
         "aws.cloudtrail.flattened.request_parameters.instanceId",
@@ -65,7 +69,10 @@ fn check(input: &Path) -> (usize, usize) {
     }
     let mapper = Mapper::bind(
         &table,
-        MapperOptions { include_original: true, ..MapperOptions::default() },
+        MapperOptions {
+            include_original: true,
+            ..MapperOptions::default()
+        },
     )
     .unwrap();
     let paths = JsonPaths::bind(&table);
@@ -98,13 +105,18 @@ fn check(input: &Path) -> (usize, usize) {
             compared += usize::from(!a.is_empty());
         }
     }
-    assert!(doc_iter.next().is_none(), "{}: more output than records", input.display());
+    assert!(
+        doc_iter.next().is_none(),
+        "{}: more output than records",
+        input.display()
+    );
     (records, compared)
 }
 
 #[test]
 fn normalized_documents_answer_like_the_lazy_view() {
-    let fixtures = dragnet_testdata::require_shared!("fixtures/aws-cloudtrail-pipeline/_dev/test/pipeline");
+    let fixtures =
+        dragnet_testdata::require_shared!("fixtures/aws-cloudtrail-pipeline/_dev/test/pipeline");
     let datasets = dragnet_testdata::require_shared!("datasets/cloudtrail");
     let (mut records, mut values) = (0, 0);
     for input in [&fixtures, &datasets] {

@@ -39,7 +39,9 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
     if let Some(f) = global.format
         && f != Format::Ndjson
     {
-        anyhow::bail!("normalize writes ECS documents as NDJSON only; drop --format or use --format ndjson");
+        anyhow::bail!(
+            "normalize writes ECS documents as NDJSON only; drop --format or use --format ndjson"
+        );
     }
     let mapper = Mapper::bind(
         &FieldTable::new(),
@@ -75,9 +77,10 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
                     let doc = match span.kind {
                         RecordKind::Ecs => serde_json::from_slice::<serde_json::Value>(bytes)
                             .map_err(|e| e.to_string()),
-                        RecordKind::CloudTrail => {
-                            mapper.map(bytes).map(|ev| ev.to_ecs()).map_err(|e| e.to_string())
-                        }
+                        RecordKind::CloudTrail => mapper
+                            .map(bytes)
+                            .map(|ev| ev.to_ecs())
+                            .map_err(|e| e.to_string()),
                     };
                     match doc {
                         Ok(doc) => {
@@ -91,7 +94,11 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
                         Err(reason) => {
                             skipped += 1;
                             problems.set(problems.get() + 1);
-                            let p = Problem::malformed_record(batch.source.clone(), span.location, reason);
+                            let p = Problem::malformed_record(
+                                batch.source.clone(),
+                                span.location,
+                                reason,
+                            );
                             report(&p, global.quiet);
                         }
                     }
@@ -122,5 +129,9 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
             found.sources.len()
         );
     }
-    Ok(if written == 0 || (args.strict && problems.get() > 0) { Code::Usage } else { Code::Ok })
+    Ok(if written == 0 || (args.strict && problems.get() > 0) {
+        Code::Usage
+    } else {
+        Code::Ok
+    })
 }
