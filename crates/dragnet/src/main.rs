@@ -33,6 +33,8 @@ enum Command {
     Normalize(cmd::normalize::Args),
     /// Evaluate a KQL query over ECS documents or CloudTrail records (--explain, --to-dsl).
     Kql(cmd::kql::Args),
+    /// Evaluate an EQL query (event or sequence) over ECS documents or CloudTrail records.
+    Eql(cmd::eql::Args),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
         Command::Rules(args) => cmd::rules::run(&cli.global, args),
         Command::Normalize(args) => cmd::normalize::run(&cli.global, args),
         Command::Kql(args) => cmd::kql::run(&cli.global, args),
+        Command::Eql(args) => cmd::eql::run(&cli.global, args),
     };
     match result {
         Ok(code) => code.into(),

@@ -1,5 +1,6 @@
 //! One module per subcommand: each defines its clap `Args` and a `run` returning an exit code.
 
+pub mod eql;
 pub mod kql;
 pub mod normalize;
 pub mod rules;

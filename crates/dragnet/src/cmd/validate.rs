@@ -38,11 +38,18 @@ pub struct QueryChecker {
 /// `QueryChecker { name: "kql", languages: &[Language::Kuery], check: kql_check }`
 /// where `kql_check` calls `dragnet_kql::parse` and maps its error offsets with
 /// `query.file_range(start..end)`.
-pub const QUERY_CHECKERS: &[QueryChecker] = &[QueryChecker {
-    name: "kql",
-    languages: &[Language::Kuery],
-    check: crate::cmd::kql::check_rule_query,
-}];
+pub const QUERY_CHECKERS: &[QueryChecker] = &[
+    QueryChecker {
+        name: "kql",
+        languages: &[Language::Kuery],
+        check: crate::cmd::kql::check_rule_query,
+    },
+    QueryChecker {
+        name: "eql",
+        languages: &[Language::Eql],
+        check: crate::cmd::eql::check_rule_query,
+    },
+];
 
 /// Runs `checkers` on the rule's query texts that they understand.
 pub fn run_query_checks(rule: &Rule, checkers: &[QueryChecker]) -> Vec<Diagnostic> {
