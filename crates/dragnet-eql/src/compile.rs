@@ -558,14 +558,14 @@ enum Test {
 /// One `category where condition`, compiled.
 #[derive(Clone, Debug)]
 pub(crate) struct Filter {
-    /// `event.category` and the required value; `None` for `any`.
-    category: Option<(FieldId, String)>,
+    /// The category field, its name and the required value; `None` for `any`.
+    category: Option<(FieldId, String, String)>,
     cond: Node,
 }
 
 impl Filter {
     pub(crate) fn matches(&self, event: &dyn Event) -> bool {
-        if let Some((id, cat)) = &self.category
+        if let Some((id, _, cat)) = &self.category
             && !event.any(*id, &mut |v| v.to_keyword() == cat.as_str())
         {
             return false;
@@ -575,13 +575,13 @@ impl Filter {
 
     fn explain(&self, event: &dyn Event) -> Explanation {
         let cond = self.cond.explain(event);
-        let Some((id, cat)) = &self.category else {
+        let Some((id, field, cat)) = &self.category else {
             return cond;
         };
         let cat_ok = event.any(*id, &mut |v| v.to_keyword() == cat.as_str());
         let cat_exp = Explanation {
             matched: cat_ok,
-            clause: format!("event.category == \"{cat}\""),
+            clause: format!("{field} == \"{cat}\""),
             values: event.values(*id),
             how: "event category: term, case-sensitive".into(),
             children: Vec::new(),
@@ -601,9 +601,9 @@ impl Filter {
 
     fn required(&self) -> Vec<Vec<RequiredLiteral>> {
         let mut out = self.cond.required();
-        if let Some((_, cat)) = &self.category {
+        if let Some((_, field, cat)) = &self.category {
             out.push(vec![RequiredLiteral {
-                field: "event.category".into(),
+                field: field.clone(),
                 literal: cat.clone(),
                 exact: true,
                 case_sensitive: true,
@@ -705,6 +705,23 @@ struct Compiler<'a> {
     table: &'a mut FieldTable,
     fields: Vec<QueryField>,
     unknown: Vec<String>,
+    category_field: String,
+}
+
+/// Options a rule or an EQL search request can set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompileOptions {
+    /// The field event categories are read from (`event_category_field` of the EQL search API,
+    /// `event_category_override` of a rule); `event.category` by default.
+    pub category_field: String,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        Self {
+            category_field: "event.category".into(),
+        }
+    }
 }
 
 /// Resolves `query` against `schema`, interning every field it reads in `table`.
@@ -713,11 +730,22 @@ pub fn compile(
     schema: &Schema,
     table: &mut FieldTable,
 ) -> Result<CompiledQuery, CompileError> {
+    compile_with(query, schema, table, &CompileOptions::default())
+}
+
+/// [`compile`] with explicit [`CompileOptions`].
+pub fn compile_with(
+    query: &Query,
+    schema: &Schema,
+    table: &mut FieldTable,
+    options: &CompileOptions,
+) -> Result<CompiledQuery, CompileError> {
     let mut c = Compiler {
         schema,
         table,
         fields: Vec::new(),
         unknown: Vec::new(),
+        category_field: options.category_field.clone(),
     };
     let body = match &query.body {
         QueryBody::Event(f) => Body::Event(c.filter(f)?),
@@ -779,7 +807,11 @@ impl Compiler<'_> {
     fn filter(&mut self, f: &EventFilter) -> Result<Filter, CompileError> {
         let category = match &f.category {
             Category::Any => None,
-            Category::Named(n) => Some((self.table.intern("event.category"), n.clone())),
+            Category::Named(n) => Some((
+                self.table.intern(&self.category_field),
+                self.category_field.clone(),
+                n.clone(),
+            )),
         };
         Ok(Filter {
             category,
@@ -1663,13 +1695,13 @@ impl CompiledQuery {
                 .iter()
                 .map(|f| {
                     let mut parts = vec![f.cond.clone()];
-                    if let Some((id, cat)) = &f.category {
+                    if let Some((id, field, cat)) = &f.category {
                         parts.push(Node::Leaf(Box::new(Leaf {
-                            clause: format!("event.category == \"{cat}\""),
+                            clause: format!("{field} == \"{cat}\""),
                             test: Test::Field(
                                 CField {
                                     id: *id,
-                                    name: "event.category".into(),
+                                    name: field.clone(),
                                     kind: Kind::Keyword { ignore_above: None },
                                 },
                                 Pred::Eq(Consts::of(&Literal::Str(cat.clone()))),
@@ -1718,5 +1750,67 @@ impl CompiledQuery {
     /// The query in canonical EQL.
     pub fn canonical(&self) -> &str {
         &self.canonical
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use dragnet_event::{JsonEvent, JsonPaths};
+    use serde_json::json;
+
+    use super::*;
+
+    fn compiled(q: &str, options: &CompileOptions) -> (CompiledQuery, FieldTable) {
+        let mut table = FieldTable::new();
+        let parsed = crate::parse(q).unwrap();
+        let c = compile_with(&parsed, Schema::builtin(), &mut table, options).unwrap();
+        (c, table)
+    }
+
+    #[test]
+    fn category_field_override() {
+        let opts = CompileOptions {
+            category_field: "event.dataset".into(),
+        };
+        let (c, table) = compiled(r#""aws.cloudtrail" where event.action == "X""#, &opts);
+        let paths = JsonPaths::bind(&table);
+        let doc = json!({"event": {"dataset": "aws.cloudtrail", "action": "X"}});
+        assert!(c.matches(&JsonEvent::new(&doc, &paths)));
+        let doc = json!({"event": {"category": "aws.cloudtrail", "action": "X"}});
+        assert!(!c.matches(&JsonEvent::new(&doc, &paths)));
+    }
+
+    #[test]
+    fn required_literals_are_sound_facts() {
+        let d = CompileOptions::default();
+        let lits = |q: &str| compiled(q, &d).0.required_literals();
+        let r = lits(r#"any where event.action == "CreateAccessKey" and user.name : "ad*min""#);
+        assert_eq!(r.len(), 2);
+        assert!(r[0][0].exact && r[0][0].case_sensitive && r[0][0].literal == "CreateAccessKey");
+        assert!(!r[1][0].exact && !r[1][0].case_sensitive && r[1][0].literal == "min");
+        assert!(lits(r#"any where not event.action == "X""#).is_empty());
+        assert!(lits(r#"any where event.action == "X" or length(user.name) > 3"#).is_empty());
+        let r = lits(r#"any where event.action in ("A", "B")"#);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].len(), 2);
+        // A sequence: an event of either step may be needed, so only a disjunction remains.
+        let r = lits(r#"sequence [any where event.action == "A"] [any where event.action == "B"]"#);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].len(), 2);
+    }
+
+    #[test]
+    fn explain_names_the_deciding_clause() {
+        let (c, table) = compiled(
+            r#"any where event.action == "X" and user.name : "bob""#,
+            &CompileOptions::default(),
+        );
+        let paths = JsonPaths::bind(&table);
+        let doc = json!({"event": {"action": "X"}, "user": {"name": "alice"}});
+        let e = c.explain(&JsonEvent::new(&doc, &paths));
+        assert!(!e.matched);
+        let text = e.to_string();
+        assert!(text.contains("NO MATCH user.name : \"bob\""), "{text}");
+        assert!(text.contains("\"alice\""), "{text}");
     }
 }

@@ -16,7 +16,8 @@ mod values;
 
 pub use ast::{Expr, ExprKind, Literal, Pipe, Query, QueryBody, Span};
 pub use compile::{
-    CompileError, CompiledQuery, Explanation, QueryField, QueryKind, RequiredLiteral, compile,
+    CompileError, CompileOptions, CompiledQuery, Explanation, QueryField, QueryKind,
+    RequiredLiteral, compile, compile_with,
 };
 pub use parser::{ParseError, line_col, parse, parse_expression};
 pub use sequence::{DEFAULT_MAX_PENDING, SequenceMatch, SequenceMatcher};
