@@ -283,8 +283,8 @@ impl Schema {
     /// Fields whose names match a KQL field pattern, where `*` matches any run of characters
     /// (dots included) and everything else is literal and case-sensitive. This is how Kibana
     /// expands field wildcards against a data view's field list (`@kbn/es-query`
-    /// `kuery/functions/utils/get_fields.ts` with `node_types/wildcard.ts` `test`). Object
-    /// entries are skipped: a data view lists leaf fields (multi-fields included).
+    /// `kuery/functions/utils/get_fields.ts` with `node_types/wildcard.ts` `test`). `object` and
+    /// `nested` parents are skipped: a data view lists leaf fields (multi-fields included).
     pub fn matching<'a>(&'a self, pattern: &'a str) -> impl Iterator<Item = &'a FieldDef> + 'a {
         let literal_prefix = pattern.split('*').next().unwrap_or("");
         let start = self
@@ -293,7 +293,10 @@ impl Schema {
         self.fields[start..]
             .iter()
             .take_while(move |f| f.name.starts_with(literal_prefix))
-            .filter(move |f| f.ty != FieldType::Object && glob_match(pattern, &f.name))
+            .filter(move |f| {
+                !matches!(f.ty, FieldType::Object | FieldType::Nested)
+                    && glob_match(pattern, &f.name)
+            })
     }
 
     /// Parses an Elasticsearch `GET <index>/_mapping` response (one or several indices; also a

@@ -249,8 +249,11 @@ fn matching_expands_field_wildcards_like_kibana() {
     assert_eq!(names("event.action"), vec!["event.action".to_string()]);
     assert!(names("Event.action").is_empty(), "case-sensitive");
     assert!(names("event.*ction").contains(&"event.action".to_string()));
-    // Objects are not data view fields.
+    // Objects and nested parents are not data view fields; their leaves are.
     assert!(!names("lab*").contains(&"labels".to_string()));
+    let enrich = names("threat.enrichments*");
+    assert!(!enrich.contains(&"threat.enrichments".to_string()));
+    assert!(enrich.contains(&"threat.enrichments.matched.field".to_string()));
     assert!(names("*").len() > 2700);
 }
 
