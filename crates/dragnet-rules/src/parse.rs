@@ -137,39 +137,35 @@ fn read_metadata(ctx: &mut Ctx<'_>, mut r: Reader<'_, '_>) -> Metadata {
     if let Some(node) = r.get("maturity")
         && let Some(text) = ctx.string("metadata.maturity", node)
     {
-        {
-            m.maturity = Maturity::ALL.into_iter().find(|x| x.as_str() == text);
-            if m.maturity.is_none() {
-                ctx.error(
-                    DiagnosticKind::InvalidValue,
-                    node.span.clone(),
-                    format!(
-                        "unknown maturity `{text}`; expected one of {}",
-                        list(Maturity::ALL.map(Maturity::as_str))
-                    ),
-                );
-            }
+        m.maturity = Maturity::ALL.into_iter().find(|x| x.as_str() == text);
+        if m.maturity.is_none() {
+            ctx.error(
+                DiagnosticKind::InvalidValue,
+                node.span.clone(),
+                format!(
+                    "unknown maturity `{text}`; expected one of {}",
+                    list(Maturity::ALL.map(Maturity::as_str))
+                ),
+            );
         }
     }
     if let Some(node) = r.get("min_stack_version")
         && let Some(text) = ctx.string("metadata.min_stack_version", node)
     {
-        {
-            let ok = text.split('.').count() == 3
-                && text
-                    .split('.')
-                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-            if ok {
-                m.min_stack_version = Some(text);
-            } else {
-                ctx.error(
-                    DiagnosticKind::InvalidValue,
-                    node.span.clone(),
-                    format!(
-                        "`metadata.min_stack_version` must be a version like 8.3.0, found `{text}`"
-                    ),
-                );
-            }
+        let ok = text.split('.').count() == 3
+            && text
+                .split('.')
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        if ok {
+            m.min_stack_version = Some(text);
+        } else {
+            ctx.error(
+                DiagnosticKind::InvalidValue,
+                node.span.clone(),
+                format!(
+                    "`metadata.min_stack_version` must be a version like 8.3.0, found `{text}`"
+                ),
+            );
         }
     }
     r.finish(ctx);
@@ -1124,4 +1120,140 @@ fn read_investigate_provider(
         value: value?,
         value_type: value_type?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const META: &str =
+        "[metadata]\ncreation_date = \"2024/01/01\"\nupdated_date = \"2024/01/02\"\n\n";
+    const BASE: &str = "author = [\"t\"]\ndescription = \"d\"\nname = \"n\"\nrisk_score = 47\nrule_id = \"0b1c2d3e-0000-4000-8000-000000000009\"\nseverity = \"medium\"\n";
+
+    fn parse(rule_body: &str) -> (Option<Rule>, Vec<Diagnostic>) {
+        let text = format!("{META}[rule]\n{BASE}{rule_body}");
+        parse_toml(&SourceFile::new("t.toml", text))
+    }
+
+    fn messages(diags: &[Diagnostic]) -> Vec<String> {
+        diags.iter().map(|d| d.to_string()).collect()
+    }
+
+    #[test]
+    fn new_terms_threshold_and_ml_are_typed() {
+        let (rule, diags) = parse(
+            "type = \"new_terms\"\nlanguage = \"kuery\"\nquery = \"a:b\"\n\n[rule.new_terms]\nfield = \"new_terms_fields\"\nvalue = [\"user.name\"]\n[[rule.new_terms.history_window_start]]\nfield = \"history_window_start\"\nvalue = \"now-7d\"\n",
+        );
+        assert!(diags.is_empty(), "{:?}", messages(&diags));
+        let TypeParams::NewTerms(nt) = rule.unwrap().params else {
+            panic!("not new_terms")
+        };
+        assert_eq!(nt.fields, ["user.name"]);
+        assert_eq!(nt.history_window_start.as_str(), "now-7d");
+
+        let (rule, diags) = parse(
+            "type = \"threshold\"\nlanguage = \"kuery\"\nquery = \"a:b\"\n[rule.threshold]\nfield = [\"host.id\"]\nvalue = 5\n[[rule.threshold.cardinality]]\nfield = \"user.name\"\nvalue = 2\n",
+        );
+        assert!(diags.is_empty(), "{:?}", messages(&diags));
+        let rule = rule.unwrap();
+        let json = rule.to_kibana_json();
+        assert_eq!(
+            json["threshold"],
+            serde_json::json!({"field": ["host.id"], "value": 5, "cardinality": [{"field": "user.name", "value": 2}]})
+        );
+
+        let (rule, diags) = parse(
+            "type = \"machine_learning\"\nanomaly_threshold = 75\nmachine_learning_job_id = \"rare_method\"\n",
+        );
+        assert!(diags.is_empty(), "{:?}", messages(&diags));
+        let json = rule.unwrap().to_kibana_json();
+        assert_eq!(json["machine_learning_job_id"], "rare_method");
+        assert_eq!(json["anomaly_threshold"], 75);
+    }
+
+    #[test]
+    fn problems_are_reported_with_positions() {
+        // language not allowed for the type, a key of another type, a bad interval.
+        let (rule, diags) = parse(
+            "type = \"eql\"\nlanguage = \"kuery\"\nquery = \"any where true\"\ninterval = \"5 minutes\"\nanomaly_threshold = 3\n",
+        );
+        assert!(rule.is_none());
+        let msgs = messages(&diags);
+        assert!(
+            msgs.iter()
+                .any(|m| m.starts_with("t.toml:13:12: error: `eql` rules need language `eql`")),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter()
+                .any(|m| m.starts_with("t.toml:15:12: error: `rule.interval`: bad duration")),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter().any(|m| m.starts_with(
+                "t.toml:16:1: warning: key `anomaly_threshold` does not apply to `eql` rules"
+            )),
+            "{msgs:?}"
+        );
+        // Missing query/language for a query rule; missing [metadata] dates.
+        let (_, diags) = parse("type = \"query\"\n");
+        let msgs = messages(&diags);
+        assert!(
+            msgs.iter()
+                .any(|m| m.contains("missing required key `query` in [rule]")),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter()
+                .any(|m| m.contains("missing required key `language` in [rule]")),
+            "{msgs:?}"
+        );
+        let (_, diags) = parse_toml(&SourceFile::new("x.toml", "[rule]\n".to_string()));
+        let msgs = messages(&diags);
+        assert!(
+            msgs.iter()
+                .any(|m| m.contains("missing required key `metadata`")),
+            "{msgs:?}"
+        );
+    }
+
+    #[test]
+    fn threat_query_keeps_its_position() {
+        let (rule, diags) = parse(
+            "type = \"threat_match\"\nlanguage = \"kuery\"\nquery = \"a:b\"\nthreat_index = [\"ti-*\"]\nthreat_language = \"kuery\"\nthreat_query = \"\"\"\nthreat.indicator.ip:*\"\"\"\n[[rule.threat_mapping]]\n[[rule.threat_mapping.entries]]\nfield = \"source.ip\"\ntype = \"mapping\"\nvalue = \"threat.indicator.ip\"\n",
+        );
+        assert!(diags.is_empty(), "{:?}", messages(&diags));
+        let rule = rule.unwrap();
+        let TypeParams::ThreatMatch(t) = &rule.params else {
+            panic!("not threat_match")
+        };
+        let q = t.threat_query.as_ref().unwrap();
+        assert_eq!(q.as_str(), "threat.indicator.ip:*");
+        assert_eq!(q.position(7).unwrap().to_string(), "18:8");
+        assert_eq!(t.threat_mapping[0].entries[0].value, "threat.indicator.ip");
+    }
+
+    #[test]
+    fn kibana_objects_read_flat_new_terms_and_ignore_saved_object_keys() {
+        let file = SourceFile::new("e.ndjson", String::new());
+        let value = serde_json::json!({
+            "id": "6f0e", "created_at": "2024-01-01T00:00:00Z", "immutable": false,
+            "rule_id": "r1", "name": "n", "description": "d", "risk_score": 21,
+            "severity": "low", "type": "new_terms", "language": "kuery", "query": "a:b",
+            "new_terms_fields": ["user.name"], "history_window_start": "now-5d",
+            "version": 3, "enabled": true, "exceptions_list": [], "setup": "",
+            "related_integrations": [{"package": "aws", "version": "^2.0.0", "integration": "cloudtrail"}]
+        });
+        let (rule, diags) = parse_kibana_object(&file, &value, 0..0);
+        let msgs = messages(&diags);
+        // Only the non-UUID rule_id is worth a warning.
+        assert_eq!(msgs.len(), 1, "{msgs:?}");
+        let rule = rule.unwrap();
+        assert_eq!(rule.version, Some(3));
+        assert_eq!(rule.kibana.as_ref().unwrap().id.as_deref(), Some("6f0e"));
+        let json = rule.to_kibana_json();
+        assert_eq!(json["new_terms_fields"], serde_json::json!(["user.name"]));
+        assert_eq!(json["history_window_start"], "now-5d");
+        assert_eq!(json["related_integrations"][0]["integration"], "cloudtrail");
+    }
 }
