@@ -7,8 +7,9 @@
 //! - ECS: every entry of `ecs_flat.yml` with its `type`, `ignore_above`, `multi_fields`,
 //!   `index`, `doc_values`, `object_type`, `scaling_factor`. `fields.csv` must agree on types.
 //! - AWS integration: `fields/*.yml` walked as the package spec defines them (nested `fields:`
-//!   under `type: group`, dotted names), `external: ecs` entries take the ECS definition, local
-//!   keys win. Then Fleet's template builder (Kibana
+//!   under `type: group`, dotted names), `external: ecs` entries take what elastic-package
+//!   imports from ECS (type, object_type, index, doc_values, multi_fields; not ignore_above),
+//!   local keys win. Then Fleet's template builder (Kibana
 //!   `fleet/server/services/epm/elasticsearch/template/mappings.ts` and `field_type_handlers.ts`)
 //!   turns them into mappings: `keyword` gets `ignore_above: 1024` unless set (none when
 //!   `index: false` or `doc_values: false`), `wildcard` gets 1024 unless set, `integer` is mapped
@@ -174,6 +175,11 @@ fn walk_package(
                     .get(&name)
                     .cloned()
                     .ok_or_else(|| format!("{file}: {name} is `external: ecs` but not in ECS"))?;
+                // elastic-package imports only name, type, object_type, pattern, index,
+                // doc_values and multi_fields of an ECS field (`transformImportedField` in its
+                // `internal/fields/dependency_manager.go`); Fleet's defaults then apply.
+                d.ignore_above = None;
+                d.scaling_factor = None;
                 // Local keys override the imported definition.
                 if let Some(t) = ty {
                     d.ty = t.to_string();
