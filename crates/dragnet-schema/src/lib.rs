@@ -12,6 +12,9 @@
 //!   `constant_keyword` with values `aws` / `aws.cloudtrail`, `@timestamp` date), turned into
 //!   mappings the way Fleet's template builder does (keyword `ignore_above` 1024 by default,
 //!   `integer` as `long`). Integration definitions win over ECS ones of the same name.
+//!   `external: ecs` references resolve against the ECS copy above; the package itself is built
+//!   against the ECS release pinned in its `_dev/build/build.yml` (not in the fixtures), so an
+//!   ECS change between the two releases would show here.
 //!
 //! Where this differs from a live `logs-aws.cloudtrail-*` index: ECS fields that the integration
 //! does not list are mapped there only when first seen, by the `ecs@mappings` dynamic templates
