@@ -900,12 +900,12 @@ fn is_matcher_typed(def: &FieldDef, value: &Literal, now: Timestamp) -> Result<M
         ignore_above: def.ignore_above,
         lowercase: def.normalizer.as_deref() == Some("lowercase"),
     };
-    if let LiteralKind::Wildcard(p) = &value.kind {
-        if p.is_lone_star() {
-            return Ok(Matcher::Exists {
-                ignore_above: keyword_like(ty).then_some(def.ignore_above).flatten(),
-            });
-        }
+    if let LiteralKind::Wildcard(p) = &value.kind
+        && p.is_lone_star()
+    {
+        return Ok(Matcher::Exists {
+            ignore_above: keyword_like(ty).then_some(def.ignore_above).flatten(),
+        });
     }
     if !def.is_searchable() {
         return Ok(Matcher::Never);
@@ -1043,7 +1043,10 @@ fn literal_number(v: &Literal) -> Option<f64> {
     }
 }
 
-fn bounds<T: Copy>(op: RangeOp, v: T) -> (Option<(T, bool)>, Option<(T, bool)>) {
+/// A bound of a range: the value and whether it is included.
+type Bound<T> = Option<(T, bool)>;
+
+fn bounds<T: Copy>(op: RangeOp, v: T) -> (Bound<T>, Bound<T>) {
     match op {
         RangeOp::Gt => (Some((v, false)), None),
         RangeOp::Gte => (Some((v, true)), None),
@@ -1409,10 +1412,10 @@ impl FreeText {
     /// One value of one field, typed as the schema (or dynamic mapping) types that field;
     /// type errors do not match (multi_match is lenient; query_string over `*` is too).
     fn test(&self, name: &str, v: Scalar<'_>) -> bool {
-        if let Some(glob) = &self.fields {
-            if !glob.matches(name) || self.schema.get(name).is_some() {
-                return false;
-            }
+        if let Some(glob) = &self.fields
+            && (!glob.matches(name) || self.schema.get(name).is_some())
+        {
+            return false;
         }
         let def = match self.schema.get(name) {
             Some(d) => d.into_owned(),
@@ -1432,11 +1435,11 @@ impl FreeText {
         if let Some(op) = self.range {
             return range_matcher(&def, op, &self.value, self.now).is_ok_and(|m| m.test(v));
         }
-        if let LiteralKind::Wildcard(p) = &self.value.kind {
-            if p.is_lone_star() {
-                // query_string `*` over all fields (or exists on each): any value.
-                return true;
-            }
+        if let LiteralKind::Wildcard(p) = &self.value.kind
+            && p.is_lone_star()
+        {
+            // query_string `*` over all fields (or exists on each): any value.
+            return true;
         }
         is_matcher(&def, &self.value, self.now).is_ok_and(|m| m.test(v))
     }

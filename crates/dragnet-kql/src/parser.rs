@@ -493,13 +493,12 @@ impl<'a> Parser<'a> {
                     self.pos += len;
                     continue;
                 }
-                match self.peek_at(self.pos + 1) {
-                    Some(n @ ('\\' | '(' | ')' | ':' | '<' | '>' | '"' | '*' | '{' | '}')) => {
-                        text.push(n);
-                        self.pos += 2;
-                        continue;
-                    }
-                    _ => {}
+                if let Some(n @ ('\\' | '(' | ')' | ':' | '<' | '>' | '"' | '*' | '{' | '}')) =
+                    self.peek_at(self.pos + 1)
+                {
+                    text.push(n);
+                    self.pos += 2;
+                    continue;
                 }
                 let after = self.pos + 1;
                 let kw = ["or", "and", "not"]

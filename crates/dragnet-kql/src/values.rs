@@ -252,9 +252,7 @@ fn parse_iso(s: &str, round_up: bool) -> Option<Nanos> {
     }
     let mut offset_secs: i64 = 0;
     if i < b.len() {
-        if hour.is_none() {
-            return None;
-        }
+        hour?;
         match b[i] {
             b'Z' => i += 1,
             b'+' | b'-' => {

@@ -141,10 +141,8 @@ fn check(v: &Value, expect: &Value, schema: &Schema) -> Result<(), String> {
     }
     let q = parsed.map_err(|e| format!("parse error: {e}"))?;
     for key in ["parses", "ok"] {
-        if let Some(b) = expect.get(key).and_then(Value::as_bool) {
-            if !b {
-                return Err("vector expects parses=false without error".into());
-            }
+        if expect.get(key).and_then(Value::as_bool) == Some(false) {
+            return Err("vector expects parses=false without error".into());
         }
     }
     if let Some(want) = expect.get("ast") {
@@ -171,24 +169,25 @@ fn check(v: &Value, expect: &Value, schema: &Schema) -> Result<(), String> {
             ));
         }
     }
-    if let Some(want) = expect.get("canonical").and_then(Value::as_str) {
-        if q.to_string() != want {
-            return Err(format!("canonical differs\n  want {want}\n  got  {q}"));
-        }
+    if let Some(want) = expect.get("canonical").and_then(Value::as_str)
+        && q.to_string() != want
+    {
+        return Err(format!("canonical differs\n  want {want}\n  got  {q}"));
     }
     if let Some(other) = expect.get("equivalent_to").and_then(Value::as_str) {
         let other_q = dragnet_kql::parse(other).map_err(|e| format!("{other}: {e}"))?;
         equivalent(&q, &other_q, schema, &compile)?;
     }
-    if let Some(other) = expect.get("not_equal_to").and_then(Value::as_str) {
-        if kind == "parse" && q.to_string() == other {
-            return Err(format!("canonical form equals `{other}`"));
-        }
+    if let Some(other) = expect.get("not_equal_to").and_then(Value::as_str)
+        && kind == "parse"
+        && q.to_string() == other
+    {
+        return Err(format!("canonical form equals `{other}`"));
     }
-    if let Some(want) = expect.get("normalized").and_then(Value::as_str) {
-        if q.to_string() != want {
-            return Err(format!("canonical differs\n  want {want}\n  got  {q}"));
-        }
+    if let Some(want) = expect.get("normalized").and_then(Value::as_str)
+        && q.to_string() != want
+    {
+        return Err(format!("canonical differs\n  want {want}\n  got  {q}"));
     }
     if let Some(want) = expect.get("dsl") {
         let (c, _) = compile(&q).map_err(|e| format!("compile error: {e}"))?;
@@ -250,11 +249,13 @@ fn mentions(q: &Query, out: &mut Vec<(String, Vec<String>)>) {
 
 /// Two queries agree on every document built from the fields and values they mention (each
 /// field missing, one value, or two values as an array).
+type Compile<'a, E> = &'a dyn Fn(&Query) -> Result<(dragnet_kql::CompiledQuery, FieldTable), E>;
+
 fn equivalent<E: std::fmt::Display>(
     a: &Query,
     b: &Query,
     _schema: &Schema,
-    compile: &dyn Fn(&Query) -> Result<(dragnet_kql::CompiledQuery, FieldTable), E>,
+    compile: Compile<'_, E>,
 ) -> Result<(), String> {
     let mut fields = Vec::new();
     mentions(a, &mut fields);
