@@ -300,6 +300,7 @@ fn build_detector(
                 .collect();
             Ok((Box::new(KqlDetector::new(compiled)), cnf))
         }
+        (TypeParams::Eql { .. }, _) => crate::eql::build(rule, schema, fields, notes),
         (TypeParams::Query { .. }, Some(Language::Lucene)) => {
             unsupported("query rules in the lucene language are not implemented".into())
         }

@@ -14,6 +14,7 @@ pub mod alert;
 pub mod applicability;
 pub mod detector;
 mod engine;
+mod eql;
 pub mod prefilter;
 mod query;
 mod run;

@@ -146,3 +146,70 @@ any where event.action = "x"
         .stdout(predicate::str::contains("eql: syntax error"))
         .stdout(predicate::str::contains("bad_eql.toml:19:24:"));
 }
+
+#[test]
+fn hunt_runs_eql_event_rules_and_reports_sequences_as_unsupported() {
+    let dir = tempfile::tempdir().unwrap();
+    let rule = |name: &str, id: &str, query: &str| {
+        format!(
+            r#"[metadata]
+creation_date = "2024/01/01"
+maturity = "production"
+updated_date = "2024/01/01"
+
+[rule]
+author = ["Elastic"]
+description = "test"
+from = "now-9m"
+index = ["logs-aws.cloudtrail-*"]
+language = "eql"
+license = "Elastic License v2"
+name = "{name}"
+risk_score = 21
+rule_id = "{id}"
+severity = "low"
+type = "eql"
+query = '''
+{query}
+'''
+"#
+        )
+    };
+    std::fs::write(
+        dir.path().join("event.toml"),
+        rule(
+            "EQL event",
+            "0b7c3a52-1f0e-4c7e-9c55-1d1f2f0b8a01",
+            r#"any where event.provider == "iam.amazonaws.com" and event.action : "createaccesskey""#,
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("seq.toml"),
+        rule(
+            "EQL sequence",
+            "0b7c3a52-1f0e-4c7e-9c55-1d1f2f0b8a02",
+            r#"sequence by user.name [any where true] [any where true]"#,
+        ),
+    )
+    .unwrap();
+    let data = dir.path().join("trail.json");
+    std::fs::write(
+        &data,
+        r#"{"Records":[{"eventVersion":"1.08","eventTime":"2024-05-21T10:00:00Z","eventSource":"iam.amazonaws.com","eventName":"CreateAccessKey","awsRegion":"us-east-1","eventID":"5c1b6f0e-2d7a-4c39-9f0a-6a1f5c3e9b10","userIdentity":{"type":"IAMUser","userName":"alice"}}]}"#,
+    )
+    .unwrap();
+    dragnet()
+        .args(["--format", "ndjson", "hunt", "-r"])
+        .arg(dir.path())
+        .arg(&data)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "0b7c3a52-1f0e-4c7e-9c55-1d1f2f0b8a01",
+        ))
+        .stdout(predicate::str::contains("0b7c3a52-1f0e-4c7e-9c55-1d1f2f0b8a02").not())
+        .stderr(predicate::str::contains(
+            "EQL sequence rules are not run by hunt yet",
+        ));
+}
