@@ -1763,3 +1763,128 @@ impl CompiledQuery {
         &self.canonical
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dragnet_event::JsonPaths;
+
+    fn run(query: &str, doc: Value) -> bool {
+        let q = crate::parse(query).unwrap_or_else(|e| panic!("{query}: {e}"));
+        let mut table = FieldTable::new();
+        let now = "2024-05-15T12:00:00Z".parse().unwrap();
+        let c = compile_at(&q, Schema::builtin(), &mut table, now)
+            .unwrap_or_else(|e| panic!("{query}: {e}"));
+        let paths = JsonPaths::bind(&table);
+        c.matches(&dragnet_event::JsonEvent::new(&doc, &paths))
+    }
+
+    fn compiled(query: &str) -> CompiledQuery {
+        let mut table = FieldTable::new();
+        compile(&crate::parse(query).unwrap(), Schema::builtin(), &mut table).unwrap()
+    }
+
+    fn compile_err(query: &str) -> String {
+        let mut table = FieldTable::new();
+        compile(&crate::parse(query).unwrap(), Schema::builtin(), &mut table)
+            .expect_err(query)
+            .message
+    }
+
+    #[test]
+    fn keyword_is_exact_and_case_sensitive_text_is_analysed() {
+        assert!(run("event.action:SendCommand", json!({"event": {"action": "SendCommand"}})));
+        assert!(!run("event.action:sendcommand", json!({"event": {"action": "SendCommand"}})));
+        // user_agent.original.text is match_only_text (a multi-field read from the parent).
+        let ua = json!({"user_agent": {"original": "Boto3/1.28 Python/3.11 exec-env/AWS_Lambda"}});
+        assert!(run("user_agent.original.text:python", ua.clone()));
+        assert!(run("user_agent.original.text:(nothing or BOTO3)", ua.clone()));
+        assert!(run("user_agent.original.text:\"python 3.11\"", ua.clone()));
+        assert!(!run("user_agent.original.text:\"3.11 python\"", ua.clone()));
+        assert!(run("user_agent.original.text:boto*", ua.clone()));
+        assert!(!run("user_agent.original:boto*", ua));
+    }
+
+    #[test]
+    fn ip_cidr_numbers_dates_booleans() {
+        let doc = json!({"source": {"ip": "10.1.2.3"}, "http": {"response": {"status_code": "404"}},
+                         "@timestamp": "2024-05-14T08:00:00Z"});
+        assert!(run("source.ip:10.0.0.0/8", doc.clone()));
+        assert!(!run("source.ip:\"192.168.0.0/16\"", doc.clone()));
+        assert!(run("source.ip >= 10.1.0.0", doc.clone()));
+        assert!(run("http.response.status_code:404", doc.clone()));
+        assert!(run("http.response.status_code >= 400 and http.response.status_code < 500", doc.clone()));
+        assert!(run("@timestamp >= now-1d/d", doc.clone()));
+        assert!(run("@timestamp:2024-05-14", doc.clone()));
+        assert!(!run("@timestamp:2024-05-15", doc.clone()));
+        assert!(run("@timestamp < 2024-05-15", doc));
+        assert!(compile_err("source.ip:not-an-ip").contains("not an IP"));
+        assert!(compile_err("http.response.status_code:abc").contains("not a number"));
+        assert!(compile_err("source.ip:10.*").contains("wildcard"));
+    }
+
+    #[test]
+    fn missing_fields_arrays_and_ignore_above() {
+        assert!(!run("event.outcome:success", json!({})));
+        assert!(run("not event.outcome:success", json!({})));
+        assert!(run("event.outcome:(not success)", json!({})));
+        assert!(run("related.user:(alice and bob)", json!({"related": {"user": ["bob", "alice"]}})));
+        assert!(!run("not related.user:alice", json!({"related": {"user": ["bob", "alice"]}})));
+        // event.action has ignore_above 1024: longer values are not indexed.
+        let long = "A".repeat(1025);
+        assert!(!run("event.action:A*", json!({"event": {"action": long}})));
+        assert!(!run("event.action:*", json!({"event": {"action": long}})));
+        assert!(run("event.action:*", json!({"event": {"action": ""}})));
+    }
+
+    #[test]
+    fn required_literals_are_sound_cnf() {
+        let c = compiled("event.provider:ssm.amazonaws.com and aws.cloudtrail.request_parameters:(*imageId* and *add*)");
+        let cnf = c.required_literals();
+        let lits: Vec<(&str, &str, bool)> = cnf
+            .iter()
+            .map(|d| {
+                assert_eq!(d.len(), 1);
+                (d[0].field.as_str(), d[0].literal.as_str(), d[0].exact)
+            })
+            .collect();
+        assert!(lits.contains(&("event.provider", "ssm.amazonaws.com", true)));
+        assert!(lits.contains(&("aws.cloudtrail.request_parameters", "imageId", false)));
+        assert!(lits.contains(&("aws.cloudtrail.request_parameters", "add", false)));
+        // `or` gives one disjunction; a branch without literals or a `not` gives nothing.
+        let c = compiled("event.action:(A or B)");
+        assert_eq!(c.required_literals().len(), 1);
+        assert_eq!(c.required_literals()[0].len(), 2);
+        assert!(compiled("event.action:A or source.ip:10.0.0.0/8").required_literals().is_empty());
+        assert!(compiled("not event.action:A").required_literals().is_empty());
+        assert!(compiled("event.action:*").required_literals().is_empty());
+        // CNF of (a and b) or c = (a or c) and (b or c).
+        let c = compiled("(event.action:A and event.provider:B) or event.action:C");
+        assert_eq!(c.required_literals().len(), 2);
+    }
+
+    #[test]
+    fn explain_names_the_deciding_clause() {
+        let q = crate::parse("event.action:SendCommand and event.outcome:success").unwrap();
+        let mut table = FieldTable::new();
+        let c = compile(&q, Schema::builtin(), &mut table).unwrap();
+        let paths = JsonPaths::bind(&table);
+        let doc = json!({"event": {"action": "SendCommand", "outcome": "failure"}});
+        let e = c.explain(&dragnet_event::JsonEvent::new(&doc, &paths));
+        assert!(!e.matched);
+        assert_eq!(e.children.len(), 1);
+        assert_eq!(e.children[0].clause, "event.outcome:success");
+        assert_eq!(e.children[0].values, vec![OwnedScalar::Str("failure".into())]);
+        assert!(e.to_string().contains("NO MATCH event.outcome:success"));
+    }
+
+    #[test]
+    fn unknown_fields_are_listed_once_and_typed_dynamically() {
+        let c = compiled("custom.thing:x or custom.thing:y or event.action:z");
+        assert_eq!(c.unknown_fields(), ["custom.thing"]);
+        // Unmapped strings are keywords in a logs data stream (ecs@mappings).
+        assert!(run("custom.thing:Hello", json!({"custom": {"thing": "Hello"}})));
+        assert!(!run("custom.thing:hello", json!({"custom": {"thing": "Hello"}})));
+        assert!(run("custom.count > 3", json!({"custom": {"count": 5}})));
+    }
+}

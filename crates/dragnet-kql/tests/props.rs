@@ -132,3 +132,81 @@ fn deep_nesting_is_an_error_not_a_stack_overflow() {
     let deep_not = format!("{}a:1", "not (".repeat(3000));
     assert!(dragnet_kql::parse(&deep_not).is_err());
 }
+
+/// Queries over two keyword fields and one text field with values from a tiny alphabet, so
+/// random documents often match.
+fn small_query() -> impl Strategy<Value = String> {
+    let field = prop::sample::select(vec!["event.action", "event.provider", "user_agent.original.text"]);
+    let value = prop::sample::select(vec!["ab", "a*", "*b", "*a*", "ba", "\"a b\"", "b", "*"]);
+    let leaf = (field, value).prop_map(|(f, v)| format!("{f}:{v}"));
+    leaf.prop_recursive(3, 12, 3, |inner| {
+        prop_oneof![
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} and {b})")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} or {b})")),
+            inner.prop_map(|a| format!("not ({a})")),
+        ]
+    })
+}
+
+fn small_doc() -> impl Strategy<Value = serde_json::Value> {
+    let v = prop::sample::select(vec!["ab", "ba", "a", "b", "a b", "AB", "xaby"]);
+    (
+        prop::option::of(prop::collection::vec(v.clone(), 1..3)),
+        prop::option::of(v.clone()),
+        prop::option::of(v),
+    )
+        .prop_map(|(action, provider, ua)| {
+            let mut event = serde_json::Map::new();
+            if let Some(a) = action {
+                event.insert("action".into(), serde_json::json!(a));
+            }
+            if let Some(p) = provider {
+                event.insert("provider".into(), serde_json::json!(p));
+            }
+            let mut doc = serde_json::json!({ "event": event });
+            if let Some(u) = ua {
+                doc["user_agent"] = serde_json::json!({ "original": u });
+            }
+            doc
+        })
+}
+
+fn literal_holds(doc: &serde_json::Value, lit: &dragnet_kql::RequiredLiteral) -> bool {
+    let source = lit.field.strip_suffix(".text").unwrap_or(&lit.field);
+    let mut table = dragnet_event::FieldTable::new();
+    let id = table.intern(source);
+    let paths = dragnet_event::JsonPaths::bind(&table);
+    let ev = dragnet_event::JsonEvent::new(doc, &paths);
+    use dragnet_event::Event;
+    ev.values(id).iter().any(|v| {
+        let dragnet_event::OwnedScalar::Str(s) = v else { return false };
+        let (s, l) = if lit.case_sensitive {
+            (s.clone(), lit.literal.clone())
+        } else {
+            (s.to_lowercase(), lit.literal.to_lowercase())
+        };
+        if lit.exact { s == l } else { s.contains(&l) }
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    /// Every document a query matches satisfies each clause of its required-literal CNF:
+    /// the prefilter may only skip records that cannot match.
+    #[test]
+    fn required_literals_never_reject_a_match(q in small_query(), doc in small_doc()) {
+        let parsed = dragnet_kql::parse(&q).unwrap();
+        let mut table = dragnet_event::FieldTable::new();
+        let c = dragnet_kql::compile(&parsed, dragnet_schema::Schema::builtin(), &mut table).unwrap();
+        let paths = dragnet_event::JsonPaths::bind(&table);
+        if c.matches(&dragnet_event::JsonEvent::new(&doc, &paths)) {
+            for clause in c.required_literals() {
+                prop_assert!(
+                    clause.iter().any(|l| literal_holds(&doc, l)),
+                    "query {} matches {} but no literal of {:?} holds", q, doc, clause
+                );
+            }
+        }
+    }
+}
