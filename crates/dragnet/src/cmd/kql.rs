@@ -97,6 +97,9 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
     let mapper = dragnet_cloudtrail::Mapper::bind(&table, Default::default())
         .context("cannot prepare the CloudTrail mapping")?;
     let format = global.format();
+    if format == Format::Csv {
+        crate::output::write_csv_record(&mut out, &["location", "match"])?;
+    }
     let mut stats = Stats::default();
     for input in &args.inputs {
         let name = input.display().to_string();
