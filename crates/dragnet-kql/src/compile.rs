@@ -1361,7 +1361,8 @@ fn keyword_indexed(v: Scalar<'_>, ignore_above: Option<u32>) -> Option<Cow<'_, s
         Scalar::Bool(b) => Cow::Borrowed(if b { "true" } else { "false" }),
     };
     match ignore_above {
-        Some(limit) if es_char_len(&s) > limit as usize => None,
+        // UTF-16 units never exceed UTF-8 bytes: short values skip the count.
+        Some(limit) if s.len() > limit as usize && es_char_len(&s) > limit as usize => None,
         _ => Some(s),
     }
 }

@@ -256,6 +256,17 @@ fn write_result(
     Ok(())
 }
 
+/// True the first time a field is seen in this process: unknown fields are reported once per
+/// field, not once per rule.
+fn first_report(field: &str) -> bool {
+    static SEEN: std::sync::OnceLock<std::sync::Mutex<std::collections::HashSet<String>>> =
+        std::sync::OnceLock::new();
+    let seen = SEEN.get_or_init(Default::default);
+    seen.lock()
+        .map(|mut s| s.insert(field.to_owned()))
+        .unwrap_or(true)
+}
+
 /// The KQL checker of `dragnet validate`: syntax errors, queries Elasticsearch would reject
 /// (compile errors), and each field the schema does not know (a warning, once per field).
 pub fn check_rule_query(_rule: &Rule, query: &SourceText) -> Vec<Diagnostic> {
@@ -294,13 +305,14 @@ pub fn check_rule_query(_rule: &Rule, query: &SourceText) -> Vec<Diagnostic> {
         Ok(c) => c
             .unknown_fields()
             .iter()
+            .filter(|f| first_report(f))
             .map(|f| {
                 let at = text.find(f.as_str()).unwrap_or(0);
                 Diagnostic::warning(
                     DiagnosticKind::Query,
                     file,
                     place(at, at + if at == 0 && !text.starts_with(f.as_str()) { 0 } else { f.len() }),
-                    format!("field `{f}` is not in the ECS/AWS schema: Elasticsearch's dynamic mapping would type it (pass a _mapping if your index defines it)"),
+                    format!("field `{f}` is not in the ECS/AWS schema: Elasticsearch's dynamic mapping would type it (reported once per field)"),
                 )
             })
             .collect(),
