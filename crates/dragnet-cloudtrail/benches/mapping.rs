@@ -62,6 +62,16 @@ fn bench(c: &mut Criterion) {
                 }
             })
         });
+        g.bench_function(
+            "parse only: Mapper::map (order-keeping borrowed tree)",
+            |b| {
+                b.iter(|| {
+                    for r in &records {
+                        black_box(mapper.map(r).unwrap());
+                    }
+                })
+            },
+        );
         g.bench_function("lazy: seed rule fields", |b| {
             b.iter(|| {
                 let mut n = 0usize;

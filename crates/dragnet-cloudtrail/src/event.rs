@@ -146,6 +146,12 @@ impl Mapper {
     }
 }
 
+// One mapper serves every evaluation thread.
+const _: () = {
+    const fn shared<T: Send + Sync>() {}
+    shared::<Mapper>();
+};
+
 fn binding(name: &str) -> Binding {
     if name == "event.original" {
         return Binding::Original;
@@ -205,8 +211,19 @@ impl<'a> CloudTrailEvent<'a> {
     pub fn to_ecs(&self) -> Value {
         let mut doc = Map::new();
         for (name, source) in CATALOG {
+            if matches!(source, Source::Group(_)) {
+                continue;
+            }
             if let Some(v) = self.catalog_value(*source, name) {
                 insert(&mut doc, name, v);
+            }
+        }
+        for g in Group::ALL {
+            for (name, v) in &self.group(g).fields {
+                // `_…` entries are a group's working values, not fields.
+                if !name.starts_with('_') {
+                    insert(&mut doc, name, v.clone());
+                }
             }
         }
         if self.mapper.options.include_original
@@ -407,5 +424,48 @@ fn walk_value(
             }
             ControlFlow::Continue(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `to_ecs` writes group outputs directly; each must be the catalog field that the lazy
+    /// binding would ask that same group for.
+    #[test]
+    fn every_group_output_is_its_catalog_field() {
+        let records: &[&[u8]] = &[
+            br#"{"eventTime":"2024-01-01T00:00:00Z","eventName":"ConsoleLogin","eventSource":"signin.amazonaws.com","sourceIPAddress":"1.2.3.4","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/R/a@b.c","sessionContext":{"sessionIssuer":{"userName":"R","arn":"arn:aws:iam::1:role/R"},"attributes":{"creationDate":"20131102T010628Z"}}},"responseElements":{"ConsoleLogin":"Success"},"additionalEventData":{"MobileVersion":"No","MFAUsed":"Yes","LoginTo":"x"},"tlsDetails":{"tlsVersion":"TLSv1.2","cipherSuite":"c","clientProvidedHostHeader":"h.example.com"},"recipientAccountId":"1","resources":[{"ARN":"arn:aws:ec2:r:1:instance/i-0123456789","accountId":"1","type":"AWS::EC2::Instance"}],"serviceEventDetails":{"sourceIpAddress":"5.6.7.8"},"requestParameters":{"instanceId":"i-0123456789a","computerName":"pc"}}"#,
+            br#"{"digestEndTime":"2024-01-01T01:00:00Z","previousDigestHashValue":"h","eventTime":"bad"}"#,
+            br#"{"eventName":"SendCommand","eventSource":"ssm.amazonaws.com","requestParameters":{"instanceIds":["i-0123456789abcdef0"]},"userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/u"}}"#,
+        ];
+        let mapper = Mapper::bind(
+            &FieldTable::new(),
+            MapperOptions {
+                read_time: Some("2024-01-01T00:00:00.000Z".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let mut seen = 0;
+        for raw in records {
+            let ev = mapper.map(raw).unwrap();
+            for g in Group::ALL {
+                for (name, _) in &ev.group(g).fields {
+                    if name.starts_with('_') {
+                        continue;
+                    }
+                    seen += 1;
+                    assert!(
+                        CATALOG
+                            .iter()
+                            .any(|(n, s)| n == name && matches!(s, Source::Group(x) if *x == g)),
+                        "{g:?} writes {name}, which the catalog does not give to {g:?}"
+                    );
+                }
+            }
+        }
+        assert!(seen > 40, "{seen}");
     }
 }

@@ -40,6 +40,27 @@ pub enum Group {
 
 pub const GROUP_COUNT: usize = Group::ConsoleLogin as usize + 1;
 
+impl Group {
+    pub const ALL: [Group; GROUP_COUNT] = [
+        Group::Time,
+        Group::Digest,
+        Group::Identity,
+        Group::Outcome,
+        Group::Status,
+        Group::RequestParameters,
+        Group::ResponseElements,
+        Group::AdditionalEventdata,
+        Group::ServiceEventDetails,
+        Group::Flattened,
+        Group::Resources,
+        Group::Entity,
+        Group::Related,
+        Group::Source,
+        Group::Tls,
+        Group::ConsoleLogin,
+    ];
+}
+
 /// Where a catalog field comes from.
 #[derive(Clone, Copy, Debug)]
 pub enum Source {

