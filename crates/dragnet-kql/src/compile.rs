@@ -1794,12 +1794,21 @@ mod tests {
 
     #[test]
     fn keyword_is_exact_and_case_sensitive_text_is_analysed() {
-        assert!(run("event.action:SendCommand", json!({"event": {"action": "SendCommand"}})));
-        assert!(!run("event.action:sendcommand", json!({"event": {"action": "SendCommand"}})));
+        assert!(run(
+            "event.action:SendCommand",
+            json!({"event": {"action": "SendCommand"}})
+        ));
+        assert!(!run(
+            "event.action:sendcommand",
+            json!({"event": {"action": "SendCommand"}})
+        ));
         // user_agent.original.text is match_only_text (a multi-field read from the parent).
         let ua = json!({"user_agent": {"original": "Boto3/1.28 Python/3.11 exec-env/AWS_Lambda"}});
         assert!(run("user_agent.original.text:python", ua.clone()));
-        assert!(run("user_agent.original.text:(nothing or BOTO3)", ua.clone()));
+        assert!(run(
+            "user_agent.original.text:(nothing or BOTO3)",
+            ua.clone()
+        ));
         assert!(run("user_agent.original.text:\"python 3.11\"", ua.clone()));
         assert!(!run("user_agent.original.text:\"3.11 python\"", ua.clone()));
         assert!(run("user_agent.original.text:boto*", ua.clone()));
@@ -1814,7 +1823,10 @@ mod tests {
         assert!(!run("source.ip:\"192.168.0.0/16\"", doc.clone()));
         assert!(run("source.ip >= 10.1.0.0", doc.clone()));
         assert!(run("http.response.status_code:404", doc.clone()));
-        assert!(run("http.response.status_code >= 400 and http.response.status_code < 500", doc.clone()));
+        assert!(run(
+            "http.response.status_code >= 400 and http.response.status_code < 500",
+            doc.clone()
+        ));
         assert!(run("@timestamp >= now-1d/d", doc.clone()));
         assert!(run("@timestamp:2024-05-14", doc.clone()));
         assert!(!run("@timestamp:2024-05-15", doc.clone()));
@@ -1829,8 +1841,14 @@ mod tests {
         assert!(!run("event.outcome:success", json!({})));
         assert!(run("not event.outcome:success", json!({})));
         assert!(run("event.outcome:(not success)", json!({})));
-        assert!(run("related.user:(alice and bob)", json!({"related": {"user": ["bob", "alice"]}})));
-        assert!(!run("not related.user:alice", json!({"related": {"user": ["bob", "alice"]}})));
+        assert!(run(
+            "related.user:(alice and bob)",
+            json!({"related": {"user": ["bob", "alice"]}})
+        ));
+        assert!(!run(
+            "not related.user:alice",
+            json!({"related": {"user": ["bob", "alice"]}})
+        ));
         // event.action has ignore_above 1024: longer values are not indexed.
         let long = "A".repeat(1025);
         assert!(!run("event.action:A*", json!({"event": {"action": long}})));
@@ -1840,7 +1858,9 @@ mod tests {
 
     #[test]
     fn required_literals_are_sound_cnf() {
-        let c = compiled("event.provider:ssm.amazonaws.com and aws.cloudtrail.request_parameters:(*imageId* and *add*)");
+        let c = compiled(
+            "event.provider:ssm.amazonaws.com and aws.cloudtrail.request_parameters:(*imageId* and *add*)",
+        );
         let cnf = c.required_literals();
         let lits: Vec<(&str, &str, bool)> = cnf
             .iter()
@@ -1856,8 +1876,16 @@ mod tests {
         let c = compiled("event.action:(A or B)");
         assert_eq!(c.required_literals().len(), 1);
         assert_eq!(c.required_literals()[0].len(), 2);
-        assert!(compiled("event.action:A or source.ip:10.0.0.0/8").required_literals().is_empty());
-        assert!(compiled("not event.action:A").required_literals().is_empty());
+        assert!(
+            compiled("event.action:A or source.ip:10.0.0.0/8")
+                .required_literals()
+                .is_empty()
+        );
+        assert!(
+            compiled("not event.action:A")
+                .required_literals()
+                .is_empty()
+        );
         assert!(compiled("event.action:*").required_literals().is_empty());
         // CNF of (a and b) or c = (a or c) and (b or c).
         let c = compiled("(event.action:A and event.provider:B) or event.action:C");
@@ -1875,7 +1903,10 @@ mod tests {
         assert!(!e.matched);
         assert_eq!(e.children.len(), 1);
         assert_eq!(e.children[0].clause, "event.outcome:success");
-        assert_eq!(e.children[0].values, vec![OwnedScalar::Str("failure".into())]);
+        assert_eq!(
+            e.children[0].values,
+            vec![OwnedScalar::Str("failure".into())]
+        );
         assert!(e.to_string().contains("NO MATCH event.outcome:success"));
     }
 
@@ -1884,8 +1915,14 @@ mod tests {
         let c = compiled("custom.thing:x or custom.thing:y or event.action:z");
         assert_eq!(c.unknown_fields(), ["custom.thing"]);
         // Unmapped strings are keywords in a logs data stream (ecs@mappings).
-        assert!(run("custom.thing:Hello", json!({"custom": {"thing": "Hello"}})));
-        assert!(!run("custom.thing:hello", json!({"custom": {"thing": "Hello"}})));
+        assert!(run(
+            "custom.thing:Hello",
+            json!({"custom": {"thing": "Hello"}})
+        ));
+        assert!(!run(
+            "custom.thing:hello",
+            json!({"custom": {"thing": "Hello"}})
+        ));
         assert!(run("custom.count > 3", json!({"custom": {"count": 5}})));
     }
 }

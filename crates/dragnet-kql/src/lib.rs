@@ -1,10 +1,25 @@
 //! dragnet-kql: KQL (Kibana Query Language) as Kibana's detection engine runs it.
 //!
-//! [`parse`] reads Kibana's full grammar into a [`Query`] (positioned errors, canonical
-//! `Display`); [`compile`] resolves field names against a `dragnet_schema::Schema` into a
-//! [`CompiledQuery`] that evaluates `dragnet_event::Event`s with Elasticsearch's per-type
-//! semantics, explains its decisions, lists the literals every match must contain (for the
-//! prefilter) and renders the Query DSL Kibana would send.
+//! - [`parse`] reads Kibana's full grammar (`kbn-es-query` `grammar.peggy`: keywords in any
+//!   case, unquoted values with spaces, backslash escapes, wildcards, ranges, nested `{}`, free text)
+//!   into a [`Query`]; errors carry byte offset and line:column ([`ParseError`]); `Display`
+//!   prints the canonical form, which parses back to itself.
+//! - [`compile`] resolves every field once against a `dragnet_schema::Schema` into a shared
+//!   `FieldTable` and gives a [`CompiledQuery`]: [`CompiledQuery::matches`] evaluates a
+//!   `dragnet_event::Event` with Elasticsearch's per-type semantics (keyword exact and
+//!   case-sensitive with `ignore_above`, constant_keyword from the mapping, text through the
+//!   standard analyzer, numbers, booleans, dates with date math in UTC, ip with CIDR,
+//!   flattened leaves, dynamic mapping for unknown fields); [`CompiledQuery::explain`] says
+//!   which clause decided on which values; [`CompiledQuery::required_literals`] is a sound CNF
+//!   for the prefilter; [`CompiledQuery::to_dsl`] is the Query DSL Kibana generates.
+//!
+//! Differences from Elastic: dates use the default `strict_date_optional_time||epoch_millis`
+//! format only; free text searches the event's fields, and field patterns its unmapped fields,
+//! only when the event can list them (`Event::visit_fields`: JSON documents can; elsewhere
+//! free text matches nothing, see [`CompiledQuery::has_free_text`]); `nested` queries
+//! need `Event::visit_nested` for same-object semantics (JSON documents have it), otherwise
+//! clauses may hold in different objects; JSON floats print as Rust does when compared as
+//! keywords (`1.0` reads as `1`).
 
 pub mod ast;
 mod compile;

@@ -136,7 +136,11 @@ fn deep_nesting_is_an_error_not_a_stack_overflow() {
 /// Queries over two keyword fields and one text field with values from a tiny alphabet, so
 /// random documents often match.
 fn small_query() -> impl Strategy<Value = String> {
-    let field = prop::sample::select(vec!["event.action", "event.provider", "user_agent.original.text"]);
+    let field = prop::sample::select(vec![
+        "event.action",
+        "event.provider",
+        "user_agent.original.text",
+    ]);
     let value = prop::sample::select(vec!["ab", "a*", "*b", "*a*", "ba", "\"a b\"", "b", "*"]);
     let leaf = (field, value).prop_map(|(f, v)| format!("{f}:{v}"));
     leaf.prop_recursive(3, 12, 3, |inner| {
@@ -179,7 +183,9 @@ fn literal_holds(doc: &serde_json::Value, lit: &dragnet_kql::RequiredLiteral) ->
     let ev = dragnet_event::JsonEvent::new(doc, &paths);
     use dragnet_event::Event;
     ev.values(id).iter().any(|v| {
-        let dragnet_event::OwnedScalar::Str(s) = v else { return false };
+        let dragnet_event::OwnedScalar::Str(s) = v else {
+            return false;
+        };
         let (s, l) = if lit.case_sensitive {
             (s.clone(), lit.literal.clone())
         } else {
