@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# dragnet hunt benchmark: times dragnet against baselines measured IN THE SAME RUN and prints
+# ratios (see BENCHMARKS.md for method and targets).
+#
+#   benches/hunt-bench.sh [--smoke] [--rss-10gb] [--runs N] [SIZE] [THREADS]
+#
+#   SIZE     uncompressed size of the generated trail (default 1GB; --smoke: 4MB)
+#   THREADS  worker threads for dragnet, parse-only and DuckDB (default 2)
+#   --smoke  a few MB, one iteration, skips tools that are not installed (CI-friendly)
+#   --rss-10gb  also generate 10 GB and record dragnet's peak RSS over it
+#
+# Baselines: rg -c -F SendCommand (I/O + search floor), dragnet-bench parse-only (serde_json
+# Value per line), DuckDB read_json with the two seed queries, gzip -dc for the .gz input.
+# Data goes to bench-data/ (gitignored) and is reused when present (deterministic, seed 42).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SMOKE=0
+RSS_10GB=0
+RUNS=""
+POSITIONAL=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --smoke) SMOKE=1 ;;
+    --rss-10gb) RSS_10GB=1 ;;
+    --runs) RUNS="$2"; shift ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -*) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
+    *) POSITIONAL+=("$1") ;;
+  esac
+  shift
+done
+if [[ $SMOKE == 1 ]]; then DEFAULT_SIZE=4MB; else DEFAULT_SIZE=1GB; fi
+SIZE="${POSITIONAL[0]:-$DEFAULT_SIZE}"
+THREADS="${POSITIONAL[1]:-2}"
+if [[ -z "$RUNS" ]]; then
+  if [[ $SMOKE == 1 ]]; then RUNS=1; else RUNS=5; fi
+fi
+SEED=42
+SHARED="${DRAGNET_SHARED:-../shared}"
+AWS_RULES="$SHARED/corpus/detection-rules/rules/integrations/aws"
+DATA=bench-data
+mkdir -p "$DATA"
+export RAYON_NUM_THREADS="$THREADS"
+
+say() { printf '%s\n' "$*" >&2; }
+die() { say "error: $*"; exit 2; }
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# ---- build ---------------------------------------------------------------------------------
+say "== building (cargo build --release -p dragnet-bench -p dragnet)"
+cargo build --release -p dragnet-bench >&2 || die "dragnet-bench does not build"
+cargo build --release -p dragnet >&2 || die "dragnet does not build: cargo build --release -p dragnet"
+BENCH=target/release/dragnet-bench
+DRAGNET=target/release/dragnet
+[[ -x $DRAGNET ]] || die "$DRAGNET missing after build"
+if ! $DRAGNET hunt --help >/dev/null 2>&1; then
+  die "'dragnet hunt' is not available in this build (the subcommand is missing); nothing to benchmark"
+fi
+HUNT_THREADS=()
+if $DRAGNET hunt --help 2>/dev/null | grep -q -- '--threads'; then HUNT_THREADS=(--threads "$THREADS"); fi
+
+# ---- data ----------------------------------------------------------------------------------
+gen() { # gen SIZE FORMAT FILE
+  if [[ ! -s $3 ]]; then
+    say "== generating $3 ($1, $2, seed $SEED)"
+    $BENCH gen --size "$1" --seed "$SEED" --format "$2" --out "$3.tmp" 2> "$3.gen.log" \
+      || { cat "$3.gen.log" >&2; die "generator failed"; }
+    mv "$3.tmp" "$3"
+  fi
+}
+JSONL="$DATA/cloudtrail-$SIZE-s$SEED.jsonl"
+GZ="$DATA/cloudtrail-$SIZE-s$SEED.json.gz"
+gen "$SIZE" jsonl "$JSONL"
+gen "$SIZE" records-gz "$GZ"
+INJECTED=$(grep '^injected ' "$JSONL.gen.log" | sed 's/^injected //')
+BYTES=$(stat -c %s "$JSONL")
+
+# ---- rule sets -----------------------------------------------------------------------------
+QUERY_RULES="$DATA/aws-query-rules"
+HAVE_CORPUS=0
+if [[ -d $AWS_RULES ]]; then
+  rm -rf "$QUERY_RULES"; mkdir -p "$QUERY_RULES"
+  grep -l '^type = "query"' "$AWS_RULES"/*.toml | while read -r f; do
+    ln -s "$(realpath "$f")" "$QUERY_RULES/$(basename "$f")"
+  done
+  HAVE_CORPUS=1
+  say "== $(ls "$QUERY_RULES" | wc -l) corpus AWS rules with type = \"query\" linked into $QUERY_RULES"
+else
+  say "note: $AWS_RULES not found; skipping the corpus rule set"
+fi
+
+# ---- alert counts (correctness check before timing) ----------------------------------------
+say "== checking alert counts"
+SEED_ALERTS=$($DRAGNET hunt "${HUNT_THREADS[@]}" --format ndjson -r rules/ "$JSONL" 2> "$DATA/hunt-seed.log" || true)
+SSM_ALERTS=$(grep -c 'AWS Execution via System Manager' <<<"$SEED_ALERTS" || true)
+AMI_ALERTS=$(grep -c 'EC2 AMI Shared with Another Account' <<<"$SEED_ALERTS" || true)
+DUCK_COUNTS="(duckdb not installed)"
+HAVE_DUCKDB=0
+if python3 -c 'import duckdb' 2>/dev/null; then
+  HAVE_DUCKDB=1
+  DUCK_COUNTS=$(python3 benches/duckdb_seed_queries.py "$JSONL" --threads "$THREADS")
+elif [[ $SMOKE == 0 ]]; then
+  die "duckdb is not installed: pip install duckdb (or use --smoke)"
+fi
+
+# ---- timing --------------------------------------------------------------------------------
+declare -a NAMES CMDS
+add() { NAMES+=("$1"); CMDS+=("$2"); }
+if have rg; then add rg "rg -c -F SendCommand $JSONL"
+elif [[ $SMOKE == 0 ]]; then die "ripgrep is not installed: apt-get install -y ripgrep"; fi
+add parse-only "$BENCH parse-only --threads $THREADS $JSONL"
+add dragnet-seed "$DRAGNET hunt ${HUNT_THREADS[*]} --format ndjson -r rules/ $JSONL"
+if [[ $HAVE_CORPUS == 1 ]]; then
+  add dragnet-aws-query "$DRAGNET hunt ${HUNT_THREADS[*]} --format ndjson -r $QUERY_RULES $JSONL"
+fi
+[[ $HAVE_DUCKDB == 1 ]] && add duckdb-seed "python3 benches/duckdb_seed_queries.py $JSONL --threads $THREADS"
+add gzip-dc "gzip -dc $GZ"
+add dragnet-seed-gz "$DRAGNET hunt ${HUNT_THREADS[*]} --format ndjson -r rules/ $GZ"
+
+RESULTS="$DATA/results-$SIZE-t$THREADS.json"
+if have hyperfine; then
+  say "== timing with hyperfine ($RUNS runs, 1 warm-up each)"
+  args=()
+  for i in "${!NAMES[@]}"; do args+=(-n "${NAMES[$i]}" "${CMDS[$i]}"); done
+  warm=1; [[ $SMOKE == 1 ]] && warm=0
+  # dragnet's exit code 1 means "alerts" only with --fail-on-alert; any non-zero fails the run.
+  hyperfine --style basic --warmup "$warm" --runs "$RUNS" --export-json "$RESULTS" "${args[@]}" >&2
+else
+  [[ $SMOKE == 1 ]] || die "hyperfine is not installed: apt-get install -y hyperfine"
+  say "== timing with a shell loop (hyperfine not installed; $RUNS run each)"
+  {
+    echo '{"results":['
+    for i in "${!NAMES[@]}"; do
+      times=()
+      for _ in $(seq "$RUNS"); do
+        s=$(date +%s.%N); bash -c "${CMDS[$i]}" >/dev/null 2>&1; e=$(date +%s.%N)
+        times+=("$(echo "$e - $s" | bc)")
+      done
+      [[ $i -gt 0 ]] && echo ','
+      printf '{"command":"%s","times":[%s]}' "${NAMES[$i]}" "$(IFS=,; echo "${times[*]}")"
+    done
+    echo ']}'
+  } > "$RESULTS"
+fi
+
+# ---- peak RSS ------------------------------------------------------------------------------
+rss() { # rss FILE RULES -> KiB
+  /usr/bin/time -f '%M' -o "$DATA/rss.tmp" $DRAGNET hunt "${HUNT_THREADS[@]}" --format ndjson -r "$2" "$1" >/dev/null 2>&1 || true
+  tail -1 "$DATA/rss.tmp"
+}
+RSS_LINES=()
+if [[ -x /usr/bin/time ]]; then
+  RSS_LINES+=("dragnet seed rules, $SIZE jsonl: $(rss "$JSONL" rules/) KiB")
+  RSS_LINES+=("dragnet seed rules, $SIZE .json.gz: $(rss "$GZ" rules/) KiB")
+  [[ $HAVE_CORPUS == 1 ]] && RSS_LINES+=("dragnet AWS query rules, $SIZE jsonl: $(rss "$JSONL" "$QUERY_RULES") KiB")
+  if [[ $RSS_10GB == 1 ]]; then
+    BIG="$DATA/cloudtrail-10GB-s$SEED.jsonl"
+    gen 10GB jsonl "$BIG"
+    RSS_LINES+=("dragnet seed rules, 10GB jsonl: $(rss "$BIG" rules/) KiB")
+  fi
+else
+  RSS_LINES+=("(GNU time not installed: apt-get install -y time)")
+fi
+
+# ---- report --------------------------------------------------------------------------------
+python3 - "$RESULTS" "$BYTES" "$SIZE" "$THREADS" "$INJECTED" "$SSM_ALERTS" "$AMI_ALERTS" "$DUCK_COUNTS" "${RSS_LINES[@]}" <<'PY'
+import json, statistics, sys
+results, nbytes, size, threads, injected, ssm, ami, duck, *rss = sys.argv[1:]
+nbytes = int(nbytes)
+data = json.load(open(results))["results"]
+t = {}
+for r in data:
+    name = r["command"]
+    times = r["times"]
+    t[name] = (statistics.median(times), min(times), max(times))
+print(f"\ndragnet hunt benchmark: {size} ({nbytes} bytes), {threads} threads, median of runs\n")
+print(f"{'command':<20}{'median s':>10}{'min s':>9}{'max s':>9}{'MB/s':>9}")
+for name, (med, lo, hi) in t.items():
+    print(f"{name:<20}{med:>10.3f}{lo:>9.3f}{hi:>9.3f}{nbytes / 1e6 / med:>9.0f}")
+def ratio(a, b):
+    return t[a][0] / t[b][0] if a in t and b in t else None
+rows = [
+    ("dragnet-seed / rg", ratio("dragnet-seed", "rg"), "<= 1.5", lambda x: x <= 1.5),
+    ("dragnet-aws-query / rg", ratio("dragnet-aws-query", "rg"), "<= 3.0", lambda x: x <= 3.0),
+    ("dragnet-seed / parse-only", ratio("dragnet-seed", "parse-only"), "(info)", None),
+    ("duckdb-seed / dragnet-seed", ratio("duckdb-seed", "dragnet-seed"), ">= 2.5", lambda x: x >= 2.5),
+    ("dragnet-seed-gz / gzip-dc", ratio("dragnet-seed-gz", "gzip-dc"), "<= 1.3", lambda x: x <= 1.3),
+    ("parse-only / rg", ratio("parse-only", "rg"), "(info)", None),
+]
+print(f"\n{'ratio':<30}{'value':>8}  {'target':<8} verdict")
+for name, value, target, ok in rows:
+    if value is None:
+        print(f"{name:<30}{'n/a':>8}  {target:<8} not measured")
+    else:
+        verdict = "" if ok is None else ("MET" if ok(value) else "NOT MET")
+        print(f"{name:<30}{value:>8.2f}  {target:<8} {verdict}")
+print("\npeak RSS (target: heap < 200 MB; RSS is an upper bound of heap)")
+for line in rss:
+    print("  " + line)
+inj = json.loads(injected)
+print("\nalert check (seed rules)")
+print(f"  injected: {injected}")
+print(f"  dragnet alerts: AWS Execution via System Manager = {ssm} (expected {inj['expected_hits_ssm_send_command']}), "
+      f"EC2 AMI Shared with Another Account = {ami} (expected {inj['expected_hits_ami_shared']})")
+print(f"  duckdb counts: {duck}")
+ok = int(ssm) == inj['expected_hits_ssm_send_command'] and int(ami) == inj['expected_hits_ami_shared']
+print("  counts " + ("MATCH" if ok else "DIFFER"))
+PY
