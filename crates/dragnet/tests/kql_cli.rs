@@ -25,9 +25,9 @@ fn evaluates_ecs_ndjson_per_document() {
     std::fs::write(
         &file,
         concat!(
-            r#"{"event":{"provider":"ssm.amazonaws.com","action":"SendCommand","outcome":"success"}}"#,
+            r#"{"@timestamp":"2024-05-21T10:00:00Z","event":{"provider":"ssm.amazonaws.com","action":"SendCommand","outcome":"success"}}"#,
             "\n",
-            r#"{"event":{"provider":"ssm.amazonaws.com","action":"SendCommand","outcome":"failure"}}"#,
+            r#"{"@timestamp":"2024-05-21T10:00:00Z","event":{"provider":"ssm.amazonaws.com","action":"SendCommand","outcome":"failure"}}"#,
             "\n",
             "{broken\n",
         ),
@@ -38,9 +38,13 @@ fn evaluates_ecs_ndjson_per_document() {
         .arg(&file)
         .assert()
         .success()
-        .stdout(predicate::str::contains(r#"docs.ndjson:1","match":true"#))
-        .stdout(predicate::str::contains(r#"docs.ndjson:2","match":false"#))
-        .stderr(predicate::str::contains("docs.ndjson:3: not valid JSON"))
+        .stdout(predicate::str::contains(
+            r#"docs.ndjson:1 #0","match":true"#,
+        ))
+        .stdout(predicate::str::contains(
+            r#"docs.ndjson:2 #1","match":false"#,
+        ))
+        .stderr(predicate::str::contains("line 3"))
         .stderr(predicate::str::contains(
             "2 documents evaluated, 1 matched, 1 records skipped",
         ));
@@ -52,7 +56,7 @@ fn explains_the_deciding_clause() {
     let file = dir.path().join("doc.json");
     std::fs::write(
         &file,
-        r#"{"event":{"provider":"ssm.amazonaws.com","action":"SendCommand","outcome":"failure"}}"#,
+        r#"{"@timestamp":"2024-05-21T10:00:00Z","event":{"provider":"ssm.amazonaws.com","action":"SendCommand","outcome":"failure"}}"#,
     )
     .unwrap();
     dragnet()
@@ -97,9 +101,9 @@ fn raw_cloudtrail_records_are_mapped_like_the_aws_integration() {
         .arg(&file)
         .assert()
         .success()
-        .stdout(predicate::str::contains(r#"Records[0]","match":true"#))
-        .stdout(predicate::str::contains(r#"Records[1]","match":false"#))
-        .stdout(predicate::str::contains(r#"Records[2]","match":false"#))
+        .stdout(predicate::str::contains(r#" #0","match":true"#))
+        .stdout(predicate::str::contains(r#" #1","match":false"#))
+        .stdout(predicate::str::contains(r#" #2","match":false"#))
         .stderr(predicate::str::contains("3 documents evaluated, 1 matched"));
 }
 

@@ -3,7 +3,8 @@
 //! `eventVersion`/`eventSource`, mapped the way Elastic's AWS integration does), and prints for
 //! each document whether it matches. Also the KQL checker `dragnet validate` runs.
 
-use std::io::{Read, Write};
+use std::io::Write;
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -21,9 +22,10 @@ pub struct Args {
     /// The KQL query (Kibana syntax).
     #[arg(value_name = "QUERY")]
     pub query: String,
-    /// Files with ECS documents or raw CloudTrail records (`-` for stdin).
+    /// Files, folders, `-` (stdin) or `s3://bucket/prefix` with ECS documents or raw
+    /// CloudTrail records (JSON, JSON lines, `{"Records":[…]}`, gzip).
     #[arg(value_name = "INPUT")]
-    pub inputs: Vec<PathBuf>,
+    pub inputs: Vec<String>,
     /// Explain each decision: which clause decided, on which values.
     #[arg(long)]
     pub explain: bool,
@@ -100,36 +102,73 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
     if format == Format::Csv {
         crate::output::write_csv_record(&mut out, &["location", "match"])?;
     }
+    let opts = dragnet_input::InputOptions::default();
+    let discovered = dragnet_input::discover(&args.inputs, &opts);
     let mut stats = Stats::default();
-    for input in &args.inputs {
-        let name = input.display().to_string();
-        let bytes = match read_input(input) {
-            Ok(b) => b,
-            Err(e) => {
-                eprintln!("error: {name}: {e:#}");
-                stats.skipped_inputs += 1;
-                continue;
-            }
-        };
-        for (location, doc) in documents(&name, &bytes, &mut stats) {
-            let raw_cloudtrail =
-                doc.get("eventVersion").is_some() && doc.get("eventSource").is_some();
-            let (matched, explanation) = if raw_cloudtrail {
-                let raw = serde_json::to_vec(&doc).expect("a JSON value serialises");
-                match mapper.map(&raw) {
-                    Ok(ev) => decide(&compiled, &ev, args.explain),
+    for problem in &discovered.problems {
+        eprintln!("error: {problem}");
+        stats.skipped_inputs += 1;
+    }
+    let mut write_error = None;
+    for source in &discovered.sources {
+        let name = source.name();
+        let mut on_batch = |batch: dragnet_input::RecordBatch| {
+            for (bytes, span) in batch.iter() {
+                let location = format!("{name}:{} #{}", span.location.line, span.location.index);
+                let decided = match span.kind {
+                    dragnet_input::RecordKind::CloudTrail => match mapper.map(bytes) {
+                        // Free text and field patterns need the whole document.
+                        Ok(ev) if compiled.has_free_text() => {
+                            let doc = ev.to_ecs();
+                            Ok(decide(
+                                &compiled,
+                                &JsonEvent::new(&doc, &paths),
+                                args.explain,
+                            ))
+                        }
+                        Ok(ev) => Ok(decide(&compiled, &ev, args.explain)),
+                        Err(e) => Err(e.to_string()),
+                    },
+                    dragnet_input::RecordKind::Ecs => {
+                        match serde_json::from_slice::<Value>(bytes) {
+                            Ok(doc) => Ok(decide(
+                                &compiled,
+                                &JsonEvent::new(&doc, &paths),
+                                args.explain,
+                            )),
+                            Err(e) => Err(format!("not valid JSON ({e})")),
+                        }
+                    }
+                };
+                match decided {
+                    Ok((matched, explanation)) => {
+                        stats.evaluated += 1;
+                        stats.matched += usize::from(matched);
+                        if let Err(e) = write_result(
+                            &mut out,
+                            format,
+                            &location,
+                            matched,
+                            explanation.as_deref(),
+                        ) {
+                            write_error = Some(e);
+                            return ControlFlow::Break(());
+                        }
+                    }
                     Err(e) => {
                         eprintln!("error: {location}: {e}; record skipped");
                         stats.skipped_records += 1;
-                        continue;
                     }
                 }
-            } else {
-                decide(&compiled, &JsonEvent::new(&doc, &paths), args.explain)
-            };
-            stats.evaluated += 1;
-            stats.matched += usize::from(matched);
-            write_result(&mut out, format, &location, matched, explanation.as_deref())?;
+            }
+            ControlFlow::Continue(())
+        };
+        let mut on_problem = |p: dragnet_input::Problem| eprintln!("error: {p}");
+        let source_stats =
+            dragnet_input::read_batches(source, &opts, &mut on_batch, &mut on_problem);
+        stats.skipped_records += source_stats.skipped_records as usize;
+        if let Some(e) = write_error.take() {
+            return Err(e);
         }
     }
     eprintln!(
@@ -162,60 +201,6 @@ fn decide(
     } else {
         (q.matches(ev), None)
     }
-}
-
-fn read_input(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    if path.as_os_str() == "-" {
-        std::io::stdin().read_to_end(&mut bytes)?;
-    } else {
-        bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    }
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        anyhow::bail!(
-            "gzip input is not supported by `dragnet kql`; decompress it first (or use `dragnet hunt`)"
-        );
-    }
-    Ok(bytes)
-}
-
-/// The documents of one input with their locations: a JSON value (an array gives each
-/// element, `{"Records": […]}` each record) or JSON lines.
-fn documents(name: &str, bytes: &[u8], stats: &mut Stats) -> Vec<(String, Value)> {
-    let mut out = Vec::new();
-    match serde_json::from_slice::<Value>(bytes) {
-        Ok(Value::Array(items)) => {
-            for (i, v) in items.into_iter().enumerate() {
-                out.push((format!("{name}[{i}]"), v));
-            }
-        }
-        Ok(Value::Object(mut map)) if matches!(map.get("Records"), Some(Value::Array(_))) => {
-            if let Some(Value::Array(records)) = map.remove("Records") {
-                for (i, v) in records.into_iter().enumerate() {
-                    out.push((format!("{name}: Records[{i}]"), v));
-                }
-            }
-        }
-        Ok(v) => out.push((name.to_owned(), v)),
-        Err(_) => {
-            for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
-                if line.iter().all(u8::is_ascii_whitespace) {
-                    continue;
-                }
-                match serde_json::from_slice::<Value>(line) {
-                    Ok(v) => out.push((format!("{name}:{}", i + 1), v)),
-                    Err(e) => {
-                        eprintln!(
-                            "error: {name}:{}: not valid JSON ({e}); line skipped",
-                            i + 1
-                        );
-                        stats.skipped_records += 1;
-                    }
-                }
-            }
-        }
-    }
-    out
 }
 
 fn write_result(
