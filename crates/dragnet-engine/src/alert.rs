@@ -252,8 +252,14 @@ pub fn build_alert(rule: &RuleMeta, source: &SourceDoc<'_>, explanation: Option<
     put("kibana.alert.rule.rule_id", json!(rule.rule_id));
     put("kibana.alert.rule.name", json!(rule.name));
     put("kibana.alert.rule.type", json!(rule.rule_type));
-    put("kibana.alert.rule.category", json!(rule_category(&rule.rule_type)));
-    put("kibana.alert.rule.rule_type_id", json!(rule_type_id(&rule.rule_type)));
+    put(
+        "kibana.alert.rule.category",
+        json!(rule_category(&rule.rule_type)),
+    );
+    put(
+        "kibana.alert.rule.rule_type_id",
+        json!(rule_type_id(&rule.rule_type)),
+    );
     put("kibana.alert.rule.consumer", json!("siem"));
     put("kibana.alert.rule.producer", json!("siem"));
     put("kibana.alert.rule.enabled", json!(true));
@@ -264,7 +270,10 @@ pub fn build_alert(rule: &RuleMeta, source: &SourceDoc<'_>, explanation: Option<
     put("kibana.alert.rule.threat", rule.threat.clone());
     put("kibana.alert.rule.references", json!(rule.references));
     put("kibana.alert.rule.author", json!(rule.author));
-    put("kibana.alert.rule.false_positives", json!(rule.false_positives));
+    put(
+        "kibana.alert.rule.false_positives",
+        json!(rule.false_positives),
+    );
     if let Some(license) = &rule.license {
         put("kibana.alert.rule.license", json!(license));
     }
@@ -456,7 +465,10 @@ mod tests {
             alert["kibana.alert.uuid"],
             alert_uuid(CLOUDTRAIL_DATA_STREAM, "e1", "r1")
         );
-        assert_eq!(alert["kibana.alert.original_time"], "2024-01-02T03:04:05.000Z");
+        assert_eq!(
+            alert["kibana.alert.original_time"],
+            "2024-01-02T03:04:05.000Z"
+        );
         assert_eq!(
             alert["kibana.alert.reason"],
             "event by alice created low alert Rule."

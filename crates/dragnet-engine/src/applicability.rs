@@ -130,14 +130,26 @@ mod tests {
 
     #[test]
     fn globs_match_like_index_patterns() {
-        assert!(glob_match("logs-aws.cloudtrail-*", "logs-aws.cloudtrail-default"));
-        assert!(glob_match("logs-aws.cloudtrail*", "logs-aws.cloudtrail-default"));
+        assert!(glob_match(
+            "logs-aws.cloudtrail-*",
+            "logs-aws.cloudtrail-default"
+        ));
+        assert!(glob_match(
+            "logs-aws.cloudtrail*",
+            "logs-aws.cloudtrail-default"
+        ));
         assert!(glob_match("logs-*", "logs-aws.cloudtrail-default"));
         assert!(glob_match("*", "filebeat-8.17.0"));
         assert!(glob_match("filebeat-*", "filebeat-8.17.0"));
         assert!(glob_match("*cloud*trail*", "logs-aws.cloudtrail-default"));
-        assert!(!glob_match("logs-aws.bedrock-*", "logs-aws.cloudtrail-default"));
-        assert!(!glob_match("logs-aws.cloudtrail", "logs-aws.cloudtrail-default"));
+        assert!(!glob_match(
+            "logs-aws.bedrock-*",
+            "logs-aws.cloudtrail-default"
+        ));
+        assert!(!glob_match(
+            "logs-aws.cloudtrail",
+            "logs-aws.cloudtrail-default"
+        ));
         assert!(!glob_match("winlogbeat-*", "filebeat-8.17.0"));
     }
 

@@ -36,12 +36,19 @@ impl Selection {
         if !self.rule_ids.is_empty() && !self.rule_ids.iter().any(|id| eq(id, &rule.rule_id)) {
             return Some("rule_id not given to --rule-id".into());
         }
-        if !self.tags.is_empty() && !self.tags.iter().any(|t| rule.tags.iter().any(|rt| eq(t, rt)))
+        if !self.tags.is_empty()
+            && !self
+                .tags
+                .iter()
+                .any(|t| rule.tags.iter().any(|rt| eq(t, rt)))
         {
             return Some("no tag given to --tag".into());
         }
         if !self.severities.is_empty()
-            && !self.severities.iter().any(|s| eq(s, rule.severity.as_str()))
+            && !self
+                .severities
+                .iter()
+                .any(|s| eq(s, rule.severity.as_str()))
         {
             return Some(format!(
                 "severity {} not given to --severity",
@@ -181,7 +188,12 @@ impl Engine {
     /// How many running rules the prefilter narrows.
     pub fn prefiltered_rules(&self) -> usize {
         (0..self.rules.len())
-            .filter(|&i| matches!(self.prefilter.filtering(i), RuleFiltering::Prefiltered { .. }))
+            .filter(|&i| {
+                matches!(
+                    self.prefilter.filtering(i),
+                    RuleFiltering::Prefiltered { .. }
+                )
+            })
             .count()
     }
 
@@ -273,12 +285,11 @@ fn build_detector(
                 );
             }
             if rule.alert_suppression.is_some() {
-                notes.push("alert_suppression not applied: every matching event is reported".into());
+                notes
+                    .push("alert_suppression not applied: every matching event is reported".into());
             }
             if !rule.exceptions_list.is_empty() {
-                notes.push(
-                    "exception lists live in Kibana and are not applied".into(),
-                );
+                notes.push("exception lists live in Kibana and are not applied".into());
             }
             let text = rule.query.as_ref().map(|q| q.as_str()).unwrap_or("");
             let query = dragnet_kql::parse(text).map_err(|e| RuleStatus::Invalid {
@@ -364,5 +375,60 @@ fn rule_meta(rule: &Rule) -> RuleMeta {
         version: rule.version.map(u64::from),
         uuid: rule.kibana.as_ref().and_then(|k| k.id.clone()),
         parameters: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seed_rules() -> Vec<Rule> {
+        dragnet_rules::embedded().rules
+    }
+
+    #[test]
+    fn seed_rules_run_and_are_prefiltered() {
+        let engine = Engine::compile(&seed_rules(), &Selection::default(), Default::default())
+            .expect("no GeoIP database to open");
+        assert_eq!(engine.active_rules(), 2);
+        assert_eq!(engine.prefiltered_rules(), 2);
+        for r in engine.reports() {
+            assert_eq!(
+                r.status,
+                RuleStatus::Run {
+                    prefiltered: true,
+                    notes: vec![]
+                },
+                "{}",
+                r.name
+            );
+        }
+    }
+
+    #[test]
+    fn selection_filters_are_accounted_for() {
+        let rules = seed_rules();
+        let by_tag = Selection {
+            tags: vec!["data source: aws ssm".into()],
+            ..Default::default()
+        };
+        let engine = Engine::compile(&rules, &by_tag, Default::default()).unwrap();
+        assert_eq!(engine.active_rules(), 1);
+        let names: Vec<_> = engine
+            .reports()
+            .iter()
+            .map(|r| (r.name.as_str(), r.status.name()))
+            .collect();
+        assert!(names.contains(&("AWS Execution via System Manager", "run")));
+        assert!(names.contains(&("EC2 AMI Shared with Another Account", "not_selected")));
+
+        let by_tactic = Selection {
+            tactics: vec!["TA0010".into()],
+            severities: vec!["MEDIUM".into()],
+            ..Default::default()
+        };
+        let engine = Engine::compile(&rules, &by_tactic, Default::default()).unwrap();
+        assert_eq!(engine.active_rules(), 1);
+        assert_eq!(engine.reports().len(), 2, "every rule is reported");
     }
 }

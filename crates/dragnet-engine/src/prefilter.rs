@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use memchr::memmem;
 
 /// The bytes a raw record must contain for a literal to be present (or that it cannot be said).
@@ -155,6 +155,8 @@ impl Prefilter {
                 AhoCorasickBuilder::new()
                     .match_kind(MatchKind::Standard)
                     .ascii_case_insensitive(insensitive)
+                    // A full DFA: a few hundred needles stay small, and every record is scanned.
+                    .kind(Some(AhoCorasickKind::DFA))
                     .build(patterns)
                     .expect("needle automaton within default size limits")
             })
@@ -274,14 +276,26 @@ mod tests {
             vec![vec![ci("modifyimageattribute")]],
         ]);
         assert_eq!(
-            run(&p, r#"{"eventName":"SendCommand","eventSource":"ssm.amazonaws.com"}"#),
+            run(
+                &p,
+                r#"{"eventName":"SendCommand","eventSource":"ssm.amazonaws.com"}"#
+            ),
             vec![0]
         );
         assert_eq!(
-            run(&p, r#"{"eventName":"SendCommand","eventSource":"ec2.amazonaws.com"}"#),
+            run(
+                &p,
+                r#"{"eventName":"SendCommand","eventSource":"ec2.amazonaws.com"}"#
+            ),
             vec![0]
         );
-        assert!(run(&p, r#"{"eventName":"SendCommand","eventSource":"s3.amazonaws.com"}"#).is_empty());
+        assert!(
+            run(
+                &p,
+                r#"{"eventName":"SendCommand","eventSource":"s3.amazonaws.com"}"#
+            )
+            .is_empty()
+        );
         assert_eq!(run(&p, r#"{"eventName":"MODIFYImageAttribute"}"#), vec![1]);
         assert!(run(&p, r#"{"eventName":"ListBuckets"}"#).is_empty());
     }
@@ -308,7 +322,10 @@ mod tests {
             // event.module:okta
             vec![vec![NeedleSpec::Never]],
             // event.module:(okta or aws) and Y
-            vec![vec![NeedleSpec::Never, NeedleSpec::Always], vec![bytes("Y")]],
+            vec![
+                vec![NeedleSpec::Never, NeedleSpec::Always],
+                vec![bytes("Y")],
+            ],
             // a never-constant beside a needle: only the needle counts
             vec![vec![NeedleSpec::Never, bytes("Z")]],
         ]);

@@ -221,19 +221,26 @@ impl Engine {
                 });
             }
             drop(tx);
-            rx.into_iter().par_bridge().for_each_init(Worker::default, |worker, (source, seq, batch)| {
-                let result = self.process_batch(source, seq, &batch, options, worker);
-                progress.bytes.fetch_add(result.stats.bytes, Ordering::Relaxed);
-                progress
-                    .records
-                    .fetch_add(result.stats.records_read, Ordering::Relaxed);
-                progress
-                    .alerts
-                    .fetch_add(result.alerts.len() as u64, Ordering::Relaxed);
-                if !(result.alerts.is_empty() && result.problems.is_empty()) || result.stats != RunStats::default() {
-                    results.lock().unwrap().push(result);
-                }
-            });
+            rx.into_iter().par_bridge().for_each_init(
+                Worker::default,
+                |worker, (source, seq, batch)| {
+                    let result = self.process_batch(source, seq, &batch, options, worker);
+                    progress
+                        .bytes
+                        .fetch_add(result.stats.bytes, Ordering::Relaxed);
+                    progress
+                        .records
+                        .fetch_add(result.stats.records_read, Ordering::Relaxed);
+                    progress
+                        .alerts
+                        .fetch_add(result.alerts.len() as u64, Ordering::Relaxed);
+                    if !(result.alerts.is_empty() && result.problems.is_empty())
+                        || result.stats != RunStats::default()
+                    {
+                        results.lock().unwrap().push(result);
+                    }
+                },
+            );
         });
 
         let mut stats = RunStats {
@@ -254,7 +261,11 @@ impl Engine {
         }
         stats.files_skipped = skipped_files.into_inner();
         all_problems.sort_by(|a, b| {
-            (a.source, problem_key(&a.problem), a.seq).cmp(&(b.source, problem_key(&b.problem), b.seq))
+            (a.source, problem_key(&a.problem), a.seq).cmp(&(
+                b.source,
+                problem_key(&b.problem),
+                b.seq,
+            ))
         });
 
         let alerts = self.finish_alerts(alerts, options, &mut stats);
@@ -262,10 +273,16 @@ impl Engine {
         for a in &alerts {
             let r = &mut reports[a.rule];
             r.alerts += 1;
-            if r.first_seen.as_deref().is_none_or(|f| a.timestamp.as_str() < f) {
+            if r.first_seen
+                .as_deref()
+                .is_none_or(|f| a.timestamp.as_str() < f)
+            {
                 r.first_seen = Some(a.timestamp.clone());
             }
-            if r.last_seen.as_deref().is_none_or(|l| a.timestamp.as_str() > l) {
+            if r.last_seen
+                .as_deref()
+                .is_none_or(|l| a.timestamp.as_str() > l)
+            {
                 r.last_seen = Some(a.timestamp.clone());
             }
         }
@@ -304,7 +321,15 @@ impl Engine {
                         timestamp: timestamp.as_deref(),
                     };
                     let doc = build_alert(&rule.meta, &source, explanation);
-                    alerts.push(make_alert(self, i, doc, &id, timestamp, String::new(), (usize::MAX, 0, 0)));
+                    alerts.push(make_alert(
+                        self,
+                        i,
+                        doc,
+                        &id,
+                        timestamp,
+                        String::new(),
+                        (usize::MAX, 0, 0),
+                    ));
                 }
             }
         }
@@ -374,8 +399,11 @@ impl Engine {
                         worker.candidates.clear();
                         worker.candidates.extend(0..self.rules.len());
                     } else {
-                        self.prefilter
-                            .candidates(bytes, &mut worker.scratch, &mut worker.candidates);
+                        self.prefilter.candidates(
+                            bytes,
+                            &mut worker.scratch,
+                            &mut worker.candidates,
+                        );
                     }
                     let n = worker.candidates.len();
                     out.stats.rule_evaluations_skipped += (self.rules.len() - n) as u64;
@@ -442,8 +470,14 @@ impl Engine {
                     let (doc, hit_id, hit_index) = match parsed.get("_source") {
                         Some(src @ Value::Object(_)) => (
                             src.clone(),
-                            parsed.get("_id").and_then(Value::as_str).map(str::to_string),
-                            parsed.get("_index").and_then(Value::as_str).map(str::to_string),
+                            parsed
+                                .get("_id")
+                                .and_then(Value::as_str)
+                                .map(str::to_string),
+                            parsed
+                                .get("_index")
+                                .and_then(Value::as_str)
+                                .map(str::to_string),
                         ),
                         _ => (parsed, None, None),
                     };
@@ -461,7 +495,9 @@ impl Engine {
                         .unwrap_or_else(|| sha256_hex(bytes));
                     let index = hit_index.unwrap_or_else(|| CLOUDTRAIL_DATA_STREAM.to_string());
                     let location = format!("{}:{}", batch.source, span.location.line);
-                    self.emit(&matched, &doc, &id, &index, false, order, location, options, &mut out);
+                    self.emit(
+                        &matched, &doc, &id, &index, false, order, location, options, &mut out,
+                    );
                 }
             }
         }

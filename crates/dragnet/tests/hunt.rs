@@ -17,7 +17,9 @@ fn fixture(rel: &str) -> PathBuf {
 }
 
 fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(rel)
 }
 
 struct Run {
@@ -44,7 +46,10 @@ fn alerts(run: &Run) -> (BTreeSet<(String, String)>, usize) {
     for line in run.stdout.lines().filter(|l| !l.trim().is_empty()) {
         let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
         let rule = v["kibana.alert.rule.rule_id"].as_str().unwrap().to_string();
-        let id = v["kibana.alert.ancestors"][0]["id"].as_str().unwrap().to_string();
+        let id = v["kibana.alert.ancestors"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
         set.insert((rule, id));
         n += 1;
     }
@@ -75,10 +80,7 @@ fn records_shape_hits_and_near_misses() {
     // case-sensitive), ec2 provider, launchPermission.remove, description change, AMI failure.
     let run = ndjson(&[fixture("shapes/records.json")]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_alerts(
-        &run,
-        &[(SSM, "records-ssm-hit"), (AMI, "records-ami-hit")],
-    );
+    assert_alerts(&run, &[(SSM, "records-ssm-hit"), (AMI, "records-ami-hit")]);
 }
 
 #[test]
@@ -120,7 +122,10 @@ fn broken_line_is_reported_with_location_and_the_rest_processed() {
     let file = fixture("broken/lines-broken.jsonl");
     let run = ndjson(std::slice::from_ref(&file));
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_alerts(&run, &[(SSM, "broken-ssm-hit-1"), (SSM, "broken-ssm-hit-2")]);
+    assert_alerts(
+        &run,
+        &[(SSM, "broken-ssm-hit-1"), (SSM, "broken-ssm-hit-2")],
+    );
     assert!(
         run.stderr.contains("lines-broken.jsonl:2"),
         "problem names file:line\n{}",
@@ -144,7 +149,10 @@ fn truncated_gzip_is_reported_and_not_fatal() {
         .iter()
         .filter(|(_, id)| id.starts_with("truncated-"))
         .collect();
-    assert!(truncated.len() < 40, "the cut file cannot deliver every record");
+    assert!(
+        truncated.len() < 40,
+        "the cut file cannot deliver every record"
+    );
     let strict = hunt(&["--format", "ndjson", "--strict"], &[file]);
     assert_eq!(strict.code, 2, "{}", strict.stderr);
 }
@@ -190,7 +198,16 @@ fn exit_codes() {
     let hits = fixture("shapes/records.json");
     let fail = hunt(&["--format", "ndjson", "--fail-on-alert"], &[hits.clone()]);
     assert_eq!(fail.code, 1);
-    let quiet_ok = hunt(&["--format", "ndjson", "--fail-on-alert", "--rule-id", "no-such-rule"], &[hits]);
+    let quiet_ok = hunt(
+        &[
+            "--format",
+            "ndjson",
+            "--fail-on-alert",
+            "--rule-id",
+            "no-such-rule",
+        ],
+        &[hits],
+    );
     assert_eq!(quiet_ok.code, 2, "no rule selected is a usage error");
     let none = hunt(
         &["--format", "ndjson", "--fail-on-alert"],
@@ -240,7 +257,14 @@ fn explain_adds_matched_clauses() {
 #[test]
 fn time_range_keeps_only_events_inside() {
     let run = hunt(
-        &["--format", "ndjson", "--from", "2025-01-01T01:02:00Z", "--to", "2025-01-02"],
+        &[
+            "--format",
+            "ndjson",
+            "--from",
+            "2025-01-01T01:02:00Z",
+            "--to",
+            "2025-01-02",
+        ],
         &[fixture("shapes/records.json")],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -249,7 +273,10 @@ fn time_range_keeps_only_events_inside() {
 
 #[test]
 fn max_signals_caps_alerts_per_rule() {
-    let run = hunt(&["--format", "ndjson", "--max-signals", "1"], &[fixture("shapes")]);
+    let run = hunt(
+        &["--format", "ndjson", "--max-signals", "1"],
+        &[fixture("shapes")],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let (got, n) = alerts(&run);
     assert_eq!(n, 2, "{got:?}");
@@ -296,14 +323,23 @@ fn corpus_aws_rules_over_every_dataset() {
     let reports = v["rules"].as_array().unwrap();
     assert!(reports.len() >= 190);
     assert!(reports.iter().all(|r| r["status"].is_string()));
-    for r in reports.iter().filter(|r| r["alerts"].as_u64().unwrap_or(0) > 0) {
+    for r in reports
+        .iter()
+        .filter(|r| r["alerts"].as_u64().unwrap_or(0) > 0)
+    {
         eprintln!("fired: {} x{}", r["name"], r["alerts"]);
     }
     eprintln!("summary: {summary}");
 
     // The prefilter must never change a verdict: the same alerts without it.
     let baseline = hunt(
-        &["--format", "json", "--no-prefilter", "-r", rules.to_str().unwrap()],
+        &[
+            "--format",
+            "json",
+            "--no-prefilter",
+            "-r",
+            rules.to_str().unwrap(),
+        ],
         &[dragnet_testdata::require_shared!("datasets/cloudtrail")],
     );
     assert_eq!(baseline.code, 0, "{}", baseline.stderr);

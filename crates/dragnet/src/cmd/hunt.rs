@@ -72,7 +72,11 @@ pub struct Args {
 
 pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
     let now = Timestamp::now();
-    let from = args.from.as_deref().map(|t| parse_time(t, now)).transpose()?;
+    let from = args
+        .from
+        .as_deref()
+        .map(|t| parse_time(t, now))
+        .transpose()?;
     let to = args.to.as_deref().map(|t| parse_time(t, now)).transpose()?;
     if let (Some(f), Some(t)) = (from, to) {
         if f >= t {
@@ -80,7 +84,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         }
     }
 
-    let (rules, rule_problems) = load_rules(&args.rules)?;
+    let (rules, rule_problems, invalid_rules) = load_rules(&args.rules)?;
     for p in &rule_problems {
         if !global.quiet {
             eprintln!("warning: {p}");
@@ -97,9 +101,12 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         &selection,
         dragnet_cloudtrail::MapperOptions::default(),
     )?;
-    let counts = RuleCounts::of(engine.reports());
+    let mut counts = RuleCounts::of(engine.reports());
+    // Rule entries the loader rejected (their errors were printed above) are invalid too.
+    counts.invalid += invalid_rules;
+    counts.total += invalid_rules;
     if engine.active_rules() == 0 {
-        print_rule_accounting(engine.reports(), true);
+        print_rule_accounting(engine.reports(), &counts, true);
         bail!(
             "no rule can run ({} loaded, {} not selected, {} not applicable, {} unsupported, {} invalid); check -r/--rules and the selection flags",
             counts.total,
@@ -153,7 +160,12 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
     problems.extend(output.problems.iter().cloned());
     if !global.quiet {
         for p in &problems {
-            eprintln!("warning: {}", describe_problem(p));
+            // Files that are not CloudTrail at all (README, LICENSE) are skipped, not broken.
+            let level = match p.kind {
+                dragnet_input::ProblemKind::NotCloudTrail => "note",
+                _ => "warning",
+            };
+            eprintln!("{level}: {}", describe_problem(p));
         }
     }
 
@@ -194,7 +206,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
                 stats.alerts_over_max_signals
             );
         }
-        print_rule_accounting(&output.reports, global.verbose > 0);
+        print_rule_accounting(&output.reports, &counts, global.verbose > 0);
         let secs = elapsed.as_secs_f64().max(1e-9);
         eprintln!(
             "hunt: {} alert(s) from {} rule(s) run over {} record(s) in {} file(s) ({:.1} MB, {:.0} records/s); matched {}, prefiltered {}, skipped {}, duplicate {}, files skipped {}",
@@ -217,9 +229,9 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         eprintln!("error: no CloudTrail record could be read from the inputs");
         return Ok(Code::Usage);
     }
-    let skipped_input = problems.iter().any(|p| {
-        !matches!(p.kind, dragnet_input::ProblemKind::NotCloudTrail)
-    });
+    let skipped_input = problems
+        .iter()
+        .any(|p| !matches!(p.kind, dragnet_input::ProblemKind::NotCloudTrail));
     if args.strict && skipped_input {
         eprintln!("error: --strict: some input was skipped (see warnings above)");
         return Ok(Code::Usage);
@@ -232,7 +244,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
 
 /// The rules to run: `-r` paths, or the rules shipped with dragnet. Returns the rules and
 /// the problems of rules that could not be loaded (reported, not fatal).
-fn load_rules(paths: &[PathBuf]) -> anyhow::Result<(Vec<dragnet_rules::Rule>, Vec<String>)> {
+fn load_rules(paths: &[PathBuf]) -> anyhow::Result<(Vec<dragnet_rules::Rule>, Vec<String>, usize)> {
     let set = if paths.is_empty() {
         dragnet_rules::embedded()
     } else {
@@ -250,7 +262,7 @@ fn load_rules(paths: &[PathBuf]) -> anyhow::Result<(Vec<dragnet_rules::Rule>, Ve
         }
         bail!("no rule could be loaded from {}", join_paths(paths));
     }
-    Ok((set.rules, problems))
+    Ok((set.rules, problems, set.invalid))
 }
 
 fn join_paths(paths: &[PathBuf]) -> String {
@@ -324,8 +336,11 @@ fn summary_json(stats: &dragnet_engine::RunStats, counts: &RuleCounts, elapsed: 
     v
 }
 
-fn print_rule_accounting(reports: &[dragnet_engine::RuleReport], list_all: bool) {
-    let counts = RuleCounts::of(reports);
+fn print_rule_accounting(
+    reports: &[dragnet_engine::RuleReport],
+    counts: &RuleCounts,
+    list_all: bool,
+) {
     eprintln!(
         "rules: {} loaded: {} run, {} not applicable, {} unsupported, {} invalid, {} not selected",
         counts.total,
@@ -405,7 +420,15 @@ fn write_alert_table(
     let rows: Vec<Vec<String>> = alerts.iter().map(|a| alert_row(a, reports)).collect();
     write_table(
         w,
-        &["time", "rule", "severity", "actor", "source ip", "action", "target"],
+        &[
+            "time",
+            "rule",
+            "severity",
+            "actor",
+            "source ip",
+            "action",
+            "target",
+        ],
         &rows,
         DEFAULT_MAX_CELL_WIDTH,
     )?;
@@ -484,10 +507,8 @@ fn write_alert_csv(
 fn progress_bar(progress: &Progress, done: &std::sync::atomic::AtomicBool) {
     let bar = indicatif::ProgressBar::new_spinner();
     bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} {elapsed} {msg}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
     );
     let started = Instant::now();
     while !done.load(Ordering::Relaxed) {
