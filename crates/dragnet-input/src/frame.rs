@@ -20,6 +20,14 @@ enum SlotError {
     Eof,
 }
 
+/// How framing goes on after a container.
+enum Flow {
+    Continue,
+    /// A broken value was reported and framing resumed at a later line.
+    Resynced,
+    Stop,
+}
+
 /// What one record slot turned out to be.
 enum Item {
     Record {
@@ -758,13 +766,12 @@ impl<'a> Framer<'a> {
     }
 
     /// Frames the elements of an array whose `[` is just before `self.pos`, streaming.
-    /// Returns false when framing of this source must stop.
     fn stream_array(
         &mut self,
         ctx: Context,
         on_batch: &mut dyn FnMut(RecordBatch) -> ControlFlow<()>,
         on_problem: &mut dyn FnMut(Problem),
-    ) -> bool {
+    ) -> Flow {
         let mut first = true;
         loop {
             let Some(mut p) = self.next_non_ws(self.pos) else {
@@ -772,18 +779,15 @@ impl<'a> Framer<'a> {
             };
             if self.buf[p] == b']' {
                 self.pos = p + 1;
-                return true;
+                return Flow::Continue;
             }
             if !first {
                 if self.buf[p] != b',' {
-                    let loc = self.locate(p);
-                    let msg = format!(
-                        "not valid JSON: expected ',' or ']' between array elements at byte {}; the rest of this source is skipped",
-                        loc.offset
-                    );
-                    let pr = self.problem(Some(loc), ProblemKind::Malformed, msg);
-                    on_problem(pr);
-                    return false;
+                    let err = SlotError::Scan(ScanError::Syntax {
+                        at: p,
+                        expected: "',' or ']' between array elements",
+                    });
+                    return self.resync_after(p, err, on_batch, on_problem);
                 }
                 match self.next_non_ws(p + 1) {
                     Some(q) => p = q,
@@ -795,76 +799,53 @@ impl<'a> Framer<'a> {
                 Ok(end) => {
                     let members = std::mem::take(&mut self.scanner.members);
                     let mut items = std::mem::take(&mut self.items);
-                    let ctx_here = ctx;
                     items_for_value(
                         &self.buf,
                         p..end,
                         &members,
-                        ctx_here,
+                        ctx,
                         self.opts.max_depth,
                         &mut items,
                     );
                     self.scanner.members = members;
                     self.items = items;
                     if !self.decided && ctx == Context::Generic && self.first_slot_unrecognized() {
-                        return false;
+                        return Flow::Stop;
                     }
                     self.decided = true;
                     self.apply_items(on_problem);
                     self.pos = end;
                     self.maybe_emit(on_batch, false);
                     if self.stopped {
-                        return false;
+                        return Flow::Stop;
                     }
                 }
-                Err(e) => {
-                    self.decided = true;
+                Err(SlotError::Eof) => {
                     let loc = self.locate(p);
                     self.index += 1;
                     self.stats.skipped_records += 1;
-                    let (kind, message) = match e {
-                        SlotError::Eof => return self.container_cut(Some(loc), on_problem),
-                        SlotError::TooLarge => (
-                            ProblemKind::LimitExceeded {
-                                limit: Limit::RecordBytes,
-                            },
-                            format!(
-                                "record is longer than {} bytes; the rest of this source is skipped (raise it with {})",
-                                self.opts.max_record_bytes,
-                                Limit::RecordBytes.flag()
-                            ),
-                        ),
-                        SlotError::Scan(ScanError::TooDeep { .. }) => (
-                            ProblemKind::LimitExceeded {
-                                limit: Limit::JsonDepth,
-                            },
-                            format!(
-                                "JSON nests deeper than {} levels; the rest of this source is skipped (raise it with {})",
-                                self.opts.max_depth,
-                                Limit::JsonDepth.flag()
-                            ),
-                        ),
-                        SlotError::Scan(se) => {
-                            let at = match se {
-                                ScanError::Syntax { at, .. } => at,
-                                _ => p,
-                            };
-                            let line = self.count_newlines(at.max(self.line_pos)) + 1;
-                            (
-                                ProblemKind::Malformed,
-                                format!(
-                                    "not valid JSON: {} at line {line} (byte {}); the rest of this source is skipped",
-                                    describe_scan_error(se),
-                                    self.base + at as u64
-                                ),
-                            )
-                        }
-                    };
-                    let pr = self.problem(Some(loc), kind, message);
-                    on_problem(pr);
-                    return false;
+                    return self.container_cut(Some(loc), on_problem);
                 }
+                Err(e) => return self.resync_after(p, e, on_batch, on_problem),
             }
+        }
+    }
+
+    /// A broken element inside an array: reported, then framing resumes at the next line that
+    /// starts a JSON value (best effort: in pretty-printed files that can be an object nested
+    /// in a record, which is then reported as not CloudTrail).
+    fn resync_after(
+        &mut self,
+        p: usize,
+        err: SlotError,
+        on_batch: &mut dyn FnMut(RecordBatch) -> ControlFlow<()>,
+        on_problem: &mut dyn FnMut(Problem),
+    ) -> Flow {
+        self.decided = true;
+        if self.top_level_failure(p, err, on_batch, on_problem) {
+            Flow::Resynced
+        } else {
+            Flow::Stop
         }
     }
 
@@ -873,7 +854,7 @@ impl<'a> Framer<'a> {
         &mut self,
         at: Option<RecordLocation>,
         on_problem: &mut dyn FnMut(Problem),
-    ) -> bool {
+    ) -> Flow {
         self.decided = true;
         if self.read_error.is_some() {
             self.report_read_error(at, on_problem);
@@ -886,7 +867,7 @@ impl<'a> Framer<'a> {
             );
             on_problem(p);
         }
-        false
+        Flow::Stop
     }
 
     /// True (and the file reported skipped) when the first slot of the source shows it is not
@@ -907,7 +888,11 @@ impl<'a> Framer<'a> {
     }
 
     /// After a `{"Records":[…]` array: the rest of the wrapper object (other members, `}`).
-    fn finish_wrapper(&mut self, on_problem: &mut dyn FnMut(Problem)) -> bool {
+    fn finish_wrapper(
+        &mut self,
+        on_batch: &mut dyn FnMut(RecordBatch) -> ControlFlow<()>,
+        on_problem: &mut dyn FnMut(Problem),
+    ) -> Flow {
         loop {
             let Some(p) = self.next_non_ws(self.pos) else {
                 return self.container_cut(None, on_problem);
@@ -915,7 +900,7 @@ impl<'a> Framer<'a> {
             match self.buf[p] {
                 b'}' => {
                     self.pos = p + 1;
-                    return true;
+                    return Flow::Continue;
                 }
                 b',' => {
                     // key, ':', value: each scanned as a value, limits applied.
@@ -946,14 +931,12 @@ impl<'a> Framer<'a> {
                 _ => break,
             }
         }
-        let loc = self.locate(self.pos);
-        let p = self.problem(
-            Some(loc),
-            ProblemKind::Malformed,
-            "not valid JSON after the array of records; the rest of this source is skipped".into(),
-        );
-        on_problem(p);
-        false
+        let at = self.pos;
+        let err = SlotError::Scan(ScanError::Syntax {
+            at,
+            expected: "',' and another member, or '}', after the array of records",
+        });
+        self.resync_after(at, err, on_batch, on_problem)
     }
 
     fn skip_file(&mut self, on_problem: &mut dyn FnMut(Problem), why: String) {
@@ -1013,25 +996,33 @@ impl<'a> Framer<'a> {
             {
                 self.decided = true;
                 self.pos = after;
-                if !self.stream_array(ctx, on_batch, on_problem) || !self.finish_wrapper(on_problem)
-                {
-                    break;
+                match self.stream_array(ctx, on_batch, on_problem) {
+                    Flow::Continue => match self.finish_wrapper(on_batch, on_problem) {
+                        Flow::Stop => break,
+                        Flow::Continue | Flow::Resynced => continue,
+                    },
+                    Flow::Resynced => continue,
+                    Flow::Stop => break,
                 }
-                continue;
             }
             if b == b'[' {
                 self.pos = p + 1;
-                if !self.stream_array(Context::Generic, on_batch, on_problem) {
-                    if !self.decided {
-                        self.skip_file(
-                            on_problem,
-                            "a JSON array whose first element is not a CloudTrail, EventBridge or ECS object".into(),
-                        );
+                match self.stream_array(Context::Generic, on_batch, on_problem) {
+                    Flow::Continue => {
+                        self.decided = true;
+                        continue;
                     }
-                    break;
+                    Flow::Resynced => continue,
+                    Flow::Stop => {
+                        if !self.decided {
+                            self.skip_file(
+                                on_problem,
+                                "a JSON array whose first element is not a CloudTrail, EventBridge or ECS object".into(),
+                            );
+                        }
+                        break;
+                    }
                 }
-                self.decided = true;
-                continue;
             }
             match self.scan_slot(p) {
                 Ok(end) => {

@@ -40,9 +40,28 @@
 //! syntax: when the engine's full parse of a delivered span fails, the engine reports it with
 //! [`Problem::malformed_record`] and the span's location.
 //!
-//! After a broken value in JSON lines, framing resumes at the next line that starts with `{` or
-//! `[`. Inside an array (`{"Records":[…]}` or a top-level array) there is no reliable place to
-//! resume, so the rest of that source is skipped and the records before the break are kept.
+//! After a broken value, framing resumes at the next line whose first non-blank byte is `{` or
+//! `[`; the lines passed over are counted in the problem's message. In JSON lines (and in
+//! `zcat`-concatenated `{"Records":[…]}` files, one per line) that is exactly the next value. In
+//! a pretty-printed file it is best effort: the next such line may be an object nested inside a
+//! record (reported [`ProblemKind::NotCloudTrail`]) before a whole record is reached. A file cut
+//! short (or a cut gzip stream) ends framing for that file; the records before the cut are
+//! delivered.
+//!
+//! | kind | when | what is skipped |
+//! |---|---|---|
+//! | `Malformed` | structure broken (unbalanced, unquoted key, missing `,`/`:`, garbage line) | that value, up to the resume line |
+//! | `Truncated` | input ends inside a record or array; gzip stream cut or corrupt | the rest of that source |
+//! | `NotUtf8` | a framed record has non-UTF-8 bytes (message gives the byte offset) | that record |
+//! | `NotAnObject` | a number, string, array, `null`, boolean where a record belongs | that slot |
+//! | `LimitExceeded` | `max-record-bytes`, `max-json-depth` (that value); `max-decompressed-bytes`, `max-compression-ratio` (rest of the file) | see left; message names the flag |
+//! | `NotCloudTrail` | whole file not CloudTrail (`at: None`, message `skipped: …`); or one value without CloudTrail keys | that file / value |
+//! | `Io` | cannot open, list or read | that source |
+//!
+//! Each [`Problem`] carries the source name, the [`RecordLocation`] (1-based line of the value's
+//! first byte, 0-based record slot, byte offset; `None` for whole-source problems) and a message.
+//! For EventBridge envelopes and lookup-events entries the location is that of the wrapping
+//! object; the span's bytes are the `detail` object / the unescaped `CloudTrailEvent`.
 //!
 //! # Memory
 //! Sources are read in 1 MiB chunks; a batch is handed over when it holds

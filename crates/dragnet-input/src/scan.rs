@@ -59,23 +59,54 @@ pub(crate) fn skip_ws(buf: &[u8], mut from: usize) -> Option<usize> {
     None
 }
 
+const LOW_BITS: u64 = 0x0101_0101_0101_0101;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// Bit 7 of each byte of the result is set where `word` holds a byte equal to `b` (exact for
+/// the lowest such byte, which is all that is used).
+#[inline(always)]
+fn bytes_equal(word: u64, b: u8) -> u64 {
+    let x = word ^ (LOW_BITS * u64::from(b));
+    x.wrapping_sub(LOW_BITS) & !x & HIGH_BITS
+}
+
+/// The first `"` or `\\` at or after `at`: eight bytes at a time for the short strings CloudTrail
+/// is made of, then memchr for long ones.
+#[inline]
+fn find_quote_or_backslash(buf: &[u8], at: usize) -> Option<usize> {
+    let mut i = at;
+    let short_end = (at + 64).min(buf.len());
+    while i + 8 <= short_end {
+        let word = u64::from_le_bytes(buf[i..i + 8].try_into().expect("8 bytes"));
+        let hits = bytes_equal(word, b'"') | bytes_equal(word, b'\\');
+        if hits != 0 {
+            return Some(i + (hits.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    if i + 8 > short_end && short_end == buf.len() {
+        return buf[i..]
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\')
+            .map(|k| i + k);
+    }
+    memchr::memchr2(b'"', b'\\', &buf[i..]).map(|k| i + k)
+}
+
 /// Given `at` just past an opening quote, returns the position just past the closing quote.
 #[inline]
 pub(crate) fn skip_string(buf: &[u8], mut at: usize) -> Result<usize, ScanError> {
     loop {
-        match memchr::memchr2(b'"', b'\\', buf.get(at..).unwrap_or_default()) {
-            Some(k) => {
-                let p = at + k;
-                if buf[p] == b'"' {
-                    return Ok(p + 1);
-                }
-                // A backslash escapes the next byte (for `\uXXXX` the hex digits need no care).
-                at = p + 2;
-                if at > buf.len() {
-                    return Err(ScanError::Incomplete);
-                }
-            }
-            None => return Err(ScanError::Incomplete),
+        let Some(p) = find_quote_or_backslash(buf, at) else {
+            return Err(ScanError::Incomplete);
+        };
+        if buf[p] == b'"' {
+            return Ok(p + 1);
+        }
+        // A backslash escapes the next byte (for `\\uXXXX` the hex digits need no care).
+        at = p + 2;
+        if at > buf.len() {
+            return Err(ScanError::Incomplete);
         }
     }
 }
@@ -307,6 +338,22 @@ mod tests {
             scan(r#"{"a":1]"#),
             Err(ScanError::Syntax { at: 6, .. })
         ));
+    }
+
+    #[test]
+    fn quote_search_matches_a_plain_search() {
+        let text =
+            br#"abcdefgh\"ijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0123456789"end"#;
+        for at in 0..text.len() {
+            for len in at..=text.len() {
+                let slice = &text[..len];
+                let expected = slice[at..]
+                    .iter()
+                    .position(|&b| b == b'"' || b == b'\\')
+                    .map(|k| at + k);
+                assert_eq!(find_quote_or_backslash(slice, at), expected, "{at} {len}");
+            }
+        }
     }
 
     #[test]

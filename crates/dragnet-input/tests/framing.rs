@@ -529,3 +529,21 @@ fn discovery_walks_folders_in_order_and_prunes_by_path_date() {
     assert_eq!(missing.problems.len(), 1);
     assert_eq!(missing.sources, [Source::Stdin]);
 }
+
+#[test]
+fn broken_records_file_among_concatenated_ones_does_not_stop_the_rest() {
+    // `zcat *.json.gz` output: one `{"Records":[…]}` per line; the second is cut mid-record.
+    let text = concat!(
+        r#"{"Records":[{"eventVersion":"1","eventName":"A1"},{"eventVersion":"1","eventName":"A2"}]}"#,
+        "\n",
+        r#"{"Records":[{"eventVersion":"1","eventName":"B1"},{"eventVersion":"1","eventNa"#,
+        "\n",
+        r#"{"Records":[{"eventVersion":"1","eventName":"C1"}]}"#,
+        "\n"
+    );
+    let f = frame_bytes(text.as_bytes().to_vec(), &InputOptions::default());
+    assert_eq!(f.names(), ["A1", "A2", "B1", "C1"]);
+    assert_eq!(f.kinds(), ["malformed"]);
+    assert_eq!(f.problems[0].at.unwrap().line, 2);
+    assert_eq!(f.records[3].1.location.line, 3);
+}
