@@ -213,3 +213,33 @@ query = '''
             "EQL sequence rules are not run by hunt yet",
         ));
 }
+
+#[test]
+fn event_category_field_selects_the_category_source() {
+    let f = tempfile::Builder::new()
+        .suffix(".ndjson")
+        .tempfile()
+        .unwrap();
+    std::fs::write(
+        f.path(),
+        r#"{"event":{"type":["info"],"action":"ModifyDBInstance"}}
+{"event":{"category":["info"],"action":"ModifyDBInstance"}}
+"#,
+    )
+    .unwrap();
+    let q = r#"info where event.action == "ModifyDBInstance""#;
+    dragnet()
+        .args([
+            "--format",
+            "ndjson",
+            "eql",
+            q,
+            "--event-category-field",
+            "event.type",
+        ])
+        .arg(f.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(r#":1","match":true"#))
+        .stdout(predicate::str::contains(r#":2","match":false"#));
+}

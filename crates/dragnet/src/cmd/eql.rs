@@ -1,7 +1,8 @@
 //! `dragnet eql QUERY INPUT...`: evaluates one EQL query over ECS documents (JSON, a JSON
 //! array, NDJSON) or raw CloudTrail records (mapped the way Elastic's AWS integration does).
 //! An event query prints, for each document, whether it matches; a `sequence` query orders the
-//! documents by `@timestamp` (input order breaks ties) and prints each sequence found. Pipes
+//! documents by `@timestamp` (or `--timestamp-field`; input order breaks ties) and prints each
+//! sequence found. Pipes
 //! (`| head N`, `| tail N`) keep the first or last N results. Also the EQL checker that
 //! `dragnet validate` runs.
 
@@ -36,6 +37,13 @@ pub struct Args {
     /// An Elasticsearch `GET <index>/_mapping` response laid over the built-in field types.
     #[arg(long, value_name = "FILE")]
     pub mapping: Option<PathBuf>,
+    /// The field event categories (`process where …`) are read from, as the EQL search API's
+    /// `event_category_field` (a rule's `event_category_override`).
+    #[arg(long, value_name = "FIELD", default_value = "event.category")]
+    pub event_category_field: String,
+    /// The field sequences are ordered by, as the EQL search API's `timestamp_field`.
+    #[arg(long, value_name = "FIELD", default_value = "@timestamp")]
+    pub timestamp_field: String,
     /// Most pending (incomplete) sequences kept in memory; the oldest are dropped beyond it.
     #[arg(long, value_name = "N", default_value_t = dragnet_eql::DEFAULT_MAX_PENDING)]
     pub max_pending: usize,
@@ -67,7 +75,10 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         None => Schema::builtin(),
     };
     let mut table = FieldTable::new();
-    let compiled = match dragnet_eql::compile(&query, schema, &mut table) {
+    let options = dragnet_eql::CompileOptions {
+        category_field: args.event_category_field.clone(),
+    };
+    let compiled = match dragnet_eql::compile_with(&query, schema, &mut table, &options) {
         Ok(c) => c,
         Err(e) => {
             let (line, col) = dragnet_eql::line_col(&args.query, e.span.start);
@@ -94,7 +105,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
             "no INPUT given: name files of ECS documents or CloudTrail records (or `-` for stdin)"
         );
     }
-    let ts_field = table.intern("@timestamp");
+    let ts_field = table.intern(&args.timestamp_field);
     let paths = JsonPaths::bind(&table);
     let mapper = dragnet_cloudtrail::Mapper::bind(&table, Default::default())
         .context("cannot prepare the CloudTrail mapping")?;
@@ -195,7 +206,10 @@ fn run_sequence(
         match ts {
             Some(t) => timed.push((t, i)),
             None => {
-                eprintln!("warning: {location}: no usable @timestamp; left out of sequences");
+                eprintln!(
+                    "warning: {location}: no usable {}; left out of sequences",
+                    args.timestamp_field
+                );
                 stats.no_timestamp += 1;
             }
         }
