@@ -371,7 +371,8 @@ impl<'a> Framer<'a> {
         }
     }
 
-    /// Reads at least `want` more bytes unless the input ends first. False when nothing came.
+    /// Reads at least `want` more bytes (up to a chunk more) unless the input ends first, so a
+    /// pipe that delivers slowly is framed as it comes. False when nothing came.
     fn fill(&mut self, want: usize) -> bool {
         if self.eof {
             return false;
@@ -407,7 +408,7 @@ impl<'a> Framer<'a> {
                 return Some(p);
             }
             from = self.buf.len();
-            if !self.fill(READ_CHUNK) {
+            if !self.fill(1) {
                 return None;
             }
         }
@@ -605,7 +606,7 @@ impl<'a> Framer<'a> {
                     self.maybe_emit(&mut |_| ControlFlow::Continue(()), true);
                     at = self.pos;
                 }
-                if !self.fill(READ_CHUNK) {
+                if !self.fill(1) {
                     break None;
                 }
             };
@@ -746,7 +747,7 @@ impl<'a> Framer<'a> {
     /// the `[` and which array it is.
     fn container_start(&mut self, p: usize) -> Option<(usize, Context)> {
         while self.buf.len() < p + 256 && !self.eof {
-            self.fill(READ_CHUNK);
+            self.fill(1);
         }
         let b = &self.buf;
         let q = skip_ws(b, p + 1)?;
@@ -951,7 +952,7 @@ impl<'a> Framer<'a> {
         on_batch: &mut dyn FnMut(RecordBatch) -> ControlFlow<()>,
         on_problem: &mut dyn FnMut(Problem),
     ) {
-        self.fill(READ_CHUNK);
+        while self.buf.len() < 4 && self.fill(1) {}
         if self.buf.starts_with(b"\xEF\xBB\xBF") {
             self.pos = 3;
         }

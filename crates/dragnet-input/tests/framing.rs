@@ -547,3 +547,53 @@ fn broken_records_file_among_concatenated_ones_does_not_stop_the_rest() {
     assert_eq!(f.problems[0].at.unwrap().line, 2);
     assert_eq!(f.records[3].1.location.line, 3);
 }
+
+/// Hands out its bytes a few at a time, like a slow pipe.
+struct Trickle(Vec<u8>, usize);
+
+impl std::io::Read for Trickle {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = (self.0.len() - self.1).min(buf.len()).min(1 + self.1 % 7);
+        buf[..n].copy_from_slice(&self.0[self.1..self.1 + n]);
+        self.1 += n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn slow_readers_frame_the_same_as_fast_ones() {
+    for name in [
+        "records_pretty.json",
+        "broken_lines.jsonl",
+        "mixed_lines.jsonl",
+        "lookup_events.json",
+    ] {
+        let bytes = std::fs::read(fixture(name)).unwrap();
+        let fast = frame_bytes(bytes.clone(), &InputOptions::default());
+        let slow = collect(|b, p| {
+            read_reader(
+                Box::new(Trickle(bytes, 0)),
+                "mem".into(),
+                &InputOptions::default(),
+                b,
+                p,
+            )
+        });
+        assert_eq!(slow.records, fast.records, "{name}");
+        let messages = |f: &Framed| {
+            f.problems
+                .iter()
+                .map(|p| (p.at, p.message.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(messages(&slow), messages(&fast), "{name}");
+    }
+}
+
+#[test]
+fn sources_and_batches_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Source>();
+    send_sync::<dragnet_input::RecordBatch>();
+    send_sync::<Problem>();
+}
