@@ -98,7 +98,7 @@ impl Engine {
         let mut fields = FieldTable::new();
         let mut reports = Vec::with_capacity(rules.len());
         let mut active = Vec::new();
-        let mut cnfs: Vec<Vec<Vec<(String, String, bool, bool)>>> = Vec::new();
+        let mut cnfs: Vec<Cnf> = Vec::new();
 
         for rule in rules {
             let mut report = RuleReport {
@@ -116,12 +116,12 @@ impl Engine {
                 first_seen: None,
                 last_seen: None,
             };
-            let verdict = (|| -> Result<(Box<dyn Detector>, Vec<String>, Vec<_>), RuleStatus> {
+            let verdict = (|| -> Result<Compiled, RuleStatus> {
                 if let Some(reason) = selection.rejects(rule) {
                     return Err(RuleStatus::NotSelected { reason });
                 }
                 let mut notes = applicability(rule)?;
-                let (detector, cnf) = build_detector(rule, &schema, &mut fields, &mut notes)?;
+                let (detector, cnf) = build_detector(rule, schema, &mut fields, &mut notes)?;
                 Ok((detector, notes, cnf))
             })();
             match verdict {
@@ -226,15 +226,15 @@ fn applicability(rule: &Rule) -> Result<Vec<String>, RuleStatus> {
     let mut notes = Vec::new();
     if rule.rule_type() == RuleType::Esql {
         let query = rule.query.as_ref().map(|q| q.as_str()).unwrap_or("");
-        if let Some(patterns) = esql_from_patterns(query) {
-            if let Coverage::NotCovered(p) = index_patterns_cover_cloudtrail(&patterns) {
-                return Err(RuleStatus::NotApplicable {
-                    reason: format!(
-                        "ES|QL FROM {} cannot cover CloudTrail (logs-aws.cloudtrail-*)",
-                        p.join(", ")
-                    ),
-                });
-            }
+        if let Some(patterns) = esql_from_patterns(query)
+            && let Coverage::NotCovered(p) = index_patterns_cover_cloudtrail(&patterns)
+        {
+            return Err(RuleStatus::NotApplicable {
+                reason: format!(
+                    "ES|QL FROM {} cannot cover CloudTrail (logs-aws.cloudtrail-*)",
+                    p.join(", ")
+                ),
+            });
         }
         return Ok(notes);
     }
@@ -265,7 +265,12 @@ fn applicability(rule: &Rule) -> Result<Vec<String>, RuleStatus> {
     Ok(notes)
 }
 
-type Cnf = Vec<Vec<(String, String, bool, bool)>>;
+/// A runnable rule: its detector, notes for the report, and its required literals.
+type Compiled = (Box<dyn Detector>, Vec<String>, Cnf);
+
+/// A rule's required literals: clauses of `(field, literal, exact, case_sensitive)`
+/// alternatives, every clause must hold.
+pub(crate) type Cnf = Vec<Vec<(String, String, bool, bool)>>;
 
 fn build_detector(
     rule: &Rule,

@@ -31,6 +31,9 @@ pub enum NeedleSpec {
     Unknown,
 }
 
+/// A needle id in one of the two automata: (case-insensitive?, id in that automaton).
+type TaggedId = (bool, u32);
+
 /// How the prefilter handled one rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RuleFiltering {
@@ -78,7 +81,7 @@ impl Prefilter {
         let mut exact_patterns: Vec<Vec<u8>> = Vec::new();
         let mut insensitive_patterns: Vec<Vec<u8>> = Vec::new();
         // Ids are provisional per automaton; tagged with which one, resolved below.
-        let mut provisional: Vec<(usize, Vec<Vec<(bool, u32)>>)> = Vec::new();
+        let mut provisional: Vec<(usize, Vec<Vec<TaggedId>>)> = Vec::new();
         let mut always = Vec::new();
         let mut never = Vec::new();
         'rules: for (rule, cnf) in rules.iter().enumerate() {

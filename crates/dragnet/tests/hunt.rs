@@ -196,7 +196,7 @@ fn output_order_does_not_depend_on_thread_count() {
 #[test]
 fn exit_codes() {
     let hits = fixture("shapes/records.json");
-    let fail = hunt(&["--format", "ndjson", "--fail-on-alert"], &[hits.clone()]);
+    let fail = hunt(&["--format", "ndjson", "--fail-on-alert"], std::slice::from_ref(&hits));
     assert_eq!(fail.code, 1);
     let quiet_ok = hunt(
         &[

@@ -78,10 +78,10 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         .map(|t| parse_time(t, now))
         .transpose()?;
     let to = args.to.as_deref().map(|t| parse_time(t, now)).transpose()?;
-    if let (Some(f), Some(t)) = (from, to) {
-        if f >= t {
-            bail!("--from ({f}) must be before --to ({t})");
-        }
+    if let (Some(f), Some(t)) = (from, to)
+        && f >= t
+    {
+        bail!("--from ({f}) must be before --to ({t})");
     }
 
     let (rules, rule_problems, invalid_rules) = load_rules(&args.rules)?;
