@@ -626,28 +626,28 @@ pub(crate) struct Key {
 pub(crate) type KeyValue = Vec<Option<String>>;
 
 impl Key {
-    fn value(&self, event: &dyn Event) -> Option<Option<String>> {
+    /// The values this key takes for `event` (several for a multi-valued field); `None` when
+    /// the event cannot join (null on a non-optional key).
+    fn values(&self, event: &dyn Event) -> Option<Vec<Option<String>>> {
         // Keys compare by value; Elasticsearch reads them through the `fields` API.
-        let v = match &self.expr {
+        let mut vals: Vec<String> = match &self.expr {
             SExpr::Field(f) => {
-                let mut vals: Vec<String> = Vec::new();
+                let mut vals = Vec::new();
                 let _ = event.visit(f.id, &mut |s| {
-                    vals.push(s.to_keyword().into_owned());
+                    let v = s.to_keyword().into_owned();
+                    if !vals.contains(&v) {
+                        vals.push(v);
+                    }
                     std::ops::ControlFlow::Continue(())
                 });
-                match vals.len() {
-                    0 => None,
-                    1 => vals.pop(),
-                    _ => Some(vals.join("\u{1f}")),
-                }
+                vals
             }
-            other => other.eval(event).to_text(),
+            other => other.eval(event).to_text().into_iter().collect(),
         };
-        match v {
-            Some(v) => Some(Some(v)),
-            None if self.optional => Some(None),
-            None => None,
+        if vals.is_empty() {
+            return self.optional.then(|| vec![None]);
         }
+        Some(vals.drain(..).map(Some).collect())
     }
 }
 
@@ -660,9 +660,32 @@ pub(crate) struct Step {
 }
 
 impl Step {
-    /// The join key values of `event` for this step; `None` if a non-optional key is null.
-    pub(crate) fn key(&self, event: &dyn Event) -> Option<KeyValue> {
-        self.keys.iter().map(|k| k.value(event)).collect()
+    /// The join keys of `event` for this step: none if a non-optional key is null; with
+    /// multi-valued key fields, every combination of values (Elasticsearch's `TumblingWindow`
+    /// joins each combination, the cartesian product of the values).
+    pub(crate) fn keys(&self, event: &dyn Event) -> Vec<KeyValue> {
+        let mut out: Vec<KeyValue> = vec![Vec::with_capacity(self.keys.len())];
+        for k in &self.keys {
+            let Some(values) = k.values(event) else {
+                return Vec::new();
+            };
+            if values.len() == 1 {
+                let v = values.into_iter().next().expect("one");
+                out.iter_mut().for_each(|key| key.push(v.clone()));
+            } else {
+                out = out
+                    .into_iter()
+                    .flat_map(|key| {
+                        values.iter().map(move |v| {
+                            let mut key = key.clone();
+                            key.push(v.clone());
+                            key
+                        })
+                    })
+                    .collect();
+            }
+        }
+        out
     }
 }
 

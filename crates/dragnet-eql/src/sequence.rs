@@ -4,8 +4,9 @@
 //! and a newer one replaces it; an event is used at most once per sequence (steps are tried
 //! last-to-first); all events lie within `maxspan` of the first; an `until` event with the same
 //! key cancels the key's pending sequences; a missing-event step `![…]` rejects a sequence when
-//! a matching event with the same key lies between its neighbouring events (before the first
-//! event: within `maxspan` of the last; after the last: within `maxspan` of the first).
+//! a matching event with the same key lies between its neighbouring events, or, before the
+//! first or after the last event, within `maxspan` (see [`SequenceMatcher`]'s `complete`);
+//! events whose join-key fields hold several values join under every combination.
 //!
 //! Memory is bounded: pending sequences older than `maxspan` are dropped, and a hard cap
 //! ([`SequenceMatcher::with_capacity`]) drops the oldest pending sequences with a warning.
@@ -61,7 +62,8 @@ impl<R> KeyState<R> {
 struct Held<R> {
     key: KeyValue,
     partial: Partial<R>,
-    /// The window for trailing missing events ends here (first event + maxspan).
+    /// A trailing missing event after the last event and at or before this time rejects the
+    /// sequence (first event + maxspan, or leading missing event + maxspan).
     until: i128,
 }
 
@@ -175,12 +177,14 @@ impl<R: Clone> SequenceMatcher<R> {
 
         if let Some(until) = &self.until
             && until.filter.matches(event)
-            && let Some(k) = until.key(event)
-            && let Some(state) = self.keys.get_mut(&k)
         {
-            let n = state.pending();
-            state.stages.iter_mut().for_each(|s| *s = None);
-            self.pending -= n;
+            for k in until.keys(event) {
+                if let Some(state) = self.keys.get_mut(&k) {
+                    let n = state.pending();
+                    state.stages.iter_mut().for_each(|s| *s = None);
+                    self.pending -= n;
+                }
+            }
         }
 
         let n = self.positives.len();
@@ -189,26 +193,27 @@ impl<R: Clone> SequenceMatcher<R> {
                 if !step.filter.matches(event) {
                     continue;
                 }
-                let Some(k) = step.key(event) else { continue };
-                if g == 0 {
-                    let state = self.keys.entry(k).or_insert_with(|| KeyState::new(n));
-                    state.leading.push_back(t);
-                    if let Some(m) = self.maxspan {
-                        while state.leading.front().is_some_and(|&x| x < t - m) {
-                            state.leading.pop_front();
+                for k in step.keys(event) {
+                    if g == 0 {
+                        let state = self.keys.entry(k).or_insert_with(|| KeyState::new(n));
+                        state.leading.push_back(t);
+                        if let Some(m) = self.maxspan {
+                            while state.leading.front().is_some_and(|&x| x < t - m) {
+                                state.leading.pop_front();
+                            }
                         }
+                    } else if g < n {
+                        if let Some(state) = self.keys.get_mut(&k)
+                            && state.stages[g].take().is_some()
+                        {
+                            self.pending -= 1;
+                        }
+                    } else {
+                        self.held.retain(|h| {
+                            let last = h.partial.events.last().map_or(h.partial.start, |e| e.0);
+                            !(h.key == k && t > last && t <= h.until)
+                        });
                     }
-                } else if g < n {
-                    if let Some(state) = self.keys.get_mut(&k)
-                        && state.stages[g].take().is_some()
-                    {
-                        self.pending -= 1;
-                    }
-                } else {
-                    self.held.retain(|h| {
-                        let last = h.partial.events.last().map_or(h.partial.start, |e| e.0);
-                        !(h.key == k && t > last && t <= h.until)
-                    });
                 }
             }
         }
@@ -217,36 +222,35 @@ impl<R: Clone> SequenceMatcher<R> {
             if !self.positives[j].filter.matches(event) {
                 continue;
             }
-            let Some(k) = self.positives[j].key(event) else {
-                continue;
-            };
-            let advanced = if j == 0 {
-                Some(Partial {
-                    start: t,
-                    events: vec![(t, event_ref.clone())],
-                })
-            } else {
-                let taken = self.keys.get_mut(&k).and_then(|s| s.stages[j].take());
-                match taken {
-                    Some(mut p) => {
-                        self.pending -= 1;
-                        if self.within(p.start, t) {
-                            p.events.push((t, event_ref.clone()));
-                            Some(p)
-                        } else {
-                            None
+            for k in self.positives[j].keys(event) {
+                let advanced = if j == 0 {
+                    Some(Partial {
+                        start: t,
+                        events: vec![(t, event_ref.clone())],
+                    })
+                } else {
+                    let taken = self.keys.get_mut(&k).and_then(|s| s.stages[j].take());
+                    match taken {
+                        Some(mut p) => {
+                            self.pending -= 1;
+                            if self.within(p.start, t) {
+                                p.events.push((t, event_ref.clone()));
+                                Some(p)
+                            } else {
+                                None
+                            }
                         }
+                        None => None,
                     }
-                    None => None,
-                }
-            };
-            let Some(partial) = advanced else { continue };
-            if j + 1 == n {
-                self.complete(k, partial, &mut out);
-            } else {
-                let state = self.keys.entry(k).or_insert_with(|| KeyState::new(n));
-                if state.stages[j + 1].replace(partial).is_none() {
-                    self.pending += 1;
+                };
+                let Some(partial) = advanced else { continue };
+                if j + 1 == n {
+                    self.complete(k, partial, &mut out);
+                } else {
+                    let state = self.keys.entry(k).or_insert_with(|| KeyState::new(n));
+                    if state.stages[j + 1].replace(partial).is_none() {
+                        self.pending += 1;
+                    }
                 }
             }
         }
@@ -257,23 +261,46 @@ impl<R: Clone> SequenceMatcher<R> {
         out
     }
 
+    /// A sequence whose positive steps all matched: checks its missing-event steps the way
+    /// Elasticsearch's `TumblingWindow.doCheckMissingEvents` does. With L the latest leading
+    /// missing event before the first event and T the earliest trailing one after the last, the
+    /// sequence is kept when neither exists, or only leading steps exist and L is null or more
+    /// than `maxspan` before the last event, or only trailing steps exist and T is null or more
+    /// than `maxspan` after the first event, or both exist and L or T is null or T - L exceeds
+    /// `maxspan`. T lies in the future: the sequence is held until `maxspan` has passed.
     fn complete(&mut self, key: KeyValue, partial: Partial<R>, out: &mut Vec<SequenceMatch<R>>) {
         let first = partial.start;
         let last = partial.events.last().map_or(first, |e| e.0);
-        if !self.gaps[0].is_empty()
-            && let Some(state) = self.keys.get(&key)
-        {
-            let lo = self.maxspan.map_or(i128::MIN, |m| last - m);
-            if state.leading.iter().any(|&x| x >= lo && x < first) {
-                return;
+        let m = self.maxspan.unwrap_or(0);
+        let has_leading = !self.gaps[0].is_empty();
+        let has_trailing = !self.gaps[self.positives.len()].is_empty();
+        let leading = if has_leading {
+            self.keys
+                .get(&key)
+                .and_then(|s| s.leading.iter().copied().filter(|&x| x < first).max())
+        } else {
+            None
+        };
+        if has_leading && !has_trailing {
+            if leading.is_none_or(|l| last - l > m) {
+                out.push(to_match(key, partial));
             }
+            return;
         }
-        if !self.gaps[self.positives.len()].is_empty() {
-            let until = first + self.maxspan.unwrap_or(0);
+        if has_trailing {
+            let reference = match (has_leading, leading) {
+                // Both kinds and no leading event: kept whatever follows.
+                (true, None) => {
+                    out.push(to_match(key, partial));
+                    return;
+                }
+                (true, Some(l)) => l,
+                (false, _) => first,
+            };
             self.held.push(Held {
                 key,
                 partial,
-                until,
+                until: reference + m,
             });
             return;
         }
@@ -699,5 +726,57 @@ mod tests {
             m.pending()
         );
         assert_eq!(m.dropped(), 0);
+    }
+    #[test]
+    fn multi_valued_keys_join_under_each_value() {
+        // TumblingWindow.extractJoinKeys: a key with several values joins as each of them.
+        let q = r#"sequence by user.name [any where event.action == "A"] [any where event.action == "B"]"#;
+        let a = json!({"event": {"action": "A"}, "user": {"name": ["x", "y"]}});
+        assert_eq!(
+            run(q, &[(0, a.clone()), (1, ev("B", "y"))]),
+            vec![vec![0, 1]]
+        );
+        assert_eq!(
+            run(q, &[(0, a.clone()), (1, ev("B", "x"))]),
+            vec![vec![0, 1]]
+        );
+        assert!(run(q, &[(0, a), (1, ev("B", "z"))]).is_empty());
+    }
+
+    #[test]
+    fn leading_and_trailing_missing_events_follow_elasticsearch() {
+        // doCheckMissingEvents: with both kinds, kept when either side has no event, or when
+        // the trailing event is more than maxspan after the leading one.
+        let q = r#"sequence by user.name with maxspan=10s
+            ![any where event.action == "X"]
+            [any where event.action == "A"]
+            ![any where event.action == "Y"]"#;
+        assert_eq!(run(q, &[(0, ev("A", "u"))]), vec![vec![0]]);
+        assert_eq!(
+            run(q, &[(0, ev("A", "u")), (1, ev("Y", "u"))]),
+            vec![vec![0]],
+            "no leading event: kept even with a trailing one"
+        );
+        assert_eq!(
+            run(q, &[(0, ev("X", "u")), (1, ev("A", "u"))]),
+            vec![vec![1]],
+            "no trailing event: kept even with a leading one"
+        );
+        assert!(
+            run(
+                q,
+                &[(0, ev("X", "u")), (1, ev("A", "u")), (5, ev("Y", "u"))]
+            )
+            .is_empty(),
+            "Y - X = 5s is within maxspan"
+        );
+        assert_eq!(
+            run(
+                q,
+                &[(0, ev("X", "u")), (1, ev("A", "u")), (11, ev("Y", "u"))]
+            ),
+            vec![vec![1]],
+            "Y - X = 11s exceeds maxspan"
+        );
     }
 }
