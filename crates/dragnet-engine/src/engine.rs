@@ -379,7 +379,7 @@ fn rule_meta(rule: &Rule) -> RuleMeta {
         building_block_type: rule.building_block_type.clone(),
         version: rule.version.map(u64::from),
         uuid: rule.kibana.as_ref().and_then(|k| k.id.clone()),
-        parameters: None,
+        parameters: Some(rule.to_kibana_json()),
     }
 }
 
