@@ -274,6 +274,10 @@ fn insert(doc: &mut Map<String, Value>, name: &str, value: Value) {
 }
 
 impl Event for CloudTrailEvent<'_> {
+    fn to_document(&self) -> Option<Value> {
+        Some(self.document.get_or_init(|| self.to_ecs()).clone())
+    }
+
     fn visit(
         &self,
         field: FieldId,

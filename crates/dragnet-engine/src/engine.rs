@@ -317,6 +317,8 @@ fn build_detector(
             Ok((Box::new(KqlDetector::new(compiled)), cnf))
         }
         (TypeParams::Eql { .. }, _) => crate::eql::build(rule, schema, fields, notes),
+        (TypeParams::Threshold(t), _) => crate::threshold::build(rule, t, schema, fields, notes),
+        (TypeParams::NewTerms(n), _) => crate::new_terms::build(rule, n, schema, fields, notes),
         (TypeParams::Query { .. }, Some(Language::Lucene)) => {
             unsupported("query rules in the lucene language are not implemented".into())
         }

@@ -10,14 +10,17 @@
 //! in input order, counts, and every rule's [`RuleReport`].
 
 pub mod accounting;
+mod aggregate;
 pub mod alert;
 pub mod applicability;
 pub mod detector;
 mod engine;
 mod eql;
+mod new_terms;
 pub mod prefilter;
 mod query;
 mod run;
+mod threshold;
 
 pub use accounting::{RuleCounts, RuleReport, RuleStatus};
 pub use detector::{Detection, Detector};

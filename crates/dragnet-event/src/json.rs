@@ -47,6 +47,10 @@ impl Event for JsonEvent<'_> {
         walk(self.doc, segs, visit)
     }
 
+    fn to_document(&self) -> Option<Value> {
+        Some(self.doc.clone())
+    }
+
     fn visit_fields(
         &self,
         visit: &mut dyn FnMut(&str, Scalar<'_>) -> ControlFlow<()>,

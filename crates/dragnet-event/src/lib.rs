@@ -185,6 +185,13 @@ pub trait Event {
         None
     }
 
+    /// The whole event as the ECS JSON document Elasticsearch would hold in `_source`, for
+    /// detectors that build alerts after the run (new terms). `None` when the source cannot
+    /// produce it (the default).
+    fn to_document(&self) -> Option<serde_json::Value> {
+        None
+    }
+
     /// Every value of `field`, owned (for alerts and explanations, not for hot paths).
     fn values(&self, field: FieldId) -> Vec<OwnedScalar> {
         let mut out = Vec::new();
