@@ -196,7 +196,10 @@ fn output_order_does_not_depend_on_thread_count() {
 #[test]
 fn exit_codes() {
     let hits = fixture("shapes/records.json");
-    let fail = hunt(&["--format", "ndjson", "--fail-on-alert"], std::slice::from_ref(&hits));
+    let fail = hunt(
+        &["--format", "ndjson", "--fail-on-alert"],
+        std::slice::from_ref(&hits),
+    );
     assert_eq!(fail.code, 1);
     let quiet_ok = hunt(
         &[
@@ -363,4 +366,43 @@ fn prefilter_never_changes_verdicts_on_fixtures() {
     let without = hunt(&["--format", "ndjson", "--no-prefilter"], &[fixture("")]);
     assert_eq!(with.stdout, without.stdout);
     assert!(with.stderr.contains("prefiltered"), "{}", with.stderr);
+}
+
+#[test]
+fn stdin_is_an_input() {
+    let text = std::fs::read(fixture("shapes/lines.jsonl")).unwrap();
+    let out = Command::cargo_bin("dragnet")
+        .unwrap()
+        .args(["hunt", "--format", "ndjson", "-"])
+        .write_stdin(text)
+        .output()
+        .unwrap();
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_alerts(&run, &[(SSM, "lines-ssm-hit"), (AMI, "lines-ami-hit")]);
+}
+
+#[test]
+fn alerts_carry_kibana_reason_and_rule_fields() {
+    let run = ndjson(&[fixture("shapes/array.json")]);
+    let v: Value = serde_json::from_str(run.stdout.lines().next().unwrap()).unwrap();
+    // SendCommand is event.category "process" in the pipeline; the actor is the assumed role.
+    assert_eq!(
+        v["kibana.alert.reason"],
+        "process event with source 198.51.100.23 by FixtureRole created low alert AWS Execution via System Manager."
+    );
+    assert_eq!(
+        v["kibana.alert.rule.name"],
+        "AWS Execution via System Manager"
+    );
+    assert_eq!(v["kibana.alert.rule.severity"], "low");
+    assert_eq!(v["kibana.alert.rule.risk_score"], 21);
+    assert_eq!(v["kibana.alert.rule.threat"][0]["tactic"]["id"], "TA0001");
+    assert_eq!(v["kibana.alert.original_event.action"], "SendCommand");
+    assert_eq!(v["kibana.alert.original_time"], "2025-01-02T01:00:00.000Z");
+    assert_eq!(v["kibana.alert.rule.parameters"]["rule_id"], SSM);
 }
