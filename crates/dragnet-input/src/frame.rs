@@ -54,9 +54,23 @@ enum Context {
     Generic,
     /// An element of a `Records` array: a CloudTrail record by definition.
     RecordsElement,
-    /// An element of a lookup-events `Events` array: its `CloudTrailEvent` string is the record.
-    EventsElement,
+    /// An element of an array whose entries carry the record as a JSON string in member
+    /// `field`: lookup-events `Events[].CloudTrailEvent`, CloudWatch Logs
+    /// `events[].message` (filter-log-events) and `logEvents[].message` (subscriptions).
+    Embedded {
+        field: &'static [u8],
+        what: &'static str,
+    },
 }
+
+const LOOKUP_EVENTS: Context = Context::Embedded {
+    field: b"CloudTrailEvent",
+    what: "lookup-events entry",
+};
+const LOG_EVENTS: Context = Context::Embedded {
+    field: b"message",
+    what: "CloudWatch Logs event",
+};
 
 pub(crate) struct Framer<'a> {
     src: &'a mut dyn Read,
@@ -128,9 +142,15 @@ const CLOUDTRAIL_KEYS: &[&[u8]] = &[
 enum Shape {
     CloudTrail,
     Ecs,
-    Envelope { detail: Range<usize> },
+    Envelope {
+        detail: Range<usize>,
+    },
     Records(Range<usize>),
-    Events(Range<usize>),
+    Embedded(Range<usize>, Context),
+    /// An Elasticsearch hit (`_index`, `_source`): the `_source` document.
+    Hit {
+        source: Range<usize>,
+    },
     Unknown,
 }
 
@@ -149,10 +169,16 @@ fn classify(buf: &[u8], members: &[Member]) -> Shape {
     {
         return Shape::Records(m.value.clone());
     }
-    if let Some(m) = member(buf, members, b"Events")
-        && is_array(buf, &m.value)
-    {
-        return Shape::Events(m.value.clone());
+    for (key, ctx) in [
+        (&b"Events"[..], LOOKUP_EVENTS),
+        (b"events", LOG_EVENTS),
+        (b"logEvents", LOG_EVENTS),
+    ] {
+        if let Some(m) = member(buf, members, key)
+            && is_array(buf, &m.value)
+        {
+            return Shape::Embedded(m.value.clone(), ctx);
+        }
     }
     if has(b"eventVersion") || has(b"eventSource") {
         return Shape::CloudTrail;
@@ -167,6 +193,14 @@ fn classify(buf: &[u8], members: &[Member]) -> Shape {
     }
     if has(b"@timestamp") && (has(b"ecs") || has(b"event")) {
         return Shape::Ecs;
+    }
+    if let Some(m) = member(buf, members, b"_source")
+        && buf.get(m.value.start) == Some(&b'{')
+        && has(b"_index")
+    {
+        return Shape::Hit {
+            source: m.value.clone(),
+        };
     }
     if CLOUDTRAIL_KEYS.iter().any(|k| has(k)) {
         return Shape::CloudTrail;
@@ -212,11 +246,12 @@ fn items_for_value(
             kind: RecordKind::CloudTrail,
             start,
         }),
-        Context::EventsElement => {
-            let Some(m) = member(buf, members, b"CloudTrailEvent") else {
+        Context::Embedded { field, what } => {
+            let field_name = String::from_utf8_lossy(field);
+            let Some(m) = member(buf, members, field) else {
                 out.push(problem(
                     ProblemKind::NotCloudTrail,
-                    "lookup-events entry without a CloudTrailEvent member; skipped".into(),
+                    format!("{what} without a {field_name} member; skipped"),
                 ));
                 return;
             };
@@ -225,7 +260,7 @@ fn items_for_value(
                 Err(e) => {
                     out.push(problem(
                         ProblemKind::Malformed,
-                        format!("CloudTrailEvent is not a valid JSON string ({e}); skipped"),
+                        format!("{what}: {field_name} is not a valid JSON string ({e}); skipped"),
                     ));
                     return;
                 }
@@ -238,32 +273,35 @@ fn items_for_value(
                 None => Err(ScanError::Incomplete),
             };
             match scanned {
-                Ok((p, end)) if bytes[p] == b'{' && skip_ws(&bytes, end).is_none() => {
+                Ok((p, end))
+                    if bytes[p] == b'{'
+                        && skip_ws(&bytes, end).is_none()
+                        && is_cloudtrail(&bytes, &inner.members) =>
+                {
                     out.push(Item::Owned {
                         bytes: bytes[p..end].to_vec(),
                         kind: RecordKind::CloudTrail,
                         start,
                     })
                 }
-                Ok((p, _)) if bytes[p] != b'{' => out.push(problem(
-                    ProblemKind::NotAnObject,
-                    format!(
-                        "CloudTrailEvent holds {}, not a JSON object; skipped",
-                        first_byte_kind(bytes[p])
-                    ),
-                )),
+                Ok((p, end)) if bytes[p] == b'{' && skip_ws(&bytes, end).is_none() => {
+                    out.push(problem(
+                        ProblemKind::NotCloudTrail,
+                        format!("{what}: {field_name} holds a JSON object without CloudTrail keys; skipped"),
+                    ))
+                }
                 Err(ScanError::TooDeep { .. }) => out.push(problem(
                     ProblemKind::LimitExceeded {
                         limit: Limit::JsonDepth,
                     },
                     format!(
-                        "CloudTrailEvent nests deeper than {max_depth} levels; skipped (raise it with {})",
+                        "{what}: {field_name} nests deeper than {max_depth} levels; skipped (raise it with {})",
                         Limit::JsonDepth.flag()
                     ),
                 )),
-                Ok(_) | Err(_) => out.push(problem(
-                    ProblemKind::Malformed,
-                    "CloudTrailEvent string does not hold one JSON object; skipped".into(),
+                _ => out.push(problem(
+                    ProblemKind::NotCloudTrail,
+                    format!("{what}: {field_name} does not hold one JSON object; skipped"),
                 )),
             }
         }
@@ -303,8 +341,29 @@ fn items_for_value(
             Shape::Records(array) => {
                 expand_array(buf, array, Context::RecordsElement, max_depth, out)
             }
-            Shape::Events(array) => {
-                expand_array(buf, array, Context::EventsElement, max_depth, out)
+            Shape::Embedded(array, ctx) => expand_array(buf, array, ctx, max_depth, out),
+            Shape::Hit { source } => {
+                let mut inner = Scanner::default();
+                let ok = inner.scan_value(buf, source.start, max_depth).is_ok();
+                let has = |k: &[u8]| member(buf, &inner.members, k).is_some();
+                let kind = if ok && (has(b"eventVersion") || has(b"eventSource")) {
+                    Some(RecordKind::CloudTrail)
+                } else if ok && has(b"@timestamp") {
+                    Some(RecordKind::Ecs)
+                } else {
+                    None
+                };
+                match kind {
+                    Some(kind) => out.push(Item::Record {
+                        range: source,
+                        kind,
+                        start,
+                    }),
+                    None => out.push(problem(
+                        ProblemKind::NotCloudTrail,
+                        "Elasticsearch hit whose _source has neither CloudTrail keys nor @timestamp; skipped".into(),
+                    )),
+                }
             }
             Shape::Unknown => out.push(problem(
                 ProblemKind::NotCloudTrail,
@@ -743,7 +802,7 @@ impl<'a> Framer<'a> {
         true
     }
 
-    /// If the object at `p` begins `{"Records":[` or `{"Events":[`, the position just after
+    /// If the object at `p` begins `{"Records":[`, `{"Events":[` or `{"events":[`, the position just after
     /// the `[` and which array it is.
     fn container_start(&mut self, p: usize) -> Option<(usize, Context)> {
         while self.buf.len() < p + 256 && !self.eof {
@@ -754,7 +813,9 @@ impl<'a> Framer<'a> {
         let (ctx, len) = if b[q..].starts_with(b"\"Records\"") {
             (Context::RecordsElement, 9)
         } else if b[q..].starts_with(b"\"Events\"") {
-            (Context::EventsElement, 8)
+            (LOOKUP_EVENTS, 8)
+        } else if b[q..].starts_with(b"\"events\"") {
+            (LOG_EVENTS, 8)
         } else {
             return None;
         };

@@ -23,10 +23,16 @@
 //! - a top-level array of records, and JSON lines (one value per line, values may differ in shape).
 //! - `aws cloudtrail lookup-events` output `{"Events":[{"CloudTrailEvent":"<json>",…}]}`: the
 //!   unescaped `CloudTrailEvent` string, copied into the batch buffer.
-//! - EventBridge / CloudWatch envelopes `{"detail-type":…,"detail":{…}}`: the `detail` object when
-//!   it holds CloudTrail keys; other EventBridge events are reported `NotCloudTrail`.
+//! - EventBridge / CloudWatch Events envelopes `{"detail-type":…,"detail":{…}}`: the `detail`
+//!   object when it holds CloudTrail keys; other EventBridge events are reported `NotCloudTrail`.
+//! - CloudWatch Logs: subscription payloads `{"messageType":…,"logEvents":[{"message":"<json>"}]}`
+//!   (as Firehose writes them to S3, back to back) and `aws logs filter-log-events` output
+//!   `{"events":[{"message":"<json>"}]}`: the unescaped `message`, copied into the batch buffer;
+//!   messages that are not CloudTrail JSON (control messages) are reported `NotCloudTrail`.
 //! - ECS documents exported from Elastic (`@timestamp` with `event`/`ecs`, and no
-//!   `eventVersion`/`eventSource`): [`RecordKind::Ecs`].
+//!   `eventVersion`/`eventSource`): [`RecordKind::Ecs`]; also Elasticsearch hits
+//!   (`{"_index":…,"_source":{…}}`, e.g. elasticdump output): the `_source` document.
+//! - any number of these values may follow each other in one file (JSON lines, concatenation).
 //! - anything else (licence, README, YAML, zip, unrelated JSON) is reported once per file as
 //!   [`ProblemKind::NotCloudTrail`] ("skipped: …"), not as an error.
 //!

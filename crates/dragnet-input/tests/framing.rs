@@ -597,3 +597,43 @@ fn sources_and_batches_cross_threads() {
     send_sync::<dragnet_input::RecordBatch>();
     send_sync::<Problem>();
 }
+
+#[test]
+fn cloudwatch_logs_subscription_and_filter_log_events() {
+    // Firehose writes subscription payloads back to back with no newline between them.
+    let f = frame_file("cloudwatch_firehose.json");
+    assert_eq!(
+        f.names(),
+        ["CreateAccessKey", "AttachUserPolicy", "DeleteBucket"]
+    );
+    assert!(
+        f.records
+            .iter()
+            .all(|(_, s)| s.kind == RecordKind::CloudTrail)
+    );
+    assert_eq!(f.kinds(), ["not-cloudtrail"]);
+    assert!(
+        f.problems[0].message.contains("CloudWatch Logs event"),
+        "{}",
+        f.problems[0].message
+    );
+    let offsets: Vec<u64> = f.records.iter().map(|(_, s)| s.location.offset).collect();
+    assert!(offsets[0] < offsets[1] && offsets[1] < offsets[2]);
+    let f = frame_file("filter_log_events.json");
+    assert!(f.problems.is_empty(), "{:?}", f.problems);
+    assert_eq!(f.names(), ["RunInstances"]);
+    assert_eq!(f.records[0].1.location.line, 3);
+}
+
+#[test]
+fn elasticsearch_hits_yield_their_source_as_ecs() {
+    let f = frame_file("elastic_hits.ndjson");
+    assert!(f.problems.is_empty(), "{:?}", f.problems);
+    assert_eq!(f.records.len(), 2);
+    assert!(f.records.iter().all(|(_, s)| s.kind == RecordKind::Ecs));
+    assert!(
+        f.records[0]
+            .0
+            .starts_with(r#"{"@timestamp":"2023-07-10T12:00:00.000Z""#)
+    );
+}

@@ -18,6 +18,9 @@ const FIXTURES: &[&str] = &[
     "broken_lines.jsonl",
     "wrong_types.json",
     "truncated_records.json",
+    "cloudwatch_firehose.json",
+    "filter_log_events.json",
+    "elastic_hits.ndjson",
 ];
 
 fn fixture(name: &str) -> Vec<u8> {
