@@ -61,6 +61,7 @@ fn every_corpus_kql_rule_parses_and_compiles() {
     let mut table = FieldTable::new();
     let mut failures = Vec::new();
     let mut unknown_total = 0;
+    let mut free_text = Vec::new();
     for (file, query) in &rules {
         let rel = file
             .strip_prefix(&root)
@@ -85,7 +86,12 @@ fn every_corpus_kql_rule_parses_and_compiles() {
             )),
         }
         match dragnet_kql::compile(&parsed, schema, &mut table) {
-            Ok(c) => unknown_total += c.unknown_fields().len(),
+            Ok(c) => {
+                unknown_total += c.unknown_fields().len();
+                if c.has_free_text() {
+                    free_text.push(rel.clone());
+                }
+            }
             Err(e) => {
                 let (line, col) = dragnet_kql::line_col(query, e.span.start);
                 failures.push(format!("{rel}: compile error at {line}:{col}: {e}"));
@@ -99,6 +105,10 @@ fn every_corpus_kql_rule_parses_and_compiles() {
         failures.len(),
         unknown_total,
         table.len()
+    );
+    println!(
+        "{} rules use free text or field patterns (they need Event::visit_fields): {free_text:?}",
+        free_text.len()
     );
     assert!(
         failures.is_empty(),

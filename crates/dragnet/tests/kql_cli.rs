@@ -167,3 +167,36 @@ fn validate_reports_kql_errors_at_their_place_in_the_toml() {
         .assert()
         .success();
 }
+
+#[test]
+fn a_user_mapping_changes_field_types() {
+    let dir = tempfile::tempdir().unwrap();
+    let doc = dir.path().join("doc.json");
+    std::fs::write(
+        &doc,
+        r#"{"@timestamp":"2024-05-21T10:00:00Z","event":{"action":"x"},"custom":{"n":"9"}}"#,
+    )
+    .unwrap();
+    let mapping = dir.path().join("mapping.json");
+    std::fs::write(
+        &mapping,
+        r#"{"logs-x":{"mappings":{"properties":{"custom":{"properties":{"n":{"type":"long"}}}}}}}"#,
+    )
+    .unwrap();
+    // Unmapped, "9" is a keyword: "9" > "10" in byte order.
+    dragnet()
+        .args(["--format", "csv", "kql", "custom.n > 10"])
+        .arg(&doc)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(",match"));
+    // Mapped as long, 9 > 10 is false.
+    dragnet()
+        .args(["--format", "csv", "kql", "--mapping"])
+        .arg(&mapping)
+        .arg("custom.n > 10")
+        .arg(&doc)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(",no match"));
+}
