@@ -916,6 +916,8 @@ fn is_matcher_typed(def: &FieldDef, value: &Literal, now: Timestamp) -> Result<M
     let kibana_keyword = ty == FieldType::Keyword && def.flattened_root.is_none();
     if let LiteralKind::Wildcard(p) = &value.kind {
         if kibana_keyword {
+            // is.ts: `wildcard` query, case-sensitive: the detection engine's EsQueryConfig
+            // (get_query_filter.ts) sets no `caseInsensitive`.
             let glob = Glob::new(&lowercase_if(p, kw.lowercase));
             return Ok(Matcher::KeywordGlob { glob, kw });
         }
@@ -1275,6 +1277,8 @@ impl Matcher {
                 }
                 other => m.test(other),
             },
+            // A keyword value over ignore_above is neither indexed nor in doc values, so
+            // `exists` does not see it (elastic/elasticsearch#24256).
             Matcher::Exists { ignore_above } => keyword_indexed(v, *ignore_above).is_some(),
             Matcher::KeywordEq { value, kw } => {
                 keyword_value(v, *kw).is_some_and(|s| s == value.as_str())
