@@ -1,14 +1,16 @@
 //! Compilation of a parsed EQL query against a schema into a matcher over [`Event`]s.
 //!
-//! Elasticsearch runs an EQL condition as a Query DSL `bool` query: `and`/`or`/`not` become
-//! `filter`/`should`/`must_not`, and each other clause becomes a leaf query. A leaf that compares
-//! one field with constants (`==`, `<`, `in`, `:`, `like`, `regex`, `startsWith`, `endsWith`,
-//! `stringContains`, `cidrMatch`) becomes a term/range/terms/wildcard/regexp/prefix query: it
-//! holds when *any* indexed value of the field satisfies it and never on a missing field, so
-//! `not`/`!=` match events without the field. Any other leaf (arithmetic, other functions, two
-//! expressions) runs as a script that reads each field's first doc value (the smallest, doc
-//! values being sorted) with SQL-like null propagation, a null result being false
-//! (`InternalQlScriptUtils.docValue`, `nullSafeFilter` in elastic/elasticsearch).
+//! Elasticsearch runs an EQL condition as a Query DSL `bool` query (the EQL plugin's planner
+//! `QueryTranslator`): `and`/`or`/`not` become `filter`/`should`/`must_not`, and each other
+//! clause becomes a leaf query. A leaf that compares one field with constants (`==`, `<`, `in`,
+//! `:`, `like`, `regex`, `startsWith`, `endsWith`, `stringContains`, `cidrMatch`) becomes a
+//! term/range/terms/wildcard/regexp/prefix query: it holds when *any* indexed value of the field
+//! satisfies it and never on a missing field, so `not`/`!=` match events without the field.
+//! `endsWith`/`stringContains` reach Lucene as the wildcard queries `*constant`/`*constant*`
+//! with the constant unescaped, so its `*`, `?` and `\` act as wildcard syntax. Any other leaf
+//! (arithmetic, other functions) runs as a multi-value aware script: each field reference
+//! ranges over the field's values (null when it has none), SQL-like null propagation applies,
+//! and the leaf holds when some combination gives `true` (`MultiValueAwareScriptQuery`).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -227,6 +229,30 @@ impl CField {
         }
     }
 
+    /// Every indexed value as a script sees it; `[null]` when there is none.
+    fn all_values(&self, event: &dyn Event) -> Vec<Val<'static>> {
+        let mut out = Vec::new();
+        let _ = event.visit(self.id, &mut |v| {
+            if let Some(d) = self.indexed(v) {
+                out.push(match d {
+                    DVal::Kw(s) => Val::Str(Cow::Owned(s.into_owned())),
+                    DVal::Num(n) => n,
+                    DVal::Bool(b) => Val::Bool(b),
+                    DVal::Ip(ip) => Val::Str(Cow::Owned(match ip.to_ipv4_mapped() {
+                        Some(v4) => v4.to_string(),
+                        None => ip.to_string(),
+                    })),
+                    DVal::Date(d) => Val::Int(d),
+                });
+            }
+            std::ops::ControlFlow::Continue(())
+        });
+        if out.is_empty() {
+            out.push(Val::Null);
+        }
+        out
+    }
+
     /// The value a script sees: the first doc value, i.e. the smallest indexed value.
     fn doc_value<'a>(&self, event: &'a dyn Event) -> Val<'a> {
         let mut best: Option<DVal<'static>> = None;
@@ -384,8 +410,6 @@ enum Pred {
     Wildcards(Vec<(Wildcard, Consts)>),
     Regex(Vec<regex::Regex>),
     StartsWith(String, bool),
-    EndsWith(String, bool),
-    Contains(String, bool),
     Cidr(Vec<IpNet>),
 }
 
@@ -420,20 +444,6 @@ impl Pred {
                     s.starts_with(p.as_str())
                 }
             }),
-            Pred::EndsWith(p, ci) => kw(v).is_some_and(|s| {
-                if *ci {
-                    fold(s).ends_with(p.as_str())
-                } else {
-                    s.ends_with(p.as_str())
-                }
-            }),
-            Pred::Contains(p, ci) => kw(v).is_some_and(|s| {
-                if *ci {
-                    fold(s).contains(p.as_str())
-                } else {
-                    s.contains(p.as_str())
-                }
-            }),
             Pred::Cidr(nets) => match v {
                 DVal::Ip(ip) => nets.iter().any(|n| n.contains(*ip)),
                 DVal::Kw(s) => parse_ip(s).is_some_and(|ip| nets.iter().any(|n| n.contains(ip))),
@@ -451,8 +461,6 @@ impl Pred {
             Pred::Wildcards(_) => "wildcard: any value matches a pattern",
             Pred::Regex(_) => "regexp: any value matches",
             Pred::StartsWith(..) => "prefix: any value",
-            Pred::EndsWith(..) => "wildcard *x: any value",
-            Pred::Contains(..) => "wildcard *x*: any value",
             Pred::Cidr(_) => "cidr: any value in a block",
         }
     }
@@ -515,7 +523,10 @@ impl Func {
 #[derive(Clone, Debug)]
 enum SExpr {
     Const(Val<'static>),
+    /// A field read through its first doc value (sequence keys).
     Field(CField),
+    /// The `n`th field reference of a script leaf, bound to one of its values per evaluation.
+    Slot(usize),
     Neg(Box<SExpr>),
     Arith(ArithOp, Box<SExpr>, Box<SExpr>),
     Cmp(CmpOp, Box<SExpr>, Box<SExpr>),
@@ -552,7 +563,59 @@ pub(crate) struct Leaf {
 enum Test {
     Field(CField, Pred),
     Exists(CField),
-    Script(SExpr),
+    Script(Script),
+}
+
+/// A leaf Elasticsearch runs as a script. EQL makes such scripts multi-value aware
+/// (`MultiValueAwareScriptQuery`, `Scripts.multiValueDocValuesRewrite`): each field reference
+/// iterates over the field's values (null when it has none) and the leaf holds when any
+/// combination makes the expression true.
+#[derive(Clone, Debug)]
+struct Script {
+    expr: SExpr,
+    slots: Vec<CField>,
+}
+
+/// Most value combinations tried for one script leaf; beyond it the rest are not tried.
+const MAX_COMBINATIONS: usize = 4096;
+
+impl Script {
+    fn new(mut expr: SExpr) -> Script {
+        let mut slots = Vec::new();
+        expr.bind_slots(&mut slots);
+        Script { expr, slots }
+    }
+
+    fn matches(&self, event: &dyn Event) -> bool {
+        if self.slots.is_empty() {
+            return self.expr.eval(event, &[]) == Val::Bool(true);
+        }
+        let lists: Vec<Vec<Val<'static>>> =
+            self.slots.iter().map(|f| f.all_values(event)).collect();
+        let mut idx = vec![0usize; lists.len()];
+        let mut env: Vec<Val<'static>> = lists.iter().map(|l| l[0].clone()).collect();
+        for _ in 0..MAX_COMBINATIONS {
+            if self.expr.eval(event, &env) == Val::Bool(true) {
+                return true;
+            }
+            // Next combination (odometer order).
+            let mut k = 0;
+            loop {
+                if k == lists.len() {
+                    return false;
+                }
+                idx[k] += 1;
+                if idx[k] < lists[k].len() {
+                    env[k] = lists[k][idx[k]].clone();
+                    break;
+                }
+                idx[k] = 0;
+                env[k] = lists[k][0].clone();
+                k += 1;
+            }
+        }
+        false
+    }
 }
 
 /// One `category where condition`, compiled.
@@ -642,7 +705,7 @@ impl Key {
                 });
                 vals
             }
-            other => other.eval(event).to_text().into_iter().collect(),
+            other => other.eval(event, &[]).to_text().into_iter().collect(),
         };
         if vals.is_empty() {
             return self.optional.then(|| vec![None]);
@@ -1087,13 +1150,17 @@ impl Compiler<'_> {
                         Func::StartsWith if args.len() == 2 => {
                             is_str_lit(&args[1]).map(|s| Pred::StartsWith(pat(s), ci))
                         }
-                        Func::EndsWith if args.len() == 2 => {
-                            is_str_lit(&args[1]).map(|s| Pred::EndsWith(pat(s), ci))
-                        }
-                        // `stringContains(x, "")` is false (Elasticsearch's function reference).
-                        Func::StringContains if args.len() == 2 => is_str_lit(&args[1])
-                            .filter(|s| !s.is_empty())
-                            .map(|s| Pred::Contains(pat(s), ci)),
+                        // Sent as a Lucene wildcard query built from the unescaped constant
+                        // (eql planner QueryTranslator.CaseInsensitiveScalarFunctions): `*`, `?`
+                        // and `\` in the constant act as wildcard syntax.
+                        Func::EndsWith if args.len() == 2 => is_str_lit(&args[1]).map(|s| {
+                            let w = Wildcard::lucene(&format!("*{s}"), ci);
+                            Pred::Wildcards(vec![(w, Consts::of(&Literal::Null))])
+                        }),
+                        Func::StringContains if args.len() == 2 => is_str_lit(&args[1]).map(|s| {
+                            let w = Wildcard::lucene(&format!("*{s}*"), ci);
+                            Pred::Wildcards(vec![(w, Consts::of(&Literal::Null))])
+                        }),
                         Func::CidrMatch if args[1..].iter().all(|a| is_str_lit(a).is_some()) => {
                             let mut nets = Vec::new();
                             for a in &args[1..] {
@@ -1119,7 +1186,7 @@ impl Compiler<'_> {
             _ => {}
         }
         let s = self.sexpr(e)?;
-        Ok(self.leaf_node(e, Test::Script(s)))
+        Ok(self.leaf_node(e, Test::Script(Script::new(s))))
     }
 
     fn match_pred(
@@ -1481,7 +1548,7 @@ impl Leaf {
                 event.any(f.id, &mut |v| f.indexed(v).is_some_and(|d| pred.test(&d)))
             }
             Test::Exists(f) => event.any(f.id, &mut |v| f.indexed(v).is_some()),
-            Test::Script(s) => s.eval(event) == Val::Bool(true),
+            Test::Script(s) => s.matches(event),
         }
     }
 
@@ -1544,9 +1611,7 @@ impl Leaf {
                     vec![clause]
                 }
             }
-            Pred::StartsWith(p, ci) | Pred::EndsWith(p, ci) | Pred::Contains(p, ci)
-                if !p.is_empty() =>
-            {
+            Pred::StartsWith(p, ci) if !p.is_empty() => {
                 vec![vec![lit(p, false, !ci)]]
             }
             _ => Vec::new(),
@@ -1560,18 +1625,44 @@ fn is_insensitive(ws: &[(Wildcard, Consts)]) -> bool {
 }
 
 impl SExpr {
-    fn eval<'a>(&self, event: &'a dyn Event) -> Val<'a> {
+    /// Replaces each field reference by a slot, collecting the fields in slot order.
+    fn bind_slots(&mut self, slots: &mut Vec<CField>) {
+        match self {
+            SExpr::Field(f) => {
+                slots.push(f.clone());
+                *self = SExpr::Slot(slots.len() - 1);
+            }
+            SExpr::Const(_) | SExpr::Slot(_) => {}
+            SExpr::Neg(e) | SExpr::Not(e) | SExpr::Wildcards(e, _) | SExpr::Regex(e, _) => {
+                e.bind_slots(slots)
+            }
+            SExpr::Arith(_, l, r) | SExpr::Cmp(_, l, r) => {
+                l.bind_slots(slots);
+                r.bind_slots(slots);
+            }
+            SExpr::In { value, list, .. } => {
+                value.bind_slots(slots);
+                list.iter_mut().for_each(|i| i.bind_slots(slots));
+            }
+            SExpr::And(items) | SExpr::Or(items) | SExpr::Call(_, _, items) => {
+                items.iter_mut().for_each(|i| i.bind_slots(slots))
+            }
+        }
+    }
+
+    fn eval<'a>(&self, event: &'a dyn Event, env: &[Val<'a>]) -> Val<'a> {
         match self {
             SExpr::Const(v) => v.clone(),
             SExpr::Field(f) => f.doc_value(event),
-            SExpr::Neg(inner) => match inner.eval(event) {
+            SExpr::Slot(i) => env[*i].clone(),
+            SExpr::Neg(inner) => match inner.eval(event, env) {
                 Val::Int(i) => Val::Int(i.wrapping_neg()),
                 Val::Float(f) => Val::Float(-f),
                 _ => Val::Null,
             },
-            SExpr::Arith(op, l, r) => arith(*op, &l.eval(event), &r.eval(event)),
+            SExpr::Arith(op, l, r) => arith(*op, &l.eval(event, env), &r.eval(event, env)),
             SExpr::Cmp(op, l, r) => {
-                let (a, b) = (l.eval(event), r.eval(event));
+                let (a, b) = (l.eval(event, env), r.eval(event, env));
                 match compare(&a, &b) {
                     Some(o) => Val::Bool(cmp_holds(*op, o)),
                     None => Val::Null,
@@ -1582,13 +1673,13 @@ impl SExpr {
                 list,
                 insensitive,
             } => {
-                let v = value.eval(event);
+                let v = value.eval(event, env);
                 if v == Val::Null {
                     return Val::Null;
                 }
                 let mut saw_null = false;
                 for item in list {
-                    let c = item.eval(event);
+                    let c = item.eval(event, env);
                     if c == Val::Null {
                         saw_null = true;
                         continue;
@@ -1607,22 +1698,22 @@ impl SExpr {
                     Val::Bool(false)
                 }
             }
-            SExpr::Wildcards(v, ws) => match v.eval(event) {
+            SExpr::Wildcards(v, ws) => match v.eval(event, env) {
                 Val::Str(s) => Val::Bool(ws.iter().any(|w| w.matches(&s))),
                 _ => Val::Null,
             },
-            SExpr::Regex(v, rs) => match v.eval(event) {
+            SExpr::Regex(v, rs) => match v.eval(event, env) {
                 Val::Str(s) => Val::Bool(rs.iter().any(|r| r.is_match(&s))),
                 _ => Val::Null,
             },
-            SExpr::Not(inner) => match inner.eval(event) {
+            SExpr::Not(inner) => match inner.eval(event, env) {
                 Val::Bool(b) => Val::Bool(!b),
                 _ => Val::Null,
             },
             SExpr::And(items) => {
                 let mut null = false;
                 for i in items {
-                    match i.eval(event) {
+                    match i.eval(event, env) {
                         Val::Bool(false) => return Val::Bool(false),
                         Val::Bool(true) => {}
                         _ => null = true,
@@ -1633,7 +1724,7 @@ impl SExpr {
             SExpr::Or(items) => {
                 let mut null = false;
                 for i in items {
-                    match i.eval(event) {
+                    match i.eval(event, env) {
                         Val::Bool(true) => return Val::Bool(true),
                         Val::Bool(false) => {}
                         _ => null = true,
@@ -1642,7 +1733,7 @@ impl SExpr {
                 if null { Val::Null } else { Val::Bool(false) }
             }
             SExpr::Call(func, ci, args) => {
-                let vals: Vec<Val<'a>> = args.iter().map(|a| a.eval(event)).collect();
+                let vals: Vec<Val<'a>> = args.iter().map(|a| a.eval(event, env)).collect();
                 crate::functions::call(*func, *ci, vals)
             }
         }

@@ -93,25 +93,82 @@ pub fn fold(s: &str) -> Cow<'_, str> {
     }
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum WTok {
+    /// `*`: any run of characters.
+    Star,
+    /// `?`: exactly one character.
+    One,
+    Char(char),
+}
+
 /// A `*`/`?` wildcard pattern over characters, anchored at both ends.
 #[derive(Clone, Debug)]
 pub struct Wildcard {
-    pattern: Vec<char>,
+    pattern: Vec<WTok>,
     insensitive: bool,
     /// No wildcard at all: plain equality.
     literal: Option<String>,
 }
 
 impl Wildcard {
+    /// An EQL pattern (`:`, `like`): `*` and `?` are always wildcards and `\` is literal, as
+    /// Elasticsearch turns them into a LIKE pattern whose escape character cannot occur
+    /// (`toLikePattern` in the EQL plugin's `StringUtils`).
     pub fn new(pattern: &str, insensitive: bool) -> Wildcard {
-        let pattern = if insensitive {
-            fold(pattern).into_owned()
-        } else {
-            pattern.to_owned()
-        };
-        let literal = (!pattern.contains(['*', '?'])).then(|| pattern.clone());
+        let toks = pattern
+            .chars()
+            .map(|c| match c {
+                '*' => WTok::Star,
+                '?' => WTok::One,
+                c => WTok::Char(c),
+            })
+            .collect();
+        Self::from_tokens(toks, insensitive)
+    }
+
+    /// A Lucene `wildcard` query pattern: `*`, `?`, and `\` escaping the next character.
+    /// `stringContains` and `endsWith` on a field reach Elasticsearch as such a query built
+    /// from the constant without escaping it (`*constant*`, `*constant`).
+    pub fn lucene(pattern: &str, insensitive: bool) -> Wildcard {
+        let mut toks = Vec::new();
+        let mut chars = pattern.chars();
+        while let Some(c) = chars.next() {
+            toks.push(match c {
+                '*' => WTok::Star,
+                '?' => WTok::One,
+                '\\' => WTok::Char(chars.next().unwrap_or('\\')),
+                c => WTok::Char(c),
+            });
+        }
+        Self::from_tokens(toks, insensitive)
+    }
+
+    fn from_tokens(toks: Vec<WTok>, insensitive: bool) -> Wildcard {
+        let pattern: Vec<WTok> = toks
+            .into_iter()
+            .flat_map(|t| -> Vec<WTok> {
+                match t {
+                    WTok::Char(c) if insensitive => {
+                        let mut buf = [0u8; 4];
+                        fold(c.encode_utf8(&mut buf))
+                            .chars()
+                            .map(WTok::Char)
+                            .collect()
+                    }
+                    t => vec![t],
+                }
+            })
+            .collect();
+        let literal = pattern
+            .iter()
+            .map(|t| match t {
+                WTok::Char(c) => Some(*c),
+                _ => None,
+            })
+            .collect::<Option<String>>();
         Wildcard {
-            pattern: pattern.chars().collect(),
+            pattern,
             insensitive,
             literal,
         }
@@ -119,11 +176,22 @@ impl Wildcard {
 
     /// The literal runs between wildcards (for the prefilter).
     pub fn pieces(&self) -> Vec<String> {
-        let s: String = self.pattern.iter().collect();
-        s.split(['*', '?'])
-            .filter(|p| !p.is_empty())
-            .map(str::to_owned)
-            .collect()
+        let mut out = Vec::new();
+        let mut cur = String::new();
+        for t in &self.pattern {
+            match t {
+                WTok::Char(c) => cur.push(*c),
+                _ => {
+                    if !cur.is_empty() {
+                        out.push(std::mem::take(&mut cur));
+                    }
+                }
+            }
+        }
+        if !cur.is_empty() {
+            out.push(cur);
+        }
+        out
     }
 
     pub fn insensitive(&self) -> bool {
@@ -150,10 +218,16 @@ impl Wildcard {
         let (mut pi, mut ti) = (0, 0);
         let mut star: Option<(usize, usize)> = None;
         while ti < t.len() {
-            if pi < p.len() && (p[pi] == '?' || (p[pi] != '*' && p[pi] == t[ti])) {
+            let step = pi < p.len()
+                && match p[pi] {
+                    WTok::One => true,
+                    WTok::Char(c) => c == t[ti],
+                    WTok::Star => false,
+                };
+            if step {
                 pi += 1;
                 ti += 1;
-            } else if pi < p.len() && p[pi] == '*' {
+            } else if pi < p.len() && p[pi] == WTok::Star {
                 star = Some((pi, ti));
                 pi += 1;
             } else if let Some((sp, st)) = star {
@@ -164,7 +238,7 @@ impl Wildcard {
                 return false;
             }
         }
-        p[pi..].iter().all(|&c| c == '*')
+        p[pi..].iter().all(|&c| c == WTok::Star)
     }
 }
 
@@ -400,6 +474,14 @@ mod tests {
         assert!(!w.matches("C:Windows*"));
         let w = Wildcard::new("*a*b?", false);
         assert!(w.matches("xxaxxbz") && !w.matches("xxaxxb"));
+        let w = Wildcard::lucene("*C:\\Windows\\*", false);
+        assert!(
+            w.matches("xC:Windows*"),
+            "Lucene: \\W is W and \\* a literal star"
+        );
+        assert!(!w.matches("C:\\Windows\\cmd.exe"));
+        let w = Wildcard::lucene("*a\\?b*", true);
+        assert!(w.matches("XA?BX") && !w.matches("xaxbx"));
     }
 
     #[test]
