@@ -5,6 +5,18 @@
 //! into a [`CompiledQuery`] that evaluates `dragnet_event::Event`s with Elasticsearch's
 //! semantics, explains its decisions and lists the literals every match must contain (for the
 //! prefilter); [`SequenceMatcher`] runs `sequence` queries statefully over time-ordered events.
+//!
+//! Semantics follow how Elasticsearch runs EQL (see the `compile` and `sequence` module docs):
+//! field comparisons are Query DSL leaves (any value matches; `!=` and `not` match a missing
+//! field), other clauses multi-value aware scripts. Known differences from Elasticsearch:
+//! - a field no mapping knows is an error in Elasticsearch unless written `?field`; dragnet
+//!   types it by dynamic mapping and lists it in [`CompiledQuery::unknown_fields`];
+//! - Lucene regexp operators `@ # & ~ <n-m>` are rejected at compile time (escape them);
+//! - division or modulo by zero yields null (Elasticsearch fails the search);
+//! - script leaves try at most 4096 combinations of multi-valued fields;
+//! - sequence join keys compare as text (`1` and `"1"` join); `@timestamp` ties keep input
+//!   order (Elasticsearch uses the tiebreaker field, then its own order);
+//! - `sample` queries parse and compile but are not executed; pipes are applied by the caller.
 
 pub mod ast;
 mod compile;
