@@ -8,6 +8,7 @@ use crate::accounting::{RuleReport, RuleStatus};
 use crate::alert::RuleMeta;
 use crate::applicability::{Coverage, esql_from_patterns, index_patterns_cover_cloudtrail};
 use crate::detector::Detector;
+use crate::exceptions::{Extras, Prepared};
 use crate::prefilter::{NeedleSpec, Prefilter, RuleFiltering};
 use crate::query::KqlDetector;
 
@@ -94,6 +95,17 @@ impl Engine {
         selection: &Selection,
         mapper: dragnet_cloudtrail::MapperOptions,
     ) -> Result<Engine, EngineError> {
+        Self::compile_with(rules, selection, mapper, &Extras::default())
+    }
+
+    /// [`Engine::compile`] with inputs from outside the rules (exception lists).
+    pub fn compile_with(
+        rules: &[Rule],
+        selection: &Selection,
+        mapper: dragnet_cloudtrail::MapperOptions,
+        extras: &Extras,
+    ) -> Result<Engine, EngineError> {
+        let extras = extras.prepare(rules);
         let schema = dragnet_schema::Schema::builtin();
         let mut fields = FieldTable::new();
         let mut reports = Vec::with_capacity(rules.len());
@@ -121,7 +133,9 @@ impl Engine {
                     return Err(RuleStatus::NotSelected { reason });
                 }
                 let mut notes = applicability(rule)?;
-                let (detector, cnf) = build_detector(rule, schema, &mut fields, &mut notes)?;
+                let (detector, cnf) =
+                    build_detector(rule, schema, &mut fields, &mut notes, &extras)?;
+                let detector = extras.wrap(rule, detector, schema, &mut fields, &mut notes)?;
                 Ok((detector, notes, cnf))
             })();
             match verdict {
@@ -277,6 +291,7 @@ fn build_detector(
     schema: &dragnet_schema::Schema,
     fields: &mut FieldTable,
     notes: &mut Vec<String>,
+    extras: &Prepared,
 ) -> Result<(Box<dyn Detector>, Cnf), RuleStatus> {
     let unsupported = |reason: String| Err(RuleStatus::Unsupported { reason });
     match (&rule.params, rule.language) {
@@ -317,8 +332,12 @@ fn build_detector(
             Ok((Box::new(KqlDetector::new(compiled)), cnf))
         }
         (TypeParams::Eql { .. }, _) => crate::eql::build(rule, schema, fields, notes),
-        (TypeParams::Threshold(t), _) => crate::threshold::build(rule, t, schema, fields, notes),
-        (TypeParams::NewTerms(n), _) => crate::new_terms::build(rule, n, schema, fields, notes),
+        (TypeParams::Threshold(t), _) => {
+            crate::threshold::build(rule, t, schema, fields, notes, extras)
+        }
+        (TypeParams::NewTerms(n), _) => {
+            crate::new_terms::build(rule, n, schema, fields, notes, extras)
+        }
         (TypeParams::Query { .. }, Some(Language::Lucene)) => {
             unsupported("query rules in the lucene language are not implemented".into())
         }

@@ -20,8 +20,8 @@
 //! `history - lookback`, so it is the earliest of its chunk (see [`chunk_of`]).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use dragnet_event::{Event, FieldTable};
 use dragnet_kql::CompiledQuery;
@@ -35,6 +35,7 @@ use crate::aggregate::{
 };
 use crate::detector::{Detection, Detector};
 use crate::engine::Cnf;
+use crate::exceptions::{NOT_APPLIED_NOTE, Prepared, RuleExceptions};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Occurrence {
@@ -59,6 +60,9 @@ struct State {
 
 pub struct NewTermsDetector {
     query: CompiledQuery,
+    /// The rule's exception items: an excepted event is not counted (Kibana adds them to the
+    /// search as a negated filter).
+    exceptions: Option<Arc<RuleExceptions>>,
     terms_fields: Vec<AggField>,
     time: EventFields,
     schedule: Schedule,
@@ -76,6 +80,7 @@ pub(crate) fn build(
     schema: &dragnet_schema::Schema,
     fields: &mut FieldTable,
     notes: &mut Vec<String>,
+    extras: &Prepared,
 ) -> Result<(Box<dyn Detector>, Cnf), RuleStatus> {
     if params.fields.is_empty() || params.fields.len() > 3 {
         return Err(RuleStatus::Invalid {
@@ -116,11 +121,13 @@ pub(crate) fn build(
         notes.push("alert_suppression not applied: every new term is reported".into());
     }
     if !rule.exceptions_list.is_empty() {
-        notes.push("exception lists live in Kibana and are not applied".into());
+        notes.push(NOT_APPLIED_NOTE.into());
     }
+    let exceptions = extras.for_rule(rule, schema, fields, notes)?;
     Ok((
         Box::new(NewTermsDetector {
             query,
+            exceptions,
             terms_fields,
             time,
             schedule,
@@ -150,6 +157,13 @@ impl NewTermsDetector {
 impl Detector for NewTermsDetector {
     fn on_event(&self, event: &dyn Event, explain: bool, _out: &mut Vec<Detection>) {
         if !self.query.matches(event) {
+            return;
+        }
+        if self
+            .exceptions
+            .as_ref()
+            .is_some_and(|x| x.excepts(event, explain))
+        {
             return;
         }
         if explain {

@@ -17,8 +17,8 @@
 //! ([`crate::aggregate`]) per group in [`Detector::finish`].
 
 use std::collections::HashSet;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use dragnet_event::{Event, FieldTable};
 use dragnet_kql::CompiledQuery;
@@ -33,6 +33,7 @@ use crate::aggregate::{
 use crate::alert::sha256_hex;
 use crate::detector::{Detection, Detector};
 use crate::engine::Cnf;
+use crate::exceptions::{NOT_APPLIED_NOTE, Prepared, RuleExceptions};
 
 /// No cardinality value (the document lacks the cardinality field, or none is configured).
 const NO_VALUE: u32 = u32::MAX;
@@ -55,6 +56,9 @@ struct State {
 
 pub struct ThresholdDetector {
     query: CompiledQuery,
+    /// The rule's exception items: an excepted event is not counted (Kibana adds them to the
+    /// search as a negated filter).
+    exceptions: Option<Arc<RuleExceptions>>,
     group_by: Vec<AggField>,
     cardinality: Option<(AggField, u64)>,
     value: u64,
@@ -75,6 +79,7 @@ pub(crate) fn build(
     schema: &dragnet_schema::Schema,
     fields: &mut FieldTable,
     notes: &mut Vec<String>,
+    extras: &Prepared,
 ) -> Result<(Box<dyn Detector>, Cnf), RuleStatus> {
     if threshold.field.len() > 3 {
         return Err(RuleStatus::Invalid {
@@ -110,11 +115,13 @@ pub(crate) fn build(
         notes.push("alert_suppression not applied: every threshold group is reported".into());
     }
     if !rule.exceptions_list.is_empty() {
-        notes.push("exception lists live in Kibana and are not applied".into());
+        notes.push(NOT_APPLIED_NOTE.into());
     }
+    let exceptions = extras.for_rule(rule, schema, fields, notes)?;
     Ok((
         Box::new(ThresholdDetector {
             query,
+            exceptions,
             group_by,
             cardinality,
             value: threshold.value.max(1),
@@ -133,6 +140,13 @@ pub(crate) fn build(
 impl Detector for ThresholdDetector {
     fn on_event(&self, event: &dyn Event, explain: bool, _out: &mut Vec<Detection>) {
         if !self.query.matches(event) {
+            return;
+        }
+        if self
+            .exceptions
+            .as_ref()
+            .is_some_and(|x| x.excepts(event, explain))
+        {
             return;
         }
         if explain {

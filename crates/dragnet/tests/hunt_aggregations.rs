@@ -247,3 +247,116 @@ fn corpus_aggregation_rules_run_over_cloudtrail_datasets() {
         }
     }
 }
+
+const QUERY_EXC: &str = "a99e0000-0000-4000-8000-000000000004";
+
+/// Every exception entry type of Kibana's export format, including negation (`excluded`).
+/// Semantics: `buildExceptionFilter` (`@kbn/securitysolution-list-utils`
+/// `build_exception_filter/index.ts`): items OR'ed, entries AND'ed, `match` is `match_phrase`
+/// (exact, case-sensitive on keyword), `wildcard` is a `wildcard` query, `excluded` is
+/// `must_not`, `nested` needs one object to hold every entry. Each record of
+/// `exceptions.jsonl` / `exceptions-ecs.ndjson` says in its id what it exercises.
+#[test]
+fn exceptions_every_entry_type() {
+    let rules = fixture("rules/query_with_exceptions.toml");
+    let exceptions = fixture("exceptions.ndjson");
+    let inputs = [
+        fixture("exceptions.jsonl"),
+        fixture("exceptions-ecs.ndjson"),
+    ];
+    let args = [
+        "-r",
+        rules.to_str().unwrap(),
+        "--exceptions",
+        exceptions.to_str().unwrap(),
+        "--explain",
+        "-v",
+    ];
+    let (code, alerts, stderr) = hunt(&args, &inputs);
+    assert_eq!(code, 0, "{stderr}");
+    let ids: Vec<&str> = of_rule(&alerts, QUERY_EXC)
+        .iter()
+        .map(|a| a["kibana.alert.ancestors"][0]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "exc-plain",        // no item covers it
+            "exc-match-case",   // SVC-BACKUP: match is case-sensitive on keyword
+            "exc-neg-alice",    // has an access key, but `user.name is not alice` fails
+            "exc-wild-miss",    // `Boto3/1.??` needs two characters after `1.`
+            "exc-wild-case",    // wildcard is case-sensitive
+            "exc-list",         // only the value-list item would cover it; not applied
+            "exc-nested-split", // name and extension in different nested objects
+        ]
+    );
+    // --explain names the item that suppressed each event.
+    for (item, event) in [
+        ("backup-user", "exc-match"),
+        ("scanner-ips", "exc-any"),
+        ("keys-not-alice", "exc-neg-hit"),
+        ("boto3", "exc-wild"),
+        ("no-user-agent", "exc-no-ua"),
+        ("nested-attachment", "exc-nested-hit"),
+    ] {
+        let needle =
+            format!("item {item} ({item}) of list test-exceptions suppressed event {event} ");
+        assert!(stderr.contains(&needle), "missing {needle:?} in\n{stderr}");
+    }
+    assert!(stderr.contains("exception item value-list"), "{stderr}");
+    assert!(
+        stderr.contains("value lists are not part of an export"),
+        "{stderr}"
+    );
+
+    // Without --exceptions every event alerts, and the rule says the list was not applied.
+    let (_, all, stderr) = hunt(&["-r", rules.to_str().unwrap(), "-v"], &inputs);
+    assert_eq!(of_rule(&all, QUERY_EXC).len(), 13);
+    assert!(stderr.contains("exception lists live in Kibana and are not applied"));
+}
+
+/// Excepted events are not counted by aggregations (Kibana adds the exceptions to the search);
+/// a list no rule references applies to every rule.
+#[test]
+fn exceptions_apply_before_threshold_counting() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("global.ndjson");
+    std::fs::write(
+        &file,
+        concat!(
+            r#"{"list_id":"global","name":"Global","type":"detection","namespace_type":"single"}"#,
+            "\n",
+            // Excepting one of 203.0.113.1's three logins leaves it below the threshold.
+            r#"{"list_id":"global","item_id":"one-login","name":"one login","namespace_type":"single","entries":[{"field":"event.id","operator":"included","type":"match","value":"thr-a-0"}]}"#,
+            "\n",
+            r#"{"list_id":"global","item_id":"broken","entries":[{"field":"x","operator":"included","type":"regex","value":"v"}]}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let rules = fixture("rules/threshold_console_login.toml");
+    let (code, alerts, stderr) = hunt(
+        &[
+            "-r",
+            rules.to_str().unwrap(),
+            "--exceptions",
+            file.to_str().unwrap(),
+        ],
+        &[fixture("threshold.jsonl")],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let groups: Vec<&str> = of_rule(&alerts, THRESHOLD_IP)
+        .iter()
+        .map(|a| {
+            a["kibana.alert.threshold_result"]["terms"][0]["value"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(groups, ["203.0.113.3", "203.0.113.4"]);
+    // The bad item is reported with file and line, and the rest is used.
+    assert!(
+        stderr.contains("global.ndjson:3: item broken: entry on x: unknown type \"regex\""),
+        "{stderr}"
+    );
+}

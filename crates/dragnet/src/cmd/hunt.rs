@@ -65,6 +65,11 @@ pub struct Args {
     /// and soundness checks: the alerts are the same, only slower).
     #[arg(long)]
     pub no_prefilter: bool,
+    /// Kibana exception list export (NDJSON of lists and items) to apply (repeatable). A rule
+    /// gets the items of the lists its `exceptions_list` names; lists no rule names apply to
+    /// every rule. With --explain, every suppressed event is listed.
+    #[arg(long = "exceptions", value_name = "FILE")]
+    pub exceptions: Vec<PathBuf>,
     /// Worker threads (default: one per core; RAYON_NUM_THREADS is honoured too).
     #[arg(long, short = 'j', value_name = "N")]
     pub threads: Option<usize>,
@@ -96,10 +101,14 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         severities: args.severities.clone(),
         tactics: args.tactics.clone(),
     };
-    let engine = Engine::compile(
+    let exceptions = crate::cmd::hunt_extras::load_exceptions(&args.exceptions, global.quiet)?;
+    let engine = Engine::compile_with(
         &rules,
         &selection,
         dragnet_cloudtrail::MapperOptions::default(),
+        &dragnet_engine::Extras {
+            exceptions: exceptions.clone(),
+        },
     )?;
     let mut counts = RuleCounts::of(engine.reports());
     // Rule entries the loader rejected (their errors were printed above) are invalid too.
@@ -178,6 +187,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
                 "summary": summary_json(&output.stats, &counts, elapsed),
                 "rules": output.reports,
                 "problems": problems.iter().map(problem_json).collect::<Vec<_>>(),
+                "exceptions": crate::cmd::hunt_extras::exceptions_json(exceptions.as_deref()),
             });
             serde_json::to_writer_pretty(&mut w, &doc)?;
             writeln!(w)?;
@@ -207,6 +217,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
             );
         }
         print_rule_accounting(&output.reports, &counts, global.verbose > 0);
+        crate::cmd::hunt_extras::print_exceptions(exceptions.as_deref(), args.explain);
         let secs = elapsed.as_secs_f64().max(1e-9);
         eprintln!(
             "hunt: {} alert(s) from {} rule(s) run over {} record(s) in {} file(s) ({:.1} MB, {:.0} records/s); matched {}, prefiltered {}, skipped {}, duplicate {}, files skipped {}",

@@ -6,4 +6,5 @@ pub mod normalize;
 pub mod rules;
 pub mod validate;
 pub mod hunt;
+pub mod hunt_extras;
 pub mod version;

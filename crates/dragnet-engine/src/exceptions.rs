@@ -1,0 +1,816 @@
+//! Rule exceptions: Kibana exception lists (the NDJSON `_export` of lists and their items)
+//! applied to the rules that reference them, so that an excepted event produces no alert.
+//!
+//! Semantics follow `buildExceptionFilter` in `@kbn/securitysolution-list-utils`
+//! (`build_exception_filter/index.ts`): the items of the lists attached to a rule are OR'ed,
+//! the entries of one item are AND'ed, and the whole filter is negated onto the rule's query.
+//! Each entry becomes:
+//! - `match`: `match_phrase {field: value}` (exact and case-sensitive on keyword fields, a phrase
+//!   on text fields), `excluded` wraps it in `must_not`;
+//! - `match_any`: a `should` of those `match_phrase` clauses;
+//! - `exists`: `exists {field}`;
+//! - `wildcard`: a `wildcard {field: value}` query (`*` any run, `?` one character, `\` escapes,
+//!   case-sensitive);
+//! - `nested`: a `nested` query whose entries must hold in one object of the nested field;
+//! - `list` (large value lists): evaluated by Kibana against a stored value list, which an export
+//!   does not contain, so such items are not applied and the rule's report says so.
+//!
+//! Items with `os_types` are AND'ed with `host.os.type` or `host.os.name.caseless` being one of
+//! them (`transformOsType`). Items whose `expire_time` has passed are not applied, as Kibana does
+//! at execution time.
+//!
+//! dragnet turns `match`, `match_any`, `exists` and `nested` entries into KQL (a quoted KQL value
+//! compiles to exactly that `match_phrase`), so field types follow the same schema as the rules;
+//! `wildcard` entries are matched here.
+//!
+//! Attachment: a rule gets the items of every list its `exceptions_list` names (by `list_id`).
+//! Lists given with `--exceptions` that no rule references apply to every rule (a hand-written
+//! exceptions file), which Kibana has no equivalent of; the run notes say so.
+
+use std::collections::{BTreeMap, HashSet};
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use dragnet_event::{Event, FieldId, FieldTable};
+use dragnet_kql::CompiledQuery;
+use dragnet_rules::Rule;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::accounting::RuleStatus;
+use crate::aggregate::EventFields;
+use crate::detector::{Detection, Detector};
+
+/// The note other modules push when a rule references exception lists dragnet was not given.
+pub(crate) const NOT_APPLIED_NOTE: &str = "exception lists live in Kibana and are not applied";
+
+/// Everything a run takes from outside the rules: exception lists (and, for indicator match
+/// rules, threat indicators).
+#[derive(Clone, Default)]
+pub struct Extras {
+    pub exceptions: Option<Arc<ExceptionSet>>,
+}
+
+/// A problem in an exception file: where and why. The rest of the file is still used.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ExceptionProblem {
+    pub source: String,
+    pub line: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for ExceptionProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.source, self.line, self.message)
+    }
+}
+
+/// One exception list entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Entry {
+    Match {
+        field: String,
+        value: String,
+        excluded: bool,
+    },
+    MatchAny {
+        field: String,
+        values: Vec<String>,
+        excluded: bool,
+    },
+    Exists {
+        field: String,
+        excluded: bool,
+    },
+    Wildcard {
+        field: String,
+        value: String,
+        excluded: bool,
+    },
+    List {
+        field: String,
+        list_id: String,
+        excluded: bool,
+    },
+    Nested {
+        field: String,
+        entries: Vec<Entry>,
+    },
+}
+
+/// One exception item: its entries must all hold.
+#[derive(Clone, Debug)]
+pub struct ExceptionItem {
+    pub list_id: String,
+    pub item_id: String,
+    pub name: String,
+    pub namespace_type: String,
+    pub os_types: Vec<String>,
+    pub expire_time: Option<jiff::Timestamp>,
+    pub entries: Vec<Entry>,
+    /// `file:line` the item was read from.
+    pub origin: String,
+}
+
+/// An event an exception kept from a rule.
+#[derive(Clone, Debug, Serialize)]
+pub struct Suppressed {
+    pub rule_id: String,
+    pub rule: String,
+    pub list_id: String,
+    pub item_id: String,
+    pub item: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<String>,
+}
+
+/// Exception lists and items read from Kibana exports, plus what they suppressed during a run.
+#[derive(Default)]
+pub struct ExceptionSet {
+    /// `list_id` -> (name, source) of every list header read.
+    lists: BTreeMap<String, String>,
+    items: Vec<ExceptionItem>,
+    problems: Vec<ExceptionProblem>,
+    /// Per (rule_id, item_id): count; the details only when the run explains.
+    counts: Mutex<BTreeMap<(String, String), u64>>,
+    details: Mutex<Vec<Suppressed>>,
+}
+
+impl ExceptionSet {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reads a Kibana exception list export (NDJSON: list headers, items, an export summary).
+    /// Bad lines are recorded as [`ExceptionProblem`]s and skipped.
+    pub fn add_ndjson(&mut self, source: &str, text: &str) {
+        for (index, line) in text.lines().enumerate() {
+            let line_no = index + 1;
+            let trimmed = line.trim();
+            if trimmed.is_empty() {
+                continue;
+            }
+            let mut problem = |message: String| {
+                self.problems.push(ExceptionProblem {
+                    source: source.to_string(),
+                    line: line_no,
+                    message,
+                })
+            };
+            let value: Value = match serde_json::from_str(trimmed) {
+                Ok(v) => v,
+                Err(e) => {
+                    problem(format!("not valid JSON: {e}; line skipped"));
+                    continue;
+                }
+            };
+            let Some(obj) = value.as_object() else {
+                problem("not a JSON object; line skipped".into());
+                continue;
+            };
+            if obj.keys().any(|k| k.starts_with("exported_")) {
+                continue; // the export summary
+            }
+            let text = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_string);
+            let Some(list_id) = text("list_id") else {
+                problem(
+                    "neither an exception list nor an item (no `list_id`); line skipped".into(),
+                );
+                continue;
+            };
+            if !obj.contains_key("entries") {
+                // A list header.
+                let name = text("name").unwrap_or_else(|| list_id.clone());
+                self.lists.insert(list_id, name);
+                continue;
+            }
+            let origin = format!("{source}:{line_no}");
+            match parse_item(obj, list_id, origin) {
+                Ok(item) => self.items.push(item),
+                Err(e) => problem(format!("{e}; item skipped")),
+            }
+        }
+    }
+
+    /// Reads an export file.
+    pub fn add_file(&mut self, path: &Path) -> std::io::Result<()> {
+        let text = std::fs::read_to_string(path)?;
+        self.add_ndjson(&path.display().to_string(), &text);
+        Ok(())
+    }
+
+    pub fn items(&self) -> &[ExceptionItem] {
+        &self.items
+    }
+
+    pub fn problems(&self) -> &[ExceptionProblem] {
+        &self.problems
+    }
+
+    /// `(rule_id, item_id, events suppressed)` after a run, sorted.
+    pub fn suppression_counts(&self) -> Vec<(String, String, u64)> {
+        let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        counts
+            .iter()
+            .map(|((r, i), n)| (r.clone(), i.clone(), *n))
+            .collect()
+    }
+
+    /// Every suppressed event (recorded only when the run explains), sorted by rule, item, time.
+    pub fn suppressed(&self) -> Vec<Suppressed> {
+        let mut out = self
+            .details
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        out.sort_by(|a, b| {
+            (&a.rule_id, &a.item_id, &a.timestamp, &a.event_id).cmp(&(
+                &b.rule_id,
+                &b.item_id,
+                &b.timestamp,
+                &b.event_id,
+            ))
+        });
+        out
+    }
+
+    fn record(&self, rule: &RuleExceptions, item: usize, event: &dyn Event, explain: bool) {
+        let item = &rule.items[item].item;
+        *self
+            .counts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry((rule.rule_id.clone(), item.item_id.clone()))
+            .or_default() += 1;
+        if explain {
+            let timestamp = rule.time.time_ms(event).map(crate::aggregate::format_ms);
+            self.details
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(Suppressed {
+                    rule_id: rule.rule_id.clone(),
+                    rule: rule.rule_name.clone(),
+                    list_id: item.list_id.clone(),
+                    item_id: item.item_id.clone(),
+                    item: item.name.clone(),
+                    event_id: rule.time.event_id(event),
+                    timestamp,
+                });
+        }
+    }
+}
+
+fn parse_item(
+    obj: &serde_json::Map<String, Value>,
+    list_id: String,
+    origin: String,
+) -> Result<ExceptionItem, String> {
+    let text = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_string);
+    let item_id = text("item_id").ok_or("item without `item_id`")?;
+    let entries = obj
+        .get("entries")
+        .and_then(Value::as_array)
+        .ok_or("`entries` is not an array")?;
+    if entries.is_empty() {
+        return Err(format!("item {item_id} has no entries"));
+    }
+    let entries = entries
+        .iter()
+        .map(|e| parse_entry(e, false))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("item {item_id}: {e}"))?;
+    let expire_time = match text("expire_time") {
+        Some(t) => Some(
+            t.parse::<jiff::Timestamp>()
+                .map_err(|e| format!("item {item_id}: expire_time {t:?}: {e}"))?,
+        ),
+        None => None,
+    };
+    Ok(ExceptionItem {
+        list_id,
+        name: text("name").unwrap_or_else(|| item_id.clone()),
+        item_id,
+        namespace_type: text("namespace_type").unwrap_or_else(|| "single".into()),
+        os_types: obj
+            .get("os_types")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        expire_time,
+        entries,
+        origin,
+    })
+}
+
+fn parse_entry(entry: &Value, in_nested: bool) -> Result<Entry, String> {
+    let text = |k: &str| entry.get(k).and_then(Value::as_str).map(str::to_string);
+    let field = text("field").ok_or("entry without `field`")?;
+    let kind = text("type").ok_or_else(|| format!("entry on {field} without `type`"))?;
+    let excluded = match text("operator").as_deref() {
+        Some("included") | None if kind == "nested" => false,
+        Some("included") => false,
+        Some("excluded") => true,
+        Some(other) => return Err(format!("entry on {field}: unknown operator {other:?}")),
+        None => return Err(format!("entry on {field} without `operator`")),
+    };
+    let value_text =
+        || text("value").ok_or_else(|| format!("{kind} entry on {field} without a string `value`"));
+    Ok(match kind.as_str() {
+        "match" => Entry::Match {
+            value: value_text()?,
+            field,
+            excluded,
+        },
+        "match_any" => {
+            let values: Vec<String> = entry
+                .get("value")
+                .and_then(Value::as_array)
+                .ok_or_else(|| format!("match_any entry on {field}: `value` is not an array"))?
+                .iter()
+                .map(|v| v.as_str().map(str::to_string))
+                .collect::<Option<_>>()
+                .ok_or_else(|| format!("match_any entry on {field}: values must be strings"))?;
+            if values.is_empty() {
+                return Err(format!("match_any entry on {field} has no values"));
+            }
+            Entry::MatchAny {
+                field,
+                values,
+                excluded,
+            }
+        }
+        "exists" => Entry::Exists { field, excluded },
+        "wildcard" => Entry::Wildcard {
+            value: value_text()?,
+            field,
+            excluded,
+        },
+        "list" => Entry::List {
+            list_id: entry
+                .get("list")
+                .and_then(|l| l.get("id"))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            field,
+            excluded,
+        },
+        "nested" if !in_nested => {
+            let entries = entry
+                .get("entries")
+                .and_then(Value::as_array)
+                .ok_or_else(|| format!("nested entry on {field}: `entries` is not an array"))?
+                .iter()
+                .map(|e| parse_entry(e, true))
+                .collect::<Result<Vec<_>, _>>()?;
+            Entry::Nested { field, entries }
+        }
+        "nested" => return Err(format!("nested entry on {field} inside a nested entry")),
+        other => return Err(format!("entry on {field}: unknown type {other:?}")),
+    })
+}
+
+/// Escapes a field name for KQL.
+fn kql_field(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if matches!(
+            c,
+            '\\' | '(' | ')' | ':' | '<' | '>' | '"' | '*' | '{' | '}'
+        ) || c.is_whitespace()
+        {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A quoted KQL value: a `match_phrase`.
+fn kql_quoted(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        if matches!(c, '\\' | '"') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+/// The KQL for `match`, `match_any`, `exists` and `nested` entries; `None` for the others.
+fn entry_kql(entry: &Entry, parent: Option<&str>) -> Option<String> {
+    let name = |f: &str| match parent {
+        Some(p) => kql_field(&format!("{p}.{f}")),
+        None => kql_field(f),
+    };
+    let negate = |excluded: bool, q: String| if excluded { format!("not ({q})") } else { q };
+    Some(match entry {
+        Entry::Match {
+            field,
+            value,
+            excluded,
+        } => negate(*excluded, format!("{}:{}", name(field), kql_quoted(value))),
+        Entry::MatchAny {
+            field,
+            values,
+            excluded,
+        } => {
+            let alternatives: Vec<String> = values.iter().map(|v| kql_quoted(v)).collect();
+            negate(
+                *excluded,
+                format!("{}:({})", name(field), alternatives.join(" or ")),
+            )
+        }
+        Entry::Exists { field, excluded } => negate(*excluded, format!("{}:*", name(field))),
+        Entry::Nested { field, entries } => {
+            // KQL nested queries name sub-fields relative to the path.
+            let inner: Vec<String> = entries
+                .iter()
+                .map(|e| entry_kql(e, None).map(|q| format!("({q})")))
+                .collect::<Option<_>>()?;
+            format!("{}:{{ {} }}", name(field), inner.join(" and "))
+        }
+        Entry::Wildcard { .. } | Entry::List { .. } => return None,
+    })
+}
+
+/// An ES `wildcard` pattern: `*` any run, `?` one character, `\` escapes the next character.
+#[derive(Clone, Debug)]
+enum Glob {
+    Literal(char),
+    One,
+    Any,
+}
+
+fn parse_glob(pattern: &str) -> Vec<Glob> {
+    let mut out = Vec::new();
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        out.push(match c {
+            '*' => Glob::Any,
+            '?' => Glob::One,
+            '\\' => Glob::Literal(chars.next().unwrap_or('\\')),
+            c => Glob::Literal(c),
+        });
+    }
+    out
+}
+
+/// Iterative matching with single-star backtracking: O(len(text) * len(pattern)) worst case.
+fn glob_matches(pattern: &[Glob], text: &str) -> bool {
+    let text: Vec<char> = text.chars().collect();
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some(Glob::Literal(c)) if *c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            Some(Glob::One) => {
+                p += 1;
+                t += 1;
+            }
+            Some(Glob::Any) => {
+                star = Some((p, t));
+                p += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    p = sp + 1;
+                    t = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|g| matches!(g, Glob::Any))
+}
+
+struct WildcardClause {
+    field: FieldId,
+    pattern: Vec<Glob>,
+    excluded: bool,
+}
+
+impl WildcardClause {
+    fn holds(&self, event: &dyn Event) -> bool {
+        let mut any = false;
+        let _ = event.visit(self.field, &mut |v| {
+            if glob_matches(&self.pattern, &v.to_keyword()) {
+                any = true;
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        });
+        any != self.excluded
+    }
+}
+
+struct CompiledItem {
+    item: ExceptionItem,
+    query: Option<CompiledQuery>,
+    wildcards: Vec<WildcardClause>,
+}
+
+impl CompiledItem {
+    fn holds(&self, event: &dyn Event) -> bool {
+        self.query.as_ref().is_none_or(|q| q.matches(event))
+            && self.wildcards.iter().all(|w| w.holds(event))
+    }
+}
+
+/// The exception items attached to one rule, compiled.
+pub struct RuleExceptions {
+    rule_id: String,
+    rule_name: String,
+    items: Vec<CompiledItem>,
+    time: EventFields,
+    set: Arc<ExceptionSet>,
+}
+
+impl RuleExceptions {
+    /// Whether an exception item covers `event` (recording which one).
+    pub fn excepts(&self, event: &dyn Event, explain: bool) -> bool {
+        match self.items.iter().position(|i| i.holds(event)) {
+            Some(i) => {
+                self.set.record(self, i, event, explain);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// [`Extras`] prepared for one rule set: which lists apply to which rules.
+pub(crate) struct Prepared {
+    set: Option<Arc<ExceptionSet>>,
+    /// `list_id`s some rule references.
+    referenced: HashSet<String>,
+}
+
+impl Extras {
+    pub(crate) fn prepare(&self, rules: &[Rule]) -> Prepared {
+        Prepared {
+            set: self.exceptions.clone(),
+            referenced: rules
+                .iter()
+                .flat_map(|r| r.exceptions_list.iter().map(|l| l.list_id.clone()))
+                .collect(),
+        }
+    }
+}
+
+impl Prepared {
+    /// The rule's exceptions, compiled; notes say what applies and what cannot.
+    pub(crate) fn for_rule(
+        &self,
+        rule: &Rule,
+        schema: &dragnet_schema::Schema,
+        fields: &mut FieldTable,
+        notes: &mut Vec<String>,
+    ) -> Result<Option<Arc<RuleExceptions>>, RuleStatus> {
+        let Some(set) = &self.set else {
+            return Ok(None);
+        };
+        let wanted: HashSet<&str> = rule
+            .exceptions_list
+            .iter()
+            .map(|l| l.list_id.as_str())
+            .collect();
+        let now = jiff::Timestamp::now();
+        let mut compiled = Vec::new();
+        let mut missing: Vec<&str> = wanted
+            .iter()
+            .copied()
+            .filter(|id| !set.items.iter().any(|i| i.list_id == *id))
+            .collect();
+        missing.sort();
+        for item in &set.items {
+            let applies =
+                wanted.contains(item.list_id.as_str()) || !self.referenced.contains(&item.list_id);
+            if !applies {
+                continue;
+            }
+            if item.expire_time.is_some_and(|t| t < now) {
+                notes.push(format!(
+                    "exception item {} ({}) expired: not applied",
+                    item.item_id, item.origin
+                ));
+                continue;
+            }
+            match compile_item(item, schema, fields) {
+                Ok(c) => compiled.push(c),
+                Err(reason) => notes.push(format!(
+                    "exception item {} ({}) not applied: {reason}",
+                    item.item_id, item.origin
+                )),
+            }
+        }
+        notes.retain(|n| n != NOT_APPLIED_NOTE);
+        if !missing.is_empty() {
+            notes.push(format!(
+                "exception list(s) {} referenced but not given with --exceptions: not applied",
+                missing.join(", ")
+            ));
+        }
+        if compiled.is_empty() {
+            return Ok(None);
+        }
+        notes.push(format!("{} exception item(s) applied", compiled.len()));
+        Ok(Some(Arc::new(RuleExceptions {
+            rule_id: rule.rule_id.clone(),
+            rule_name: rule.name.clone(),
+            items: compiled,
+            time: EventFields::intern(rule, fields),
+            set: set.clone(),
+        })))
+    }
+
+    /// Wraps a detector that decides per event (query, EQL event queries) so that an excepted
+    /// event produces no alert. Aggregating detectors apply exceptions themselves, before
+    /// counting.
+    pub(crate) fn wrap(
+        &self,
+        rule: &Rule,
+        detector: Box<dyn Detector>,
+        schema: &dragnet_schema::Schema,
+        fields: &mut FieldTable,
+        notes: &mut Vec<String>,
+    ) -> Result<Box<dyn Detector>, RuleStatus> {
+        use dragnet_rules::RuleType;
+        if matches!(
+            rule.rule_type(),
+            RuleType::Threshold | RuleType::NewTerms | RuleType::ThreatMatch
+        ) {
+            return Ok(detector);
+        }
+        Ok(match self.for_rule(rule, schema, fields, notes)? {
+            Some(exceptions) => Box::new(Excepted {
+                inner: detector,
+                exceptions,
+            }),
+            None => detector,
+        })
+    }
+}
+
+fn compile_item(
+    item: &ExceptionItem,
+    schema: &dragnet_schema::Schema,
+    fields: &mut FieldTable,
+) -> Result<CompiledItem, String> {
+    let mut kql: Vec<String> = Vec::new();
+    let mut wildcards = Vec::new();
+    for entry in &item.entries {
+        match entry {
+            Entry::List { field, list_id, .. } => {
+                return Err(format!(
+                    "value list entry on {field} (list {list_id}): value lists are not part of an export"
+                ));
+            }
+            Entry::Wildcard {
+                field,
+                value,
+                excluded,
+            } => wildcards.push((field.clone(), value.clone(), *excluded)),
+            other => kql.push(format!("({})", entry_kql(other, None).expect("kql entry"))),
+        }
+    }
+    if !item.os_types.is_empty() {
+        let os: Vec<String> = item.os_types.iter().map(|o| kql_quoted(o)).collect();
+        let os = os.join(" or ");
+        kql.push(format!(
+            "(host.os.type:({os}) or host.os.name.caseless:({os}))"
+        ));
+    }
+    let mut scratch = fields.clone();
+    let query = if kql.is_empty() {
+        None
+    } else {
+        let text = kql.join(" and ");
+        let parsed = dragnet_kql::parse(&text).map_err(|e| format!("{text}: {e}"))?;
+        Some(
+            dragnet_kql::compile(&parsed, schema, &mut scratch)
+                .map_err(|e| format!("{text}: {e}"))?,
+        )
+    };
+    let wildcards = wildcards
+        .into_iter()
+        .map(|(field, value, excluded)| WildcardClause {
+            field: scratch.intern(&field),
+            pattern: parse_glob(&value),
+            excluded,
+        })
+        .collect();
+    *fields = scratch;
+    Ok(CompiledItem {
+        item: item.clone(),
+        query,
+        wildcards,
+    })
+}
+
+/// A per-event detector with exceptions: its detections on excepted events are dropped.
+struct Excepted {
+    inner: Box<dyn Detector>,
+    exceptions: Arc<RuleExceptions>,
+}
+
+impl Detector for Excepted {
+    fn on_event(&self, event: &dyn Event, explain: bool, out: &mut Vec<Detection>) {
+        let before = out.len();
+        self.inner.on_event(event, explain, out);
+        if out.len() > before && self.exceptions.excepts(event, explain) {
+            out.truncate(before);
+        }
+    }
+
+    fn finish(&self, out: &mut Vec<Detection>) {
+        self.inner.finish(out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcard_semantics() {
+        let m = |p: &str, t: &str| glob_matches(&parse_glob(p), t);
+        assert!(m(
+            "arn:aws:iam::*:role/Admin*",
+            "arn:aws:iam::123:role/AdminRole"
+        ));
+        assert!(m("a?c", "abc"));
+        assert!(!m("a?c", "ac"));
+        assert!(!m("ABC*", "abc"), "case-sensitive");
+        assert!(m(r"a\*b", "a*b"));
+        assert!(!m(r"a\*b", "axb"));
+        assert!(m("*", ""));
+        assert!(m("*x*y", "axbxy"));
+        assert!(!m("*x*y", "axbx"));
+    }
+
+    #[test]
+    fn entries_become_kibanas_clauses_in_kql() {
+        let e = |v: Value| entry_kql(&parse_entry(&v, false).unwrap(), None).unwrap();
+        assert_eq!(
+            e(
+                serde_json::json!({"field":"user.name","operator":"included","type":"match","value":"a\"b\\c"})
+            ),
+            r#"user.name:"a\"b\\c""#
+        );
+        assert_eq!(
+            e(
+                serde_json::json!({"field":"source.ip","operator":"excluded","type":"match_any","value":["1.2.3.4","5.6.7.8"]})
+            ),
+            r#"not (source.ip:("1.2.3.4" or "5.6.7.8"))"#
+        );
+        assert_eq!(
+            e(serde_json::json!({"field":"user.name","operator":"excluded","type":"exists"})),
+            "not (user.name:*)"
+        );
+        assert_eq!(
+            e(
+                serde_json::json!({"field":"a","type":"nested","entries":[{"field":"b","operator":"included","type":"match","value":"x"}]})
+            ),
+            r#"a:{ (b:"x") }"#
+        );
+    }
+
+    #[test]
+    fn export_lines_are_read_and_bad_lines_reported() {
+        let mut set = ExceptionSet::new();
+        set.add_ndjson(
+            "x.ndjson",
+            concat!(
+                r#"{"list_id":"l1","name":"L","type":"detection","namespace_type":"single"}"#,
+                "\n",
+                r#"{"list_id":"l1","item_id":"i1","name":"I","entries":[{"field":"user.name","operator":"included","type":"match","value":"bob"}]}"#,
+                "\nnot json\n",
+                r#"{"list_id":"l1","item_id":"i2","entries":[{"field":"f","operator":"sideways","type":"match","value":"v"}]}"#,
+                "\n",
+                r#"{"exported_exception_list_count":1,"exported_exception_list_item_count":1}"#,
+                "\n"
+            ),
+        );
+        assert_eq!(set.items().len(), 1);
+        let lines: Vec<usize> = set.problems().iter().map(|p| p.line).collect();
+        assert_eq!(lines, vec![3, 4]);
+        assert!(set.problems()[1].message.contains("unknown operator"));
+    }
+}
