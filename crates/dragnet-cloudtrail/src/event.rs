@@ -256,20 +256,20 @@ impl<'a> CloudTrailEvent<'a> {
 
 /// Puts `value` at the dotted `name` (`@timestamp` stays one key).
 fn insert(doc: &mut Map<String, Value>, name: &str, value: Value) {
-    let mut parts = name.split('.').peekable();
-    let mut map = doc;
-    while let Some(part) = parts.next() {
-        if parts.peek().is_none() {
-            map.insert(part.to_string(), value);
-            return;
+    match name.split_once('.') {
+        None => {
+            doc.insert(name.to_string(), value);
         }
-        let entry = map
-            .entry(part.to_string())
-            .or_insert_with(|| Value::Object(Map::new()));
-        if !entry.is_object() {
-            *entry = Value::Object(Map::new());
+        Some((head, rest)) => {
+            // Look up before inserting: most parents exist already, and `entry` needs an owned key.
+            if !doc.get(head).is_some_and(Value::is_object) {
+                doc.insert(head.to_string(), Value::Object(Map::new()));
+            }
+            let Some(Value::Object(child)) = doc.get_mut(head) else {
+                unreachable!("just made an object")
+            };
+            insert(child, rest, value);
         }
-        map = entry.as_object_mut().expect("just made an object");
     }
 }
 
