@@ -125,7 +125,9 @@ pub fn raw_needle(field: &str, literal: &str, exact: bool, case_sensitive: bool)
         };
         return Needle::Constant(if exact { v == l } else { v.contains(&l) });
     }
-    if literal.is_empty() || (!case_sensitive && !literal.is_ascii()) {
+    // ASCII-case-insensitive bytes cannot stand for Unicode case folding.
+    let folds = !case_sensitive || origin == Origin::Lowercased;
+    if literal.is_empty() || (folds && !literal.is_ascii()) {
         return Needle::Unknown;
     }
     let bytes = literal.as_bytes().to_vec();
@@ -285,6 +287,7 @@ mod tests {
             cs("tls.version_protocol", "tls"),
             Needle::CaseInsensitive(b"tls".to_vec())
         );
+        assert_eq!(cs("tls.version_protocol", "é"), Needle::Unknown);
         assert_eq!(cs("event.action", ""), Needle::Unknown);
         assert_eq!(
             raw_needle("event.action", "É", false, false),
