@@ -6,8 +6,8 @@
 //! only when *every* one of its literals has such bytes (otherwise a match could hide behind the
 //! untranslatable literal); a rule with no usable clause is always evaluated.
 //!
-//! All needles of all rules go into two Aho-Corasick automata (exact bytes, and ASCII
-//! case-insensitive), scanned once per record. Records holding a JSON escape that could spell a
+//! All needles of all rules go into one ASCII-case-insensitive Aho-Corasick automaton, scanned
+//! once per record; a hit on a case-sensitive needle is confirmed by comparing its bytes. Records holding a JSON escape that could spell a
 //! needle differently (`\u0053endCommand`, `\/`) are never prefiltered: every rule sees them.
 
 use std::collections::HashMap;
@@ -50,9 +50,11 @@ pub enum RuleFiltering {
 /// [`Prefilter::build`].
 #[derive(Debug)]
 pub struct Prefilter {
-    exact: Option<AhoCorasick>,
-    insensitive: Option<AhoCorasick>,
-    /// Number of patterns in `exact`; `insensitive` ids follow after it.
+    /// Every needle, case-sensitive ones first, matched ASCII-case-insensitively.
+    automaton: Option<AhoCorasick>,
+    /// The case-sensitive needles (ids `0..exact_len`), to confirm their hits.
+    exact_patterns: Vec<Vec<u8>>,
+    /// Number of case-sensitive needles; case-insensitive ids follow.
     exact_len: usize,
     needle_count: usize,
     /// Per prefiltered rule: its clauses, each a list of needle ids (any one satisfies it).
@@ -153,22 +155,21 @@ impl Prefilter {
                 (rule, clauses)
             })
             .collect();
-        let automaton = |patterns: &[Vec<u8>], insensitive: bool| {
-            (!patterns.is_empty()).then(|| {
-                AhoCorasickBuilder::new()
-                    .match_kind(MatchKind::Standard)
-                    .ascii_case_insensitive(insensitive)
-                    // A full DFA: a few hundred needles stay small, and every record is scanned.
-                    .kind(Some(AhoCorasickKind::DFA))
-                    .build(patterns)
-                    .expect("needle automaton within default size limits")
-            })
-        };
+        let needle_count = exact_len + insensitive_patterns.len();
+        let automaton = (needle_count > 0).then(|| {
+            AhoCorasickBuilder::new()
+                .match_kind(MatchKind::Standard)
+                .ascii_case_insensitive(true)
+                // A full DFA: a few hundred needles stay small, and every record is scanned.
+                .kind(Some(AhoCorasickKind::DFA))
+                .build(exact_patterns.iter().chain(&insensitive_patterns))
+                .expect("needle automaton within default size limits")
+        });
         Self {
-            exact: automaton(&exact_patterns, false),
-            insensitive: automaton(&insensitive_patterns, true),
+            automaton,
+            exact_patterns,
             exact_len,
-            needle_count: exact_len + insensitive_patterns.len(),
+            needle_count,
             rules: rules_resolved,
             always,
             never,
@@ -220,22 +221,18 @@ impl Prefilter {
             scratch.present[id as usize] = false;
         }
         scratch.touched.clear();
-        if let Some(ac) = &self.exact {
+        if let Some(ac) = &self.automaton {
             for m in ac.find_overlapping_iter(record) {
-                let id = m.pattern().as_u32();
-                if !scratch.present[id as usize] {
-                    scratch.present[id as usize] = true;
-                    scratch.touched.push(id);
+                let id = m.pattern().as_usize();
+                if scratch.present[id] {
+                    continue;
                 }
-            }
-        }
-        if let Some(ac) = &self.insensitive {
-            for m in ac.find_overlapping_iter(record) {
-                let id = self.exact_len as u32 + m.pattern().as_u32();
-                if !scratch.present[id as usize] {
-                    scratch.present[id as usize] = true;
-                    scratch.touched.push(id);
+                // A case-sensitive needle matched in some case: confirm the exact bytes.
+                if id < self.exact_len && record[m.range()] != self.exact_patterns[id][..] {
+                    continue;
                 }
+                scratch.present[id] = true;
+                scratch.touched.push(id as u32);
             }
         }
         out.extend_from_slice(&self.always);
@@ -301,6 +298,19 @@ mod tests {
         );
         assert_eq!(run(&p, r#"{"eventName":"MODIFYImageAttribute"}"#), vec![1]);
         assert!(run(&p, r#"{"eventName":"ListBuckets"}"#).is_empty());
+    }
+
+    #[test]
+    fn case_sensitive_needles_need_their_exact_case() {
+        let p = Prefilter::build(&[
+            vec![vec![bytes("Deny")]],
+            vec![vec![bytes("deny")]],
+            vec![vec![ci("DENY")]],
+        ]);
+        assert_eq!(run(&p, "Deny"), vec![0, 2]);
+        assert_eq!(run(&p, "deny"), vec![1, 2]);
+        assert_eq!(run(&p, "dEnY"), vec![2]);
+        assert_eq!(run(&p, "Deny deny"), vec![0, 1, 2]);
     }
 
     #[test]
