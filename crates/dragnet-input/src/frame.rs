@@ -162,56 +162,83 @@ fn is_array(buf: &[u8], r: &Range<usize>) -> bool {
     buf.get(r.start) == Some(&b'[')
 }
 
-fn classify(buf: &[u8], members: &[Member]) -> Shape {
-    let has = |k: &[u8]| member(buf, members, k).is_some();
-    if let Some(m) = member(buf, members, b"Records")
-        && is_array(buf, &m.value)
-    {
-        return Shape::Records(m.value.clone());
-    }
-    for (key, ctx) in [
-        (&b"Events"[..], LOOKUP_EVENTS),
-        (b"events", LOG_EVENTS),
-        (b"logEvents", LOG_EVENTS),
-    ] {
-        if let Some(m) = member(buf, members, key)
-            && is_array(buf, &m.value)
-        {
-            return Shape::Embedded(m.value.clone(), ctx);
+/// The keys that decide an object's shape, found in one pass over its members.
+#[derive(Default)]
+struct Keys<'m> {
+    records: Option<&'m Member>,
+    lookup_events: Option<&'m Member>,
+    log_events: Option<&'m Member>,
+    detail: Option<&'m Member>,
+    source_doc: Option<&'m Member>,
+    version_or_source: bool,
+    other_cloudtrail: bool,
+    envelope: bool,
+    timestamp: bool,
+    ecs: bool,
+    index: bool,
+}
+
+fn keys<'m>(buf: &[u8], members: &'m [Member]) -> Keys<'m> {
+    let mut k = Keys::default();
+    for m in members {
+        match &buf[m.key.clone()] {
+            b"eventVersion" | b"eventSource" => k.version_or_source = true,
+            b"Records" => k.records = k.records.or(Some(m)),
+            b"Events" => k.lookup_events = k.lookup_events.or(Some(m)),
+            b"events" | b"logEvents" => k.log_events = k.log_events.or(Some(m)),
+            b"detail" => k.detail = k.detail.or(Some(m)),
+            b"detail-type" | b"source" => k.envelope = true,
+            b"@timestamp" => k.timestamp = true,
+            b"ecs" | b"event" => k.ecs = true,
+            b"_source" => k.source_doc = k.source_doc.or(Some(m)),
+            b"_index" => k.index = true,
+            key => k.other_cloudtrail |= CLOUDTRAIL_KEYS.contains(&key),
         }
     }
-    if has(b"eventVersion") || has(b"eventSource") {
+    k
+}
+
+fn classify(buf: &[u8], members: &[Member]) -> Shape {
+    let k = keys(buf, members);
+    let object = |m: &Member| buf.get(m.value.start) == Some(&b'{');
+    if let Some(m) = k.records.filter(|m| is_array(buf, &m.value)) {
+        return Shape::Records(m.value.clone());
+    }
+    if let Some(m) = k.lookup_events.filter(|m| is_array(buf, &m.value)) {
+        return Shape::Embedded(m.value.clone(), LOOKUP_EVENTS);
+    }
+    if let Some(m) = k.log_events.filter(|m| is_array(buf, &m.value)) {
+        return Shape::Embedded(m.value.clone(), LOG_EVENTS);
+    }
+    if k.version_or_source {
         return Shape::CloudTrail;
     }
-    if let Some(d) = member(buf, members, b"detail")
-        && buf.get(d.value.start) == Some(&b'{')
-        && (has(b"detail-type") || has(b"source"))
+    if let Some(d) = k.detail.filter(|d| object(d))
+        && k.envelope
     {
         return Shape::Envelope {
             detail: d.value.clone(),
         };
     }
-    if has(b"@timestamp") && (has(b"ecs") || has(b"event")) {
+    if k.timestamp && k.ecs {
         return Shape::Ecs;
     }
-    if let Some(m) = member(buf, members, b"_source")
-        && buf.get(m.value.start) == Some(&b'{')
-        && has(b"_index")
+    if let Some(m) = k.source_doc.filter(|m| object(m))
+        && k.index
     {
         return Shape::Hit {
             source: m.value.clone(),
         };
     }
-    if CLOUDTRAIL_KEYS.iter().any(|k| has(k)) {
+    if k.other_cloudtrail {
         return Shape::CloudTrail;
     }
     Shape::Unknown
 }
 
 fn is_cloudtrail(buf: &[u8], members: &[Member]) -> bool {
-    CLOUDTRAIL_KEYS
-        .iter()
-        .any(|k| member(buf, members, k).is_some())
+    let k = keys(buf, members);
+    k.version_or_source || k.other_cloudtrail
 }
 
 /// Appends the items for the already-scanned value `buf[start..end]` (its direct members in

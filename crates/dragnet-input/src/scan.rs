@@ -26,22 +26,6 @@ pub(crate) enum ScanError {
     TooDeep { at: usize },
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum State {
-    /// A value must start here.
-    Value,
-    /// Just after `[`: a value or `]`.
-    ArrayFirst,
-    /// Just after `{`: a key or `}`.
-    ObjectFirst,
-    /// After `,` in an object: a key.
-    Key,
-    /// After a key: `:`.
-    Colon,
-    /// After a value inside a container: `,` or the closing bracket.
-    After,
-}
-
 #[inline]
 pub(crate) fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\n' | b'\r' | b'\t')
@@ -94,7 +78,7 @@ fn find_quote_or_backslash(buf: &[u8], at: usize) -> Option<usize> {
 }
 
 /// Given `at` just past an opening quote, returns the position just past the closing quote.
-#[inline]
+#[inline(always)]
 pub(crate) fn skip_string(buf: &[u8], mut at: usize) -> Result<usize, ScanError> {
     loop {
         let Some(p) = find_quote_or_backslash(buf, at) else {
@@ -154,6 +138,14 @@ pub(crate) struct Scanner {
     pub members: Vec<Member>,
 }
 
+/// The first non-whitespace position at or after `at`, or `Incomplete`.
+#[inline(always)]
+fn ws(buf: &[u8], at: usize) -> Result<usize, ScanError> {
+    skip_ws(buf, at).ok_or(ScanError::Incomplete)
+}
+
+const VALUE_EXPECTED: &str = "a JSON value (object, array, string, number, true, false or null)";
+
 impl Scanner {
     /// Scans the JSON value whose first byte is `buf[start]` (not whitespace) and returns the
     /// position just past it. When the value is an object, [`Scanner::members`] lists its direct
@@ -169,123 +161,108 @@ impl Scanner {
         let stack = &mut self.stack;
         let members = &mut self.members;
         let mut i = start;
-        let mut state = State::Value;
-        let mut key: Range<usize> = 0..0;
-        loop {
-            let Some(p) = skip_ws(buf, i) else {
-                return Err(ScanError::Incomplete);
-            };
-            i = p;
-            let b = buf[i];
-            match state {
-                State::Value | State::ArrayFirst => {
-                    if state == State::ArrayFirst && b == b']' {
+        // Each pass of 'value frames one value starting at `i`, then consumes what follows it
+        // (`,` and the next key, or closing brackets) until another value must start.
+        'value: loop {
+            let b = *buf.get(i).ok_or(ScanError::Incomplete)?;
+            match b {
+                b'{' | b'[' => {
+                    if stack.len() >= max_depth {
+                        return Err(ScanError::TooDeep { at: i });
+                    }
+                    stack.push(b);
+                    i = ws(buf, i + 1)?;
+                    let close = if b == b'{' { b'}' } else { b']' };
+                    if buf[i] == close {
                         stack.pop();
                         i += 1;
                     } else {
-                        let in_top_object = stack.len() == 1 && stack[0] == b'{';
-                        if in_top_object {
-                            members.push(Member {
-                                key: key.clone(),
-                                value: i..i,
-                            });
+                        if b == b'{' {
+                            i = Self::key(buf, i, stack.len() == 1, members)?;
                         }
-                        match b {
-                            b'{' | b'[' => {
-                                if stack.len() >= max_depth {
-                                    return Err(ScanError::TooDeep { at: i });
-                                }
-                                stack.push(b);
-                                i += 1;
-                                state = if b == b'{' {
-                                    State::ObjectFirst
-                                } else {
-                                    State::ArrayFirst
-                                };
-                                continue;
-                            }
-                            b'"' => i = skip_string(buf, i + 1)?,
-                            b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => i = skip_scalar(buf, i)?,
-                            _ => {
-                                return Err(ScanError::Syntax {
-                                    at: i,
-                                    expected: "a JSON value (object, array, string, number, true, false or null)",
-                                });
-                            }
-                        }
+                        continue 'value;
                     }
                 }
-                State::ObjectFirst | State::Key => {
-                    if b == b'}' && state == State::ObjectFirst {
+                b'"' => i = skip_string(buf, i + 1)?,
+                b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => i = skip_scalar(buf, i)?,
+                _ => {
+                    return Err(ScanError::Syntax {
+                        at: i,
+                        expected: VALUE_EXPECTED,
+                    });
+                }
+            }
+            // A value ended at `i`.
+            loop {
+                let Some(&top) = stack.last() else {
+                    return Ok(i);
+                };
+                if stack.len() == 1
+                    && top == b'{'
+                    && let Some(m) = members.last_mut()
+                {
+                    m.value.end = i;
+                }
+                i = ws(buf, i)?;
+                match (buf[i], top) {
+                    (b',', b'{') => {
+                        i = ws(buf, i + 1)?;
+                        i = Self::key(buf, i, stack.len() == 1, members)?;
+                        continue 'value;
+                    }
+                    (b',', _) => {
+                        i = ws(buf, i + 1)?;
+                        continue 'value;
+                    }
+                    (b'}', b'{') | (b']', b'[') => {
                         stack.pop();
                         i += 1;
-                    } else if b == b'"' {
-                        let end = skip_string(buf, i + 1)?;
-                        key = i + 1..end - 1;
-                        i = end;
-                        state = State::Colon;
-                        continue;
-                    } else {
+                    }
+                    _ => {
                         return Err(ScanError::Syntax {
                             at: i,
-                            expected: "a quoted object key",
+                            expected: if top == b'{' {
+                                "',' or '}' after an object member"
+                            } else {
+                                "',' or ']' after an array element"
+                            },
                         });
                     }
                 }
-                State::Colon => {
-                    if b == b':' {
-                        i += 1;
-                        state = State::Value;
-                        continue;
-                    }
-                    return Err(ScanError::Syntax {
-                        at: i,
-                        expected: "':' after an object key",
-                    });
-                }
-                State::After => {
-                    let top = *stack.last().expect("After implies an open container");
-                    match (b, top) {
-                        (b',', b'{') => {
-                            i += 1;
-                            state = State::Key;
-                            continue;
-                        }
-                        (b',', _) => {
-                            i += 1;
-                            state = State::Value;
-                            continue;
-                        }
-                        (b'}', b'{') | (b']', b'[') => {
-                            stack.pop();
-                            i += 1;
-                        }
-                        _ => {
-                            return Err(ScanError::Syntax {
-                                at: i,
-                                expected: if top == b'{' {
-                                    "',' or '}' after an object member"
-                                } else {
-                                    "',' or ']' after an array element"
-                                },
-                            });
-                        }
-                    }
-                }
             }
-            // A value (scalar or container) just ended at `i`.
-            if stack.is_empty() {
-                return Ok(i);
-            }
-            if stack.len() == 1
-                && stack[0] == b'{'
-                && let Some(m) = members.last_mut()
-                && m.value.end == m.value.start
-            {
-                m.value.end = i;
-            }
-            state = State::After;
         }
+    }
+
+    /// `"key" :` at `i`; returns the position of the member's value (recorded when `direct`).
+    #[inline(always)]
+    fn key(
+        buf: &[u8],
+        i: usize,
+        direct: bool,
+        members: &mut Vec<Member>,
+    ) -> Result<usize, ScanError> {
+        if buf[i] != b'"' {
+            return Err(ScanError::Syntax {
+                at: i,
+                expected: "a quoted object key",
+            });
+        }
+        let end = skip_string(buf, i + 1)?;
+        let colon = ws(buf, end)?;
+        if buf[colon] != b':' {
+            return Err(ScanError::Syntax {
+                at: colon,
+                expected: "':' after an object key",
+            });
+        }
+        let value = ws(buf, colon + 1)?;
+        if direct {
+            members.push(Member {
+                key: i + 1..end - 1,
+                value: value..value,
+            });
+        }
+        Ok(value)
     }
 }
 
