@@ -148,7 +148,7 @@ any where event.action = "x"
 }
 
 #[test]
-fn hunt_runs_eql_event_rules_and_reports_sequences_as_unsupported() {
+fn hunt_runs_eql_event_and_sequence_rules() {
     let dir = tempfile::tempdir().unwrap();
     let rule = |name: &str, id: &str, query: &str| {
         format!(
@@ -189,29 +189,61 @@ query = '''
         rule(
             "EQL sequence",
             "0b7c3a52-1f0e-4c7e-9c55-1d1f2f0b8a02",
-            r#"sequence by user.name [any where true] [any where true]"#,
+            r#"sequence by user.name with maxspan=10m
+  [any where event.action == "CreateAccessKey"]
+  [any where event.action == "AttachUserPolicy"]"#,
         ),
     )
     .unwrap();
     let data = dir.path().join("trail.json");
+    // Out of time order on purpose; bob's AttachUserPolicy has no CreateAccessKey before it.
     std::fs::write(
         &data,
-        r#"{"Records":[{"eventVersion":"1.08","eventTime":"2024-05-21T10:00:00Z","eventSource":"iam.amazonaws.com","eventName":"CreateAccessKey","awsRegion":"us-east-1","eventID":"5c1b6f0e-2d7a-4c39-9f0a-6a1f5c3e9b10","userIdentity":{"type":"IAMUser","userName":"alice"}}]}"#,
+        r#"{"Records":[
+{"eventVersion":"1.08","eventTime":"2024-05-21T10:05:00Z","eventSource":"iam.amazonaws.com","eventName":"AttachUserPolicy","awsRegion":"us-east-1","eventID":"e2","userIdentity":{"type":"IAMUser","userName":"alice"}},
+{"eventVersion":"1.08","eventTime":"2024-05-21T10:00:00Z","eventSource":"iam.amazonaws.com","eventName":"CreateAccessKey","awsRegion":"us-east-1","eventID":"e1","userIdentity":{"type":"IAMUser","userName":"alice"}},
+{"eventVersion":"1.08","eventTime":"2024-05-21T10:06:00Z","eventSource":"iam.amazonaws.com","eventName":"AttachUserPolicy","awsRegion":"us-east-1","eventID":"e3","userIdentity":{"type":"IAMUser","userName":"bob"}}
+]}"#,
     )
     .unwrap();
-    dragnet()
+    let out = dragnet()
         .args(["--format", "ndjson", "hunt", "-r"])
         .arg(dir.path())
         .arg(&data)
-        .assert()
-        .success()
-        .stdout(predicate::str::contains(
-            "0b7c3a52-1f0e-4c7e-9c55-1d1f2f0b8a01",
-        ))
-        .stdout(predicate::str::contains("0b7c3a52-1f0e-4c7e-9c55-1d1f2f0b8a02").not())
-        .stderr(predicate::str::contains(
-            "EQL sequence rules are not run by hunt yet",
-        ));
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let alerts: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let rule_id = |a: &serde_json::Value| {
+        a["kibana.alert.rule.rule_id"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    };
+    let events = alerts
+        .iter()
+        .filter(|a| rule_id(a).ends_with("8a01"))
+        .count();
+    assert_eq!(
+        events, 1,
+        "the event rule matches the CreateAccessKey record"
+    );
+    let seqs: Vec<_> = alerts
+        .iter()
+        .filter(|a| rule_id(a).ends_with("8a02"))
+        .collect();
+    assert_eq!(seqs.len(), 1, "one sequence: alice's two events, not bob's");
+    let text = seqs[0].to_string();
+    assert!(text.contains("\"join_keys\":[\"alice\"]"), "{text}");
+    assert!(text.contains("\"e1\"") && text.contains("\"e2\""), "{text}");
 }
 
 #[test]
