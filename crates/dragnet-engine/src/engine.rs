@@ -74,6 +74,7 @@ pub(crate) struct ActiveRule {
     pub report: usize,
     pub meta: RuleMeta,
     pub detector: Box<dyn Detector>,
+    pub suppression: Option<crate::suppression::Suppression>,
 }
 
 /// A compiled rule set, ready to evaluate records.
@@ -136,6 +137,7 @@ impl Engine {
                 let (detector, cnf) =
                     build_detector(rule, schema, &mut fields, &mut notes, &extras)?;
                 let detector = extras.wrap(rule, detector, schema, &mut fields, &mut notes)?;
+                crate::suppression::Suppression::notes(rule, &mut notes);
                 Ok((detector, notes, cnf))
             })();
             match verdict {
@@ -148,6 +150,7 @@ impl Engine {
                         report: reports.len(),
                         meta: rule_meta(rule),
                         detector,
+                        suppression: crate::suppression::Suppression::of(rule),
                     });
                     cnfs.push(cnf);
                 }

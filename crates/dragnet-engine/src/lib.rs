@@ -21,6 +21,7 @@ mod new_terms;
 pub mod prefilter;
 mod query;
 mod run;
+mod suppression;
 mod threshold;
 
 pub use accounting::{RuleCounts, RuleReport, RuleStatus};

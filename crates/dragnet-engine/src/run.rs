@@ -348,6 +348,7 @@ impl Engine {
         }
         stats.duplicates = duplicate_records.difference(&kept_records).count() as u64;
         stats.records_matched = stats.records_matched.saturating_sub(stats.duplicates);
+        crate::suppression::apply(&self.rules, &mut unique);
 
         unique.sort_by(|a, b| {
             let name_a = &self.reports[a.rule].name;

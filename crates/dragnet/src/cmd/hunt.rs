@@ -428,7 +428,19 @@ fn write_alert_table(
     alerts: &[Alert],
     reports: &[dragnet_engine::RuleReport],
 ) -> anyhow::Result<()> {
-    let rows: Vec<Vec<String>> = alerts.iter().map(|a| alert_row(a, reports)).collect();
+    // Building-block alerts are hidden from the default view, as in Kibana's alerts table; the
+    // json / ndjson / csv outputs carry them.
+    let rows: Vec<Vec<String>> = alerts
+        .iter()
+        .filter(|a| !crate::cmd::hunt_extras::is_building_block(a))
+        .map(|a| alert_row(a, reports))
+        .collect();
+    let hidden = alerts.len() - rows.len();
+    if hidden > 0 {
+        eprintln!(
+            "note: {hidden} building-block alert(s) not shown in the table (use --format json or ndjson)"
+        );
+    }
     write_table(
         w,
         &[
