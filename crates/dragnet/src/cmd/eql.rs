@@ -187,12 +187,15 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
 
 type Found = dragnet_eql::SequenceMatch<String>;
 
+/// Runs a callback on a document seen as an event; false when the record could not be mapped.
+type WithEvent<'a> = dyn Fn(&str, &Value, &mut dyn FnMut(&dyn Event)) -> bool + 'a;
+
 fn run_sequence(
     compiled: &CompiledQuery,
     args: &Args,
     docs: &[(String, Value)],
     ts_field: FieldId,
-    with_event: &dyn Fn(&str, &Value, &mut dyn FnMut(&dyn Event)) -> bool,
+    with_event: &WithEvent<'_>,
     stats: &mut Stats,
 ) -> Vec<Found> {
     // Order by @timestamp; the input order breaks ties (a stable sort).
