@@ -341,6 +341,13 @@ fn build_detector(
         (TypeParams::NewTerms(n), _) => {
             crate::new_terms::build(rule, n, schema, fields, notes, extras)
         }
+        (TypeParams::ThreatMatch(t), _) => {
+            crate::threat_match::build(rule, t, schema, fields, notes, extras)
+        }
+        (TypeParams::MachineLearning(ml), _) => unsupported(format!(
+            "machine_learning rules read the anomaly records of Elastic ML job(s) {}, which exist only inside Elasticsearch",
+            ml.machine_learning_job_id.join(", ")
+        )),
         (TypeParams::Query { .. }, Some(Language::Lucene)) => {
             unsupported("query rules in the lucene language are not implemented".into())
         }

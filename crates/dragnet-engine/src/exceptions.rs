@@ -45,11 +45,13 @@ use crate::detector::{Detection, Detector};
 /// The note other modules push when a rule references exception lists dragnet was not given.
 pub(crate) const NOT_APPLIED_NOTE: &str = "exception lists live in Kibana and are not applied";
 
-/// Everything a run takes from outside the rules: exception lists (and, for indicator match
-/// rules, threat indicators).
+/// Everything a run takes from outside the rules: exception lists and, for indicator match
+/// rules, threat indicators.
 #[derive(Clone, Default)]
 pub struct Extras {
     pub exceptions: Option<Arc<ExceptionSet>>,
+    /// Indicator documents for `threat_match` rules (`--indicators`).
+    pub indicators: Option<Arc<crate::threat_match::Indicators>>,
 }
 
 /// A problem in an exception file: where and why. The rest of the file is still used.
@@ -558,6 +560,7 @@ impl RuleExceptions {
 /// [`Extras`] prepared for one rule set: which lists apply to which rules.
 pub(crate) struct Prepared {
     set: Option<Arc<ExceptionSet>>,
+    indicators: Option<Arc<crate::threat_match::Indicators>>,
     /// `list_id`s some rule references.
     referenced: HashSet<String>,
 }
@@ -566,6 +569,7 @@ impl Extras {
     pub(crate) fn prepare(&self, rules: &[Rule]) -> Prepared {
         Prepared {
             set: self.exceptions.clone(),
+            indicators: self.indicators.clone(),
             referenced: rules
                 .iter()
                 .flat_map(|r| r.exceptions_list.iter().map(|l| l.list_id.clone()))
@@ -575,6 +579,11 @@ impl Extras {
 }
 
 impl Prepared {
+    /// The indicators given for `threat_match` rules.
+    pub(crate) fn indicators(&self) -> Option<Arc<crate::threat_match::Indicators>> {
+        self.indicators.clone()
+    }
+
     /// The rule's exceptions, compiled; notes say what applies and what cannot.
     pub(crate) fn for_rule(
         &self,

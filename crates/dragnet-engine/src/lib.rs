@@ -22,10 +22,12 @@ pub mod prefilter;
 mod query;
 mod run;
 mod suppression;
+pub mod threat_match;
 mod threshold;
 
 pub use accounting::{RuleCounts, RuleReport, RuleStatus};
 pub use detector::{Detection, Detector};
 pub use engine::{Engine, EngineError, Selection};
 pub use exceptions::{ExceptionSet, Extras};
+pub use threat_match::Indicators;
 pub use run::{Alert, Progress, RunOptions, RunOutput, RunStats};

@@ -491,3 +491,86 @@ fn building_block_alerts_hidden_from_table_only() {
         "{stderr}"
     );
 }
+
+/// Indicator match against `--indicators`: an OR of mapping groups, each an AND of entries;
+/// `threat_filters` (match_phrase) and `threat_query` select the indicators; alerts carry
+/// `threat.enrichments` shaped as Kibana's (`matched.atomic/field/id/index/type`, `indicator`,
+/// `feed.name`).
+#[test]
+fn threat_match_with_indicator_file() {
+    let rules = fixture("rules/threat_match.toml");
+    let indicators = fixture("indicators.ndjson");
+    let inputs = [fixture("threat.jsonl")];
+    let (code, alerts, stderr) = hunt(
+        &[
+            "-r",
+            rules.to_str().unwrap(),
+            "--indicators",
+            indicators.to_str().unwrap(),
+        ],
+        &inputs,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    // The bad indicator line is reported with file and line.
+    assert!(
+        stderr.contains("indicators.ndjson:4: not valid JSON"),
+        "{stderr}"
+    );
+    let got: Vec<(&str, Vec<(String, String, String)>)> = alerts
+        .iter()
+        .map(|a| {
+            assert_eq!(a["kibana.alert.rule.type"], "threat_match");
+            let enrichments = a["threat"]["enrichments"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| {
+                    assert_eq!(e["matched"]["type"], "indicator_match_rule");
+                    assert!(e["indicator"].is_object());
+                    (
+                        e["matched"]["field"].as_str().unwrap().to_string(),
+                        e["matched"]["atomic"].as_str().unwrap().to_string(),
+                        e["matched"]["id"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect();
+            (
+                a["kibana.alert.ancestors"][0]["id"].as_str().unwrap(),
+                enrichments,
+            )
+        })
+        .collect();
+    let e = |f: &str, v: &str, id: &str| (f.to_string(), v.to_string(), id.to_string());
+    assert_eq!(
+        got,
+        vec![
+            // Hit on the IP group. ti-miss has no indicator; ti-filtered's indicator has
+            // event.kind "event", which the match_phrase threat filter rejects.
+            ("ti-hit-ip", vec![e("source.ip", "203.0.113.66", "ind-ip")]),
+            // Both entries of the AND group hold; ti-and-half has only the action.
+            (
+                "ti-and-hit",
+                vec![
+                    e("event.action", "GetObject", "ind-and"),
+                    e("user.name", "mallory", "ind-and")
+                ]
+            ),
+        ]
+    );
+    let first = &alerts[0]["threat"]["enrichments"][0];
+    assert_eq!(first["feed"]["name"], "Test feed");
+    assert_eq!(
+        first["matched"]["index"],
+        ".ds-logs-ti_test.indicator-default-000001"
+    );
+    assert_eq!(first["indicator"]["ip"], "203.0.113.66");
+
+    // Without --indicators the rule is accounted as unsupported, with the reason.
+    let (code, alerts, stderr) = hunt(&["-r", rules.to_str().unwrap()], &inputs);
+    assert_eq!(code, 2, "no rule can run: {stderr}");
+    assert!(alerts.is_empty());
+    assert!(
+        stderr.contains("unsupported") && stderr.contains("threat_match needs --indicators FILE"),
+        "{stderr}"
+    );
+}

@@ -70,6 +70,11 @@ pub struct Args {
     /// every rule. With --explain, every suppressed event is listed.
     #[arg(long = "exceptions", value_name = "FILE")]
     pub exceptions: Vec<PathBuf>,
+    /// Threat indicators for indicator match (threat_match) rules: ECS NDJSON with
+    /// `threat.indicator.*`, e.g. an export of logs-ti_* (repeatable). Without it those rules
+    /// are accounted as unsupported.
+    #[arg(long = "indicators", value_name = "FILE")]
+    pub indicators: Vec<PathBuf>,
     /// Worker threads (default: one per core; RAYON_NUM_THREADS is honoured too).
     #[arg(long, short = 'j', value_name = "N")]
     pub threads: Option<usize>,
@@ -108,6 +113,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         dragnet_cloudtrail::MapperOptions::default(),
         &dragnet_engine::Extras {
             exceptions: exceptions.clone(),
+            indicators: crate::cmd::hunt_extras::load_indicators(&args.indicators, global.quiet)?,
         },
     )?;
     let mut counts = RuleCounts::of(engine.reports());

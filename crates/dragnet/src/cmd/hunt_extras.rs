@@ -1,11 +1,11 @@
-//! `dragnet hunt` inputs from outside the rules: exception list exports (`--exceptions`), and
-//! the report of what they suppressed.
+//! `dragnet hunt` inputs from outside the rules: exception list exports (`--exceptions`) and
+//! the report of what they suppressed, threat indicators (`--indicators`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use dragnet_engine::ExceptionSet;
+use dragnet_engine::{ExceptionSet, Indicators};
 use serde_json::{Value, json};
 
 /// Reads every `--exceptions` file; bad lines are warnings (file:line: reason), an unreadable
@@ -87,4 +87,26 @@ pub fn is_building_block(alert: &dragnet_engine::Alert) -> bool {
         .doc
         .get("kibana.alert.building_block_type")
         .is_some_and(|v| !v.is_null())
+}
+
+/// Reads every `--indicators` file; bad lines are warnings, an unreadable file is an error.
+pub fn load_indicators(paths: &[PathBuf], quiet: bool) -> anyhow::Result<Option<Arc<Indicators>>> {
+    if paths.is_empty() {
+        return Ok(None);
+    }
+    let mut set = Indicators::new();
+    for path in paths {
+        set.add_file(path).with_context(|| {
+            format!(
+                "cannot read --indicators {}: give ECS NDJSON indicator documents",
+                path.display()
+            )
+        })?;
+    }
+    if !quiet {
+        for p in set.problems() {
+            eprintln!("warning: {p}");
+        }
+    }
+    Ok(Some(Arc::new(set)))
 }
