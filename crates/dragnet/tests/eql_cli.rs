@@ -62,6 +62,28 @@ fn sequence_query_joins_by_key_within_maxspan() {
 }
 
 #[test]
+fn pipes_order_matches_by_timestamp() {
+    let f = tempfile::Builder::new()
+        .suffix(".ndjson")
+        .tempfile()
+        .unwrap();
+    std::fs::write(
+        f.path(),
+        r#"{"@timestamp":"2024-05-21T10:09:00Z","event":{"action":"late"}}
+{"@timestamp":"2024-05-21T10:01:00Z","event":{"action":"early"}}
+"#,
+    )
+    .unwrap();
+    // head: "up to N events, starting with the earliest matches" (eql-pipe-ref.md).
+    dragnet()
+        .args(["--format", "ndjson", "eql", "any where true | head 1"])
+        .arg(f.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(":2\"").and(predicate::str::contains(":1\"").not()));
+}
+
+#[test]
 fn pipes_keep_the_last_matches() {
     let f = events_file();
     dragnet()

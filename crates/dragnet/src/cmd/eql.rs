@@ -142,21 +142,26 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         let mut results = Vec::new();
         for (location, doc) in &docs {
             let mut decided = (false, None);
+            let mut ts = None;
             if !with_event(location, doc, &mut |ev| {
                 decided = decide(&compiled, ev, args.explain);
+                ts = timestamp_of(ev, ts_field);
             }) {
                 stats.skipped_records += 1;
                 continue;
             }
             stats.evaluated += 1;
             stats.matched += usize::from(decided.0);
-            results.push((location.clone(), decided.0, decided.1));
+            results.push((location.clone(), decided.0, decided.1, ts));
         }
         if !compiled.pipes().is_empty() {
-            let matched: Vec<_> = results.into_iter().filter(|r| r.1).collect();
+            // Pipes see the matches as Elasticsearch returns them: in timestamp order (events
+            // without a timestamp last; input order breaks ties).
+            let mut matched: Vec<_> = results.into_iter().filter(|r| r.1).collect();
+            matched.sort_by_key(|r| (r.3.is_none(), r.3));
             results = apply_pipes(compiled.pipes(), matched);
         }
-        for (location, matched, explanation) in &results {
+        for (location, matched, explanation, _) in &results {
             write_result(&mut out, format, location, *matched, explanation.as_deref())?;
         }
         eprintln!(
