@@ -2,12 +2,13 @@
 # dragnet hunt benchmark: times dragnet against baselines measured IN THE SAME RUN and prints
 # ratios (see BENCHMARKS.md for method and targets).
 #
-#   benches/hunt-bench.sh [--smoke] [--rss-10gb] [--runs N] [SIZE] [THREADS]
+#   benches/hunt-bench.sh [--smoke] [--rss-10gb] [--no-build] [--runs N] [SIZE] [THREADS]
 #
 #   SIZE     uncompressed size of the generated trail (default 1GB; --smoke: 4MB)
 #   THREADS  worker threads for dragnet, parse-only and DuckDB (default 2)
 #   --smoke  a few MB, one iteration, skips tools that are not installed (CI-friendly)
 #   --rss-10gb  also generate 10 GB and record dragnet's peak RSS over it
+#   --no-build  use the binaries already in target/release (skip cargo build)
 #
 # Baselines: rg -c -F SendCommand (I/O + search floor), dragnet-bench parse-only (serde_json
 # Value per line), DuckDB read_json with the two seed queries, gzip -dc for the .gz input.
@@ -17,14 +18,16 @@ cd "$(dirname "$0")/.."
 
 SMOKE=0
 RSS_10GB=0
+NO_BUILD=0
 RUNS=""
 POSITIONAL=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --smoke) SMOKE=1 ;;
     --rss-10gb) RSS_10GB=1 ;;
+    --no-build) NO_BUILD=1 ;;
     --runs) RUNS="$2"; shift ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     -*) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
     *) POSITIONAL+=("$1") ;;
   esac
@@ -48,9 +51,12 @@ die() { say "error: $*"; exit 2; }
 have() { command -v "$1" >/dev/null 2>&1; }
 
 # ---- build ---------------------------------------------------------------------------------
-say "== building (cargo build --release -p dragnet-bench -p dragnet)"
-cargo build --release -p dragnet-bench >&2 || die "dragnet-bench does not build"
-cargo build --release -p dragnet >&2 || die "dragnet does not build: cargo build --release -p dragnet"
+if [[ $NO_BUILD == 0 ]]; then
+  say "== building (cargo build --release -p dragnet-bench -p dragnet)"
+  cargo build --release -p dragnet-bench >&2 || die "dragnet-bench does not build"
+  cargo build --release -p dragnet >&2 || die "dragnet does not build: cargo build --release -p dragnet"
+fi
+[[ -x target/release/dragnet-bench ]] || die "target/release/dragnet-bench missing: cargo build --release -p dragnet-bench"
 BENCH=target/release/dragnet-bench
 DRAGNET=target/release/dragnet
 [[ -x $DRAGNET ]] || die "$DRAGNET missing after build"
@@ -62,7 +68,7 @@ if $DRAGNET hunt --help 2>/dev/null | grep -q -- '--threads'; then HUNT_THREADS=
 
 # ---- data ----------------------------------------------------------------------------------
 gen() { # gen SIZE FORMAT FILE
-  if [[ ! -s $3 ]]; then
+  if [[ ! -s $3 || ! -s $3.gen.log ]]; then
     say "== generating $3 ($1, $2, seed $SEED)"
     $BENCH gen --size "$1" --seed "$SEED" --format "$2" --out "$3.tmp" 2> "$3.gen.log" \
       || { cat "$3.gen.log" >&2; die "generator failed"; }
@@ -119,6 +125,7 @@ add gzip-dc "gzip -dc $GZ"
 add dragnet-seed-gz "$DRAGNET hunt ${HUNT_THREADS[*]} --format ndjson -r rules/ $GZ"
 
 RESULTS="$DATA/results-$SIZE-t$THREADS.json"
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 if have hyperfine; then
   say "== timing with hyperfine ($RUNS runs, 1 warm-up each)"
   args=()
@@ -143,6 +150,8 @@ else
     echo ']}'
   } > "$RESULTS"
 fi
+
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- peak RSS ------------------------------------------------------------------------------
 rss() { # rss FILE RULES -> KiB
@@ -170,31 +179,44 @@ results, nbytes, size, threads, injected, ssm, ami, duck, *rss = sys.argv[1:]
 nbytes = int(nbytes)
 data = json.load(open(results))["results"]
 t = {}
+cpu = {}
 for r in data:
     name = r["command"]
     times = r["times"]
     t[name] = (statistics.median(times), min(times), max(times))
+    if "user" in r and "system" in r:
+        cpu[name] = r["user"] + r["system"]
 print(f"\ndragnet hunt benchmark: {size} ({nbytes} bytes), {threads} threads, median of runs\n")
-print(f"{'command':<20}{'median s':>10}{'min s':>9}{'max s':>9}{'MB/s':>9}")
+print(f"{'command':<20}{'median s':>10}{'min s':>9}{'max s':>9}{'MB/s':>9}{'cpu s':>9}")
 for name, (med, lo, hi) in t.items():
-    print(f"{name:<20}{med:>10.3f}{lo:>9.3f}{hi:>9.3f}{nbytes / 1e6 / med:>9.0f}")
-def ratio(a, b):
-    return t[a][0] / t[b][0] if a in t and b in t else None
+    c = f"{cpu[name]:>9.3f}" if name in cpu else f"{'n/a':>9}"
+    print(f"{name:<20}{med:>10.3f}{lo:>9.3f}{hi:>9.3f}{nbytes / 1e6 / med:>9.0f}{c}")
+def ratio(a, b, table):
+    if a not in table or b not in table:
+        return None
+    x, y = table[a], table[b]
+    x = x[0] if isinstance(x, tuple) else x
+    y = y[0] if isinstance(y, tuple) else y
+    return x / y
 rows = [
-    ("dragnet-seed / rg", ratio("dragnet-seed", "rg"), "<= 1.5", lambda x: x <= 1.5),
-    ("dragnet-aws-query / rg", ratio("dragnet-aws-query", "rg"), "<= 3.0", lambda x: x <= 3.0),
-    ("dragnet-seed / parse-only", ratio("dragnet-seed", "parse-only"), "(info)", None),
-    ("duckdb-seed / dragnet-seed", ratio("duckdb-seed", "dragnet-seed"), ">= 2.5", lambda x: x >= 2.5),
-    ("dragnet-seed-gz / gzip-dc", ratio("dragnet-seed-gz", "gzip-dc"), "<= 1.3", lambda x: x <= 1.3),
-    ("parse-only / rg", ratio("parse-only", "rg"), "(info)", None),
+    ("dragnet-seed / rg", "dragnet-seed", "rg", "<= 1.5", lambda x: x <= 1.5),
+    ("dragnet-aws-query / rg", "dragnet-aws-query", "rg", "<= 3.0", lambda x: x <= 3.0),
+    ("dragnet-seed / parse-only", "dragnet-seed", "parse-only", "(info)", None),
+    ("duckdb-seed / dragnet-seed", "duckdb-seed", "dragnet-seed", ">= 2.5", lambda x: x >= 2.5),
+    ("dragnet-seed-gz / gzip-dc", "dragnet-seed-gz", "gzip-dc", "<= 1.3", lambda x: x <= 1.3),
+    ("parse-only / rg", "parse-only", "rg", "(info)", None),
 ]
-print(f"\n{'ratio':<30}{'value':>8}  {'target':<8} verdict")
-for name, value, target, ok in rows:
+print("\nratios of wall-clock medians (the targets); cpu = ratio of user+sys CPU means (info)")
+print(f"{'ratio':<30}{'wall':>8}{'cpu':>8}  {'target':<8} verdict (wall)")
+for name, a, b, target, ok in rows:
+    value = ratio(a, b, t)
+    c = ratio(a, b, cpu)
+    cs = f"{c:>8.2f}" if c is not None else f"{'n/a':>8}"
     if value is None:
-        print(f"{name:<30}{'n/a':>8}  {target:<8} not measured")
+        print(f"{name:<30}{'n/a':>8}{cs}  {target:<8} not measured")
     else:
         verdict = "" if ok is None else ("MET" if ok(value) else "NOT MET")
-        print(f"{name:<30}{value:>8.2f}  {target:<8} {verdict}")
+        print(f"{name:<30}{value:>8.2f}{cs}  {target:<8} {verdict}")
 print("\npeak RSS (target: heap < 200 MB; RSS is an upper bound of heap)")
 for line in rss:
     print("  " + line)
@@ -207,3 +229,4 @@ print(f"  duckdb counts: {duck}")
 ok = int(ssm) == inj['expected_hits_ssm_send_command'] and int(ami) == inj['expected_hits_ami_shared']
 print("  counts " + ("MATCH" if ok else "DIFFER"))
 PY
+echo "  load average (1/5/15 min) before timing: $LOAD_BEFORE, after: $LOAD_AFTER on $(nproc) CPUs"
