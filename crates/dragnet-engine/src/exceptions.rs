@@ -52,6 +52,11 @@ pub struct Extras {
     pub exceptions: Option<Arc<ExceptionSet>>,
     /// Indicator documents for `threat_match` rules (`--indicators`).
     pub indicators: Option<Arc<crate::threat_match::Indicators>>,
+    /// The run's `--from` / `--to` (events at or after `from`, before `to`), for the rule types
+    /// that alert after the run: their alerts (and threshold counts) keep to the range, as the
+    /// per-event rules' alerts do; new_terms history may reach before `from`.
+    pub from: Option<jiff::Timestamp>,
+    pub to: Option<jiff::Timestamp>,
 }
 
 /// A problem in an exception file: where and why. The rest of the file is still used.
@@ -557,10 +562,25 @@ impl RuleExceptions {
     }
 }
 
+/// `--from` / `--to` in milliseconds.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct TimeRange {
+    from_ms: Option<i64>,
+    to_ms: Option<i64>,
+}
+
+impl TimeRange {
+    /// Whether `ms` is at or after `from` and before `to`.
+    pub(crate) fn contains(&self, ms: i64) -> bool {
+        self.from_ms.is_none_or(|f| ms >= f) && self.to_ms.is_none_or(|t| ms < t)
+    }
+}
+
 /// [`Extras`] prepared for one rule set: which lists apply to which rules.
 pub(crate) struct Prepared {
     set: Option<Arc<ExceptionSet>>,
     indicators: Option<Arc<crate::threat_match::Indicators>>,
+    pub(crate) range: TimeRange,
     /// `list_id`s some rule references.
     referenced: HashSet<String>,
 }
@@ -570,6 +590,10 @@ impl Extras {
         Prepared {
             set: self.exceptions.clone(),
             indicators: self.indicators.clone(),
+            range: TimeRange {
+                from_ms: self.from.map(|t| t.as_millisecond()),
+                to_ms: self.to.map(|t| t.as_millisecond()),
+            },
             referenced: rules
                 .iter()
                 .flat_map(|r| r.exceptions_list.iter().map(|l| l.list_id.clone()))

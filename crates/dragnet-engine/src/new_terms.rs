@@ -35,7 +35,7 @@ use crate::aggregate::{
 };
 use crate::detector::{Detection, Detector};
 use crate::engine::Cnf;
-use crate::exceptions::{NOT_APPLIED_NOTE, Prepared, RuleExceptions};
+use crate::exceptions::{NOT_APPLIED_NOTE, Prepared, RuleExceptions, TimeRange};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Occurrence {
@@ -71,6 +71,8 @@ pub struct NewTermsDetector {
     state: Mutex<State>,
     anonymous: AtomicU64,
     explain: AtomicBool,
+    /// `--from` / `--to`: new terms are reported only inside.
+    range: TimeRange,
 }
 
 /// Compiles a new terms rule into its detector and prefilter facts, or says why it cannot run.
@@ -135,6 +137,7 @@ pub(crate) fn build(
             state: Mutex::new(State::default()),
             anonymous: AtomicU64::new(0),
             explain: AtomicBool::new(false),
+            range: extras.range,
         }),
         cnf,
     ))
@@ -235,6 +238,10 @@ impl Detector for NewTermsDetector {
             let end = start + occurrences[start..].partition_point(|o| o.term == term);
             let times: Vec<i64> = occurrences[start..end].iter().map(|o| o.time_ms).collect();
             for hit in new_term_windows(&times, self.schedule, self.history_ms) {
+                // Events before --from still form the history; alerts keep to the range.
+                if !self.range.contains(hit.first_ms) {
+                    continue;
+                }
                 let key = (term, chunk_of(hit.first_ms, self.chunk_ms()));
                 let Some(kept) = state.docs.get(&key) else {
                     continue;

@@ -26,11 +26,11 @@ use dragnet_rules::{Rule, ThreatMatch};
 use serde_json::{Map, Value, json};
 
 use crate::accounting::RuleStatus;
-use crate::aggregate::compile_kql;
+use crate::aggregate::{EventFields, compile_kql};
 use crate::alert::{field_strings, sha256_hex};
 use crate::detector::{Detection, Detector};
 use crate::engine::Cnf;
-use crate::exceptions::{NOT_APPLIED_NOTE, Prepared, RuleExceptions};
+use crate::exceptions::{NOT_APPLIED_NOTE, Prepared, RuleExceptions, TimeRange};
 
 /// Indicator documents read from `--indicators` files.
 #[derive(Default)]
@@ -139,6 +139,8 @@ pub struct ThreatMatchDetector {
     lookup: Vec<HashMap<String, Vec<usize>>>,
     indicator_path: String,
     found: Mutex<Vec<Detection>>,
+    time: EventFields,
+    range: TimeRange,
 }
 
 /// Compiles an indicator match rule, or says why it cannot run.
@@ -234,6 +236,7 @@ pub(crate) fn build(
             reason: "every threat_mapping group needs an entry without negate".into(),
         });
     }
+    let time = EventFields::intern(rule, &mut scratch);
     *fields = scratch;
     if !rule.exceptions_list.is_empty() {
         notes.push(NOT_APPLIED_NOTE.into());
@@ -290,6 +293,8 @@ pub(crate) fn build(
                 .clone()
                 .unwrap_or_else(|| "threat.indicator".into()),
             found: Mutex::new(Vec::new()),
+            time,
+            range: extras.range,
         }),
         cnf,
     ))
@@ -364,6 +369,12 @@ fn object_at(doc: &Value, path: &str) -> Value {
 impl Detector for ThreatMatchDetector {
     fn on_event(&self, event: &dyn Event, explain: bool, _out: &mut Vec<Detection>) {
         if !self.query.matches(event) {
+            return;
+        }
+        // --from / --to, on the time the rule's look-back filters on, as for query rules.
+        if let Some(t) = self.time.time_ms(event)
+            && !self.range.contains(t)
+        {
             return;
         }
         // (indicator, group) pairs whose every entry holds.

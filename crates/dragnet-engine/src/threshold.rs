@@ -33,7 +33,7 @@ use crate::aggregate::{
 use crate::alert::sha256_hex;
 use crate::detector::{Detection, Detector};
 use crate::engine::Cnf;
-use crate::exceptions::{NOT_APPLIED_NOTE, Prepared, RuleExceptions};
+use crate::exceptions::{NOT_APPLIED_NOTE, Prepared, RuleExceptions, TimeRange};
 
 /// No cardinality value (the document lacks the cardinality field, or none is configured).
 const NO_VALUE: u32 = u32::MAX;
@@ -70,6 +70,8 @@ pub struct ThresholdDetector {
     /// Events without an `event.id` get a run-unique identity (never merged as duplicates).
     anonymous: AtomicU64,
     explain: AtomicBool,
+    /// `--from` / `--to`: events outside are not counted.
+    range: TimeRange,
 }
 
 /// Compiles a threshold rule into its detector and prefilter facts, or says why it cannot run.
@@ -132,6 +134,7 @@ pub(crate) fn build(
             state: Mutex::new(State::default()),
             anonymous: AtomicU64::new(0),
             explain: AtomicBool::new(false),
+            range: extras.range,
         }),
         cnf,
     ))
@@ -156,6 +159,9 @@ impl Detector for ThresholdDetector {
         let Some(time_ms) = self.time.time_ms(event) else {
             return;
         };
+        if !self.range.contains(time_ms) {
+            return;
+        }
         let values: Vec<Vec<String>> = self.group_by.iter().map(|f| f.values(event)).collect();
         let groups = cross_product(&values);
         if groups.is_empty() {

@@ -574,3 +574,47 @@ fn threat_match_with_indicator_file() {
         "{stderr}"
     );
 }
+
+/// `--from`/`--to` bound what aggregations count and report, as they bound per-event alerts;
+/// new_terms history may reach before `--from`.
+#[test]
+fn time_range_bounds_aggregations() {
+    let rules = fixture("rules/threshold_console_login.toml");
+    let (code, alerts, stderr) = hunt(
+        &[
+            "-r",
+            rules.to_str().unwrap(),
+            "--from",
+            "2025-01-06T10:02:00Z",
+            "--to",
+            "2025-01-06T12:00:00Z",
+        ],
+        &[fixture("threshold.jsonl")],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let groups: Vec<(&str, u64)> = of_rule(&alerts, THRESHOLD_IP)
+        .iter()
+        .map(|a| {
+            let r = &a["kibana.alert.threshold_result"];
+            (
+                r["terms"][0]["value"].as_str().unwrap(),
+                r["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    // 203.0.113.1 keeps 2 logins in range (10:02, 10:03); 203.0.113.3 keeps 3 of 4.
+    assert_eq!(groups, [("203.0.113.3", 3), ("203.0.113.4", 3)]);
+
+    let rules = fixture("rules/new_terms_user_ip.toml");
+    let (code, alerts, stderr) = hunt(
+        &["-r", rules.to_str().unwrap(), "--from", "2025-01-07"],
+        &[fixture("new_terms.jsonl")],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let ids: Vec<&str> = of_rule(&alerts, NEW_TERMS)
+        .iter()
+        .map(|a| a["kibana.alert.ancestors"][0]["id"].as_str().unwrap())
+        .collect();
+    // nt-1 (before --from) is not reported but still makes nt-2 known.
+    assert_eq!(ids, ["nt-3", "nt-4", "nt-5"]);
+}

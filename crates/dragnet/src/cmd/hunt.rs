@@ -114,6 +114,8 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         &dragnet_engine::Extras {
             exceptions: exceptions.clone(),
             indicators: crate::cmd::hunt_extras::load_indicators(&args.indicators, global.quiet)?,
+            from,
+            to,
         },
     )?;
     let mut counts = RuleCounts::of(engine.reports());
