@@ -226,7 +226,7 @@ pub fn assemble(outcomes: Vec<FileOutcome>, mut diagnostics: Vec<Diagnostic>) ->
             diagnostics.push(Diagnostic::warning(
                 DiagnosticKind::DuplicateName,
                 &rule.origin.file,
-                rule_id_span(&rule),
+                key_line_span(&rule, "name"),
                 format!(
                     "duplicate rule name \"{}\": also the name of rule {} ({})",
                     rule.name,
@@ -249,15 +249,20 @@ pub fn assemble(outcomes: Vec<FileOutcome>, mut diagnostics: Vec<Diagnostic>) ->
     }
 }
 
-/// The span of the `rule_id = …` value in a TOML file (or the rule's line for NDJSON).
+/// The span of the `rule_id = …` line in a TOML file (or the rule's line for NDJSON).
 fn rule_id_span(rule: &Rule) -> std::ops::Range<usize> {
+    key_line_span(rule, "rule_id")
+}
+
+/// The span of the first line reading `KEY = …` in a TOML rule (the rule's line for NDJSON).
+fn key_line_span(rule: &Rule, key: &str) -> std::ops::Range<usize> {
     let text = rule.origin.file.text();
     let span = rule.origin.span.clone();
     if rule.origin.format == crate::model::RuleFormat::Toml {
         let mut offset = 0;
         for line in text.split_inclusive('\n') {
             let trimmed = line.trim_start();
-            if let Some(rest) = trimmed.strip_prefix("rule_id")
+            if let Some(rest) = trimmed.strip_prefix(key)
                 && rest.trim_start().starts_with('=')
             {
                 let start = offset + (line.len() - trimmed.len());

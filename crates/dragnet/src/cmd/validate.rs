@@ -84,17 +84,19 @@ pub struct Report {
 
 /// Loads `paths` and applies `checkers` (the CLI passes [`QUERY_CHECKERS`]).
 pub fn validate(paths: &[PathBuf], checkers: &[QueryChecker]) -> Report {
+    use rayon::prelude::*;
     let mut set = dragnet_rules::load_paths(paths);
-    let mut valid = 0;
-    let mut extra = Vec::new();
-    for rule in &set.rules {
-        let found = run_query_checks(rule, checkers);
-        if !found.iter().any(Diagnostic::is_error) {
-            valid += 1;
-        }
-        extra.extend(found);
-    }
-    set.diagnostics.extend(extra);
+    // Query parsing costs as much as loading: spread it over the cores too.
+    let found: Vec<Vec<Diagnostic>> = set
+        .rules
+        .par_iter()
+        .map(|rule| run_query_checks(rule, checkers))
+        .collect();
+    let valid = found
+        .iter()
+        .filter(|f| !f.iter().any(Diagnostic::is_error))
+        .count();
+    set.diagnostics.extend(found.into_iter().flatten());
     // Path, then position order; problems without a file first.
     set.diagnostics.sort_by(|a, b| {
         (a.path(), a.span.as_ref().map(|s| s.start))
