@@ -44,7 +44,7 @@ enum Command {
     },
     /// Print eventName distribution, record sizes and JSON escape frequency of real trails.
     Profile {
-        /// Files or folders (`.json`, `.jsonl`, `.gz`; `{"Records":[...]}` or JSON lines).
+        /// Files or folders (`.json`, `.jsonl`, `.gz`; `{"Records":[...]}`, a JSON array, or JSON lines).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },

@@ -308,8 +308,38 @@ fn present(v: &Option<serde_json::Value>) -> bool {
     }
 }
 
+/// `raw` without whitespace outside strings: pretty-printed exports are measured at the size
+/// CloudTrail delivers them (compact), escapes untouched.
+pub fn minify(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if !raw
+        .iter()
+        .any(|b| matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
+    {
+        return std::borrow::Cow::Borrowed(raw);
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in raw {
+        if in_string {
+            out.push(b);
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if !b.is_ascii_whitespace() {
+            in_string = b == b'"';
+            out.push(b);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Parses one raw record and adds it; returns false when it is not a JSON object.
 fn observe_raw(profile: &mut Profile, raw: &[u8]) -> bool {
+    let raw = &*minify(raw);
     let Ok(f) = serde_json::from_slice::<FactsJson>(raw) else {
         return false;
     };
@@ -357,7 +387,7 @@ fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), BenchError> 
 }
 
 /// Profiles files and folders (searched recursively for `.json`, `.jsonl`, `.gz`). Each file is
-/// `{"Records":[...]}` or JSON lines, optionally gzipped. Returns the profile and the number of
+/// `{"Records":[...]}`, a JSON array of records, or JSON lines, optionally gzipped. Returns the profile and the number of
 /// records that were not JSON objects (skipped, counted).
 pub fn profile_paths(paths: &[PathBuf]) -> Result<(Profile, u64), BenchError> {
     let mut files = Vec::new();
@@ -396,6 +426,7 @@ fn profile_file(path: &Path, profile: &mut Profile) -> Result<u64, BenchError> {
     };
     let head = reader.fill_buf().map_err(io)?;
     let first = head.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    let is_array = first == Some(b'[');
     let is_records = first == Some(b'{') && {
         let start = head.iter().position(|b| *b == b'{').unwrap_or(0);
         let rest = &head[start + 1..];
@@ -406,7 +437,20 @@ fn profile_file(path: &Path, profile: &mut Profile) -> Result<u64, BenchError> {
         rest[key..].starts_with(b"\"Records\"")
     };
     let mut skipped = 0;
-    if is_records {
+    if is_array {
+        let mut buf = Vec::new();
+        reader.read_to_end(&mut buf).map_err(io)?;
+        let parsed: Vec<&RawValue> =
+            serde_json::from_slice(&buf).map_err(|e| BenchError::Format {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+        for r in parsed {
+            if !observe_raw(profile, r.get().as_bytes()) {
+                skipped += 1;
+            }
+        }
+    } else if is_records {
         let mut buf = Vec::new();
         reader.read_to_end(&mut buf).map_err(io)?;
         let parsed: RecordsFile<'_> =
@@ -452,6 +496,12 @@ mod tests {
         assert_eq!(c[2], 1); // \/
         assert_eq!(c[5], 1); // \n
         assert_eq!(c[8], 1); // \u
+    }
+
+    #[test]
+    fn minify_keeps_strings() {
+        let pretty = b"{\n  \"a b\": \"x \\\" y\",\n  \"c\": [1, 2]\n}";
+        assert_eq!(&*minify(pretty), br#"{"a b":"x \" y","c":[1,2]}"#);
     }
 
     #[test]
