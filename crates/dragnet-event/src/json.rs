@@ -10,16 +10,27 @@ use crate::{Event, FieldId, FieldTable, Scalar};
 #[derive(Clone, Debug, Default)]
 pub struct JsonPaths {
     segments: Vec<Vec<String>>,
+    /// Per field, per segment `j`: the dotted keys starting there (`segs[j..=j+k].join(".")`
+    /// at `k`), so lookups of `{"a.b": …}`-style keys never allocate per event.
+    dotted: Vec<Vec<Vec<String>>>,
 }
 
 impl JsonPaths {
     pub fn bind(table: &FieldTable) -> Self {
-        let segments = table
+        let segments: Vec<Vec<String>> = table
             .iter()
             .map(|(_, name)| name.split('.').map(str::to_owned).collect())
             .collect();
-        Self { segments }
+        let dotted = segments.iter().map(|segs| dotted_keys(segs)).collect();
+        Self { segments, dotted }
     }
+}
+
+/// `rows[j][k]` = `segs[j..=j + k].join(".")`.
+fn dotted_keys(segs: &[String]) -> Vec<Vec<String>> {
+    (0..segs.len())
+        .map(|j| (j..segs.len()).map(|end| segs[j..=end].join(".")).collect())
+        .collect()
 }
 
 /// A JSON document seen as indexed fields. Dotted keys (`{"event.action": …}`) and nested
@@ -41,10 +52,10 @@ impl Event for JsonEvent<'_> {
         field: FieldId,
         visit: &mut dyn FnMut(Scalar<'_>) -> ControlFlow<()>,
     ) -> ControlFlow<()> {
-        let Some(segs) = self.paths.segments.get(field.index()) else {
+        let Some(rows) = self.paths.dotted.get(field.index()) else {
             return ControlFlow::Continue(());
         };
-        walk(self.doc, segs, visit)
+        walk(self.doc, rows, visit)
     }
 
     fn to_document(&self) -> Option<Value> {
@@ -155,50 +166,49 @@ impl Event for NestedJsonEvent<'_> {
         field: FieldId,
         visit: &mut dyn FnMut(Scalar<'_>) -> ControlFlow<()>,
     ) -> ControlFlow<()> {
-        let Some(segs) = self.parent.paths.segments.get(field.index()) else {
+        let (Some(segs), Some(rows)) = (
+            self.parent.paths.segments.get(field.index()),
+            self.parent.paths.dotted.get(field.index()),
+        ) else {
             return ControlFlow::Continue(());
         };
         if segs.len() > self.path.len() && segs[..self.path.len()] == *self.path {
-            walk(self.object, &segs[self.path.len()..], visit)
+            walk(self.object, &rows[self.path.len()..], visit)
         } else {
             self.parent.visit(field, visit)
         }
     }
 }
 
+/// Walks the remaining path, given as the rows of [`dotted_keys`] still to consume.
 fn walk(
     value: &Value,
-    segs: &[String],
+    rows: &[Vec<String>],
     visit: &mut dyn FnMut(Scalar<'_>) -> ControlFlow<()>,
 ) -> ControlFlow<()> {
     match value {
         Value::Array(items) => {
             for item in items {
-                walk(item, segs, visit)?;
+                walk(item, rows, visit)?;
             }
             ControlFlow::Continue(())
         }
-        Value::Object(map) if !segs.is_empty() => walk_object(map, segs, visit),
-        _ if !segs.is_empty() => ControlFlow::Continue(()),
+        Value::Object(map) if !rows.is_empty() => walk_object(map, rows, visit),
+        _ if !rows.is_empty() => ControlFlow::Continue(()),
         other => leaves(other, visit),
     }
 }
 
 fn walk_object(
     map: &Map<String, Value>,
-    segs: &[String],
+    rows: &[Vec<String>],
     visit: &mut dyn FnMut(Scalar<'_>) -> ControlFlow<()>,
 ) -> ControlFlow<()> {
     // Try every split of the remaining path into "dotted key" + rest: `a.b.c` may be stored as
     // {"a":{"b.c":…}}, {"a.b":{"c":…}}, {"a.b.c":…} …
-    let mut key = String::new();
-    for i in 0..segs.len() {
-        if i > 0 {
-            key.push('.');
-        }
-        key.push_str(&segs[i]);
+    for (k, key) in rows[0].iter().enumerate() {
         if let Some(v) = map.get(key.as_str()) {
-            walk(v, &segs[i + 1..], visit)?;
+            walk(v, &rows[k + 1..], visit)?;
         }
     }
     ControlFlow::Continue(())
@@ -244,8 +254,14 @@ mod tests {
     #[test]
     fn nested_dotted_and_mixed_keys_resolve_alike() {
         let want = vec![OwnedScalar::Str("SendCommand".into())];
-        assert_eq!(values(&json!({"event": {"action": "SendCommand"}}), "event.action"), want);
-        assert_eq!(values(&json!({"event.action": "SendCommand"}), "event.action"), want);
+        assert_eq!(
+            values(&json!({"event": {"action": "SendCommand"}}), "event.action"),
+            want
+        );
+        assert_eq!(
+            values(&json!({"event.action": "SendCommand"}), "event.action"),
+            want
+        );
         assert_eq!(values(&json!({"a": {"b.c": "SendCommand"}}), "a.b.c"), want);
     }
 
@@ -254,7 +270,10 @@ mod tests {
         let doc = json!({"related": {"user": ["alice", null, ["bob"]]}, "x": null});
         assert_eq!(
             values(&doc, "related.user"),
-            vec![OwnedScalar::Str("alice".into()), OwnedScalar::Str("bob".into())]
+            vec![
+                OwnedScalar::Str("alice".into()),
+                OwnedScalar::Str("bob".into())
+            ]
         );
         assert!(values(&doc, "x").is_empty());
         assert!(values(&doc, "missing.field").is_empty());
@@ -303,7 +322,10 @@ mod tests {
             ControlFlow::Continue(())
         });
         let s = |v: &str| vec![OwnedScalar::Str(v.into())];
-        assert_eq!(pairs, vec![(s("ADD"), s("r1"), s("t")), (s("REMOVE"), s("r2"), s("t"))]);
+        assert_eq!(
+            pairs,
+            vec![(s("ADD"), s("r1"), s("t")), (s("REMOVE"), s("r2"), s("t"))]
+        );
     }
 
     #[test]
