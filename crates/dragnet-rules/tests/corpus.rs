@@ -66,3 +66,69 @@ fn corpus_versions_of_seed_rules_load_on_their_own() {
         }
     }
 }
+
+#[test]
+fn kibana_json_of_every_corpus_rule_round_trips_through_an_export() {
+    let dir = dragnet_testdata::require_shared!("corpus/detection-rules");
+    let set = load_paths(&[dir.join("rules"), dir.join("rules_building_block")]);
+    let exported: Vec<serde_json::Value> = set.rules.iter().map(|r| r.to_kibana_json()).collect();
+    for (rule, json) in set.rules.iter().zip(&exported) {
+        for key in [
+            "rule_id",
+            "name",
+            "description",
+            "risk_score",
+            "severity",
+            "type",
+            "version",
+        ] {
+            assert!(
+                json.get(key).is_some(),
+                "{key} missing for {}",
+                rule.path().display()
+            );
+        }
+        if let Some(threat) = json.get("threat") {
+            for t in threat.as_array().unwrap() {
+                assert!(t["technique"].is_array(), "{}", rule.path().display());
+            }
+        }
+        if rule.rule_type() == RuleType::NewTerms {
+            assert!(json["new_terms_fields"].is_array());
+            assert!(json["history_window_start"].is_string());
+            assert!(json.get("new_terms").is_none());
+        }
+        if let Some(t) = &rule.transform {
+            // Placeholders with an entry are rendered; others stay (Template.safe_substitute).
+            let note = json["note"].as_str().unwrap_or_default();
+            let names = (0..t.osquery.len())
+                .map(|i| format!("$osquery_{i}"))
+                .chain((0..t.investigate.len()).map(|i| format!("$investigate_{i}")));
+            for name in names {
+                let left = note.match_indices(&name).any(|(at, _)| {
+                    !note[at + name.len()..]
+                        .starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+                });
+                assert!(!left, "{name} left in {}", rule.path().display());
+            }
+        }
+    }
+    let ndjson: String = exported
+        .iter()
+        .map(|j| format!("{}\n", serde_json::to_string(j).unwrap()))
+        .collect();
+    let file = dragnet_rules::SourceFile::new("export.ndjson", ndjson);
+    let (again, diags, attempted) = dragnet_rules::parse_kibana_ndjson(&file);
+    assert_eq!(attempted, set.rules.len());
+    let errors: Vec<String> = diags
+        .iter()
+        .filter(|d| d.is_error() || d.kind == DiagnosticKind::UnknownKey)
+        .take(10)
+        .map(ToString::to_string)
+        .collect();
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+    assert_eq!(again.len(), set.rules.len());
+    for (first, second) in exported.iter().zip(&again) {
+        assert_eq!(first, &second.to_kibana_json(), "{}", second.rule_id);
+    }
+}
