@@ -673,6 +673,27 @@ fn heading_level(line: &str) -> Option<usize> {
 /// (`exported_count`) are skipped silently; exception lists and connectors are reported as
 /// skipped entries. Returns the rules, the diagnostics and how many rule lines were tried.
 pub fn parse_kibana_ndjson(file: &Arc<SourceFile>) -> (Vec<Rule>, Vec<Diagnostic>, usize) {
+    // A `.json` file may also hold one pretty-printed rule, or an array of rules (what the
+    // rules API returns); both read as if they were export lines.
+    let is_json_file = file.path().extension().is_some_and(|e| e == "json");
+    if is_json_file
+        && let Ok(value) = serde_json::from_str::<Value>(file.text())
+        && (value.is_array() || value.as_object().is_some_and(|o| o.contains_key("rule_id")))
+    {
+        let whole = 0..file.text().len();
+        let items = match value {
+            Value::Array(items) => items,
+            single => vec![single],
+        };
+        let mut rules = Vec::new();
+        let mut diags = Vec::new();
+        for item in &items {
+            let (rule, mut d) = parse_kibana_object(file, item, whole.clone());
+            diags.append(&mut d);
+            rules.extend(rule);
+        }
+        return (rules, diags, items.len());
+    }
     let mut rules = Vec::new();
     let mut diags = Vec::new();
     let mut attempted = 0;

@@ -421,6 +421,25 @@ fn kibana_ndjson_exports_load_into_the_same_model() {
     let b: serde_json::Value = serde_json::from_slice(&from_export.stdout).unwrap();
     assert_eq!(a, b);
 
+    // `rules show --format json` output (one pretty-printed rule) loads as a `.json` file,
+    // and `rules show PATH` reads a rule file directly.
+    let single = tmp.path().join("one.json");
+    std::fs::write(&single, &from_toml.stdout).unwrap();
+    let from_file = dragnet()
+        .args(["rules", "show", "--format", "json"])
+        .arg(&single)
+        .output()
+        .unwrap();
+    let c: serde_json::Value = serde_json::from_slice(&from_file.stdout).unwrap();
+    assert_eq!(a, c);
+    let from_toml_path = dragnet()
+        .args(["rules", "show", "--format", "json"])
+        .arg(repo_root().join("rules/initial_access_via_system_manager.toml"))
+        .output()
+        .unwrap();
+    let d: serde_json::Value = serde_json::from_slice(&from_toml_path.stdout).unwrap();
+    assert_eq!(a, d);
+
     // A broken line is an error with its line number.
     std::fs::write(&path, format!("{export}{{\"rule_id\": 5,\n")).unwrap();
     let out = dragnet()
