@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 runs="${1:-10}"
 corpus="${DRAGNET_SHARED:-../shared}/corpus/detection-rules"
 cargo build --release -q -p dragnet
-bin=target/release/dragnet
+bin="${CARGO_TARGET_DIR:-target}/release/dragnet"
 mapfile -t files < <(find "$corpus/rules" "$corpus/rules_building_block" -name '*.toml' | sort)
 echo "files: ${#files[@]}, bytes: $(cat "${files[@]}" | wc -c), cores: $(nproc), runs: $runs"
 
