@@ -142,7 +142,7 @@ else
       times=()
       for _ in $(seq "$RUNS"); do
         s=$(date +%s.%N); bash -c "${CMDS[$i]}" >/dev/null 2>&1; e=$(date +%s.%N)
-        times+=("$(echo "$e - $s" | bc)")
+        times+=("$(awk -v s="$s" -v e="$e" 'BEGIN { printf "%.6f", e - s }')")
       done
       [[ $i -gt 0 ]] && echo ','
       printf '{"command":"%s","times":[%s]}' "${NAMES[$i]}" "$(IFS=,; echo "${times[*]}")"
@@ -172,8 +172,9 @@ else
   RSS_LINES+=("(GNU time not installed: apt-get install -y time)")
 fi
 
-# ---- report --------------------------------------------------------------------------------
-python3 - "$RESULTS" "$BYTES" "$SIZE" "$THREADS" "$INJECTED" "$SSM_ALERTS" "$AMI_ALERTS" "$DUCK_COUNTS" "${RSS_LINES[@]}" <<'PY'
+# ---- report (exit 1 when dragnet's alert counts differ from the injected hits) ----------------
+REPORT_RC=0
+python3 - "$RESULTS" "$BYTES" "$SIZE" "$THREADS" "$INJECTED" "$SSM_ALERTS" "$AMI_ALERTS" "$DUCK_COUNTS" "${RSS_LINES[@]}" <<'PY' || REPORT_RC=$?
 import json, statistics, sys
 results, nbytes, size, threads, injected, ssm, ami, duck, *rss = sys.argv[1:]
 nbytes = int(nbytes)
@@ -228,5 +229,7 @@ print(f"  dragnet alerts: AWS Execution via System Manager = {ssm} (expected {in
 print(f"  duckdb counts: {duck}")
 ok = int(ssm) == inj['expected_hits_ssm_send_command'] and int(ami) == inj['expected_hits_ami_shared']
 print("  counts " + ("MATCH" if ok else "DIFFER"))
+sys.exit(0 if ok else 1)
 PY
 echo "  load average (1/5/15 min) before timing: $LOAD_BEFORE, after: $LOAD_AFTER on $(nproc) CPUs"
+exit "$REPORT_RC"
