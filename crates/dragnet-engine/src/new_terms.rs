@@ -6,7 +6,11 @@
 //! from)`; for several fields the term is the combination of one value per field (a document
 //! with arrays yields every combination; a document missing a field yields none). Each new term
 //! alerts once, on the earliest document of the window holding it, with
-//! `kibana.alert.new_terms` = the term's values in field order.
+//! `kibana.alert.new_terms` = the term's values in field order. Combinations: Elastic's docs
+//! ("each unique combination of values from those fields is evaluated separately", a document
+//! with 3 host names and 3 user names has 9; elastic/security-docs#3943) and the composite
+//! aggregation of elastic/kibana#157413. Kibana releases before that PR evaluated at most 100
+//! combinations per document; dragnet evaluates all.
 //!
 //! Over an archive every replayed execution ([`crate::aggregate`]) is checked: execution `T`
 //! checks `[T - lookback, T]` against the history `[T - (now - history_window_start), T -

@@ -1,0 +1,224 @@
+//! The engine's public API for aggregating rules and exceptions ([`Engine::compile_with`],
+//! [`Extras`]): which exception lists attach to which rules, and threshold / new_terms alerts
+//! over ECS documents written here (dates in each test).
+
+use std::io::Write;
+use std::sync::Arc;
+
+use dragnet_engine::{Engine, ExceptionSet, Extras, Progress, RunOptions, Selection};
+use dragnet_rules::{Rule, SourceFile};
+use serde_json::{Value, json};
+
+fn rule(name: &str, id: &str, body: &str) -> Rule {
+    let text = format!(
+        r#"[metadata]
+creation_date = "2025/01/01"
+maturity = "production"
+updated_date = "2025/01/01"
+
+[rule]
+author = ["dragnet tests"]
+description = "{name}"
+from = "now-6m"
+interval = "5m"
+index = ["logs-aws.cloudtrail-*"]
+language = "kuery"
+license = "Apache-2.0"
+name = "{name}"
+risk_score = 21
+rule_id = "{id}"
+severity = "low"
+{body}
+"#
+    );
+    let file = SourceFile::new(format!("{name}.toml"), text);
+    let (rule, diags) = dragnet_rules::parse_toml(&file);
+    rule.unwrap_or_else(|| panic!("{diags:?}"))
+}
+
+fn doc(id: &str, time: &str, user: &str, action: &str) -> Value {
+    json!({
+        "@timestamp": time,
+        "event": {"id": id, "action": action, "dataset": "aws.cloudtrail"},
+        "user": {"name": user},
+    })
+}
+
+/// Runs `rules` over `docs` (as an ECS NDJSON file) and returns (rule_id, ancestor id) pairs.
+fn run(rules: &[Rule], extras: &Extras, docs: &[Value]) -> (Vec<(String, String)>, Engine) {
+    let engine =
+        Engine::compile_with(rules, &Selection::default(), Default::default(), extras).unwrap();
+    let mut file = tempfile_path();
+    for d in docs {
+        writeln!(file.1, "{d}").unwrap();
+    }
+    file.1.flush().unwrap();
+    let input = dragnet_input::InputOptions::default();
+    let found = dragnet_input::discover(&[file.0.display().to_string()], &input);
+    let out = engine.run(
+        found.sources,
+        &input,
+        &RunOptions::default(),
+        &Progress::default(),
+    );
+    let mut pairs: Vec<(String, String)> = out
+        .alerts
+        .iter()
+        .map(|a| {
+            (
+                a.doc["kibana.alert.rule.rule_id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+                a.doc["kibana.alert.ancestors"][0]["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )
+        })
+        .collect();
+    pairs.sort();
+    let _ = std::fs::remove_file(&file.0);
+    (pairs, engine)
+}
+
+fn tempfile_path() -> (std::path::PathBuf, std::fs::File) {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let path = std::env::temp_dir().join(format!(
+        "dragnet-engine-aggregations-{}-{}.ndjson",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let file = std::fs::File::create(&path).unwrap();
+    (path, file)
+}
+
+const LISTED: &str = "00000000-0000-4000-8000-00000000000a";
+const PLAIN: &str = "00000000-0000-4000-8000-00000000000b";
+
+/// A list a rule references applies to that rule only; a list no rule references applies to
+/// every rule.
+#[test]
+fn exception_lists_attach_by_list_id() {
+    let listed = rule(
+        "listed",
+        LISTED,
+        r#"type = "query"
+query = "event.action:GetObject"
+
+[[rule.exceptions_list]]
+id = "x"
+list_id = "for-listed"
+namespace_type = "single"
+type = "detection""#,
+    );
+    let plain = rule(
+        "plain",
+        PLAIN,
+        "type = \"query\"\nquery = \"event.action:GetObject\"",
+    );
+    let mut set = ExceptionSet::new();
+    set.add_ndjson(
+        "lists.ndjson",
+        concat!(
+            r#"{"list_id":"for-listed","item_id":"alice","entries":[{"field":"user.name","operator":"included","type":"match","value":"alice"}]}"#,
+            "\n",
+            r#"{"list_id":"global","item_id":"bob","entries":[{"field":"user.name","operator":"included","type":"match","value":"bob"}]}"#,
+            "\n"
+        ),
+    );
+    assert!(set.problems().is_empty(), "{:?}", set.problems());
+    let extras = Extras {
+        exceptions: Some(Arc::new(set)),
+        ..Default::default()
+    };
+    let docs = [
+        doc("e-alice", "2025-01-01T10:00:00Z", "alice", "GetObject"),
+        doc("e-bob", "2025-01-01T10:01:00Z", "bob", "GetObject"),
+        doc("e-carol", "2025-01-01T10:02:00Z", "carol", "GetObject"),
+    ];
+    let (pairs, _) = run(&[listed, plain], &extras, &docs);
+    let p = |r: &str, e: &str| (r.to_string(), e.to_string());
+    assert_eq!(
+        pairs,
+        vec![
+            // "listed": alice excepted by its own list, bob by the global list.
+            p(LISTED, "e-carol"),
+            // "plain": only the global list applies.
+            p(PLAIN, "e-alice"),
+            p(PLAIN, "e-carol"),
+        ]
+    );
+    let counts = extras.exceptions.as_ref().unwrap().suppression_counts();
+    assert_eq!(
+        counts,
+        vec![
+            (LISTED.to_string(), "alice".to_string(), 1),
+            (LISTED.to_string(), "bob".to_string(), 1),
+            (PLAIN.to_string(), "bob".to_string(), 1),
+        ]
+    );
+}
+
+/// Threshold without group-by fields counts every matching event in one group; the same
+/// `event.id` delivered twice counts once.
+#[test]
+fn threshold_without_fields_and_duplicate_records() {
+    let r = rule(
+        "no fields",
+        PLAIN,
+        "type = \"threshold\"\nquery = \"event.action:ConsoleLogin\"\n\n[rule.threshold]\nfield = []\nvalue = 3",
+    );
+    let login = |id: &str, t: &str, u: &str| doc(id, t, u, "ConsoleLogin");
+    let two = [
+        login("l1", "2025-01-01T10:01:00Z", "a"),
+        login("l2", "2025-01-01T10:02:00Z", "b"),
+        login("l2", "2025-01-01T10:02:00Z", "b"),
+    ];
+    let (pairs, _) = run(std::slice::from_ref(&r), &Extras::default(), &two);
+    assert!(
+        pairs.is_empty(),
+        "duplicate delivery counted twice: {pairs:?}"
+    );
+    let three = [
+        login("l1", "2025-01-01T10:01:00Z", "a"),
+        login("l2", "2025-01-01T10:02:00Z", "b"),
+        login("l3", "2025-01-01T10:03:00Z", "c"),
+    ];
+    let (pairs, _) = run(&[r], &Extras::default(), &three);
+    assert_eq!(pairs.len(), 1);
+}
+
+/// A rule without `--indicators` is unsupported with the reason; machine_learning says why.
+#[test]
+fn unsupported_rules_carry_their_reason() {
+    let tm = rule(
+        "tm",
+        LISTED,
+        r#"type = "threat_match"
+query = "source.ip:*"
+threat_index = ["logs-ti_*"]
+threat_query = "threat.indicator.ip:*"
+
+[[rule.threat_mapping]]
+[[rule.threat_mapping.entries]]
+field = "source.ip"
+type = "mapping"
+value = "threat.indicator.ip""#,
+    );
+    let engine = Engine::compile_with(
+        &[tm],
+        &Selection::default(),
+        Default::default(),
+        &Extras::default(),
+    )
+    .unwrap();
+    let r = &engine.reports()[0];
+    assert_eq!(r.status.name(), "unsupported");
+    assert!(
+        r.status
+            .reason()
+            .unwrap()
+            .contains("needs --indicators FILE")
+    );
+}
