@@ -109,6 +109,16 @@ pub struct Wildcard {
     insensitive: bool,
     /// No wildcard at all: plain equality.
     literal: Option<String>,
+    /// The common shapes `lit*`, `*lit`, `*lit*`, matched without the general algorithm.
+    shape: Shape,
+}
+
+#[derive(Clone, Debug)]
+enum Shape {
+    General,
+    Prefix(String),
+    Suffix(String),
+    Contains(Box<memchr::memmem::Finder<'static>>),
 }
 
 impl Wildcard {
@@ -167,10 +177,12 @@ impl Wildcard {
                 _ => None,
             })
             .collect::<Option<String>>();
+        let shape = shape_of(&pattern);
         Wildcard {
             pattern,
             insensitive,
             literal,
+            shape,
         }
     }
 
@@ -213,6 +225,12 @@ impl Wildcard {
         if let Some(lit) = &self.literal {
             return lit == text;
         }
+        match &self.shape {
+            Shape::Prefix(p) => return text.starts_with(p.as_str()),
+            Shape::Suffix(p) => return text.ends_with(p.as_str()),
+            Shape::Contains(f) => return f.find(text.as_bytes()).is_some(),
+            Shape::General => {}
+        }
         let t: Vec<char> = text.chars().collect();
         let p = &self.pattern;
         let (mut pi, mut ti) = (0, 0);
@@ -239,6 +257,34 @@ impl Wildcard {
             }
         }
         p[pi..].iter().all(|&c| c == WTok::Star)
+    }
+}
+
+/// Recognizes `lit*`, `*lit` and `*lit*` (one or more stars, no `?`).
+fn shape_of(p: &[WTok]) -> Shape {
+    let lead = p.iter().take_while(|t| **t == WTok::Star).count();
+    let trail = p.iter().rev().take_while(|t| **t == WTok::Star).count();
+    if lead == p.len() {
+        return Shape::General;
+    }
+    let mid = &p[lead..p.len() - trail];
+    let Some(lit) = mid
+        .iter()
+        .map(|t| match t {
+            WTok::Char(c) => Some(*c),
+            _ => None,
+        })
+        .collect::<Option<String>>()
+    else {
+        return Shape::General;
+    };
+    match (lead > 0, trail > 0) {
+        (false, true) => Shape::Prefix(lit),
+        (true, false) => Shape::Suffix(lit),
+        (true, true) => Shape::Contains(Box::new(
+            memchr::memmem::Finder::new(lit.as_bytes()).into_owned(),
+        )),
+        (false, false) => Shape::General,
     }
 }
 
@@ -480,6 +526,12 @@ mod tests {
             "Lucene: \\W is W and \\* a literal star"
         );
         assert!(!w.matches("C:\\Windows\\cmd.exe"));
+        let w = Wildcard::new("*.EXE", true);
+        assert!(w.matches("cmd.exe") && !w.matches("cmd.exe "));
+        let w = Wildcard::new("**é*", false);
+        assert!(w.matches("caféx") && w.matches("é") && !w.matches("cafe"));
+        let w = Wildcard::new("**", false);
+        assert!(w.matches("") && w.matches("x"));
         let w = Wildcard::lucene("*a\\?b*", true);
         assert!(w.matches("XA?BX") && !w.matches("xaxbx"));
     }
