@@ -29,5 +29,5 @@ pub use accounting::{RuleCounts, RuleReport, RuleStatus};
 pub use detector::{Detection, Detector};
 pub use engine::{Engine, EngineError, Selection};
 pub use exceptions::{ExceptionSet, Extras};
-pub use threat_match::Indicators;
 pub use run::{Alert, Progress, RunOptions, RunOutput, RunStats};
+pub use threat_match::Indicators;
