@@ -127,6 +127,7 @@ pub struct CompiledQuery {
     dsl: Value,
     fields: Vec<QueryField>,
     unknown_fields: Vec<String>,
+    below_leaf_fields: Vec<String>,
     canonical: String,
     free_text: bool,
 }
@@ -244,6 +245,10 @@ enum Matcher {
     },
     /// Can never match (e.g. a type that cannot be searched).
     Never,
+    /// The name is a path below a leaf field (`source.geo.location.lat` under a `geo_point`):
+    /// no such field exists in Elasticsearch, mapped or dynamic, so the clause matches nothing
+    /// whatever the document holds at that path.
+    NoField,
     /// A `constant_keyword` with its value fixed by the mapping: every document of the index
     /// has that value, so the clause is decided once, against it.
     Constant {
@@ -277,6 +282,8 @@ enum FieldSem {
         parent: String,
         sub: FieldDef,
     },
+    /// A path below a leaf field ([`Resolved::BelowLeaf`]): not a field at all.
+    BelowLeaf,
 }
 
 struct Compiler<'a> {
@@ -284,6 +291,7 @@ struct Compiler<'a> {
     table: &'a mut FieldTable,
     fields: Vec<QueryField>,
     unknown: Vec<String>,
+    below_leaf: Vec<String>,
     now: Timestamp,
     free_text_schema: Option<std::sync::Arc<Schema>>,
 }
@@ -309,6 +317,7 @@ pub fn compile_at(
         table,
         fields: Vec::new(),
         unknown: Vec::new(),
+        below_leaf: Vec::new(),
         now,
         free_text_schema: None,
     };
@@ -323,6 +332,7 @@ pub fn compile_at(
         dsl,
         fields: c.fields,
         unknown_fields: c.unknown,
+        below_leaf_fields: c.below_leaf,
         canonical: query.to_string(),
     })
 }
@@ -352,6 +362,16 @@ impl Compiler<'_> {
             Expr::Not(inner) => Node::Not(Box::new(self.expr(inner, nested)?)),
             Expr::Nested { path, query } => {
                 let full = full_name(nested, &path.text());
+                if let Some(leaf) = self.schema.below_leaf(&full) {
+                    return Err(CompileError::new(
+                        path.span,
+                        format!(
+                            "`{full}:{{…}}` needs a `nested` field, but `{full}` lies below the `{}` field `{}`, so it is no field at all; Elasticsearch rejects the nested query",
+                            leaf.ty.es_name(),
+                            leaf.name
+                        ),
+                    ));
+                }
                 match self.schema.get(&full).map(|d| d.ty) {
                     Some(FieldType::Nested) => {}
                     // Not in the schema: the rule's integration maps it (only `nested` fields
@@ -531,6 +551,13 @@ impl Compiler<'_> {
             ));
         }
         let name = full_name(nested, &field.text());
+        if self.schema.below_leaf(&name).is_some() {
+            // Checked first: dynamic mapping must not type it (nor a `.text`-style sub-field).
+            if !self.below_leaf.contains(&name) {
+                self.below_leaf.push(name.clone());
+            }
+            return Ok(vec![(name, FieldSem::BelowLeaf)]);
+        }
         let sem = match self.schema.get(&name) {
             Some(def) => FieldSem::Known(def.into_owned()),
             None if self.dynamic_sub(&name).is_some() => {
@@ -575,7 +602,7 @@ impl Compiler<'_> {
                 def.multi_field_of.as_deref().unwrap_or(name).to_owned(),
                 Some(def.ty),
             ),
-            FieldSem::Unknown => (name.to_owned(), None),
+            FieldSem::Unknown | FieldSem::BelowLeaf => (name.to_owned(), None),
             FieldSem::UnknownSub { parent, sub } => (parent.clone(), Some(sub.ty)),
         };
         let id = self.table.intern(&source);
@@ -604,6 +631,7 @@ impl Compiler<'_> {
         build: impl Fn(&Self, &FieldDef) -> Result<Matcher, String>,
     ) -> Result<FieldMatcher, CompileError> {
         match sem {
+            FieldSem::BelowLeaf => Ok(FieldMatcher::Typed(Matcher::NoField)),
             FieldSem::Known(def) => build(self, def)
                 .map(FieldMatcher::Typed)
                 .map_err(|m| CompileError::new(span, format!("field `{name}`: {m}"))),
@@ -1250,7 +1278,7 @@ impl FieldMatcher {
 impl Matcher {
     fn cost(&self) -> u32 {
         match self {
-            Matcher::Never | Matcher::Constant { .. } => 0,
+            Matcher::Never | Matcher::NoField | Matcher::Constant { .. } => 0,
             Matcher::Integer(m) => m.cost(),
             Matcher::Exists { .. } => 2,
             Matcher::KeywordEq { .. } | Matcher::Bool(_) => 3,
@@ -1268,7 +1296,7 @@ impl Matcher {
     /// Whether one indexed value satisfies the clause.
     fn test(&self, v: Scalar<'_>) -> bool {
         match self {
-            Matcher::Never => false,
+            Matcher::Never | Matcher::NoField => false,
             Matcher::Constant { matched, .. } => *matched,
             Matcher::Integer(m) => match v {
                 Scalar::Float(f) => m.test(Scalar::Float(f.trunc())),
@@ -1320,6 +1348,9 @@ impl Matcher {
     fn describe(&self) -> &'static str {
         match self {
             Matcher::Never => "cannot match on this field",
+            Matcher::NoField => {
+                "not a field: the path lies below a leaf field, which Elasticsearch never maps"
+            }
             Matcher::Constant { .. } => "constant_keyword: decided by the mapping's value",
             Matcher::Integer(_) => "numeric (integer type: fractions truncated)",
             Matcher::Exists { .. } => "exists",
@@ -1420,6 +1451,11 @@ impl FreeText {
         if let Some(glob) = &self.fields
             && (!glob.matches(name) || self.schema.get(name).is_some())
         {
+            return false;
+        }
+        // A key inside a leaf's value (`lat` of a `geo_point` object) is part of that value,
+        // not a field of its own: neither searched as free text nor matched by a pattern.
+        if self.schema.below_leaf(name).is_some() {
             return false;
         }
         let def = match self.schema.get(name) {
@@ -1624,6 +1660,8 @@ impl Node {
                     FieldMatcher::Typed(Matcher::Constant { value, .. }) => {
                         vec![OwnedScalar::Str(value.clone())]
                     }
+                    // What the document holds there is part of another field's value.
+                    FieldMatcher::Typed(Matcher::NoField) => Vec::new(),
                     _ => event.values(leaf.field),
                 },
                 how: leaf.how(),
@@ -1754,6 +1792,13 @@ impl CompiledQuery {
     /// Field names the query references that the schema does not know (each once).
     pub fn unknown_fields(&self) -> &[String] {
         &self.unknown_fields
+    }
+
+    /// Names the query uses that lie below a leaf field (`source.geo.location.lat` under a
+    /// `geo_point`, `event.action.x` under a keyword): Elasticsearch has no such field, so
+    /// their clauses match nothing (each name once). Worth a warning: usually a typo.
+    pub fn below_leaf_fields(&self) -> &[String] {
+        &self.below_leaf_fields
     }
 
     /// True when the query has a field-less (free-text) term or a field pattern (`custom.*`):
@@ -1928,5 +1973,41 @@ mod tests {
             json!({"custom": {"thing": "Hello"}})
         ));
         assert!(run("custom.count > 3", json!({"custom": {"count": 5}})));
+    }
+
+    #[test]
+    fn paths_below_a_leaf_are_no_field() {
+        let geo = || json!({"source": {"geo": {"location": {"lat": 47.6, "lon": -122.3}}}});
+        let c = compiled("source.geo.location.lat:47.6 or event.action.keyword:x or custom.a:1");
+        assert_eq!(
+            c.below_leaf_fields(),
+            ["source.geo.location.lat", "event.action.keyword"]
+        );
+        assert_eq!(c.unknown_fields(), ["custom.a"]);
+        assert!(!run("source.geo.location.lat:47.6", geo()));
+        assert!(run("not source.geo.location.lon < 0", geo()));
+        // Neither free text nor a field pattern sees the parts of a geo_point value.
+        assert!(!run("47.6", geo()));
+        assert!(!run("*.lat:47.6", geo()));
+        assert!(run("*.lat:47.6", json!({"custom": {"lat": 47.6}})));
+        assert!(run("47.6", json!({"custom": {"lat": 47.6}})));
+        // A multi-field sub-field of a dynamic parent would be typed; below a leaf it is not.
+        assert!(!run(
+            "event.action.name.text:x",
+            json!({"event": {"action": {"name": "x"}}})
+        ));
+        let e = compile_err("source.geo.location.lat:{ x:1 }");
+        assert!(
+            e.contains("below the `geo_point` field `source.geo.location`"),
+            "{e}"
+        );
+        let q = crate::parse("source.geo.location.lat:47.6").unwrap();
+        let mut table = FieldTable::new();
+        let c = compile(&q, Schema::builtin(), &mut table).unwrap();
+        let paths = JsonPaths::bind(&table);
+        let doc = geo();
+        let ex = c.explain(&dragnet_event::JsonEvent::new(&doc, &paths));
+        assert!(!ex.matched && ex.values.is_empty(), "{ex}");
+        assert!(ex.how.starts_with("not a field"), "{ex}");
     }
 }

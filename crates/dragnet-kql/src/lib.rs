@@ -9,7 +9,10 @@
 //!   `dragnet_event::Event` with Elasticsearch's per-type semantics (keyword exact and
 //!   case-sensitive with `ignore_above`, constant_keyword from the mapping, text through the
 //!   standard analyzer, numbers, booleans, dates with date math in UTC, ip with CIDR,
-//!   flattened leaves, dynamic mapping for unknown fields); [`CompiledQuery::explain`] says
+//!   flattened leaves, dynamic mapping for unknown fields, and no field at all for a path below
+//!   a leaf such as `source.geo.location.lat`, listed by [`CompiledQuery::below_leaf_fields`]:
+//!   positive clauses on it match nothing, in free text and field patterns too);
+//!   [`CompiledQuery::explain`] says
 //!   which clause decided on which values; [`CompiledQuery::required_literals`] is a sound CNF
 //!   for the prefilter; [`CompiledQuery::to_dsl`] is the Query DSL Kibana generates.
 //!
