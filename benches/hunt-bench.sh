@@ -8,7 +8,8 @@
 #   THREADS  worker threads for dragnet, parse-only and DuckDB (default 2)
 #   --smoke  a few MB, one iteration, skips tools that are not installed (CI-friendly)
 #   --rss-10gb  also generate 10 GB and record dragnet's peak RSS over it
-#   --no-build  use the binaries already in target/release (skip cargo build)
+#   --no-build  use the binaries already in target/release (skip cargo build);
+#               DRAGNET_BIN=PATH benchmarks another dragnet binary
 #
 # Baselines: rg -c -F SendCommand (I/O + search floor), dragnet-bench parse-only (serde_json
 # Value per line), DuckDB read_json with the two seed queries, gzip -dc for the .gz input.
@@ -27,7 +28,7 @@ while [[ $# -gt 0 ]]; do
     --rss-10gb) RSS_10GB=1 ;;
     --no-build) NO_BUILD=1 ;;
     --runs) RUNS="$2"; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     -*) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
     *) POSITIONAL+=("$1") ;;
   esac
@@ -58,7 +59,7 @@ if [[ $NO_BUILD == 0 ]]; then
 fi
 [[ -x target/release/dragnet-bench ]] || die "target/release/dragnet-bench missing: cargo build --release -p dragnet-bench"
 BENCH=target/release/dragnet-bench
-DRAGNET=target/release/dragnet
+DRAGNET="${DRAGNET_BIN:-target/release/dragnet}"  # DRAGNET_BIN: benchmark a saved binary
 [[ -x $DRAGNET ]] || die "$DRAGNET missing after build"
 if ! $DRAGNET hunt --help >/dev/null 2>&1; then
   die "'dragnet hunt' is not available in this build (the subcommand is missing); nothing to benchmark"
