@@ -406,3 +406,27 @@ fn alerts_carry_kibana_reason_and_rule_fields() {
     assert_eq!(v["kibana.alert.original_time"], "2025-01-02T01:00:00.000Z");
     assert_eq!(v["kibana.alert.rule.parameters"]["rule_id"], SSM);
 }
+
+#[test]
+fn unloadable_rules_are_reported_and_the_rest_run() {
+    let good = repo("rules/initial_access_via_system_manager.toml");
+    let broken = fixture("rules-broken");
+    let run = hunt(
+        &[
+            "--format",
+            "json",
+            "-r",
+            good.to_str().unwrap(),
+            "-r",
+            broken.to_str().unwrap(),
+        ],
+        &[fixture("shapes/records.json")],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("broken.toml"), "{}", run.stderr);
+    let v: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["summary"]["rules"]["invalid"], 1);
+    assert_eq!(v["summary"]["rules"]["run"], 1);
+    assert!(v["rule_problems"][0].as_str().unwrap().contains("broken.toml"));
+    assert_eq!(v["alerts"].as_array().unwrap().len(), 1);
+}

@@ -195,6 +195,8 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
                 "summary": summary_json(&output.stats, &counts, elapsed),
                 "rules": output.reports,
                 "problems": problems.iter().map(problem_json).collect::<Vec<_>>(),
+                // Rule entries that could not be loaded (counted as invalid in the summary).
+                "rule_problems": rule_problems,
                 "exceptions": crate::cmd::hunt_extras::exceptions_json(exceptions.as_deref()),
             });
             serde_json::to_writer_pretty(&mut w, &doc)?;
