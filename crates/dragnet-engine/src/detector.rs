@@ -25,6 +25,16 @@ pub enum Detection {
         timestamp: Option<String>,
         explanation: Option<Value>,
     },
+    /// A [`Detection::Document`] whose built alert then takes `fields` over its own (EQL
+    /// sequences: building blocks and shell alerts carry their own uuid, ancestors and group).
+    Composed {
+        ecs: Value,
+        id: String,
+        index: String,
+        timestamp: Option<String>,
+        explanation: Option<Value>,
+        fields: serde_json::Map<String, Value>,
+    },
 }
 
 /// Evaluates one rule over the records of a run.
@@ -35,4 +45,12 @@ pub trait Detector: Send + Sync {
 
     /// Called once, after the last record. Stateless detectors report nothing here.
     fn finish(&self, _out: &mut Vec<Detection>) {}
+
+    /// Called once before the first record with the run's options (limits, time range).
+    fn prepare(&self, _options: &crate::run::RunOptions) {}
+
+    /// Warnings for the user after [`Detector::finish`] (a limit was hit: results may be missing).
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
 }

@@ -1,17 +1,25 @@
 //! EQL rules (`type = "eql"`) as detectors.
 //!
 //! Event queries (`category where condition`) decide per event, like KQL query rules.
-//! `sequence` rules keep the documents of events that can take part in a sequence (they match
-//! a step or the `until` condition) from the unordered workers, then in [`Detector::finish`]
-//! order them by the rule's timestamp field (then tiebreaker field, then `event.id`) and run
-//! `dragnet_eql`'s sequence matcher. Each sequence gives one alert shaped like Kibana's "shell"
-//! alert: its source is the intersection of the events' documents (`objectArrayIntersection`
-//! in security_solution `build_alert_group_from_sequence.ts`); the per-event "building block"
-//! alerts are not produced, the events are listed in the alert's explanation instead.
-//! `sample` rules are accounted for as unsupported.
+//! `sequence` rules see records from parallel workers in no time order, so they keep, per rule,
+//! the events some step (or `until`) filter matches — compactly: timestamp, tiebreaker, id and
+//! the ECS document as JSON bytes — within `--from`/`--to` and a hard cap
+//! (`--max-sequence-candidates`, warned about when hit). In [`Detector::finish`] they order them
+//! by the rule's timestamp field (then tiebreaker field, then `event.id`), drop duplicate
+//! deliveries, and run `dragnet_eql`'s sequence matcher, so the result does not depend on input
+//! or thread order.
+//!
+//! Each sequence gives the alerts Kibana's `buildAlertGroupFromSequence` (security_solution
+//! `detection_engine/rule_types/eql/build_alert_group_from_sequence.ts`) writes: one
+//! building-block alert per event (`kibana.alert.building_block_type: "default"`,
+//! `kibana.alert.group.index` = its position, the event's fields and ancestors, uuid from
+//! `generateBuildingBlockIds`), then a shell alert whose source is the intersection of the events'
+//! documents (`objectArrayIntersection`), whose ancestors are each event and its building block,
+//! whose uuid is `generateAlertId` over them, and which every alert of the group names in
+//! `kibana.alert.group.id`. `sample` rules are accounted for as unsupported.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 
 use dragnet_eql::{CompileOptions, CompiledQuery, Explanation, QueryKind};
 use dragnet_event::{Event, FieldId, FieldTable, JsonEvent, JsonPaths, OwnedScalar, Scalar};
@@ -116,22 +124,36 @@ pub(crate) fn build(
             table: fields.clone(),
             time_id,
             tiebreaker_id,
-            index: crate::aggregate::index_of(rule),
+            // The events' own index, as query rule alerts name it (not the rule's patterns).
+            index: crate::alert::CLOUDTRAIL_DATA_STREAM.to_string(),
+            rule_uuid: rule
+                .kibana
+                .as_ref()
+                .and_then(|k| k.id.clone())
+                .unwrap_or_else(|| rule.rule_id.clone()),
             kept: Mutex::new(Vec::new()),
             untimed: AtomicU64::new(0),
             explain: AtomicBool::new(false),
+            cap: AtomicUsize::new(DEFAULT_MAX_SEQUENCE_CANDIDATES),
+            over_cap: AtomicU64::new(0),
+            from_ns: AtomicI64::new(i64::MIN),
+            to_ns: AtomicI64::new(i64::MAX),
         };
         return Ok((Box::new(detector), cnf));
     }
     Ok((Box::new(EqlDetector { query: compiled }), cnf))
 }
 
-/// An event that may take part in a sequence, kept until the end of the run.
-struct Kept {
+/// Default cap on candidate events kept per sequence rule (`--max-sequence-candidates`).
+pub const DEFAULT_MAX_SEQUENCE_CANDIDATES: usize = 1_000_000;
+
+/// An event that may take part in a sequence, kept until the end of the run: what ordering
+/// needs, and the ECS document as JSON bytes (a few times smaller than a `serde_json::Value`).
+struct Candidate {
     time_ns: i128,
     tiebreaker: Option<String>,
     id: String,
-    doc: Value,
+    doc: Box<[u8]>,
 }
 
 /// An EQL `sequence` rule: see the module documentation.
@@ -142,10 +164,18 @@ pub struct SequenceDetector {
     time_id: FieldId,
     tiebreaker_id: Option<FieldId>,
     index: String,
-    kept: Mutex<Vec<Kept>>,
+    /// `kibana.alert.rule.uuid`, as the alert builder derives it.
+    rule_uuid: String,
+    kept: Mutex<Vec<Candidate>>,
     /// Events that could take part but have no usable timestamp (left out).
     untimed: AtomicU64,
     explain: AtomicBool,
+    cap: AtomicUsize,
+    /// Candidates dropped because `cap` was reached.
+    over_cap: AtomicU64,
+    /// The run's `--from` / `--to` in nanoseconds (`i64` covers years 1677-2262).
+    from_ns: AtomicI64,
+    to_ns: AtomicI64,
 }
 
 fn first_text(event: &dyn Event, field: FieldId) -> Option<String> {
@@ -209,7 +239,60 @@ fn intersection(a: &Value, b: &Value) -> Option<Value> {
     (!out.is_empty()).then_some(Value::Object(out))
 }
 
+/// The ids of a sequence's alerts, as Kibana derives them. `events`: `(_id, _index)` of each
+/// event in order. Building block `i`: `generateBuildingBlockIds` — SHA-256 of the
+/// concatenation, over the blocks, of their ancestors' `id + index` and the rule uuid, then
+/// `i` in decimal. Shell: `generateAlertId` — SHA-256 of its ancestors' `id + index` (each
+/// event, then its building block, whose `_index` is `''` when the shell is built) and the
+/// rule uuid.
+fn group_ids(events: &[(&str, &str)], rule_uuid: &str) -> (Vec<String>, String) {
+    let mut base = String::new();
+    for (id, index) in events {
+        base.push_str(id);
+        base.push_str(index);
+        base.push_str(rule_uuid);
+    }
+    let blocks: Vec<String> = (0..events.len())
+        .map(|i| crate::alert::sha256_hex(format!("{base}{i}").as_bytes()))
+        .collect();
+    let mut shell = String::new();
+    for ((id, index), block) in events.iter().zip(&blocks) {
+        shell.push_str(id);
+        shell.push_str(index);
+        shell.push_str(block);
+    }
+    shell.push_str(rule_uuid);
+    let shell = crate::alert::sha256_hex(shell.as_bytes());
+    (blocks, shell)
+}
+
+impl SequenceDetector {
+    fn in_range(&self, time_ns: i128) -> bool {
+        let from = i128::from(self.from_ns.load(Ordering::Relaxed));
+        let to = i128::from(self.to_ns.load(Ordering::Relaxed));
+        time_ns >= from && time_ns < to
+    }
+}
+
 impl Detector for SequenceDetector {
+    fn prepare(&self, options: &crate::run::RunOptions) {
+        let ns = |t: jiff::Timestamp| i64::try_from(t.as_nanosecond()).ok();
+        self.from_ns.store(
+            options.from.and_then(ns).unwrap_or(i64::MIN),
+            Ordering::Relaxed,
+        );
+        self.to_ns.store(
+            options.to.and_then(ns).unwrap_or(i64::MAX),
+            Ordering::Relaxed,
+        );
+        self.cap.store(
+            options
+                .max_sequence_candidates
+                .unwrap_or(DEFAULT_MAX_SEQUENCE_CANDIDATES),
+            Ordering::Relaxed,
+        );
+    }
+
     fn on_event(&self, event: &dyn Event, explain: bool, _out: &mut Vec<Detection>) {
         if explain {
             self.explain.store(true, Ordering::Relaxed);
@@ -222,20 +305,46 @@ impl Detector for SequenceDetector {
             self.untimed.fetch_add(1, Ordering::Relaxed);
             return;
         };
+        // Kibana searches only the rule's window: events outside --from/--to take no part.
+        if !self.in_range(time_ns) {
+            return;
+        }
         let Some(doc) = event.to_document() else {
             self.untimed.fetch_add(1, Ordering::Relaxed);
             return;
         };
-        let kept = Kept {
+        let candidate = Candidate {
             time_ns,
             tiebreaker: self.tiebreaker_id.and_then(|f| first_text(event, f)),
             id: document_id(&doc),
-            doc,
+            doc: serde_json::to_vec(&doc)
+                .unwrap_or_default()
+                .into_boxed_slice(),
         };
-        self.kept
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(kept);
+        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        if kept.len() >= self.cap.load(Ordering::Relaxed) {
+            self.over_cap.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        kept.push(candidate);
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let dropped = self.over_cap.load(Ordering::Relaxed);
+        if dropped > 0 {
+            out.push(format!(
+                "limit max-sequence-candidates ({}) reached: {dropped} candidate event(s) were not kept and sequences may be missing; raise it with --max-sequence-candidates N or narrow the input (--from/--to)",
+                self.cap.load(Ordering::Relaxed)
+            ));
+        }
+        let untimed = self.untimed.load(Ordering::Relaxed);
+        if untimed > 0 {
+            out.push(format!(
+                "{untimed} event(s) matching a sequence step have no usable timestamp and take no part in sequences"
+            ));
+        }
+        out
     }
 
     fn finish(&self, out: &mut Vec<Detection>) {
@@ -249,39 +358,75 @@ impl Detector for SequenceDetector {
         let Some(mut matcher) = self.query.sequence_matcher::<usize>() else {
             return;
         };
+        let parse = |k: &Candidate| serde_json::from_slice::<Value>(&k.doc).unwrap_or(Value::Null);
         let mut found = Vec::new();
         for (i, k) in kept.iter().enumerate() {
+            let doc = parse(k);
             let ts = Timestamp::from_nanosecond(k.time_ns).unwrap_or(Timestamp::UNIX_EPOCH);
-            found.extend(matcher.on_event(&JsonEvent::new(&k.doc, &paths), ts, i));
+            found.extend(matcher.on_event(&JsonEvent::new(&doc, &paths), ts, i));
         }
         found.extend(matcher.finish());
         let explain = self.explain.load(Ordering::Relaxed);
         for s in found {
-            let docs: Vec<&Kept> = s.events.iter().map(|(_, i)| &kept[*i]).collect();
+            let members: Vec<&Candidate> = s.events.iter().map(|(_, i)| &kept[*i]).collect();
+            let docs: Vec<Value> = members.iter().map(|k| parse(k)).collect();
+            let times: Vec<String> = s.events.iter().map(|(t, _)| t.to_string()).collect();
+            let ids: Vec<(&str, &str)> = members
+                .iter()
+                .map(|k| (k.id.as_str(), self.index.as_str()))
+                .collect();
+            let (block_ids, shell_id) = group_ids(&ids, &self.rule_uuid);
+            let mut ancestors = Vec::new();
+            for (i, doc) in docs.iter().enumerate() {
+                let mut fields = Map::new();
+                fields.insert("kibana.alert.uuid".into(), json!(block_ids[i]));
+                fields.insert("kibana.alert.building_block_type".into(), json!("default"));
+                fields.insert("kibana.alert.group.id".into(), json!(shell_id));
+                fields.insert("kibana.alert.group.index".into(), json!(i));
+                let explanation = explain.then(|| {
+                    json!({"sequence": {"join_keys": s.key, "group_index": i, "events": s.events.len()}})
+                });
+                out.push(Detection::Composed {
+                    ecs: doc.clone(),
+                    id: members[i].id.clone(),
+                    index: self.index.clone(),
+                    timestamp: Some(times[i].clone()),
+                    explanation,
+                    fields,
+                });
+                ancestors.push(
+                    json!({"id": members[i].id, "type": "event", "index": self.index, "depth": 0}),
+                );
+                ancestors.push(json!({"id": block_ids[i], "type": "signal", "index": "", "depth": 1, "rule": self.rule_uuid}));
+            }
             let merged = docs
                 .iter()
                 .skip(1)
-                .try_fold(docs[0].doc.clone(), |acc, k| intersection(&acc, &k.doc))
+                .try_fold(docs[0].clone(), |acc, d| intersection(&acc, d))
                 .unwrap_or_else(|| json!({}));
-            let ids: Vec<&str> = docs.iter().map(|k| k.id.as_str()).collect();
-            let last = s.events.last().map(|(t, _)| t.to_string());
-            let events: Vec<Value> = s
-                .events
-                .iter()
-                .zip(&docs)
-                .map(|((t, _), k)| json!({"event.id": k.id, "@timestamp": t.to_string()}))
-                .collect();
-            let mut explanation = json!({"sequence": {"join_keys": s.key, "events": events}});
-            if explain {
-                explanation["note"] =
-                    json!("building-block alerts are not produced; the events are listed here");
-            }
-            out.push(Detection::Document {
+            let mut fields = Map::new();
+            fields.insert("kibana.alert.uuid".into(), json!(shell_id));
+            fields.insert("kibana.alert.group.id".into(), json!(shell_id));
+            fields.insert("kibana.alert.ancestors".into(), Value::Array(ancestors));
+            fields.insert("kibana.alert.depth".into(), json!(2));
+            // buildAlertFields takes original_time from the first building block.
+            fields.insert("kibana.alert.original_time".into(), json!(times[0]));
+            let explanation = explain.then(|| {
+                let events: Vec<Value> = members
+                    .iter()
+                    .zip(&times)
+                    .map(|(k, t)| json!({"event.id": k.id, "@timestamp": t}))
+                    .collect();
+                json!({"sequence": {"join_keys": s.key, "events": events}})
+            });
+            out.push(Detection::Composed {
                 ecs: merged,
-                id: crate::alert::sha256_hex(ids.join("\u{1f}").as_bytes()),
+                id: shell_id,
                 index: self.index.clone(),
-                timestamp: last,
-                explanation: Some(explanation),
+                // The shell stands at the time the sequence completed: its last event.
+                timestamp: times.last().cloned(),
+                explanation,
+                fields,
             });
         }
     }
@@ -323,5 +468,24 @@ mod tests {
             json!({"user": {"name": "alice"}, "event": {"category": ["iam"]}})
         );
         assert_eq!(intersection(&json!({"a": 1}), &json!({"a": 2})), None);
+    }
+
+    #[test]
+    fn group_ids_follow_kibana_generate_building_block_ids_and_generate_alert_id() {
+        // printf %s 'e1ir1e2ir10' | sha256sum (block 0), ...1 (block 1); the shell hashes
+        // 'e1i' + block0 + 'e2i' + block1 + 'r1'.
+        let (blocks, shell) = group_ids(&[("e1", "i"), ("e2", "i")], "r1");
+        let b0 = crate::alert::sha256_hex(b"e1ir1e2ir10");
+        let b1 = crate::alert::sha256_hex(b"e1ir1e2ir11");
+        assert_eq!(blocks, vec![b0.clone(), b1.clone()]);
+        assert_eq!(
+            shell,
+            crate::alert::sha256_hex(format!("e1i{b0}e2i{b1}r1").as_bytes())
+        );
+        let (other, _) = group_ids(&[("e1", "i"), ("e3", "i")], "r1");
+        assert_ne!(
+            other[0], blocks[0],
+            "a block's id depends on the whole sequence"
+        );
     }
 }

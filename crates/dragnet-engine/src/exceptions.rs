@@ -775,6 +775,14 @@ impl Detector for Excepted {
     fn finish(&self, out: &mut Vec<Detection>) {
         self.inner.finish(out);
     }
+
+    fn prepare(&self, options: &crate::run::RunOptions) {
+        self.inner.prepare(options);
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        self.inner.warnings()
+    }
 }
 
 #[cfg(test)]

@@ -35,6 +35,9 @@ pub struct RunOptions {
     pub no_prefilter: bool,
     /// Worker threads; `None` uses rayon's default (one per core, or RAYON_NUM_THREADS).
     pub threads: Option<usize>,
+    /// Per EQL sequence rule, at most this many candidate events are kept for ordering
+    /// (`--max-sequence-candidates`); `None`: the default, 1,000,000.
+    pub max_sequence_candidates: Option<usize>,
 }
 
 /// Live counters a progress display can poll from another thread.
@@ -128,6 +131,8 @@ pub struct RunOutput {
     pub stats: RunStats,
     /// Per rule (same order as [`Engine::reports`]): alerts, first and last seen.
     pub reports: Vec<crate::accounting::RuleReport>,
+    /// Limits stateful rules hit (results may be missing), one line each, for stderr.
+    pub warnings: Vec<String>,
 }
 
 struct BatchResult {
@@ -172,6 +177,9 @@ impl Engine {
         progress: &Progress,
     ) -> RunOutput {
         let threads = rayon::current_num_threads().max(1);
+        for rule in &self.rules {
+            rule.detector.prepare(options);
+        }
         let readers = sources.len().clamp(1, threads.max(2));
         let (tx, rx) = mpsc::sync_channel::<(usize, u64, RecordBatch)>(threads * 2);
         let next_source = AtomicUsize::new(0);
@@ -270,6 +278,17 @@ impl Engine {
 
         let alerts = self.finish_alerts(alerts, options, &mut stats);
         let mut reports = self.reports.clone();
+        let mut warnings = Vec::new();
+        for rule in &self.rules {
+            for w in rule.detector.warnings() {
+                warnings.push(format!("rule {}: {w}", reports[rule.report].name));
+                if let crate::accounting::RuleStatus::Run { notes, .. } =
+                    &mut reports[rule.report].status
+                {
+                    notes.push(w);
+                }
+            }
+        }
         for a in &alerts {
             let r = &mut reports[a.rule];
             r.alerts += 1;
@@ -291,6 +310,7 @@ impl Engine {
             problems: all_problems.into_iter().map(|p| p.problem).collect(),
             stats,
             reports,
+            warnings,
         }
     }
 
@@ -306,13 +326,24 @@ impl Engine {
             let mut detections = Vec::new();
             rule.detector.finish(&mut detections);
             for d in detections {
-                if let Detection::Document {
-                    ecs,
-                    id,
-                    index,
-                    timestamp,
-                    explanation,
-                } = d
+                let (ecs, id, index, timestamp, explanation, fields) = match d {
+                    Detection::Document {
+                        ecs,
+                        id,
+                        index,
+                        timestamp,
+                        explanation,
+                    } => (ecs, id, index, timestamp, explanation, None),
+                    Detection::Composed {
+                        ecs,
+                        id,
+                        index,
+                        timestamp,
+                        explanation,
+                        fields,
+                    } => (ecs, id, index, timestamp, explanation, Some(fields)),
+                    Detection::ThisEvent { .. } => continue,
+                };
                 {
                     let source = SourceDoc {
                         ecs: &ecs,
@@ -320,7 +351,10 @@ impl Engine {
                         index: &index,
                         timestamp: timestamp.as_deref(),
                     };
-                    let doc = build_alert(&rule.meta, &source, explanation);
+                    let mut doc = build_alert(&rule.meta, &source, explanation);
+                    if let (Some(fields), Value::Object(map)) = (fields, &mut doc) {
+                        map.extend(fields);
+                    }
                     alerts.push(make_alert(
                         self,
                         i,

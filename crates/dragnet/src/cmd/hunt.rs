@@ -78,6 +78,10 @@ pub struct Args {
     /// Worker threads (default: one per core; RAYON_NUM_THREADS is honoured too).
     #[arg(long, short = 'j', value_name = "N")]
     pub threads: Option<usize>,
+    /// Per EQL sequence rule, keep at most N candidate events (those matching a step) for
+    /// ordering; past it, events are dropped with a warning and sequences may be missed.
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    pub max_sequence_candidates: usize,
 }
 
 pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
@@ -162,6 +166,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
             max_signals: args.max_signals,
             threads: args.threads,
             no_prefilter: args.no_prefilter,
+            max_sequence_candidates: Some(args.max_sequence_candidates),
         };
         let output = engine.run(sources, &input_options, &options, &progress);
         done.store(true, Ordering::Relaxed);
@@ -171,6 +176,11 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         output
     });
     let elapsed = started.elapsed();
+    if !global.quiet {
+        for w in &output.warnings {
+            eprintln!("warning: {w}");
+        }
+    }
 
     // Input problems, in input order: file, line / record, reason.
     let mut problems = discover_problems;
