@@ -13,7 +13,7 @@
 #
 # Baselines: rg -c -F SendCommand (I/O + search floor), dragnet-bench parse-only (serde_json
 # Value per line), DuckDB read_json with the two seed queries, gzip -dc for the .gz input.
-# Data goes to bench-data/ (gitignored) and is reused when present (deterministic, seed 42).
+# Data goes to bench-data/ (gitignored), reused while newer than the generator binary (seed 42).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -69,7 +69,8 @@ if $DRAGNET hunt --help 2>/dev/null | grep -q -- '--threads'; then HUNT_THREADS=
 
 # ---- data ----------------------------------------------------------------------------------
 gen() { # gen SIZE FORMAT FILE
-  if [[ ! -s $3 || ! -s $3.gen.log ]]; then
+  # Regenerate when missing or when the generator was rebuilt after the file was written.
+  if [[ ! -s $3 || ! -s $3.gen.log || $BENCH -nt $3 ]]; then
     say "== generating $3 ($1, $2, seed $SEED)"
     $BENCH gen --size "$1" --seed "$SEED" --format "$2" --out "$3.tmp" 2> "$3.gen.log" \
       || { cat "$3.gen.log" >&2; die "generator failed"; }
