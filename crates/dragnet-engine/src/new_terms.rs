@@ -52,7 +52,8 @@ struct Occurrence {
 struct Kept {
     time_ms: i64,
     id: String,
-    doc: Value,
+    /// The ECS document as compact JSON (several times smaller than a `Value`).
+    doc: Box<str>,
 }
 
 #[derive(Default)]
@@ -214,7 +215,10 @@ impl Detector for NewTermsDetector {
             return;
         }
         // Build the document outside the lock; another worker may have kept an earlier one.
-        let doc = event.to_document().unwrap_or_else(|| json!({}));
+        let doc: Box<str> = event
+            .to_document()
+            .map_or_else(|| "{}".to_string(), |d| d.to_string())
+            .into();
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         for term in wanted {
             if earlier(state.docs.get(&(term, chunk))) {
@@ -265,8 +269,13 @@ impl NewTermsDetector {
         hit: &NewTermHit,
         explain: bool,
     ) -> Detection {
-        let mut doc = match &kept.doc {
-            Value::Object(m) => m.clone(),
+        let source: Value = serde_json::from_str(&kept.doc).unwrap_or_default();
+        let timestamp = crate::alert::field_strings(&source, "@timestamp")
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| format_ms(kept.time_ms));
+        let mut doc = match source {
+            Value::Object(m) => m,
             _ => Map::new(),
         };
         doc.insert("kibana.alert.new_terms".into(), json!(term));
@@ -292,12 +301,7 @@ impl NewTermsDetector {
             ecs: Value::Object(doc),
             id: kept.id.clone(),
             index,
-            timestamp: Some(
-                crate::alert::field_strings(&kept.doc, "@timestamp")
-                    .into_iter()
-                    .next()
-                    .unwrap_or_else(|| format_ms(kept.time_ms)),
-            ),
+            timestamp: Some(timestamp),
             explanation,
         }
     }

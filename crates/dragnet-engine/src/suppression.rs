@@ -52,9 +52,14 @@ impl Suppression {
                 s.duration?;
                 t.field.clone()
             }
-            (_, RuleType::Query | RuleType::SavedQuery | RuleType::Eql | RuleType::NewTerms) => {
-                s.group_by.clone()
-            }
+            (
+                _,
+                RuleType::Query
+                | RuleType::SavedQuery
+                | RuleType::Eql
+                | RuleType::NewTerms
+                | RuleType::ThreatMatch,
+            ) => s.group_by.clone(),
             _ => return None,
         };
         Some(Suppression {

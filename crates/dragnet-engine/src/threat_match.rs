@@ -242,9 +242,6 @@ pub(crate) fn build(
         notes.push(NOT_APPLIED_NOTE.into());
     }
     let exceptions = extras.for_rule(rule, schema, fields, notes)?;
-    if rule.alert_suppression.is_some() {
-        notes.push("alert_suppression not applied: every matching event is reported".into());
-    }
 
     let mut kept = Vec::new();
     let mut lookup: Vec<HashMap<String, Vec<usize>>> = vec![HashMap::new(); groups.len()];
