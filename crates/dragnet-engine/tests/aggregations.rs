@@ -222,3 +222,113 @@ value = "threat.indicator.ip""#,
             .contains("needs --indicators FILE")
     );
 }
+
+/// A `negate` mapping entry must not be equal: the group matches an indicator whose IP equals
+/// the event's while its user differs.
+#[test]
+fn threat_match_negated_entry() {
+    let tm = rule(
+        "tm",
+        LISTED,
+        r#"type = "threat_match"
+query = "event.action:GetObject"
+threat_index = ["logs-ti_*"]
+threat_query = "threat.indicator.ip:*"
+
+[[rule.threat_mapping]]
+[[rule.threat_mapping.entries]]
+field = "source.ip"
+type = "mapping"
+value = "threat.indicator.ip"
+[[rule.threat_mapping.entries]]
+field = "user.name"
+type = "mapping"
+value = "threat.indicator.provider"
+negate = true"#,
+    );
+    let mut indicators = dragnet_engine::Indicators::new();
+    indicators.add_ndjson(
+        "ti.ndjson",
+        r#"{"_id":"i1","_index":"logs-ti_x","_source":{"threat":{"indicator":{"ip":"203.0.113.9","provider":"trusted-scanner"}}}}"#,
+    );
+    let extras = Extras {
+        indicators: Some(Arc::new(indicators)),
+        ..Default::default()
+    };
+    let with_ip = |id: &str, user: &str| {
+        let mut d = doc(id, "2025-01-01T10:00:00Z", user, "GetObject");
+        d["source"] = json!({"ip": "203.0.113.9"});
+        d
+    };
+    let (pairs, _) = run(
+        &[tm],
+        &extras,
+        &[
+            with_ip("e-mallory", "mallory"),
+            with_ip("e-scanner", "trusted-scanner"),
+        ],
+    );
+    assert_eq!(pairs, vec![(LISTED.to_string(), "e-mallory".to_string())]);
+}
+
+/// Suppression applies to new_terms alerts like to query alerts: two new terms of one user in
+/// one execution make one alert counting the other.
+#[test]
+fn new_terms_alerts_are_suppressed() {
+    let nt = rule(
+        "nt",
+        PLAIN,
+        r#"type = "new_terms"
+query = "event.action:GetObject"
+
+[rule.new_terms]
+field = "new_terms_fields"
+value = ["source.ip"]
+
+[[rule.new_terms.history_window_start]]
+field = "history_window_start"
+value = "now-7d"
+
+[rule.alert_suppression]
+group_by = ["user.name"]
+missing_fields_strategy = "suppress""#,
+    );
+    let from_ip = |id: &str, t: &str, ip: &str| {
+        let mut d = doc(id, t, "alice", "GetObject");
+        d["source"] = json!({"ip": ip});
+        d
+    };
+    let engine_docs = [
+        from_ip("n1", "2025-01-01T10:01:00Z", "192.0.2.1"),
+        from_ip("n2", "2025-01-01T10:02:00Z", "192.0.2.2"),
+    ];
+    let engine = Engine::compile_with(
+        &[nt],
+        &Selection::default(),
+        Default::default(),
+        &Extras::default(),
+    )
+    .unwrap();
+    let mut file = tempfile_path();
+    for d in &engine_docs {
+        writeln!(file.1, "{d}").unwrap();
+    }
+    file.1.flush().unwrap();
+    let input = dragnet_input::InputOptions::default();
+    let found = dragnet_input::discover(&[file.0.display().to_string()], &input);
+    let out = engine.run(
+        found.sources,
+        &input,
+        &RunOptions::default(),
+        &Progress::default(),
+    );
+    let _ = std::fs::remove_file(&file.0);
+    assert_eq!(out.alerts.len(), 1);
+    let a = &out.alerts[0].doc;
+    assert_eq!(a["kibana.alert.new_terms"], json!(["192.0.2.1"]));
+    assert_eq!(a["kibana.alert.suppression.docs_count"], 1);
+    assert_eq!(
+        a["kibana.alert.suppression.terms"],
+        json!([{"field": "user.name", "value": ["alice"]}])
+    );
+}
