@@ -21,7 +21,8 @@
 //!   once per record; a name the mapping never produces is bound to "absent" at bind time.
 //!
 //! # Differences from Elastic
-//! `user_agent.*` beyond `original` is not derived (no uap-core parser); `error.message` texts
+//! `user_agent.*` comes from uap-core's rules as the `ua-parser` crate ships and applies them
+//! (see `user_agent.rs` for where that can differ from Elasticsearch's copy); `error.message` texts
 //! approximate Elasticsearch's; integers beyond `u64` render as doubles; a `HashMap` bucket of
 //! 9+ colliding keys (Java's treeification) is not modelled; duplicate JSON keys (which make
 //! Elasticsearch's `json` processor fail) are accepted, the first occurrence winning.
@@ -35,6 +36,7 @@ mod mapping;
 mod needle;
 pub mod node;
 mod time;
+mod user_agent;
 
 pub use event::{CloudTrailEvent, Mapper, MapperError, MapperOptions, RecordError, Retain};
 pub use needle::{Needle, raw_needle};

@@ -14,6 +14,7 @@ use crate::entity;
 use crate::java_map::{self, java_len};
 use crate::node::Node;
 use crate::time;
+use crate::user_agent;
 use crate::{CloudTrailEvent, Retain};
 
 /// Groups of fields computed together (see the module doc).
@@ -36,9 +37,10 @@ pub enum Group {
     Source,
     Tls,
     ConsoleLogin,
+    UserAgent,
 }
 
-pub const GROUP_COUNT: usize = Group::ConsoleLogin as usize + 1;
+pub const GROUP_COUNT: usize = Group::UserAgent as usize + 1;
 
 impl Group {
     pub const ALL: [Group; GROUP_COUNT] = [
@@ -58,6 +60,7 @@ impl Group {
         Group::Source,
         Group::Tls,
         Group::ConsoleLogin,
+        Group::UserAgent,
     ];
 }
 
@@ -134,6 +137,12 @@ pub const CATALOG: &[(&str, Source)] = &[
     ("source.as.number", G(Group::Source)),
     ("source.as.organization.name", G(Group::Source)),
     ("user_agent.original", Raw(&["userAgent"])),
+    ("user_agent.name", G(Group::UserAgent)),
+    ("user_agent.version", G(Group::UserAgent)),
+    ("user_agent.os.name", G(Group::UserAgent)),
+    ("user_agent.os.version", G(Group::UserAgent)),
+    ("user_agent.os.full", G(Group::UserAgent)),
+    ("user_agent.device.name", G(Group::UserAgent)),
     ("tls.version", G(Group::Tls)),
     ("tls.version_protocol", G(Group::Tls)),
     ("tls.cipher", G(Group::Tls)),
@@ -591,6 +600,12 @@ pub fn compute(ev: &CloudTrailEvent<'_>, group: Group) -> Out {
         Group::Related => related(ev, &mut out),
         Group::Source => source(ev, &mut out),
         Group::Tls => tls(root, &mut out),
+        // The processor (ignore_missing) runs on a string `userAgent` only.
+        Group::UserAgent => {
+            if let Some(agent) = kept_str(root, &["userAgent"]) {
+                out.fields = user_agent::details(agent);
+            }
+        }
         Group::ConsoleLogin => {
             if text(root, &["eventName"]).as_deref() == Some("ConsoleLogin") {
                 let aed = |k: &str| kept(root, &["additionalEventData", k]);

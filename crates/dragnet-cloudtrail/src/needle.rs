@@ -89,7 +89,9 @@ fn origin(field: &str) -> Origin {
             | Group::Outcome
             | Group::Status
             | Group::Source
-            | Group::ConsoleLogin => Origin::Unknown,
+            | Group::ConsoleLogin
+            // Names and versions come from rule replacements as often as from the raw text.
+            | Group::UserAgent => Origin::Unknown,
         },
     }
 }

@@ -1,0 +1,249 @@
+//! `user_agent.{name,version,os.*,device.name}` as Elasticsearch's `user_agent` ingest processor
+//! writes them (all properties, `extract_device_type` off, as the AWS pipeline configures it).
+//!
+//! Matching is the `ua-parser` crate (the ua-parser project's Rust port) over the uap-core
+//! `regexes.yaml` that crate ships; `build.rs` turns that file into the statics included below.
+//! The field assembly follows `UserAgentProcessor`: name `Other` when no agent rule matches;
+//! versions are `major[.minor[.patch[.build]]]`, each part only after the previous one; the OS
+//! object only when an OS rule matches, with `version`/`full` only when it has a major; device
+//! name `Other` when no device rule matches.
+//!
+//! The parser (~1,200 regexes) is compiled once per process on the first record that needs one of
+//! these fields; a rule set that never reads them never compiles it.
+
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use serde_json::Value;
+use ua_parser::{Extractor, Regexes, device, os, user_agent};
+
+/// An agent or OS rule: regex, then name and four version replacements.
+pub(crate) type Rule = (
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+    Option<&'static str>,
+    Option<&'static str>,
+    Option<&'static str>,
+);
+/// A device rule: regex, flag, then device, brand and model replacements.
+pub(crate) type DeviceRule = (
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+    Option<&'static str>,
+    Option<&'static str>,
+);
+
+mod rules {
+    include!(concat!(env!("OUT_DIR"), "/uap_rules.rs"));
+}
+
+fn borrowed(s: Option<&'static str>) -> Option<Cow<'static, str>> {
+    s.map(Cow::Borrowed)
+}
+
+static PARSER: LazyLock<Extractor<'static>> = LazyLock::new(|| {
+    let regexes = Regexes {
+        user_agent_parsers: rules::USER_AGENT_PARSERS
+            .iter()
+            .map(|&(regex, family, v1, v2, v3, v4)| user_agent::Parser {
+                regex: Cow::Borrowed(regex),
+                family_replacement: borrowed(family),
+                v1_replacement: borrowed(v1),
+                v2_replacement: borrowed(v2),
+                v3_replacement: borrowed(v3),
+                v4_replacement: borrowed(v4),
+            })
+            .collect(),
+        os_parsers: rules::OS_PARSERS
+            .iter()
+            .map(|&(regex, name, v1, v2, v3, v4)| os::Parser {
+                regex: Cow::Borrowed(regex),
+                os_replacement: borrowed(name),
+                os_v1_replacement: borrowed(v1),
+                os_v2_replacement: borrowed(v2),
+                os_v3_replacement: borrowed(v3),
+                os_v4_replacement: borrowed(v4),
+            })
+            .collect(),
+        device_parsers: rules::DEVICE_PARSERS
+            .iter()
+            .map(|&(regex, flag, name, brand, model)| device::Parser {
+                regex: Cow::Borrowed(regex),
+                regex_flag: (flag == Some("i")).then_some(device::Flag::IgnoreCase),
+                device_replacement: borrowed(name),
+                brand_replacement: borrowed(brand),
+                model_replacement: borrowed(model),
+            })
+            .collect(),
+    };
+    // The rules are fixed at build time and covered by the unit tests, so a failure here is a
+    // build defect, not bad input.
+    Extractor::try_from(regexes).expect("uap-core regexes.yaml compiles")
+});
+
+/// `major[.minor[.patch[.build]]]`, or nothing without a major (the processor's joining).
+fn joined(parts: [Option<&str>; 4]) -> Option<String> {
+    let mut version = String::from(parts[0]?);
+    for part in &parts[1..] {
+        let Some(part) = part else { break };
+        version.push('.');
+        version.push_str(part);
+    }
+    Some(version)
+}
+
+/// The detail fields for one user-agent string, in the processor's field names.
+pub fn details(agent: &str) -> Vec<(&'static str, Value)> {
+    let (ua, os, device) = PARSER.extract(agent);
+    let mut out = Vec::with_capacity(6);
+    let name = ua.as_ref().map_or("Other", |ua| &ua.family);
+    out.push(("user_agent.name", Value::from(name)));
+    if let Some(version) = ua
+        .as_ref()
+        .and_then(|ua| joined([ua.major, ua.minor, ua.patch, ua.patch_minor]))
+    {
+        out.push(("user_agent.version", Value::String(version)));
+    }
+    if let Some(os) = &os {
+        out.push(("user_agent.os.name", Value::from(os.os.as_ref())));
+        if let Some(version) = joined([
+            os.major.as_deref(),
+            os.minor.as_deref(),
+            os.patch.as_deref(),
+            os.patch_minor.as_deref(),
+        ]) {
+            out.push((
+                "user_agent.os.full",
+                Value::String(format!("{} {version}", os.os)),
+            ));
+            out.push(("user_agent.os.version", Value::String(version)));
+        }
+    }
+    let device = device.as_ref().map_or("Other", |d| &d.device);
+    out.push(("user_agent.device.name", Value::from(device)));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get(fields: &[(&'static str, Value)], name: &str) -> Option<String> {
+        fields
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str().unwrap().to_string())
+    }
+
+    fn check(agent: &str, want: &[(&str, Option<&str>)]) {
+        let fields = details(agent);
+        for (name, value) in want {
+            assert_eq!(
+                get(&fields, name).as_deref(),
+                *value,
+                "{name} of {agent:?} (all: {fields:?})"
+            );
+        }
+    }
+
+    #[test]
+    fn aws_cli_v2_is_named_aws_cli_without_an_os() {
+        check(
+            "aws-cli/2.13.5 Python/3.11.4 Linux/5.10.184-175.749.amzn2.x86_64 exe/x86_64.amzn.2 prompt/off command/s3.ls",
+            &[
+                ("user_agent.name", Some("aws-cli")),
+                ("user_agent.version", Some("2.13.5")),
+                ("user_agent.device.name", Some("Other")),
+            ],
+        );
+    }
+
+    #[test]
+    fn aws_cli_v1_with_botocore_is_a_spider_device_on_linux() {
+        // Elastic's own pipeline test expects exactly this (test-assume-role-email-session).
+        check(
+            "aws-cli/1.16.248 Python/3.4.7 Linux/4.9.184-0.1.ac.235.83.329.metal1.x86_64 botocore/1.12.239",
+            &[
+                ("user_agent.name", Some("aws-cli")),
+                ("user_agent.version", Some("1.16.248")),
+                ("user_agent.os.name", Some("Linux")),
+                ("user_agent.os.version", Some("4.9.184")),
+                ("user_agent.os.full", Some("Linux 4.9.184")),
+                ("user_agent.device.name", Some("Spider")),
+            ],
+        );
+    }
+
+    #[test]
+    fn boto3_is_named_boto3() {
+        check(
+            "Boto3/1.28.2 md/Botocore#1.31.2 ua/2.0 os/linux#5.10.0 md/arch#x86_64 lang/python#3.11.4 md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.31.2",
+            &[
+                ("user_agent.name", Some("Boto3")),
+                ("user_agent.version", Some("1.28.2")),
+            ],
+        );
+    }
+
+    #[test]
+    fn chrome_console_keeps_four_version_parts() {
+        check(
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/134.0.0.0 Safari/537.36",
+            &[
+                ("user_agent.name", Some("Chrome")),
+                ("user_agent.version", Some("134.0.0.0")),
+                ("user_agent.os.name", Some("Windows")),
+                ("user_agent.os.version", Some("10")),
+                ("user_agent.os.full", Some("Windows 10")),
+                ("user_agent.device.name", Some("Other")),
+            ],
+        );
+    }
+
+    #[test]
+    fn firefox_has_a_two_part_version() {
+        check(
+            "Mozilla/5.0 (Windows NT 6.1; WOW64; rv:24.0) Gecko/20100101 Firefox/24.0",
+            &[
+                ("user_agent.name", Some("Firefox")),
+                ("user_agent.version", Some("24.0")),
+                ("user_agent.os.full", Some("Windows 7")),
+            ],
+        );
+    }
+
+    #[test]
+    fn aws_service_agents_are_other() {
+        for agent in [
+            "AWS Internal",
+            "console.amazonaws.com",
+            "ssm.amazonaws.com",
+            "signin.amazonaws.com",
+        ] {
+            check(
+                agent,
+                &[
+                    ("user_agent.name", Some("Other")),
+                    ("user_agent.version", None),
+                    ("user_agent.os.name", None),
+                    ("user_agent.device.name", Some("Other")),
+                ],
+            );
+        }
+    }
+
+    #[test]
+    fn version_parts_stop_at_the_first_missing_one() {
+        assert_eq!(joined([None, Some("1"), None, None]), None);
+        assert_eq!(
+            joined([Some("1"), None, Some("3"), None]).as_deref(),
+            Some("1")
+        );
+        assert_eq!(
+            joined([Some("1"), Some("2"), Some("3"), Some("4")]).as_deref(),
+            Some("1.2.3.4")
+        );
+    }
+}
