@@ -12,8 +12,11 @@
 //! - `wildcard`: a `wildcard {field: value}` query (`*` any run, `?` one character, `\` escapes,
 //!   case-sensitive);
 //! - `nested`: a `nested` query whose entries must hold in one object of the nested field;
-//! - `list` (large value lists): evaluated by Kibana against a stored value list, which an export
-//!   does not contain, so such items are not applied and the rule's report says so.
+//! - `list` (large value lists): evaluated by Kibana against a stored value list, which an
+//!   exception export does not contain: given with `--value-list LIST_ID=FILE` (Kibana's value
+//!   list export, one value per line), the field's value must be one of them (for IP lists, a
+//!   CIDR value covers its addresses); not given, the item is not applied and the rule's report
+//!   says so.
 //!
 //! Items with `os_types` are AND'ed with `host.os.type` or `host.os.name.caseless` being one of
 //! them (`transformOsType`). Items whose `expire_time` has passed are not applied, as Kibana does
@@ -144,6 +147,8 @@ pub struct ExceptionSet {
     /// Per (rule_id, item_id): count; the details only when the run explains.
     counts: Mutex<BTreeMap<(String, String), u64>>,
     details: Mutex<Vec<Suppressed>>,
+    /// Value lists (`list` entries) by list id: one value per line, as Kibana exports them.
+    value_lists: BTreeMap<String, Arc<Vec<String>>>,
 }
 
 impl ExceptionSet {
@@ -200,6 +205,19 @@ impl ExceptionSet {
                 Err(e) => problem(format!("{e}; item skipped")),
             }
         }
+    }
+
+    /// Adds a value list (the text of Kibana's value list export: one value per line) for the
+    /// `list` entries naming `list_id`.
+    pub fn add_value_list(&mut self, list_id: &str, text: &str) {
+        let values = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect();
+        self.value_lists
+            .insert(list_id.to_string(), Arc::new(values));
     }
 
     /// Reads an export file.
@@ -527,16 +545,88 @@ impl WildcardClause {
     }
 }
 
+/// A `list` entry with its value list given: the field's value is one of the list's values (an
+/// IP inside a CIDR value for IP lists).
+struct ListClause {
+    field: FieldId,
+    values: HashSet<String>,
+    networks: Vec<(std::net::IpAddr, u8)>,
+    excluded: bool,
+}
+
+impl ListClause {
+    fn new(field: FieldId, values: &[String], excluded: bool) -> Self {
+        let mut networks = Vec::new();
+        let mut exact = HashSet::new();
+        for v in values {
+            match v
+                .split_once('/')
+                .and_then(|(a, l)| Some((a.parse().ok()?, l.parse().ok()?)))
+            {
+                Some(net) => networks.push(net),
+                None => {
+                    exact.insert(v.clone());
+                }
+            }
+        }
+        ListClause {
+            field,
+            values: exact,
+            networks,
+            excluded,
+        }
+    }
+
+    fn holds(&self, event: &dyn Event) -> bool {
+        let mut any = false;
+        let _ = event.visit(self.field, &mut |v| {
+            let k = v.to_keyword();
+            let hit = self.values.contains(k.as_ref())
+                || k.parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| self.networks.iter().any(|&(n, l)| in_network(ip, n, l)));
+            if hit {
+                any = true;
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        });
+        any != self.excluded
+    }
+}
+
+/// Whether `ip` is inside `network/len` (same address family).
+fn in_network(ip: std::net::IpAddr, network: std::net::IpAddr, len: u8) -> bool {
+    use std::net::IpAddr;
+    let (a, b, bits) = match (ip, network) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => (
+            u128::from(u32::from(a)) << 96,
+            u128::from(u32::from(b)) << 96,
+            32,
+        ),
+        (IpAddr::V6(a), IpAddr::V6(b)) => (u128::from(a), u128::from(b), 128),
+        _ => return false,
+    };
+    let len = u32::from(len).min(bits);
+    if len == 0 {
+        return true;
+    }
+    let mask = u128::MAX << (128 - len);
+    a & mask == b & mask
+}
+
 struct CompiledItem {
     item: ExceptionItem,
     query: Option<CompiledQuery>,
     wildcards: Vec<WildcardClause>,
+    lists: Vec<ListClause>,
 }
 
 impl CompiledItem {
     fn holds(&self, event: &dyn Event) -> bool {
         self.query.as_ref().is_none_or(|q| q.matches(event))
             && self.wildcards.iter().all(|w| w.holds(event))
+            && self.lists.iter().all(|l| l.holds(event))
     }
 }
 
@@ -645,7 +735,7 @@ impl Prepared {
                 ));
                 continue;
             }
-            match compile_item(item, schema, fields) {
+            match compile_item(item, &set.value_lists, schema, fields) {
                 Ok(c) => compiled.push(c),
                 Err(reason) => notes.push(format!(
                     "exception item {} ({}) not applied: {reason}",
@@ -703,18 +793,27 @@ impl Prepared {
 
 fn compile_item(
     item: &ExceptionItem,
+    value_lists: &BTreeMap<String, Arc<Vec<String>>>,
     schema: &dragnet_schema::Schema,
     fields: &mut FieldTable,
 ) -> Result<CompiledItem, String> {
     let mut kql: Vec<String> = Vec::new();
     let mut wildcards = Vec::new();
+    let mut lists = Vec::new();
     for entry in &item.entries {
         match entry {
-            Entry::List { field, list_id, .. } => {
-                return Err(format!(
-                    "value list entry on {field} (list {list_id}): value lists are not part of an export"
-                ));
-            }
+            Entry::List {
+                field,
+                list_id,
+                excluded,
+            } => match value_lists.get(list_id) {
+                Some(values) => lists.push((field.clone(), values.clone(), *excluded)),
+                None => {
+                    return Err(format!(
+                        "value list entry on {field} (list {list_id}): value lists are not part of an export; give it with --value-list {list_id}=FILE"
+                    ));
+                }
+            },
             Entry::Wildcard {
                 field,
                 value,
@@ -749,11 +848,16 @@ fn compile_item(
             excluded,
         })
         .collect();
+    let lists = lists
+        .into_iter()
+        .map(|(field, values, excluded)| ListClause::new(scratch.intern(&field), &values, excluded))
+        .collect();
     *fields = scratch;
     Ok(CompiledItem {
         item: item.clone(),
         query,
         wildcards,
+        lists,
     })
 }
 
@@ -804,6 +908,16 @@ mod tests {
         assert!(m("*", ""));
         assert!(m("*x*y", "axbxy"));
         assert!(!m("*x*y", "axbx"));
+    }
+
+    #[test]
+    fn value_list_networks() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        assert!(in_network(ip("203.0.113.99"), ip("203.0.113.0"), 24));
+        assert!(!in_network(ip("203.0.114.1"), ip("203.0.113.0"), 24));
+        assert!(in_network(ip("10.1.2.3"), ip("0.0.0.0"), 0));
+        assert!(in_network(ip("2001:db8::1"), ip("2001:db8::"), 32));
+        assert!(!in_network(ip("2001:db8::1"), ip("10.0.0.0"), 8));
     }
 
     #[test]

@@ -309,6 +309,28 @@ fn exceptions_every_entry_type() {
         "{stderr}"
     );
 
+    // With the value list given, its item applies: 203.0.113.99 is inside 203.0.113.0/24.
+    let value_list = format!(
+        "blocked-ips.txt={}",
+        fixture("blocked-ips.txt").to_str().unwrap()
+    );
+    let mut with_list = args.to_vec();
+    with_list.extend(["--value-list", &value_list]);
+    let (code, alerts, stderr) = hunt(&with_list, &inputs);
+    assert_eq!(code, 0, "{stderr}");
+    let ids: Vec<&str> = of_rule(&alerts, QUERY_EXC)
+        .iter()
+        .map(|a| a["kibana.alert.ancestors"][0]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 6, "{ids:?}");
+    assert!(!ids.contains(&"exc-list"));
+    assert!(
+        stderr.contains(
+            "item value-list (value-list) of list test-exceptions suppressed event exc-list "
+        ),
+        "{stderr}"
+    );
+
     // Without --exceptions every event alerts, and the rule says the list was not applied.
     let (_, all, stderr) = hunt(&["-r", rules.to_str().unwrap(), "-v"], &inputs);
     assert_eq!(of_rule(&all, QUERY_EXC).len(), 13);

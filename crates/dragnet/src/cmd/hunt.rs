@@ -70,6 +70,10 @@ pub struct Args {
     /// every rule. With --explain, every suppressed event is listed.
     #[arg(long = "exceptions", value_name = "FILE")]
     pub exceptions: Vec<PathBuf>,
+    /// A value list for exception `list` entries: LIST_ID=FILE, FILE being Kibana's value list
+    /// export (one value per line) (repeatable).
+    #[arg(long = "value-list", value_name = "LIST_ID=FILE")]
+    pub value_lists: Vec<String>,
     /// Threat indicators for indicator match (threat_match) rules: ECS NDJSON with
     /// `threat.indicator.*`, e.g. an export of logs-ti_* (repeatable). Without it those rules
     /// are accounted as unsupported.
@@ -110,7 +114,11 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         severities: args.severities.clone(),
         tactics: args.tactics.clone(),
     };
-    let exceptions = crate::cmd::hunt_extras::load_exceptions(&args.exceptions, global.quiet)?;
+    let exceptions = crate::cmd::hunt_extras::load_exceptions(
+        &args.exceptions,
+        &args.value_lists,
+        global.quiet,
+    )?;
     let engine = Engine::compile_with(
         &rules,
         &selection,

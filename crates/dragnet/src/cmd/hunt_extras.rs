@@ -12,12 +12,26 @@ use serde_json::{Value, json};
 /// file is an error.
 pub fn load_exceptions(
     paths: &[PathBuf],
+    value_lists: &[String],
     quiet: bool,
 ) -> anyhow::Result<Option<Arc<ExceptionSet>>> {
     if paths.is_empty() {
+        if !value_lists.is_empty() {
+            anyhow::bail!(
+                "--value-list needs --exceptions: value lists are used by exception items"
+            );
+        }
         return Ok(None);
     }
     let mut set = ExceptionSet::new();
+    for spec in value_lists {
+        let Some((id, file)) = spec.split_once('=') else {
+            anyhow::bail!("--value-list {spec:?}: expected LIST_ID=FILE");
+        };
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read --value-list {id}={file}"))?;
+        set.add_value_list(id, &text);
+    }
     for path in paths {
         set.add_file(path).with_context(|| {
             format!(
