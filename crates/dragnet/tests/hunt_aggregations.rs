@@ -514,6 +514,9 @@ fn building_block_alerts_hidden_from_table_only() {
     );
 }
 
+/// `(matched.field, matched.atomic, matched.id)` of one enrichment.
+type Matched = (String, String, String);
+
 /// Indicator match against `--indicators`: an OR of mapping groups, each an AND of entries;
 /// `threat_filters` (match_phrase) and `threat_query` select the indicators; alerts carry
 /// `threat.enrichments` shaped as Kibana's (`matched.atomic/field/id/index/type`, `indicator`,
@@ -538,7 +541,7 @@ fn threat_match_with_indicator_file() {
         stderr.contains("indicators.ndjson:4: not valid JSON"),
         "{stderr}"
     );
-    let got: Vec<(&str, Vec<(String, String, String)>)> = alerts
+    let got: Vec<(&str, Vec<Matched>)> = alerts
         .iter()
         .map(|a| {
             assert_eq!(a["kibana.alert.rule.type"], "threat_match");
