@@ -190,6 +190,7 @@ pub(crate) fn build(
         });
     }
     let mut indicator_fields = FieldTable::new();
+    let schema_ti = indicator_schema(schema);
     let indicator_query = if clauses.is_empty() {
         None
     } else {
@@ -200,7 +201,7 @@ pub(crate) fn build(
         Some(
             dragnet_kql::compile_at(
                 &parsed,
-                schema,
+                schema_ti,
                 &mut indicator_fields,
                 jiff::Timestamp::now(),
             )
@@ -295,6 +296,28 @@ pub(crate) fn build(
         }),
         cnf,
     ))
+}
+
+/// The schema indicator documents are read with: the ECS fields of `schema` without the
+/// constants of the CloudTrail data stream (`event.module: aws`, `event.dataset:
+/// aws.cloudtrail`, `data_stream.*`), which threat intel indices hold as ordinary values.
+fn indicator_schema(schema: &dragnet_schema::Schema) -> &'static dragnet_schema::Schema {
+    static SCHEMA: std::sync::OnceLock<dragnet_schema::Schema> = std::sync::OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let defs = schema
+            .fields()
+            .iter()
+            .cloned()
+            .map(|mut d| {
+                if d.ty == dragnet_schema::FieldType::ConstantKeyword {
+                    d.ty = dragnet_schema::FieldType::Keyword;
+                    d.constant_value = None;
+                }
+                d
+            })
+            .collect();
+        dragnet_schema::Schema::from_defs(defs, schema.dynamic_policy())
+    })
 }
 
 /// A Kibana `phrase` filter as KQL (`field:"value"`, which compiles to the same `match_phrase`).

@@ -643,3 +643,48 @@ fn time_range_bounds_aggregations() {
     // nt-1 (before --from) is not reported but still makes nt-2 known.
     assert_eq!(ids, ["nt-3", "nt-4", "nt-5"]);
 }
+
+/// The corpus's IP indicator match rule (threat_query `event.module:(threatintel or ti_*)`,
+/// `@timestamp >= "now-30d/d"`, three match_phrase threat_filters) over an indicator shaped as
+/// Elastic's threat intel integrations write it: indicator fields are read with the threat
+/// intel index's mapping, not CloudTrail's constant `event.module: aws`.
+#[test]
+fn corpus_ip_indicator_rule_matches_integration_shaped_indicator() {
+    let threat_intel =
+        dragnet_testdata::require_shared!("corpus/detection-rules/rules/threat_intel");
+    let dir = tempfile::tempdir().unwrap();
+    let rule = threat_intel.join("threat_intel_indicator_match_address.toml");
+    let indicators = dir.path().join("ti.ndjson");
+    let now = jiff::Timestamp::now().to_string();
+    let doc = serde_json::json!({
+        "_index": ".ds-logs-ti_abusech.ioc-default-000001",
+        "_id": "abusech-1",
+        "_source": {
+            "@timestamp": now,
+            "event": {"module": "ti_abusech", "dataset": "ti_abusech.ioc", "kind": "enrichment",
+                      "category": "threat", "type": "indicator"},
+            "threat": {"feed": {"name": "AbuseCH IOC"},
+                       "indicator": {"ip": "203.0.113.66", "type": "ipv4-addr"}}
+        }
+    });
+    std::fs::write(&indicators, format!("{doc}\n")).unwrap();
+    let (code, alerts, stderr) = hunt(
+        &[
+            "-r",
+            rule.to_str().unwrap(),
+            "--indicators",
+            indicators.to_str().unwrap(),
+        ],
+        &[fixture("threat.jsonl")],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let ids: Vec<&str> = alerts
+        .iter()
+        .map(|a| a["kibana.alert.ancestors"][0]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["ti-hit-ip"], "{stderr}");
+    let m = &alerts[0]["threat"]["enrichments"][0]["matched"];
+    assert_eq!(m["atomic"], "203.0.113.66");
+    assert_eq!(m["field"], "source.ip");
+    assert_eq!(m["id"], "abusech-1");
+}
