@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use crate::decompress::{GzipError, LimitError};
 use crate::problem::{Limit, Problem, ProblemKind, RecordLocation};
-use crate::scan::{Member, ScanError, Scanner, skip_ws};
-use crate::{InputOptions, RecordBatch, RecordKind, RecordSpan, SourceStats};
+use crate::scan::{Member, ScanError, Scanner, skip_object_fast, skip_ws};
+use crate::{InputOptions, RecordBatch, RecordKind, RecordSpan, SourceStats, Validation};
 
 /// Bytes asked from the reader per refill when nothing bigger is pending.
 const READ_CHUNK: usize = 1 << 20;
@@ -104,6 +104,21 @@ fn describe_scan_error(e: ScanError) -> String {
         ScanError::TooDeep { .. } => "nested too deep".into(),
         ScanError::Incomplete => "input ends inside the value".into(),
     }
+}
+
+/// Whether `rest` (the bytes after an object's `{`) starts with the member key `eventVersion`
+/// or `eventSource` and its `:` (blanks allowed), as CloudTrail writes every record.
+fn starts_with_cloudtrail_key(rest: &[u8]) -> bool {
+    let Some(q) = skip_ws(rest, 0) else {
+        return false;
+    };
+    let after_key = [&b"\"eventVersion\""[..], b"\"eventSource\""]
+        .iter()
+        .find(|k| rest[q..].starts_with(k))
+        .map(|k| q + k.len());
+    after_key
+        .and_then(|a| skip_ws(rest, a))
+        .is_some_and(|c| rest[c] == b':')
 }
 
 fn starts_value(b: u8) -> bool {
@@ -528,11 +543,20 @@ impl<'a> Framer<'a> {
 
     /// Scans the value starting at `start`, reading more input as needed, within the limits.
     fn scan_slot(&mut self, start: usize) -> Result<usize, SlotError> {
+        self.scan_slot_with(start, false)
+    }
+
+    /// [`Self::scan_slot`]; with `fast`, the object at `start` is only skipped over
+    /// ([`skip_object_fast`]: no grammar check, no members listed).
+    fn scan_slot_with(&mut self, start: usize, fast: bool) -> Result<usize, SlotError> {
         loop {
-            match self
-                .scanner
-                .scan_value(&self.buf, start, self.opts.max_depth)
-            {
+            let scanned = if fast {
+                skip_object_fast(&self.buf, start, self.opts.max_depth)
+            } else {
+                self.scanner
+                    .scan_value(&self.buf, start, self.opts.max_depth)
+            };
+            match scanned {
                 Ok(end) => {
                     if end - start > self.opts.max_record_bytes {
                         return Err(SlotError::TooLarge);
@@ -829,6 +853,70 @@ impl<'a> Framer<'a> {
         true
     }
 
+    /// [`Validation::Framing`]'s JSON-lines path: when the object at `p` starts with the key
+    /// `eventVersion` or `eventSource` and its line ends (after blanks) with `}`, the whole
+    /// rest of the line is delivered as one CloudTrail record after a UTF-8 check, without a
+    /// structural scan. False (nothing consumed) when any check fails: the full path then
+    /// frames and reports the value exactly as [`Validation::Full`] does.
+    fn fast_line(
+        &mut self,
+        p: usize,
+        on_batch: &mut dyn FnMut(RecordBatch) -> ControlFlow<()>,
+    ) -> bool {
+        while self.buf.len() < p + 32 && self.fill(1) {}
+        if !starts_with_cloudtrail_key(&self.buf[p + 1..]) {
+            return false;
+        }
+        let mut searched = p;
+        let nl = loop {
+            if let Some(k) = memchr::memchr(b'\n', &self.buf[searched..]) {
+                break Some(searched + k);
+            }
+            searched = self.buf.len();
+            let pending = self.buf.len() - p;
+            if pending > self.opts.max_record_bytes {
+                return false;
+            }
+            if !self.fill(pending) {
+                break None;
+            }
+        };
+        let line_end = nl.unwrap_or(self.buf.len());
+        let mut end = line_end;
+        while end > p && matches!(self.buf[end - 1], b' ' | b'\t' | b'\r') {
+            end -= 1;
+        }
+        if self.buf[end - 1] != b'}'
+            || end - p > self.opts.max_record_bytes
+            || std::str::from_utf8(&self.buf[p..end]).is_err()
+        {
+            return false;
+        }
+        let location = self.locate(p);
+        self.batch.push(RecordSpan {
+            range: p..end,
+            location,
+            kind: RecordKind::CloudTrail,
+        });
+        self.stats.records += 1;
+        self.index += 1;
+        self.decided = true;
+        // The line's newline is counted here so no later pass counts the line's bytes again.
+        match nl {
+            Some(nl) => {
+                self.newlines += 1;
+                self.line_pos = nl + 1;
+                self.pos = nl + 1;
+            }
+            None => {
+                self.line_pos = line_end;
+                self.pos = line_end;
+            }
+        }
+        self.maybe_emit(on_batch, false);
+        true
+    }
+
     /// If the object at `p` begins `{"Records":[`, `{"Events":[` or `{"events":[`, the position just after
     /// the `[` and which array it is.
     fn container_start(&mut self, p: usize) -> Option<(usize, Context)> {
@@ -884,7 +972,12 @@ impl<'a> Framer<'a> {
                 }
             }
             first = false;
-            match self.scan_slot(p) {
+            // Framing mode: an element of `Records` needs no members (it is a record by
+            // definition), so it is skipped over rather than scanned.
+            let fast = ctx == Context::RecordsElement
+                && self.opts.validate == Validation::Framing
+                && self.buf[p] == b'{';
+            match self.scan_slot_with(p, fast) {
                 Ok(end) => {
                     let members = std::mem::take(&mut self.scanner.members);
                     let mut items = std::mem::take(&mut self.items);
@@ -1079,6 +1172,10 @@ impl<'a> Framer<'a> {
                     }
                     continue;
                 }
+            }
+            if b == b'{' && self.opts.validate == Validation::Framing && self.fast_line(p, on_batch)
+            {
+                continue;
             }
             if b == b'{'
                 && let Some((after, ctx)) = self.container_start(p)

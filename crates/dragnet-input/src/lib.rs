@@ -5,8 +5,8 @@
 //! # Use
 //! ```no_run
 //! use std::ops::ControlFlow;
-//! use dragnet_input::{discover, read_batches, InputOptions};
-//! let opts = InputOptions::default();
+//! use dragnet_input::{discover, read_batches, InputOptions, Validation};
+//! let opts = InputOptions { validate: Validation::Framing, ..InputOptions::default() };
 //! let found = dragnet_input::discover(&["logs/".to_string()], &opts);
 //! for p in &found.problems { eprintln!("{p}"); }
 //! for source in &found.sources {
@@ -40,11 +40,42 @@
 //! (bytes per file, compression ratio).
 //!
 //! # Which layer reports what
-//! The framer validates each record's JSON *structure* as it frames it (brackets, quoting, `:`/`,`,
-//! scalar shapes, nesting depth) and that its bytes are UTF-8, so broken lines, cut files and
-//! limits are reported here, with the location. It does not decode escapes or check number
-//! syntax: when the engine's full parse of a delivered span fails, the engine reports it with
-//! [`Problem::malformed_record`] and the span's location.
+//! With [`Validation::Full`] (the default) the framer validates each record's JSON *structure*
+//! as it frames it (brackets, quoting, `:`/`,`, scalar shapes, nesting depth) and that its bytes
+//! are UTF-8, so broken lines, cut files and limits are reported here, with the location. It
+//! does not decode escapes or check number syntax: when the engine's full parse of a delivered
+//! span fails, the engine reports it with [`Problem::malformed_record`] and the span's location.
+//!
+//! # Validation modes
+//! [`Validation::Framing`] (what `dragnet hunt` wants: most records are dropped by the
+//! prefilter and never parsed) frames the two shapes that carry nearly all the bytes without
+//! a structural scan; everything else is framed exactly as in `Full` mode.
+//! - **JSON lines**: a value whose first member key is `eventVersion` or `eventSource` (as
+//!   CloudTrail writes every record) and whose line ends, after blanks, with `}` is delivered
+//!   whole, from its `{` to that `}`, as a [`RecordKind::CloudTrail`] record, once the span is
+//!   checked to be UTF-8 and within `max-record-bytes`. A value failing any of these checks
+//!   (other first key: ECS, EventBridge, `{"Records":…}`, lookup-events…; a line cut short;
+//!   garbage after the `}`; bad UTF-8; too long) goes through the full scan and is reported
+//!   exactly as in `Full` mode.
+//! - **`Records` arrays**: each element is skipped over by following only strings (with their
+//!   escapes) and `{`/`}` nesting; `max-json-depth` bounds object nesting only.
+//!
+//! What `Framing` mode therefore does *not* report here, and the engine's parse reports as
+//! `Malformed` (via [`Problem::malformed_record`]) **only if the record survives the
+//! prefilter** (a record no rule can match is never parsed, so its breakage goes unreported):
+//! - a fast JSON line broken between its first key and its last `}` (missing `,`/`:`, an
+//!   extra `}`, unquoted keys, bad scalars, unbalanced brackets);
+//! - two values on one fast line (`{…} {…}`): one span, not two records;
+//! - a fast line nested deeper than `max-json-depth` (serde_json's own limit of 128 still
+//!   stops the parse);
+//! - inside a `Records` element: any grammar error that leaves strings and braces balanced,
+//!   and array nesting beyond `max-json-depth`.
+//!
+//! A fast JSON line is never classified by its other keys: a line starting with
+//! `eventVersion` is a CloudTrail record even if it also holds, say, a `Records` array (which
+//! `Full` mode would expand). Locations (line, record index, byte offset), counts, and every
+//! problem the framer does report are the same in both modes; on valid input with one value
+//! per line (and no such odd line) both modes deliver the same spans.
 //!
 //! After a broken value, framing resumes at the next line whose first non-blank byte is `{` or
 //! `[`; the lines passed over are counted in the problem's message. In JSON lines (and in
@@ -72,7 +103,9 @@
 //! # Memory
 //! Sources are read in 1 MiB chunks; a batch is handed over when it holds
 //! [`InputOptions::batch_bytes`], so memory is about `batch_bytes + max_record_bytes` per reader
-//! plus the batches the consumer still holds.
+//! plus the batches the consumer still holds. A gzip source is decompressed on a thread of its
+//! own, which hands 1 MiB buffers to the framer through a bounded channel (at most 6 MiB per
+//! source in flight; emptied buffers are reused).
 
 mod decompress;
 mod discover;
@@ -147,6 +180,22 @@ pub struct InputOptions {
     pub batch_bytes: usize,
     /// `--endpoint-url` (else `AWS_ENDPOINT_URL`) for `s3://` inputs.
     pub endpoint_url: Option<String>,
+    /// How much of each record's JSON the framer checks (default [`Validation::Full`]; see
+    /// the crate doc, "Validation modes").
+    pub validate: Validation,
+}
+
+/// How much JSON checking the framer does before handing a record over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Validation {
+    /// Every record's structure is scanned (brackets, quoting, `:`/`,`, scalars, depth), so a
+    /// broken record is reported here, with its location, whatever the consumer does next.
+    #[default]
+    Full,
+    /// Fast paths for the common shapes (a JSON line whose first key is `eventVersion` or
+    /// `eventSource`; an element of a `Records` array) check only what framing needs; a record
+    /// that is broken inside is reported by the consumer's parse, if it parses the record.
+    Framing,
 }
 
 /// Slack applied around [`InputOptions::time_range`] when pruning by path date: CloudTrail names
@@ -163,6 +212,7 @@ impl Default for InputOptions {
             max_depth: 256,
             batch_bytes: 4 << 20,
             endpoint_url: None,
+            validate: Validation::Full,
         }
     }
 }
@@ -218,7 +268,7 @@ pub fn read_batches(
     on_problem: &mut dyn FnMut(Problem),
 ) -> SourceStats {
     let name = source.name();
-    let raw: Box<dyn Read> = match source {
+    let raw: Box<dyn Read + Send> = match source {
         Source::File(path) => match std::fs::File::open(path) {
             Ok(f) => Box::new(f),
             Err(e) => {
@@ -234,7 +284,7 @@ pub fn read_batches(
                 };
             }
         },
-        Source::Stdin => Box::new(std::io::stdin().lock()),
+        Source::Stdin => Box::new(std::io::stdin()),
         Source::S3(object) => match object.open(opts) {
             Ok(r) => r,
             Err(e) => {
@@ -249,9 +299,10 @@ pub fn read_batches(
     read_reader(raw, name, opts, on_batch, on_problem)
 }
 
-/// Like [`read_batches`] over any reader (gzip or plain), named `name` in locations.
+/// Like [`read_batches`] over any reader (gzip or plain), named `name` in locations. A gzip
+/// stream is decompressed on a thread of its own, hence `Send`.
 pub fn read_reader(
-    raw: Box<dyn Read>,
+    raw: Box<dyn Read + Send>,
     name: Arc<str>,
     opts: &InputOptions,
     on_batch: &mut dyn FnMut(RecordBatch) -> ControlFlow<()>,

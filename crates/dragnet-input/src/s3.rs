@@ -76,7 +76,7 @@ impl S3Object {
         format!("s3://{}/{}", self.bucket(), self.key)
     }
 
-    pub(crate) fn open(&self, _opts: &InputOptions) -> Result<Box<dyn Read>, S3Error> {
+    pub(crate) fn open(&self, _opts: &InputOptions) -> Result<Box<dyn Read + Send>, S3Error> {
         let url = self
             .client
             .bucket

@@ -95,6 +95,52 @@ pub(crate) fn skip_string(buf: &[u8], mut at: usize) -> Result<usize, ScanError>
     }
 }
 
+/// Finds the end of the object whose `{` is `buf[start]` without checking its grammar: only
+/// strings (with their escapes) and `{`/`}` nesting are followed. Used by
+/// [`crate::Validation::Framing`]; on valid JSON it ends exactly where [`Scanner::scan_value`]
+/// does. `max_depth` bounds the object nesting (arrays are not counted).
+///
+/// It jumps from brace to brace: a brace is outside any string when the bytes since the last
+/// known outside position hold an even number of quotes and no backslash (counted with
+/// vectorised `memchr`); only segments holding a backslash are walked string by string.
+pub(crate) fn skip_object_fast(
+    buf: &[u8],
+    start: usize,
+    max_depth: usize,
+) -> Result<usize, ScanError> {
+    debug_assert_eq!(buf[start], b'{');
+    let mut depth = 0usize;
+    // Invariant: `at` is outside any string.
+    let mut at = start;
+    loop {
+        let c = at + memchr::memchr2(b'{', b'}', &buf[at..]).ok_or(ScanError::Incomplete)?;
+        let segment = &buf[at..c];
+        if memchr::memchr(b'\\', segment).is_some() {
+            // Escapes ahead: step over the first string exactly, then look again.
+            if let Some(q) = memchr::memchr(b'"', segment) {
+                at = skip_string(buf, at + q + 1)?;
+                continue;
+            }
+        } else if memchr::memchr_iter(b'"', segment).count() % 2 == 1 {
+            // The brace is inside the string opened by the segment's last quote.
+            at = skip_string(buf, c)?;
+            continue;
+        }
+        if buf[c] == b'{' {
+            depth += 1;
+            if depth > max_depth {
+                return Err(ScanError::TooDeep { at: c });
+            }
+        } else {
+            depth -= 1;
+            if depth == 0 {
+                return Ok(c + 1);
+            }
+        }
+        at = c + 1;
+    }
+}
+
 #[inline]
 fn is_scalar_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'+' | b'.')
@@ -386,7 +432,31 @@ mod tests {
         })
     }
 
+    #[test]
+    fn fast_object_skip_follows_strings_and_escapes() {
+        let fast = |s: &str| skip_object_fast(s.as_bytes(), 0, 256);
+        assert_eq!(fast(r#"{"a":"}"} tail"#), Ok(9));
+        assert_eq!(fast(r#"{"a":"x\"}y","b":[1,{"c":"{"}]}"#), Ok(31));
+        assert_eq!(fast(r#"{"a":"\\"}"#), Ok(10));
+        assert_eq!(fast(r#"{"p":"{\"V\":{\"x\":1}}","q":{}}"#), Ok(32));
+        assert_eq!(fast(r#"{"a":{"b":1}"#), Err(ScanError::Incomplete));
+        assert_eq!(fast(r#"{"a":"}"#), Err(ScanError::Incomplete));
+        assert_eq!(
+            skip_object_fast(b"{{{{}}}}", 0, 3),
+            Err(ScanError::TooDeep { at: 3 })
+        );
+    }
+
     proptest::proptest! {
+        /// On any valid JSON object the fast skipper ends where the full scanner does.
+        #[test]
+        fn fast_skip_agrees_with_the_scanner(v in json_value(), pretty in proptest::bool::ANY) {
+            let v = serde_json::json!({ "k": v, "s": "{\"}" });
+            let text = if pretty { serde_json::to_string_pretty(&v) } else { serde_json::to_string(&v) }.unwrap();
+            let padded = format!("{text}\n");
+            proptest::prop_assert_eq!(skip_object_fast(padded.as_bytes(), 0, 256), Ok(text.len()));
+        }
+
         /// On any valid JSON, compact or pretty, the scanner ends exactly where serde_json does
         /// and lists the same top-level members.
         #[test]

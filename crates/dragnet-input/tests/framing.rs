@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use dragnet_input::{
     InputOptions, Limit, Problem, ProblemKind, RecordKind, RecordSpan, Source, SourceStats,
-    read_batches, read_reader,
+    Validation, read_batches, read_reader,
 };
 
 struct Framed {
@@ -636,4 +636,182 @@ fn elasticsearch_hits_yield_their_source_as_ecs() {
             .0
             .starts_with(r#"{"@timestamp":"2023-07-10T12:00:00.000Z""#)
     );
+}
+
+fn framing_mode() -> InputOptions {
+    InputOptions {
+        validate: Validation::Framing,
+        ..InputOptions::default()
+    }
+}
+
+/// Everything observable about one framing run, for comparing modes.
+fn observed(f: &Framed) -> (Vec<(String, RecordSpan)>, Vec<Problem>, SourceStats) {
+    (f.records.clone(), f.problems.clone(), f.stats.clone())
+}
+
+/// On well-formed input, and on input whose breakage the cheap checks see, the fast paths
+/// frame and report exactly what full validation does.
+#[test]
+fn framing_mode_matches_full_validation_on_every_fixture_but_broken_lines() {
+    for name in [
+        "records_pretty.json",
+        "records_compact.json",
+        "array_pretty.json",
+        "mixed_lines.jsonl",
+        "lookup_events.json",
+        "eventbridge_pretty.json",
+        "ecs_export.ndjson",
+        "not_utf8.jsonl",
+        "wrong_types.json",
+        "truncated_records.json",
+        "cloudwatch_firehose.json",
+        "filter_log_events.json",
+        "elastic_hits.ndjson",
+        "README.md",
+        "config.yaml",
+        "package.json",
+    ] {
+        let full = frame_file(name);
+        let fast = frame_file_with(name, &framing_mode());
+        assert_eq!(observed(&fast), observed(&full), "{name}");
+        let bytes = std::fs::read(fixture(name)).unwrap();
+        let slow = collect(|b, p| {
+            read_reader(
+                Box::new(Trickle(bytes, 0)),
+                "mem".into(),
+                &framing_mode(),
+                b,
+                p,
+            )
+        });
+        assert_eq!(slow.records, fast.records, "{name}");
+    }
+}
+
+/// What framing mode still reports itself in `broken_lines.jsonl`, and what it leaves to the
+/// consumer's parse: a line that starts with `{"eventVersion":` and ends with `}` is delivered
+/// whole, whatever lies between.
+#[test]
+fn framing_mode_reports_lines_its_checks_reject_and_delivers_the_rest_whole() {
+    let f = frame_file_with("broken_lines.jsonl", &framing_mode());
+    let got: Vec<(&str, u64)> = f
+        .problems
+        .iter()
+        .map(|p| (p.kind.name(), p.at.unwrap().line))
+        .collect();
+    // Line 2 (cut: no closing `}`), 4-5 (not JSON), 6 (garbage after the object), 8 and 9
+    // (not objects) are caught here, as in full validation; line 10 (an extra `}`) is not.
+    assert_eq!(
+        got,
+        [
+            ("malformed", 2),
+            ("malformed", 4),
+            ("malformed", 6),
+            ("not-an-object", 8),
+            ("not-an-object", 9),
+        ],
+        "{:#?}",
+        f.problems
+    );
+    let full = frame_file("broken_lines.jsonl");
+    for (fast, full) in f.problems.iter().zip(&full.problems) {
+        assert_eq!(fast, full);
+    }
+    let lines: Vec<u64> = f.records.iter().map(|(_, s)| s.location.line).collect();
+    assert_eq!(lines, [1, 3, 6, 7, 10, 11]);
+    assert_eq!(
+        f.records[4].0,
+        r#"{"eventVersion":"1.08","eventName":"Unbalanced"}}"#
+    );
+    assert!(serde_json::from_str::<serde_json::Value>(&f.records[4].0).is_err());
+    assert_eq!(f.records[4].1.location.index, 9);
+    assert_eq!(f.stats.records, 6);
+    assert_eq!(f.stats.skipped_records, 5);
+}
+
+#[test]
+fn framing_mode_trade_offs_on_single_lines() {
+    let text = concat!(
+        // Two values on one line: one span (the consumer's parse rejects it).
+        r#"{"eventVersion":"1","eventName":"A"} {"eventVersion":"1","eventName":"B"}"#,
+        "\n",
+        // Broken inside, right ends: delivered.
+        r#"{"eventVersion":"1","eventName":"C",,"x":[}"#,
+        "\n",
+        // Another first key: the full scan frames it, and reports it when broken.
+        r#"{"eventName":"D","eventVersion":"1",,}"#,
+        "\n",
+        "\t{ \"eventSource\" : \"s3.amazonaws.com\", \"eventName\":\"E\"}\r\n",
+        r#"{"eventVersion":"1","eventName":"F"}"#,
+    );
+    let f = frame_bytes(text.as_bytes().to_vec(), &framing_mode());
+    let texts = f.texts();
+    assert_eq!(texts.len(), 4, "{texts:?}");
+    assert!(texts[0].ends_with(r#""B"}"#));
+    assert!(texts[1].contains(",,"));
+    assert_eq!(
+        texts[2],
+        r#"{ "eventSource" : "s3.amazonaws.com", "eventName":"E"}"#
+    );
+    assert_eq!(texts[3], r#"{"eventVersion":"1","eventName":"F"}"#);
+    let lines: Vec<u64> = f.records.iter().map(|(_, s)| s.location.line).collect();
+    assert_eq!(lines, [1, 2, 4, 5]);
+    assert_eq!(f.kinds(), ["malformed"]);
+    assert_eq!(f.problems[0].at.unwrap().line, 3);
+    // Full validation splits line 1 and catches both broken lines.
+    let full = frame_bytes(text.as_bytes().to_vec(), &InputOptions::default());
+    assert_eq!(full.names(), ["A", "B", "E", "F"]);
+    assert_eq!(full.kinds(), ["malformed", "malformed"]);
+}
+
+#[test]
+fn framing_mode_limits() {
+    // Record size is enforced on fast lines (the full path reports it).
+    let opts = InputOptions {
+        max_record_bytes: 100,
+        ..framing_mode()
+    };
+    let long = format!("{{\"eventVersion\":\"1\",\"x\":\"{}\"}}", "y".repeat(5000));
+    let text = format!("{long}\n{{\"eventVersion\":\"1\",\"eventName\":\"B\"}}\n");
+    let f = frame_bytes(text.into_bytes(), &opts);
+    assert_eq!(f.names(), ["B"]);
+    assert_eq!(
+        f.problems[0].kind,
+        ProblemKind::LimitExceeded {
+            limit: Limit::RecordBytes
+        }
+    );
+    // Inside `Records`, object nesting is bounded (arrays are not counted); a fast JSON line
+    // is not scanned, so its depth is left to the consumer's parse.
+    let opts = InputOptions {
+        max_depth: 8,
+        ..framing_mode()
+    };
+    let deep_objects = format!(
+        "{{\"eventVersion\":\"1\",\"x\":{}1{}}}",
+        "{\"a\":".repeat(20),
+        "}".repeat(20)
+    );
+    let text = format!(
+        "{{\"Records\":[{deep_objects},{{\"eventVersion\":\"1\",\"eventName\":\"B\"}}]}}\n{deep_objects}\n"
+    );
+    let f = frame_bytes(text.into_bytes(), &opts);
+    assert_eq!(
+        f.problems[0].kind,
+        ProblemKind::LimitExceeded {
+            limit: Limit::JsonDepth
+        }
+    );
+    assert_eq!(f.records.len(), 1);
+    assert_eq!(f.records[0].1.location.line, 2);
+}
+
+#[test]
+fn framing_mode_gzip_records() {
+    let bytes = std::fs::read(fixture("records_compact.json")).unwrap();
+    let full = frame_bytes(gzip(&bytes), &InputOptions::default());
+    let fast = frame_bytes(gzip(&bytes), &framing_mode());
+    assert!(fast.stats.gzip);
+    assert_eq!(observed(&fast), observed(&full));
 }

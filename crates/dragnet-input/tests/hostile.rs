@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::ops::ControlFlow;
 
-use dragnet_input::{InputOptions, RecordLocation, read_reader};
+use dragnet_input::{InputOptions, RecordLocation, Validation, read_reader};
 use proptest::prelude::*;
 
 const FIXTURES: &[&str] = &[
@@ -32,8 +32,19 @@ fn fixture(name: &str) -> Vec<u8> {
     .unwrap()
 }
 
-/// Frames `bytes` and checks what the framer promises about every delivered span.
+/// Frames `bytes` in both validation modes and checks what the framer promises about every
+/// delivered span.
 fn frame_checked(bytes: Vec<u8>, opts: &InputOptions) {
+    for validate in [Validation::Full, Validation::Framing] {
+        let opts = InputOptions {
+            validate,
+            ..opts.clone()
+        };
+        frame_checked_in(bytes.clone(), &opts);
+    }
+}
+
+fn frame_checked_in(bytes: Vec<u8>, opts: &InputOptions) {
     let mut last: Option<RecordLocation> = None;
     read_reader(
         Box::new(std::io::Cursor::new(bytes)),
