@@ -125,8 +125,13 @@ pub(crate) fn apply(rules: &[ActiveRule], alerts: &mut Vec<Alert>) {
         return;
     }
     let time = |a: &Alert| parse_ms(Scalar::Str(&a.timestamp)).unwrap_or(i64::MIN);
+    // The building blocks of an EQL sequence (`kibana.alert.group.index`) follow their shell
+    // alert; only the shell is suppressed, as Kibana suppresses sequences.
     let mut order: Vec<usize> = (0..alerts.len())
-        .filter(|&i| specs.contains_key(&alerts[i].rule))
+        .filter(|&i| {
+            specs.contains_key(&alerts[i].rule)
+                && alerts[i].doc.get("kibana.alert.group.index").is_none()
+        })
         .collect();
     order.sort_by(|&a, &b| {
         (alerts[a].rule, time(&alerts[a]), &alerts[a].uuid).cmp(&(
@@ -213,6 +218,29 @@ pub(crate) fn apply(rules: &[ActiveRule], alerts: &mut Vec<Alert>) {
                 "kibana.alert.suppression.end".into(),
                 json!(format_ms(o.end)),
             );
+        }
+    }
+    // A suppressed sequence takes its building blocks with it.
+    let removed_groups: std::collections::HashSet<String> = (0..alerts.len())
+        .filter(|&i| remove[i])
+        .filter_map(|i| {
+            alerts[i]
+                .doc
+                .get("kibana.alert.group.id")?
+                .as_str()
+                .map(str::to_string)
+        })
+        .collect();
+    if !removed_groups.is_empty() {
+        for (i, a) in alerts.iter().enumerate() {
+            let block_of_removed = a.doc.get("kibana.alert.group.index").is_some()
+                && a.doc
+                    .get("kibana.alert.group.id")
+                    .and_then(Value::as_str)
+                    .is_some_and(|g| removed_groups.contains(g));
+            if block_of_removed {
+                remove[i] = true;
+            }
         }
     }
     let mut index = 0;

@@ -688,3 +688,31 @@ fn corpus_ip_indicator_rule_matches_integration_shaped_indicator() {
     assert_eq!(m["field"], "source.ip");
     assert_eq!(m["id"], "abusech-1");
 }
+
+/// Suppression of an EQL sequence rule acts on the sequence (its shell alert); a suppressed
+/// sequence writes no building blocks. Two alice sequences (s1→s2, s3→s4) in one execution.
+#[test]
+fn sequence_suppression_keeps_the_first_sequence_with_its_building_blocks() {
+    let rules = fixture("rules/suppression_sequence.toml");
+    let (code, alerts, stderr) = hunt(
+        &["-r", rules.to_str().unwrap()],
+        &[fixture("sequence.jsonl")],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let shells: Vec<&Value> = alerts
+        .iter()
+        .filter(|a| a.get("kibana.alert.group.index").is_none())
+        .collect();
+    assert_eq!(shells.len(), 1, "{alerts:#?}");
+    assert_eq!(shells[0]["kibana.alert.suppression.docs_count"], 1);
+    let group = &shells[0]["kibana.alert.group.id"];
+    let blocks: Vec<&str> = alerts
+        .iter()
+        .filter(|a| a.get("kibana.alert.group.index").is_some())
+        .map(|a| {
+            assert_eq!(&a["kibana.alert.group.id"], group);
+            a["kibana.alert.ancestors"][0]["id"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(blocks, ["s1", "s2"]);
+}
