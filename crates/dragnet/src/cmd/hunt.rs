@@ -324,6 +324,9 @@ fn input_options(
     dragnet_input::InputOptions {
         endpoint_url: args.endpoint_url.clone(),
         time_range,
+        // Records the prefilter drops are never parsed, so hunt frames without a structural
+        // scan; the engine's parse reports broken records that reach it (dragnet-input doc).
+        validate: dragnet_input::Validation::Framing,
         ..Default::default()
     }
 }
