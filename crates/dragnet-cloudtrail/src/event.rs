@@ -4,7 +4,7 @@ use std::cell::OnceCell;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 
-use dragnet_event::{Event, FieldId, FieldTable, Scalar};
+use dragnet_event::{Event, FieldId, FieldTable, JsonEvent, JsonPaths, Scalar};
 use serde_json::{Map, Value};
 
 use crate::geo::Geo;
@@ -96,6 +96,9 @@ enum Binding {
 /// Maps raw CloudTrail records for one set of fields. Build once per run, share across threads.
 pub struct Mapper {
     bindings: Vec<Binding>,
+    /// The same fields as paths into the materialised document, for the whole-document
+    /// questions (`visit_fields`, `visit_nested`).
+    paths: JsonPaths,
     pub(crate) options: MapperOptions,
     pub(crate) geo: Option<Geo>,
 }
@@ -107,6 +110,7 @@ impl Mapper {
         let bindings = table.iter().map(|(_, name)| binding(name)).collect();
         Ok(Self {
             bindings,
+            paths: JsonPaths::bind(table),
             options,
             geo,
         })
@@ -188,6 +192,13 @@ fn binding(name: &str) -> Binding {
 }
 
 /// One raw CloudTrail record seen as the ECS document Elastic's pipeline would make of it.
+///
+/// Fields named in the [`FieldTable`] are derived lazily ([`Event::visit`]). The questions
+/// about the whole document, [`Event::visit_fields`] (KQL free text and field patterns) and
+/// [`Event::visit_nested`], materialise it once per record ([`CloudTrailEvent::to_ecs`]: every
+/// derivation group runs and the tree is copied into a `serde_json::Value`, roughly the cost
+/// of `dragnet normalize` on the record) and then answer from that cached document, exactly
+/// as a [`JsonEvent`] over the normalised document would.
 pub struct CloudTrailEvent<'a> {
     raw: &'a [u8],
     pub(crate) root: Node<'a>,
@@ -234,6 +245,11 @@ impl<'a> CloudTrailEvent<'a> {
         Value::Object(doc)
     }
 
+    /// The materialised ECS document, built on first use and kept for the record's lifetime.
+    fn document(&self) -> &Value {
+        self.document.get_or_init(|| self.to_ecs())
+    }
+
     fn original(&self) -> Option<&str> {
         let s = std::str::from_utf8(self.raw).ok()?.trim();
         (!s.is_empty()).then_some(s)
@@ -275,7 +291,26 @@ fn insert(doc: &mut Map<String, Value>, name: &str, value: Value) {
 
 impl Event for CloudTrailEvent<'_> {
     fn to_document(&self) -> Option<Value> {
-        Some(self.document.get_or_init(|| self.to_ecs()).clone())
+        Some(self.document().clone())
+    }
+
+    /// Materialises the whole document (see [`CloudTrailEvent`]): the rare path, taken only by
+    /// queries with free text or field patterns.
+    fn visit_fields(
+        &self,
+        visit: &mut dyn FnMut(&str, Scalar<'_>) -> ControlFlow<()>,
+    ) -> Option<ControlFlow<()>> {
+        JsonEvent::new(self.document(), &self.mapper.paths).visit_fields(visit)
+    }
+
+    /// Materialises the whole document (see [`CloudTrailEvent`]); each object of `path` is
+    /// then one event, other fields read from the document.
+    fn visit_nested(
+        &self,
+        path: FieldId,
+        visit: &mut dyn FnMut(&dyn Event) -> ControlFlow<()>,
+    ) -> Option<ControlFlow<()>> {
+        JsonEvent::new(self.document(), &self.mapper.paths).visit_nested(path, visit)
     }
 
     fn visit(
@@ -296,10 +331,7 @@ impl Event for CloudTrailEvent<'_> {
                 }
                 ControlFlow::Continue(())
             }
-            Binding::Document(path) => {
-                let doc = self.document.get_or_init(|| self.to_ecs());
-                walk_value(doc, path, visit)
-            }
+            Binding::Document(path) => walk_value(self.document(), path, visit),
             Binding::Catalog { source, name, sub } => match source {
                 Source::Const(c) => {
                     if sub.is_empty() {
