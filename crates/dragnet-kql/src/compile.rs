@@ -1449,17 +1449,18 @@ impl FreeText {
     /// type errors do not match (multi_match is lenient; query_string over `*` is too).
     fn test(&self, name: &str, v: Scalar<'_>) -> bool {
         if let Some(glob) = &self.fields
-            && (!glob.matches(name) || self.schema.get(name).is_some())
+            && !glob.matches(name)
         {
             return false;
         }
-        // A key inside a leaf's value (`lat` of a `geo_point` object) is part of that value,
-        // not a field of its own: neither searched as free text nor matched by a pattern.
-        if self.schema.below_leaf(name).is_some() {
-            return false;
-        }
         let def = match self.schema.get(name) {
-            Some(d) => d.into_owned(),
+            // A pattern's mapped fields are compiled as ordinary clauses.
+            Some(_) if self.fields.is_some() => return false,
+            Some(d) => d,
+            // A key inside a leaf's value (`lat` of a `geo_point` object) is part of that
+            // value, not a field of its own: neither searched as free text nor matched by a
+            // pattern.
+            None if self.schema.below_leaf(name).is_some() => return false,
             None => {
                 let json = match v {
                     Scalar::Str(s) => Value::String(s.to_owned()),
@@ -1468,7 +1469,7 @@ impl FreeText {
                     Scalar::Bool(b) => json!(b),
                 };
                 match self.schema.dynamic_policy().type_for(name, &json) {
-                    Some(d) => d,
+                    Some(d) => Cow::Owned(d),
                     None => return false,
                 }
             }
