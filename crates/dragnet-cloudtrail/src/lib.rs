@@ -19,6 +19,9 @@
 //!   untouched groups cost nothing.
 //! - A name above catalog fields (`user`, `aws.cloudtrail`) materialises the whole document
 //!   once per record; a name the mapping never produces is bound to "absent" at bind time.
+//! - `Event::visit_fields` (KQL free text, field patterns) and `Event::visit_nested` also
+//!   materialise the whole document once per record (every group, then a JSON tree: about the
+//!   cost of normalising the record) and answer from it as a `JsonEvent` would.
 //!
 //! # Differences from Elastic
 //! `user_agent.*` comes from uap-core's rules as the `ua-parser` crate ships and applies them

@@ -18,10 +18,10 @@
 //!
 //! Differences from Elastic: dates use the default `strict_date_optional_time||epoch_millis`
 //! format only; free text searches the event's fields, and field patterns its unmapped fields,
-//! only when the event can list them (`Event::visit_fields`: JSON documents can; elsewhere
-//! free text matches nothing, see [`CompiledQuery::has_free_text`]); `nested` queries
-//! need `Event::visit_nested` for same-object semantics (JSON documents have it), otherwise
-//! clauses may hold in different objects; JSON floats print as Rust does when compared as
+//! only when the event can list them (`Event::visit_fields`: JSON documents and raw CloudTrail
+//! records can; elsewhere free text matches nothing, see [`CompiledQuery::has_free_text`]);
+//! `nested` queries need `Event::visit_nested` for same-object semantics (JSON documents and
+//! CloudTrail records have it), otherwise clauses may hold in different objects; JSON floats print as Rust does when compared as
 //! keywords (`1.0` reads as `1`).
 
 pub mod ast;
