@@ -21,7 +21,14 @@
 //! only when the event can list them (`Event::visit_fields`: JSON documents and raw CloudTrail
 //! records can; elsewhere free text matches nothing, see [`CompiledQuery::has_free_text`]);
 //! `nested` queries need `Event::visit_nested` for same-object semantics (JSON documents and
-//! CloudTrail records have it), otherwise clauses may hold in different objects; JSON floats print as Rust does when compared as
+//! CloudTrail records have it), otherwise clauses may hold in different objects; free text
+//! searches every field of the event, as `index.query.default_field: *` would, while a
+//! Fleet-installed `logs-aws.cloudtrail-*` template sets that setting to the package's own
+//! `keyword`/`text`/`match_only_text`/`wildcard` fields without `default_field: false`,
+//! `index: false` or `doc_values: false` (Kibana Fleet `epm/elasticsearch/template/
+//! default_settings.ts` `buildDefaultSettings`), so there free text skips numbers, ips,
+//! dates, booleans, `constant_keyword`, `flattened` and fields the package does not declare
+//! (e.g. `cloud.region`, dynamically mapped ones); JSON floats print as Rust does when compared as
 //! keywords (`1.0` reads as `1`).
 
 pub mod ast;
