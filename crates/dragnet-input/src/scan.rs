@@ -115,13 +115,18 @@ pub(crate) fn skip_object_fast(
     loop {
         let c = at + memchr::memchr2(b'{', b'}', &buf[at..]).ok_or(ScanError::Incomplete)?;
         let segment = &buf[at..c];
-        if memchr::memchr(b'\\', segment).is_some() {
-            // Escapes ahead: step over the first string exactly, then look again.
-            if let Some(q) = memchr::memchr(b'"', segment) {
-                at = skip_string(buf, at + q + 1)?;
-                continue;
-            }
-        } else if memchr::memchr_iter(b'"', segment).count() % 2 == 1 {
+        if let Some(b) = memchr::memchr(b'\\', segment) {
+            // An escape ahead: quote parity up to the backslash says whether it is inside a
+            // string (it is, in valid JSON); step past that string exactly, then look again.
+            let b = at + b;
+            at = if memchr::memchr_iter(b'"', &buf[at..b]).count() % 2 == 1 {
+                skip_string(buf, b)?
+            } else {
+                b + 1
+            };
+            continue;
+        }
+        if memchr::memchr_iter(b'"', segment).count() % 2 == 1 {
             // The brace is inside the string opened by the segment's last quote.
             at = skip_string(buf, c)?;
             continue;
