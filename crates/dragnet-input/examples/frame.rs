@@ -1,13 +1,22 @@
 //! Frames the inputs given on the command line and prints, per source, what was delivered and
-//! every problem: `cargo run --release -p dragnet-input --example frame -- INPUT...`.
+//! every problem: `cargo run --release -p dragnet-input --example frame -- [--framing] INPUT...`
+//! (`--framing`: [`Validation::Framing`], as `dragnet hunt` reads; default full validation).
 
 use std::ops::ControlFlow;
 
-use dragnet_input::{InputOptions, discover, read_batches};
+use dragnet_input::{InputOptions, Validation, discover, read_batches};
 
 fn main() {
-    let inputs: Vec<String> = std::env::args().skip(1).collect();
-    let opts = InputOptions::default();
+    let (flags, inputs): (Vec<String>, Vec<String>) =
+        std::env::args().skip(1).partition(|a| a == "--framing");
+    let opts = InputOptions {
+        validate: if flags.is_empty() {
+            Validation::Full
+        } else {
+            Validation::Framing
+        },
+        ..InputOptions::default()
+    };
     let found = discover(&inputs, &opts);
     for p in &found.problems {
         eprintln!("{p}");
