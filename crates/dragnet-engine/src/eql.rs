@@ -331,6 +331,13 @@ impl Detector for SequenceDetector {
         if !self.in_range(time_ns) {
             return;
         }
+        // At the cap, skip the costly ECS document (checked again under the lock below).
+        if self.kept.lock().unwrap_or_else(|e| e.into_inner()).len()
+            >= self.cap.load(Ordering::Relaxed)
+        {
+            self.over_cap.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         let Some(doc) = event.to_document() else {
             self.untimed.fetch_add(1, Ordering::Relaxed);
             return;
