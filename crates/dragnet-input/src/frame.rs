@@ -977,7 +977,24 @@ impl<'a> Framer<'a> {
             let fast = ctx == Context::RecordsElement
                 && self.opts.validate == Validation::Framing
                 && self.buf[p] == b'{';
-            match self.scan_slot_with(p, fast) {
+            let mut scanned = self.scan_slot_with(p, fast);
+            if fast {
+                // A skip that does not end right before `,` or `]` (or does not end) means the
+                // element is broken: scan it fully, so it is reported as in full validation.
+                let followed_well = match &scanned {
+                    Ok(end) => {
+                        matches!(
+                            self.next_non_ws(*end).map(|q| self.buf[q]),
+                            Some(b',' | b']')
+                        )
+                    }
+                    Err(_) => false,
+                };
+                if !followed_well {
+                    scanned = self.scan_slot(p);
+                }
+            }
+            match scanned {
                 Ok(end) => {
                     let members = std::mem::take(&mut self.scanner.members);
                     let mut items = std::mem::take(&mut self.items);

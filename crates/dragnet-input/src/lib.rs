@@ -58,7 +58,9 @@
 //!   garbage after the `}`; bad UTF-8; too long) goes through the full scan and is reported
 //!   exactly as in `Full` mode.
 //! - **`Records` arrays**: each element is skipped over by following only strings (with their
-//!   escapes) and `{`/`}` nesting; `max-json-depth` bounds object nesting only.
+//!   escapes) and `{`/`}` nesting; `max-json-depth` bounds object nesting only. When the skip
+//!   does not end right before `,` or `]` (or runs out of input), the element is scanned fully
+//!   and reported as in `Full` mode.
 //!
 //! What `Framing` mode therefore does *not* report here, and the engine's parse reports as
 //! `Malformed` (via [`Problem::malformed_record`]) **only if the record survives the
@@ -69,7 +71,8 @@
 //! - a fast line nested deeper than `max-json-depth` (serde_json's own limit of 128 still
 //!   stops the parse);
 //! - inside a `Records` element: any grammar error that leaves strings and braces balanced,
-//!   and array nesting beyond `max-json-depth`.
+//!   and array nesting beyond `max-json-depth`; and an unbalanced `{`/`}` whose skip happens
+//!   to end before a `,` or `]`, which joins the element with its neighbours into one span.
 //!
 //! A fast JSON line is never classified by its other keys: a line starting with
 //! `eventVersion` is a CloudTrail record even if it also holds, say, a `Records` array (which

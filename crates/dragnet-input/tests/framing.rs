@@ -815,3 +815,21 @@ fn framing_mode_gzip_records() {
     assert!(fast.stats.gzip);
     assert_eq!(observed(&fast), observed(&full));
 }
+
+/// A `Records` element with a missing `}` (as in the CloudTrail processing library's
+/// `SerializerTestFileBadJsonFormat.json`) is scanned fully once its skip ends badly, so
+/// framing mode reports it as full validation does instead of swallowing the next element.
+#[test]
+fn framing_mode_rescans_a_records_element_whose_skip_ends_badly() {
+    let text = concat!(
+        "{\n  \"Records\": [\n",
+        "    {\"eventVersion\": \"1.1\", \"userIdentity\": {\"type\": \"t\",\n",
+        "     \"eventName\": \"Broken\", \"x\": {\"y\": 1}},\n",
+        "    {\"eventVersion\": \"1.2\", \"eventName\": \"Good\", \"z\": {}}\n",
+        "  ]\n}\n"
+    );
+    let full = frame_bytes(text.as_bytes().to_vec(), &InputOptions::default());
+    let fast = frame_bytes(text.as_bytes().to_vec(), &framing_mode());
+    assert!(!full.problems.is_empty());
+    assert_eq!(observed(&fast), observed(&full));
+}
