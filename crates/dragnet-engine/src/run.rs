@@ -395,17 +395,40 @@ impl Engine {
                 .then_with(|| a.uuid.cmp(&b.uuid))
         });
         if let Some(max) = options.max_signals {
+            // An EQL sequence counts once (its shell, as Kibana's search returns max_signals
+            // sequences); its building blocks follow their shell.
+            fn group(a: &Alert) -> Option<&str> {
+                a.doc.get("kibana.alert.group.id").and_then(Value::as_str)
+            }
+            let building_block = |a: &Alert| a.doc.get("kibana.alert.group.index").is_some();
             let mut per_rule: HashMap<usize, usize> = HashMap::new();
+            let mut dropped_groups: HashSet<String> = HashSet::new();
             unique.retain(|a| {
+                if building_block(a) {
+                    return true;
+                }
                 let n = per_rule.entry(a.rule).or_default();
                 *n += 1;
                 if *n > max {
                     stats.alerts_over_max_signals += 1;
+                    if let Some(g) = group(a) {
+                        dropped_groups.insert(g.to_string());
+                    }
                     false
                 } else {
                     true
                 }
             });
+            if !dropped_groups.is_empty() {
+                unique.retain(|a| {
+                    let drop =
+                        building_block(a) && group(a).is_some_and(|g| dropped_groups.contains(g));
+                    if drop {
+                        stats.alerts_over_max_signals += 1;
+                    }
+                    !drop
+                });
+            }
         }
         unique
     }

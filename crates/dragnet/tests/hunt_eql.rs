@@ -305,3 +305,24 @@ fn candidate_cap_is_named_with_its_flag() {
     let full = hunt(&["--format", "ndjson"], &["all.jsonl"]);
     assert!(!full.stderr.contains("max-sequence-candidates"));
 }
+
+#[test]
+fn max_signals_counts_sequences_and_keeps_groups_whole() {
+    // Kibana's EQL search returns at most max_signals sequences: the earliest completed
+    // sequence of each rule (bob's at 10:03, frank's) stays with both of its building blocks.
+    let run = hunt(
+        &["--format", "ndjson", "--max-signals", "1"],
+        &["all.jsonl"],
+    );
+    let alerts = ndjson(&run);
+    let mut per_group: std::collections::BTreeMap<&str, usize> = Default::default();
+    for a in &alerts {
+        *per_group
+            .entry(a["kibana.alert.group.id"].as_str().unwrap())
+            .or_default() += 1;
+    }
+    assert_eq!(
+        per_group,
+        std::collections::BTreeMap::from([(BOB_GROUP, 3), (FRANK_GROUP, 3)])
+    );
+}
