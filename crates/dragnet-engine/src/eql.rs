@@ -138,6 +138,7 @@ pub(crate) fn build(
             over_cap: AtomicU64::new(0),
             from_ns: AtomicI64::new(i64::MIN),
             to_ns: AtomicI64::new(i64::MAX),
+            matcher_warning: Mutex::new(None),
         };
         return Ok((Box::new(detector), cnf));
     }
@@ -177,6 +178,8 @@ pub struct SequenceDetector {
     /// The run's `--from` / `--to` in nanoseconds (`i64` covers years 1677-2262).
     from_ns: AtomicI64,
     to_ns: AtomicI64,
+    /// The sequence matcher's own warning (pending sequences dropped at its cap), from finish.
+    matcher_warning: Mutex<Option<String>>,
 }
 
 fn first_text(event: &dyn Event, field: FieldId) -> Option<String> {
@@ -365,6 +368,14 @@ impl Detector for SequenceDetector {
                 self.cap.load(Ordering::Relaxed)
             ));
         }
+        if let Some(w) = self
+            .matcher_warning
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+        {
+            out.push(w);
+        }
         let untimed = self.untimed.load(Ordering::Relaxed);
         if untimed > 0 {
             out.push(format!(
@@ -393,6 +404,10 @@ impl Detector for SequenceDetector {
             found.extend(matcher.on_event(&JsonEvent::new(&doc, &paths), ts, i));
         }
         found.extend(matcher.finish());
+        *self
+            .matcher_warning
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = matcher.warning();
         let explain = self.explain.load(Ordering::Relaxed);
         for s in found {
             let members: Vec<&Candidate> = s.events.iter().map(|(_, i)| &kept[*i]).collect();
