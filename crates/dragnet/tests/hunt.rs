@@ -427,6 +427,11 @@ fn unloadable_rules_are_reported_and_the_rest_run() {
     let v: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(v["summary"]["rules"]["invalid"], 1);
     assert_eq!(v["summary"]["rules"]["run"], 1);
-    assert!(v["rule_problems"][0].as_str().unwrap().contains("broken.toml"));
+    assert!(
+        v["rule_problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("broken.toml")
+    );
     assert_eq!(v["alerts"].as_array().unwrap().len(), 1);
 }

@@ -1,10 +1,10 @@
 //! One module per subcommand: each defines its clap `Args` and a `run` returning an exit code.
 
 pub mod eql;
+pub mod hunt;
+pub mod hunt_extras;
 pub mod kql;
 pub mod normalize;
 pub mod rules;
 pub mod validate;
-pub mod hunt;
-pub mod hunt_extras;
 pub mod version;
