@@ -47,6 +47,17 @@ fn bench(c: &mut Criterion) {
     let mut table = FieldTable::new();
     let ids: Vec<_> = SEED_FIELDS.iter().map(|f| table.intern(f)).collect();
     let mapper = Mapper::bind(&table, MapperOptions::default()).unwrap();
+    // `user_agent.name` alone: the uap-core parser, compiled on the first record that needs it.
+    let mut ua_table = FieldTable::new();
+    let ua_name = ua_table.intern("user_agent.name");
+    let ua_mapper = Mapper::bind(&ua_table, MapperOptions::default()).unwrap();
+    let first = ua_mapper.map(&records[0]).unwrap();
+    let started = std::time::Instant::now();
+    let _ = first.visit(ua_name, &mut |_| ControlFlow::Continue(()));
+    eprintln!(
+        "user_agent parser: compiled and first record parsed in {:?}",
+        started.elapsed()
+    );
 
     for (unit, throughput) in [
         ("records", Throughput::Elements(records.len() as u64)),
@@ -83,6 +94,19 @@ fn bench(c: &mut Criterion) {
                             ControlFlow::Continue(())
                         });
                     }
+                }
+                black_box(n)
+            })
+        });
+        g.bench_function("lazy: user_agent.name (uap-core parse)", |b| {
+            b.iter(|| {
+                let mut n = 0usize;
+                for r in &records {
+                    let ev = ua_mapper.map(r).unwrap();
+                    let _ = ev.visit(ua_name, &mut |v| {
+                        n += black_box(&v).to_keyword().len();
+                        ControlFlow::Continue(())
+                    });
                 }
                 black_box(n)
             })

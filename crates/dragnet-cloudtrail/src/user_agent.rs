@@ -10,8 +10,22 @@
 //!
 //! The parser (~1,200 regexes) is compiled once per process on the first record that needs one of
 //! these fields; a rule set that never reads them never compiles it.
+//!
+//! Where this can differ from Elasticsearch (none of it shows in Elastic's pipeline fixtures):
+//! - Rule data: uap-core 0.18.0 as `ua-parser` 0.2.2 ships it, while Elasticsearch bundles its own
+//!   copy of `regexes.yaml` whose version follows the Elasticsearch release; an agent whose rule
+//!   changed between the two gets another name, version or device.
+//! - Replacements: `ua-parser` expands `$1`..`$9` in every replacement, trims the result and treats
+//!   empty captures as absent; Elasticsearch substitutes only the first `$1` of the name/OS/device
+//!   replacement, uses version replacements literally (three uap-core OS rules have
+//!   `os_v1_replacement: '$1'`, which Elasticsearch emits as the text `$1`) and keeps empty
+//!   captures as empty strings.
+//! - A `userAgent` that is not a string makes the processor fail the document in Elasticsearch;
+//!   here the detail fields are just absent.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use serde_json::Value;
@@ -94,8 +108,34 @@ fn joined(parts: [Option<&str>; 4]) -> Option<String> {
     Some(version)
 }
 
+/// Distinct agents remembered per thread; CloudTrail repeats a handful of agents endlessly
+/// (Elasticsearch keeps a similar cache in front of its parser).
+const CACHE_ENTRIES: usize = 1024;
+
+thread_local! {
+    static CACHE: RefCell<HashMap<Box<str>, Fields>> =
+        RefCell::new(HashMap::new());
+}
+
+/// A parse result: (field name, value) pairs.
+type Fields = Vec<(&'static str, Value)>;
+
 /// The detail fields for one user-agent string, in the processor's field names.
-pub fn details(agent: &str) -> Vec<(&'static str, Value)> {
+pub fn details(agent: &str) -> Fields {
+    if let Some(hit) = CACHE.with_borrow(|cache| cache.get(agent).cloned()) {
+        return hit;
+    }
+    let fields = parse(agent);
+    CACHE.with_borrow_mut(|cache| {
+        if cache.len() >= CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(agent.into(), fields.clone());
+    });
+    fields
+}
+
+fn parse(agent: &str) -> Fields {
     let (ua, os, device) = PARSER.extract(agent);
     let mut out = Vec::with_capacity(6);
     let name = ua.as_ref().map_or("Other", |ua| &ua.family);
@@ -232,6 +272,14 @@ mod tests {
                 ],
             );
         }
+    }
+
+    #[test]
+    fn cached_answers_equal_fresh_ones() {
+        let agent = "Boto3/1.28.2 md/Botocore#1.31.2 ua/2.0 os/linux#5.10.0 Botocore/1.31.2";
+        let fresh = parse(agent);
+        assert_eq!(details(agent), fresh);
+        assert_eq!(details(agent), fresh);
     }
 
     #[test]
