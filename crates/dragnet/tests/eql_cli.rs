@@ -262,9 +262,37 @@ query = '''
         .iter()
         .filter(|a| rule_id(a).ends_with("8a02"))
         .collect();
-    assert_eq!(seqs.len(), 1, "one sequence: alice's two events, not bob's");
-    let text = seqs[0].to_string();
-    assert!(text.contains("\"join_keys\":[\"alice\"]"), "{text}");
+    // Kibana builds one shell alert per sequence plus one building-block alert per event,
+    // linked by `kibana.alert.group.id` (buildAlertGroupFromSequence).
+    let shells: Vec<_> = seqs
+        .iter()
+        .filter(|a| a["kibana.alert.building_block_type"].is_null())
+        .collect();
+    let blocks: Vec<_> = seqs
+        .iter()
+        .filter(|a| a["kibana.alert.building_block_type"] == "default")
+        .collect();
+    assert_eq!(
+        shells.len(),
+        1,
+        "one sequence: alice's two events, not bob's"
+    );
+    assert_eq!(
+        blocks.len(),
+        2,
+        "one building block per event of the sequence"
+    );
+    assert_eq!(
+        seqs.len(),
+        3,
+        "nothing but the shell and its building blocks"
+    );
+    let group = &shells[0]["kibana.alert.group.id"];
+    assert!(group.is_string(), "{}", shells[0]);
+    assert!(blocks.iter().all(|b| &b["kibana.alert.group.id"] == group));
+    let text = shells[0].to_string();
+    // The shell's source is what the sequence's events share: alice, the join key.
+    assert_eq!(shells[0]["user"]["name"], "alice", "{text}");
     assert!(text.contains("\"e1\"") && text.contains("\"e2\""), "{text}");
 }
 
