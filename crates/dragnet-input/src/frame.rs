@@ -190,6 +190,9 @@ struct Keys<'m> {
     envelope: bool,
     timestamp: bool,
     ecs: bool,
+    /// `ecs` or `data_stream`: only documents indexed by Elastic carry these, with or without
+    /// `@timestamp` (the AWS pipeline keeps a record whose `eventTime` does not parse).
+    ecs_marker: bool,
     index: bool,
 }
 
@@ -204,7 +207,11 @@ fn keys<'m>(buf: &[u8], members: &'m [Member]) -> Keys<'m> {
             b"detail" => k.detail = k.detail.or(Some(m)),
             b"detail-type" | b"source" => k.envelope = true,
             b"@timestamp" => k.timestamp = true,
-            b"ecs" | b"event" => k.ecs = true,
+            b"event" => k.ecs = true,
+            b"ecs" | b"data_stream" => {
+                k.ecs = true;
+                k.ecs_marker = true;
+            }
             b"_source" => k.source_doc = k.source_doc.or(Some(m)),
             b"_index" => k.index = true,
             key => k.other_cloudtrail |= CLOUDTRAIL_KEYS.contains(&key),
@@ -235,7 +242,7 @@ fn classify(buf: &[u8], members: &[Member]) -> Shape {
             detail: d.value.clone(),
         };
     }
-    if k.timestamp && k.ecs {
+    if (k.timestamp && k.ecs) || k.ecs_marker {
         return Shape::Ecs;
     }
     if let Some(m) = k.source_doc.filter(|m| object(m))

@@ -211,6 +211,24 @@ fn ecs_ndjson_is_flagged() {
 }
 
 #[test]
+fn ecs_document_without_timestamp_is_still_ecs() {
+    // The AWS pipeline keeps a record whose eventTime does not parse, without @timestamp;
+    // `dragnet normalize` writes such documents, and they must read back as ECS.
+    let bytes = concat!(
+        r#"{"ecs":{"version":"8.11.0"},"event":{"kind":"event"},"error":{"message":"x"}}"#,
+        "\n",
+        r#"{"@timestamp":"2024-01-01T00:00:00.000Z","event":{"action":"GetObject"}}"#,
+        "\n",
+        r#"{"data_stream":{"dataset":"aws.cloudtrail"},"message":"no timestamp"}"#,
+        "\n",
+    );
+    let f = frame_bytes(bytes.as_bytes().to_vec(), &InputOptions::default());
+    assert!(f.problems.is_empty(), "{:?}", f.problems);
+    assert_eq!(f.records.len(), 3);
+    assert!(f.records.iter().all(|(_, s)| s.kind == RecordKind::Ecs));
+}
+
+#[test]
 fn broken_lines_are_reported_and_the_rest_is_framed() {
     let f = frame_file("broken_lines.jsonl");
     assert_eq!(
