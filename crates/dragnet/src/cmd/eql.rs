@@ -162,7 +162,13 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
             results = apply_pipes(compiled.pipes(), matched);
         }
         for (location, matched, explanation, _) in &results {
-            write_result(&mut out, format, location, *matched, explanation.as_deref())?;
+            crate::output::write_match_result(
+                &mut out,
+                format,
+                location,
+                *matched,
+                explanation.as_deref(),
+            )?;
         }
         eprintln!(
             "{} documents evaluated, {} matched, {} records skipped, {} inputs unreadable",
@@ -339,44 +345,6 @@ fn documents(name: &str, bytes: &[u8], stats: &mut Stats) -> Vec<(String, Value)
         }
     }
     out
-}
-
-fn write_result(
-    out: &mut dyn Write,
-    format: Format,
-    location: &str,
-    matched: bool,
-    explanation: Option<&str>,
-) -> anyhow::Result<()> {
-    match format {
-        Format::Json | Format::Ndjson => {
-            let mut v = json!({"location": location, "match": matched});
-            if let Some(e) = explanation {
-                v["explanation"] = json!(e);
-            }
-            serde_json::to_writer(&mut *out, &v)?;
-            writeln!(out)?;
-        }
-        Format::Csv => {
-            crate::output::write_csv_record(
-                out,
-                &[location, if matched { "match" } else { "no match" }],
-            )?;
-        }
-        Format::Table => {
-            writeln!(
-                out,
-                "{location}\t{}",
-                if matched { "match" } else { "no match" }
-            )?;
-            if let Some(e) = explanation {
-                for line in e.lines() {
-                    writeln!(out, "    {line}")?;
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 fn write_sequence(out: &mut dyn Write, format: Format, n: usize, s: &Found) -> anyhow::Result<()> {

@@ -12,7 +12,7 @@ use dragnet_event::{FieldTable, JsonEvent, JsonPaths};
 use dragnet_kql::CompiledQuery;
 use dragnet_rules::{Diagnostic, DiagnosticKind, Rule, SourceText};
 use dragnet_schema::Schema;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::exit::Code;
 use crate::output::{Format, GlobalArgs};
@@ -144,7 +144,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
                     Ok((matched, explanation)) => {
                         stats.evaluated += 1;
                         stats.matched += usize::from(matched);
-                        if let Err(e) = write_result(
+                        if let Err(e) = crate::output::write_match_result(
                             &mut out,
                             format,
                             &location,
@@ -201,44 +201,6 @@ fn decide(
     } else {
         (q.matches(ev), None)
     }
-}
-
-fn write_result(
-    out: &mut dyn Write,
-    format: Format,
-    location: &str,
-    matched: bool,
-    explanation: Option<&str>,
-) -> anyhow::Result<()> {
-    match format {
-        Format::Json | Format::Ndjson => {
-            let mut v = json!({"location": location, "match": matched});
-            if let Some(e) = explanation {
-                v["explanation"] = json!(e);
-            }
-            serde_json::to_writer(&mut *out, &v)?;
-            writeln!(out)?;
-        }
-        Format::Csv => {
-            crate::output::write_csv_record(
-                out,
-                &[location, if matched { "match" } else { "no match" }],
-            )?;
-        }
-        Format::Table => {
-            writeln!(
-                out,
-                "{location}\t{}",
-                if matched { "match" } else { "no match" }
-            )?;
-            if let Some(e) = explanation {
-                for line in e.lines() {
-                    writeln!(out, "    {line}")?;
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 /// True the first time a field is seen in this process: unknown fields are reported once per
