@@ -13,15 +13,13 @@ pub const LONG: &str = concat!(
     "\nfield types: ECS flat schema + AWS integration field definitions (compiled in)"
 );
 
+/// `dragnet version` takes no options of its own: the global `-v/--verbose` adds the Elastic
+/// versions dragnet reproduces (a command-level `--verbose` would clash with the global one).
 #[derive(clap::Args, Debug)]
-pub struct Args {
-    /// Also print the Elastic versions dragnet reproduces.
-    #[arg(long)]
-    pub verbose: bool,
-}
+pub struct Args {}
 
-pub fn run(_global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
-    if args.verbose {
+pub fn run(global: &GlobalArgs, _args: Args) -> anyhow::Result<Code> {
+    if global.verbose > 0 {
         println!("dragnet {LONG}");
     } else {
         println!("dragnet {SHORT}");
