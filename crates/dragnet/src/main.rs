@@ -56,3 +56,14 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// clap's own consistency checks (clashing argument names, like a command-level `--verbose`
+    /// beside the global `-v`), which otherwise only run in debug builds on first use.
+    #[test]
+    fn command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}
