@@ -1851,6 +1851,14 @@ impl CompiledQuery {
         }
     }
 
+    /// A fresh matcher for a `sample` query; `None` for other queries.
+    pub fn sample_matcher<R: Clone + PartialEq>(&self) -> Option<crate::sample::SampleMatcher<R>> {
+        match &self.body {
+            Body::Sample(steps) => Some(crate::sample::SampleMatcher::new(steps.clone())),
+            _ => None,
+        }
+    }
+
     /// The fields the query reads.
     pub fn fields(&self) -> &[QueryField] {
         &self.fields

@@ -4,7 +4,8 @@
 //! canonical `Display`); [`compile`] resolves field names against a `dragnet_schema::Schema`
 //! into a [`CompiledQuery`] that evaluates `dragnet_event::Event`s with Elasticsearch's
 //! semantics, explains its decisions and lists the literals every match must contain (for the
-//! prefilter); [`SequenceMatcher`] runs `sequence` queries statefully over time-ordered events.
+//! prefilter); [`SequenceMatcher`] runs `sequence` queries statefully over time-ordered events,
+//! [`SampleMatcher`] runs `sample` queries.
 //!
 //! Semantics follow how Elasticsearch runs EQL (see the `compile` and `sequence` module docs):
 //! field comparisons are Query DSL leaves (any value matches; `!=` and `not` match a missing
@@ -16,13 +17,16 @@
 //! - script leaves try at most 4096 combinations of multi-valued fields;
 //! - sequence join keys compare as text (`1` and `"1"` join); `@timestamp` ties keep input
 //!   order (Elasticsearch uses the tiebreaker field, then its own order);
-//! - `sample` queries parse and compile but are not executed; pipes are applied by the caller.
+//! - `sample` events are taken in the order given (timestamp order) where Elasticsearch takes
+//!   them in index order, and sample keys sort by value shape (see the `sample` module);
+//! - pipes are applied by the caller.
 
 pub mod ast;
 mod compile;
 mod functions;
 mod lexer;
 mod parser;
+mod sample;
 mod sequence;
 mod values;
 
@@ -32,4 +36,5 @@ pub use compile::{
     RequiredLiteral, compile, compile_with,
 };
 pub use parser::{ParseError, line_col, parse, parse_expression};
+pub use sample::{DEFAULT_MAX_SAMPLES_PER_KEY, SampleMatch, SampleMatcher};
 pub use sequence::{DEFAULT_MAX_PENDING, SequenceMatch, SequenceMatcher};
