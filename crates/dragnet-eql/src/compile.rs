@@ -975,7 +975,16 @@ impl Compiler<'_> {
                     .map(|i| self.node(i))
                     .collect::<Result<_, _>>()?,
             ),
-            ExprKind::Not(inner) => Node::Not(Box::new(self.node(inner)?)),
+            ExprKind::Not(inner) => match self.node(inner)? {
+                // The planner's `Nots.doTranslate`: the negation of a script query is one
+                // script of the whole `not`, so a null inside stays null (no match) instead
+                // of turning into a `must_not` that matches.
+                Node::Leaf(leaf) if matches!(leaf.test, Test::Script(_)) => {
+                    let s = self.sexpr(e)?;
+                    self.leaf_node(e, Test::Script(Script::new(s)))
+                }
+                other => Node::Not(Box::new(other)),
+            },
             _ => self.leaf(e)?,
         })
     }
@@ -1852,7 +1861,7 @@ impl CompiledQuery {
     }
 
     /// A fresh matcher for a `sample` query; `None` for other queries.
-    pub fn sample_matcher<R: Clone + PartialEq>(&self) -> Option<crate::sample::SampleMatcher<R>> {
+    pub fn sample_matcher<R: Clone + Ord>(&self) -> Option<crate::sample::SampleMatcher<R>> {
         match &self.body {
             Body::Sample(steps) => Some(crate::sample::SampleMatcher::new(steps.clone())),
             _ => None,
@@ -1919,6 +1928,29 @@ mod tests {
         let r = lits(r#"sequence [any where event.action == "A"] [any where event.action == "B"]"#);
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].len(), 2);
+    }
+
+    #[test]
+    fn not_of_a_script_is_a_script_and_null_does_not_match() {
+        // Nots.doTranslate (x-pack/plugin/ql ExpressionTranslators): `not` over a script query
+        // becomes a script of the negation; `not null` is null, so the event does not match.
+        // A `not` over a field query stays a bool must_not (an event without the value matches).
+        let d = CompileOptions::default();
+        let (c, table) = compiled(r#"any where not (indexOf(s, "e") == 1)"#, &d);
+        let paths = JsonPaths::bind(&table);
+        let is = |doc: serde_json::Value| c.matches(&JsonEvent::new(&doc, &paths));
+        assert!(!is(json!({"s": "read"})), "indexOf = 1");
+        assert!(is(json!({"s": "write"})), "indexOf = 4");
+        assert!(!is(json!({"s": "login"})), "indexOf is null: not null is null");
+        assert!(!is(json!({"t": "x"})), "missing field: null");
+        let (c, table) = compiled(r#"any where not not (indexOf(s, "e") == 1)"#, &d);
+        let paths = JsonPaths::bind(&table);
+        let doc = json!({"s": "login"});
+        assert!(!c.matches(&JsonEvent::new(&doc, &paths)));
+        let (c, table) = compiled(r#"any where not s == "x""#, &d);
+        let paths = JsonPaths::bind(&table);
+        let doc = json!({"t": "y"});
+        assert!(c.matches(&JsonEvent::new(&doc, &paths)));
     }
 
     #[test]

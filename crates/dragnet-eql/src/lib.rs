@@ -17,8 +17,9 @@
 //! - script leaves try at most 4096 combinations of multi-valued fields;
 //! - sequence join keys compare as text (`1` and `"1"` join); `@timestamp` ties keep input
 //!   order (Elasticsearch uses the tiebreaker field, then its own order);
-//! - `sample` events are taken in the order given (timestamp order) where Elasticsearch takes
-//!   them in index order, and sample keys sort by value shape (see the `sample` module);
+//! - `sample` events are taken in the order of their references (callers: timestamp order)
+//!   where Elasticsearch takes them in index order, and sample keys sort by value shape (see
+//!   the `sample` module);
 //! - pipes are applied by the caller.
 
 pub mod ast;
@@ -36,5 +37,7 @@ pub use compile::{
     RequiredLiteral, compile, compile_with,
 };
 pub use parser::{ParseError, line_col, parse, parse_expression};
-pub use sample::{DEFAULT_MAX_SAMPLES_PER_KEY, SampleMatch, SampleMatcher};
+pub use sample::{
+    DEFAULT_MAX_SAMPLE_REFERENCES, DEFAULT_MAX_SAMPLES_PER_KEY, SampleMatch, SampleMatcher,
+};
 pub use sequence::{DEFAULT_MAX_PENDING, SequenceMatch, SequenceMatcher};

@@ -21,9 +21,10 @@
 //!
 //! Differences from Elasticsearch (see also the crate documentation):
 //! - Elasticsearch takes each filter's events in index order, which no field determines (its own
-//!   tests accept several results); dragnet takes events in the order they are given to
-//!   [`SampleMatcher::on_event`], which callers make timestamp order — the index order of events
-//!   ingested as they happen.
+//!   tests accept several results); dragnet takes them in the order of the event references
+//!   (`R: Ord`), whatever order they arrive in: callers order by timestamp (then tiebreaker and
+//!   id) — the index order of events ingested as they happen. References that compare equal are
+//!   one event delivered twice and count once.
 //! - Join key values compare as text (a `term` query on one filter's key field with another
 //!   filter's value behaves the same for keyword, numeric and IP values written alike). Keys sort
 //!   by the shape of their values — numerically when both parse as numbers, as addresses when
@@ -31,7 +32,9 @@
 //!   keyword field holding digits sorts bytewise there).
 //!
 //! Memory: per key and filter at most `filters + max_samples_per_key - 1` event references are
-//! kept; the number of distinct keys is bounded by the caller's input.
+//! kept (the smallest so far), and at most [`SampleMatcher::with_capacity`] references in all:
+//! past it, events that would add a reference are dropped and counted
+//! ([`SampleMatcher::dropped`]).
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -53,24 +56,55 @@ pub struct SampleMatch<R> {
     pub events: Vec<R>,
 }
 
-/// Finds samples among events given in index (for dragnet: timestamp) order; see the module
-/// documentation. Feed every event with [`SampleMatcher::on_event`], then call
-/// [`SampleMatcher::finish`].
+/// Default cap on event references held across all keys ([`SampleMatcher::with_capacity`]).
+pub const DEFAULT_MAX_SAMPLE_REFERENCES: usize = 1_000_000;
+
+/// Finds samples among events in any arrival order, taking them in the order of their
+/// references (`R: Ord`, for dragnet: timestamp, tiebreaker, id); see the module documentation.
+/// Feed every event with [`SampleMatcher::on_event`], then call [`SampleMatcher::finish`].
 #[derive(Debug)]
 pub struct SampleMatcher<R = u64> {
     filters: Vec<Step>,
     max_samples_per_key: usize,
-    /// Per key, per filter: the first events matching that filter with that key.
+    /// Per key, per filter: the smallest references of the events matching that filter with
+    /// that key, sorted, at most `per_filter`.
     keys: HashMap<KeyValue, Vec<Vec<R>>>,
+    held: usize,
+    max_held: usize,
+    dropped: u64,
 }
 
-impl<R: Clone + PartialEq> SampleMatcher<R> {
+impl<R: Clone + Ord> SampleMatcher<R> {
     pub(crate) fn new(filters: Vec<Step>) -> Self {
         Self {
             filters,
             max_samples_per_key: DEFAULT_MAX_SAMPLES_PER_KEY,
             keys: HashMap::new(),
+            held: 0,
+            max_held: DEFAULT_MAX_SAMPLE_REFERENCES,
+            dropped: 0,
         }
+    }
+
+    /// The same matcher holding at most `max` event references in all (at least 1).
+    pub fn with_capacity(mut self, max: usize) -> Self {
+        self.max_held = max.max(1);
+        self
+    }
+
+    /// References not kept because the capacity was reached (samples may be missing).
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// A warning to show the user when references were dropped.
+    pub fn warning(&self) -> Option<String> {
+        (self.dropped > 0).then(|| {
+            format!(
+                "{} sample event reference(s) were dropped at the cap of {}; some samples may be missing",
+                self.dropped, self.max_held
+            )
+        })
     }
 
     /// The same matcher giving up to `n` samples per join key (`max_samples_per_key`, at least 1).
@@ -89,7 +123,8 @@ impl<R: Clone + PartialEq> SampleMatcher<R> {
         self.keys.len()
     }
 
-    /// Feeds one event, in index order. Events that match no filter are ignored.
+    /// Feeds one event, in any order. Events that match no filter are ignored; an event whose
+    /// reference equals one already held for the same filter and key counts once.
     pub fn on_event(&mut self, event: &dyn Event, event_ref: R) {
         let n = self.filters.len();
         let cap = self.per_filter();
@@ -98,13 +133,31 @@ impl<R: Clone + PartialEq> SampleMatcher<R> {
                 continue;
             }
             for key in filter.keys(event) {
+                let full = self.held >= self.max_held;
+                if full && !self.keys.contains_key(&key) {
+                    self.dropped += 1;
+                    continue;
+                }
                 let lists = self
                     .keys
                     .entry(key)
                     .or_insert_with(|| (0..n).map(|_| Vec::new()).collect());
-                if lists[i].len() < cap {
-                    lists[i].push(event_ref.clone());
+                let list = &mut lists[i];
+                let Err(at) = list.binary_search(&event_ref) else {
+                    continue; // the same event again
+                };
+                if at >= cap {
+                    continue; // later than the events Elasticsearch's query would fetch
                 }
+                if list.len() < cap {
+                    if full {
+                        self.dropped += 1;
+                        continue;
+                    }
+                    self.held += 1;
+                }
+                list.insert(at, event_ref.clone());
+                list.truncate(cap);
             }
         }
     }
@@ -133,7 +186,7 @@ impl<R: Clone + PartialEq> SampleMatcher<R> {
 
 /// Depth-first choice of one event per filter, no event twice in one sample, first choices
 /// first; stops at `max` samples. Returns whether `max` was reached.
-fn pick<R: Clone + PartialEq>(
+fn pick<R: Clone + Ord>(
     lists: &[Vec<R>],
     partial: &mut Vec<R>,
     found: &mut Vec<Vec<R>>,
@@ -417,6 +470,55 @@ mod tests {
             run(q, &events),
             vec![(key(&[Some("doom"), Some("10.0.0.1")]), vec![0, 1])]
         );
+    }
+
+    /// Feeds `(reference, event)` pairs in the given (arrival) order.
+    fn run_refs(query: &str, events: &[(usize, Value)], cap: usize) -> (Vec<Vec<usize>>, u64) {
+        let q = crate::parse(query).unwrap_or_else(|e| panic!("{query}: {e}"));
+        let mut table = FieldTable::new();
+        let c = crate::compile(&q, Schema::builtin(), &mut table).expect("compiles");
+        let paths = JsonPaths::bind(&table);
+        let mut m: SampleMatcher<usize> = c.sample_matcher().expect("a sample").with_capacity(cap);
+        for (r, doc) in events {
+            m.on_event(&JsonEvent::new(doc, &paths), *r);
+        }
+        let dropped = m.dropped();
+        (m.finish().into_iter().map(|s| s.events).collect(), dropped)
+    }
+
+    #[test]
+    fn arrival_order_does_not_matter_and_duplicates_count_once() {
+        let q = "sample by k [any where a == 1] [any where b == 1] [any where c == 1]";
+        let events: Vec<(usize, Value)> = vec![
+            (0, json!({"k": "x", "a": 1, "c": 1})),
+            (1, json!({"k": "x", "a": 1})),
+            (2, json!({"k": "x", "b": 1})),
+            (3, json!({"k": "x", "b": 1, "c": 1})),
+            (4, json!({"k": "x", "c": 1})),
+            (5, json!({"k": "y", "a": 1, "b": 1})),
+            (6, json!({"k": "y", "c": 1})),
+        ];
+        let ordered = run_refs(q, &events, 100);
+        assert_eq!(ordered.0, vec![vec![0, 2, 3]]);
+        let mut shuffled: Vec<(usize, Value)> = events.iter().rev().cloned().collect();
+        // Every event delivered twice, interleaved.
+        shuffled.extend(events.iter().cloned());
+        shuffled.swap(1, 9);
+        assert_eq!(run_refs(q, &shuffled, 100), ordered);
+    }
+
+    #[test]
+    fn the_reference_cap_drops_and_counts() {
+        let q = "sample by k [any where a == 1] [any where b == 1]";
+        let events: Vec<(usize, Value)> = vec![
+            (0, json!({"k": "x", "a": 1})),
+            (1, json!({"k": "x", "b": 1})),
+            (2, json!({"k": "y", "a": 1})),
+            (3, json!({"k": "y", "b": 1})),
+        ];
+        assert_eq!(run_refs(q, &events, 4), (vec![vec![0, 1], vec![2, 3]], 0));
+        // Two references fit: key y cannot start.
+        assert_eq!(run_refs(q, &events, 2), (vec![vec![0, 1]], 2));
     }
 
     #[test]
