@@ -1,13 +1,15 @@
 //! EQL rules (`type = "eql"`) as detectors.
 //!
 //! Event queries (`category where condition`) decide per event, like KQL query rules.
-//! `sequence` rules see records from parallel workers in no time order, so they keep, per rule,
-//! the events some step (or `until`) filter matches — compactly: timestamp, tiebreaker, id and
-//! the ECS document as JSON bytes — within `--from`/`--to` and a hard cap
-//! (`--max-sequence-candidates`, warned about when hit). In [`Detector::finish`] they order them
-//! by the rule's timestamp field (then tiebreaker field, then `event.id`), drop duplicate
-//! deliveries, and run `dragnet_eql`'s sequence matcher, so the result does not depend on input
-//! or thread order.
+//! `sequence` rules see records from parallel workers in no time order. Per rule, the events
+//! some step (or `until`) filter matches within `--from`/`--to` become candidates — compactly:
+//! timestamp, tiebreaker, id and the ECS document as deflated JSON — and go through a
+//! [`SequenceFeed`](crate::sequence_order): a bounded reorder window that runs `dragnet_eql`'s
+//! streaming sequence matcher while the input is in time order (pending state expiring by
+//! `maxspan`), and falls back to an external sort spilled to temporary files when it is not,
+//! capped by `--max-sequence-candidates` (warned about when hit). Either way the matcher sees the
+//! candidates ordered by the rule's timestamp field (then tiebreaker field, then `event.id`),
+//! duplicate deliveries dropped, so the result does not depend on input or thread order.
 //!
 //! Each sequence gives the alerts Kibana's `buildAlertGroupFromSequence` (security_solution
 //! `detection_engine/rule_types/eql/build_alert_group_from_sequence.ts`) writes: one
@@ -22,13 +24,19 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 
 use dragnet_eql::{CompileOptions, CompiledQuery, Explanation, QueryKind};
-use dragnet_event::{Event, FieldId, FieldTable, JsonEvent, JsonPaths, OwnedScalar, Scalar};
+use dragnet_event::{Event, FieldId, FieldTable, JsonPaths, OwnedScalar, Scalar};
 use dragnet_rules::{Rule, TypeParams};
 use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 
 use crate::accounting::RuleStatus;
 use crate::detector::{Detection, Detector};
+use crate::sequence_order::{
+    Budgets, Candidate, DEFAULT_SORT_BUFFER_BYTES, DEFAULT_WINDOW_BYTES, FeedMode, Key,
+    SequenceFeed,
+};
+#[cfg(test)]
+use crate::sequence_order::{deflate, inflate};
 
 /// An EQL event query: the compiled query decides per event.
 pub struct EqlDetector {
@@ -121,7 +129,7 @@ pub(crate) fn build(
     if compiled.kind() == QueryKind::Sequence {
         let detector = SequenceDetector {
             query: compiled,
-            table: fields.clone(),
+            paths: JsonPaths::bind(fields),
             time_id,
             tiebreaker_id,
             // The events' own index, as query rule alerts name it (not the rule's patterns).
@@ -131,58 +139,71 @@ pub(crate) fn build(
                 .as_ref()
                 .and_then(|k| k.id.clone())
                 .unwrap_or_else(|| rule.rule_id.clone()),
-            kept: Mutex::new(Vec::new()),
+            window_bytes: DEFAULT_WINDOW_BYTES,
+            sort_buffer_bytes: DEFAULT_SORT_BUFFER_BYTES,
+            feed: Mutex::new(None),
+            full: AtomicBool::new(false),
             untimed: AtomicU64::new(0),
             explain: AtomicBool::new(false),
             cap: AtomicUsize::new(DEFAULT_MAX_SEQUENCE_CANDIDATES),
             over_cap: AtomicU64::new(0),
             from_ns: AtomicI64::new(i64::MIN),
             to_ns: AtomicI64::new(i64::MAX),
-            matcher_warning: Mutex::new(None),
+            finished: Mutex::new(Finished::default()),
         };
         return Ok((Box::new(detector), cnf));
     }
     Ok((Box::new(EqlDetector { query: compiled }), cnf))
 }
 
-/// Default cap on candidate events kept per sequence rule (`--max-sequence-candidates`).
+/// Default cap on candidate events kept for sorting per sequence rule when the input is not in
+/// time order (`--max-sequence-candidates`).
 pub const DEFAULT_MAX_SEQUENCE_CANDIDATES: usize = 1_000_000;
 
-/// An event that may take part in a sequence, kept until the end of the run: what ordering
-/// needs, and the ECS document as deflated JSON (about 1 KB for a CloudTrail event, where a
-/// `serde_json::Value` takes ten times more).
-struct Candidate {
-    time_ns: i128,
-    tiebreaker: Option<String>,
-    id: String,
-    doc: Box<[u8]>,
+/// What a sequence rule's last [`Detector::finish`] left for [`Detector::warnings`] (and tests).
+#[derive(Default)]
+struct Finished {
+    matcher_warning: Option<String>,
+    io_error: Option<String>,
+    /// Which path the feed took and how many candidates it wrote to temporary files (read by
+    /// tests, which prove both paths give the same alerts).
+    #[cfg_attr(not(test), allow(dead_code))]
+    mode: Option<FeedMode>,
+    #[cfg_attr(not(test), allow(dead_code))]
+    spilled: u64,
 }
 
 /// An EQL `sequence` rule: see the module documentation.
 pub struct SequenceDetector {
     query: CompiledQuery,
-    /// The field table as compiled (the query's field ids), bound to kept documents at the end.
-    table: FieldTable,
+    /// The field table as compiled (the query's field ids), bound for candidate documents.
+    paths: JsonPaths,
     time_id: FieldId,
     tiebreaker_id: Option<FieldId>,
     index: String,
     /// `kibana.alert.rule.uuid`, as the alert builder derives it.
     rule_uuid: String,
-    kept: Mutex<Vec<Candidate>>,
+    /// Memory budgets of the feed (see [`crate::sequence_order`]).
+    window_bytes: usize,
+    sort_buffer_bytes: usize,
+    /// Candidates on their way to the matcher; made by [`Detector::prepare`] (or the first
+    /// candidate), consumed by [`Detector::finish`].
+    feed: Mutex<Option<SequenceFeed>>,
+    /// The feed drops new candidates (sorting, at the cap): skip building their documents.
+    full: AtomicBool,
     /// Events that could take part but have no usable timestamp (left out).
     untimed: AtomicU64,
     explain: AtomicBool,
     cap: AtomicUsize,
-    /// Candidates dropped because `cap` was reached.
+    /// Candidates dropped because `cap` was reached (counted at finish).
     over_cap: AtomicU64,
     /// The run's `--from` / `--to` in nanoseconds (`i64` covers years 1677-2262).
     from_ns: AtomicI64,
     to_ns: AtomicI64,
-    /// The sequence matcher's own warning (pending sequences dropped at its cap), from finish.
-    matcher_warning: Mutex<Option<String>>,
+    finished: Mutex<Finished>,
 }
 
-fn first_text(event: &dyn Event, field: FieldId) -> Option<String> {
+pub(crate) fn first_text(event: &dyn Event, field: FieldId) -> Option<String> {
     let mut out = None;
     event.any(field, &mut |v| {
         out = Some(v.to_keyword().into_owned());
@@ -191,7 +212,7 @@ fn first_text(event: &dyn Event, field: FieldId) -> Option<String> {
     out
 }
 
-fn time_of(event: &dyn Event, field: FieldId) -> Option<i128> {
+pub(crate) fn time_of(event: &dyn Event, field: FieldId) -> Option<i128> {
     let mut out = None;
     event.any(field, &mut |v| {
         out = match v {
@@ -205,7 +226,7 @@ fn time_of(event: &dyn Event, field: FieldId) -> Option<i128> {
 }
 
 /// `event.id` of an ECS document (nested or dotted), else a digest of the document.
-fn document_id(doc: &Value) -> String {
+pub(crate) fn document_id(doc: &Value) -> String {
     doc.pointer("/event/id")
         .or_else(|| doc.get("event.id"))
         .and_then(Value::as_str)
@@ -215,7 +236,7 @@ fn document_id(doc: &Value) -> String {
 
 /// Kibana's `objectPairIntersection`: common keys with equal values; objects recursively;
 /// arrays keep their common elements; keys whose intersection is empty are dropped.
-fn intersection(a: &Value, b: &Value) -> Option<Value> {
+pub(crate) fn intersection(a: &Value, b: &Value) -> Option<Value> {
     let (Value::Object(a), Value::Object(b)) = (a, b) else {
         return None;
     };
@@ -249,7 +270,7 @@ fn intersection(a: &Value, b: &Value) -> Option<Value> {
 /// `i` in decimal. Shell: `generateAlertId` — SHA-256 of its ancestors' `id + index` (each
 /// event, then its building block, whose `_index` is `''` when the shell is built) and the
 /// rule uuid.
-fn group_ids(events: &[(&str, &str)], rule_uuid: &str) -> (Vec<String>, String) {
+pub(crate) fn group_ids(events: &[(&str, &str)], rule_uuid: &str) -> (Vec<String>, String) {
     let mut base = String::new();
     for (id, index) in events {
         base.push_str(id);
@@ -270,36 +291,92 @@ fn group_ids(events: &[(&str, &str)], rule_uuid: &str) -> (Vec<String>, String) 
     (blocks, shell)
 }
 
-/// The document as JSON, deflated (fast level: candidates are many, CPU is spent once each).
-fn deflate(doc: &Value) -> Box<[u8]> {
-    use std::io::Write;
-    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
-    // Writing to a Vec cannot fail; serde_json cannot fail on a Value.
-    let _ = serde_json::to_writer(&mut encoder, doc);
-    let _ = encoder.flush();
-    encoder.finish().unwrap_or_default().into_boxed_slice()
-}
-
-/// The document [`deflate`] stored.
-fn inflate(bytes: &[u8]) -> Value {
-    use std::io::Read;
-    // Whole, then parsed: serde_json reading through the decoder goes byte by byte.
-    let mut json = Vec::with_capacity(bytes.len() * 4);
-    match flate2::read::DeflateDecoder::new(bytes).read_to_end(&mut json) {
-        Ok(_) => serde_json::from_slice(&json).unwrap_or(Value::Null),
-        Err(_) => Value::Null,
-    }
-}
-
 impl SequenceDetector {
     fn in_range(&self, time_ns: i128) -> bool {
         let from = i128::from(self.from_ns.load(Ordering::Relaxed));
         let to = i128::from(self.to_ns.load(Ordering::Relaxed));
         time_ns >= from && time_ns < to
     }
+
+    fn new_feed(&self) -> SequenceFeed {
+        SequenceFeed::new(
+            &self.query,
+            Budgets {
+                window_bytes: self.window_bytes,
+                sort_buffer_bytes: self.sort_buffer_bytes,
+                max_candidates: self.cap.load(Ordering::Relaxed).max(1),
+            },
+        )
+    }
+
+    /// The sequence detector of an EQL sequence rule with the given feed budgets (tests drive
+    /// the reorder window and the spill with tiny ones).
+    #[cfg(test)]
+    pub(crate) fn for_tests(rule: &Rule, window_bytes: usize, sort_buffer_bytes: usize) -> Self {
+        let TypeParams::Eql {
+            tiebreaker_field, ..
+        } = &rule.params
+        else {
+            panic!("not an EQL rule");
+        };
+        let mut fields = FieldTable::new();
+        let query =
+            dragnet_eql::parse(rule.query.as_ref().map_or("", |q| q.as_str())).expect("parses");
+        let query = dragnet_eql::compile(&query, dragnet_schema::Schema::builtin(), &mut fields)
+            .expect("compiles");
+        let time_id = fields.intern("@timestamp");
+        let tiebreaker_id = tiebreaker_field.as_deref().map(|f| fields.intern(f));
+        Self {
+            query,
+            paths: JsonPaths::bind(&fields),
+            time_id,
+            tiebreaker_id,
+            index: crate::alert::CLOUDTRAIL_DATA_STREAM.to_string(),
+            rule_uuid: rule.rule_id.clone(),
+            window_bytes,
+            sort_buffer_bytes,
+            feed: Mutex::new(None),
+            full: AtomicBool::new(false),
+            untimed: AtomicU64::new(0),
+            explain: AtomicBool::new(false),
+            cap: AtomicUsize::new(DEFAULT_MAX_SEQUENCE_CANDIDATES),
+            over_cap: AtomicU64::new(0),
+            from_ns: AtomicI64::new(i64::MIN),
+            to_ns: AtomicI64::new(i64::MAX),
+            finished: Mutex::new(Finished::default()),
+        }
+    }
+
+    /// Bytes of candidates in the feed's reorder window now.
+    #[cfg(test)]
+    pub(crate) fn window_bytes_now(&self) -> usize {
+        let feed = self.feed.lock().unwrap_or_else(|e| e.into_inner());
+        feed.as_ref().map_or(0, SequenceFeed::window_bytes)
+    }
+
+    /// The field paths candidate documents are read with.
+    #[cfg(test)]
+    pub(crate) fn paths(&self) -> &JsonPaths {
+        &self.paths
+    }
+
+    /// Which path the last run's feed took, and how many candidates went to temporary files.
+    #[cfg(test)]
+    pub(crate) fn last_mode(&self) -> (Option<FeedMode>, u64) {
+        let f = self.finished.lock().unwrap_or_else(|e| e.into_inner());
+        (f.mode, f.spilled)
+    }
 }
 
 impl Detector for SequenceDetector {
+    fn decides_in_finish(&self) -> bool {
+        true
+    }
+
+    fn collects(&self, event: &dyn Event) -> bool {
+        self.query.matches(event)
+    }
+
     fn prepare(&self, options: &crate::run::RunOptions) {
         let ns = |t: jiff::Timestamp| i64::try_from(t.as_nanosecond()).ok();
         self.from_ns.store(
@@ -316,6 +393,11 @@ impl Detector for SequenceDetector {
                 .unwrap_or(DEFAULT_MAX_SEQUENCE_CANDIDATES),
             Ordering::Relaxed,
         );
+        self.over_cap.store(0, Ordering::Relaxed);
+        self.untimed.store(0, Ordering::Relaxed);
+        self.full.store(false, Ordering::Relaxed);
+        *self.finished.lock().unwrap_or_else(|e| e.into_inner()) = Finished::default();
+        *self.feed.lock().unwrap_or_else(|e| e.into_inner()) = Some(self.new_feed());
     }
 
     fn on_event(&self, event: &dyn Event, explain: bool, _out: &mut Vec<Detection>) {
@@ -334,10 +416,8 @@ impl Detector for SequenceDetector {
         if !self.in_range(time_ns) {
             return;
         }
-        // At the cap, skip the costly ECS document (checked again under the lock below).
-        if self.kept.lock().unwrap_or_else(|e| e.into_inner()).len()
-            >= self.cap.load(Ordering::Relaxed)
-        {
+        // Unordered input at the cap: skip the costly ECS document (the feed counts the drop).
+        if self.full.load(Ordering::Relaxed) {
             self.over_cap.fetch_add(1, Ordering::Relaxed);
             return;
         }
@@ -346,17 +426,19 @@ impl Detector for SequenceDetector {
             return;
         };
         let candidate = Candidate {
-            time_ns,
-            tiebreaker: self.tiebreaker_id.and_then(|f| first_text(event, f)),
-            id: document_id(&doc),
-            doc: deflate(&doc),
+            key: Key {
+                time_ns,
+                tiebreaker: self.tiebreaker_id.and_then(|f| first_text(event, f)),
+                id: document_id(&doc),
+            },
+            doc: crate::sequence_order::deflate(&doc),
         };
-        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
-        if kept.len() >= self.cap.load(Ordering::Relaxed) {
-            self.over_cap.fetch_add(1, Ordering::Relaxed);
-            return;
+        let mut feed = self.feed.lock().unwrap_or_else(|e| e.into_inner());
+        let feed = feed.get_or_insert_with(|| self.new_feed());
+        feed.push(candidate, &self.paths);
+        if feed.is_full() {
+            self.full.store(true, Ordering::Relaxed);
         }
-        kept.push(candidate);
     }
 
     fn warnings(&self) -> Vec<String> {
@@ -368,14 +450,9 @@ impl Detector for SequenceDetector {
                 self.cap.load(Ordering::Relaxed)
             ));
         }
-        if let Some(w) = self
-            .matcher_warning
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-        {
-            out.push(w);
-        }
+        let finished = self.finished.lock().unwrap_or_else(|e| e.into_inner());
+        out.extend(finished.io_error.clone());
+        out.extend(finished.matcher_warning.clone());
         let untimed = self.untimed.load(Ordering::Relaxed);
         if untimed > 0 {
             out.push(format!(
@@ -386,36 +463,33 @@ impl Detector for SequenceDetector {
     }
 
     fn finish(&self, out: &mut Vec<Detection>) {
-        let mut kept = std::mem::take(&mut *self.kept.lock().unwrap_or_else(|e| e.into_inner()));
-        kept.sort_by(|a, b| {
-            (a.time_ns, &a.tiebreaker, &a.id).cmp(&(b.time_ns, &b.tiebreaker, &b.id))
-        });
-        // The same event delivered twice (overlapping trails) counts once.
-        kept.dedup_by(|a, b| a.id == b.id && a.time_ns == b.time_ns);
-        let paths = JsonPaths::bind(&self.table);
-        let Some(mut matcher) = self.query.sequence_matcher::<usize>() else {
-            return;
-        };
-        let parse = |k: &Candidate| inflate(&k.doc);
-        let mut found = Vec::new();
-        for (i, k) in kept.iter().enumerate() {
-            let doc = parse(k);
-            let ts = Timestamp::from_nanosecond(k.time_ns).unwrap_or(Timestamp::UNIX_EPOCH);
-            found.extend(matcher.on_event(&JsonEvent::new(&doc, &paths), ts, i));
-        }
-        found.extend(matcher.finish());
-        *self
-            .matcher_warning
+        let feed = self
+            .feed
             .lock()
-            .unwrap_or_else(|e| e.into_inner()) = matcher.warning();
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .unwrap_or_else(|| self.new_feed());
+        // The same event delivered twice (overlapping trails) counts once: the feed drops
+        // candidates equal in key and document.
+        let result = feed.finish(&self.query, &self.paths);
+        self.over_cap.fetch_add(result.over_cap, Ordering::Relaxed);
+        *self.finished.lock().unwrap_or_else(|e| e.into_inner()) = Finished {
+            matcher_warning: result.matcher_warning,
+            io_error: result.io_error,
+            mode: Some(result.mode),
+            spilled: result.spilled,
+        };
         let explain = self.explain.load(Ordering::Relaxed);
-        for s in found {
-            let members: Vec<&Candidate> = s.events.iter().map(|(_, i)| &kept[*i]).collect();
-            let docs: Vec<Value> = members.iter().map(|k| parse(k)).collect();
+        for s in result.found {
+            let members: Vec<&Candidate> = s.events.iter().map(|(_, c)| c.as_ref()).collect();
+            let docs: Vec<Value> = members
+                .iter()
+                .map(|c| crate::sequence_order::inflate(&c.doc))
+                .collect();
             let times: Vec<String> = s.events.iter().map(|(t, _)| t.to_string()).collect();
             let ids: Vec<(&str, &str)> = members
                 .iter()
-                .map(|k| (k.id.as_str(), self.index.as_str()))
+                .map(|c| (c.key.id.as_str(), self.index.as_str()))
                 .collect();
             let (block_ids, shell_id) = group_ids(&ids, &self.rule_uuid);
             let mut ancestors = Vec::new();
@@ -430,14 +504,14 @@ impl Detector for SequenceDetector {
                 });
                 out.push(Detection::Composed {
                     ecs: doc.clone(),
-                    id: members[i].id.clone(),
+                    id: members[i].key.id.clone(),
                     index: self.index.clone(),
                     timestamp: Some(times[i].clone()),
                     explanation,
                     fields,
                 });
                 ancestors.push(
-                    json!({"id": members[i].id, "type": "event", "index": self.index, "depth": 0}),
+                    json!({"id": members[i].key.id, "type": "event", "index": self.index, "depth": 0}),
                 );
                 ancestors.push(json!({"id": block_ids[i], "type": "signal", "index": "", "depth": 1, "rule": self.rule_uuid}));
             }
@@ -457,7 +531,7 @@ impl Detector for SequenceDetector {
                 let events: Vec<Value> = members
                     .iter()
                     .zip(&times)
-                    .map(|(k, t)| json!({"event.id": k.id, "@timestamp": t}))
+                    .map(|(c, t)| json!({"event.id": c.key.id, "@timestamp": t}))
                     .collect();
                 json!({"sequence": {"join_keys": s.key, "events": events}})
             });

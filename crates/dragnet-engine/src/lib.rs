@@ -21,6 +21,7 @@ mod new_terms;
 pub mod prefilter;
 mod query;
 mod run;
+mod sequence_order;
 mod suppression;
 pub mod threat_match;
 mod threshold;

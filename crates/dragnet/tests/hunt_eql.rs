@@ -290,9 +290,17 @@ fn time_range_limits_the_events_sequences_see() {
 
 #[test]
 fn candidate_cap_is_named_with_its_flag() {
+    // The cap bounds candidates kept for sorting, which only input out of time order needs:
+    // the fixture's events in reverse order.
+    let dir = tempfile::tempdir().unwrap();
+    let reversed = dir.path().join("reversed.jsonl");
+    let text = std::fs::read_to_string(fixture("all.jsonl")).unwrap();
+    let lines: Vec<&str> = text.lines().rev().collect();
+    std::fs::write(&reversed, lines.join("\n") + "\n").unwrap();
+    let reversed = reversed.to_str().unwrap();
     let run = hunt(
         &["--format", "ndjson", "--max-sequence-candidates", "3"],
-        &["all.jsonl"],
+        &[reversed],
     );
     assert_eq!(run.code, 0, "a limit is a warning: {}", run.stderr);
     assert!(
@@ -302,8 +310,18 @@ fn candidate_cap_is_named_with_its_flag() {
         "{}",
         run.stderr
     );
-    let full = hunt(&["--format", "ndjson"], &["all.jsonl"]);
+    let full = hunt(&["--format", "ndjson"], &[reversed]);
     assert!(!full.stderr.contains("max-sequence-candidates"));
+    let ordered = hunt(
+        &["--format", "ndjson", "--max-sequence-candidates", "3"],
+        &["all.jsonl"],
+    );
+    assert!(
+        !ordered.stderr.contains("max-sequence-candidates"),
+        "input in time order streams without keeping candidates: {}",
+        ordered.stderr
+    );
+    assert_eq!(ndjson(&ordered), ndjson(&full));
 }
 
 #[test]
