@@ -1941,7 +1941,10 @@ mod tests {
         let is = |doc: serde_json::Value| c.matches(&JsonEvent::new(&doc, &paths));
         assert!(!is(json!({"s": "read"})), "indexOf = 1");
         assert!(is(json!({"s": "write"})), "indexOf = 4");
-        assert!(!is(json!({"s": "login"})), "indexOf is null: not null is null");
+        assert!(
+            !is(json!({"s": "login"})),
+            "indexOf is null: not null is null"
+        );
         assert!(!is(json!({"t": "x"})), "missing field: null");
         let (c, table) = compiled(r#"any where not not (indexOf(s, "e") == 1)"#, &d);
         let paths = JsonPaths::bind(&table);

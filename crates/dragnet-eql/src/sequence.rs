@@ -3,7 +3,8 @@
 //! matches"): each step is a state; per join key at most one pending sequence waits in a state,
 //! and a newer one replaces it; an event is used at most once per sequence (steps are tried
 //! last-to-first); all events lie within `maxspan` of the first; an `until` event with the same
-//! key cancels the key's pending sequences; a missing-event step `![…]` rejects a sequence when
+//! key cancels the key's pending sequences, after its own steps were matched (it can complete a
+//! sequence, and a sequence it starts or advances is cancelled); a missing-event step `![…]` rejects a sequence when
 //! a matching event with the same key lies between its neighbouring events, or, before the
 //! first or after the last event, within `maxspan` (see [`SequenceMatcher`]'s `complete`);
 //! events whose join-key fields hold several values join under every combination.
@@ -175,18 +176,6 @@ impl<R: Clone> SequenceMatcher<R> {
             self.expire(t);
         }
 
-        if let Some(until) = &self.until
-            && until.filter.matches(event)
-        {
-            for k in until.keys(event) {
-                if let Some(state) = self.keys.get_mut(&k) {
-                    let n = state.pending();
-                    state.stages.iter_mut().for_each(|s| *s = None);
-                    self.pending -= n;
-                }
-            }
-        }
-
         let n = self.positives.len();
         for g in 0..self.gaps.len() {
             for step in &self.gaps[g] {
@@ -251,6 +240,21 @@ impl<R: Clone> SequenceMatcher<R> {
                     if state.stages[j + 1].replace(partial).is_none() {
                         self.pending += 1;
                     }
+                }
+            }
+        }
+        // The `until` condition last: Elasticsearch (SequenceMatcher.match) rejects a sequence
+        // when an until marker of its key lies at or after the sequence's last event and
+        // strictly before the next one, so an until event still completes or advances a
+        // sequence, and the sequences it starts or advances are cancelled here.
+        if let Some(until) = &self.until
+            && until.filter.matches(event)
+        {
+            for k in until.keys(event) {
+                if let Some(state) = self.keys.get_mut(&k) {
+                    let n = state.pending();
+                    state.stages.iter_mut().for_each(|s| *s = None);
+                    self.pending -= n;
                 }
             }
         }
@@ -564,6 +568,47 @@ mod tests {
                 &[(0, ev("A", "u")), (1, ev("C", "v")), (2, ev("B", "u"))]
             ),
             vec![vec![0, 2]]
+        );
+    }
+
+    #[test]
+    fn until_event_that_also_matches_a_step() {
+        // SequenceMatcher.match: rejected when an until marker lies in [last event, next event),
+        // OrdinalGroup.before being strict and Ordinal.between inclusive.
+        let q = r#"sequence by user.name
+            [any where event.action == "A"]
+            [any where event.action == "B"]
+            until [any where event.action == "B" or event.action == "U"]"#;
+        assert_eq!(
+            run(q, &[(0, ev("A", "u")), (1, ev("B", "u"))]),
+            vec![vec![0, 1]],
+            "the until event completes the sequence"
+        );
+        let q = r#"sequence by user.name
+            [any where event.action == "A"]
+            [any where event.action == "B"]
+            until [any where event.action == "A" and user.domain == "x"]"#;
+        let a_until = json!({"event": {"action": "A"}, "user": {"name": "u", "domain": "x"}});
+        assert!(
+            run(q, &[(0, a_until.clone()), (1, ev("B", "u"))]).is_empty(),
+            "a sequence started by an until event is cancelled"
+        );
+        assert_eq!(
+            run(q, &[(0, a_until), (1, ev("A", "u")), (2, ev("B", "u"))]),
+            vec![vec![1, 2]]
+        );
+        let q = r#"sequence by user.name
+            [any where event.action == "A"]
+            [any where event.action == "B"]
+            [any where event.action == "C"]
+            until [any where event.action == "B"]"#;
+        assert!(
+            run(
+                q,
+                &[(0, ev("A", "u")), (1, ev("B", "u")), (2, ev("C", "u"))]
+            )
+            .is_empty(),
+            "a sequence advanced by an until event is cancelled"
         );
     }
 

@@ -19,7 +19,7 @@ import os
 import random
 
 import eql
-from eql.parser import elasticsearch_syntax, ignore_missing_functions
+from eql.parser import allow_runs, elasticsearch_syntax, ignore_missing_functions
 
 rng = random.Random(20261123)
 WORDS = ["alpha", "beta", "gamma", "delta", "alpine", "betamax", "gamut", "del", "a", "ab"]
@@ -43,24 +43,19 @@ EVENT_DOCS = [doc(i) for i in range(30)]
 
 
 def python_run(query_text, docs, times):
-    with elasticsearch_syntax, ignore_missing_functions:
+    """What the Python engine finds: matching event indexes for an event query, the index
+    lists of the sequences (in the order they complete) for a sequence."""
+    with elasticsearch_syntax, ignore_missing_functions, allow_runs:
         query = eql.parse_query(query_text)
     found = []
-    engine = eql.PythonEngine({"flatten": True})
+    engine = eql.PythonEngine({"flatten": False})
     if query_text.startswith("sequence"):
-        current = []
-
-        def hook(output):
-            current.append(output.data["_i"])
-
-        engine.add_output_hook(hook)
+        engine.add_output_hook(lambda output: found.append([e.data["_i"] for e in output.events]))
     else:
-        engine.add_output_hook(lambda output: found.append(output.data["_i"]))
+        engine.add_output_hook(lambda output: found.append(output.events[0].data["_i"]))
     engine.add_query(query)
     events = [eql.Event("any", t * 10**7, dict(d, _i=i)) for i, (d, t) in enumerate(zip(docs, times))]
     engine.stream_events(events)
-    if query_text.startswith("sequence"):
-        return current
     return found
 
 
@@ -85,7 +80,8 @@ def add(production, query, docs=None, times=None):
     events = [dict(d, **{"@timestamp": t}) for d, t in zip(docs, times)]
     if not event_sets or event_sets[-1] != events:
         event_sets.append(events)
-    cases.append({"production": production, "query": query, "event_set": len(event_sets) - 1, "python": got})
+    key = "sequences" if query.startswith("sequence") else "python"
+    cases.append({"production": production, "query": query, "event_set": len(event_sets) - 1, key: got})
 
 
 def atom():
@@ -178,26 +174,197 @@ for _ in range(8):
     add("fn_substring_end", f"any where substring(s, 0, {rng.randint(1, 4)}) == {q(w[:2])}")
     add("fn_nested", f"any where length(concat(s, t)) > {rng.randint(5, 15)}")
 
-# Sequences over random streams.
-def stream(n):
-    t = 0
+# ---------------------------------------------------------------------------------------------
+# Sequences. Their own random source, so that adding sequence cases never changes the event
+# query cases above.
+#
+# Besides the rules above, sequence generation stays out of these places where the Python
+# engine differs from Elasticsearch (each pinned in pinned_gen.py instead):
+# - join keys are lowercase strings present on every event (Python lowercases join values and
+#   joins null keys; Elasticsearch compares keyword values exactly and never joins a null key);
+# - no event matches both the `until` condition and a step (Python applies the `until` first,
+#   Elasticsearch's SequenceMatcher rejects a sequence only for an until marker at or after the
+#   sequence's last event and strictly before the next one, so such an event still completes a
+#   sequence and a sequence it starts is rejected);
+# - between() only outside `not` (Python returns null where the left or right string is not
+#   found, Elasticsearch's StringUtils.between returns ""; compared to a non-empty string both
+#   are false, negated they differ);
+# - no `or` of `f in (…)` with `f != …` (Python's optimizer merges them into one `in`);
+# - no missing-event steps `![…]` (Python reads them as "the key's next event does not match",
+#   Elasticsearch as "no matching event between the neighbouring events / within maxspan").
+# Ties on @timestamp are generated on purpose: both engines then follow the input order (the
+# test feeds events with their index, Elasticsearch's implicit tiebreaker order).
+srng = random.Random(20261124)
+SEQ_USERS = ["u1", "u2", "u3", "u4", "u5"]
+SEQ_HOSTS = ["h1", "h2", "h3"]
+SEQ_ACTIONS = ["login", "read", "write", "delete"]
+GAPS = [0, 0, 0, 1, 1, 1, 2, 2, 3, 5, 5, 10, 20, 30, 45, 60, 90, 120, 300, 600, 1800, 3600]
+MAXSPANS = ["1s", "2s", "5s", "10s", "30s", "45s", "60s", "90s", "1m", "2m", "5m", "10m", "30m",
+            "1h", "2h", "5000ms", "120000ms"]
+
+
+def seq_stream(n, users, hosts):
+    t = srng.randint(0, 100)
     docs, times = [], []
     for _ in range(n):
-        t += rng.choice([1, 1, 2, 5, 30])
-        docs.append({"user": rng.choice(USERS), "action": rng.choice(ACTIONS), "n": rng.randint(0, 5)})
+        t += srng.choice(GAPS)
+        docs.append({
+            "user": srng.choice(users),
+            "target": srng.choice(users),
+            "host": srng.choice(hosts),
+            "action": srng.choice(SEQ_ACTIONS),
+            "s": srng.choice(WORDS),
+            "t": srng.choice(WORDS) + "." + srng.choice(["exe", "dll", "txt"]),
+            "n": srng.randint(0, 9),
+            "ip": srng.choice(IPS),
+            "num": str(srng.randint(0, 99)),
+        })
         times.append(t)
     return docs, times
 
 
-for _ in range(25):
-    docs, times = stream(40)
-    a1, a2, a3 = rng.choice(ACTIONS), rng.choice(ACTIONS), rng.choice(ACTIONS)
-    span = rng.choice([5, 10, 30, 60])
-    add("sequence_by", f"sequence by user [any where action == {q(a1)}] [any where action == {q(a2)}]", docs, times)
-    add("sequence_maxspan", f"sequence by user with maxspan={span}s [any where action == {q(a1)}] [any where action == {q(a2)}] [any where action == {q(a3)}]", docs, times)
-    add("sequence_until", f"sequence by user [any where action == {q(a1)}] [any where action == {q(a2)}] until [any where action == {q(a3)}]", docs, times)
-    add("sequence_step_by", f"sequence [any where action == {q(a1)}] by user [any where n > 2] by user", docs, times)
-    add("sequence_no_key", f"sequence with maxspan={span}s [any where action == {q(a1)}] [any where n >= 4]", docs, times)
+def seq_atom():
+    """One condition on a step, drawn from many operators and functions."""
+    a, b = srng.sample(SEQ_ACTIONS, 2)
+    w = srng.choice(WORDS)
+    k = srng.randint(0, 9)
+    forms = [
+        f"action == {q(a)}",
+        f"action == {q(a)}",
+        f"action == {q(a)}",
+        f"action != {q(a)}",
+        f"action in ({q(a)}, {q(b)})",
+        f"action not in ({q(a)}, {q(b)})",
+        f"action in~ ({q(a)}, {q(b)})",
+        f"action : {q(a[:2] + '*')}",
+        f"action : ({q('*' + a[-2:])}, {q(b)})",
+        f"action like {q(a[0] + '*')}",
+        f"action like~ {q('*' + a[-1])}",
+        f"action regex {q('(' + a + '|' + b + ').*')}",
+        f"action regex~ {q(a[:3] + '.*')}",
+        f"n < {k}",
+        f"n >= {k}",
+        f"n <= {k}",
+        f"n > {k}",
+        f"n % 2 == {k % 2}",
+        f"n * 2 > {k}",
+        f"n + 1 == {k}",
+        f"-n > -{k}",
+        f"s > {q(w)}",
+        f"startsWith(s, {q(w[:2])})",
+        f"startsWith~(t, {q(w[:1])})",
+        f"endsWith(t, {q(srng.choice(['.exe', '.dll', 'a.txt']))})",
+        f"endsWith~(s, {q(w[-1:])})",
+        f"stringContains(t, {q(w[1:3])})",
+        f"stringContains~(s, {q(w[-2:])})",
+        f"length(s) > {srng.randint(1, 5)}",
+        f"cidrMatch(ip, {q(srng.choice(['10.0.0.0/8', '192.168.0.0/16', '172.16.0.0/12']))})",
+        f"substring(t, 0, 1) == {q(w[:1])}",
+        f"substring(action, -2) == {q(a[-2:])}",
+        f"number(num) > {srng.randint(0, 99)}",
+        f"string(n) == {q(str(k))}",
+        f"concat(action, n) == {q(a + str(k))}",
+        f"add(n, {k}) > 9",
+        f"subtract(n, 3) < {k - 3}",
+        f"multiply(n, 3) >= {3 * k}",
+        f"divide(n, 2) == {k // 2}",
+        f"modulo(n, 3) == {k % 3}",
+        f"indexOf(action, {q(a[1])}) == 1",
+        f"between(t, {q(w[:1])}, \".\") == {q(w[1:] or 'x')}",
+        f"length(concat(user, host)) == 4",
+        "true",
+    ]
+    return srng.choice(forms)
+
+
+def seq_filter():
+    r = srng.random()
+    if r < 0.6:
+        return seq_atom()
+    if r < 0.7:
+        return f"{seq_atom()} and {seq_atom()}"
+    if r < 0.92:
+        a, b = seq_atom(), seq_atom()
+        # Python's optimizer folds `f in (…) or f != "x"` into `f in (…, "x")` (pinned).
+        while {(a.split(" ") + [""])[1], (b.split(" ") + [""])[1]} == {"in", "!="}:
+            b = seq_atom()
+        return f"{a} or {b}"
+    a = seq_atom()
+    # Python's between() is null where Elasticsearch's is "" (pinned): `not` would tell.
+    while a.startswith("between("):
+        a = seq_atom()
+    return f"not ({a})"
+
+
+def python_matches(condition, docs, times):
+    return set(python_run(f"any where {condition}", docs, times))
+
+
+def seq_query(docs, times):
+    """A random sequence query over the fields of `seq_stream`; returns (production, query)."""
+    n_steps = srng.choice([1, 2, 2, 2, 3, 3, 4])
+    filters = []
+    for i in range(n_steps):
+        if i > 0 and srng.random() < 0.15:
+            filters.append(filters[-1])  # the same filter on consecutive steps
+        else:
+            filters.append(seq_filter())
+    runs = [None] * n_steps
+    if n_steps == 1 or srng.random() < 0.2:
+        runs[srng.randrange(n_steps)] = srng.randint(2, 4)
+    keys = srng.choice(["none", "seq1", "seq1", "seq1", "seq2", "step", "step_fields", "mixed"])
+    seq_by, step_by = "", [""] * n_steps
+    if keys == "seq1":
+        seq_by = f" by {srng.choice(['user', 'host', 'target'])}"
+    elif keys == "seq2":
+        seq_by = " by " + ", ".join(srng.sample(["user", "host", "target"], 2))
+    elif keys == "step":
+        f = srng.choice(["user", "host"])
+        step_by = [f" by {f}"] * n_steps
+    elif keys == "step_fields":
+        step_by = [f" by {srng.choice(['user', 'target'])}" for _ in range(n_steps)]
+    elif keys == "mixed":
+        seq_by = " by host"
+        step_by = [f" by {srng.choice(['user', 'target'])}" for _ in range(n_steps)]
+    maxspan = srng.choice(MAXSPANS) if srng.random() < 0.75 else None
+    head = "sequence" + seq_by + (f" with maxspan={maxspan}" if maxspan else "")
+    parts = [head]
+    for f, by, r in zip(filters, step_by, runs):
+        parts.append(f"[any where {f}]" + by + (f" with runs={r}" if r else ""))
+    until = ""
+    if srng.random() < 0.35:
+        steps_match = set()
+        for f in set(filters):
+            steps_match |= python_matches(f, docs, times)
+        for _ in range(20):
+            u = seq_filter()
+            hits = python_matches(u, docs, times)
+            if hits and not hits & steps_match:
+                until = f"until [any where {u}]" + step_by[0]
+                break
+    if until:
+        parts.append(until)
+    production = "sequence"
+    production += "_" + keys
+    production += "_maxspan" if maxspan else ""
+    production += "_until" if until else ""
+    production += "_runs" if any(runs) else ""
+    production += f"_{n_steps}steps"
+    return production, " ".join(parts)
+
+
+SEQ_SETS = 50
+SEQ_PER_SET = 22
+for set_no in range(SEQ_SETS):
+    users = SEQ_USERS[: srng.choice([2, 2, 3, 3, 4, 5])]
+    hosts = SEQ_HOSTS[: srng.choice([1, 2, 2, 3])]
+    docs, times = seq_stream(srng.choice([40, 50, 60]), users, hosts)
+    made = 0
+    while made < SEQ_PER_SET:
+        production, query = seq_query(docs, times)
+        before = len(cases)
+        add(production, query, docs, times)
+        made += len(cases) - before
 
 out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cases.jsonl")
 with open(out, "w") as fh:

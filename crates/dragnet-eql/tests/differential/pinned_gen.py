@@ -1,14 +1,20 @@
 """Records the Python engine's answer for the places where it differs from Elasticsearch.
 
-Run: `python3 pinned_gen.py` (writes pinned.jsonl). Each line: the query, one document, what
-Elasticsearch does (from its documentation or its query translation, cited in `why`) and what
-the Python engine did. `tests/differential.rs` checks dragnet against the Elasticsearch column.
+Run: `python3 pinned_gen.py` (writes pinned.jsonl and pinned_sequences.jsonl).
+
+pinned.jsonl, event queries: the query, one document, what Elasticsearch does (from its
+documentation or its query translation, cited in `why`) and what the Python engine did.
+
+pinned_sequences.jsonl, sequence queries: the query, the events (`@timestamp` in seconds, in
+the order Elasticsearch sorts them), the sequences Elasticsearch returns (event index lists),
+what the Python engine returned (null when it cannot run the query) and whether the two
+differ. `tests/differential.rs` checks dragnet against the Elasticsearch column of both.
 """
 import json
 import os
 
 import eql
-from eql.parser import elasticsearch_syntax, ignore_missing_functions
+from eql.parser import allow_negation, allow_runs, elasticsearch_syntax, ignore_missing_functions
 
 S = "eql-syntax.md (elastic/elasticsearch docs/reference/query-languages/eql)"
 F = "eql-function-ref.md (same folder)"
@@ -24,6 +30,14 @@ PINNED = [
     ('any where s != "x"', {"t": "y"}, True, "!= is built as not(==), a bool must_not: events without the field match"),
     ('any where not s == "x"', {"t": "y"}, True, "not is a bool must_not: events without the field match"),
     ('any where s not in ("x")', {"t": "y"}, True, "not in is must_not terms: events without the field match"),
+    ('any where between(s, "x", "y") == ""', {"s": "abc"}, True,
+     "StringUtils.between (x-pack/plugin/eql .../function/scalar/string) returns \"\" when the left or right string is not found; Python returns null"),
+    ('any where not (between(s, "x", "y") == "b")', {"s": "abc"}, True,
+     "between() is \"\" when not found, so the comparison is false and its negation true; Python's null stays null"),
+    ('any where s in ("a", "b") or s != "c"', {"s": "c"}, False,
+     f"{S}: or of two conditions; the Python optimizer folds `s in (a, b) or s != c` into `s in (a, b, c)`"),
+    ('any where s in ("a", "b") or s != "c"', {"s": "d"}, True,
+     f"{S}: s != c holds; the Python optimizer's folded `in` does not"),
 ]
 
 
@@ -37,6 +51,112 @@ def python_says(query_text, d):
     engine.stream_events([eql.Event("any", 0, d)])
     return bool(found)
 
+
+
+# Sequence behaviour. Sources, all in elastic/elasticsearch:
+SM = "x-pack/plugin/eql/.../execution/sequence/SequenceMatcher.java"
+TW = "x-pack/plugin/eql/.../execution/sequence/TumblingWindow.java"
+UNTIL = (f"{SM} match(): a sequence advancing to an event at ordinal H is rejected when the key's latest "
+         "until marker strictly before H (OrdinalGroup.before) lies between the sequence's last event "
+         "and H, both ends included (Ordinal.between); the Python engine applies an event's until "
+         "condition before its steps")
+MISSING = (f"docs/reference/query-languages/eql/eql-syntax.md, 'Missing events'; {TW} doCheckMissingEvents: "
+           "a missing-event step rejects a sequence only when a matching event of the key lies between "
+           "its neighbouring events (or within maxspan at the ends); the Python engine (allow_negation) "
+           "instead requires the key's next event not to match, and consumes it")
+KEYS = (f"{TW}/Criterion key extraction: join keys are keyword values compared exactly; the Python "
+        "engine lowercases join values")
+NULLKEY = ("eql-syntax.md, 'Optional fields' / 'sequence by': an event whose join key is null does not "
+           "take part in a sequence unless the key is written ?field; the Python engine joins null keys")
+
+
+def ev(t, action, user="u1", **kw):
+    return dict({"@timestamp": t, "action": action, "user": user}, **kw)
+
+
+SEQ_PINNED = [
+    # until and a step on the same event.
+    ("until-completing-event",
+     'sequence by user [any where action == "a"] [any where action == "b"] until [any where action == "b"]',
+     [ev(0, "a"), ev(1, "b")], [[0, 1]], UNTIL + ": an until marker on the completing event itself is not before it"),
+    ("until-completing-event-later-start",
+     'sequence by user [any where action == "a"] [any where action == "b"] until [any where action == "b" and n == 1]',
+     [ev(0, "a", n=0), ev(1, "b", n=0), ev(2, "a", n=0), ev(3, "b", n=1)], [[0, 1], [2, 3]], UNTIL),
+    ("until-on-first-event",
+     'sequence by user [any where action == "a"] [any where action == "b"] until [any where action == "a" and n == 1]',
+     [ev(0, "a", n=1), ev(1, "b", n=0)], [], UNTIL + ": the marker sits on the sequence's last event, which between() includes"),
+    ("until-on-first-event-then-clean-start",
+     'sequence by user [any where action == "a"] [any where action == "b"] until [any where action == "a" and n == 1]',
+     [ev(0, "a", n=1), ev(1, "a", n=0), ev(2, "b", n=0)], [[1, 2]], UNTIL),
+    ("until-on-middle-event",
+     'sequence by user [any where action == "a"] [any where action == "b"] [any where action == "c"] until [any where action == "b"]',
+     [ev(0, "a"), ev(1, "b"), ev(2, "c")], [], UNTIL + ": the middle event advances, then its marker rejects the next step"),
+    ("until-other-key",
+     'sequence by user [any where action == "a"] [any where action == "b"] until [any where action == "b"]',
+     [ev(0, "a"), ev(1, "b", user="u2"), ev(2, "b")], [[0, 2]], UNTIL + ": markers are per key"),
+    ("until-between-steps",
+     'sequence by user [any where action == "a"] [any where action == "b"] until [any where action == "c"]',
+     [ev(0, "a"), ev(1, "c"), ev(2, "b"), ev(3, "a"), ev(4, "b")], [[3, 4]], UNTIL),
+    # Join keys.
+    ("key-case-sensitive",
+     'sequence by user [any where action == "a"] [any where action == "b"]',
+     [ev(0, "a", user="Alice"), ev(1, "b", user="alice")], [], KEYS),
+    ("key-null-does-not-join",
+     'sequence by user [any where action == "a"] [any where action == "b"]',
+     [{"@timestamp": 0, "action": "a"}, {"@timestamp": 1, "action": "b"}], [], NULLKEY),
+    # Missing events (the Python engine reads them differently; it needs maxspan for them).
+    ("missing-middle-absent",
+     'sequence by user with maxspan=1h [any where action == "a"] ![any where action == "x"] [any where action == "b"]',
+     [ev(0, "a"), ev(5, "b")], [[0, 1]], MISSING),
+    ("missing-middle-other-event",
+     'sequence by user with maxspan=1h [any where action == "a"] ![any where action == "x"] [any where action == "b"]',
+     [ev(0, "a"), ev(2, "y"), ev(5, "b")], [[0, 2]], MISSING),
+    ("missing-middle-present",
+     'sequence by user with maxspan=1h [any where action == "a"] ![any where action == "x"] [any where action == "b"]',
+     [ev(0, "a"), ev(2, "x"), ev(5, "b")], [], MISSING),
+    ("missing-middle-other-key",
+     'sequence by user with maxspan=1h [any where action == "a"] ![any where action == "x"] [any where action == "b"]',
+     [ev(0, "a"), ev(2, "x", user="u2"), ev(5, "b")], [[0, 2]], MISSING),
+    ("missing-trailing-absent",
+     'sequence by user with maxspan=5s [any where action == "a"] ![any where action == "x"]',
+     [ev(0, "a")], [[0]], MISSING),
+    ("missing-trailing-within-maxspan",
+     'sequence by user with maxspan=5s [any where action == "a"] ![any where action == "x"]',
+     [ev(0, "a"), ev(3, "x")], [], MISSING),
+    ("missing-trailing-after-maxspan",
+     'sequence by user with maxspan=5s [any where action == "a"] ![any where action == "x"]',
+     [ev(0, "a"), ev(9, "x")], [[0]], MISSING),
+    ("missing-leading-within-maxspan",
+     'sequence by user with maxspan=10s ![any where action == "x"] [any where action == "a"] [any where action == "b"]',
+     [ev(0, "x"), ev(3, "a"), ev(4, "b")], [], MISSING),
+    ("missing-leading-before-maxspan",
+     'sequence by user with maxspan=10s ![any where action == "x"] [any where action == "a"] [any where action == "b"]',
+     [ev(0, "x"), ev(20, "a"), ev(21, "b")], [[1, 2]], MISSING),
+]
+
+
+def python_sequences(query_text, events):
+    try:
+        with elasticsearch_syntax, ignore_missing_functions, allow_runs, allow_negation:
+            query = eql.parse_query(query_text)
+    except eql.EqlError:
+        return None
+    found = []
+    engine = eql.PythonEngine({"flatten": False})
+    engine.add_output_hook(lambda output: found.append([e.data["_i"] for e in output.events]))
+    engine.add_query(query)
+    engine.stream_events([eql.Event("any", d["@timestamp"] * 10**7, dict(d, _i=i)) for i, d in enumerate(events)])
+    return found
+
+
+here = os.path.dirname(os.path.abspath(__file__))
+with open(os.path.join(here, "pinned_sequences.jsonl"), "w") as fh:
+    for id_, q, events, es, why in SEQ_PINNED:
+        py = python_sequences(q, events)
+        line = {"id": id_, "query": q, "events": events, "elasticsearch": es, "python": py,
+                "python_differs": py != es, "why": why}
+        fh.write(json.dumps(line) + "\n")
+        print(id_, "es", es, "python", py)
 
 out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pinned.jsonl")
 with open(out, "w") as fh:
