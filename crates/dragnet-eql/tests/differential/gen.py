@@ -3,8 +3,10 @@
 Run: `pip install eql==1.0.1 && python3 gen.py` (writes cases.jsonl next to this file).
 The file starts with event sets (`{"event_set": k, "events": […]}`, documents with
 `@timestamp` in seconds, in time order); each case names its query, its event set and what
-the Python engine found: the indexes of matching events (event queries) or the index
-lists of sequences. `tests/differential.rs` replays them against dragnet.
+the Python engine found: `python`, the indexes of matching events (event queries), or
+`sequences`, one index list per completed sequence in completion order (sequence queries, run
+with `allow_runs`; `effects` lists what the case exercises, see `effects()`).
+`tests/differential.rs` replays them against dragnet. Deterministic: fixed seeds, no clock.
 
 The generated space avoids the places where the Python engine is known to differ from
 Elasticsearch (see the "pinned" cases at the end, which record Elasticsearch's behaviour
@@ -200,7 +202,7 @@ SEQ_HOSTS = ["h1", "h2", "h3"]
 SEQ_ACTIONS = ["login", "read", "write", "delete"]
 GAPS = [0, 0, 0, 1, 1, 1, 2, 2, 3, 5, 5, 10, 20, 30, 45, 60, 90, 120, 300, 600, 1800, 3600]
 MAXSPANS = ["1s", "2s", "5s", "10s", "30s", "45s", "60s", "90s", "1m", "2m", "5m", "10m", "30m",
-            "1h", "2h", "5000ms", "120000ms"]
+            "1h", "2h", "1d", "1500ms", "5000ms", "120000ms"]
 
 
 def seq_stream(n, users, hosts):
@@ -249,6 +251,9 @@ def seq_atom():
         f"n % 2 == {k % 2}",
         f"n * 2 > {k}",
         f"n + 1 == {k}",
+        f"n - 1 < {k}",
+        f"n / 2 == {k // 2}",
+        f"n * 1.5 >= {k}.5",
         f"-n > -{k}",
         f"s > {q(w)}",
         f"startsWith(s, {q(w[:2])})",
@@ -301,12 +306,19 @@ def python_matches(condition, docs, times):
 
 
 def seq_query(docs, times):
-    """A random sequence query over the fields of `seq_stream`; returns (production, query)."""
+    """A random sequence query over the fields of `seq_stream`; returns (production, query,
+    maxspan, the query without its maxspan / until)."""
     n_steps = srng.choice([1, 2, 2, 2, 3, 3, 4])
     filters = []
+    # Some queries keep one action for the `until` condition, so that it often interrupts.
+    stop_action = srng.choice(SEQ_ACTIONS) if srng.random() < 0.2 else None
     for i in range(n_steps):
         if i > 0 and srng.random() < 0.15:
             filters.append(filters[-1])  # the same filter on consecutive steps
+        elif stop_action:
+            a = srng.choice([x for x in SEQ_ACTIONS if x != stop_action])
+            extra = srng.choice(["", f" and {seq_atom()}", f" and ({seq_atom()} or {seq_atom()})"])
+            filters.append(f"action == {q(a)}{extra}")
         else:
             filters.append(seq_filter())
     runs = [None] * n_steps
@@ -332,16 +344,27 @@ def seq_query(docs, times):
     for f, by, r in zip(filters, step_by, runs):
         parts.append(f"[any where {f}]" + by + (f" with runs={r}" if r else ""))
     until = ""
-    if srng.random() < 0.35:
+    if stop_action:
+        extra = srng.choice(["", f" and {seq_atom()}", f" or ({seq_atom()} and n > 8)"])
+        u = f"action == {q(stop_action)}{extra}"
+        hits = python_matches(u, docs, times)
         steps_match = set()
         for f in set(filters):
             steps_match |= python_matches(f, docs, times)
+        if hits and not hits & steps_match:
+            until = f"until [any where {u}]" + step_by[0]
+    elif srng.random() < 0.4:
+        steps_match = set()
+        for f in set(filters):
+            steps_match |= python_matches(f, docs, times)
+        best = 0
         for _ in range(20):
             u = seq_filter()
             hits = python_matches(u, docs, times)
-            if hits and not hits & steps_match:
+            # The until condition that stops the most events without matching a step's.
+            if len(hits) > best and not hits & steps_match:
+                best = len(hits)
                 until = f"until [any where {u}]" + step_by[0]
-                break
     if until:
         parts.append(until)
     production = "sequence"
@@ -350,10 +373,38 @@ def seq_query(docs, times):
     production += "_until" if until else ""
     production += "_runs" if any(runs) else ""
     production += f"_{n_steps}steps"
-    return production, " ".join(parts)
+    variants = {}
+    if maxspan:
+        variants["maxspan"] = " ".join(["sequence" + seq_by] + parts[1:])
+    if until:
+        variants["until"] = " ".join(parts[:-1])
+    return production, " ".join(parts), maxspan, variants
 
 
-SEQ_SETS = 50
+def span_seconds(maxspan):
+    for unit, mult in (("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)):
+        if maxspan.endswith(unit) and maxspan[: -len(unit)].isdigit():
+            return int(maxspan[: -len(unit)]) * mult
+    raise ValueError(maxspan)
+
+
+def effects(case, maxspan, variants, times):
+    """What the case exercises: `maxspan` / `until` when dropping them changes the result,
+    `maxspan_boundary` when a sequence spans exactly maxspan (inclusive limit), `tie` when a
+    sequence holds two events with the same @timestamp."""
+    out = []
+    for name, query in variants.items():
+        if python_run(query, case["docs"], times) != case["sequences"]:
+            out.append(name)
+    seqs = case["sequences"]
+    if maxspan and any(times[s[-1]] - times[s[0]] == span_seconds(maxspan) for s in seqs):
+        out.append("maxspan_boundary")
+    if any(len({times[i] for i in s}) < len(s) for s in seqs):
+        out.append("tie")
+    return out
+
+
+SEQ_SETS = 60
 SEQ_PER_SET = 22
 for set_no in range(SEQ_SETS):
     users = SEQ_USERS[: srng.choice([2, 2, 3, 3, 4, 5])]
@@ -361,10 +412,13 @@ for set_no in range(SEQ_SETS):
     docs, times = seq_stream(srng.choice([40, 50, 60]), users, hosts)
     made = 0
     while made < SEQ_PER_SET:
-        production, query = seq_query(docs, times)
+        production, query, maxspan, variants = seq_query(docs, times)
         before = len(cases)
         add(production, query, docs, times)
-        made += len(cases) - before
+        if len(cases) > before:
+            case = cases[-1]
+            case["effects"] = effects(dict(case, docs=docs), maxspan, variants, times)
+            made += 1
 
 out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cases.jsonl")
 with open(out, "w") as fh:
@@ -374,3 +428,7 @@ with open(out, "w") as fh:
         c = {"id": f"{c['production']}-{i}", **c}
         fh.write(json.dumps(c, separators=(",", ":")) + "\n")
 print(len(cases), "cases")
+seq_cases = [c for c in cases if "sequences" in c]
+print(len(seq_cases), "sequence cases,", sum(1 for c in seq_cases if c["sequences"]), "complete a sequence")
+for effect in ["maxspan", "maxspan_boundary", "until", "tie"]:
+    print(" ", effect, sum(1 for c in seq_cases if effect in c["effects"]))
