@@ -10,6 +10,7 @@ the order Elasticsearch sorts them), the sequences Elasticsearch returns (event 
 what the Python engine returned (null when it cannot run the query) and whether the two
 differ. `tests/differential.rs` checks dragnet against the Elasticsearch column of both.
 """
+import datetime
 import json
 import os
 
@@ -66,8 +67,9 @@ MISSING = (f"docs/reference/query-languages/eql/eql-syntax.md, 'Missing events';
            "instead requires the key's next event not to match, and consumes it")
 KEYS = (f"{TW}/Criterion key extraction: join keys are keyword values compared exactly; the Python "
         "engine lowercases join values")
-NULLKEY = ("eql-syntax.md, 'Optional fields' / 'sequence by': an event whose join key is null does not "
-           "take part in a sequence unless the key is written ?field; the Python engine joins null keys")
+NULLKEY = ("elastic/elasticsearch#79677 (EQL: add optional fields and limit joining keys on non-null values "
+           "only): join keys of non-optional fields are restricted to non-null values, only ?field keys "
+           "may be null; the Python engine joins null keys")
 
 
 def ev(t, action, user="u1", **kw):
@@ -135,6 +137,78 @@ SEQ_PINNED = [
 ]
 
 
+# Elasticsearch's own QA for missing events (x-pack/plugin/eql/qa/common/src/main/resources:
+# test_missing_events.toml, expected_event_ids, over data/missing-events.data, re-encoded here:
+# event i of a data block is index i-1, `@timestamp` "1" is epoch millisecond 1).
+QA = "x-pack/plugin/eql/qa/common/src/main/resources/test_missing_events.toml"
+
+
+def ms(n):
+    return f"1970-01-01T00:00:00.{n:03d}Z"
+
+
+QA_TEST1 = [{"@timestamp": ms(i + 1), "tag": tag} for i, tag in enumerate(["normal", "normal", "missing", "normal"])]
+QA_TEST2 = [{"@timestamp": t, "tag": tag} for t, tag in [
+    ("2022-05-04T12:00:00.000Z", "normal"), ("2022-05-04T12:00:00.001Z", "normal"),
+    ("2022-05-04T12:00:00.002Z", "missing"), ("2022-05-04T12:00:00.003Z", "normal"),
+    ("2022-05-04T12:00:00.004Z", "normal"), ("2022-05-04T12:00:00.005Z", "missing"),
+    ("2022-05-04T12:02:00.006Z", "missing2"), ("2022-05-04T12:03:00.006Z", "missing2")]]
+QA_TEST3 = [{"@timestamp": t, "tag": tag} for t, tag in [
+    ("2022-05-04T12:00:00.000Z", "missing"), ("2022-05-04T12:10:00.001Z", "normal"),
+    ("2022-05-04T12:20:00.001Z", "missing"), ("2022-05-04T12:21:00.001Z", "normal"),
+    ("2022-05-04T12:29:00.001Z", "normal"), ("2022-05-04T12:31:00.001Z", "normal")]]
+QA_TEST4 = [{"@timestamp": ms(i + 1), "tag": tag} for i, tag in enumerate(
+    ["A", "B", "M1", "B", "C", "M2", "D", "M1", "C", "B", "C", "D", "A", "B", "M3", "C", "D", "M4"])]
+
+
+def qa(name, query, events, expected_ids):
+    """A QA query: expected_event_ids lists each sequence's events, -1 for a missing step."""
+    steps = query.count("[")
+    ids = [i for i in expected_ids]
+    seqs = [ids[k:k + steps] for k in range(0, len(ids), steps)]
+    es = [[i - 1 for i in seq if i != -1] for seq in seqs]
+    return (f"es-qa-{name}", query, events, es, f"{QA} '{name}' (Elasticsearch's own test)")
+
+
+SEQ_PINNED += [
+    qa("missingInBetween_noMatches", 'sequence with maxspan=1s [any where tag == "normal"] ![any where tag == "nonexisting"] [any where tag == "normal"]',
+       QA_TEST1, [1, -1, 2, 2, -1, 4]),
+    qa("missingInBetween_match", 'sequence with maxspan=1s [any where tag == "normal"] ![any where tag == "missing"] [any where tag == "normal"]',
+       QA_TEST1, [1, -1, 2]),
+    qa("positivePlusMissing", 'sequence with maxspan=1s [any where tag == "normal"] ![any where tag == "missing"]',
+       QA_TEST1, [4, -1]),
+    qa("skipFirstMatchAndPickSecondCandidate", 'sequence with maxspan=1s [any where tag == "normal"] [any where tag == "normal"] ![any where tag == "missing"] [any where tag == "normal"]',
+       QA_TEST2, [2, 4, -1, 5]),
+    qa("leadingSimple", 'sequence with maxspan=3m ![any where tag == "missing"] [any where tag == "normal"]',
+       QA_TEST3, [-1, 2, -1, 5, -1, 6]),
+    qa("leadingAndTrailingExcluded1", 'sequence with maxspan=19m ![any where tag == "missing"] [any where tag == "normal"] ![any where tag == "missing"]',
+       QA_TEST3, [-1, 2, -1, -1, 4, -1, -1, 5, -1, -1, 6, -1]),
+    qa("leadingAndTrailingExcluded2", 'sequence with maxspan=21m ![any where tag == "missing"] [any where tag == "normal"] ![any where tag == "missing"]',
+       QA_TEST3, [-1, 4, -1, -1, 5, -1, -1, 6, -1]),
+    qa("multipleMissing1", 'sequence with maxspan=1s [any where tag == "A"] [any where tag == "B"] ![any where tag == "M1"] [any where tag == "C"] ![any where tag == "M2"] [any where tag == "D"]',
+       QA_TEST4, [13, 14, -1, 16, -1, 17]),
+    qa("multipleMissing2", 'sequence with maxspan=1s [any where tag == "A"] [any where tag == "B"] ![any where tag == "M1"] [any where tag == "C"] [any where tag == "D"]',
+       QA_TEST4, [13, 14, -1, 16, 17]),
+    qa("multipleMissing3", 'sequence with maxspan=1s [any where tag == "A"] [any where tag == "B"] [any where tag == "C"] ![any where tag == "M2"] [any where tag == "D"]',
+       QA_TEST4, [13, 14, 16, -1, 17]),
+    qa("multipleMissing4", 'sequence with maxspan=1s [any where tag == "A"] [any where tag == "B"] ![any where tag == "M1"] [any where tag == "C"] ![any where tag == "M2"] [any where tag == "D"] ![any where tag == "M4"]',
+       QA_TEST4, []),
+    qa("multipleMissing5", 'sequence with maxspan=1s [any where tag == "A"] [any where tag == "B"] ![any where tag == "none"] [any where tag == "C"] ![any where tag == "none"] [any where tag == "D"]',
+       QA_TEST4, [1, 2, -1, 5, -1, 7, 13, 14, -1, 16, -1, 17]),
+    qa("multipleMissing6", 'sequence with maxspan=1s [any where tag == "A"] [any where tag == "B"] [any where tag == "C"] ![any where tag == "M2"] [any where tag == "D"] ![any where tag == "none"]',
+       QA_TEST4, [13, 14, 16, -1, 17, -1]),
+    qa("multipleMissing7", 'sequence with maxspan=1s ![any where tag == "none"] [any where tag == "A"] [any where tag == "B"] [any where tag == "C"] ![any where tag == "M2"] [any where tag == "D"]',
+       QA_TEST4, [-1, 13, 14, 16, -1, 17]),
+]
+
+
+def seconds(ts):
+    """`@timestamp` as seconds: a number of seconds, or an RFC 3339 string."""
+    if isinstance(ts, (int, float)):
+        return ts
+    return datetime.datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+
+
 def python_sequences(query_text, events):
     try:
         with elasticsearch_syntax, ignore_missing_functions, allow_runs, allow_negation:
@@ -145,7 +219,8 @@ def python_sequences(query_text, events):
     engine = eql.PythonEngine({"flatten": False})
     engine.add_output_hook(lambda output: found.append([e.data["_i"] for e in output.events]))
     engine.add_query(query)
-    engine.stream_events([eql.Event("any", d["@timestamp"] * 10**7, dict(d, _i=i)) for i, d in enumerate(events)])
+    engine.stream_events([eql.Event("any", round(seconds(d["@timestamp"]) * 10**7), dict(d, _i=i))
+                          for i, d in enumerate(events)])
     return found
 
 
