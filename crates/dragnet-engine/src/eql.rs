@@ -127,6 +127,7 @@ pub(crate) fn build(
         })
         .collect();
     if compiled.kind() == QueryKind::Sequence {
+        let memory = sequence_memory_override(notes);
         let detector = SequenceDetector {
             query: compiled,
             paths: JsonPaths::bind(fields),
@@ -139,8 +140,8 @@ pub(crate) fn build(
                 .as_ref()
                 .and_then(|k| k.id.clone())
                 .unwrap_or_else(|| rule.rule_id.clone()),
-            window_bytes: DEFAULT_WINDOW_BYTES,
-            sort_buffer_bytes: DEFAULT_SORT_BUFFER_BYTES,
+            window_bytes: memory.unwrap_or(DEFAULT_WINDOW_BYTES),
+            sort_buffer_bytes: memory.unwrap_or(DEFAULT_SORT_BUFFER_BYTES),
             feed: Mutex::new(None),
             full: AtomicBool::new(false),
             untimed: AtomicU64::new(0),
@@ -159,6 +160,22 @@ pub(crate) fn build(
 /// Default cap on candidate events kept for sorting per sequence rule when the input is not in
 /// time order (`--max-sequence-candidates`).
 pub const DEFAULT_MAX_SEQUENCE_CANDIDATES: usize = 1_000_000;
+
+/// `DRAGNET_SEQUENCE_MEMORY=BYTES`: the reorder window's and the sort buffer's budget per
+/// sequence rule instead of the defaults (32 MiB each). Smaller trades memory for temporary
+/// files on unordered input; tests and benchmarks use it to exercise both paths.
+fn sequence_memory_override(notes: &mut Vec<String>) -> Option<usize> {
+    let value = std::env::var("DRAGNET_SEQUENCE_MEMORY").ok()?;
+    match value.trim().parse::<usize>() {
+        Ok(bytes) if bytes > 0 => Some(bytes),
+        _ => {
+            notes.push(format!(
+                "DRAGNET_SEQUENCE_MEMORY={value:?} is not a positive byte count; using 32 MiB"
+            ));
+            None
+        }
+    }
+}
 
 /// What a sequence rule's last [`Detector::finish`] left for [`Detector::warnings`] (and tests).
 #[derive(Default)]
