@@ -28,8 +28,81 @@ pub enum Needle {
     /// The field is the same constant for every record: `true` when it holds the literal
     /// (every record satisfies the condition), `false` when it never does.
     Constant(bool),
+    /// The record has a member named `key` whose value is a JSON string spelled exactly
+    /// these bytes (unless the record contains a `\u` escape): the field is that top-level
+    /// string, copied verbatim, and equals the literal. Stronger than [`Needle::Bytes`] (the
+    /// bytes may occur anywhere; `DeleteFunction` is inside `DeleteFunctionConcurrency`),
+    /// and testable with one search for the key (see [`member_values`]).
+    Member { key: &'static str, value: Vec<u8> },
     /// Cannot say: never filter on this.
     Unknown,
+}
+
+/// Fields that are a top-level CloudTrail string copied verbatim, by their raw key. A record
+/// whose field equals a literal holds `"key":"literal"` (with optional blanks around `:`).
+const MEMBER_FIELDS: [(&str, &str); 2] = [
+    ("event.action", "eventName"),
+    ("event.provider", "eventSource"),
+];
+
+/// What follows one occurrence of a quoted key in a raw record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemberValue<'r> {
+    /// No `:` follows: the quoted text was a string value, not a key.
+    NotAKey,
+    /// A JSON string without escapes: its raw bytes.
+    String(&'r [u8]),
+    /// Another kind of value, a string holding a backslash escape, or a cut record.
+    Undecidable,
+}
+
+/// Reads the value after the quoted key ending at `after_key` in `record` (blanks allowed
+/// around the `:`).
+pub fn member_value_at(record: &[u8], after_key: usize) -> MemberValue<'_> {
+    let blank = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    let mut i = after_key;
+    while i < record.len() && blank(record[i]) {
+        i += 1;
+    }
+    if record.get(i) != Some(&b':') {
+        return MemberValue::NotAKey;
+    }
+    i += 1;
+    while i < record.len() && blank(record[i]) {
+        i += 1;
+    }
+    if record.get(i) != Some(&b'"') {
+        return MemberValue::Undecidable;
+    }
+    let start = i + 1;
+    match memchr::memchr2(b'"', b'\\', &record[start..]) {
+        Some(len) if record[start + len] == b'"' => {
+            MemberValue::String(&record[start..start + len])
+        }
+        _ => MemberValue::Undecidable,
+    }
+}
+
+/// Calls `found` with the raw bytes of every JSON string that follows `"key"` and a `:` in
+/// `record` (`key_finder` searches for the quoted key, e.g. `"eventName"`). Occurrences
+/// nested deeper or inside other strings are reported too: the caller gets a superset of the
+/// top-level member's value. Returns `false` when some occurrence cannot be read that way (a
+/// value that is not a string, a string holding a backslash escape, a cut record): then
+/// nothing may be concluded from the values seen.
+pub fn member_values<'r>(
+    record: &'r [u8],
+    key_finder: &memchr::memmem::Finder<'_>,
+    found: &mut dyn FnMut(&'r [u8]),
+) -> bool {
+    let mut decidable = true;
+    for at in key_finder.find_iter(record) {
+        match member_value_at(record, at + key_finder.needle().len()) {
+            MemberValue::NotAKey => {}
+            MemberValue::String(v) => found(v),
+            MemberValue::Undecidable => decidable = false,
+        }
+    }
+    decidable
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -133,6 +206,13 @@ pub fn raw_needle(field: &str, literal: &str, exact: bool, case_sensitive: bool)
         return Needle::Unknown;
     }
     let bytes = literal.as_bytes().to_vec();
+    if exact
+        && case_sensitive
+        && !has_json_escaped_char(literal)
+        && let Some(&(_, key)) = MEMBER_FIELDS.iter().find(|(f, _)| *f == field)
+    {
+        return Needle::Member { key, value: bytes };
+    }
     let verbatim = match origin {
         Origin::Original => true,
         Origin::RawText | Origin::Lowercased => {
@@ -166,9 +246,29 @@ mod tests {
             cs("event.action", "SendCommand"),
             Needle::Bytes(b"SendCommand".to_vec())
         );
+        // Equality on a top-level string: the member itself.
         assert_eq!(
             raw_needle("event.action", "SendCommand", true, true),
-            Needle::Bytes(b"SendCommand".to_vec())
+            Needle::Member {
+                key: "eventName",
+                value: b"SendCommand".to_vec()
+            }
+        );
+        assert_eq!(
+            raw_needle("event.provider", "ssm.amazonaws.com", true, true),
+            Needle::Member {
+                key: "eventSource",
+                value: b"ssm.amazonaws.com".to_vec()
+            }
+        );
+        // Not for case-insensitive equality, nor for literals JSON could escape.
+        assert_eq!(
+            raw_needle("event.action", "sendcommand", true, false),
+            Needle::CaseInsensitive(b"sendcommand".to_vec())
+        );
+        assert_eq!(
+            raw_needle("event.action", "a\"b", true, true),
+            Needle::Unknown
         );
         assert_eq!(
             cs("event.provider", "ssm.amazonaws.com"),
@@ -187,6 +287,34 @@ mod tests {
             ),
             Needle::Bytes(b"i-0abc".to_vec())
         );
+    }
+
+    fn members(record: &str) -> (Vec<String>, bool) {
+        let finder = memchr::memmem::Finder::new(b"\"eventName\"");
+        let mut seen = Vec::new();
+        let decidable = member_values(record.as_bytes(), &finder, &mut |v| {
+            seen.push(String::from_utf8_lossy(v).into_owned())
+        });
+        (seen, decidable)
+    }
+
+    #[test]
+    fn member_values_read_every_occurrence_or_say_they_cannot() {
+        assert_eq!(
+            members(r#"{"eventName":"A","x":{"eventName" : "B"}}"#),
+            (vec!["A".to_string(), "B".to_string()], true)
+        );
+        // A string value spelled "eventName" is not a key.
+        assert_eq!(members(r#"{"k":"eventName","eventName":"A"}"#).0, vec!["A"]);
+        assert_eq!(members(r#"{"other":1}"#), (vec![], true));
+        for undecidable in [
+            r#"{"eventName":5}"#,
+            r#"{"eventName":["A"]}"#,
+            r#"{"eventName":"A\"B"}"#,
+            r#"{"eventName":"cut"#,
+        ] {
+            assert!(!members(undecidable).1, "{undecidable}");
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use dragnet_cloudtrail::{Mapper, MapperOptions, Needle, raw_needle};
+use dragnet_cloudtrail::{Mapper, MapperOptions, Needle, member_values, raw_needle};
 use dragnet_event::{Event, FieldTable};
 
 fn records_of(path: &Path, out: &mut Vec<Vec<u8>>) {
@@ -142,7 +142,7 @@ fn needles_are_found_in_every_record_that_matches() {
         },
     )
     .unwrap();
-    let (mut checked, mut bytes, mut unknown) = (0usize, 0usize, 0usize);
+    let (mut checked, mut bytes, mut unknown, mut members) = (0usize, 0usize, 0usize, 0usize);
     for raw in &records {
         let ev = mapper.map(raw).unwrap();
         for &id in &ids {
@@ -188,6 +188,20 @@ fn needles_are_found_in_every_record_that_matches() {
                                     "{field}"
                                 );
                             }
+                            Needle::Member { key, value: want } => {
+                                members += 1;
+                                let quoted = format!("\"{key}\"");
+                                let finder = memchr::memmem::Finder::new(&quoted);
+                                let mut seen = false;
+                                let decidable = member_values(raw, &finder, &mut |v| {
+                                    seen |= v == want.as_slice()
+                                });
+                                assert!(
+                                    seen || !decidable,
+                                    "{field}={value:?}: member {key}={literal:?} not found in record {}",
+                                    String::from_utf8_lossy(raw)
+                                );
+                            }
                             Needle::Unknown => unknown += 1,
                         }
                     }
@@ -196,7 +210,11 @@ fn needles_are_found_in_every_record_that_matches() {
         }
     }
     println!(
-        "needles: {checked} (field, literal) checks over {} records: {bytes} byte needles all found, {unknown} unknown",
+        "needles: {checked} (field, literal) checks over {} records: {bytes} byte needles and {members} member needles all found, {unknown} unknown",
         records.len()
+    );
+    assert!(
+        members > 0,
+        "event.action/event.provider equality must give member needles"
     );
 }

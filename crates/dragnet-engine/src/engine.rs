@@ -202,6 +202,11 @@ impl Engine {
         self.rules.len()
     }
 
+    /// The needles the prefilter scans every record for (see [`crate::prefilter`]).
+    pub fn prefilter_gate_needles(&self) -> Vec<String> {
+        self.prefilter.gate_needles()
+    }
+
     /// How many running rules the prefilter narrows.
     pub fn prefiltered_rules(&self) -> usize {
         (0..self.rules.len())
@@ -234,6 +239,7 @@ fn needle(field: &str, literal: &str, exact: bool, case_sensitive: bool) -> Need
         dragnet_cloudtrail::Needle::CaseInsensitive(b) => NeedleSpec::CaseInsensitive(b),
         dragnet_cloudtrail::Needle::Constant(true) => NeedleSpec::Always,
         dragnet_cloudtrail::Needle::Constant(false) => NeedleSpec::Never,
+        dragnet_cloudtrail::Needle::Member { key, value } => NeedleSpec::Member { key, value },
         dragnet_cloudtrail::Needle::Unknown => NeedleSpec::Unknown,
     }
 }

@@ -2,22 +2,33 @@
 //!
 //! Each compiled rule states the literals any matching event must contain, as a CNF
 //! (every clause must hold; a clause holds when one of its literals is present). The CloudTrail
-//! crate translates a literal into the bytes the raw record must then contain. A clause is used
-//! only when *every* one of its literals has such bytes (otherwise a match could hide behind the
-//! untranslatable literal); a rule with no usable clause is always evaluated.
+//! crate translates a literal into what the raw record must then contain: bytes (exact or ASCII
+//! case-insensitive), or, for equality on a top-level string (`event.action` is `eventName`),
+//! that member's exact value. A clause is used only when *every* one of its literals has such a
+//! test (otherwise a match could hide behind the untranslatable literal); a rule with no usable
+//! clause is always evaluated.
 //!
-//! Most records match no rule, and scanning them for every needle (many of them frequent, like
-//! `ec2.amazonaws.com`) dominated hunt's CPU profile. So each rule names one *gate* clause, its
-//! most selective, and only gate needles are scanned for in every record, by Aho-Corasick (one
-//! automaton for case-sensitive needles, which keeps its SIMD prefilters, one for the ASCII
-//! case-insensitive ones). A rule whose gate clause fails is out; for a rule whose gate holds,
-//! its other clauses are checked needle by needle (memmem), each needle searched at most once
-//! per record. The outcome is exactly the CNF test over all clauses, only cheaper. Records holding a JSON escape that could spell a
-//! needle differently (`\u0053endCommand`, `\/`) are never prefiltered: every rule sees them.
+//! Most records match no rule. Each rule names one *gate* clause, its most selective (see
+//! [`needle_rarity`]: `userIdentity.type` values, service endpoints and read-only call names
+//! open for many records), and the work is in two steps:
+//! 1. [`Prefilter::mark_batch`], over a whole batch at once: one leftmost-first Aho-Corasick
+//!    scan (SIMD Teddy) for the gate byte needles and the escape openers, and one memmem scan
+//!    per member key (`"eventName"`) whose value is looked up in the gate values. Records
+//!    nothing marks are skipped; typically a few percent are marked.
+//! 2. [`Prefilter::candidates`], per marked record, decides exactly: the gate needles by
+//!    overlapping automata, the member values by reading every occurrence of the key, the other
+//!    clauses needle by needle (memmem), each needle searched at most once per record.
+//!
+//! The outcome is exactly the CNF test over all clauses, only cheaper. Records holding a JSON
+//! escape that could spell a needle differently (`\u0053endCommand`, `\/`) are never
+//! prefiltered: every rule sees them. A member value that cannot be read as a plain string (a
+//! non-string, an escape, a cut record) counts as holding every value.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, Input, MatchKind};
+use dragnet_cloudtrail::{MemberValue, member_value_at, member_values};
 use memchr::memmem;
 
 /// The bytes a raw record must contain for a literal to be present (or that it cannot be said).
@@ -32,22 +43,61 @@ pub enum NeedleSpec {
     Always,
     /// No record holds it (a constant field that differs): this alternative never holds.
     Never,
+    /// The record's member `key` is a JSON string spelled exactly `value` (see
+    /// [`dragnet_cloudtrail::Needle::Member`]).
+    Member { key: &'static str, value: Vec<u8> },
     /// No sound byte test exists for this literal.
     Unknown,
 }
 
-/// The clause whose weakest alternative is hardest to find by chance. A clause is only as
-/// selective as its most common needle. Service endpoints (`*.amazonaws.com`, the
-/// `event.provider` values) appear in every record of their service and in many `userAgent`
-/// and `sourceIPAddress` values, so they rank last; otherwise longer needles are rarer.
-fn most_selective_clause(clauses: &[Vec<u32>], patterns: &[&Vec<u8>]) -> usize {
+/// Values found in most records: JSON literals (`readOnly`, `managementEvent` and many request
+/// parameters are booleans) and CloudTrail's `userIdentity.type` values.
+const COMMON_VALUES: [&[u8]; 13] = [
+    b"true",
+    b"false",
+    b"null",
+    b"AssumedRole",
+    b"IAMUser",
+    b"Root",
+    b"AWSService",
+    b"AWSAccount",
+    b"FederatedUser",
+    b"SAMLUser",
+    b"WebIdentityUser",
+    b"IdentityCenterUser",
+    b"Unknown",
+];
+
+/// How unlikely a needle is to occur in a record by chance (higher is rarer).
+/// - [`COMMON_VALUES`] and needles under 4 bytes: in most records;
+/// - service endpoints (`*.amazonaws.com`, the `event.provider` values): in every record of
+///   their service and in many `userAgent`, `sourceIPAddress` and `invokedBy` values;
+/// - names of read-only calls (`Get…`, `List…`, `Describe…`, `Head…`), which dominate trails;
+/// - anything else: longer is rarer.
+fn needle_rarity(needle: &[u8]) -> usize {
+    let trimmed = needle.strip_prefix(b"\"").unwrap_or(needle);
+    let trimmed = trimmed.strip_suffix(b"\"").unwrap_or(trimmed);
+    if trimmed.len() < 4 || COMMON_VALUES.contains(&trimmed) {
+        0
+    } else if trimmed.ends_with(b"amazonaws.com") {
+        1
+    } else if [&b"Get"[..], b"List", b"Describe", b"Head"]
+        .iter()
+        .any(|p| trimmed.starts_with(p))
+    {
+        2
+    } else {
+        3 + trimmed.len()
+    }
+}
+
+/// The clause whose weakest alternative is hardest to find by chance: a clause is only as
+/// selective as its most common needle (see [`needle_rarity`]).
+fn most_selective_clause(clauses: &[Vec<u32>], needles: &[Needle]) -> usize {
+    // Equality with a whole member is rarer than containing its bytes anywhere.
     let needle_score = |id: u32| {
-        let p = patterns[id as usize];
-        if p.ends_with(b"amazonaws.com") {
-            0
-        } else {
-            p.len()
-        }
+        let n = &needles[id as usize];
+        needle_rarity(&n.bytes) + usize::from(matches!(n.kind, Kind::Member(_)))
     };
     clauses
         .iter()
@@ -64,8 +114,76 @@ fn most_selective_clause(clauses: &[Vec<u32>], patterns: &[&Vec<u8>]) -> usize {
         .map_or(0, |(i, _)| i)
 }
 
-/// A needle id in one of the two automata: (case-insensitive?, id in that automaton).
-type TaggedId = (bool, u32);
+/// Letters of a case-insensitive needle's window whose every casing is spelled out.
+const MAX_FOLDED_LETTERS: usize = 4;
+
+/// Exact patterns standing for an ASCII case-insensitive needle in the batch scan: every
+/// casing of one window of it, the longest window (up to 8 bytes) holding at most
+/// [`MAX_FOLDED_LETTERS`] letters, the one with fewest letters among those. A record holding
+/// the needle in any case holds one of them, and exact patterns keep Aho-Corasick's SIMD
+/// search (ASCII case-insensitive automata run many times slower).
+fn case_variants_of_a_window(needle: &[u8]) -> Vec<Vec<u8>> {
+    let letters = |w: &[u8]| w.iter().filter(|b| b.is_ascii_alphabetic()).count();
+    let mut best: &[u8] = &needle[..needle.len().min(1)];
+    'sizes: for len in (1..=needle.len().min(8)).rev() {
+        if let Some(w) = needle
+            .windows(len)
+            .filter(|w| letters(w) <= MAX_FOLDED_LETTERS)
+            .min_by_key(|w| letters(w))
+        {
+            best = w;
+            break 'sizes;
+        }
+    }
+    let mut out: Vec<Vec<u8>> = vec![Vec::with_capacity(best.len())];
+    for &b in best {
+        if b.is_ascii_alphabetic() {
+            out = out
+                .into_iter()
+                .flat_map(|v| {
+                    let mut lower = v.clone();
+                    lower.push(b.to_ascii_lowercase());
+                    let mut upper = v;
+                    upper.push(b.to_ascii_uppercase());
+                    [lower, upper]
+                })
+                .collect();
+        } else {
+            for v in &mut out {
+                v.push(b);
+            }
+        }
+    }
+    out
+}
+
+/// How a needle is looked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Kind {
+    Exact,
+    /// ASCII letters in any case; `bytes` are lowercased.
+    Insensitive,
+    /// A member's string value; the index of its key in [`Prefilter::members`].
+    Member(u8),
+}
+
+#[derive(Debug)]
+struct Needle {
+    bytes: Vec<u8>,
+    kind: Kind,
+}
+
+/// One member key the needles test (`eventName`…), with every value some needle wants.
+#[derive(Debug)]
+struct MemberKey {
+    key: &'static str,
+    /// Finds `"key"`.
+    finder: memmem::Finder<'static>,
+    /// Value -> needle id.
+    ids: HashMap<Vec<u8>, u32>,
+    /// The values gate clauses want (the batch scan marks a record holding one).
+    gate_values: HashSet<Vec<u8>>,
+}
 
 /// How the prefilter handled one rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,16 +201,17 @@ pub enum RuleFiltering {
 /// [`Prefilter::build`].
 #[derive(Debug)]
 pub struct Prefilter {
-    /// One searcher per needle (ids: case-sensitive needles first), for the clauses of rules
-    /// whose gate opened; each runs at most once per record.
-    searchers: Vec<NeedleSearcher>,
-    /// Whether a needle is in a gate automaton (then its absence is known after the gate scan).
+    needles: Vec<Needle>,
+    /// One searcher per byte needle (`None` for member needles, which the member pass
+    /// decides), for the clauses of rules whose gate opened; each runs at most once per record.
+    searchers: Vec<Option<NeedleSearcher>>,
+    /// Whether a needle's presence is known once the gate automata and the member pass ran.
     in_gate: Vec<bool>,
-    /// The needles of every prefiltered rule's gate clause, in up to two automata
+    /// The byte needles of every prefiltered rule's gate clause, in up to two automata
     /// (case-sensitive needles matched exactly, which lets Aho-Corasick use its fast SIMD
     /// prefilters; then the ASCII-case-insensitive ones). Pattern `i` is needle `ids[i]`.
     gate_automata: Vec<(AhoCorasick, Vec<u32>)>,
-    needle_count: usize,
+    members: Vec<MemberKey>,
     /// Per prefiltered rule: its clauses, each a list of needle ids (any one satisfies it).
     rules: Vec<(usize, Vec<Vec<u32>>)>,
     /// Per entry of `rules`: the index of its gate clause.
@@ -102,6 +221,11 @@ pub struct Prefilter {
     /// Rules no raw record can match.
     never: Vec<usize>,
     rule_count: usize,
+    /// Every exact gate needle, stand-ins for the case-insensitive ones, and the two escape
+    /// openers `\\u`, `\\/`, in one leftmost-first automaton (which, unlike the overlapping
+    /// kind, keeps the SIMD Teddy prefilter), for [`Prefilter::mark_batch`]. `None` when some
+    /// rule sees every record.
+    any_gate: Option<AhoCorasick>,
     escape_u: memmem::Finder<'static>,
     escape_slash: memmem::Finder<'static>,
 }
@@ -151,12 +275,16 @@ impl NeedleSearcher {
 impl Prefilter {
     /// Builds the prefilter. `rules[i]` is rule i's CNF: clauses of needle alternatives.
     pub fn build(rules: &[Vec<Vec<NeedleSpec>>]) -> Self {
-        let mut exact_ids: HashMap<Vec<u8>, u32> = HashMap::new();
-        let mut insensitive_ids: HashMap<Vec<u8>, u32> = HashMap::new();
-        let mut exact_patterns: Vec<Vec<u8>> = Vec::new();
-        let mut insensitive_patterns: Vec<Vec<u8>> = Vec::new();
-        // Ids are provisional per automaton; tagged with which one, resolved below.
-        let mut provisional: Vec<(usize, Vec<Vec<TaggedId>>)> = Vec::new();
+        let mut needles: Vec<Needle> = Vec::new();
+        let mut ids: HashMap<(Kind, Vec<u8>), u32> = HashMap::new();
+        let mut member_keys: Vec<&'static str> = Vec::new();
+        let mut intern = |kind: Kind, bytes: Vec<u8>, needles: &mut Vec<Needle>| -> u32 {
+            *ids.entry((kind, bytes.clone())).or_insert_with(|| {
+                needles.push(Needle { bytes, kind });
+                (needles.len() - 1) as u32
+            })
+        };
+        let mut prefiltered: Vec<(usize, Vec<Vec<u32>>)> = Vec::new();
         let mut always = Vec::new();
         let mut never = Vec::new();
         'rules: for (rule, cnf) in rules.iter().enumerate() {
@@ -174,116 +302,143 @@ impl Prefilter {
                 }
                 let usable = clause.iter().all(|n| match n {
                     NeedleSpec::Bytes(b) | NeedleSpec::CaseInsensitive(b) => !b.is_empty(),
+                    NeedleSpec::Member { value, .. } => !value.is_empty(),
                     NeedleSpec::Unknown | NeedleSpec::Always | NeedleSpec::Never => false,
                 });
                 if !usable {
                     continue;
                 }
-                let mut ids = Vec::with_capacity(clause.len());
-                for needle in clause {
-                    match needle {
-                        NeedleSpec::Bytes(b) => {
-                            let id = *exact_ids.entry(b.clone()).or_insert_with(|| {
-                                exact_patterns.push(b.clone());
-                                (exact_patterns.len() - 1) as u32
-                            });
-                            ids.push((false, id));
-                        }
-                        NeedleSpec::CaseInsensitive(b) => {
-                            let key = b.to_ascii_lowercase();
-                            let id = *insensitive_ids.entry(key.clone()).or_insert_with(|| {
-                                insensitive_patterns.push(key);
-                                (insensitive_patterns.len() - 1) as u32
-                            });
-                            ids.push((true, id));
-                        }
-                        NeedleSpec::Unknown | NeedleSpec::Always | NeedleSpec::Never => {
-                            unreachable!("filtered above")
-                        }
-                    }
-                }
+                let ids =
+                    clause
+                        .into_iter()
+                        .map(|needle| match needle {
+                            NeedleSpec::Bytes(b) => intern(Kind::Exact, b.clone(), &mut needles),
+                            NeedleSpec::CaseInsensitive(b) => {
+                                intern(Kind::Insensitive, b.to_ascii_lowercase(), &mut needles)
+                            }
+                            NeedleSpec::Member { key, value } => {
+                                let k = member_keys.iter().position(|k| k == key).unwrap_or_else(
+                                    || {
+                                        member_keys.push(key);
+                                        member_keys.len() - 1
+                                    },
+                                );
+                                intern(Kind::Member(k as u8), value.clone(), &mut needles)
+                            }
+                            NeedleSpec::Unknown | NeedleSpec::Always | NeedleSpec::Never => {
+                                unreachable!("filtered above")
+                            }
+                        })
+                        .collect();
                 clauses.push(ids);
             }
             if clauses.is_empty() {
                 always.push(rule);
             } else {
-                provisional.push((rule, clauses));
+                prefiltered.push((rule, clauses));
             }
         }
-        let exact_len = exact_patterns.len();
-        let resolve = |(insensitive, id): (bool, u32)| {
-            if insensitive {
-                exact_len as u32 + id
-            } else {
-                id
-            }
-        };
-        let rules_resolved = provisional
-            .into_iter()
-            .map(|(rule, clauses)| {
-                let clauses = clauses
-                    .into_iter()
-                    .map(|c| c.into_iter().map(resolve).collect())
-                    .collect();
-                (rule, clauses)
+        let searchers = needles
+            .iter()
+            .map(|n| match n.kind {
+                Kind::Exact => Some(NeedleSearcher::new(&n.bytes, false)),
+                Kind::Insensitive => Some(NeedleSearcher::new(&n.bytes, true)),
+                Kind::Member(_) => None,
             })
             .collect();
-        let needle_count = exact_len + insensitive_patterns.len();
-        let all_patterns: Vec<&Vec<u8>> =
-            exact_patterns.iter().chain(&insensitive_patterns).collect();
-        let searchers = all_patterns
+        let gates: Vec<usize> = prefiltered
             .iter()
-            .enumerate()
-            .map(|(id, p)| NeedleSearcher::new(p, id >= exact_len))
+            .map(|(_, clauses)| most_selective_clause(clauses, &needles))
             .collect();
-        let rules_resolved: Vec<(usize, Vec<Vec<u32>>)> = rules_resolved;
-        let gates: Vec<usize> = rules_resolved
-            .iter()
-            .map(|(_, clauses)| most_selective_clause(clauses, &all_patterns))
-            .collect();
-        let mut gate_ids: Vec<u32> = rules_resolved
+        let mut gate_ids: Vec<u32> = prefiltered
             .iter()
             .zip(&gates)
             .flat_map(|((_, clauses), &g)| clauses[g].iter().copied())
             .collect();
         gate_ids.sort_unstable();
         gate_ids.dedup();
-        let (exact_gate, insensitive_gate): (Vec<u32>, Vec<u32>) = gate_ids
-            .into_iter()
-            .partition(|&id| (id as usize) < exact_len);
+
+        let mut members: Vec<MemberKey> = member_keys
+            .iter()
+            .map(|&key| MemberKey {
+                key,
+                finder: memmem::Finder::new(format!("\"{key}\"").as_bytes()).into_owned(),
+                ids: HashMap::new(),
+                gate_values: HashSet::new(),
+            })
+            .collect();
+        let mut in_gate = vec![false; needles.len()];
+        for (id, n) in needles.iter().enumerate() {
+            if let Kind::Member(k) = n.kind {
+                members[k as usize].ids.insert(n.bytes.clone(), id as u32);
+                in_gate[id] = true;
+            }
+        }
+        let mut exact_gate = Vec::new();
+        let mut insensitive_gate = Vec::new();
+        for &id in &gate_ids {
+            let n = &needles[id as usize];
+            match n.kind {
+                Kind::Exact => exact_gate.push(id),
+                Kind::Insensitive => insensitive_gate.push(id),
+                Kind::Member(k) => {
+                    members[k as usize].gate_values.insert(n.bytes.clone());
+                }
+            }
+        }
         let gate_automata: Vec<(AhoCorasick, Vec<u32>)> =
             [(exact_gate, false), (insensitive_gate, true)]
                 .into_iter()
-                .filter(|(ids, _): &(Vec<u32>, bool)| !ids.is_empty())
+                .filter(|(ids, _)| !ids.is_empty())
                 .map(|(ids, insensitive)| {
-                    let patterns: Vec<&Vec<u8>> =
-                        ids.iter().map(|&id| all_patterns[id as usize]).collect();
+                    let patterns: Vec<&[u8]> = ids
+                        .iter()
+                        .map(|&id| needles[id as usize].bytes.as_slice())
+                        .collect();
                     let ac = AhoCorasickBuilder::new()
                         .match_kind(MatchKind::Standard)
                         .ascii_case_insensitive(insensitive)
-                        // A full DFA: a few hundred needles stay small, and every record is scanned.
+                        // A full DFA: a few hundred needles stay small.
                         .kind(Some(AhoCorasickKind::DFA))
                         .build(patterns)
                         .expect("gate automaton within default size limits");
                     (ac, ids)
                 })
                 .collect();
-        let mut in_gate = vec![false; needle_count];
         for (_, ids) in &gate_automata {
             for &id in ids {
                 in_gate[id as usize] = true;
             }
         }
+        let any_gate = (always.is_empty() && !prefiltered.is_empty()).then(|| {
+            let mut exact: Vec<Vec<u8>> = vec![b"\\u".to_vec(), b"\\/".to_vec()];
+            for &id in &gate_ids {
+                let n = &needles[id as usize];
+                match n.kind {
+                    Kind::Exact => exact.push(n.bytes.clone()),
+                    Kind::Insensitive => exact.extend(case_variants_of_a_window(&n.bytes)),
+                    Kind::Member(_) => {}
+                }
+            }
+            exact.sort();
+            exact.dedup();
+            AhoCorasickBuilder::new()
+                .match_kind(MatchKind::LeftmostFirst)
+                .build(&exact)
+                .expect("gate automaton within default size limits")
+        });
         Self {
+            needles,
             searchers,
             in_gate,
             gate_automata,
+            members,
             gates,
-            needle_count,
-            rules: rules_resolved,
+            rules: prefiltered,
             always,
             never,
             rule_count: rules.len(),
+            any_gate,
             escape_u: memmem::Finder::new(b"\\u").into_owned(),
             escape_slash: memmem::Finder::new(b"\\/").into_owned(),
         }
@@ -302,9 +457,33 @@ impl Prefilter {
         }
     }
 
-    /// Distinct needles in the automata.
+    /// The needles every record is scanned for (gate clauses), as text: `(any case)` marks
+    /// the ASCII case-insensitive ones, `key="value"` the member equalities. For `hunt -vv`.
+    pub fn gate_needles(&self) -> Vec<String> {
+        let mut ids: Vec<u32> = self
+            .rules
+            .iter()
+            .zip(&self.gates)
+            .flat_map(|((_, clauses), &g)| clauses[g].iter().copied())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.into_iter()
+            .map(|id| {
+                let n = &self.needles[id as usize];
+                let text = String::from_utf8_lossy(&n.bytes);
+                match n.kind {
+                    Kind::Exact => text.into_owned(),
+                    Kind::Insensitive => format!("{text} (any case)"),
+                    Kind::Member(k) => format!("{}=\"{text}\"", self.members[k as usize].key),
+                }
+            })
+            .collect()
+    }
+
+    /// Distinct needles.
     pub fn needle_count(&self) -> usize {
-        self.needle_count
+        self.needles.len()
     }
 
     /// True when the record holds a JSON escape that could spell a needle differently; such a
@@ -313,8 +492,8 @@ impl Prefilter {
         self.escape_u.find(record).is_some() || self.escape_slash.find(record).is_some()
     }
 
-    /// Whether needle `id` is in `record`: known after the gate scan for gate needles,
-    /// otherwise searched once and remembered in `scratch`.
+    /// Whether needle `id` is in `record`: known after the gate scan for gate needles and
+    /// members, otherwise searched once and remembered in `scratch`.
     fn present(&self, id: u32, record: &[u8], scratch: &mut Scratch) -> bool {
         let i = id as usize;
         match scratch.state[i] {
@@ -322,11 +501,84 @@ impl Prefilter {
             ABSENT => false,
             _ if self.in_gate[i] => false,
             _ => {
-                let found = self.searchers[i].is_in(record);
+                let found = self.searchers[i].as_ref().is_some_and(|s| s.is_in(record));
                 scratch.state[i] = if found { PRESENT } else { ABSENT };
                 scratch.touched.push(id);
                 found
             }
+        }
+    }
+
+    /// Batch-level prefilter: sets `hit[i]` for every record `spans[i]` (byte ranges of `buf`,
+    /// ascending, not overlapping) that may have a candidate rule; `false` means
+    /// [`Prefilter::candidates`] would return nothing for it. Two scans of the whole batch
+    /// (the byte gate needles and escapes; each member key) find the few records that open a
+    /// gate, instead of running an automaton per record. Returns `false` (and leaves `hit` all
+    /// `true`) when some rule sees every record.
+    pub fn mark_batch(&self, buf: &[u8], spans: &[Range<usize>], hit: &mut Vec<bool>) -> bool {
+        hit.clear();
+        let Some(any) = &self.any_gate else {
+            hit.resize(spans.len(), true);
+            return false;
+        };
+        hit.resize(spans.len(), false);
+        let (Some(first), Some(last)) = (spans.first(), spans.last()) else {
+            return true;
+        };
+        let end = last.end;
+        let mut at = first.start;
+        let mut i = 0;
+        while at < end {
+            let Some(m) = any.find(Input::new(buf).span(at..end)) else {
+                break;
+            };
+            let start = m.start();
+            while i < spans.len() && spans[i].end <= start {
+                i += 1;
+            }
+            match spans.get(i) {
+                // Inside record i (a match running past its end still marks it: the exact
+                // test decides). The rest of the record need not be searched.
+                Some(span) if span.start <= start => {
+                    hit[i] = true;
+                    i += 1;
+                    at = spans.get(i).map_or(end, |s| s.start);
+                }
+                // Between records: not an occurrence in any record; look again one byte on
+                // (not past the match, which could hide an occurrence starting inside it).
+                _ => at = start + 1,
+            }
+        }
+        for member in &self.members {
+            if member.gate_values.is_empty() {
+                continue;
+            }
+            let mut i = 0;
+            let key_len = member.finder.needle().len();
+            for found in member.finder.find_iter(&buf[first.start..end]) {
+                let start = first.start + found;
+                while i < spans.len() && spans[i].end <= start {
+                    i += 1;
+                }
+                let Some(span) = spans.get(i) else { break };
+                if span.start > start || hit[i] {
+                    continue;
+                }
+                let record = &buf[span.clone()];
+                hit[i] = match member_value_at(record, start - span.start + key_len) {
+                    MemberValue::NotAKey => false,
+                    MemberValue::String(v) => member.gate_values.contains(v),
+                    MemberValue::Undecidable => true,
+                };
+            }
+        }
+        true
+    }
+
+    fn mark_present(id: u32, scratch: &mut Scratch) {
+        if scratch.state[id as usize] != PRESENT {
+            scratch.state[id as usize] = PRESENT;
+            scratch.touched.push(id);
         }
     }
 
@@ -341,8 +593,8 @@ impl Prefilter {
             out.extend_from_slice(&self.always);
             return;
         }
-        if scratch.state.len() < self.needle_count {
-            scratch.state.resize(self.needle_count, UNKNOWN);
+        if scratch.state.len() < self.needles.len() {
+            scratch.state.resize(self.needles.len(), UNKNOWN);
         }
         for &id in &scratch.touched {
             scratch.state[id as usize] = UNKNOWN;
@@ -350,10 +602,19 @@ impl Prefilter {
         scratch.touched.clear();
         for (gate, ids) in &self.gate_automata {
             for m in gate.find_overlapping_iter(record) {
-                let id = ids[m.pattern().as_usize()];
-                if scratch.state[id as usize] != PRESENT {
-                    scratch.state[id as usize] = PRESENT;
-                    scratch.touched.push(id);
+                Self::mark_present(ids[m.pattern().as_usize()], scratch);
+            }
+        }
+        for member in &self.members {
+            let decidable = member_values(record, &member.finder, &mut |v| {
+                if let Some(&id) = member.ids.get(v) {
+                    Self::mark_present(id, scratch);
+                }
+            });
+            if !decidable {
+                // Some occurrence could not be read: assume every value is there.
+                for &id in member.ids.values() {
+                    Self::mark_present(id, scratch);
                 }
             }
         }
@@ -488,6 +749,135 @@ mod tests {
         assert_eq!(run(&p, r#"{"eventName":"\u0053endCommand"}"#), vec![0, 1]);
         assert_eq!(run(&p, r#"{"arn":"x\/y"}"#), vec![0, 1]);
         assert!(run(&p, r#"{"eventName":"SendCommandX"}"#).contains(&0));
+    }
+
+    fn member(key: &'static str, v: &str) -> NeedleSpec {
+        NeedleSpec::Member {
+            key,
+            value: v.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn member_needles_want_the_whole_value() {
+        let p = Prefilter::build(&[
+            vec![vec![member("eventName", "DeleteFunction")]],
+            vec![
+                vec![member("eventName", "SendCommand")],
+                vec![member("eventSource", "ssm.amazonaws.com")],
+            ],
+        ]);
+        assert_eq!(
+            p.gate_needles(),
+            vec!["eventName=\"DeleteFunction\"", "eventName=\"SendCommand\""]
+        );
+        assert_eq!(run(&p, r#"{"eventName":"DeleteFunction"}"#), vec![0]);
+        assert!(run(&p, r#"{"eventName":"DeleteFunctionConcurrency"}"#).is_empty());
+        assert!(run(&p, r#"{"eventName":"X","note":"DeleteFunction"}"#).is_empty());
+        // Blanks around the colon, as pretty-printed records have them.
+        assert_eq!(run(&p, "{\"eventName\" :\n \"DeleteFunction\"}"), vec![0]);
+        assert_eq!(
+            run(
+                &p,
+                r#"{"eventSource":"ssm.amazonaws.com","eventName":"SendCommand"}"#
+            ),
+            vec![1]
+        );
+        assert!(
+            run(
+                &p,
+                r#"{"eventSource":"ec2.amazonaws.com","eventName":"SendCommand"}"#
+            )
+            .is_empty()
+        );
+        // A value that cannot be read as a plain string: assume it may be any.
+        assert_eq!(run(&p, r#"{"eventName":["DeleteFunction"]}"#), vec![0]);
+        assert_eq!(run(&p, r#"{"eventName":"Delete\"Function"}"#), vec![0]);
+    }
+
+    /// `mark_batch` may only leave out records `candidates` leaves out.
+    #[test]
+    fn batch_marks_cover_every_candidate_record() {
+        let p = Prefilter::build(&[
+            vec![
+                vec![member("eventName", "SendCommand")],
+                vec![bytes("ssm.amazonaws.com")],
+            ],
+            vec![
+                vec![bytes("launchPermission")],
+                vec![ci("modifyimageattribute")],
+            ],
+            vec![vec![ci("BedrockAPIKey-")]],
+            vec![vec![member("eventName", "GetObject"), bytes("DeleteTrail")]],
+        ]);
+        let pieces = [
+            r#""eventName":"SendCommand""#,
+            r#""eventName": "GetObject""#,
+            r#""eventSource":"ssm.amazonaws.com""#,
+            r#""x":"launchPermission""#,
+            r#""eventName":"ModifyImageAttribute""#,
+            r#""y":"bedrockapikey-1""#,
+            r#""z":"DeleteTrail""#,
+            r#""u":"A""#,
+            r#""eventName":"SendCommandX""#,
+            r#""k":"v""#,
+        ];
+        let mut rng = 7u64;
+        let mut next = |n: usize| {
+            rng = rng
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (rng >> 33) as usize % n
+        };
+        let mut buf = Vec::new();
+        let mut spans = Vec::new();
+        for _ in 0..2000 {
+            let start = buf.len();
+            buf.push(b'{');
+            for j in 0..1 + next(3) {
+                if j > 0 {
+                    buf.push(b',');
+                }
+                buf.extend_from_slice(pieces[next(pieces.len())].as_bytes());
+            }
+            buf.push(b'}');
+            spans.push(start..buf.len());
+            buf.extend_from_slice(if next(2) == 0 { b"\n" } else { b",\n  " });
+        }
+        let mut hit = Vec::new();
+        assert!(p.mark_batch(&buf, &spans, &mut hit));
+        let (mut candidates, mut marked) = (0, 0);
+        for (span, &h) in spans.iter().zip(&hit) {
+            let record = &buf[span.clone()];
+            let found = run(&p, std::str::from_utf8(record).unwrap());
+            if !found.is_empty() {
+                candidates += 1;
+                assert!(
+                    h,
+                    "unmarked record has candidates {found:?}: {}",
+                    String::from_utf8_lossy(record)
+                );
+            }
+            marked += usize::from(h);
+        }
+        assert!(
+            candidates > 100 && marked < spans.len(),
+            "{candidates} candidates, {marked} marked"
+        );
+    }
+
+    #[test]
+    fn case_variants_cover_every_casing_of_the_needle() {
+        let variants = case_variants_of_a_window(b"bedrockapikey-");
+        assert!(variants.len() <= 1 << MAX_FOLDED_LETTERS);
+        for text in ["BedrockAPIKey-", "bedrockapikey-", "BEDROCKAPIKEY-"] {
+            assert!(
+                variants
+                    .iter()
+                    .any(|v| text.as_bytes().windows(v.len()).any(|w| w == v.as_slice())),
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -144,6 +144,9 @@ struct BatchResult {
 #[derive(Default)]
 struct Worker {
     scratch: Scratch,
+    /// Per record of the batch: may a rule match it ([`crate::prefilter::Prefilter::mark_batch`]).
+    hit: Vec<bool>,
+    ranges: Vec<std::ops::Range<usize>>,
     candidates: Vec<usize>,
     detections: Vec<Detection>,
 }
@@ -446,6 +449,14 @@ impl Engine {
             problems: Vec::new(),
             stats: RunStats::default(),
         };
+        let batch_filtered = !options.no_prefilter && {
+            worker.ranges.clear();
+            worker
+                .ranges
+                .extend(batch.records.iter().map(|s| s.range.clone()));
+            self.prefilter
+                .mark_batch(&batch.buf, &worker.ranges, &mut worker.hit)
+        };
         for (index, span) in batch.records.iter().enumerate() {
             let bytes = &batch.buf[span.range.clone()];
             out.stats.records_read += 1;
@@ -453,6 +464,11 @@ impl Engine {
             let order = (source, seq, index);
             match span.kind {
                 RecordKind::CloudTrail => {
+                    if batch_filtered && !worker.hit[index] {
+                        out.stats.rule_evaluations_skipped += self.rules.len() as u64;
+                        out.stats.records_prefiltered += 1;
+                        continue;
+                    }
                     if options.no_prefilter {
                         worker.candidates.clear();
                         worker.candidates.extend(0..self.rules.len());

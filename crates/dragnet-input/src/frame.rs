@@ -4,6 +4,8 @@ use std::io::{self, Read};
 use std::ops::{ControlFlow, Range};
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 use crate::decompress::{GzipError, LimitError};
 use crate::problem::{Limit, Problem, ProblemKind, RecordLocation};
 use crate::scan::{Member, ScanError, Scanner, skip_object_fast, skip_ws};
@@ -72,11 +74,36 @@ const LOG_EVENTS: Context = Context::Embedded {
     what: "CloudWatch Logs event",
 };
 
+/// The bytes the framer works on: a buffer of input read so far, or a memory-mapped file.
+enum Window {
+    /// Grows as [`Framer::fill`] reads; consumed bytes are dropped at each batch.
+    Owned(Vec<u8>),
+    /// `all[start..]`: the whole file is there from the start; a batch is a slice of it.
+    Mapped { all: Bytes, start: usize },
+}
+
+impl std::ops::Deref for Window {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Window::Owned(v) => v,
+            Window::Mapped { all, start } => &all[*start..],
+        }
+    }
+}
+
+/// The consumed bytes a batch is cut from.
+enum Head {
+    Owned(Vec<u8>),
+    Shared(Bytes),
+}
+
 pub(crate) struct Framer<'a> {
-    src: &'a mut dyn Read,
+    src: Option<&'a mut dyn Read>,
     source: Arc<str>,
     opts: &'a InputOptions,
-    buf: Vec<u8>,
+    buf: Window,
     /// Offset in the decompressed text of `buf[0]`.
     base: u64,
     pos: usize,
@@ -455,11 +482,35 @@ fn expand_array(
 
 impl<'a> Framer<'a> {
     pub(crate) fn new(src: &'a mut dyn Read, source: Arc<str>, opts: &'a InputOptions) -> Self {
+        Self::with_window(
+            Some(src),
+            Window::Owned(Vec::with_capacity(READ_CHUNK + opts.batch_bytes)),
+            source,
+            opts,
+        )
+    }
+
+    /// A framer over a whole file already in memory (mapped): nothing is read or copied, and
+    /// each batch is a slice of `all`.
+    pub(crate) fn mapped(all: Bytes, source: Arc<str>, opts: &'a InputOptions) -> Self {
+        let len = all.len() as u64;
+        let mut framer = Self::with_window(None, Window::Mapped { all, start: 0 }, source, opts);
+        framer.eof = true;
+        framer.stats.bytes = len;
+        framer
+    }
+
+    fn with_window(
+        src: Option<&'a mut dyn Read>,
+        buf: Window,
+        source: Arc<str>,
+        opts: &'a InputOptions,
+    ) -> Self {
         Framer {
             src,
             source,
             opts,
-            buf: Vec::with_capacity(READ_CHUNK + opts.batch_bytes),
+            buf,
             base: 0,
             pos: 0,
             eof: false,
@@ -485,12 +536,16 @@ impl<'a> Framer<'a> {
         if self.eof {
             return false;
         }
-        let old = self.buf.len();
+        let (Window::Owned(buf), Some(src)) = (&mut self.buf, self.src.as_mut()) else {
+            self.eof = true;
+            return false;
+        };
+        let old = buf.len();
         let target = old + want.max(READ_CHUNK);
-        self.buf.resize(target, 0);
+        buf.resize(target, 0);
         let mut len = old;
         while len < old + want.max(1) {
-            match self.src.read(&mut self.buf[len..target]) {
+            match src.read(&mut buf[len..target]) {
                 Ok(0) => {
                     self.eof = true;
                     break;
@@ -504,7 +559,7 @@ impl<'a> Framer<'a> {
                 }
             }
         }
-        self.buf.truncate(len);
+        buf.truncate(len);
         self.stats.bytes += (len - old) as u64;
         len > old
     }
@@ -671,11 +726,21 @@ impl<'a> Framer<'a> {
         }
         self.newlines = self.count_newlines(cut.max(self.line_pos));
         self.line_pos = cut.max(self.line_pos);
-        let mut rest =
-            Vec::with_capacity((self.buf.len() - cut).max(READ_CHUNK) + self.opts.batch_bytes);
-        rest.extend_from_slice(&self.buf[cut..]);
-        let mut head = std::mem::replace(&mut self.buf, rest);
-        head.truncate(cut);
+        let head = match &mut self.buf {
+            Window::Owned(buf) => {
+                let mut rest =
+                    Vec::with_capacity((buf.len() - cut).max(READ_CHUNK) + self.opts.batch_bytes);
+                rest.extend_from_slice(&buf[cut..]);
+                let mut head = std::mem::replace(buf, rest);
+                head.truncate(cut);
+                Head::Owned(head)
+            }
+            Window::Mapped { all, start } => {
+                let head = all.slice(*start..*start + cut);
+                *start += cut;
+                Head::Shared(head)
+            }
+        };
         self.base += cut as u64;
         self.pos -= cut;
         self.line_pos -= cut;
@@ -683,7 +748,16 @@ impl<'a> Framer<'a> {
             return;
         }
         let mut records = std::mem::take(&mut self.batch);
-        if !self.owned.is_empty() {
+        let buf = if self.owned.is_empty() {
+            match head {
+                Head::Owned(v) => Bytes::from(v),
+                Head::Shared(b) => b,
+            }
+        } else {
+            let mut head = match head {
+                Head::Owned(v) => v,
+                Head::Shared(b) => b.to_vec(),
+            };
             let shift = head.len();
             head.extend_from_slice(&self.owned);
             for &i in &self.owned_spans {
@@ -692,11 +766,12 @@ impl<'a> Framer<'a> {
             }
             self.owned.clear();
             self.owned_spans.clear();
-        }
+            Bytes::from(head)
+        };
         self.stats.batches += 1;
         let batch = RecordBatch {
             source: self.source.clone(),
-            buf: head,
+            buf,
             records,
         };
         if on_batch(batch).is_break() {

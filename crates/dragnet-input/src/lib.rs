@@ -121,6 +121,8 @@ use std::ops::{ControlFlow, Range};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 pub use discover::{Discovered, discover, path_may_overlap};
 pub use problem::{Limit, Problem, ProblemKind, RecordLocation};
 
@@ -148,7 +150,8 @@ pub struct RecordSpan {
 pub struct RecordBatch {
     /// Display name of the source (path, `-`, `s3://bucket/key`).
     pub source: Arc<str>,
-    pub buf: Vec<u8>,
+    /// The records' bytes: read input, or a slice of a memory-mapped file (shared, not copied).
+    pub buf: Bytes,
     pub records: Vec<RecordSpan>,
 }
 
@@ -186,7 +189,14 @@ pub struct InputOptions {
     /// How much of each record's JSON the framer checks (default [`Validation::Full`]; see
     /// the crate doc, "Validation modes").
     pub validate: Validation,
+    /// Memory-map plain (not gzip) local files of at least this many bytes instead of reading
+    /// them: nothing is copied, and batches share the mapping. Default [`MAP_MIN_BYTES`];
+    /// `None` reads every file.
+    pub map_min_bytes: Option<u64>,
 }
+
+/// Files smaller than this are read: mapping costs more than copying a few pages.
+pub const MAP_MIN_BYTES: u64 = 1 << 20;
 
 /// How much JSON checking the framer does before handing a record over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -216,6 +226,7 @@ impl Default for InputOptions {
             batch_bytes: 4 << 20,
             endpoint_url: None,
             validate: Validation::Full,
+            map_min_bytes: Some(MAP_MIN_BYTES),
         }
     }
 }
@@ -273,7 +284,18 @@ pub fn read_batches(
     let name = source.name();
     let raw: Box<dyn Read + Send> = match source {
         Source::File(path) => match std::fs::File::open(path) {
-            Ok(f) => Box::new(f),
+            Ok(f) => {
+                if let Some(min) = opts.map_min_bytes
+                    && let Some(all) = map_plain_file(&f, min)
+                {
+                    let mut framer = frame::Framer::mapped(all, name, opts);
+                    framer.run(on_batch, on_problem);
+                    let mut stats = framer.stats;
+                    stats.compressed_bytes = stats.bytes;
+                    return stats;
+                }
+                Box::new(f)
+            }
             Err(e) => {
                 on_problem(Problem::new(
                     name,
@@ -300,6 +322,28 @@ pub fn read_batches(
         },
     };
     read_reader(raw, name, opts, on_batch, on_problem)
+}
+
+/// The file's bytes, memory-mapped, when it is a regular file of at least `min_bytes` (and
+/// not empty) that is not gzip (which must be decompressed: the reader path does that). `None` (read it
+/// instead) when mapping is not possible.
+fn map_plain_file(file: &std::fs::File, min_bytes: u64) -> Option<Bytes> {
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() || meta.len() < min_bytes.max(1) {
+        return None;
+    }
+    // SAFETY: the mapping is read-only and private; the hazard is another process truncating
+    // or rewriting the file while dragnet reads it, which can fault (SIGBUS) or show the new
+    // bytes — the same trade-off ripgrep makes for large files. Log archives are not written in
+    // place; for a file being appended to, read it from stdin (`cat f | dragnet hunt -`).
+    #[allow(unsafe_code)]
+    let map = unsafe { memmap2::Mmap::map(file) }.ok()?;
+    if map.starts_with(&[0x1f, 0x8b]) {
+        return None;
+    }
+    #[cfg(unix)]
+    let _ = map.advise(memmap2::Advice::Sequential);
+    Some(Bytes::from_owner(map))
 }
 
 /// Like [`read_batches`] over any reader (gzip or plain), named `name` in locations. A gzip

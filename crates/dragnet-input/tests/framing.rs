@@ -63,9 +63,32 @@ fn collect(
     }
 }
 
+/// Frames a fixture twice, read and memory-mapped, and checks both give the same records,
+/// locations, problems and counts.
 fn frame_file_with(name: &str, opts: &InputOptions) -> Framed {
     let source = Source::File(fixture(name));
-    collect(|b, p| read_batches(&source, opts, b, p))
+    let read_opts = InputOptions {
+        map_min_bytes: None,
+        ..opts.clone()
+    };
+    let map_opts = InputOptions {
+        map_min_bytes: Some(0),
+        ..opts.clone()
+    };
+    let read = collect(|b, p| read_batches(&source, &read_opts, b, p));
+    let mapped = collect(|b, p| read_batches(&source, &map_opts, b, p));
+    assert_eq!(
+        read.records, mapped.records,
+        "{name}: mapped framing differs"
+    );
+    let problems = |f: &Framed| f.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        problems(&read),
+        problems(&mapped),
+        "{name}: mapped problems differ"
+    );
+    assert_eq!(read.stats, mapped.stats, "{name}: mapped counts differ");
+    read
 }
 
 fn frame_file(name: &str) -> Framed {

@@ -146,6 +146,14 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         );
     }
 
+    if global.verbose > 1 {
+        let needles = engine.prefilter_gate_needles();
+        eprintln!(
+            "prefilter: every record is scanned for {} gate needle(s): {}",
+            needles.len(),
+            needles.join(" | ")
+        );
+    }
     let input_options = input_options(&args, from, to);
     let discovered = dragnet_input::discover(&args.inputs, &input_options);
     let sources = discovered.sources;
