@@ -430,6 +430,15 @@ fn dragnet_agrees_with_the_python_reference() {
         "sequence cases completing at least one sequence: {completing} of {sequence_cases} \
          ({completed} sequences in all)"
     );
+    println!(
+        "sequence cases where dropping maxspan changes the result: {}; with a sequence spanning \
+         exactly maxspan: {}; where dropping until changes the result: {}; with a sequence \
+         holding equal @timestamps: {}",
+        effects.get("maxspan").copied().unwrap_or(0),
+        effects.get("maxspan_boundary").copied().unwrap_or(0),
+        effects.get("until").copied().unwrap_or(0),
+        effects.get("tie").copied().unwrap_or(0),
+    );
     println!("coverage per grammar production (cases using it: event queries / sequence queries):");
     for (p, (e, s)) in &productions {
         println!("  {p:44} {e:5} {s:5}");
