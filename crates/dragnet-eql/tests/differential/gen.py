@@ -9,8 +9,8 @@ with `allow_runs`; `effects` lists what the case exercises, see `effects()`).
 `tests/differential.rs` replays them against dragnet. Deterministic: fixed seeds, no clock.
 
 The generated space avoids the places where the Python engine is known to differ from
-Elasticsearch (see the "pinned" cases at the end, which record Elasticsearch's behaviour
-instead, with the reason): values and constants are lowercase (Python compares `==`, `in` and
+Elasticsearch (pinned_gen.py records Elasticsearch's behaviour there instead, each with its
+reason and source; the sequence section below lists the sequence-specific ones): values and constants are lowercase (Python compares `==`, `in` and
 functions case-insensitively), every event has every field (Python treats comparisons with a
 missing field differently from Elasticsearch's must_not), fields are single-valued, wildcard
 patterns use `*` only (Python reads `?` literally) and regular expressions end in `.*` (Python
