@@ -53,4 +53,19 @@ pub trait Detector: Send + Sync {
     fn warnings(&self) -> Vec<String> {
         Vec::new()
     }
+
+    /// Whether this detector alerts only from [`Detector::finish`], out of the events it
+    /// collected (EQL sequences and samples). Rule exceptions then keep excepted events from
+    /// reaching [`Detector::on_event`] at all — Kibana sends exceptions as a filter of the EQL
+    /// search, so an excepted event takes part in no sequence or sample — where per-event
+    /// detectors have their detections on excepted events dropped.
+    fn decides_in_finish(&self) -> bool {
+        false
+    }
+
+    /// For a detector that decides in finish: whether `event` is one it would collect (it
+    /// matches some step), so that exceptions count only the events they kept from the rule.
+    fn collects(&self, _event: &dyn Event) -> bool {
+        true
+    }
 }

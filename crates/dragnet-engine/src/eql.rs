@@ -18,7 +18,7 @@
 //! `generateBuildingBlockIds`), then a shell alert whose source is the intersection of the events'
 //! documents (`objectArrayIntersection`), whose ancestors are each event and its building block,
 //! whose uuid is `generateAlertId` over them, and which every alert of the group names in
-//! `kibana.alert.group.id`. `sample` rules are accounted for as unsupported.
+//! `kibana.alert.group.id`. `sample` rules: see [`crate::eql_sample`].
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
@@ -101,7 +101,9 @@ pub(crate) fn build(
         })?;
     match compiled.kind() {
         QueryKind::Event | QueryKind::Sequence => {}
-        QueryKind::Sample => return unsupported("EQL sample rules are not implemented".into()),
+        QueryKind::Sample => {
+            return crate::eql_sample::build(rule, compiled, scratch, fields, notes);
+        }
     }
     let timestamp_field = match &rule.params {
         TypeParams::Eql {

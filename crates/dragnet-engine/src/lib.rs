@@ -16,6 +16,7 @@ pub mod applicability;
 pub mod detector;
 mod engine;
 mod eql;
+mod eql_sample;
 pub mod exceptions;
 mod new_terms;
 pub mod prefilter;

@@ -1,0 +1,694 @@
+//! EQL `sample` rules as detectors.
+//!
+//! Elasticsearch runs a `sample` with its sample executor (`dragnet_eql::SampleMatcher` follows
+//! it: per join key, one event per filter, any time order) and returns the samples as
+//! `hits.sequences` (`SamplePayload` builds `EqlSearchResponse.Sequence` values). Kibana's EQL
+//! executor (security_solution `rule_types/eql/eql.ts`) sends every `hits.sequences` response
+//! to `wrapSequences`, so a sample gives the same alerts as a sequence:
+//! `buildAlertGroupFromSequence` writes one building-block alert per event, in the sample's
+//! filter order, and a shell alert whose source is the intersection of the events' documents
+//! (see [`crate::eql`]). The search asks for `size: max_signals` samples, which Elasticsearch
+//! cuts in key order; with `--max-signals` this detector keeps that many samples in the same
+//! order (the run's own cap keeps the earliest alerts, which for samples would be others).
+//!
+//! Records arrive from parallel workers in no order. Each event some filter matches, within
+//! `--from`/`--to` and with a usable timestamp, is handed to the matcher with a reference
+//! ordered by the rule's timestamp field, then tiebreaker field, then `event.id` — the index
+//! order of events ingested as they happen, where Elasticsearch takes its first events — and
+//! holding the ECS document deflated. The matcher keeps, per join key and filter, only the
+//! few earliest references (`filters + max_samples_per_key - 1`), so memory follows the number
+//! of keys, not of events, and the same event delivered twice counts once. A cap on references
+//! held (`--max-sequence-candidates`) bounds it; hitting it is warned about.
+//!
+//! Differences from Kibana: `max_samples_per_key` is Elasticsearch's default (1), as Kibana
+//! sends no other; the shell alert's time (which Kibana sets to the rule run) is the latest
+//! event of the sample.
+
+use std::cmp::Ordering as CmpOrdering;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use dragnet_eql::{CompiledQuery, SampleMatch, SampleMatcher};
+use dragnet_event::{Event, FieldId, FieldTable};
+use dragnet_rules::{Rule, TypeParams};
+use jiff::Timestamp;
+use serde_json::{Map, Value, json};
+
+use crate::accounting::RuleStatus;
+use crate::detector::{Detection, Detector};
+use crate::eql::{
+    Cnf, DEFAULT_MAX_SEQUENCE_CANDIDATES, document_id, first_text, group_ids, intersection, time_of,
+};
+
+/// Builds the detector of a compiled `sample` rule (`scratch`: the field table the query was
+/// compiled into, which becomes the run's).
+pub(crate) fn build(
+    rule: &Rule,
+    query: CompiledQuery,
+    mut scratch: FieldTable,
+    fields: &mut FieldTable,
+    notes: &mut Vec<String>,
+) -> Result<(Box<dyn Detector>, Cnf), RuleStatus> {
+    let (timestamp_field, tiebreaker_field) = match &rule.params {
+        TypeParams::Eql {
+            timestamp_field,
+            tiebreaker_field,
+            ..
+        } => (
+            timestamp_field.as_deref().unwrap_or("@timestamp"),
+            tiebreaker_field.as_deref(),
+        ),
+        _ => {
+            return Err(RuleStatus::Unsupported {
+                reason: "not an EQL rule".into(),
+            });
+        }
+    };
+    let time_id = scratch.intern(timestamp_field);
+    let tiebreaker_id = tiebreaker_field.map(|f| scratch.intern(f));
+    *fields = scratch;
+    if !query.pipes().is_empty() {
+        notes.push("pipes (| head, | tail) limit a search's results, not alerts; ignored".into());
+    }
+    let cnf = query
+        .required_literals()
+        .into_iter()
+        .map(|clause| {
+            clause
+                .into_iter()
+                .map(|l| (l.field, l.literal, l.exact, l.case_sensitive))
+                .collect()
+        })
+        .collect();
+    let matcher = query
+        .sample_matcher::<Member>()
+        .map(|m| m.with_capacity(DEFAULT_MAX_SEQUENCE_CANDIDATES));
+    let detector = SampleDetector {
+        query,
+        time_id,
+        tiebreaker_id,
+        // The events' own index, as query rule alerts name it (not the rule's patterns).
+        index: crate::alert::CLOUDTRAIL_DATA_STREAM.to_string(),
+        rule_uuid: rule
+            .kibana
+            .as_ref()
+            .and_then(|k| k.id.clone())
+            .unwrap_or_else(|| rule.rule_id.clone()),
+        matcher: Mutex::new(matcher),
+        untimed: AtomicU64::new(0),
+        explain: AtomicBool::new(false),
+        from_ns: AtomicI64::new(i64::MIN),
+        to_ns: AtomicI64::new(i64::MAX),
+        size: AtomicUsize::new(usize::MAX),
+        over_size: AtomicU64::new(0),
+        matcher_warning: Mutex::new(None),
+    };
+    Ok((Box::new(detector), cnf))
+}
+
+/// One event of a possible sample: what orders it and its ECS document, deflated.
+#[derive(Debug)]
+struct Kept {
+    time_ns: i128,
+    tiebreaker: Option<String>,
+    id: String,
+    doc: Box<[u8]>,
+}
+
+/// A shared reference to an [`Kept`], ordered (and equal) by timestamp, tiebreaker and id: a
+/// duplicate delivery is the same member.
+#[derive(Clone, Debug)]
+struct Member(Arc<Kept>);
+
+impl Member {
+    fn key(&self) -> (i128, &Option<String>, &str) {
+        (self.0.time_ns, &self.0.tiebreaker, &self.0.id)
+    }
+}
+
+impl PartialEq for Member {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Member {}
+
+impl PartialOrd for Member {
+    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Member {
+    fn cmp(&self, other: &Self) -> CmpOrdering {
+        self.key().cmp(&other.key())
+    }
+}
+
+/// An EQL `sample` rule: see the module documentation.
+pub struct SampleDetector {
+    query: CompiledQuery,
+    time_id: FieldId,
+    tiebreaker_id: Option<FieldId>,
+    index: String,
+    /// `kibana.alert.rule.uuid`, as the alert builder derives it.
+    rule_uuid: String,
+    /// Made at build, remade by [`Detector::prepare`] with the run's cap, taken by finish.
+    matcher: Mutex<Option<SampleMatcher<Member>>>,
+    /// Events a filter matches that have no usable timestamp (left out).
+    untimed: AtomicU64,
+    explain: AtomicBool,
+    /// The run's `--from` / `--to` in nanoseconds.
+    from_ns: AtomicI64,
+    to_ns: AtomicI64,
+    /// `--max-signals`: the search's `size` (samples reported, in key order).
+    size: AtomicUsize,
+    /// Samples found beyond `size`.
+    over_size: AtomicU64,
+    matcher_warning: Mutex<Option<String>>,
+}
+
+/// The document as JSON, deflated (fast level: members are many, CPU is spent once each).
+fn deflate(doc: &Value) -> Box<[u8]> {
+    use std::io::Write;
+    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+    // Writing to a Vec cannot fail; serde_json cannot fail on a Value.
+    let _ = serde_json::to_writer(&mut encoder, doc);
+    let _ = encoder.flush();
+    encoder.finish().unwrap_or_default().into_boxed_slice()
+}
+
+/// The document [`deflate`] stored.
+fn inflate(bytes: &[u8]) -> Value {
+    use std::io::Read;
+    let mut json = Vec::with_capacity(bytes.len() * 4);
+    match flate2::read::DeflateDecoder::new(bytes).read_to_end(&mut json) {
+        Ok(_) => serde_json::from_slice(&json).unwrap_or(Value::Null),
+        Err(_) => Value::Null,
+    }
+}
+
+fn format_time(ns: i128) -> String {
+    Timestamp::from_nanosecond(ns)
+        .unwrap_or(Timestamp::UNIX_EPOCH)
+        .to_string()
+}
+
+impl SampleDetector {
+    fn in_range(&self, time_ns: i128) -> bool {
+        let from = i128::from(self.from_ns.load(Ordering::Relaxed));
+        let to = i128::from(self.to_ns.load(Ordering::Relaxed));
+        time_ns >= from && time_ns < to
+    }
+
+    /// The alerts of one sample: a building block per event, then the shell.
+    fn alerts(&self, sample: &SampleMatch<Member>, explain: bool, out: &mut Vec<Detection>) {
+        let docs: Vec<Value> = sample.events.iter().map(|m| inflate(&m.0.doc)).collect();
+        let times: Vec<String> = sample
+            .events
+            .iter()
+            .map(|m| format_time(m.0.time_ns))
+            .collect();
+        let ids: Vec<(&str, &str)> = sample
+            .events
+            .iter()
+            .map(|m| (m.0.id.as_str(), self.index.as_str()))
+            .collect();
+        let (block_ids, shell_id) = group_ids(&ids, &self.rule_uuid);
+        let mut ancestors = Vec::new();
+        for (i, (member, doc)) in sample.events.iter().zip(&docs).enumerate() {
+            let mut fields = Map::new();
+            fields.insert("kibana.alert.uuid".into(), json!(block_ids[i]));
+            fields.insert("kibana.alert.building_block_type".into(), json!("default"));
+            fields.insert("kibana.alert.group.id".into(), json!(shell_id));
+            fields.insert("kibana.alert.group.index".into(), json!(i));
+            let explanation = explain.then(|| {
+                json!({"sample": {"join_keys": sample.key, "group_index": i, "events": docs.len()}})
+            });
+            out.push(Detection::Composed {
+                ecs: doc.clone(),
+                id: member.0.id.clone(),
+                index: self.index.clone(),
+                timestamp: Some(times[i].clone()),
+                explanation,
+                fields,
+            });
+            ancestors
+                .push(json!({"id": member.0.id, "type": "event", "index": self.index, "depth": 0}));
+            ancestors.push(json!({"id": block_ids[i], "type": "signal", "index": "", "depth": 1, "rule": self.rule_uuid}));
+        }
+        let merged = docs
+            .iter()
+            .skip(1)
+            .try_fold(docs[0].clone(), |acc, d| intersection(&acc, d))
+            .unwrap_or_else(|| json!({}));
+        let mut fields = Map::new();
+        fields.insert("kibana.alert.uuid".into(), json!(shell_id));
+        fields.insert("kibana.alert.group.id".into(), json!(shell_id));
+        fields.insert("kibana.alert.ancestors".into(), Value::Array(ancestors));
+        fields.insert("kibana.alert.depth".into(), json!(2));
+        // buildAlertFields takes original_time from the first building block.
+        fields.insert("kibana.alert.original_time".into(), json!(times[0]));
+        let explanation = explain.then(|| {
+            let events: Vec<Value> = sample
+                .events
+                .iter()
+                .zip(&times)
+                .map(|(m, t)| json!({"event.id": m.0.id, "@timestamp": t}))
+                .collect();
+            json!({"sample": {"join_keys": sample.key, "events": events}})
+        });
+        // The sample is complete at its latest event.
+        let latest = sample
+            .events
+            .iter()
+            .map(|m| m.0.time_ns)
+            .max()
+            .map(format_time);
+        out.push(Detection::Composed {
+            ecs: merged,
+            id: shell_id,
+            index: self.index.clone(),
+            timestamp: latest,
+            explanation,
+            fields,
+        });
+    }
+}
+
+impl Detector for SampleDetector {
+    fn prepare(&self, options: &crate::run::RunOptions) {
+        let ns = |t: Timestamp| i64::try_from(t.as_nanosecond()).ok();
+        self.from_ns.store(
+            options.from.and_then(ns).unwrap_or(i64::MIN),
+            Ordering::Relaxed,
+        );
+        self.to_ns.store(
+            options.to.and_then(ns).unwrap_or(i64::MAX),
+            Ordering::Relaxed,
+        );
+        self.size
+            .store(options.max_signals.unwrap_or(usize::MAX), Ordering::Relaxed);
+        let cap = options
+            .max_sequence_candidates
+            .unwrap_or(DEFAULT_MAX_SEQUENCE_CANDIDATES);
+        *self.matcher.lock().unwrap_or_else(|e| e.into_inner()) = self
+            .query
+            .sample_matcher::<Member>()
+            .map(|m| m.with_capacity(cap));
+    }
+
+    fn on_event(&self, event: &dyn Event, explain: bool, _out: &mut Vec<Detection>) {
+        if explain {
+            self.explain.store(true, Ordering::Relaxed);
+        }
+        if !self.query.matches(event) {
+            return;
+        }
+        let Some(time_ns) = time_of(event, self.time_id) else {
+            self.untimed.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        // Kibana searches only the rule's window: events outside --from/--to take no part.
+        if !self.in_range(time_ns) {
+            return;
+        }
+        let Some(doc) = event.to_document() else {
+            self.untimed.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let member = Member(Arc::new(Kept {
+            time_ns,
+            tiebreaker: self.tiebreaker_id.and_then(|f| first_text(event, f)),
+            id: document_id(&doc),
+            doc: deflate(&doc),
+        }));
+        if let Some(matcher) = self
+            .matcher
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+        {
+            matcher.on_event(event, member);
+        }
+    }
+
+    fn finish(&self, out: &mut Vec<Detection>) {
+        let Some(matcher) = self
+            .matcher
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        else {
+            return;
+        };
+        *self
+            .matcher_warning
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = matcher.warning().map(|w| {
+            format!(
+                "{w}; raise it with --max-sequence-candidates N or narrow the input (--from/--to)"
+            )
+        });
+        let mut samples = matcher.finish();
+        let size = self.size.load(Ordering::Relaxed);
+        if samples.len() > size {
+            self.over_size
+                .store((samples.len() - size) as u64, Ordering::Relaxed);
+            samples.truncate(size);
+        }
+        let explain = self.explain.load(Ordering::Relaxed);
+        for sample in &samples {
+            self.alerts(sample, explain, out);
+        }
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(w) = self
+            .matcher_warning
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+        {
+            out.push(w);
+        }
+        let over = self.over_size.load(Ordering::Relaxed);
+        if over > 0 {
+            out.push(format!(
+                "{over} more sample(s) found beyond --max-signals ({}), not reported: the search's size keeps the first samples in join key order",
+                self.size.load(Ordering::Relaxed)
+            ));
+        }
+        let untimed = self.untimed.load(Ordering::Relaxed);
+        if untimed > 0 {
+            out.push(format!(
+                "{untimed} event(s) matching a sample filter have no usable timestamp and take no part in samples"
+            ));
+        }
+        out
+    }
+
+    fn decides_in_finish(&self) -> bool {
+        true
+    }
+
+    fn collects(&self, event: &dyn Event) -> bool {
+        self.query.matches(event)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    //! Engine runs over ECS documents written here (one JSON document per line).
+    use std::io::Write;
+
+    use super::*;
+    use crate::{Engine, Extras, Progress, RunOptions, RunOutput, Selection};
+
+    pub(crate) const RULE_ID: &str = "00000000-0000-4000-8000-0000000000e1";
+
+    /// An EQL rule over CloudTrail with `query`, and `extra` TOML lines in `[rule]`.
+    pub(crate) fn eql_rule(query: &str, extra: &str) -> Rule {
+        let text = format!(
+            r#"[metadata]
+creation_date = "2025/01/01"
+maturity = "production"
+updated_date = "2025/01/01"
+
+[rule]
+author = ["dragnet tests"]
+description = "eql test rule"
+from = "now-6m"
+index = ["logs-aws.cloudtrail-*"]
+language = "eql"
+license = "Apache-2.0"
+name = "eql test rule"
+risk_score = 21
+rule_id = "{RULE_ID}"
+severity = "low"
+type = "eql"
+query = '''
+{query}
+'''
+{extra}
+"#
+        );
+        let file = dragnet_rules::SourceFile::new("rule.toml".to_string(), text);
+        let (rule, diags) = dragnet_rules::parse_toml(&file);
+        rule.unwrap_or_else(|| panic!("{diags:?}"))
+    }
+
+    /// A CloudTrail-like ECS document.
+    pub(crate) fn doc(id: &str, time: &str, user: &str, action: &str, ip: &str) -> Value {
+        json!({
+            "@timestamp": time,
+            "event": {"id": id, "action": action, "dataset": "aws.cloudtrail"},
+            "user": {"name": user},
+            "source": {"ip": ip},
+        })
+    }
+
+    /// Runs `rules` over `docs`, written as one NDJSON file.
+    pub(crate) fn run_docs(
+        rules: &[Rule],
+        extras: &Extras,
+        docs: &[Value],
+        options: &RunOptions,
+    ) -> (RunOutput, Engine) {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let engine =
+            Engine::compile_with(rules, &Selection::default(), Default::default(), extras).unwrap();
+        let path = std::env::temp_dir().join(format!(
+            "dragnet-engine-eql-sample-{}-{}.ndjson",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let mut file = std::fs::File::create(&path).unwrap();
+        for d in docs {
+            writeln!(file, "{d}").unwrap();
+        }
+        file.flush().unwrap();
+        let input = dragnet_input::InputOptions::default();
+        let found = dragnet_input::discover(&[path.display().to_string()], &input);
+        let out = engine.run(found.sources, &input, options, &Progress::default());
+        let _ = std::fs::remove_file(&path);
+        (out, engine)
+    }
+
+    /// Each alert as (group index or "shell", source event id or ancestors' event ids).
+    pub(crate) fn groups(out: &RunOutput) -> Vec<(String, Vec<String>)> {
+        let mut got: Vec<(String, Vec<String>)> = out
+            .alerts
+            .iter()
+            .map(|a| {
+                let index = a.doc.get("kibana.alert.group.index").map(|i| i.to_string());
+                let events: Vec<String> = a.doc["kibana.alert.ancestors"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|x| x["type"] == "event")
+                    .map(|x| x["id"].as_str().unwrap().to_string())
+                    .collect();
+                (index.unwrap_or_else(|| "shell".into()), events)
+            })
+            .collect();
+        got.sort();
+        got
+    }
+
+    const SAMPLE: &str = r#"sample by user.name
+  [any where event.action == "CreateUser"]
+  [any where event.action == "AttachUserPolicy"]"#;
+
+    fn sample_docs() -> Vec<Value> {
+        vec![
+            doc(
+                "e1",
+                "2025-03-01T10:10:00Z",
+                "alice",
+                "AttachUserPolicy",
+                "10.0.0.1",
+            ),
+            doc(
+                "e2",
+                "2025-03-01T10:05:00Z",
+                "alice",
+                "CreateUser",
+                "10.0.0.2",
+            ),
+            doc(
+                "e3",
+                "2025-03-01T10:06:00Z",
+                "bob",
+                "CreateUser",
+                "10.0.0.3",
+            ),
+            doc(
+                "e4",
+                "2025-03-01T10:07:00Z",
+                "alice",
+                "CreateUser",
+                "10.0.0.4",
+            ),
+        ]
+    }
+
+    #[test]
+    fn a_sample_gives_building_blocks_in_filter_order_and_a_shell() {
+        let rule = eql_rule(SAMPLE, "");
+        let (out, engine) = run_docs(
+            &[rule],
+            &Extras::default(),
+            &sample_docs(),
+            &RunOptions::default(),
+        );
+        assert_eq!(engine.reports()[0].status.name(), "run");
+        // alice: the earliest CreateUser (e2, not e4) fills the first filter, e1 the second
+        // although it happened later; bob has no AttachUserPolicy.
+        assert_eq!(
+            groups(&out),
+            vec![
+                ("0".into(), vec!["e2".into()]),
+                ("1".into(), vec!["e1".into()]),
+                ("shell".into(), vec!["e2".into(), "e1".into()]),
+            ]
+        );
+        let shell = out
+            .alerts
+            .iter()
+            .find(|a| a.doc.get("kibana.alert.group.index").is_none())
+            .unwrap();
+        let (blocks, shell_id) = group_ids(
+            &[
+                ("e2", crate::alert::CLOUDTRAIL_DATA_STREAM),
+                ("e1", crate::alert::CLOUDTRAIL_DATA_STREAM),
+            ],
+            RULE_ID,
+        );
+        assert_eq!(shell.uuid, shell_id);
+        assert_eq!(
+            shell.doc["kibana.alert.original_time"],
+            "2025-03-01T10:05:00Z"
+        );
+        // The shell's source is what both events share.
+        assert_eq!(shell.doc["user"]["name"], "alice");
+        assert!(
+            shell
+                .doc
+                .get("source")
+                .is_none_or(|s| s.get("ip").is_none())
+        );
+        for a in out.alerts.iter().filter(|a| a.uuid != shell_id) {
+            assert!(blocks.contains(&a.uuid));
+            assert_eq!(a.doc["kibana.alert.group.id"], shell_id.as_str());
+            assert_eq!(a.doc["kibana.alert.building_block_type"], "default");
+        }
+    }
+
+    #[test]
+    fn input_order_and_duplicate_deliveries_do_not_change_the_alerts() {
+        let rule = eql_rule(SAMPLE, "");
+        let mut docs = sample_docs();
+        let (first, _) = run_docs(
+            std::slice::from_ref(&rule),
+            &Extras::default(),
+            &docs,
+            &RunOptions::default(),
+        );
+        docs.reverse();
+        docs.extend(sample_docs());
+        let options = RunOptions {
+            threads: Some(3),
+            ..RunOptions::default()
+        };
+        let (second, _) = run_docs(&[rule], &Extras::default(), &docs, &options);
+        let uuids = |o: &RunOutput| o.alerts.iter().map(|a| a.uuid.clone()).collect::<Vec<_>>();
+        assert_eq!(uuids(&first), uuids(&second));
+        assert_eq!(groups(&first), groups(&second));
+    }
+
+    #[test]
+    fn events_outside_from_to_take_no_part() {
+        let rule = eql_rule(SAMPLE, "");
+        let options = RunOptions {
+            from: Some("2025-03-01T10:06:00Z".parse().unwrap()),
+            ..RunOptions::default()
+        };
+        let (out, _) = run_docs(&[rule], &Extras::default(), &sample_docs(), &options);
+        // e2 is before --from: the next CreateUser of alice, e4, takes its place.
+        assert_eq!(
+            groups(&out),
+            vec![
+                ("0".into(), vec!["e4".into()]),
+                ("1".into(), vec!["e1".into()]),
+                ("shell".into(), vec!["e4".into(), "e1".into()]),
+            ]
+        );
+    }
+
+    #[test]
+    fn max_signals_keeps_the_first_samples_in_key_order() {
+        let rule = eql_rule(SAMPLE, "");
+        let mut docs = sample_docs();
+        // carol's sample is the earliest in time, but "alice" < "carol".
+        docs.push(doc(
+            "c1",
+            "2025-03-01T09:00:00Z",
+            "carol",
+            "CreateUser",
+            "10.0.0.5",
+        ));
+        docs.push(doc(
+            "c2",
+            "2025-03-01T09:01:00Z",
+            "carol",
+            "AttachUserPolicy",
+            "10.0.0.5",
+        ));
+        let options = RunOptions {
+            max_signals: Some(1),
+            ..RunOptions::default()
+        };
+        let (out, _) = run_docs(&[rule], &Extras::default(), &docs, &options);
+        let shells: Vec<Vec<String>> = groups(&out)
+            .into_iter()
+            .filter(|g| g.0 == "shell")
+            .map(|g| g.1)
+            .collect();
+        assert_eq!(shells, vec![vec!["e2".to_string(), "e1".to_string()]]);
+        assert!(
+            out.warnings
+                .iter()
+                .any(|w| w.contains("1 more sample(s) found beyond --max-signals (1)")),
+            "{:?}",
+            out.warnings
+        );
+    }
+
+    #[test]
+    fn the_candidate_cap_is_warned_about() {
+        let rule = eql_rule(SAMPLE, "");
+        let options = RunOptions {
+            max_sequence_candidates: Some(1),
+            threads: Some(1),
+            ..RunOptions::default()
+        };
+        let (_, _) = run_docs(
+            std::slice::from_ref(&rule),
+            &Extras::default(),
+            &sample_docs(),
+            &options,
+        );
+        let (out, _) = run_docs(&[rule], &Extras::default(), &sample_docs(), &options);
+        assert!(
+            out.warnings
+                .iter()
+                .any(|w| w.contains("dropped at the cap of 1")
+                    && w.contains("--max-sequence-candidates")),
+            "{:?}",
+            out.warnings
+        );
+    }
+}
