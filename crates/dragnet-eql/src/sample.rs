@@ -124,8 +124,11 @@ impl<R: Clone + Ord> SampleMatcher<R> {
     }
 
     /// Feeds one event, in any order. Events that match no filter are ignored; an event whose
-    /// reference equals one already held for the same filter and key counts once.
-    pub fn on_event(&mut self, event: &dyn Event, event_ref: R) {
+    /// reference equals one already held for the same filter and key counts once. Returns
+    /// whether the reference was kept (it may then end up in a sample; a caller can wait until
+    /// then to build what the reference stands for).
+    pub fn on_event(&mut self, event: &dyn Event, event_ref: R) -> bool {
+        let mut kept = false;
         let n = self.filters.len();
         let cap = self.per_filter();
         for (i, filter) in self.filters.iter().enumerate() {
@@ -158,8 +161,10 @@ impl<R: Clone + Ord> SampleMatcher<R> {
                 }
                 list.insert(at, event_ref.clone());
                 list.truncate(cap);
+                kept = true;
             }
         }
+        kept
     }
 
     /// The samples, in ascending key order.
@@ -505,6 +510,23 @@ mod tests {
         shuffled.extend(events.iter().cloned());
         shuffled.swap(1, 9);
         assert_eq!(run_refs(q, &shuffled, 100), ordered);
+    }
+
+    #[test]
+    fn on_event_says_whether_the_reference_was_kept() {
+        let q = crate::parse("sample by k [any where a == 1] [any where b == 1]").unwrap();
+        let mut table = FieldTable::new();
+        let c = crate::compile(&q, Schema::builtin(), &mut table).expect("compiles");
+        let paths = JsonPaths::bind(&table);
+        let mut m: SampleMatcher<usize> = c.sample_matcher().expect("a sample");
+        let mut feed = |r: usize, doc: Value| m.on_event(&JsonEvent::new(&doc, &paths), r);
+        // Two per filter and key are kept (2 filters + 1 - 1).
+        assert!(feed(5, json!({"k": "x", "a": 1})));
+        assert!(feed(7, json!({"k": "x", "a": 1})));
+        assert!(!feed(9, json!({"k": "x", "a": 1})), "later than both kept");
+        assert!(feed(1, json!({"k": "x", "a": 1})), "earlier: replaces 7");
+        assert!(!feed(5, json!({"k": "x", "a": 1})), "the same event again");
+        assert!(!feed(0, json!({"k": "x", "c": 1})), "matches no filter");
     }
 
     #[test]
