@@ -181,8 +181,26 @@ struct MemberKey {
     finder: memmem::Finder<'static>,
     /// Value -> needle id.
     ids: HashMap<Vec<u8>, u32>,
-    /// The values gate clauses want (the batch scan marks a record holding one).
-    gate_values: HashSet<Vec<u8>>,
+    /// The values gate clauses want (the batch scan marks a record holding one). A fast
+    /// non-cryptographic hash: this is looked up for every record.
+    gate_values: HashSet<Vec<u8>, foldhash::fast::FixedState>,
+}
+
+/// Up to this many byte gate needles are searched one by one (memmem) in a record whose gate
+/// is asked about, rather than all at once by an overlapping automaton (which, without a
+/// SIMD prefilter, crawls through every byte).
+const LAZY_GATE_NEEDLES: usize = 16;
+
+/// The batch-level scan.
+#[derive(Debug)]
+enum BatchScan {
+    /// Some rule sees every record: nothing to scan for.
+    EveryRecord,
+    /// Escapes (`\\u`, `\\/`, found by memchr of the rare `\\`), member gate values, and
+    /// the exact gate needles plus stand-ins for the case-insensitive ones in one
+    /// leftmost-first automaton (which, unlike the overlapping kind, keeps the SIMD Teddy
+    /// prefilter; the escapes stay out of it, as 2-byte patterns would weaken its fingerprints).
+    Gated(Option<AhoCorasick>),
 }
 
 /// How the prefilter handled one rule.
@@ -221,11 +239,8 @@ pub struct Prefilter {
     /// Rules no raw record can match.
     never: Vec<usize>,
     rule_count: usize,
-    /// Every exact gate needle, stand-ins for the case-insensitive ones, and the two escape
-    /// openers `\\u`, `\\/`, in one leftmost-first automaton (which, unlike the overlapping
-    /// kind, keeps the SIMD Teddy prefilter), for [`Prefilter::mark_batch`]. `None` when some
-    /// rule sees every record.
-    any_gate: Option<AhoCorasick>,
+    /// What [`Prefilter::mark_batch`] scans a batch for.
+    any_gate: BatchScan,
     escape_u: memmem::Finder<'static>,
     escape_slash: memmem::Finder<'static>,
 }
@@ -364,7 +379,7 @@ impl Prefilter {
                 key,
                 finder: memmem::Finder::new(format!("\"{key}\"").as_bytes()).into_owned(),
                 ids: HashMap::new(),
-                gate_values: HashSet::new(),
+                gate_values: HashSet::default(),
             })
             .collect();
         let mut in_gate = vec![false; needles.len()];
@@ -386,32 +401,38 @@ impl Prefilter {
                 }
             }
         }
+        // Few byte gate needles are searched one by one (memmem, when a record's gate is
+        // asked about); many are found in one overlapping automaton pass over the record.
         let gate_automata: Vec<(AhoCorasick, Vec<u32>)> =
-            [(exact_gate, false), (insensitive_gate, true)]
-                .into_iter()
-                .filter(|(ids, _)| !ids.is_empty())
-                .map(|(ids, insensitive)| {
-                    let patterns: Vec<&[u8]> = ids
-                        .iter()
-                        .map(|&id| needles[id as usize].bytes.as_slice())
-                        .collect();
-                    let ac = AhoCorasickBuilder::new()
-                        .match_kind(MatchKind::Standard)
-                        .ascii_case_insensitive(insensitive)
-                        // A full DFA: a few hundred needles stay small.
-                        .kind(Some(AhoCorasickKind::DFA))
-                        .build(patterns)
-                        .expect("gate automaton within default size limits");
-                    (ac, ids)
-                })
-                .collect();
+            if exact_gate.len() + insensitive_gate.len() <= LAZY_GATE_NEEDLES {
+                Vec::new()
+            } else {
+                [(exact_gate, false), (insensitive_gate, true)]
+                    .into_iter()
+                    .filter(|(ids, _)| !ids.is_empty())
+                    .map(|(ids, insensitive)| {
+                        let patterns: Vec<&[u8]> = ids
+                            .iter()
+                            .map(|&id| needles[id as usize].bytes.as_slice())
+                            .collect();
+                        let ac = AhoCorasickBuilder::new()
+                            .match_kind(MatchKind::Standard)
+                            .ascii_case_insensitive(insensitive)
+                            // A full DFA: a few hundred needles stay small.
+                            .kind(Some(AhoCorasickKind::DFA))
+                            .build(patterns)
+                            .expect("gate automaton within default size limits");
+                        (ac, ids)
+                    })
+                    .collect()
+            };
         for (_, ids) in &gate_automata {
             for &id in ids {
                 in_gate[id as usize] = true;
             }
         }
-        let any_gate = (always.is_empty() && !prefiltered.is_empty()).then(|| {
-            let mut exact: Vec<Vec<u8>> = vec![b"\\u".to_vec(), b"\\/".to_vec()];
+        let any_gate = if always.is_empty() && !prefiltered.is_empty() {
+            let mut exact: Vec<Vec<u8>> = Vec::new();
             for &id in &gate_ids {
                 let n = &needles[id as usize];
                 match n.kind {
@@ -422,11 +443,15 @@ impl Prefilter {
             }
             exact.sort();
             exact.dedup();
-            AhoCorasickBuilder::new()
-                .match_kind(MatchKind::LeftmostFirst)
-                .build(&exact)
-                .expect("gate automaton within default size limits")
-        });
+            BatchScan::Gated((!exact.is_empty()).then(|| {
+                AhoCorasickBuilder::new()
+                    .match_kind(MatchKind::LeftmostFirst)
+                    .build(&exact)
+                    .expect("gate automaton within default size limits")
+            }))
+        } else {
+            BatchScan::EveryRecord
+        };
         Self {
             needles,
             searchers,
@@ -517,7 +542,7 @@ impl Prefilter {
     /// `true`) when some rule sees every record.
     pub fn mark_batch(&self, buf: &[u8], spans: &[Range<usize>], hit: &mut Vec<bool>) -> bool {
         hit.clear();
-        let Some(any) = &self.any_gate else {
+        let BatchScan::Gated(automaton) = &self.any_gate else {
             hit.resize(spans.len(), true);
             return false;
         };
@@ -526,27 +551,46 @@ impl Prefilter {
             return true;
         };
         let end = last.end;
-        let mut at = first.start;
+        let region = first.start..end;
+        // Escapes: `\\` is rare in CloudTrail (escaped quotes in policy documents, mostly).
         let mut i = 0;
-        while at < end {
-            let Some(m) = any.find(Input::new(buf).span(at..end)) else {
-                break;
-            };
-            let start = m.start();
-            while i < spans.len() && spans[i].end <= start {
+        for found in memchr::memchr_iter(b'\\', &buf[region.clone()]) {
+            let at = region.start + found;
+            if !matches!(buf.get(at + 1), Some(b'u' | b'/')) {
+                continue;
+            }
+            while i < spans.len() && spans[i].end <= at {
                 i += 1;
             }
             match spans.get(i) {
-                // Inside record i (a match running past its end still marks it: the exact
-                // test decides). The rest of the record need not be searched.
-                Some(span) if span.start <= start => {
-                    hit[i] = true;
+                Some(span) if span.start <= at => hit[i] = true,
+                Some(_) => {}
+                None => break,
+            }
+        }
+        if let Some(any) = automaton {
+            let mut at = region.start;
+            let mut i = 0;
+            while at < end {
+                let Some(m) = any.find(Input::new(buf).span(at..end)) else {
+                    break;
+                };
+                let start = m.start();
+                while i < spans.len() && spans[i].end <= start {
                     i += 1;
-                    at = spans.get(i).map_or(end, |s| s.start);
                 }
-                // Between records: not an occurrence in any record; look again one byte on
-                // (not past the match, which could hide an occurrence starting inside it).
-                _ => at = start + 1,
+                match spans.get(i) {
+                    // Inside record i (a match running past its end still marks it: the exact
+                    // test decides). The rest of the record need not be searched.
+                    Some(span) if span.start <= start => {
+                        hit[i] = true;
+                        i += 1;
+                        at = spans.get(i).map_or(end, |s| s.start);
+                    }
+                    // Between records: not an occurrence in any record; look again one byte
+                    // on (not past the match, which could hide one starting inside it).
+                    _ => at = start + 1,
+                }
             }
         }
         for member in &self.members {
@@ -623,7 +667,7 @@ impl Prefilter {
             // The gate first: for most records it is closed and nothing else is searched.
             let gate_open = clauses[gate]
                 .iter()
-                .any(|&id| scratch.state[id as usize] == PRESENT);
+                .any(|&id| self.present(id, record, scratch));
             if !gate_open {
                 continue;
             }
@@ -864,6 +908,28 @@ mod tests {
             candidates > 100 && marked < spans.len(),
             "{candidates} candidates, {marked} marked"
         );
+    }
+
+    /// Past [`LAZY_GATE_NEEDLES`], gate needles are found by automata: same answers.
+    #[test]
+    fn many_gate_needles_use_automata_with_the_same_answers() {
+        let n = LAZY_GATE_NEEDLES + 4;
+        let rules: Vec<Vec<Vec<NeedleSpec>>> = (0..n)
+            .map(|i| {
+                let needle = format!("Action{i:02}");
+                if i % 3 == 0 {
+                    vec![vec![ci(&needle.to_lowercase())], vec![bytes("common")]]
+                } else {
+                    vec![vec![bytes(&needle)], vec![bytes("common")]]
+                }
+            })
+            .collect();
+        let p = Prefilter::build(&rules);
+        assert!(!p.gate_automata.is_empty());
+        assert_eq!(run(&p, "Action01 Action03 common"), vec![1, 3]);
+        assert_eq!(run(&p, "ACTION03 action06 common"), vec![3, 6]);
+        assert!(run(&p, "Action01 Action03").is_empty());
+        assert!(run(&p, "common").is_empty());
     }
 
     #[test]

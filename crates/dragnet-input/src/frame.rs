@@ -970,7 +970,8 @@ impl<'a> Framer<'a> {
         }
         if self.buf[end - 1] != b'}'
             || end - p > self.opts.max_record_bytes
-            || std::str::from_utf8(&self.buf[p..end]).is_err()
+            // SIMD validation: this runs on every byte of the input.
+            || simdutf8::basic::from_utf8(&self.buf[p..end]).is_err()
         {
             return false;
         }
