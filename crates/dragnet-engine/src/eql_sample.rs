@@ -626,6 +626,37 @@ query = '''
     }
 
     #[test]
+    fn explain_names_the_join_keys_and_events() {
+        let rule = eql_rule(SAMPLE, "");
+        let options = RunOptions {
+            explain: true,
+            ..RunOptions::default()
+        };
+        let (out, _) = run_docs(&[rule], &Extras::default(), &sample_docs(), &options);
+        let shell = out
+            .alerts
+            .iter()
+            .find(|a| a.doc.get("kibana.alert.group.index").is_none())
+            .unwrap();
+        assert_eq!(
+            shell.doc["dragnet.explain"],
+            json!({"sample": {"join_keys": ["alice"], "events": [
+                {"event.id": "e2", "@timestamp": "2025-03-01T10:05:00Z"},
+                {"event.id": "e1", "@timestamp": "2025-03-01T10:10:00Z"},
+            ]}})
+        );
+        let block = out
+            .alerts
+            .iter()
+            .find(|a| a.doc.get("kibana.alert.group.index") == Some(&json!(1)))
+            .unwrap();
+        assert_eq!(
+            block.doc["dragnet.explain"],
+            json!({"sample": {"join_keys": ["alice"], "group_index": 1, "events": 2}})
+        );
+    }
+
+    #[test]
     fn input_order_and_duplicate_deliveries_do_not_change_the_alerts() {
         let rule = eql_rule(SAMPLE, "");
         let mut docs = sample_docs();
