@@ -45,6 +45,33 @@ const MEMBER_FIELDS: [(&str, &str); 2] = [
     ("event.provider", "eventSource"),
 ];
 
+/// The flattened copies of raw objects: a value at `<prefix>.<path>` comes from a raw key path
+/// ending in the path's last segment.
+const FLATTENED_PREFIXES: [&str; 4] = [
+    "aws.cloudtrail.flattened.request_parameters.",
+    "aws.cloudtrail.flattened.response_elements.",
+    "aws.cloudtrail.flattened.additional_eventdata.",
+    "aws.cloudtrail.flattened.service_event_details.",
+];
+
+/// Bytes every raw record holds when `field` has any value: for a flattened sub-field
+/// (`aws.cloudtrail.flattened.request_parameters.includeDeprecated`), its last key followed by
+/// the closing quote (`includeDeprecated"`): the raw key is `"includeDeprecated"`, or a
+/// dotted key ending in it (`"x.includeDeprecated"`), which Elasticsearch flattens alike.
+/// `None` for other fields, or a key JSON may have escaped.
+pub fn raw_key_needle(field: &str) -> Option<Vec<u8>> {
+    let path = FLATTENED_PREFIXES
+        .iter()
+        .find_map(|p| field.strip_prefix(p))?;
+    let key = path.rsplit('.').next()?;
+    if key.is_empty() || has_json_escaped_char(key) {
+        return None;
+    }
+    let mut needle = key.as_bytes().to_vec();
+    needle.push(b'"');
+    Some(needle)
+}
+
 /// What follows one occurrence of a quoted key in a raw record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MemberValue<'r> {
@@ -315,6 +342,27 @@ mod tests {
         ] {
             assert!(!members(undecidable).1, "{undecidable}");
         }
+    }
+
+    #[test]
+    fn flattened_fields_need_their_key() {
+        assert_eq!(
+            raw_key_needle("aws.cloudtrail.flattened.request_parameters.includeDeprecated"),
+            Some(b"includeDeprecated\"".to_vec())
+        );
+        assert_eq!(
+            raw_key_needle("aws.cloudtrail.flattened.response_elements.a.b.roleArn"),
+            Some(b"roleArn\"".to_vec())
+        );
+        assert_eq!(
+            raw_key_needle("aws.cloudtrail.flattened.request_parameters"),
+            None
+        );
+        assert_eq!(raw_key_needle("event.action"), None);
+        assert_eq!(
+            raw_key_needle("aws.cloudtrail.flattened.request_parameters.a/b"),
+            None
+        );
     }
 
     #[test]

@@ -218,3 +218,59 @@ fn needles_are_found_in_every_record_that_matches() {
         "event.action/event.provider equality must give member needles"
     );
 }
+
+/// Every leaf path under `value`, dotted (arrays are transparent, as in Elasticsearch).
+fn leaf_paths(value: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                leaf_paths(v, &format!("{prefix}.{k}"), out);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for v in items {
+                leaf_paths(v, prefix, out);
+            }
+        }
+        serde_json::Value::Null => {}
+        _ => out.push(prefix.to_string()),
+    }
+}
+
+/// `raw_key_needle`: every flattened sub-field holding a value has its key's bytes in the raw
+/// record.
+#[test]
+fn key_needles_are_found_in_every_record_with_the_field() {
+    let fixtures =
+        dragnet_testdata::require_shared!("fixtures/aws-cloudtrail-pipeline/_dev/test/pipeline");
+    let datasets = dragnet_testdata::require_shared!("datasets/cloudtrail");
+    let mut records = Vec::new();
+    walk(&fixtures, &mut records);
+    walk(&datasets, &mut records);
+    records.retain(|r| !contains(r, b"\\u", false));
+    let table = FieldTable::new();
+    let mapper = Mapper::bind(&table, MapperOptions::default()).unwrap();
+    let mut checked = 0usize;
+    for raw in &records {
+        let Ok(ev) = mapper.map(raw) else { continue };
+        let ecs = ev.to_ecs();
+        let Some(flattened) = ecs.pointer("/aws/cloudtrail/flattened") else {
+            continue;
+        };
+        let mut paths = Vec::new();
+        leaf_paths(flattened, "aws.cloudtrail.flattened", &mut paths);
+        for path in paths {
+            if let Some(needle) = dragnet_cloudtrail::raw_key_needle(&path) {
+                checked += 1;
+                assert!(
+                    contains(raw, &needle, false),
+                    "{path}: key needle {:?} not in record {}",
+                    String::from_utf8_lossy(&needle),
+                    String::from_utf8_lossy(raw)
+                );
+            }
+        }
+    }
+    println!("key needles: {checked} checked, all found");
+    assert!(checked > 1000, "too few flattened fields: {checked}");
+}

@@ -162,7 +162,8 @@ impl Engine {
         let needles: Vec<Vec<Vec<NeedleSpec>>> = cnfs
             .iter()
             .map(|cnf| {
-                cnf.iter()
+                let mut clauses: Vec<Vec<NeedleSpec>> = cnf
+                    .iter()
                     .map(|clause| {
                         clause
                             .iter()
@@ -171,7 +172,18 @@ impl Engine {
                             })
                             .collect()
                     })
-                    .collect()
+                    .collect();
+                // A clause whose literals are all on one flattened field needs that field, so
+                // the raw key too: often far rarer than the literal (`"true"`).
+                for clause in cnf {
+                    if let Some((field, ..)) = clause.first()
+                        && clause.iter().all(|(f, ..)| f == field)
+                        && let Some(key) = dragnet_cloudtrail::raw_key_needle(field)
+                    {
+                        clauses.push(vec![NeedleSpec::Bytes(key)]);
+                    }
+                }
+                clauses
             })
             .collect();
         let prefilter = Prefilter::build(&needles);

@@ -114,6 +114,35 @@ fn most_selective_clause(clauses: &[Vec<u32>], needles: &[Needle]) -> usize {
         .map_or(0, |(i, _)| i)
 }
 
+/// How often a byte occurs in CloudTrail JSON, roughly: 0 for JSON punctuation, blanks and
+/// the commonest lowercase letters and digits, 1 for other lowercase letters and digits, 2 for
+/// uppercase letters, 3 for anything else.
+fn byte_rarity(b: u8) -> u32 {
+    match b {
+        b'"' | b':' | b',' | b'.' | b'-' | b'/' | b' ' | b'0'..=b'2' => 0,
+        b'e' | b't' | b'a' | b'o' | b'i' | b'n' | b's' | b'r' | b'l' | b'c' | b'd' | b'u'
+        | b'm' => 0,
+        b'a'..=b'z' | b'3'..=b'9' | b'_' | b'{' | b'}' | b'[' | b']' => 1,
+        b'A'..=b'Z' => 2,
+        _ => 3,
+    }
+}
+
+/// The suffix of a gate needle the batch scan looks for: a record holding the needle holds
+/// every suffix of it. Teddy fingerprints a pattern by its first bytes, so the suffix starts
+/// at the rarest 4-byte window (`requestParameters too large` is found by `Parameters too
+/// large`: `requ` begins every record's `requestID`).
+fn rare_suffix(needle: &[u8]) -> &[u8] {
+    if needle.len() <= 4 {
+        return needle;
+    }
+    let score = |w: &[u8]| w.iter().map(|&b| byte_rarity(b)).sum::<u32>();
+    let best = (0..=needle.len() - 4)
+        .max_by_key(|&k| (score(&needle[k..k + 4]), std::cmp::Reverse(k)))
+        .unwrap_or(0);
+    &needle[best..]
+}
+
 /// Letters of a case-insensitive needle's window whose every casing is spelled out.
 const MAX_FOLDED_LETTERS: usize = 4;
 
@@ -436,7 +465,7 @@ impl Prefilter {
             for &id in &gate_ids {
                 let n = &needles[id as usize];
                 match n.kind {
-                    Kind::Exact => exact.push(n.bytes.clone()),
+                    Kind::Exact => exact.push(rare_suffix(&n.bytes).to_vec()),
                     Kind::Insensitive => exact.extend(case_variants_of_a_window(&n.bytes)),
                     Kind::Member(_) => {}
                 }
