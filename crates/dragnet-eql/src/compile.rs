@@ -722,7 +722,36 @@ pub(crate) struct Step {
     pub(crate) missing: bool,
 }
 
+/// How a join key's values sort in a composite aggregation (the order of `sample` results).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum KeySort {
+    /// A keyword or boolean field: bytewise (`"false"` before `"true"`).
+    Text,
+    /// A numeric field: numerically.
+    Number,
+    /// An `ip` field: by address.
+    Ip,
+    /// Unmapped, a date, or computed: the values' shape decides.
+    Shape,
+}
+
 impl Step {
+    /// How each of this step's join keys sorts, from its field's mapped type.
+    pub(crate) fn key_sorts(&self) -> Vec<KeySort> {
+        self.keys
+            .iter()
+            .map(|k| match &k.expr {
+                SExpr::Field(f) => match f.kind {
+                    Kind::Keyword { .. } | Kind::Bool => KeySort::Text,
+                    Kind::Number => KeySort::Number,
+                    Kind::Ip => KeySort::Ip,
+                    Kind::Date | Kind::Dynamic { .. } => KeySort::Shape,
+                },
+                _ => KeySort::Shape,
+            })
+            .collect()
+    }
+
     /// The join keys of `event` for this step: none if a non-optional key is null; with
     /// multi-valued key fields, every combination of values (Elasticsearch's `TumblingWindow`
     /// joins each combination, the cartesian product of the values).

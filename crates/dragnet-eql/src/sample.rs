@@ -27,9 +27,9 @@
 //!   one event delivered twice and count once.
 //! - Join key values compare as text (a `term` query on one filter's key field with another
 //!   filter's value behaves the same for keyword, numeric and IP values written alike). Keys sort
-//!   by the shape of their values — numerically when both parse as numbers, as addresses when
-//!   both are IPs, else bytewise — where Elasticsearch sorts by the key field's mapped type (a
-//!   keyword field holding digits sorts bytewise there).
+//!   by the mapped type of the first filter's key fields, as the composite aggregation does
+//!   (keyword and boolean bytewise, numbers numerically, IPs by address); for unmapped fields,
+//!   dates and computed keys, by the shape of the values (numbers, then IPs, else bytewise).
 //!
 //! Memory: per key and filter at most `filters + max_samples_per_key - 1` event references are
 //! kept (the smallest so far), and at most [`SampleMatcher::with_capacity`] references in all:
@@ -42,7 +42,7 @@ use std::net::IpAddr;
 
 use dragnet_event::Event;
 
-use crate::compile::{KeyValue, Step};
+use crate::compile::{KeySort, KeyValue, Step};
 
 /// Elasticsearch's default `max_samples_per_key` (EQL search API).
 pub const DEFAULT_MAX_SAMPLES_PER_KEY: usize = 1;
@@ -174,7 +174,8 @@ impl<R: Clone + Ord> SampleMatcher<R> {
             .into_iter()
             .filter(|(_, lists)| lists.iter().all(|l| !l.is_empty()))
             .collect();
-        complete.sort_by(|a, b| compare_keys(&a.0, &b.0));
+        let sorts = self.filters[0].key_sorts();
+        complete.sort_by(|a, b| compare_keys(&sorts, &a.0, &b.0));
         let mut out = Vec::new();
         for (key, lists) in complete {
             let mut found = Vec::new();
@@ -217,13 +218,13 @@ fn pick<R: Clone + Ord>(
 }
 
 /// Composite-aggregation order of two keys: component by component, a missing value first.
-fn compare_keys(a: &KeyValue, b: &KeyValue) -> Ordering {
-    for (x, y) in a.iter().zip(b) {
+fn compare_keys(sorts: &[KeySort], a: &KeyValue, b: &KeyValue) -> Ordering {
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
         let o = match (x, y) {
             (None, None) => Ordering::Equal,
             (None, Some(_)) => Ordering::Less,
             (Some(_), None) => Ordering::Greater,
-            (Some(x), Some(y)) => compare_values(x, y),
+            (Some(x), Some(y)) => compare_values(sorts.get(i).copied(), x, y),
         };
         if o != Ordering::Equal {
             return o;
@@ -232,10 +233,16 @@ fn compare_keys(a: &KeyValue, b: &KeyValue) -> Ordering {
     a.len().cmp(&b.len())
 }
 
-/// Numbers numerically, IP addresses as their 16-byte encoding (IPv4 mapped into IPv6, as
+/// By the key's sort; for [`KeySort::Shape`] (or values that do not fit their type): numbers
+/// numerically, IP addresses as their 16-byte encoding (IPv4 mapped into IPv6, as
 /// Elasticsearch's `ip` type stores them), anything else bytewise.
-fn compare_values(x: &str, y: &str) -> Ordering {
-    if let (Some(a), Some(b)) = (as_number(x), as_number(y)) {
+fn compare_values(sort: Option<KeySort>, x: &str, y: &str) -> Ordering {
+    if sort == Some(KeySort::Text) {
+        return x.as_bytes().cmp(y.as_bytes());
+    }
+    if sort != Some(KeySort::Ip)
+        && let (Some(a), Some(b)) = (as_number(x), as_number(y))
+    {
         return a.total_cmp(&b).then_with(|| x.cmp(y));
     }
     if let (Ok(a), Ok(b)) = (x.parse::<IpAddr>(), y.parse::<IpAddr>()) {
@@ -477,6 +484,28 @@ mod tests {
         );
     }
 
+    #[test]
+    fn key_order_follows_the_key_fields_mapping() {
+        // `user.id` is a keyword (bytewise: "10" before "9"), `process.pid` a long (9 before 10).
+        let events = [
+            json!({"user": {"id": "9"}, "process": {"pid": 9}, "a": 1}),
+            json!({"user": {"id": "9"}, "process": {"pid": 9}, "b": 1}),
+            json!({"user": {"id": "10"}, "process": {"pid": 10}, "a": 1}),
+            json!({"user": {"id": "10"}, "process": {"pid": 10}, "b": 1}),
+        ];
+        let keys = |q: &str| -> Vec<Vec<Option<String>>> {
+            run(q, &events).into_iter().map(|(k, _)| k).collect()
+        };
+        assert_eq!(
+            keys("sample by user.id [any where a == 1] [any where b == 1]"),
+            vec![key(&[Some("10")]), key(&[Some("9")])]
+        );
+        assert_eq!(
+            keys("sample by process.pid [any where a == 1] [any where b == 1]"),
+            vec![key(&[Some("9")]), key(&[Some("10")])]
+        );
+    }
+
     /// Feeds `(reference, event)` pairs in the given (arrival) order.
     fn run_refs(query: &str, events: &[(usize, Value)], cap: usize) -> (Vec<Vec<usize>>, u64) {
         let q = crate::parse(query).unwrap_or_else(|e| panic!("{query}: {e}"));
@@ -544,17 +573,32 @@ mod tests {
     }
 
     #[test]
-    fn keys_sort_by_value_shape() {
+    fn keys_sort_by_mapped_type_else_value_shape() {
         let k = |v: &str| vec![Some(v.to_owned())];
-        assert_eq!(compare_keys(&k("9"), &k("10")), Ordering::Less);
-        assert_eq!(compare_keys(&k("-1"), &k("0.5")), Ordering::Less);
+        let shape = [KeySort::Shape];
+        assert_eq!(compare_keys(&shape, &k("9"), &k("10")), Ordering::Less);
+        assert_eq!(compare_keys(&shape, &k("-1"), &k("0.5")), Ordering::Less);
         assert_eq!(
-            compare_keys(&k("10.0.0.9"), &k("10.0.0.10")),
+            compare_keys(&shape, &k("10.0.0.9"), &k("10.0.0.10")),
             Ordering::Less
         );
-        assert_eq!(compare_keys(&k("GTA"), &k("doom")), Ordering::Less);
-        assert_eq!(compare_keys(&k("false"), &k("true")), Ordering::Less);
-        assert_eq!(compare_keys(&vec![None], &k("a")), Ordering::Less);
+        assert_eq!(compare_keys(&shape, &k("GTA"), &k("doom")), Ordering::Less);
+        assert_eq!(
+            compare_keys(&shape, &k("false"), &k("true")),
+            Ordering::Less
+        );
+        assert_eq!(compare_keys(&shape, &vec![None], &k("a")), Ordering::Less);
+        // A keyword field holding digits sorts bytewise, a numeric field numerically, an ip
+        // field by address.
+        let text = [KeySort::Text];
+        assert_eq!(compare_keys(&text, &k("9"), &k("10")), Ordering::Greater);
+        let number = [KeySort::Number];
+        assert_eq!(compare_keys(&number, &k("9"), &k("10")), Ordering::Less);
+        let ip = [KeySort::Ip];
+        assert_eq!(
+            compare_keys(&ip, &k("10.0.0.9"), &k("10.0.0.10")),
+            Ordering::Less
+        );
         assert_eq!(as_number("inf"), None);
         assert_eq!(as_number("1e3"), Some(1000.0));
     }
