@@ -18,8 +18,8 @@
 //! - sequence join keys compare as text (`1` and `"1"` join); `@timestamp` ties keep input
 //!   order (Elasticsearch uses the tiebreaker field, then its own order);
 //! - `sample` events are taken in the order of their references (callers: timestamp order)
-//!   where Elasticsearch takes them in index order, and sample keys sort by value shape (see
-//!   the `sample` module);
+//!   where Elasticsearch takes them in index order; keys of unmapped fields sort by the shape
+//!   of their values (see the `sample` module);
 //! - pipes are applied by the caller.
 
 pub mod ast;
