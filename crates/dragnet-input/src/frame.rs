@@ -9,7 +9,9 @@ use bytes::Bytes;
 use crate::decompress::{GzipError, LimitError};
 use crate::problem::{Limit, Problem, ProblemKind, RecordLocation};
 use crate::scan::{Member, ScanError, Scanner, skip_object_fast, skip_ws};
-use crate::{InputOptions, RecordBatch, RecordKind, RecordSpan, SourceStats, Validation};
+use crate::{
+    InputOptions, MappedFile, RecordBatch, RecordKind, RecordSpan, SourceStats, Validation,
+};
 
 /// Bytes asked from the reader per refill when nothing bigger is pending.
 const READ_CHUNK: usize = 1 << 20;
@@ -93,6 +95,11 @@ impl std::ops::Deref for Window {
     }
 }
 
+/// How far behind the framing position mapped pages are kept resident. The batches in flight
+/// (a bounded channel of two 4 MiB batches per worker) usually lie within it; a page released
+/// under a slow worker is faulted back in from the page cache, a cost and never an error.
+const RELEASE_LAG: usize = 32 << 20;
+
 /// The consumed bytes a batch is cut from.
 enum Head {
     Owned(Vec<u8>),
@@ -123,6 +130,8 @@ pub(crate) struct Framer<'a> {
     decided: bool,
     stopped: bool,
     pub stats: SourceStats,
+    /// For a mapped file: the mapping and how far its pages were released.
+    mapping: Option<(Arc<memmap2::Mmap>, usize)>,
 }
 
 fn describe_scan_error(e: ScanError) -> String {
@@ -490,14 +499,43 @@ impl<'a> Framer<'a> {
         )
     }
 
-    /// A framer over a whole file already in memory (mapped): nothing is read or copied, and
-    /// each batch is a slice of `all`.
-    pub(crate) fn mapped(all: Bytes, source: Arc<str>, opts: &'a InputOptions) -> Self {
-        let len = all.len() as u64;
-        let mut framer = Self::with_window(None, Window::Mapped { all, start: 0 }, source, opts);
+    /// A framer over a whole memory-mapped file: nothing is read or copied, and each batch is
+    /// a slice of the mapping.
+    pub(crate) fn mapped(file: MappedFile, source: Arc<str>, opts: &'a InputOptions) -> Self {
+        let len = file.all.len() as u64;
+        let window = Window::Mapped {
+            all: file.all,
+            start: 0,
+        };
+        let mut framer = Self::with_window(None, window, source, opts);
         framer.eof = true;
         framer.stats.bytes = len;
+        framer.mapping = Some((file.map, 0));
         framer
+    }
+
+    /// Drops the mapped pages well behind the framing position (the batches cut from them
+    /// have long been evaluated), so resident memory stays flat over a file of any size.
+    fn release_behind(&mut self, position: usize) {
+        let Some((map, released)) = &mut self.mapping else {
+            return;
+        };
+        let page = 4096;
+        let keep_from = position.saturating_sub(RELEASE_LAG) / page * page;
+        if keep_from > *released {
+            // SAFETY: the mapping is private and read-only, so dropping pages loses nothing: a
+            // later access (a batch still being evaluated) faults the same bytes back in from
+            // the file. No reference is invalidated; the address range stays mapped.
+            #[allow(unsafe_code)]
+            let _ = unsafe {
+                map.unchecked_advise_range(
+                    memmap2::UncheckedAdvice::DontNeed,
+                    *released,
+                    keep_from - *released,
+                )
+            };
+            *released = keep_from;
+        }
     }
 
     fn with_window(
@@ -527,6 +565,7 @@ impl<'a> Framer<'a> {
             decided: false,
             stopped: false,
             stats: SourceStats::default(),
+            mapping: None,
         }
     }
 
@@ -741,6 +780,8 @@ impl<'a> Framer<'a> {
                 Head::Shared(head)
             }
         };
+        let position = self.base as usize + cut;
+        self.release_behind(position);
         self.base += cut as u64;
         self.pos -= cut;
         self.line_pos -= cut;

@@ -286,9 +286,9 @@ pub fn read_batches(
         Source::File(path) => match std::fs::File::open(path) {
             Ok(f) => {
                 if let Some(min) = opts.map_min_bytes
-                    && let Some(all) = map_plain_file(&f, min)
+                    && let Some(mapped) = map_plain_file(&f, min)
                 {
-                    let mut framer = frame::Framer::mapped(all, name, opts);
+                    let mut framer = frame::Framer::mapped(mapped, name, opts);
                     framer.run(on_batch, on_problem);
                     let mut stats = framer.stats;
                     stats.compressed_bytes = stats.bytes;
@@ -324,10 +324,26 @@ pub fn read_batches(
     read_reader(raw, name, opts, on_batch, on_problem)
 }
 
-/// The file's bytes, memory-mapped, when it is a regular file of at least `min_bytes` (and
-/// not empty) that is not gzip (which must be decompressed: the reader path does that). `None` (read it
+/// A memory-mapped file: its bytes (shared by the batches cut from it) and the mapping, to
+/// release pages the framer has left behind.
+pub(crate) struct MappedFile {
+    pub all: Bytes,
+    pub map: Arc<memmap2::Mmap>,
+}
+
+/// Lets [`Bytes`] own a shared mapping.
+struct MapOwner(Arc<memmap2::Mmap>);
+
+impl AsRef<[u8]> for MapOwner {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// The file memory-mapped, when it is a regular file of at least `min_bytes` (and not empty)
+/// that is not gzip (which must be decompressed: the reader path does that). `None` (read it
 /// instead) when mapping is not possible.
-fn map_plain_file(file: &std::fs::File, min_bytes: u64) -> Option<Bytes> {
+fn map_plain_file(file: &std::fs::File, min_bytes: u64) -> Option<MappedFile> {
     let meta = file.metadata().ok()?;
     if !meta.is_file() || meta.len() < min_bytes.max(1) {
         return None;
@@ -343,7 +359,11 @@ fn map_plain_file(file: &std::fs::File, min_bytes: u64) -> Option<Bytes> {
     }
     #[cfg(unix)]
     let _ = map.advise(memmap2::Advice::Sequential);
-    Some(Bytes::from_owner(map))
+    let map = Arc::new(map);
+    Some(MappedFile {
+        all: Bytes::from_owner(MapOwner(map.clone())),
+        map,
+    })
 }
 
 /// Like [`read_batches`] over any reader (gzip or plain), named `name` in locations. A gzip
