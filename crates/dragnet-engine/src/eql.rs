@@ -32,7 +32,7 @@ use serde_json::{Map, Value, json};
 use crate::accounting::RuleStatus;
 use crate::detector::{Detection, Detector};
 use crate::sequence_order::{
-    Budgets, Candidate, DEFAULT_SORT_BUFFER_BYTES, DEFAULT_WINDOW_BYTES, FeedMode, Key,
+    Budgets, Candidate, DEFAULT_SORT_BUFFER_BYTES, DEFAULT_WINDOW_BYTES, FeedMode, Key, Matching,
     SequenceFeed,
 };
 #[cfg(test)]
@@ -145,6 +145,7 @@ pub(crate) fn build(
             window_bytes: memory.unwrap_or(DEFAULT_WINDOW_BYTES),
             sort_buffer_bytes: memory.unwrap_or(DEFAULT_SORT_BUFFER_BYTES),
             feed: Mutex::new(None),
+            matching: Mutex::new(None),
             full: AtomicBool::new(false),
             untimed: AtomicU64::new(0),
             explain: AtomicBool::new(false),
@@ -158,6 +159,9 @@ pub(crate) fn build(
     }
     Ok((Box::new(EqlDetector { query: compiled }), cnf))
 }
+
+/// Released candidates queued for the streaming matcher before a worker waits to feed them.
+const MAX_RELEASED_BACKLOG: usize = 4096;
 
 /// Default cap on candidate events kept for sorting per sequence rule when the input is not in
 /// time order (`--max-sequence-candidates`).
@@ -208,6 +212,9 @@ pub struct SequenceDetector {
     /// Candidates on their way to the matcher; made by [`Detector::prepare`] (or the first
     /// candidate), consumed by [`Detector::finish`].
     feed: Mutex<Option<SequenceFeed>>,
+    /// The streaming matcher, fed the feed's released candidates by one worker at a time
+    /// ([`SequenceDetector::drain`]); `None` once the order broke.
+    matching: Mutex<Option<Matching>>,
     /// The feed drops new candidates (sorting, at the cap): skip building their documents.
     full: AtomicBool,
     /// Events that could take part but have no usable timestamp (left out).
@@ -318,14 +325,48 @@ impl SequenceDetector {
     }
 
     fn new_feed(&self) -> SequenceFeed {
-        SequenceFeed::new(
-            &self.query,
-            Budgets {
-                window_bytes: self.window_bytes,
-                sort_buffer_bytes: self.sort_buffer_bytes,
-                max_candidates: self.cap.load(Ordering::Relaxed).max(1),
-            },
-        )
+        SequenceFeed::new(Budgets {
+            window_bytes: self.window_bytes,
+            sort_buffer_bytes: self.sort_buffer_bytes,
+            max_candidates: self.cap.load(Ordering::Relaxed).max(1),
+        })
+    }
+
+    /// Feeds released candidates to the streaming matcher. Whoever holds the matching lock
+    /// takes the feed's queue batch by batch until it is empty, so candidates reach the matcher
+    /// in release order while other workers keep pushing. Without `block`, a worker finding the
+    /// lock taken leaves its candidates to the holder (or a later drain, or finish).
+    fn drain(&self, block: bool) {
+        let mut matching = if block {
+            self.matching.lock().unwrap_or_else(|e| e.into_inner())
+        } else {
+            match self.matching.try_lock() {
+                Ok(guard) => guard,
+                Err(std::sync::TryLockError::WouldBlock) => return,
+                Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            }
+        };
+        loop {
+            let (batch, streaming) = {
+                let mut feed = self.feed.lock().unwrap_or_else(|e| e.into_inner());
+                match feed.as_mut() {
+                    Some(f) => (f.take_released(), f.is_streaming()),
+                    None => (Vec::new(), false),
+                }
+            };
+            if !streaming {
+                // The order broke: the sort at the end replays everything.
+                *matching = None;
+                return;
+            }
+            if batch.is_empty() {
+                return;
+            }
+            let m = matching.get_or_insert_with(|| Matching::new(&self.query));
+            for c in &batch {
+                m.feed(c, &self.paths);
+            }
+        }
     }
 
     /// The sequence detector of an EQL sequence rule with the given feed budgets (tests drive
@@ -355,6 +396,7 @@ impl SequenceDetector {
             window_bytes,
             sort_buffer_bytes,
             feed: Mutex::new(None),
+            matching: Mutex::new(None),
             full: AtomicBool::new(false),
             untimed: AtomicU64::new(0),
             explain: AtomicBool::new(false),
@@ -417,6 +459,7 @@ impl Detector for SequenceDetector {
         self.full.store(false, Ordering::Relaxed);
         *self.finished.lock().unwrap_or_else(|e| e.into_inner()) = Finished::default();
         *self.feed.lock().unwrap_or_else(|e| e.into_inner()) = Some(self.new_feed());
+        *self.matching.lock().unwrap_or_else(|e| e.into_inner()) = Some(Matching::new(&self.query));
     }
 
     fn on_event(&self, event: &dyn Event, explain: bool, _out: &mut Vec<Detection>) {
@@ -452,11 +495,18 @@ impl Detector for SequenceDetector {
             },
             doc: crate::sequence_order::deflate(&doc),
         };
-        let mut feed = self.feed.lock().unwrap_or_else(|e| e.into_inner());
-        let feed = feed.get_or_insert_with(|| self.new_feed());
-        feed.push(candidate, &self.paths);
-        if feed.is_full() {
-            self.full.store(true, Ordering::Relaxed);
+        let backlog = {
+            let mut feed = self.feed.lock().unwrap_or_else(|e| e.into_inner());
+            let feed = feed.get_or_insert_with(|| self.new_feed());
+            feed.push(candidate);
+            if feed.is_full() {
+                self.full.store(true, Ordering::Relaxed);
+            }
+            feed.released_len()
+        };
+        if backlog > 0 {
+            // A long queue means the holder cannot keep up: wait for the matcher then.
+            self.drain(backlog > MAX_RELEASED_BACKLOG);
         }
     }
 
@@ -465,7 +515,7 @@ impl Detector for SequenceDetector {
         let dropped = self.over_cap.load(Ordering::Relaxed);
         if dropped > 0 {
             out.push(format!(
-                "limit max-sequence-candidates ({}) reached: {dropped} candidate event(s) were not kept and sequences may be missing; raise it with --max-sequence-candidates N or narrow the input (--from/--to)",
+                "limit max-sequence-candidates ({}) reached: the input was not in time order, so candidate events were kept for sorting, and {dropped} were not; sequences may be missing; raise it with --max-sequence-candidates N (about 1 KB of temporary disk each), give the files in time order, or narrow the input (--from/--to)",
                 self.cap.load(Ordering::Relaxed)
             ));
         }
@@ -488,9 +538,15 @@ impl Detector for SequenceDetector {
             .unwrap_or_else(|e| e.into_inner())
             .take()
             .unwrap_or_else(|| self.new_feed());
+        let matching = self
+            .matching
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .unwrap_or_else(|| Matching::new(&self.query));
         // The same event delivered twice (overlapping trails) counts once: the feed drops
         // candidates equal in key and document.
-        let result = feed.finish(&self.query, &self.paths);
+        let result = feed.finish(&self.query, &self.paths, matching);
         self.over_cap.fetch_add(result.over_cap, Ordering::Relaxed);
         *self.finished.lock().unwrap_or_else(|e| e.into_inner()) = Finished {
             matcher_warning: result.matcher_warning,

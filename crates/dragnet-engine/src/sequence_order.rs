@@ -14,6 +14,12 @@
 //! candidates in the same order (by timestamp, tiebreaker, id, then document bytes, exact
 //! duplicates dropped), so the sequences found do not depend on input order, thread count or
 //! which path ran. Unordered input costs disk (about 1 KB per candidate), not memory.
+//!
+//! Memory per sequence rule: the window and the sort buffer (32 MiB each by default;
+//! `DRAGNET_SEQUENCE_MEMORY=BYTES` sets both), the matcher's pending sequences (expired by
+//! `maxspan`; without one, capped at [`dragnet_eql::DEFAULT_MAX_PENDING`] with a warning), each
+//! holding its candidates' deflated documents, and the sequences found until the end. Temporary
+//! files live in the system temporary directory (`TMPDIR`) and are deleted when closed.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
@@ -383,10 +389,10 @@ pub(crate) struct SequenceFeed {
     budgets: Budgets,
     window: BinaryHeap<Reverse<Candidate>>,
     window_bytes: usize,
-    /// The last candidate given to the matcher (released in order).
+    /// The last candidate released (in order).
     last: Option<Arc<Candidate>>,
-    matcher: Option<SequenceMatcher<Arc<Candidate>>>,
-    found: Vec<SequenceMatch<Arc<Candidate>>>,
+    /// Released candidates waiting for the streaming [`Matching`], in order.
+    released: Vec<Arc<Candidate>>,
     state: State,
     over_cap: u64,
     io_error: Option<String>,
@@ -394,14 +400,13 @@ pub(crate) struct SequenceFeed {
 }
 
 impl SequenceFeed {
-    pub(crate) fn new(query: &CompiledQuery, budgets: Budgets) -> Self {
+    pub(crate) fn new(budgets: Budgets) -> Self {
         Self {
             budgets,
             window: BinaryHeap::new(),
             window_bytes: 0,
             last: None,
-            matcher: query.sequence_matcher(),
-            found: Vec::new(),
+            released: Vec::new(),
             state: State::Streaming {
                 record: None,
                 recorded: 0,
@@ -419,6 +424,22 @@ impl SequenceFeed {
         self.window_bytes
     }
 
+    /// Whether candidates still come in order (the streaming matcher's work counts).
+    pub(crate) fn is_streaming(&self) -> bool {
+        matches!(self.state, State::Streaming { .. })
+    }
+
+    /// Released candidates not yet taken.
+    pub(crate) fn released_len(&self) -> usize {
+        self.released.len()
+    }
+
+    /// The released candidates, in order, for the streaming [`Matching`]. Only one taker at a
+    /// time (the holder of the matching's lock), so batches reach the matcher in order.
+    pub(crate) fn take_released(&mut self) -> Vec<Arc<Candidate>> {
+        std::mem::take(&mut self.released)
+    }
+
     /// Whether a new candidate would be dropped at the cap (callers may skip building it).
     pub(crate) fn is_full(&self) -> bool {
         matches!(self.state, State::Sorting { kept, .. } if kept >= self.budgets.max_candidates)
@@ -433,7 +454,7 @@ impl SequenceFeed {
     }
 
     /// Takes one candidate (from any worker, under the caller's lock).
-    pub(crate) fn push(&mut self, c: Candidate, paths: &JsonPaths) {
+    pub(crate) fn push(&mut self, c: Candidate) {
         if let State::Sorting { sort, kept, .. } = &mut self.state {
             if *kept >= self.budgets.max_candidates {
                 self.over_cap += 1;
@@ -451,7 +472,7 @@ impl SequenceFeed {
                 Ordering::Equal => return,
                 Ordering::Less => {
                     self.fall_back();
-                    return self.push(c, paths);
+                    return self.push(c);
                 }
                 Ordering::Greater => {}
             }
@@ -465,12 +486,12 @@ impl SequenceFeed {
                 break;
             };
             self.window_bytes -= oldest.footprint();
-            self.release(oldest, paths, true);
+            self.release(oldest, true);
         }
     }
 
-    /// Gives the window's oldest candidate to the streaming matcher.
-    fn release(&mut self, c: Candidate, paths: &JsonPaths, record: bool) {
+    /// Queues the window's oldest candidate for the streaming matcher.
+    fn release(&mut self, c: Candidate, record: bool) {
         if self.last.as_deref() == Some(&c) {
             return;
         }
@@ -478,9 +499,7 @@ impl SequenceFeed {
             self.note_io_error(e);
         }
         let c = Arc::new(c);
-        if let Some(matcher) = &mut self.matcher {
-            self.found.extend(feed(matcher, &c, paths));
-        }
+        self.released.push(Arc::clone(&c));
         self.last = Some(c);
     }
 
@@ -533,8 +552,8 @@ impl SequenceFeed {
                 None
             }
         };
-        self.found.clear();
-        self.matcher = None;
+        // Recorded: the sort replays them.
+        self.released.clear();
         let mut sort = ExternalSort::new(self.budgets.sort_buffer_bytes);
         let mut kept = recorded;
         let window = std::mem::take(&mut self.window);
@@ -556,8 +575,14 @@ impl SequenceFeed {
         };
     }
 
-    /// Ends the stream: the sequences of every candidate in order.
-    pub(crate) fn finish(mut self, query: &CompiledQuery, paths: &JsonPaths) -> FeedResult {
+    /// Ends the stream: the sequences of every candidate in order. `streaming`: the matching
+    /// that took every batch of released candidates so far (used if the order held).
+    pub(crate) fn finish(
+        mut self,
+        query: &CompiledQuery,
+        paths: &JsonPaths,
+        streaming: Matching,
+    ) -> FeedResult {
         let state = std::mem::replace(
             &mut self.state,
             State::Streaming {
@@ -567,19 +592,24 @@ impl SequenceFeed {
             },
         );
         let mode;
-        let matcher = match state {
+        let matching = match state {
             State::Streaming { .. } => {
                 mode = FeedMode::Streaming;
+                let mut matching = streaming;
                 while let Some(Reverse(c)) = self.window.pop() {
-                    self.release(c, paths, false);
+                    self.release(c, false);
                 }
-                self.matcher.take()
+                for c in self.take_released() {
+                    matching.feed(&c, paths);
+                }
+                matching
             }
             State::Sorting { released, sort, .. } => {
                 mode = FeedMode::Sorting;
+                drop(streaming);
                 self.spilled += sort.spilled;
                 let mut merge = sort.merge(released.into_iter().collect());
-                let mut matcher = query.sequence_matcher::<Arc<Candidate>>();
+                let mut matching = Matching::new(query);
                 let mut last: Option<Arc<Candidate>> = None;
                 loop {
                     let c = match merge.next() {
@@ -594,20 +624,13 @@ impl SequenceFeed {
                         continue;
                     }
                     let c = Arc::new(c);
-                    if let Some(m) = &mut matcher {
-                        self.found.extend(feed(m, &c, paths));
-                    }
+                    matching.feed(&c, paths);
                     last = Some(c);
                 }
-                matcher
+                matching
             }
         };
-        let mut found = std::mem::take(&mut self.found);
-        let mut matcher_warning = None;
-        if let Some(mut m) = matcher {
-            found.extend(m.finish());
-            matcher_warning = m.warning();
-        }
+        let (found, matcher_warning) = matching.finish();
         FeedResult {
             found,
             matcher_warning,
@@ -619,15 +642,43 @@ impl SequenceFeed {
     }
 }
 
-/// One candidate through the matcher.
-fn feed(
-    matcher: &mut SequenceMatcher<Arc<Candidate>>,
-    c: &Arc<Candidate>,
-    paths: &JsonPaths,
-) -> Vec<SequenceMatch<Arc<Candidate>>> {
-    let doc = inflate(&c.doc);
-    let ts = Timestamp::from_nanosecond(c.key.time_ns).unwrap_or(Timestamp::UNIX_EPOCH);
-    matcher.on_event(&JsonEvent::new(&doc, paths), ts, Arc::clone(c))
+/// The sequence matcher over candidates in order, and what it found so far. Kept apart from
+/// the [`SequenceFeed`] (its own lock) so workers can push candidates while one of them feeds
+/// released ones to the matcher.
+pub(crate) struct Matching {
+    matcher: Option<SequenceMatcher<Arc<Candidate>>>,
+    found: Vec<SequenceMatch<Arc<Candidate>>>,
+}
+
+impl Matching {
+    pub(crate) fn new(query: &CompiledQuery) -> Self {
+        Self {
+            matcher: query.sequence_matcher(),
+            found: Vec::new(),
+        }
+    }
+
+    /// One candidate through the matcher (candidates must come in order).
+    pub(crate) fn feed(&mut self, c: &Arc<Candidate>, paths: &JsonPaths) {
+        let Some(matcher) = &mut self.matcher else {
+            return;
+        };
+        let doc = inflate(&c.doc);
+        let ts = Timestamp::from_nanosecond(c.key.time_ns).unwrap_or(Timestamp::UNIX_EPOCH);
+        self.found
+            .extend(matcher.on_event(&JsonEvent::new(&doc, paths), ts, Arc::clone(c)));
+    }
+
+    /// Ends the stream: every sequence found, and the matcher's warning.
+    fn finish(mut self) -> (Vec<SequenceMatch<Arc<Candidate>>>, Option<String>) {
+        let mut found = std::mem::take(&mut self.found);
+        let mut warning = None;
+        if let Some(m) = &mut self.matcher {
+            found.extend(m.finish());
+            warning = m.warning();
+        }
+        (found, warning)
+    }
 }
 
 #[cfg(test)]
