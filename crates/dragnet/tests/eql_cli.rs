@@ -45,6 +45,56 @@ fn event_query_reports_each_document_and_skips_bad_lines() {
         ));
 }
 
+/// `sample` has no order and no span: one event per filter for each join key both filters
+/// see, events in filter order, samples in key order.
+#[test]
+fn sample_query_takes_one_event_per_filter_for_each_key() {
+    let f = events_file();
+    let q = r#"sample by user.name
+        [any where event.action == "AttachUserPolicy"]
+        [any where event.action == "CreateAccessKey"]"#;
+    let out = dragnet()
+        .args(["--format", "ndjson", "eql", q])
+        .arg(f.path())
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("2 samples found"))
+        .get_output()
+        .stdout
+        .clone();
+    let lines: Vec<serde_json::Value> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let summary: Vec<(String, Vec<String>)> = lines
+        .iter()
+        .map(|l| {
+            let events = l["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["@timestamp"].as_str().unwrap().to_string())
+                .collect();
+            (l["join_keys"][0].as_str().unwrap().to_string(), events)
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (
+                "alice".into(),
+                vec!["2024-05-21T10:03:00Z".into(), "2024-05-21T10:00:00Z".into()]
+            ),
+            (
+                "bob".into(),
+                vec!["2024-05-21T10:20:00Z".into(), "2024-05-21T10:01:00Z".into()]
+            ),
+        ]
+    );
+    assert_eq!(lines[0]["sample"], 1);
+}
+
 #[test]
 fn sequence_query_joins_by_key_within_maxspan() {
     let f = events_file();

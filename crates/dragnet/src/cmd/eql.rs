@@ -96,10 +96,6 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         writeln!(out, "{}", compiled.canonical())?;
         return Ok(Code::Ok);
     }
-    if compiled.kind() == QueryKind::Sample {
-        eprintln!("error: `sample` queries parse and compile, but dragnet does not run them yet");
-        return Ok(Code::Usage);
-    }
     if args.inputs.is_empty() {
         anyhow::bail!(
             "no INPUT given: name files of ECS documents or CloudTrail records (or `-` for stdin)"
@@ -175,13 +171,19 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
             stats.evaluated, stats.matched, stats.skipped_records, stats.skipped_inputs
         );
     } else {
-        let found = run_sequence(&compiled, &args, &docs, ts_field, &with_event, &mut stats);
+        let (label, found) = if compiled.kind() == QueryKind::Sample {
+            let found = run_sample(&compiled, &args, &docs, ts_field, &with_event, &mut stats);
+            ("sample", found)
+        } else {
+            let found = run_sequence(&compiled, &args, &docs, ts_field, &with_event, &mut stats);
+            ("sequence", found)
+        };
         let found = apply_pipes(compiled.pipes(), found);
         for (i, s) in found.iter().enumerate() {
-            write_sequence(&mut out, format, i + 1, s)?;
+            write_sequence(&mut out, format, label, i + 1, s)?;
         }
         eprintln!(
-            "{} documents evaluated, {} sequences found, {} records skipped, {} without a usable @timestamp, {} inputs unreadable",
+            "{} documents evaluated, {} {label}s found, {} records skipped, {} without a usable @timestamp, {} inputs unreadable",
             stats.evaluated,
             found.len(),
             stats.skipped_records,
@@ -201,15 +203,15 @@ type Found = dragnet_eql::SequenceMatch<String>;
 /// Runs a callback on a document seen as an event; false when the record could not be mapped.
 type WithEvent<'a> = dyn Fn(&str, &Value, &mut dyn FnMut(&dyn Event)) -> bool + 'a;
 
-fn run_sequence(
-    compiled: &CompiledQuery,
+/// The documents with a usable timestamp, as (timestamp, index) in time order (input order
+/// breaks ties); the others are counted and warned about.
+fn in_time_order(
     args: &Args,
     docs: &[(String, Value)],
     ts_field: FieldId,
     with_event: &WithEvent<'_>,
     stats: &mut Stats,
-) -> Vec<Found> {
-    // Order by @timestamp; the input order breaks ties (a stable sort).
+) -> Vec<(Timestamp, usize)> {
     let mut timed: Vec<(Timestamp, usize)> = Vec::new();
     for (i, (location, doc)) in docs.iter().enumerate() {
         let mut ts = None;
@@ -221,14 +223,27 @@ fn run_sequence(
             Some(t) => timed.push((t, i)),
             None => {
                 eprintln!(
-                    "warning: {location}: no usable {}; left out of sequences",
+                    "warning: {location}: no usable {}; left out of sequences and samples",
                     args.timestamp_field
                 );
                 stats.no_timestamp += 1;
             }
         }
     }
+    // A stable sort: the input order breaks ties.
     timed.sort_by_key(|(t, _)| *t);
+    timed
+}
+
+fn run_sequence(
+    compiled: &CompiledQuery,
+    args: &Args,
+    docs: &[(String, Value)],
+    ts_field: FieldId,
+    with_event: &WithEvent<'_>,
+    stats: &mut Stats,
+) -> Vec<Found> {
+    let timed = in_time_order(args, docs, ts_field, with_event, stats);
     let mut matcher = compiled
         .sequence_matcher::<String>()
         .expect("a sequence query")
@@ -246,6 +261,46 @@ fn run_sequence(
         eprintln!("warning: {w}");
     }
     found
+}
+
+/// Runs a `sample` query: per join key, one event per filter, the earliest ones (as `hunt`
+/// picks them; see `dragnet_eql::SampleMatcher`), samples in key order.
+fn run_sample(
+    compiled: &CompiledQuery,
+    args: &Args,
+    docs: &[(String, Value)],
+    ts_field: FieldId,
+    with_event: &WithEvent<'_>,
+    stats: &mut Stats,
+) -> Vec<Found> {
+    let timed = in_time_order(args, docs, ts_field, with_event, stats);
+    // References order events by time, then input position.
+    let mut matcher = compiled
+        .sample_matcher::<(Timestamp, usize)>()
+        .expect("a sample query")
+        .with_capacity(args.max_pending);
+    for &(ts, i) in &timed {
+        let (location, doc) = &docs[i];
+        with_event(location, doc, &mut |ev| {
+            matcher.on_event(ev, (ts, i));
+        });
+        stats.evaluated += 1;
+    }
+    if let Some(w) = matcher.warning() {
+        eprintln!("warning: {w}");
+    }
+    matcher
+        .finish()
+        .into_iter()
+        .map(|s| Found {
+            key: s.key,
+            events: s
+                .events
+                .into_iter()
+                .map(|(ts, i)| (ts, docs[i].0.clone()))
+                .collect(),
+        })
+        .collect()
 }
 
 fn timestamp_of(ev: &dyn Event, field: FieldId) -> Option<Timestamp> {
@@ -347,7 +402,14 @@ fn documents(name: &str, bytes: &[u8], stats: &mut Stats) -> Vec<(String, Value)
     out
 }
 
-fn write_sequence(out: &mut dyn Write, format: Format, n: usize, s: &Found) -> anyhow::Result<()> {
+/// Writes sequence (or sample) `n`: its join keys and events.
+fn write_sequence(
+    out: &mut dyn Write,
+    format: Format,
+    label: &str,
+    n: usize,
+    s: &Found,
+) -> anyhow::Result<()> {
     let key: Vec<Value> = s
         .key
         .iter()
@@ -362,7 +424,7 @@ fn write_sequence(out: &mut dyn Write, format: Format, n: usize, s: &Found) -> a
                 .collect();
             serde_json::to_writer(
                 &mut *out,
-                &json!({"sequence": n, "join_keys": key, "events": events}),
+                &json!({label: n, "join_keys": key, "events": events}),
             )?;
             writeln!(out)?;
         }
@@ -376,7 +438,7 @@ fn write_sequence(out: &mut dyn Write, format: Format, n: usize, s: &Found) -> a
             }
         }
         Format::Table => {
-            writeln!(out, "sequence {n}\tjoin keys {}", Value::Array(key))?;
+            writeln!(out, "{label} {n}\tjoin keys {}", Value::Array(key))?;
             for (t, loc) in &s.events {
                 writeln!(out, "    {t}\t{loc}")?;
             }
