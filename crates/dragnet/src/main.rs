@@ -24,7 +24,7 @@ enum Command {
     /// Print the version and the Elastic versions dragnet reproduces.
     Version(cmd::version::Args),
     /// Run detection rules over CloudTrail logs and report alerts.
-    Hunt(cmd::hunt::Args),
+    Hunt(Box<cmd::hunt::Args>),
     /// Check rule files (TOML, Kibana NDJSON): every problem with file:line:col.
     Validate(cmd::validate::Args),
     /// List rules or show one (metadata, triage guide, Kibana JSON).
@@ -41,7 +41,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Version(args) => cmd::version::run(&cli.global, args),
-        Command::Hunt(args) => cmd::hunt::run(&cli.global, args),
+        Command::Hunt(args) => cmd::hunt::run(&cli.global, *args),
         Command::Validate(args) => cmd::validate::run(&cli.global, args),
         Command::Rules(args) => cmd::rules::run(&cli.global, args),
         Command::Normalize(args) => cmd::normalize::run(&cli.global, args),

@@ -285,3 +285,67 @@ mod tests {
         assert_eq!(csv_field(" lead"), "\" lead\"");
     }
 }
+
+/// Limits on hostile input, for the commands that read CloudTrail through `dragnet-input`
+/// (the problem reported when one is hit names its flag).
+#[derive(Args, Debug, Clone)]
+pub struct InputArgs {
+    /// Largest record or JSON line, in bytes (suffixes K, M, G: powers of 1024)
+    #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = parse_size)]
+    pub max_record_bytes: u64,
+    /// Deepest JSON nesting of one record
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub max_json_depth: usize,
+    /// Most bytes one gzip file may expand to (suffixes K, M, G)
+    #[arg(long, value_name = "SIZE", default_value = "4G", value_parser = parse_size)]
+    pub max_decompressed_bytes: u64,
+    /// Highest decompressed/compressed ratio of a gzip file past its first 16 MiB
+    #[arg(long, value_name = "N", default_value_t = 250)]
+    pub max_compression_ratio: u64,
+}
+
+impl InputArgs {
+    /// The input options these flags set (the rest default).
+    pub fn options(&self) -> dragnet_input::InputOptions {
+        dragnet_input::InputOptions {
+            max_record_bytes: usize::try_from(self.max_record_bytes).unwrap_or(usize::MAX),
+            max_depth: self.max_json_depth,
+            max_decompressed_bytes: self.max_decompressed_bytes,
+            max_compression_ratio: self.max_compression_ratio,
+            ..Default::default()
+        }
+    }
+}
+
+/// `64M`, `4G`, `1048576`: bytes, with K/M/G suffixes as powers of 1024.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let (digits, shift) = match t.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&t[..i], 10),
+        Some((i, 'm' | 'M')) => (&t[..i], 20),
+        Some((i, 'g' | 'G')) => (&t[..i], 30),
+        _ => (t, 0),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size: write bytes, or a number with K, M or G"))?;
+    n.checked_mul(1u64 << shift)
+        .filter(|&v| v > 0)
+        .ok_or_else(|| format!("`{text}`: the size must be above 0 and below 16 EiB"))
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("64M"), Ok(64 << 20));
+        assert_eq!(parse_size("4g"), Ok(4 << 30));
+        assert_eq!(parse_size("1024"), Ok(1024));
+        assert_eq!(parse_size("2K"), Ok(2048));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("99999999999G").is_err());
+    }
+}

@@ -58,6 +58,13 @@ pub struct Args {
     /// Exit with code 2 when any input was skipped (malformed, truncated, unreadable).
     #[arg(long)]
     pub strict: bool,
+    /// Check every record's JSON structure while reading, so a broken record is reported even
+    /// when no rule could match it (slower: by default, records the prefilter drops are never
+    /// parsed, and only their framing is checked)
+    #[arg(long)]
+    pub validate_json: bool,
+    #[command(flatten)]
+    pub input: crate::output::InputArgs,
     /// Report at most N alerts per rule (the earliest ones).
     #[arg(long, value_name = "N")]
     pub max_signals: Option<usize>,
@@ -333,9 +340,14 @@ fn input_options(
         endpoint_url: args.endpoint_url.clone(),
         time_range,
         // Records the prefilter drops are never parsed, so hunt frames without a structural
-        // scan; the engine's parse reports broken records that reach it (dragnet-input doc).
-        validate: dragnet_input::Validation::Framing,
-        ..Default::default()
+        // scan unless --validate-json asks for one; the engine's parse reports broken records
+        // that reach it (dragnet-input doc).
+        validate: if args.validate_json {
+            dragnet_input::Validation::Full
+        } else {
+            dragnet_input::Validation::Framing
+        },
+        ..args.input.options()
     }
 }
 

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use dragnet_cloudtrail::{Mapper, MapperOptions};
 use dragnet_event::FieldTable;
-use dragnet_input::{InputOptions, Problem, RecordKind, discover, read_batches};
+use dragnet_input::{Problem, RecordKind, discover, read_batches};
 
 use crate::exit::Code;
 use crate::output::{Format, GlobalArgs};
@@ -33,6 +33,8 @@ pub struct Args {
     /// Exit with 2 when any input or record had to be skipped.
     #[arg(long)]
     pub strict: bool,
+    #[command(flatten)]
+    pub input: crate::output::InputArgs,
 }
 
 pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
@@ -53,7 +55,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         },
     )
     .context("cannot load the GeoIP databases")?;
-    let input_options = InputOptions::default();
+    let input_options = args.input.options();
     let found = discover(&args.inputs, &input_options);
     let mut out = global.writer()?;
     let problems = std::cell::Cell::new(0u64);
