@@ -29,7 +29,7 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use serde_json::Value;
-use ua_parser::{Extractor, Regexes, device, os, user_agent};
+use ua_parser::{Extractor, device, os, user_agent};
 
 /// An agent or OS rule: regex, then name and four version replacements.
 pub(crate) type Rule = (
@@ -57,9 +57,14 @@ fn borrowed(s: Option<&'static str>) -> Option<Cow<'static, str>> {
     s.map(Cow::Borrowed)
 }
 
+/// Compiling the ~1,200 patterns is most of a small run's start-up, so the three extractors
+/// are built on three threads at once.
 static PARSER: LazyLock<Extractor<'static>> = LazyLock::new(|| {
-    let regexes = Regexes {
-        user_agent_parsers: rules::USER_AGENT_PARSERS
+    // The rules are fixed at build time and covered by the unit tests, so a failure here is a
+    // build defect, not bad input.
+    const BUILDS: &str = "uap-core regexes.yaml compiles";
+    let user_agents = || {
+        rules::USER_AGENT_PARSERS
             .iter()
             .map(|&(regex, family, v1, v2, v3, v4)| user_agent::Parser {
                 regex: Cow::Borrowed(regex),
@@ -69,8 +74,13 @@ static PARSER: LazyLock<Extractor<'static>> = LazyLock::new(|| {
                 v3_replacement: borrowed(v3),
                 v4_replacement: borrowed(v4),
             })
-            .collect(),
-        os_parsers: rules::OS_PARSERS
+            .try_fold(user_agent::Builder::new(), |b, p| b.push(p))
+            .expect(BUILDS)
+            .build()
+            .expect(BUILDS)
+    };
+    let systems = || {
+        rules::OS_PARSERS
             .iter()
             .map(|&(regex, name, v1, v2, v3, v4)| os::Parser {
                 regex: Cow::Borrowed(regex),
@@ -80,8 +90,13 @@ static PARSER: LazyLock<Extractor<'static>> = LazyLock::new(|| {
                 os_v3_replacement: borrowed(v3),
                 os_v4_replacement: borrowed(v4),
             })
-            .collect(),
-        device_parsers: rules::DEVICE_PARSERS
+            .try_fold(os::Builder::new(), |b, p| b.push(p))
+            .expect(BUILDS)
+            .build()
+            .expect(BUILDS)
+    };
+    let devices = || {
+        rules::DEVICE_PARSERS
             .iter()
             .map(|&(regex, flag, name, brand, model)| device::Parser {
                 regex: Cow::Borrowed(regex),
@@ -90,11 +105,21 @@ static PARSER: LazyLock<Extractor<'static>> = LazyLock::new(|| {
                 brand_replacement: borrowed(brand),
                 model_replacement: borrowed(model),
             })
-            .collect(),
+            .try_fold(device::Builder::new(), |b, p| b.push(p))
+            .expect(BUILDS)
+            .build()
+            .expect(BUILDS)
     };
-    // The rules are fixed at build time and covered by the unit tests, so a failure here is a
-    // build defect, not bad input.
-    Extractor::try_from(regexes).expect("uap-core regexes.yaml compiles")
+    std::thread::scope(|scope| {
+        let os = scope.spawn(systems);
+        let dev = scope.spawn(devices);
+        let ua = user_agents();
+        Extractor {
+            ua,
+            os: os.join().expect(BUILDS),
+            dev: dev.join().expect(BUILDS),
+        }
+    })
 });
 
 /// `major[.minor[.patch[.build]]]`, or nothing without a major (the processor's joining).
