@@ -160,6 +160,8 @@ pub(crate) fn build(
     Ok((Box::new(EqlDetector { query: compiled }), cnf))
 }
 
+/// Released candidates queued before a worker feeds them to the streaming matcher.
+const RELEASED_BATCH: usize = 64;
 /// Released candidates queued for the streaming matcher before a worker waits to feed them.
 const MAX_RELEASED_BACKLOG: usize = 4096;
 
@@ -504,8 +506,9 @@ impl Detector for SequenceDetector {
             }
             feed.released_len()
         };
-        if backlog > 0 {
-            // A long queue means the holder cannot keep up: wait for the matcher then.
+        // Released candidates go to the matcher in batches (fewer lock round trips); a long
+        // queue means the holder cannot keep up: wait for the matcher then.
+        if backlog >= RELEASED_BATCH {
             self.drain(backlog > MAX_RELEASED_BACKLOG);
         }
     }

@@ -3,12 +3,13 @@
 //!
 //! Candidates (events matching some step or `until`) arrive from parallel workers. A
 //! [`SequenceFeed`] holds them in a reorder window (a min-heap bounded in bytes and count) and,
-//! when the window is full, releases its oldest candidate to the matcher. As long as no
-//! candidate arrives older than one already released, the input was ordered enough: the matcher
-//! ran as the data streamed, its pending state expiring by `maxspan`. Released candidates are
-//! also appended to a temporary file (a sorted run). The first candidate that arrives older
-//! than the last released one breaks the order: the feed drops what the streaming matcher found
-//! and becomes an external sort — the window and every later candidate go to a memory buffer
+//! when the window is full, releases its oldest candidate to the matcher ([`Matching`], behind
+//! its own lock: one worker at a time feeds it the queue of released candidates, in release
+//! order, while the others keep pushing). As long as no candidate arrives older than one already
+//! released, the input was ordered enough: the matcher ran as the data streamed, its pending
+//! state expiring by `maxspan`. Released candidates are also appended to a temporary file (a
+//! sorted run). The first candidate that arrives older than the last released one breaks the
+//! order: what the streaming matcher found is dropped and the feed becomes an external sort — the window and every later candidate go to a memory buffer
 //! that is sorted and spilled to temporary files at its budget — and at the end the runs are
 //! merged and replayed through a fresh matcher. Both paths give the matcher the same
 //! candidates in the same order (by timestamp, tiebreaker, id, then document bytes, exact
