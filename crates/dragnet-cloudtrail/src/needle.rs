@@ -34,6 +34,10 @@ pub enum Needle {
     /// bytes may occur anywhere; `DeleteFunction` is inside `DeleteFunctionConcurrency`),
     /// and testable with one search for the key (see [`member_values`]).
     Member { key: &'static str, value: Vec<u8> },
+    /// Like [`Needle::Member`], ASCII-case-insensitively: the value lowercased equals these
+    /// (lowercase ASCII) bytes. A value with non-ASCII bytes (which Unicode case folding could
+    /// map onto ASCII) must be taken as a possible match.
+    MemberFolded { key: &'static str, value: Vec<u8> },
     /// Cannot say: never filter on this.
     Unknown,
 }
@@ -234,11 +238,17 @@ pub fn raw_needle(field: &str, literal: &str, exact: bool, case_sensitive: bool)
     }
     let bytes = literal.as_bytes().to_vec();
     if exact
-        && case_sensitive
         && !has_json_escaped_char(literal)
         && let Some(&(_, key)) = MEMBER_FIELDS.iter().find(|(f, _)| *f == field)
     {
-        return Needle::Member { key, value: bytes };
+        return if case_sensitive {
+            Needle::Member { key, value: bytes }
+        } else {
+            Needle::MemberFolded {
+                key,
+                value: literal.to_ascii_lowercase().into_bytes(),
+            }
+        };
     }
     let verbatim = match origin {
         Origin::Original => true,
@@ -288,11 +298,15 @@ mod tests {
                 value: b"ssm.amazonaws.com".to_vec()
             }
         );
-        // Not for case-insensitive equality, nor for literals JSON could escape.
+        // Case-insensitive equality (EQL `:`): the lowercased member.
         assert_eq!(
-            raw_needle("event.action", "sendcommand", true, false),
-            Needle::CaseInsensitive(b"sendcommand".to_vec())
+            raw_needle("event.action", "SendCommand", true, false),
+            Needle::MemberFolded {
+                key: "eventName",
+                value: b"sendcommand".to_vec()
+            }
         );
+        // Not for literals JSON could escape.
         assert_eq!(
             raw_needle("event.action", "a\"b", true, true),
             Needle::Unknown

@@ -202,6 +202,20 @@ fn needles_are_found_in_every_record_that_matches() {
                                     String::from_utf8_lossy(raw)
                                 );
                             }
+                            Needle::MemberFolded { key, value: want } => {
+                                members += 1;
+                                let quoted = format!("\"{key}\"");
+                                let finder = memchr::memmem::Finder::new(&quoted);
+                                let mut seen = false;
+                                let decidable = member_values(raw, &finder, &mut |v| {
+                                    seen |= !v.is_ascii() || v.to_ascii_lowercase() == want
+                                });
+                                assert!(
+                                    seen || !decidable,
+                                    "{field}={value:?}: member {key}~{literal:?} not found in record {}",
+                                    String::from_utf8_lossy(raw)
+                                );
+                            }
                             Needle::Unknown => unknown += 1,
                         }
                     }

@@ -252,6 +252,9 @@ fn needle(field: &str, literal: &str, exact: bool, case_sensitive: bool) -> Need
         dragnet_cloudtrail::Needle::Constant(true) => NeedleSpec::Always,
         dragnet_cloudtrail::Needle::Constant(false) => NeedleSpec::Never,
         dragnet_cloudtrail::Needle::Member { key, value } => NeedleSpec::Member { key, value },
+        dragnet_cloudtrail::Needle::MemberFolded { key, value } => {
+            NeedleSpec::MemberFolded { key, value }
+        }
         dragnet_cloudtrail::Needle::Unknown => NeedleSpec::Unknown,
     }
 }

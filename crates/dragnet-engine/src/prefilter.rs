@@ -46,6 +46,9 @@ pub enum NeedleSpec {
     /// The record's member `key` is a JSON string spelled exactly `value` (see
     /// [`dragnet_cloudtrail::Needle::Member`]).
     Member { key: &'static str, value: Vec<u8> },
+    /// The member's value, ASCII-lowercased, is `value` (lowercase; see
+    /// [`dragnet_cloudtrail::Needle::MemberFolded`]).
+    MemberFolded { key: &'static str, value: Vec<u8> },
     /// No sound byte test exists for this literal.
     Unknown,
 }
@@ -70,6 +73,7 @@ const COMMON_VALUES: [&[u8]; 13] = [
 
 /// How unlikely a needle is to occur in a record by chance (higher is rarer).
 /// - [`COMMON_VALUES`] and needles under 4 bytes: in most records;
+/// - needles under 6 bytes (`AKIA` starts every long-term access key id);
 /// - service endpoints (`*.amazonaws.com`, the `event.provider` values): in every record of
 ///   their service and in many `userAgent`, `sourceIPAddress` and `invokedBy` values;
 /// - names of read-only calls (`Get…`, `List…`, `Describe…`, `Head…`), which dominate trails;
@@ -79,7 +83,7 @@ fn needle_rarity(needle: &[u8]) -> usize {
     let trimmed = trimmed.strip_suffix(b"\"").unwrap_or(trimmed);
     if trimmed.len() < 4 || COMMON_VALUES.contains(&trimmed) {
         0
-    } else if trimmed.ends_with(b"amazonaws.com") {
+    } else if trimmed.len() < 6 || trimmed.ends_with(b"amazonaws.com") {
         1
     } else if [&b"Get"[..], b"List", b"Describe", b"Head"]
         .iter()
@@ -97,7 +101,17 @@ fn most_selective_clause(clauses: &[Vec<u32>], needles: &[Needle]) -> usize {
     // Equality with a whole member is rarer than containing its bytes anywhere.
     let needle_score = |id: u32| {
         let n = &needles[id as usize];
-        needle_rarity(&n.bytes) + usize::from(matches!(n.kind, Kind::Member(_)))
+        match n.kind {
+            // The batch scan finds a case-insensitive needle by every casing of a short window
+            // of it (see `case_variants_of_a_window`): four letters, like `crea`, are common.
+            Kind::Insensitive => needle_rarity(&n.bytes).min(
+                case_variants_of_a_window(&n.bytes)
+                    .first()
+                    .map_or(0, |w| needle_rarity(w)),
+            ),
+            Kind::Member(_) | Kind::MemberFolded(_) => needle_rarity(&n.bytes) + 1,
+            Kind::Exact => needle_rarity(&n.bytes),
+        }
     };
     clauses
         .iter()
@@ -194,6 +208,8 @@ enum Kind {
     Insensitive,
     /// A member's string value; the index of its key in [`Prefilter::members`].
     Member(u8),
+    /// A member's string value, ASCII-lowercased (`bytes` are lowercase).
+    MemberFolded(u8),
 }
 
 #[derive(Debug)]
@@ -210,9 +226,45 @@ struct MemberKey {
     finder: memmem::Finder<'static>,
     /// Value -> needle id.
     ids: HashMap<Vec<u8>, u32>,
+    /// Lowercased value -> needle id, for the case-insensitive needles.
+    folded_ids: HashMap<Vec<u8>, u32>,
     /// The values gate clauses want (the batch scan marks a record holding one). A fast
     /// non-cryptographic hash: this is looked up for every record.
     gate_values: HashSet<Vec<u8>, foldhash::fast::FixedState>,
+    /// The lowercased values case-insensitive gate clauses want.
+    gate_folded: HashSet<Vec<u8>, foldhash::fast::FixedState>,
+}
+
+/// Longest member value compared case-insensitively without allocating; longer ones count as
+/// possible matches.
+const MAX_FOLDED_VALUE: usize = 128;
+
+impl MemberKey {
+    /// Whether a gate clause may hold for a record whose member has value `v`.
+    fn opens_gate(&self, v: &[u8]) -> bool {
+        if self.gate_values.contains(v) {
+            return true;
+        }
+        if self.gate_folded.is_empty() {
+            return false;
+        }
+        self.folded(v, |lower| {
+            lower.is_none_or(|l| self.gate_folded.contains(l))
+        })
+    }
+
+    /// Calls `f` with `v` ASCII-lowercased, or with `None` when it cannot be compared that way
+    /// (non-ASCII bytes, which Unicode case folding could map onto ASCII; or very long).
+    fn folded<T>(&self, v: &[u8], f: impl FnOnce(Option<&[u8]>) -> T) -> T {
+        if !v.is_ascii() || v.len() > MAX_FOLDED_VALUE {
+            return f(None);
+        }
+        let mut buf = [0u8; MAX_FOLDED_VALUE];
+        let lower = &mut buf[..v.len()];
+        lower.copy_from_slice(v);
+        lower.make_ascii_lowercase();
+        f(Some(lower))
+    }
 }
 
 /// Up to this many byte gate needles are searched one by one (memmem) in a record whose gate
@@ -346,34 +398,42 @@ impl Prefilter {
                 }
                 let usable = clause.iter().all(|n| match n {
                     NeedleSpec::Bytes(b) | NeedleSpec::CaseInsensitive(b) => !b.is_empty(),
-                    NeedleSpec::Member { value, .. } => !value.is_empty(),
+                    NeedleSpec::Member { value, .. } | NeedleSpec::MemberFolded { value, .. } => {
+                        !value.is_empty()
+                    }
                     NeedleSpec::Unknown | NeedleSpec::Always | NeedleSpec::Never => false,
                 });
                 if !usable {
                     continue;
                 }
-                let ids =
-                    clause
-                        .into_iter()
-                        .map(|needle| match needle {
-                            NeedleSpec::Bytes(b) => intern(Kind::Exact, b.clone(), &mut needles),
-                            NeedleSpec::CaseInsensitive(b) => {
-                                intern(Kind::Insensitive, b.to_ascii_lowercase(), &mut needles)
-                            }
-                            NeedleSpec::Member { key, value } => {
-                                let k = member_keys.iter().position(|k| k == key).unwrap_or_else(
-                                    || {
-                                        member_keys.push(key);
-                                        member_keys.len() - 1
-                                    },
-                                );
-                                intern(Kind::Member(k as u8), value.clone(), &mut needles)
-                            }
-                            NeedleSpec::Unknown | NeedleSpec::Always | NeedleSpec::Never => {
-                                unreachable!("filtered above")
-                            }
-                        })
-                        .collect();
+                let ids = clause
+                    .into_iter()
+                    .map(|needle| match needle {
+                        NeedleSpec::Bytes(b) => intern(Kind::Exact, b.clone(), &mut needles),
+                        NeedleSpec::CaseInsensitive(b) => {
+                            intern(Kind::Insensitive, b.to_ascii_lowercase(), &mut needles)
+                        }
+                        NeedleSpec::Member { key, value }
+                        | NeedleSpec::MemberFolded { key, value } => {
+                            let k = member_keys
+                                .iter()
+                                .position(|k| k == key)
+                                .unwrap_or_else(|| {
+                                    member_keys.push(key);
+                                    member_keys.len() - 1
+                                }) as u8;
+                            let kind = if matches!(needle, NeedleSpec::Member { .. }) {
+                                Kind::Member(k)
+                            } else {
+                                Kind::MemberFolded(k)
+                            };
+                            intern(kind, value.clone(), &mut needles)
+                        }
+                        NeedleSpec::Unknown | NeedleSpec::Always | NeedleSpec::Never => {
+                            unreachable!("filtered above")
+                        }
+                    })
+                    .collect();
                 clauses.push(ids);
             }
             if clauses.is_empty() {
@@ -387,7 +447,7 @@ impl Prefilter {
             .map(|n| match n.kind {
                 Kind::Exact => Some(NeedleSearcher::new(&n.bytes, false)),
                 Kind::Insensitive => Some(NeedleSearcher::new(&n.bytes, true)),
-                Kind::Member(_) => None,
+                Kind::Member(_) | Kind::MemberFolded(_) => None,
             })
             .collect();
         let gates: Vec<usize> = prefiltered
@@ -408,14 +468,25 @@ impl Prefilter {
                 key,
                 finder: memmem::Finder::new(format!("\"{key}\"").as_bytes()).into_owned(),
                 ids: HashMap::new(),
+                folded_ids: HashMap::new(),
                 gate_values: HashSet::default(),
+                gate_folded: HashSet::default(),
             })
             .collect();
         let mut in_gate = vec![false; needles.len()];
         for (id, n) in needles.iter().enumerate() {
-            if let Kind::Member(k) = n.kind {
-                members[k as usize].ids.insert(n.bytes.clone(), id as u32);
-                in_gate[id] = true;
+            match n.kind {
+                Kind::Member(k) => {
+                    members[k as usize].ids.insert(n.bytes.clone(), id as u32);
+                    in_gate[id] = true;
+                }
+                Kind::MemberFolded(k) => {
+                    members[k as usize]
+                        .folded_ids
+                        .insert(n.bytes.clone(), id as u32);
+                    in_gate[id] = true;
+                }
+                Kind::Exact | Kind::Insensitive => {}
             }
         }
         let mut exact_gate = Vec::new();
@@ -427,6 +498,9 @@ impl Prefilter {
                 Kind::Insensitive => insensitive_gate.push(id),
                 Kind::Member(k) => {
                     members[k as usize].gate_values.insert(n.bytes.clone());
+                }
+                Kind::MemberFolded(k) => {
+                    members[k as usize].gate_folded.insert(n.bytes.clone());
                 }
             }
         }
@@ -467,7 +541,7 @@ impl Prefilter {
                 match n.kind {
                     Kind::Exact => exact.push(rare_suffix(&n.bytes).to_vec()),
                     Kind::Insensitive => exact.extend(case_variants_of_a_window(&n.bytes)),
-                    Kind::Member(_) => {}
+                    Kind::Member(_) | Kind::MemberFolded(_) => {}
                 }
             }
             exact.sort();
@@ -530,6 +604,9 @@ impl Prefilter {
                     Kind::Exact => text.into_owned(),
                     Kind::Insensitive => format!("{text} (any case)"),
                     Kind::Member(k) => format!("{}=\"{text}\"", self.members[k as usize].key),
+                    Kind::MemberFolded(k) => {
+                        format!("{}=\"{text}\" (any case)", self.members[k as usize].key)
+                    }
                 }
             })
             .collect()
@@ -623,7 +700,7 @@ impl Prefilter {
             }
         }
         for member in &self.members {
-            if member.gate_values.is_empty() {
+            if member.gate_values.is_empty() && member.gate_folded.is_empty() {
                 continue;
             }
             let mut i = 0;
@@ -640,7 +717,7 @@ impl Prefilter {
                 let record = &buf[span.clone()];
                 hit[i] = match member_value_at(record, start - span.start + key_len) {
                     MemberValue::NotAKey => false,
-                    MemberValue::String(v) => member.gate_values.contains(v),
+                    MemberValue::String(v) => member.opens_gate(v),
                     MemberValue::Undecidable => true,
                 };
             }
@@ -679,17 +756,33 @@ impl Prefilter {
             }
         }
         for member in &self.members {
-            let decidable = member_values(record, &member.finder, &mut |v| {
+            let mut decidable = member_values(record, &member.finder, &mut |v| {
                 if let Some(&id) = member.ids.get(v) {
                     Self::mark_present(id, scratch);
+                }
+                if !member.folded_ids.is_empty() {
+                    member.folded(v, |lower| match lower {
+                        Some(l) => {
+                            if let Some(&id) = member.folded_ids.get(l) {
+                                Self::mark_present(id, scratch);
+                            }
+                        }
+                        None => {
+                            for &id in member.folded_ids.values() {
+                                Self::mark_present(id, scratch);
+                            }
+                        }
+                    });
                 }
             });
             if !decidable {
                 // Some occurrence could not be read: assume every value is there.
-                for &id in member.ids.values() {
+                for &id in member.ids.values().chain(member.folded_ids.values()) {
                     Self::mark_present(id, scratch);
                 }
+                decidable = true;
             }
+            debug_assert!(decidable);
         }
         out.extend_from_slice(&self.always);
         for ((rule, clauses), &gate) in self.rules.iter().zip(&self.gates) {
@@ -868,6 +961,33 @@ mod tests {
         assert_eq!(run(&p, r#"{"eventName":"Delete\"Function"}"#), vec![0]);
     }
 
+    #[test]
+    fn folded_member_needles_ignore_ascii_case() {
+        let folded = |v: &str| NeedleSpec::MemberFolded {
+            key: "eventName",
+            value: v.as_bytes().to_vec(),
+        };
+        let p = Prefilter::build(&[vec![vec![folded("invokemodel"), folded("converse")]]]);
+        assert_eq!(
+            p.gate_needles(),
+            vec![
+                "eventName=\"invokemodel\" (any case)",
+                "eventName=\"converse\" (any case)"
+            ]
+        );
+        assert_eq!(run(&p, r#"{"eventName":"InvokeModel"}"#), vec![0]);
+        assert_eq!(run(&p, r#"{"eventName":"CONVERSE"}"#), vec![0]);
+        assert!(run(&p, r#"{"eventName":"InvokeModelWithResponseStream"}"#).is_empty());
+        // Non-ASCII could fold onto ASCII (the Kelvin sign is a `k`): taken as a match.
+        assert_eq!(run(&p, "{\"eventName\":\"Conver\u{17F}e\"}"), vec![0]);
+        let mut hit = Vec::new();
+        let buf =
+            "{\"eventName\":\"Converse\"}\n{\"eventName\":\"Other\"}\n{\"eventName\":\"\u{212A}\"}";
+        let spans = [0..24, 25..46, 47..buf.len()];
+        assert!(p.mark_batch(buf.as_bytes(), &spans, &mut hit));
+        assert_eq!(hit, vec![true, false, true]);
+    }
+
     /// `mark_batch` may only leave out records `candidates` leaves out.
     #[test]
     fn batch_marks_cover_every_candidate_record() {
@@ -882,6 +1002,10 @@ mod tests {
             ],
             vec![vec![ci("BedrockAPIKey-")]],
             vec![vec![member("eventName", "GetObject"), bytes("DeleteTrail")]],
+            vec![vec![NeedleSpec::MemberFolded {
+                key: "eventName",
+                value: b"converse".to_vec(),
+            }]],
         ]);
         let pieces = [
             r#""eventName":"SendCommand""#,
@@ -893,6 +1017,7 @@ mod tests {
             r#""z":"DeleteTrail""#,
             r#""u":"A""#,
             r#""eventName":"SendCommandX""#,
+            r#""eventName":"CoNvErSe""#,
             r#""k":"v""#,
         ];
         let mut rng = 7u64;
