@@ -35,8 +35,9 @@ pub struct RunOptions {
     pub no_prefilter: bool,
     /// Worker threads; `None` uses rayon's default (one per core, or RAYON_NUM_THREADS).
     pub threads: Option<usize>,
-    /// Per EQL sequence rule, at most this many candidate events are kept for ordering
-    /// (`--max-sequence-candidates`); `None`: the default, 1,000,000.
+    /// Per EQL sequence (or sample) rule, at most this many candidate events are kept for
+    /// sorting once they arrived out of time order (`--max-sequence-candidates`; ordered input
+    /// streams and is not capped); `None`: the default, 1,000,000.
     pub max_sequence_candidates: Option<usize>,
 }
 
