@@ -89,10 +89,10 @@ pub struct Args {
     /// Worker threads (default: one per core; RAYON_NUM_THREADS is honoured too).
     #[arg(long, short = 'j', value_name = "N")]
     pub threads: Option<usize>,
-    /// Per EQL sequence or sample rule, when its candidate events (those matching a step)
-    /// arrive out of time order, keep at most N of them for sorting; past it, events are
-    /// dropped with a warning and sequences may be missed. Input in time order streams through
-    /// and is never capped
+    /// Per EQL sequence rule whose candidate events (those matching a step) arrive out of time
+    /// order, keep at most N of them for sorting (input in time order streams and is not
+    /// capped); per EQL sample rule, at most N event references. Past it, events are dropped
+    /// with a warning and sequences or samples may be missed
     #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     pub max_sequence_candidates: usize,
 }
