@@ -521,8 +521,11 @@ query = '''
             .alerts
             .iter()
             .map(|a| {
-                let index = a.doc.get("kibana.alert.group.index").map(|i| i.to_string());
-                let events: Vec<String> = a.doc["kibana.alert.ancestors"]
+                let index = a
+                    .doc()
+                    .get("kibana.alert.group.index")
+                    .map(|i| i.to_string());
+                let events: Vec<String> = a.doc()["kibana.alert.ancestors"]
                     .as_array()
                     .unwrap()
                     .iter()
@@ -596,7 +599,7 @@ query = '''
         let shell = out
             .alerts
             .iter()
-            .find(|a| a.doc.get("kibana.alert.group.index").is_none())
+            .find(|a| a.doc().get("kibana.alert.group.index").is_none())
             .unwrap();
         let (blocks, shell_id) = group_ids(
             &[
@@ -607,21 +610,21 @@ query = '''
         );
         assert_eq!(shell.uuid, shell_id);
         assert_eq!(
-            shell.doc["kibana.alert.original_time"],
+            shell.doc()["kibana.alert.original_time"],
             "2025-03-01T10:05:00Z"
         );
         // The shell's source is what both events share.
-        assert_eq!(shell.doc["user"]["name"], "alice");
+        assert_eq!(shell.doc()["user"]["name"], "alice");
         assert!(
             shell
-                .doc
+                .doc()
                 .get("source")
                 .is_none_or(|s| s.get("ip").is_none())
         );
         for a in out.alerts.iter().filter(|a| a.uuid != shell_id) {
             assert!(blocks.contains(&a.uuid));
-            assert_eq!(a.doc["kibana.alert.group.id"], shell_id.as_str());
-            assert_eq!(a.doc["kibana.alert.building_block_type"], "default");
+            assert_eq!(a.doc()["kibana.alert.group.id"], shell_id.as_str());
+            assert_eq!(a.doc()["kibana.alert.building_block_type"], "default");
         }
     }
 
@@ -636,10 +639,10 @@ query = '''
         let shell = out
             .alerts
             .iter()
-            .find(|a| a.doc.get("kibana.alert.group.index").is_none())
+            .find(|a| a.doc().get("kibana.alert.group.index").is_none())
             .unwrap();
         assert_eq!(
-            shell.doc["dragnet.explain"],
+            shell.doc()["dragnet.explain"],
             json!({"sample": {"join_keys": ["alice"], "events": [
                 {"event.id": "e2", "@timestamp": "2025-03-01T10:05:00Z"},
                 {"event.id": "e1", "@timestamp": "2025-03-01T10:10:00Z"},
@@ -648,10 +651,10 @@ query = '''
         let block = out
             .alerts
             .iter()
-            .find(|a| a.doc.get("kibana.alert.group.index") == Some(&json!(1)))
+            .find(|a| a.doc().get("kibana.alert.group.index") == Some(&json!(1)))
             .unwrap();
         assert_eq!(
-            block.doc["dragnet.explain"],
+            block.doc()["dragnet.explain"],
             json!({"sample": {"join_keys": ["alice"], "group_index": 1, "events": 2}})
         );
     }

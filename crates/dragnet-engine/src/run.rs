@@ -110,10 +110,35 @@ pub struct Alert {
     pub event_id: String,
     /// Where the record was read: source, line, record index.
     pub location: String,
-    /// The Kibana-shaped alert document.
-    pub doc: Value,
+    /// `kibana.alert.group.id`: the sequence or sample this alert belongs to.
+    pub group_id: Option<String>,
+    /// A building-block alert (`kibana.alert.group.index` set): one event of a sequence or
+    /// sample, following its group's shell alert.
+    pub building_block: bool,
+    /// The Kibana-shaped alert document, serialized: a run buffers every alert until the end
+    /// (to sort them), and a `serde_json::Value` takes about five times the memory.
+    json: Box<str>,
     order: (usize, u64, usize),
     sort_time: Option<Timestamp>,
+}
+
+impl Alert {
+    /// The Kibana-shaped alert document.
+    pub fn doc(&self) -> Value {
+        serde_json::from_str(&self.json).expect("an alert is serialized from a JSON value")
+    }
+
+    /// The alert document as compact JSON.
+    pub fn json(&self) -> &str {
+        &self.json
+    }
+
+    /// Replaces the document (suppression adds its fields).
+    pub(crate) fn set_doc(&mut self, doc: &Value) {
+        self.json = serde_json::to_string(doc)
+            .expect("a JSON value serializes")
+            .into_boxed_str();
+    }
 }
 
 /// A problem tagged with the source's position, so problems print in input order.
@@ -402,9 +427,9 @@ impl Engine {
             // An EQL sequence counts once (its shell, as Kibana's search returns max_signals
             // sequences); its building blocks follow their shell.
             fn group(a: &Alert) -> Option<&str> {
-                a.doc.get("kibana.alert.group.id").and_then(Value::as_str)
+                a.group_id.as_deref()
             }
-            let building_block = |a: &Alert| a.doc.get("kibana.alert.group.index").is_some();
+            let building_block = |a: &Alert| a.building_block;
             let mut per_rule: HashMap<usize, usize> = HashMap::new();
             let mut dropped_groups: HashSet<String> = HashSet::new();
             unique.retain(|a| {
@@ -684,13 +709,22 @@ fn make_alert(
         .unwrap_or_default()
         .to_string();
     let sort_time = timestamp.as_deref().and_then(parse_time);
+    let group_id = doc
+        .get("kibana.alert.group.id")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let building_block = doc.get("kibana.alert.group.index").is_some();
     Alert {
         rule: engine.rules[rule].report,
         uuid,
         timestamp: timestamp.unwrap_or_default(),
         event_id: event_id.to_string(),
         location,
-        doc,
+        group_id,
+        building_block,
+        json: serde_json::to_string(&doc)
+            .expect("a JSON value serializes")
+            .into_boxed_str(),
         order,
         sort_time,
     }

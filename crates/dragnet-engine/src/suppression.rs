@@ -106,8 +106,8 @@ impl Suppression {
 /// The group an alert falls in: per field, its sorted values, or `None` when missing.
 type GroupKey = Vec<Option<Vec<String>>>;
 
+/// The open (absorbing) alert of a group.
 struct Open {
-    alert: usize,
     execution: i64,
     docs: u64,
     start: i64,
@@ -128,10 +128,7 @@ pub(crate) fn apply(rules: &[ActiveRule], alerts: &mut Vec<Alert>) {
     // The building blocks of an EQL sequence (`kibana.alert.group.index`) follow their shell
     // alert; only the shell is suppressed, as Kibana suppresses sequences.
     let mut order: Vec<usize> = (0..alerts.len())
-        .filter(|&i| {
-            specs.contains_key(&alerts[i].rule)
-                && alerts[i].doc.get("kibana.alert.group.index").is_none()
-        })
+        .filter(|&i| specs.contains_key(&alerts[i].rule) && !alerts[i].building_block)
         .collect();
     order.sort_by(|&a, &b| {
         (alerts[a].rule, time(&alerts[a]), &alerts[a].uuid).cmp(&(
@@ -147,11 +144,12 @@ pub(crate) fn apply(rules: &[ActiveRule], alerts: &mut Vec<Alert>) {
     for i in order {
         let rule = alerts[i].rule;
         let spec = specs[&rule];
+        let doc = alerts[i].doc();
         let key: GroupKey = spec
             .group_by
             .iter()
             .map(|f| {
-                let mut v = field_strings(&alerts[i].doc, f);
+                let mut v = field_strings(&doc, f);
                 v.sort();
                 v.dedup();
                 (!v.is_empty()).then_some(v)
@@ -183,7 +181,6 @@ pub(crate) fn apply(rules: &[ActiveRule], alerts: &mut Vec<Alert>) {
                     i,
                     key,
                     Open {
-                        alert: i,
                         execution,
                         docs: 0,
                         start: t,
@@ -201,12 +198,13 @@ pub(crate) fn apply(rules: &[ActiveRule], alerts: &mut Vec<Alert>) {
             .zip(&key)
             .map(|(f, v)| json!({"field": f, "value": v}))
             .collect();
-        let rule_uuid = alerts[o.alert].doc["kibana.alert.rule.uuid"]
+        let mut alert_doc = alerts[i].doc();
+        let rule_uuid = alert_doc["kibana.alert.rule.uuid"]
             .as_str()
             .unwrap_or_default()
             .to_string();
         let instance = sha256_hex(format!("{rule_uuid}\u{1f}{}", json!(terms)).as_bytes());
-        if let Value::Object(doc) = &mut alerts[i].doc {
+        if let Value::Object(doc) = &mut alert_doc {
             doc.insert("kibana.alert.instance.id".into(), json!(instance));
             doc.insert("kibana.alert.suppression.terms".into(), json!(terms));
             doc.insert("kibana.alert.suppression.docs_count".into(), json!(o.docs));
@@ -219,24 +217,18 @@ pub(crate) fn apply(rules: &[ActiveRule], alerts: &mut Vec<Alert>) {
                 json!(format_ms(o.end)),
             );
         }
+        alerts[i].set_doc(&alert_doc);
     }
     // A suppressed sequence takes its building blocks with it.
     let removed_groups: std::collections::HashSet<String> = (0..alerts.len())
         .filter(|&i| remove[i])
-        .filter_map(|i| {
-            alerts[i]
-                .doc
-                .get("kibana.alert.group.id")?
-                .as_str()
-                .map(str::to_string)
-        })
+        .filter_map(|i| alerts[i].group_id.clone())
         .collect();
     if !removed_groups.is_empty() {
         for (i, a) in alerts.iter().enumerate() {
-            let block_of_removed = a.doc.get("kibana.alert.group.index").is_some()
-                && a.doc
-                    .get("kibana.alert.group.id")
-                    .and_then(Value::as_str)
+            let block_of_removed = a.building_block
+                && a.group_id
+                    .as_deref()
                     .is_some_and(|g| removed_groups.contains(g));
             if block_of_removed {
                 remove[i] = true;

@@ -66,11 +66,11 @@ fn run(rules: &[Rule], extras: &Extras, docs: &[Value]) -> (Vec<(String, String)
         .iter()
         .map(|a| {
             (
-                a.doc["kibana.alert.rule.rule_id"]
+                a.doc()["kibana.alert.rule.rule_id"]
                     .as_str()
                     .unwrap()
                     .to_string(),
-                a.doc["kibana.alert.ancestors"][0]["id"]
+                a.doc()["kibana.alert.ancestors"][0]["id"]
                     .as_str()
                     .unwrap()
                     .to_string(),
@@ -324,7 +324,7 @@ missing_fields_strategy = "suppress""#,
     );
     let _ = std::fs::remove_file(&file.0);
     assert_eq!(out.alerts.len(), 1);
-    let a = &out.alerts[0].doc;
+    let a = &out.alerts[0].doc();
     assert_eq!(a["kibana.alert.new_terms"], json!(["192.0.2.1"]));
     assert_eq!(a["kibana.alert.suppression.docs_count"], 1);
     assert_eq!(

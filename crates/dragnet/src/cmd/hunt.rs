@@ -226,7 +226,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         Format::Table => write_alert_table(&mut w, &output.alerts, &output.reports)?,
         Format::Json => {
             let doc = json!({
-                "alerts": output.alerts.iter().map(|a| &a.doc).collect::<Vec<_>>(),
+                "alerts": output.alerts.iter().map(|a| a.doc()).collect::<Vec<_>>(),
                 "summary": summary_json(&output.stats, &counts, elapsed),
                 "rules": output.reports,
                 "problems": problems.iter().map(problem_json).collect::<Vec<_>>(),
@@ -239,8 +239,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         }
         Format::Ndjson => {
             for a in &output.alerts {
-                serde_json::to_writer(&mut w, &a.doc)?;
-                writeln!(w)?;
+                writeln!(w, "{}", a.json())?;
             }
         }
         Format::Csv => write_alert_csv(&mut w, &output.alerts, &output.reports)?,
@@ -465,14 +464,15 @@ fn target(doc: &Value) -> String {
 
 fn alert_row(a: &Alert, reports: &[dragnet_engine::RuleReport]) -> Vec<String> {
     let r = &reports[a.rule];
+    let doc = a.doc();
     vec![
         a.timestamp.clone(),
         r.name.clone(),
         r.severity.clone(),
-        first(&a.doc, "user.name"),
-        first(&a.doc, "source.ip"),
-        first(&a.doc, "event.action"),
-        target(&a.doc),
+        first(&doc, "user.name"),
+        first(&doc, "source.ip"),
+        first(&doc, "event.action"),
+        target(&doc),
     ]
 }
 
@@ -555,6 +555,7 @@ fn write_alert_csv(
     )?;
     for a in alerts {
         let r = &reports[a.rule];
+        let doc = a.doc();
         write_csv_record(
             w,
             &[
@@ -562,14 +563,14 @@ fn write_alert_csv(
                 r.rule_id.clone(),
                 r.name.clone(),
                 r.severity.clone(),
-                a.doc["kibana.alert.risk_score"].to_string(),
-                first(&a.doc, "user.name"),
-                first(&a.doc, "source.ip"),
-                first(&a.doc, "event.action"),
-                target(&a.doc),
+                doc["kibana.alert.risk_score"].to_string(),
+                first(&doc, "user.name"),
+                first(&doc, "source.ip"),
+                first(&doc, "event.action"),
+                target(&doc),
                 a.event_id.clone(),
                 a.uuid.clone(),
-                a.doc["kibana.alert.reason"]
+                doc["kibana.alert.reason"]
                     .as_str()
                     .unwrap_or_default()
                     .to_string(),

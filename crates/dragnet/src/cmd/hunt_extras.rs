@@ -98,7 +98,7 @@ pub fn print_exceptions(set: Option<&ExceptionSet>, explain: bool) {
 /// Whether an alert comes from a building-block rule (`kibana.alert.building_block_type`).
 pub fn is_building_block(alert: &dragnet_engine::Alert) -> bool {
     alert
-        .doc
+        .doc()
         .get("kibana.alert.building_block_type")
         .is_some_and(|v| !v.is_null())
 }
