@@ -104,11 +104,16 @@
 //! object; the span's bytes are the `detail` object / the unescaped `CloudTrailEvent`.
 //!
 //! # Memory
-//! Sources are read in 1 MiB chunks; a batch is handed over when it holds
-//! [`InputOptions::batch_bytes`], so memory is about `batch_bytes + max_record_bytes` per reader
-//! plus the batches the consumer still holds. A gzip source is decompressed on a thread of its
-//! own, which hands 1 MiB buffers to the framer through a bounded channel (at most 6 MiB per
-//! source in flight; emptied buffers are reused).
+//! Plain local files of at least [`InputOptions::map_min_bytes`] (1 MiB) are memory-mapped:
+//! nothing is copied, a batch's [`RecordBatch::buf`] is a slice of the mapping, and pages more
+//! than 32 MiB behind the framer are released (`MADV_DONTNEED`), so resident memory stays flat
+//! whatever the file size. (A mapped file truncated by another process while being read can
+//! crash the reader, as with ripgrep; read such a file from stdin instead.) Other sources are
+//! read in 1 MiB chunks; a batch is handed over when it holds [`InputOptions::batch_bytes`], so
+//! memory is about `batch_bytes + max_record_bytes` per reader plus the batches the consumer
+//! still holds. A gzip source is decompressed on a thread of its own, which hands 1 MiB buffers
+//! to the framer through a bounded channel (at most 6 MiB per source in flight; emptied buffers
+//! are reused).
 
 mod decompress;
 mod discover;
