@@ -26,6 +26,7 @@
 //! sends no other; the shell alert's time (which Kibana sets to the rule run) is the latest
 //! event of the sample.
 
+use crate::sequence_order::{deflate, inflate};
 use std::cmp::Ordering as CmpOrdering;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -178,26 +179,6 @@ pub struct SampleDetector {
     /// Samples not reported because an event's document could not be built.
     undocumented: AtomicU64,
     matcher_warning: Mutex<Option<String>>,
-}
-
-/// The document as JSON, deflated (fast level: members are many, CPU is spent once each).
-fn deflate(doc: &Value) -> Box<[u8]> {
-    use std::io::Write;
-    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
-    // Writing to a Vec cannot fail; serde_json cannot fail on a Value.
-    let _ = serde_json::to_writer(&mut encoder, doc);
-    let _ = encoder.flush();
-    encoder.finish().unwrap_or_default().into_boxed_slice()
-}
-
-/// The document [`deflate`] stored.
-fn inflate(bytes: &[u8]) -> Value {
-    use std::io::Read;
-    let mut json = Vec::with_capacity(bytes.len() * 4);
-    match flate2::read::DeflateDecoder::new(bytes).read_to_end(&mut json) {
-        Ok(_) => serde_json::from_slice(&json).unwrap_or(Value::Null),
-        Err(_) => Value::Null,
-    }
 }
 
 fn format_time(ns: i128) -> String {
