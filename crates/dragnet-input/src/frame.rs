@@ -516,6 +516,7 @@ impl<'a> Framer<'a> {
 
     /// Drops the mapped pages well behind the framing position (the batches cut from them
     /// have long been evaluated), so resident memory stays flat over a file of any size.
+    #[cfg(unix)]
     fn release_behind(&mut self, position: usize) {
         let Some((map, released)) = &mut self.mapping else {
             return;
@@ -537,6 +538,10 @@ impl<'a> Framer<'a> {
             *released = keep_from;
         }
     }
+
+    /// Elsewhere the operating system pages the mapping out as it sees fit.
+    #[cfg(not(unix))]
+    fn release_behind(&mut self, _position: usize) {}
 
     fn with_window(
         src: Option<&'a mut dyn Read>,
