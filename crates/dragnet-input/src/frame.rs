@@ -132,6 +132,9 @@ pub(crate) struct Framer<'a> {
     pub stats: SourceStats,
     /// For a mapped file: the mapping and how far its pages were released.
     mapping: Option<(Arc<memmap2::Mmap>, usize)>,
+    /// For a mapped file read ahead by a prefetch thread: where framing is, and the thread
+    /// to wake when framing moves on.
+    pub(crate) progress: Option<(Arc<std::sync::atomic::AtomicUsize>, std::thread::Thread)>,
 }
 
 fn describe_scan_error(e: ScanError) -> String {
@@ -571,6 +574,7 @@ impl<'a> Framer<'a> {
             stopped: false,
             stats: SourceStats::default(),
             mapping: None,
+            progress: None,
         }
     }
 
@@ -787,6 +791,10 @@ impl<'a> Framer<'a> {
         };
         let position = self.base as usize + cut;
         self.release_behind(position);
+        if let Some((at, prefetcher)) = &self.progress {
+            at.store(position, std::sync::atomic::Ordering::Relaxed);
+            prefetcher.unpark();
+        }
         self.base += cut as u64;
         self.pos -= cut;
         self.line_pos -= cut;

@@ -293,11 +293,7 @@ pub fn read_batches(
                 if let Some(min) = opts.map_min_bytes
                     && let Some(mapped) = map_plain_file(&f, min)
                 {
-                    let mut framer = frame::Framer::mapped(mapped, name, opts);
-                    framer.run(on_batch, on_problem);
-                    let mut stats = framer.stats;
-                    stats.compressed_bytes = stats.bytes;
-                    return stats;
+                    return read_mapped(mapped, name, opts, on_batch, on_problem);
                 }
                 Box::new(f)
             }
@@ -327,6 +323,71 @@ pub fn read_batches(
         },
     };
     read_reader(raw, name, opts, on_batch, on_problem)
+}
+
+/// Frames a mapped file while a second thread faults its pages in ahead of the framer
+/// (`MADV_POPULATE_READ`), so the page-table work is off the framing thread, which every batch
+/// waits for.
+fn read_mapped(
+    mapped: MappedFile,
+    name: Arc<str>,
+    opts: &InputOptions,
+    on_batch: &mut dyn FnMut(RecordBatch) -> ControlFlow<()>,
+    on_problem: &mut dyn FnMut(Problem),
+) -> SourceStats {
+    let map = mapped.map.clone();
+    let position = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let mut stats = std::thread::scope(|scope| {
+        let prefetcher = scope.spawn(|| prefetch(&map, &position, &done));
+        let mut framer = frame::Framer::mapped(mapped, name, opts);
+        framer.progress = Some((position.clone(), prefetcher.thread().clone()));
+        framer.run(on_batch, on_problem);
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        prefetcher.thread().unpark();
+        framer.stats
+    });
+    stats.compressed_bytes = stats.bytes;
+    stats
+}
+
+/// Pages are faulted in this far ahead of the framer, a chunk at a time.
+const PREFETCH_LEAD: usize = 48 << 20;
+const PREFETCH_CHUNK: usize = 4 << 20;
+
+/// Faults `map`'s pages in, a chunk at a time, staying at most [`PREFETCH_LEAD`] ahead of
+/// `position` (where framing is), until `done` or the end.
+fn prefetch(
+    map: &memmap2::Mmap,
+    position: &std::sync::atomic::AtomicUsize,
+    done: &std::sync::atomic::AtomicBool,
+) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut next = 0usize;
+    while next < map.len() && !done.load(Relaxed) {
+        let at = position.load(Relaxed);
+        // Framing overtook the prefetch: skip to where it is.
+        next = next.max(at / PREFETCH_CHUNK * PREFETCH_CHUNK);
+        if next >= map.len() {
+            break;
+        }
+        if next < at + PREFETCH_LEAD {
+            let len = PREFETCH_CHUNK.min(map.len() - next);
+            #[cfg(target_os = "linux")]
+            if map
+                .advise_range(memmap2::Advice::PopulateRead, next, len)
+                .is_err()
+            {
+                // An older kernel (before 5.14): the framer faults pages in itself.
+                return;
+            }
+            #[cfg(not(target_os = "linux"))]
+            return;
+            next += len;
+        } else {
+            std::thread::park_timeout(std::time::Duration::from_millis(5));
+        }
+    }
 }
 
 /// A memory-mapped file: its bytes (shared by the batches cut from it) and the mapping, to
