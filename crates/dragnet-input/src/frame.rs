@@ -801,7 +801,10 @@ impl<'a> Framer<'a> {
         if self.batch.is_empty() {
             return;
         }
-        let mut records = std::mem::take(&mut self.batch);
+        // The next batch likely holds as many records: one allocation instead of a dozen
+        // doublings, each copying the spans so far.
+        let capacity = self.batch.len();
+        let mut records = std::mem::replace(&mut self.batch, Vec::with_capacity(capacity));
         let buf = if self.owned.is_empty() {
             match head {
                 Head::Owned(v) => Bytes::from(v),
