@@ -100,6 +100,29 @@ impl std::ops::Deref for Window {
 /// under a slow worker is faulted back in from the page cache, a cost and never an error.
 const RELEASE_LAG: usize = 32 << 20;
 
+/// Drops the mapped pages more than [`RELEASE_LAG`] behind `position` (the framing position),
+/// from `released` (how far earlier calls went) on: the batches cut from them have long been
+/// evaluated, so resident memory stays flat over a file of any size.
+#[cfg(unix)]
+pub(crate) fn release_pages_behind(map: &memmap2::Mmap, released: &mut usize, position: usize) {
+    let page = 4096;
+    let keep_from = position.saturating_sub(RELEASE_LAG) / page * page;
+    if keep_from > *released {
+        // SAFETY: the mapping is private and read-only, so dropping pages loses nothing: a
+        // later access (a batch still being evaluated) faults the same bytes back in from the
+        // file. No reference is invalidated; the address range stays mapped.
+        #[allow(unsafe_code)]
+        let _ = unsafe {
+            map.unchecked_advise_range(
+                memmap2::UncheckedAdvice::DontNeed,
+                *released,
+                keep_from - *released,
+            )
+        };
+        *released = keep_from;
+    }
+}
+
 /// The consumed bytes a batch is cut from.
 enum Head {
     Owned(Vec<u8>),
@@ -521,24 +544,8 @@ impl<'a> Framer<'a> {
     /// have long been evaluated), so resident memory stays flat over a file of any size.
     #[cfg(unix)]
     fn release_behind(&mut self, position: usize) {
-        let Some((map, released)) = &mut self.mapping else {
-            return;
-        };
-        let page = 4096;
-        let keep_from = position.saturating_sub(RELEASE_LAG) / page * page;
-        if keep_from > *released {
-            // SAFETY: the mapping is private and read-only, so dropping pages loses nothing: a
-            // later access (a batch still being evaluated) faults the same bytes back in from
-            // the file. No reference is invalidated; the address range stays mapped.
-            #[allow(unsafe_code)]
-            let _ = unsafe {
-                map.unchecked_advise_range(
-                    memmap2::UncheckedAdvice::DontNeed,
-                    *released,
-                    keep_from - *released,
-                )
-            };
-            *released = keep_from;
+        if let Some((map, released)) = &mut self.mapping {
+            release_pages_behind(map, released, position);
         }
     }
 
@@ -790,10 +797,13 @@ impl<'a> Framer<'a> {
             }
         };
         let position = self.base as usize + cut;
-        self.release_behind(position);
-        if let Some((at, prefetcher)) = &self.progress {
-            at.store(position, std::sync::atomic::Ordering::Relaxed);
-            prefetcher.unpark();
+        match &self.progress {
+            // The prefetch thread releases pages too, off this thread.
+            Some((at, prefetcher)) => {
+                at.store(position, std::sync::atomic::Ordering::Relaxed);
+                prefetcher.unpark();
+            }
+            None => self.release_behind(position),
         }
         self.base += cut as u64;
         self.pos -= cut;

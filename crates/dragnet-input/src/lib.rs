@@ -326,8 +326,8 @@ pub fn read_batches(
 }
 
 /// Frames a mapped file while a second thread faults its pages in ahead of the framer
-/// (`MADV_POPULATE_READ`), so the page-table work is off the framing thread, which every batch
-/// waits for.
+/// (`MADV_POPULATE_READ`) and releases them behind it, so the page-table work is off the
+/// framing thread, which every batch waits for.
 fn read_mapped(
     mapped: MappedFile,
     name: Arc<str>,
@@ -356,7 +356,7 @@ const PREFETCH_LEAD: usize = 48 << 20;
 const PREFETCH_CHUNK: usize = 4 << 20;
 
 /// Faults `map`'s pages in, a chunk at a time, staying at most [`PREFETCH_LEAD`] ahead of
-/// `position` (where framing is), until `done` or the end.
+/// `position` (where framing is), and releases those far behind it, until `done`.
 fn prefetch(
     map: &memmap2::Mmap,
     position: &std::sync::atomic::AtomicUsize,
@@ -364,25 +364,24 @@ fn prefetch(
 ) {
     use std::sync::atomic::Ordering::Relaxed;
     let mut next = 0usize;
-    while next < map.len() && !done.load(Relaxed) {
+    // Prefaulting needs Linux 5.14; without it this thread only releases pages.
+    let mut populate = cfg!(target_os = "linux");
+    #[cfg(unix)]
+    let mut released = 0usize;
+    while !done.load(Relaxed) {
         let at = position.load(Relaxed);
+        #[cfg(unix)]
+        frame::release_pages_behind(map, &mut released, at);
         // Framing overtook the prefetch: skip to where it is.
         next = next.max(at / PREFETCH_CHUNK * PREFETCH_CHUNK);
-        if next >= map.len() {
-            break;
-        }
-        if next < at + PREFETCH_LEAD {
+        if populate && next < map.len() && next < at + PREFETCH_LEAD {
             let len = PREFETCH_CHUNK.min(map.len() - next);
             #[cfg(target_os = "linux")]
-            if map
-                .advise_range(memmap2::Advice::PopulateRead, next, len)
-                .is_err()
             {
-                // An older kernel (before 5.14): the framer faults pages in itself.
-                return;
+                populate = map
+                    .advise_range(memmap2::Advice::PopulateRead, next, len)
+                    .is_ok();
             }
-            #[cfg(not(target_os = "linux"))]
-            return;
             next += len;
         } else {
             std::thread::park_timeout(std::time::Duration::from_millis(5));
