@@ -105,9 +105,10 @@
 //!
 //! # Memory
 //! Plain local files of at least [`InputOptions::map_min_bytes`] (1 MiB) are memory-mapped:
-//! nothing is copied, a batch's [`RecordBatch::buf`] is a slice of the mapping, and pages more
-//! than 32 MiB behind the framer are released (`MADV_DONTNEED`), so resident memory stays flat
-//! whatever the file size. (A mapped file truncated by another process while being read can
+//! nothing is copied, and a batch's [`RecordBatch::buf`] is a slice of the mapping. A helper
+//! thread faults pages in 48 MiB ahead of the framer (`MADV_POPULATE_READ`, Linux) and releases
+//! those more than 32 MiB behind it (`MADV_DONTNEED`), so resident memory stays flat whatever
+//! the file size. (A mapped file truncated by another process while being read can
 //! crash the reader, as with ripgrep; read such a file from stdin instead.) Other sources are
 //! read in 1 MiB chunks; a batch is handed over when it holds [`InputOptions::batch_bytes`], so
 //! memory is about `batch_bytes + max_record_bytes` per reader plus the batches the consumer
