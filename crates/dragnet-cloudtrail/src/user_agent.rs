@@ -53,6 +53,70 @@ mod rules {
     include!(concat!(env!("OUT_DIR"), "/uap_rules.rs"));
 }
 
+/// A uap-core regex with Java's meaning of the shorthand classes: Elasticsearch compiles these
+/// patterns with `java.util.regex` and no flags, where `\d`, `\w`, `\s` (and `\D`, `\W`, `\S`)
+/// are ASCII-only and `\b` is an ASCII word boundary, while the `regex` crate reads them as
+/// Unicode classes. Spelling them out in ASCII matches Java, and compiles several times faster
+/// (Unicode `\d`/`\w` expand to large UTF-8 automata): the parser's compilation is most of
+/// the cost of a run's first alert.
+fn java_classes(regex: &'static str) -> Cow<'static, str> {
+    if !regex.contains('\\') {
+        return Cow::Borrowed(regex);
+    }
+    let mut out = String::with_capacity(regex.len() + 16);
+    let mut in_class = false;
+    let mut chars = regex.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let Some(e) = chars.next() else {
+                    out.push(c);
+                    break;
+                };
+                let ascii = match (e, in_class) {
+                    ('d', false) => Some("[0-9]"),
+                    ('d', true) => Some("0-9"),
+                    ('D', false) => Some("[^0-9]"),
+                    ('w', false) => Some("[0-9A-Za-z_]"),
+                    ('w', true) => Some("0-9A-Za-z_"),
+                    ('W', false) => Some("[^0-9A-Za-z_]"),
+                    ('s', false) => Some("[\\t\\n\\x0B\\f\\r ]"),
+                    ('s', true) => Some("\\t\\n\\x0B\\f\\r "),
+                    ('S', false) => Some("[^\\t\\n\\x0B\\f\\r ]"),
+                    ('b', false) => Some("(?-u:\\b)"),
+                    _ => None,
+                };
+                match ascii {
+                    Some(a) => out.push_str(a),
+                    None => {
+                        out.push(c);
+                        out.push(e);
+                    }
+                }
+            }
+            '[' if !in_class => {
+                in_class = true;
+                out.push(c);
+                // A `]` right after `[` or `[^` is a literal, as in Java.
+                if chars.peek() == Some(&'^') {
+                    out.push('^');
+                    chars.next();
+                }
+                if chars.peek() == Some(&']') {
+                    out.push_str("\\]");
+                    chars.next();
+                }
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
 fn borrowed(s: Option<&'static str>) -> Option<Cow<'static, str>> {
     s.map(Cow::Borrowed)
 }
@@ -67,7 +131,7 @@ static PARSER: LazyLock<Extractor<'static>> = LazyLock::new(|| {
         rules::USER_AGENT_PARSERS
             .iter()
             .map(|&(regex, family, v1, v2, v3, v4)| user_agent::Parser {
-                regex: Cow::Borrowed(regex),
+                regex: java_classes(regex),
                 family_replacement: borrowed(family),
                 v1_replacement: borrowed(v1),
                 v2_replacement: borrowed(v2),
@@ -83,7 +147,7 @@ static PARSER: LazyLock<Extractor<'static>> = LazyLock::new(|| {
         rules::OS_PARSERS
             .iter()
             .map(|&(regex, name, v1, v2, v3, v4)| os::Parser {
-                regex: Cow::Borrowed(regex),
+                regex: java_classes(regex),
                 os_replacement: borrowed(name),
                 os_v1_replacement: borrowed(v1),
                 os_v2_replacement: borrowed(v2),
@@ -99,7 +163,7 @@ static PARSER: LazyLock<Extractor<'static>> = LazyLock::new(|| {
         rules::DEVICE_PARSERS
             .iter()
             .map(|&(regex, flag, name, brand, model)| device::Parser {
-                regex: Cow::Borrowed(regex),
+                regex: java_classes(regex),
                 regex_flag: (flag == Some("i")).then_some(device::Flag::IgnoreCase),
                 device_replacement: borrowed(name),
                 brand_replacement: borrowed(brand),
@@ -211,6 +275,34 @@ mod tests {
                 "{name} of {agent:?} (all: {fields:?})"
             );
         }
+    }
+
+    #[test]
+    fn shorthand_classes_are_spelled_as_java_reads_them() {
+        assert_eq!(java_classes(r"(\d+)\.(\w)"), r"([0-9]+)\.([0-9A-Za-z_])");
+        assert_eq!(java_classes(r"[\d.]+\b"), r"[0-9.]+(?-u:\b)");
+        assert_eq!(
+            java_classes(r"[^.\s]\S"),
+            r"[^.\t\n\x0B\f\r ][^\t\n\x0B\f\r ]"
+        );
+        // Escaped backslashes and other escapes stay as they are.
+        assert_eq!(java_classes(r"a\\d\/\p{L}"), r"a\\d\/\p{L}");
+        assert!(matches!(java_classes("plain"), Cow::Borrowed("plain")));
+    }
+
+    #[test]
+    fn digits_are_ascii_as_in_java() {
+        // Java's `\d` is [0-9]: an Arabic-Indic major version is not a version.
+        let fields = parse("Firefox/\u{0663}\u{0664}.0");
+        assert!(
+            !fields.iter().any(|(k, _)| *k == "user_agent.version"),
+            "{fields:?}"
+        );
+        let fields = parse("Firefox/34.0");
+        assert!(
+            fields.contains(&("user_agent.version", Value::from("34.0"))),
+            "{fields:?}"
+        );
     }
 
     #[test]

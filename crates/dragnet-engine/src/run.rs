@@ -5,10 +5,12 @@
 use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 
 use dragnet_event::{Event, JsonEvent};
-use dragnet_input::{InputOptions, Problem, RecordBatch, RecordKind, Source};
+use dragnet_input::{
+    InputOptions, Problem, RecordBatch, RecordKind, SegmentBase, SegmentStats, Source, Work,
+};
 use jiff::Timestamp;
 use rayon::iter::{ParallelBridge, ParallelIterator};
 use serde::Serialize;
@@ -39,7 +41,15 @@ pub struct RunOptions {
     /// sorting once they arrived out of time order (`--max-sequence-candidates`; ordered input
     /// streams and is not capped); `None`: the default, 1,000,000.
     pub max_sequence_candidates: Option<usize>,
+    /// Large memory-mapped JSON-lines files are cut into segments of about this many bytes,
+    /// which the workers frame in parallel ([`dragnet_input::read_work`]); `None`: the default,
+    /// [`SEGMENT_BYTES`]; `Some(usize::MAX)` frames every file on one reader thread.
+    pub segment_bytes: Option<usize>,
 }
+
+/// Segments fit the workers' L2 cache: framing a segment, then prefiltering and evaluating its
+/// records, reads the bytes from memory once.
+pub const SEGMENT_BYTES: usize = 1 << 20;
 
 /// Live counters a progress display can poll from another thread.
 #[derive(Debug, Default)]
@@ -108,8 +118,12 @@ pub struct Alert {
     pub timestamp: String,
     /// The source event's id (CloudTrail `eventID`).
     pub event_id: String,
-    /// Where the record was read: source, line, record index.
-    pub location: String,
+    /// Where the record was read: source and line (see [`Alert::location`]).
+    source_name: Arc<str>,
+    line: u64,
+    /// The segment of the source the record was framed from (its line is local to it until
+    /// the run rebases it).
+    segment: Option<u64>,
     /// `kibana.alert.group.id`: the sequence or sample this alert belongs to.
     pub group_id: Option<String>,
     /// A building-block alert (`kibana.alert.group.index` set): one event of a sequence or
@@ -123,6 +137,16 @@ pub struct Alert {
 }
 
 impl Alert {
+    /// Where the record was read, `source:line`; empty for alerts of stateful rules
+    /// (threshold, new terms, sequences), which stand for several records.
+    pub fn location(&self) -> String {
+        if self.source_name.is_empty() {
+            String::new()
+        } else {
+            format!("{}:{}", self.source_name, self.line)
+        }
+    }
+
     /// The Kibana-shaped alert document.
     pub fn doc(&self) -> Value {
         serde_json::from_str(&self.json).expect("an alert is serialized from a JSON value")
@@ -146,6 +170,9 @@ struct OrderedProblem {
     source: usize,
     seq: u64,
     problem: Problem,
+    /// The segment of the source it was found in (its location is local to it until the run
+    /// rebases it).
+    segment: Option<u64>,
 }
 
 /// What a run produced.
@@ -210,13 +237,32 @@ impl Engine {
             rule.detector.prepare(options);
         }
         let readers = sources.len().clamp(1, threads.max(2));
-        let (tx, rx) = mpsc::sync_channel::<(usize, u64, RecordBatch)>(threads * 2);
+        let (tx, rx) = mpsc::sync_channel::<(usize, u64, Work)>(threads * 2);
         let next_source = AtomicUsize::new(0);
         let problems: Mutex<Vec<OrderedProblem>> = Mutex::new(Vec::new());
         let skipped_files = AtomicU64::new(0);
         let sources = &sources;
+        let segment_bytes = options.segment_bytes.unwrap_or(SEGMENT_BYTES);
+        // Per source: (segment ordinal, what framing it found), to rebase locations.
+        let segments: Mutex<HashMap<usize, Vec<(u64, SegmentStats)>>> = Mutex::new(HashMap::new());
 
         let results: Mutex<Vec<BatchResult>> = Mutex::new(Vec::new());
+        let keep = |result: BatchResult| {
+            progress
+                .bytes
+                .fetch_add(result.stats.bytes, Ordering::Relaxed);
+            progress
+                .records
+                .fetch_add(result.stats.records_read, Ordering::Relaxed);
+            progress
+                .alerts
+                .fetch_add(result.alerts.len() as u64, Ordering::Relaxed);
+            if !(result.alerts.is_empty() && result.problems.is_empty())
+                || result.stats != RunStats::default()
+            {
+                results.lock().unwrap().push(result);
+            }
+        };
         std::thread::scope(|scope| {
             for _ in 0..readers {
                 let tx = tx.clone();
@@ -229,12 +275,13 @@ impl Engine {
                         let Some(source) = sources.get(i) else { break };
                         let mut seq = 0u64;
                         let mut problem_seq = 0u64;
-                        let stats = dragnet_input::read_batches(
+                        let stats = dragnet_input::read_work(
                             source,
                             input,
-                            &mut |batch: RecordBatch| {
+                            segment_bytes,
+                            &mut |work: Work| {
                                 // A closed channel means the workers are gone: stop reading.
-                                match tx.send((i, seq, batch)) {
+                                match tx.send((i, seq, work)) {
                                     Ok(()) => {
                                         seq += 1;
                                         ControlFlow::Continue(())
@@ -247,6 +294,7 @@ impl Engine {
                                     source: i,
                                     seq: problem_seq,
                                     problem,
+                                    segment: None,
                                 });
                                 problem_seq += 1;
                             },
@@ -260,21 +308,52 @@ impl Engine {
             drop(tx);
             rx.into_iter().par_bridge().for_each_init(
                 Worker::default,
-                |worker, (source, seq, batch)| {
-                    let result = self.process_batch(source, seq, &batch, options, worker);
-                    progress
-                        .bytes
-                        .fetch_add(result.stats.bytes, Ordering::Relaxed);
-                    progress
-                        .records
-                        .fetch_add(result.stats.records_read, Ordering::Relaxed);
-                    progress
-                        .alerts
-                        .fetch_add(result.alerts.len() as u64, Ordering::Relaxed);
-                    if !(result.alerts.is_empty() && result.problems.is_empty())
-                        || result.stats != RunStats::default()
-                    {
-                        results.lock().unwrap().push(result);
+                |worker, (source, seq, work)| match work {
+                    Work::Batch(batch) => {
+                        keep(self.process_batch(source, seq, &batch, options, worker));
+                    }
+                    Work::Segment(segment) => {
+                        // The segment is framed here, and each batch evaluated while its bytes
+                        // are still in this core's cache. Batch numbers within a segment keep
+                        // the (source, seq, index) input order.
+                        let ordinal = segment.ordinal;
+                        let mut batch_no = 0u64;
+                        let mut framing_problems = Vec::new();
+                        let stats = segment.frame(
+                            input,
+                            &mut |batch| {
+                                let seq = (ordinal << 24) | batch_no;
+                                batch_no += 1;
+                                let mut result =
+                                    self.process_batch(source, seq, &batch, options, worker);
+                                for p in &mut result.problems {
+                                    p.segment = Some(ordinal);
+                                }
+                                for a in &mut result.alerts {
+                                    a.segment = Some(ordinal);
+                                }
+                                keep(result);
+                                ControlFlow::Continue(())
+                            },
+                            &mut |problem| framing_problems.push(problem),
+                        );
+                        if !framing_problems.is_empty() {
+                            let mut all = problems.lock().unwrap();
+                            for (n, problem) in framing_problems.into_iter().enumerate() {
+                                all.push(OrderedProblem {
+                                    source,
+                                    seq: (ordinal << 24) | n as u64,
+                                    problem,
+                                    segment: Some(ordinal),
+                                });
+                            }
+                        }
+                        segments
+                            .lock()
+                            .unwrap()
+                            .entry(source)
+                            .or_default()
+                            .push((ordinal, stats));
                     }
                 },
             );
@@ -291,6 +370,11 @@ impl Engine {
             alerts.extend(r.alerts);
             all_problems.extend(r.problems);
         }
+        rebase_segments(
+            segments.into_inner().unwrap(),
+            &mut all_problems,
+            &mut alerts,
+        );
         for p in &all_problems {
             if p.problem.at.is_some() {
                 stats.records_skipped += 1;
@@ -390,7 +474,7 @@ impl Engine {
                         doc,
                         &id,
                         timestamp,
-                        String::new(),
+                        (Arc::from(""), 0),
                         (usize::MAX, 0, 0),
                     ));
                 }
@@ -522,6 +606,7 @@ impl Engine {
                                     span.location,
                                     err,
                                 ),
+                                segment: None,
                             });
                             continue;
                         }
@@ -536,7 +621,7 @@ impl Engine {
                         Some(id) => id,
                         None => sha256_hex(bytes),
                     };
-                    let location = format!("{}:{}", batch.source, span.location.line);
+                    let location = (batch.source.clone(), span.location.line);
                     self.emit(
                         &matched,
                         &ecs,
@@ -561,6 +646,7 @@ impl Engine {
                                     span.location,
                                     err,
                                 ),
+                                segment: None,
                             });
                             continue;
                         }
@@ -594,7 +680,7 @@ impl Engine {
                         .or_else(|| field_strings(&doc, "event.id").into_iter().next())
                         .unwrap_or_else(|| sha256_hex(bytes));
                     let index = hit_index.unwrap_or_else(|| CLOUDTRAIL_DATA_STREAM.to_string());
-                    let location = format!("{}:{}", batch.source, span.location.line);
+                    let location = (batch.source.clone(), span.location.line);
                     self.emit(
                         &matched, &doc, &id, &index, false, order, location, options, &mut out,
                     );
@@ -637,7 +723,7 @@ impl Engine {
         index: &str,
         raw_cloudtrail: bool,
         order: (usize, u64, usize),
-        location: String,
+        location: (Arc<str>, u64),
         options: &RunOptions,
         out: &mut BatchResult,
     ) {
@@ -700,7 +786,7 @@ fn make_alert(
     doc: Value,
     event_id: &str,
     timestamp: Option<String>,
-    location: String,
+    location: (Arc<str>, u64),
     order: (usize, u64, usize),
 ) -> Alert {
     let uuid = doc
@@ -719,7 +805,9 @@ fn make_alert(
         uuid,
         timestamp: timestamp.unwrap_or_default(),
         event_id: event_id.to_string(),
-        location,
+        source_name: location.0,
+        line: location.1,
+        segment: None,
         group_id,
         building_block,
         json: serde_json::to_string(&doc)
@@ -738,6 +826,41 @@ fn parse_time(s: &str) -> Option<Timestamp> {
             .and_then(|dt| dt.to_zoned(jiff::tz::TimeZone::UTC).ok())
             .map(|z| z.timestamp())
     })
+}
+
+/// Turns the segment-local locations of problems and alerts into their files' (the bases are
+/// only known once every segment of a file is framed).
+fn rebase_segments(
+    segments: HashMap<usize, Vec<(u64, SegmentStats)>>,
+    problems: &mut [OrderedProblem],
+    alerts: &mut [Alert],
+) {
+    if segments.is_empty() {
+        return;
+    }
+    let mut bases: HashMap<(usize, u64), SegmentBase> = HashMap::new();
+    for (source, mut stats) in segments {
+        stats.sort_by_key(|(ordinal, _)| *ordinal);
+        let mut base = SegmentBase::default();
+        for (ordinal, s) in &stats {
+            bases.insert((source, *ordinal), base);
+            base = base.after(s);
+        }
+    }
+    for p in problems {
+        if let (Some(segment), Some(at)) = (p.segment, p.problem.at.as_mut())
+            && let Some(base) = bases.get(&(p.source, segment))
+        {
+            base.rebase(at);
+        }
+    }
+    for a in alerts {
+        if let Some(segment) = a.segment.take()
+            && let Some(base) = bases.get(&(a.order.0, segment))
+        {
+            a.line += base.lines;
+        }
+    }
 }
 
 fn problem_key(p: &Problem) -> (u64, u64) {

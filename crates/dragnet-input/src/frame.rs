@@ -100,6 +100,9 @@ impl std::ops::Deref for Window {
 /// under a slow worker is faulted back in from the page cache, a cost and never an error.
 const RELEASE_LAG: usize = 32 << 20;
 
+/// Pages are released at least this many at a time.
+const RELEASE_STEP: usize = 32 << 20;
+
 /// Drops the mapped pages more than [`RELEASE_LAG`] behind `position` (the framing position),
 /// from `released` (how far earlier calls went) on: the batches cut from them have long been
 /// evaluated, so resident memory stays flat over a file of any size.
@@ -107,7 +110,8 @@ const RELEASE_LAG: usize = 32 << 20;
 pub(crate) fn release_pages_behind(map: &memmap2::Mmap, released: &mut usize, position: usize) {
     let page = 4096;
     let keep_from = position.saturating_sub(RELEASE_LAG) / page * page;
-    if keep_from > *released {
+    // In large steps: each release interrupts the other cores to flush their TLBs.
+    if keep_from >= *released + RELEASE_STEP {
         // SAFETY: the mapping is private and read-only, so dropping pages loses nothing: a
         // later access (a batch still being evaluated) faults the same bytes back in from the
         // file. No reference is invalidated; the address range stays mapped.
@@ -170,7 +174,7 @@ fn describe_scan_error(e: ScanError) -> String {
 
 /// Whether `rest` (the bytes after an object's `{`) starts with the member key `eventVersion`
 /// or `eventSource` and its `:` (blanks allowed), as CloudTrail writes every record.
-fn starts_with_cloudtrail_key(rest: &[u8]) -> bool {
+pub(crate) fn starts_with_cloudtrail_key(rest: &[u8]) -> bool {
     let Some(q) = skip_ws(rest, 0) else {
         return false;
     };
@@ -538,6 +542,35 @@ impl<'a> Framer<'a> {
         framer.stats.bytes = len;
         framer.mapping = Some((file.map, 0));
         framer
+    }
+
+    /// A framer over one segment of a mapped file (see [`crate::segment`]): `offset` is the
+    /// segment's place in the file, for byte offsets; lines and record slots count from the
+    /// segment's start. Only the `first` segment decides whether the file holds CloudTrail.
+    pub(crate) fn segment(
+        bytes: Bytes,
+        offset: u64,
+        first: bool,
+        source: Arc<str>,
+        opts: &'a InputOptions,
+    ) -> Self {
+        let len = bytes.len() as u64;
+        let window = Window::Mapped {
+            all: bytes,
+            start: 0,
+        };
+        let mut framer = Self::with_window(None, window, source, opts);
+        framer.eof = true;
+        framer.base = offset;
+        framer.decided = !first;
+        framer.stats.bytes = len;
+        framer.stats.compressed_bytes = len;
+        framer
+    }
+
+    /// Newlines and record slots framed so far (after [`Framer::run`]: in the whole input).
+    pub(crate) fn lines_and_slots(&self) -> (u64, u64) {
+        (self.count_newlines(self.buf.len()), self.index)
     }
 
     /// Drops the mapped pages well behind the framing position (the batches cut from them

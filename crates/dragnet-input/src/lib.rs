@@ -121,6 +121,7 @@ mod discover;
 mod frame;
 mod problem;
 mod scan;
+mod segment;
 
 use std::io::Read;
 use std::ops::{ControlFlow, Range};
@@ -131,6 +132,7 @@ use bytes::Bytes;
 
 pub use discover::{Discovered, discover, path_may_overlap};
 pub use problem::{Limit, Problem, ProblemKind, RecordLocation};
+pub use segment::{Segment, SegmentBase, SegmentStats, Work, read_work};
 
 /// How records are to be evaluated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -340,7 +342,7 @@ fn read_mapped(
     let position = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let done = std::sync::atomic::AtomicBool::new(false);
     let mut stats = std::thread::scope(|scope| {
-        let prefetcher = scope.spawn(|| prefetch(&map, &position, &done));
+        let prefetcher = scope.spawn(|| prefetch(&map, &position, &done, true));
         let mut framer = frame::Framer::mapped(mapped, name, opts);
         framer.progress = Some((position.clone(), prefetcher.thread().clone()));
         framer.run(on_batch, on_problem);
@@ -357,16 +359,18 @@ const PREFETCH_LEAD: usize = 48 << 20;
 const PREFETCH_CHUNK: usize = 4 << 20;
 
 /// Faults `map`'s pages in, a chunk at a time, staying at most [`PREFETCH_LEAD`] ahead of
-/// `position` (where framing is), and releases those far behind it, until `done`.
-fn prefetch(
+/// `position` (where framing is), and releases those far behind it, until `done`. Without
+/// `populate` it only releases.
+pub(crate) fn prefetch(
     map: &memmap2::Mmap,
     position: &std::sync::atomic::AtomicUsize,
     done: &std::sync::atomic::AtomicBool,
+    populate: bool,
 ) {
     use std::sync::atomic::Ordering::Relaxed;
     let mut next = 0usize;
     // Prefaulting needs Linux 5.14; without it this thread only releases pages.
-    let mut populate = cfg!(target_os = "linux");
+    let mut populate = populate && cfg!(target_os = "linux");
     #[cfg(unix)]
     let mut released = 0usize;
     while !done.load(Relaxed) {
@@ -409,7 +413,7 @@ impl AsRef<[u8]> for MapOwner {
 /// The file memory-mapped, when it is a regular file of at least `min_bytes` (and not empty)
 /// that is not gzip (which must be decompressed: the reader path does that). `None` (read it
 /// instead) when mapping is not possible.
-fn map_plain_file(file: &std::fs::File, min_bytes: u64) -> Option<MappedFile> {
+pub(crate) fn map_plain_file(file: &std::fs::File, min_bytes: u64) -> Option<MappedFile> {
     let meta = file.metadata().ok()?;
     if !meta.is_file() || meta.len() < min_bytes.max(1) {
         return None;

@@ -72,6 +72,10 @@ pub struct Args {
     /// and soundness checks: the alerts are the same, only slower).
     #[arg(long)]
     pub no_prefilter: bool,
+    /// Bytes per segment when a large JSON-lines file is framed by all workers in parallel
+    /// (default 1 MiB). For tests: results must not depend on it.
+    #[arg(long, value_name = "BYTES", hide = true)]
+    pub segment_bytes: Option<usize>,
     /// Kibana exception list export (NDJSON of lists and items) to apply (repeatable). A rule
     /// gets the items of the lists its `exceptions_list` names; lists no rule names apply to
     /// every rule. With --explain, every suppressed event is listed.
@@ -191,6 +195,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
             max_signals: args.max_signals,
             threads: args.threads,
             no_prefilter: args.no_prefilter,
+            segment_bytes: args.segment_bytes,
             max_sequence_candidates: Some(args.max_sequence_candidates),
         };
         let output = engine.run(sources, &input_options, &options, &progress);
