@@ -281,7 +281,48 @@ enum BatchScan {
     /// the exact gate needles plus stand-ins for the case-insensitive ones in one
     /// leftmost-first automaton (which, unlike the overlapping kind, keeps the SIMD Teddy
     /// prefilter; the escapes stay out of it, as 2-byte patterns would weaken its fingerprints).
-    Gated(Option<AhoCorasick>),
+    Gated(Option<BatchAutomaton>),
+}
+
+/// The batch scan's searcher over the gate patterns.
+#[derive(Debug)]
+enum BatchAutomaton {
+    /// Teddy, forced: for a few patterns Aho-Corasick would rather pick a "rare bytes"
+    /// prefilter, whose notion of rare (from ordinary text) misfires on JSON.
+    Teddy(aho_corasick::packed::Searcher),
+    /// Too many patterns, or no SIMD: Aho-Corasick picks.
+    General(AhoCorasick),
+}
+
+impl BatchAutomaton {
+    fn new(patterns: &[Vec<u8>]) -> BatchAutomaton {
+        let teddy = aho_corasick::packed::Config::new()
+            .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
+            .builder()
+            .extend(patterns)
+            .build();
+        match teddy {
+            Some(searcher) => BatchAutomaton::Teddy(searcher),
+            None => BatchAutomaton::General(
+                AhoCorasickBuilder::new()
+                    .match_kind(MatchKind::LeftmostFirst)
+                    .build(patterns)
+                    .expect("gate automaton within default size limits"),
+            ),
+        }
+    }
+
+    /// Start of the first match in `haystack[at..end]`.
+    fn find(&self, haystack: &[u8], at: usize, end: usize) -> Option<usize> {
+        match self {
+            BatchAutomaton::Teddy(s) => s
+                .find_in(haystack, aho_corasick::Span { start: at, end })
+                .map(|m| m.start()),
+            BatchAutomaton::General(ac) => ac
+                .find(Input::new(haystack).span(at..end))
+                .map(|m| m.start()),
+        }
+    }
 }
 
 /// How the prefilter handled one rule.
@@ -546,12 +587,7 @@ impl Prefilter {
             }
             exact.sort();
             exact.dedup();
-            BatchScan::Gated((!exact.is_empty()).then(|| {
-                AhoCorasickBuilder::new()
-                    .match_kind(MatchKind::LeftmostFirst)
-                    .build(&exact)
-                    .expect("gate automaton within default size limits")
-            }))
+            BatchScan::Gated((!exact.is_empty()).then(|| BatchAutomaton::new(&exact)))
         } else {
             BatchScan::EveryRecord
         };
@@ -646,7 +682,17 @@ impl Prefilter {
     /// (the byte gate needles and escapes; each member key) find the few records that open a
     /// gate, instead of running an automaton per record. Returns `false` (and leaves `hit` all
     /// `true`) when some rule sees every record.
-    pub fn mark_batch(&self, buf: &[u8], spans: &[Range<usize>], hit: &mut Vec<bool>) -> bool {
+    ///
+    /// `escaped` says, per span, whether the framer saw a `\\u` or `\\/` in it
+    /// ([`dragnet_input::RecordSpan::escaped`]); unless it knows for every span (say, it is
+    /// empty), the batch is searched for escapes here.
+    pub fn mark_batch(
+        &self,
+        buf: &[u8],
+        spans: &[Range<usize>],
+        escaped: &[Option<bool>],
+        hit: &mut Vec<bool>,
+    ) -> bool {
         hit.clear();
         let BatchScan::Gated(automaton) = &self.any_gate else {
             hit.resize(spans.len(), true);
@@ -659,8 +705,15 @@ impl Prefilter {
         let end = last.end;
         let region = first.start..end;
         // Escapes: `\\` is rare in CloudTrail (escaped quotes in policy documents, mostly).
+        let known = escaped.len() == spans.len() && escaped.iter().all(Option::is_some);
+        if known {
+            for (h, e) in hit.iter_mut().zip(escaped) {
+                *h = *e == Some(true);
+            }
+        }
         let mut i = 0;
-        for found in memchr::memchr_iter(b'\\', &buf[region.clone()]) {
+        let unknown = if known { &[][..] } else { &buf[region.clone()] };
+        for found in memchr::memchr_iter(b'\\', unknown) {
             let at = region.start + found;
             if !matches!(buf.get(at + 1), Some(b'u' | b'/')) {
                 continue;
@@ -678,10 +731,9 @@ impl Prefilter {
             let mut at = region.start;
             let mut i = 0;
             while at < end {
-                let Some(m) = any.find(Input::new(buf).span(at..end)) else {
+                let Some(start) = any.find(buf, at, end) else {
                     break;
                 };
-                let start = m.start();
                 while i < spans.len() && spans[i].end <= start {
                     i += 1;
                 }
@@ -984,7 +1036,7 @@ mod tests {
         let buf =
             "{\"eventName\":\"Converse\"}\n{\"eventName\":\"Other\"}\n{\"eventName\":\"\u{212A}\"}";
         let spans = [0..24, 25..46, 47..buf.len()];
-        assert!(p.mark_batch(buf.as_bytes(), &spans, &mut hit));
+        assert!(p.mark_batch(buf.as_bytes(), &spans, &[], &mut hit));
         assert_eq!(hit, vec![true, false, true]);
     }
 
@@ -1043,7 +1095,15 @@ mod tests {
             buf.extend_from_slice(if next(2) == 0 { b"\n" } else { b",\n  " });
         }
         let mut hit = Vec::new();
-        assert!(p.mark_batch(&buf, &spans, &mut hit));
+        assert!(p.mark_batch(&buf, &spans, &[], &mut hit));
+        // Escape flags from the framer give the same marks as the batch's own search.
+        let flags: Vec<Option<bool>> = spans
+            .iter()
+            .map(|s| Some(p.has_escape(&buf[s.clone()])))
+            .collect();
+        let mut flagged = Vec::new();
+        assert!(p.mark_batch(&buf, &spans, &flags, &mut flagged));
+        assert_eq!(flagged, hit);
         let (mut candidates, mut marked) = (0, 0);
         for (span, &h) in spans.iter().zip(&hit) {
             let record = &buf[span.clone()];

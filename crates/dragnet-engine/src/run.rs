@@ -200,6 +200,7 @@ struct Worker {
     /// Per record of the batch: may a rule match it ([`crate::prefilter::Prefilter::mark_batch`]).
     hit: Vec<bool>,
     ranges: Vec<std::ops::Range<usize>>,
+    escaped: Vec<Option<bool>>,
     candidates: Vec<usize>,
     detections: Vec<Detection>,
 }
@@ -564,8 +565,12 @@ impl Engine {
             worker
                 .ranges
                 .extend(batch.records.iter().map(|s| s.range.clone()));
+            worker.escaped.clear();
+            worker
+                .escaped
+                .extend(batch.records.iter().map(|s| s.escaped));
             self.prefilter
-                .mark_batch(&batch.buf, &worker.ranges, &mut worker.hit)
+                .mark_batch(&batch.buf, &worker.ranges, &worker.escaped, &mut worker.hit)
         };
         for (index, span) in batch.records.iter().enumerate() {
             let bytes = &batch.buf[span.range.clone()];

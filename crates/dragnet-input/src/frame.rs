@@ -157,6 +157,8 @@ pub(crate) struct Framer<'a> {
     decided: bool,
     stopped: bool,
     pub stats: SourceStats,
+    /// For a segment: the offset where it ends; no value starting there or later is framed.
+    stop: Option<u64>,
     /// For a mapped file: the mapping and how far its pages were released.
     mapping: Option<(Arc<memmap2::Mmap>, usize)>,
     /// For a mapped file read ahead by a prefetch thread: where framing is, and the thread
@@ -547,30 +549,43 @@ impl<'a> Framer<'a> {
     /// A framer over one segment of a mapped file (see [`crate::segment`]): `offset` is the
     /// segment's place in the file, for byte offsets; lines and record slots count from the
     /// segment's start. Only the `first` segment decides whether the file holds CloudTrail.
+    ///
+    /// `rest` is the file from the segment's start on, `len` the segment's length: values that
+    /// start in the segment are framed (reading past its end when a broken one runs on, as
+    /// framing the whole file would), and framing stops at the first value starting after it.
     pub(crate) fn segment(
-        bytes: Bytes,
+        rest: Bytes,
+        len: usize,
         offset: u64,
         first: bool,
         source: Arc<str>,
         opts: &'a InputOptions,
     ) -> Self {
-        let len = bytes.len() as u64;
         let window = Window::Mapped {
-            all: bytes,
+            all: rest,
             start: 0,
         };
         let mut framer = Self::with_window(None, window, source, opts);
         framer.eof = true;
         framer.base = offset;
+        framer.stop = Some(offset + len as u64);
         framer.decided = !first;
-        framer.stats.bytes = len;
-        framer.stats.compressed_bytes = len;
+        framer.stats.bytes = len as u64;
+        framer.stats.compressed_bytes = len as u64;
         framer
     }
 
-    /// Newlines and record slots framed so far (after [`Framer::run`]: in the whole input).
+    /// After [`Framer::run`] over a segment: the newlines in it and the record slots framed.
     pub(crate) fn lines_and_slots(&self) -> (u64, u64) {
-        (self.count_newlines(self.buf.len()), self.index)
+        let end = self.stop.map_or(self.buf.len(), |stop| {
+            (stop.saturating_sub(self.base) as usize).min(self.buf.len())
+        });
+        let newlines = if end >= self.line_pos {
+            self.count_newlines(end)
+        } else {
+            self.newlines - memchr::memchr_iter(b'\n', &self.buf[end..self.line_pos]).count() as u64
+        };
+        (newlines, self.index)
     }
 
     /// Drops the mapped pages well behind the framing position (the batches cut from them
@@ -613,6 +628,7 @@ impl<'a> Framer<'a> {
             decided: false,
             stopped: false,
             stats: SourceStats::default(),
+            stop: None,
             mapping: None,
             progress: None,
         }
@@ -758,6 +774,7 @@ impl<'a> Framer<'a> {
                                 range: range.clone(),
                                 location: loc,
                                 kind: *kind,
+                                escaped: None,
                             });
                             self.stats.records += 1;
                         }
@@ -782,6 +799,7 @@ impl<'a> Framer<'a> {
                         range: at..self.owned.len(),
                         location: loc,
                         kind: *kind,
+                        escaped: None,
                     });
                     self.stats.records += 1;
                 }
@@ -1004,11 +1022,18 @@ impl<'a> Framer<'a> {
                 ),
             ),
             SlotError::Scan(e @ ScanError::Syntax { at, .. }) => {
-                let line = self.count_newlines(at.max(self.line_pos)) + 1;
+                // Lines below the record's first, not the file's line: a segment framed on
+                // its own does not know the file's line numbers (its locations are rebased).
+                let below = self.count_newlines(at.max(self.line_pos)) + 1 - loc.line;
+                let whereabouts = match below {
+                    0 => String::new(),
+                    1 => ", on the record's second line".to_string(),
+                    n => format!(", {n} lines below the record's first"),
+                };
                 (
                     ProblemKind::Malformed,
                     format!(
-                        "not valid JSON: {} at line {line} (byte {}); skipped",
+                        "not valid JSON: {} at byte {}{whereabouts}; skipped",
                         describe_scan_error(e),
                         self.base + at as u64
                     ),
@@ -1050,9 +1075,23 @@ impl<'a> Framer<'a> {
             return false;
         }
         let mut searched = p;
+        // The same pass notes escapes that can hide a character from a raw-bytes search, so
+        // the consumer's prefilter need not look for them again.
+        let mut escaped = false;
         let nl = loop {
-            if let Some(k) = memchr::memchr(b'\n', &self.buf[searched..]) {
-                break Some(searched + k);
+            if let Some(k) = memchr::memchr2(b'\n', b'\\', &self.buf[searched..]) {
+                let at = searched + k;
+                if self.buf[at] == b'\n' {
+                    break Some(at);
+                }
+                match self.buf.get(at + 1) {
+                    Some(b'u' | b'/') => escaped = true,
+                    Some(_) => {}
+                    // The escaped byte is not read yet: assume the worst.
+                    None => escaped = true,
+                }
+                searched = (at + 2).min(self.buf.len());
+                continue;
             }
             searched = self.buf.len();
             let pending = self.buf.len() - p;
@@ -1080,6 +1119,7 @@ impl<'a> Framer<'a> {
             range: p..end,
             location,
             kind: RecordKind::CloudTrail,
+            escaped: Some(escaped),
         });
         self.stats.records += 1;
         self.index += 1;
@@ -1344,6 +1384,9 @@ impl<'a> Framer<'a> {
             let Some(p) = self.next_non_ws(self.pos) else {
                 break;
             };
+            if self.stop.is_some_and(|stop| self.base + p as u64 >= stop) {
+                break;
+            }
             self.pos = p;
             let b = self.buf[p];
             if !starts_value(b) {
@@ -1447,7 +1490,12 @@ impl<'a> Framer<'a> {
         }
         self.report_read_error(None, on_problem);
         if !self.stopped {
-            self.pos = self.buf.len();
+            // A segment's batch ends where the segment does, or after the last value framed.
+            let end = self.stop.map_or(self.buf.len(), |stop| {
+                (stop.saturating_sub(self.base) as usize)
+                    .clamp(self.pos.min(self.buf.len()), self.buf.len())
+            });
+            self.pos = end;
             self.maybe_emit(on_batch, true);
         }
     }

@@ -150,6 +150,10 @@ pub struct RecordSpan {
     pub range: Range<usize>,
     pub location: RecordLocation,
     pub kind: RecordKind,
+    /// Whether the record's text holds a `\u` or `\/` escape (which can spell a character
+    /// another way, hiding it from a raw-bytes search), when the framer looked while framing
+    /// it; `None` when it did not.
+    pub escaped: Option<bool>,
 }
 
 /// A batch of framed records from one source, owning its bytes (so batches can be evaluated on

@@ -39,8 +39,11 @@ pub struct Segment {
     source: Arc<str>,
     /// 0-based position of the segment in its file.
     pub ordinal: u64,
-    /// The segment's bytes (a slice of the mapping).
-    bytes: Bytes,
+    /// The file from the segment's start on (a slice of the mapping): a broken value at the
+    /// segment's end is framed as far as framing the whole file would read.
+    rest: Bytes,
+    /// Bytes in the segment.
+    len: usize,
     /// Offset of the segment's first byte in the file.
     offset: u64,
 }
@@ -86,11 +89,11 @@ impl Segment {
 
     /// Bytes in the segment.
     pub fn len(&self) -> usize {
-        self.bytes.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
+        self.len == 0
     }
 
     /// Frames the segment as [`crate::read_batches`] frames a file, with locations local to
@@ -102,7 +105,8 @@ impl Segment {
         on_problem: &mut dyn FnMut(Problem),
     ) -> SegmentStats {
         let mut framer = Framer::segment(
-            self.bytes.clone(),
+            self.rest.clone(),
+            self.len,
             self.offset,
             self.ordinal == 0,
             self.source.clone(),
@@ -213,7 +217,8 @@ fn cut(
             let segment = Segment {
                 source: name.clone(),
                 ordinal,
-                bytes: mapped.all.slice(start..end),
+                rest: mapped.all.slice(start..),
+                len: end - start,
                 offset: start as u64,
             };
             ordinal += 1;

@@ -686,9 +686,46 @@ fn framing_mode() -> InputOptions {
     }
 }
 
-/// Everything observable about one framing run, for comparing modes.
+/// Everything observable about one framing run, for comparing modes, the escape flag aside (only framing mode's fast paths set it): where
+/// it is set, it must say exactly whether the record holds a `\u` or `\/` escape.
 fn observed(f: &Framed) -> (Vec<(String, RecordSpan)>, Vec<Problem>, SourceStats) {
-    (f.records.clone(), f.problems.clone(), f.stats.clone())
+    let records = f
+        .records
+        .iter()
+        .map(|(text, span)| {
+            let mut span = span.clone();
+            if let Some(escaped) = span.escaped.take() {
+                assert_eq!(escaped, has_u_or_slash_escape(text), "{text}");
+            }
+            (text.clone(), span)
+        })
+        .collect();
+    (records, f.problems.clone(), f.stats.clone())
+}
+
+fn has_u_or_slash_escape(text: &str) -> bool {
+    let mut bytes = text.bytes();
+    while let Some(b) = bytes.next() {
+        if b == b'\\' && matches!(bytes.next(), Some(b'u' | b'/')) {
+            return true;
+        }
+    }
+    false
+}
+
+#[test]
+fn fast_lines_flag_escapes_that_can_hide_characters() {
+    let text = concat!(
+        r#"{"eventVersion":"1","eventName":"\u0053endCommand"}"#,
+        "\n",
+        r#"{"eventVersion":"1","p":"a\\u0053 \"q\" \\\\"}"#,
+        "\n",
+        r#"{"eventVersion":"1","url":"https:\/\/x"}"#,
+        "\n",
+    );
+    let fast = frame_bytes(text.as_bytes().to_vec(), &framing_mode());
+    let flags: Vec<_> = fast.records.iter().map(|(_, s)| s.escaped).collect();
+    assert_eq!(flags, vec![Some(true), Some(false), Some(true)]);
 }
 
 /// On well-formed input, and on input whose breakage the cheap checks see, the fast paths
