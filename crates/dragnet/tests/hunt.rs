@@ -435,3 +435,79 @@ fn unloadable_rules_are_reported_and_the_rest_run() {
     );
     assert_eq!(v["alerts"].as_array().unwrap().len(), 1);
 }
+
+/// A large JSON-lines file is framed in segments by all workers; alerts, problems (with their
+/// lines) and counts must not depend on where the cuts fall or how many threads run.
+#[test]
+fn segmented_framing_gives_the_same_results_as_one_reader() {
+    let template = std::fs::read_to_string(fixture("broken/lines-broken.jsonl")).unwrap();
+    let lines: Vec<&str> = template.lines().collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.jsonl");
+    let mut text = String::new();
+    let mut copy = 0;
+    // Over 1 MiB, so the file is memory-mapped and cut; every copy gets its own event ids.
+    while text.len() < 1_300_000 {
+        for (i, line) in lines.iter().enumerate() {
+            let line = line.replace("\"eventID\":\"", &format!("\"eventID\":\"c{copy}-"));
+            text.push_str(&line);
+            text.push('\n');
+            if i == 1 && copy % 7 == 3 {
+                text.push_str("{\"eventVersion\":\"1.09\",\"eventName\":\"\\u0053endCommand\"\n");
+            }
+        }
+        copy += 1;
+    }
+    std::fs::write(&path, &text).unwrap();
+    let problems = |run: &Run| -> Vec<String> {
+        run.stderr
+            .lines()
+            .filter(|l| l.contains("big.jsonl"))
+            .map(str::to_string)
+            .collect()
+    };
+    let counts = |run: &Run| -> String {
+        let summary = run.stderr.lines().find(|l| l.starts_with("hunt:")).unwrap();
+        // Drop the throughput, which varies.
+        let (head, tail) = summary.split_once(" (").unwrap();
+        format!("{head} {}", tail.split_once(");").unwrap().1)
+    };
+    let whole = hunt(
+        &[
+            "--format",
+            "ndjson",
+            "-j",
+            "2",
+            "--segment-bytes",
+            "100000000",
+        ],
+        std::slice::from_ref(&path),
+    );
+    assert_eq!(whole.code, 0, "{}", whole.stderr);
+    let (_, n) = alerts(&whole);
+    assert!(
+        n >= 2 * copy,
+        "{n} alerts from {copy} copies\n{}",
+        whole.stderr
+    );
+    assert!(problems(&whole).len() >= copy, "{}", whole.stderr);
+    for (segment, threads) in [("4096", "2"), ("65536", "3"), ("1000", "1")] {
+        let cut = hunt(
+            &[
+                "--format",
+                "ndjson",
+                "-j",
+                threads,
+                "--segment-bytes",
+                segment,
+            ],
+            std::slice::from_ref(&path),
+        );
+        assert_eq!(
+            cut.stdout, whole.stdout,
+            "segment {segment}, threads {threads}"
+        );
+        assert_eq!(problems(&cut), problems(&whole), "segment {segment}");
+        assert_eq!(counts(&cut), counts(&whole), "segment {segment}");
+    }
+}
