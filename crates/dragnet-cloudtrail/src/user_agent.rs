@@ -11,11 +11,12 @@
 //! part only after the previous one; the OS object only when an OS rule matches, with
 //! `version`/`full` only when it has a major; device name `Other` when no device rule matches.
 //!
-//! Compiling all ~1,200 regexes up front took most of a small run's time, so each rule's regex is
-//! compiled on first use, and only for agents that contain one of its necessary literals (found
-//! from the parsed pattern, a few ms for all rules, on the first record that needs one of these
-//! fields); a typical agent compiles a few dozen. A rule set that never reads these fields pays
-//! nothing.
+//! Compiling all ~1,200 regexes up front took most of a small run's time (~75 ms), so each rule's
+//! regex is compiled on first use, and a rule is tried only on agents that contain one of its
+//! necessary literals (read from the pattern texts of all rules, ~4 ms on three threads, on the
+//! first record that needs one of these fields). An AWS
+//! tool's agent compiles a handful of regexes; the ~290 distinct agents of the shared datasets and
+//! the tests' list compile ~330. A rule set that never reads these fields pays nothing.
 //!
 //! Where this can differ from Elasticsearch (none of it shows in Elastic's pipeline fixtures):
 //! - Rule data: uap-core 0.18.0 as `ua-parser` 0.2.2 ships it, while Elasticsearch bundles its own
@@ -36,7 +37,6 @@ use std::sync::{LazyLock, OnceLock};
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use regex::{Captures, Regex, RegexBuilder};
-use regex_syntax::ast::{self, Ast};
 use serde_json::Value;
 
 /// An agent or OS rule: regex, then name and four version replacements.
@@ -274,128 +274,358 @@ fn cross(mut left: Vec<String>, right: &[String]) -> Vec<String> {
     out
 }
 
-/// A bracketed class that is a few literal ASCII characters (`[Kk]`, `[-_]`): their folds.
-fn class_chars(class: &ast::ClassBracketed) -> Option<Vec<String>> {
-    use ast::{ClassSet, ClassSetItem};
-    if class.negated {
-        return None;
-    }
-    let ClassSet::Item(item) = &class.kind else {
-        return None;
-    };
-    let items = match item {
-        ClassSetItem::Union(union) => union.items.as_slice(),
-        single => std::slice::from_ref(single),
-    };
-    let mut out: Vec<String> = Vec::new();
-    for item in items {
-        let ClassSetItem::Literal(literal) = item else {
-            return None;
-        };
-        if !literal.c.is_ascii() {
-            return None;
-        }
-        let s = fold(literal.c).to_string();
-        if !out.contains(&s) {
-            out.push(s);
-        }
-    }
-    (!out.is_empty() && out.len() <= 4).then_some(out)
+/// How often the node before a quantifier must occur.
+#[derive(Clone, Copy)]
+enum Times {
+    /// `?`: the node's strings, or nothing.
+    Optional,
+    /// `*`, `{0}`, `{0,}`, `{0,n}`: nothing is known.
+    MaybeNone,
+    /// `+`, `{m}`, `{m,}`, `{m,n}` with m ≥ 1: one of the node's necessary strings occurs.
+    AtLeastOnce,
 }
 
-/// Literals of a parsed pattern. Sound for the whole-pattern case-insensitive flag and inline
-/// flags alike because everything is folded; non-ASCII literals are not used (their case-
-/// insensitive matches do not fold together).
-fn literals(node: &Ast) -> Literals {
-    use ast::{RepetitionKind, RepetitionRange};
-    match node {
-        Ast::Empty(_) | Ast::Flags(_) | Ast::Assertion(_) => Literals::exact(vec![String::new()]),
-        Ast::Literal(literal) if literal.c.is_ascii() => {
-            Literals::exact(vec![fold(literal.c).to_string()])
-        }
-        Ast::ClassBracketed(class) => match class_chars(class) {
-            Some(set) => Literals::exact(set),
-            None => Literals::default(),
+fn repeated(inner: Literals, times: Times) -> Literals {
+    match times {
+        Times::Optional => match inner.exact {
+            Some(mut set) if set.len() < MAX_LITERALS => {
+                if !set.iter().any(String::is_empty) {
+                    set.push(String::new());
+                }
+                Literals::exact(set)
+            }
+            _ => Literals::default(),
         },
-        Ast::Literal(_) | Ast::Dot(_) | Ast::ClassUnicode(_) | Ast::ClassPerl(_) => {
-            Literals::default()
+        Times::MaybeNone => Literals::default(),
+        Times::AtLeastOnce => Literals::necessary(inner.required()),
+    }
+}
+
+fn alternation(branches: Vec<Literals>) -> Literals {
+    if branches.iter().all(|b| b.exact.is_some()) {
+        let mut union: Vec<String> = Vec::new();
+        for s in branches.iter().flat_map(|b| b.exact.iter().flatten()) {
+            if !union.contains(s) {
+                union.push(s.clone());
+            }
         }
-        Ast::Group(group) => literals(&group.ast),
-        Ast::Repetition(repetition) => {
-            let inner = literals(&repetition.ast);
-            match &repetition.op.kind {
-                RepetitionKind::ZeroOrOne => match inner.exact {
-                    Some(mut set) if set.len() < MAX_LITERALS => {
-                        if !set.iter().any(String::is_empty) {
-                            set.push(String::new());
+        if union.len() <= MAX_LITERALS {
+            return Literals::exact(union);
+        }
+    }
+    let mut union: Vec<String> = Vec::new();
+    for branch in branches {
+        let Some(set) = branch.required() else {
+            return Literals::default();
+        };
+        for s in set {
+            if !union.contains(&s) {
+                union.push(s);
+            }
+        }
+    }
+    Literals::necessary(Some(union))
+}
+
+/// A concatenation, fed one child at a time.
+struct Concat {
+    /// The exact strings of the children since the last break.
+    run: Vec<String>,
+    /// No break yet: `run` is all the concatenation can match.
+    whole: bool,
+    best: Option<Vec<String>>,
+}
+
+impl Concat {
+    fn new() -> Self {
+        Concat {
+            run: vec![String::new()],
+            whole: true,
+            best: None,
+        }
+    }
+
+    fn push(&mut self, child: Literals) {
+        let run = std::mem::take(&mut self.run);
+        match child.exact {
+            Some(set) if run.len() * set.len() <= MAX_LITERALS => self.run = cross(run, &set),
+            Some(set) => {
+                self.best = better(self.best.take(), Literals::exact(run).required());
+                self.run = set;
+                self.whole = false;
+            }
+            None => {
+                self.best = better(self.best.take(), Literals::exact(run).required());
+                self.best = better(self.best.take(), child.necessary);
+                self.run = vec![String::new()];
+                self.whole = false;
+            }
+        }
+    }
+
+    fn finish(self) -> Literals {
+        if self.whole {
+            return Literals::exact(self.run);
+        }
+        Literals::necessary(better(self.best, Literals::exact(self.run).required()))
+    }
+}
+
+/// The literals of a pattern, read straight from its text (parsing every rule with
+/// `regex-syntax` cost several times more; a test checks this reads every uap-core rule as
+/// `regex-syntax`'s syntax tree does). Sound under the whole-pattern case-insensitive flag and
+/// inline flags alike because everything is folded; non-ASCII literals are not used (their
+/// case-insensitive matches do not fold together). Whatever it does not understand counts as
+/// "any text", which only makes the rule a candidate more often.
+fn pattern_literals(pattern: &str) -> Literals {
+    let mut scan = Scan {
+        bytes: pattern.as_bytes(),
+        at: 0,
+    };
+    let literals = scan.alternation();
+    if scan.at == scan.bytes.len() {
+        literals
+    } else {
+        // An unbalanced `)`: not a pattern this reads.
+        Literals::default()
+    }
+}
+
+struct Scan<'p> {
+    bytes: &'p [u8],
+    at: usize,
+}
+
+impl Scan<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    fn eat(&mut self, byte: u8) -> bool {
+        let hit = self.peek() == Some(byte);
+        self.at += usize::from(hit);
+        hit
+    }
+
+    /// Branches up to an unmatched `)` or the end.
+    fn alternation(&mut self) -> Literals {
+        let mut branches = vec![self.concat()];
+        while self.eat(b'|') {
+            branches.push(self.concat());
+        }
+        if branches.len() == 1 {
+            return branches.pop().expect("one branch");
+        }
+        alternation(branches)
+    }
+
+    fn concat(&mut self) -> Literals {
+        let mut concat = Concat::new();
+        while let Some(b) = self.peek() {
+            if b == b'|' || b == b')' {
+                break;
+            }
+            let mut node = self.atom();
+            while let Some(times) = self.quantifier() {
+                // A `?` right after a quantifier makes it lazy.
+                self.eat(b'?');
+                node = repeated(node, times);
+            }
+            concat.push(node);
+        }
+        concat.finish()
+    }
+
+    fn quantifier(&mut self) -> Option<Times> {
+        let times = match self.peek()? {
+            b'?' => Times::Optional,
+            b'*' => Times::MaybeNone,
+            b'+' => Times::AtLeastOnce,
+            b'{' => {
+                let close = self.bytes[self.at..].iter().position(|&b| b == b'}')?;
+                let body = &self.bytes[self.at + 1..self.at + close];
+                let min = body.split(|&b| b == b',').next().unwrap_or_default();
+                let min = std::str::from_utf8(min).ok()?.trim().parse::<u32>().ok()?;
+                self.at += close;
+                if min == 0 {
+                    Times::MaybeNone
+                } else {
+                    Times::AtLeastOnce
+                }
+            }
+            _ => return None,
+        };
+        self.at += 1;
+        Some(times)
+    }
+
+    fn atom(&mut self) -> Literals {
+        let empty = || Literals::exact(vec![String::new()]);
+        let Some(b) = self.peek() else {
+            return Literals::default();
+        };
+        self.at += 1;
+        match b {
+            b'(' => {
+                if self.eat(b'?') {
+                    if self.eat(b'P') || self.peek() == Some(b'<') {
+                        // A named group: skip `<name>`.
+                        while let Some(b) = self.peek() {
+                            self.at += 1;
+                            if b == b'>' {
+                                break;
+                            }
                         }
-                        Literals::exact(set)
-                    }
-                    _ => Literals::default(),
-                },
-                RepetitionKind::ZeroOrMore
-                | RepetitionKind::Range(
-                    RepetitionRange::Exactly(0)
-                    | RepetitionRange::AtLeast(0)
-                    | RepetitionRange::Bounded(0, _),
-                ) => Literals::default(),
-                RepetitionKind::OneOrMore | RepetitionKind::Range(_) => {
-                    Literals::necessary(inner.required())
-                }
-            }
-        }
-        Ast::Alternation(alternation) => {
-            let branches: Vec<Literals> = alternation.asts.iter().map(literals).collect();
-            if branches.iter().all(|b| b.exact.is_some()) {
-                let mut union: Vec<String> = Vec::new();
-                for s in branches.iter().flat_map(|b| b.exact.iter().flatten()) {
-                    if !union.contains(s) {
-                        union.push(s.clone());
+                    } else {
+                        // Flags, then `:` (a group) or `)` (flags for the rest).
+                        while let Some(b) = self.peek() {
+                            self.at += 1;
+                            if b == b')' {
+                                return empty();
+                            }
+                            if b == b':' {
+                                break;
+                            }
+                        }
                     }
                 }
-                if union.len() <= MAX_LITERALS {
-                    return Literals::exact(union);
-                }
-            }
-            let mut union: Vec<String> = Vec::new();
-            for branch in branches {
-                let Some(set) = branch.required() else {
+                let inner = self.alternation();
+                if !self.eat(b')') {
+                    self.at = self.bytes.len();
                     return Literals::default();
-                };
-                for s in set {
-                    if !union.contains(&s) {
-                        union.push(s);
-                    }
                 }
+                inner
             }
-            Literals::necessary(Some(union))
+            b'[' => self.class(),
+            b'^' | b'$' => empty(),
+            b'\\' => self.escape(),
+            b'.' => Literals::default(),
+            b if b.is_ascii() => Literals::exact(vec![fold(char::from(b)).to_string()]),
+            _ => {
+                // The rest of a non-ASCII character.
+                while self.peek().is_some_and(|b| b & 0xC0 == 0x80) {
+                    self.at += 1;
+                }
+                Literals::default()
+            }
         }
-        Ast::Concat(concat) => {
-            // `run`: the exact strings of the children since the last break.
-            let mut run = vec![String::new()];
-            let mut whole = true;
-            let mut best = None;
-            for child in &concat.asts {
-                let child = literals(child);
-                match child.exact {
-                    Some(set) if run.len() * set.len() <= MAX_LITERALS => run = cross(run, &set),
-                    Some(set) => {
-                        best = better(best, Literals::exact(run).required());
-                        run = set;
-                        whole = false;
-                    }
-                    None => {
-                        best = better(best, Literals::exact(run).required());
-                        best = better(best, child.necessary);
-                        run = vec![String::new()];
-                        whole = false;
+    }
+
+    /// After a `\` outside a class.
+    fn escape(&mut self) -> Literals {
+        let Some(e) = self.peek() else {
+            return Literals::default();
+        };
+        self.at += 1;
+        match e {
+            b'b' | b'B' | b'A' | b'z' | b'<' | b'>' => {
+                if e == b'b' && self.peek() == Some(b'{') {
+                    // `\b{start}` and the like: still zero-width.
+                    self.skip_braces();
+                }
+                Literals::exact(vec![String::new()])
+            }
+            _ => match self.escaped_char(e) {
+                Some(c) => Literals::exact(vec![fold(c).to_string()]),
+                None => Literals::default(),
+            },
+        }
+    }
+
+    /// The ASCII character an escape stands for (`e` is the byte after `\`); `None` (after
+    /// skipping the escape) for classes, hex escapes and anything else.
+    fn escaped_char(&mut self, e: u8) -> Option<char> {
+        match e {
+            b't' => Some('\t'),
+            b'n' => Some('\n'),
+            b'r' => Some('\r'),
+            b'f' => Some('\x0C'),
+            b'v' => Some('\x0B'),
+            b'a' => Some('\x07'),
+            b'x' | b'u' | b'U' => {
+                let start = self.at;
+                let hex = if self.peek() == Some(b'{') {
+                    self.skip_braces();
+                    self.bytes.get(start + 1..self.at - 1)
+                } else {
+                    let digits = match e {
+                        b'x' => 2,
+                        b'u' => 4,
+                        _ => 8,
+                    };
+                    self.at = (self.at + digits).min(self.bytes.len());
+                    self.bytes.get(start..self.at)
+                };
+                let code = u32::from_str_radix(std::str::from_utf8(hex?).ok()?, 16).ok()?;
+                char::from_u32(code).filter(char::is_ascii)
+            }
+            b'p' | b'P' => {
+                if self.peek() == Some(b'{') {
+                    self.skip_braces();
+                } else {
+                    self.at = (self.at + 1).min(self.bytes.len());
+                }
+                None
+            }
+            e if e.is_ascii_punctuation() || e == b' ' => Some(char::from(e)),
+            _ => None,
+        }
+    }
+
+    fn skip_braces(&mut self) {
+        while let Some(b) = self.peek() {
+            self.at += 1;
+            if b == b'}' {
+                break;
+            }
+        }
+    }
+
+    /// After a `[`: a class of one to four literal ASCII characters (by fold) is their set.
+    fn class(&mut self) -> Literals {
+        let mut simple = !self.eat(b'^');
+        let mut chars: Vec<String> = Vec::new();
+        let mut add = |c: char| {
+            let s = fold(c).to_string();
+            if !chars.contains(&s) {
+                chars.push(s);
+            }
+        };
+        let mut first = true;
+        if self.eat(b']') {
+            add(']');
+            first = false;
+        }
+        loop {
+            let Some(b) = self.peek() else {
+                return Literals::default();
+            };
+            self.at += 1;
+            match b {
+                b']' => break,
+                b'[' => {
+                    simple = false;
+                    self.class();
+                }
+                b'\\' => {
+                    let e = self.peek().unwrap_or(b'\\');
+                    self.at += 1;
+                    match self.escaped_char(e) {
+                        Some(c) => add(c),
+                        None => simple = false,
                     }
                 }
+                b'-' if !(first || self.peek() == Some(b']')) => simple = false,
+                b'&' | b'~' | b'-' if self.peek() == Some(b) => simple = false,
+                b if b.is_ascii() => add(char::from(b)),
+                _ => simple = false,
             }
-            if whole {
-                return Literals::exact(run);
-            }
-            Literals::necessary(better(best, Literals::exact(run).required()))
+            first = false;
+        }
+        if simple && !chars.is_empty() && chars.len() <= 4 {
+            Literals::exact(chars)
+        } else {
+            Literals::default()
         }
     }
 }
@@ -438,18 +668,14 @@ impl RuleList {
         let rules = patterns
             .map(|(regex, case_insensitive)| {
                 let pattern = uap_rewrite(java_classes(regex));
-                let needs = ast::parse::Parser::new()
-                    .parse(&pattern)
-                    .ok()
-                    .and_then(|ast| literals(&ast).required())
-                    .map(|set| {
-                        set.into_iter()
-                            .map(|s| {
-                                let next = u32::try_from(ids.len()).expect("few literals");
-                                *ids.entry(s).or_insert(next)
-                            })
-                            .collect()
-                    });
+                let needs = pattern_literals(&pattern).required().map(|set| {
+                    set.into_iter()
+                        .map(|s| {
+                            let next = u32::try_from(ids.len()).expect("few literals");
+                            *ids.entry(s).or_insert(next)
+                        })
+                        .collect()
+                });
                 LazyRegex {
                     pattern,
                     case_insensitive,
@@ -488,8 +714,8 @@ impl RuleList {
     }
 }
 
-/// The three rule lists. Their prefilters are built on three threads at once: parsing ~1,200
-/// patterns is a few ms, on the first record that needs these fields.
+/// The three rule lists. Their prefilters are built on three threads at once: reading ~1,200
+/// patterns and building the literal automata is a few ms.
 struct Matcher {
     agents: RuleList,
     systems: RuleList,
@@ -693,6 +919,138 @@ fn parse(agent: &str) -> Fields {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use regex_syntax::ast::{self, Ast};
+
+    /// A bracketed class that is a few literal ASCII characters (`[Kk]`, `[-_]`): their folds.
+    fn class_chars(class: &ast::ClassBracketed) -> Option<Vec<String>> {
+        use ast::{ClassSet, ClassSetItem};
+        if class.negated {
+            return None;
+        }
+        let ClassSet::Item(item) = &class.kind else {
+            return None;
+        };
+        let items = match item {
+            ClassSetItem::Union(union) => union.items.as_slice(),
+            single => std::slice::from_ref(single),
+        };
+        let mut out: Vec<String> = Vec::new();
+        for item in items {
+            let ClassSetItem::Literal(literal) = item else {
+                return None;
+            };
+            if !literal.c.is_ascii() {
+                return None;
+            }
+            let s = fold(literal.c).to_string();
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+        (!out.is_empty() && out.len() <= 4).then_some(out)
+    }
+
+    /// The reference for [`pattern_literals`]: the same reading of `regex-syntax`'s syntax tree.
+    /// Literals of a parsed pattern. Sound for the whole-pattern case-insensitive flag and inline
+    /// flags alike because everything is folded; non-ASCII literals are not used (their case-
+    /// insensitive matches do not fold together).
+    fn ast_literals(node: &Ast) -> Literals {
+        use ast::{RepetitionKind, RepetitionRange};
+        match node {
+            Ast::Empty(_) | Ast::Flags(_) | Ast::Assertion(_) => {
+                Literals::exact(vec![String::new()])
+            }
+            Ast::Literal(literal) if literal.c.is_ascii() => {
+                Literals::exact(vec![fold(literal.c).to_string()])
+            }
+            Ast::ClassBracketed(class) => match class_chars(class) {
+                Some(set) => Literals::exact(set),
+                None => Literals::default(),
+            },
+            Ast::Literal(_) | Ast::Dot(_) | Ast::ClassUnicode(_) | Ast::ClassPerl(_) => {
+                Literals::default()
+            }
+            Ast::Group(group) => ast_literals(&group.ast),
+            Ast::Repetition(repetition) => {
+                let inner = ast_literals(&repetition.ast);
+                match &repetition.op.kind {
+                    RepetitionKind::ZeroOrOne => match inner.exact {
+                        Some(mut set) if set.len() < MAX_LITERALS => {
+                            if !set.iter().any(String::is_empty) {
+                                set.push(String::new());
+                            }
+                            Literals::exact(set)
+                        }
+                        _ => Literals::default(),
+                    },
+                    RepetitionKind::ZeroOrMore
+                    | RepetitionKind::Range(
+                        RepetitionRange::Exactly(0)
+                        | RepetitionRange::AtLeast(0)
+                        | RepetitionRange::Bounded(0, _),
+                    ) => Literals::default(),
+                    RepetitionKind::OneOrMore | RepetitionKind::Range(_) => {
+                        Literals::necessary(inner.required())
+                    }
+                }
+            }
+            Ast::Alternation(alternation) => {
+                let branches: Vec<Literals> = alternation.asts.iter().map(ast_literals).collect();
+                if branches.iter().all(|b| b.exact.is_some()) {
+                    let mut union: Vec<String> = Vec::new();
+                    for s in branches.iter().flat_map(|b| b.exact.iter().flatten()) {
+                        if !union.contains(s) {
+                            union.push(s.clone());
+                        }
+                    }
+                    if union.len() <= MAX_LITERALS {
+                        return Literals::exact(union);
+                    }
+                }
+                let mut union: Vec<String> = Vec::new();
+                for branch in branches {
+                    let Some(set) = branch.required() else {
+                        return Literals::default();
+                    };
+                    for s in set {
+                        if !union.contains(&s) {
+                            union.push(s);
+                        }
+                    }
+                }
+                Literals::necessary(Some(union))
+            }
+            Ast::Concat(concat) => {
+                // `run`: the exact strings of the children since the last break.
+                let mut run = vec![String::new()];
+                let mut whole = true;
+                let mut best = None;
+                for child in &concat.asts {
+                    let child = ast_literals(child);
+                    match child.exact {
+                        Some(set) if run.len() * set.len() <= MAX_LITERALS => {
+                            run = cross(run, &set)
+                        }
+                        Some(set) => {
+                            best = better(best, Literals::exact(run).required());
+                            run = set;
+                            whole = false;
+                        }
+                        None => {
+                            best = better(best, Literals::exact(run).required());
+                            best = better(best, child.necessary);
+                            run = vec![String::new()];
+                            whole = false;
+                        }
+                    }
+                }
+                if whole {
+                    return Literals::exact(run);
+                }
+                Literals::necessary(better(best, Literals::exact(run).required()))
+            }
+        }
+    }
 
     fn get(fields: &[(&'static str, Value)], name: &str) -> Option<String> {
         fields
@@ -893,9 +1251,35 @@ mod tests {
     }
 
     fn necessary(pattern: &str) -> Option<Vec<String>> {
-        let mut set = literals(&ast::parse::Parser::new().parse(pattern).unwrap()).required()?;
+        let mut set = pattern_literals(pattern).required()?;
         set.sort();
+        let mut reference =
+            ast_literals(&ast::parse::Parser::new().parse(pattern).unwrap()).required()?;
+        reference.sort();
+        assert_eq!(set, reference, "{pattern}");
         Some(set)
+    }
+
+    /// The text scan reads every shipped rule exactly as the syntax tree reads it.
+    #[test]
+    fn pattern_scan_agrees_with_the_syntax_tree_on_every_rule() {
+        let patterns = rules::USER_AGENT_PARSERS
+            .iter()
+            .map(|r| r.0)
+            .chain(rules::OS_PARSERS.iter().map(|r| r.0))
+            .chain(rules::DEVICE_PARSERS.iter().map(|r| r.0));
+        for regex in patterns {
+            let pattern = uap_rewrite(java_classes(regex));
+            let sorted = |set: Option<Vec<String>>| {
+                set.map(|mut s| {
+                    s.sort();
+                    s
+                })
+            };
+            let scanned = sorted(pattern_literals(&pattern).required());
+            let tree = ast::parse::Parser::new().parse(&pattern).unwrap();
+            assert_eq!(scanned, sorted(ast_literals(&tree).required()), "{pattern}");
+        }
     }
 
     #[test]
@@ -1261,6 +1645,15 @@ mod tests {
         );
         assert!(from_datasets > 20 || dragnet_testdata::shared("datasets/cloudtrail").is_none());
         let mut mismatches = Vec::new();
+        for agent in &agents {
+            parse(agent);
+        }
+        let [a, o, d] = compiled();
+        eprintln!(
+            "regexes compiled for those {} agents (and other tests running): {a} + {o} + {d} of {}",
+            agents.len(),
+            MATCHER.agents.rules.len() + MATCHER.systems.rules.len() + MATCHER.devices.rules.len()
+        );
         for agent in agents.iter().chain(&corpus) {
             let want = reference::parse(&reference, agent);
             let got = parse(agent);

@@ -103,6 +103,20 @@
 //! For EventBridge envelopes and lookup-events entries the location is that of the wrapping
 //! object; the span's bytes are the `detail` object / the unescaped `CloudTrailEvent`.
 //!
+//! # Parallel framing of one large file
+//! [`read_work`] hands a large memory-mapped JSON-lines file of CloudTrail records over as
+//! [`Segment`]s (about 1 MiB each, cut just before a line starting `{"eventVersion":` or
+//! `{"eventSource":`), which the consumer's workers frame themselves with [`Segment::frame`]:
+//! framing is then spread over every core instead of being one thread every batch waits for,
+//! and a worker evaluates a segment's records while its bytes are still in cache. A segment's
+//! locations count lines and record slots from its own start; [`SegmentBase`] rebases them
+//! once the segments before it are framed. Records, problems, locations and counts are the
+//! same as framing the file whole (`tests/segments.rs` checks it for many cut sizes).
+//!
+//! In framing mode the JSON-lines fast path also notes, in the same pass that finds the line
+//! end, whether a record holds a `\u` or `\/` escape ([`RecordSpan::escaped`]), so a raw-bytes
+//! prefilter need not search the batch for escapes again.
+//!
 //! # Memory
 //! Plain local files of at least [`InputOptions::map_min_bytes`] (1 MiB) are memory-mapped:
 //! nothing is copied, and a batch's [`RecordBatch::buf`] is a slice of the mapping. A helper
