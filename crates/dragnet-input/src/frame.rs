@@ -569,6 +569,8 @@ impl<'a> Framer<'a> {
         framer.eof = true;
         framer.base = offset;
         framer.stop = Some(offset + len as u64);
+        // CloudTrail records run about 1.3 KB: one allocation for the segment's spans.
+        framer.batch = Vec::with_capacity(len / 1024 + 8);
         framer.decided = !first;
         framer.stats.bytes = len as u64;
         framer.stats.compressed_bytes = len as u64;

@@ -360,7 +360,7 @@ fn read_mapped(
     let position = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let done = std::sync::atomic::AtomicBool::new(false);
     let mut stats = std::thread::scope(|scope| {
-        let prefetcher = scope.spawn(|| prefetch(&map, &position, &done, true));
+        let prefetcher = scope.spawn(|| prefetch(&map, &position, &done));
         let mut framer = frame::Framer::mapped(mapped, name, opts);
         framer.progress = Some((position.clone(), prefetcher.thread().clone()));
         framer.run(on_batch, on_problem);
@@ -377,18 +377,16 @@ const PREFETCH_LEAD: usize = 48 << 20;
 const PREFETCH_CHUNK: usize = 4 << 20;
 
 /// Faults `map`'s pages in, a chunk at a time, staying at most [`PREFETCH_LEAD`] ahead of
-/// `position` (where framing is), and releases those far behind it, until `done`. Without
-/// `populate` it only releases.
-pub(crate) fn prefetch(
+/// `position` (where framing is), and releases those far behind it, until `done`.
+fn prefetch(
     map: &memmap2::Mmap,
     position: &std::sync::atomic::AtomicUsize,
     done: &std::sync::atomic::AtomicBool,
-    populate: bool,
 ) {
     use std::sync::atomic::Ordering::Relaxed;
     let mut next = 0usize;
     // Prefaulting needs Linux 5.14; without it this thread only releases pages.
-    let mut populate = populate && cfg!(target_os = "linux");
+    let mut populate = cfg!(target_os = "linux");
     #[cfg(unix)]
     let mut released = 0usize;
     while !done.load(Relaxed) {

@@ -17,7 +17,6 @@
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use bytes::Bytes;
 
@@ -186,8 +185,8 @@ fn next_cut(all: &[u8], target: usize) -> Option<usize> {
     None
 }
 
-/// Cuts the mapped file into segments while a helper thread releases the pages far behind the
-/// cuts, so resident memory stays flat.
+/// Cuts the mapped file into segments, releasing the pages far behind the cuts (in large steps,
+/// from this thread, which mostly waits for the workers) so resident memory stays flat.
 fn cut(
     mapped: MappedFile,
     name: Arc<str>,
@@ -195,47 +194,32 @@ fn cut(
     on_work: &mut dyn FnMut(Work) -> ControlFlow<()>,
 ) -> SourceStats {
     let len = mapped.all.len();
-    let position = Arc::new(AtomicUsize::new(0));
-    let done = AtomicBool::new(false);
-    /// Stops the prefetch thread however the cutting ends (the scope waits for it).
-    struct Stop<'a>(&'a AtomicBool, std::thread::Thread);
-    impl Drop for Stop<'_> {
-        fn drop(&mut self) {
-            self.0.store(true, Ordering::Relaxed);
-            self.1.unpark();
+    let mut start = 0;
+    let mut ordinal = 0u64;
+    #[cfg(unix)]
+    let mut released = 0usize;
+    while start < len {
+        let end = next_cut(&mapped.all, start + segment_bytes).unwrap_or(len);
+        let segment = Segment {
+            source: name.clone(),
+            ordinal,
+            rest: mapped.all.slice(start..),
+            len: end - start,
+            offset: start as u64,
+        };
+        ordinal += 1;
+        #[cfg(unix)]
+        crate::frame::release_pages_behind(&mapped.map, &mut released, start);
+        if on_work(Work::Segment(segment)).is_break() {
+            break;
         }
+        start = end;
     }
-    let segments = std::thread::scope(|scope| {
-        // Only releasing: with the workers faulting pages in themselves (the kernel maps a
-        // read-ahead window per fault), populating ahead costs more than it saves.
-        let prefetcher = scope.spawn(|| crate::prefetch(&mapped.map, &position, &done, false));
-        let _stop = Stop(&done, prefetcher.thread().clone());
-        let mut start = 0;
-        let mut ordinal = 0u64;
-        while start < len {
-            let end = next_cut(&mapped.all, start + segment_bytes).unwrap_or(len);
-            let segment = Segment {
-                source: name.clone(),
-                ordinal,
-                rest: mapped.all.slice(start..),
-                len: end - start,
-                offset: start as u64,
-            };
-            ordinal += 1;
-            position.store(start, Ordering::Relaxed);
-            prefetcher.thread().unpark();
-            if on_work(Work::Segment(segment)).is_break() {
-                break;
-            }
-            start = end;
-        }
-        ordinal
-    });
     // Records, problems and batches are counted by whoever frames the segments.
     SourceStats {
         bytes: len as u64,
         compressed_bytes: len as u64,
-        batches: segments,
+        batches: ordinal,
         ..SourceStats::default()
     }
 }
