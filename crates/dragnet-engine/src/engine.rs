@@ -219,6 +219,11 @@ impl Engine {
         self.prefilter.gate_needles()
     }
 
+    /// The byte patterns the prefilter's batch scan looks for in every record.
+    pub fn prefilter_batch_patterns(&self) -> Vec<String> {
+        self.prefilter.batch_patterns()
+    }
+
     /// How many running rules the prefilter narrows.
     pub fn prefiltered_rules(&self) -> usize {
         (0..self.rules.len())

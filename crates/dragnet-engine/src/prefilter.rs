@@ -146,16 +146,47 @@ fn byte_rarity(b: u8) -> u32 {
 /// every suffix of it. Teddy fingerprints a pattern by its first bytes, so the suffix starts
 /// at the rarest 4-byte window (`requestParameters too large` is found by `Parameters too
 /// large`: `requ` begins every record's `requestID`).
+///
+/// A window that occurs in [`COMMON_CLOUDTRAIL`] (keys every record has, the commonest values
+/// and name stems) is taken only when every window does: `estParameters too large` would
+/// fingerprint every record's `requestParameters` key.
 fn rare_suffix(needle: &[u8]) -> &[u8] {
     if needle.len() <= 4 {
         return needle;
     }
     let score = |w: &[u8]| w.iter().map(|&b| byte_rarity(b)).sum::<u32>();
+    let uncommon = |w: &[u8]| memmem::find(COMMON_CLOUDTRAIL.as_bytes(), w).is_none();
     let best = (0..=needle.len() - 4)
-        .max_by_key(|&k| (score(&needle[k..k + 4]), std::cmp::Reverse(k)))
+        .max_by_key(|&k| {
+            let w = &needle[k..k + 4];
+            (uncommon(w), score(w), std::cmp::Reverse(k))
+        })
         .unwrap_or(0);
     &needle[best..]
 }
+
+/// Text that is in most CloudTrail records: member keys, the commonest values, and the stems
+/// of most event names. A batch-scan pattern should not start with a 4-byte window of it.
+const COMMON_CLOUDTRAIL: &str = concat!(
+    "eventVersion userIdentity type principalId arn accountId accessKeyId userName ",
+    "sessionContext sessionIssuer attributes creationDate mfaAuthenticated ",
+    "webIdFederationData invokedBy eventTime eventSource eventName awsRegion ",
+    "sourceIPAddress userAgent requestParameters responseElements additionalEventData ",
+    "requestID eventID readOnly resources ARN eventType apiVersion managementEvent ",
+    "recipientAccountId sharedEventID vpcEndpointId eventCategory tlsDetails tlsVersion ",
+    "cipherSuite clientProvidedHostHeader errorCode errorMessage serviceEventDetails ",
+    "items value values key name tags filterSet bucketName roleName instanceId ",
+    "resourceType resourceId encryptionContext encryptionAlgorithm ",
+    "AwsApiCall AwsServiceEvent AwsConsoleSignIn Management Data IAMUser AssumedRole ",
+    "AWSService Root AWS Internal amazonaws.com arn:aws: TLSv1.2 TLSv1.3 ",
+    "SignatureVersion SigV4 AuthHeader CipherSuite bytesTransferredIn bytesTransferredOut ",
+    "AuthenticationMethod ThrottlingException AccessDenied NotFound Exception ",
+    "Create Delete Update Describe Get List Put Modify Attach Detach Start Stop Invoke ",
+    "Assume AssumeRole Generate GenerateDataKey Decrypt Encrypt Tag Untag Run Terminate ",
+    "Instance InstanceInformation Instances BlockDeviceMappings Parameter Parameters ",
+    "Secret SecretValue Policy Function Bucket Object Role User Group Key Trail Event ",
+    "Events Volume Snapshot Image Security SecurityGroup Network Interface Subnet Vpc ",
+);
 
 /// Letters of a case-insensitive needle's window whose every casing is spelled out.
 const MAX_FOLDED_LETTERS: usize = 4;
@@ -281,7 +312,7 @@ enum BatchScan {
     /// the exact gate needles plus stand-ins for the case-insensitive ones in one
     /// leftmost-first automaton (which, unlike the overlapping kind, keeps the SIMD Teddy
     /// prefilter; the escapes stay out of it, as 2-byte patterns would weaken its fingerprints).
-    Gated(Option<BatchAutomaton>),
+    Gated(Option<BatchAutomaton>, Vec<Vec<u8>>),
 }
 
 /// The batch scan's searcher over the gate patterns.
@@ -587,7 +618,10 @@ impl Prefilter {
             }
             exact.sort();
             exact.dedup();
-            BatchScan::Gated((!exact.is_empty()).then(|| BatchAutomaton::new(&exact)))
+            BatchScan::Gated(
+                (!exact.is_empty()).then(|| BatchAutomaton::new(&exact)),
+                exact,
+            )
         } else {
             BatchScan::EveryRecord
         };
@@ -648,6 +682,18 @@ impl Prefilter {
             .collect()
     }
 
+    /// The byte patterns the batch scan searches every record for (a gate needle, or the rare
+    /// end of one, or a casing of a window of a case-insensitive one), as text.
+    pub fn batch_patterns(&self) -> Vec<String> {
+        match &self.any_gate {
+            BatchScan::Gated(_, patterns) => patterns
+                .iter()
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+                .collect(),
+            BatchScan::EveryRecord => Vec::new(),
+        }
+    }
+
     /// Distinct needles.
     pub fn needle_count(&self) -> usize {
         self.needles.len()
@@ -694,7 +740,7 @@ impl Prefilter {
         hit: &mut Vec<bool>,
     ) -> bool {
         hit.clear();
-        let BatchScan::Gated(automaton) = &self.any_gate else {
+        let BatchScan::Gated(automaton, _) = &self.any_gate else {
             hit.resize(spans.len(), true);
             return false;
         };

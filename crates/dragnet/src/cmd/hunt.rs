@@ -166,6 +166,14 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
             needles.len(),
             needles.join(" | ")
         );
+        let patterns = engine.prefilter_batch_patterns();
+        if !patterns.is_empty() {
+            eprintln!(
+                "prefilter: batch scan patterns ({}): {}",
+                patterns.len(),
+                patterns.join(" | ")
+            );
+        }
     }
     let input_options = input_options(&args, from, to);
     let discovered = dragnet_input::discover(&args.inputs, &input_options);
