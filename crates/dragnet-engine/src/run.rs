@@ -245,7 +245,8 @@ impl Engine {
         let sources = &sources;
         let segment_bytes = options.segment_bytes.unwrap_or(SEGMENT_BYTES);
         // Per source: (segment ordinal, what framing it found), to rebase locations.
-        let segments: Mutex<HashMap<usize, Vec<(u64, SegmentStats)>>> = Mutex::new(HashMap::new());
+        let segments_framed: Mutex<HashMap<usize, Vec<(u64, SegmentStats)>>> =
+            Mutex::new(HashMap::new());
 
         let results: Mutex<Vec<BatchResult>> = Mutex::new(Vec::new());
         let keep = |result: BatchResult| {
@@ -313,48 +314,55 @@ impl Engine {
                     Work::Batch(batch) => {
                         keep(self.process_batch(source, seq, &batch, options, worker));
                     }
-                    Work::Segment(segment) => {
-                        // The segment is framed here, and each batch evaluated while its bytes
-                        // are still in this core's cache. Batch numbers within a segment keep
-                        // the (source, seq, index) input order.
-                        let ordinal = segment.ordinal;
-                        let mut batch_no = 0u64;
-                        let mut framing_problems = Vec::new();
-                        let stats = segment.frame(
-                            input,
-                            &mut |batch| {
-                                let seq = (ordinal << 24) | batch_no;
-                                batch_no += 1;
-                                let mut result =
-                                    self.process_batch(source, seq, &batch, options, worker);
-                                for p in &mut result.problems {
-                                    p.segment = Some(ordinal);
-                                }
-                                for a in &mut result.alerts {
-                                    a.segment = Some(ordinal);
-                                }
-                                keep(result);
-                                ControlFlow::Continue(())
-                            },
-                            &mut |problem| framing_problems.push(problem),
-                        );
-                        if !framing_problems.is_empty() {
-                            let mut all = problems.lock().unwrap();
-                            for (n, problem) in framing_problems.into_iter().enumerate() {
-                                all.push(OrderedProblem {
-                                    source,
-                                    seq: (ordinal << 24) | n as u64,
-                                    problem,
-                                    segment: Some(ordinal),
-                                });
-                            }
-                        }
+                    Work::Segments(segments) => {
+                        // Both workers take the segments in file order (so memory is released
+                        // behind them and EQL sequences see time order); each frames its
+                        // segment, then evaluates every batch while the bytes are still in
+                        // its cache. Batch numbers within a segment keep the (source, seq,
+                        // index) input order.
                         segments
-                            .lock()
-                            .unwrap()
-                            .entry(source)
-                            .or_default()
-                            .push((ordinal, stats));
+                            .par_bridge()
+                            .for_each_init(Worker::default, |worker, segment| {
+                                let ordinal = segment.ordinal;
+                                let mut batch_no = 0u64;
+                                let mut framing_problems = Vec::new();
+                                let stats = segment.frame(
+                                    input,
+                                    &mut |batch| {
+                                        let seq = (ordinal << 24) | batch_no;
+                                        batch_no += 1;
+                                        let mut result = self
+                                            .process_batch(source, seq, &batch, options, worker);
+                                        for p in &mut result.problems {
+                                            p.segment = Some(ordinal);
+                                        }
+                                        for a in &mut result.alerts {
+                                            a.segment = Some(ordinal);
+                                        }
+                                        keep(result);
+                                        ControlFlow::Continue(())
+                                    },
+                                    &mut |problem| framing_problems.push(problem),
+                                );
+                                segment.release_pages_behind();
+                                if !framing_problems.is_empty() {
+                                    let mut all = problems.lock().unwrap();
+                                    for (n, problem) in framing_problems.into_iter().enumerate() {
+                                        all.push(OrderedProblem {
+                                            source,
+                                            seq: (ordinal << 24) | n as u64,
+                                            problem,
+                                            segment: Some(ordinal),
+                                        });
+                                    }
+                                }
+                                segments_framed
+                                    .lock()
+                                    .unwrap()
+                                    .entry(source)
+                                    .or_default()
+                                    .push((ordinal, stats));
+                            });
                     }
                 },
             );
@@ -372,7 +380,7 @@ impl Engine {
             all_problems.extend(r.problems);
         }
         rebase_segments(
-            segments.into_inner().unwrap(),
+            segments_framed.into_inner().unwrap(),
             &mut all_problems,
             &mut alerts,
         );

@@ -146,7 +146,7 @@ use bytes::Bytes;
 
 pub use discover::{Discovered, discover, path_may_overlap};
 pub use problem::{Limit, Problem, ProblemKind, RecordLocation};
-pub use segment::{Segment, SegmentBase, SegmentStats, Work, read_work};
+pub use segment::{Segment, SegmentBase, SegmentStats, Segments, Work, read_work};
 
 /// How records are to be evaluated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -26,11 +26,46 @@ use crate::{
     InputOptions, MappedFile, Problem, RecordBatch, RecordLocation, Source, SourceStats, Validation,
 };
 
-/// What [`read_work`] hands over: a batch it framed itself, or a segment for the consumer to
-/// frame (on any thread, with [`Segment::frame`]).
+/// What [`read_work`] hands over: a batch it framed itself, or a file's segments, in file
+/// order, for the consumer to frame (on any threads, with [`Segment::frame`]). The segments
+/// come as one iterator that cuts each as it is taken (a short newline search), so workers
+/// need not wait on a reader thread between segments, and no page is touched ahead of need.
 pub enum Work {
     Batch(RecordBatch),
-    Segment(Segment),
+    Segments(Segments),
+}
+
+/// The segments of one file, cut as they are taken.
+pub struct Segments {
+    source: Arc<str>,
+    file: MappedFile,
+    segment_bytes: usize,
+    next_start: usize,
+    next_ordinal: u64,
+}
+
+impl Iterator for Segments {
+    type Item = Segment;
+
+    fn next(&mut self) -> Option<Segment> {
+        let all = &self.file.all;
+        let start = self.next_start;
+        if start >= all.len() {
+            return None;
+        }
+        let end = next_cut(all, start + self.segment_bytes).unwrap_or(all.len());
+        let segment = Segment {
+            source: self.source.clone(),
+            ordinal: self.next_ordinal,
+            rest: all.slice(start..),
+            len: end - start,
+            offset: start as u64,
+            map: self.file.map.clone(),
+        };
+        self.next_start = end;
+        self.next_ordinal += 1;
+        Some(segment)
+    }
 }
 
 /// A line-aligned piece of a memory-mapped JSON-lines file.
@@ -45,6 +80,8 @@ pub struct Segment {
     len: usize,
     /// Offset of the segment's first byte in the file.
     offset: u64,
+    /// The mapping, to release pages far behind the segment.
+    map: Arc<memmap2::Mmap>,
 }
 
 /// What framing a segment found, to place the next segments' locations.
@@ -93,6 +130,34 @@ impl Segment {
 
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// Releases the mapped pages well behind this segment (call once it is framed and
+    /// evaluated): resident memory then stays flat over a file of any size when segments are
+    /// taken in order. Each 32 MiB block is released once, by the segment that crosses the
+    /// boundary two blocks after it; a page released under a slow worker is faulted back in
+    /// from the page cache, a cost and never an error.
+    pub fn release_pages_behind(&self) {
+        #[cfg(unix)]
+        {
+            const BLOCK: u64 = 32 << 20;
+            let start = self.offset;
+            let end = self.offset + self.len as u64;
+            // The first block boundary inside (start, end], if any.
+            let boundary = (start / BLOCK + 1) * BLOCK;
+            if boundary <= end && boundary >= 2 * BLOCK {
+                let from = (boundary - 2 * BLOCK) as usize;
+                let len = (BLOCK as usize).min(self.map.len().saturating_sub(from));
+                // SAFETY: the mapping is private and read-only; dropping its pages loses
+                // nothing (a later access faults the same bytes back in from the file) and
+                // invalidates no reference: the range stays mapped.
+                #[allow(unsafe_code)]
+                let _ = unsafe {
+                    self.map
+                        .unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, len)
+                };
+            }
+        }
     }
 
     /// Frames the segment as [`crate::read_batches`] frames a file, with locations local to
@@ -185,41 +250,25 @@ fn next_cut(all: &[u8], target: usize) -> Option<usize> {
     None
 }
 
-/// Cuts the mapped file into segments, releasing the pages far behind the cuts (in large steps,
-/// from this thread, which mostly waits for the workers) so resident memory stays flat.
+/// Hands the mapped file over as segments, cut as the consumer takes them.
 fn cut(
     mapped: MappedFile,
     name: Arc<str>,
     segment_bytes: usize,
     on_work: &mut dyn FnMut(Work) -> ControlFlow<()>,
 ) -> SourceStats {
-    let len = mapped.all.len();
-    let mut start = 0;
-    let mut ordinal = 0u64;
-    #[cfg(unix)]
-    let mut released = 0usize;
-    while start < len {
-        let end = next_cut(&mapped.all, start + segment_bytes).unwrap_or(len);
-        let segment = Segment {
-            source: name.clone(),
-            ordinal,
-            rest: mapped.all.slice(start..),
-            len: end - start,
-            offset: start as u64,
-        };
-        ordinal += 1;
-        #[cfg(unix)]
-        crate::frame::release_pages_behind(&mapped.map, &mut released, start);
-        if on_work(Work::Segment(segment)).is_break() {
-            break;
-        }
-        start = end;
-    }
+    let len = mapped.all.len() as u64;
+    let _ = on_work(Work::Segments(Segments {
+        source: name,
+        file: mapped,
+        segment_bytes,
+        next_start: 0,
+        next_ordinal: 0,
+    }));
     // Records, problems and batches are counted by whoever frames the segments.
     SourceStats {
-        bytes: len as u64,
-        compressed_bytes: len as u64,
-        batches: ordinal,
+        bytes: len,
+        compressed_bytes: len,
         ..SourceStats::default()
     }
 }

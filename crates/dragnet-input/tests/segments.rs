@@ -87,7 +87,7 @@ fn segmented(source: &Source, opts: &InputOptions, segment_bytes: usize) -> (Obs
         segment_bytes,
         &mut |work| {
             match work {
-                Work::Segment(s) => segments.push(s),
+                Work::Segments(s) => segments.extend(s),
                 Work::Batch(_) => panic!("a large JSON-lines file comes as segments"),
             }
             ControlFlow::Continue(())
