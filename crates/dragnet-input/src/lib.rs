@@ -104,9 +104,10 @@
 //! object; the span's bytes are the `detail` object / the unescaped `CloudTrailEvent`.
 //!
 //! # Parallel framing of one large file
-//! [`read_work`] hands a large memory-mapped JSON-lines file of CloudTrail records over as
-//! [`Segment`]s (about 1 MiB each, cut just before a line starting `{"eventVersion":` or
-//! `{"eventSource":`), which the consumer's workers frame themselves with [`Segment::frame`]:
+//! [`read_work`] hands a large memory-mapped JSON-lines file of CloudTrail records over as an
+//! iterator of [`Segment`]s ([`Segments`]: about 1 MiB each, cut as they are taken, just before
+//! a line starting `{"eventVersion":` or `{"eventSource":`), which the consumer's workers take
+//! in file order and frame themselves with [`Segment::frame`]:
 //! framing is then spread over every core instead of being one thread every batch waits for,
 //! and a worker evaluates a segment's records while its bytes are still in cache. A segment's
 //! locations count lines and record slots from its own start; [`SegmentBase`] rebases them
