@@ -301,7 +301,7 @@ fn repeated(inner: Literals, times: Times) -> Literals {
     }
 }
 
-fn alternation(branches: Vec<Literals>) -> Literals {
+fn alternation_literals(branches: Vec<Literals>) -> Literals {
     if branches.iter().all(|b| b.exact.is_some()) {
         let mut union: Vec<String> = Vec::new();
         for s in branches.iter().flat_map(|b| b.exact.iter().flatten()) {
@@ -416,7 +416,7 @@ impl Scan<'_> {
         if branches.len() == 1 {
             return branches.pop().expect("one branch");
         }
-        alternation(branches)
+        alternation_literals(branches)
     }
 
     fn concat(&mut self) -> Literals {
@@ -994,31 +994,10 @@ mod tests {
                     }
                 }
             }
+            // How alternatives combine is shared with the scanner; the reference is in how
+            // the pattern is read.
             Ast::Alternation(alternation) => {
-                let branches: Vec<Literals> = alternation.asts.iter().map(ast_literals).collect();
-                if branches.iter().all(|b| b.exact.is_some()) {
-                    let mut union: Vec<String> = Vec::new();
-                    for s in branches.iter().flat_map(|b| b.exact.iter().flatten()) {
-                        if !union.contains(s) {
-                            union.push(s.clone());
-                        }
-                    }
-                    if union.len() <= MAX_LITERALS {
-                        return Literals::exact(union);
-                    }
-                }
-                let mut union: Vec<String> = Vec::new();
-                for branch in branches {
-                    let Some(set) = branch.required() else {
-                        return Literals::default();
-                    };
-                    for s in set {
-                        if !union.contains(&s) {
-                            union.push(s);
-                        }
-                    }
-                }
-                Literals::necessary(Some(union))
+                alternation_literals(alternation.asts.iter().map(ast_literals).collect())
             }
             Ast::Concat(concat) => {
                 // `run`: the exact strings of the children since the last break.

@@ -7,8 +7,8 @@ use std::io::Write;
 use std::ops::ControlFlow;
 
 use dragnet_input::{
-    InputOptions, Problem, RecordSpan, SegmentBase, SegmentStats, Source, Validation, Work,
-    read_batches, read_work,
+    InputOptions, Problem, RecordBatch, RecordSpan, SegmentBase, SegmentStats, Source, Validation,
+    Work, read_batches, read_work,
 };
 
 fn options() -> InputOptions {
@@ -61,12 +61,13 @@ fn record(bytes: &[u8], span: &RecordSpan) -> (String, RecordSpan) {
     (String::from_utf8(bytes.to_vec()).unwrap(), span)
 }
 
-fn whole(source: &Source, opts: &InputOptions) -> Observed {
+/// Runs one framing (`frame(on_batch, on_problem)`) and collects what it delivers.
+fn collect<T>(
+    frame: impl FnOnce(&mut dyn FnMut(RecordBatch) -> ControlFlow<()>, &mut dyn FnMut(Problem)) -> T,
+) -> (Observed, T) {
     let mut records = Vec::new();
     let mut problems = Vec::new();
-    read_batches(
-        source,
-        opts,
+    let out = frame(
         &mut |batch| {
             for (bytes, span) in batch.iter() {
                 records.push(record(bytes, span));
@@ -75,7 +76,11 @@ fn whole(source: &Source, opts: &InputOptions) -> Observed {
         },
         &mut |p| problems.push(p),
     );
-    (records, problems)
+    ((records, problems), out)
+}
+
+fn whole(source: &Source, opts: &InputOptions) -> Observed {
+    collect(|on_batch, on_problem| read_batches(source, opts, on_batch, on_problem)).0
 }
 
 /// Frames the segments out of order (as parallel workers finish them) and rebases.
@@ -98,19 +103,8 @@ fn segmented(source: &Source, opts: &InputOptions, segment_bytes: usize) -> (Obs
     segments.reverse();
     let mut framed: BTreeMap<u64, (Observed, SegmentStats)> = BTreeMap::new();
     for segment in &segments {
-        let mut records = Vec::new();
-        let mut problems = Vec::new();
-        let stats = segment.frame(
-            opts,
-            &mut |batch| {
-                for (bytes, span) in batch.iter() {
-                    records.push(record(bytes, span));
-                }
-                ControlFlow::Continue(())
-            },
-            &mut |p| problems.push(p),
-        );
-        framed.insert(segment.ordinal, ((records, problems), stats));
+        let framing = collect(|on_batch, on_problem| segment.frame(opts, on_batch, on_problem));
+        framed.insert(segment.ordinal, framing);
     }
     let mut base = SegmentBase::default();
     let (mut records, mut problems) = (Vec::new(), Vec::new());
