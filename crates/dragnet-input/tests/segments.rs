@@ -124,10 +124,10 @@ fn segmented(source: &Source, opts: &InputOptions, segment_bytes: usize) -> (Obs
     ((records, problems), count)
 }
 
-#[test]
-fn segments_frame_exactly_like_the_whole_file() {
+/// Frames `text` whole and cut at several sizes, and checks they agree.
+fn check_segments_agree(text: &[u8]) {
     let mut file = tempfile::NamedTempFile::new().unwrap();
-    file.write_all(&trail()).unwrap();
+    file.write_all(text).unwrap();
     let source = Source::File(file.path().to_path_buf());
     let opts = options();
     let expected = whole(&source, &opts);
@@ -142,6 +142,24 @@ fn segments_frame_exactly_like_the_whole_file() {
         }
         assert_eq!(got.1, expected.1, "segment_bytes {segment_bytes}");
     }
+}
+
+#[test]
+fn segments_frame_exactly_like_the_whole_file() {
+    check_segments_agree(&trail());
+}
+
+/// Windows line ends and a byte-order mark: the cuts still fall between lines.
+#[test]
+fn segments_of_a_crlf_file_with_a_bom_frame_like_the_whole_file() {
+    let mut text = b"\xEF\xBB\xBF".to_vec();
+    for &b in &trail() {
+        if b == b'\n' {
+            text.push(b'\r');
+        }
+        text.push(b);
+    }
+    check_segments_agree(&text);
 }
 
 #[test]
