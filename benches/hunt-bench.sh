@@ -131,6 +131,7 @@ add dragnet-seed-gz "$DRAGNET hunt ${HUNT_THREADS[*]} --format ndjson -r rules/ 
 # once gives the state in which rg is fastest, so the ratios are the strictest and repeatable.
 # Needs root; otherwise the cache is left as it is and the report says so.
 CACHE_STATE="as found (not reset: needs root)"
+[[ $SMOKE == 1 ]] && CACHE_STATE="as found (smoke run)"
 if [[ $SMOKE == 0 && -w /proc/sys/vm/drop_caches ]]; then
   sync
   if echo 3 > /proc/sys/vm/drop_caches 2>/dev/null; then
