@@ -297,16 +297,7 @@ pub fn compile_kql(
         dragnet_kql::compile(&query, schema, fields).map_err(|e| RuleStatus::Invalid {
             reason: format!("KQL does not compile: {e}"),
         })?;
-    let cnf = compiled
-        .required_literals()
-        .into_iter()
-        .map(|clause| {
-            clause
-                .into_iter()
-                .map(|l| (l.field, l.literal, l.exact, l.case_sensitive))
-                .collect()
-        })
-        .collect();
+    let cnf = compiled.required_literals();
     Ok((compiled, cnf))
 }
 

@@ -167,17 +167,15 @@ impl Engine {
                     .map(|clause| {
                         clause
                             .iter()
-                            .map(|(field, literal, exact, case_sensitive)| {
-                                needle(field, literal, *exact, *case_sensitive)
-                            })
+                            .map(|l| needle(&l.field, &l.literal, l.exact, l.case_sensitive))
                             .collect()
                     })
                     .collect();
                 // A clause whose literals are all on one flattened field needs that field, so
                 // the raw key too: often far rarer than the literal (`"true"`).
                 for clause in cnf {
-                    if let Some((field, ..)) = clause.first()
-                        && clause.iter().all(|(f, ..)| f == field)
+                    if let Some(field) = clause.first().map(|l| &l.field)
+                        && clause.iter().all(|l| &l.field == field)
                         && let Some(key) = dragnet_cloudtrail::raw_key_needle(field)
                     {
                         clauses.push(vec![NeedleSpec::Bytes(key)]);
@@ -311,9 +309,8 @@ fn applicability(rule: &Rule) -> Result<Vec<String>, RuleStatus> {
 /// A runnable rule: its detector, notes for the report, and its required literals.
 type Compiled = (Box<dyn Detector>, Vec<String>, Cnf);
 
-/// A rule's required literals: clauses of `(field, literal, exact, case_sensitive)`
-/// alternatives, every clause must hold.
-pub(crate) type Cnf = Vec<Vec<(String, String, bool, bool)>>;
+/// A rule's required literals (every clause must hold; any literal of a clause satisfies it).
+pub(crate) use dragnet_event::literals::Cnf;
 
 fn build_detector(
     rule: &Rule,
@@ -348,16 +345,7 @@ fn build_detector(
                 dragnet_kql::compile(&query, schema, fields).map_err(|e| RuleStatus::Invalid {
                     reason: format!("KQL does not compile: {e}"),
                 })?;
-            let cnf = compiled
-                .required_literals()
-                .into_iter()
-                .map(|clause| {
-                    clause
-                        .into_iter()
-                        .map(|l| (l.field, l.literal, l.exact, l.case_sensitive))
-                        .collect()
-                })
-                .collect();
+            let cnf = compiled.required_literals();
             Ok((Box::new(KqlDetector::new(compiled)), cnf))
         }
         (TypeParams::Eql { .. }, _) => crate::eql::build(rule, schema, fields, notes),

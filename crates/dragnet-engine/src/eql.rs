@@ -52,8 +52,7 @@ impl Detector for EqlDetector {
     }
 }
 
-/// Required literals as `(field, literal, exact, case_sensitive)` CNF, for the prefilter.
-pub(crate) type Cnf = Vec<Vec<(String, String, bool, bool)>>;
+pub(crate) use crate::engine::Cnf;
 
 /// Compiles an EQL rule into its detector and prefilter facts, or says why it cannot run.
 pub(crate) fn build(
@@ -118,16 +117,7 @@ pub(crate) fn build(
     if !compiled.pipes().is_empty() {
         notes.push("pipes (| head, | tail) limit a search's results, not alerts; ignored".into());
     }
-    let cnf = compiled
-        .required_literals()
-        .into_iter()
-        .map(|clause| {
-            clause
-                .into_iter()
-                .map(|l| (l.field, l.literal, l.exact, l.case_sensitive))
-                .collect()
-        })
-        .collect();
+    let cnf = compiled.required_literals();
     if compiled.kind() == QueryKind::Sequence {
         let memory = sequence_memory_override(notes);
         let detector = SequenceDetector {

@@ -74,16 +74,7 @@ pub(crate) fn build(
     if !query.pipes().is_empty() {
         notes.push("pipes (| head, | tail) limit a search's results, not alerts; ignored".into());
     }
-    let cnf = query
-        .required_literals()
-        .into_iter()
-        .map(|clause| {
-            clause
-                .into_iter()
-                .map(|l| (l.field, l.literal, l.exact, l.case_sensitive))
-                .collect()
-        })
-        .collect();
+    let cnf = query.required_literals();
     let matcher = query
         .sample_matcher::<Member>()
         .map(|m| m.with_capacity(DEFAULT_MAX_SEQUENCE_CANDIDATES));

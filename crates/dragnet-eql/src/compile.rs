@@ -12,6 +12,8 @@
 //! ranges over the field's values (null when it has none), SQL-like null propagation applies,
 //! and the leaf holds when some combination gives `true` (`MultiValueAwareScriptQuery`).
 
+pub use dragnet_event::RequiredLiteral;
+use dragnet_event::literals;
 use std::borrow::Cow;
 use std::fmt;
 use std::net::Ipv6Addr;
@@ -43,16 +45,6 @@ impl CompileError {
             message: message.into(),
         }
     }
-}
-
-/// A literal every matching event must contain: `field`'s value equals (`exact`) or contains
-/// `literal`, compared case-sensitively or not (same shape as `dragnet_kql::RequiredLiteral`).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RequiredLiteral {
-    pub field: String,
-    pub literal: String,
-    pub exact: bool,
-    pub case_sensitive: bool,
 }
 
 /// A field a compiled query reads.
@@ -1528,52 +1520,10 @@ impl Node {
     }
 
     fn required(&self) -> Vec<Vec<RequiredLiteral>> {
-        const MAX_CLAUSES: usize = 64;
         match self {
             Node::Const(_) | Node::Not(_) => Vec::new(),
-            Node::And(items) => {
-                let mut out: Vec<Vec<RequiredLiteral>> = Vec::new();
-                for clause in items.iter().flat_map(Node::required) {
-                    if !out.contains(&clause) {
-                        out.push(clause);
-                    }
-                }
-                out
-            }
-            Node::Or(items) => {
-                let mut acc: Option<Vec<Vec<RequiredLiteral>>> = None;
-                for i in items {
-                    let cnf = i.required();
-                    if cnf.is_empty() {
-                        return Vec::new();
-                    }
-                    acc = Some(match acc {
-                        None => cnf,
-                        Some(prev) => {
-                            let mut next = Vec::new();
-                            'outer: for x in &prev {
-                                for y in &cnf {
-                                    let mut c = x.clone();
-                                    for l in y {
-                                        if !c.contains(l) {
-                                            c.push(l.clone());
-                                        }
-                                    }
-                                    c.sort();
-                                    if !next.contains(&c) {
-                                        next.push(c);
-                                    }
-                                    if next.len() >= MAX_CLAUSES {
-                                        break 'outer;
-                                    }
-                                }
-                            }
-                            next
-                        }
-                    });
-                }
-                acc.unwrap_or_default()
-            }
+            Node::And(items) => literals::all_of(items.iter().map(Node::required)),
+            Node::Or(items) => literals::any_of(items.iter().map(Node::required)),
             Node::Leaf(leaf) => leaf.required(),
         }
     }

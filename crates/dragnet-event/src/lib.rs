@@ -12,8 +12,10 @@ use std::collections::HashMap;
 use std::ops::ControlFlow;
 
 mod json;
+pub mod literals;
 
 pub use json::{JsonEvent, JsonPaths};
+pub use literals::RequiredLiteral;
 
 /// Index of a field name in a [`FieldTable`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -5,6 +5,8 @@
 //! their children ordered cheap-first; wildcard patterns are precompiled [`Glob`]s; text values
 //! are analysed once.
 
+pub use dragnet_event::RequiredLiteral;
+use dragnet_event::literals;
 use std::borrow::Cow;
 use std::fmt;
 use std::ops::ControlFlow;
@@ -36,17 +38,6 @@ impl CompileError {
             message: message.into(),
         }
     }
-}
-
-/// A literal every matching event must contain: `field`'s value equals (`exact`) or contains
-/// `literal`, compared case-sensitively or not.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RequiredLiteral {
-    pub field: String,
-    pub literal: String,
-    /// The whole value equals `literal` (otherwise it contains it).
-    pub exact: bool,
-    pub case_sensitive: bool,
 }
 
 /// A field a compiled query reads.
@@ -1673,57 +1664,11 @@ impl Node {
 
     /// CNF of literals every match must contain; empty = no sound facts.
     fn required(&self) -> Vec<Vec<RequiredLiteral>> {
-        const MAX_CLAUSES: usize = 64;
         match self {
             Node::All | Node::None | Node::Not(_) | Node::FreeText(_) => Vec::new(),
             Node::Nested { inner, .. } => inner.required(),
-            Node::And(items) => {
-                let mut out: Vec<Vec<RequiredLiteral>> = Vec::new();
-                for i in items {
-                    for clause in i.required() {
-                        if !out.contains(&clause) {
-                            out.push(clause);
-                        }
-                    }
-                }
-                out
-            }
-            Node::Or(items) => {
-                // CNF(a ∨ b) = { x ∪ y : x ∈ CNF(a), y ∈ CNF(b) }; a branch without facts
-                // makes the whole disjunction fact-free. Dropping clauses stays sound.
-                let mut acc: Option<Vec<Vec<RequiredLiteral>>> = None;
-                for i in items {
-                    let cnf = i.required();
-                    if cnf.is_empty() {
-                        return Vec::new();
-                    }
-                    acc = Some(match acc {
-                        None => cnf,
-                        Some(prev) => {
-                            let mut next = Vec::new();
-                            'outer: for x in &prev {
-                                for y in &cnf {
-                                    let mut c = x.clone();
-                                    for l in y {
-                                        if !c.contains(l) {
-                                            c.push(l.clone());
-                                        }
-                                    }
-                                    c.sort();
-                                    if !next.contains(&c) {
-                                        next.push(c);
-                                    }
-                                    if next.len() >= MAX_CLAUSES {
-                                        break 'outer;
-                                    }
-                                }
-                            }
-                            next
-                        }
-                    });
-                }
-                acc.unwrap_or_default()
-            }
+            Node::And(items) => literals::all_of(items.iter().map(Node::required)),
+            Node::Or(items) => literals::any_of(items.iter().map(Node::required)),
             Node::Leaf(leaf) => leaf.required(),
         }
     }
