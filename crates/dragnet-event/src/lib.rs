@@ -7,6 +7,9 @@
 //! Values are given as Elasticsearch would index them: arrays are flattened (any element may
 //! match), `null` is not indexed (so never visited), and a field whose value is an object yields
 //! every leaf below it (the semantics of a `flattened` root field).
+//!
+//! [`literals`] is the other half of the contract between the query languages and the engine:
+//! what a compiled query guarantees every matching event contains, for raw-bytes prefilters.
 
 use std::collections::HashMap;
 use std::ops::ControlFlow;
