@@ -12,11 +12,12 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use dragnet_eql::{CompiledQuery, Pipe, QueryKind};
 use dragnet_event::{Event, FieldId, FieldTable, JsonEvent, JsonPaths, Scalar};
-use dragnet_rules::{Diagnostic, DiagnosticKind, Rule, SourceText};
+use dragnet_rules::{Diagnostic, Rule, SourceText};
 use dragnet_schema::Schema;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
+use crate::cmd::validate::{QueryCheck, query_diagnostics};
 use crate::exit::Code;
 use crate::output::{Format, GlobalArgs};
 
@@ -450,53 +451,24 @@ fn write_sequence(
 /// The EQL checker of `dragnet validate`: syntax errors, queries Elasticsearch would reject
 /// (compile errors), and each field the schema does not know (a warning, once per field).
 pub fn check_rule_query(_rule: &Rule, query: &SourceText) -> Vec<Diagnostic> {
-    let text = query.as_str();
-    let file = query.file();
-    let place = |start: usize, end: usize| {
-        let end = end.max(start).min(text.len());
-        let start = start.min(end);
-        query
-            .file_range(start..end)
-            .unwrap_or_else(|| query.file_span())
-    };
-    let parsed = match dragnet_eql::parse(text) {
-        Ok(q) => q,
-        Err(e) => {
-            let end = text[e.offset.min(text.len())..]
-                .chars()
-                .next()
-                .map_or(e.offset, |c| e.offset + c.len_utf8());
-            return vec![Diagnostic::error(
-                DiagnosticKind::Query,
-                file,
-                place(e.offset, end),
-                format!("syntax error: {}", e.message),
-            )];
+    let check = match dragnet_eql::parse(query.as_str()) {
+        Err(e) => QueryCheck::Syntax {
+            offset: e.offset,
+            message: e.message,
+        },
+        Ok(parsed) => {
+            match dragnet_eql::compile(&parsed, Schema::builtin(), &mut FieldTable::new()) {
+                Err(e) => QueryCheck::Compile {
+                    span: e.span.start..e.span.end,
+                    message: e.message,
+                },
+                Ok(c) => QueryCheck::UnknownFields(c.unknown_fields().to_vec()),
+            }
         }
     };
-    let mut table = FieldTable::new();
-    match dragnet_eql::compile(&parsed, Schema::builtin(), &mut table) {
-        Err(e) => vec![Diagnostic::error(
-            DiagnosticKind::Query,
-            file,
-            place(e.span.start, e.span.end),
-            e.message,
-        )],
-        Ok(c) => c
-            .unknown_fields()
-            .iter()
-            .map(|f| {
-                let (start, end) = match text.find(f.as_str()) {
-                    Some(at) => (at, at + f.len()),
-                    None => (0, 0),
-                };
-                Diagnostic::warning(
-                    DiagnosticKind::Query,
-                    file,
-                    place(start, end),
-                    format!("field `{f}` is not in the ECS/AWS schema: Elasticsearch's dynamic mapping would type it (pass a _mapping if your index defines it; mark it `?{f}` if it may be absent)"),
-                )
-            })
-            .collect(),
-    }
+    query_diagnostics(query, check, |f| {
+        format!(
+            "field `{f}` is not in the ECS/AWS schema: Elasticsearch's dynamic mapping would type it (pass a _mapping if your index defines it; mark it `?{f}` if it may be absent)"
+        )
+    })
 }

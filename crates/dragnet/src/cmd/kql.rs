@@ -10,10 +10,11 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use dragnet_event::{FieldTable, JsonEvent, JsonPaths};
 use dragnet_kql::CompiledQuery;
-use dragnet_rules::{Diagnostic, DiagnosticKind, Rule, SourceText};
+use dragnet_rules::{Diagnostic, Rule, SourceText};
 use dragnet_schema::Schema;
 use serde_json::Value;
 
+use crate::cmd::validate::{QueryCheck, query_diagnostics};
 use crate::exit::Code;
 use crate::output::{Format, GlobalArgs};
 
@@ -217,51 +218,30 @@ fn first_report(field: &str) -> bool {
 /// The KQL checker of `dragnet validate`: syntax errors, queries Elasticsearch would reject
 /// (compile errors), and each field the schema does not know (a warning, once per field).
 pub fn check_rule_query(_rule: &Rule, query: &SourceText) -> Vec<Diagnostic> {
-    let text = query.as_str();
-    let file = query.file();
-    let place = |start: usize, end: usize| {
-        let end = end.max(start).min(text.len());
-        let start = start.min(end);
-        query
-            .file_range(start..end)
-            .unwrap_or_else(|| query.file_span())
-    };
-    let parsed = match dragnet_kql::parse(text) {
-        Ok(q) => q,
-        Err(e) => {
-            let end = text[e.offset.min(text.len())..]
-                .chars()
-                .next()
-                .map_or(e.offset, |c| e.offset + c.len_utf8());
-            return vec![Diagnostic::error(
-                DiagnosticKind::Query,
-                file,
-                place(e.offset, end),
-                format!("syntax error: {}", e.message),
-            )];
+    let check = match dragnet_kql::parse(query.as_str()) {
+        Err(e) => QueryCheck::Syntax {
+            offset: e.offset,
+            message: e.message,
+        },
+        Ok(parsed) => {
+            match dragnet_kql::compile(&parsed, Schema::builtin(), &mut FieldTable::new()) {
+                Err(e) => QueryCheck::Compile {
+                    span: e.span.start..e.span.end,
+                    message: e.message,
+                },
+                Ok(c) => QueryCheck::UnknownFields(
+                    c.unknown_fields()
+                        .iter()
+                        .filter(|f| first_report(f))
+                        .cloned()
+                        .collect(),
+                ),
+            }
         }
     };
-    let mut table = FieldTable::new();
-    match dragnet_kql::compile(&parsed, Schema::builtin(), &mut table) {
-        Err(e) => vec![Diagnostic::error(
-            DiagnosticKind::Query,
-            file,
-            place(e.span.start, e.span.end),
-            e.message,
-        )],
-        Ok(c) => c
-            .unknown_fields()
-            .iter()
-            .filter(|f| first_report(f))
-            .map(|f| {
-                let at = text.find(f.as_str()).unwrap_or(0);
-                Diagnostic::warning(
-                    DiagnosticKind::Query,
-                    file,
-                    place(at, at + if at == 0 && !text.starts_with(f.as_str()) { 0 } else { f.len() }),
-                    format!("field `{f}` is not in the ECS/AWS schema: Elasticsearch's dynamic mapping would type it (reported once per field)"),
-                )
-            })
-            .collect(),
-    }
+    query_diagnostics(query, check, |f| {
+        format!(
+            "field `{f}` is not in the ECS/AWS schema: Elasticsearch's dynamic mapping would type it (reported once per field)"
+        )
+    })
 }
