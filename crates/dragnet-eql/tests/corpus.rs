@@ -1,57 +1,13 @@
 //! Every `language = "eql"` rule of the detection-rules corpus parses, prints back to a
 //! fixpoint, and compiles against the built-in schema.
 
-use std::path::{Path, PathBuf};
-
 use dragnet_event::FieldTable;
 use dragnet_schema::Schema;
-
-fn toml_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.expect("dir entry").path())
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            toml_files(&p, out);
-        } else if p.extension().is_some_and(|e| e == "toml") {
-            out.push(p);
-        }
-    }
-}
-
-/// `(file, query)` of every EQL rule.
-fn eql_rules(root: &Path) -> Vec<(PathBuf, String)> {
-    let mut files = Vec::new();
-    for sub in ["rules", "rules_building_block"] {
-        toml_files(&root.join(sub), &mut files);
-    }
-    let mut out = Vec::new();
-    for f in files {
-        let text = std::fs::read_to_string(&f).expect("readable rule");
-        if !text.contains("language = \"eql\"") {
-            continue;
-        }
-        let doc: toml::Table =
-            toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
-        let rule = doc["rule"].as_table().expect("[rule] table");
-        if rule.get("language").and_then(|l| l.as_str()) != Some("eql") {
-            continue;
-        }
-        let query = rule
-            .get("query")
-            .and_then(|q| q.as_str())
-            .unwrap_or_else(|| panic!("{}: eql rule without query", f.display()));
-        out.push((f, query.to_owned()));
-    }
-    out
-}
 
 #[test]
 fn every_corpus_eql_rule_parses_and_compiles() {
     let root = dragnet_testdata::require_shared!("corpus/detection-rules");
-    let rules = eql_rules(&root);
+    let rules = dragnet_testdata::corpus_rule_queries(&root, "eql");
     assert!(
         rules.len() > 1000,
         "expected the ~1081 eql rules, found {}",

@@ -47,3 +47,47 @@ macro_rules! require_shared {
         }
     };
 }
+
+/// Every `.toml` file below `dir`, sorted, recursively.
+fn toml_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("dir entry").path())
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            toml_files(&p, out);
+        } else if p.extension().is_some_and(|e| e == "toml") {
+            out.push(p);
+        }
+    }
+}
+
+/// `(file, query)` of every rule of the detection-rules corpus at `root` (its `rules/` and
+/// `rules_building_block/`) whose `rule.language` is `language` (`kuery`, `eql`, `esql`…).
+pub fn corpus_rule_queries(root: &Path, language: &str) -> Vec<(PathBuf, String)> {
+    let mut files = Vec::new();
+    for sub in ["rules", "rules_building_block"] {
+        toml_files(&root.join(sub), &mut files);
+    }
+    let mut out = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).expect("readable rule");
+        if !text.contains(&format!("language = \"{language}\"")) {
+            continue;
+        }
+        let doc: toml::Table =
+            toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        let rule = doc["rule"].as_table().expect("[rule] table");
+        if rule.get("language").and_then(|l| l.as_str()) != Some(language) {
+            continue;
+        }
+        let query = rule
+            .get("query")
+            .and_then(|q| q.as_str())
+            .unwrap_or_else(|| panic!("{}: {language} rule without query", f.display()));
+        out.push((f, query.to_owned()));
+    }
+    out
+}
