@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Mutex, mpsc};
 
 use dragnet_event::{Event, JsonEvent};
 use dragnet_input::{
@@ -118,12 +118,6 @@ pub struct Alert {
     pub timestamp: String,
     /// The source event's id (CloudTrail `eventID`).
     pub event_id: String,
-    /// Where the record was read: source and line (see [`Alert::location`]).
-    source_name: Arc<str>,
-    line: u64,
-    /// The segment of the source the record was framed from (its line is local to it until
-    /// the run rebases it).
-    segment: Option<u64>,
     /// `kibana.alert.group.id`: the sequence or sample this alert belongs to.
     pub group_id: Option<String>,
     /// A building-block alert (`kibana.alert.group.index` set): one event of a sequence or
@@ -137,16 +131,6 @@ pub struct Alert {
 }
 
 impl Alert {
-    /// Where the record was read, `source:line`; empty for alerts of stateful rules
-    /// (threshold, new terms, sequences), which stand for several records.
-    pub fn location(&self) -> String {
-        if self.source_name.is_empty() {
-            String::new()
-        } else {
-            format!("{}:{}", self.source_name, self.line)
-        }
-    }
-
     /// The Kibana-shaped alert document.
     pub fn doc(&self) -> Value {
         serde_json::from_str(&self.json).expect("an alert is serialized from a JSON value")
@@ -336,9 +320,6 @@ impl Engine {
                                         for p in &mut result.problems {
                                             p.segment = Some(ordinal);
                                         }
-                                        for a in &mut result.alerts {
-                                            a.segment = Some(ordinal);
-                                        }
                                         keep(result);
                                         ControlFlow::Continue(())
                                     },
@@ -379,11 +360,7 @@ impl Engine {
             alerts.extend(r.alerts);
             all_problems.extend(r.problems);
         }
-        rebase_segments(
-            segments_framed.into_inner().unwrap(),
-            &mut all_problems,
-            &mut alerts,
-        );
+        rebase_segments(segments_framed.into_inner().unwrap(), &mut all_problems);
         for p in &all_problems {
             if p.problem.at.is_some() {
                 stats.records_skipped += 1;
@@ -477,15 +454,7 @@ impl Engine {
                     if let (Some(fields), Value::Object(map)) = (fields, &mut doc) {
                         map.extend(fields);
                     }
-                    alerts.push(make_alert(
-                        self,
-                        i,
-                        doc,
-                        &id,
-                        timestamp,
-                        (Arc::from(""), 0),
-                        (usize::MAX, 0, 0),
-                    ));
+                    alerts.push(make_alert(self, i, doc, &id, timestamp, (usize::MAX, 0, 0)));
                 }
             }
         }
@@ -634,7 +603,6 @@ impl Engine {
                         Some(id) => id,
                         None => sha256_hex(bytes),
                     };
-                    let location = (batch.source.clone(), span.location.line);
                     self.emit(
                         &matched,
                         &ecs,
@@ -642,7 +610,6 @@ impl Engine {
                         CLOUDTRAIL_DATA_STREAM,
                         true,
                         order,
-                        location,
                         options,
                         &mut out,
                     );
@@ -693,10 +660,7 @@ impl Engine {
                         .or_else(|| field_strings(&doc, "event.id").into_iter().next())
                         .unwrap_or_else(|| sha256_hex(bytes));
                     let index = hit_index.unwrap_or_else(|| CLOUDTRAIL_DATA_STREAM.to_string());
-                    let location = (batch.source.clone(), span.location.line);
-                    self.emit(
-                        &matched, &doc, &id, &index, false, order, location, options, &mut out,
-                    );
+                    self.emit(&matched, &doc, &id, &index, false, order, options, &mut out);
                 }
             }
         }
@@ -736,7 +700,6 @@ impl Engine {
         index: &str,
         raw_cloudtrail: bool,
         order: (usize, u64, usize),
-        location: (Arc<str>, u64),
         options: &RunOptions,
         out: &mut BatchResult,
     ) {
@@ -774,15 +737,7 @@ impl Engine {
                 timestamp: timestamp.as_deref(),
             };
             let doc = build_alert(meta, &source, explanation.clone());
-            let mut alert = make_alert(
-                self,
-                *rule,
-                doc,
-                id,
-                timestamp.clone(),
-                location.clone(),
-                order,
-            );
+            let mut alert = make_alert(self, *rule, doc, id, timestamp.clone(), order);
             alert.sort_time = timestamp.as_deref().and_then(parse_time);
             out.alerts.push(alert);
             any = true;
@@ -799,7 +754,6 @@ fn make_alert(
     doc: Value,
     event_id: &str,
     timestamp: Option<String>,
-    location: (Arc<str>, u64),
     order: (usize, u64, usize),
 ) -> Alert {
     let uuid = doc
@@ -818,9 +772,6 @@ fn make_alert(
         uuid,
         timestamp: timestamp.unwrap_or_default(),
         event_id: event_id.to_string(),
-        source_name: location.0,
-        line: location.1,
-        segment: None,
         group_id,
         building_block,
         json: serde_json::to_string(&doc)
@@ -841,12 +792,11 @@ fn parse_time(s: &str) -> Option<Timestamp> {
     })
 }
 
-/// Turns the segment-local locations of problems and alerts into their files' (the bases are
-/// only known once every segment of a file is framed).
+/// Turns the segment-local locations of problems into their files' (the bases are only known
+/// once every segment of a file is framed).
 fn rebase_segments(
     segments: HashMap<usize, Vec<(u64, SegmentStats)>>,
     problems: &mut [OrderedProblem],
-    alerts: &mut [Alert],
 ) {
     if segments.is_empty() {
         return;
@@ -865,13 +815,6 @@ fn rebase_segments(
             && let Some(base) = bases.get(&(p.source, segment))
         {
             base.rebase(at);
-        }
-    }
-    for a in alerts {
-        if let Some(segment) = a.segment.take()
-            && let Some(base) = bases.get(&(a.order.0, segment))
-        {
-            a.line += base.lines;
         }
     }
 }
