@@ -112,19 +112,20 @@ pub(crate) fn release_pages_behind(map: &memmap2::Mmap, released: &mut usize, po
     let keep_from = position.saturating_sub(RELEASE_LAG) / page * page;
     // In large steps: each release interrupts the other cores to flush their TLBs.
     if keep_from >= *released + RELEASE_STEP {
-        // SAFETY: the mapping is private and read-only, so dropping pages loses nothing: a
-        // later access (a batch still being evaluated) faults the same bytes back in from the
-        // file. No reference is invalidated; the address range stays mapped.
-        #[allow(unsafe_code)]
-        let _ = unsafe {
-            map.unchecked_advise_range(
-                memmap2::UncheckedAdvice::DontNeed,
-                *released,
-                keep_from - *released,
-            )
-        };
+        drop_pages(map, *released, keep_from - *released);
         *released = keep_from;
     }
+}
+
+/// Drops the mapped pages of `map[from..from + len]` (clamped to the mapping).
+#[cfg(unix)]
+pub(crate) fn drop_pages(map: &memmap2::Mmap, from: usize, len: usize) {
+    let len = len.min(map.len().saturating_sub(from));
+    // SAFETY: the mapping is private and read-only, so dropping pages loses nothing: a later
+    // access (a batch still being evaluated) faults the same bytes back in from the file. No
+    // reference is invalidated; the address range stays mapped.
+    #[allow(unsafe_code)]
+    let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, len) };
 }
 
 /// The consumed bytes a batch is cut from.

@@ -118,20 +118,6 @@ impl SegmentBase {
 }
 
 impl Segment {
-    /// Display name of the file.
-    pub fn source(&self) -> &Arc<str> {
-        &self.source
-    }
-
-    /// Bytes in the segment.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// Releases the mapped pages well behind this segment (call once it is framed and
     /// evaluated): resident memory then stays flat over a file of any size when segments are
     /// taken in order. Each 32 MiB block is released once, by the segment that crosses the
@@ -147,15 +133,7 @@ impl Segment {
             let boundary = (start / BLOCK + 1) * BLOCK;
             if boundary <= end && boundary >= 2 * BLOCK {
                 let from = (boundary - 2 * BLOCK) as usize;
-                let len = (BLOCK as usize).min(self.map.len().saturating_sub(from));
-                // SAFETY: the mapping is private and read-only; dropping its pages loses
-                // nothing (a later access faults the same bytes back in from the file) and
-                // invalidates no reference: the range stays mapped.
-                #[allow(unsafe_code)]
-                let _ = unsafe {
-                    self.map
-                        .unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, len)
-                };
+                crate::frame::drop_pages(&self.map, from, BLOCK as usize);
             }
         }
     }
