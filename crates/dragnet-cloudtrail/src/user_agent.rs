@@ -972,27 +972,19 @@ mod tests {
             }
             Ast::Group(group) => ast_literals(&group.ast),
             Ast::Repetition(repetition) => {
-                let inner = ast_literals(&repetition.ast);
-                match &repetition.op.kind {
-                    RepetitionKind::ZeroOrOne => match inner.exact {
-                        Some(mut set) if set.len() < MAX_LITERALS => {
-                            if !set.iter().any(String::is_empty) {
-                                set.push(String::new());
-                            }
-                            Literals::exact(set)
-                        }
-                        _ => Literals::default(),
-                    },
+                // How a repetition combines is shared with the scanner too; the reference
+                // is in which quantifier the pattern holds.
+                let times = match &repetition.op.kind {
+                    RepetitionKind::ZeroOrOne => Times::Optional,
                     RepetitionKind::ZeroOrMore
                     | RepetitionKind::Range(
                         RepetitionRange::Exactly(0)
                         | RepetitionRange::AtLeast(0)
                         | RepetitionRange::Bounded(0, _),
-                    ) => Literals::default(),
-                    RepetitionKind::OneOrMore | RepetitionKind::Range(_) => {
-                        Literals::necessary(inner.required())
-                    }
-                }
+                    ) => Times::MaybeNone,
+                    RepetitionKind::OneOrMore | RepetitionKind::Range(_) => Times::AtLeastOnce,
+                };
+                repeated(ast_literals(&repetition.ast), times)
             }
             // How alternatives combine is shared with the scanner; the reference is in how
             // the pattern is read.

@@ -751,26 +751,25 @@ impl Prefilter {
         let end = last.end;
         let region = first.start..end;
         // Escapes: `\\` is rare in CloudTrail (escaped quotes in policy documents, mostly).
-        let known = escaped.len() == spans.len() && escaped.iter().all(Option::is_some);
-        if known {
+        if escaped.len() == spans.len() && escaped.iter().all(Option::is_some) {
             for (h, e) in hit.iter_mut().zip(escaped) {
                 *h = *e == Some(true);
             }
-        }
-        let mut i = 0;
-        let unknown = if known { &[][..] } else { &buf[region.clone()] };
-        for found in memchr::memchr_iter(b'\\', unknown) {
-            let at = region.start + found;
-            if !matches!(buf.get(at + 1), Some(b'u' | b'/')) {
-                continue;
-            }
-            while i < spans.len() && spans[i].end <= at {
-                i += 1;
-            }
-            match spans.get(i) {
-                Some(span) if span.start <= at => hit[i] = true,
-                Some(_) => {}
-                None => break,
+        } else {
+            let mut i = 0;
+            for found in memchr::memchr_iter(b'\\', &buf[region.clone()]) {
+                let at = region.start + found;
+                if !matches!(buf.get(at + 1), Some(b'u' | b'/')) {
+                    continue;
+                }
+                while i < spans.len() && spans[i].end <= at {
+                    i += 1;
+                }
+                match spans.get(i) {
+                    Some(span) if span.start <= at => hit[i] = true,
+                    Some(_) => {}
+                    None => break,
+                }
             }
         }
         if let Some(any) = automaton {
