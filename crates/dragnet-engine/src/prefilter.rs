@@ -29,6 +29,7 @@ use std::ops::Range;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, Input, MatchKind};
 use dragnet_cloudtrail::{MemberValue, member_value_at, member_values};
+use dragnet_input::KeyHits;
 use memchr::memmem;
 
 /// The bytes a raw record must contain for a literal to be present (or that it cannot be said).
@@ -264,6 +265,16 @@ struct MemberKey {
     gate_values: HashSet<Vec<u8>, foldhash::fast::FixedState>,
     /// The lowercased values case-insensitive gate clauses want.
     gate_folded: HashSet<Vec<u8>, foldhash::fast::FixedState>,
+    /// Bit `min(n, 127)` is set when some value of `gate_values` (`gate_folded_lengths`: of
+    /// `gate_folded`) has `n` bytes: most values are ruled out by their length alone, before
+    /// hashing.
+    gate_lengths: u128,
+    gate_folded_lengths: u128,
+}
+
+/// The bit of [`MemberKey::gate_lengths`] for a value of `len` bytes.
+fn length_bit(len: usize) -> u128 {
+    1u128 << len.min(127)
 }
 
 /// Longest member value compared case-insensitively without allocating; longer ones count as
@@ -271,12 +282,27 @@ struct MemberKey {
 const MAX_FOLDED_VALUE: usize = 128;
 
 impl MemberKey {
+    /// Whether a gate clause may hold for a record where one occurrence of the key reads
+    /// `value`.
+    fn value_opens_gate(&self, value: MemberValue<'_>) -> bool {
+        match value {
+            MemberValue::NotAKey => false,
+            MemberValue::String(v) => self.opens_gate(v),
+            MemberValue::Undecidable => true,
+        }
+    }
+
     /// Whether a gate clause may hold for a record whose member has value `v`.
     fn opens_gate(&self, v: &[u8]) -> bool {
-        if self.gate_values.contains(v) {
+        let bit = length_bit(v.len());
+        if self.gate_lengths & bit != 0 && self.gate_values.contains(v) {
             return true;
         }
         if self.gate_folded.is_empty() {
+            return false;
+        }
+        // ASCII lowercasing keeps the length (Unicode case folding may not: see `folded`).
+        if self.gate_folded_lengths & bit == 0 && v.is_ascii() {
             return false;
         }
         self.folded(v, |lower| {
@@ -383,6 +409,8 @@ pub struct Prefilter {
     /// prefilters; then the ASCII-case-insensitive ones). Pattern `i` is needle `ids[i]`.
     gate_automata: Vec<(AhoCorasick, Vec<u32>)>,
     members: Vec<MemberKey>,
+    /// See [`Prefilter::probe_key`].
+    probe_key: Option<&'static str>,
     /// Per prefiltered rule: its clauses, each a list of needle ids (any one satisfies it).
     rules: Vec<(usize, Vec<Vec<u32>>)>,
     /// Per entry of `rules`: the index of its gate clause.
@@ -543,6 +571,8 @@ impl Prefilter {
                 folded_ids: HashMap::new(),
                 gate_values: HashSet::default(),
                 gate_folded: HashSet::default(),
+                gate_lengths: 0,
+                gate_folded_lengths: 0,
             })
             .collect();
         let mut in_gate = vec![false; needles.len()];
@@ -570,9 +600,11 @@ impl Prefilter {
                 Kind::Insensitive => insensitive_gate.push(id),
                 Kind::Member(k) => {
                     members[k as usize].gate_values.insert(n.bytes.clone());
+                    members[k as usize].gate_lengths |= length_bit(n.bytes.len());
                 }
                 Kind::MemberFolded(k) => {
                     members[k as usize].gate_folded.insert(n.bytes.clone());
+                    members[k as usize].gate_folded_lengths |= length_bit(n.bytes.len());
                 }
             }
         }
@@ -625,12 +657,23 @@ impl Prefilter {
         } else {
             BatchScan::EveryRecord
         };
+        // The framer can note where one member key occurs while it frames: the one the most
+        // gate values are read from.
+        let probe_key = match &any_gate {
+            BatchScan::Gated(..) => members
+                .iter()
+                .filter(|m| !(m.gate_values.is_empty() && m.gate_folded.is_empty()))
+                .max_by_key(|m| m.gate_values.len() + m.gate_folded.len())
+                .map(|m| m.key),
+            BatchScan::EveryRecord => None,
+        };
         Self {
             needles,
             searchers,
             in_gate,
             gate_automata,
             members,
+            probe_key,
             gates,
             rules: prefiltered,
             always,
@@ -640,6 +683,12 @@ impl Prefilter {
             escape_u: memmem::Finder::new(b"\\u").into_owned(),
             escape_slash: memmem::Finder::new(b"\\/").into_owned(),
         }
+    }
+
+    /// The member key whose occurrences [`Prefilter::mark_batch`] would like the framer to note
+    /// ([`dragnet_input::InputOptions::probe_key`]): the one most gate values are read from.
+    pub fn probe_key(&self) -> Option<&'static str> {
+        self.probe_key
     }
 
     /// How rule `rule` is filtered.
@@ -731,12 +780,15 @@ impl Prefilter {
     ///
     /// `escaped` says, per span, whether the framer saw a `\\u` or `\\/` in it
     /// ([`dragnet_input::RecordSpan::escaped`]); unless it knows for every span (say, it is
-    /// empty), the batch is searched for escapes here.
+    /// empty), the batch is searched for escapes here. `key_hits` says, per span, where the
+    /// framer found [`Prefilter::probe_key`] ([`dragnet_input::RecordSpan::key_hits`]); where
+    /// it did not look (or `key_hits` is empty), the records are searched for it here.
     pub fn mark_batch(
         &self,
         buf: &[u8],
         spans: &[Range<usize>],
         escaped: &[Option<bool>],
+        key_hits: &[KeyHits],
         hit: &mut Vec<bool>,
     ) -> bool {
         hit.clear();
@@ -796,12 +848,37 @@ impl Prefilter {
                 }
             }
         }
+        let looked =
+            key_hits.len() == spans.len() && key_hits.iter().any(|k| *k != KeyHits::NotLooked);
         for member in &self.members {
             if member.gate_values.is_empty() && member.gate_folded.is_empty() {
                 continue;
             }
-            let mut i = 0;
             let key_len = member.finder.needle().len();
+            if looked && Some(member.key) == self.probe_key() {
+                // The framer found the key while framing: read the values where it is.
+                for ((span, keys), h) in spans.iter().zip(key_hits).zip(hit.iter_mut()) {
+                    if *h {
+                        continue;
+                    }
+                    let record = &buf[span.clone()];
+                    *h = match *keys {
+                        KeyHits::Absent => false,
+                        KeyHits::Once(at) => {
+                            member.value_opens_gate(member_value_at(record, at as usize + key_len))
+                        }
+                        KeyHits::Several | KeyHits::NotLooked => {
+                            let mut open = false;
+                            let decidable = member_values(record, &member.finder, &mut |v| {
+                                open |= member.opens_gate(v);
+                            });
+                            open || !decidable
+                        }
+                    };
+                }
+                continue;
+            }
+            let mut i = 0;
             for found in member.finder.find_iter(&buf[first.start..end]) {
                 let start = first.start + found;
                 while i < spans.len() && spans[i].end <= start {
@@ -812,11 +889,8 @@ impl Prefilter {
                     continue;
                 }
                 let record = &buf[span.clone()];
-                hit[i] = match member_value_at(record, start - span.start + key_len) {
-                    MemberValue::NotAKey => false,
-                    MemberValue::String(v) => member.opens_gate(v),
-                    MemberValue::Undecidable => true,
-                };
+                hit[i] =
+                    member.value_opens_gate(member_value_at(record, start - span.start + key_len));
             }
         }
         true
@@ -1081,7 +1155,7 @@ mod tests {
         let buf =
             "{\"eventName\":\"Converse\"}\n{\"eventName\":\"Other\"}\n{\"eventName\":\"\u{212A}\"}";
         let spans = [0..24, 25..46, 47..buf.len()];
-        assert!(p.mark_batch(buf.as_bytes(), &spans, &[], &mut hit));
+        assert!(p.mark_batch(buf.as_bytes(), &spans, &[], &[], &mut hit));
         assert_eq!(hit, vec![true, false, true]);
     }
 
@@ -1140,15 +1214,34 @@ mod tests {
             buf.extend_from_slice(if next(2) == 0 { b"\n" } else { b",\n  " });
         }
         let mut hit = Vec::new();
-        assert!(p.mark_batch(&buf, &spans, &[], &mut hit));
+        assert!(p.mark_batch(&buf, &spans, &[], &[], &mut hit));
         // Escape flags from the framer give the same marks as the batch's own search.
         let flags: Vec<Option<bool>> = spans
             .iter()
             .map(|s| Some(p.has_escape(&buf[s.clone()])))
             .collect();
         let mut flagged = Vec::new();
-        assert!(p.mark_batch(&buf, &spans, &flags, &mut flagged));
+        assert!(p.mark_batch(&buf, &spans, &flags, &[], &mut flagged));
         assert_eq!(flagged, hit);
+        // So do the framer's notes of where the probed key is (some records not looked at).
+        assert_eq!(p.probe_key(), Some("eventName"));
+        let key_hits: Vec<KeyHits> = spans
+            .iter()
+            .enumerate()
+            .map(|(n, s)| {
+                let record = &buf[s.clone()];
+                let found: Vec<usize> = memmem::find_iter(record, b"\"eventName\"").collect();
+                match found[..] {
+                    _ if n % 7 == 0 => KeyHits::NotLooked,
+                    [] => KeyHits::Absent,
+                    [at] => KeyHits::Once(at as u32),
+                    _ => KeyHits::Several,
+                }
+            })
+            .collect();
+        let mut probed = Vec::new();
+        assert!(p.mark_batch(&buf, &spans, &flags, &key_hits, &mut probed));
+        assert_eq!(probed, hit);
         let (mut candidates, mut marked) = (0, 0);
         for (span, &h) in spans.iter().zip(&hit) {
             let record = &buf[span.clone()];

@@ -9,7 +9,8 @@ use std::sync::{Mutex, mpsc};
 
 use dragnet_event::{Event, JsonEvent};
 use dragnet_input::{
-    InputOptions, Problem, RecordBatch, RecordKind, SegmentBase, SegmentStats, Source, Work,
+    InputOptions, KeyHits, KeyProbe, Problem, RecordBatch, RecordKind, SegmentBase, SegmentStats,
+    Source, Work,
 };
 use jiff::Timestamp;
 use rayon::iter::{ParallelBridge, ParallelIterator};
@@ -185,6 +186,7 @@ struct Worker {
     hit: Vec<bool>,
     ranges: Vec<std::ops::Range<usize>>,
     escaped: Vec<Option<bool>>,
+    key_hits: Vec<KeyHits>,
     candidates: Vec<usize>,
     detections: Vec<Detection>,
 }
@@ -204,6 +206,12 @@ impl Engine {
                 .build()
                 .ok()
         });
+        // Let the framer note where the prefilter's member key is while it frames.
+        let mut input = input.clone();
+        if input.probe_key.is_none() && !options.no_prefilter {
+            input.probe_key = self.prefilter.probe_key().and_then(KeyProbe::new);
+        }
+        let input = &input;
         match pool {
             Some(pool) => pool.install(|| self.run_in_pool(sources, input, options, progress)),
             None => self.run_in_pool(sources, input, options, progress),
@@ -546,8 +554,17 @@ impl Engine {
             worker
                 .escaped
                 .extend(batch.records.iter().map(|s| s.escaped));
-            self.prefilter
-                .mark_batch(&batch.buf, &worker.ranges, &worker.escaped, &mut worker.hit)
+            worker.key_hits.clear();
+            worker
+                .key_hits
+                .extend(batch.records.iter().map(|s| s.key_hits));
+            self.prefilter.mark_batch(
+                &batch.buf,
+                &worker.ranges,
+                &worker.escaped,
+                &worker.key_hits,
+                &mut worker.hit,
+            )
         };
         for (index, span) in batch.records.iter().enumerate() {
             let bytes = &batch.buf[span.range.clone()];

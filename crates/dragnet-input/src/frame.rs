@@ -7,10 +7,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::decompress::{GzipError, LimitError};
+use crate::line_scan;
 use crate::problem::{Limit, Problem, ProblemKind, RecordLocation};
 use crate::scan::{Member, ScanError, Scanner, skip_object_fast, skip_ws};
 use crate::{
-    InputOptions, MappedFile, RecordBatch, RecordKind, RecordSpan, SourceStats, Validation,
+    InputOptions, KeyHits, MappedFile, RecordBatch, RecordKind, RecordSpan, SourceStats, Validation,
 };
 
 /// Bytes asked from the reader per refill when nothing bigger is pending.
@@ -778,6 +779,7 @@ impl<'a> Framer<'a> {
                                 location: loc,
                                 kind: *kind,
                                 escaped: None,
+                                key_hits: KeyHits::NotLooked,
                             });
                             self.stats.records += 1;
                         }
@@ -803,6 +805,7 @@ impl<'a> Framer<'a> {
                         location: loc,
                         kind: *kind,
                         escaped: None,
+                        key_hits: KeyHits::NotLooked,
                     });
                     self.stats.records += 1;
                 }
@@ -1077,34 +1080,26 @@ impl<'a> Framer<'a> {
         if !starts_with_cloudtrail_key(&self.buf[p + 1..]) {
             return false;
         }
-        let mut searched = p;
-        // The same pass notes escapes that can hide a character from a raw-bytes search, so
-        // the consumer's prefilter need not look for them again.
-        let mut escaped = false;
-        let nl = loop {
-            if let Some(k) = memchr::memchr2(b'\n', b'\\', &self.buf[searched..]) {
-                let at = searched + k;
-                if self.buf[at] == b'\n' {
-                    break Some(at);
-                }
-                match self.buf.get(at + 1) {
-                    Some(b'u' | b'/') => escaped = true,
-                    Some(_) => {}
-                    // The escaped byte is not read yet: assume the worst.
-                    None => escaped = true,
-                }
-                searched = (at + 2).min(self.buf.len());
-                continue;
+        // One pass finds the line's end and notes escapes that can hide a character from a
+        // raw-bytes search, bytes outside ASCII and where the probed key occurs (see
+        // `line_scan`), so neither the UTF-8 check nor the consumer's prefilter reads the
+        // line again.
+        let scan = loop {
+            let scan = line_scan::scan_line(&self.buf, p, self.opts.probe_key.as_ref());
+            if scan.newline.is_some() {
+                break scan;
             }
-            searched = self.buf.len();
             let pending = self.buf.len() - p;
             if pending > self.opts.max_record_bytes {
                 return false;
             }
+            // At least doubles what is buffered, so rescanning the line from `p` after each
+            // read costs at most as much again.
             if !self.fill(pending) {
-                break None;
+                break scan;
             }
         };
+        let nl = scan.newline;
         let line_end = nl.unwrap_or(self.buf.len());
         let mut end = line_end;
         while end > p && matches!(self.buf[end - 1], b' ' | b'\t' | b'\r') {
@@ -1112,8 +1107,7 @@ impl<'a> Framer<'a> {
         }
         if self.buf[end - 1] != b'}'
             || end - p > self.opts.max_record_bytes
-            // SIMD validation: this runs on every byte of the input.
-            || simdutf8::basic::from_utf8(&self.buf[p..end]).is_err()
+            || (scan.non_ascii && simdutf8::basic::from_utf8(&self.buf[p..end]).is_err())
         {
             return false;
         }
@@ -1122,7 +1116,8 @@ impl<'a> Framer<'a> {
             range: p..end,
             location,
             kind: RecordKind::CloudTrail,
-            escaped: Some(escaped),
+            escaped: Some(scan.escaped),
+            key_hits: scan.keys,
         });
         self.stats.records += 1;
         self.index += 1;

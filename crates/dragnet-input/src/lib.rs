@@ -116,7 +116,9 @@
 //!
 //! In framing mode the JSON-lines fast path also notes, in the same pass that finds the line
 //! end, whether a record holds a `\u` or `\/` escape ([`RecordSpan::escaped`]), so a raw-bytes
-//! prefilter need not search the batch for escapes again.
+//! prefilter need not search the batch for escapes again; where a probed member key occurs
+//! ([`InputOptions::probe_key`], [`RecordSpan::key_hits`]); and whether the line holds any byte
+//! outside ASCII (only then is it validated as UTF-8). One SIMD pass finds all of it.
 //!
 //! # Memory
 //! Plain local files of at least [`InputOptions::map_min_bytes`] (1 MiB) are memory-mapped:
@@ -134,6 +136,7 @@
 mod decompress;
 mod discover;
 mod frame;
+mod line_scan;
 mod problem;
 mod scan;
 mod segment;
@@ -146,6 +149,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 pub use discover::{Discovered, discover, path_may_overlap};
+pub use line_scan::{KeyHits, KeyProbe};
 pub use problem::{Limit, Problem, ProblemKind, RecordLocation};
 pub use segment::{Segment, SegmentBase, SegmentStats, Segments, Work, read_work};
 
@@ -169,6 +173,9 @@ pub struct RecordSpan {
     /// another way, hiding it from a raw-bytes search), when the framer looked while framing
     /// it; `None` when it did not.
     pub escaped: Option<bool>,
+    /// Where [`InputOptions::probe_key`] occurs in the record, when the framer looked while
+    /// framing it (the JSON-lines fast path does).
+    pub key_hits: KeyHits,
 }
 
 /// A batch of framed records from one source, owning its bytes (so batches can be evaluated on
@@ -220,6 +227,10 @@ pub struct InputOptions {
     /// them: nothing is copied, and batches share the mapping. Default [`MAP_MIN_BYTES`];
     /// `None` reads every file.
     pub map_min_bytes: Option<u64>,
+    /// A member key whose occurrences the JSON-lines fast path notes in the pass that finds
+    /// the line's end ([`RecordSpan::key_hits`]), so a prefilter testing that member's value
+    /// need not search each record for it. Default `None`.
+    pub probe_key: Option<KeyProbe>,
 }
 
 /// Files smaller than this are read: mapping costs more than copying a few pages.
@@ -254,6 +265,7 @@ impl Default for InputOptions {
             endpoint_url: None,
             validate: Validation::Full,
             map_min_bytes: Some(MAP_MIN_BYTES),
+            probe_key: None,
         }
     }
 }

@@ -5,8 +5,8 @@ use std::ops::ControlFlow;
 use std::path::PathBuf;
 
 use dragnet_input::{
-    InputOptions, Limit, Problem, ProblemKind, RecordKind, RecordSpan, Source, SourceStats,
-    Validation, read_batches, read_reader,
+    InputOptions, KeyHits, KeyProbe, Limit, Problem, ProblemKind, RecordKind, RecordSpan, Source,
+    SourceStats, Validation, read_batches, read_reader,
 };
 
 struct Framed {
@@ -682,12 +682,14 @@ fn elasticsearch_hits_yield_their_source_as_ecs() {
 fn framing_mode() -> InputOptions {
     InputOptions {
         validate: Validation::Framing,
+        probe_key: KeyProbe::new("eventName"),
         ..InputOptions::default()
     }
 }
 
-/// Everything observable about one framing run, for comparing modes, the escape flag aside (only framing mode's fast paths set it): where
-/// it is set, it must say exactly whether the record holds a `\u` or `\/` escape.
+/// Everything observable about one framing run, for comparing modes, the escape flag and key
+/// hits aside (only framing mode's fast paths set them): where they are set, they must say
+/// exactly whether the record holds a `\u` or `\/` escape, and where `"eventName"` is.
 fn observed(f: &Framed) -> (Vec<(String, RecordSpan)>, Vec<Problem>, SourceStats) {
     let records = f
         .records
@@ -696,6 +698,10 @@ fn observed(f: &Framed) -> (Vec<(String, RecordSpan)>, Vec<Problem>, SourceStats
             let mut span = span.clone();
             if let Some(escaped) = span.escaped.take() {
                 assert_eq!(escaped, has_u_or_slash_escape(text), "{text}");
+            }
+            let keys = std::mem::take(&mut span.key_hits);
+            if keys != KeyHits::NotLooked {
+                assert_eq!(keys, key_hits(text, "\"eventName\""), "{text}");
             }
             (text.clone(), span)
         })
@@ -713,6 +719,18 @@ fn has_u_or_slash_escape(text: &str) -> bool {
     false
 }
 
+/// Where `quoted` occurs in `text` (overlapping occurrences too).
+fn key_hits(text: &str, quoted: &str) -> KeyHits {
+    let found: Vec<usize> = (0..text.len())
+        .filter(|&i| text.as_bytes()[i..].starts_with(quoted.as_bytes()))
+        .collect();
+    match found[..] {
+        [] => KeyHits::Absent,
+        [at] => KeyHits::Once(at as u32),
+        _ => KeyHits::Several,
+    }
+}
+
 #[test]
 fn fast_lines_flag_escapes_that_can_hide_characters() {
     let text = concat!(
@@ -726,6 +744,11 @@ fn fast_lines_flag_escapes_that_can_hide_characters() {
     let fast = frame_bytes(text.as_bytes().to_vec(), &framing_mode());
     let flags: Vec<_> = fast.records.iter().map(|(_, s)| s.escaped).collect();
     assert_eq!(flags, vec![Some(true), Some(false), Some(true)]);
+    let keys: Vec<_> = fast.records.iter().map(|(_, s)| s.key_hits).collect();
+    assert_eq!(
+        keys,
+        vec![KeyHits::Once(20), KeyHits::Absent, KeyHits::Absent]
+    );
 }
 
 /// On well-formed input, and on input whose breakage the cheap checks see, the fast paths

@@ -7,13 +7,14 @@ use std::io::Write;
 use std::ops::ControlFlow;
 
 use dragnet_input::{
-    InputOptions, Problem, RecordBatch, RecordSpan, SegmentBase, SegmentStats, Source, Validation,
-    Work, read_batches, read_work,
+    InputOptions, KeyProbe, Problem, RecordBatch, RecordSpan, SegmentBase, SegmentStats, Source,
+    Validation, Work, read_batches, read_work,
 };
 
 fn options() -> InputOptions {
     InputOptions {
         validate: Validation::Framing,
+        probe_key: KeyProbe::new("eventName"),
         map_min_bytes: Some(1),
         ..InputOptions::default()
     }

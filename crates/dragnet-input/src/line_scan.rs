@@ -1,0 +1,582 @@
+//! One pass over a JSON line that finds everything the fast path and a raw-bytes prefilter
+//! need from its bytes: where the line ends, whether it holds a `\u`/`\/` escape, whether it
+//! holds a byte outside ASCII (only then must UTF-8 be validated), and where a probed member
+//! key (`"eventName"`) occurs.
+//!
+//! Finding these in separate passes (`memchr2`, `memmem`, UTF-8 validation) touches every byte
+//! three times; the first touch streams the line from memory, the others run over cached
+//! bytes and cost about as much again. The SIMD kernels here test 64 bytes at a time for all
+//! of it at once. [`scan_line_portable`] is the same scan built from `memchr`/`memmem`: the
+//! fallback off x86-64 and the reference the kernels are tested against.
+
+// SIMD intrinsics and unchecked loads; each `unsafe` says why it holds.
+#![allow(unsafe_code)]
+
+use memchr::memmem;
+
+/// A member key whose occurrences the line scan records: the quoted key (`"eventName"`),
+/// found by testing its opening quote and one rare inner byte at once, then the whole key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyProbe {
+    quoted: Box<[u8]>,
+    /// Index in `quoted` of the inner byte the kernels test.
+    probe: usize,
+}
+
+impl KeyProbe {
+    /// A probe for `key`; `None` unless `key` is non-empty printable ASCII without `"` or `\`
+    /// (a key spelled with escapes cannot be found by its bytes).
+    pub fn new(key: &str) -> Option<KeyProbe> {
+        if key.is_empty()
+            || !key
+                .bytes()
+                .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+        {
+            return None;
+        }
+        let quoted: Box<[u8]> = [b"\"", key.as_bytes(), b"\""].concat().into();
+        // Uppercase letters and digits are rarer in CloudTrail JSON than lowercase ones.
+        let rarity = |b: u8| match b {
+            b'A'..=b'Z' => 3,
+            b'0'..=b'9' => 2,
+            b'a'..=b'z' => 1,
+            _ => 0,
+        };
+        let probe = (1..quoted.len() - 1)
+            .max_by_key(|&i| (rarity(quoted[i]), std::cmp::Reverse(i)))
+            .unwrap_or(0);
+        Some(KeyProbe { quoted, probe })
+    }
+
+    /// The key without its quotes.
+    pub fn key(&self) -> &str {
+        std::str::from_utf8(&self.quoted[1..self.quoted.len() - 1]).expect("built from a str")
+    }
+
+    /// Whether the quoted key is at `buf[at..]`. Keys of 8 to 16 bytes with their quotes
+    /// (most CloudTrail keys) are compared as two overlapping words, without a call.
+    #[inline(always)]
+    fn is_at(&self, buf: &[u8], at: usize) -> bool {
+        let q = &self.quoted[..];
+        let Some(hay) = buf.get(at..at + q.len()) else {
+            return false;
+        };
+        if (8..=16).contains(&q.len()) {
+            let word = |b: &[u8], i: usize| u64::from_ne_bytes(b[i..i + 8].try_into().unwrap());
+            let tail = q.len() - 8;
+            word(hay, 0) == word(q, 0) && word(hay, tail) == word(q, tail)
+        } else {
+            hay == q
+        }
+    }
+
+    /// The key with its quotes, as searched for.
+    pub fn quoted(&self) -> &[u8] {
+        &self.quoted
+    }
+}
+
+/// Where a record's probed key ([`crate::InputOptions::probe_key`]) occurs in its bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum KeyHits {
+    /// The framer did not look (no probe key, or not a fast-path line).
+    #[default]
+    NotLooked,
+    /// Nowhere.
+    Absent,
+    /// Exactly once, with its opening quote at this offset from the record's first byte.
+    Once(u32),
+    /// More than once: search the record for them.
+    Several,
+}
+
+impl KeyHits {
+    fn add(&mut self, offset: usize) {
+        *self = match *self {
+            KeyHits::Absent | KeyHits::NotLooked => match u32::try_from(offset) {
+                Ok(o) => KeyHits::Once(o),
+                Err(_) => KeyHits::Several,
+            },
+            KeyHits::Once(_) | KeyHits::Several => KeyHits::Several,
+        };
+    }
+}
+
+/// What one scan of a line found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct LineScan {
+    /// Position of the `\n` ending the line; `None` when the buffer ends first.
+    pub newline: Option<usize>,
+    /// A `\` (not itself escaped) followed by `u` or `/`, or a `\` that ends the buffer.
+    pub escaped: bool,
+    /// A byte of 0x80 or above before the line's end.
+    pub non_ascii: bool,
+    /// The probed key's occurrences before the line's end, as offsets from the scan's start;
+    /// [`KeyHits::NotLooked`] without a probe.
+    pub keys: KeyHits,
+}
+
+/// Scans `buf` from `start` to the first newline that is not escaped (a `\` consumes the byte
+/// after it, as JSON reads it), or to the buffer's end.
+pub(crate) fn scan_line(buf: &[u8], start: usize, probe: Option<&KeyProbe>) -> LineScan {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2.
+            return unsafe { x86::scan_avx2(buf, start, probe) };
+        }
+        // SAFETY: SSE2 is part of x86-64.
+        unsafe { x86::scan_sse2(buf, start, probe) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    scan_line_portable(buf, start, probe)
+}
+
+/// What a scan carries from the part of the line already scanned.
+#[derive(Clone, Copy, Debug)]
+struct Carry {
+    /// Bytes before this were consumed by a `\`.
+    skip_to: usize,
+    escaped: bool,
+    non_ascii: bool,
+    keys: KeyHits,
+}
+
+impl Carry {
+    fn new(start: usize, probe: Option<&KeyProbe>) -> Carry {
+        Carry {
+            skip_to: start,
+            escaped: false,
+            non_ascii: false,
+            keys: if probe.is_some() {
+                KeyHits::Absent
+            } else {
+                KeyHits::NotLooked
+            },
+        }
+    }
+
+    /// Handles the `\` at `at`: notes an escape that can hide a character, consumes the byte
+    /// after it.
+    #[inline(always)]
+    fn backslash(&mut self, buf: &[u8], at: usize) {
+        match buf.get(at + 1) {
+            Some(b'u' | b'/') => self.escaped = true,
+            Some(_) => {}
+            // The escaped byte is not in the buffer: assume the worst.
+            None => self.escaped = true,
+        }
+        self.skip_to = at + 2;
+    }
+}
+
+/// The scan built from `memchr2`, `memmem` and `is_ascii`.
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+pub(crate) fn scan_line_portable(buf: &[u8], start: usize, probe: Option<&KeyProbe>) -> LineScan {
+    finish_portable(buf, start, start, probe, Carry::new(start, probe))
+}
+
+/// Scans on from `from` (key occurrences starting before it are in `carry`).
+fn finish_portable(
+    buf: &[u8],
+    start: usize,
+    from: usize,
+    probe: Option<&KeyProbe>,
+    mut carry: Carry,
+) -> LineScan {
+    let mut searched = from.max(carry.skip_to);
+    let newline = loop {
+        let Some(k) = memchr::memchr2(b'\n', b'\\', buf.get(searched..).unwrap_or_default()) else {
+            break None;
+        };
+        let at = searched + k;
+        if buf[at] == b'\n' {
+            break Some(at);
+        }
+        carry.backslash(buf, at);
+        searched = carry.skip_to;
+    };
+    let end = newline.unwrap_or(buf.len());
+    let rest = &buf[from.min(end)..end];
+    carry.non_ascii |= !rest.is_ascii();
+    if let Some(probe) = probe {
+        // Overlapping occurrences too (`"eventName"eventName"`, only in broken JSON), as the
+        // kernels see them.
+        let mut at = 0;
+        while let Some(k) = memmem::find(&rest[at..], probe.quoted()) {
+            carry.keys.add(from + at + k - start);
+            at += k + 1;
+        }
+    }
+    LineScan {
+        newline,
+        escaped: carry.escaped,
+        non_ascii: carry.non_ascii,
+        keys: carry.keys,
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    use super::{Carry, KeyProbe, LineScan, finish_portable};
+
+    /// Bytes one step of a kernel covers.
+    const BLOCK: usize = 64;
+
+    /// The probe's bytes and offsets, for the kernels.
+    struct Probe {
+        mid: usize,
+        mid_byte: u8,
+    }
+
+    /// One 64-byte step: bit `i` of the mask marks a `\n` or `\` at byte `i`, or a `"` where
+    /// the probed key may start (its probe byte is where it should be).
+    /// The bytes are also OR-ed into an accumulator, which says afterwards whether any byte
+    /// of 0x80 or above was seen: that is rare, and then the exact test runs on the line.
+    /// (One mask per step rather than three: `movemask` is the scarce instruction.)
+    trait Kernel: Sized {
+        /// The accumulator's vector type.
+        type Seen: Copy;
+        fn new(probe: Option<&Probe>) -> Self;
+        fn nothing_seen() -> Self::Seen;
+        /// # Safety
+        /// `p..p + 64 + reach` must be readable, `reach` being the probe byte's offset in the
+        /// quoted key.
+        unsafe fn step(&self, p: *const u8, seen: &mut Self::Seen) -> u64;
+        fn any_high(seen: Self::Seen) -> bool;
+    }
+
+    struct Avx2 {
+        nl: __m256i,
+        bs: __m256i,
+        quote: __m256i,
+        mid: __m256i,
+        mid_at: usize,
+        probing: bool,
+    }
+
+    impl Avx2 {
+        /// [`Kernel::step`] for 32 bytes. (Not a closure: closures do not inherit the
+        /// caller's target features, and the intrinsics would become calls.)
+        #[inline(always)]
+        unsafe fn half(&self, p: *const u8, seen: &mut __m256i) -> u64 {
+            // SAFETY (all intrinsics): only used from `scan_avx2`, whose caller checked AVX2;
+            // the caller guarantees the loads are in bounds.
+            unsafe {
+                let v = _mm256_loadu_si256(p as *const __m256i);
+                *seen = _mm256_or_si256(*seen, v);
+                let mut m =
+                    _mm256_or_si256(_mm256_cmpeq_epi8(v, self.nl), _mm256_cmpeq_epi8(v, self.bs));
+                if self.probing {
+                    let q = _mm256_cmpeq_epi8(v, self.quote);
+                    let mid = _mm256_loadu_si256(p.add(self.mid_at) as *const __m256i);
+                    let mid = _mm256_cmpeq_epi8(mid, self.mid);
+                    m = _mm256_or_si256(m, _mm256_and_si256(q, mid));
+                }
+                _mm256_movemask_epi8(m) as u32 as u64
+            }
+        }
+    }
+
+    impl Kernel for Avx2 {
+        type Seen = __m256i;
+
+        #[inline(always)]
+        fn new(probe: Option<&Probe>) -> Self {
+            // SAFETY (all intrinsics): only used from `scan_avx2`, whose caller checked AVX2.
+            unsafe {
+                Avx2 {
+                    nl: _mm256_set1_epi8(b'\n' as i8),
+                    bs: _mm256_set1_epi8(b'\\' as i8),
+                    quote: _mm256_set1_epi8(b'"' as i8),
+                    mid: _mm256_set1_epi8(probe.map_or(0, |k| k.mid_byte) as i8),
+                    mid_at: probe.map_or(0, |k| k.mid),
+                    probing: probe.is_some(),
+                }
+            }
+        }
+
+        #[inline(always)]
+        fn nothing_seen() -> __m256i {
+            // SAFETY: as in `new`.
+            unsafe { _mm256_setzero_si256() }
+        }
+
+        #[inline(always)]
+        unsafe fn step(&self, p: *const u8, seen: &mut __m256i) -> u64 {
+            // SAFETY: the caller's guarantee.
+            unsafe { self.half(p, seen) | (self.half(p.add(32), seen) << 32) }
+        }
+
+        #[inline(always)]
+        fn any_high(seen: __m256i) -> bool {
+            // SAFETY: as in `new`.
+            unsafe { _mm256_movemask_epi8(seen) != 0 }
+        }
+    }
+
+    struct Sse2 {
+        nl: __m128i,
+        bs: __m128i,
+        quote: __m128i,
+        mid: __m128i,
+        mid_at: usize,
+        probing: bool,
+    }
+
+    impl Kernel for Sse2 {
+        type Seen = __m128i;
+
+        #[inline(always)]
+        fn new(probe: Option<&Probe>) -> Self {
+            // SAFETY (all intrinsics): SSE2 is part of x86-64.
+            unsafe {
+                Sse2 {
+                    nl: _mm_set1_epi8(b'\n' as i8),
+                    bs: _mm_set1_epi8(b'\\' as i8),
+                    quote: _mm_set1_epi8(b'"' as i8),
+                    mid: _mm_set1_epi8(probe.map_or(0, |k| k.mid_byte) as i8),
+                    mid_at: probe.map_or(0, |k| k.mid),
+                    probing: probe.is_some(),
+                }
+            }
+        }
+
+        #[inline(always)]
+        fn nothing_seen() -> __m128i {
+            // SAFETY: SSE2 is part of x86-64.
+            unsafe { _mm_setzero_si128() }
+        }
+
+        #[inline(always)]
+        unsafe fn step(&self, p: *const u8, seen: &mut __m128i) -> u64 {
+            // SAFETY (all intrinsics): SSE2 is part of x86-64; the caller guarantees the loads
+            // are in bounds.
+            unsafe {
+                let mut mask = 0u64;
+                for part in 0..4 {
+                    let at = part * 16;
+                    let v = _mm_loadu_si128(p.add(at) as *const __m128i);
+                    *seen = _mm_or_si128(*seen, v);
+                    let mut m =
+                        _mm_or_si128(_mm_cmpeq_epi8(v, self.nl), _mm_cmpeq_epi8(v, self.bs));
+                    if self.probing {
+                        let q = _mm_cmpeq_epi8(v, self.quote);
+                        let mid = _mm_loadu_si128(p.add(at + self.mid_at) as *const __m128i);
+                        let mid = _mm_cmpeq_epi8(mid, self.mid);
+                        m = _mm_or_si128(m, _mm_and_si128(q, mid));
+                    }
+                    mask |= (_mm_movemask_epi8(m) as u32 as u64) << at;
+                }
+                mask
+            }
+        }
+
+        #[inline(always)]
+        fn any_high(seen: __m128i) -> bool {
+            // SAFETY: SSE2 is part of x86-64.
+            unsafe { _mm_movemask_epi8(seen) != 0 }
+        }
+    }
+
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn scan_avx2(buf: &[u8], start: usize, probe: Option<&KeyProbe>) -> LineScan {
+        drive::<Avx2>(buf, start, probe)
+    }
+
+    /// # Safety
+    /// Always safe on x86-64 (SSE2 is part of it); `unsafe` to match [`scan_avx2`].
+    pub(super) unsafe fn scan_sse2(buf: &[u8], start: usize, probe: Option<&KeyProbe>) -> LineScan {
+        drive::<Sse2>(buf, start, probe)
+    }
+
+    #[inline(always)]
+    fn drive<K: Kernel>(buf: &[u8], start: usize, probe: Option<&KeyProbe>) -> LineScan {
+        let mut carry = Carry::new(start, probe);
+        let kernel_probe = probe.map(|k| Probe {
+            mid: k.probe,
+            mid_byte: k.quoted[k.probe],
+        });
+        let kernel = K::new(kernel_probe.as_ref());
+        let reach = kernel_probe.as_ref().map_or(0, |k| k.mid);
+        let fits = |b: usize| b + BLOCK + reach <= buf.len();
+        let mut high = false;
+        let mut b = start;
+        'blocks: while fits(b) {
+            // The hot loop: no call in it, so the accumulator stays in a register.
+            let mut seen = K::nothing_seen();
+            let mut mask = loop {
+                // SAFETY: b + 64 + reach <= buf.len().
+                let mask = unsafe { kernel.step(buf.as_ptr().add(b), &mut seen) };
+                if mask != 0 {
+                    break mask;
+                }
+                b += BLOCK;
+                if !fits(b) {
+                    high |= K::any_high(seen);
+                    break 'blocks;
+                }
+            };
+            high |= K::any_high(seen);
+            while mask != 0 {
+                let at = b + mask.trailing_zeros() as usize;
+                mask &= mask - 1;
+                match buf[at] {
+                    // A key candidate (escaped or not: the caller reads what follows it).
+                    b'"' => {
+                        if let Some(probe) = probe
+                            && probe.is_at(buf, at)
+                        {
+                            carry.keys.add(at - start);
+                        }
+                    }
+                    _ if at < carry.skip_to => {}
+                    b'\n' => {
+                        // The accumulator also saw the bytes after the newline: if any is
+                        // high, test the line's own bytes.
+                        carry.non_ascii = high && !buf[start..at].is_ascii();
+                        return LineScan {
+                            newline: Some(at),
+                            escaped: carry.escaped,
+                            non_ascii: carry.non_ascii,
+                            keys: carry.keys,
+                        };
+                    }
+                    _ => carry.backslash(buf, at),
+                }
+            }
+            b += BLOCK;
+        }
+        // Every byte the kernel saw belongs to the line.
+        carry.non_ascii = high;
+        // The last bytes, too few for a whole block and its probe reach.
+        finish_portable(buf, start, b.min(buf.len()), probe, carry)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn probe() -> KeyProbe {
+        KeyProbe::new("eventName").unwrap()
+    }
+
+    #[test]
+    fn probes_pick_a_rare_inner_byte() {
+        let p = probe();
+        assert_eq!(p.quoted(), b"\"eventName\"");
+        assert_eq!(p.quoted()[p.probe], b'N');
+        assert_eq!(p.key(), "eventName");
+        assert_eq!(KeyProbe::new("a").unwrap().probe, 1);
+        for bad in ["", "a\"b", "a\\b", "tab\there", "é"] {
+            assert_eq!(KeyProbe::new(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_line_reports_its_end_escapes_bytes_and_keys() {
+        let line = br#"{"eventVersion":"1","eventName":"A","x":{"eventName":"\u0041"}}"#;
+        let mut buf = line.to_vec();
+        buf.extend_from_slice(b"\n{\"eventName\":\"B\"}");
+        let p = probe();
+        let scan = scan_line(&buf, 0, Some(&p));
+        assert_eq!(scan.newline, Some(line.len()));
+        assert!(scan.escaped);
+        assert!(!scan.non_ascii);
+        assert_eq!(scan.keys, KeyHits::Several);
+        let second = scan_line(&buf, line.len() + 1, Some(&p));
+        assert_eq!(second.newline, None);
+        assert_eq!(second.keys, KeyHits::Once(1));
+        assert_eq!(scan_line(&buf, 0, None).keys, KeyHits::NotLooked);
+    }
+
+    /// A small deterministic generator (xorshift), so failures reproduce.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    /// Lines built from the pieces that matter (newlines, backslash runs before `u`, `/`,
+    /// `"` and newlines, keys whole and cut, bytes above 0x7f) at every alignment against the
+    /// 64-byte blocks and the buffer's end: every kernel must agree with the portable scan.
+    #[test]
+    fn kernels_agree_with_the_portable_scan() {
+        const PIECES: &[&[u8]] = &[
+            b"\"eventName\"",
+            b"\"eventName\":\"SendCommand\"",
+            b"\"eventNam",
+            b"eventName\"",
+            b"\"event",
+            b"Name\"",
+            b"\\",
+            b"\\\\",
+            b"\\u",
+            b"\\/",
+            b"\\\"",
+            b"\\\n",
+            b"\n",
+            b"\xc3\xa9",
+            b"\xff",
+            b"x",
+            b"\"",
+            b"N",
+            b"abcdefghijklmnopqrstuvwxyz0123456789",
+            b"                                                                ",
+        ];
+        let p = probe();
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for case in 0..20_000 {
+            let mut buf = Vec::new();
+            let pieces = 1 + rng.below(40);
+            for _ in 0..pieces {
+                buf.extend_from_slice(PIECES[rng.below(PIECES.len())]);
+            }
+            let start = rng.below(buf.len().min(70) + 1);
+            for probe in [None, Some(&p)] {
+                let expected = scan_line_portable(&buf, start, probe);
+                assert_eq!(
+                    scan_line(&buf, start, probe),
+                    expected,
+                    "case {case}: {buf:?} from {start}"
+                );
+                #[cfg(target_arch = "x86_64")]
+                {
+                    // SAFETY: SSE2 is part of x86-64.
+                    let sse2 = unsafe { x86::scan_sse2(&buf, start, probe) };
+                    assert_eq!(sse2, expected, "sse2, case {case}: {buf:?} from {start}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_portable_scan_follows_json_escapes() {
+        let scan = |s: &[u8]| scan_line_portable(s, 0, Some(&probe()));
+        // An escaped backslash does not escape what follows it.
+        assert!(!scan(br#"{"a":"\\u"}"#).escaped);
+        assert!(scan(br#"{"a":"\\\u0041"}"#).escaped);
+        assert!(scan(br#"{"a":"https:\/\/"}"#).escaped);
+        // A backslash ending the buffer may begin any escape.
+        assert!(scan(br#"{"a":"\"#).escaped);
+        // A backslash consumes the newline after it.
+        assert_eq!(scan(b"{\"a\":\"\\\n\"}\n").newline, Some(10));
+        assert!(scan("{\"a\":\"é\"}".as_bytes()).non_ascii);
+        // Bytes after the newline are not the line's.
+        let s = scan(b"{\"a\":1}\n\"eventName\"\xff");
+        assert!(!s.non_ascii);
+        assert_eq!(s.keys, KeyHits::Absent);
+    }
+}
