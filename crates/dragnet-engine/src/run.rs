@@ -9,8 +9,8 @@ use std::sync::{Mutex, mpsc};
 
 use dragnet_event::{Event, JsonEvent};
 use dragnet_input::{
-    InputOptions, KeyHits, KeyProbe, Problem, RecordBatch, RecordKind, SegmentBase, SegmentStats,
-    Source, Work,
+    InputOptions, KeyHits, KeyProbe, Problem, RecordBatch, RecordKind, RecordSpan, SegmentBase,
+    SegmentStats, Source, Work,
 };
 use jiff::Timestamp;
 use rayon::iter::{ParallelBridge, ParallelIterator};
@@ -187,6 +187,9 @@ struct Worker {
     ranges: Vec<std::ops::Range<usize>>,
     escaped: Vec<Option<bool>>,
     key_hits: Vec<KeyHits>,
+    /// The record list of the last segment's batch, handed back to frame the next segment
+    /// into (see [`dragnet_input::Segment::frame_reusing`]).
+    spare_spans: Vec<RecordSpan>,
     candidates: Vec<usize>,
     detections: Vec<Detection>,
 }
@@ -318,8 +321,10 @@ impl Engine {
                                 let ordinal = segment.ordinal;
                                 let mut batch_no = 0u64;
                                 let mut framing_problems = Vec::new();
-                                let stats = segment.frame(
+                                let spans = std::mem::take(&mut worker.spare_spans);
+                                let stats = segment.frame_reusing(
                                     input,
+                                    spans,
                                     &mut |batch| {
                                         let seq = (ordinal << 24) | batch_no;
                                         batch_no += 1;
@@ -329,6 +334,10 @@ impl Engine {
                                             p.segment = Some(ordinal);
                                         }
                                         keep(result);
+                                        if batch.records.capacity() > worker.spare_spans.capacity()
+                                        {
+                                            worker.spare_spans = batch.records;
+                                        }
                                         ControlFlow::Continue(())
                                     },
                                     &mut |problem| framing_problems.push(problem),

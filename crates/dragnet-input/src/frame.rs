@@ -562,6 +562,7 @@ impl<'a> Framer<'a> {
         first: bool,
         source: Arc<str>,
         opts: &'a InputOptions,
+        mut spans: Vec<RecordSpan>,
     ) -> Self {
         let window = Window::Mapped {
             all: rest,
@@ -571,8 +572,9 @@ impl<'a> Framer<'a> {
         framer.eof = true;
         framer.base = offset;
         framer.stop = Some(offset + len as u64);
-        // CloudTrail records run about 1.3 KB: one allocation for the segment's spans.
-        framer.batch = Vec::with_capacity(len / 1024 + 8);
+        // CloudTrail records run about 1.3 KB: room for the segment's spans at once.
+        spans.reserve(len / 1024 + 8);
+        framer.batch = spans;
         framer.decided = !first;
         framer.stats.bytes = len as u64;
         framer.stats.compressed_bytes = len as u64;
@@ -869,8 +871,13 @@ impl<'a> Framer<'a> {
             return;
         }
         // The next batch likely holds as many records: one allocation instead of a dozen
-        // doublings, each copying the spans so far.
-        let capacity = self.batch.len();
+        // doublings, each copying the spans so far. A segment is mostly framed into one
+        // batch: its framer allocates again only if more come.
+        let capacity = if self.stop.is_some() {
+            0
+        } else {
+            self.batch.len()
+        };
         let mut records = std::mem::replace(&mut self.batch, Vec::with_capacity(capacity));
         let buf = if self.owned.is_empty() {
             match head {

@@ -23,7 +23,8 @@ use bytes::Bytes;
 use crate::frame::{Framer, starts_with_cloudtrail_key};
 use crate::scan::skip_ws;
 use crate::{
-    InputOptions, MappedFile, Problem, RecordBatch, RecordLocation, Source, SourceStats, Validation,
+    InputOptions, MappedFile, Problem, RecordBatch, RecordLocation, RecordSpan, Source,
+    SourceStats, Validation,
 };
 
 /// What [`read_work`] hands over: a batch it framed itself, or a file's segments, in file
@@ -146,6 +147,20 @@ impl Segment {
         on_batch: &mut dyn FnMut(RecordBatch) -> ControlFlow<()>,
         on_problem: &mut dyn FnMut(Problem),
     ) -> SegmentStats {
+        self.frame_reusing(opts, Vec::new(), on_batch, on_problem)
+    }
+
+    /// [`Segment::frame`], collecting the first batch's records into `spans` (emptied first):
+    /// a worker that hands back the `records` of the batches it was given frames segment
+    /// after segment without allocating their record lists anew.
+    pub fn frame_reusing(
+        &self,
+        opts: &InputOptions,
+        mut spans: Vec<RecordSpan>,
+        on_batch: &mut dyn FnMut(RecordBatch) -> ControlFlow<()>,
+        on_problem: &mut dyn FnMut(Problem),
+    ) -> SegmentStats {
+        spans.clear();
         let mut framer = Framer::segment(
             self.rest.clone(),
             self.len,
@@ -153,6 +168,7 @@ impl Segment {
             self.ordinal == 0,
             self.source.clone(),
             opts,
+            spans,
         );
         framer.run(on_batch, on_problem);
         let (newlines, slots) = framer.lines_and_slots();

@@ -103,8 +103,21 @@ fn segmented(source: &Source, opts: &InputOptions, segment_bytes: usize) -> (Obs
     let count = segments.len();
     segments.reverse();
     let mut framed: BTreeMap<u64, (Observed, SegmentStats)> = BTreeMap::new();
-    for segment in &segments {
-        let framing = collect(|on_batch, on_problem| segment.frame(opts, on_batch, on_problem));
+    // Every other segment is framed into the record list of an earlier batch, as workers do:
+    // what it held before must not show.
+    let mut spare: Vec<RecordSpan> = Vec::new();
+    for (n, segment) in segments.iter().enumerate() {
+        let framing = collect(|on_batch, on_problem| {
+            if n % 2 == 0 {
+                segment.frame(opts, on_batch, on_problem)
+            } else {
+                let spans = std::mem::take(&mut spare);
+                segment.frame_reusing(opts, spans, on_batch, on_problem)
+            }
+        });
+        if let Some(span) = framing.0.0.first() {
+            spare = vec![span.1.clone(); 3];
+        }
         framed.insert(segment.ordinal, framing);
     }
     let mut base = SegmentBase::default();
