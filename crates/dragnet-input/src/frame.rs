@@ -7,7 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::decompress::{GzipError, LimitError};
-use crate::line_scan;
+use crate::line_scan::{self, LineScan};
 use crate::problem::{Limit, Problem, ProblemKind, RecordLocation};
 use crate::scan::{Member, ScanError, Scanner, skip_object_fast, skip_ws};
 use crate::{
@@ -166,7 +166,15 @@ pub(crate) struct Framer<'a> {
     /// For a mapped file read ahead by a prefetch thread: where framing is, and the thread
     /// to wake when framing moves on.
     pub(crate) progress: Option<(Arc<std::sync::atomic::AtomicUsize>, std::thread::Thread)>,
+    /// Lines the fast path scanned ahead ([`line_scan::scan_lines`]), not yet framed, and
+    /// where the first of them starts.
+    scanned: std::collections::VecDeque<LineScan>,
+    scanned_from: usize,
 }
+
+/// Lines scanned ahead at once by the fast path: one pass finds a line's end and the next
+/// line's start, and the scan's setup is paid once for all of them.
+const LINES_AHEAD: usize = 32;
 
 fn describe_scan_error(e: ScanError) -> String {
     match e {
@@ -637,6 +645,8 @@ impl<'a> Framer<'a> {
             stop: None,
             mapping: None,
             progress: None,
+            scanned: std::collections::VecDeque::with_capacity(LINES_AHEAD),
+            scanned_from: 0,
         }
     }
 
@@ -650,6 +660,10 @@ impl<'a> Framer<'a> {
             self.eof = true;
             return false;
         };
+        // A line scanned ahead up to the buffer's end may go on in what comes.
+        if self.scanned.back().is_some_and(|l| l.newline.is_none()) {
+            self.scanned.pop_back();
+        }
         let old = buf.len();
         let target = old + want.max(READ_CHUNK);
         buf.resize(target, 0);
@@ -867,6 +881,15 @@ impl<'a> Framer<'a> {
         self.base += cut as u64;
         self.pos -= cut;
         self.line_pos -= cut;
+        // Lines scanned ahead lie after `pos`: they move with the buffer.
+        if self.scanned_from >= cut {
+            self.scanned_from -= cut;
+            for line in &mut self.scanned {
+                line.newline = line.newline.map(|n| n - cut);
+            }
+        } else {
+            self.scanned.clear();
+        }
         if self.batch.is_empty() {
             return;
         }
@@ -1073,6 +1096,32 @@ impl<'a> Framer<'a> {
         true
     }
 
+    /// The scan of the line starting at `p`: the next of the lines scanned ahead when it starts
+    /// there, else a new scan from `p` of up to [`LINES_AHEAD`] lines (not past the segment's
+    /// end). A line that runs to the buffer's end is not kept.
+    fn scanned_line(&mut self, p: usize) -> LineScan {
+        if self.scanned_from != p || self.scanned.is_empty() {
+            self.scanned.clear();
+            let stop = self.stop.map_or(usize::MAX, |stop| {
+                stop.saturating_sub(self.base)
+                    .try_into()
+                    .unwrap_or(usize::MAX)
+            });
+            let mut scanned = std::mem::take(&mut self.scanned);
+            line_scan::scan_lines(&self.buf, p, self.opts.probe_key.as_ref(), &mut |line| {
+                scanned.push_back(line);
+                scanned.len() < LINES_AHEAD && line.newline.is_some_and(|n| n + 1 < stop)
+            });
+            self.scanned = scanned;
+        }
+        let line = self.scanned.pop_front().expect("a scan reports a line");
+        match line.newline {
+            Some(n) => self.scanned_from = n + 1,
+            None => self.scanned.clear(),
+        }
+        line
+    }
+
     /// [`Validation::Framing`]'s JSON-lines path: when the object at `p` starts with the key
     /// `eventVersion` or `eventSource` and its line ends (after blanks) with `}`, the whole
     /// rest of the line is delivered as one CloudTrail record after a UTF-8 check, without a
@@ -1092,7 +1141,7 @@ impl<'a> Framer<'a> {
         // `line_scan`), so neither the UTF-8 check nor the consumer's prefilter reads the
         // line again.
         let scan = loop {
-            let scan = line_scan::scan_line(&self.buf, p, self.opts.probe_key.as_ref());
+            let scan = self.scanned_line(p);
             if scan.newline.is_some() {
                 break scan;
             }

@@ -118,18 +118,57 @@ pub(crate) struct LineScan {
 
 /// Scans `buf` from `start` to the first newline that is not escaped (a `\` consumes the byte
 /// after it, as JSON reads it), or to the buffer's end.
+#[cfg(test)]
 pub(crate) fn scan_line(buf: &[u8], start: usize, probe: Option<&KeyProbe>) -> LineScan {
+    let mut line = None;
+    scan_lines(buf, start, probe, &mut |scan| {
+        line = Some(scan);
+        false
+    });
+    line.expect("a scan reports at least one line")
+}
+
+/// Scans `buf` from `start` line after line, calling `on_line` for each (offsets of key hits
+/// are from that line's first byte), until it returns `false` or the buffer ends: the last
+/// line reported is then the rest of the buffer, with no newline. One continuous pass: a line's
+/// end and the next line's start are found in the same step.
+pub(crate) fn scan_lines(
+    buf: &[u8],
+    start: usize,
+    probe: Option<&KeyProbe>,
+    on_line: &mut dyn FnMut(LineScan) -> bool,
+) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has AVX2.
-            return unsafe { x86::scan_avx2(buf, start, probe) };
+            return unsafe { x86::scan_avx2(buf, start, probe, on_line) };
         }
         // SAFETY: SSE2 is part of x86-64.
-        unsafe { x86::scan_sse2(buf, start, probe) }
+        unsafe { x86::scan_sse2(buf, start, probe, on_line) }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    scan_line_portable(buf, start, probe)
+    scan_lines_portable(buf, start, probe, on_line)
+}
+
+/// [`scan_lines`] built from [`scan_line_portable`].
+pub(crate) fn scan_lines_portable(
+    buf: &[u8],
+    mut start: usize,
+    probe: Option<&KeyProbe>,
+    on_line: &mut dyn FnMut(LineScan) -> bool,
+) {
+    loop {
+        let scan = scan_line_portable(buf, start, probe);
+        let next = scan.newline.map(|n| n + 1);
+        if !on_line(scan) {
+            return;
+        }
+        match next {
+            Some(n) => start = n,
+            None => return,
+        }
+    }
 }
 
 /// What a scan carries from the part of the line already scanned.
@@ -171,7 +210,6 @@ impl Carry {
 }
 
 /// The scan built from `memchr2`, `memmem` and `is_ascii`.
-#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
 pub(crate) fn scan_line_portable(buf: &[u8], start: usize, probe: Option<&KeyProbe>) -> LineScan {
     finish_portable(buf, start, start, probe, Carry::new(start, probe))
 }
@@ -384,18 +422,34 @@ mod x86 {
     /// # Safety
     /// The CPU must support AVX2.
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn scan_avx2(buf: &[u8], start: usize, probe: Option<&KeyProbe>) -> LineScan {
-        drive::<Avx2>(buf, start, probe)
+    pub(super) unsafe fn scan_avx2(
+        buf: &[u8],
+        start: usize,
+        probe: Option<&KeyProbe>,
+        on_line: &mut dyn FnMut(LineScan) -> bool,
+    ) {
+        drive::<Avx2>(buf, start, probe, on_line)
     }
 
     /// # Safety
     /// Always safe on x86-64 (SSE2 is part of it); `unsafe` to match [`scan_avx2`].
-    pub(super) unsafe fn scan_sse2(buf: &[u8], start: usize, probe: Option<&KeyProbe>) -> LineScan {
-        drive::<Sse2>(buf, start, probe)
+    pub(super) unsafe fn scan_sse2(
+        buf: &[u8],
+        start: usize,
+        probe: Option<&KeyProbe>,
+        on_line: &mut dyn FnMut(LineScan) -> bool,
+    ) {
+        drive::<Sse2>(buf, start, probe, on_line)
     }
 
     #[inline(always)]
-    fn drive<K: Kernel>(buf: &[u8], start: usize, probe: Option<&KeyProbe>) -> LineScan {
+    fn drive<K: Kernel>(
+        buf: &[u8],
+        start: usize,
+        probe: Option<&KeyProbe>,
+        on_line: &mut dyn FnMut(LineScan) -> bool,
+    ) {
+        let mut line = start;
         let mut carry = Carry::new(start, probe);
         let kernel_probe = probe.map(|k| Probe {
             mid: k.probe,
@@ -404,6 +458,9 @@ mod x86 {
         let kernel = K::new(kernel_probe.as_ref());
         let reach = kernel_probe.as_ref().map_or(0, |k| k.mid);
         let fits = |b: usize| b + BLOCK + reach <= buf.len();
+        // Whether a byte of 0x80 or above was seen since the line's first block began: the
+        // accumulator cannot tell lines within a block apart, so a line sharing a block with
+        // such a byte tests its own bytes.
         let mut high = false;
         let mut b = start;
         'blocks: while fits(b) {
@@ -421,7 +478,8 @@ mod x86 {
                     break 'blocks;
                 }
             };
-            high |= K::any_high(seen);
+            let block_high = K::any_high(seen);
+            high |= block_high;
             while mask != 0 {
                 let at = b + mask.trailing_zeros() as usize;
                 mask &= mask - 1;
@@ -431,30 +489,38 @@ mod x86 {
                         if let Some(probe) = probe
                             && probe.is_at(buf, at)
                         {
-                            carry.keys.add(at - start);
+                            carry.keys.add(at - line);
                         }
                     }
                     _ if at < carry.skip_to => {}
                     b'\n' => {
-                        // The accumulator also saw the bytes after the newline: if any is
-                        // high, test the line's own bytes.
-                        carry.non_ascii = high && !buf[start..at].is_ascii();
-                        return LineScan {
+                        let scan = LineScan {
                             newline: Some(at),
                             escaped: carry.escaped,
-                            non_ascii: carry.non_ascii,
+                            non_ascii: high && !buf[line..at].is_ascii(),
                             keys: carry.keys,
                         };
+                        if !on_line(scan) {
+                            return;
+                        }
+                        line = at + 1;
+                        carry = Carry::new(line, probe);
+                        high = block_high;
                     }
                     _ => carry.backslash(buf, at),
                 }
             }
             b += BLOCK;
         }
-        // Every byte the kernel saw belongs to the line.
-        carry.non_ascii = high;
-        // The last bytes, too few for a whole block and its probe reach.
-        finish_portable(buf, start, b.min(buf.len()), probe, carry)
+        // Every byte the kernel saw since the line's first block is in `high`; the last bytes,
+        // too few for a whole block and its probe reach, are scanned without the kernel.
+        carry.non_ascii = high && !buf[line..b.clamp(line, buf.len())].is_ascii();
+        let scan = finish_portable(buf, line, b.clamp(line, buf.len()), probe, carry);
+        if on_line(scan)
+            && let Some(newline) = scan.newline
+        {
+            super::scan_lines_portable(buf, newline + 1, probe, on_line);
+        }
     }
 }
 
@@ -538,25 +604,43 @@ mod tests {
         ];
         let p = probe();
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        // Every line `scan` reports from `start`, stopping after `stop` lines.
+        type Scan<'a> =
+            &'a dyn Fn(&[u8], usize, Option<&KeyProbe>, &mut dyn FnMut(LineScan) -> bool);
+        let lines =
+            |scan: Scan<'_>, buf: &[u8], start: usize, probe: Option<&KeyProbe>, stop: usize| {
+                let mut out = Vec::new();
+                scan(buf, start, probe, &mut |line| {
+                    out.push(line);
+                    out.len() < stop
+                });
+                out
+            };
         for case in 0..20_000 {
             let mut buf = Vec::new();
-            let pieces = 1 + rng.below(40);
+            let pieces = 1 + rng.below(80);
             for _ in 0..pieces {
                 buf.extend_from_slice(PIECES[rng.below(PIECES.len())]);
             }
             let start = rng.below(buf.len().min(70) + 1);
+            let stop = 1 + rng.below(6);
             for probe in [None, Some(&p)] {
-                let expected = scan_line_portable(&buf, start, probe);
-                assert_eq!(
-                    scan_line(&buf, start, probe),
-                    expected,
-                    "case {case}: {buf:?} from {start}"
-                );
+                let expected = lines(&scan_lines_portable, &buf, start, probe, stop);
+                let got = lines(&scan_lines, &buf, start, probe, stop);
+                assert_eq!(got, expected, "case {case}: {buf:?} from {start}");
+                assert_eq!(scan_line(&buf, start, probe), expected[0]);
                 #[cfg(target_arch = "x86_64")]
                 {
                     // SAFETY: SSE2 is part of x86-64.
-                    let sse2 = unsafe { x86::scan_sse2(&buf, start, probe) };
-                    assert_eq!(sse2, expected, "sse2, case {case}: {buf:?} from {start}");
+                    let sse2 =
+                        |b: &[u8],
+                         s: usize,
+                         p: Option<&KeyProbe>,
+                         f: &mut dyn FnMut(LineScan) -> bool| unsafe {
+                            x86::scan_sse2(b, s, p, f)
+                        };
+                    let got = lines(&sse2, &buf, start, probe, stop);
+                    assert_eq!(got, expected, "sse2, case {case}: {buf:?} from {start}");
                 }
             }
         }
