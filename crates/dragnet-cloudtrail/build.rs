@@ -2,13 +2,22 @@
 //! statics (`$OUT_DIR/uap_rules.rs`), so the user-agent rules are compiled into the binary and
 //! never read at run time. The file is found through `cargo metadata`, i.e. wherever cargo put
 //! the resolved `ua-parser` package (registry cache or vendor directory).
+//!
+//! It also reads every rule's pattern for the matcher's prefilter, with the code the crate shares
+//! (`src/user_agent/literals.rs`): per list a `*_PREFILTER` static holds each rule's pattern as it
+//! is compiled and the ids of its necessary literals, and the list's literals by id, so that at
+//! run time only the literal automaton is left to build.
 
+use std::collections::HashMap;
 use std::env;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use saphyr::{LoadableYamlNode, Yaml};
+
+#[path = "src/user_agent/literals.rs"]
+mod literals;
 
 fn cargo_metadata(offline: bool) -> std::process::Output {
     let manifest = env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
@@ -97,6 +106,7 @@ fn emit(out: &mut String, doc: &Yaml, section: &str, fields: &[&str], kind: &str
         rules.len()
     )
     .unwrap();
+    let mut patterns = Vec::with_capacity(rules.len());
     for rule in rules {
         let regex = text(rule, "regex").expect("every uap-core rule has a regex");
         write!(out, "    ({regex:?}, ").unwrap();
@@ -104,13 +114,57 @@ fn emit(out: &mut String, doc: &Yaml, section: &str, fields: &[&str], kind: &str
             push_option(out, text(rule, field));
         }
         out.push_str("),\n");
+        patterns.push(literals::uap_rewrite(literals::java_classes(&regex)).into_owned());
     }
     out.push_str("];\n");
+    emit_prefilter(out, section, &patterns);
+}
+
+/// `<LIST>_PREFILTER`: each rule's pattern (as compiled) with the ids of its necessary literals,
+/// then the list's literals by id (numbered in order of first use).
+fn emit_prefilter(out: &mut String, section: &str, patterns: &[String]) {
+    let list = section
+        .strip_suffix("_parsers")
+        .expect("uap-core lists are `*_parsers`")
+        .to_uppercase();
+    let mut ids: HashMap<String, u32> = HashMap::new();
+    let mut by_id: Vec<String> = Vec::new();
+    writeln!(
+        out,
+        "pub(crate) static {list}_PREFILTER: crate::user_agent::Prefilter = \
+         crate::user_agent::Prefilter {{\n    patterns: &["
+    )
+    .unwrap();
+    for pattern in patterns {
+        write!(out, "        ({pattern:?}, ").unwrap();
+        match literals::pattern_literals(pattern).required() {
+            Some(set) => {
+                out.push_str("Some(&[");
+                for (n, literal) in set.into_iter().enumerate() {
+                    let id = *ids.entry(literal).or_insert_with_key(|literal| {
+                        by_id.push(literal.clone());
+                        u32::try_from(by_id.len() - 1).expect("few literals")
+                    });
+                    let comma = if n == 0 { "" } else { ", " };
+                    write!(out, "{comma}{id}").unwrap();
+                }
+                out.push_str("]))");
+            }
+            None => out.push_str("None)"),
+        }
+        out.push_str(",\n");
+    }
+    out.push_str("    ],\n    literals: &[\n");
+    for literal in &by_id {
+        writeln!(out, "        {literal:?},").unwrap();
+    }
+    out.push_str("    ],\n};\n");
 }
 
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-changed=Cargo.toml");
+    println!("cargo::rerun-if-changed=src/user_agent/literals.rs");
     let path = ua_parser_package_dir().join("uap-core/regexes.yaml");
     let yaml = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
