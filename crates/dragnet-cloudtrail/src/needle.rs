@@ -38,6 +38,12 @@ pub enum Needle {
     /// (lowercase ASCII) bytes. A value with non-ASCII bytes (which Unicode case folding could
     /// map onto ASCII) must be taken as a possible match.
     MemberFolded { key: &'static str, value: Vec<u8> },
+    /// Like [`Needle::Member`], but the member's string value starts with these bytes (a
+    /// keyword glob `X*`: Lambda's `DeleteFunction20150331`): the value is the verbatim field.
+    MemberPrefix { key: &'static str, value: Vec<u8> },
+    /// Like [`Needle::MemberPrefix`], ASCII-case-insensitively (`value` is lowercase ASCII).
+    /// A value whose first `value.len()` bytes are not all ASCII must be taken as a match.
+    MemberFoldedPrefix { key: &'static str, value: Vec<u8> },
     /// Cannot say: never filter on this.
     Unknown,
 }
@@ -269,6 +275,42 @@ pub fn raw_needle(field: &str, literal: &str, exact: bool, case_sensitive: bool)
     }
 }
 
+/// For "mapped `field` starts with `literal`" (a keyword glob `literal*`): on a field that is
+/// a verbatim top-level string ([`MEMBER_FIELDS`]), [`Needle::MemberPrefix`] (or
+/// [`Needle::MemberFoldedPrefix`]); elsewhere what [`raw_needle`] says for "contains".
+pub fn raw_prefix_needle(field: &str, literal: &str, case_sensitive: bool) -> Needle {
+    if !literal.is_empty()
+        && (case_sensitive || literal.is_ascii())
+        && !has_json_escaped_char(literal)
+        && let Some(&(_, key)) = MEMBER_FIELDS.iter().find(|(f, _)| *f == field)
+    {
+        return if case_sensitive {
+            Needle::MemberPrefix {
+                key,
+                value: literal.as_bytes().to_vec(),
+            }
+        } else {
+            Needle::MemberFoldedPrefix {
+                key,
+                value: literal.to_ascii_lowercase().into_bytes(),
+            }
+        };
+    }
+    raw_needle(field, literal, false, case_sensitive)
+}
+
+/// Whether a member value `v` (raw bytes of an unescaped JSON string) may start with the
+/// lowercase ASCII `prefix` once lowercased: decided by ASCII case folding when the value's
+/// first `prefix.len()` bytes are ASCII (a value made of fewer ASCII bytes cannot); otherwise
+/// (Unicode lowercasing could give ASCII, as the Kelvin sign gives `k`) taken as a match.
+pub fn folded_prefix_may_match(v: &[u8], prefix: &[u8]) -> bool {
+    let head = &v[..v.len().min(prefix.len())];
+    if !head.is_ascii() {
+        return true;
+    }
+    head.len() == prefix.len() && head.eq_ignore_ascii_case(prefix)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,6 +370,66 @@ mod tests {
             ),
             Needle::Bytes(b"i-0abc".to_vec())
         );
+    }
+
+    #[test]
+    fn globs_on_verbatim_members_give_prefix_needles() {
+        assert_eq!(
+            raw_prefix_needle("event.action", "DeleteFunction20", true),
+            Needle::MemberPrefix {
+                key: "eventName",
+                value: b"DeleteFunction20".to_vec()
+            }
+        );
+        assert_eq!(
+            raw_prefix_needle("event.provider", "Lambda.", false),
+            Needle::MemberFoldedPrefix {
+                key: "eventSource",
+                value: b"lambda.".to_vec()
+            }
+        );
+        // Literals JSON could escape: no member test, and no bytes either.
+        assert_eq!(
+            raw_prefix_needle("event.action", "a/b", true),
+            Needle::Unknown
+        );
+        // Non-ASCII, case-insensitively: Unicode folding cannot be answered with bytes.
+        assert_eq!(
+            raw_prefix_needle("event.action", "É", false),
+            Needle::Unknown
+        );
+        // Other fields: the literal is contained.
+        assert_eq!(
+            raw_prefix_needle("user.name", "BedrockAPIKey-", true),
+            Needle::Bytes(b"BedrockAPIKey-".to_vec())
+        );
+        assert_eq!(
+            raw_prefix_needle("event.dataset", "aws.", true),
+            Needle::Constant(true)
+        );
+        assert_eq!(raw_prefix_needle("event.action", "", true), Needle::Unknown);
+    }
+
+    #[test]
+    fn folded_prefixes_decide_by_ascii_case_only_when_they_can() {
+        assert!(folded_prefix_may_match(
+            b"DeleteFunction20150331",
+            b"deletefunction20"
+        ));
+        assert!(folded_prefix_may_match(
+            b"DELETEFUNCTION20",
+            b"deletefunction20"
+        ));
+        assert!(!folded_prefix_may_match(
+            b"DeleteFunctionX",
+            b"deletefunction20"
+        ));
+        assert!(!folded_prefix_may_match(b"Delete", b"deletefunction20"));
+        // Non-ASCII within the prefix's length: could fold onto it.
+        assert!(folded_prefix_may_match("\u{212A}ey".as_bytes(), b"key"));
+        // Non-ASCII after it changes nothing.
+        assert!(!folded_prefix_may_match("Lock\u{212A}".as_bytes(), b"key"));
+        assert!(folded_prefix_may_match("Key\u{212A}".as_bytes(), b"key"));
     }
 
     fn members(record: &str) -> (Vec<String>, bool) {

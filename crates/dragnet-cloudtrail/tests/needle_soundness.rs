@@ -216,6 +216,9 @@ fn needles_are_found_in_every_record_that_matches() {
                                     String::from_utf8_lossy(raw)
                                 );
                             }
+                            Needle::MemberPrefix { .. } | Needle::MemberFoldedPrefix { .. } => {
+                                unreachable!("raw_needle gives no prefix needles")
+                            }
                             Needle::Unknown => unknown += 1,
                         }
                     }

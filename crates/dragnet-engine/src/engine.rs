@@ -167,7 +167,9 @@ impl Engine {
                     .map(|clause| {
                         clause
                             .iter()
-                            .map(|l| needle(&l.field, &l.literal, l.exact, l.case_sensitive))
+                            .map(|l| {
+                                needle(&l.field, &l.literal, l.exact, l.prefix, l.case_sensitive)
+                            })
                             .collect()
                     })
                     .collect();
@@ -248,8 +250,19 @@ impl Engine {
     }
 }
 
-fn needle(field: &str, literal: &str, exact: bool, case_sensitive: bool) -> NeedleSpec {
-    match dragnet_cloudtrail::raw_needle(field, literal, exact, case_sensitive) {
+fn needle(
+    field: &str,
+    literal: &str,
+    exact: bool,
+    prefix: bool,
+    case_sensitive: bool,
+) -> NeedleSpec {
+    let needle = if prefix && !exact {
+        dragnet_cloudtrail::raw_prefix_needle(field, literal, case_sensitive)
+    } else {
+        dragnet_cloudtrail::raw_needle(field, literal, exact, case_sensitive)
+    };
+    match needle {
         dragnet_cloudtrail::Needle::Bytes(b) => NeedleSpec::Bytes(b),
         dragnet_cloudtrail::Needle::CaseInsensitive(b) => NeedleSpec::CaseInsensitive(b),
         dragnet_cloudtrail::Needle::Constant(true) => NeedleSpec::Always,
@@ -257,6 +270,12 @@ fn needle(field: &str, literal: &str, exact: bool, case_sensitive: bool) -> Need
         dragnet_cloudtrail::Needle::Member { key, value } => NeedleSpec::Member { key, value },
         dragnet_cloudtrail::Needle::MemberFolded { key, value } => {
             NeedleSpec::MemberFolded { key, value }
+        }
+        dragnet_cloudtrail::Needle::MemberPrefix { key, value } => {
+            NeedleSpec::MemberPrefix { key, value }
+        }
+        dragnet_cloudtrail::Needle::MemberFoldedPrefix { key, value } => {
+            NeedleSpec::MemberFoldedPrefix { key, value }
         }
         dragnet_cloudtrail::Needle::Unknown => NeedleSpec::Unknown,
     }

@@ -4,7 +4,8 @@
 //! (every clause must hold; a clause holds when one of its literals is present). The CloudTrail
 //! crate translates a literal into what the raw record must then contain: bytes (exact or ASCII
 //! case-insensitive), or, for equality on a top-level string (`event.action` is `eventName`),
-//! that member's exact value. A clause is used only when *every* one of its literals has such a
+//! that member's exact value (or, for a keyword glob `X*` on it, that the value starts with
+//! `X`). A clause is used only when *every* one of its literals has such a
 //! test (otherwise a match could hide behind the untranslatable literal); a rule with no usable
 //! clause is always evaluated.
 //!
@@ -12,9 +13,11 @@
 //! [`needle_rarity`]: `userIdentity.type` values, service endpoints and read-only call names
 //! open for many records), and the work is in two steps:
 //! 1. [`Prefilter::mark_batch`], over a whole batch at once: one leftmost-first Aho-Corasick
-//!    scan (SIMD Teddy) for the gate byte needles and the escape openers, and one memmem scan
-//!    per member key (`"eventName"`) whose value is looked up in the gate values. Records
-//!    nothing marks are skipped; typically a few percent are marked.
+//!    scan (SIMD Teddy) for the gate byte needles, or one memmem scan per needle when there
+//!    are few; the escape openers; and per member key (`"eventName"`, found by the framer or
+//!    by memmem) a look-up of its value in the gate values and prefixes. Member clauses are
+//!    preferred as gates: they cost no byte search. Records nothing marks are skipped;
+//!    typically a few percent are marked.
 //! 2. [`Prefilter::candidates`], per marked record, decides exactly: the gate needles by
 //!    overlapping automata, the member values by reading every occurrence of the key, the other
 //!    clauses needle by needle (memmem), each needle searched at most once per record.
@@ -28,7 +31,7 @@ use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, Input, MatchKind};
-use dragnet_cloudtrail::{MemberValue, member_value_at, member_values};
+use dragnet_cloudtrail::{MemberValue, folded_prefix_may_match, member_value_at, member_values};
 use dragnet_input::KeyHits;
 use memchr::memmem;
 
@@ -50,6 +53,12 @@ pub enum NeedleSpec {
     /// The member's value, ASCII-lowercased, is `value` (lowercase; see
     /// [`dragnet_cloudtrail::Needle::MemberFolded`]).
     MemberFolded { key: &'static str, value: Vec<u8> },
+    /// The member is a JSON string starting with `value` (see
+    /// [`dragnet_cloudtrail::Needle::MemberPrefix`]).
+    MemberPrefix { key: &'static str, value: Vec<u8> },
+    /// The member's value, ASCII-lowercased, starts with `value` (lowercase; see
+    /// [`dragnet_cloudtrail::Needle::MemberFoldedPrefix`]).
+    MemberFoldedPrefix { key: &'static str, value: Vec<u8> },
     /// No sound byte test exists for this literal.
     Unknown,
 }
@@ -110,7 +119,10 @@ fn most_selective_clause(clauses: &[Vec<u32>], needles: &[Needle]) -> usize {
                     .first()
                     .map_or(0, |w| needle_rarity(w)),
             ),
-            Kind::Member(_) | Kind::MemberFolded(_) => needle_rarity(&n.bytes) + 1,
+            Kind::Member(_)
+            | Kind::MemberFolded(_)
+            | Kind::MemberPrefix(_)
+            | Kind::MemberFoldedPrefix(_) => needle_rarity(&n.bytes) + 1,
             Kind::Exact => needle_rarity(&n.bytes),
         }
     };
@@ -119,8 +131,15 @@ fn most_selective_clause(clauses: &[Vec<u32>], needles: &[Needle]) -> usize {
         .enumerate()
         .max_by_key(|(i, clause)| {
             let weakest = clause.iter().map(|&id| needle_score(id)).min().unwrap_or(0);
+            // A member clause costs the batch scan a value lookup per record, where a byte
+            // clause makes it search every byte: it wins unless its values are common.
+            let cheap = weakest >= MEMBER_GATE_MIN_SCORE
+                && clause
+                    .iter()
+                    .all(|&id| needles[id as usize].kind.is_member());
             // Ties: fewer alternatives, then the earlier clause.
             (
+                cheap,
                 weakest,
                 std::cmp::Reverse(clause.len()),
                 std::cmp::Reverse(*i),
@@ -128,6 +147,11 @@ fn most_selective_clause(clauses: &[Vec<u32>], needles: &[Needle]) -> usize {
         })
         .map_or(0, |(i, _)| i)
 }
+
+/// The least score (see `most_selective_clause`) of a member clause preferred as a gate over
+/// any byte clause: member values other than service endpoints (`iam.amazonaws.com` is in 8%
+/// of the benchmark's records), read-only call names included (`DescribeImages`: 1.4%).
+const MEMBER_GATE_MIN_SCORE: usize = 3;
 
 /// How often a byte occurs in CloudTrail JSON, roughly: 0 for JSON punctuation, blanks and
 /// the commonest lowercase letters and digits, 1 for other lowercase letters and digits, 2 for
@@ -242,6 +266,23 @@ enum Kind {
     Member(u8),
     /// A member's string value, ASCII-lowercased (`bytes` are lowercase).
     MemberFolded(u8),
+    /// A member's string value starts with `bytes`.
+    MemberPrefix(u8),
+    /// A member's string value, ASCII-lowercased, starts with `bytes` (lowercase).
+    MemberFoldedPrefix(u8),
+}
+
+impl Kind {
+    /// Decided by reading a member's values, not by searching bytes.
+    fn is_member(self) -> bool {
+        matches!(
+            self,
+            Kind::Member(_)
+                | Kind::MemberFolded(_)
+                | Kind::MemberPrefix(_)
+                | Kind::MemberFoldedPrefix(_)
+        )
+    }
 }
 
 #[derive(Debug)]
@@ -270,6 +311,12 @@ struct MemberKey {
     /// hashing.
     gate_lengths: u128,
     gate_folded_lengths: u128,
+    /// Prefix needles (value starts with; case-sensitive, then lowercase ones) -> needle id.
+    prefixes: Vec<(Vec<u8>, u32)>,
+    folded_prefixes: Vec<(Vec<u8>, u32)>,
+    /// The prefixes gate clauses want.
+    gate_prefixes: Vec<Vec<u8>>,
+    gate_folded_prefixes: Vec<Vec<u8>>,
 }
 
 /// The bit of [`MemberKey::gate_lengths`] for a value of `len` bytes.
@@ -298,6 +345,14 @@ impl MemberKey {
         if self.gate_lengths & bit != 0 && self.gate_values.contains(v) {
             return true;
         }
+        if self.gate_prefixes.iter().any(|p| v.starts_with(p))
+            || self
+                .gate_folded_prefixes
+                .iter()
+                .any(|p| folded_prefix_may_match(v, p))
+        {
+            return true;
+        }
         if self.gate_folded.is_empty() {
             return false;
         }
@@ -312,6 +367,23 @@ impl MemberKey {
 
     /// Calls `f` with `v` ASCII-lowercased, or with `None` when it cannot be compared that way
     /// (non-ASCII bytes, which Unicode case folding could map onto ASCII; or very long).
+    fn has_gate(&self) -> bool {
+        !(self.gate_values.is_empty()
+            && self.gate_folded.is_empty()
+            && self.gate_prefixes.is_empty()
+            && self.gate_folded_prefixes.is_empty())
+    }
+
+    /// Every needle id this key decides.
+    fn all_ids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.ids
+            .values()
+            .chain(self.folded_ids.values())
+            .copied()
+            .chain(self.prefixes.iter().map(|(_, id)| *id))
+            .chain(self.folded_prefixes.iter().map(|(_, id)| *id))
+    }
+
     fn folded<T>(&self, v: &[u8], f: impl FnOnce(Option<&[u8]>) -> T) -> T {
         if !v.is_ascii() || v.len() > MAX_FOLDED_VALUE {
             return f(None);
@@ -349,10 +421,31 @@ enum BatchAutomaton {
     Teddy(aho_corasick::packed::Searcher),
     /// Too many patterns, or no SIMD: Aho-Corasick picks.
     General(AhoCorasick),
+    /// Up to [`MEMMEM_BATCH_PATTERNS`] patterns: one memmem search per pattern over the batch
+    /// (each faster than Teddy, which runs at the same speed for one pattern as for many).
+    Finders(Vec<memmem::Finder<'static>>),
 }
+
+/// Up to this many batch patterns are searched one by one with memmem, rather than all at once
+/// with Teddy. Measured over the 1 GB benchmark trail (one thread, patterns that rarely
+/// occur): memmem takes 80-90 ms per pattern, Teddy 450-500 ms for any number; they meet
+/// around five patterns.
+const MEMMEM_BATCH_PATTERNS: usize = 4;
 
 impl BatchAutomaton {
     fn new(patterns: &[Vec<u8>]) -> BatchAutomaton {
+        if patterns.len() <= MEMMEM_BATCH_PATTERNS {
+            return BatchAutomaton::Finders(
+                patterns
+                    .iter()
+                    .map(|p| memmem::Finder::new(p).into_owned())
+                    .collect(),
+            );
+        }
+        Self::automaton(patterns)
+    }
+
+    fn automaton(patterns: &[Vec<u8>]) -> BatchAutomaton {
         let teddy = aho_corasick::packed::Config::new()
             .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
             .builder()
@@ -369,15 +462,62 @@ impl BatchAutomaton {
         }
     }
 
-    /// Start of the first match in `haystack[at..end]`.
-    fn find(&self, haystack: &[u8], at: usize, end: usize) -> Option<usize> {
+    /// Sets `hit[i]` for every record `spans[i]` in which a match starts (a match running
+    /// past the record's end still marks it; one between records marks nothing), searching
+    /// `buf[spans[0].start..spans.last().end]`.
+    fn mark(&self, buf: &[u8], spans: &[Range<usize>], hit: &mut [bool]) {
         match self {
-            BatchAutomaton::Teddy(s) => s
-                .find_in(haystack, aho_corasick::Span { start: at, end })
-                .map(|m| m.start()),
-            BatchAutomaton::General(ac) => ac
-                .find(Input::new(haystack).span(at..end))
-                .map(|m| m.start()),
+            BatchAutomaton::Teddy(s) => mark_matches(spans, hit, |at, end| {
+                s.find_in(buf, aho_corasick::Span { start: at, end })
+                    .map(|m| m.start())
+            }),
+            BatchAutomaton::General(ac) => mark_matches(spans, hit, |at, end| {
+                ac.find(Input::new(buf).span(at..end)).map(|m| m.start())
+            }),
+            // A record holds a match of some pattern iff it holds one of one pattern: the
+            // patterns may be searched for one after the other.
+            BatchAutomaton::Finders(finders) => {
+                for f in finders {
+                    mark_matches(spans, hit, |at, end| {
+                        f.find(&buf[at..end]).map(|found| at + found)
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// The marking loop of [`BatchAutomaton::mark`]: `find(at, end)` is the start of the first
+/// match within `at..end`.
+fn mark_matches(
+    spans: &[Range<usize>],
+    hit: &mut [bool],
+    find: impl Fn(usize, usize) -> Option<usize>,
+) {
+    let (Some(first), Some(last)) = (spans.first(), spans.last()) else {
+        return;
+    };
+    let end = last.end;
+    let mut at = first.start;
+    let mut i = 0;
+    while at < end {
+        let Some(start) = find(at, end) else {
+            break;
+        };
+        while i < spans.len() && spans[i].end <= start {
+            i += 1;
+        }
+        match spans.get(i) {
+            // Inside record i (a match running past its end still marks it: the exact test
+            // decides). The rest of the record need not be searched.
+            Some(span) if span.start <= start => {
+                hit[i] = true;
+                i += 1;
+                at = spans.get(i).map_or(end, |s| s.start);
+            }
+            // Between records: not an occurrence in any record; look again one byte on (not
+            // past the match, which could hide one starting inside it).
+            _ => at = start + 1,
         }
     }
 }
@@ -498,9 +638,10 @@ impl Prefilter {
                 }
                 let usable = clause.iter().all(|n| match n {
                     NeedleSpec::Bytes(b) | NeedleSpec::CaseInsensitive(b) => !b.is_empty(),
-                    NeedleSpec::Member { value, .. } | NeedleSpec::MemberFolded { value, .. } => {
-                        !value.is_empty()
-                    }
+                    NeedleSpec::Member { value, .. }
+                    | NeedleSpec::MemberFolded { value, .. }
+                    | NeedleSpec::MemberPrefix { value, .. }
+                    | NeedleSpec::MemberFoldedPrefix { value, .. } => !value.is_empty(),
                     NeedleSpec::Unknown | NeedleSpec::Always | NeedleSpec::Never => false,
                 });
                 if !usable {
@@ -514,7 +655,9 @@ impl Prefilter {
                             intern(Kind::Insensitive, b.to_ascii_lowercase(), &mut needles)
                         }
                         NeedleSpec::Member { key, value }
-                        | NeedleSpec::MemberFolded { key, value } => {
+                        | NeedleSpec::MemberFolded { key, value }
+                        | NeedleSpec::MemberPrefix { key, value }
+                        | NeedleSpec::MemberFoldedPrefix { key, value } => {
                             let k = member_keys
                                 .iter()
                                 .position(|k| k == key)
@@ -522,10 +665,11 @@ impl Prefilter {
                                     member_keys.push(key);
                                     member_keys.len() - 1
                                 }) as u8;
-                            let kind = if matches!(needle, NeedleSpec::Member { .. }) {
-                                Kind::Member(k)
-                            } else {
-                                Kind::MemberFolded(k)
+                            let kind = match needle {
+                                NeedleSpec::Member { .. } => Kind::Member(k),
+                                NeedleSpec::MemberFolded { .. } => Kind::MemberFolded(k),
+                                NeedleSpec::MemberPrefix { .. } => Kind::MemberPrefix(k),
+                                _ => Kind::MemberFoldedPrefix(k),
                             };
                             intern(kind, value.clone(), &mut needles)
                         }
@@ -547,7 +691,10 @@ impl Prefilter {
             .map(|n| match n.kind {
                 Kind::Exact => Some(NeedleSearcher::new(&n.bytes, false)),
                 Kind::Insensitive => Some(NeedleSearcher::new(&n.bytes, true)),
-                Kind::Member(_) | Kind::MemberFolded(_) => None,
+                Kind::Member(_)
+                | Kind::MemberFolded(_)
+                | Kind::MemberPrefix(_)
+                | Kind::MemberFoldedPrefix(_) => None,
             })
             .collect();
         let gates: Vec<usize> = prefiltered
@@ -573,6 +720,10 @@ impl Prefilter {
                 gate_folded: HashSet::default(),
                 gate_lengths: 0,
                 gate_folded_lengths: 0,
+                prefixes: Vec::new(),
+                folded_prefixes: Vec::new(),
+                gate_prefixes: Vec::new(),
+                gate_folded_prefixes: Vec::new(),
             })
             .collect();
         let mut in_gate = vec![false; needles.len()];
@@ -586,6 +737,18 @@ impl Prefilter {
                     members[k as usize]
                         .folded_ids
                         .insert(n.bytes.clone(), id as u32);
+                    in_gate[id] = true;
+                }
+                Kind::MemberPrefix(k) => {
+                    members[k as usize]
+                        .prefixes
+                        .push((n.bytes.clone(), id as u32));
+                    in_gate[id] = true;
+                }
+                Kind::MemberFoldedPrefix(k) => {
+                    members[k as usize]
+                        .folded_prefixes
+                        .push((n.bytes.clone(), id as u32));
                     in_gate[id] = true;
                 }
                 Kind::Exact | Kind::Insensitive => {}
@@ -606,6 +769,10 @@ impl Prefilter {
                     members[k as usize].gate_folded.insert(n.bytes.clone());
                     members[k as usize].gate_folded_lengths |= length_bit(n.bytes.len());
                 }
+                Kind::MemberPrefix(k) => members[k as usize].gate_prefixes.push(n.bytes.clone()),
+                Kind::MemberFoldedPrefix(k) => members[k as usize]
+                    .gate_folded_prefixes
+                    .push(n.bytes.clone()),
             }
         }
         // Few byte gate needles are searched one by one (memmem, when a record's gate is
@@ -645,7 +812,10 @@ impl Prefilter {
                 match n.kind {
                     Kind::Exact => exact.push(rare_suffix(&n.bytes).to_vec()),
                     Kind::Insensitive => exact.extend(case_variants_of_a_window(&n.bytes)),
-                    Kind::Member(_) | Kind::MemberFolded(_) => {}
+                    Kind::Member(_)
+                    | Kind::MemberFolded(_)
+                    | Kind::MemberPrefix(_)
+                    | Kind::MemberFoldedPrefix(_) => {}
                 }
             }
             exact.sort();
@@ -662,8 +832,13 @@ impl Prefilter {
         let probe_key = match &any_gate {
             BatchScan::Gated(..) => members
                 .iter()
-                .filter(|m| !(m.gate_values.is_empty() && m.gate_folded.is_empty()))
-                .max_by_key(|m| m.gate_values.len() + m.gate_folded.len())
+                .filter(|m| m.has_gate())
+                .max_by_key(|m| {
+                    m.gate_values.len()
+                        + m.gate_folded.len()
+                        + m.gate_prefixes.len()
+                        + m.gate_folded_prefixes.len()
+                })
                 .map(|m| m.key),
             BatchScan::EveryRecord => None,
         };
@@ -705,7 +880,8 @@ impl Prefilter {
     }
 
     /// The needles every record is scanned for (gate clauses), as text: `(any case)` marks
-    /// the ASCII case-insensitive ones, `key="value"` the member equalities. For `hunt -vv`.
+    /// the ASCII case-insensitive ones, `key="value"` the member equalities, `key="value*"` the
+    /// member prefixes. For `hunt -vv`.
     pub fn gate_needles(&self) -> Vec<String> {
         let mut ids: Vec<u32> = self
             .rules
@@ -725,6 +901,12 @@ impl Prefilter {
                     Kind::Member(k) => format!("{}=\"{text}\"", self.members[k as usize].key),
                     Kind::MemberFolded(k) => {
                         format!("{}=\"{text}\" (any case)", self.members[k as usize].key)
+                    }
+                    Kind::MemberPrefix(k) => {
+                        format!("{}=\"{text}*\"", self.members[k as usize].key)
+                    }
+                    Kind::MemberFoldedPrefix(k) => {
+                        format!("{}=\"{text}*\" (any case)", self.members[k as usize].key)
                     }
                 }
             })
@@ -825,33 +1007,12 @@ impl Prefilter {
             }
         }
         if let Some(any) = automaton {
-            let mut at = region.start;
-            let mut i = 0;
-            while at < end {
-                let Some(start) = any.find(buf, at, end) else {
-                    break;
-                };
-                while i < spans.len() && spans[i].end <= start {
-                    i += 1;
-                }
-                match spans.get(i) {
-                    // Inside record i (a match running past its end still marks it: the exact
-                    // test decides). The rest of the record need not be searched.
-                    Some(span) if span.start <= start => {
-                        hit[i] = true;
-                        i += 1;
-                        at = spans.get(i).map_or(end, |s| s.start);
-                    }
-                    // Between records: not an occurrence in any record; look again one byte
-                    // on (not past the match, which could hide one starting inside it).
-                    _ => at = start + 1,
-                }
-            }
+            any.mark(buf, spans, hit);
         }
         let looked =
             key_hits.len() == spans.len() && key_hits.iter().any(|k| *k != KeyHits::NotLooked);
         for member in &self.members {
-            if member.gate_values.is_empty() && member.gate_folded.is_empty() {
+            if !member.has_gate() {
                 continue;
             }
             let key_len = member.finder.needle().len();
@@ -931,6 +1092,16 @@ impl Prefilter {
                 if let Some(&id) = member.ids.get(v) {
                     Self::mark_present(id, scratch);
                 }
+                for (p, id) in &member.prefixes {
+                    if v.starts_with(p) {
+                        Self::mark_present(*id, scratch);
+                    }
+                }
+                for (p, id) in &member.folded_prefixes {
+                    if folded_prefix_may_match(v, p) {
+                        Self::mark_present(*id, scratch);
+                    }
+                }
                 if !member.folded_ids.is_empty() {
                     member.folded(v, |lower| match lower {
                         Some(l) => {
@@ -948,7 +1119,7 @@ impl Prefilter {
             });
             if !decidable {
                 // Some occurrence could not be read: assume every value is there.
-                for &id in member.ids.values().chain(member.folded_ids.values()) {
+                for id in member.all_ids() {
                     Self::mark_present(id, scratch);
                 }
                 decidable = true;
@@ -1159,10 +1330,139 @@ mod tests {
         assert_eq!(hit, vec![true, false, true]);
     }
 
-    /// `mark_batch` may only leave out records `candidates` leaves out.
+    fn prefix(key: &'static str, v: &str) -> NeedleSpec {
+        NeedleSpec::MemberPrefix {
+            key,
+            value: v.as_bytes().to_vec(),
+        }
+    }
+    fn folded_prefix(key: &'static str, v: &str) -> NeedleSpec {
+        NeedleSpec::MemberFoldedPrefix {
+            key,
+            value: v.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn member_prefix_needles_want_the_value_to_start_with_them() {
+        let p = Prefilter::build(&[
+            vec![vec![
+                member("eventName", "DeleteFunction"),
+                prefix("eventName", "DeleteFunction20"),
+            ]],
+            vec![vec![folded_prefix("eventName", "createeventsourcemapping")]],
+        ]);
+        assert_eq!(
+            p.gate_needles(),
+            vec![
+                "eventName=\"DeleteFunction\"",
+                "eventName=\"DeleteFunction20*\"",
+                "eventName=\"createeventsourcemapping*\" (any case)"
+            ]
+        );
+        assert!(p.batch_patterns().is_empty());
+        assert_eq!(
+            run(&p, r#"{"eventName":"DeleteFunction20150331"}"#),
+            vec![0]
+        );
+        assert_eq!(run(&p, r#"{"eventName":"DeleteFunction20"}"#), vec![0]);
+        assert_eq!(run(&p, r#"{"eventName":"DeleteFunction"}"#), vec![0]);
+        // Near misses: another suffix, a shorter value, the prefix elsewhere.
+        assert!(run(&p, r#"{"eventName":"DeleteFunctionX"}"#).is_empty());
+        assert!(run(&p, r#"{"eventName":"DeleteFunction2"}"#).is_empty());
+        assert!(run(&p, r#"{"eventName":"XDeleteFunction20"}"#).is_empty());
+        assert!(run(&p, r#"{"eventName":"X","n":"DeleteFunction20"}"#).is_empty());
+        assert!(run(&p, r#"{"eventName":"deletefunction20"}"#).is_empty());
+        // Case folding.
+        assert_eq!(
+            run(&p, r#"{"eventName":"CreateEventSourceMapping20150331"}"#),
+            vec![1]
+        );
+        assert_eq!(
+            run(&p, r#"{"eventName":"CREATEEVENTSOURCEMAPPING"}"#),
+            vec![1]
+        );
+        assert!(run(&p, r#"{"eventName":"CreateEventSource"}"#).is_empty());
+        // Non-ASCII within the prefix could fold onto it; after it, it cannot.
+        assert_eq!(
+            run(&p, "{\"eventName\":\"Create\u{212A}ventSourceMapping\"}"),
+            vec![1]
+        );
+        assert!(!run(&p, "{\"eventName\":\"DeleteFunction2\u{212A}\"}").contains(&0));
+        // Values that cannot be read as plain strings: kept for every rule.
+        assert_eq!(run(&p, r#"{"eventName":"Delete\"Function"}"#), vec![0, 1]);
+        assert_eq!(run(&p, r#"{"eventName":["X"]}"#), vec![0, 1]);
+        assert_eq!(
+            run(&p, r#"{"eventName":"\u0044eleteFunction20"}"#),
+            vec![0, 1]
+        );
+        // The batch scan marks the same records.
+        let records = [
+            r#"{"eventName":"DeleteFunction20150331"}"#,
+            r#"{"eventName":"DeleteFunctionX"}"#,
+            r#"{"eventName":"createEventSourceMapping2"}"#,
+            r#"{"eventName":"Delete\"Function"}"#,
+            r#"{"eventName":"Other"}"#,
+        ];
+        let (buf, spans) = batch_of(&records);
+        let mut hit = Vec::new();
+        assert!(p.mark_batch(&buf, &spans, &[], &[], &mut hit));
+        assert_eq!(hit, vec![true, false, true, true, false]);
+    }
+
+    fn batch_of(records: &[&str]) -> (Vec<u8>, Vec<Range<usize>>) {
+        let mut buf = Vec::new();
+        let mut spans = Vec::new();
+        for r in records {
+            let start = buf.len();
+            buf.extend_from_slice(r.as_bytes());
+            spans.push(start..buf.len());
+            buf.push(b'\n');
+        }
+        (buf, spans)
+    }
+
+    #[test]
+    fn member_gates_beat_byte_gates_unless_their_values_are_common() {
+        let p = Prefilter::build(&[
+            // `includeManagementEvents` looks rarer, but a member gate needs no byte search.
+            vec![
+                vec![member("eventName", "PutEventSelectors")],
+                vec![bytes("includeManagementEvents")],
+            ],
+            // A read-only call name is still worth it.
+            vec![
+                vec![member("eventName", "GetFederationToken")],
+                vec![bytes("AdministratorAccess")],
+            ],
+            // A service endpoint is not.
+            vec![
+                vec![member("eventSource", "iam.amazonaws.com")],
+                vec![bytes("requestParameters too large")],
+            ],
+            // A mixed clause is a byte clause.
+            vec![
+                vec![member("eventName", "CreateUser"), bytes("CreateUserX")],
+                vec![prefix("eventName", "PublishLayerVersion")],
+            ],
+        ]);
+        assert_eq!(
+            p.gate_needles(),
+            vec![
+                "eventName=\"PutEventSelectors\"",
+                "eventName=\"GetFederationToken\"",
+                "requestParameters too large",
+                "eventName=\"PublishLayerVersion*\""
+            ]
+        );
+        assert_eq!(p.batch_patterns(), vec!["large"]);
+    }
+
+    /// `mark_batch` may only leave out records `candidates` leaves out, with Teddy or memmem
+    /// searching the batch patterns.
     #[test]
     fn batch_marks_cover_every_candidate_record() {
-        let p = Prefilter::build(&[
+        let many = Prefilter::build(&[
             vec![
                 vec![member("eventName", "SendCommand")],
                 vec![bytes("ssm.amazonaws.com")],
@@ -1177,7 +1477,31 @@ mod tests {
                 key: "eventName",
                 value: b"converse".to_vec(),
             }]],
+            vec![vec![
+                member("eventName", "DeleteFunction"),
+                prefix("eventName", "DeleteFunction20"),
+            ]],
+            vec![vec![folded_prefix("eventName", "publishlayer")]],
+            vec![vec![prefix("eventSource", "lambda.")], vec![bytes("Layer")]],
         ]);
+        assert!(matches!(
+            &many.any_gate,
+            BatchScan::Gated(
+                Some(BatchAutomaton::Teddy(_) | BatchAutomaton::General(_)),
+                _
+            )
+        ));
+        let few = Prefilter::build(&[
+            vec![vec![bytes("launchPermission")]],
+            vec![vec![member("eventName", "GetObject"), bytes("DeleteTrail")]],
+            vec![vec![prefix("eventName", "DeleteFunction20")]],
+            // A common prefix: the byte clause gates, the prefix is tested per record.
+            vec![vec![bytes("Trail\"}")], vec![prefix("eventSource", "ssm.")]],
+        ]);
+        assert!(matches!(
+            &few.any_gate,
+            BatchScan::Gated(Some(BatchAutomaton::Finders(f)), _) if f.len() == 3
+        ));
         let pieces = [
             r#""eventName":"SendCommand""#,
             r#""eventName": "GetObject""#,
@@ -1190,6 +1514,13 @@ mod tests {
             r#""eventName":"SendCommandX""#,
             r#""eventName":"CoNvErSe""#,
             r#""k":"v""#,
+            r#""eventName":"DeleteFunction20150331""#,
+            r#""eventName":"DeleteFunctionX""#,
+            r#""eventName":"PUBLISHLayerVersion""#,
+            r#""eventName":"Publish""#,
+            r#""eventSource":"lambda.amazonaws.com""#,
+            r#""eventSource":"Lambda.amazonaws.com""#,
+            r#""eventName":"De\"leteFunction20""#,
         ];
         let mut rng = 7u64;
         let mut next = |n: usize| {
@@ -1200,7 +1531,7 @@ mod tests {
         };
         let mut buf = Vec::new();
         let mut spans = Vec::new();
-        for _ in 0..2000 {
+        for _ in 0..3000 {
             let start = buf.len();
             buf.push(b'{');
             for j in 0..1 + next(3) {
@@ -1211,17 +1542,47 @@ mod tests {
             }
             buf.push(b'}');
             spans.push(start..buf.len());
-            buf.extend_from_slice(if next(2) == 0 { b"\n" } else { b",\n  " });
+            // Text between records may hold a pattern: it marks nothing.
+            buf.extend_from_slice(match next(4) {
+                0 => b"\n",
+                1 => b",\n  ",
+                2 => b" DeleteTrail\n",
+                _ => b"launchPermission ",
+            });
         }
+        for p in [&many, &few] {
+            check_batch_marks(p, &buf, &spans);
+        }
+        // The memmem path marks what the automaton path marks, for either pattern list.
+        for p in [&many, &few] {
+            let BatchScan::Gated(_, patterns) = &p.any_gate else {
+                panic!("gated")
+            };
+            let finders = BatchAutomaton::Finders(
+                patterns
+                    .iter()
+                    .map(|p| memmem::Finder::new(p).into_owned())
+                    .collect(),
+            );
+            let (mut by_automaton, mut by_finders) =
+                (vec![false; spans.len()], vec![false; spans.len()]);
+            BatchAutomaton::automaton(patterns).mark(&buf, &spans, &mut by_automaton);
+            finders.mark(&buf, &spans, &mut by_finders);
+            assert_eq!(by_automaton, by_finders);
+            assert!(by_automaton.iter().any(|&h| h) && !by_automaton.iter().all(|&h| h));
+        }
+    }
+
+    fn check_batch_marks(p: &Prefilter, buf: &[u8], spans: &[Range<usize>]) {
         let mut hit = Vec::new();
-        assert!(p.mark_batch(&buf, &spans, &[], &[], &mut hit));
+        assert!(p.mark_batch(buf, spans, &[], &[], &mut hit));
         // Escape flags from the framer give the same marks as the batch's own search.
         let flags: Vec<Option<bool>> = spans
             .iter()
             .map(|s| Some(p.has_escape(&buf[s.clone()])))
             .collect();
         let mut flagged = Vec::new();
-        assert!(p.mark_batch(&buf, &spans, &flags, &[], &mut flagged));
+        assert!(p.mark_batch(buf, spans, &flags, &[], &mut flagged));
         assert_eq!(flagged, hit);
         // So do the framer's notes of where the probed key is (some records not looked at).
         assert_eq!(p.probe_key(), Some("eventName"));
@@ -1240,12 +1601,12 @@ mod tests {
             })
             .collect();
         let mut probed = Vec::new();
-        assert!(p.mark_batch(&buf, &spans, &flags, &key_hits, &mut probed));
+        assert!(p.mark_batch(buf, spans, &flags, &key_hits, &mut probed));
         assert_eq!(probed, hit);
         let (mut candidates, mut marked) = (0, 0);
         for (span, &h) in spans.iter().zip(&hit) {
             let record = &buf[span.clone()];
-            let found = run(&p, std::str::from_utf8(record).unwrap());
+            let found = run(p, std::str::from_utf8(record).unwrap());
             if !found.is_empty() {
                 candidates += 1;
                 assert!(

@@ -661,6 +661,7 @@ impl Filter {
                 field: field.clone(),
                 literal: cat.clone(),
                 exact: true,
+                prefix: false,
                 case_sensitive: true,
             }]);
         }
@@ -1550,6 +1551,7 @@ impl Leaf {
             field: f.name.clone(),
             literal: literal.to_owned(),
             exact,
+            prefix: false,
             case_sensitive,
         };
         let kw_of = |c: &Consts| {

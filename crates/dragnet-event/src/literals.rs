@@ -2,14 +2,17 @@
 //! a conjunction of clauses, each a disjunction of [`RequiredLiteral`]s (CNF). KQL and EQL
 //! both derive it from their query trees with [`all_of`] and [`any_of`].
 
-/// A literal every matching event must contain: `field`'s value equals (`exact`) or contains
-/// `literal`, compared case-sensitively or not.
+/// A literal every matching event must contain: `field`'s value equals (`exact`), starts with
+/// (`prefix`) or contains `literal`, compared case-sensitively or not.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RequiredLiteral {
     pub field: String,
     pub literal: String,
     /// The whole value equals `literal` (otherwise it contains it).
     pub exact: bool,
+    /// The value starts with `literal` (a keyword glob's text before its first `*`). Implied
+    /// by `exact`; consumers that do not know it may read the literal as contained.
+    pub prefix: bool,
     pub case_sensitive: bool,
 }
 
@@ -77,6 +80,7 @@ mod tests {
             field: "f".into(),
             literal: s.into(),
             exact: true,
+            prefix: false,
             case_sensitive: true,
         }
     }

@@ -1679,28 +1679,34 @@ impl Leaf {
         let FieldMatcher::Typed(m) = &self.matcher else {
             return Vec::new();
         };
-        let lit = |literal: &str, exact: bool, case_sensitive: bool| RequiredLiteral {
-            field: self.name.clone(),
-            literal: literal.to_owned(),
-            exact,
-            case_sensitive,
-        };
+        let lit =
+            |literal: &str, exact: bool, prefix: bool, case_sensitive: bool| RequiredLiteral {
+                field: self.name.clone(),
+                literal: literal.to_owned(),
+                exact,
+                prefix,
+                case_sensitive,
+            };
         match m {
             Matcher::KeywordEq { value, kw } if !value.is_empty() => {
-                vec![vec![lit(value, true, !kw.lowercase)]]
+                vec![vec![lit(value, true, false, !kw.lowercase)]]
             }
+            // The first piece is the text before the first `*`: the whole value starts with it
+            // (`Glob::matches`; lowercased values when the field has a lowercase normalizer).
             Matcher::KeywordGlob { glob, kw } => glob
                 .pieces()
                 .into_iter()
-                .filter(|p| !p.is_empty())
-                .map(|p| vec![lit(p, false, !kw.lowercase)])
+                .enumerate()
+                .filter(|(_, p)| !p.is_empty())
+                .map(|(i, p)| vec![lit(p, false, i == 0, !kw.lowercase)])
                 .collect(),
             Matcher::TextAny { tokens } if !tokens.is_empty() => {
-                vec![tokens.iter().map(|t| lit(t, false, false)).collect()]
+                vec![tokens.iter().map(|t| lit(t, false, false, false)).collect()]
             }
-            Matcher::TextPhrase { tokens } => {
-                tokens.iter().map(|t| vec![lit(t, false, false)]).collect()
-            }
+            Matcher::TextPhrase { tokens } => tokens
+                .iter()
+                .map(|t| vec![lit(t, false, false, false)])
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -1885,6 +1891,38 @@ mod tests {
         // CNF of (a and b) or c = (a or c) and (b or c).
         let c = compiled("(event.action:A and event.provider:B) or event.action:C");
         assert_eq!(c.required_literals().len(), 2);
+    }
+
+    #[test]
+    fn keyword_globs_give_their_text_before_the_first_star_as_a_prefix() {
+        let c = compiled("event.action:(DeleteFunction or DeleteFunction20*)");
+        let cnf = c.required_literals();
+        assert_eq!(cnf.len(), 1);
+        let mut lits: Vec<(&str, bool, bool)> = cnf[0]
+            .iter()
+            .map(|l| (l.literal.as_str(), l.exact, l.prefix))
+            .collect();
+        lits.sort();
+        assert_eq!(
+            lits,
+            vec![
+                ("DeleteFunction", true, false),
+                ("DeleteFunction20", false, true)
+            ]
+        );
+        // Only the first piece, and only when the glob does not start with `*`.
+        let c = compiled("event.action:Create*Key*s");
+        let cnf = c.required_literals();
+        let lits: Vec<(&str, bool)> = cnf
+            .iter()
+            .map(|d| (d[0].literal.as_str(), d[0].prefix))
+            .collect();
+        assert_eq!(lits, vec![("Create", true), ("Key", false), ("s", false)]);
+        let c = compiled("event.action:*Function*");
+        let cnf = c.required_literals();
+        assert_eq!(cnf.len(), 1);
+        assert!(!cnf[0][0].prefix && !cnf[0][0].exact);
+        assert!(cnf[0][0].case_sensitive);
     }
 
     #[test]
