@@ -140,6 +140,10 @@ pub(crate) fn scan_lines(
 ) {
     #[cfg(target_arch = "x86_64")]
     {
+        if std::is_x86_feature_detected!("avx512bw") {
+            // SAFETY: the CPU has AVX-512BW.
+            return unsafe { x86::scan_avx512(buf, start, probe, on_line) };
+        }
         if std::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has AVX2.
             return unsafe { x86::scan_avx2(buf, start, probe, on_line) };
@@ -286,6 +290,66 @@ mod x86 {
         fn any_high(seen: Self::Seen) -> bool;
     }
 
+    /// AVX-512BW: one 64-byte vector per step, and compares that give bit masks directly.
+    struct Avx512 {
+        nl: __m512i,
+        bs: __m512i,
+        quote: __m512i,
+        mid: __m512i,
+        mid_at: usize,
+        probing: bool,
+    }
+
+    impl Kernel for Avx512 {
+        type Seen = __m512i;
+
+        #[inline(always)]
+        fn new(probe: Option<&Probe>) -> Self {
+            // SAFETY (all intrinsics): only used from `scan_avx512`, whose caller checked
+            // AVX-512BW.
+            unsafe {
+                Avx512 {
+                    nl: _mm512_set1_epi8(b'\n' as i8),
+                    bs: _mm512_set1_epi8(b'\\' as i8),
+                    quote: _mm512_set1_epi8(b'"' as i8),
+                    mid: _mm512_set1_epi8(probe.map_or(0, |k| k.mid_byte) as i8),
+                    mid_at: probe.map_or(0, |k| k.mid),
+                    probing: probe.is_some(),
+                }
+            }
+        }
+
+        #[inline(always)]
+        fn nothing_seen() -> __m512i {
+            // SAFETY: as in `new`.
+            unsafe { _mm512_setzero_si512() }
+        }
+
+        #[inline(always)]
+        unsafe fn step(&self, p: *const u8, seen: &mut __m512i) -> u64 {
+            // SAFETY (all intrinsics): as in `new`; the caller guarantees the loads are in
+            // bounds.
+            unsafe {
+                let v = _mm512_loadu_si512(p as *const __m512i);
+                *seen = _mm512_or_si512(*seen, v);
+                let mut mask =
+                    _mm512_cmpeq_epi8_mask(v, self.nl) | _mm512_cmpeq_epi8_mask(v, self.bs);
+                if self.probing {
+                    let mid = _mm512_loadu_si512(p.add(self.mid_at) as *const __m512i);
+                    mask |= _mm512_cmpeq_epi8_mask(v, self.quote)
+                        & _mm512_cmpeq_epi8_mask(mid, self.mid);
+                }
+                mask
+            }
+        }
+
+        #[inline(always)]
+        fn any_high(seen: __m512i) -> bool {
+            // SAFETY: as in `new`.
+            unsafe { _mm512_movepi8_mask(seen) != 0 }
+        }
+    }
+
     struct Avx2 {
         nl: __m256i,
         bs: __m256i,
@@ -417,6 +481,18 @@ mod x86 {
             // SAFETY: SSE2 is part of x86-64.
             unsafe { _mm_movemask_epi8(seen) != 0 }
         }
+    }
+
+    /// # Safety
+    /// The CPU must support AVX-512BW.
+    #[target_feature(enable = "avx512bw")]
+    pub(super) unsafe fn scan_avx512(
+        buf: &[u8],
+        start: usize,
+        probe: Option<&KeyProbe>,
+        on_line: &mut dyn FnMut(LineScan) -> bool,
+    ) {
+        drive::<Avx512>(buf, start, probe, on_line)
     }
 
     /// # Safety
@@ -641,6 +717,18 @@ mod tests {
                         };
                     let got = lines(&sse2, &buf, start, probe, stop);
                     assert_eq!(got, expected, "sse2, case {case}: {buf:?} from {start}");
+                    if std::is_x86_feature_detected!("avx2") {
+                        // SAFETY: the CPU has AVX2.
+                        let avx2 =
+                            |b: &[u8],
+                             s: usize,
+                             p: Option<&KeyProbe>,
+                             f: &mut dyn FnMut(LineScan) -> bool| unsafe {
+                                x86::scan_avx2(b, s, p, f)
+                            };
+                        let got = lines(&avx2, &buf, start, probe, stop);
+                        assert_eq!(got, expected, "avx2, case {case}: {buf:?} from {start}");
+                    }
                 }
             }
         }
