@@ -32,7 +32,7 @@ use std::ops::Range;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, Input, MatchKind};
 use dragnet_cloudtrail::{MemberValue, folded_prefix_may_match, member_value_at, member_values};
-use dragnet_input::KeyHits;
+use dragnet_input::{KeyHits, NeedleProbe};
 use memchr::memmem;
 
 /// The bytes a raw record must contain for a literal to be present (or that it cannot be said).
@@ -552,6 +552,8 @@ pub struct Prefilter {
     members: Vec<MemberKey>,
     /// See [`Prefilter::probe_key`].
     probe_key: Option<&'static str>,
+    /// See [`Prefilter::probe_needles`].
+    probe_needles: Vec<Vec<u8>>,
     /// Per prefiltered rule: its clauses, each a list of needle ids (any one satisfies it).
     rules: Vec<(usize, Vec<Vec<u32>>)>,
     /// Per entry of `rules`: the index of its gate clause.
@@ -776,6 +778,22 @@ impl Prefilter {
                     .push(n.bytes.clone()),
             }
         }
+        // A few exact byte gate needles can be found by the framer in its own pass over each
+        // line (`dragnet_input::InputOptions::probe_needles`), sparing the batch scan.
+        let probe_needles: Vec<Vec<u8>> = if insensitive_gate.is_empty()
+            && !exact_gate.is_empty()
+            && exact_gate.len() <= dragnet_input::MAX_NEEDLE_PROBES
+            && exact_gate
+                .iter()
+                .all(|&id| NeedleProbe::new(&needles[id as usize].bytes).is_some())
+        {
+            exact_gate
+                .iter()
+                .map(|&id| needles[id as usize].bytes.clone())
+                .collect()
+        } else {
+            Vec::new()
+        };
         // Few byte gate needles are searched one by one (memmem, when a record's gate is
         // asked about); many are found in one overlapping automaton pass over the record.
         let gate_automata: Vec<(AhoCorasick, Vec<u32>)> =
@@ -850,6 +868,7 @@ impl Prefilter {
             gate_automata,
             members,
             probe_key,
+            probe_needles,
             gates,
             rules: prefiltered,
             always,
@@ -865,6 +884,13 @@ impl Prefilter {
     /// ([`dragnet_input::InputOptions::probe_key`]): the one most gate values are read from.
     pub fn probe_key(&self) -> Option<&'static str> {
         self.probe_key
+    }
+
+    /// The byte gate needles [`Prefilter::mark_batch`] would like the framer to look for
+    /// ([`dragnet_input::InputOptions::probe_needles`]): all of them, when they are few and
+    /// exact; else none.
+    pub fn probe_needles(&self) -> &[Vec<u8>] {
+        &self.probe_needles
     }
 
     /// How rule `rule` is filtered.
@@ -966,12 +992,16 @@ impl Prefilter {
     /// empty), the batch is searched for escapes here. `key_hits` says, per span, where the
     /// framer found [`Prefilter::probe_key`] ([`dragnet_input::RecordSpan::key_hits`]); where
     /// it did not look (or `key_hits` is empty), the records are searched for it here.
+    /// `needle_hits` says, per span, whether the framer found one of
+    /// [`Prefilter::probe_needles`]; unless it knows for every span, the batch is searched
+    /// for the byte gate needles here.
     pub fn mark_batch(
         &self,
         buf: &[u8],
         spans: &[Range<usize>],
         escaped: &[Option<bool>],
         key_hits: &[KeyHits],
+        needle_hits: &[Option<bool>],
         hit: &mut Vec<bool>,
     ) -> bool {
         hit.clear();
@@ -1007,7 +1037,16 @@ impl Prefilter {
                 }
             }
         }
-        if let Some(any) = automaton {
+        let probed = !self.probe_needles.is_empty()
+            && needle_hits.len() == spans.len()
+            && needle_hits.iter().all(Option::is_some);
+        if probed {
+            // The framer looked for every byte gate needle (whole, not just the batch
+            // patterns' suffixes).
+            for (h, found) in hit.iter_mut().zip(needle_hits) {
+                *h |= *found == Some(true);
+            }
+        } else if let Some(any) = automaton {
             any.mark(buf, spans, hit);
         }
         let looked =
@@ -1327,7 +1366,7 @@ mod tests {
         let buf =
             "{\"eventName\":\"Converse\"}\n{\"eventName\":\"Other\"}\n{\"eventName\":\"\u{212A}\"}";
         let spans = [0..24, 25..46, 47..buf.len()];
-        assert!(p.mark_batch(buf.as_bytes(), &spans, &[], &[], &mut hit));
+        assert!(p.mark_batch(buf.as_bytes(), &spans, &[], &[], &[], &mut hit));
         assert_eq!(hit, vec![true, false, true]);
     }
 
@@ -1407,7 +1446,7 @@ mod tests {
         ];
         let (buf, spans) = batch_of(&records);
         let mut hit = Vec::new();
-        assert!(p.mark_batch(&buf, &spans, &[], &[], &mut hit));
+        assert!(p.mark_batch(&buf, &spans, &[], &[], &[], &mut hit));
         assert_eq!(hit, vec![true, false, true, true, false]);
     }
 
@@ -1502,6 +1541,9 @@ mod tests {
             &few.any_gate,
             BatchScan::Gated(Some(BatchAutomaton::Finders(f)), _) if f.len() == 2
         ));
+        // Few exact byte gate needles are offered to the framer; case-insensitive ones not.
+        assert_eq!(few.probe_needles().len(), 2);
+        assert!(many.probe_needles().is_empty());
         let pieces = [
             r#""eventName":"SendCommand""#,
             r#""eventName": "GetObject""#,
@@ -1575,14 +1617,14 @@ mod tests {
 
     fn check_batch_marks(p: &Prefilter, buf: &[u8], spans: &[Range<usize>]) {
         let mut hit = Vec::new();
-        assert!(p.mark_batch(buf, spans, &[], &[], &mut hit));
+        assert!(p.mark_batch(buf, spans, &[], &[], &[], &mut hit));
         // Escape flags from the framer give the same marks as the batch's own search.
         let flags: Vec<Option<bool>> = spans
             .iter()
             .map(|s| Some(p.has_escape(&buf[s.clone()])))
             .collect();
         let mut flagged = Vec::new();
-        assert!(p.mark_batch(buf, spans, &flags, &[], &mut flagged));
+        assert!(p.mark_batch(buf, spans, &flags, &[], &[], &mut flagged));
         assert_eq!(flagged, hit);
         // So do the framer's notes of where the probed key is (some records not looked at).
         assert_eq!(p.probe_key(), Some("eventName"));
@@ -1601,20 +1643,39 @@ mod tests {
             })
             .collect();
         let mut probed = Vec::new();
-        assert!(p.mark_batch(buf, spans, &flags, &key_hits, &mut probed));
+        assert!(p.mark_batch(buf, spans, &flags, &key_hits, &[], &mut probed));
         assert_eq!(probed, hit);
+        // The framer's notes of which records hold a byte gate needle (whole) mark fewer
+        // records than the batch patterns (suffixes), but every candidate still.
+        let needle_hits: Vec<Option<bool>> = spans
+            .iter()
+            .map(|s| {
+                let record = &buf[s.clone()];
+                Some(
+                    p.probe_needles()
+                        .iter()
+                        .any(|n| memmem::find(record, n).is_some()),
+                )
+            })
+            .collect();
+        let mut by_needles = Vec::new();
+        assert!(p.mark_batch(buf, spans, &flags, &key_hits, &needle_hits, &mut by_needles));
         let (mut candidates, mut marked) = (0, 0);
-        for (span, &h) in spans.iter().zip(&hit) {
+        for ((span, &h), &n) in spans.iter().zip(&hit).zip(&by_needles) {
             let record = &buf[span.clone()];
             let found = run(p, std::str::from_utf8(record).unwrap());
             if !found.is_empty() {
                 candidates += 1;
                 assert!(
-                    h,
+                    h && n,
                     "unmarked record has candidates {found:?}: {}",
                     String::from_utf8_lossy(record)
                 );
             }
+            assert!(
+                h || !n,
+                "needle probes mark only records the batch scan marks"
+            );
             marked += usize::from(h);
         }
         assert!(

@@ -9,8 +9,8 @@ use std::sync::{Mutex, mpsc};
 
 use dragnet_event::{Event, JsonEvent};
 use dragnet_input::{
-    InputOptions, KeyHits, KeyProbe, Problem, RecordBatch, RecordKind, RecordSpan, SegmentBase,
-    SegmentStats, Source, Work,
+    InputOptions, KeyHits, KeyProbe, NeedleProbe, Problem, RecordBatch, RecordKind, RecordSpan,
+    SegmentBase, SegmentStats, Source, Work,
 };
 use jiff::Timestamp;
 use rayon::iter::{ParallelBridge, ParallelIterator};
@@ -187,6 +187,7 @@ struct Worker {
     ranges: Vec<std::ops::Range<usize>>,
     escaped: Vec<Option<bool>>,
     key_hits: Vec<KeyHits>,
+    needle_hits: Vec<Option<bool>>,
     /// The record list of the last segment's batch, handed back to frame the next segment
     /// into (see [`dragnet_input::Segment::frame_reusing`]).
     spare_spans: Vec<RecordSpan>,
@@ -209,10 +210,20 @@ impl Engine {
                 .build()
                 .ok()
         });
-        // Let the framer note where the prefilter's member key is while it frames.
+        // Let the framer note, while it frames, where the prefilter's member key is and
+        // whether its byte gate needles are there when they are few (else the batch is
+        // searched for them). Always the prefilter's own: `mark_batch` reads the notes so.
         let mut input = input.clone();
-        if input.probe_key.is_none() && !options.no_prefilter {
+        input.probe_key = None;
+        input.probe_needles = Vec::new();
+        if !options.no_prefilter {
             input.probe_key = self.prefilter.probe_key().and_then(KeyProbe::new);
+            input.probe_needles = self
+                .prefilter
+                .probe_needles()
+                .iter()
+                .filter_map(|n| NeedleProbe::new(n))
+                .collect();
         }
         let input = &input;
         match pool {
@@ -567,11 +578,16 @@ impl Engine {
             worker
                 .key_hits
                 .extend(batch.records.iter().map(|s| s.key_hits));
+            worker.needle_hits.clear();
+            worker
+                .needle_hits
+                .extend(batch.records.iter().map(|s| s.needle_hit));
             self.prefilter.mark_batch(
                 &batch.buf,
                 &worker.ranges,
                 &worker.escaped,
                 &worker.key_hits,
+                &worker.needle_hits,
                 &mut worker.hit,
             )
         };

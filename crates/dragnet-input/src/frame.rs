@@ -7,7 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::decompress::{GzipError, LimitError};
-use crate::line_scan::{self, LineScan};
+use crate::line_scan::{self, LineScan, Probes};
 use crate::problem::{Limit, Problem, ProblemKind, RecordLocation};
 use crate::scan::{Member, ScanError, Scanner, skip_object_fast, skip_ws};
 use crate::{
@@ -796,6 +796,7 @@ impl<'a> Framer<'a> {
                                 kind: *kind,
                                 escaped: None,
                                 key_hits: KeyHits::NotLooked,
+                                needle_hit: None,
                             });
                             self.stats.records += 1;
                         }
@@ -822,6 +823,7 @@ impl<'a> Framer<'a> {
                         kind: *kind,
                         escaped: None,
                         key_hits: KeyHits::NotLooked,
+                        needle_hit: None,
                     });
                     self.stats.records += 1;
                 }
@@ -1108,7 +1110,11 @@ impl<'a> Framer<'a> {
                     .unwrap_or(usize::MAX)
             });
             let mut scanned = std::mem::take(&mut self.scanned);
-            line_scan::scan_lines(&self.buf, p, self.opts.probe_key.as_ref(), &mut |line| {
+            let probes = Probes {
+                key: self.opts.probe_key.as_ref(),
+                needles: &self.opts.probe_needles,
+            };
+            line_scan::scan_lines(&self.buf, p, probes, &mut |line| {
                 scanned.push_back(line);
                 scanned.len() < LINES_AHEAD && line.newline.is_some_and(|n| n + 1 < stop)
             });
@@ -1174,6 +1180,7 @@ impl<'a> Framer<'a> {
             kind: RecordKind::CloudTrail,
             escaped: Some(scan.escaped),
             key_hits: scan.keys,
+            needle_hit: scan.needle,
         });
         self.stats.records += 1;
         self.index += 1;

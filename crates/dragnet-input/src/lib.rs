@@ -117,8 +117,10 @@
 //! In framing mode the JSON-lines fast path also notes, in the same pass that finds the line
 //! end, whether a record holds a `\u` or `\/` escape ([`RecordSpan::escaped`]), so a raw-bytes
 //! prefilter need not search the batch for escapes again; where a probed member key occurs
-//! ([`InputOptions::probe_key`], [`RecordSpan::key_hits`]); and whether the line holds any byte
-//! outside ASCII (only then is it validated as UTF-8). One SIMD pass finds all of it.
+//! ([`InputOptions::probe_key`], [`RecordSpan::key_hits`]); whether the line holds one of a
+//! few probed literals ([`InputOptions::probe_needles`], [`RecordSpan::needle_hit`]); and
+//! whether it holds any byte outside ASCII (only then is it validated as UTF-8). One SIMD pass
+//! finds all of it.
 //!
 //! # Memory
 //! Plain local files of at least [`InputOptions::map_min_bytes`] (1 MiB) are memory-mapped:
@@ -149,7 +151,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 pub use discover::{Discovered, discover, path_may_overlap};
-pub use line_scan::{KeyHits, KeyProbe};
+pub use line_scan::{KeyHits, KeyProbe, MAX_NEEDLE_PROBES, NeedleProbe};
 pub use problem::{Limit, Problem, ProblemKind, RecordLocation};
 pub use segment::{Segment, SegmentBase, SegmentStats, Segments, Work, read_work};
 
@@ -176,6 +178,10 @@ pub struct RecordSpan {
     /// Where [`InputOptions::probe_key`] occurs in the record, when the framer looked while
     /// framing it (the JSON-lines fast path does).
     pub key_hits: KeyHits,
+    /// Whether one of [`InputOptions::probe_needles`] occurs in the record, when the framer
+    /// looked while framing it (the JSON-lines fast path does, for up to
+    /// [`MAX_NEEDLE_PROBES`] needles).
+    pub needle_hit: Option<bool>,
 }
 
 /// A batch of framed records from one source, owning its bytes (so batches can be evaluated on
@@ -231,6 +237,10 @@ pub struct InputOptions {
     /// the line's end ([`RecordSpan::key_hits`]), so a prefilter testing that member's value
     /// need not search each record for it. Default `None`.
     pub probe_key: Option<KeyProbe>,
+    /// Literals whose presence the JSON-lines fast path notes in the same pass
+    /// ([`RecordSpan::needle_hit`]): a prefilter's byte gate needles, so it need not search
+    /// each batch for them. More than [`MAX_NEEDLE_PROBES`] are not probed. Default none.
+    pub probe_needles: Vec<NeedleProbe>,
 }
 
 /// Files smaller than this are read: mapping costs more than copying a few pages.
@@ -266,6 +276,7 @@ impl Default for InputOptions {
             validate: Validation::Full,
             map_min_bytes: Some(MAP_MIN_BYTES),
             probe_key: None,
+            probe_needles: Vec::new(),
         }
     }
 }

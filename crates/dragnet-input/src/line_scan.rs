@@ -76,6 +76,89 @@ impl KeyProbe {
     }
 }
 
+/// A literal whose presence in a line the scan notes ([`LineScan::needle`]): a raw-bytes
+/// prefilter's gate needle, found by testing up to three of its rarer bytes at once, then the
+/// whole literal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NeedleProbe {
+    needle: Box<[u8]>,
+    /// Offsets in `needle` of the bytes the kernels test; the first is the smallest, and its
+    /// byte is none of `"`, `\` and `\n` (the scan's own events).
+    at: Vec<usize>,
+}
+
+/// At most this many needles are probed; with more, none is (the consumer searches for them).
+pub const MAX_NEEDLE_PROBES: usize = 4;
+
+impl NeedleProbe {
+    /// A probe for `needle`; `None` when it is empty, holds a newline (a line cannot), or has
+    /// no byte other than `"` and `\` to report it by.
+    pub fn new(needle: &[u8]) -> Option<NeedleProbe> {
+        if needle.is_empty() || needle.contains(&b'\n') {
+            return None;
+        }
+        // How rare a byte is in CloudTrail JSON, roughly.
+        let rarity = |b: u8| match b {
+            b'"' | b':' | b',' | b'{' | b'}' | b'[' | b']' | b'.' | b'-' | b'/' => 0,
+            b'e'
+            | b't'
+            | b'a'
+            | b'o'
+            | b'i'
+            | b'n'
+            | b's'
+            | b'r'
+            | b'l'
+            | b'c'
+            | b'd'
+            | b'u'
+            | b'm'
+            | b'0'..=b'9' => 1,
+            b'a'..=b'z' => 2,
+            _ => 3,
+        };
+        let first = (0..needle.len())
+            .filter(|&i| !matches!(needle[i], b'"' | b'\\'))
+            .max_by_key(|&i| (rarity(needle[i]), std::cmp::Reverse(i)))?;
+        let mut rest: Vec<usize> = (first + 1..needle.len()).collect();
+        rest.sort_by_key(|&i| (std::cmp::Reverse(rarity(needle[i])), i));
+        let mut at = vec![first];
+        at.extend(rest.into_iter().take(2));
+        Some(NeedleProbe {
+            needle: needle.into(),
+            at,
+        })
+    }
+
+    pub fn needle(&self) -> &[u8] {
+        &self.needle
+    }
+
+    /// Whether the needle starts at `buf[start..]`.
+    fn is_at(&self, buf: &[u8], start: usize) -> bool {
+        buf.get(start..)
+            .is_some_and(|rest| rest.starts_with(&self.needle))
+    }
+}
+
+/// What a scan looks for besides line ends and escapes.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Probes<'a> {
+    pub key: Option<&'a KeyProbe>,
+    /// Ignored (not probed) when there are more than [`MAX_NEEDLE_PROBES`].
+    pub needles: &'a [NeedleProbe],
+}
+
+impl Probes<'_> {
+    fn needles(&self) -> &[NeedleProbe] {
+        if self.needles.len() > MAX_NEEDLE_PROBES {
+            &[]
+        } else {
+            self.needles
+        }
+    }
+}
+
 /// Where a record's probed key ([`crate::InputOptions::probe_key`]) occurs in its bytes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum KeyHits {
@@ -114,14 +197,16 @@ pub(crate) struct LineScan {
     /// The probed key's occurrences before the line's end, as offsets from the scan's start;
     /// [`KeyHits::NotLooked`] without a probe.
     pub keys: KeyHits,
+    /// Whether a probed needle starts before the line's end; `None` without needle probes.
+    pub needle: Option<bool>,
 }
 
 /// Scans `buf` from `start` to the first newline that is not escaped (a `\` consumes the byte
 /// after it, as JSON reads it), or to the buffer's end.
 #[cfg(test)]
-pub(crate) fn scan_line(buf: &[u8], start: usize, probe: Option<&KeyProbe>) -> LineScan {
+pub(crate) fn scan_line(buf: &[u8], start: usize, probes: Probes<'_>) -> LineScan {
     let mut line = None;
-    scan_lines(buf, start, probe, &mut |scan| {
+    scan_lines(buf, start, probes, &mut |scan| {
         line = Some(scan);
         false
     });
@@ -135,35 +220,35 @@ pub(crate) fn scan_line(buf: &[u8], start: usize, probe: Option<&KeyProbe>) -> L
 pub(crate) fn scan_lines(
     buf: &[u8],
     start: usize,
-    probe: Option<&KeyProbe>,
+    probes: Probes<'_>,
     on_line: &mut dyn FnMut(LineScan) -> bool,
 ) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::is_x86_feature_detected!("avx512bw") {
             // SAFETY: the CPU has AVX-512BW.
-            return unsafe { x86::scan_avx512(buf, start, probe, on_line) };
+            return unsafe { x86::scan_avx512(buf, start, probes, on_line) };
         }
         if std::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has AVX2.
-            return unsafe { x86::scan_avx2(buf, start, probe, on_line) };
+            return unsafe { x86::scan_avx2(buf, start, probes, on_line) };
         }
         // SAFETY: SSE2 is part of x86-64.
-        unsafe { x86::scan_sse2(buf, start, probe, on_line) }
+        unsafe { x86::scan_sse2(buf, start, probes, on_line) }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    scan_lines_portable(buf, start, probe, on_line)
+    scan_lines_portable(buf, start, probes, on_line)
 }
 
 /// [`scan_lines`] built from [`scan_line_portable`].
 pub(crate) fn scan_lines_portable(
     buf: &[u8],
     mut start: usize,
-    probe: Option<&KeyProbe>,
+    probes: Probes<'_>,
     on_line: &mut dyn FnMut(LineScan) -> bool,
 ) {
     loop {
-        let scan = scan_line_portable(buf, start, probe);
+        let scan = scan_line_portable(buf, start, probes);
         let next = scan.newline.map(|n| n + 1);
         if !on_line(scan) {
             return;
@@ -183,19 +268,34 @@ struct Carry {
     escaped: bool,
     non_ascii: bool,
     keys: KeyHits,
+    needle: Option<bool>,
 }
 
 impl Carry {
-    fn new(start: usize, probe: Option<&KeyProbe>) -> Carry {
+    fn new(start: usize, probes: Probes<'_>) -> Carry {
         Carry {
             skip_to: start,
             escaped: false,
             non_ascii: false,
-            keys: if probe.is_some() {
+            keys: if probes.key.is_some() {
                 KeyHits::Absent
             } else {
                 KeyHits::NotLooked
             },
+            needle: (!probes.needles().is_empty()).then_some(false),
+        }
+    }
+
+    /// Notes the needle probes' candidate whose first tested byte is at `at`, in the line
+    /// starting at `line`, when one of them really starts there.
+    #[inline(always)]
+    fn needle_candidate(&mut self, buf: &[u8], line: usize, at: usize, probes: Probes<'_>) {
+        for probe in probes.needles() {
+            let first = probe.at[0];
+            if probe.needle[first] == buf[at] && at >= line + first && probe.is_at(buf, at - first)
+            {
+                self.needle = Some(true);
+            }
         }
     }
 
@@ -214,16 +314,17 @@ impl Carry {
 }
 
 /// The scan built from `memchr2`, `memmem` and `is_ascii`.
-pub(crate) fn scan_line_portable(buf: &[u8], start: usize, probe: Option<&KeyProbe>) -> LineScan {
-    finish_portable(buf, start, start, probe, Carry::new(start, probe))
+pub(crate) fn scan_line_portable(buf: &[u8], start: usize, probes: Probes<'_>) -> LineScan {
+    finish_portable(buf, start, start, probes, Carry::new(start, probes))
 }
 
-/// Scans on from `from` (key occurrences starting before it are in `carry`).
+/// Scans on from `from` (key occurrences starting before it, and needles whose first tested
+/// byte is before it, are in `carry`).
 fn finish_portable(
     buf: &[u8],
     start: usize,
     from: usize,
-    probe: Option<&KeyProbe>,
+    probes: Probes<'_>,
     mut carry: Carry,
 ) -> LineScan {
     let mut searched = from.max(carry.skip_to);
@@ -241,7 +342,14 @@ fn finish_portable(
     let end = newline.unwrap_or(buf.len());
     let rest = &buf[from.min(end)..end];
     carry.non_ascii |= !rest.is_ascii();
-    if let Some(probe) = probe {
+    for probe in probes.needles() {
+        // Needles starting at `from - at[0]` or later (earlier ones were the caller's).
+        let first = from.saturating_sub(probe.at[0]).max(start).min(end);
+        if memmem::find(&buf[first..end], &probe.needle).is_some() {
+            carry.needle = Some(true);
+        }
+    }
+    if let Some(probe) = probes.key {
         // Overlapping occurrences too (`"eventName"eventName"`, only in broken JSON), as the
         // kernels see them.
         let mut at = 0;
@@ -255,6 +363,7 @@ fn finish_portable(
         escaped: carry.escaped,
         non_ascii: carry.non_ascii,
         keys: carry.keys,
+        needle: carry.needle,
     }
 }
 
@@ -262,7 +371,7 @@ fn finish_portable(
 mod x86 {
     use std::arch::x86_64::*;
 
-    use super::{Carry, KeyProbe, LineScan, finish_portable};
+    use super::{Carry, LineScan, NeedleProbe, Probes, finish_portable};
 
     /// Bytes one step of a kernel covers.
     const BLOCK: usize = 64;
@@ -281,13 +390,47 @@ mod x86 {
     trait Kernel: Sized {
         /// The accumulator's vector type.
         type Seen: Copy;
-        fn new(probe: Option<&Probe>) -> Self;
+        fn new(probe: Option<&Probe>, needles: &[NeedleProbe]) -> Self;
         fn nothing_seen() -> Self::Seen;
         /// # Safety
         /// `p..p + 64 + reach` must be readable, `reach` being the probe byte's offset in the
         /// quoted key.
         unsafe fn step(&self, p: *const u8, seen: &mut Self::Seen) -> u64;
         fn any_high(seen: Self::Seen) -> bool;
+    }
+
+    /// A needle probe's tested bytes, for a kernel whose vector type is `V`: offsets from the
+    /// first tested byte (the first is 0) and each byte repeated across a vector.
+    #[derive(Clone, Copy)]
+    struct NeedleChecks<V: Copy> {
+        len: usize,
+        rel: [usize; 3],
+        bytes: [V; 3],
+    }
+
+    impl<V: Copy> NeedleChecks<V> {
+        /// The checks of each probe (at most [`super::MAX_NEEDLE_PROBES`]), with `splat`
+        /// repeating a byte across a vector.
+        #[inline(always)]
+        fn all(
+            needles: &[NeedleProbe],
+            splat: impl Fn(u8) -> V,
+        ) -> ([NeedleChecks<V>; super::MAX_NEEDLE_PROBES], usize) {
+            let empty = NeedleChecks {
+                len: 0,
+                rel: [0; 3],
+                bytes: [splat(0); 3],
+            };
+            let mut out = [empty; super::MAX_NEEDLE_PROBES];
+            for (slot, probe) in out.iter_mut().zip(needles) {
+                slot.len = probe.at.len();
+                for (k, &at) in probe.at.iter().enumerate() {
+                    slot.rel[k] = at - probe.at[0];
+                    slot.bytes[k] = splat(probe.needle[at]);
+                }
+            }
+            (out, needles.len().min(super::MAX_NEEDLE_PROBES))
+        }
     }
 
     /// AVX-512BW: one 64-byte vector per step, and compares that give bit masks directly.
@@ -298,16 +441,20 @@ mod x86 {
         mid: __m512i,
         mid_at: usize,
         probing: bool,
+        needles: [NeedleChecks<__m512i>; super::MAX_NEEDLE_PROBES],
+        needle_count: usize,
     }
 
     impl Kernel for Avx512 {
         type Seen = __m512i;
 
         #[inline(always)]
-        fn new(probe: Option<&Probe>) -> Self {
+        fn new(probe: Option<&Probe>, needles: &[NeedleProbe]) -> Self {
             // SAFETY (all intrinsics): only used from `scan_avx512`, whose caller checked
             // AVX-512BW.
             unsafe {
+                let (needles, needle_count) =
+                    NeedleChecks::all(needles, |b| _mm512_set1_epi8(b as i8));
                 Avx512 {
                     nl: _mm512_set1_epi8(b'\n' as i8),
                     bs: _mm512_set1_epi8(b'\\' as i8),
@@ -315,6 +462,8 @@ mod x86 {
                     mid: _mm512_set1_epi8(probe.map_or(0, |k| k.mid_byte) as i8),
                     mid_at: probe.map_or(0, |k| k.mid),
                     probing: probe.is_some(),
+                    needles,
+                    needle_count,
                 }
             }
         }
@@ -339,6 +488,14 @@ mod x86 {
                     mask |= _mm512_cmpeq_epi8_mask(v, self.quote)
                         & _mm512_cmpeq_epi8_mask(mid, self.mid);
                 }
+                for checks in &self.needles[..self.needle_count] {
+                    let mut m = _mm512_cmpeq_epi8_mask(v, checks.bytes[0]);
+                    for k in 1..checks.len {
+                        let w = _mm512_loadu_si512(p.add(checks.rel[k]) as *const __m512i);
+                        m &= _mm512_cmpeq_epi8_mask(w, checks.bytes[k]);
+                    }
+                    mask |= m;
+                }
                 mask
             }
         }
@@ -357,6 +514,8 @@ mod x86 {
         mid: __m256i,
         mid_at: usize,
         probing: bool,
+        needles: [NeedleChecks<__m256i>; super::MAX_NEEDLE_PROBES],
+        needle_count: usize,
     }
 
     impl Avx2 {
@@ -377,6 +536,14 @@ mod x86 {
                     let mid = _mm256_cmpeq_epi8(mid, self.mid);
                     m = _mm256_or_si256(m, _mm256_and_si256(q, mid));
                 }
+                for checks in &self.needles[..self.needle_count] {
+                    let mut n = _mm256_cmpeq_epi8(v, checks.bytes[0]);
+                    for k in 1..checks.len {
+                        let w = _mm256_loadu_si256(p.add(checks.rel[k]) as *const __m256i);
+                        n = _mm256_and_si256(n, _mm256_cmpeq_epi8(w, checks.bytes[k]));
+                    }
+                    m = _mm256_or_si256(m, n);
+                }
                 _mm256_movemask_epi8(m) as u32 as u64
             }
         }
@@ -386,9 +553,11 @@ mod x86 {
         type Seen = __m256i;
 
         #[inline(always)]
-        fn new(probe: Option<&Probe>) -> Self {
+        fn new(probe: Option<&Probe>, needles: &[NeedleProbe]) -> Self {
             // SAFETY (all intrinsics): only used from `scan_avx2`, whose caller checked AVX2.
             unsafe {
+                let (needles, needle_count) =
+                    NeedleChecks::all(needles, |b| _mm256_set1_epi8(b as i8));
                 Avx2 {
                     nl: _mm256_set1_epi8(b'\n' as i8),
                     bs: _mm256_set1_epi8(b'\\' as i8),
@@ -396,6 +565,8 @@ mod x86 {
                     mid: _mm256_set1_epi8(probe.map_or(0, |k| k.mid_byte) as i8),
                     mid_at: probe.map_or(0, |k| k.mid),
                     probing: probe.is_some(),
+                    needles,
+                    needle_count,
                 }
             }
         }
@@ -426,15 +597,19 @@ mod x86 {
         mid: __m128i,
         mid_at: usize,
         probing: bool,
+        needles: [NeedleChecks<__m128i>; super::MAX_NEEDLE_PROBES],
+        needle_count: usize,
     }
 
     impl Kernel for Sse2 {
         type Seen = __m128i;
 
         #[inline(always)]
-        fn new(probe: Option<&Probe>) -> Self {
+        fn new(probe: Option<&Probe>, needles: &[NeedleProbe]) -> Self {
             // SAFETY (all intrinsics): SSE2 is part of x86-64.
             unsafe {
+                let (needles, needle_count) =
+                    NeedleChecks::all(needles, |b| _mm_set1_epi8(b as i8));
                 Sse2 {
                     nl: _mm_set1_epi8(b'\n' as i8),
                     bs: _mm_set1_epi8(b'\\' as i8),
@@ -442,6 +617,8 @@ mod x86 {
                     mid: _mm_set1_epi8(probe.map_or(0, |k| k.mid_byte) as i8),
                     mid_at: probe.map_or(0, |k| k.mid),
                     probing: probe.is_some(),
+                    needles,
+                    needle_count,
                 }
             }
         }
@@ -470,6 +647,14 @@ mod x86 {
                         let mid = _mm_cmpeq_epi8(mid, self.mid);
                         m = _mm_or_si128(m, _mm_and_si128(q, mid));
                     }
+                    for checks in &self.needles[..self.needle_count] {
+                        let mut n = _mm_cmpeq_epi8(v, checks.bytes[0]);
+                        for k in 1..checks.len {
+                            let w = _mm_loadu_si128(p.add(at + checks.rel[k]) as *const __m128i);
+                            n = _mm_and_si128(n, _mm_cmpeq_epi8(w, checks.bytes[k]));
+                        }
+                        m = _mm_or_si128(m, n);
+                    }
                     mask |= (_mm_movemask_epi8(m) as u32 as u64) << at;
                 }
                 mask
@@ -489,10 +674,10 @@ mod x86 {
     pub(super) unsafe fn scan_avx512(
         buf: &[u8],
         start: usize,
-        probe: Option<&KeyProbe>,
+        probes: Probes<'_>,
         on_line: &mut dyn FnMut(LineScan) -> bool,
     ) {
-        drive::<Avx512>(buf, start, probe, on_line)
+        drive::<Avx512>(buf, start, probes, on_line)
     }
 
     /// # Safety
@@ -501,10 +686,10 @@ mod x86 {
     pub(super) unsafe fn scan_avx2(
         buf: &[u8],
         start: usize,
-        probe: Option<&KeyProbe>,
+        probes: Probes<'_>,
         on_line: &mut dyn FnMut(LineScan) -> bool,
     ) {
-        drive::<Avx2>(buf, start, probe, on_line)
+        drive::<Avx2>(buf, start, probes, on_line)
     }
 
     /// # Safety
@@ -512,27 +697,36 @@ mod x86 {
     pub(super) unsafe fn scan_sse2(
         buf: &[u8],
         start: usize,
-        probe: Option<&KeyProbe>,
+        probes: Probes<'_>,
         on_line: &mut dyn FnMut(LineScan) -> bool,
     ) {
-        drive::<Sse2>(buf, start, probe, on_line)
+        drive::<Sse2>(buf, start, probes, on_line)
     }
 
     #[inline(always)]
     fn drive<K: Kernel>(
         buf: &[u8],
         start: usize,
-        probe: Option<&KeyProbe>,
+        probes: Probes<'_>,
         on_line: &mut dyn FnMut(LineScan) -> bool,
     ) {
         let mut line = start;
-        let mut carry = Carry::new(start, probe);
+        let probe = probes.key;
+        let mut carry = Carry::new(start, probes);
         let kernel_probe = probe.map(|k| Probe {
             mid: k.probe,
             mid_byte: k.quoted[k.probe],
         });
-        let kernel = K::new(kernel_probe.as_ref());
-        let reach = kernel_probe.as_ref().map_or(0, |k| k.mid);
+        let kernel = K::new(kernel_probe.as_ref(), probes.needles());
+        // How far past a block the kernel reads.
+        let needle_reach = probes
+            .needles()
+            .iter()
+            .map(|n| n.at[n.at.len() - 1] - n.at[0]);
+        let reach = needle_reach
+            .chain(kernel_probe.as_ref().map(|k| k.mid))
+            .max()
+            .unwrap_or(0);
         let fits = |b: usize| b + BLOCK + reach <= buf.len();
         // Whether a byte of 0x80 or above was seen since the line's first block began: the
         // accumulator cannot tell lines within a block apart, so a line sharing a block with
@@ -568,22 +762,25 @@ mod x86 {
                             carry.keys.add(at - line);
                         }
                     }
-                    _ if at < carry.skip_to => {}
+                    b'\n' | b'\\' if at < carry.skip_to => {}
                     b'\n' => {
                         let scan = LineScan {
                             newline: Some(at),
                             escaped: carry.escaped,
                             non_ascii: high && !buf[line..at].is_ascii(),
                             keys: carry.keys,
+                            needle: carry.needle,
                         };
                         if !on_line(scan) {
                             return;
                         }
                         line = at + 1;
-                        carry = Carry::new(line, probe);
+                        carry = Carry::new(line, probes);
                         high = block_high;
                     }
-                    _ => carry.backslash(buf, at),
+                    b'\\' => carry.backslash(buf, at),
+                    // A needle candidate, by its first tested byte (never one of the above).
+                    _ => carry.needle_candidate(buf, line, at, probes),
                 }
             }
             b += BLOCK;
@@ -591,11 +788,11 @@ mod x86 {
         // Every byte the kernel saw since the line's first block is in `high`; the last bytes,
         // too few for a whole block and its probe reach, are scanned without the kernel.
         carry.non_ascii = high && !buf[line..b.clamp(line, buf.len())].is_ascii();
-        let scan = finish_portable(buf, line, b.clamp(line, buf.len()), probe, carry);
+        let scan = finish_portable(buf, line, b.clamp(line, buf.len()), probes, carry);
         if on_line(scan)
             && let Some(newline) = scan.newline
         {
-            super::scan_lines_portable(buf, newline + 1, probe, on_line);
+            super::scan_lines_portable(buf, newline + 1, probes, on_line);
         }
     }
 }
@@ -606,6 +803,39 @@ mod tests {
 
     fn probe() -> KeyProbe {
         KeyProbe::new("eventName").unwrap()
+    }
+
+    fn key(p: &KeyProbe) -> Probes<'_> {
+        Probes {
+            key: Some(p),
+            needles: &[],
+        }
+    }
+
+    #[test]
+    fn needle_probes_test_rare_bytes_first() {
+        let p = NeedleProbe::new(b"requestParameters too large").unwrap();
+        // `P`, then the two blanks after it.
+        assert_eq!(p.at, vec![7, 17, 21]);
+        let p = NeedleProbe::new(b"\"abc").unwrap();
+        assert_eq!(p.at[0], 2, "never reported by a quote");
+        assert_eq!(NeedleProbe::new(b"a").unwrap().at, vec![0]);
+        for bad in [&b""[..], b"a\nb", b"\"\\"] {
+            assert_eq!(NeedleProbe::new(bad), None, "{bad:?}");
+        }
+        let needles = [NeedleProbe::new(b"SendCommand").unwrap()];
+        let probes = Probes {
+            key: None,
+            needles: &needles,
+        };
+        let buf = b"{\"a\":\"xSendCommandx\"}\n{\"a\":\"SendComman\"}\n";
+        let mut found = Vec::new();
+        scan_lines(buf, 0, probes, &mut |l| {
+            found.push(l.needle);
+            true
+        });
+        assert_eq!(found, vec![Some(true), Some(false), Some(false)]);
+        assert_eq!(scan_line(buf, 0, Probes::default()).needle, None);
     }
 
     #[test]
@@ -626,15 +856,18 @@ mod tests {
         let mut buf = line.to_vec();
         buf.extend_from_slice(b"\n{\"eventName\":\"B\"}");
         let p = probe();
-        let scan = scan_line(&buf, 0, Some(&p));
+        let scan = scan_line(&buf, 0, key(&p));
         assert_eq!(scan.newline, Some(line.len()));
         assert!(scan.escaped);
         assert!(!scan.non_ascii);
         assert_eq!(scan.keys, KeyHits::Several);
-        let second = scan_line(&buf, line.len() + 1, Some(&p));
+        let second = scan_line(&buf, line.len() + 1, key(&p));
         assert_eq!(second.newline, None);
         assert_eq!(second.keys, KeyHits::Once(1));
-        assert_eq!(scan_line(&buf, 0, None).keys, KeyHits::NotLooked);
+        assert_eq!(
+            scan_line(&buf, 0, Probes::default()).keys,
+            KeyHits::NotLooked
+        );
     }
 
     /// A small deterministic generator (xorshift), so failures reproduce.
@@ -659,6 +892,8 @@ mod tests {
         const PIECES: &[&[u8]] = &[
             b"\"eventName\"",
             b"\"eventName\":\"SendCommand\"",
+            b"SendCommand",
+            b"Name\" \\u",
             b"\"eventNam",
             b"eventName\"",
             b"\"event",
@@ -679,19 +914,23 @@ mod tests {
             b"                                                                ",
         ];
         let p = probe();
+        // Needles made of the pieces, one reported by a byte the events also use (`N` of
+        // the key probe), one longer than a block's reach so far.
+        let needles: Vec<NeedleProbe> = [&b"SendCommand"[..], b"ventNa", b"xyz0", b"Name\" \\u"]
+            .iter()
+            .map(|n| NeedleProbe::new(n).unwrap())
+            .collect();
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         // Every line `scan` reports from `start`, stopping after `stop` lines.
-        type Scan<'a> =
-            &'a dyn Fn(&[u8], usize, Option<&KeyProbe>, &mut dyn FnMut(LineScan) -> bool);
-        let lines =
-            |scan: Scan<'_>, buf: &[u8], start: usize, probe: Option<&KeyProbe>, stop: usize| {
-                let mut out = Vec::new();
-                scan(buf, start, probe, &mut |line| {
-                    out.push(line);
-                    out.len() < stop
-                });
-                out
-            };
+        type Scan<'a> = &'a dyn Fn(&[u8], usize, Probes<'_>, &mut dyn FnMut(LineScan) -> bool);
+        let lines = |scan: Scan<'_>, buf: &[u8], start: usize, probes: Probes<'_>, stop: usize| {
+            let mut out = Vec::new();
+            scan(buf, start, probes, &mut |line| {
+                out.push(line);
+                out.len() < stop
+            });
+            out
+        };
         for case in 0..20_000 {
             let mut buf = Vec::new();
             let pieces = 1 + rng.below(80);
@@ -700,7 +939,19 @@ mod tests {
             }
             let start = rng.below(buf.len().min(70) + 1);
             let stop = 1 + rng.below(6);
-            for probe in [None, Some(&p)] {
+            let all = [
+                Probes::default(),
+                key(&p),
+                Probes {
+                    key: Some(&p),
+                    needles: &needles,
+                },
+                Probes {
+                    key: None,
+                    needles: &needles[..1],
+                },
+            ];
+            for probe in all {
                 let expected = lines(&scan_lines_portable, &buf, start, probe, stop);
                 let got = lines(&scan_lines, &buf, start, probe, stop);
                 assert_eq!(got, expected, "case {case}: {buf:?} from {start}");
@@ -709,10 +960,7 @@ mod tests {
                 {
                     // SAFETY: SSE2 is part of x86-64.
                     let sse2 =
-                        |b: &[u8],
-                         s: usize,
-                         p: Option<&KeyProbe>,
-                         f: &mut dyn FnMut(LineScan) -> bool| unsafe {
+                        |b: &[u8], s: usize, p: Probes<'_>, f: &mut dyn FnMut(LineScan) -> bool| unsafe {
                             x86::scan_sse2(b, s, p, f)
                         };
                     let got = lines(&sse2, &buf, start, probe, stop);
@@ -722,7 +970,7 @@ mod tests {
                         let avx2 =
                             |b: &[u8],
                              s: usize,
-                             p: Option<&KeyProbe>,
+                             p: Probes<'_>,
                              f: &mut dyn FnMut(LineScan) -> bool| unsafe {
                                 x86::scan_avx2(b, s, p, f)
                             };
@@ -736,7 +984,8 @@ mod tests {
 
     #[test]
     fn the_portable_scan_follows_json_escapes() {
-        let scan = |s: &[u8]| scan_line_portable(s, 0, Some(&probe()));
+        let p = probe();
+        let scan = |s: &[u8]| scan_line_portable(s, 0, key(&p));
         // An escaped backslash does not escape what follows it.
         assert!(!scan(br#"{"a":"\\u"}"#).escaped);
         assert!(scan(br#"{"a":"\\\u0041"}"#).escaped);

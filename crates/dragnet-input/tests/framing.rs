@@ -5,8 +5,8 @@ use std::ops::ControlFlow;
 use std::path::PathBuf;
 
 use dragnet_input::{
-    InputOptions, KeyHits, KeyProbe, Limit, Problem, ProblemKind, RecordKind, RecordLocation,
-    RecordSpan, Source, SourceStats, Validation, read_batches, read_reader,
+    InputOptions, KeyHits, KeyProbe, Limit, NeedleProbe, Problem, ProblemKind, RecordKind,
+    RecordLocation, RecordSpan, Source, SourceStats, Validation, read_batches, read_reader,
 };
 
 struct Framed {
@@ -679,10 +679,17 @@ fn elasticsearch_hits_yield_their_source_as_ecs() {
     );
 }
 
+/// Needles framing mode probes for (some in the fixtures, some not).
+const NEEDLES: [&str; 3] = ["CreateUser", "Records", "not in any fixture"];
+
 fn framing_mode() -> InputOptions {
     InputOptions {
         validate: Validation::Framing,
         probe_key: KeyProbe::new("eventName"),
+        probe_needles: NEEDLES
+            .iter()
+            .map(|n| NeedleProbe::new(n.as_bytes()).unwrap())
+            .collect(),
         ..InputOptions::default()
     }
 }
@@ -702,6 +709,9 @@ fn observed(f: &Framed) -> (Vec<(String, RecordSpan)>, Vec<Problem>, SourceStats
             let keys = std::mem::take(&mut span.key_hits);
             if keys != KeyHits::NotLooked {
                 assert_eq!(keys, key_hits(text, "\"eventName\""), "{text}");
+            }
+            if let Some(found) = span.needle_hit.take() {
+                assert_eq!(found, NEEDLES.iter().any(|n| text.contains(n)), "{text}");
             }
             (text.clone(), span)
         })
