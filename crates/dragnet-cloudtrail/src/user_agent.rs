@@ -18,9 +18,26 @@
 //! pattern as `ua-parser` compiles it and reading its necessary literals from the text (several ms
 //! of CPU when it was done at run time). What is left for the first record that needs one of these
 //! fields is building each list's literal automaton from the generated table (~2,700 literals,
-//! ~1.5-2 ms on one thread). An AWS tool's agent compiles a handful of regexes; the ~290 distinct
-//! agents of the shared datasets and the tests' list compile ~330. A rule set that never reads
-//! these fields pays nothing.
+//! ~1.5-2 ms on one thread). An AWS tool's agent compiles a handful of regexes, a browser's up to
+//! ~200 (most device rules need only `; ` and `) AppleWebKit`); the ~290 distinct agents of the
+//! shared datasets and the tests' list compile ~330. A rule set that never reads these fields
+//! pays nothing.
+//!
+//! The patterns are compiled with `regex-lite`, not `regex`: ~6 µs a pattern instead of ~75 µs
+//! (`regex` builds forward and reverse NFAs over Unicode classes, extracts literals and builds
+//! a prefilter; `regex-lite` parses into one small NFA run by a PikeVM). Its searches are
+//! slower, but each distinct agent is parsed once per thread (the cache below). The 8 agents of
+//! a 1 GB benchmark's alerts compile ~195 regexes: ~15 ms of CPU with `regex`, ~1.2 ms with
+//! `regex-lite`. The answers are `regex`'s (the differential test checks them): by
+//! construction every rewritten pattern is ASCII, its shorthand classes are spelled out in
+//! ASCII and `\b` is `(?-u:\b)`, which is what `regex-lite`'s `\b` means; both crates read
+//! `&str` haystacks by code point (`.` and negated classes match one scalar value, bounded
+//! repetitions count scalar values), use leftmost-first semantics with the same capture rules,
+//! and expand `$1`/`${name}` with the same code. The one difference left is case folding:
+//! `regex-lite` folds ASCII only, while `regex` folds Unicode, where `k` also matches `K` (U+212A)
+//! and `s` matches `ſ` (U+017F). On an ASCII agent the two are the same, so a case-insensitive
+//! (device) rule runs on `regex-lite` only for ASCII agents, and on `regex` (compiled then) for
+//! the others.
 //!
 //! Where this can differ from Elasticsearch (none of it shows in Elastic's pipeline fixtures):
 //! - Rule data: uap-core 0.18.0 as `ua-parser` 0.2.2 ships it, while Elasticsearch bundles its own
@@ -40,7 +57,6 @@ use std::collections::HashMap;
 use std::sync::{LazyLock, OnceLock};
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind};
-use regex::{Captures, Regex, RegexBuilder};
 use serde_json::Value;
 
 /// An agent or OS rule: regex, then name and four version replacements.
@@ -81,26 +97,84 @@ pub(crate) struct Prefilter {
     pub(crate) literals: &'static [&'static str],
 }
 
-/// One uap-core rule's pattern (as `ua-parser` compiles it), compiled on first use.
+/// One uap-core rule's pattern (as `ua-parser` compiles it), compiled on first use: with
+/// `regex-lite`, or with `regex` for a case-insensitive rule on a non-ASCII agent (see the
+/// module doc for why both give `regex`'s answers).
 struct LazyRegex {
     pattern: &'static str,
     case_insensitive: bool,
     /// Ids in [`RuleList::literals`] of strings one of which occurs (folded) in every agent the
     /// pattern matches; `None` when no such set is known, i.e. always try the pattern.
     needs: Option<&'static [u32]>,
-    regex: OnceLock<Regex>,
+    lite: OnceLock<regex_lite::Regex>,
+    unicode: OnceLock<regex::Regex>,
 }
 
 impl LazyRegex {
-    fn regex(&self) -> &Regex {
-        self.regex.get_or_init(|| {
-            // The rules are fixed at build time and covered by the tests, so a failure here is
-            // a build defect, not bad input.
-            RegexBuilder::new(self.pattern)
+    fn new(pattern: &'static str, case_insensitive: bool, needs: Option<&'static [u32]>) -> Self {
+        LazyRegex {
+            pattern,
+            case_insensitive,
+            needs,
+            lite: OnceLock::new(),
+            unicode: OnceLock::new(),
+        }
+    }
+
+    /// The rules are fixed at build time and covered by the tests, so a failure to compile is a
+    /// build defect, not bad input.
+    const COMPILES: &str = "uap-core regexes.yaml compiles";
+
+    fn lite(&self) -> &regex_lite::Regex {
+        self.lite.get_or_init(|| {
+            regex_lite::RegexBuilder::new(self.pattern)
                 .case_insensitive(self.case_insensitive)
                 .build()
-                .expect("uap-core regexes.yaml compiles")
+                .expect(Self::COMPILES)
         })
+    }
+
+    fn unicode(&self) -> &regex::Regex {
+        self.unicode.get_or_init(|| {
+            regex::RegexBuilder::new(self.pattern)
+                .case_insensitive(self.case_insensitive)
+                .build()
+                .expect(Self::COMPILES)
+        })
+    }
+
+    /// `regex`'s captures of the pattern in `agent` (`regex-lite` folds case in ASCII only, so
+    /// a case-insensitive rule goes to `regex` when the agent is not ASCII).
+    fn captures<'h>(&self, agent: &'h str) -> Option<Captures<'h>> {
+        if self.case_insensitive && !agent.is_ascii() {
+            self.unicode().captures(agent).map(Captures::Unicode)
+        } else {
+            self.lite().captures(agent).map(Captures::Lite)
+        }
+    }
+}
+
+/// A rule's match, from whichever engine ran it.
+enum Captures<'h> {
+    Lite(regex_lite::Captures<'h>),
+    Unicode(regex::Captures<'h>),
+}
+
+impl<'h> Captures<'h> {
+    /// Group `index`'s text, if it took part in the match.
+    fn get(&self, index: usize) -> Option<&'h str> {
+        match self {
+            Captures::Lite(c) => c.get(index).map(|m| m.as_str()),
+            Captures::Unicode(c) => c.get(index).map(|m| m.as_str()),
+        }
+    }
+
+    /// `template` with `$1`, `${name}`... replaced (both crates' `expand` are the same code).
+    fn expand(&self, template: &str, out: &mut String) {
+        match self {
+            Captures::Lite(c) => c.expand(template, out),
+            Captures::Unicode(c) => c.expand(template, out),
+        }
     }
 }
 
@@ -121,11 +195,8 @@ impl RuleList {
             .patterns
             .iter()
             .enumerate()
-            .map(|(index, &(pattern, needs))| LazyRegex {
-                pattern,
-                case_insensitive: case_insensitive(index),
-                needs,
-                regex: OnceLock::new(),
+            .map(|(index, &(pattern, needs))| {
+                LazyRegex::new(pattern, case_insensitive(index), needs)
             })
             .collect();
         // The non-contiguous NFA is the cheapest to build, and fast enough for a few hundred
@@ -149,7 +220,7 @@ impl RuleList {
             {
                 return None;
             }
-            rule.regex().captures(agent).map(|c| (index, c))
+            rule.captures(agent).map(|c| (index, c))
         })
     }
 }
@@ -180,10 +251,7 @@ static MATCHER: LazyLock<Matcher> = LazyLock::new(Matcher::new);
 
 /// Group `index`'s text; a group that did not take part or matched nothing counts as absent.
 fn group<'h>(captures: &Captures<'h>, index: usize) -> Option<&'h str> {
-    captures
-        .get(index)
-        .map(|m| m.as_str())
-        .filter(|s| !s.is_empty())
+    captures.get(index).filter(|s| !s.is_empty())
 }
 
 /// A replacement with `$` followed by a digit somewhere is a template.
@@ -194,7 +262,7 @@ fn is_template(replacement: &str) -> bool {
         .any(|pair| pair[0] == b'$' && pair[1].is_ascii_digit())
 }
 
-/// A templated OS or device field: the `regex` crate's expansion of the template, trimmed.
+/// A templated OS or device field: the expansion of the template, trimmed.
 fn expand(captures: &Captures<'_>, template: &str) -> String {
     let mut out = String::new();
     captures.expand(template, &mut out);
@@ -745,7 +813,7 @@ mod tests {
         [&m.agents, &m.systems, &m.devices].map(|list| {
             list.rules
                 .iter()
-                .filter(|r| r.regex.get().is_some())
+                .filter(|r| r.lite.get().is_some() || r.unicode.get().is_some())
                 .count()
         })
     }
@@ -765,6 +833,39 @@ mod tests {
         // Every uap-core rule has a necessary literal today; a rule without one would still be
         // correct (always tried), just slower.
         assert_eq!(without, [0, 0, 0]);
+    }
+
+    /// What makes `regex-lite` give `regex`'s answers (module doc): every rule is ASCII, and
+    /// compiles with `regex-lite` (and the case-insensitive ones with `regex` too).
+    #[test]
+    fn every_rule_is_ascii_and_compiles_with_both_engines() {
+        let matcher = Matcher::new();
+        for list in [&matcher.agents, &matcher.systems, &matcher.devices] {
+            for rule in &list.rules {
+                assert!(rule.pattern.is_ascii(), "{}", rule.pattern);
+                rule.lite();
+                if rule.case_insensitive {
+                    rule.unicode();
+                }
+            }
+        }
+    }
+
+    /// A case-insensitive rule sees `K` (Kelvin sign) as `k` only through `regex`: the
+    /// non-ASCII path is taken.
+    #[test]
+    fn case_insensitive_rules_fold_unicode_on_non_ascii_agents() {
+        let rule = LazyRegex::new("(kindle)", true, None);
+        let agent = "Mozilla/5.0 (\u{212A}INDLE)";
+        assert_eq!(
+            rule.captures(agent).and_then(|c| c.get(1)),
+            Some("\u{212A}INDLE")
+        );
+        assert!(rule.lite().captures(agent).is_none());
+        assert_eq!(
+            rule.captures("(KINDLE)").and_then(|c| c.get(1)),
+            Some("KINDLE")
+        );
     }
 
     #[test]
