@@ -223,21 +223,76 @@ pub(crate) fn scan_lines(
     probes: Probes<'_>,
     on_line: &mut dyn FnMut(LineScan) -> bool,
 ) {
+    scan_lines_with(kernel(), buf, start, probes, on_line)
+}
+
+/// [`scan_lines`] with this kernel, which must be one of [`available_kernels`].
+fn scan_lines_with(
+    kernel: ScanKernel,
+    buf: &[u8],
+    start: usize,
+    probes: Probes<'_>,
+    on_line: &mut dyn FnMut(LineScan) -> bool,
+) {
+    match kernel {
+        // SAFETY: the caller took it from `available_kernels`: the CPU has AVX-512BW.
+        #[cfg(target_arch = "x86_64")]
+        ScanKernel::Avx512 => unsafe { x86::scan_avx512(buf, start, probes, on_line) },
+        // SAFETY: the caller took it from `available_kernels`: the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        ScanKernel::Avx2 => unsafe { x86::scan_avx2(buf, start, probes, on_line) },
+        // SAFETY: SSE2 is part of x86-64.
+        #[cfg(target_arch = "x86_64")]
+        ScanKernel::Sse2 => unsafe { x86::scan_sse2(buf, start, probes, on_line) },
+        ScanKernel::Portable => scan_lines_portable(buf, start, probes, on_line),
+    }
+}
+
+/// The scan implementations, fastest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ScanKernel {
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    #[cfg(target_arch = "x86_64")]
+    Sse2,
+    Portable,
+}
+
+/// The fastest kernel the CPU runs, chosen once. `DRAGNET_SCAN_KERNEL` (`avx512`, `avx2`,
+/// `sse2`, `portable`) picks a slower one, to benchmark what a machine without the faster
+/// instructions would do; a kernel the CPU lacks is never picked.
+fn kernel() -> ScanKernel {
+    static KERNEL: std::sync::OnceLock<ScanKernel> = std::sync::OnceLock::new();
+    *KERNEL.get_or_init(|| {
+        let available = available_kernels();
+        let wanted = std::env::var("DRAGNET_SCAN_KERNEL").ok();
+        let named =
+            |k: ScanKernel| format!("{k:?}").eq_ignore_ascii_case(wanted.as_deref().unwrap_or(""));
+        available
+            .iter()
+            .copied()
+            .find(|&k| named(k))
+            .unwrap_or(available[0])
+    })
+}
+
+/// The kernels this CPU can run, fastest first (the portable scan always).
+fn available_kernels() -> Vec<ScanKernel> {
+    let mut out = Vec::new();
     #[cfg(target_arch = "x86_64")]
     {
         if std::is_x86_feature_detected!("avx512bw") {
-            // SAFETY: the CPU has AVX-512BW.
-            return unsafe { x86::scan_avx512(buf, start, probes, on_line) };
+            out.push(ScanKernel::Avx512);
         }
         if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2.
-            return unsafe { x86::scan_avx2(buf, start, probes, on_line) };
+            out.push(ScanKernel::Avx2);
         }
-        // SAFETY: SSE2 is part of x86-64.
-        unsafe { x86::scan_sse2(buf, start, probes, on_line) }
+        out.push(ScanKernel::Sse2);
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    scan_lines_portable(buf, start, probes, on_line)
+    out.push(ScanKernel::Portable);
+    out
 }
 
 /// [`scan_lines`] built from [`scan_line_portable`].
@@ -953,30 +1008,17 @@ mod tests {
             ];
             for probe in all {
                 let expected = lines(&scan_lines_portable, &buf, start, probe, stop);
-                let got = lines(&scan_lines, &buf, start, probe, stop);
-                assert_eq!(got, expected, "case {case}: {buf:?} from {start}");
                 assert_eq!(scan_line(&buf, start, probe), expected[0]);
-                #[cfg(target_arch = "x86_64")]
-                {
-                    // SAFETY: SSE2 is part of x86-64.
-                    let sse2 =
-                        |b: &[u8], s: usize, p: Probes<'_>, f: &mut dyn FnMut(LineScan) -> bool| unsafe {
-                            x86::scan_sse2(b, s, p, f)
+                for kernel in available_kernels() {
+                    let with =
+                        |b: &[u8], s: usize, p: Probes<'_>, f: &mut dyn FnMut(LineScan) -> bool| {
+                            scan_lines_with(kernel, b, s, p, f)
                         };
-                    let got = lines(&sse2, &buf, start, probe, stop);
-                    assert_eq!(got, expected, "sse2, case {case}: {buf:?} from {start}");
-                    if std::is_x86_feature_detected!("avx2") {
-                        // SAFETY: the CPU has AVX2.
-                        let avx2 =
-                            |b: &[u8],
-                             s: usize,
-                             p: Probes<'_>,
-                             f: &mut dyn FnMut(LineScan) -> bool| unsafe {
-                                x86::scan_avx2(b, s, p, f)
-                            };
-                        let got = lines(&avx2, &buf, start, probe, stop);
-                        assert_eq!(got, expected, "avx2, case {case}: {buf:?} from {start}");
-                    }
+                    let got = lines(&with, &buf, start, probe, stop);
+                    assert_eq!(
+                        got, expected,
+                        "{kernel:?}, case {case}: {buf:?} from {start}"
+                    );
                 }
             }
         }
