@@ -12,12 +12,13 @@
 //! Most records match no rule. Each rule names one *gate* clause, its most selective (see
 //! [`needle_rarity`]: `userIdentity.type` values, service endpoints and read-only call names
 //! open for many records), and the work is in two steps:
-//! 1. [`Prefilter::mark_batch`], over a whole batch at once: one leftmost-first Aho-Corasick
-//!    scan (SIMD Teddy) for the gate byte needles, or one memmem scan per needle when there
-//!    are few; the escape openers; and per member key (`"eventName"`, found by the framer or
-//!    by memmem) a look-up of its value in the gate values and prefixes. Member clauses are
-//!    preferred as gates: they cost no byte search. Records nothing marks are skipped;
-//!    typically a few percent are marked.
+//! 1. [`Prefilter::mark_batch`], over a whole batch at once: the gate byte needles, which the
+//!    framer looks for itself when they are few and exact ([`Prefilter::probe_needles`]),
+//!    else one leftmost-first Aho-Corasick scan (SIMD Teddy) or one memmem scan per needle;
+//!    the escape openers (flagged by the framer); and per member key (`"eventName"`, found by
+//!    the framer, [`Prefilter::probe_key`], or by memmem) a look-up of its value in the gate
+//!    values and prefixes. Member clauses are preferred as gates: they cost no byte search.
+//!    Records nothing marks are skipped; typically a few percent are marked.
 //! 2. [`Prefilter::candidates`], per marked record, decides exactly: the gate needles by
 //!    overlapping automata, the member values by reading every occurrence of the key, the other
 //!    clauses needle by needle (memmem), each needle searched at most once per record.

@@ -76,9 +76,9 @@ impl KeyProbe {
     }
 }
 
-/// A literal whose presence in a line the scan notes ([`LineScan::needle`]): a raw-bytes
-/// prefilter's gate needle, found by testing up to three of its rarer bytes at once, then the
-/// whole literal.
+/// A literal whose presence in a line the scan notes ([`crate::RecordSpan::needle_hit`]): a
+/// raw-bytes prefilter's gate needle, found by testing up to three of its rarer bytes at once,
+/// then the whole literal.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NeedleProbe {
     needle: Box<[u8]>,
