@@ -1112,7 +1112,11 @@ impl<'a> Framer<'a> {
             let mut scanned = std::mem::take(&mut self.scanned);
             let probes = Probes {
                 key: self.opts.probe_key.as_ref(),
-                needles: &self.opts.probe_needles,
+                needles: if line_scan::needles_pay_off() {
+                    &self.opts.probe_needles
+                } else {
+                    &[]
+                },
             };
             line_scan::scan_lines(&self.buf, p, probes, &mut |line| {
                 scanned.push_back(line);

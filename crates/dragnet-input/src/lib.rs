@@ -239,7 +239,8 @@ pub struct InputOptions {
     pub probe_key: Option<KeyProbe>,
     /// Literals whose presence the JSON-lines fast path notes in the same pass
     /// ([`RecordSpan::needle_hit`]): a prefilter's byte gate needles, so it need not search
-    /// each batch for them. More than [`MAX_NEEDLE_PROBES`] are not probed. Default none.
+    /// each batch for them. More than [`MAX_NEEDLE_PROBES`] are not probed, nor any on a CPU
+    /// without AVX-512BW (there the consumer's own search is cheaper). Default none.
     pub probe_needles: Vec<NeedleProbe>,
 }
 
