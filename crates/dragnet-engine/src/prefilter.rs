@@ -991,8 +991,9 @@ impl Prefilter {
     /// `escaped` says, per span, whether the framer saw a `\\u` or `\\/` in it
     /// ([`dragnet_input::RecordSpan::escaped`]); unless it knows for every span (say, it is
     /// empty), the batch is searched for escapes here. `key_hits` says, per span, where the
-    /// framer found [`Prefilter::probe_key`] ([`dragnet_input::RecordSpan::key_hits`]); where
-    /// it did not look (or `key_hits` is empty), the records are searched for it here.
+    /// framer found [`Prefilter::probe_key`] ([`dragnet_input::RecordSpan::key_hits`]), with
+    /// the value after it when the framer read it ([`dragnet_input::RecordSpan::key_value`]);
+    /// where it did not look (or `key_hits` is empty), the records are searched for it here.
     /// `needle_hits` says, per span, whether the framer found one of
     /// [`Prefilter::probe_needles`]; unless it knows for every span, the batch is searched
     /// for the byte gate needles here.
@@ -1001,7 +1002,7 @@ impl Prefilter {
         buf: &[u8],
         spans: &[Range<usize>],
         escaped: &[Option<bool>],
-        key_hits: &[KeyHits],
+        key_hits: &[(KeyHits, Option<(u32, u32)>)],
         needle_hits: &[Option<bool>],
         hit: &mut Vec<bool>,
     ) -> bool {
@@ -1051,7 +1052,7 @@ impl Prefilter {
             any.mark(buf, spans, hit);
         }
         let looked =
-            key_hits.len() == spans.len() && key_hits.iter().any(|k| *k != KeyHits::NotLooked);
+            key_hits.len() == spans.len() && key_hits.iter().any(|(k, _)| *k != KeyHits::NotLooked);
         for member in &self.members {
             if !member.has_gate() {
                 continue;
@@ -1059,17 +1060,23 @@ impl Prefilter {
             let key_len = member.finder.needle().len();
             if looked && Some(member.key) == self.probe_key() {
                 // The framer found the key while framing: read the values where it is.
-                for ((span, keys), h) in spans.iter().zip(key_hits).zip(hit.iter_mut()) {
+                for ((span, &(keys, value)), h) in spans.iter().zip(key_hits).zip(hit.iter_mut()) {
                     if *h {
                         continue;
                     }
                     let record = &buf[span.clone()];
-                    *h = match *keys {
-                        KeyHits::Absent => false,
-                        KeyHits::Once(at) => {
+                    *h = match (keys, value) {
+                        (KeyHits::Absent, _) => false,
+                        // The value the framer read: most are ruled out by their length,
+                        // without reading the record.
+                        (KeyHits::Once(_), Some((start, len))) => {
+                            let start = start as usize;
+                            member.opens_gate(&record[start..start + len as usize])
+                        }
+                        (KeyHits::Once(at), None) => {
                             member.value_opens_gate(member_value_at(record, at as usize + key_len))
                         }
-                        KeyHits::Several | KeyHits::NotLooked => {
+                        (KeyHits::Several | KeyHits::NotLooked, _) => {
                             let mut open = false;
                             let decidable = member_values(record, &member.finder, &mut |v| {
                                 open |= member.opens_gate(v);
@@ -1629,20 +1636,42 @@ mod tests {
         assert_eq!(flagged, hit);
         // So do the framer's notes of where the probed key is (some records not looked at).
         assert_eq!(p.probe_key(), Some("eventName"));
-        let key_hits: Vec<KeyHits> = spans
+        // The framer reads the value after a key found once, when it is a plain string: a
+        // stand-in here (the framer's own reading is tested in dragnet-input), left out for
+        // some records as the framer does past 64 bytes.
+        let plain_value = |record: &[u8], after: usize| {
+            let rest = &record[after..];
+            let colon = rest.iter().position(|&b| b != b' ')?;
+            if rest[colon] != b':' {
+                return None;
+            }
+            let quote = colon + 1 + rest[colon + 1..].iter().position(|&b| b != b' ')?;
+            if rest[quote] != b'"' {
+                return None;
+            }
+            let len = rest[quote + 1..]
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\')?;
+            (rest[quote + 1 + len] == b'"').then_some(((after + quote + 1) as u32, len as u32))
+        };
+        let key_hits: Vec<(KeyHits, Option<(u32, u32)>)> = spans
             .iter()
             .enumerate()
             .map(|(n, s)| {
                 let record = &buf[s.clone()];
                 let found: Vec<usize> = memmem::find_iter(record, b"\"eventName\"").collect();
                 match found[..] {
-                    _ if n % 7 == 0 => KeyHits::NotLooked,
-                    [] => KeyHits::Absent,
-                    [at] => KeyHits::Once(at as u32),
-                    _ => KeyHits::Several,
+                    _ if n % 7 == 0 => (KeyHits::NotLooked, None),
+                    [] => (KeyHits::Absent, None),
+                    [at] => (
+                        KeyHits::Once(at as u32),
+                        plain_value(record, at + 11).filter(|_| n % 3 != 0),
+                    ),
+                    _ => (KeyHits::Several, None),
                 }
             })
             .collect();
+        assert!(key_hits.iter().any(|(_, v)| v.is_some()));
         let mut probed = Vec::new();
         assert!(p.mark_batch(buf, spans, &flags, &key_hits, &[], &mut probed));
         assert_eq!(probed, hit);

@@ -186,7 +186,7 @@ struct Worker {
     hit: Vec<bool>,
     ranges: Vec<std::ops::Range<usize>>,
     escaped: Vec<Option<bool>>,
-    key_hits: Vec<KeyHits>,
+    key_hits: Vec<(KeyHits, Option<(u32, u32)>)>,
     needle_hits: Vec<Option<bool>>,
     /// The record list of the last segment's batch, handed back to frame the next segment
     /// into (see [`dragnet_input::Segment::frame_reusing`]).
@@ -577,7 +577,7 @@ impl Engine {
             worker.key_hits.clear();
             worker
                 .key_hits
-                .extend(batch.records.iter().map(|s| s.key_hits));
+                .extend(batch.records.iter().map(|s| (s.key_hits, s.key_value)));
             worker.needle_hits.clear();
             worker
                 .needle_hits

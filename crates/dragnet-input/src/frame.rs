@@ -797,6 +797,7 @@ impl<'a> Framer<'a> {
                                 escaped: None,
                                 key_hits: KeyHits::NotLooked,
                                 needle_hit: None,
+                                key_value: None,
                             });
                             self.stats.records += 1;
                         }
@@ -824,6 +825,7 @@ impl<'a> Framer<'a> {
                         escaped: None,
                         key_hits: KeyHits::NotLooked,
                         needle_hit: None,
+                        key_value: None,
                     });
                     self.stats.records += 1;
                 }
@@ -1185,6 +1187,7 @@ impl<'a> Framer<'a> {
             escaped: Some(scan.escaped),
             key_hits: scan.keys,
             needle_hit: scan.needle,
+            key_value: scan.key_value,
         });
         self.stats.records += 1;
         self.index += 1;

@@ -182,6 +182,10 @@ pub struct RecordSpan {
     /// looked while framing it (the JSON-lines fast path does, for up to
     /// [`MAX_NEEDLE_PROBES`] needles).
     pub needle_hit: Option<bool>,
+    /// When [`RecordSpan::key_hits`] is [`KeyHits::Once`] and a plain JSON string follows the
+    /// key (no `\` in it, ending within 64 bytes): the string's text as (offset from the
+    /// record's first byte, length), read by the framer while the line was in cache.
+    pub key_value: Option<(u32, u32)>,
 }
 
 /// A batch of framed records from one source, owning its bytes (so batches can be evaluated on

@@ -199,6 +199,42 @@ pub(crate) struct LineScan {
     pub keys: KeyHits,
     /// Whether a probed needle starts before the line's end; `None` without needle probes.
     pub needle: Option<bool>,
+    /// When the key occurs once and a plain JSON string follows it (blanks, `:`, blanks, `"`,
+    /// then no `\` before the closing `"`, within [`VALUE_LOOKAHEAD`] bytes): where that
+    /// string's text starts (from the line's first byte) and its length. Read while the line
+    /// is in cache, so a consumer can rule the value out by its length without touching the
+    /// record again.
+    pub key_value: Option<(u32, u32)>,
+}
+
+/// How far after the key [`LineScan::key_value`] looks for the value's end.
+const VALUE_LOOKAHEAD: usize = 64;
+
+/// The plain JSON string after the key ending at `after_key` (see [`LineScan::key_value`]):
+/// its start and length. `None` when something else follows, when it holds a `\`, or when
+/// the line or the lookahead ends first: the consumer then reads the record itself.
+fn string_value(buf: &[u8], after_key: usize) -> Option<(usize, usize)> {
+    let blank = |b: u8| matches!(b, b' ' | b'\t' | b'\r');
+    let mut i = after_key;
+    while buf.get(i).copied().is_some_and(blank) {
+        i += 1;
+    }
+    if buf.get(i) != Some(&b':') {
+        return None;
+    }
+    i += 1;
+    while buf.get(i).copied().is_some_and(blank) {
+        i += 1;
+    }
+    if buf.get(i) != Some(&b'"') {
+        return None;
+    }
+    let start = i + 1;
+    let near = buf.get(start..(start + VALUE_LOOKAHEAD).min(buf.len()))?;
+    let len = near
+        .iter()
+        .position(|&b| matches!(b, b'"' | b'\\' | b'\n'))?;
+    (near[len] == b'"').then_some((start, len))
 }
 
 /// Scans `buf` from `start` to the first newline that is not escaped (a `\` consumes the byte
@@ -337,6 +373,8 @@ struct Carry {
     non_ascii: bool,
     keys: KeyHits,
     needle: Option<bool>,
+    /// The first key occurrence's value, from the line's first byte.
+    key_value: Option<(u32, u32)>,
 }
 
 impl Carry {
@@ -351,6 +389,34 @@ impl Carry {
                 KeyHits::NotLooked
             },
             needle: (!probes.needles().is_empty()).then_some(false),
+            key_value: None,
+        }
+    }
+
+    /// Notes the key at `at` in the line starting at `line`, and the value after it when it
+    /// is the first.
+    #[inline(always)]
+    fn key(&mut self, buf: &[u8], line: usize, at: usize, probe: &KeyProbe) {
+        if self.keys == KeyHits::Absent {
+            self.key_value = string_value(buf, at + probe.quoted.len())
+                .and_then(|(s, l)| Some((u32::try_from(s - line).ok()?, l as u32)));
+        }
+        self.keys.add(at - line);
+    }
+
+    /// What the scan found, the line ending at `newline`.
+    fn finish(self, newline: Option<usize>) -> LineScan {
+        LineScan {
+            newline,
+            escaped: self.escaped,
+            non_ascii: self.non_ascii,
+            keys: self.keys,
+            needle: self.needle,
+            key_value: if matches!(self.keys, KeyHits::Once(_)) {
+                self.key_value
+            } else {
+                None
+            },
         }
     }
 
@@ -422,17 +488,11 @@ fn finish_portable(
         // kernels see them.
         let mut at = 0;
         while let Some(k) = memmem::find(&rest[at..], probe.quoted()) {
-            carry.keys.add(from + at + k - start);
+            carry.key(buf, start, from.min(end) + at + k, probe);
             at += k + 1;
         }
     }
-    LineScan {
-        newline,
-        escaped: carry.escaped,
-        non_ascii: carry.non_ascii,
-        keys: carry.keys,
-        needle: carry.needle,
-    }
+    carry.finish(newline)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -827,19 +887,13 @@ mod x86 {
                         if let Some(probe) = probe
                             && probe.is_at(buf, at)
                         {
-                            carry.keys.add(at - line);
+                            carry.key(buf, line, at, probe);
                         }
                     }
                     b'\n' | b'\\' if at < carry.skip_to => {}
                     b'\n' => {
-                        let scan = LineScan {
-                            newline: Some(at),
-                            escaped: carry.escaped,
-                            non_ascii: high && !buf[line..at].is_ascii(),
-                            keys: carry.keys,
-                            needle: carry.needle,
-                        };
-                        if !on_line(scan) {
+                        carry.non_ascii = high && !buf[line..at].is_ascii();
+                        if !on_line(carry.finish(Some(at))) {
                             return;
                         }
                         line = at + 1;
@@ -1035,6 +1089,35 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_value_after_a_key_found_once_is_read_when_plain() {
+        let p = probe();
+        let value = |line: &str| scan_line(line.as_bytes(), 0, key(&p)).key_value;
+        assert_eq!(
+            value(r#"{"eventName":"SendCommand","x":1}"#),
+            Some((14, 11))
+        );
+        assert_eq!(value(r#"{"eventName" : "A"}"#), Some((16, 1)));
+        assert_eq!(value(r#"{"eventName":""}"#), Some((14, 0)));
+        // Not a plain string, or not one within the line and the lookahead: the consumer
+        // reads the record itself.
+        for other in [
+            r#"{"eventName":5}"#,
+            r#"{"eventName":"a\"b"}"#,
+            r#"{"k":"eventName","x":1}"#,
+            r#"{"eventName":"cut"#,
+            "{\"eventName\":\"a\nb\"}",
+        ] {
+            assert_eq!(value(other), None, "{other}");
+        }
+        let long = format!(r#"{{"eventName":"{}"}}"#, "x".repeat(VALUE_LOOKAHEAD));
+        assert_eq!(value(&long), None);
+        let longest = format!(r#"{{"eventName":"{}"}}"#, "x".repeat(VALUE_LOOKAHEAD - 1));
+        assert_eq!(value(&longest), Some((14, VALUE_LOOKAHEAD as u32 - 1)));
+        // Several keys: none is read.
+        assert_eq!(value(r#"{"eventName":"A","y":{"eventName":"B"}}"#), None);
     }
 
     #[test]

@@ -710,6 +710,17 @@ fn observed(f: &Framed) -> (Vec<(String, RecordSpan)>, Vec<Problem>, SourceStats
             if keys != KeyHits::NotLooked {
                 assert_eq!(keys, key_hits(text, "\"eventName\""), "{text}");
             }
+            // The value the framer read after the key: the plain string right after its `:`.
+            if let Some((start, len)) = span.key_value.take() {
+                let KeyHits::Once(at) = keys else {
+                    panic!("a value without a single key: {text}")
+                };
+                let (start, len) = (start as usize, len as usize);
+                let between = &text[at as usize + "\"eventName\"".len()..start];
+                assert_eq!(between.replace([' ', '\t', '\r'], ""), ":\"", "{text}");
+                assert!(text[start + len..].starts_with('"'), "{text}");
+                assert!(!text[start..start + len].contains(['"', '\\']), "{text}");
+            }
             if let Some(found) = span.needle_hit.take() {
                 assert_eq!(found, NEEDLES.iter().any(|n| text.contains(n)), "{text}");
             }
