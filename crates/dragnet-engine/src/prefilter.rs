@@ -366,8 +366,7 @@ impl MemberKey {
         })
     }
 
-    /// Calls `f` with `v` ASCII-lowercased, or with `None` when it cannot be compared that way
-    /// (non-ASCII bytes, which Unicode case folding could map onto ASCII; or very long).
+    /// Whether some gate clause tests this key's value.
     fn has_gate(&self) -> bool {
         !(self.gate_values.is_empty()
             && self.gate_folded.is_empty()
@@ -385,6 +384,8 @@ impl MemberKey {
             .chain(self.folded_prefixes.iter().map(|(_, id)| *id))
     }
 
+    /// Calls `f` with `v` ASCII-lowercased, or with `None` when it cannot be compared that way
+    /// (non-ASCII bytes, which Unicode case folding could map onto ASCII; or very long).
     fn folded<T>(&self, v: &[u8], f: impl FnOnce(Option<&[u8]>) -> T) -> T {
         if !v.is_ascii() || v.len() > MAX_FOLDED_VALUE {
             return f(None);
