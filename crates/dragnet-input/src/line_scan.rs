@@ -1,12 +1,14 @@
-//! One pass over a JSON line that finds everything the fast path and a raw-bytes prefilter
-//! need from its bytes: where the line ends, whether it holds a `\u`/`\/` escape, whether it
-//! holds a byte outside ASCII (only then must UTF-8 be validated), and where a probed member
-//! key (`"eventName"`) occurs.
+//! One pass over JSON lines that finds everything the fast path and a raw-bytes prefilter
+//! need from their bytes: where each line ends, whether it holds a `\u`/`\/` escape, whether it
+//! holds a byte outside ASCII (only then must UTF-8 be validated), where a probed member key
+//! (`"eventName"`) occurs and the plain string after it, and whether one of a few probed
+//! needles occurs.
 //!
-//! Finding these in separate passes (`memchr2`, `memmem`, UTF-8 validation) touches every byte
-//! three times; the first touch streams the line from memory, the others run over cached
-//! bytes and cost about as much again. The SIMD kernels here test 64 bytes at a time for all
-//! of it at once. [`scan_line_portable`] is the same scan built from `memchr`/`memmem`: the
+//! Finding these in separate passes (`memchr2`, `memmem`, UTF-8 validation, a needle search)
+//! touches every byte several times; the first touch streams the line from memory, the others
+//! run over cached bytes and cost about as much again. The SIMD kernels here (AVX-512BW, AVX2,
+//! SSE2, chosen once at run time) test 64 bytes a step for all of it at once, line after line
+//! ([`scan_lines`]). [`scan_line_portable`] is the same scan built from `memchr`/`memmem`: the
 //! fallback off x86-64 and the reference the kernels are tested against.
 
 // SIMD intrinsics and unchecked loads; each `unsafe` says why it holds.
