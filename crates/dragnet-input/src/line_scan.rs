@@ -638,8 +638,9 @@ mod x86 {
     }
 
     struct Avx2 {
-        nl: __m256i,
-        bs: __m256i,
+        /// Per low nibble, the byte of `\n`, `\\` (and `"` when probing the key) that has it,
+        /// 0x80 elsewhere: a byte equal to its own lookup is one of them.
+        table: __m256i,
         quote: __m256i,
         mid: __m256i,
         mid_at: usize,
@@ -658,13 +659,15 @@ mod x86 {
             unsafe {
                 let v = _mm256_loadu_si256(p as *const __m256i);
                 *seen = _mm256_or_si256(*seen, v);
-                let mut m =
-                    _mm256_or_si256(_mm256_cmpeq_epi8(v, self.nl), _mm256_cmpeq_epi8(v, self.bs));
+                // One lookup and one compare find `\n`, `\\` and `"` (a byte of 0x80 or above
+                // looks up 0 and matches nothing).
+                let mut m = _mm256_cmpeq_epi8(_mm256_shuffle_epi8(self.table, v), v);
                 if self.probing {
+                    // Keep only the quotes the probe byte follows.
                     let q = _mm256_cmpeq_epi8(v, self.quote);
                     let mid = _mm256_loadu_si256(p.add(self.mid_at) as *const __m256i);
                     let mid = _mm256_cmpeq_epi8(mid, self.mid);
-                    m = _mm256_or_si256(m, _mm256_and_si256(q, mid));
+                    m = _mm256_andnot_si256(_mm256_andnot_si256(mid, q), m);
                 }
                 for checks in &self.needles[..self.needle_count] {
                     let mut n = _mm256_cmpeq_epi8(v, checks.bytes[0]);
@@ -688,9 +691,14 @@ mod x86 {
             unsafe {
                 let (needles, needle_count) =
                     NeedleChecks::all(needles, |b| _mm256_set1_epi8(b as i8));
+                let mut table = [0x80u8; 32];
+                for b in [b'\n', b'\\'].into_iter().chain(probe.map(|_| b'"')) {
+                    // Both 128-bit lanes: the lookup works per lane.
+                    table[usize::from(b & 0x0f)] = b;
+                    table[16 + usize::from(b & 0x0f)] = b;
+                }
                 Avx2 {
-                    nl: _mm256_set1_epi8(b'\n' as i8),
-                    bs: _mm256_set1_epi8(b'\\' as i8),
+                    table: _mm256_loadu_si256(table.as_ptr() as *const __m256i),
                     quote: _mm256_set1_epi8(b'"' as i8),
                     mid: _mm256_set1_epi8(probe.map_or(0, |k| k.mid_byte) as i8),
                     mid_at: probe.map_or(0, |k| k.mid),
