@@ -29,11 +29,10 @@
 //! non-string, an escape, a cut record) counts as holding every value.
 
 use std::collections::{HashMap, HashSet};
-use std::ops::Range;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, Input, MatchKind};
 use dragnet_cloudtrail::{MemberValue, folded_prefix_may_match, member_value_at, member_values};
-use dragnet_input::{KeyHits, NeedleProbe};
+use dragnet_input::{KeyHits, NeedleProbe, RecordSpan};
 use memchr::memmem;
 
 /// The bytes a raw record must contain for a literal to be present (or that it cannot be said).
@@ -465,23 +464,23 @@ impl BatchAutomaton {
         }
     }
 
-    /// Sets `hit[i]` for every record `spans[i]` in which a match starts (a match running
+    /// Sets `hit[i]` for every record `records[i]` in which a match starts (a match running
     /// past the record's end still marks it; one between records marks nothing), searching
-    /// `buf[spans[0].start..spans.last().end]`.
-    fn mark(&self, buf: &[u8], spans: &[Range<usize>], hit: &mut [bool]) {
+    /// from the first record's start to the last one's end.
+    fn mark(&self, buf: &[u8], records: &[RecordSpan], hit: &mut [bool]) {
         match self {
-            BatchAutomaton::Teddy(s) => mark_matches(spans, hit, |at, end| {
+            BatchAutomaton::Teddy(s) => mark_matches(records, hit, |at, end| {
                 s.find_in(buf, aho_corasick::Span { start: at, end })
                     .map(|m| m.start())
             }),
-            BatchAutomaton::General(ac) => mark_matches(spans, hit, |at, end| {
+            BatchAutomaton::General(ac) => mark_matches(records, hit, |at, end| {
                 ac.find(Input::new(buf).span(at..end)).map(|m| m.start())
             }),
             // A record holds a match of some pattern iff it holds one of one pattern: the
             // patterns may be searched for one after the other.
             BatchAutomaton::Finders(finders) => {
                 for f in finders {
-                    mark_matches(spans, hit, |at, end| {
+                    mark_matches(records, hit, |at, end| {
                         f.find(&buf[at..end]).map(|found| at + found)
                     });
                 }
@@ -493,36 +492,43 @@ impl BatchAutomaton {
 /// The marking loop of [`BatchAutomaton::mark`]: `find(at, end)` is the start of the first
 /// match within `at..end`.
 fn mark_matches(
-    spans: &[Range<usize>],
+    records: &[RecordSpan],
     hit: &mut [bool],
     find: impl Fn(usize, usize) -> Option<usize>,
 ) {
-    let (Some(first), Some(last)) = (spans.first(), spans.last()) else {
+    let (Some(first), Some(last)) = (records.first(), records.last()) else {
         return;
     };
-    let end = last.end;
-    let mut at = first.start;
+    let end = last.range.end;
+    let mut at = first.range.start;
     let mut i = 0;
     while at < end {
         let Some(start) = find(at, end) else {
             break;
         };
-        while i < spans.len() && spans[i].end <= start {
-            i += 1;
-        }
-        match spans.get(i) {
+        match record_holding(records, &mut i, start) {
             // Inside record i (a match running past its end still marks it: the exact test
             // decides). The rest of the record need not be searched.
-            Some(span) if span.start <= start => {
+            Some(true) => {
                 hit[i] = true;
                 i += 1;
-                at = spans.get(i).map_or(end, |s| s.start);
+                at = records.get(i).map_or(end, |r| r.range.start);
             }
             // Between records: not an occurrence in any record; look again one byte on (not
             // past the match, which could hide one starting inside it).
             _ => at = start + 1,
         }
     }
+}
+
+/// For positions `at` visited in ascending order, `i` starting at 0: moves `i` to the first
+/// record not ending at or before `at`, and says whether that record holds `at` (`false`: `at`
+/// lies between records; `None`: past the last one).
+fn record_holding(records: &[RecordSpan], i: &mut usize, at: usize) -> Option<bool> {
+    while records.get(*i).is_some_and(|r| r.range.end <= at) {
+        *i += 1;
+    }
+    records.get(*i).map(|r| r.range.start <= at)
 }
 
 /// How the prefilter handled one rule.
@@ -982,46 +988,35 @@ impl Prefilter {
         }
     }
 
-    /// Batch-level prefilter: sets `hit[i]` for every record `spans[i]` (byte ranges of `buf`,
-    /// ascending, not overlapping) that may have a candidate rule; `false` means
-    /// [`Prefilter::candidates`] would return nothing for it. Two scans of the whole batch
-    /// (the byte gate needles and escapes; each member key) find the few records that open a
-    /// gate, instead of running an automaton per record. Returns `false` (and leaves `hit` all
+    /// Batch-level prefilter: sets `hit[i]` for every record `records[i]` (byte ranges of
+    /// `buf`, ascending, not overlapping) that may have a candidate rule; `false` means
+    /// [`Prefilter::candidates`] would return nothing for it. Scans of the whole batch (the
+    /// byte gate needles and escapes; each member key) find the few records that open a gate,
+    /// instead of running an automaton per record. Returns `false` (and leaves `hit` all
     /// `true`) when some rule sees every record.
     ///
-    /// `escaped` says, per span, whether the framer saw a `\\u` or `\\/` in it
-    /// ([`dragnet_input::RecordSpan::escaped`]); unless it knows for every span (say, it is
-    /// empty), the batch is searched for escapes here. `key_hits` says, per span, where the
-    /// framer found [`Prefilter::probe_key`] ([`dragnet_input::RecordSpan::key_hits`]), with
-    /// the value after it when the framer read it ([`dragnet_input::RecordSpan::key_value`]);
-    /// where it did not look (or `key_hits` is empty), the records are searched for it here.
-    /// `needle_hits` says, per span, whether the framer found one of
-    /// [`Prefilter::probe_needles`]; unless it knows for every span, the batch is searched
-    /// for the byte gate needles here.
-    pub fn mark_batch(
-        &self,
-        buf: &[u8],
-        spans: &[Range<usize>],
-        escaped: &[Option<bool>],
-        key_hits: &[(KeyHits, Option<(u32, u32)>)],
-        needle_hits: &[Option<bool>],
-        hit: &mut Vec<bool>,
-    ) -> bool {
+    /// What the framer noted while framing spares scans: escapes
+    /// ([`dragnet_input::RecordSpan::escaped`]) and the byte gate needles
+    /// ([`dragnet_input::RecordSpan::needle_hit`], for [`Prefilter::probe_needles`]) when it
+    /// looked in every record, where [`Prefilter::probe_key`] is
+    /// ([`dragnet_input::RecordSpan::key_hits`]) and the value after it
+    /// ([`dragnet_input::RecordSpan::key_value`]) in the records it looked at. Whatever it did
+    /// not note is searched for here.
+    pub fn mark_batch(&self, buf: &[u8], records: &[RecordSpan], hit: &mut Vec<bool>) -> bool {
         hit.clear();
         let BatchScan::Gated(automaton, _) = &self.any_gate else {
-            hit.resize(spans.len(), true);
+            hit.resize(records.len(), true);
             return false;
         };
-        hit.resize(spans.len(), false);
-        let (Some(first), Some(last)) = (spans.first(), spans.last()) else {
+        hit.resize(records.len(), false);
+        let (Some(first), Some(last)) = (records.first(), records.last()) else {
             return true;
         };
-        let end = last.end;
-        let region = first.start..end;
+        let region = first.range.start..last.range.end;
         // Escapes: `\\` is rare in CloudTrail (escaped quotes in policy documents, mostly).
-        if escaped.len() == spans.len() && escaped.iter().all(Option::is_some) {
-            for (h, e) in hit.iter_mut().zip(escaped) {
-                *h = *e == Some(true);
+        if records.iter().all(|r| r.escaped.is_some()) {
+            for (h, r) in hit.iter_mut().zip(records) {
+                *h = r.escaped == Some(true);
             }
         } else {
             let mut i = 0;
@@ -1030,30 +1025,23 @@ impl Prefilter {
                 if !matches!(buf.get(at + 1), Some(b'u' | b'/')) {
                     continue;
                 }
-                while i < spans.len() && spans[i].end <= at {
-                    i += 1;
-                }
-                match spans.get(i) {
-                    Some(span) if span.start <= at => hit[i] = true,
-                    Some(_) => {}
+                match record_holding(records, &mut i, at) {
+                    Some(true) => hit[i] = true,
+                    Some(false) => {}
                     None => break,
                 }
             }
         }
-        let probed = !self.probe_needles.is_empty()
-            && needle_hits.len() == spans.len()
-            && needle_hits.iter().all(Option::is_some);
-        if probed {
+        if !self.probe_needles.is_empty() && records.iter().all(|r| r.needle_hit.is_some()) {
             // The framer looked for every byte gate needle (whole, not just the batch
             // patterns' suffixes).
-            for (h, found) in hit.iter_mut().zip(needle_hits) {
-                *h |= *found == Some(true);
+            for (h, r) in hit.iter_mut().zip(records) {
+                *h |= r.needle_hit == Some(true);
             }
         } else if let Some(any) = automaton {
-            any.mark(buf, spans, hit);
+            any.mark(buf, records, hit);
         }
-        let looked =
-            key_hits.len() == spans.len() && key_hits.iter().any(|(k, _)| *k != KeyHits::NotLooked);
+        let looked = records.iter().any(|r| r.key_hits != KeyHits::NotLooked);
         for member in &self.members {
             if !member.has_gate() {
                 continue;
@@ -1061,12 +1049,12 @@ impl Prefilter {
             let key_len = member.finder.needle().len();
             if looked && Some(member.key) == self.probe_key() {
                 // The framer found the key while framing: read the values where it is.
-                for ((span, &(keys, value)), h) in spans.iter().zip(key_hits).zip(hit.iter_mut()) {
+                for (r, h) in records.iter().zip(hit.iter_mut()) {
                     if *h {
                         continue;
                     }
-                    let record = &buf[span.clone()];
-                    *h = match (keys, value) {
+                    let record = &buf[r.range.clone()];
+                    *h = match (r.key_hits, r.key_value) {
                         (KeyHits::Absent, _) => false,
                         // The value the framer read: most are ruled out by their length,
                         // without reading the record.
@@ -1089,18 +1077,19 @@ impl Prefilter {
                 continue;
             }
             let mut i = 0;
-            for found in member.finder.find_iter(&buf[first.start..end]) {
-                let start = first.start + found;
-                while i < spans.len() && spans[i].end <= start {
-                    i += 1;
+            for found in member.finder.find_iter(&buf[region.clone()]) {
+                let at = region.start + found;
+                match record_holding(records, &mut i, at) {
+                    None => break,
+                    Some(false) => continue,
+                    Some(true) if hit[i] => continue,
+                    Some(true) => {}
                 }
-                let Some(span) = spans.get(i) else { break };
-                if span.start > start || hit[i] {
-                    continue;
-                }
-                let record = &buf[span.clone()];
-                hit[i] =
-                    member.value_opens_gate(member_value_at(record, start - span.start + key_len));
+                let r = &records[i];
+                hit[i] = member.value_opens_gate(member_value_at(
+                    &buf[r.range.clone()],
+                    at - r.range.start + key_len,
+                ));
             }
         }
         true
@@ -1198,6 +1187,7 @@ impl Prefilter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ops::Range;
 
     fn bytes(s: &str) -> NeedleSpec {
         NeedleSpec::Bytes(s.as_bytes().to_vec())
@@ -1375,7 +1365,7 @@ mod tests {
         let buf =
             "{\"eventName\":\"Converse\"}\n{\"eventName\":\"Other\"}\n{\"eventName\":\"\u{212A}\"}";
         let spans = [0..24, 25..46, 47..buf.len()];
-        assert!(p.mark_batch(buf.as_bytes(), &spans, &[], &[], &[], &mut hit));
+        assert!(p.mark_batch(buf.as_bytes(), &unnoted(&spans), &mut hit));
         assert_eq!(hit, vec![true, false, true]);
     }
 
@@ -1455,7 +1445,7 @@ mod tests {
         ];
         let (buf, spans) = batch_of(&records);
         let mut hit = Vec::new();
-        assert!(p.mark_batch(&buf, &spans, &[], &[], &[], &mut hit));
+        assert!(p.mark_batch(&buf, &unnoted(&spans), &mut hit));
         assert_eq!(hit, vec![true, false, true, true, false]);
     }
 
@@ -1617,23 +1607,46 @@ mod tests {
             );
             let (mut by_automaton, mut by_finders) =
                 (vec![false; spans.len()], vec![false; spans.len()]);
-            BatchAutomaton::automaton(patterns).mark(&buf, &spans, &mut by_automaton);
-            finders.mark(&buf, &spans, &mut by_finders);
+            let records = unnoted(&spans);
+            BatchAutomaton::automaton(patterns).mark(&buf, &records, &mut by_automaton);
+            finders.mark(&buf, &records, &mut by_finders);
             assert_eq!(by_automaton, by_finders);
             assert!(by_automaton.iter().any(|&h| h) && !by_automaton.iter().all(|&h| h));
         }
     }
 
-    fn check_batch_marks(p: &Prefilter, buf: &[u8], spans: &[Range<usize>]) {
-        let mut hit = Vec::new();
-        assert!(p.mark_batch(buf, spans, &[], &[], &[], &mut hit));
-        // Escape flags from the framer give the same marks as the batch's own search.
-        let flags: Vec<Option<bool>> = spans
+    /// Records at these ranges about which the framer noted nothing.
+    fn unnoted(spans: &[Range<usize>]) -> Vec<RecordSpan> {
+        spans
             .iter()
-            .map(|s| Some(p.has_escape(&buf[s.clone()])))
-            .collect();
+            .enumerate()
+            .map(|(n, range)| RecordSpan {
+                range: range.clone(),
+                location: dragnet_input::RecordLocation {
+                    line: n as u64 + 1,
+                    index: n as u64,
+                    offset: range.start as u64,
+                },
+                kind: dragnet_input::RecordKind::CloudTrail,
+                escaped: None,
+                key_hits: KeyHits::NotLooked,
+                needle_hit: None,
+                key_value: None,
+            })
+            .collect()
+    }
+
+    fn check_batch_marks(p: &Prefilter, buf: &[u8], spans: &[Range<usize>]) {
+        let plain = unnoted(spans);
+        let mut hit = Vec::new();
+        assert!(p.mark_batch(buf, &plain, &mut hit));
+        // Escape flags from the framer give the same marks as the batch's own search.
+        let mut flagged_records = plain.clone();
+        for r in &mut flagged_records {
+            r.escaped = Some(p.has_escape(&buf[r.range.clone()]));
+        }
         let mut flagged = Vec::new();
-        assert!(p.mark_batch(buf, spans, &flags, &[], &[], &mut flagged));
+        assert!(p.mark_batch(buf, &flagged_records, &mut flagged));
         assert_eq!(flagged, hit);
         // So do the framer's notes of where the probed key is (some records not looked at).
         assert_eq!(p.probe_key(), Some("eventName"));
@@ -1655,42 +1668,37 @@ mod tests {
                 .position(|&b| b == b'"' || b == b'\\')?;
             (rest[quote + 1 + len] == b'"').then_some(((after + quote + 1) as u32, len as u32))
         };
-        let key_hits: Vec<(KeyHits, Option<(u32, u32)>)> = spans
-            .iter()
-            .enumerate()
-            .map(|(n, s)| {
-                let record = &buf[s.clone()];
-                let found: Vec<usize> = memmem::find_iter(record, b"\"eventName\"").collect();
-                match found[..] {
-                    _ if n % 7 == 0 => (KeyHits::NotLooked, None),
-                    [] => (KeyHits::Absent, None),
-                    [at] => (
-                        KeyHits::Once(at as u32),
-                        plain_value(record, at + 11).filter(|_| n % 3 != 0),
-                    ),
-                    _ => (KeyHits::Several, None),
-                }
-            })
-            .collect();
-        assert!(key_hits.iter().any(|(_, v)| v.is_some()));
+        let mut keyed = flagged_records.clone();
+        for (n, r) in keyed.iter_mut().enumerate() {
+            let record = &buf[r.range.clone()];
+            let found: Vec<usize> = memmem::find_iter(record, b"\"eventName\"").collect();
+            (r.key_hits, r.key_value) = match found[..] {
+                _ if n % 7 == 0 => (KeyHits::NotLooked, None),
+                [] => (KeyHits::Absent, None),
+                [at] => (
+                    KeyHits::Once(at as u32),
+                    plain_value(record, at + 11).filter(|_| n % 3 != 0),
+                ),
+                _ => (KeyHits::Several, None),
+            };
+        }
+        assert!(keyed.iter().any(|r| r.key_value.is_some()));
         let mut probed = Vec::new();
-        assert!(p.mark_batch(buf, spans, &flags, &key_hits, &[], &mut probed));
+        assert!(p.mark_batch(buf, &keyed, &mut probed));
         assert_eq!(probed, hit);
         // The framer's notes of which records hold a byte gate needle (whole) mark fewer
         // records than the batch patterns (suffixes), but every candidate still.
-        let needle_hits: Vec<Option<bool>> = spans
-            .iter()
-            .map(|s| {
-                let record = &buf[s.clone()];
-                Some(
-                    p.probe_needles()
-                        .iter()
-                        .any(|n| memmem::find(record, n).is_some()),
-                )
-            })
-            .collect();
+        let mut needled = keyed;
+        for r in &mut needled {
+            let record = &buf[r.range.clone()];
+            r.needle_hit = Some(
+                p.probe_needles()
+                    .iter()
+                    .any(|n| memmem::find(record, n).is_some()),
+            );
+        }
         let mut by_needles = Vec::new();
-        assert!(p.mark_batch(buf, spans, &flags, &key_hits, &needle_hits, &mut by_needles));
+        assert!(p.mark_batch(buf, &needled, &mut by_needles));
         let (mut candidates, mut marked) = (0, 0);
         for ((span, &h), &n) in spans.iter().zip(&hit).zip(&by_needles) {
             let record = &buf[span.clone()];

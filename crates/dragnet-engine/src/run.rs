@@ -9,8 +9,8 @@ use std::sync::{Mutex, mpsc};
 
 use dragnet_event::{Event, JsonEvent};
 use dragnet_input::{
-    InputOptions, KeyHits, KeyProbe, NeedleProbe, Problem, RecordBatch, RecordKind, RecordSpan,
-    SegmentBase, SegmentStats, Source, Work,
+    InputOptions, KeyProbe, NeedleProbe, Problem, RecordBatch, RecordKind, RecordSpan, SegmentBase,
+    SegmentStats, Source, Work,
 };
 use jiff::Timestamp;
 use rayon::iter::{ParallelBridge, ParallelIterator};
@@ -184,10 +184,6 @@ struct Worker {
     scratch: Scratch,
     /// Per record of the batch: may a rule match it ([`crate::prefilter::Prefilter::mark_batch`]).
     hit: Vec<bool>,
-    ranges: Vec<std::ops::Range<usize>>,
-    escaped: Vec<Option<bool>>,
-    key_hits: Vec<(KeyHits, Option<(u32, u32)>)>,
-    needle_hits: Vec<Option<bool>>,
     /// The record list of the last segment's batch, handed back to frame the next segment
     /// into (see [`dragnet_input::Segment::frame_reusing`]).
     spare_spans: Vec<RecordSpan>,
@@ -565,32 +561,10 @@ impl Engine {
             problems: Vec::new(),
             stats: RunStats::default(),
         };
-        let batch_filtered = !options.no_prefilter && {
-            worker.ranges.clear();
-            worker
-                .ranges
-                .extend(batch.records.iter().map(|s| s.range.clone()));
-            worker.escaped.clear();
-            worker
-                .escaped
-                .extend(batch.records.iter().map(|s| s.escaped));
-            worker.key_hits.clear();
-            worker
-                .key_hits
-                .extend(batch.records.iter().map(|s| (s.key_hits, s.key_value)));
-            worker.needle_hits.clear();
-            worker
-                .needle_hits
-                .extend(batch.records.iter().map(|s| s.needle_hit));
-            self.prefilter.mark_batch(
-                &batch.buf,
-                &worker.ranges,
-                &worker.escaped,
-                &worker.key_hits,
-                &worker.needle_hits,
-                &mut worker.hit,
-            )
-        };
+        let batch_filtered = !options.no_prefilter
+            && self
+                .prefilter
+                .mark_batch(&batch.buf, &batch.records, &mut worker.hit);
         for (index, span) in batch.records.iter().enumerate() {
             let bytes = &batch.buf[span.range.clone()];
             out.stats.records_read += 1;
