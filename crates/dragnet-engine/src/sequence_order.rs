@@ -685,6 +685,7 @@ impl Matching {
 #[cfg(test)]
 mod tests {
     use dragnet_event::JsonEvent;
+    use dragnet_testdata::Xorshift;
     use serde_json::json;
 
     use super::*;
@@ -702,30 +703,11 @@ mod tests {
         }
     }
 
-    /// A small deterministic generator (xorshift), so tests need no `rand`.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-        fn shuffle<T>(&mut self, v: &mut [T]) {
-            for i in (1..v.len()).rev() {
-                v.swap(i, self.below(i as u64 + 1) as usize);
-            }
-        }
-    }
-
     #[test]
     fn documents_round_trip_through_the_per_thread_codec() {
         // Incompressible text larger than the first output guesses, then a small document
         // (the reused state must be reset between them).
-        let mut rng = Rng(1);
+        let mut rng = Xorshift(1);
         let noise: String = (0..20_000)
             .map(|_| char::from(b'a' + rng.below(26) as u8))
             .collect();
@@ -765,7 +747,7 @@ mod tests {
 
     #[test]
     fn external_sort_spills_runs_and_merges_them_in_order() {
-        let mut rng = Rng(7);
+        let mut rng = Xorshift(7);
         let mut all: Vec<Candidate> = (0..2000)
             .map(|i| {
                 let t = rng.below(300) as i128;
@@ -827,12 +809,12 @@ type = "eql"
     /// ECS documents in time order: 40 users doing A, B, C, X at random, sometimes several in
     /// the same second (ties broken by the tiebreaker or id), some delivered twice.
     fn events(n: usize, seed: u64) -> Vec<Value> {
-        let mut rng = Rng(seed);
+        let mut rng = Xorshift(seed);
         let mut t = 1_700_000_000i64;
         let mut out = Vec::new();
         for i in 0..n {
             t += rng.below(40) as i64;
-            let action = ["A", "B", "C", "X", "A", "B"][rng.below(6) as usize];
+            let action = ["A", "B", "C", "X", "A", "B"][rng.below(6)];
             let time = Timestamp::from_second(t).unwrap().to_string();
             let doc = json!({
                 "@timestamp": time,
@@ -945,7 +927,7 @@ type = "eql"
 
             // Shuffled: the order breaks, candidates are sorted through spilled runs.
             let mut shuffled = docs.clone();
-            Rng(9).shuffle(&mut shuffled);
+            Xorshift(9).shuffle(&mut shuffled);
             let (got, mode, spilled) = run(&tight, &shuffled, 1);
             assert_eq!(mode, Some(FeedMode::Sorting), "{query}");
             assert!(spilled > 1000, "{spilled}");
@@ -976,7 +958,7 @@ type = "eql"
         // Each event displaced by up to 5 positions (workers finishing batches out of order).
         let docs = events(2000, 3);
         let mut jittered = docs.clone();
-        let mut rng = Rng(5);
+        let mut rng = Xorshift(5);
         for start in (0..jittered.len()).step_by(5) {
             let end = (start + 5).min(jittered.len());
             rng.shuffle(&mut jittered[start..end]);

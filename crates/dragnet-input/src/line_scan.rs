@@ -1002,20 +1002,6 @@ mod tests {
         );
     }
 
-    /// A small deterministic generator (xorshift), so failures reproduce.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
-
     /// Lines built from the pieces that matter (newlines, backslash runs before `u`, `/`,
     /// `"` and newlines, keys whole and cut, bytes above 0x7f) at every alignment against the
     /// 64-byte blocks and the buffer's end: every kernel must agree with the portable scan.
@@ -1052,7 +1038,7 @@ mod tests {
             .iter()
             .map(|n| NeedleProbe::new(n).unwrap())
             .collect();
-        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut rng = dragnet_testdata::Xorshift(0x9e37_79b9_7f4a_7c15);
         // Every line `scan` reports from `start`, stopping after `stop` lines.
         type Scan<'a> = &'a dyn Fn(&[u8], usize, Probes<'_>, &mut dyn FnMut(LineScan) -> bool);
         let lines = |scan: Scan<'_>, buf: &[u8], start: usize, probes: Probes<'_>, stop: usize| {

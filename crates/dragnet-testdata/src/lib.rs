@@ -1,4 +1,5 @@
-//! Test support: the one way tests reach `../shared` (rule corpus, fixtures, vectors, datasets).
+//! Test support: the one way tests reach `../shared` (rule corpus, fixtures, vectors, datasets),
+//! and a small deterministic generator for randomized tests ([`Xorshift`]).
 //!
 //! When `../shared` is absent a test is skipped with a printed notice, except under `CI=true`,
 //! where its absence fails the test.
@@ -90,4 +91,30 @@ pub fn corpus_rule_queries(root: &Path, language: &str) -> Vec<(PathBuf, String)
         out.push((f, query.to_owned()));
     }
     out
+}
+
+/// A small deterministic generator (xorshift 13/7/17): randomized tests reproduce their cases
+/// on every run and need no `rand`. The seed must not be 0.
+#[derive(Debug, Clone)]
+pub struct Xorshift(pub u64);
+
+impl Xorshift {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number below `n` (not 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+
+    /// Shuffles `v` (Fisher–Yates).
+    pub fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            v.swap(i, self.below(i + 1));
+        }
+    }
 }
