@@ -9,18 +9,6 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 use serde_json::{Value, json};
 
-/// A small deterministic generator (xorshift).
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
-
 const RULE_WITH_MAXSPAN: &str = r#"
 sequence by user.name with maxspan=10m
   [any where event.action == "CreateAccessKey"]
@@ -62,7 +50,7 @@ query = '''{query}'''
 
 /// CloudTrail records in time order (ties included, some delivered twice), 30 users.
 fn records(n: usize) -> Vec<String> {
-    let mut rng = Rng(0x5eed);
+    let mut rng = dragnet_testdata::Xorshift(0x5eed);
     let mut t = jiff::Timestamp::from_second(1_738_576_800).unwrap();
     let mut out = Vec::new();
     for i in 0..n {
