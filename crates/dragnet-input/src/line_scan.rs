@@ -132,10 +132,6 @@ impl NeedleProbe {
         })
     }
 
-    pub fn needle(&self) -> &[u8] {
-        &self.needle
-    }
-
     /// Whether the needle starts at `buf[start..]`.
     fn is_at(&self, buf: &[u8], start: usize) -> bool {
         buf.get(start..)
