@@ -68,4 +68,11 @@ pub trait Detector: Send + Sync {
     fn collects(&self, _event: &dyn Event) -> bool {
         true
     }
+
+    /// How the rule's query decides on `event`, as text (which clauses matched or did not, on
+    /// which values), whether or not it matches: for searches that list every event with the
+    /// reason (`dragnet kql --all --explain`). `None` for detectors without a per-event query.
+    fn explain_text(&self, _event: &dyn Event) -> Option<String> {
+        None
+    }
 }

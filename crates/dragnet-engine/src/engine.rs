@@ -106,8 +106,25 @@ impl Engine {
         mapper: dragnet_cloudtrail::MapperOptions,
         extras: &Extras,
     ) -> Result<Engine, EngineError> {
+        Self::compile_with_schema(
+            rules,
+            selection,
+            mapper,
+            extras,
+            dragnet_schema::Schema::builtin(),
+        )
+    }
+
+    /// [`Engine::compile_with`] against `schema` instead of the builtin one (a user's
+    /// `_mapping` laid over it: `dragnet kql --mapping`).
+    pub fn compile_with_schema(
+        rules: &[Rule],
+        selection: &Selection,
+        mapper: dragnet_cloudtrail::MapperOptions,
+        extras: &Extras,
+        schema: &dragnet_schema::Schema,
+    ) -> Result<Engine, EngineError> {
         let extras = extras.prepare(rules);
-        let schema = dragnet_schema::Schema::builtin();
         let mut fields = FieldTable::new();
         let mut reports = Vec::with_capacity(rules.len());
         let mut active = Vec::new();
@@ -137,6 +154,10 @@ impl Engine {
                 let (detector, cnf) =
                     build_detector(rule, schema, &mut fields, &mut notes, &extras)?;
                 let detector = extras.wrap(rule, detector, schema, &mut fields, &mut notes)?;
+                if let Some(reason) = crate::enrichment::missing(rule, schema, &mapper) {
+                    return Err(RuleStatus::Unsupported { reason });
+                }
+                notes.extend(crate::enrichment::investigation_note(rule, &mapper));
                 crate::suppression::Suppression::notes(rule, &mut notes);
                 Ok((detector, notes, cnf))
             })();

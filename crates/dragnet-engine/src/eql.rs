@@ -50,6 +50,10 @@ impl Detector for EqlDetector {
             out.push(Detection::ThisEvent { explanation });
         }
     }
+
+    fn explain_text(&self, event: &dyn Event) -> Option<String> {
+        Some(self.query.explain(event).to_string())
+    }
 }
 
 pub(crate) use crate::engine::Cnf;

@@ -908,6 +908,10 @@ impl Detector for Excepted {
     fn warnings(&self) -> Vec<String> {
         self.inner.warnings()
     }
+
+    fn explain_text(&self, event: &dyn Event) -> Option<String> {
+        self.inner.explain_text(event)
+    }
 }
 
 #[cfg(test)]

@@ -24,6 +24,10 @@ impl Detector for KqlDetector {
             out.push(Detection::ThisEvent { explanation });
         }
     }
+
+    fn explain_text(&self, event: &dyn Event) -> Option<String> {
+        Some(self.query.explain(event).to_string())
+    }
 }
 
 fn explanation_json(query: &CompiledQuery, event: &dyn Event) -> Value {

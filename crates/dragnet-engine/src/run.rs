@@ -5,12 +5,12 @@
 use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 
 use dragnet_event::{Event, JsonEvent};
 use dragnet_input::{
-    InputOptions, KeyProbe, NeedleProbe, Problem, RecordBatch, RecordKind, RecordSpan, SegmentBase,
-    SegmentStats, Source, Work,
+    InputOptions, KeyProbe, NeedleProbe, Problem, RecordBatch, RecordKind, RecordLocation,
+    RecordSpan, SegmentBase, SegmentStats, Source, Work,
 };
 use jiff::Timestamp;
 use rayon::iter::{ParallelBridge, ParallelIterator};
@@ -46,8 +46,40 @@ pub struct RunOptions {
     /// which the workers frame in parallel ([`dragnet_input::read_work`]); `None`: the default,
     /// [`SEGMENT_BYTES`]; `Some(usize::MAX)` frames every file on one reader thread.
     pub segment_bytes: Option<usize>,
+    /// Which evaluated events to hand back in [`RunOutput::events`], with their ECS document
+    /// and location (searches: `dragnet kql`/`eql` print the events, not alerts). With
+    /// [`Capture::All`] the prefilter is off, so every record is evaluated and listed.
+    pub capture: Capture,
 }
 
+/// Which events a run hands back ([`RunOptions::capture`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Capture {
+    /// None: a hunt reports alerts only.
+    #[default]
+    None,
+    /// Events some rule's per-event detection matched.
+    Matches,
+    /// Every event evaluated, matching or not.
+    All,
+}
+
+/// One event a run captured ([`RunOptions::capture`]).
+#[derive(Clone, Debug)]
+pub struct CapturedEvent {
+    /// The source's display name.
+    pub source: Arc<str>,
+    pub location: RecordLocation,
+    /// The ECS document (raw CloudTrail mapped as the AWS integration does).
+    pub doc: Value,
+    /// Whether some rule's per-event detection matched it (sequence and sample steps do not
+    /// count: they decide at the end of the run, in alerts).
+    pub matched: bool,
+    /// With [`RunOptions::explain`]: how each rule evaluated on it decided, as text.
+    pub explanation: Option<String>,
+    order: (usize, u64, usize),
+    segment: Option<u64>,
+}
 /// Segments fit the workers' L2 cache: framing a segment, then prefiltering and evaluating its
 /// records, reads the bytes from memory once.
 pub const SEGMENT_BYTES: usize = 1 << 20;
@@ -127,6 +159,8 @@ pub struct Alert {
     /// The Kibana-shaped alert document, serialized: a run buffers every alert until the end
     /// (to sort them), and a `serde_json::Value` takes about five times the memory.
     json: Box<str>,
+    /// The source event's ECS document, kept when [`RunOptions::capture`] asks for events.
+    event: Option<Box<str>>,
     order: (usize, u64, usize),
     sort_time: Option<Timestamp>,
 }
@@ -140,6 +174,14 @@ impl Alert {
     /// The alert document as compact JSON.
     pub fn json(&self) -> &str {
         &self.json
+    }
+
+    /// The source event's ECS document (for a sequence's or sample's shell alert, what its
+    /// events share), when the run captured events ([`RunOptions::capture`]).
+    pub fn event(&self) -> Option<Value> {
+        self.event
+            .as_deref()
+            .and_then(|e| serde_json::from_str(e).ok())
     }
 
     /// Replaces the document (suppression adds its fields).
@@ -171,12 +213,21 @@ pub struct RunOutput {
     pub reports: Vec<crate::accounting::RuleReport>,
     /// Limits stateful rules hit (results may be missing), one line each, for stderr.
     pub warnings: Vec<String>,
+    /// The events [`RunOptions::capture`] asked for, in input order.
+    pub events: Vec<CapturedEvent>,
 }
 
 struct BatchResult {
     alerts: Vec<Alert>,
     problems: Vec<OrderedProblem>,
+    events: Vec<CapturedEvent>,
     stats: RunStats,
+}
+
+/// Whether the raw-bytes prefilter may skip records: not with `--no-prefilter`, nor when every
+/// event is to be captured.
+fn prefilter_enabled(options: &RunOptions) -> bool {
+    !options.no_prefilter && options.capture != Capture::All
 }
 
 #[derive(Default)]
@@ -212,7 +263,7 @@ impl Engine {
         let mut input = input.clone();
         input.probe_key = None;
         input.probe_needles = Vec::new();
-        if !options.no_prefilter {
+        if prefilter_enabled(options) {
             input.probe_key = self.prefilter.probe_key().and_then(KeyProbe::new);
             input.probe_needles = self
                 .prefilter
@@ -261,7 +312,7 @@ impl Engine {
             progress
                 .alerts
                 .fetch_add(result.alerts.len() as u64, Ordering::Relaxed);
-            if !(result.alerts.is_empty() && result.problems.is_empty())
+            if !(result.alerts.is_empty() && result.problems.is_empty() && result.events.is_empty())
                 || result.stats != RunStats::default()
             {
                 results.lock().unwrap().push(result);
@@ -340,6 +391,9 @@ impl Engine {
                                         for p in &mut result.problems {
                                             p.segment = Some(ordinal);
                                         }
+                                        for e in &mut result.events {
+                                            e.segment = Some(ordinal);
+                                        }
                                         keep(result);
                                         if batch.records.capacity() > worker.spare_spans.capacity()
                                         {
@@ -379,12 +433,19 @@ impl Engine {
         };
         let mut alerts = Vec::new();
         let mut all_problems = problems.into_inner().unwrap();
+        let mut events = Vec::new();
         for r in results.into_inner().unwrap() {
             stats.add(&r.stats);
             alerts.extend(r.alerts);
             all_problems.extend(r.problems);
+            events.extend(r.events);
         }
-        rebase_segments(segments_framed.into_inner().unwrap(), &mut all_problems);
+        rebase_segments(
+            segments_framed.into_inner().unwrap(),
+            &mut all_problems,
+            &mut events,
+        );
+        events.sort_by_key(|e| e.order);
         for p in &all_problems {
             if p.problem.at.is_some() {
                 stats.records_skipped += 1;
@@ -434,6 +495,7 @@ impl Engine {
             stats,
             reports,
             warnings,
+            events,
         }
     }
 
@@ -478,7 +540,11 @@ impl Engine {
                     if let (Some(fields), Value::Object(map)) = (fields, &mut doc) {
                         map.extend(fields);
                     }
-                    alerts.push(make_alert(self, i, doc, &id, timestamp, (usize::MAX, 0, 0)));
+                    let mut alert = make_alert(self, i, doc, &id, timestamp, (usize::MAX, 0, 0));
+                    if options.capture != Capture::None {
+                        alert.event = serde_json::to_string(&ecs).ok().map(String::into_boxed_str);
+                    }
+                    alerts.push(alert);
                 }
             }
         }
@@ -559,9 +625,11 @@ impl Engine {
         let mut out = BatchResult {
             alerts: Vec::new(),
             problems: Vec::new(),
+            events: Vec::new(),
             stats: RunStats::default(),
         };
-        let batch_filtered = !options.no_prefilter
+        let prefilter = prefilter_enabled(options);
+        let batch_filtered = prefilter
             && self
                 .prefilter
                 .mark_batch(&batch.buf, &batch.records, &mut worker.hit);
@@ -577,7 +645,7 @@ impl Engine {
                         out.stats.records_prefiltered += 1;
                         continue;
                     }
-                    if options.no_prefilter {
+                    if !prefilter {
                         worker.candidates.clear();
                         worker.candidates.extend(0..self.rules.len());
                     } else {
@@ -611,10 +679,25 @@ impl Engine {
                     };
                     out.stats.records_evaluated += 1;
                     let matched = self.evaluate(&event, options, worker, &mut out.stats);
-                    if matched.is_empty() {
+                    let capture = captures(options, &matched);
+                    if matched.is_empty() && !capture {
                         continue;
                     }
                     let ecs = event.to_ecs();
+                    if capture {
+                        out.events.push(self.capture(
+                            &event,
+                            &ecs,
+                            (&batch.source, span.location),
+                            !matched.is_empty(),
+                            options,
+                            worker,
+                            order,
+                        ));
+                    }
+                    if matched.is_empty() {
+                        continue;
+                    }
                     let id = match field_strings(&ecs, "event.id").into_iter().next() {
                         Some(id) => id,
                         None => sha256_hex(bytes),
@@ -669,6 +752,17 @@ impl Engine {
                     out.stats.records_evaluated += 1;
                     let event = JsonEvent::new(&doc, &self.paths);
                     let matched = self.evaluate(&event, options, worker, &mut out.stats);
+                    if captures(options, &matched) {
+                        out.events.push(self.capture(
+                            &event,
+                            &doc,
+                            (&batch.source, span.location),
+                            !matched.is_empty(),
+                            options,
+                            worker,
+                            order,
+                        ));
+                    }
                     if matched.is_empty() {
                         continue;
                     }
@@ -681,6 +775,37 @@ impl Engine {
             }
         }
         out
+    }
+
+    /// The captured form of an evaluated event ([`RunOptions::capture`]).
+    #[allow(clippy::too_many_arguments)]
+    fn capture(
+        &self,
+        event: &dyn Event,
+        doc: &Value,
+        (source, location): (&Arc<str>, RecordLocation),
+        matched: bool,
+        options: &RunOptions,
+        worker: &Worker,
+        order: (usize, u64, usize),
+    ) -> CapturedEvent {
+        let explanation = options.explain.then(|| {
+            worker
+                .candidates
+                .iter()
+                .filter_map(|&rule| self.rules[rule].detector.explain_text(event))
+                .collect::<Vec<_>>()
+                .join("\n")
+        });
+        CapturedEvent {
+            source: source.clone(),
+            location,
+            doc: doc.clone(),
+            matched,
+            explanation,
+            order,
+            segment: None,
+        }
     }
 
     /// Runs the candidate rules' detectors; returns (rule, explanation) per detection.
@@ -754,6 +879,9 @@ impl Engine {
             };
             let doc = build_alert(meta, &source, explanation.clone());
             let mut alert = make_alert(self, *rule, doc, id, timestamp.clone(), order);
+            if options.capture != Capture::None {
+                alert.event = serde_json::to_string(ecs).ok().map(String::into_boxed_str);
+            }
             alert.sort_time = timestamp.as_deref().and_then(parse_time);
             out.alerts.push(alert);
             any = true;
@@ -793,6 +921,7 @@ fn make_alert(
         json: serde_json::to_string(&doc)
             .expect("a JSON value serializes")
             .into_boxed_str(),
+        event: None,
         order,
         sort_time,
     }
@@ -808,11 +937,21 @@ fn parse_time(s: &str) -> Option<Timestamp> {
     })
 }
 
-/// Turns the segment-local locations of problems into their files' (the bases are only known
-/// once every segment of a file is framed).
+/// Whether an evaluated event with these detections is captured ([`RunOptions::capture`]).
+fn captures(options: &RunOptions, matched: &[(usize, Option<Value>)]) -> bool {
+    match options.capture {
+        Capture::None => false,
+        Capture::Matches => !matched.is_empty(),
+        Capture::All => true,
+    }
+}
+
+/// Turns the segment-local locations of problems (and captured events) into their files' (the
+/// bases are only known once every segment of a file is framed).
 fn rebase_segments(
     segments: HashMap<usize, Vec<(u64, SegmentStats)>>,
     problems: &mut [OrderedProblem],
+    events: &mut [CapturedEvent],
 ) {
     if segments.is_empty() {
         return;
@@ -831,6 +970,13 @@ fn rebase_segments(
             && let Some(base) = bases.get(&(p.source, segment))
         {
             base.rebase(at);
+        }
+    }
+    for e in events {
+        if let Some(segment) = e.segment
+            && let Some(base) = bases.get(&(e.order.0, segment))
+        {
+            base.rebase(&mut e.location);
         }
     }
 }

@@ -205,6 +205,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
             no_prefilter: args.no_prefilter,
             segment_bytes: args.segment_bytes,
             max_sequence_candidates: Some(args.max_sequence_candidates),
+            ..RunOptions::default()
         };
         let output = engine.run(sources, &input_options, &options, &progress);
         done.store(true, Ordering::Relaxed);
