@@ -8,11 +8,12 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use anyhow::bail;
-use dragnet_engine::{Alert, Engine, Progress, RuleCounts, RuleStatus, RunOptions, Selection};
+use anyhow::{Context as _, bail};
+use dragnet_engine::{Alert, Engine, Progress, RuleCounts, RunOptions, Selection};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
+use crate::cmd::{accounting, inputs};
 use crate::exit::Code;
 use crate::output::{DEFAULT_MAX_CELL_WIDTH, Format, GlobalArgs, write_csv_record, write_table};
 
@@ -27,18 +28,8 @@ pub struct Args {
     /// Default: the rules shipped with dragnet.
     #[arg(short = 'r', long = "rules", value_name = "PATH")]
     pub rules: Vec<PathBuf>,
-    /// Run only the rule with this rule_id (repeatable).
-    #[arg(long = "rule-id", value_name = "ID")]
-    pub rule_ids: Vec<String>,
-    /// Run only rules carrying this tag, e.g. "Data Source: AWS SSM" (repeatable).
-    #[arg(long = "tag", value_name = "TAG")]
-    pub tags: Vec<String>,
-    /// Run only rules of this severity: low, medium, high, critical (repeatable).
-    #[arg(long = "severity", value_name = "LEVEL")]
-    pub severities: Vec<String>,
-    /// Run only rules mapped to this MITRE tactic, by name or id (repeatable).
-    #[arg(long = "tactic", value_name = "TACTIC")]
-    pub tactics: Vec<String>,
+    #[command(flatten)]
+    pub filter: crate::cmd::rule_filter::RuleFilterArgs,
     /// Only events at or after this time: RFC 3339 (2025-03-14T09:00:00Z), a date
     /// (2025-03-14, UTC) or date math (now-90d).
     #[arg(long, value_name = "TIME")]
@@ -46,9 +37,6 @@ pub struct Args {
     /// Only events before this time (same forms as --from).
     #[arg(long, value_name = "TIME")]
     pub to: Option<String>,
-    /// S3 endpoint for s3:// inputs (S3-compatible stores, LocalStack).
-    #[arg(long, value_name = "URL")]
-    pub endpoint_url: Option<String>,
     /// Add to each alert which query clauses matched, on which values.
     #[arg(long)]
     pub explain: bool,
@@ -64,7 +52,9 @@ pub struct Args {
     #[arg(long)]
     pub validate_json: bool,
     #[command(flatten)]
-    pub input: crate::output::InputArgs,
+    pub read: crate::cmd::inputs::ReadArgs,
+    #[command(flatten)]
+    pub enrich: crate::cmd::inputs::EnrichArgs,
     /// Report at most N alerts per rule (the earliest ones).
     #[arg(long, value_name = "N")]
     pub max_signals: Option<usize>,
@@ -121,12 +111,9 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
             eprintln!("warning: {p}");
         }
     }
-    let selection = Selection {
-        rule_ids: args.rule_ids.clone(),
-        tags: args.tags.clone(),
-        severities: args.severities.clone(),
-        tactics: args.tactics.clone(),
-    };
+    // The selection flags decide here, so `hunt` and `rules list` select alike; the rules they
+    // leave out are accounted as not selected.
+    let (rules, not_selected) = accounting::select(rules, &args.filter);
     let exceptions = crate::cmd::hunt_extras::load_exceptions(
         &args.exceptions,
         &args.value_lists,
@@ -134,21 +121,24 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
     )?;
     let engine = Engine::compile_with(
         &rules,
-        &selection,
-        dragnet_cloudtrail::MapperOptions::default(),
+        &Selection::default(),
+        args.enrich.mapper_options(),
         &dragnet_engine::Extras {
             exceptions: exceptions.clone(),
             indicators: crate::cmd::hunt_extras::load_indicators(&args.indicators, global.quiet)?,
             from,
             to,
         },
-    )?;
-    let mut counts = RuleCounts::of(engine.reports());
+    )
+    .context("cannot load the --geoip-db/--asn-db database; give a MaxMind .mmdb file")?;
+    let mut reports = engine.reports().to_vec();
+    reports.extend(not_selected.iter().cloned());
+    let mut counts = RuleCounts::of(&reports);
     // Rule entries the loader rejected (their errors were printed above) are invalid too.
     counts.invalid += invalid_rules;
     counts.total += invalid_rules;
     if engine.active_rules() == 0 {
-        print_rule_accounting(engine.reports(), &counts, true);
+        accounting::print(&reports, &counts, global.verbose > 0);
         bail!(
             "no rule can run ({} loaded, {} not selected, {} not applicable, {} unsupported, {} invalid); check -r/--rules and the selection flags",
             counts.total,
@@ -220,20 +210,13 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
             eprintln!("warning: {w}");
         }
     }
+    let mut output = output;
+    output.reports.extend(not_selected);
 
     // Input problems, in input order: file, line / record, reason.
     let mut problems = discover_problems;
     problems.extend(output.problems.iter().cloned());
-    if !global.quiet {
-        for p in &problems {
-            // Files that are not CloudTrail at all (README, LICENSE) are skipped, not broken.
-            let level = match p.kind {
-                dragnet_input::ProblemKind::NotCloudTrail => "note",
-                _ => "warning",
-            };
-            eprintln!("{level}: {}", describe_problem(p));
-        }
-    }
+    inputs::report_problems(global, &problems);
 
     let mut w = global.writer()?;
     match global.format() {
@@ -241,9 +224,9 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         Format::Json => {
             let doc = json!({
                 "alerts": output.alerts.iter().map(|a| a.doc()).collect::<Vec<_>>(),
-                "summary": summary_json(&output.stats, &counts, elapsed),
-                "rules": output.reports,
-                "problems": problems.iter().map(problem_json).collect::<Vec<_>>(),
+                "summary": summary_json(&output.stats, &output.reports, &counts, elapsed),
+                "rules": accounting::rules_json(&output.reports),
+                "problems": problems.iter().map(inputs::problem_json).collect::<Vec<_>>(),
                 // Rule entries that could not be loaded (counted as invalid in the summary).
                 "rule_problems": rule_problems,
                 "exceptions": crate::cmd::hunt_extras::exceptions_json(exceptions.as_deref()),
@@ -274,7 +257,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
                 stats.alerts_over_max_signals
             );
         }
-        print_rule_accounting(&output.reports, &counts, global.verbose > 0);
+        accounting::print(&output.reports, &counts, global.verbose > 0);
         crate::cmd::hunt_extras::print_exceptions(exceptions.as_deref(), args.explain);
         let secs = elapsed.as_secs_f64().max(1e-9);
         eprintln!(
@@ -298,10 +281,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         eprintln!("error: no CloudTrail record could be read from the inputs");
         return Ok(Code::Usage);
     }
-    let skipped_input = problems
-        .iter()
-        .any(|p| !matches!(p.kind, dragnet_input::ProblemKind::NotCloudTrail));
-    if args.strict && skipped_input {
+    if args.strict && inputs::any_skipped(&problems) {
         eprintln!("error: --strict: some input was skipped (see warnings above)");
         return Ok(Code::Usage);
     }
@@ -352,7 +332,6 @@ fn input_options(
     let time_range = (from.is_some() || to.is_some())
         .then(|| (from.unwrap_or(Timestamp::MIN), to.unwrap_or(Timestamp::MAX)));
     dragnet_input::InputOptions {
-        endpoint_url: args.endpoint_url.clone(),
         time_range,
         // Records the prefilter drops are never parsed, so hunt frames without a structural
         // scan unless --validate-json asks for one; the engine's parse reports broken records
@@ -362,7 +341,7 @@ fn input_options(
         } else {
             dragnet_input::Validation::Framing
         },
-        ..args.input.options()
+        ..args.read.options()
     }
 }
 
@@ -386,68 +365,16 @@ fn parse_time(text: &str, now: Timestamp) -> anyhow::Result<Timestamp> {
         .map_err(|e| anyhow::anyhow!("invalid time {text:?}: {e}"))
 }
 
-fn describe_problem(p: &dragnet_input::Problem) -> String {
-    match &p.at {
-        Some(at) => format!(
-            "{}:{}: record {}: {}",
-            p.source, at.line, at.index, p.message
-        ),
-        None => format!("{}: {}", p.source, p.message),
-    }
-}
-
-fn problem_json(p: &dragnet_input::Problem) -> Value {
-    json!({
-        "source": &*p.source,
-        "line": p.at.map(|a| a.line),
-        "record": p.at.map(|a| a.index),
-        "kind": p.kind.name(),
-        "message": p.message,
-    })
-}
-
-fn summary_json(stats: &dragnet_engine::RunStats, counts: &RuleCounts, elapsed: Duration) -> Value {
-    let mut v = serde_json::to_value(stats).unwrap_or(Value::Null);
-    v["rules"] = serde_json::to_value(counts).unwrap_or(Value::Null);
-    v["elapsed_seconds"] = json!(elapsed.as_secs_f64());
-    v
-}
-
-fn print_rule_accounting(
+fn summary_json(
+    stats: &dragnet_engine::RunStats,
     reports: &[dragnet_engine::RuleReport],
     counts: &RuleCounts,
-    list_all: bool,
-) {
-    eprintln!(
-        "rules: {} loaded: {} run, {} not applicable, {} unsupported, {} invalid, {} not selected",
-        counts.total,
-        counts.run,
-        counts.not_applicable,
-        counts.unsupported,
-        counts.invalid,
-        counts.not_selected
-    );
-    for r in reports {
-        let show = match &r.status {
-            RuleStatus::Run { notes, .. } => list_all && !notes.is_empty(),
-            RuleStatus::NotSelected { .. } => list_all,
-            _ => true,
-        };
-        if !show {
-            continue;
-        }
-        let detail = match &r.status {
-            RuleStatus::Run { notes, .. } => notes.join("; "),
-            other => other.reason().unwrap_or_default().to_string(),
-        };
-        eprintln!(
-            "  {:<14} {} ({}): {}",
-            r.status.name(),
-            r.name,
-            r.rule_id,
-            detail
-        );
-    }
+    elapsed: Duration,
+) -> Value {
+    let mut v = serde_json::to_value(stats).unwrap_or(Value::Null);
+    v["rules"] = accounting::summary_json(reports, counts);
+    v["elapsed_seconds"] = json!(elapsed.as_secs_f64());
+    v
 }
 
 fn first(doc: &Value, path: &str) -> String {

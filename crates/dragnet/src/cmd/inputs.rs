@@ -1,0 +1,185 @@
+//! The input side every command that reads CloudTrail shares (`hunt`, `kql`, `eql`,
+//! `normalize`): the flags that say how to read (S3 endpoint, limits on hostile input, GeoIP and
+//! ASN databases) and one way to report what could not be read.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use dragnet_input::{Problem, ProblemKind};
+use serde_json::{Value, json};
+
+use crate::output::GlobalArgs;
+
+/// How inputs are read: `s3://` endpoint and the limits on hostile input.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ReadArgs {
+    /// S3 endpoint for s3:// inputs (S3-compatible stores, LocalStack).
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    #[command(flatten)]
+    pub limits: crate::output::InputArgs,
+}
+
+impl ReadArgs {
+    /// The input options these flags set (the rest default).
+    pub fn options(&self) -> dragnet_input::InputOptions {
+        dragnet_input::InputOptions {
+            endpoint_url: self.endpoint_url.clone(),
+            ..self.limits.options()
+        }
+    }
+}
+
+/// Enrichment databases, as Elastic's AWS integration applies them to `source.ip`.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct EnrichArgs {
+    /// MaxMind City database (GeoLite2-City.mmdb) for source.geo.*. Without it the GeoIP
+    /// fields (source.geo.*) are absent, and rules that read them are accounted as unsupported.
+    #[arg(long, value_name = "MMDB")]
+    pub geoip_db: Option<PathBuf>,
+    /// MaxMind ASN database (GeoLite2-ASN.mmdb) for source.as.*. Without it the ASN fields
+    /// (source.as.*) are absent, and rules that read them are accounted as unsupported.
+    #[arg(long, value_name = "MMDB")]
+    pub asn_db: Option<PathBuf>,
+}
+
+impl EnrichArgs {
+    /// The CloudTrail mapper's options with these databases.
+    pub fn mapper_options(&self) -> dragnet_cloudtrail::MapperOptions {
+        dragnet_cloudtrail::MapperOptions {
+            geoip_db: self.geoip_db.clone(),
+            asn_db: self.asn_db.clone(),
+            ..Default::default()
+        }
+    }
+}
+
+/// `file:line: record N: message` (or `file: message` for a whole source).
+pub fn describe_problem(p: &Problem) -> String {
+    match &p.at {
+        Some(at) => format!(
+            "{}:{}: record {}: {}",
+            p.source, at.line, at.index, p.message
+        ),
+        None => format!("{}: {}", p.source, p.message),
+    }
+}
+
+/// A problem as `--format json` lists it.
+pub fn problem_json(p: &Problem) -> Value {
+    json!({
+        "source": &*p.source,
+        "line": p.at.map(|a| a.line),
+        "record": p.at.map(|a| a.index),
+        "kind": p.kind.name(),
+        "message": p.message,
+    })
+}
+
+/// Whether any problem is input that had to be skipped (files that are not CloudTrail at all,
+/// like a README in a folder, are not: they are noted, not broken).
+pub fn any_skipped(problems: &[Problem]) -> bool {
+    problems
+        .iter()
+        .any(|p| !matches!(p.kind, ProblemKind::NotCloudTrail))
+}
+
+/// Reports input problems on stderr, in input order: each broken record or unreadable input
+/// as a warning with its place; files (and values) that are not CloudTrail as one note per
+/// kind with their count, each one listed under `-v`. Nothing under `--quiet`.
+pub fn report_problems(global: &GlobalArgs, problems: &[Problem]) {
+    if global.quiet {
+        return;
+    }
+    // Kinds of "not CloudTrail", in order of first appearance: (whole file?, message).
+    let mut kinds: BTreeMap<(bool, String), (usize, Vec<&Problem>)> = BTreeMap::new();
+    let mut first_seen = 0usize;
+    for p in problems {
+        if p.kind == ProblemKind::NotCloudTrail && global.verbose == 0 {
+            let key = (p.at.is_none(), not_cloudtrail_kind(&p.message));
+            let entry = kinds.entry(key).or_insert_with(|| {
+                first_seen += 1;
+                (first_seen, Vec::new())
+            });
+            entry.1.push(p);
+            continue;
+        }
+        let level = if p.kind == ProblemKind::NotCloudTrail {
+            "note"
+        } else {
+            "warning"
+        };
+        eprintln!("{level}: {}", describe_problem(p));
+    }
+    let mut kinds: Vec<_> = kinds.into_iter().collect();
+    kinds.sort_by_key(|(_, (order, _))| *order);
+    for ((whole_file, kind), (_, found)) in kinds {
+        if let [one] = found.as_slice() {
+            eprintln!("note: {}", describe_problem(one));
+            continue;
+        }
+        let what = if whole_file { "files" } else { "records" };
+        let examples: Vec<&str> = found.iter().take(3).map(|p| &*p.source).collect();
+        let more = if found.len() > examples.len() {
+            ", …"
+        } else {
+            ""
+        };
+        eprintln!(
+            "note: {} {what} skipped, not CloudTrail: {kind} ({}{more}; -v lists each)",
+            group_digits(found.len() as u64),
+            examples.join(", ")
+        );
+    }
+}
+
+/// The kind of a "not CloudTrail" message: the message without the file-specific part.
+fn not_cloudtrail_kind(message: &str) -> String {
+    let m = message.strip_prefix("skipped: ").unwrap_or(message);
+    let m = m.strip_suffix("; skipped").unwrap_or(m);
+    // EventBridge events name their detail-type: one kind whatever the type.
+    match m.find(" (detail-type ") {
+        Some(i) => format!("{}{}", &m[..i], m[i..].split_once(')').map_or("", |x| x.1)),
+        None => m.to_string(),
+    }
+}
+
+/// `1526` -> `1,526`.
+pub fn group_digits(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digits_are_grouped_by_thousands() {
+        assert_eq!(group_digits(0), "0");
+        assert_eq!(group_digits(999), "999");
+        assert_eq!(group_digits(1_526), "1,526");
+        assert_eq!(group_digits(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn not_cloudtrail_kinds_drop_what_is_specific() {
+        assert_eq!(
+            not_cloudtrail_kind("skipped: not JSON: does not start with '{' or '['"),
+            "not JSON: does not start with '{' or '['"
+        );
+        assert_eq!(
+            not_cloudtrail_kind(
+                "EventBridge event (detail-type \"Scheduled Event\") carries no CloudTrail record; skipped"
+            ),
+            "EventBridge event carries no CloudTrail record"
+        );
+    }
+}
