@@ -4,8 +4,8 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::{Context as _, bail};
-use dragnet_rules::{Rule, RuleSet, RuleType, Severity, TypeParams};
+use anyhow::bail;
+use dragnet_rules::{Rule, RuleSet, TypeParams};
 use serde_json::json;
 
 use crate::exit::Code;
@@ -33,23 +33,13 @@ pub struct ListArgs {
     /// Rule files or folders (repeatable; same as PATH).
     #[arg(short = 'r', long = "rules", value_name = "PATH")]
     pub rules: Vec<PathBuf>,
-    /// Only rules of this type (query, eql, threshold, new_terms, esql, threat_match, …).
-    #[arg(long = "type", value_name = "TYPE")]
-    pub rule_type: Option<String>,
-    /// Only rules of this severity (low, medium, high, critical).
-    #[arg(long)]
-    pub severity: Option<String>,
-    /// Only rules mapped to this MITRE tactic (name like "Initial Access", or id TA0001).
-    #[arg(long)]
-    pub tactic: Option<String>,
-    /// Only rules of this integration (`[metadata] integration`, e.g. aws).
-    #[arg(long)]
-    pub integration: Option<String>,
+    #[command(flatten)]
+    pub filter: crate::cmd::rule_filter::RuleFilterArgs,
 }
 
 #[derive(clap::Args, Debug)]
 pub struct ShowArgs {
-    /// A rule file path, a rule_id, or a rule name.
+    /// A rule file path, a rule_id, a rule file name, or a fragment of a rule name (any case).
     #[arg(value_name = "RULE")]
     pub rule: String,
     /// Rule files or folders to search (repeatable; default: the rules shipped in dragnet).
@@ -98,51 +88,21 @@ const COLUMNS: [&str; 8] = [
 fn list(global: &GlobalArgs, args: ListArgs) -> anyhow::Result<Code> {
     let mut paths = args.paths.clone();
     paths.extend(args.rules.iter().cloned());
-    let rule_type = match &args.rule_type {
-        Some(t) => Some(RuleType::parse(t).with_context(|| {
-            format!(
-                "unknown rule type `{t}`; use one of: {}",
-                RuleType::ALL.map(RuleType::as_str).join(", ")
-            )
-        })?),
-        None => None,
-    };
-    let severity = match &args.severity {
-        Some(s) => Some(
-            Severity::ALL
-                .into_iter()
-                .find(|x| x.as_str().eq_ignore_ascii_case(s))
-                .with_context(|| {
-                    format!("unknown severity `{s}`; use one of: low, medium, high, critical")
-                })?,
-        ),
-        None => None,
-    };
     let set = load_rule_set(global, &paths);
     if !paths.is_empty() && (set.files == 0 || set.files == set.unreadable) {
         bail!("no rule file could be read from the given paths");
     }
-    let rules: Vec<&Rule> = set
+    let rules: Vec<&Rule> = set.rules.iter().filter(|r| args.filter.matches(r)).collect();
+    let deprecated = set
         .rules
         .iter()
-        .filter(|r| rule_type.is_none_or(|t| r.rule_type() == t))
-        .filter(|r| severity.is_none_or(|s| r.severity == s))
-        .filter(|r| {
-            args.tactic.as_deref().is_none_or(|t| {
-                r.threat.iter().any(|th| {
-                    th.tactic.name.eq_ignore_ascii_case(t) || th.tactic.id.eq_ignore_ascii_case(t)
-                })
-            })
-        })
-        .filter(|r| {
-            args.integration.as_deref().is_none_or(|i| {
-                r.metadata
-                    .integration
-                    .iter()
-                    .any(|x| x.eq_ignore_ascii_case(i))
-            })
-        })
-        .collect();
+        .filter(|r| crate::cmd::rule_filter::is_deprecated(r) && !args.filter.matches(r))
+        .count();
+    if deprecated > 0 && !global.quiet {
+        eprintln!(
+            "note: {deprecated} deprecated rule(s) not listed (--include-deprecated lists them)"
+        );
+    }
     let mut out = global.writer()?;
     match global.format() {
         Format::Table => {
@@ -210,12 +170,8 @@ fn show(global: &GlobalArgs, args: ShowArgs) -> anyhow::Result<Code> {
     } else {
         (load_rule_set(global, &args.rules), Some(args.rule.as_str()))
     };
-    let rule = match key {
-        Some(key) => set.find(key),
-        None => set.rules.first(),
-    };
-    let Some(rule) = rule else {
-        let searched = if args.rules.is_empty() {
+    let searched = || {
+        if args.rules.is_empty() {
             "the shipped rules".to_string()
         } else {
             args.rules
@@ -223,11 +179,49 @@ fn show(global: &GlobalArgs, args: ShowArgs) -> anyhow::Result<Code> {
                 .map(|p| p.display().to_string())
                 .collect::<Vec<_>>()
                 .join(", ")
-        };
-        bail!(
-            "no valid rule `{}` in {searched}; give a rule file path, a rule_id or a name (see `dragnet rules list`)",
-            args.rule
-        );
+        }
+    };
+    let rule = match key {
+        Some(key) => match find_rule(&set.rules, key) {
+            Found::One(rule) => rule,
+            Found::Several(rules) => {
+                let shown = 10;
+                let mut msg = format!(
+                    "{} rules in {} have `{key}` in their name; give more of the name or the rule_id:",
+                    rules.len(),
+                    searched()
+                );
+                for r in rules.iter().take(shown) {
+                    msg.push_str(&format!("\n  {} ({})", r.name, r.rule_id));
+                }
+                if rules.len() > shown {
+                    msg.push_str(&format!("\n  … and {} more", rules.len() - shown));
+                }
+                bail!(msg);
+            }
+            Found::None(nearest) => {
+                let mut msg = format!(
+                    "no valid rule `{key}` in {}: no rule_id, file name or name has it",
+                    searched()
+                );
+                if nearest.is_empty() {
+                    msg.push_str("; see `dragnet rules list`");
+                } else {
+                    msg.push_str("; the nearest names are:");
+                    for r in &nearest {
+                        msg.push_str(&format!("\n  {} ({})", r.name, r.rule_id));
+                    }
+                }
+                bail!(msg);
+            }
+        },
+        None => match set.rules.first() {
+            Some(rule) => rule,
+            None => bail!(
+                "no valid rule in {}; run `dragnet validate` on it for the errors",
+                args.rule
+            ),
+        },
     };
     let mut out = global.writer()?;
     match global.format {
@@ -246,6 +240,77 @@ fn show(global: &GlobalArgs, args: ShowArgs) -> anyhow::Result<Code> {
     }
     out.flush()?;
     Ok(Code::Ok)
+}
+
+/// What a `rules show` key found.
+enum Found<'a> {
+    One(&'a Rule),
+    /// Several rules have the key in their name.
+    Several(Vec<&'a Rule>),
+    /// Nothing has it: the nearest names, best first.
+    None(Vec<&'a Rule>),
+}
+
+/// A rule by rule_id, file name (with or without `.toml`), exact name, or a fragment of its
+/// name; all ignoring case. A fragment that several names contain finds them all (unless one
+/// name is exactly the key).
+fn find_rule<'a>(rules: &'a [Rule], key: &str) -> Found<'a> {
+    let key = key.trim();
+    let lower = key.to_lowercase();
+    let exact = rules.iter().find(|r| {
+        r.rule_id.eq_ignore_ascii_case(key)
+            || r.name.eq_ignore_ascii_case(key)
+            || r.path().file_name().is_some_and(|f| f.eq_ignore_ascii_case(key))
+            || r.path().file_stem().is_some_and(|f| f.eq_ignore_ascii_case(key))
+    });
+    if let Some(rule) = exact {
+        return Found::One(rule);
+    }
+    let containing: Vec<&Rule> = rules
+        .iter()
+        .filter(|r| r.name.to_lowercase().contains(&lower))
+        .collect();
+    match containing.len() {
+        1 => Found::One(containing[0]),
+        0 => {
+            let mut scored: Vec<(usize, &Rule)> = rules
+                .iter()
+                .map(|r| (fragment_distance(&lower, &r.name.to_lowercase()), r))
+                .collect();
+            scored.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.name.cmp(&b.1.name)));
+            // Close enough to be a typo or a different word order, not just any name.
+            let limit = (key.chars().count() / 2).max(2);
+            Found::None(
+                scored
+                    .into_iter()
+                    .filter(|(d, _)| *d <= limit)
+                    .take(5)
+                    .map(|(_, r)| r)
+                    .collect(),
+            )
+        }
+        _ => Found::Several(containing),
+    }
+}
+
+/// How far `fragment` is from the closest part of `name`: the fewest single-character edits
+/// that turn it into some substring of `name` (Levenshtein distance where the match may start
+/// and end anywhere in `name`).
+fn fragment_distance(fragment: &str, name: &str) -> usize {
+    let f: Vec<char> = fragment.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    // prev[j]: edits to turn f[..i] into a substring of n ending at j.
+    let mut prev = vec![0usize; n.len() + 1];
+    let mut cur = vec![0usize; n.len() + 1];
+    for i in 1..=f.len() {
+        cur[0] = i;
+        for j in 1..=n.len() {
+            let substitute = prev[j - 1] + usize::from(f[i - 1] != n[j - 1]);
+            cur[j] = substitute.min(prev[j] + 1).min(cur[j - 1] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev.into_iter().min().unwrap_or(f.len())
 }
 
 fn terminal_width() -> usize {
@@ -547,6 +612,34 @@ pub fn render_markdown(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fragment_distance_finds_the_closest_part_of_a_name() {
+        assert_eq!(fragment_distance("system manager", "aws execution via system manager"), 0);
+        assert_eq!(fragment_distance("sytem manager", "aws execution via system manager"), 1);
+        assert_eq!(fragment_distance("ami shared", "ec2 ami shared with another account"), 0);
+        assert!(fragment_distance("kerberos", "ec2 ami shared with another account") > 4);
+    }
+
+    #[test]
+    fn rules_are_found_by_id_file_name_and_fragment() {
+        let rules = dragnet_rules::embedded().rules;
+        let name = |f: Found<'_>| match f {
+            Found::One(r) => r.name.clone(),
+            Found::Several(v) => format!("{} rules", v.len()),
+            Found::None(v) => format!("none, nearest {:?}", v.iter().map(|r| &r.name).collect::<Vec<_>>()),
+        };
+        assert_eq!(name(find_rule(&rules, "SYSTEM manager")), "AWS Execution via System Manager");
+        assert_eq!(
+            name(find_rule(&rules, "initial_access_via_system_manager")),
+            "AWS Execution via System Manager"
+        );
+        assert_eq!(name(find_rule(&rules, "a")), "2 rules");
+        assert_eq!(
+            name(find_rule(&rules, "sytem manger")),
+            "none, nearest [\"AWS Execution via System Manager\"]"
+        );
+    }
 
     #[test]
     fn markdown_renders_headings_bullets_and_wraps() {
