@@ -794,6 +794,7 @@ impl Engine {
                 .candidates
                 .iter()
                 .filter_map(|&rule| self.rules[rule].detector.explain_text(event))
+                .map(|text| text.trim_end().to_string())
                 .collect::<Vec<_>>()
                 .join("\n")
         });

@@ -210,38 +210,6 @@ pub fn write_csv<W: Write + ?Sized, S: AsRef<str>>(
     Ok(())
 }
 
-/// One line of `dragnet kql` / `dragnet eql` output: whether the document at `location`
-/// matched, with the explanation when one was asked for.
-pub fn write_match_result(
-    out: &mut dyn Write,
-    format: Format,
-    location: &str,
-    matched: bool,
-    explanation: Option<&str>,
-) -> anyhow::Result<()> {
-    let verdict = if matched { "match" } else { "no match" };
-    match format {
-        Format::Json | Format::Ndjson => {
-            let mut v = serde_json::json!({"location": location, "match": matched});
-            if let Some(e) = explanation {
-                v["explanation"] = serde_json::json!(e);
-            }
-            serde_json::to_writer(&mut *out, &v)?;
-            writeln!(out)?;
-        }
-        Format::Csv => write_csv_record(out, &[location, verdict])?,
-        Format::Table => {
-            writeln!(out, "{location}\t{verdict}")?;
-            if let Some(e) = explanation {
-                for line in e.lines() {
-                    writeln!(out, "    {line}")?;
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,5 +11,6 @@ pub mod kql;
 pub mod normalize;
 pub mod rule_filter;
 pub mod rules;
+pub mod search;
 pub mod validate;
 pub mod version;

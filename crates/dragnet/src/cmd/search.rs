@@ -1,0 +1,541 @@
+//! `dragnet kql` / `dragnet eql` as hunting searches: a query is a one-rule hunt. The query
+//! becomes a rule (type query or eql, `index = ["logs-aws.cloudtrail-*"]`), the engine runs it
+//! over the inputs exactly as `hunt` runs rules (files, folders, gzip, `-`, `s3://`, every input
+//! limit, GeoIP/ASN enrichment, the same problem reporting), and hands back the matching events
+//! (with `--all`, every event and whether it matched), which are printed instead of alerts.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use dragnet_engine::{Alert, Capture, CapturedEvent, Engine, Extras, RunOptions, Selection};
+use dragnet_schema::Schema;
+use serde_json::{Value, json};
+
+use crate::cmd::inputs::{self, EnrichArgs, ReadArgs};
+use crate::exit::Code;
+use crate::output::{DEFAULT_MAX_CELL_WIDTH, Format, GlobalArgs, write_csv_record, write_table};
+
+/// The flags `kql` and `eql` share.
+#[derive(clap::Args, Debug)]
+pub struct SearchArgs {
+    /// CloudTrail or ECS input: files (.json, .json.gz, JSON lines, ECS NDJSON), folders
+    /// (searched recursively), `-` for stdin, or s3://bucket/prefix.
+    #[arg(value_name = "INPUT")]
+    pub inputs: Vec<String>,
+    /// Explain each decision: which clause decided, on which values.
+    #[arg(long)]
+    pub explain: bool,
+    /// List every event, matching or not, with its verdict (for testing a query).
+    #[arg(long)]
+    pub all: bool,
+    /// Print the query in canonical form, and exit.
+    #[arg(long)]
+    pub canonical: bool,
+    /// An Elasticsearch `GET <index>/_mapping` response laid over the built-in field types.
+    #[arg(long, value_name = "FILE")]
+    pub mapping: Option<PathBuf>,
+    /// Exit with code 2 when any input was skipped (malformed, truncated, unreadable).
+    #[arg(long)]
+    pub strict: bool,
+    /// Worker threads (default: one per core; RAYON_NUM_THREADS is honoured too).
+    #[arg(long, short = 'j', value_name = "N")]
+    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub read: ReadArgs,
+    #[command(flatten)]
+    pub enrich: EnrichArgs,
+}
+
+impl SearchArgs {
+    /// The builtin field types, with `--mapping` laid over them.
+    pub fn schema(&self) -> anyhow::Result<Option<Schema>> {
+        let Some(path) = &self.mapping else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read mapping {}", path.display()))?;
+        let user = Schema::from_mapping_json(&text).with_context(|| {
+            format!(
+                "mapping {}: give the JSON of Elasticsearch's GET <index>/_mapping",
+                path.display()
+            )
+        })?;
+        Ok(Some(Schema::builtin().overlay(&user)))
+    }
+}
+
+/// What the search looks for.
+pub struct Query<'a> {
+    /// `kql` or `eql`: names the command in messages.
+    pub command: &'static str,
+    pub text: &'a str,
+    pub kind: Kind,
+    /// EQL `| head N` / `| tail N`.
+    pub pipes: Vec<dragnet_eql::Pipe>,
+    /// EQL: the field event categories are read from (`event_category_override`).
+    pub event_category_field: Option<String>,
+    /// EQL: the field sequences and samples are ordered by.
+    pub timestamp_field: Option<String>,
+    /// EQL sequences and samples: candidate events kept for sorting at most.
+    pub max_sequence_candidates: Option<usize>,
+}
+
+/// Whether a query decides per event or finds groups of events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Event,
+    Sequence,
+    Sample,
+}
+
+impl Kind {
+    /// `event`, `sequence` or `sample`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Event => "event",
+            Kind::Sequence => "sequence",
+            Kind::Sample => "sample",
+        }
+    }
+}
+
+/// The rule a search runs: the query over the AWS integration's CloudTrail data stream. A
+/// Kibana rule export line, read by the same loader as any rule.
+fn query_rule(query: &Query<'_>) -> anyhow::Result<dragnet_rules::Rule> {
+    let (rule_type, language) = match query.command {
+        "eql" => ("eql", "eql"),
+        _ => ("query", "kuery"),
+    };
+    let mut rule = json!({
+        "rule_id": "6d1f0f3e-5b7a-4c1e-9a57-d2a9e7c0a5e1",
+        "name": format!("{} search", query.command),
+        "description": format!("dragnet {} QUERY", query.command),
+        "type": rule_type,
+        "language": language,
+        "query": query.text,
+        "index": ["logs-aws.cloudtrail-*"],
+        "risk_score": 21,
+        "severity": "low",
+    });
+    if let Some(field) = &query.event_category_field {
+        rule["event_category_override"] = json!(field);
+    }
+    if let Some(field) = &query.timestamp_field {
+        rule["timestamp_field"] = json!(field);
+    }
+    let file = dragnet_rules::SourceFile::new(
+        format!("<{} query>.ndjson", query.command),
+        rule.to_string(),
+    );
+    let outcome = dragnet_rules::load_source(&file);
+    match outcome.rules.into_iter().next() {
+        Some(rule) => Ok(rule),
+        None => {
+            let errors: Vec<String> = outcome
+                .diagnostics
+                .iter()
+                .filter(|d| d.is_error())
+                .map(|d| d.to_string())
+                .collect();
+            anyhow::bail!("the query cannot be run as a rule: {}", errors.join("; "))
+        }
+    }
+}
+
+/// Runs the search and prints its results; the exit code as `conventions.md` sets it.
+pub fn run(
+    global: &GlobalArgs,
+    args: &SearchArgs,
+    query: &Query<'_>,
+    schema: &Schema,
+) -> anyhow::Result<Code> {
+    if args.inputs.is_empty() {
+        anyhow::bail!(
+            "no INPUT given: name CloudTrail or ECS files or folders, `-` for stdin, or s3://bucket/prefix"
+        );
+    }
+    let rule = query_rule(query)?;
+    let engine = Engine::compile_with_schema(
+        std::slice::from_ref(&rule),
+        &Selection::default(),
+        args.enrich.mapper_options(),
+        &Extras::default(),
+        schema,
+    )
+    .context("cannot load the --geoip-db/--asn-db database; give a MaxMind .mmdb file")?;
+    if let Some(reason) = engine.reports()[0].status.reason() {
+        eprintln!("error: the query cannot run: {reason}");
+        return Ok(Code::Usage);
+    }
+    // Searches are for testing queries: every record's structure is checked, so a broken one
+    // is reported even when the query could not match it.
+    let input_options = dragnet_input::InputOptions {
+        validate: dragnet_input::Validation::Full,
+        ..args.read.options()
+    };
+    let discovered = dragnet_input::discover(&args.inputs, &input_options);
+    let unreadable = discovered.problems.len();
+    let options = RunOptions {
+        // Sequences and samples name their join keys in the explanation of their shell alert.
+        explain: args.explain || query.kind != Kind::Event,
+        threads: args.threads,
+        max_sequence_candidates: query.max_sequence_candidates,
+        capture: if args.all {
+            Capture::All
+        } else {
+            Capture::Matches
+        },
+        ..RunOptions::default()
+    };
+    let output = engine.run(
+        discovered.sources,
+        &input_options,
+        &options,
+        &dragnet_engine::Progress::default(),
+    );
+    if !global.quiet {
+        for w in &output.warnings {
+            eprintln!("warning: {w}");
+        }
+    }
+    let mut problems = discovered.problems;
+    problems.extend(output.problems.iter().cloned());
+    inputs::report_problems(global, &problems);
+
+    let stats = &output.stats;
+    let evaluated = stats.records_evaluated + stats.records_prefiltered;
+    let format = global.format();
+    let mut out = global.writer()?;
+    let found_line = match query.kind {
+        Kind::Event => {
+            let matched = output.events.iter().filter(|e| e.matched).count();
+            let listed = with_pipes(&query.pipes, output.events, args.all);
+            write_events(
+                &mut *out,
+                format,
+                &listed,
+                args,
+                &summary_json(stats, &problems, evaluated),
+            )?;
+            format!("{matched} matched")
+        }
+        Kind::Sequence | Kind::Sample => {
+            let groups = groups(&output.alerts, query.kind);
+            let groups = apply_pipes(&query.pipes, groups);
+            write_groups(
+                &mut *out,
+                format,
+                query.kind.label(),
+                &groups,
+                &summary_json(stats, &problems, evaluated),
+            )?;
+            format!("{} {}s found", groups.len(), query.kind.label())
+        }
+    };
+    out.flush()?;
+    if !global.quiet {
+        eprintln!(
+            "{}: {evaluated} documents evaluated, {found_line}, {} records skipped, {unreadable} inputs unreadable",
+            query.command, stats.records_skipped
+        );
+    }
+    if unreadable > 0 || (stats.records_read == 0 && !problems.is_empty()) || stats.files == 0 {
+        return Ok(Code::Usage);
+    }
+    if args.strict && inputs::any_skipped(&problems) {
+        eprintln!("error: --strict: some input was skipped (see warnings above)");
+        return Ok(Code::Usage);
+    }
+    Ok(Code::Ok)
+}
+
+fn summary_json(
+    stats: &dragnet_engine::RunStats,
+    problems: &[dragnet_input::Problem],
+    evaluated: u64,
+) -> Value {
+    json!({
+        "documents_evaluated": evaluated,
+        "records_read": stats.records_read,
+        "records_skipped": stats.records_skipped,
+        "files": stats.files,
+        "files_skipped": stats.files_skipped,
+        "problems": problems.iter().map(inputs::problem_json).collect::<Vec<_>>(),
+    })
+}
+
+/// The events to list: with pipes, the matches in time order (as Elasticsearch returns them:
+/// events without a timestamp last, input order breaking ties), then `| head` / `| tail`;
+/// without, every captured event in input order.
+fn with_pipes(
+    pipes: &[dragnet_eql::Pipe],
+    events: Vec<CapturedEvent>,
+    all: bool,
+) -> Vec<CapturedEvent> {
+    if pipes.is_empty() {
+        return events;
+    }
+    if all {
+        eprintln!("note: with pipes, only matching events are listed (pipes limit results)");
+    }
+    let mut matched: Vec<CapturedEvent> = events.into_iter().filter(|e| e.matched).collect();
+    let time = |e: &CapturedEvent| {
+        first(&e.doc, "@timestamp")
+            .parse::<jiff::Timestamp>()
+            .ok()
+    };
+    matched.sort_by_key(|e| {
+        let t = time(e);
+        (t.is_none(), t)
+    });
+    apply_pipes(pipes, matched)
+}
+
+fn apply_pipes<T>(pipes: &[dragnet_eql::Pipe], mut items: Vec<T>) -> Vec<T> {
+    for p in pipes {
+        match *p {
+            dragnet_eql::Pipe::Head(n) => {
+                items.truncate(usize::try_from(n).unwrap_or(usize::MAX));
+            }
+            dragnet_eql::Pipe::Tail(n) => {
+                let n = usize::try_from(n).unwrap_or(usize::MAX);
+                let skip = items.len().saturating_sub(n);
+                items.drain(..skip);
+            }
+        }
+    }
+    items
+}
+
+/// One sequence or sample found: its join keys and its events' ECS documents in order.
+pub struct Group {
+    pub join_keys: Value,
+    pub events: Vec<Value>,
+}
+
+/// The sequences (or samples) in the run's alerts: each shell alert with its building blocks
+/// (Kibana's alert group), in the order the alerts sort.
+fn groups(alerts: &[Alert], kind: Kind) -> Vec<Group> {
+    let mut order: Vec<String> = Vec::new();
+    let mut keys: std::collections::HashMap<String, Value> = Default::default();
+    let mut events: std::collections::HashMap<String, Vec<(u64, Value)>> = Default::default();
+    for a in alerts {
+        let Some(group) = a.group_id.clone() else {
+            continue;
+        };
+        let doc = a.doc();
+        if a.building_block {
+            let index = doc["kibana.alert.group.index"].as_u64().unwrap_or(0);
+            events
+                .entry(group)
+                .or_default()
+                .push((index, a.event().unwrap_or(Value::Null)));
+        } else {
+            let key = doc["dragnet.explain"][kind.label()]["join_keys"].clone();
+            keys.insert(group.clone(), key);
+            order.push(group);
+        }
+    }
+    order
+        .into_iter()
+        .map(|g| {
+            let mut evs = events.remove(&g).unwrap_or_default();
+            evs.sort_by_key(|(i, _)| *i);
+            Group {
+                join_keys: keys.remove(&g).unwrap_or(Value::Null),
+                events: evs.into_iter().map(|(_, e)| e).collect(),
+            }
+        })
+        .collect()
+}
+
+fn first(doc: &Value, path: &str) -> String {
+    dragnet_engine::alert::field_strings(doc, path)
+        .into_iter()
+        .next()
+        .unwrap_or_default()
+}
+
+/// The key fields of an event, as the table and CSV show them.
+const EVENT_COLUMNS: [(&str, &str); 6] = [
+    ("time", "@timestamp"),
+    ("action", "event.action"),
+    ("actor", "user.name"),
+    ("source ip", "source.ip"),
+    ("outcome", "event.outcome"),
+    ("event id", "event.id"),
+];
+
+fn event_cells(doc: &Value) -> Vec<String> {
+    EVENT_COLUMNS.iter().map(|(_, f)| first(doc, f)).collect()
+}
+
+fn location(e: &CapturedEvent) -> String {
+    format!("{}:{} #{}", e.source, e.location.line, e.location.index)
+}
+
+fn verdict(matched: bool) -> &'static str {
+    if matched { "match" } else { "no match" }
+}
+
+/// An event as json/ndjson list it: its ECS document; with `--all` or `--explain` also where
+/// it was read (`dragnet.location`), with `--all` whether it matched (`dragnet.match`), with
+/// `--explain` how the query decided (`dragnet.explain`).
+fn event_json(e: &CapturedEvent, args: &SearchArgs) -> Value {
+    let mut doc = e.doc.clone();
+    if let Value::Object(map) = &mut doc {
+        if args.all || args.explain {
+            map.insert("dragnet.location".into(), json!(location(e)));
+        }
+        if args.all {
+            map.insert("dragnet.match".into(), json!(e.matched));
+        }
+        if let Some(x) = &e.explanation {
+            map.insert("dragnet.explain".into(), json!(x));
+        }
+    }
+    doc
+}
+
+/// Prints the events of an event query in `format`: a table of key fields (with `--explain`,
+/// each event's explanation after it), CSV of the same, or the ECS documents as json/ndjson.
+fn write_events(
+    out: &mut dyn Write,
+    format: Format,
+    events: &[CapturedEvent],
+    args: &SearchArgs,
+    summary: &Value,
+) -> anyhow::Result<()> {
+    match format {
+        Format::Table => {
+            let mut headers: Vec<&str> = Vec::new();
+            if args.all {
+                headers.push("match");
+            }
+            headers.extend(EVENT_COLUMNS.iter().map(|(h, _)| *h));
+            headers.push("location");
+            let rows: Vec<Vec<String>> = events
+                .iter()
+                .map(|e| {
+                    let mut row = Vec::new();
+                    if args.all {
+                        row.push(verdict(e.matched).to_string());
+                    }
+                    row.extend(event_cells(&e.doc));
+                    row.push(location(e));
+                    row
+                })
+                .collect();
+            write_table(out, &headers, &rows, DEFAULT_MAX_CELL_WIDTH)?;
+            if args.explain {
+                for e in events {
+                    writeln!(out)?;
+                    writeln!(out, "{}\t{}", location(e), verdict(e.matched))?;
+                    for line in e.explanation.as_deref().unwrap_or_default().lines() {
+                        writeln!(out, "    {line}")?;
+                    }
+                }
+            }
+        }
+        Format::Csv => {
+            let mut headers = vec!["location"];
+            headers.extend(["time", "action", "actor", "source_ip", "outcome", "event_id"]);
+            if args.all {
+                headers.push("match");
+            }
+            if args.explain {
+                headers.push("explanation");
+            }
+            write_csv_record(out, &headers)?;
+            for e in events {
+                let mut row = vec![location(e)];
+                row.extend(event_cells(&e.doc));
+                if args.all {
+                    row.push(verdict(e.matched).to_string());
+                }
+                if args.explain {
+                    row.push(e.explanation.clone().unwrap_or_default());
+                }
+                write_csv_record(out, &row)?;
+            }
+        }
+        Format::Ndjson => {
+            for e in events {
+                serde_json::to_writer(&mut *out, &event_json(e, args))?;
+                writeln!(out)?;
+            }
+        }
+        Format::Json => {
+            let doc = json!({
+                "events": events.iter().map(|e| event_json(e, args)).collect::<Vec<_>>(),
+                "summary": summary,
+            });
+            serde_json::to_writer_pretty(&mut *out, &doc)?;
+            writeln!(out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Prints the sequences (or samples) found: per group its number, join keys and events (a
+/// table of key fields, CSV rows, or `{label: n, join_keys, events: [ECS documents]}`).
+fn write_groups(
+    out: &mut dyn Write,
+    format: Format,
+    label: &str,
+    groups: &[Group],
+    summary: &Value,
+) -> anyhow::Result<()> {
+    let numbered = |n: usize, g: &Group| json!({label: n, "join_keys": g.join_keys, "events": g.events});
+    match format {
+        Format::Table => {
+            let headers: Vec<&str> = EVENT_COLUMNS.iter().map(|(h, _)| *h).collect();
+            for (i, g) in groups.iter().enumerate() {
+                if i > 0 {
+                    writeln!(out)?;
+                }
+                writeln!(out, "{label} {}: join keys {}", i + 1, g.join_keys)?;
+                let rows: Vec<Vec<String>> = g.events.iter().map(event_cells).collect();
+                write_table(out, &headers, &rows, DEFAULT_MAX_CELL_WIDTH)?;
+            }
+        }
+        Format::Csv => {
+            write_csv_record(
+                out,
+                &[
+                    label,
+                    "join_keys",
+                    "time",
+                    "action",
+                    "actor",
+                    "source_ip",
+                    "outcome",
+                    "event_id",
+                ],
+            )?;
+            for (i, g) in groups.iter().enumerate() {
+                for e in &g.events {
+                    let mut row = vec![(i + 1).to_string(), g.join_keys.to_string()];
+                    row.extend(event_cells(e));
+                    write_csv_record(out, &row)?;
+                }
+            }
+        }
+        Format::Ndjson => {
+            for (i, g) in groups.iter().enumerate() {
+                serde_json::to_writer(&mut *out, &numbered(i + 1, g))?;
+                writeln!(out)?;
+            }
+        }
+        Format::Json => {
+            let doc = json!({
+                format!("{label}s"): groups.iter().enumerate().map(|(i, g)| numbered(i + 1, g)).collect::<Vec<_>>(),
+                "summary": summary,
+            });
+            serde_json::to_writer_pretty(&mut *out, &doc)?;
+            writeln!(out)?;
+        }
+    }
+    Ok(())
+}
