@@ -16,6 +16,26 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// The ndjson lines of `stdout`, parsed.
+fn ndjson(stdout: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+/// (location suffix after the file name, match) of each `--all` ndjson line.
+fn verdicts(stdout: &[u8]) -> Vec<(String, bool)> {
+    ndjson(stdout)
+        .iter()
+        .map(|d| {
+            let loc = d["dragnet.location"].as_str().unwrap();
+            let at = loc.rsplit_once(':').unwrap().1.to_string();
+            (at, d["dragnet.match"].as_bool().unwrap())
+        })
+        .collect()
+}
+
 const SSM: &str = "event.dataset:aws.cloudtrail and event.provider:ssm.amazonaws.com and event.action:SendCommand and event.outcome:success";
 
 #[test]
@@ -33,21 +53,35 @@ fn evaluates_ecs_ndjson_per_document() {
         ),
     )
     .unwrap();
-    dragnet()
+    let out = dragnet()
+        .args(["--format", "ndjson", "kql", "--all", SSM])
+        .arg(&file)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("docs.ndjson:3: record 2: "))
+        .stderr(predicate::str::contains(
+            "2 documents evaluated, 1 matched, 1 records skipped",
+        ))
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(
+        verdicts(&out),
+        vec![("1 #0".to_string(), true), ("2 #1".to_string(), false)]
+    );
+    // Without --all: the matching event's document only.
+    let out = dragnet()
         .args(["--format", "ndjson", "kql", SSM])
         .arg(&file)
         .assert()
         .success()
-        .stdout(predicate::str::contains(
-            r#"docs.ndjson:1 #0","match":true"#,
-        ))
-        .stdout(predicate::str::contains(
-            r#"docs.ndjson:2 #1","match":false"#,
-        ))
-        .stderr(predicate::str::contains("line 3"))
-        .stderr(predicate::str::contains(
-            "2 documents evaluated, 1 matched, 1 records skipped",
-        ));
+        .get_output()
+        .stdout
+        .clone();
+    let docs = ndjson(&out);
+    assert_eq!(docs.len(), 1);
+    assert_eq!(docs[0]["event"]["outcome"], "success");
+    assert!(docs[0].get("dragnet.match").is_none(), "{}", docs[0]);
 }
 
 #[test]
@@ -59,8 +93,9 @@ fn explains_the_deciding_clause() {
         r#"{"@timestamp":"2024-05-21T10:00:00Z","event":{"provider":"ssm.amazonaws.com","action":"SendCommand","outcome":"failure"}}"#,
     )
     .unwrap();
+    // A non-matching document is listed (with why) under --all.
     dragnet()
-        .args(["--format", "table", "kql", "--explain", SSM])
+        .args(["--format", "table", "kql", "--all", "--explain", SSM])
         .arg(&file)
         .assert()
         .success()
@@ -96,15 +131,27 @@ fn raw_cloudtrail_records_are_mapped_like_the_aws_integration() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("trail.json");
     std::fs::write(&file, body.to_string()).unwrap();
-    dragnet()
-        .args(["--format", "ndjson", "kql", SSM])
+    let out = dragnet()
+        .args(["--format", "ndjson", "kql", "--all", SSM])
         .arg(&file)
         .assert()
         .success()
-        .stdout(predicate::str::contains(r#" #0","match":true"#))
-        .stdout(predicate::str::contains(r#" #1","match":false"#))
-        .stdout(predicate::str::contains(r#" #2","match":false"#))
-        .stderr(predicate::str::contains("3 documents evaluated, 1 matched"));
+        .stderr(predicate::str::contains("3 documents evaluated, 1 matched"))
+        .get_output()
+        .stdout
+        .clone();
+    let got: Vec<(String, bool)> = verdicts(&out)
+        .into_iter()
+        .map(|(at, m)| (at.split_once(' ').unwrap().1.to_string(), m))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("#0".to_string(), true),
+            ("#1".to_string(), false),
+            ("#2".to_string(), false)
+        ]
+    );
 }
 
 #[test]
@@ -183,20 +230,34 @@ fn a_user_mapping_changes_field_types() {
         r#"{"logs-x":{"mappings":{"properties":{"custom":{"properties":{"n":{"type":"long"}}}}}}}"#,
     )
     .unwrap();
+    // The `match` column (the last) of the one data row of `--all` CSV output.
+    let verdict = |stdout: &[u8]| -> String {
+        let text = String::from_utf8_lossy(stdout).into_owned();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[0].ends_with(",match"), "{text}");
+        lines[1].rsplit(',').next().unwrap().to_string()
+    };
     // Unmapped, "9" is a keyword: "9" > "10" in byte order.
-    dragnet()
-        .args(["--format", "csv", "kql", "custom.n > 10"])
+    let out = dragnet()
+        .args(["--format", "csv", "kql", "--all", "custom.n > 10"])
         .arg(&doc)
         .assert()
         .success()
-        .stdout(predicate::str::contains(",match"));
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(verdict(&out), "match");
     // Mapped as long, 9 > 10 is false.
-    dragnet()
-        .args(["--format", "csv", "kql", "--mapping"])
+    let out = dragnet()
+        .args(["--format", "csv", "kql", "--all", "--mapping"])
         .arg(&mapping)
         .arg("custom.n > 10")
         .arg(&doc)
         .assert()
         .success()
-        .stdout(predicate::str::contains(",no match"));
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(verdict(&out), "no match");
 }
