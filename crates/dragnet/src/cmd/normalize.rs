@@ -3,7 +3,6 @@
 
 use std::io::Write;
 use std::ops::ControlFlow;
-use std::path::PathBuf;
 
 use anyhow::Context;
 use dragnet_cloudtrail::{Mapper, MapperOptions};
@@ -19,14 +18,8 @@ pub struct Args {
     /// (`.json`/`.json.gz`), JSON arrays or JSON lines of records.
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<String>,
-    /// MaxMind City database (GeoLite2-City.mmdb) for source.geo.*. Without it the GeoIP
-    /// fields (source.geo.*) are absent from the output.
-    #[arg(long, value_name = "MMDB")]
-    pub geoip_db: Option<PathBuf>,
-    /// MaxMind ASN database (GeoLite2-ASN.mmdb) for source.as.*. Without it the ASN fields
-    /// (source.as.*) are absent from the output.
-    #[arg(long, value_name = "MMDB")]
-    pub asn_db: Option<PathBuf>,
+    #[command(flatten)]
+    pub enrich: crate::cmd::inputs::EnrichArgs,
     /// Keep each raw record in event.original, as the integration does by default.
     #[arg(long)]
     pub include_original: bool,
@@ -34,7 +27,7 @@ pub struct Args {
     #[arg(long)]
     pub strict: bool,
     #[command(flatten)]
-    pub input: crate::output::InputArgs,
+    pub read: crate::cmd::inputs::ReadArgs,
 }
 
 pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
@@ -48,26 +41,17 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
     let mapper = Mapper::bind(
         &FieldTable::new(),
         MapperOptions {
-            geoip_db: args.geoip_db.clone(),
-            asn_db: args.asn_db.clone(),
             include_original: args.include_original,
-            ..MapperOptions::default()
+            ..args.enrich.mapper_options()
         },
     )
-    .context("cannot load the GeoIP databases")?;
-    let input_options = args.input.options();
+    .context("cannot load the --geoip-db/--asn-db database; give a MaxMind .mmdb file")?;
+    let input_options = args.read.options();
     let found = discover(&args.inputs, &input_options);
+    let unreadable = found.problems.len();
     let mut out = global.writer()?;
-    let problems = std::cell::Cell::new(0u64);
-    let report = |p: &dyn std::fmt::Display, quiet: bool| {
-        if !quiet {
-            eprintln!("warning: {p}");
-        }
-    };
-    for p in &found.problems {
-        problems.set(problems.get() + 1);
-        report(p, global.quiet);
-    }
+    // Every problem, in input order, reported once the inputs are read (as hunt reports them).
+    let problems: std::cell::RefCell<Vec<Problem>> = std::cell::RefCell::new(found.problems);
     let (mut written, mut skipped) = (0u64, 0u64);
     let mut write_error: Option<std::io::Error> = None;
     for source in &found.sources {
@@ -95,28 +79,25 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
                         }
                         Err(reason) => {
                             skipped += 1;
-                            problems.set(problems.get() + 1);
-                            let p = Problem::malformed_record(
+                            problems.borrow_mut().push(Problem::malformed_record(
                                 batch.source.clone(),
                                 span.location,
                                 reason,
-                            );
-                            report(&p, global.quiet);
+                            ));
                         }
                     }
                 }
                 ControlFlow::Continue(())
             },
-            &mut |p| {
-                problems.set(problems.get() + 1);
-                report(&p, global.quiet);
-            },
+            &mut |p| problems.borrow_mut().push(p),
         );
         skipped += stats.skipped_records;
         if write_error.is_some() {
             break;
         }
     }
+    let problems = problems.into_inner();
+    crate::cmd::inputs::report_problems(global, &problems);
     if let Some(e) = write_error {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             return Ok(Code::Ok);
@@ -127,11 +108,12 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
     if !global.quiet {
         eprintln!(
             "normalize: {written} documents written, {skipped} records skipped, {} problems, from {} inputs",
-            problems.get(),
+            problems.len(),
             found.sources.len()
         );
     }
-    Ok(if written == 0 || (args.strict && problems.get() > 0) {
+    let skipped_input = crate::cmd::inputs::any_skipped(&problems);
+    Ok(if written == 0 || unreadable > 0 || (args.strict && skipped_input) {
         Code::Usage
     } else {
         Code::Ok
