@@ -355,6 +355,29 @@ fn list_filters_the_corpus() {
         .output()
         .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
+    // Deprecated rules are listed only when asked for (conventions: not selected by default);
+    // 3 of the corpus's 31 threshold rules are deprecated.
+    assert_eq!(text.lines().count(), 28);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("note: 3 deprecated rule(s) not listed (--include-deprecated lists them)")
+    );
+    let out = dragnet()
+        .args([
+            "rules",
+            "list",
+            "--format",
+            "ndjson",
+            "--type",
+            "threshold",
+            "--include-deprecated",
+            "-r",
+        ])
+        .arg(dir.join("rules"))
+        .arg(dir.join("rules_building_block"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(text.lines().count(), 31);
 }
 

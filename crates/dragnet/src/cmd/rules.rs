@@ -93,10 +93,15 @@ fn list(global: &GlobalArgs, args: ListArgs) -> anyhow::Result<Code> {
         bail!("no rule file could be read from the given paths");
     }
     let rules: Vec<&Rule> = set.rules.iter().filter(|r| args.filter.matches(r)).collect();
+    // Deprecated rules the other filters select: left out, and said so.
+    let with_deprecated = crate::cmd::rule_filter::RuleFilterArgs {
+        include_deprecated: true,
+        ..args.filter.clone()
+    };
     let deprecated = set
         .rules
         .iter()
-        .filter(|r| crate::cmd::rule_filter::is_deprecated(r) && !args.filter.matches(r))
+        .filter(|r| !args.filter.matches(r) && with_deprecated.matches(r))
         .count();
     if deprecated > 0 && !global.quiet {
         eprintln!(
