@@ -514,3 +514,74 @@ fn show_renders_the_triage_guide_for_the_terminal() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no valid rule `no-such-rule`"));
 }
+
+#[test]
+fn show_finds_a_rule_by_a_name_fragment_in_any_case() {
+    let out = dragnet()
+        .args(["rules", "show", "--color", "never", "SYSTEM manager"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with("AWS Execution via System Manager\n"),
+        "{text}"
+    );
+    // By file name too, with or without the extension.
+    for key in [
+        "initial_access_via_system_manager",
+        "initial_access_via_system_manager.toml",
+    ] {
+        let out = dragnet()
+            .args(["rules", "show", "--color", "never", key])
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            text.starts_with("AWS Execution via System Manager\n"),
+            "{key}: {text}"
+        );
+    }
+}
+
+#[test]
+fn show_suggests_the_nearest_rules_when_nothing_fits() {
+    let out = dragnet()
+        .args(["rules", "show", "sytem managr"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no valid rule `sytem managr`"), "{err}");
+    assert!(err.contains("the nearest names are:"), "{err}");
+    assert!(
+        err.contains("  AWS Execution via System Manager (37b211e8-4e2f-440f-86d8-06cc8f158cfa)"),
+        "{err}"
+    );
+    assert!(!err.contains("EC2 AMI Shared"), "not near: {err}");
+}
+
+#[test]
+fn show_lists_the_rules_a_fragment_fits_when_several_do() {
+    let dir = dragnet_testdata::require_shared!("corpus/detection-rules");
+    let out = dragnet()
+        .args(["-q", "rules", "show", "Console Login", "-r"])
+        .arg(dir.join("rules/integrations/aws"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("have `Console Login` in their name"), "{err}");
+    assert!(
+        err.contains("  AWS IAM User Console Login Without MFA (f5778acd-80e3-4ca0-a32a-6259386dfb20)"),
+        "{err}"
+    );
+    let out = dragnet()
+        .args(["-q", "rules", "show", "console login without mfa", "-r"])
+        .arg(dir.join("rules/integrations/aws"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("AWS IAM User Console Login Without MFA\n"));
+}
