@@ -67,10 +67,13 @@ fn read_fields(rule: &Rule, schema: &dragnet_schema::Schema) -> Vec<String> {
     let text = rule.query.as_ref().map_or("", |q| q.as_str());
     let mut table = FieldTable::new();
     let mut out: Vec<String> = match (&rule.params, rule.language) {
-        (TypeParams::Eql {
-            event_category_override,
-            ..
-        }, _) => {
+        (
+            TypeParams::Eql {
+                event_category_override,
+                ..
+            },
+            _,
+        ) => {
             let options = dragnet_eql::CompileOptions {
                 category_field: event_category_override
                     .clone()
@@ -136,14 +139,21 @@ query = '''
         );
         let file = dragnet_rules::SourceFile::new("geo.toml", text);
         let outcome = dragnet_rules::load_source(&file);
-        outcome.rules.into_iter().next().expect("the test rule loads")
+        outcome
+            .rules
+            .into_iter()
+            .next()
+            .expect("the test rule loads")
     }
 
     #[test]
     fn geo_and_asn_fields_need_their_databases() {
         let schema = dragnet_schema::Schema::builtin();
         let none = dragnet_cloudtrail::MapperOptions::default();
-        let geo = rule("event.action:ConsoleLogin and not source.geo.country_iso_code:US", "");
+        let geo = rule(
+            "event.action:ConsoleLogin and not source.geo.country_iso_code:US",
+            "",
+        );
         let reason = missing(&geo, schema, &none).expect("needs the City database");
         assert!(reason.contains("source.geo.country_iso_code"), "{reason}");
         assert!(reason.contains("needs --geoip-db"), "{reason}");

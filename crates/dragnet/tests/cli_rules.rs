@@ -521,7 +521,11 @@ fn show_finds_a_rule_by_a_name_fragment_in_any_case() {
         .args(["rules", "show", "--color", "never", "SYSTEM manager"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
         text.starts_with("AWS Execution via System Manager\n"),
@@ -574,7 +578,9 @@ fn show_lists_the_rules_a_fragment_fits_when_several_do() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("have `Console Login` in their name"), "{err}");
     assert!(
-        err.contains("  AWS IAM User Console Login Without MFA (f5778acd-80e3-4ca0-a32a-6259386dfb20)"),
+        err.contains(
+            "  AWS IAM User Console Login Without MFA (f5778acd-80e3-4ca0-a32a-6259386dfb20)"
+        ),
         "{err}"
     );
     let out = dragnet()
@@ -583,5 +589,8 @@ fn show_lists_the_rules_a_fragment_fits_when_several_do() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("AWS IAM User Console Login Without MFA\n"));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .starts_with("AWS IAM User Console Login Without MFA\n")
+    );
 }

@@ -37,7 +37,11 @@ fn an_invalid_selection_value_is_a_usage_error_before_any_rule_loads() {
     assert!(err.contains("'bogus'"), "{err}");
     assert!(err.contains("low, medium, high, critical"), "{err}");
     assert!(!err.contains("/nonexistent/rules"), "{err}");
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
 
     for (flag, value, valid) in [
         ("--type", "sigma", "new_terms"),
@@ -87,10 +91,7 @@ fn selection_flags_account_the_rules_they_leave_out() {
     assert_eq!(status("AWS Execution via System Manager").0, "run");
     let (s, reason) = status("EC2 AMI Shared with Another Account");
     assert_eq!(s, "not_selected");
-    assert!(
-        reason.as_str().unwrap().starts_with("--name: "),
-        "{reason}"
-    );
+    assert!(reason.as_str().unwrap().starts_with("--name: "), "{reason}");
     assert_eq!(doc["summary"]["rules"]["not_selected"], 1);
 }
 
@@ -171,7 +172,8 @@ fn verbose_lists_every_rule_that_did_not_run_with_its_reason() {
             r["reason"].as_str().unwrap()
         );
         assert!(
-            err.lines().any(|l| l.starts_with("  ") && l.ends_with(&line)),
+            err.lines()
+                .any(|l| l.starts_with("  ") && l.ends_with(&line)),
             "-v does not list `{line}`"
         );
     }
@@ -190,10 +192,7 @@ fn json_summary_gives_every_rule_that_did_not_run_its_reason() {
     let not_run = rules["not_run"].as_array().unwrap();
     assert_eq!(not_run.len() as u64, total - run);
     for r in not_run {
-        assert!(
-            r["reason"].as_str().is_some_and(|s| !s.is_empty()),
-            "{r}"
-        );
+        assert!(r["reason"].as_str().is_some_and(|s| !s.is_empty()), "{r}");
         assert!(r["category"].as_str().is_some_and(|s| !s.is_empty()), "{r}");
     }
     let counted: u64 = rules["categories"]
@@ -216,12 +215,14 @@ fn json_summary_gives_every_rule_that_did_not_run_its_reason() {
             .all(|r| r["status"] == "not_selected")
     );
     // Rules reading source.as.* without --asn-db are unsupported for that reason.
-    assert!(not_run.iter().any(|r| r["status"] == "unsupported"
-        && r["category"] == "needs --asn-db"
-        && r["reason"]
-            .as_str()
-            .unwrap()
-            .starts_with("reads source.as.")));
+    assert!(not_run.iter().any(|r| {
+        r["status"] == "unsupported"
+            && r["category"] == "needs --asn-db"
+            && r["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("reads source.as.")
+    }));
 }
 
 #[test]

@@ -76,7 +76,11 @@ fn kql_and_eql_search_a_gzip_file() {
             .output()
             .unwrap();
         assert!(out.status.success(), "{command}: {}", stderr(&out));
-        assert_eq!(event_ids(&out), ["gz-ami-hit", "gz-ami-remove"], "{command}");
+        assert_eq!(
+            event_ids(&out),
+            ["gz-ami-hit", "gz-ami-remove"],
+            "{command}"
+        );
         assert!(
             stderr(&out).contains("2 documents evaluated, 2 matched"),
             "{command}: {}",
@@ -107,13 +111,23 @@ fn kql_and_eql_search_stdin_plain_and_gzip() {
 fn input_limits_apply_and_name_their_flag() {
     for (command, query) in searches() {
         let out = dragnet()
-            .args(["--format", "ndjson", command, query, "--max-record-bytes", "200"])
+            .args([
+                "--format",
+                "ndjson",
+                command,
+                query,
+                "--max-record-bytes",
+                "200",
+            ])
             .arg(shapes().join("lines.jsonl"))
             .output()
             .unwrap();
         let err = stderr(&out);
         assert!(err.contains("--max-record-bytes"), "{command}: {err}");
-        assert!(event_ids(&out).is_empty(), "{command}: every record is over 200 bytes");
+        assert!(
+            event_ids(&out).is_empty(),
+            "{command}: every record is over 200 bytes"
+        );
         // Nothing could be processed: exit 2.
         assert_eq!(out.status.code(), Some(2), "{command}: {err}");
     }
@@ -169,8 +183,15 @@ fn a_missing_input_is_reported_after_the_rest_and_exits_2() {
             .unwrap();
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{command}: {err}");
-        assert!(err.contains("no-such-file.json: cannot read input"), "{err}");
-        assert_eq!(event_ids(&out), ["gz-ami-hit", "gz-ami-remove"], "{command}");
+        assert!(
+            err.contains("no-such-file.json: cannot read input"),
+            "{err}"
+        );
+        assert_eq!(
+            event_ids(&out),
+            ["gz-ami-hit", "gz-ami-remove"],
+            "{command}"
+        );
     }
 }
 
@@ -205,9 +226,14 @@ fn table_output_lists_key_fields_of_each_matching_event() {
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert!(
-        lines[0].starts_with("time") && lines[0].contains("action") && lines[0].contains("event id"),
+        lines[0].starts_with("time")
+            && lines[0].contains("action")
+            && lines[0].contains("event id"),
         "{text}"
     );
     assert_eq!(lines.len(), 4, "header, rule, two events: {text}");
-    assert!(lines[2].contains("gz-ami-hit") && lines[2].contains("ModifyImageAttribute"), "{text}");
+    assert!(
+        lines[2].contains("gz-ami-hit") && lines[2].contains("ModifyImageAttribute"),
+        "{text}"
+    );
 }

@@ -44,9 +44,7 @@ pub fn category(status: &RuleStatus) -> Option<String> {
     let reason = status.reason()?;
     let starts = |p: &str| reason.starts_with(p);
     let category = match status {
-        RuleStatus::NotApplicable { .. }
-            if reason.contains("cannot cover CloudTrail") =>
-        {
+        RuleStatus::NotApplicable { .. } if reason.contains("cannot cover CloudTrail") => {
             "index patterns cannot cover CloudTrail".to_string()
         }
         RuleStatus::Unsupported { .. } if starts("esql rules") => "ES|QL".to_string(),
@@ -119,10 +117,7 @@ pub fn categories(reports: &[RuleReport]) -> Vec<(&'static str, String, usize)> 
             continue;
         };
         let words = status_words(&r.status);
-        match groups
-            .iter_mut()
-            .find(|g| g.1 == words && g.2 == category)
-        {
+        match groups.iter_mut().find(|g| g.1 == words && g.2 == category) {
             Some(g) => g.3 += 1,
             None => groups.push((status_rank(&r.status), words, category, 1)),
         }

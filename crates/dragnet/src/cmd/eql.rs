@@ -57,15 +57,15 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
     let options = dragnet_eql::CompileOptions {
         category_field: args.event_category_field.clone(),
     };
-    let compiled =
-        match dragnet_eql::compile_with(&query, schema, &mut FieldTable::new(), &options) {
-            Ok(c) => c,
-            Err(e) => {
-                let (line, col) = dragnet_eql::line_col(&args.query, e.span.start);
-                eprintln!("error: query {line}:{col}: {e}");
-                return Ok(Code::Usage);
-            }
-        };
+    let compiled = match dragnet_eql::compile_with(&query, schema, &mut FieldTable::new(), &options)
+    {
+        Ok(c) => c,
+        Err(e) => {
+            let (line, col) = dragnet_eql::line_col(&args.query, e.span.start);
+            eprintln!("error: query {line}:{col}: {e}");
+            return Ok(Code::Usage);
+        }
+    };
     if global.verbose > 0 {
         for f in compiled.unknown_fields() {
             eprintln!("note: field `{f}` is not in the schema; dynamic mapping types it per value");

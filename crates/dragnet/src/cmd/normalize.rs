@@ -113,9 +113,11 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         );
     }
     let skipped_input = crate::cmd::inputs::any_skipped(&problems);
-    Ok(if written == 0 || unreadable > 0 || (args.strict && skipped_input) {
-        Code::Usage
-    } else {
-        Code::Ok
-    })
+    Ok(
+        if written == 0 || unreadable > 0 || (args.strict && skipped_input) {
+            Code::Usage
+        } else {
+            Code::Ok
+        },
+    )
 }

@@ -129,11 +129,7 @@ impl RuleFilterArgs {
         }
         if !self.names.is_empty() {
             let name = rule.name.to_lowercase();
-            if !self
-                .names
-                .iter()
-                .any(|n| name.contains(&n.to_lowercase()))
-            {
+            if !self.names.iter().any(|n| name.contains(&n.to_lowercase())) {
                 return Some(format!(
                     "--name: its name contains none of {}",
                     quoted(&self.names)
@@ -146,10 +142,7 @@ impl RuleFilterArgs {
                 .iter()
                 .any(|t| rule.tags.iter().any(|rt| eq(t, rt)))
         {
-            return Some(format!(
-                "--tag: it carries none of {}",
-                quoted(&self.tags)
-            ));
+            return Some(format!("--tag: it carries none of {}", quoted(&self.tags)));
         }
         if !self.types.is_empty() && !self.types.contains(&rule.rule_type()) {
             return Some(format!("--type: its type is {}", rule.rule_type().as_str()));
@@ -178,12 +171,10 @@ impl RuleFilterArgs {
             ));
         }
         if !self.integrations.is_empty()
-            && !self.integrations.iter().any(|i| {
-                rule.metadata
-                    .integration
-                    .iter()
-                    .any(|x| eq(x, i))
-            })
+            && !self
+                .integrations
+                .iter()
+                .any(|i| rule.metadata.integration.iter().any(|x| eq(x, i)))
         {
             return Some(format!(
                 "--integration: its integrations are {}",
@@ -239,7 +230,11 @@ mod tests {
         assert!(parse_type("kql").unwrap_err().contains("threat_match"));
         assert_eq!(parse_tactic("ta0010").unwrap().1, "Exfiltration");
         assert_eq!(parse_tactic("initial access").unwrap().0, "TA0001");
-        assert!(parse_tactic("Exfil").unwrap_err().contains("Impact (TA0040)"));
+        assert!(
+            parse_tactic("Exfil")
+                .unwrap_err()
+                .contains("Impact (TA0040)")
+        );
         assert!(parse_maturity("stable").unwrap_err().contains("production"));
     }
 
@@ -261,12 +256,20 @@ mod tests {
             ..Default::default()
         };
         let reason = both.rejects(ssm).unwrap();
-        assert!(reason.starts_with("--severity: its severity is "), "{reason}");
+        assert!(
+            reason.starts_with("--severity: its severity is "),
+            "{reason}"
+        );
         let integration = RuleFilterArgs {
             integrations: vec!["okta".into()],
             ..Default::default()
         };
-        assert!(integration.rejects(ssm).unwrap().starts_with("--integration:"));
+        assert!(
+            integration
+                .rejects(ssm)
+                .unwrap()
+                .starts_with("--integration:")
+        );
     }
 
     #[test]

@@ -92,7 +92,11 @@ fn list(global: &GlobalArgs, args: ListArgs) -> anyhow::Result<Code> {
     if !paths.is_empty() && (set.files == 0 || set.files == set.unreadable) {
         bail!("no rule file could be read from the given paths");
     }
-    let rules: Vec<&Rule> = set.rules.iter().filter(|r| args.filter.matches(r)).collect();
+    let rules: Vec<&Rule> = set
+        .rules
+        .iter()
+        .filter(|r| args.filter.matches(r))
+        .collect();
     // Deprecated rules the other filters select: left out, and said so.
     let with_deprecated = crate::cmd::rule_filter::RuleFilterArgs {
         include_deprecated: true,
@@ -265,8 +269,12 @@ fn find_rule<'a>(rules: &'a [Rule], key: &str) -> Found<'a> {
     let exact = rules.iter().find(|r| {
         r.rule_id.eq_ignore_ascii_case(key)
             || r.name.eq_ignore_ascii_case(key)
-            || r.path().file_name().is_some_and(|f| f.eq_ignore_ascii_case(key))
-            || r.path().file_stem().is_some_and(|f| f.eq_ignore_ascii_case(key))
+            || r.path()
+                .file_name()
+                .is_some_and(|f| f.eq_ignore_ascii_case(key))
+            || r.path()
+                .file_stem()
+                .is_some_and(|f| f.eq_ignore_ascii_case(key))
     });
     if let Some(rule) = exact {
         return Found::One(rule);
@@ -620,9 +628,18 @@ mod tests {
 
     #[test]
     fn fragment_distance_finds_the_closest_part_of_a_name() {
-        assert_eq!(fragment_distance("system manager", "aws execution via system manager"), 0);
-        assert_eq!(fragment_distance("sytem manager", "aws execution via system manager"), 1);
-        assert_eq!(fragment_distance("ami shared", "ec2 ami shared with another account"), 0);
+        assert_eq!(
+            fragment_distance("system manager", "aws execution via system manager"),
+            0
+        );
+        assert_eq!(
+            fragment_distance("sytem manager", "aws execution via system manager"),
+            1
+        );
+        assert_eq!(
+            fragment_distance("ami shared", "ec2 ami shared with another account"),
+            0
+        );
         assert!(fragment_distance("kerberos", "ec2 ami shared with another account") > 4);
     }
 
@@ -632,9 +649,15 @@ mod tests {
         let name = |f: Found<'_>| match f {
             Found::One(r) => r.name.clone(),
             Found::Several(v) => format!("{} rules", v.len()),
-            Found::None(v) => format!("none, nearest {:?}", v.iter().map(|r| &r.name).collect::<Vec<_>>()),
+            Found::None(v) => format!(
+                "none, nearest {:?}",
+                v.iter().map(|r| &r.name).collect::<Vec<_>>()
+            ),
         };
-        assert_eq!(name(find_rule(&rules, "SYSTEM manager")), "AWS Execution via System Manager");
+        assert_eq!(
+            name(find_rule(&rules, "SYSTEM manager")),
+            "AWS Execution via System Manager"
+        );
         assert_eq!(
             name(find_rule(&rules, "initial_access_via_system_manager")),
             "AWS Execution via System Manager"

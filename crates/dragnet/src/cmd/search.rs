@@ -280,11 +280,7 @@ fn with_pipes(
         eprintln!("note: with pipes, only matching events are listed (pipes limit results)");
     }
     let mut matched: Vec<CapturedEvent> = events.into_iter().filter(|e| e.matched).collect();
-    let time = |e: &CapturedEvent| {
-        first(&e.doc, "@timestamp")
-            .parse::<jiff::Timestamp>()
-            .ok()
-    };
+    let time = |e: &CapturedEvent| first(&e.doc, "@timestamp").parse::<jiff::Timestamp>().ok();
     matched.sort_by_key(|e| {
         let t = time(e);
         (t.is_none(), t)
@@ -440,7 +436,14 @@ fn write_events(
         }
         Format::Csv => {
             let mut headers = vec!["location"];
-            headers.extend(["time", "action", "actor", "source_ip", "outcome", "event_id"]);
+            headers.extend([
+                "time",
+                "action",
+                "actor",
+                "source_ip",
+                "outcome",
+                "event_id",
+            ]);
             if args.all {
                 headers.push("match");
             }
@@ -487,7 +490,8 @@ fn write_groups(
     groups: &[Group],
     summary: &Value,
 ) -> anyhow::Result<()> {
-    let numbered = |n: usize, g: &Group| json!({label: n, "join_keys": g.join_keys, "events": g.events});
+    let numbered =
+        |n: usize, g: &Group| json!({label: n, "join_keys": g.join_keys, "events": g.events});
     match format {
         Format::Table => {
             let headers: Vec<&str> = EVENT_COLUMNS.iter().map(|(h, _)| *h).collect();
