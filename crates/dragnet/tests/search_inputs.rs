@@ -195,6 +195,30 @@ fn a_missing_input_is_reported_after_the_rest_and_exits_2() {
     }
 }
 
+/// `hunt` reads through the same layer: the alerts of the readable input are reported, then
+/// the missing one makes the exit code 2.
+#[test]
+fn hunt_reports_the_rest_then_exits_2_for_a_missing_input() {
+    let out = dragnet()
+        .args(["hunt", "--format", "ndjson"])
+        .arg(shapes().join("records.json.gz"))
+        .arg(shapes().join("no-such-file.json"))
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("no-such-file.json: cannot read input"),
+        "{err}"
+    );
+    let alerts: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(alerts.len(), 1, "the AMI rule's alert on gz-ami-hit: {err}");
+    assert_eq!(alerts[0]["event"]["id"], "gz-ami-hit");
+}
+
 #[test]
 fn a_query_reading_geoip_fields_needs_the_database() {
     let out = dragnet()

@@ -169,6 +169,8 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
     let discovered = dragnet_input::discover(&args.inputs, &input_options);
     let sources = discovered.sources;
     let discover_problems = discovered.problems;
+    // Inputs named on the command line that cannot be read: exit 2 once the rest is done.
+    let unreadable = discover_problems.len();
     if discovered.pruned_by_date > 0 && global.verbose > 0 {
         eprintln!(
             "note: {} file(s) not read: their CloudTrail path date is outside --from/--to",
@@ -279,6 +281,12 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
     let nothing_processed = stats.records_read == 0 && (stats.files == 0 || !problems.is_empty());
     if nothing_processed {
         eprintln!("error: no CloudTrail record could be read from the inputs");
+        return Ok(Code::Usage);
+    }
+    if unreadable > 0 {
+        eprintln!(
+            "error: {unreadable} input(s) could not be read (see above); the rest was processed"
+        );
         return Ok(Code::Usage);
     }
     if args.strict && inputs::any_skipped(&problems) {
