@@ -6,7 +6,8 @@
 use std::io::Read;
 use std::path::Path;
 
-use dragnet_cloudtrail::{Mapper, MapperOptions, Needle, member_values, raw_needle};
+use dragnet_cloudtrail::{Mapper, MapperOptions, raw_needle};
+use dragnet_prefilter::{Needle, member_values};
 use dragnet_event::{Event, FieldTable};
 
 fn records_of(path: &Path, out: &mut Vec<Vec<u8>>) {

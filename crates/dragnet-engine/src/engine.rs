@@ -9,7 +9,7 @@ use crate::alert::RuleMeta;
 use crate::applicability::{Coverage, esql_from_patterns, index_patterns_cover_cloudtrail};
 use crate::detector::Detector;
 use crate::exceptions::{Extras, Prepared};
-use crate::prefilter::{NeedleSpec, Prefilter, RuleFiltering};
+use dragnet_prefilter::{Needle, Prefilter, RuleFiltering};
 use crate::query::KqlDetector;
 
 /// Why a rule set cannot be run at all.
@@ -159,10 +159,10 @@ impl Engine {
             reports.push(report);
         }
 
-        let needles: Vec<Vec<Vec<NeedleSpec>>> = cnfs
+        let needles: Vec<Vec<Vec<Needle>>> = cnfs
             .iter()
             .map(|cnf| {
-                let mut clauses: Vec<Vec<NeedleSpec>> = cnf
+                let mut clauses: Vec<Vec<Needle>> = cnf
                     .iter()
                     .map(|clause| {
                         clause
@@ -180,7 +180,7 @@ impl Engine {
                         && clause.iter().all(|l| &l.field == field)
                         && let Some(key) = dragnet_cloudtrail::raw_key_needle(field)
                     {
-                        clauses.push(vec![NeedleSpec::Bytes(key)]);
+                        clauses.push(vec![Needle::Bytes(key)]);
                     }
                 }
                 clauses
@@ -214,7 +214,7 @@ impl Engine {
         self.rules.len()
     }
 
-    /// The needles the prefilter scans every record for (see [`crate::prefilter`]).
+    /// The needles the prefilter scans every record for (see [`dragnet_prefilter`]).
     pub fn prefilter_gate_needles(&self) -> Vec<String> {
         self.prefilter.gate_needles()
     }
@@ -250,34 +250,11 @@ impl Engine {
     }
 }
 
-fn needle(
-    field: &str,
-    literal: &str,
-    exact: bool,
-    prefix: bool,
-    case_sensitive: bool,
-) -> NeedleSpec {
-    let needle = if prefix && !exact {
+fn needle(field: &str, literal: &str, exact: bool, prefix: bool, case_sensitive: bool) -> Needle {
+    if prefix && !exact {
         dragnet_cloudtrail::raw_prefix_needle(field, literal, case_sensitive)
     } else {
         dragnet_cloudtrail::raw_needle(field, literal, exact, case_sensitive)
-    };
-    match needle {
-        dragnet_cloudtrail::Needle::Bytes(b) => NeedleSpec::Bytes(b),
-        dragnet_cloudtrail::Needle::CaseInsensitive(b) => NeedleSpec::CaseInsensitive(b),
-        dragnet_cloudtrail::Needle::Constant(true) => NeedleSpec::Always,
-        dragnet_cloudtrail::Needle::Constant(false) => NeedleSpec::Never,
-        dragnet_cloudtrail::Needle::Member { key, value } => NeedleSpec::Member { key, value },
-        dragnet_cloudtrail::Needle::MemberFolded { key, value } => {
-            NeedleSpec::MemberFolded { key, value }
-        }
-        dragnet_cloudtrail::Needle::MemberPrefix { key, value } => {
-            NeedleSpec::MemberPrefix { key, value }
-        }
-        dragnet_cloudtrail::Needle::MemberFoldedPrefix { key, value } => {
-            NeedleSpec::MemberFoldedPrefix { key, value }
-        }
-        dragnet_cloudtrail::Needle::Unknown => NeedleSpec::Unknown,
     }
 }
 

@@ -19,7 +19,6 @@ mod eql;
 mod eql_sample;
 pub mod exceptions;
 mod new_terms;
-pub mod prefilter;
 mod query;
 mod run;
 mod sequence_order;

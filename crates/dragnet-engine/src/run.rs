@@ -9,7 +9,7 @@ use std::sync::{Mutex, mpsc};
 
 use dragnet_event::{Event, JsonEvent};
 use dragnet_input::{
-    InputOptions, KeyProbe, NeedleProbe, Problem, RecordBatch, RecordKind, RecordSpan, SegmentBase,
+    InputOptions, Problem, RecordBatch, RecordKind, RecordSpan, SegmentBase,
     SegmentStats, Source, Work,
 };
 use jiff::Timestamp;
@@ -20,7 +20,7 @@ use serde_json::Value;
 use crate::alert::{CLOUDTRAIL_DATA_STREAM, SourceDoc, build_alert, field_strings, sha256_hex};
 use crate::detector::Detection;
 use crate::engine::Engine;
-use crate::prefilter::Scratch;
+use dragnet_prefilter::Scratch;
 
 /// How to run.
 #[derive(Clone, Debug, Default)]
@@ -182,7 +182,7 @@ struct BatchResult {
 #[derive(Default)]
 struct Worker {
     scratch: Scratch,
-    /// Per record of the batch: may a rule match it ([`crate::prefilter::Prefilter::mark_batch`]).
+    /// Per record of the batch: may a rule match it ([`dragnet_prefilter::Prefilter::mark_batch`]).
     hit: Vec<bool>,
     /// The record list of the last segment's batch, handed back to frame the next segment
     /// into (see [`dragnet_input::Segment::frame_reusing`]).
@@ -210,17 +210,11 @@ impl Engine {
         // whether its byte gate needles are there when they are few (else the batch is
         // searched for them). Always the prefilter's own: `mark_batch` reads the notes so.
         let mut input = input.clone();
-        input.probe_key = None;
-        input.probe_needles = Vec::new();
-        if !options.no_prefilter {
-            input.probe_key = self.prefilter.probe_key().and_then(KeyProbe::new);
-            input.probe_needles = self
-                .prefilter
-                .probe_needles()
-                .iter()
-                .filter_map(|n| NeedleProbe::new(n))
-                .collect();
-        }
+        input.probes = if options.no_prefilter {
+            Default::default()
+        } else {
+            self.prefilter.probes()
+        };
         let input = &input;
         match pool {
             Some(pool) => pool.install(|| self.run_in_pool(sources, input, options, progress)),
