@@ -328,7 +328,10 @@ fn finish_portable(
     carry.non_ascii |= !rest.is_ascii();
     for probe in probes.needles() {
         // Needles starting at `from - at[0]` or later (earlier ones were the caller's).
-        let first = from.saturating_sub(probe.tested_offsets()[0]).max(start).min(end);
+        let first = from
+            .saturating_sub(probe.tested_offsets()[0])
+            .max(start)
+            .min(end);
         if memmem::find(&buf[first..end], probe.bytes()).is_some() {
             carry.needle = Some(true);
         }
@@ -889,14 +892,15 @@ mod tests {
         let mut rng = dragnet_testdata::Xorshift(0x9e37_79b9_7f4a_7c15);
         // Every line `scan` reports from `start`, stopping after `stop` lines.
         type Scan<'a> = &'a dyn Fn(&[u8], usize, ScanProbes<'_>, &mut dyn FnMut(LineScan) -> bool);
-        let lines = |scan: Scan<'_>, buf: &[u8], start: usize, probes: ScanProbes<'_>, stop: usize| {
-            let mut out = Vec::new();
-            scan(buf, start, probes, &mut |line| {
-                out.push(line);
-                out.len() < stop
-            });
-            out
-        };
+        let lines =
+            |scan: Scan<'_>, buf: &[u8], start: usize, probes: ScanProbes<'_>, stop: usize| {
+                let mut out = Vec::new();
+                scan(buf, start, probes, &mut |line| {
+                    out.push(line);
+                    out.len() < stop
+                });
+                out
+            };
         for case in 0..20_000 {
             let mut buf = Vec::new();
             let pieces = 1 + rng.below(80);
@@ -922,7 +926,10 @@ mod tests {
                 assert_eq!(scan_line(&buf, start, probe), expected[0]);
                 for kernel in available_kernels() {
                     let with =
-                        |b: &[u8], s: usize, p: ScanProbes<'_>, f: &mut dyn FnMut(LineScan) -> bool| {
+                        |b: &[u8],
+                         s: usize,
+                         p: ScanProbes<'_>,
+                         f: &mut dyn FnMut(LineScan) -> bool| {
                             scan_lines_with(kernel, b, s, p, f)
                         };
                     let got = lines(&with, &buf, start, probe, stop);

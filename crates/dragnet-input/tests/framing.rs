@@ -6,8 +6,8 @@ use std::ops::ControlFlow;
 use std::path::PathBuf;
 
 use dragnet_input::{
-    InputOptions, Limit, Problem, ProblemKind, RecordKind,
-    RecordLocation, RecordSpan, Source, SourceStats, Validation, read_batches, read_reader,
+    InputOptions, Limit, Problem, ProblemKind, RecordKind, RecordLocation, RecordSpan, Source,
+    SourceStats, Validation, read_batches, read_reader,
 };
 
 struct Framed {

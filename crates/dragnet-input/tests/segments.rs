@@ -8,8 +8,8 @@ use std::io::Write;
 use std::ops::ControlFlow;
 
 use dragnet_input::{
-    InputOptions, Problem, RecordBatch, RecordSpan, SegmentBase, SegmentStats, Source,
-    Validation, Work, read_batches, read_work,
+    InputOptions, Problem, RecordBatch, RecordSpan, SegmentBase, SegmentStats, Source, Validation,
+    Work, read_batches, read_work,
 };
 
 fn options() -> InputOptions {

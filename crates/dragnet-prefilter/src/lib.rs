@@ -34,8 +34,8 @@
 //! [`Prefilter`] itself, which depends on both.
 
 pub mod needle;
-pub mod probe;
 mod prefilter;
+pub mod probe;
 
 pub use needle::{MemberValue, Needle, folded_prefix_may_match, member_value_at, member_values};
 pub use prefilter::{Prefilter, RuleFiltering, Scratch};

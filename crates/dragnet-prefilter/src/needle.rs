@@ -114,7 +114,6 @@ pub fn folded_prefix_may_match(v: &[u8], prefix: &[u8]) -> bool {
     head.len() == prefix.len() && head.eq_ignore_ascii_case(prefix)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,12 +1,9 @@
 use std::collections::{HashMap, HashSet};
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, Input, MatchKind};
-use crate::needle::{
-    MemberValue, Needle, folded_prefix_may_match, member_value_at, member_values,
-};
+use crate::needle::{MemberValue, Needle, folded_prefix_may_match, member_value_at, member_values};
 use crate::probe::{KeyHits, KeyProbe, NeedleProbe, ProbedRecord, Probes};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, Input, MatchKind};
 use memchr::memmem;
-
 
 /// Values found in most records: JSON literals (`readOnly`, `managementEvent` and many request
 /// parameters are booleans) and CloudTrail's `userIdentity.type` values.
@@ -585,8 +582,10 @@ impl Prefilter {
                 if clause.is_empty() || clause.contains(&Needle::Constant(true)) {
                     continue;
                 }
-                let clause: Vec<&Needle> =
-                    clause.iter().filter(|n| **n != Needle::Constant(false)).collect();
+                let clause: Vec<&Needle> = clause
+                    .iter()
+                    .filter(|n| **n != Needle::Constant(false))
+                    .collect();
                 if clause.is_empty() {
                     // Every alternative is a constant that differs: no record can match.
                     never.push(rule);

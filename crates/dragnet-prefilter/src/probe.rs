@@ -180,7 +180,6 @@ impl NeedleProbe {
     }
 }
 
-
 /// Where a record's probed key ([`Probes::key`]) occurs in its bytes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum KeyHits {
@@ -207,4 +206,3 @@ impl KeyHits {
         };
     }
 }
-
