@@ -34,6 +34,7 @@ mod categories;
 mod entity;
 mod event;
 mod geo;
+mod java_double;
 pub mod java_map;
 mod mapping;
 mod needle;

@@ -139,6 +139,7 @@ mod decompress;
 mod discover;
 mod frame;
 mod line_scan;
+mod path_date;
 mod problem;
 mod scan;
 mod segment;
@@ -151,9 +152,21 @@ use std::sync::Arc;
 use bytes::Bytes;
 use dragnet_prefilter::{KeyHits, ProbedRecord, Probes};
 
-pub use discover::{Discovered, discover, path_may_overlap};
+pub use discover::discover;
+pub use path_date::path_may_overlap;
 pub use problem::{Limit, Problem, ProblemKind, RecordLocation};
 pub use segment::{Segment, SegmentBase, SegmentStats, Segments, Work, read_work};
+
+/// What [`discover()`] found.
+#[derive(Debug, Default)]
+pub struct Discovered {
+    /// Sources in the order given; folders walked depth-first, entries sorted by name.
+    pub sources: Vec<Source>,
+    /// Inputs that could not be opened or listed.
+    pub problems: Vec<Problem>,
+    /// Files (or S3 objects) not read because their path date is outside the time range.
+    pub pruned_by_date: u64,
+}
 
 /// How records are to be evaluated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
