@@ -15,102 +15,21 @@
 pub use dragnet_event::RequiredLiteral;
 use dragnet_event::literals;
 use std::borrow::Cow;
-use std::fmt;
 use std::net::Ipv6Addr;
 
-use dragnet_event::{Event, FieldId, FieldTable, OwnedScalar, Scalar};
+use dragnet_event::{Event, FieldId, FieldTable, Scalar};
 use dragnet_schema::{FieldDef, FieldType, Resolved, Schema};
 
 use crate::ast::{
     ArithOp, Category, CmpOp, EventFilter, Expr, ExprKind, FieldRef, Literal, MatchOp, Pipe, Query,
     QueryBody, Span,
 };
+use crate::functions::Func;
 use crate::values::{
     IpNet, Val, Wildcard, compare, fold, java_double, lucene_regex, parse_date_millis, parse_ip,
 };
 
-/// Why a query cannot run, with the position of the clause at fault.
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
-#[error("{message}")]
-pub struct CompileError {
-    /// Byte range of the offending clause in the query text.
-    pub span: Span,
-    pub message: String,
-}
-
-impl CompileError {
-    fn new(span: Span, message: impl Into<String>) -> Self {
-        Self {
-            span,
-            message: message.into(),
-        }
-    }
-}
-
-/// A field a compiled query reads.
-#[derive(Clone, Debug, PartialEq)]
-pub struct QueryField {
-    pub name: String,
-    pub id: FieldId,
-    /// Elasticsearch type from the schema; `None` when unknown (dynamic mapping decides).
-    pub ty: Option<FieldType>,
-}
-
-/// Which clause decided a match, on which values (see [`CompiledQuery::explain`]).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Explanation {
-    pub matched: bool,
-    /// The clause in canonical EQL (`event.action == "X"`, `and`, `or`, `not`).
-    pub clause: String,
-    /// For field clauses: the field's values in the event (empty when missing).
-    pub values: Vec<OwnedScalar>,
-    /// How the clause was evaluated.
-    pub how: String,
-    pub children: Vec<Explanation>,
-}
-
-impl fmt::Display for Explanation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.write(f, 0)
-    }
-}
-
-impl Explanation {
-    fn write(&self, f: &mut fmt::Formatter<'_>, depth: usize) -> fmt::Result {
-        let pad = "  ".repeat(depth);
-        let verdict = if self.matched { "MATCH" } else { "NO MATCH" };
-        write!(f, "{pad}{verdict} {}", self.clause)?;
-        if !self.how.is_empty() {
-            write!(f, " [{}]", self.how)?;
-            if self.values.is_empty() {
-                f.write_str(" — field missing")?;
-            } else {
-                let shown: Vec<String> = self
-                    .values
-                    .iter()
-                    .take(5)
-                    .map(|v| match v {
-                        OwnedScalar::Str(s) => {
-                            format!("{:?}", s.chars().take(120).collect::<String>())
-                        }
-                        OwnedScalar::Int(i) => i.to_string(),
-                        OwnedScalar::Float(x) => x.to_string(),
-                        OwnedScalar::Bool(b) => b.to_string(),
-                    })
-                    .collect();
-                write!(f, " — values: {}", shown.join(", "))?;
-                if self.values.len() > 5 {
-                    write!(f, " (+{} more)", self.values.len() - 5)?;
-                }
-            }
-        }
-        writeln!(f)?;
-        for c in &self.children {
-            c.write(f, depth + 1)?;
-        }
-        Ok(())
-    }
-}
+pub use dragnet_query::{CompileError, Explanation, QueryField};
 
 /// How a field's values are indexed, from its mapping.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -458,59 +377,6 @@ impl Pred {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Func {
-    Add,
-    Between,
-    CidrMatch,
-    Concat,
-    Divide,
-    EndsWith,
-    IndexOf,
-    Length,
-    Modulo,
-    Multiply,
-    Number,
-    StartsWith,
-    String,
-    StringContains,
-    Substring,
-    Subtract,
-}
-
-impl Func {
-    /// `(function, min args, max args, accepts ~)`; names resolve case-insensitively as
-    /// Elasticsearch's function registry normalizes them.
-    fn resolve(name: &str) -> Option<(Func, usize, usize, bool)> {
-        Some(match name.to_ascii_lowercase().as_str() {
-            "add" => (Func::Add, 2, 2, false),
-            "between" => (Func::Between, 3, 4, true),
-            "cidrmatch" => (Func::CidrMatch, 2, usize::MAX, false),
-            "concat" => (Func::Concat, 1, usize::MAX, false),
-            "divide" => (Func::Divide, 2, 2, false),
-            "endswith" => (Func::EndsWith, 2, 2, true),
-            "indexof" => (Func::IndexOf, 2, 3, true),
-            "length" => (Func::Length, 1, 1, false),
-            "modulo" => (Func::Modulo, 2, 2, false),
-            "multiply" => (Func::Multiply, 2, 2, false),
-            "number" => (Func::Number, 1, 2, false),
-            "startswith" => (Func::StartsWith, 2, 2, true),
-            "string" => (Func::String, 1, 1, false),
-            "stringcontains" => (Func::StringContains, 2, 2, true),
-            "substring" => (Func::Substring, 2, 3, false),
-            "subtract" => (Func::Subtract, 2, 2, false),
-            _ => return None,
-        })
-    }
-
-    fn is_boolean(self) -> bool {
-        matches!(
-            self,
-            Func::CidrMatch | Func::EndsWith | Func::StartsWith | Func::StringContains
-        )
-    }
-}
-
 /// A script expression (three-valued: `Val::Null` propagates).
 #[derive(Clone, Debug)]
 enum SExpr {
@@ -784,7 +650,7 @@ pub(crate) struct SequenceSpec {
 }
 
 #[derive(Clone, Debug)]
-enum Body {
+pub(crate) enum Body {
     Event(Filter),
     Sequence(SequenceSpec),
     Sample(Vec<Step>),
@@ -793,7 +659,7 @@ enum Body {
 /// A query resolved against a schema, ready to evaluate events.
 #[derive(Clone, Debug)]
 pub struct CompiledQuery {
-    body: Body,
+    pub(crate) body: Body,
     pipes: Vec<Pipe>,
     fields: Vec<QueryField>,
     unknown_fields: Vec<String>,
@@ -1832,23 +1698,6 @@ impl CompiledQuery {
         &self.pipes
     }
 
-    /// A fresh stateful matcher for a `sequence` query; `None` for other queries. `R` is what
-    /// the caller uses to refer to an event (a record location, an index).
-    pub fn sequence_matcher<R: Clone>(&self) -> Option<crate::sequence::SequenceMatcher<R>> {
-        match &self.body {
-            Body::Sequence(s) => Some(crate::sequence::SequenceMatcher::new(s.clone())),
-            _ => None,
-        }
-    }
-
-    /// A fresh matcher for a `sample` query; `None` for other queries.
-    pub fn sample_matcher<R: Clone + Ord>(&self) -> Option<crate::sample::SampleMatcher<R>> {
-        match &self.body {
-            Body::Sample(steps) => Some(crate::sample::SampleMatcher::new(steps.clone())),
-            _ => None,
-        }
-    }
-
     /// The fields the query reads.
     pub fn fields(&self) -> &[QueryField] {
         &self.fields
@@ -1862,6 +1711,16 @@ impl CompiledQuery {
     /// The query in canonical EQL.
     pub fn canonical(&self) -> &str {
         &self.canonical
+    }
+}
+
+impl dragnet_query::EventMatcher for CompiledQuery {
+    fn matches(&self, event: &dyn Event) -> bool {
+        CompiledQuery::matches(self, event)
+    }
+
+    fn explain(&self, event: &dyn Event) -> Explanation {
+        CompiledQuery::explain(self, event)
     }
 }
 

@@ -385,43 +385,16 @@ fn summary_json(
     v
 }
 
-fn first(doc: &Value, path: &str) -> String {
-    dragnet_engine::alert::field_strings(doc, path)
-        .into_iter()
-        .next()
-        .unwrap_or_default()
-}
-
-/// The resource an alert is about: the first resource ARN, else the request's target.
-fn target(doc: &Value) -> String {
-    for path in [
-        "aws.cloudtrail.resources.arn",
-        "aws.cloudtrail.flattened.request_parameters.instanceIds",
-        "aws.cloudtrail.flattened.request_parameters.imageId",
-        "aws.cloudtrail.flattened.request_parameters.bucketName",
-        "aws.cloudtrail.flattened.request_parameters.userName",
-        "aws.cloudtrail.flattened.request_parameters.roleName",
-        "user.target.name",
-    ] {
-        let v = first(doc, path);
-        if !v.is_empty() {
-            return v;
-        }
-    }
-    String::new()
-}
-
 fn alert_row(a: &Alert, reports: &[dragnet_engine::RuleReport]) -> Vec<String> {
     let r = &reports[a.rule];
-    let doc = a.doc();
     vec![
         a.timestamp.clone(),
         r.name.clone(),
         r.severity.clone(),
-        first(&doc, "user.name"),
-        first(&doc, "source.ip"),
-        first(&doc, "event.action"),
-        target(&doc),
+        a.summary.actor.clone(),
+        a.summary.source_ip.clone(),
+        a.summary.action.clone(),
+        a.summary.target.clone(),
     ]
 }
 
@@ -434,7 +407,7 @@ fn write_alert_table(
     // json / ndjson / csv outputs carry them.
     let rows: Vec<Vec<String>> = alerts
         .iter()
-        .filter(|a| !crate::cmd::hunt_extras::is_building_block(a))
+        .filter(|a| !a.building_block)
         .map(|a| alert_row(a, reports))
         .collect();
     let hidden = alerts.len() - rows.len();
@@ -513,16 +486,13 @@ fn write_alert_csv(
                 r.name.clone(),
                 r.severity.clone(),
                 doc["kibana.alert.risk_score"].to_string(),
-                first(&doc, "user.name"),
-                first(&doc, "source.ip"),
-                first(&doc, "event.action"),
-                target(&doc),
+                a.summary.actor.clone(),
+                a.summary.source_ip.clone(),
+                a.summary.action.clone(),
+                a.summary.target.clone(),
                 a.event_id.clone(),
                 a.uuid.clone(),
-                doc["kibana.alert.reason"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
+                a.summary.reason.clone(),
             ],
         )?;
     }

@@ -55,7 +55,11 @@ pub fn exceptions_json(set: Option<&ExceptionSet>) -> Value {
     };
     json!({
         "items": set.items().len(),
-        "problems": set.problems(),
+        "problems": set
+            .problems()
+            .iter()
+            .map(|p| json!({"source": p.source, "line": p.line, "message": p.message}))
+            .collect::<Vec<_>>(),
         "suppressed": set
             .suppression_counts()
             .into_iter()
@@ -93,14 +97,6 @@ pub fn print_exceptions(set: Option<&ExceptionSet>, explain: bool) {
             );
         }
     }
-}
-
-/// Whether an alert comes from a building-block rule (`kibana.alert.building_block_type`).
-pub fn is_building_block(alert: &dragnet_engine::Alert) -> bool {
-    alert
-        .doc()
-        .get("kibana.alert.building_block_type")
-        .is_some_and(|v| !v.is_null())
 }
 
 /// Reads every `--indicators` file; bad lines are warnings, an unreadable file is an error.

@@ -317,18 +317,16 @@ fn groups(alerts: &[Alert], kind: Kind) -> Vec<Group> {
     let mut keys: std::collections::HashMap<String, Value> = Default::default();
     let mut events: std::collections::HashMap<String, Vec<(u64, Value)>> = Default::default();
     for a in alerts {
-        let Some(group) = a.group_id.clone() else {
+        let Some(group) = a.group_id().map(str::to_string) else {
             continue;
         };
-        let doc = a.doc();
-        if a.building_block {
-            let index = doc["kibana.alert.group.index"].as_u64().unwrap_or(0);
+        if let Some(index) = a.group.as_ref().and_then(|g| g.index) {
             events
                 .entry(group)
                 .or_default()
                 .push((index, a.event().unwrap_or(Value::Null)));
         } else {
-            let key = doc["dragnet.explain"][kind.label()]["join_keys"].clone();
+            let key = a.doc()["dragnet.explain"][kind.label()]["join_keys"].clone();
             keys.insert(group.clone(), key);
             order.push(group);
         }
@@ -347,7 +345,7 @@ fn groups(alerts: &[Alert], kind: Kind) -> Vec<Group> {
 }
 
 fn first(doc: &Value, path: &str) -> String {
-    dragnet_engine::alert::field_strings(doc, path)
+    dragnet_alert::field_strings(doc, path)
         .into_iter()
         .next()
         .unwrap_or_default()

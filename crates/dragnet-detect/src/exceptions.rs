@@ -38,15 +38,15 @@ use std::sync::{Arc, Mutex};
 use dragnet_event::{Event, FieldId, FieldTable};
 use dragnet_kql::CompiledQuery;
 use dragnet_rules::Rule;
+use dragnet_rules::exception_list::{Entry, ExceptionItem, ExceptionLists, ExceptionProblem};
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::accounting::RuleStatus;
 use crate::aggregate::EventFields;
 use crate::detector::{Detection, Detector};
 
 /// The note other modules push when a rule references exception lists dragnet was not given.
-pub(crate) const NOT_APPLIED_NOTE: &str = "exception lists live in Kibana and are not applied";
+pub const NOT_APPLIED_NOTE: &str = "exception lists live in Kibana and are not applied";
 
 /// Everything a run takes from outside the rules: exception lists and, for indicator match
 /// rules, threat indicators.
@@ -54,73 +54,12 @@ pub(crate) const NOT_APPLIED_NOTE: &str = "exception lists live in Kibana and ar
 pub struct Extras {
     pub exceptions: Option<Arc<ExceptionSet>>,
     /// Indicator documents for `threat_match` rules (`--indicators`).
-    pub indicators: Option<Arc<crate::threat_match::Indicators>>,
+    pub indicators: Option<Arc<crate::indicators::Indicators>>,
     /// The run's `--from` / `--to` (events at or after `from`, before `to`), for the rule types
     /// that alert after the run: their alerts (and threshold counts) keep to the range, as the
     /// per-event rules' alerts do; new_terms history may reach before `from`.
     pub from: Option<jiff::Timestamp>,
     pub to: Option<jiff::Timestamp>,
-}
-
-/// A problem in an exception file: where and why. The rest of the file is still used.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ExceptionProblem {
-    pub source: String,
-    pub line: usize,
-    pub message: String,
-}
-
-impl std::fmt::Display for ExceptionProblem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}: {}", self.source, self.line, self.message)
-    }
-}
-
-/// One exception list entry.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Entry {
-    Match {
-        field: String,
-        value: String,
-        excluded: bool,
-    },
-    MatchAny {
-        field: String,
-        values: Vec<String>,
-        excluded: bool,
-    },
-    Exists {
-        field: String,
-        excluded: bool,
-    },
-    Wildcard {
-        field: String,
-        value: String,
-        excluded: bool,
-    },
-    List {
-        field: String,
-        list_id: String,
-        excluded: bool,
-    },
-    Nested {
-        field: String,
-        entries: Vec<Entry>,
-    },
-}
-
-/// One exception item: its entries must all hold.
-#[derive(Clone, Debug)]
-pub struct ExceptionItem {
-    pub list_id: String,
-    pub item_id: String,
-    pub name: String,
-    pub namespace_type: String,
-    pub os_types: Vec<String>,
-    pub expire_time: Option<jiff::Timestamp>,
-    pub entries: Vec<Entry>,
-    /// `file:line` the item was read from.
-    pub origin: String,
 }
 
 /// An event an exception kept from a rule.
@@ -137,18 +76,14 @@ pub struct Suppressed {
     pub timestamp: Option<String>,
 }
 
-/// Exception lists and items read from Kibana exports, plus what they suppressed during a run.
+/// Exception lists read from Kibana exports ([`ExceptionLists`]), plus what they suppressed
+/// during a run.
 #[derive(Default)]
 pub struct ExceptionSet {
-    /// `list_id` -> (name, source) of every list header read.
-    lists: BTreeMap<String, String>,
-    items: Vec<ExceptionItem>,
-    problems: Vec<ExceptionProblem>,
+    lists: ExceptionLists,
     /// Per (rule_id, item_id): count; the details only when the run explains.
     counts: Mutex<BTreeMap<(String, String), u64>>,
     details: Mutex<Vec<Suppressed>>,
-    /// Value lists (`list` entries) by list id: one value per line, as Kibana exports them.
-    value_lists: BTreeMap<String, Arc<Vec<String>>>,
 }
 
 impl ExceptionSet {
@@ -156,83 +91,27 @@ impl ExceptionSet {
         Self::default()
     }
 
-    /// Reads a Kibana exception list export (NDJSON: list headers, items, an export summary).
-    /// Bad lines are recorded as [`ExceptionProblem`]s and skipped.
+    /// Reads a Kibana exception list export (see [`ExceptionLists::add_ndjson`]).
     pub fn add_ndjson(&mut self, source: &str, text: &str) {
-        for (index, line) in text.lines().enumerate() {
-            let line_no = index + 1;
-            let trimmed = line.trim();
-            if trimmed.is_empty() {
-                continue;
-            }
-            let mut problem = |message: String| {
-                self.problems.push(ExceptionProblem {
-                    source: source.to_string(),
-                    line: line_no,
-                    message,
-                })
-            };
-            let value: Value = match serde_json::from_str(trimmed) {
-                Ok(v) => v,
-                Err(e) => {
-                    problem(format!("not valid JSON: {e}; line skipped"));
-                    continue;
-                }
-            };
-            let Some(obj) = value.as_object() else {
-                problem("not a JSON object; line skipped".into());
-                continue;
-            };
-            if obj.keys().any(|k| k.starts_with("exported_")) {
-                continue; // the export summary
-            }
-            let text = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_string);
-            let Some(list_id) = text("list_id") else {
-                problem(
-                    "neither an exception list nor an item (no `list_id`); line skipped".into(),
-                );
-                continue;
-            };
-            if !obj.contains_key("entries") {
-                // A list header.
-                let name = text("name").unwrap_or_else(|| list_id.clone());
-                self.lists.insert(list_id, name);
-                continue;
-            }
-            let origin = format!("{source}:{line_no}");
-            match parse_item(obj, list_id, origin) {
-                Ok(item) => self.items.push(item),
-                Err(e) => problem(format!("{e}; item skipped")),
-            }
-        }
+        self.lists.add_ndjson(source, text);
     }
 
-    /// Adds a value list (the text of Kibana's value list export: one value per line) for the
-    /// `list` entries naming `list_id`.
+    /// Adds a value list for the `list` entries naming `list_id`.
     pub fn add_value_list(&mut self, list_id: &str, text: &str) {
-        let values = text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(str::to_string)
-            .collect();
-        self.value_lists
-            .insert(list_id.to_string(), Arc::new(values));
+        self.lists.add_value_list(list_id, text);
     }
 
     /// Reads an export file.
     pub fn add_file(&mut self, path: &Path) -> std::io::Result<()> {
-        let text = std::fs::read_to_string(path)?;
-        self.add_ndjson(&path.display().to_string(), &text);
-        Ok(())
+        self.lists.add_file(path)
     }
 
     pub fn items(&self) -> &[ExceptionItem] {
-        &self.items
+        self.lists.items()
     }
 
     pub fn problems(&self) -> &[ExceptionProblem] {
-        &self.problems
+        self.lists.problems()
     }
 
     /// `(rule_id, item_id, events suppressed)` after a run, sorted.
@@ -286,121 +165,6 @@ impl ExceptionSet {
                 });
         }
     }
-}
-
-fn parse_item(
-    obj: &serde_json::Map<String, Value>,
-    list_id: String,
-    origin: String,
-) -> Result<ExceptionItem, String> {
-    let text = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_string);
-    let item_id = text("item_id").ok_or("item without `item_id`")?;
-    let entries = obj
-        .get("entries")
-        .and_then(Value::as_array)
-        .ok_or("`entries` is not an array")?;
-    if entries.is_empty() {
-        return Err(format!("item {item_id} has no entries"));
-    }
-    let entries = entries
-        .iter()
-        .map(|e| parse_entry(e, false))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("item {item_id}: {e}"))?;
-    let expire_time = match text("expire_time") {
-        Some(t) => Some(
-            t.parse::<jiff::Timestamp>()
-                .map_err(|e| format!("item {item_id}: expire_time {t:?}: {e}"))?,
-        ),
-        None => None,
-    };
-    Ok(ExceptionItem {
-        list_id,
-        name: text("name").unwrap_or_else(|| item_id.clone()),
-        item_id,
-        namespace_type: text("namespace_type").unwrap_or_else(|| "single".into()),
-        os_types: obj
-            .get("os_types")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default(),
-        expire_time,
-        entries,
-        origin,
-    })
-}
-
-fn parse_entry(entry: &Value, in_nested: bool) -> Result<Entry, String> {
-    let text = |k: &str| entry.get(k).and_then(Value::as_str).map(str::to_string);
-    let field = text("field").ok_or("entry without `field`")?;
-    let kind = text("type").ok_or_else(|| format!("entry on {field} without `type`"))?;
-    let excluded = match text("operator").as_deref() {
-        Some("included") | None if kind == "nested" => false,
-        Some("included") => false,
-        Some("excluded") => true,
-        Some(other) => return Err(format!("entry on {field}: unknown operator {other:?}")),
-        None => return Err(format!("entry on {field} without `operator`")),
-    };
-    let value_text =
-        || text("value").ok_or_else(|| format!("{kind} entry on {field} without a string `value`"));
-    Ok(match kind.as_str() {
-        "match" => Entry::Match {
-            value: value_text()?,
-            field,
-            excluded,
-        },
-        "match_any" => {
-            let values: Vec<String> = entry
-                .get("value")
-                .and_then(Value::as_array)
-                .ok_or_else(|| format!("match_any entry on {field}: `value` is not an array"))?
-                .iter()
-                .map(|v| v.as_str().map(str::to_string))
-                .collect::<Option<_>>()
-                .ok_or_else(|| format!("match_any entry on {field}: values must be strings"))?;
-            if values.is_empty() {
-                return Err(format!("match_any entry on {field} has no values"));
-            }
-            Entry::MatchAny {
-                field,
-                values,
-                excluded,
-            }
-        }
-        "exists" => Entry::Exists { field, excluded },
-        "wildcard" => Entry::Wildcard {
-            value: value_text()?,
-            field,
-            excluded,
-        },
-        "list" => Entry::List {
-            list_id: entry
-                .get("list")
-                .and_then(|l| l.get("id"))
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
-            field,
-            excluded,
-        },
-        "nested" if !in_nested => {
-            let entries = entry
-                .get("entries")
-                .and_then(Value::as_array)
-                .ok_or_else(|| format!("nested entry on {field}: `entries` is not an array"))?
-                .iter()
-                .map(|e| parse_entry(e, true))
-                .collect::<Result<Vec<_>, _>>()?;
-            Entry::Nested { field, entries }
-        }
-        "nested" => return Err(format!("nested entry on {field} inside a nested entry")),
-        other => return Err(format!("entry on {field}: unknown type {other:?}")),
-    })
 }
 
 /// Escapes a field name for KQL.
@@ -667,16 +431,16 @@ impl TimeRange {
 }
 
 /// [`Extras`] prepared for one rule set: which lists apply to which rules.
-pub(crate) struct Prepared {
+pub struct Prepared {
     set: Option<Arc<ExceptionSet>>,
-    indicators: Option<Arc<crate::threat_match::Indicators>>,
+    indicators: Option<Arc<crate::indicators::Indicators>>,
     pub(crate) range: TimeRange,
     /// `list_id`s some rule references.
     referenced: HashSet<String>,
 }
 
 impl Extras {
-    pub(crate) fn prepare(&self, rules: &[Rule]) -> Prepared {
+    pub fn prepare(&self, rules: &[Rule]) -> Prepared {
         Prepared {
             set: self.exceptions.clone(),
             indicators: self.indicators.clone(),
@@ -694,7 +458,7 @@ impl Extras {
 
 impl Prepared {
     /// The indicators given for `threat_match` rules.
-    pub(crate) fn indicators(&self) -> Option<Arc<crate::threat_match::Indicators>> {
+    pub(crate) fn indicators(&self) -> Option<Arc<crate::indicators::Indicators>> {
         self.indicators.clone()
     }
 
@@ -719,10 +483,10 @@ impl Prepared {
         let mut missing: Vec<&str> = wanted
             .iter()
             .copied()
-            .filter(|id| !set.items.iter().any(|i| i.list_id == *id))
+            .filter(|id| !set.items().iter().any(|i| i.list_id == *id))
             .collect();
         missing.sort();
-        for item in &set.items {
+        for item in set.items() {
             let applies =
                 wanted.contains(item.list_id.as_str()) || !self.referenced.contains(&item.list_id);
             if !applies {
@@ -735,7 +499,7 @@ impl Prepared {
                 ));
                 continue;
             }
-            match compile_item(item, &set.value_lists, schema, fields) {
+            match compile_item(item, set.lists.value_lists(), schema, fields) {
                 Ok(c) => compiled.push(c),
                 Err(reason) => notes.push(format!(
                     "exception item {} ({}) not applied: {reason}",
@@ -767,7 +531,7 @@ impl Prepared {
     /// EQL event queries) drop their detections on it, detectors that decide in finish (EQL
     /// sequences and samples) never see it. Aggregating detectors apply exceptions themselves,
     /// before counting.
-    pub(crate) fn wrap(
+    pub fn wrap(
         &self,
         rule: &Rule,
         detector: Box<dyn Detector>,
@@ -901,7 +665,7 @@ impl Detector for Excepted {
         self.inner.finish(out);
     }
 
-    fn prepare(&self, options: &crate::run::RunOptions) {
+    fn prepare(&self, options: &crate::detector::DetectorOptions) {
         self.inner.prepare(options);
     }
 
@@ -917,6 +681,8 @@ impl Detector for Excepted {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dragnet_rules::exception_list::parse_entry;
+    use serde_json::Value;
 
     #[test]
     fn wildcard_semantics() {
@@ -970,169 +736,6 @@ mod tests {
             ),
             r#"a:{ (b:"x") }"#
         );
-    }
-
-    /// Exceptions on EQL sequences and samples: an excepted event takes part in nothing, as in
-    /// Kibana, where the exception filter is part of the EQL search (`buildEqlSearchRequest`).
-    mod eql {
-        use serde_json::Value;
-
-        use crate::eql_sample::tests::{doc, eql_rule, groups, run_docs};
-        use crate::{ExceptionSet, Extras, RunOptions};
-
-        const EXCEPTION: &str = r#"{"list_id":"trusted","item_id":"ip-1","name":"trusted admin box","entries":[{"field":"source.ip","operator":"included","type":"match","value":"1.1.1.1"}]}"#;
-
-        const LIST: &str = r#"
-[[rule.exceptions_list]]
-id = "x"
-list_id = "trusted"
-namespace_type = "single"
-type = "detection""#;
-
-        const SEQUENCE: &str = r#"sequence by user.name with maxspan=1h
-  [any where event.action == "CreateUser"]
-  [any where event.action == "AttachUserPolicy"]"#;
-
-        const SAMPLE: &str = r#"sample by user.name
-  [any where event.action == "CreateUser"]
-  [any where event.action == "AttachUserPolicy"]"#;
-
-        fn extras() -> Extras {
-            let mut set = ExceptionSet::new();
-            set.add_ndjson("trusted.ndjson", EXCEPTION);
-            Extras {
-                exceptions: Some(std::sync::Arc::new(set)),
-                ..Extras::default()
-            }
-        }
-
-        fn docs(with_second_attach: bool) -> Vec<Value> {
-            let mut docs = vec![
-                doc(
-                    "c1",
-                    "2025-03-01T10:00:00Z",
-                    "alice",
-                    "CreateUser",
-                    "9.9.9.9",
-                ),
-                // Excepted: would complete the sequence first.
-                doc(
-                    "a1",
-                    "2025-03-01T10:01:00Z",
-                    "alice",
-                    "AttachUserPolicy",
-                    "1.1.1.1",
-                ),
-                // Excepted too, but no step uses it: not counted.
-                doc(
-                    "x1",
-                    "2025-03-01T10:01:30Z",
-                    "alice",
-                    "ListUsers",
-                    "1.1.1.1",
-                ),
-            ];
-            if with_second_attach {
-                docs.push(doc(
-                    "a2",
-                    "2025-03-01T10:02:00Z",
-                    "alice",
-                    "AttachUserPolicy",
-                    "2.2.2.2",
-                ));
-            }
-            docs
-        }
-
-        fn shells(query: &str, extras: &Extras, with_second_attach: bool) -> Vec<Vec<String>> {
-            let rule = eql_rule(query, LIST);
-            let (out, _) = run_docs(
-                &[rule],
-                extras,
-                &docs(with_second_attach),
-                &RunOptions::default(),
-            );
-            groups(&out)
-                .into_iter()
-                .filter(|g| g.0 == "shell")
-                .map(|g| g.1)
-                .collect()
-        }
-
-        fn ids(v: &[&str]) -> Vec<String> {
-            v.iter().map(|s| s.to_string()).collect()
-        }
-
-        #[test]
-        fn an_excepted_event_completes_no_sequence_step() {
-            // Without exceptions a1 completes the sequence.
-            assert_eq!(
-                shells(SEQUENCE, &Extras::default(), true),
-                vec![ids(&["c1", "a1"])]
-            );
-            // Excepted, a1 takes no part; a2 completes it.
-            assert_eq!(shells(SEQUENCE, &extras(), true), vec![ids(&["c1", "a2"])]);
-            // Only the excepted event could have completed it: no alert.
-            assert_eq!(
-                shells(SEQUENCE, &extras(), false),
-                Vec::<Vec<String>>::new()
-            );
-        }
-
-        #[test]
-        fn an_excepted_event_fills_no_sample_filter() {
-            assert_eq!(
-                shells(SAMPLE, &Extras::default(), true),
-                vec![ids(&["c1", "a1"])]
-            );
-            assert_eq!(shells(SAMPLE, &extras(), true), vec![ids(&["c1", "a2"])]);
-            assert_eq!(shells(SAMPLE, &extras(), false), Vec::<Vec<String>>::new());
-        }
-
-        #[test]
-        fn counts_and_notes_say_what_was_applied() {
-            let extras = extras();
-            let rule = eql_rule(SEQUENCE, LIST);
-            let (_, engine) = run_docs(&[rule], &extras, &docs(true), &RunOptions::default());
-            let set = extras.exceptions.as_ref().unwrap();
-            // a1 only: x1 matches the exception but no step of the rule.
-            assert_eq!(
-                set.suppression_counts(),
-                vec![(
-                    crate::eql_sample::tests::RULE_ID.to_string(),
-                    "ip-1".to_string(),
-                    1
-                )]
-            );
-            let notes = match &engine.reports()[0].status {
-                crate::RuleStatus::Run { notes, .. } => notes.clone(),
-                other => panic!("{other:?}"),
-            };
-            assert!(
-                notes.iter().any(|n| n == "1 exception item(s) applied"),
-                "{notes:?}"
-            );
-            assert!(
-                !notes.iter().any(|n| n == super::super::NOT_APPLIED_NOTE),
-                "{notes:?}"
-            );
-            // Without --exceptions the report says they are not applied.
-            let rule = eql_rule(SAMPLE, LIST);
-            let (_, engine) = run_docs(
-                &[rule],
-                &Extras::default(),
-                &docs(true),
-                &RunOptions::default(),
-            );
-            let notes = match &engine.reports()[0].status {
-                crate::RuleStatus::Run { notes, .. } => notes.clone(),
-                other => panic!("{other:?}"),
-            };
-            assert!(
-                notes.iter().any(|n| n == super::super::NOT_APPLIED_NOTE),
-                "{notes:?}"
-            );
-        }
     }
 
     #[test]

@@ -7,26 +7,35 @@
 use dragnet_event::FieldTable;
 use dragnet_rules::{Language, Rule, TypeParams};
 
-/// Why `rule` cannot run with these mapper options, when it reads `source.geo.*` without a
-/// GeoIP City database or `source.as.*` without an ASN database; `None` otherwise.
-pub(crate) fn missing(
+/// Which enrichment databases the run's CloudTrail mapping has.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Databases {
+    /// A GeoIP City database: `source.geo.*` is filled.
+    pub geoip: bool,
+    /// An ASN database: `source.as.*` is filled.
+    pub asn: bool,
+}
+
+/// Why `rule` cannot run with these databases, when it reads `source.geo.*` without a GeoIP
+/// City database or `source.as.*` without an ASN database; `None` otherwise.
+pub fn missing(
     rule: &Rule,
     schema: &dragnet_schema::Schema,
-    mapper: &dragnet_cloudtrail::MapperOptions,
+    databases: Databases,
 ) -> Option<String> {
-    if mapper.geoip_db.is_some() && mapper.asn_db.is_some() {
+    if databases.geoip && databases.asn {
         return None;
     }
     let fields = read_fields(rule, schema);
     let first = |prefix: &str| fields.iter().find(|f| f.starts_with(prefix)).cloned();
-    if mapper.geoip_db.is_none()
+    if !databases.geoip
         && let Some(field) = first("source.geo.")
     {
         return Some(format!(
             "reads {field}: needs --geoip-db (a MaxMind City database, e.g. GeoLite2-City.mmdb; without it source.geo.* is absent from every event)"
         ));
     }
-    if mapper.asn_db.is_none()
+    if !databases.asn
         && let Some(field) = first("source.as.")
     {
         return Some(format!(
@@ -39,16 +48,13 @@ pub(crate) fn missing(
 /// A note for a rule that runs but lists `source.geo.*`/`source.as.*` among its
 /// `investigation_fields` (the fields Kibana shows with its alerts) without the database that
 /// fills them: its alerts lack them.
-pub(crate) fn investigation_note(
-    rule: &Rule,
-    mapper: &dragnet_cloudtrail::MapperOptions,
-) -> Option<String> {
+pub fn investigation_note(rule: &Rule, databases: Databases) -> Option<String> {
     let fields = rule.investigation_fields.as_deref().unwrap_or_default();
     let absent: Vec<&str> = fields
         .iter()
         .filter(|f| {
-            (mapper.geoip_db.is_none() && f.starts_with("source.geo."))
-                || (mapper.asn_db.is_none() && f.starts_with("source.as."))
+            (!databases.geoip && f.starts_with("source.geo."))
+                || (!databases.asn && f.starts_with("source.as."))
         })
         .map(String::as_str)
         .collect();
@@ -149,25 +155,25 @@ query = '''
     #[test]
     fn geo_and_asn_fields_need_their_databases() {
         let schema = dragnet_schema::Schema::builtin();
-        let none = dragnet_cloudtrail::MapperOptions::default();
+        let none = Databases::default();
         let geo = rule(
             "event.action:ConsoleLogin and not source.geo.country_iso_code:US",
             "",
         );
-        let reason = missing(&geo, schema, &none).expect("needs the City database");
+        let reason = missing(&geo, schema, none).expect("needs the City database");
         assert!(reason.contains("source.geo.country_iso_code"), "{reason}");
         assert!(reason.contains("needs --geoip-db"), "{reason}");
-        let with_city = dragnet_cloudtrail::MapperOptions {
-            geoip_db: Some("city.mmdb".into()),
-            ..Default::default()
+        let with_city = Databases {
+            geoip: true,
+            asn: false,
         };
-        assert_eq!(missing(&geo, schema, &with_city), None);
+        assert_eq!(missing(&geo, schema, with_city), None);
 
         let asn = rule("source.as.organization.name:Amazon*", "");
-        let reason = missing(&asn, schema, &with_city).expect("needs the ASN database");
+        let reason = missing(&asn, schema, with_city).expect("needs the ASN database");
         assert!(reason.contains("needs --asn-db"), "{reason}");
 
         let plain = rule("event.action:ConsoleLogin and source.ip:10.0.0.0/8", "");
-        assert_eq!(missing(&plain, schema, &none), None);
+        assert_eq!(missing(&plain, schema, none), None);
     }
 }
