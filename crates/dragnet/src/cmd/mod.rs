@@ -9,6 +9,7 @@ pub mod hunt_extras;
 pub mod inputs;
 pub mod kql;
 pub mod normalize;
+pub mod query_check;
 pub mod rule_filter;
 pub mod rules;
 pub mod search;
