@@ -18,6 +18,9 @@ pub enum EngineError {
     Mapper(#[from] dragnet_cloudtrail::MapperError),
 }
 
+/// A runnable rule: its detector, notes for the report, and its required literals.
+type Compiled = (Box<dyn Detector>, Vec<String>, Cnf);
+
 /// Which rules the user asked for. Empty lists select everything; several kinds of filter must
 /// all pass; several values of one filter are alternatives. Comparisons ignore ASCII case.
 #[derive(Clone, Debug, Default)]
@@ -145,7 +148,7 @@ impl Engine {
                 first_seen: None,
                 last_seen: None,
             };
-            let verdict = (|| -> Result<(Box<dyn Detector>, Vec<String>, Cnf), RuleStatus> {
+            let verdict = (|| -> Result<Compiled, RuleStatus> {
                 if let Some(reason) = selection.rejects(rule) {
                     return Err(RuleStatus::NotSelected { reason });
                 }
