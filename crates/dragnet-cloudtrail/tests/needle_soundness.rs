@@ -77,10 +77,15 @@ fn records_on_disk() -> Option<Vec<Record>> {
 /// Whether the JSON text holds a `\u` escape (a backslash that starts an escape, followed by
 /// `u`; `\\u` is an escaped backslash and a letter).
 fn has_u_escape(text: &[u8]) -> bool {
+    has_escape(text, b"u")
+}
+
+/// Whether the JSON text holds an escape `\x` for one of `kinds`.
+fn has_escape(text: &[u8], kinds: &[u8]) -> bool {
     let mut i = 0;
     while i < text.len() {
         if text[i] == b'\\' {
-            if text.get(i + 1) == Some(&b'u') {
+            if text.get(i + 1).is_some_and(|k| kinds.contains(k)) {
                 return true;
             }
             i += 2;
@@ -410,6 +415,19 @@ fn needles_are_found_in_every_record_that_matches() {
     let Some(records) = records_on_disk() else {
         return;
     };
+    // The prefilter trusts the framer's escape notes: a record it calls escape-free must hold
+    // no `\u` or `\/` escape.
+    let noted: Vec<&Record> = records.iter().filter(|r| r.escaped.is_some()).collect();
+    for r in &noted {
+        let escaped = has_escape(&r.bytes, b"u/");
+        assert!(
+            r.escaped == Some(true) || !escaped,
+            "{}: the framer noted no escape in {}",
+            r.place,
+            String::from_utf8_lossy(&r.bytes)
+        );
+    }
+    assert!(!noted.is_empty(), "the JSON-lines fast path notes escapes");
     let result = sweep(&records, STEP, &raw_needle, 20);
     println!(
         "needles: {} (field, literal) checks over {} records ({} with \\u escapes): {} byte needles and {} member needles hold ({} only once \\u escapes are decoded), {} unknown",
