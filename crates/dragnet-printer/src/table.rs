@@ -36,7 +36,8 @@ pub struct Column {
     pub min: usize,
     /// Widest it may be in a table.
     pub max: usize,
-    /// Higher stays wider and visible longer when the table must fit a width.
+    /// Higher stays wider and visible longer when the table must fit a width; at
+    /// [`OPTIONAL`] or lower, shown only when every column fits at its natural width.
     pub priority: u8,
     pub show: Show,
     pub cut: Cut,
@@ -124,11 +125,13 @@ impl Style {
     }
 }
 
-/// One table cell: text and how to colour it.
+/// One cell: its text (what CSV writes), how a table colours it, and optionally a shorter
+/// form a table shows instead (`2024-01-01 10:00:00` for `2024-01-01T10:00:00.000Z`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Cell {
     pub text: String,
     pub style: Style,
+    pub short: Option<String>,
 }
 
 impl Cell {
@@ -136,7 +139,19 @@ impl Cell {
         Cell {
             text: text.into(),
             style,
+            short: None,
         }
+    }
+
+    /// The same cell, shown as `short` in tables.
+    pub fn with_short(mut self, short: impl Into<String>) -> Self {
+        self.short = Some(short.into());
+        self
+    }
+
+    /// What a table shows.
+    fn shown(&self) -> &str {
+        self.short.as_deref().unwrap_or(&self.text)
     }
 }
 
@@ -145,6 +160,7 @@ impl From<String> for Cell {
         Cell {
             text,
             style: Style::Plain,
+            short: None,
         }
     }
 }
@@ -243,10 +259,15 @@ pub fn truncate(text: &str, width: usize, cut: Cut) -> String {
 
 const GAP: usize = 2;
 
+/// Columns of this priority or lower are shown only when the table fits without shrinking.
+pub const OPTIONAL: u8 = 1;
+
 /// The width of each column (`None`: left out) so that the lines fit `width`: every column
 /// starts as wide as its widest cell (header included) up to its `max`; if that is too wide,
-/// the lowest-priority columns are left out until the columns' minimums fit, then columns
-/// shrink, lowest priority first, down to their minimum.
+/// optional columns (priority [`OPTIONAL`] or less) are left out, then the lowest-priority
+/// columns are left out until the columns' minimums fit, then columns
+/// shrink, a cell at a time, where the room above the minimum divided by the priority is
+/// largest.
 pub fn fit_widths(columns: &[&Column], natural: &[usize], width: Option<usize>) -> Vec<Option<usize>> {
     let mut widths: Vec<Option<usize>> = columns
         .iter()
@@ -272,21 +293,35 @@ pub fn fit_widths(columns: &[&Column], natural: &[usize], width: Option<usize>) 
             .collect();
         shown.iter().sum::<usize>() + GAP * shown.len().saturating_sub(1)
     };
+    // Optional columns (priority 1 or less) show only when everything fits untouched.
+    if total(&widths) > limit {
+        for (i, c) in columns.iter().enumerate() {
+            if c.priority <= OPTIONAL && widths.iter().flatten().count() > 1 {
+                widths[i] = None;
+            }
+        }
+    }
     for &i in &order {
         if minimums(&widths) <= limit || widths.iter().flatten().count() <= 1 {
             break;
         }
         widths[i] = None;
     }
-    for &i in &order {
-        let excess = total(&widths).saturating_sub(limit);
-        if excess == 0 {
-            break;
-        }
-        if let Some(w) = widths[i] {
-            let give = excess.min(w - floor(i, w));
-            widths[i] = Some(w - give);
-        }
+    // Then take one cell at a time from the column with the most room above its minimum for
+    // its priority, so low-priority columns give most, but no column is squeezed to its
+    // minimum while another still has plenty.
+    let mut excess = total(&widths).saturating_sub(limit);
+    while excess > 0 {
+        let pick = (0..columns.len())
+            .filter_map(|i| {
+                let w = widths[i]?;
+                let room = w - floor(i, w);
+                (room > 0).then(|| (room as f64 / f64::from(columns[i].priority.max(1)), i))
+            })
+            .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)));
+        let Some((_, i)) = pick else { break };
+        widths[i] = widths[i].map(|w| w - 1);
+        excess -= 1;
     }
     widths
 }
@@ -308,7 +343,7 @@ pub fn write_table(
         .map(|&i| {
             rows.iter()
                 .filter_map(|r| r.cells.get(i))
-                .map(|c| display_width(&flatten(&c.text)))
+                .map(|c| display_width(&flatten(c.shown())))
                 .chain([display_width(columns[i].title)])
                 .max()
                 .unwrap_or(0)
@@ -335,7 +370,7 @@ pub fn write_table(
             if n > 0 {
                 out.extend(std::iter::repeat_n(' ', pending_pad + GAP));
             }
-            let text = truncate(&cell.text, width, columns[col].cut);
+            let text = truncate(cell.shown(), width, columns[col].cut);
             pending_pad = width.saturating_sub(display_width(&text));
             out.push_str(&cell.style.paint(&text, options.color));
         }
@@ -421,7 +456,7 @@ mod tests {
                 .width(6, 40)
                 .priority(3)
                 .cut(Cut::Start),
-            Column::new("id", "id").width(8, 36).priority(1),
+            Column::new("id", "id").width(8, 36).priority(2),
         ];
         let data = rows(&[&[
             "2024-01-01",
@@ -432,8 +467,8 @@ mod tests {
         // Unlimited: natural widths.
         let (text, _) = render(&cols, &data, TableOptions::default());
         assert_eq!(text.lines().nth(2).unwrap().len(), 10 + 2 + 23 + 2 + 25 + 2 + 16);
-        // 60 cells: id shrinks first (lowest priority), then target; columns are left out
-        // only when their minimums do not fit.
+        // 60 cells: every column above its minimum gives, the lowest priorities most;
+        // columns are left out only when their minimums do not fit.
         let (text, report) = render(
             &cols,
             &data,
@@ -449,7 +484,7 @@ mod tests {
         let row = text.lines().nth(2).unwrap();
         assert_eq!(
             row,
-            "2024-01-01  A rule with a long name  …1:role/admin  0123456…"
+            "2024-01-01  A rule with a long n…  …role/admin  0123456789a…"
         );
         let (text, report) = render(
             &cols,
@@ -462,8 +497,31 @@ mod tests {
         assert_eq!(report.dropped, vec!["id"]);
         assert_eq!(
             text,
-            "time        rule        target\n----------  ----------  ------\n2024-01-01  A rule wi…  …admin\n"
+            "time        rule       target\n----------  ---------  -------\n2024-01-01  A rule w…  …/admin\n"
         );
+    }
+
+    #[test]
+    fn optional_columns_show_only_when_everything_fits() {
+        let cols = [
+            Column::new("a", "a").width(4, 20),
+            Column::new("id", "id").width(10, 10).priority(OPTIONAL),
+        ];
+        let data = rows(&[&["abcdefgh", "0123456789"]]);
+        let fits = |width| {
+            render(
+                &cols,
+                &data,
+                TableOptions {
+                    width: Some(width),
+                    ..Default::default()
+                },
+            )
+        };
+        assert_eq!(fits(20).0.lines().nth(2), Some("abcdefgh  0123456789"));
+        let (text, report) = fits(19);
+        assert_eq!(text, "a\n--------\nabcdefgh\n");
+        assert_eq!(report.dropped, vec!["id"]);
     }
 
     #[test]
@@ -505,6 +563,19 @@ mod tests {
         assert_eq!(
             text.lines().nth(2).unwrap(),
             "\x1b[34mlow\x1b[0m  y"
+        );
+    }
+
+    #[test]
+    fn tables_show_the_short_form() {
+        let cols = [Column::new("time", "time").width(4, 30)];
+        let data = vec![Row::new(vec![
+            Cell::from("2024-01-01T10:00:00.000Z").with_short("2024-01-01 10:00:00"),
+        ])];
+        let (text, _) = render(&cols, &data, TableOptions::default());
+        assert_eq!(
+            text,
+            "time\n-------------------\n2024-01-01 10:00:00\n"
         );
     }
 

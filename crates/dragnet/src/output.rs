@@ -1,15 +1,17 @@
-//! Options every command shares (format, output file, verbosity, colour) and the writers they
-//! select.
+//! Options every command shares (format, output file, verbosity, colour, table width), the
+//! format and writer they select, and input limits. Writing results is `dragnet-printer`'s.
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
+pub use dragnet_printer::Format;
 
 #[derive(Args, Debug, Clone)]
 pub struct GlobalArgs {
-    /// Output format: table on a terminal, ndjson when piped.
+    /// Output format (default: from --output's extension, else table on a terminal and
+    /// ndjson when piped).
     #[arg(long, global = true, value_enum)]
     pub format: Option<Format>,
     /// Write results to FILE instead of stdout.
@@ -21,17 +23,12 @@ pub struct GlobalArgs {
     /// More detail on stderr (repeat for more).
     #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
-    /// When to use colour on stderr and in tables.
+    /// When to use colour on stderr and in tables (auto: on a terminal, unless NO_COLOR is set).
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    Table,
-    Json,
-    Ndjson,
-    Csv,
+    /// Fit tables to N columns (default: COLUMNS, else the terminal's width). For tests.
+    #[arg(long, global = true, value_name = "N", hide = true)]
+    pub width: Option<usize>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,15 +39,46 @@ pub enum ColorChoice {
 }
 
 impl GlobalArgs {
-    /// The format asked for, or the default: table on a terminal, ndjson when piped.
-    pub fn format(&self) -> Format {
-        self.format.unwrap_or_else(|| {
-            if self.output.is_none() && io::stdout().is_terminal() {
-                Format::Table
-            } else {
-                Format::Ndjson
-            }
-        })
+    /// The format to write results in, resolved in one place (`dragnet_printer::resolve`):
+    /// `--format`, else `--output`'s extension, else a table on a terminal and NDJSON when
+    /// piped. A format `command` cannot write (`supported`) is an error.
+    pub fn resolve_format(&self, command: &str, supported: &[Format]) -> anyhow::Result<Format> {
+        Ok(dragnet_printer::resolve(dragnet_printer::Request {
+            command,
+            format: self.format,
+            output: self.output.as_deref(),
+            terminal: self.output.is_none() && io::stdout().is_terminal(),
+            supported,
+        })?)
+    }
+
+    /// How wide tables may be: `--width`, else `COLUMNS`, else the terminal's width when
+    /// results go to one; `None` (no limit) for files and pipes.
+    pub fn table_width(&self) -> Option<usize> {
+        if let Some(w) = self.width {
+            return Some(w);
+        }
+        if let Some(w) = std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.trim().parse::<usize>().ok())
+            .filter(|&w| w > 0)
+        {
+            return Some(w);
+        }
+        if self.output.is_none() && io::stdout().is_terminal() {
+            return terminal_size::terminal_size_of(io::stdout())
+                .map(|(terminal_size::Width(w), _)| usize::from(w));
+        }
+        None
+    }
+
+    /// Table layout for results: fitted to [`Self::table_width`], coloured when stdout is.
+    pub fn table_options(&self, wide: bool) -> dragnet_printer::TableOptions {
+        dragnet_printer::TableOptions {
+            width: self.table_width(),
+            color: self.color_stdout(),
+            wide,
+        }
     }
 
     /// Where results go: `--output FILE` or stdout, buffered.
@@ -85,204 +113,6 @@ impl GlobalArgs {
                 io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
             }
         }
-    }
-}
-
-/// Longest cell a table prints before truncating it with `…` (CSV/JSON never truncate).
-pub const DEFAULT_MAX_CELL_WIDTH: usize = 60;
-
-/// Characters a cell occupies on a terminal. Counts `char`s: close enough for the ASCII and
-/// Latin text rules and CloudTrail carry, and keeps the CLI free of a width-table dependency.
-fn display_width(cell: &str) -> usize {
-    cell.chars().count()
-}
-
-/// `cell` cut to `width` characters, ending in `…` when something was cut. Newlines and tabs
-/// become spaces so one row stays one line.
-pub fn truncate_cell(cell: &str, width: usize) -> String {
-    let flat: String = cell
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if display_width(&flat) <= width {
-        return flat;
-    }
-    if width == 0 {
-        return String::new();
-    }
-    let mut out: String = flat.chars().take(width - 1).collect();
-    out.push('…');
-    out
-}
-
-/// Writes an aligned text table: a header row, a dashed rule, then one line per row. Each
-/// column is as wide as its widest cell, capped at `max_cell_width` (longer cells end in `…`).
-/// The last column is not padded, so lines carry no trailing spaces. Rows shorter than the
-/// header are padded with empty cells.
-pub fn write_table<W: Write + ?Sized, S: AsRef<str>>(
-    w: &mut W,
-    headers: &[&str],
-    rows: &[Vec<S>],
-    max_cell_width: usize,
-) -> io::Result<()> {
-    let columns = headers.len();
-    let cells: Vec<Vec<String>> = rows
-        .iter()
-        .map(|row| {
-            (0..columns)
-                .map(|i| {
-                    let cell = row.get(i).map(AsRef::as_ref).unwrap_or("");
-                    truncate_cell(cell, max_cell_width)
-                })
-                .collect()
-        })
-        .collect();
-    let mut widths: Vec<usize> = headers.iter().map(|h| display_width(h)).collect();
-    for row in &cells {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(display_width(cell));
-        }
-    }
-    let write_row = |w: &mut W, row: &[&str]| -> io::Result<()> {
-        let mut line = String::new();
-        for (i, cell) in row.iter().enumerate() {
-            if i > 0 {
-                line.push_str("  ");
-            }
-            line.push_str(cell);
-            if i + 1 < row.len() {
-                let pad = widths[i].saturating_sub(display_width(cell));
-                line.extend(std::iter::repeat_n(' ', pad));
-            }
-        }
-        writeln!(w, "{}", line.trim_end())
-    };
-    write_row(w, headers)?;
-    let dashes: Vec<String> = widths.iter().map(|n| "-".repeat(*n)).collect();
-    let dash_refs: Vec<&str> = dashes.iter().map(String::as_str).collect();
-    write_row(w, &dash_refs)?;
-    for row in &cells {
-        let refs: Vec<&str> = row.iter().map(String::as_str).collect();
-        write_row(w, &refs)?;
-    }
-    Ok(())
-}
-
-/// One CSV field as RFC 4180 wants it: quoted (with `"` doubled) when it holds a comma, a
-/// quote, CR or LF, or leading/trailing spaces; verbatim otherwise.
-pub fn csv_field(field: &str) -> std::borrow::Cow<'_, str> {
-    let needs_quotes =
-        field.contains([',', '"', '\n', '\r']) || field.starts_with(' ') || field.ends_with(' ');
-    if needs_quotes {
-        std::borrow::Cow::Owned(format!("\"{}\"", field.replace('"', "\"\"")))
-    } else {
-        std::borrow::Cow::Borrowed(field)
-    }
-}
-
-/// Writes one CSV record (fields joined by `,`, CRLF-free: lines end in `\n`).
-pub fn write_csv_record<W: Write + ?Sized, S: AsRef<str>>(
-    w: &mut W,
-    fields: &[S],
-) -> io::Result<()> {
-    let mut line = String::new();
-    for (i, field) in fields.iter().enumerate() {
-        if i > 0 {
-            line.push(',');
-        }
-        line.push_str(&csv_field(field.as_ref()));
-    }
-    line.push('\n');
-    w.write_all(line.as_bytes())
-}
-
-/// Writes a CSV document: the header record, then every row (streaming callers can use
-/// [`write_csv_record`] directly).
-pub fn write_csv<W: Write + ?Sized, S: AsRef<str>>(
-    w: &mut W,
-    headers: &[&str],
-    rows: &[Vec<S>],
-) -> io::Result<()> {
-    write_csv_record(w, headers)?;
-    for row in rows {
-        write_csv_record(w, row)?;
-    }
-    Ok(())
-}
-
-/// One line of `dragnet kql` / `dragnet eql` output: whether the document at `location`
-/// matched, with the explanation when one was asked for.
-pub fn write_match_result(
-    out: &mut dyn Write,
-    format: Format,
-    location: &str,
-    matched: bool,
-    explanation: Option<&str>,
-) -> anyhow::Result<()> {
-    let verdict = if matched { "match" } else { "no match" };
-    match format {
-        Format::Json | Format::Ndjson => {
-            let mut v = serde_json::json!({"location": location, "match": matched});
-            if let Some(e) = explanation {
-                v["explanation"] = serde_json::json!(e);
-            }
-            serde_json::to_writer(&mut *out, &v)?;
-            writeln!(out)?;
-        }
-        Format::Csv => write_csv_record(out, &[location, verdict])?,
-        Format::Table => {
-            writeln!(out, "{location}\t{verdict}")?;
-            if let Some(e) = explanation {
-                for line in e.lines() {
-                    writeln!(out, "    {line}")?;
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn table_aligns_columns_and_truncates() {
-        let rows = vec![
-            vec!["short".to_string(), "x".to_string()],
-            vec!["a much longer cell".to_string(), "y".to_string()],
-        ];
-        let mut out = Vec::new();
-        write_table(&mut out, &["name", "v"], &rows, 10).unwrap();
-        let text = String::from_utf8(out).unwrap();
-        assert_eq!(
-            text,
-            "name        v\n----------  -\nshort       x\na much lo…  y\n"
-        );
-    }
-
-    #[test]
-    fn table_pads_short_rows_and_flattens_newlines() {
-        let rows = vec![vec!["a\nb"]];
-        let mut out = Vec::new();
-        write_table(&mut out, &["one", "two"], &rows, 60).unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), "one  two\n---  ---\na b\n");
-    }
-
-    #[test]
-    fn csv_quotes_only_when_needed() {
-        let mut out = Vec::new();
-        write_csv(
-            &mut out,
-            &["a", "b"],
-            &[vec!["plain", "has,comma \"q\"\nline"]],
-        )
-        .unwrap();
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "a,b\nplain,\"has,comma \"\"q\"\"\nline\"\n"
-        );
-        assert_eq!(csv_field(" lead"), "\" lead\"");
     }
 }
 
@@ -347,5 +177,165 @@ mod size_tests {
         assert!(parse_size("0").is_err());
         assert!(parse_size("lots").is_err());
         assert!(parse_size("99999999999G").is_err());
+    }
+}
+
+/// `dragnet kql` / `dragnet eql` results: one row per document (location, whether it
+/// matched, the explanation when asked for), through the shared printer. Create it once
+/// before the documents, [`MatchPrinter::write`] each, then [`MatchPrinter::finish`].
+pub struct MatchPrinter<'w> {
+    printer: dragnet_printer::Printer<'w>,
+}
+
+impl<'w> MatchPrinter<'w> {
+    pub fn new(out: &'w mut dyn Write, format: Format, global: &GlobalArgs) -> Self {
+        use dragnet_printer::{Column, Show};
+        let columns = vec![
+            Column::new("location", "location").width(16, 80).priority(9),
+            Column::new("match", "match").width(5, 8).priority(9),
+            Column::new("explanation", "explanation").show(Show::Never),
+        ];
+        MatchPrinter {
+            printer: dragnet_printer::Printer::new(
+                out,
+                format,
+                columns,
+                "results",
+                global.table_options(false),
+            ),
+        }
+    }
+
+    /// One document's verdict. Tables print the explanation under the row.
+    pub fn write(
+        &mut self,
+        location: &str,
+        matched: bool,
+        explanation: Option<&str>,
+    ) -> std::io::Result<()> {
+        use dragnet_printer::{Cell, Row, Style};
+        let verdict = if matched { "match" } else { "no match" };
+        self.printer.row(
+            || Row {
+                cells: vec![
+                    Cell::from(location),
+                    Cell::styled(verdict, if matched { Style::Bold } else { Style::Plain }),
+                    Cell::from(explanation.unwrap_or_default()),
+                ],
+                detail: explanation
+                    .map(|e| e.lines().map(str::to_string).collect())
+                    .unwrap_or_default(),
+            },
+            || {
+                let mut v = serde_json::json!({"location": location, "match": matched});
+                if let Some(e) = explanation {
+                    v["explanation"] = serde_json::json!(e);
+                }
+                dragnet_printer::Doc::Value(v)
+            },
+        )
+    }
+
+    /// Completes the output; JSON gets `{"results": [...], "summary": summary}`.
+    pub fn finish(self, summary: serde_json::Value) -> std::io::Result<()> {
+        let mut members = serde_json::Map::new();
+        members.insert("summary".into(), summary);
+        self.printer.finish_with(members, None).map(|_| ())
+    }
+}
+
+/// One EQL sequence (or sample) found: its number, join keys and events (time, location).
+pub struct SequenceRow<'a> {
+    pub n: usize,
+    pub join_keys: &'a [serde_json::Value],
+    pub events: Vec<(String, &'a str)>,
+}
+
+/// `dragnet eql` sequence and sample results through the shared printer: a table row per
+/// sequence with its events under it, a CSV record per event, a JSON object per sequence.
+pub struct SequencePrinter<'w> {
+    printer: dragnet_printer::Printer<'w>,
+    label: &'static str,
+}
+
+impl<'w> SequencePrinter<'w> {
+    /// `label` is `sequence` or `sample`.
+    pub fn new(
+        out: &'w mut dyn Write,
+        format: Format,
+        label: &'static str,
+        global: &GlobalArgs,
+    ) -> Self {
+        use dragnet_printer::{Column, Show};
+        // A table shows a row per sequence with its events under it; CSV has a record per event.
+        let columns = vec![
+            Column::new(label, label).width(4, 10).priority(9),
+            Column::new("join_keys", "join keys").width(10, 80).priority(8),
+            Column::new("@timestamp", "time").show(Show::Never),
+            Column::new("location", "location").show(Show::Never),
+        ];
+        SequencePrinter {
+            printer: dragnet_printer::Printer::new(
+                out,
+                format,
+                columns,
+                if label == "sample" {
+                    "samples"
+                } else {
+                    "sequences"
+                },
+                global.table_options(false),
+            ),
+            label,
+        }
+    }
+
+    pub fn write(&mut self, found: &SequenceRow<'_>) -> std::io::Result<()> {
+        use dragnet_printer::{Cell, Doc, Row};
+        let keys = serde_json::Value::Array(found.join_keys.to_vec()).to_string();
+        let n = found.n.to_string();
+        if self.printer.format() == Format::Csv {
+            for (t, loc) in &found.events {
+                self.printer.row(
+                    || {
+                        Row::new(vec![
+                            Cell::from(n.as_str()),
+                            Cell::from(keys.as_str()),
+                            Cell::from(t.as_str()),
+                            Cell::from(*loc),
+                        ])
+                    },
+                    || Doc::Value(serde_json::Value::Null),
+                )?;
+            }
+            return Ok(());
+        }
+        let label = self.label;
+        self.printer.row(
+            || Row {
+                cells: vec![Cell::from(n.as_str()), Cell::from(keys.as_str())],
+                detail: found
+                    .events
+                    .iter()
+                    .map(|(t, loc)| format!("{t}  {loc}"))
+                    .collect(),
+            },
+            || {
+                let events: Vec<serde_json::Value> = found
+                    .events
+                    .iter()
+                    .map(|(t, loc)| serde_json::json!({"location": loc, "@timestamp": t}))
+                    .collect();
+                Doc::Value(
+                    serde_json::json!({label: found.n, "join_keys": found.join_keys, "events": events}),
+                )
+            },
+        )
+    }
+
+    pub fn finish(self, summary: serde_json::Value) -> std::io::Result<()> {
+        let mut members = serde_json::Map::new();
+        members.insert("summary".into(), summary);
+        self.printer.finish_with(members, None).map(|_| ())
     }
 }

@@ -134,7 +134,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         }
         true
     };
-    let format = global.format();
+    let format = global.resolve_format("eql", &Format::ALL)?;
     if compiled.kind() == QueryKind::Event {
         let mut results = Vec::new();
         for (location, doc) in &docs {
@@ -158,15 +158,11 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
             matched.sort_by_key(|r| (r.3.is_none(), r.3));
             results = apply_pipes(compiled.pipes(), matched);
         }
+        let mut matches = crate::output::MatchPrinter::new(&mut out, format, global);
         for (location, matched, explanation, _) in &results {
-            crate::output::write_match_result(
-                &mut out,
-                format,
-                location,
-                *matched,
-                explanation.as_deref(),
-            )?;
+            matches.write(location, *matched, explanation.as_deref())?;
         }
+        matches.finish(json!({"evaluated": stats.evaluated, "matched": stats.matched}))?;
         eprintln!(
             "{} documents evaluated, {} matched, {} records skipped, {} inputs unreadable",
             stats.evaluated, stats.matched, stats.skipped_records, stats.skipped_inputs
@@ -180,9 +176,11 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
             ("sequence", found)
         };
         let found = apply_pipes(compiled.pipes(), found);
+        let mut printer = crate::output::SequencePrinter::new(&mut out, format, label, global);
         for (i, s) in found.iter().enumerate() {
-            write_sequence(&mut out, format, label, i + 1, s)?;
+            write_sequence(&mut printer, i + 1, s)?;
         }
+        printer.finish(json!({"evaluated": stats.evaluated, label: found.len()}))?;
         eprintln!(
             "{} documents evaluated, {} {label}s found, {} records skipped, {} without a usable @timestamp, {} inputs unreadable",
             stats.evaluated,
@@ -405,46 +403,24 @@ fn documents(name: &str, bytes: &[u8], stats: &mut Stats) -> Vec<(String, Value)
 
 /// Writes sequence (or sample) `n`: its join keys and events.
 fn write_sequence(
-    out: &mut dyn Write,
-    format: Format,
-    label: &str,
+    printer: &mut crate::output::SequencePrinter<'_>,
     n: usize,
     s: &Found,
 ) -> anyhow::Result<()> {
-    let key: Vec<Value> = s
+    let join_keys: Vec<Value> = s
         .key
         .iter()
         .map(|k| k.as_ref().map_or(Value::Null, |k| json!(k)))
         .collect();
-    match format {
-        Format::Json | Format::Ndjson => {
-            let events: Vec<Value> = s
-                .events
-                .iter()
-                .map(|(t, loc)| json!({"location": loc, "@timestamp": t.to_string()}))
-                .collect();
-            serde_json::to_writer(
-                &mut *out,
-                &json!({label: n, "join_keys": key, "events": events}),
-            )?;
-            writeln!(out)?;
-        }
-        Format::Csv => {
-            let keys = serde_json::to_string(&key)?;
-            for (t, loc) in &s.events {
-                crate::output::write_csv_record(
-                    out,
-                    &[&n.to_string(), &keys, loc, &t.to_string()],
-                )?;
-            }
-        }
-        Format::Table => {
-            writeln!(out, "{label} {n}\tjoin keys {}", Value::Array(key))?;
-            for (t, loc) in &s.events {
-                writeln!(out, "    {t}\t{loc}")?;
-            }
-        }
-    }
+    printer.write(&crate::output::SequenceRow {
+        n,
+        join_keys: &join_keys,
+        events: s
+            .events
+            .iter()
+            .map(|(t, loc)| (t.to_string(), loc.as_str()))
+            .collect(),
+    })?;
     Ok(())
 }
 

@@ -9,12 +9,12 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
-use dragnet_engine::{Alert, Engine, Progress, RuleCounts, RuleStatus, RunOptions, Selection};
+use dragnet_engine::{Engine, Progress, RuleCounts, RuleStatus, RunOptions, Selection};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use crate::exit::Code;
-use crate::output::{DEFAULT_MAX_CELL_WIDTH, Format, GlobalArgs, write_csv_record, write_table};
+use crate::output::{Format, GlobalArgs};
 
 /// Run detection rules over CloudTrail logs (files, folders, `-`, s3://) and report alerts.
 #[derive(clap::Args, Debug)]
@@ -52,6 +52,9 @@ pub struct Args {
     /// Add to each alert which query clauses matched, on which values.
     #[arg(long)]
     pub explain: bool,
+    /// Tables: add the user agent column.
+    #[arg(long, short = 'w')]
+    pub wide: bool,
     /// Exit with code 1 when there is at least one alert.
     #[arg(long)]
     pub fail_on_alert: bool,
@@ -102,6 +105,7 @@ pub struct Args {
 }
 
 pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
+    let format = global.resolve_format("hunt", &Format::ALL)?;
     let now = Timestamp::now();
     let from = args
         .from
@@ -194,7 +198,8 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         let bar = show_progress.then(|| {
             let progress = &progress;
             let done = &done;
-            scope.spawn(move || progress_bar(progress, done))
+            let total = crate::cmd::hunt_output::expected_bytes(&sources);
+            scope.spawn(move || crate::cmd::hunt_output::progress_bar(progress, done, total))
         });
         let options = RunOptions {
             explain: args.explain,
@@ -223,8 +228,17 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
     // Input problems, in input order: file, line / record, reason.
     let mut problems = discover_problems;
     problems.extend(output.problems.iter().cloned());
+    // An input named on the command line that does not exist or cannot be read is an error
+    // whatever -q says, reported after everything else (conventions.md: exit codes).
+    let named_unreadable: Vec<&dragnet_input::Problem> = problems
+        .iter()
+        .filter(|p| is_named_input_error(p, &args.inputs))
+        .collect();
     if !global.quiet {
-        for p in &problems {
+        for p in problems
+            .iter()
+            .filter(|p| !is_named_input_error(p, &args.inputs))
+        {
             // Files that are not CloudTrail at all (README, LICENSE) are skipped, not broken.
             let level = match p.kind {
                 dragnet_input::ProblemKind::NotCloudTrail => "note",
@@ -235,29 +249,38 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
     }
 
     let mut w = global.writer()?;
-    match global.format() {
-        Format::Table => write_alert_table(&mut w, &output.alerts, &output.reports)?,
-        Format::Json => {
-            let doc = json!({
-                "alerts": output.alerts.iter().map(|a| a.doc()).collect::<Vec<_>>(),
-                "summary": summary_json(&output.stats, &counts, elapsed),
-                "rules": output.reports,
-                "problems": problems.iter().map(problem_json).collect::<Vec<_>>(),
-                // Rule entries that could not be loaded (counted as invalid in the summary).
-                "rule_problems": rule_problems,
-                "exceptions": crate::cmd::hunt_extras::exceptions_json(exceptions.as_deref()),
-            });
-            serde_json::to_writer_pretty(&mut w, &doc)?;
-            writeln!(w)?;
-        }
-        Format::Ndjson => {
-            for a in &output.alerts {
-                writeln!(w, "{}", a.json())?;
-            }
-        }
-        Format::Csv => write_alert_csv(&mut w, &output.alerts, &output.reports)?,
+    let mut json_members = serde_json::Map::new();
+    if format == Format::Json {
+        json_members.insert(
+            "summary".into(),
+            summary_json(&output.stats, &counts, elapsed),
+        );
+        json_members.insert("rules".into(), serde_json::to_value(&output.reports)?);
+        json_members.insert(
+            "problems".into(),
+            problems.iter().map(problem_json).collect(),
+        );
+        // Rule entries that could not be loaded (counted as invalid in the summary).
+        json_members.insert("rule_problems".into(), json!(rule_problems));
+        json_members.insert(
+            "exceptions".into(),
+            crate::cmd::hunt_extras::exceptions_json(exceptions.as_deref()),
+        );
     }
+    let notes = crate::cmd::hunt_output::write_alerts(
+        &mut w,
+        format,
+        &output.alerts,
+        &output.reports,
+        json_members,
+        global.table_options(args.wide),
+    )?;
     w.flush()?;
+    if !global.quiet {
+        for n in &notes {
+            eprintln!("{n}");
+        }
+    }
 
     let stats = &output.stats;
     if !global.quiet {
@@ -292,9 +315,15 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         );
     }
 
+    for p in &named_unreadable {
+        eprintln!("error: {}", describe_problem(p));
+    }
     let nothing_processed = stats.records_read == 0 && (stats.files == 0 || !problems.is_empty());
     if nothing_processed {
         eprintln!("error: no CloudTrail record could be read from the inputs");
+        return Ok(Code::Usage);
+    }
+    if !named_unreadable.is_empty() {
         return Ok(Code::Usage);
     }
     let skipped_input = problems
@@ -385,6 +414,14 @@ fn parse_time(text: &str, now: Timestamp) -> anyhow::Result<Timestamp> {
         .map_err(|e| anyhow::anyhow!("invalid time {text:?}: {e}"))
 }
 
+/// Whether `p` is about an input named on the command line that could not be opened or read
+/// at all (not about a file found inside a folder, nor about one record).
+fn is_named_input_error(p: &dragnet_input::Problem, inputs: &[String]) -> bool {
+    p.kind == dragnet_input::ProblemKind::Io
+        && p.at.is_none()
+        && inputs.iter().any(|i| *i == *p.source)
+}
+
 fn describe_problem(p: &dragnet_input::Problem) -> String {
     match &p.at {
         Some(at) => format!(
@@ -447,172 +484,4 @@ fn print_rule_accounting(
             detail
         );
     }
-}
-
-fn first(doc: &Value, path: &str) -> String {
-    dragnet_engine::alert::field_strings(doc, path)
-        .into_iter()
-        .next()
-        .unwrap_or_default()
-}
-
-/// The resource an alert is about: the first resource ARN, else the request's target.
-fn target(doc: &Value) -> String {
-    for path in [
-        "aws.cloudtrail.resources.arn",
-        "aws.cloudtrail.flattened.request_parameters.instanceIds",
-        "aws.cloudtrail.flattened.request_parameters.imageId",
-        "aws.cloudtrail.flattened.request_parameters.bucketName",
-        "aws.cloudtrail.flattened.request_parameters.userName",
-        "aws.cloudtrail.flattened.request_parameters.roleName",
-        "user.target.name",
-    ] {
-        let v = first(doc, path);
-        if !v.is_empty() {
-            return v;
-        }
-    }
-    String::new()
-}
-
-fn alert_row(a: &Alert, reports: &[dragnet_engine::RuleReport]) -> Vec<String> {
-    let r = &reports[a.rule];
-    let doc = a.doc();
-    vec![
-        a.timestamp.clone(),
-        r.name.clone(),
-        r.severity.clone(),
-        first(&doc, "user.name"),
-        first(&doc, "source.ip"),
-        first(&doc, "event.action"),
-        target(&doc),
-    ]
-}
-
-fn write_alert_table(
-    w: &mut dyn Write,
-    alerts: &[Alert],
-    reports: &[dragnet_engine::RuleReport],
-) -> anyhow::Result<()> {
-    // Building-block alerts are hidden from the default view, as in Kibana's alerts table; the
-    // json / ndjson / csv outputs carry them.
-    let rows: Vec<Vec<String>> = alerts
-        .iter()
-        .filter(|a| !crate::cmd::hunt_extras::is_building_block(a))
-        .map(|a| alert_row(a, reports))
-        .collect();
-    let hidden = alerts.len() - rows.len();
-    if hidden > 0 {
-        eprintln!(
-            "note: {hidden} building-block alert(s) not shown in the table (use --format json or ndjson)"
-        );
-    }
-    write_table(
-        w,
-        &[
-            "time",
-            "rule",
-            "severity",
-            "actor",
-            "source ip",
-            "action",
-            "target",
-        ],
-        &rows,
-        DEFAULT_MAX_CELL_WIDTH,
-    )?;
-    writeln!(w)?;
-    let per_rule: Vec<Vec<String>> = reports
-        .iter()
-        .filter(|r| r.alerts > 0)
-        .map(|r| {
-            vec![
-                r.name.clone(),
-                r.severity.clone(),
-                r.alerts.to_string(),
-                r.first_seen.clone().unwrap_or_default(),
-                r.last_seen.clone().unwrap_or_default(),
-            ]
-        })
-        .collect();
-    write_table(
-        w,
-        &["rule", "severity", "alerts", "first seen", "last seen"],
-        &per_rule,
-        DEFAULT_MAX_CELL_WIDTH,
-    )?;
-    Ok(())
-}
-
-fn write_alert_csv(
-    w: &mut dyn Write,
-    alerts: &[Alert],
-    reports: &[dragnet_engine::RuleReport],
-) -> anyhow::Result<()> {
-    write_csv_record(
-        w,
-        &[
-            "timestamp",
-            "rule_id",
-            "rule",
-            "severity",
-            "risk_score",
-            "actor",
-            "source_ip",
-            "action",
-            "target",
-            "event_id",
-            "alert_uuid",
-            "reason",
-        ],
-    )?;
-    for a in alerts {
-        let r = &reports[a.rule];
-        let doc = a.doc();
-        write_csv_record(
-            w,
-            &[
-                a.timestamp.clone(),
-                r.rule_id.clone(),
-                r.name.clone(),
-                r.severity.clone(),
-                doc["kibana.alert.risk_score"].to_string(),
-                first(&doc, "user.name"),
-                first(&doc, "source.ip"),
-                first(&doc, "event.action"),
-                target(&doc),
-                a.event_id.clone(),
-                a.uuid.clone(),
-                doc["kibana.alert.reason"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-            ],
-        )?;
-    }
-    Ok(())
-}
-
-/// Bytes, records/s and alerts so far, redrawn on stderr until `done`.
-fn progress_bar(progress: &Progress, done: &std::sync::atomic::AtomicBool) {
-    let bar = indicatif::ProgressBar::new_spinner();
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-    );
-    let started = Instant::now();
-    while !done.load(Ordering::Relaxed) {
-        let records = progress.records.load(Ordering::Relaxed);
-        let secs = started.elapsed().as_secs_f64().max(1e-9);
-        bar.set_message(format!(
-            "{:.1} MB, {} records ({:.0}/s), {} alerts",
-            progress.bytes.load(Ordering::Relaxed) as f64 / 1e6,
-            records,
-            records as f64 / secs,
-            progress.alerts.load(Ordering::Relaxed)
-        ));
-        bar.tick();
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    bar.finish_and_clear();
 }

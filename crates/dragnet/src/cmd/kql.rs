@@ -99,10 +99,8 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
     let paths = JsonPaths::bind(&table);
     let mapper = dragnet_cloudtrail::Mapper::bind(&table, Default::default())
         .context("cannot prepare the CloudTrail mapping")?;
-    let format = global.format();
-    if format == Format::Csv {
-        crate::output::write_csv_record(&mut out, &["location", "match"])?;
-    }
+    let format = global.resolve_format("kql", &Format::ALL)?;
+    let mut matches = crate::output::MatchPrinter::new(&mut out, format, global);
     let opts = dragnet_input::InputOptions::default();
     let discovered = dragnet_input::discover(&args.inputs, &opts);
     let mut stats = Stats::default();
@@ -145,14 +143,8 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
                     Ok((matched, explanation)) => {
                         stats.evaluated += 1;
                         stats.matched += usize::from(matched);
-                        if let Err(e) = crate::output::write_match_result(
-                            &mut out,
-                            format,
-                            &location,
-                            matched,
-                            explanation.as_deref(),
-                        ) {
-                            write_error = Some(e);
+                        if let Err(e) = matches.write(&location, matched, explanation.as_deref()) {
+                            write_error = Some(anyhow::Error::from(e));
                             return ControlFlow::Break(());
                         }
                     }
@@ -172,6 +164,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
             return Err(e);
         }
     }
+    matches.finish(serde_json::json!({"evaluated": stats.evaluated, "matched": stats.matched}))?;
     eprintln!(
         "{} documents evaluated, {} matched, {} records skipped, {} inputs unreadable",
         stats.evaluated, stats.matched, stats.skipped_records, stats.skipped_inputs

@@ -3,6 +3,7 @@
 pub mod eql;
 pub mod hunt;
 pub mod hunt_extras;
+pub mod hunt_output;
 pub mod kql;
 pub mod normalize;
 pub mod rules;

@@ -38,13 +38,8 @@ pub struct Args {
 }
 
 pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
-    if let Some(f) = global.format
-        && f != Format::Ndjson
-    {
-        anyhow::bail!(
-            "normalize writes ECS documents as NDJSON only; drop --format or use --format ndjson"
-        );
-    }
+    // ECS documents, one per line, whatever the terminal: NDJSON is the only format.
+    global.resolve_format("normalize", &[Format::Ndjson])?;
     let mapper = Mapper::bind(
         &FieldTable::new(),
         MapperOptions {
