@@ -174,7 +174,13 @@ mod tests {
 
     fn print(format: Format) -> String {
         let mut out = Vec::new();
-        let mut p = Printer::new(&mut out, format, columns(), "items", TableOptions::default());
+        let mut p = Printer::new(
+            &mut out,
+            format,
+            columns(),
+            "items",
+            TableOptions::default(),
+        );
         for (name, note) in [("a", "x, y"), ("b", "")] {
             p.row(
                 || Row::new(vec![Cell::from(name), Cell::from(note)]),
@@ -218,9 +224,15 @@ mod tests {
             (Format::Table, "name\n----\n"),
         ] {
             let mut out = Vec::new();
-            Printer::new(&mut out, format, columns(), "items", TableOptions::default())
-                .finish()
-                .unwrap();
+            Printer::new(
+                &mut out,
+                format,
+                columns(),
+                "items",
+                TableOptions::default(),
+            )
+            .finish()
+            .unwrap();
             assert_eq!(String::from_utf8(out).unwrap(), expected, "{format}");
         }
     }

@@ -268,7 +268,11 @@ pub const OPTIONAL: u8 = 1;
 /// columns are left out until the columns' minimums fit, then columns
 /// shrink, a cell at a time, where the room above the minimum divided by the priority is
 /// largest.
-pub fn fit_widths(columns: &[&Column], natural: &[usize], width: Option<usize>) -> Vec<Option<usize>> {
+pub fn fit_widths(
+    columns: &[&Column],
+    natural: &[usize],
+    width: Option<usize>,
+) -> Vec<Option<usize>> {
     let mut widths: Vec<Option<usize>> = columns
         .iter()
         .zip(natural)
@@ -394,9 +398,11 @@ pub fn write_table(
     writeln!(w, "{rule}")?;
     let detail_width = options.width.map(|w| w.saturating_sub(4).max(20));
     for row in rows {
-        let text = line(&mut layout.iter().map(|&(i, width)| {
-            (i, width, row.cells.get(i).cloned().unwrap_or_default())
-        }));
+        let text = line(
+            &mut layout
+                .iter()
+                .map(|&(i, width)| (i, width, row.cells.get(i).cloned().unwrap_or_default())),
+        );
         writeln!(w, "{text}")?;
         for d in &row.detail {
             let d = match detail_width {
@@ -428,7 +434,10 @@ mod tests {
 
     #[test]
     fn aligns_and_caps_cells_at_their_column_max() {
-        let cols = [Column::new("name", "name").width(4, 10), Column::new("v", "v")];
+        let cols = [
+            Column::new("name", "name").width(4, 10),
+            Column::new("v", "v"),
+        ];
         let (text, _) = render(
             &cols,
             &rows(&[&["short", "x"], &["a much longer cell", "y"]]),
@@ -466,7 +475,10 @@ mod tests {
         ]]);
         // Unlimited: natural widths.
         let (text, _) = render(&cols, &data, TableOptions::default());
-        assert_eq!(text.lines().nth(2).unwrap().len(), 10 + 2 + 23 + 2 + 25 + 2 + 16);
+        assert_eq!(
+            text.lines().nth(2).unwrap().len(),
+            10 + 2 + 23 + 2 + 25 + 2 + 16
+        );
         // 60 cells: every column above its minimum gives, the lowest priorities most;
         // columns are left out only when their minimums do not fit.
         let (text, report) = render(
@@ -560,10 +572,7 @@ mod tests {
                 ..Default::default()
             },
         );
-        assert_eq!(
-            text.lines().nth(2).unwrap(),
-            "\x1b[34mlow\x1b[0m  y"
-        );
+        assert_eq!(text.lines().nth(2).unwrap(), "\x1b[34mlow\x1b[0m  y");
     }
 
     #[test]
@@ -573,10 +582,7 @@ mod tests {
             Cell::from("2024-01-01T10:00:00.000Z").with_short("2024-01-01 10:00:00"),
         ])];
         let (text, _) = render(&cols, &data, TableOptions::default());
-        assert_eq!(
-            text,
-            "time\n-------------------\n2024-01-01 10:00:00\n"
-        );
+        assert_eq!(text, "time\n-------------------\n2024-01-01 10:00:00\n");
     }
 
     #[test]

@@ -191,7 +191,9 @@ impl<'w> MatchPrinter<'w> {
     pub fn new(out: &'w mut dyn Write, format: Format, global: &GlobalArgs) -> Self {
         use dragnet_printer::{Column, Show};
         let columns = vec![
-            Column::new("location", "location").width(16, 80).priority(9),
+            Column::new("location", "location")
+                .width(16, 80)
+                .priority(9),
             Column::new("match", "match").width(5, 8).priority(9),
             Column::new("explanation", "explanation").show(Show::Never),
         ];
@@ -270,7 +272,9 @@ impl<'w> SequencePrinter<'w> {
         // A table shows a row per sequence with its events under it; CSV has a record per event.
         let columns = vec![
             Column::new(label, label).width(4, 10).priority(9),
-            Column::new("join_keys", "join keys").width(10, 80).priority(8),
+            Column::new("join_keys", "join keys")
+                .width(10, 80)
+                .priority(8),
             Column::new("@timestamp", "time").show(Show::Never),
             Column::new("location", "location").show(Show::Never),
         ];

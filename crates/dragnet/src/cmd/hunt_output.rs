@@ -45,10 +45,14 @@ pub fn alert_columns() -> Vec<Column> {
         Column::new("account", "account").width(12, 12).priority(3),
         Column::new("region", "region").width(9, 14).priority(2),
         // IPv4 addresses are never cut (IPv6 may be, keeping their start).
-        Column::new("source_ip", "source ip").width(15, 39).priority(6),
+        Column::new("source_ip", "source ip")
+            .width(15, 39)
+            .priority(6),
         Column::new("action", "action").width(14, 40).priority(7),
         Column::new("target", "target").width(14, 60).priority(4),
-        Column::new("event_id", "event id").width(36, 36).priority(1),
+        Column::new("event_id", "event id")
+            .width(36, 36)
+            .priority(1),
         Column::new("user_agent", "user agent")
             .width(16, 80)
             .priority(2)
@@ -271,8 +275,12 @@ pub fn write_summary(
         Column::new("severity", "severity").width(8, 8).priority(10),
         Column::new("alerts", "alerts").width(6, 8).priority(10),
         Column::new("rule", "rule").width(24, 80).priority(9),
-        Column::new("first_seen", "first seen").width(19, 19).priority(5),
-        Column::new("last_seen", "last seen").width(19, 19).priority(4),
+        Column::new("first_seen", "first seen")
+            .width(19, 19)
+            .priority(5),
+        Column::new("last_seen", "last seen")
+            .width(19, 19)
+            .priority(4),
     ];
     let rows: Vec<Row> = alerted
         .iter()
@@ -399,7 +407,10 @@ mod tests {
 
     #[test]
     fn short_times() {
-        assert_eq!(short_time("2023-07-10T11:57:54.000Z"), "2023-07-10 11:57:54");
+        assert_eq!(
+            short_time("2023-07-10T11:57:54.000Z"),
+            "2023-07-10 11:57:54"
+        );
         assert_eq!(short_time("2023-07-10"), "2023-07-10");
         assert_eq!(short_time(""), "");
     }

@@ -169,7 +169,9 @@ fn list_columns() -> Vec<Column> {
         Column::new("severity", "severity").width(8, 8).priority(7),
         Column::new("risk", "risk").width(4, 4).priority(5),
         Column::new("tactics", "tactics").width(12, 60).priority(4),
-        Column::new("maturity", "maturity").width(10, 12).priority(2),
+        Column::new("maturity", "maturity")
+            .width(10, 12)
+            .priority(2),
     ]
 }
 
@@ -184,10 +186,7 @@ fn row(rule: &Rule) -> Row {
         Cell::from(rule.rule_id.as_str()),
         Cell::from(rule.rule_type().as_str()),
         Cell::from(language(rule)),
-        Cell::styled(
-            severity,
-            crate::cmd::hunt_output::severity_style(severity),
-        ),
+        Cell::styled(severity, crate::cmd::hunt_output::severity_style(severity)),
         Cell::from(rule.risk_score.to_string()),
         Cell::from(rule.tactics().join(", ")),
         Cell::from(rule.metadata.maturity.map_or("", |m| m.as_str())),
@@ -234,10 +233,8 @@ fn show(global: &GlobalArgs, args: ShowArgs) -> anyhow::Result<Code> {
             args.rule
         );
     };
-    let format = global.resolve_format(
-        "rules show",
-        &[Format::Table, Format::Json, Format::Ndjson],
-    )?;
+    let format =
+        global.resolve_format("rules show", &[Format::Table, Format::Json, Format::Ndjson])?;
     let mut out = global.writer()?;
     match format {
         Format::Json => {
