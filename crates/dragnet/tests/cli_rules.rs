@@ -387,7 +387,8 @@ fn kibana_ndjson_exports_load_into_the_same_model() {
         .arg(&path)
         .output()
         .unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
+    // Piped, stdout holds NDJSON; the human diagnostics and summary are on stderr.
+    let text = String::from_utf8(out.stderr).unwrap();
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(
         text.contains(":3:1: warning: skipped exception list entry"),
@@ -451,7 +452,8 @@ fn kibana_ndjson_exports_load_into_the_same_model() {
         .arg(&path)
         .output()
         .unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
+    // Piped, stdout holds NDJSON; the human diagnostics and summary are on stderr.
+    let text = String::from_utf8(out.stderr).unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(text.contains(":5:"), "{text}");
 }
