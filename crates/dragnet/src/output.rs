@@ -164,22 +164,6 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("`{text}`: the size must be above 0 and below 16 EiB"))
 }
 
-#[cfg(test)]
-mod size_tests {
-    use super::parse_size;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("64M"), Ok(64 << 20));
-        assert_eq!(parse_size("4g"), Ok(4 << 30));
-        assert_eq!(parse_size("1024"), Ok(1024));
-        assert_eq!(parse_size("2K"), Ok(2048));
-        assert!(parse_size("0").is_err());
-        assert!(parse_size("lots").is_err());
-        assert!(parse_size("99999999999G").is_err());
-    }
-}
-
 /// `dragnet kql` / `dragnet eql` results: one row per document (location, whether it
 /// matched, the explanation when asked for), through the shared printer. Create it once
 /// before the documents, [`MatchPrinter::write`] each, then [`MatchPrinter::finish`].
@@ -341,5 +325,21 @@ impl<'w> SequencePrinter<'w> {
         let mut members = serde_json::Map::new();
         members.insert("summary".into(), summary);
         self.printer.finish_with(members, None).map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("64M"), Ok(64 << 20));
+        assert_eq!(parse_size("4g"), Ok(4 << 30));
+        assert_eq!(parse_size("1024"), Ok(1024));
+        assert_eq!(parse_size("2K"), Ok(2048));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("99999999999G").is_err());
     }
 }

@@ -120,9 +120,10 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
     }
 
     let (rules, rule_problems, invalid_rules) = load_rules(&args.rules)?;
+    // Each problem carries its own severity (`file:line:col: error: …`): one word per message.
     for p in &rule_problems {
         if !global.quiet {
-            eprintln!("warning: {p}");
+            eprintln!("{p}");
         }
     }
     let selection = Selection {
@@ -355,7 +356,7 @@ fn load_rules(paths: &[PathBuf]) -> anyhow::Result<(Vec<dragnet_rules::Rule>, Ve
         .collect();
     if set.rules.is_empty() && !problems.is_empty() {
         for p in &problems {
-            eprintln!("error: {p}");
+            eprintln!("{p}");
         }
         bail!("no rule could be loaded from {}", join_paths(paths));
     }

@@ -364,7 +364,7 @@ pub fn progress_bar(progress: &Progress, done: &AtomicBool, total: Option<u64>) 
             let bar = indicatif::ProgressBar::new(total);
             bar.set_style(
                 indicatif::ProgressStyle::with_template(
-                    "{spinner} {elapsed} [{bar:24}] {percent:>3}% {eta} left  {msg}",
+                    "{spinner} [{bar:20}] {percent:>3}% {eta} left  {msg}",
                 )
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
                 .progress_chars("=> "),
@@ -389,9 +389,8 @@ pub fn progress_bar(progress: &Progress, done: &AtomicBool, total: Option<u64>) 
             bar.set_position(bytes.min(total));
         }
         bar.set_message(format!(
-            "{:.1} MB, {} records ({:.0}/s), {} rule matches",
+            "{:.0} MB, {records} records ({:.0}/s), {} matches",
             bytes as f64 / 1e6,
-            records,
             records as f64 / secs,
             progress.alerts.load(Ordering::Relaxed)
         ));
