@@ -364,7 +364,7 @@ pub fn progress_bar(progress: &Progress, done: &AtomicBool, total: Option<u64>) 
             let bar = indicatif::ProgressBar::new(total);
             bar.set_style(
                 indicatif::ProgressStyle::with_template(
-                    "{spinner} [{bar:20}] {percent:>3}% {eta} left  {msg}",
+                    "{spinner} [{bar:20}] {percent:>3}% {eta} left  {wide_msg}",
                 )
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
                 .progress_chars("=> "),
@@ -374,7 +374,7 @@ pub fn progress_bar(progress: &Progress, done: &AtomicBool, total: Option<u64>) 
         _ => {
             let bar = indicatif::ProgressBar::new_spinner();
             bar.set_style(
-                indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}")
+                indicatif::ProgressStyle::with_template("{spinner} {elapsed} {wide_msg}")
                     .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
             );
             bar
@@ -388,11 +388,12 @@ pub fn progress_bar(progress: &Progress, done: &AtomicBool, total: Option<u64>) 
         if let Some(total) = total {
             bar.set_position(bytes.min(total));
         }
+        // Most important first: a narrow terminal cuts the end.
         bar.set_message(format!(
-            "{:.0} MB, {records} records ({:.0}/s), {} matches",
+            "{} matches, {records} records, {:.0} MB ({:.0} records/s)",
+            progress.alerts.load(Ordering::Relaxed),
             bytes as f64 / 1e6,
             records as f64 / secs,
-            progress.alerts.load(Ordering::Relaxed)
         ));
         bar.tick();
         std::thread::sleep(Duration::from_millis(100));
