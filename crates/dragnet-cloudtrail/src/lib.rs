@@ -34,6 +34,7 @@ mod categories;
 mod entity;
 mod event;
 mod geo;
+mod java_double;
 pub mod java_map;
 mod mapping;
 mod needle;
@@ -42,10 +43,7 @@ mod time;
 mod user_agent;
 
 pub use event::{CloudTrailEvent, Mapper, MapperError, MapperOptions, RecordError, Retain};
-pub use needle::{
-    MemberValue, Needle, folded_prefix_may_match, member_value_at, member_values, raw_key_needle,
-    raw_needle, raw_prefix_needle,
-};
+pub use needle::{raw_key_needle, raw_needle, raw_prefix_needle};
 
 /// Every field name the mapping can produce (for `normalize`, round-trip tests and docs).
 pub fn field_names() -> impl Iterator<Item = &'static str> {

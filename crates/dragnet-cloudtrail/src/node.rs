@@ -103,7 +103,7 @@ impl<'a> Node<'a> {
             Node::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
             Node::Int(i) => Some(Cow::Owned(i.to_string())),
             Node::UInt(u) => Some(Cow::Owned(u.to_string())),
-            Node::Float(f) => Some(Cow::Owned(crate::java_map::java_double(*f))),
+            Node::Float(f) => Some(Cow::Owned(crate::java_double::java_double(*f))),
             _ => None,
         }
     }

@@ -6,8 +6,9 @@
 use std::io::Read;
 use std::path::Path;
 
-use dragnet_cloudtrail::{Mapper, MapperOptions, Needle, member_values, raw_needle};
+use dragnet_cloudtrail::{Mapper, MapperOptions, raw_needle};
 use dragnet_event::{Event, FieldTable};
+use dragnet_prefilter::{Needle, member_values};
 
 fn records_of(path: &Path, out: &mut Vec<Vec<u8>>) {
     let mut bytes = Vec::new();

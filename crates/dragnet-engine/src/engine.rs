@@ -1,16 +1,15 @@
 //! Rule-set compilation: selection, accounting, one shared field table, detectors, prefilter.
 
 use dragnet_event::{FieldTable, JsonPaths};
-use dragnet_rules::{Language, Rule, RuleType, TypeParams};
+use dragnet_rules::{Rule, RuleType};
 use serde_json::{Value, json};
 
-use crate::accounting::{RuleReport, RuleStatus};
-use crate::alert::RuleMeta;
+use dragnet_alert::RuleMeta;
+use dragnet_detect::{Detector, Extras, RuleReport, RuleStatus, build_detector};
+use dragnet_event::literals::Cnf;
+
 use crate::applicability::{Coverage, esql_from_patterns, index_patterns_cover_cloudtrail};
-use crate::detector::Detector;
-use crate::exceptions::{Extras, Prepared};
-use crate::prefilter::{NeedleSpec, Prefilter, RuleFiltering};
-use crate::query::KqlDetector;
+use dragnet_prefilter::{Needle, Prefilter, RuleFiltering};
 
 /// Why a rule set cannot be run at all.
 #[derive(Debug, thiserror::Error)]
@@ -129,7 +128,7 @@ impl Engine {
                 first_seen: None,
                 last_seen: None,
             };
-            let verdict = (|| -> Result<Compiled, RuleStatus> {
+            let verdict = (|| -> Result<(Box<dyn Detector>, Vec<String>, Cnf), RuleStatus> {
                 if let Some(reason) = selection.rejects(rule) {
                     return Err(RuleStatus::NotSelected { reason });
                 }
@@ -159,10 +158,10 @@ impl Engine {
             reports.push(report);
         }
 
-        let needles: Vec<Vec<Vec<NeedleSpec>>> = cnfs
+        let needles: Vec<Vec<Vec<Needle>>> = cnfs
             .iter()
             .map(|cnf| {
-                let mut clauses: Vec<Vec<NeedleSpec>> = cnf
+                let mut clauses: Vec<Vec<Needle>> = cnf
                     .iter()
                     .map(|clause| {
                         clause
@@ -180,7 +179,7 @@ impl Engine {
                         && clause.iter().all(|l| &l.field == field)
                         && let Some(key) = dragnet_cloudtrail::raw_key_needle(field)
                     {
-                        clauses.push(vec![NeedleSpec::Bytes(key)]);
+                        clauses.push(vec![Needle::Bytes(key)]);
                     }
                 }
                 clauses
@@ -214,7 +213,7 @@ impl Engine {
         self.rules.len()
     }
 
-    /// The needles the prefilter scans every record for (see [`crate::prefilter`]).
+    /// The needles the prefilter scans every record for (see [`dragnet_prefilter`]).
     pub fn prefilter_gate_needles(&self) -> Vec<String> {
         self.prefilter.gate_needles()
     }
@@ -250,34 +249,11 @@ impl Engine {
     }
 }
 
-fn needle(
-    field: &str,
-    literal: &str,
-    exact: bool,
-    prefix: bool,
-    case_sensitive: bool,
-) -> NeedleSpec {
-    let needle = if prefix && !exact {
+fn needle(field: &str, literal: &str, exact: bool, prefix: bool, case_sensitive: bool) -> Needle {
+    if prefix && !exact {
         dragnet_cloudtrail::raw_prefix_needle(field, literal, case_sensitive)
     } else {
         dragnet_cloudtrail::raw_needle(field, literal, exact, case_sensitive)
-    };
-    match needle {
-        dragnet_cloudtrail::Needle::Bytes(b) => NeedleSpec::Bytes(b),
-        dragnet_cloudtrail::Needle::CaseInsensitive(b) => NeedleSpec::CaseInsensitive(b),
-        dragnet_cloudtrail::Needle::Constant(true) => NeedleSpec::Always,
-        dragnet_cloudtrail::Needle::Constant(false) => NeedleSpec::Never,
-        dragnet_cloudtrail::Needle::Member { key, value } => NeedleSpec::Member { key, value },
-        dragnet_cloudtrail::Needle::MemberFolded { key, value } => {
-            NeedleSpec::MemberFolded { key, value }
-        }
-        dragnet_cloudtrail::Needle::MemberPrefix { key, value } => {
-            NeedleSpec::MemberPrefix { key, value }
-        }
-        dragnet_cloudtrail::Needle::MemberFoldedPrefix { key, value } => {
-            NeedleSpec::MemberFoldedPrefix { key, value }
-        }
-        dragnet_cloudtrail::Needle::Unknown => NeedleSpec::Unknown,
     }
 }
 
@@ -323,72 +299,6 @@ fn applicability(rule: &Rule) -> Result<Vec<String>, RuleStatus> {
         }
     }
     Ok(notes)
-}
-
-/// A runnable rule: its detector, notes for the report, and its required literals.
-type Compiled = (Box<dyn Detector>, Vec<String>, Cnf);
-
-/// A rule's required literals (every clause must hold; any literal of a clause satisfies it).
-pub(crate) use dragnet_event::literals::Cnf;
-
-fn build_detector(
-    rule: &Rule,
-    schema: &dragnet_schema::Schema,
-    fields: &mut FieldTable,
-    notes: &mut Vec<String>,
-    extras: &Prepared,
-) -> Result<(Box<dyn Detector>, Cnf), RuleStatus> {
-    let unsupported = |reason: String| Err(RuleStatus::Unsupported { reason });
-    match (&rule.params, rule.language) {
-        (TypeParams::Query { saved_id }, Some(Language::Kuery) | None) => {
-            if saved_id.is_some() {
-                notes.push("saved_id ignored: the rule's own query is used".into());
-            }
-            if !rule.filters.is_empty() {
-                return unsupported(
-                    "Kibana query DSL filters are not implemented (rule has `filters`)".into(),
-                );
-            }
-            if rule.alert_suppression.is_some() {
-                notes
-                    .push("alert_suppression not applied: every matching event is reported".into());
-            }
-            if !rule.exceptions_list.is_empty() {
-                notes.push("exception lists live in Kibana and are not applied".into());
-            }
-            let text = rule.query.as_ref().map(|q| q.as_str()).unwrap_or("");
-            let query = dragnet_kql::parse(text).map_err(|e| RuleStatus::Invalid {
-                reason: format!("KQL does not parse: {e}"),
-            })?;
-            let compiled =
-                dragnet_kql::compile(&query, schema, fields).map_err(|e| RuleStatus::Invalid {
-                    reason: format!("KQL does not compile: {e}"),
-                })?;
-            let cnf = compiled.required_literals();
-            Ok((Box::new(KqlDetector::new(compiled)), cnf))
-        }
-        (TypeParams::Eql { .. }, _) => crate::eql::build(rule, schema, fields, notes),
-        (TypeParams::Threshold(t), _) => {
-            crate::threshold::build(rule, t, schema, fields, notes, extras)
-        }
-        (TypeParams::NewTerms(n), _) => {
-            crate::new_terms::build(rule, n, schema, fields, notes, extras)
-        }
-        (TypeParams::ThreatMatch(t), _) => {
-            crate::threat_match::build(rule, t, schema, fields, notes, extras)
-        }
-        (TypeParams::MachineLearning(ml), _) => unsupported(format!(
-            "machine_learning rules read the anomaly records of Elastic ML job(s) {}, which exist only inside Elasticsearch",
-            ml.machine_learning_job_id.join(", ")
-        )),
-        (TypeParams::Query { .. }, Some(Language::Lucene)) => {
-            unsupported("query rules in the lucene language are not implemented".into())
-        }
-        (params, _) => {
-            let what = params.rule_type().as_str();
-            unsupported(format!("{what} rules are not implemented yet"))
-        }
-    }
 }
 
 /// The rule fields an alert carries.

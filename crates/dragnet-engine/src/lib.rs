@@ -9,27 +9,14 @@
 //! sources `dragnet_input::discover` found; the [`RunOutput`] holds sorted alerts, input problems
 //! in input order, counts, and every rule's [`RuleReport`].
 
-pub mod accounting;
-mod aggregate;
-pub mod alert;
-pub mod applicability;
-pub mod detector;
+mod applicability;
 mod engine;
-mod eql;
-mod eql_sample;
-pub mod exceptions;
-mod new_terms;
-pub mod prefilter;
-mod query;
 mod run;
-mod sequence_order;
 mod suppression;
-pub mod threat_match;
-mod threshold;
 
-pub use accounting::{RuleCounts, RuleReport, RuleStatus};
-pub use detector::{Detection, Detector};
+pub use dragnet_alert::{Alert, AlertGroup, AlertSummary};
+pub use dragnet_detect::{
+    ExceptionSet, Extras, Indicators, RuleCounts, RuleReport, RuleStatus, exceptions, threat_match,
+};
 pub use engine::{Engine, EngineError, Selection};
-pub use exceptions::{ExceptionSet, Extras};
-pub use run::{Alert, Progress, RunOptions, RunOutput, RunStats};
-pub use threat_match::Indicators;
+pub use run::{Progress, RunOptions, RunOutput, RunStats};

@@ -9,18 +9,23 @@ use std::sync::{Mutex, mpsc};
 
 use dragnet_event::{Event, JsonEvent};
 use dragnet_input::{
-    InputOptions, KeyProbe, NeedleProbe, Problem, RecordBatch, RecordKind, RecordSpan, SegmentBase,
-    SegmentStats, Source, Work,
+    InputOptions, Problem, RecordBatch, RecordKind, RecordSpan, SegmentBase, SegmentStats, Source,
+    Work,
 };
 use jiff::Timestamp;
 use rayon::iter::{ParallelBridge, ParallelIterator};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::alert::{CLOUDTRAIL_DATA_STREAM, SourceDoc, build_alert, field_strings, sha256_hex};
-use crate::detector::Detection;
+use dragnet_alert::{
+    Alert, CLOUDTRAIL_DATA_STREAM, InputOrder, SourceDoc, build_alert, field_strings, parse_time,
+    sha256_hex,
+};
+use dragnet_detect::{Detection, DetectorOptions, RuleReport, RuleStatus};
+
 use crate::engine::Engine;
-use crate::prefilter::Scratch;
+use crate::suppression::Suppression;
+use dragnet_prefilter::Scratch;
 
 /// How to run.
 #[derive(Clone, Debug, Default)]
@@ -46,6 +51,18 @@ pub struct RunOptions {
     /// which the workers frame in parallel ([`dragnet_input::read_work`]); `None`: the default,
     /// [`SEGMENT_BYTES`]; `Some(usize::MAX)` frames every file on one reader thread.
     pub segment_bytes: Option<usize>,
+}
+
+impl RunOptions {
+    /// What the detectors need of these options.
+    pub fn detector_options(&self) -> DetectorOptions {
+        DetectorOptions {
+            from: self.from,
+            to: self.to,
+            max_signals: self.max_signals,
+            max_sequence_candidates: self.max_sequence_candidates,
+        }
+    }
 }
 
 /// Segments fit the workers' L2 cache: framing a segment, then prefiltering and evaluating its
@@ -109,47 +126,6 @@ impl RunStats {
     }
 }
 
-/// One alert of the run.
-#[derive(Clone, Debug)]
-pub struct Alert {
-    /// Index of the rule in [`Engine::reports`].
-    pub rule: usize,
-    pub uuid: String,
-    /// The source event's `@timestamp`.
-    pub timestamp: String,
-    /// The source event's id (CloudTrail `eventID`).
-    pub event_id: String,
-    /// `kibana.alert.group.id`: the sequence or sample this alert belongs to.
-    pub group_id: Option<String>,
-    /// A building-block alert (`kibana.alert.group.index` set): one event of a sequence or
-    /// sample, following its group's shell alert.
-    pub building_block: bool,
-    /// The Kibana-shaped alert document, serialized: a run buffers every alert until the end
-    /// (to sort them), and a `serde_json::Value` takes about five times the memory.
-    json: Box<str>,
-    order: (usize, u64, usize),
-    sort_time: Option<Timestamp>,
-}
-
-impl Alert {
-    /// The Kibana-shaped alert document.
-    pub fn doc(&self) -> Value {
-        serde_json::from_str(&self.json).expect("an alert is serialized from a JSON value")
-    }
-
-    /// The alert document as compact JSON.
-    pub fn json(&self) -> &str {
-        &self.json
-    }
-
-    /// Replaces the document (suppression adds its fields).
-    pub(crate) fn set_doc(&mut self, doc: &Value) {
-        self.json = serde_json::to_string(doc)
-            .expect("a JSON value serializes")
-            .into_boxed_str();
-    }
-}
-
 /// A problem tagged with the source's position, so problems print in input order.
 struct OrderedProblem {
     source: usize,
@@ -168,7 +144,7 @@ pub struct RunOutput {
     pub problems: Vec<Problem>,
     pub stats: RunStats,
     /// Per rule (same order as [`Engine::reports`]): alerts, first and last seen.
-    pub reports: Vec<crate::accounting::RuleReport>,
+    pub reports: Vec<RuleReport>,
     /// Limits stateful rules hit (results may be missing), one line each, for stderr.
     pub warnings: Vec<String>,
 }
@@ -182,7 +158,7 @@ struct BatchResult {
 #[derive(Default)]
 struct Worker {
     scratch: Scratch,
-    /// Per record of the batch: may a rule match it ([`crate::prefilter::Prefilter::mark_batch`]).
+    /// Per record of the batch: may a rule match it ([`dragnet_prefilter::Prefilter::mark_batch`]).
     hit: Vec<bool>,
     /// The record list of the last segment's batch, handed back to frame the next segment
     /// into (see [`dragnet_input::Segment::frame_reusing`]).
@@ -210,17 +186,11 @@ impl Engine {
         // whether its byte gate needles are there when they are few (else the batch is
         // searched for them). Always the prefilter's own: `mark_batch` reads the notes so.
         let mut input = input.clone();
-        input.probe_key = None;
-        input.probe_needles = Vec::new();
-        if !options.no_prefilter {
-            input.probe_key = self.prefilter.probe_key().and_then(KeyProbe::new);
-            input.probe_needles = self
-                .prefilter
-                .probe_needles()
-                .iter()
-                .filter_map(|n| NeedleProbe::new(n))
-                .collect();
-        }
+        input.probes = if options.no_prefilter {
+            Default::default()
+        } else {
+            self.prefilter.probes()
+        };
         let input = &input;
         match pool {
             Some(pool) => pool.install(|| self.run_in_pool(sources, input, options, progress)),
@@ -236,8 +206,9 @@ impl Engine {
         progress: &Progress,
     ) -> RunOutput {
         let threads = rayon::current_num_threads().max(1);
+        let detector_options = options.detector_options();
         for rule in &self.rules {
-            rule.detector.prepare(options);
+            rule.detector.prepare(&detector_options);
         }
         let readers = sources.len().clamp(1, threads.max(2));
         let (tx, rx) = mpsc::sync_channel::<(usize, u64, Work)>(threads * 2);
@@ -405,9 +376,7 @@ impl Engine {
         for rule in &self.rules {
             for w in rule.detector.warnings() {
                 warnings.push(format!("rule {}: {w}", reports[rule.report].name));
-                if let crate::accounting::RuleStatus::Run { notes, .. } =
-                    &mut reports[rule.report].status
-                {
+                if let RuleStatus::Run { notes, .. } = &mut reports[rule.report].status {
                     notes.push(w);
                 }
             }
@@ -497,7 +466,12 @@ impl Engine {
         }
         stats.duplicates = duplicate_records.difference(&kept_records).count() as u64;
         stats.records_matched = stats.records_matched.saturating_sub(stats.duplicates);
-        crate::suppression::apply(&self.rules, &mut unique);
+        let suppressions: HashMap<usize, &Suppression> = self
+            .rules
+            .iter()
+            .filter_map(|r| r.suppression.as_ref().map(|s| (r.report, s)))
+            .collect();
+        crate::suppression::apply(&suppressions, &mut unique);
 
         unique.sort_by(|a, b| {
             let name_a = &self.reports[a.rule].name;
@@ -513,9 +487,9 @@ impl Engine {
             // An EQL sequence counts once (its shell, as Kibana's search returns max_signals
             // sequences); its building blocks follow their shell.
             fn group(a: &Alert) -> Option<&str> {
-                a.group_id.as_deref()
+                a.group_id()
             }
-            let building_block = |a: &Alert| a.building_block;
+            let building_block = |a: &Alert| a.is_group_member();
             let mut per_rule: HashMap<usize, usize> = HashMap::new();
             let mut dropped_groups: HashSet<String> = HashSet::new();
             unique.retain(|a| {
@@ -715,7 +689,7 @@ impl Engine {
         id: &str,
         index: &str,
         raw_cloudtrail: bool,
-        order: (usize, u64, usize),
+        order: InputOrder,
         options: &RunOptions,
         out: &mut BatchResult,
     ) {
@@ -770,42 +744,9 @@ fn make_alert(
     doc: Value,
     event_id: &str,
     timestamp: Option<String>,
-    order: (usize, u64, usize),
+    order: InputOrder,
 ) -> Alert {
-    let uuid = doc
-        .get("kibana.alert.uuid")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    let sort_time = timestamp.as_deref().and_then(parse_time);
-    let group_id = doc
-        .get("kibana.alert.group.id")
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    let building_block = doc.get("kibana.alert.group.index").is_some();
-    Alert {
-        rule: engine.rules[rule].report,
-        uuid,
-        timestamp: timestamp.unwrap_or_default(),
-        event_id: event_id.to_string(),
-        group_id,
-        building_block,
-        json: serde_json::to_string(&doc)
-            .expect("a JSON value serializes")
-            .into_boxed_str(),
-        order,
-        sort_time,
-    }
-}
-
-fn parse_time(s: &str) -> Option<Timestamp> {
-    s.parse::<Timestamp>().ok().or_else(|| {
-        // Dates without an offset are UTC, as Elasticsearch reads them.
-        s.parse::<jiff::civil::DateTime>()
-            .ok()
-            .and_then(|dt| dt.to_zoned(jiff::tz::TimeZone::UTC).ok())
-            .map(|z| z.timestamp())
-    })
+    Alert::with_timestamp(engine.rules[rule].report, &doc, event_id, timestamp, order)
 }
 
 /// Turns the segment-local locations of problems into their files' (the bases are only known

@@ -25,10 +25,8 @@ use dragnet_event::Scalar;
 use dragnet_rules::{MissingFieldsStrategy, Rule, RuleType, TypeParams};
 use serde_json::{Value, json};
 
-use crate::aggregate::{format_ms, parse_ms};
-use crate::alert::{field_strings, sha256_hex};
-use crate::engine::ActiveRule;
-use crate::run::Alert;
+use dragnet_alert::{Alert, field_strings, sha256_hex};
+use dragnet_detect::aggregate::{format_ms, parse_ms};
 
 /// The note the detectors leave when suppression is configured (replaced once it applies).
 const NOT_APPLIED_PREFIX: &str = "alert_suppression not applied";
@@ -116,11 +114,7 @@ struct Open {
 
 /// Applies every rule's suppression to the run's alerts: merges suppressed alerts into the
 /// alert that absorbs them and removes them.
-pub(crate) fn apply(rules: &[ActiveRule], alerts: &mut Vec<Alert>) {
-    let specs: HashMap<usize, &Suppression> = rules
-        .iter()
-        .filter_map(|r| r.suppression.as_ref().map(|s| (r.report, s)))
-        .collect();
+pub(crate) fn apply(specs: &HashMap<usize, &Suppression>, alerts: &mut Vec<Alert>) {
     if specs.is_empty() {
         return;
     }
@@ -128,7 +122,7 @@ pub(crate) fn apply(rules: &[ActiveRule], alerts: &mut Vec<Alert>) {
     // The building blocks of an EQL sequence (`kibana.alert.group.index`) follow their shell
     // alert; only the shell is suppressed, as Kibana suppresses sequences.
     let mut order: Vec<usize> = (0..alerts.len())
-        .filter(|&i| specs.contains_key(&alerts[i].rule) && !alerts[i].building_block)
+        .filter(|&i| specs.contains_key(&alerts[i].rule) && !alerts[i].is_group_member())
         .collect();
     order.sort_by(|&a, &b| {
         (alerts[a].rule, time(&alerts[a]), &alerts[a].uuid).cmp(&(
@@ -222,14 +216,12 @@ pub(crate) fn apply(rules: &[ActiveRule], alerts: &mut Vec<Alert>) {
     // A suppressed sequence takes its building blocks with it.
     let removed_groups: std::collections::HashSet<String> = (0..alerts.len())
         .filter(|&i| remove[i])
-        .filter_map(|i| alerts[i].group_id.clone())
+        .filter_map(|i| alerts[i].group_id().map(str::to_string))
         .collect();
     if !removed_groups.is_empty() {
         for (i, a) in alerts.iter().enumerate() {
-            let block_of_removed = a.building_block
-                && a.group_id
-                    .as_deref()
-                    .is_some_and(|g| removed_groups.contains(g));
+            let block_of_removed =
+                a.is_group_member() && a.group_id().is_some_and(|g| removed_groups.contains(g));
             if block_of_removed {
                 remove[i] = true;
             }

@@ -25,6 +25,7 @@ use crate::ast::{
     ArithOp, Category, CmpOp, EventFilter, Expr, ExprKind, FieldRef, Literal, MatchOp, Pipe, Query,
     QueryBody, Span,
 };
+use crate::functions::Func;
 use crate::values::{
     IpNet, Val, Wildcard, compare, fold, java_double, lucene_regex, parse_date_millis, parse_ip,
 };
@@ -458,59 +459,6 @@ impl Pred {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Func {
-    Add,
-    Between,
-    CidrMatch,
-    Concat,
-    Divide,
-    EndsWith,
-    IndexOf,
-    Length,
-    Modulo,
-    Multiply,
-    Number,
-    StartsWith,
-    String,
-    StringContains,
-    Substring,
-    Subtract,
-}
-
-impl Func {
-    /// `(function, min args, max args, accepts ~)`; names resolve case-insensitively as
-    /// Elasticsearch's function registry normalizes them.
-    fn resolve(name: &str) -> Option<(Func, usize, usize, bool)> {
-        Some(match name.to_ascii_lowercase().as_str() {
-            "add" => (Func::Add, 2, 2, false),
-            "between" => (Func::Between, 3, 4, true),
-            "cidrmatch" => (Func::CidrMatch, 2, usize::MAX, false),
-            "concat" => (Func::Concat, 1, usize::MAX, false),
-            "divide" => (Func::Divide, 2, 2, false),
-            "endswith" => (Func::EndsWith, 2, 2, true),
-            "indexof" => (Func::IndexOf, 2, 3, true),
-            "length" => (Func::Length, 1, 1, false),
-            "modulo" => (Func::Modulo, 2, 2, false),
-            "multiply" => (Func::Multiply, 2, 2, false),
-            "number" => (Func::Number, 1, 2, false),
-            "startswith" => (Func::StartsWith, 2, 2, true),
-            "string" => (Func::String, 1, 1, false),
-            "stringcontains" => (Func::StringContains, 2, 2, true),
-            "substring" => (Func::Substring, 2, 3, false),
-            "subtract" => (Func::Subtract, 2, 2, false),
-            _ => return None,
-        })
-    }
-
-    fn is_boolean(self) -> bool {
-        matches!(
-            self,
-            Func::CidrMatch | Func::EndsWith | Func::StartsWith | Func::StringContains
-        )
-    }
-}
-
 /// A script expression (three-valued: `Val::Null` propagates).
 #[derive(Clone, Debug)]
 enum SExpr {
@@ -784,7 +732,7 @@ pub(crate) struct SequenceSpec {
 }
 
 #[derive(Clone, Debug)]
-enum Body {
+pub(crate) enum Body {
     Event(Filter),
     Sequence(SequenceSpec),
     Sample(Vec<Step>),
@@ -793,7 +741,7 @@ enum Body {
 /// A query resolved against a schema, ready to evaluate events.
 #[derive(Clone, Debug)]
 pub struct CompiledQuery {
-    body: Body,
+    pub(crate) body: Body,
     pipes: Vec<Pipe>,
     fields: Vec<QueryField>,
     unknown_fields: Vec<String>,
@@ -1830,23 +1778,6 @@ impl CompiledQuery {
     /// The pipes (`| head N`, `| tail N`) to apply to the results.
     pub fn pipes(&self) -> &[Pipe] {
         &self.pipes
-    }
-
-    /// A fresh stateful matcher for a `sequence` query; `None` for other queries. `R` is what
-    /// the caller uses to refer to an event (a record location, an index).
-    pub fn sequence_matcher<R: Clone>(&self) -> Option<crate::sequence::SequenceMatcher<R>> {
-        match &self.body {
-            Body::Sequence(s) => Some(crate::sequence::SequenceMatcher::new(s.clone())),
-            _ => None,
-        }
-    }
-
-    /// A fresh matcher for a `sample` query; `None` for other queries.
-    pub fn sample_matcher<R: Clone + Ord>(&self) -> Option<crate::sample::SampleMatcher<R>> {
-        match &self.body {
-            Body::Sample(steps) => Some(crate::sample::SampleMatcher::new(steps.clone())),
-            _ => None,
-        }
     }
 
     /// The fields the query reads.

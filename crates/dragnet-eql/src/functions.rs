@@ -5,8 +5,60 @@
 
 use std::borrow::Cow;
 
-use crate::compile::Func;
 use crate::values::{IpNet, Val, fold, parse_ip};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Func {
+    Add,
+    Between,
+    CidrMatch,
+    Concat,
+    Divide,
+    EndsWith,
+    IndexOf,
+    Length,
+    Modulo,
+    Multiply,
+    Number,
+    StartsWith,
+    String,
+    StringContains,
+    Substring,
+    Subtract,
+}
+
+impl Func {
+    /// `(function, min args, max args, accepts ~)`; names resolve case-insensitively as
+    /// Elasticsearch's function registry normalizes them.
+    pub(crate) fn resolve(name: &str) -> Option<(Func, usize, usize, bool)> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "add" => (Func::Add, 2, 2, false),
+            "between" => (Func::Between, 3, 4, true),
+            "cidrmatch" => (Func::CidrMatch, 2, usize::MAX, false),
+            "concat" => (Func::Concat, 1, usize::MAX, false),
+            "divide" => (Func::Divide, 2, 2, false),
+            "endswith" => (Func::EndsWith, 2, 2, true),
+            "indexof" => (Func::IndexOf, 2, 3, true),
+            "length" => (Func::Length, 1, 1, false),
+            "modulo" => (Func::Modulo, 2, 2, false),
+            "multiply" => (Func::Multiply, 2, 2, false),
+            "number" => (Func::Number, 1, 2, false),
+            "startswith" => (Func::StartsWith, 2, 2, true),
+            "string" => (Func::String, 1, 1, false),
+            "stringcontains" => (Func::StringContains, 2, 2, true),
+            "substring" => (Func::Substring, 2, 3, false),
+            "subtract" => (Func::Subtract, 2, 2, false),
+            _ => return None,
+        })
+    }
+
+    pub(crate) fn is_boolean(self) -> bool {
+        matches!(
+            self,
+            Func::CidrMatch | Func::EndsWith | Func::StartsWith | Func::StringContains
+        )
+    }
+}
 
 pub(crate) fn call<'a>(func: Func, ci: bool, args: Vec<Val<'a>>) -> Val<'a> {
     match func {

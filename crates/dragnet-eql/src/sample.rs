@@ -272,6 +272,16 @@ fn as_number(s: &str) -> Option<f64> {
     }
 }
 
+impl crate::compile::CompiledQuery {
+    /// A fresh matcher for a `sample` query; `None` for other queries.
+    pub fn sample_matcher<R: Clone + Ord>(&self) -> Option<SampleMatcher<R>> {
+        match &self.body {
+            crate::compile::Body::Sample(steps) => Some(SampleMatcher::new(steps.clone())),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! Cases follow Elasticsearch's own sample tests (`x-pack/plugin/eql/qa/common/src/main/

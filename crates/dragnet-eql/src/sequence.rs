@@ -396,6 +396,17 @@ fn to_match<R>(key: KeyValue, partial: Partial<R>) -> SequenceMatch<R> {
     }
 }
 
+impl crate::compile::CompiledQuery {
+    /// A fresh stateful matcher for a `sequence` query; `None` for other queries. `R` is what
+    /// the caller uses to refer to an event (a record location, an index).
+    pub fn sequence_matcher<R: Clone>(&self) -> Option<SequenceMatcher<R>> {
+        match &self.body {
+            crate::compile::Body::Sequence(s) => Some(SequenceMatcher::new(s.clone())),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use dragnet_event::{FieldTable, JsonEvent, JsonPaths};

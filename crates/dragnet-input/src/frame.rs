@@ -5,13 +5,14 @@ use std::ops::{ControlFlow, Range};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use dragnet_prefilter::KeyHits;
 
 use crate::decompress::{GzipError, LimitError};
-use crate::line_scan::{self, LineScan, Probes};
+use crate::line_scan::{self, LineScan, ScanProbes};
 use crate::problem::{Limit, Problem, ProblemKind, RecordLocation};
 use crate::scan::{Member, ScanError, Scanner, skip_object_fast, skip_ws};
 use crate::{
-    InputOptions, KeyHits, MappedFile, RecordBatch, RecordKind, RecordSpan, SourceStats, Validation,
+    InputOptions, MappedFile, RecordBatch, RecordKind, RecordSpan, SourceStats, Validation,
 };
 
 /// Bytes asked from the reader per refill when nothing bigger is pending.
@@ -1112,10 +1113,10 @@ impl<'a> Framer<'a> {
                     .unwrap_or(usize::MAX)
             });
             let mut scanned = std::mem::take(&mut self.scanned);
-            let probes = Probes {
-                key: self.opts.probe_key.as_ref(),
+            let probes = ScanProbes {
+                key: self.opts.probes.key.as_ref(),
                 needles: if line_scan::needles_pay_off() {
-                    &self.opts.probe_needles
+                    &self.opts.probes.needles
                 } else {
                     &[]
                 },

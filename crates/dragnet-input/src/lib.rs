@@ -117,8 +117,8 @@
 //! In framing mode the JSON-lines fast path also notes, in the same pass that finds the line
 //! end, whether a record holds a `\u` or `\/` escape ([`RecordSpan::escaped`]), so a raw-bytes
 //! prefilter need not search the batch for escapes again; where a probed member key occurs
-//! ([`InputOptions::probe_key`], [`RecordSpan::key_hits`]); whether the line holds one of a
-//! few probed literals ([`InputOptions::probe_needles`], [`RecordSpan::needle_hit`]); and
+//! ([`InputOptions::probes`], [`RecordSpan::key_hits`]); whether the line holds one of a
+//! few probed literals ([`InputOptions::probes`], [`RecordSpan::needle_hit`]); and
 //! whether it holds any byte outside ASCII (only then is it validated as UTF-8). One SIMD pass
 //! finds all of it.
 //!
@@ -139,6 +139,7 @@ mod decompress;
 mod discover;
 mod frame;
 mod line_scan;
+mod path_date;
 mod problem;
 mod scan;
 mod segment;
@@ -149,11 +150,23 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use dragnet_prefilter::{KeyHits, ProbedRecord, Probes};
 
-pub use discover::{Discovered, discover, path_may_overlap};
-pub use line_scan::{KeyHits, KeyProbe, MAX_NEEDLE_PROBES, NeedleProbe};
+pub use discover::discover;
+pub use path_date::path_may_overlap;
 pub use problem::{Limit, Problem, ProblemKind, RecordLocation};
 pub use segment::{Segment, SegmentBase, SegmentStats, Segments, Work, read_work};
+
+/// What [`discover()`] found.
+#[derive(Debug, Default)]
+pub struct Discovered {
+    /// Sources in the order given; folders walked depth-first, entries sorted by name.
+    pub sources: Vec<Source>,
+    /// Inputs that could not be opened or listed.
+    pub problems: Vec<Problem>,
+    /// Files (or S3 objects) not read because their path date is outside the time range.
+    pub pruned_by_date: u64,
+}
 
 /// How records are to be evaluated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -175,17 +188,41 @@ pub struct RecordSpan {
     /// another way, hiding it from a raw-bytes search), when the framer looked while framing
     /// it; `None` when it did not.
     pub escaped: Option<bool>,
-    /// Where [`InputOptions::probe_key`] occurs in the record, when the framer looked while
+    /// Where [`InputOptions::probes`] occurs in the record, when the framer looked while
     /// framing it (the JSON-lines fast path does).
     pub key_hits: KeyHits,
-    /// Whether one of [`InputOptions::probe_needles`] occurs in the record, when the framer
+    /// Whether one of [`InputOptions::probes`] occurs in the record, when the framer
     /// looked while framing it (the JSON-lines fast path does, for up to
-    /// [`MAX_NEEDLE_PROBES`] needles).
+    /// [`dragnet_prefilter::MAX_NEEDLE_PROBES`] needles).
     pub needle_hit: Option<bool>,
     /// When [`RecordSpan::key_hits`] is [`KeyHits::Once`] and a plain JSON string follows the
     /// key (no `\` in it, ending within 64 bytes): the string's text as (offset from the
     /// record's first byte, length), read by the framer while the line was in cache.
     pub key_value: Option<(u32, u32)>,
+}
+
+/// The framer's notes, as the prefilter reads them.
+impl ProbedRecord for RecordSpan {
+    #[inline]
+    fn range(&self) -> Range<usize> {
+        self.range.clone()
+    }
+    #[inline]
+    fn escaped(&self) -> Option<bool> {
+        self.escaped
+    }
+    #[inline]
+    fn key_hits(&self) -> KeyHits {
+        self.key_hits
+    }
+    #[inline]
+    fn needle_hit(&self) -> Option<bool> {
+        self.needle_hit
+    }
+    #[inline]
+    fn key_value(&self) -> Option<(u32, u32)> {
+        self.key_value
+    }
 }
 
 /// A batch of framed records from one source, owning its bytes (so batches can be evaluated on
@@ -237,15 +274,13 @@ pub struct InputOptions {
     /// them: nothing is copied, and batches share the mapping. Default [`MAP_MIN_BYTES`];
     /// `None` reads every file.
     pub map_min_bytes: Option<u64>,
-    /// A member key whose occurrences the JSON-lines fast path notes in the pass that finds
-    /// the line's end ([`RecordSpan::key_hits`]), so a prefilter testing that member's value
-    /// need not search each record for it. Default `None`.
-    pub probe_key: Option<KeyProbe>,
-    /// Literals whose presence the JSON-lines fast path notes in the same pass
-    /// ([`RecordSpan::needle_hit`]): a prefilter's byte gate needles, so it need not search
-    /// each batch for them. More than [`MAX_NEEDLE_PROBES`] are not probed, nor any on a CPU
-    /// without AVX-512BW (there the consumer's own search is cheaper). Default none.
-    pub probe_needles: Vec<NeedleProbe>,
+    /// What a prefilter wants noted about each record (its probe key's occurrences, whether
+    /// one of its needles occurs), noted by the JSON-lines fast path in the pass that finds the
+    /// line's end, so the prefilter need not search each record for them
+    /// ([`dragnet_prefilter::ProbedRecord`]). More than
+    /// [`dragnet_prefilter::MAX_NEEDLE_PROBES`] needles are not probed, nor any on a CPU
+    /// without AVX-512BW (there the consumer's own search is cheaper). Default: nothing.
+    pub probes: Probes,
 }
 
 /// Files smaller than this are read: mapping costs more than copying a few pages.
@@ -280,8 +315,7 @@ impl Default for InputOptions {
             endpoint_url: None,
             validate: Validation::Full,
             map_min_bytes: Some(MAP_MIN_BYTES),
-            probe_key: None,
-            probe_needles: Vec::new(),
+            probes: Probes::default(),
         }
     }
 }

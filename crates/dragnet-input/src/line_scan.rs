@@ -14,172 +14,24 @@
 // SIMD intrinsics and unchecked loads; each `unsafe` says why it holds.
 #![allow(unsafe_code)]
 
+use dragnet_prefilter::{KeyHits, KeyProbe, MAX_NEEDLE_PROBES, NeedleProbe};
 use memchr::memmem;
-
-/// A member key whose occurrences the line scan records: the quoted key (`"eventName"`),
-/// found by testing its opening quote and one rare inner byte at once, then the whole key.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct KeyProbe {
-    quoted: Box<[u8]>,
-    /// Index in `quoted` of the inner byte the kernels test.
-    probe: usize,
-}
-
-impl KeyProbe {
-    /// A probe for `key`; `None` unless `key` is non-empty printable ASCII without `"` or `\`
-    /// (a key spelled with escapes cannot be found by its bytes).
-    pub fn new(key: &str) -> Option<KeyProbe> {
-        if key.is_empty()
-            || !key
-                .bytes()
-                .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
-        {
-            return None;
-        }
-        let quoted: Box<[u8]> = [b"\"", key.as_bytes(), b"\""].concat().into();
-        // Uppercase letters and digits are rarer in CloudTrail JSON than lowercase ones.
-        let rarity = |b: u8| match b {
-            b'A'..=b'Z' => 3,
-            b'0'..=b'9' => 2,
-            b'a'..=b'z' => 1,
-            _ => 0,
-        };
-        let probe = (1..quoted.len() - 1)
-            .max_by_key(|&i| (rarity(quoted[i]), std::cmp::Reverse(i)))
-            .unwrap_or(0);
-        Some(KeyProbe { quoted, probe })
-    }
-
-    /// The key without its quotes.
-    pub fn key(&self) -> &str {
-        std::str::from_utf8(&self.quoted[1..self.quoted.len() - 1]).expect("built from a str")
-    }
-
-    /// Whether the quoted key is at `buf[at..]`. Keys of 8 to 16 bytes with their quotes
-    /// (most CloudTrail keys) are compared as two overlapping words, without a call.
-    #[inline(always)]
-    fn is_at(&self, buf: &[u8], at: usize) -> bool {
-        let q = &self.quoted[..];
-        let Some(hay) = buf.get(at..at + q.len()) else {
-            return false;
-        };
-        if (8..=16).contains(&q.len()) {
-            let word = |b: &[u8], i: usize| u64::from_ne_bytes(b[i..i + 8].try_into().unwrap());
-            let tail = q.len() - 8;
-            word(hay, 0) == word(q, 0) && word(hay, tail) == word(q, tail)
-        } else {
-            hay == q
-        }
-    }
-
-    /// The key with its quotes, as searched for.
-    pub fn quoted(&self) -> &[u8] {
-        &self.quoted
-    }
-}
-
-/// A literal whose presence in a line the scan notes ([`crate::RecordSpan::needle_hit`]): a
-/// raw-bytes prefilter's gate needle, found by testing up to three of its rarer bytes at once,
-/// then the whole literal.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NeedleProbe {
-    needle: Box<[u8]>,
-    /// Offsets in `needle` of the bytes the kernels test; the first is the smallest, and its
-    /// byte is none of `"`, `\` and `\n` (the scan's own events).
-    at: Vec<usize>,
-}
-
-/// At most this many needles are probed; with more, none is (the consumer searches for them).
-pub const MAX_NEEDLE_PROBES: usize = 4;
-
-impl NeedleProbe {
-    /// A probe for `needle`; `None` when it is empty, holds a newline (a line cannot), or has
-    /// no byte other than `"` and `\` to report it by.
-    pub fn new(needle: &[u8]) -> Option<NeedleProbe> {
-        if needle.is_empty() || needle.contains(&b'\n') {
-            return None;
-        }
-        // How rare a byte is in CloudTrail JSON, roughly.
-        let rarity = |b: u8| match b {
-            b'"' | b':' | b',' | b'{' | b'}' | b'[' | b']' | b'.' | b'-' | b'/' => 0,
-            b'e'
-            | b't'
-            | b'a'
-            | b'o'
-            | b'i'
-            | b'n'
-            | b's'
-            | b'r'
-            | b'l'
-            | b'c'
-            | b'd'
-            | b'u'
-            | b'm'
-            | b'0'..=b'9' => 1,
-            b'a'..=b'z' => 2,
-            _ => 3,
-        };
-        let first = (0..needle.len())
-            .filter(|&i| !matches!(needle[i], b'"' | b'\\'))
-            .max_by_key(|&i| (rarity(needle[i]), std::cmp::Reverse(i)))?;
-        let mut rest: Vec<usize> = (first + 1..needle.len()).collect();
-        rest.sort_by_key(|&i| (std::cmp::Reverse(rarity(needle[i])), i));
-        let mut at = vec![first];
-        at.extend(rest.into_iter().take(2));
-        Some(NeedleProbe {
-            needle: needle.into(),
-            at,
-        })
-    }
-
-    /// Whether the needle starts at `buf[start..]`.
-    fn is_at(&self, buf: &[u8], start: usize) -> bool {
-        buf.get(start..)
-            .is_some_and(|rest| rest.starts_with(&self.needle))
-    }
-}
 
 /// What a scan looks for besides line ends and escapes.
 #[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Probes<'a> {
+pub(crate) struct ScanProbes<'a> {
     pub key: Option<&'a KeyProbe>,
     /// Ignored (not probed) when there are more than [`MAX_NEEDLE_PROBES`].
     pub needles: &'a [NeedleProbe],
 }
 
-impl Probes<'_> {
+impl ScanProbes<'_> {
     fn needles(&self) -> &[NeedleProbe] {
         if self.needles.len() > MAX_NEEDLE_PROBES {
             &[]
         } else {
             self.needles
         }
-    }
-}
-
-/// Where a record's probed key ([`crate::InputOptions::probe_key`]) occurs in its bytes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum KeyHits {
-    /// The framer did not look (no probe key, or not a fast-path line).
-    #[default]
-    NotLooked,
-    /// Nowhere.
-    Absent,
-    /// Exactly once, with its opening quote at this offset from the record's first byte.
-    Once(u32),
-    /// More than once: search the record for them.
-    Several,
-}
-
-impl KeyHits {
-    fn add(&mut self, offset: usize) {
-        *self = match *self {
-            KeyHits::Absent | KeyHits::NotLooked => match u32::try_from(offset) {
-                Ok(o) => KeyHits::Once(o),
-                Err(_) => KeyHits::Several,
-            },
-            KeyHits::Once(_) | KeyHits::Several => KeyHits::Several,
-        };
     }
 }
 
@@ -238,7 +90,7 @@ fn string_value(buf: &[u8], after_key: usize) -> Option<(usize, usize)> {
 /// Scans `buf` from `start` to the first newline that is not escaped (a `\` consumes the byte
 /// after it, as JSON reads it), or to the buffer's end.
 #[cfg(test)]
-pub(crate) fn scan_line(buf: &[u8], start: usize, probes: Probes<'_>) -> LineScan {
+pub(crate) fn scan_line(buf: &[u8], start: usize, probes: ScanProbes<'_>) -> LineScan {
     let mut line = None;
     scan_lines(buf, start, probes, &mut |scan| {
         line = Some(scan);
@@ -254,7 +106,7 @@ pub(crate) fn scan_line(buf: &[u8], start: usize, probes: Probes<'_>) -> LineSca
 pub(crate) fn scan_lines(
     buf: &[u8],
     start: usize,
-    probes: Probes<'_>,
+    probes: ScanProbes<'_>,
     on_line: &mut dyn FnMut(LineScan) -> bool,
 ) {
     scan_lines_with(kernel(), buf, start, probes, on_line)
@@ -265,7 +117,7 @@ fn scan_lines_with(
     kernel: ScanKernel,
     buf: &[u8],
     start: usize,
-    probes: Probes<'_>,
+    probes: ScanProbes<'_>,
     on_line: &mut dyn FnMut(LineScan) -> bool,
 ) {
     match kernel {
@@ -346,7 +198,7 @@ fn available_kernels() -> Vec<ScanKernel> {
 pub(crate) fn scan_lines_portable(
     buf: &[u8],
     mut start: usize,
-    probes: Probes<'_>,
+    probes: ScanProbes<'_>,
     on_line: &mut dyn FnMut(LineScan) -> bool,
 ) {
     loop {
@@ -376,7 +228,7 @@ struct Carry {
 }
 
 impl Carry {
-    fn new(start: usize, probes: Probes<'_>) -> Carry {
+    fn new(start: usize, probes: ScanProbes<'_>) -> Carry {
         Carry {
             skip_to: start,
             escaped: false,
@@ -396,7 +248,7 @@ impl Carry {
     #[inline(always)]
     fn key(&mut self, buf: &[u8], line: usize, at: usize, probe: &KeyProbe) {
         if self.keys == KeyHits::Absent {
-            self.key_value = string_value(buf, at + probe.quoted.len())
+            self.key_value = string_value(buf, at + probe.quoted().len())
                 .and_then(|(s, l)| Some((u32::try_from(s - line).ok()?, l as u32)));
         }
         self.keys.add(at - line);
@@ -421,10 +273,10 @@ impl Carry {
     /// Notes the needle probes' candidate whose first tested byte is at `at`, in the line
     /// starting at `line`, when one of them really starts there.
     #[inline(always)]
-    fn needle_candidate(&mut self, buf: &[u8], line: usize, at: usize, probes: Probes<'_>) {
+    fn needle_candidate(&mut self, buf: &[u8], line: usize, at: usize, probes: ScanProbes<'_>) {
         for probe in probes.needles() {
-            let first = probe.at[0];
-            if probe.needle[first] == buf[at] && at >= line + first && probe.is_at(buf, at - first)
+            let first = probe.tested_offsets()[0];
+            if probe.bytes()[first] == buf[at] && at >= line + first && probe.is_at(buf, at - first)
             {
                 self.needle = Some(true);
             }
@@ -446,7 +298,7 @@ impl Carry {
 }
 
 /// The scan built from `memchr2`, `memmem` and `is_ascii`.
-pub(crate) fn scan_line_portable(buf: &[u8], start: usize, probes: Probes<'_>) -> LineScan {
+pub(crate) fn scan_line_portable(buf: &[u8], start: usize, probes: ScanProbes<'_>) -> LineScan {
     finish_portable(buf, start, start, probes, Carry::new(start, probes))
 }
 
@@ -456,7 +308,7 @@ fn finish_portable(
     buf: &[u8],
     start: usize,
     from: usize,
-    probes: Probes<'_>,
+    probes: ScanProbes<'_>,
     mut carry: Carry,
 ) -> LineScan {
     let mut searched = from.max(carry.skip_to);
@@ -476,8 +328,11 @@ fn finish_portable(
     carry.non_ascii |= !rest.is_ascii();
     for probe in probes.needles() {
         // Needles starting at `from - at[0]` or later (earlier ones were the caller's).
-        let first = from.saturating_sub(probe.at[0]).max(start).min(end);
-        if memmem::find(&buf[first..end], &probe.needle).is_some() {
+        let first = from
+            .saturating_sub(probe.tested_offsets()[0])
+            .max(start)
+            .min(end);
+        if memmem::find(&buf[first..end], probe.bytes()).is_some() {
             carry.needle = Some(true);
         }
     }
@@ -497,7 +352,7 @@ fn finish_portable(
 mod x86 {
     use std::arch::x86_64::*;
 
-    use super::{Carry, LineScan, NeedleProbe, Probes, finish_portable};
+    use super::{Carry, LineScan, NeedleProbe, ScanProbes, finish_portable};
 
     /// Bytes one step of a kernel covers.
     const BLOCK: usize = 64;
@@ -549,10 +404,10 @@ mod x86 {
             };
             let mut out = [empty; super::MAX_NEEDLE_PROBES];
             for (slot, probe) in out.iter_mut().zip(needles) {
-                slot.len = probe.at.len();
-                for (k, &at) in probe.at.iter().enumerate() {
-                    slot.rel[k] = at - probe.at[0];
-                    slot.bytes[k] = splat(probe.needle[at]);
+                slot.len = probe.tested_offsets().len();
+                for (k, &at) in probe.tested_offsets().iter().enumerate() {
+                    slot.rel[k] = at - probe.tested_offsets()[0];
+                    slot.bytes[k] = splat(probe.bytes()[at]);
                 }
             }
             (out, needles.len().min(super::MAX_NEEDLE_PROBES))
@@ -808,7 +663,7 @@ mod x86 {
     pub(super) unsafe fn scan_avx512(
         buf: &[u8],
         start: usize,
-        probes: Probes<'_>,
+        probes: ScanProbes<'_>,
         on_line: &mut dyn FnMut(LineScan) -> bool,
     ) {
         drive::<Avx512>(buf, start, probes, on_line)
@@ -820,7 +675,7 @@ mod x86 {
     pub(super) unsafe fn scan_avx2(
         buf: &[u8],
         start: usize,
-        probes: Probes<'_>,
+        probes: ScanProbes<'_>,
         on_line: &mut dyn FnMut(LineScan) -> bool,
     ) {
         drive::<Avx2>(buf, start, probes, on_line)
@@ -831,7 +686,7 @@ mod x86 {
     pub(super) unsafe fn scan_sse2(
         buf: &[u8],
         start: usize,
-        probes: Probes<'_>,
+        probes: ScanProbes<'_>,
         on_line: &mut dyn FnMut(LineScan) -> bool,
     ) {
         drive::<Sse2>(buf, start, probes, on_line)
@@ -841,22 +696,22 @@ mod x86 {
     fn drive<K: Kernel>(
         buf: &[u8],
         start: usize,
-        probes: Probes<'_>,
+        probes: ScanProbes<'_>,
         on_line: &mut dyn FnMut(LineScan) -> bool,
     ) {
         let mut line = start;
         let probe = probes.key;
         let mut carry = Carry::new(start, probes);
         let kernel_probe = probe.map(|k| Probe {
-            mid: k.probe,
-            mid_byte: k.quoted[k.probe],
+            mid: k.tested_index(),
+            mid_byte: k.quoted()[k.tested_index()],
         });
         let kernel = K::new(kernel_probe.as_ref(), probes.needles());
         // How far past a block the kernel reads.
         let needle_reach = probes
             .needles()
             .iter()
-            .map(|n| n.at[n.at.len() - 1] - n.at[0]);
+            .map(|n| n.tested_offsets()[n.tested_offsets().len() - 1] - n.tested_offsets()[0]);
         let reach = needle_reach
             .chain(kernel_probe.as_ref().map(|k| k.mid))
             .max()
@@ -933,8 +788,8 @@ mod tests {
         KeyProbe::new("eventName").unwrap()
     }
 
-    fn key(p: &KeyProbe) -> Probes<'_> {
-        Probes {
+    fn key(p: &KeyProbe) -> ScanProbes<'_> {
+        ScanProbes {
             key: Some(p),
             needles: &[],
         }
@@ -944,15 +799,15 @@ mod tests {
     fn needle_probes_test_rare_bytes_first() {
         let p = NeedleProbe::new(b"requestParameters too large").unwrap();
         // `P`, then the two blanks after it.
-        assert_eq!(p.at, vec![7, 17, 21]);
+        assert_eq!(p.tested_offsets(), [7, 17, 21]);
         let p = NeedleProbe::new(b"\"abc").unwrap();
-        assert_eq!(p.at[0], 2, "never reported by a quote");
-        assert_eq!(NeedleProbe::new(b"a").unwrap().at, vec![0]);
+        assert_eq!(p.tested_offsets()[0], 2, "never reported by a quote");
+        assert_eq!(NeedleProbe::new(b"a").unwrap().tested_offsets(), [0]);
         for bad in [&b""[..], b"a\nb", b"\"\\"] {
             assert_eq!(NeedleProbe::new(bad), None, "{bad:?}");
         }
         let needles = [NeedleProbe::new(b"SendCommand").unwrap()];
-        let probes = Probes {
+        let probes = ScanProbes {
             key: None,
             needles: &needles,
         };
@@ -963,16 +818,16 @@ mod tests {
             true
         });
         assert_eq!(found, vec![Some(true), Some(false), Some(false)]);
-        assert_eq!(scan_line(buf, 0, Probes::default()).needle, None);
+        assert_eq!(scan_line(buf, 0, ScanProbes::default()).needle, None);
     }
 
     #[test]
     fn probes_pick_a_rare_inner_byte() {
         let p = probe();
         assert_eq!(p.quoted(), b"\"eventName\"");
-        assert_eq!(p.quoted()[p.probe], b'N');
+        assert_eq!(p.quoted()[p.tested_index()], b'N');
         assert_eq!(p.key(), "eventName");
-        assert_eq!(KeyProbe::new("a").unwrap().probe, 1);
+        assert_eq!(KeyProbe::new("a").unwrap().tested_index(), 1);
         for bad in ["", "a\"b", "a\\b", "tab\there", "é"] {
             assert_eq!(KeyProbe::new(bad), None, "{bad:?}");
         }
@@ -993,7 +848,7 @@ mod tests {
         assert_eq!(second.newline, None);
         assert_eq!(second.keys, KeyHits::Once(1));
         assert_eq!(
-            scan_line(&buf, 0, Probes::default()).keys,
+            scan_line(&buf, 0, ScanProbes::default()).keys,
             KeyHits::NotLooked
         );
     }
@@ -1036,15 +891,16 @@ mod tests {
             .collect();
         let mut rng = dragnet_testdata::Xorshift(0x9e37_79b9_7f4a_7c15);
         // Every line `scan` reports from `start`, stopping after `stop` lines.
-        type Scan<'a> = &'a dyn Fn(&[u8], usize, Probes<'_>, &mut dyn FnMut(LineScan) -> bool);
-        let lines = |scan: Scan<'_>, buf: &[u8], start: usize, probes: Probes<'_>, stop: usize| {
-            let mut out = Vec::new();
-            scan(buf, start, probes, &mut |line| {
-                out.push(line);
-                out.len() < stop
-            });
-            out
-        };
+        type Scan<'a> = &'a dyn Fn(&[u8], usize, ScanProbes<'_>, &mut dyn FnMut(LineScan) -> bool);
+        let lines =
+            |scan: Scan<'_>, buf: &[u8], start: usize, probes: ScanProbes<'_>, stop: usize| {
+                let mut out = Vec::new();
+                scan(buf, start, probes, &mut |line| {
+                    out.push(line);
+                    out.len() < stop
+                });
+                out
+            };
         for case in 0..20_000 {
             let mut buf = Vec::new();
             let pieces = 1 + rng.below(80);
@@ -1054,13 +910,13 @@ mod tests {
             let start = rng.below(buf.len().min(70) + 1);
             let stop = 1 + rng.below(6);
             let all = [
-                Probes::default(),
+                ScanProbes::default(),
                 key(&p),
-                Probes {
+                ScanProbes {
                     key: Some(&p),
                     needles: &needles,
                 },
-                Probes {
+                ScanProbes {
                     key: None,
                     needles: &needles[..1],
                 },
@@ -1070,7 +926,10 @@ mod tests {
                 assert_eq!(scan_line(&buf, start, probe), expected[0]);
                 for kernel in available_kernels() {
                     let with =
-                        |b: &[u8], s: usize, p: Probes<'_>, f: &mut dyn FnMut(LineScan) -> bool| {
+                        |b: &[u8],
+                         s: usize,
+                         p: ScanProbes<'_>,
+                         f: &mut dyn FnMut(LineScan) -> bool| {
                             scan_lines_with(kernel, b, s, p, f)
                         };
                     let got = lines(&with, &buf, start, probe, stop);

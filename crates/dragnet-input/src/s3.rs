@@ -15,9 +15,9 @@ use std::time::Duration;
 use rusty_s3::actions::ListObjectsV2;
 use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
 
-use crate::discover::{Discovered, path_may_overlap};
+use crate::path_date::path_may_overlap;
 use crate::problem::{Problem, ProblemKind};
-use crate::{InputOptions, Source};
+use crate::{Discovered, InputOptions, Source};
 
 /// How long presigned URLs stay valid.
 const PRESIGN_FOR: Duration = Duration::from_secs(3600);

@@ -1,12 +1,13 @@
 //! Framing of every input shape, from hand-written fixtures under `tests/fixtures/`.
 
+use dragnet_prefilter::{KeyHits, KeyProbe, NeedleProbe, Probes};
 use std::io::Write;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 
 use dragnet_input::{
-    InputOptions, KeyHits, KeyProbe, Limit, NeedleProbe, Problem, ProblemKind, RecordKind,
-    RecordLocation, RecordSpan, Source, SourceStats, Validation, read_batches, read_reader,
+    InputOptions, Limit, Problem, ProblemKind, RecordKind, RecordLocation, RecordSpan, Source,
+    SourceStats, Validation, read_batches, read_reader,
 };
 
 struct Framed {
@@ -685,11 +686,13 @@ const NEEDLES: [&str; 3] = ["CreateUser", "Records", "not in any fixture"];
 fn framing_mode() -> InputOptions {
     InputOptions {
         validate: Validation::Framing,
-        probe_key: KeyProbe::new("eventName"),
-        probe_needles: NEEDLES
-            .iter()
-            .map(|n| NeedleProbe::new(n.as_bytes()).unwrap())
-            .collect(),
+        probes: Probes {
+            key: KeyProbe::new("eventName"),
+            needles: NEEDLES
+                .iter()
+                .map(|n| NeedleProbe::new(n.as_bytes()).unwrap())
+                .collect(),
+        },
         ..InputOptions::default()
     }
 }

@@ -2,19 +2,23 @@
 //! what framing it whole on one thread gives: the same records, locations (once rebased),
 //! problems and counts, wherever the cuts fall.
 
+use dragnet_prefilter::{KeyProbe, Probes};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::ops::ControlFlow;
 
 use dragnet_input::{
-    InputOptions, KeyProbe, Problem, RecordBatch, RecordSpan, SegmentBase, SegmentStats, Source,
-    Validation, Work, read_batches, read_work,
+    InputOptions, Problem, RecordBatch, RecordSpan, SegmentBase, SegmentStats, Source, Validation,
+    Work, read_batches, read_work,
 };
 
 fn options() -> InputOptions {
     InputOptions {
         validate: Validation::Framing,
-        probe_key: KeyProbe::new("eventName"),
+        probes: Probes {
+            key: KeyProbe::new("eventName"),
+            needles: Vec::new(),
+        },
         map_min_bytes: Some(1),
         ..InputOptions::default()
     }

@@ -1,4 +1,4 @@
-//! The compiled-in field table (`generated.rs`) and its compact row format.
+//! The compact row format of the compiled-in field table (`generated.rs`).
 //!
 //! `generated.rs` is written by `cargo run -p dragnet-schema --example generate` from the ECS
 //! definitions and the AWS integration's field files in `../shared`; the test
@@ -78,7 +78,7 @@ impl Row {
         self
     }
 
-    fn to_def(self) -> FieldDef {
+    pub(crate) fn to_def(self) -> FieldDef {
         let nonzero = |n: u32| (n != 0).then_some(n);
         FieldDef {
             name: Cow::Borrowed(self.name),
@@ -105,11 +105,4 @@ impl Row {
             origin: self.origin,
         }
     }
-}
-
-use crate::generated;
-
-/// The table's definitions (multi-fields not yet expanded into their own entries).
-pub(crate) fn defs() -> Vec<FieldDef> {
-    generated::ROWS.iter().map(|r| r.to_def()).collect()
 }

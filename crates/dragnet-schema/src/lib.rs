@@ -98,7 +98,7 @@ impl Schema {
     /// ECS + the AWS integration, compiled in. Built once on first use.
     pub fn builtin() -> &'static Schema {
         static BUILTIN: OnceLock<Schema> = OnceLock::new();
-        BUILTIN.get_or_init(|| Schema::from_defs(builtin::defs(), DynamicPolicy::default()))
+        BUILTIN.get_or_init(|| Schema::from_defs(builtin_defs(), DynamicPolicy::default()))
     }
 
     /// A schema from definitions (later definitions of a name replace earlier ones).
@@ -376,6 +376,11 @@ pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
         }
     }
     p[pi..].iter().all(|&c| c == b'*')
+}
+
+/// The compiled-in table's definitions (multi-fields not yet expanded into their own entries).
+fn builtin_defs() -> Vec<types::FieldDef> {
+    generated::ROWS.iter().map(|r| r.to_def()).collect()
 }
 
 #[cfg(test)]

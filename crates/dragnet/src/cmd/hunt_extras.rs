@@ -95,14 +95,6 @@ pub fn print_exceptions(set: Option<&ExceptionSet>, explain: bool) {
     }
 }
 
-/// Whether an alert comes from a building-block rule (`kibana.alert.building_block_type`).
-pub fn is_building_block(alert: &dragnet_engine::Alert) -> bool {
-    alert
-        .doc()
-        .get("kibana.alert.building_block_type")
-        .is_some_and(|v| !v.is_null())
-}
-
 /// Reads every `--indicators` file; bad lines are warnings, an unreadable file is an error.
 pub fn load_indicators(paths: &[PathBuf], quiet: bool) -> anyhow::Result<Option<Arc<Indicators>>> {
     if paths.is_empty() {

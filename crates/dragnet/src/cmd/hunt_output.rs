@@ -18,7 +18,7 @@ pub struct AlertRow {
     pub severity: String,
     pub rule: String,
     /// Who acted: `user.name`, else the identity ARN, else the identity type (Root,
-    /// AWSService, with the service), else the threshold or new_terms terms.
+    /// AWSService), else the threshold (`field=value`) or new_terms terms.
     pub actor: String,
     pub account: String,
     pub region: String,
@@ -87,63 +87,40 @@ fn severity_rank(severity: &str) -> i8 {
 }
 
 impl AlertRow {
-    /// The row of `alert`, raised by the rule `report` describes. The one place alert fields
-    /// are read for the table and CSV.
+    /// The row of `alert`, raised by the rule `report` describes. The one place the table and
+    /// CSV read an alert: the typed values (`dragnet_alert::AlertSummary`: actor with its
+    /// fallbacks, account, region, source ip, action, target, user agent, reason), plus the
+    /// alert's own severity and risk score (a rule's severity/risk score mapping can change
+    /// them per alert) from its document.
     pub fn of(alert: &Alert, report: &RuleReport) -> Self {
-        let doc = alert.doc();
-        let first = |path: &str| -> String {
-            dragnet_engine::alert::field_strings(&doc, path)
-                .into_iter()
-                .find(|v| !v.is_empty())
-                .unwrap_or_default()
-        };
-        let all = |path: &str| dragnet_engine::alert::field_strings(&doc, path);
-        let actor = {
-            let mut actor = first("user.name");
-            if actor.is_empty() {
-                actor = first("aws.cloudtrail.user_identity.arn");
-            }
-            if actor.is_empty() {
-                let kind = first("aws.cloudtrail.user_identity.type");
-                if kind == "Root" || kind == "AWSService" {
-                    let by = first("aws.cloudtrail.user_identity.invoked_by");
-                    actor = if by.is_empty() {
-                        kind
-                    } else {
-                        format!("{kind} {by}")
-                    };
-                }
-            }
-            if actor.is_empty() {
-                actor = all("kibana.alert.threshold_result.terms.value").join(", ");
-            }
-            if actor.is_empty() {
-                actor = all("kibana.alert.new_terms").join(", ");
-            }
-            actor
-        };
-        let severity = Some(first("kibana.alert.severity"))
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| report.severity.clone());
-        let mut source_ip = first("source.ip");
-        if source_ip.is_empty() {
-            source_ip = first("source.address");
+        #[derive(serde::Deserialize)]
+        struct Scores {
+            #[serde(rename = "kibana.alert.severity")]
+            severity: Option<String>,
+            #[serde(rename = "kibana.alert.risk_score")]
+            risk_score: Option<serde_json::Number>,
         }
+        let scores: Option<Scores> = serde_json::from_str(alert.json()).ok();
+        let (severity, risk_score) = match scores {
+            Some(s) => (s.severity, s.risk_score.map(|n| n.to_string())),
+            None => (None, None),
+        };
+        let s = &alert.summary;
         AlertRow {
             time: alert.timestamp.clone(),
-            severity,
+            severity: severity.unwrap_or_else(|| report.severity.clone()),
             rule: report.name.clone(),
-            actor,
-            account: first("cloud.account.id"),
-            region: first("cloud.region"),
-            source_ip,
-            action: first("event.action"),
-            target: target(&first),
+            actor: s.actor.clone(),
+            account: s.account.clone(),
+            region: s.region.clone(),
+            source_ip: s.source_ip.clone(),
+            action: s.action.clone(),
+            target: s.target.clone(),
             event_id: alert.event_id.clone(),
-            user_agent: first("user_agent.original"),
+            user_agent: s.user_agent.clone(),
             rule_id: report.rule_id.clone(),
-            risk_score: first("kibana.alert.risk_score"),
-            reason: first("kibana.alert.reason"),
+            risk_score: risk_score.unwrap_or_default(),
+            reason: s.reason.clone(),
             alert_uuid: alert.uuid.clone(),
         }
     }
@@ -196,23 +173,6 @@ fn short_time(time: &str) -> String {
     }
 }
 
-/// The resource an alert is about: the first resource ARN, else the request's target.
-fn target(first: &dyn Fn(&str) -> String) -> String {
-    [
-        "aws.cloudtrail.resources.arn",
-        "aws.cloudtrail.flattened.request_parameters.instanceIds",
-        "aws.cloudtrail.flattened.request_parameters.imageId",
-        "aws.cloudtrail.flattened.request_parameters.bucketName",
-        "aws.cloudtrail.flattened.request_parameters.userName",
-        "aws.cloudtrail.flattened.request_parameters.roleName",
-        "user.target.name",
-    ]
-    .into_iter()
-    .map(first)
-    .find(|v| !v.is_empty())
-    .unwrap_or_default()
-}
-
 /// Writes the alerts in `format`. Tables leave out building-block alerts (as Kibana's alerts
 /// table does; the other formats carry them) and end with the summary by severity; JSON holds
 /// `json_members` beside `"alerts"`. Returns the notes for stderr.
@@ -228,7 +188,7 @@ pub fn write_alerts(
     let mut printer = Printer::new(&mut *out, format, alert_columns(), "alerts", table);
     let mut hidden = 0usize;
     for a in alerts {
-        if format == Format::Table && crate::cmd::hunt_extras::is_building_block(a) {
+        if format == Format::Table && a.building_block {
             hidden += 1;
             continue;
         }

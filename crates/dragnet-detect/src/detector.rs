@@ -8,7 +8,26 @@
 //! need since the events themselves are gone by then.
 
 use dragnet_event::Event;
+use jiff::Timestamp;
 use serde_json::Value;
+
+/// What detectors need to know about the run before the first record.
+#[derive(Clone, Debug, Default)]
+pub struct DetectorOptions {
+    /// Only events at or after this instant take part (stateful detectors filter their
+    /// candidates; per-event detections are filtered by the caller).
+    pub from: Option<Timestamp>,
+    /// Only events before this instant take part.
+    pub to: Option<Timestamp>,
+    /// At most this many alerts per rule (EQL samples stop collecting past it).
+    pub max_signals: Option<usize>,
+    /// Per EQL sequence (or sample) rule, at most this many out-of-order candidate events are
+    /// kept for sorting; `None`: [`DEFAULT_MAX_SEQUENCE_CANDIDATES`].
+    pub max_sequence_candidates: Option<usize>,
+}
+
+/// The default of [`DetectorOptions::max_sequence_candidates`].
+pub const DEFAULT_MAX_SEQUENCE_CANDIDATES: usize = 1_000_000;
 
 /// One detection reported by a [`Detector`].
 #[derive(Clone, Debug)]
@@ -47,7 +66,7 @@ pub trait Detector: Send + Sync {
     fn finish(&self, _out: &mut Vec<Detection>) {}
 
     /// Called once before the first record with the run's options (limits, time range).
-    fn prepare(&self, _options: &crate::run::RunOptions) {}
+    fn prepare(&self, _options: &DetectorOptions) {}
 
     /// Warnings for the user after [`Detector::finish`] (a limit was hit: results may be missing).
     fn warnings(&self) -> Vec<String> {

@@ -1,67 +1,9 @@
-//! The raw-bytes prefilter: which rules could possibly match a record, decided before parsing it.
-//!
-//! Each compiled rule states the literals any matching event must contain, as a CNF
-//! (every clause must hold; a clause holds when one of its literals is present). The CloudTrail
-//! crate translates a literal into what the raw record must then contain: bytes (exact or ASCII
-//! case-insensitive), or, for equality on a top-level string (`event.action` is `eventName`),
-//! that member's exact value (or, for a keyword glob `X*` on it, that the value starts with
-//! `X`). A clause is used only when *every* one of its literals has such a
-//! test (otherwise a match could hide behind the untranslatable literal); a rule with no usable
-//! clause is always evaluated.
-//!
-//! Most records match no rule. Each rule names one *gate* clause, its most selective (see
-//! [`needle_rarity`]: `userIdentity.type` values, service endpoints and read-only call names
-//! open for many records), and the work is in two steps:
-//! 1. [`Prefilter::mark_batch`], over a whole batch at once: the gate byte needles, which the
-//!    framer looks for itself when they are few and exact ([`Prefilter::probe_needles`]),
-//!    else one leftmost-first Aho-Corasick scan (SIMD Teddy) or one memmem scan per needle;
-//!    the escape openers (flagged by the framer); and per member key (`"eventName"`, found by
-//!    the framer, [`Prefilter::probe_key`], or by memmem) a look-up of its value in the gate
-//!    values and prefixes. Member clauses are preferred as gates: they cost no byte search.
-//!    Records nothing marks are skipped; typically a few percent are marked.
-//! 2. [`Prefilter::candidates`], per marked record, decides exactly: the gate needles by
-//!    overlapping automata, the member values by reading every occurrence of the key, the other
-//!    clauses needle by needle (memmem), each needle searched at most once per record.
-//!
-//! The outcome is exactly the CNF test over all clauses, only cheaper. Records holding a JSON
-//! escape that could spell a needle differently (`\u0053endCommand`, `\/`) are never
-//! prefiltered: every rule sees them. A member value that cannot be read as a plain string (a
-//! non-string, an escape, a cut record) counts as holding every value.
-
 use std::collections::{HashMap, HashSet};
 
+use crate::needle::{MemberValue, Needle, folded_prefix_may_match, member_value_at, member_values};
+use crate::probe::{KeyHits, KeyProbe, NeedleProbe, ProbedRecord, Probes};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, Input, MatchKind};
-use dragnet_cloudtrail::{MemberValue, folded_prefix_may_match, member_value_at, member_values};
-use dragnet_input::{KeyHits, NeedleProbe, RecordSpan};
 use memchr::memmem;
-
-/// The bytes a raw record must contain for a literal to be present (or that it cannot be said).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum NeedleSpec {
-    /// These exact bytes.
-    Bytes(Vec<u8>),
-    /// These bytes, ASCII letters in any case.
-    CaseInsensitive(Vec<u8>),
-    /// Every record holds the literal (a constant field that equals it): the clause always
-    /// holds, so it cannot filter.
-    Always,
-    /// No record holds it (a constant field that differs): this alternative never holds.
-    Never,
-    /// The record's member `key` is a JSON string spelled exactly `value` (see
-    /// [`dragnet_cloudtrail::Needle::Member`]).
-    Member { key: &'static str, value: Vec<u8> },
-    /// The member's value, ASCII-lowercased, is `value` (lowercase; see
-    /// [`dragnet_cloudtrail::Needle::MemberFolded`]).
-    MemberFolded { key: &'static str, value: Vec<u8> },
-    /// The member is a JSON string starting with `value` (see
-    /// [`dragnet_cloudtrail::Needle::MemberPrefix`]).
-    MemberPrefix { key: &'static str, value: Vec<u8> },
-    /// The member's value, ASCII-lowercased, starts with `value` (lowercase; see
-    /// [`dragnet_cloudtrail::Needle::MemberFoldedPrefix`]).
-    MemberFoldedPrefix { key: &'static str, value: Vec<u8> },
-    /// No sound byte test exists for this literal.
-    Unknown,
-}
 
 /// Values found in most records: JSON literals (`readOnly`, `managementEvent` and many request
 /// parameters are booleans) and CloudTrail's `userIdentity.type` values.
@@ -107,7 +49,7 @@ fn needle_rarity(needle: &[u8]) -> usize {
 
 /// The clause whose weakest alternative is hardest to find by chance: a clause is only as
 /// selective as its most common needle (see [`needle_rarity`]).
-fn most_selective_clause(clauses: &[Vec<u32>], needles: &[Needle]) -> usize {
+fn most_selective_clause(clauses: &[Vec<u32>], needles: &[Pattern]) -> usize {
     // Equality with a whole member is rarer than containing its bytes anywhere.
     let needle_score = |id: u32| {
         let n = &needles[id as usize];
@@ -286,7 +228,7 @@ impl Kind {
 }
 
 #[derive(Debug)]
-struct Needle {
+struct Pattern {
     bytes: Vec<u8>,
     kind: Kind,
 }
@@ -467,7 +409,7 @@ impl BatchAutomaton {
     /// Sets `hit[i]` for every record `records[i]` in which a match starts (a match running
     /// past the record's end still marks it; one between records marks nothing), searching
     /// from the first record's start to the last one's end.
-    fn mark(&self, buf: &[u8], records: &[RecordSpan], hit: &mut [bool]) {
+    fn mark<R: ProbedRecord>(&self, buf: &[u8], records: &[R], hit: &mut [bool]) {
         match self {
             BatchAutomaton::Teddy(s) => mark_matches(records, hit, |at, end| {
                 s.find_in(buf, aho_corasick::Span { start: at, end })
@@ -491,16 +433,16 @@ impl BatchAutomaton {
 
 /// The marking loop of [`BatchAutomaton::mark`]: `find(at, end)` is the start of the first
 /// match within `at..end`.
-fn mark_matches(
-    records: &[RecordSpan],
+fn mark_matches<R: ProbedRecord>(
+    records: &[R],
     hit: &mut [bool],
     find: impl Fn(usize, usize) -> Option<usize>,
 ) {
     let (Some(first), Some(last)) = (records.first(), records.last()) else {
         return;
     };
-    let end = last.range.end;
-    let mut at = first.range.start;
+    let end = last.range().end;
+    let mut at = first.range().start;
     let mut i = 0;
     while at < end {
         let Some(start) = find(at, end) else {
@@ -512,7 +454,7 @@ fn mark_matches(
             Some(true) => {
                 hit[i] = true;
                 i += 1;
-                at = records.get(i).map_or(end, |r| r.range.start);
+                at = records.get(i).map_or(end, |r| r.range().start);
             }
             // Between records: not an occurrence in any record; look again one byte on (not
             // past the match, which could hide one starting inside it).
@@ -524,11 +466,11 @@ fn mark_matches(
 /// For positions `at` visited in ascending order, `i` starting at 0: moves `i` to the first
 /// record not ending at or before `at`, and says whether that record holds `at` (`false`: `at`
 /// lies between records; `None`: past the last one).
-fn record_holding(records: &[RecordSpan], i: &mut usize, at: usize) -> Option<bool> {
-    while records.get(*i).is_some_and(|r| r.range.end <= at) {
+fn record_holding<R: ProbedRecord>(records: &[R], i: &mut usize, at: usize) -> Option<bool> {
+    while records.get(*i).is_some_and(|r| r.range().end <= at) {
         *i += 1;
     }
-    records.get(*i).map(|r| r.range.start <= at)
+    records.get(*i).map(|r| r.range().start <= at)
 }
 
 /// How the prefilter handled one rule.
@@ -547,7 +489,7 @@ pub enum RuleFiltering {
 /// [`Prefilter::build`].
 #[derive(Debug)]
 pub struct Prefilter {
-    needles: Vec<Needle>,
+    needles: Vec<Pattern>,
     /// One searcher per byte needle (`None` for member needles, which the member pass
     /// decides), for the clauses of rules whose gate opened; each runs at most once per record.
     searchers: Vec<Option<NeedleSearcher>>,
@@ -621,13 +563,13 @@ impl NeedleSearcher {
 
 impl Prefilter {
     /// Builds the prefilter. `rules[i]` is rule i's CNF: clauses of needle alternatives.
-    pub fn build(rules: &[Vec<Vec<NeedleSpec>>]) -> Self {
-        let mut needles: Vec<Needle> = Vec::new();
+    pub fn build(rules: &[Vec<Vec<Needle>>]) -> Self {
+        let mut needles: Vec<Pattern> = Vec::new();
         let mut ids: HashMap<(Kind, Vec<u8>), u32> = HashMap::new();
         let mut member_keys: Vec<&'static str> = Vec::new();
-        let mut intern = |kind: Kind, bytes: Vec<u8>, needles: &mut Vec<Needle>| -> u32 {
+        let mut intern = |kind: Kind, bytes: Vec<u8>, needles: &mut Vec<Pattern>| -> u32 {
             *ids.entry((kind, bytes.clone())).or_insert_with(|| {
-                needles.push(Needle { bytes, kind });
+                needles.push(Pattern { bytes, kind });
                 (needles.len() - 1) as u32
             })
         };
@@ -637,23 +579,25 @@ impl Prefilter {
         'rules: for (rule, cnf) in rules.iter().enumerate() {
             let mut clauses = Vec::new();
             for clause in cnf {
-                if clause.is_empty() || clause.contains(&NeedleSpec::Always) {
+                if clause.is_empty() || clause.contains(&Needle::Constant(true)) {
                     continue;
                 }
-                let clause: Vec<&NeedleSpec> =
-                    clause.iter().filter(|n| **n != NeedleSpec::Never).collect();
+                let clause: Vec<&Needle> = clause
+                    .iter()
+                    .filter(|n| **n != Needle::Constant(false))
+                    .collect();
                 if clause.is_empty() {
                     // Every alternative is a constant that differs: no record can match.
                     never.push(rule);
                     continue 'rules;
                 }
                 let usable = clause.iter().all(|n| match n {
-                    NeedleSpec::Bytes(b) | NeedleSpec::CaseInsensitive(b) => !b.is_empty(),
-                    NeedleSpec::Member { value, .. }
-                    | NeedleSpec::MemberFolded { value, .. }
-                    | NeedleSpec::MemberPrefix { value, .. }
-                    | NeedleSpec::MemberFoldedPrefix { value, .. } => !value.is_empty(),
-                    NeedleSpec::Unknown | NeedleSpec::Always | NeedleSpec::Never => false,
+                    Needle::Bytes(b) | Needle::CaseInsensitive(b) => !b.is_empty(),
+                    Needle::Member { value, .. }
+                    | Needle::MemberFolded { value, .. }
+                    | Needle::MemberPrefix { value, .. }
+                    | Needle::MemberFoldedPrefix { value, .. } => !value.is_empty(),
+                    Needle::Unknown | Needle::Constant(true) | Needle::Constant(false) => false,
                 });
                 if !usable {
                     continue;
@@ -661,14 +605,14 @@ impl Prefilter {
                 let ids = clause
                     .into_iter()
                     .map(|needle| match needle {
-                        NeedleSpec::Bytes(b) => intern(Kind::Exact, b.clone(), &mut needles),
-                        NeedleSpec::CaseInsensitive(b) => {
+                        Needle::Bytes(b) => intern(Kind::Exact, b.clone(), &mut needles),
+                        Needle::CaseInsensitive(b) => {
                             intern(Kind::Insensitive, b.to_ascii_lowercase(), &mut needles)
                         }
-                        NeedleSpec::Member { key, value }
-                        | NeedleSpec::MemberFolded { key, value }
-                        | NeedleSpec::MemberPrefix { key, value }
-                        | NeedleSpec::MemberFoldedPrefix { key, value } => {
+                        Needle::Member { key, value }
+                        | Needle::MemberFolded { key, value }
+                        | Needle::MemberPrefix { key, value }
+                        | Needle::MemberFoldedPrefix { key, value } => {
                             let k = member_keys
                                 .iter()
                                 .position(|k| k == key)
@@ -677,14 +621,14 @@ impl Prefilter {
                                     member_keys.len() - 1
                                 }) as u8;
                             let kind = match needle {
-                                NeedleSpec::Member { .. } => Kind::Member(k),
-                                NeedleSpec::MemberFolded { .. } => Kind::MemberFolded(k),
-                                NeedleSpec::MemberPrefix { .. } => Kind::MemberPrefix(k),
+                                Needle::Member { .. } => Kind::Member(k),
+                                Needle::MemberFolded { .. } => Kind::MemberFolded(k),
+                                Needle::MemberPrefix { .. } => Kind::MemberPrefix(k),
                                 _ => Kind::MemberFoldedPrefix(k),
                             };
                             intern(kind, value.clone(), &mut needles)
                         }
-                        NeedleSpec::Unknown | NeedleSpec::Always | NeedleSpec::Never => {
+                        Needle::Unknown | Needle::Constant(true) | Needle::Constant(false) => {
                             unreachable!("filtered above")
                         }
                     })
@@ -787,10 +731,10 @@ impl Prefilter {
             }
         }
         // A few exact byte gate needles can be found by the framer in its own pass over each
-        // line (`dragnet_input::InputOptions::probe_needles`), sparing the batch scan.
+        // line ([`Probes::needles`]), sparing the batch scan.
         let probe_needles: Vec<Vec<u8>> = if insensitive_gate.is_empty()
             && !exact_gate.is_empty()
-            && exact_gate.len() <= dragnet_input::MAX_NEEDLE_PROBES
+            && exact_gate.len() <= crate::probe::MAX_NEEDLE_PROBES
             && exact_gate
                 .iter()
                 .all(|&id| NeedleProbe::new(&needles[id as usize].bytes).is_some())
@@ -889,16 +833,29 @@ impl Prefilter {
     }
 
     /// The member key whose occurrences [`Prefilter::mark_batch`] would like the framer to note
-    /// ([`dragnet_input::InputOptions::probe_key`]): the one most gate values are read from.
+    /// ([`Probes::key`]): the one most gate values are read from.
     pub fn probe_key(&self) -> Option<&'static str> {
         self.probe_key
     }
 
     /// The byte gate needles [`Prefilter::mark_batch`] would like the framer to look for
-    /// ([`dragnet_input::InputOptions::probe_needles`]): all of them, when they are few and
+    /// ([`Probes::needles`]): all of them, when they are few and
     /// exact; else none.
     pub fn probe_needles(&self) -> &[Vec<u8>] {
         &self.probe_needles
+    }
+
+    /// What a framer should note about each record for [`Prefilter::mark_batch`]: the probe
+    /// key and needles, as far as they can be probed.
+    pub fn probes(&self) -> Probes {
+        Probes {
+            key: self.probe_key().and_then(KeyProbe::new),
+            needles: self
+                .probe_needles()
+                .iter()
+                .filter_map(|n| NeedleProbe::new(n))
+                .collect(),
+        }
     }
 
     /// How rule `rule` is filtered.
@@ -996,13 +953,18 @@ impl Prefilter {
     /// `true`) when some rule sees every record.
     ///
     /// What the framer noted while framing spares scans: escapes
-    /// ([`dragnet_input::RecordSpan::escaped`]) and the byte gate needles
-    /// ([`dragnet_input::RecordSpan::needle_hit`], for [`Prefilter::probe_needles`]) when it
+    /// ([`ProbedRecord::escaped`]) and the byte gate needles
+    /// ([`ProbedRecord::needle_hit`], for [`Prefilter::probe_needles`]) when it
     /// looked in every record, where [`Prefilter::probe_key`] is
-    /// ([`dragnet_input::RecordSpan::key_hits`]) and the value after it
-    /// ([`dragnet_input::RecordSpan::key_value`]) in the records it looked at. Whatever it did
+    /// ([`ProbedRecord::key_hits`]) and the value after it
+    /// ([`ProbedRecord::key_value`]) in the records it looked at. Whatever it did
     /// not note is searched for here.
-    pub fn mark_batch(&self, buf: &[u8], records: &[RecordSpan], hit: &mut Vec<bool>) -> bool {
+    pub fn mark_batch<R: ProbedRecord>(
+        &self,
+        buf: &[u8],
+        records: &[R],
+        hit: &mut Vec<bool>,
+    ) -> bool {
         hit.clear();
         let BatchScan::Gated(automaton, _) = &self.any_gate else {
             hit.resize(records.len(), true);
@@ -1012,11 +974,11 @@ impl Prefilter {
         let (Some(first), Some(last)) = (records.first(), records.last()) else {
             return true;
         };
-        let region = first.range.start..last.range.end;
+        let region = first.range().start..last.range().end;
         // Escapes: `\\` is rare in CloudTrail (escaped quotes in policy documents, mostly).
-        if records.iter().all(|r| r.escaped.is_some()) {
+        if records.iter().all(|r| r.escaped().is_some()) {
             for (h, r) in hit.iter_mut().zip(records) {
-                *h = r.escaped == Some(true);
+                *h = r.escaped() == Some(true);
             }
         } else {
             let mut i = 0;
@@ -1032,16 +994,16 @@ impl Prefilter {
                 }
             }
         }
-        if !self.probe_needles.is_empty() && records.iter().all(|r| r.needle_hit.is_some()) {
+        if !self.probe_needles.is_empty() && records.iter().all(|r| r.needle_hit().is_some()) {
             // The framer looked for every byte gate needle (whole, not just the batch
             // patterns' suffixes).
             for (h, r) in hit.iter_mut().zip(records) {
-                *h |= r.needle_hit == Some(true);
+                *h |= r.needle_hit() == Some(true);
             }
         } else if let Some(any) = automaton {
             any.mark(buf, records, hit);
         }
-        let looked = records.iter().any(|r| r.key_hits != KeyHits::NotLooked);
+        let looked = records.iter().any(|r| r.key_hits() != KeyHits::NotLooked);
         for member in &self.members {
             if !member.has_gate() {
                 continue;
@@ -1053,8 +1015,8 @@ impl Prefilter {
                     if *h {
                         continue;
                     }
-                    let record = &buf[r.range.clone()];
-                    *h = match (r.key_hits, r.key_value) {
+                    let record = &buf[r.range()];
+                    *h = match (r.key_hits(), r.key_value()) {
                         (KeyHits::Absent, _) => false,
                         // The value the framer read: most are ruled out by their length,
                         // without reading the record.
@@ -1087,8 +1049,8 @@ impl Prefilter {
                 }
                 let r = &records[i];
                 hit[i] = member.value_opens_gate(member_value_at(
-                    &buf[r.range.clone()],
-                    at - r.range.start + key_len,
+                    &buf[r.range()],
+                    at - r.range().start + key_len,
                 ));
             }
         }
@@ -1189,11 +1151,11 @@ mod tests {
     use super::*;
     use std::ops::Range;
 
-    fn bytes(s: &str) -> NeedleSpec {
-        NeedleSpec::Bytes(s.as_bytes().to_vec())
+    fn bytes(s: &str) -> Needle {
+        Needle::Bytes(s.as_bytes().to_vec())
     }
-    fn ci(s: &str) -> NeedleSpec {
-        NeedleSpec::CaseInsensitive(s.as_bytes().to_vec())
+    fn ci(s: &str) -> Needle {
+        Needle::CaseInsensitive(s.as_bytes().to_vec())
     }
 
     fn run(p: &Prefilter, record: &str) -> Vec<usize> {
@@ -1253,8 +1215,8 @@ mod tests {
     #[test]
     fn unknown_needles_make_a_clause_unusable() {
         let p = Prefilter::build(&[
-            vec![vec![bytes("a"), NeedleSpec::Unknown]],
-            vec![vec![NeedleSpec::Unknown], vec![bytes("zzz")]],
+            vec![vec![bytes("a"), Needle::Unknown]],
+            vec![vec![Needle::Unknown], vec![bytes("zzz")]],
             vec![],
         ]);
         assert_eq!(p.filtering(0), RuleFiltering::Always);
@@ -1268,16 +1230,16 @@ mod tests {
     fn constant_needles() {
         let p = Prefilter::build(&[
             // event.dataset:aws.cloudtrail and event.action:X
-            vec![vec![NeedleSpec::Always], vec![bytes("X")]],
+            vec![vec![Needle::Constant(true)], vec![bytes("X")]],
             // event.module:okta
-            vec![vec![NeedleSpec::Never]],
+            vec![vec![Needle::Constant(false)]],
             // event.module:(okta or aws) and Y
             vec![
-                vec![NeedleSpec::Never, NeedleSpec::Always],
+                vec![Needle::Constant(false), Needle::Constant(true)],
                 vec![bytes("Y")],
             ],
             // a never-constant beside a needle: only the needle counts
-            vec![vec![NeedleSpec::Never, bytes("Z")]],
+            vec![vec![Needle::Constant(false), bytes("Z")]],
         ]);
         assert_eq!(p.filtering(0), RuleFiltering::Prefiltered { clauses: 1 });
         assert_eq!(p.filtering(1), RuleFiltering::Never);
@@ -1298,8 +1260,8 @@ mod tests {
         assert!(run(&p, r#"{"eventName":"SendCommandX"}"#).contains(&0));
     }
 
-    fn member(key: &'static str, v: &str) -> NeedleSpec {
-        NeedleSpec::Member {
+    fn member(key: &'static str, v: &str) -> Needle {
+        Needle::Member {
             key,
             value: v.as_bytes().to_vec(),
         }
@@ -1344,7 +1306,7 @@ mod tests {
 
     #[test]
     fn folded_member_needles_ignore_ascii_case() {
-        let folded = |v: &str| NeedleSpec::MemberFolded {
+        let folded = |v: &str| Needle::MemberFolded {
             key: "eventName",
             value: v.as_bytes().to_vec(),
         };
@@ -1369,14 +1331,14 @@ mod tests {
         assert_eq!(hit, vec![true, false, true]);
     }
 
-    fn prefix(key: &'static str, v: &str) -> NeedleSpec {
-        NeedleSpec::MemberPrefix {
+    fn prefix(key: &'static str, v: &str) -> Needle {
+        Needle::MemberPrefix {
             key,
             value: v.as_bytes().to_vec(),
         }
     }
-    fn folded_prefix(key: &'static str, v: &str) -> NeedleSpec {
-        NeedleSpec::MemberFoldedPrefix {
+    fn folded_prefix(key: &'static str, v: &str) -> Needle {
+        Needle::MemberFoldedPrefix {
             key,
             value: v.as_bytes().to_vec(),
         }
@@ -1512,7 +1474,7 @@ mod tests {
             ],
             vec![vec![ci("BedrockAPIKey-")]],
             vec![vec![member("eventName", "GetObject"), bytes("DeleteTrail")]],
-            vec![vec![NeedleSpec::MemberFolded {
+            vec![vec![Needle::MemberFolded {
                 key: "eventName",
                 value: b"converse".to_vec(),
             }]],
@@ -1615,19 +1577,40 @@ mod tests {
         }
     }
 
+    /// A framed record with the notes a framer may leave.
+    #[derive(Clone, Debug)]
+    struct Noted {
+        range: Range<usize>,
+        escaped: Option<bool>,
+        key_hits: KeyHits,
+        needle_hit: Option<bool>,
+        key_value: Option<(u32, u32)>,
+    }
+
+    impl ProbedRecord for Noted {
+        fn range(&self) -> Range<usize> {
+            self.range.clone()
+        }
+        fn escaped(&self) -> Option<bool> {
+            self.escaped
+        }
+        fn key_hits(&self) -> KeyHits {
+            self.key_hits
+        }
+        fn needle_hit(&self) -> Option<bool> {
+            self.needle_hit
+        }
+        fn key_value(&self) -> Option<(u32, u32)> {
+            self.key_value
+        }
+    }
+
     /// Records at these ranges about which the framer noted nothing.
-    fn unnoted(spans: &[Range<usize>]) -> Vec<RecordSpan> {
+    fn unnoted(spans: &[Range<usize>]) -> Vec<Noted> {
         spans
             .iter()
-            .enumerate()
-            .map(|(n, range)| RecordSpan {
+            .map(|range| Noted {
                 range: range.clone(),
-                location: dragnet_input::RecordLocation {
-                    line: n as u64 + 1,
-                    index: n as u64,
-                    offset: range.start as u64,
-                },
-                kind: dragnet_input::RecordKind::CloudTrail,
                 escaped: None,
                 key_hits: KeyHits::NotLooked,
                 needle_hit: None,
@@ -1643,7 +1626,7 @@ mod tests {
         // Escape flags from the framer give the same marks as the batch's own search.
         let mut flagged_records = plain.clone();
         for r in &mut flagged_records {
-            r.escaped = Some(p.has_escape(&buf[r.range.clone()]));
+            r.escaped = Some(p.has_escape(&buf[r.range()]));
         }
         let mut flagged = Vec::new();
         assert!(p.mark_batch(buf, &flagged_records, &mut flagged));
@@ -1670,7 +1653,7 @@ mod tests {
         };
         let mut keyed = flagged_records.clone();
         for (n, r) in keyed.iter_mut().enumerate() {
-            let record = &buf[r.range.clone()];
+            let record = &buf[r.range()];
             let found: Vec<usize> = memmem::find_iter(record, b"\"eventName\"").collect();
             (r.key_hits, r.key_value) = match found[..] {
                 _ if n % 7 == 0 => (KeyHits::NotLooked, None),
@@ -1690,7 +1673,7 @@ mod tests {
         // records than the batch patterns (suffixes), but every candidate still.
         let mut needled = keyed;
         for r in &mut needled {
-            let record = &buf[r.range.clone()];
+            let record = &buf[r.range()];
             r.needle_hit = Some(
                 p.probe_needles()
                     .iter()
@@ -1727,7 +1710,7 @@ mod tests {
     #[test]
     fn many_gate_needles_use_automata_with_the_same_answers() {
         let n = LAZY_GATE_NEEDLES + 4;
-        let rules: Vec<Vec<Vec<NeedleSpec>>> = (0..n)
+        let rules: Vec<Vec<Vec<Needle>>> = (0..n)
             .map(|i| {
                 let needle = format!("Action{i:02}");
                 if i % 3 == 0 {

@@ -46,7 +46,7 @@ use crate::aggregate::EventFields;
 use crate::detector::{Detection, Detector};
 
 /// The note other modules push when a rule references exception lists dragnet was not given.
-pub(crate) const NOT_APPLIED_NOTE: &str = "exception lists live in Kibana and are not applied";
+pub const NOT_APPLIED_NOTE: &str = "exception lists live in Kibana and are not applied";
 
 /// Everything a run takes from outside the rules: exception lists and, for indicator match
 /// rules, threat indicators.
@@ -54,7 +54,7 @@ pub(crate) const NOT_APPLIED_NOTE: &str = "exception lists live in Kibana and ar
 pub struct Extras {
     pub exceptions: Option<Arc<ExceptionSet>>,
     /// Indicator documents for `threat_match` rules (`--indicators`).
-    pub indicators: Option<Arc<crate::threat_match::Indicators>>,
+    pub indicators: Option<Arc<crate::indicators::Indicators>>,
     /// The run's `--from` / `--to` (events at or after `from`, before `to`), for the rule types
     /// that alert after the run: their alerts (and threshold counts) keep to the range, as the
     /// per-event rules' alerts do; new_terms history may reach before `from`.
@@ -667,16 +667,16 @@ impl TimeRange {
 }
 
 /// [`Extras`] prepared for one rule set: which lists apply to which rules.
-pub(crate) struct Prepared {
+pub struct Prepared {
     set: Option<Arc<ExceptionSet>>,
-    indicators: Option<Arc<crate::threat_match::Indicators>>,
+    indicators: Option<Arc<crate::indicators::Indicators>>,
     pub(crate) range: TimeRange,
     /// `list_id`s some rule references.
     referenced: HashSet<String>,
 }
 
 impl Extras {
-    pub(crate) fn prepare(&self, rules: &[Rule]) -> Prepared {
+    pub fn prepare(&self, rules: &[Rule]) -> Prepared {
         Prepared {
             set: self.exceptions.clone(),
             indicators: self.indicators.clone(),
@@ -694,7 +694,7 @@ impl Extras {
 
 impl Prepared {
     /// The indicators given for `threat_match` rules.
-    pub(crate) fn indicators(&self) -> Option<Arc<crate::threat_match::Indicators>> {
+    pub(crate) fn indicators(&self) -> Option<Arc<crate::indicators::Indicators>> {
         self.indicators.clone()
     }
 
@@ -767,7 +767,7 @@ impl Prepared {
     /// EQL event queries) drop their detections on it, detectors that decide in finish (EQL
     /// sequences and samples) never see it. Aggregating detectors apply exceptions themselves,
     /// before counting.
-    pub(crate) fn wrap(
+    pub fn wrap(
         &self,
         rule: &Rule,
         detector: Box<dyn Detector>,
@@ -901,7 +901,7 @@ impl Detector for Excepted {
         self.inner.finish(out);
     }
 
-    fn prepare(&self, options: &crate::run::RunOptions) {
+    fn prepare(&self, options: &crate::detector::DetectorOptions) {
         self.inner.prepare(options);
     }
 
@@ -966,169 +966,6 @@ mod tests {
             ),
             r#"a:{ (b:"x") }"#
         );
-    }
-
-    /// Exceptions on EQL sequences and samples: an excepted event takes part in nothing, as in
-    /// Kibana, where the exception filter is part of the EQL search (`buildEqlSearchRequest`).
-    mod eql {
-        use serde_json::Value;
-
-        use crate::eql_sample::tests::{doc, eql_rule, groups, run_docs};
-        use crate::{ExceptionSet, Extras, RunOptions};
-
-        const EXCEPTION: &str = r#"{"list_id":"trusted","item_id":"ip-1","name":"trusted admin box","entries":[{"field":"source.ip","operator":"included","type":"match","value":"1.1.1.1"}]}"#;
-
-        const LIST: &str = r#"
-[[rule.exceptions_list]]
-id = "x"
-list_id = "trusted"
-namespace_type = "single"
-type = "detection""#;
-
-        const SEQUENCE: &str = r#"sequence by user.name with maxspan=1h
-  [any where event.action == "CreateUser"]
-  [any where event.action == "AttachUserPolicy"]"#;
-
-        const SAMPLE: &str = r#"sample by user.name
-  [any where event.action == "CreateUser"]
-  [any where event.action == "AttachUserPolicy"]"#;
-
-        fn extras() -> Extras {
-            let mut set = ExceptionSet::new();
-            set.add_ndjson("trusted.ndjson", EXCEPTION);
-            Extras {
-                exceptions: Some(std::sync::Arc::new(set)),
-                ..Extras::default()
-            }
-        }
-
-        fn docs(with_second_attach: bool) -> Vec<Value> {
-            let mut docs = vec![
-                doc(
-                    "c1",
-                    "2025-03-01T10:00:00Z",
-                    "alice",
-                    "CreateUser",
-                    "9.9.9.9",
-                ),
-                // Excepted: would complete the sequence first.
-                doc(
-                    "a1",
-                    "2025-03-01T10:01:00Z",
-                    "alice",
-                    "AttachUserPolicy",
-                    "1.1.1.1",
-                ),
-                // Excepted too, but no step uses it: not counted.
-                doc(
-                    "x1",
-                    "2025-03-01T10:01:30Z",
-                    "alice",
-                    "ListUsers",
-                    "1.1.1.1",
-                ),
-            ];
-            if with_second_attach {
-                docs.push(doc(
-                    "a2",
-                    "2025-03-01T10:02:00Z",
-                    "alice",
-                    "AttachUserPolicy",
-                    "2.2.2.2",
-                ));
-            }
-            docs
-        }
-
-        fn shells(query: &str, extras: &Extras, with_second_attach: bool) -> Vec<Vec<String>> {
-            let rule = eql_rule(query, LIST);
-            let (out, _) = run_docs(
-                &[rule],
-                extras,
-                &docs(with_second_attach),
-                &RunOptions::default(),
-            );
-            groups(&out)
-                .into_iter()
-                .filter(|g| g.0 == "shell")
-                .map(|g| g.1)
-                .collect()
-        }
-
-        fn ids(v: &[&str]) -> Vec<String> {
-            v.iter().map(|s| s.to_string()).collect()
-        }
-
-        #[test]
-        fn an_excepted_event_completes_no_sequence_step() {
-            // Without exceptions a1 completes the sequence.
-            assert_eq!(
-                shells(SEQUENCE, &Extras::default(), true),
-                vec![ids(&["c1", "a1"])]
-            );
-            // Excepted, a1 takes no part; a2 completes it.
-            assert_eq!(shells(SEQUENCE, &extras(), true), vec![ids(&["c1", "a2"])]);
-            // Only the excepted event could have completed it: no alert.
-            assert_eq!(
-                shells(SEQUENCE, &extras(), false),
-                Vec::<Vec<String>>::new()
-            );
-        }
-
-        #[test]
-        fn an_excepted_event_fills_no_sample_filter() {
-            assert_eq!(
-                shells(SAMPLE, &Extras::default(), true),
-                vec![ids(&["c1", "a1"])]
-            );
-            assert_eq!(shells(SAMPLE, &extras(), true), vec![ids(&["c1", "a2"])]);
-            assert_eq!(shells(SAMPLE, &extras(), false), Vec::<Vec<String>>::new());
-        }
-
-        #[test]
-        fn counts_and_notes_say_what_was_applied() {
-            let extras = extras();
-            let rule = eql_rule(SEQUENCE, LIST);
-            let (_, engine) = run_docs(&[rule], &extras, &docs(true), &RunOptions::default());
-            let set = extras.exceptions.as_ref().unwrap();
-            // a1 only: x1 matches the exception but no step of the rule.
-            assert_eq!(
-                set.suppression_counts(),
-                vec![(
-                    crate::eql_sample::tests::RULE_ID.to_string(),
-                    "ip-1".to_string(),
-                    1
-                )]
-            );
-            let notes = match &engine.reports()[0].status {
-                crate::RuleStatus::Run { notes, .. } => notes.clone(),
-                other => panic!("{other:?}"),
-            };
-            assert!(
-                notes.iter().any(|n| n == "1 exception item(s) applied"),
-                "{notes:?}"
-            );
-            assert!(
-                !notes.iter().any(|n| n == super::super::NOT_APPLIED_NOTE),
-                "{notes:?}"
-            );
-            // Without --exceptions the report says they are not applied.
-            let rule = eql_rule(SAMPLE, LIST);
-            let (_, engine) = run_docs(
-                &[rule],
-                &Extras::default(),
-                &docs(true),
-                &RunOptions::default(),
-            );
-            let notes = match &engine.reports()[0].status {
-                crate::RuleStatus::Run { notes, .. } => notes.clone(),
-                other => panic!("{other:?}"),
-            };
-            assert!(
-                notes.iter().any(|n| n == super::super::NOT_APPLIED_NOTE),
-                "{notes:?}"
-            );
-        }
     }
 
     #[test]

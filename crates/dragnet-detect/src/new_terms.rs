@@ -38,8 +38,8 @@ use crate::aggregate::{
     offset_ms,
 };
 use crate::detector::{Detection, Detector};
-use crate::engine::Cnf;
 use crate::exceptions::{NOT_APPLIED_NOTE, Prepared, RuleExceptions, TimeRange};
+use dragnet_event::literals::Cnf;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Occurrence {
@@ -270,7 +270,7 @@ impl NewTermsDetector {
         explain: bool,
     ) -> Detection {
         let source: Value = serde_json::from_str(&kept.doc).unwrap_or_default();
-        let timestamp = crate::alert::field_strings(&source, "@timestamp")
+        let timestamp = dragnet_alert::field_strings(&source, "@timestamp")
             .into_iter()
             .next()
             .unwrap_or_else(|| format_ms(kept.time_ms));
@@ -281,7 +281,7 @@ impl NewTermsDetector {
         doc.insert("kibana.alert.new_terms".into(), json!(term));
         let index = match doc.get("_index").and_then(Value::as_str) {
             Some(i) => i.to_string(),
-            None => crate::alert::CLOUDTRAIL_DATA_STREAM.to_string(),
+            None => dragnet_alert::CLOUDTRAIL_DATA_STREAM.to_string(),
         };
         let explanation = explain.then(|| {
             json!({

@@ -30,10 +30,10 @@ use crate::aggregate::{
     AggField, EventFields, Interner, Schedule, compile_kql, cross_product, format_ms, hash64,
     index_of,
 };
-use crate::alert::sha256_hex;
 use crate::detector::{Detection, Detector};
-use crate::engine::Cnf;
 use crate::exceptions::{NOT_APPLIED_NOTE, Prepared, RuleExceptions, TimeRange};
+use dragnet_alert::sha256_hex;
+use dragnet_event::literals::Cnf;
 
 /// No cardinality value (the document lacks the cardinality field, or none is configured).
 const NO_VALUE: u32 = u32::MAX;

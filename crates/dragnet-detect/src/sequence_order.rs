@@ -854,7 +854,7 @@ type = "eql"
         docs: &[Value],
         threads: usize,
     ) -> (Vec<String>, Option<FeedMode>, u64) {
-        detector.prepare(&crate::run::RunOptions::default());
+        detector.prepare(&crate::detector::DetectorOptions::default());
         let paths = detector.paths();
         let chunk = docs.len().div_ceil(threads.max(1));
         std::thread::scope(|scope| {
@@ -982,7 +982,7 @@ type = "eql"
             [any where event.action == "A"] [any where event.action == "B"]"#;
         let rule = rule(query, None);
         let detector = SequenceDetector::for_tests(&rule, 64 << 10, 64 << 10);
-        detector.prepare(&crate::run::RunOptions::default());
+        detector.prepare(&crate::detector::DetectorOptions::default());
         let paths = detector.paths();
         let mut peak_window = 0;
         for i in 0..20_000i64 {
@@ -1032,7 +1032,7 @@ type = "eql"
         let docs = events(500, 11);
         let rule = rule(QUERIES[0].0, None);
         let detector = SequenceDetector::for_tests(&rule, 1, 1 << 20);
-        let options = crate::run::RunOptions {
+        let options = crate::detector::DetectorOptions {
             max_sequence_candidates: Some(50),
             ..Default::default()
         };

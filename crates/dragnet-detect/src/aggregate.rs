@@ -23,7 +23,7 @@ use dragnet_rules::Rule;
 use jiff::Timestamp;
 
 use crate::accounting::RuleStatus;
-use crate::engine::Cnf;
+use dragnet_event::literals::Cnf;
 
 /// The rule's schedule in milliseconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -305,7 +305,7 @@ pub fn compile_kql(
 pub fn index_of(rule: &Rule) -> String {
     match &rule.index {
         Some(patterns) if !patterns.is_empty() => patterns.join(","),
-        _ => crate::alert::CLOUDTRAIL_DATA_STREAM.to_string(),
+        _ => dragnet_alert::CLOUDTRAIL_DATA_STREAM.to_string(),
     }
 }
 
@@ -346,4 +346,27 @@ mod tests {
             Some(1_704_164_645_000)
         );
     }
+}
+
+/// The first value of `field`, as the keyword Elasticsearch would index.
+pub(crate) fn first_text(event: &dyn Event, field: FieldId) -> Option<String> {
+    let mut out = None;
+    event.any(field, &mut |v| {
+        out = Some(v.to_keyword().into_owned());
+        true
+    });
+    out
+}
+
+pub(crate) fn time_of(event: &dyn Event, field: FieldId) -> Option<i128> {
+    let mut out = None;
+    event.any(field, &mut |v| {
+        out = match v {
+            Scalar::Str(s) => s.parse::<Timestamp>().ok().map(|t| t.as_nanosecond()),
+            Scalar::Int(ms) => Some(i128::from(ms) * 1_000_000),
+            _ => None,
+        };
+        out.is_some()
+    });
+    out
 }

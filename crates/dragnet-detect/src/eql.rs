@@ -24,19 +24,20 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 
 use dragnet_eql::{CompileOptions, CompiledQuery, Explanation, QueryKind};
-use dragnet_event::{Event, FieldId, FieldTable, JsonPaths, OwnedScalar, Scalar};
+use dragnet_event::{Event, FieldId, FieldTable, JsonPaths, OwnedScalar};
 use dragnet_rules::{Rule, TypeParams};
-use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 
 use crate::accounting::RuleStatus;
-use crate::detector::{Detection, Detector};
+use crate::aggregate::{first_text, time_of};
+use crate::detector::{DEFAULT_MAX_SEQUENCE_CANDIDATES, Detection, Detector};
 use crate::sequence_order::{
     Budgets, Candidate, DEFAULT_SORT_BUFFER_BYTES, DEFAULT_WINDOW_BYTES, FeedMode, Key, Matching,
     SequenceFeed,
 };
 #[cfg(test)]
 use crate::sequence_order::{deflate, inflate};
+use dragnet_alert::group::{document_id, group_ids, intersection};
 
 /// An EQL event query: the compiled query decides per event.
 pub struct EqlDetector {
@@ -52,7 +53,7 @@ impl Detector for EqlDetector {
     }
 }
 
-pub(crate) use crate::engine::Cnf;
+pub(crate) use dragnet_event::literals::Cnf;
 
 /// Compiles an EQL rule into its detector and prefilter facts, or says why it cannot run.
 pub(crate) fn build(
@@ -126,7 +127,7 @@ pub(crate) fn build(
             time_id,
             tiebreaker_id,
             // The events' own index, as query rule alerts name it (not the rule's patterns).
-            index: crate::alert::CLOUDTRAIL_DATA_STREAM.to_string(),
+            index: dragnet_alert::CLOUDTRAIL_DATA_STREAM.to_string(),
             rule_uuid: rule
                 .kibana
                 .as_ref()
@@ -154,10 +155,6 @@ pub(crate) fn build(
 const RELEASED_BATCH: usize = 64;
 /// Released candidates queued for the streaming matcher before a worker waits to feed them.
 const MAX_RELEASED_BACKLOG: usize = 4096;
-
-/// Default cap on candidate events kept for sorting per sequence rule when the input is not in
-/// time order (`--max-sequence-candidates`).
-pub const DEFAULT_MAX_SEQUENCE_CANDIDATES: usize = 1_000_000;
 
 /// `DRAGNET_SEQUENCE_MEMORY=BYTES`: the reorder window's and the sort buffer's budget per
 /// sequence rule instead of the defaults (32 MiB each). Smaller trades memory for temporary
@@ -219,94 +216,6 @@ pub struct SequenceDetector {
     from_ns: AtomicI64,
     to_ns: AtomicI64,
     finished: Mutex<Finished>,
-}
-
-pub(crate) fn first_text(event: &dyn Event, field: FieldId) -> Option<String> {
-    let mut out = None;
-    event.any(field, &mut |v| {
-        out = Some(v.to_keyword().into_owned());
-        true
-    });
-    out
-}
-
-pub(crate) fn time_of(event: &dyn Event, field: FieldId) -> Option<i128> {
-    let mut out = None;
-    event.any(field, &mut |v| {
-        out = match v {
-            Scalar::Str(s) => s.parse::<Timestamp>().ok().map(|t| t.as_nanosecond()),
-            Scalar::Int(ms) => Some(i128::from(ms) * 1_000_000),
-            _ => None,
-        };
-        out.is_some()
-    });
-    out
-}
-
-/// `event.id` of an ECS document (nested or dotted), else a digest of the document.
-pub(crate) fn document_id(doc: &Value) -> String {
-    doc.pointer("/event/id")
-        .or_else(|| doc.get("event.id"))
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .unwrap_or_else(|| crate::alert::sha256_hex(doc.to_string().as_bytes()))
-}
-
-/// Kibana's `objectPairIntersection`: common keys with equal values; objects recursively;
-/// arrays keep their common elements; keys whose intersection is empty are dropped.
-pub(crate) fn intersection(a: &Value, b: &Value) -> Option<Value> {
-    let (Value::Object(a), Value::Object(b)) = (a, b) else {
-        return None;
-    };
-    let mut out = Map::new();
-    for (key, av) in a {
-        let Some(bv) = b.get(key) else { continue };
-        let v = match (av, bv) {
-            (Value::Object(_), Value::Object(_)) => intersection(av, bv),
-            _ if av == bv => Some(av.clone()),
-            (Value::Array(x), Value::Array(y)) => Some(Value::Array(
-                x.iter().filter(|v| y.contains(v)).cloned().collect(),
-            )),
-            (Value::Array(x), y) => Some(Value::Array(
-                x.iter().filter(|v| *v == y).cloned().collect(),
-            )),
-            (x, Value::Array(y)) => Some(Value::Array(
-                y.iter().filter(|v| *v == x).cloned().collect(),
-            )),
-            _ => None,
-        };
-        if let Some(v) = v {
-            out.insert(key.clone(), v);
-        }
-    }
-    (!out.is_empty()).then_some(Value::Object(out))
-}
-
-/// The ids of a sequence's alerts, as Kibana derives them. `events`: `(_id, _index)` of each
-/// event in order. Building block `i`: `generateBuildingBlockIds` — SHA-256 of the
-/// concatenation, over the blocks, of their ancestors' `id + index` and the rule uuid, then
-/// `i` in decimal. Shell: `generateAlertId` — SHA-256 of its ancestors' `id + index` (each
-/// event, then its building block, whose `_index` is `''` when the shell is built) and the
-/// rule uuid.
-pub(crate) fn group_ids(events: &[(&str, &str)], rule_uuid: &str) -> (Vec<String>, String) {
-    let mut base = String::new();
-    for (id, index) in events {
-        base.push_str(id);
-        base.push_str(index);
-        base.push_str(rule_uuid);
-    }
-    let blocks: Vec<String> = (0..events.len())
-        .map(|i| crate::alert::sha256_hex(format!("{base}{i}").as_bytes()))
-        .collect();
-    let mut shell = String::new();
-    for ((id, index), block) in events.iter().zip(&blocks) {
-        shell.push_str(id);
-        shell.push_str(index);
-        shell.push_str(block);
-    }
-    shell.push_str(rule_uuid);
-    let shell = crate::alert::sha256_hex(shell.as_bytes());
-    (blocks, shell)
 }
 
 impl SequenceDetector {
@@ -383,7 +292,7 @@ impl SequenceDetector {
             paths: JsonPaths::bind(&fields),
             time_id,
             tiebreaker_id,
-            index: crate::alert::CLOUDTRAIL_DATA_STREAM.to_string(),
+            index: dragnet_alert::CLOUDTRAIL_DATA_STREAM.to_string(),
             rule_uuid: rule.rule_id.clone(),
             window_bytes,
             sort_buffer_bytes,
@@ -430,7 +339,7 @@ impl Detector for SequenceDetector {
         self.query.matches(event)
     }
 
-    fn prepare(&self, options: &crate::run::RunOptions) {
+    fn prepare(&self, options: &crate::detector::DetectorOptions) {
         let ns = |t: jiff::Timestamp| i64::try_from(t.as_nanosecond()).ok();
         self.from_ns.store(
             options.from.and_then(ns).unwrap_or(i64::MIN),
@@ -643,39 +552,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn intersection_follows_kibana_object_pair_intersection() {
-        let a = json!({"user": {"name": "alice", "id": 1}, "event": {"action": "A", "category": ["iam", "x"]}, "only_a": 1});
-        let b = json!({"user": {"name": "alice", "id": 2}, "event": {"action": "B", "category": "iam"}});
-        let got = intersection(&a, &b).unwrap();
-        assert_eq!(
-            got,
-            json!({"user": {"name": "alice"}, "event": {"category": ["iam"]}})
-        );
-        assert_eq!(intersection(&json!({"a": 1}), &json!({"a": 2})), None);
-    }
-
-    #[test]
     fn candidate_documents_round_trip_through_deflate() {
         let doc = json!({"user": {"name": "alice"}, "event": {"action": "A", "category": ["iam"]}, "n": 1.5});
         assert_eq!(inflate(&deflate(&doc)), doc);
-    }
-
-    #[test]
-    fn group_ids_follow_kibana_generate_building_block_ids_and_generate_alert_id() {
-        // printf %s 'e1ir1e2ir10' | sha256sum (block 0), ...1 (block 1); the shell hashes
-        // 'e1i' + block0 + 'e2i' + block1 + 'r1'.
-        let (blocks, shell) = group_ids(&[("e1", "i"), ("e2", "i")], "r1");
-        let b0 = crate::alert::sha256_hex(b"e1ir1e2ir10");
-        let b1 = crate::alert::sha256_hex(b"e1ir1e2ir11");
-        assert_eq!(blocks, vec![b0.clone(), b1.clone()]);
-        assert_eq!(
-            shell,
-            crate::alert::sha256_hex(format!("e1i{b0}e2i{b1}r1").as_bytes())
-        );
-        let (other, _) = group_ids(&[("e1", "i"), ("e3", "i")], "r1");
-        assert_ne!(
-            other[0], blocks[0],
-            "a block's id depends on the whole sequence"
-        );
     }
 }

@@ -1,0 +1,314 @@
+//! [`Alert`]: one alert of a run as a typed structure, with its Kibana document beside it.
+//!
+//! The document (see [`crate::document`]) is what json/ndjson output and an alerts index get,
+//! byte for byte. Everything else a consumer needs per alert — the sort key, the group it
+//! belongs to, whether it is a building block, the analyst's columns — is read from that
+//! document once, when the alert is made, so tables, summaries and limits never parse it back.
+
+use jiff::Timestamp;
+use serde_json::Value;
+
+use crate::document::field_strings;
+
+/// Where an alert's source record was in the input: (source, batch, record). Orders the
+/// deliveries of one event (the first one wins) and keeps output independent of threads.
+pub type InputOrder = (usize, u64, usize);
+
+/// The EQL sequence or sample an alert belongs to (`kibana.alert.group.*`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlertGroup {
+    /// `kibana.alert.group.id`.
+    pub id: String,
+    /// `kibana.alert.group.index`: the position of this event in its sequence, for the
+    /// per-event alerts that follow the group's shell alert; `None` for the shell itself.
+    pub index: Option<u64>,
+}
+
+/// The values an analyst triages by, read from the alert document once. Empty when the
+/// document has no such value.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AlertSummary {
+    /// Who acted: `user.name`; else the identity's ARN; else, for the `Root` and `AWSService`
+    /// identity types, the type; else the terms a threshold or new_terms alert is about.
+    pub actor: String,
+    /// `cloud.account.id`.
+    pub account: String,
+    /// `cloud.region`.
+    pub region: String,
+    /// `source.ip`, else `source.address` (a service name such as `ec2.amazonaws.com`).
+    pub source_ip: String,
+    /// `event.action`.
+    pub action: String,
+    /// The resource acted on: the first resource ARN, else the request's main target.
+    pub target: String,
+    /// `user_agent.original`.
+    pub user_agent: String,
+    /// `kibana.alert.reason`.
+    pub reason: String,
+}
+
+/// One alert of a run.
+#[derive(Clone, Debug)]
+pub struct Alert {
+    /// The rule's index in the run's rule reports.
+    pub rule: usize,
+    /// `kibana.alert.uuid`: deterministic, so reruns never duplicate.
+    pub uuid: String,
+    /// The source event's `@timestamp` as written in the document.
+    pub timestamp: String,
+    /// The source event's id (CloudTrail `eventID`).
+    pub event_id: String,
+    /// The sequence or sample this alert belongs to.
+    pub group: Option<AlertGroup>,
+    /// `kibana.alert.building_block_type` is set: Kibana's alerts table hides it by default.
+    /// True for every alert of a rule with `building_block_type`, and for the per-event
+    /// alerts of an EQL sequence or sample (which follow their group's shell alert).
+    pub building_block: bool,
+    pub summary: AlertSummary,
+    /// Where the source record was in the input.
+    pub order: InputOrder,
+    /// [`Alert::timestamp`] parsed, for sorting.
+    pub sort_time: Option<Timestamp>,
+    /// The Kibana document, serialized: a run buffers alerts until the end (to sort them), and
+    /// a `serde_json::Value` takes about five times the memory.
+    json: Box<str>,
+}
+
+impl Alert {
+    /// An alert of rule `rule` (its report index) from its Kibana document.
+    pub fn new(rule: usize, doc: &Value, event_id: &str, order: InputOrder) -> Alert {
+        let timestamp = doc
+            .get("@timestamp")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        Self::with_timestamp(rule, doc, event_id, timestamp, order)
+    }
+
+    /// [`Alert::new`] with the source event's timestamp given (`None`: unknown).
+    pub fn with_timestamp(
+        rule: usize,
+        doc: &Value,
+        event_id: &str,
+        timestamp: Option<String>,
+        order: InputOrder,
+    ) -> Alert {
+        let text = |key: &str| doc.get(key).and_then(Value::as_str).map(str::to_string);
+        let group = text("kibana.alert.group.id").map(|id| AlertGroup {
+            id,
+            index: doc.get("kibana.alert.group.index").and_then(Value::as_u64),
+        });
+        let building_block = doc
+            .get("kibana.alert.building_block_type")
+            .is_some_and(|v| !v.is_null());
+        let sort_time = timestamp.as_deref().and_then(parse_time);
+        Alert {
+            rule,
+            uuid: text("kibana.alert.uuid").unwrap_or_default(),
+            timestamp: timestamp.unwrap_or_default(),
+            event_id: event_id.to_string(),
+            group,
+            building_block,
+            summary: AlertSummary::of(doc),
+            order,
+            sort_time,
+            json: serde_json::to_string(doc)
+                .expect("a JSON value serializes")
+                .into_boxed_str(),
+        }
+    }
+
+    /// Whether this is one event of a sequence or sample, following its group's shell alert.
+    pub fn is_group_member(&self) -> bool {
+        self.group.as_ref().is_some_and(|g| g.index.is_some())
+    }
+
+    /// The group id, when the alert belongs to a sequence or sample.
+    pub fn group_id(&self) -> Option<&str> {
+        self.group.as_ref().map(|g| g.id.as_str())
+    }
+
+    /// The Kibana-shaped alert document.
+    pub fn doc(&self) -> Value {
+        serde_json::from_str(&self.json).expect("an alert is serialized from a JSON value")
+    }
+
+    /// The alert document as compact JSON.
+    pub fn json(&self) -> &str {
+        &self.json
+    }
+
+    /// Replaces the document (suppression adds its fields); the summary is read again.
+    pub fn set_doc(&mut self, doc: &Value) {
+        self.summary = AlertSummary::of(doc);
+        self.json = serde_json::to_string(doc)
+            .expect("a JSON value serializes")
+            .into_boxed_str();
+    }
+}
+
+impl AlertSummary {
+    /// Reads the analyst's values from an alert document.
+    pub fn of(doc: &Value) -> AlertSummary {
+        let first = |path: &str| field_strings(doc, path).into_iter().next();
+        let actor = first("user.name")
+            .or_else(|| first("aws.cloudtrail.user_identity.arn"))
+            .or_else(|| {
+                first("aws.cloudtrail.user_identity.type")
+                    .filter(|t| t == "Root" || t == "AWSService")
+            })
+            .or_else(|| aggregation_terms(doc))
+            .unwrap_or_default();
+        AlertSummary {
+            actor,
+            account: first("cloud.account.id").unwrap_or_default(),
+            region: first("cloud.region").unwrap_or_default(),
+            source_ip: first("source.ip")
+                .or_else(|| first("source.address"))
+                .unwrap_or_default(),
+            action: first("event.action").unwrap_or_default(),
+            target: target(doc),
+            user_agent: first("user_agent.original").unwrap_or_default(),
+            reason: first("kibana.alert.reason").unwrap_or_default(),
+        }
+    }
+}
+
+/// The resource an alert is about: the first resource ARN, else the request's main target.
+fn target(doc: &Value) -> String {
+    [
+        "aws.cloudtrail.resources.arn",
+        "aws.cloudtrail.flattened.request_parameters.instanceIds",
+        "aws.cloudtrail.flattened.request_parameters.imageId",
+        "aws.cloudtrail.flattened.request_parameters.bucketName",
+        "aws.cloudtrail.flattened.request_parameters.userName",
+        "aws.cloudtrail.flattened.request_parameters.roleName",
+        "user.target.name",
+    ]
+    .iter()
+    .find_map(|path| field_strings(doc, path).into_iter().next())
+    .unwrap_or_default()
+}
+
+/// The terms a threshold alert (`kibana.alert.threshold_result.terms`: field/value pairs) or a
+/// new_terms alert (`kibana.alert.new_terms`) is about, as `field=value` joined by `, ` (new
+/// terms: the values alone, in `new_terms_fields` order).
+fn aggregation_terms(doc: &Value) -> Option<String> {
+    // The threshold detector writes `kibana.alert.threshold_result` as an object holding
+    // `terms` (as Kibana does); a flattened key is read too.
+    let terms = doc
+        .get("kibana.alert.threshold_result")
+        .and_then(|r| r.get("terms"))
+        .or_else(|| doc.get("kibana.alert.threshold_result.terms"));
+    if let Some(Value::Array(terms)) = terms {
+        let parts: Vec<String> = terms
+            .iter()
+            .filter_map(|t| {
+                let field = t.get("field")?.as_str()?;
+                let value = match t.get("value")? {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                Some(format!("{field}={value}"))
+            })
+            .collect();
+        if !parts.is_empty() {
+            return Some(parts.join(", "));
+        }
+    }
+    let values = field_strings(doc, "kibana.alert.new_terms");
+    (!values.is_empty()).then(|| values.join(", "))
+}
+
+/// An alert time: RFC 3339, or a date-time without offset (UTC, as Elasticsearch reads it).
+pub fn parse_time(s: &str) -> Option<Timestamp> {
+    s.parse::<Timestamp>().ok().or_else(|| {
+        s.parse::<jiff::civil::DateTime>()
+            .ok()
+            .and_then(|dt| dt.to_zoned(jiff::tz::TimeZone::UTC).ok())
+            .map(|z| z.timestamp())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_alert_reads_its_group_building_block_and_summary_once() {
+        let doc = json!({
+            "@timestamp": "2024-05-01T10:00:00Z",
+            "kibana.alert.uuid": "u1",
+            "kibana.alert.group.id": "g1",
+            "kibana.alert.group.index": 1,
+            "kibana.alert.building_block_type": "default",
+            "kibana.alert.reason": "why",
+            "user": {"name": "alice"},
+            "cloud": {"account": {"id": "111122223333"}, "region": "eu-west-1"},
+            "source": {"ip": "1.2.3.4"},
+            "event": {"action": "SendCommand"},
+            "aws": {"cloudtrail": {"resources": {"arn": ["arn:aws:ec2:::i-1", "arn:2"]}}},
+        });
+        let a = Alert::new(3, &doc, "e1", (0, 0, 0));
+        assert_eq!(a.uuid, "u1");
+        assert_eq!(a.timestamp, "2024-05-01T10:00:00Z");
+        assert_eq!(
+            a.group,
+            Some(AlertGroup {
+                id: "g1".into(),
+                index: Some(1)
+            })
+        );
+        assert!(a.building_block && a.is_group_member());
+        assert_eq!(
+            a.summary,
+            AlertSummary {
+                actor: "alice".into(),
+                account: "111122223333".into(),
+                region: "eu-west-1".into(),
+                source_ip: "1.2.3.4".into(),
+                action: "SendCommand".into(),
+                target: "arn:aws:ec2:::i-1".into(),
+                user_agent: String::new(),
+                reason: "why".into(),
+            }
+        );
+        assert_eq!(a.doc(), doc);
+    }
+
+    #[test]
+    fn the_actor_falls_back_to_the_arn_the_identity_type_then_the_terms() {
+        let arn = json!({"aws": {"cloudtrail": {"user_identity": {
+            "arn": "arn:aws:sts::1:assumed-role/r/s", "type": "AssumedRole"}}}});
+        assert_eq!(
+            AlertSummary::of(&arn).actor,
+            "arn:aws:sts::1:assumed-role/r/s"
+        );
+        let service = json!({"aws.cloudtrail.user_identity.type": "AWSService"});
+        assert_eq!(AlertSummary::of(&service).actor, "AWSService");
+        let other_type = json!({"aws.cloudtrail.user_identity.type": "IAMUser"});
+        assert_eq!(AlertSummary::of(&other_type).actor, "");
+        let threshold = json!({"kibana.alert.threshold_result.terms": [
+            {"field": "source.ip", "value": "1.2.3.4"},
+            {"field": "cloud.account.id", "value": "1"}]});
+        assert_eq!(
+            AlertSummary::of(&threshold).actor,
+            "source.ip=1.2.3.4, cloud.account.id=1"
+        );
+        // The shape the threshold detector writes.
+        let nested = json!({"kibana.alert.threshold_result": {"count": 40, "terms": [
+            {"field": "user.id", "value": "AIDA1"}]}});
+        assert_eq!(AlertSummary::of(&nested).actor, "user.id=AIDA1");
+        let new_terms = json!({"kibana.alert.new_terms": ["AKIA1", "1.2.3.4"]});
+        assert_eq!(AlertSummary::of(&new_terms).actor, "AKIA1, 1.2.3.4");
+    }
+
+    #[test]
+    fn times_without_offset_are_utc() {
+        assert_eq!(
+            parse_time("2024-05-01T10:00:00"),
+            parse_time("2024-05-01T10:00:00Z")
+        );
+        assert!(parse_time("yesterday").is_none());
+    }
+}
