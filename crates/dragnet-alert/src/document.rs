@@ -9,6 +9,9 @@
 //! - `kibana.alert.rule.uuid` is the Kibana saved-object id when the rule came from a Kibana
 //!   export, else the rule's `rule_id` (a TOML rule has no saved object).
 
+use std::ops::ControlFlow;
+
+use dragnet_event::{PathKeys, values_at};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
@@ -98,32 +101,16 @@ fn hex(bytes: &[u8]) -> String {
 /// Every leaf value at dotted `path` in `doc`, as strings, whether the document stores it nested
 /// (`{"user":{"name":…}}`), dotted (`{"user.name":…}`) or mixed. Arrays flatten; `null` is absent.
 pub fn field_strings(doc: &Value, path: &str) -> Vec<String> {
-    let segs: Vec<&str> = path.split('.').collect();
     let mut out = Vec::new();
-    collect(doc, &segs, &mut out);
-    out
-}
-
-fn collect(value: &Value, segs: &[&str], out: &mut Vec<String>) {
-    match value {
-        Value::Array(items) => items.iter().for_each(|v| collect(v, segs, out)),
-        Value::Object(map) if !segs.is_empty() => {
-            let mut key = String::new();
-            for i in 0..segs.len() {
-                if i > 0 {
-                    key.push('.');
-                }
-                key.push_str(segs[i]);
-                if let Some(v) = map.get(&key) {
-                    collect(v, &segs[i + 1..], out);
-                }
-            }
+    let _ = values_at(doc, PathKeys::parse(path).rows(), &mut |v| {
+        match v {
+            Value::String(s) => out.push(s.clone()),
+            Value::Null | Value::Object(_) => {}
+            other => out.push(other.to_string()),
         }
-        _ if !segs.is_empty() => {}
-        Value::Null | Value::Object(_) => {}
-        Value::String(s) => out.push(s.clone()),
-        other => out.push(other.to_string()),
-    }
+        ControlFlow::Continue(())
+    });
+    out
 }
 
 /// Kibana's `kibana.alert.reason`, as `buildReasonMessageUtil` (security_solution

@@ -4,7 +4,9 @@ use std::cell::OnceCell;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 
-use dragnet_event::{Event, FieldId, FieldTable, JsonEvent, JsonPaths, Scalar};
+use dragnet_event::{
+    Event, FieldId, FieldTable, JsonEvent, JsonPaths, PathKeys, Scalar, leaves, values_at,
+};
 use serde_json::{Map, Value};
 
 use crate::geo::Geo;
@@ -85,12 +87,14 @@ enum Binding {
         source: Source,
         name: &'static str,
         sub: Vec<String>,
+        /// `sub` prepared for [`values_at`] (group outputs are JSON values).
+        sub_keys: PathKeys,
     },
     /// `event.original`.
     Original,
     /// A name that is an object above catalog fields (`user`, `aws.cloudtrail.user_identity`):
     /// answered from the full document.
-    Document(Vec<String>),
+    Document(PathKeys),
 }
 
 /// Maps raw CloudTrail records for one set of fields. Build once per run, share across threads.
@@ -165,6 +169,7 @@ fn binding(name: &str) -> Binding {
             source: *s,
             name: n,
             sub: Vec::new(),
+            sub_keys: PathKeys::default(),
         };
     }
     // Below an object-valued field: `aws.cloudtrail.flattened.request_parameters.instanceId`.
@@ -175,10 +180,11 @@ fn binding(name: &str) -> Binding {
         })
         .max_by_key(|(n, _)| n.len());
     if let Some((n, s)) = below {
-        let sub = name[n.len() + 1..].split('.').map(str::to_owned).collect();
+        let sub: Vec<String> = name[n.len() + 1..].split('.').map(str::to_owned).collect();
         return Binding::Catalog {
             source: *s,
             name: n,
+            sub_keys: PathKeys::new(&sub),
             sub,
         };
     }
@@ -186,7 +192,7 @@ fn binding(name: &str) -> Binding {
         n.len() > name.len() && n.starts_with(name) && n.as_bytes()[name.len()] == b'.'
     });
     if above {
-        return Binding::Document(name.split('.').map(str::to_owned).collect());
+        return Binding::Document(PathKeys::parse(name));
     }
     Binding::Absent
 }
@@ -331,8 +337,15 @@ impl Event for CloudTrailEvent<'_> {
                 }
                 ControlFlow::Continue(())
             }
-            Binding::Document(path) => walk_value(self.document(), path, visit),
-            Binding::Catalog { source, name, sub } => match source {
+            Binding::Document(keys) => {
+                values_at(self.document(), keys.rows(), &mut |v| leaves(v, visit))
+            }
+            Binding::Catalog {
+                source,
+                name,
+                sub,
+                sub_keys,
+            } => match source {
                 Source::Const(c) => {
                     if sub.is_empty() {
                         visit(Scalar::Str(c))?;
@@ -359,7 +372,7 @@ impl Event for CloudTrailEvent<'_> {
                     ControlFlow::Continue(())
                 }
                 Source::Group(g) => match self.group(*g).get(name) {
-                    Some(v) => walk_value(v, sub, visit),
+                    Some(v) => values_at(v, sub_keys.rows(), &mut |v| leaves(v, visit)),
                     None => ControlFlow::Continue(()),
                 },
             },
@@ -415,48 +428,6 @@ fn walk_node(
                     continue;
                 }
                 walk_node(v, &[], visit)?;
-            }
-            ControlFlow::Continue(())
-        }
-    }
-}
-
-fn walk_value(
-    value: &Value,
-    segs: &[String],
-    visit: &mut dyn FnMut(Scalar<'_>) -> ControlFlow<()>,
-) -> ControlFlow<()> {
-    match value {
-        Value::Array(items) => {
-            for item in items {
-                walk_value(item, segs, visit)?;
-            }
-            ControlFlow::Continue(())
-        }
-        Value::Object(map) if !segs.is_empty() => {
-            let mut key = String::new();
-            for i in 0..segs.len() {
-                if i > 0 {
-                    key.push('.');
-                }
-                key.push_str(&segs[i]);
-                if let Some(v) = map.get(key.as_str()) {
-                    walk_value(v, &segs[i + 1..], visit)?;
-                }
-            }
-            ControlFlow::Continue(())
-        }
-        _ if !segs.is_empty() => ControlFlow::Continue(()),
-        Value::Null => ControlFlow::Continue(()),
-        Value::Bool(b) => visit(Scalar::Bool(*b)),
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => visit(Scalar::Int(i)),
-            None => visit(Scalar::Float(n.as_f64().unwrap_or(f64::NAN))),
-        },
-        Value::String(s) => visit(Scalar::Str(s)),
-        Value::Object(map) => {
-            for v in map.values() {
-                walk_value(v, &[], visit)?;
             }
             ControlFlow::Continue(())
         }

@@ -7,7 +7,7 @@ use dragnet_rules::{Language, Rule, TypeParams};
 use crate::accounting::RuleStatus;
 use crate::detector::Detector;
 use crate::exceptions::Prepared;
-use crate::query::KqlDetector;
+use crate::query::QueryDetector;
 
 /// Builds the detector of `rule` (any type), compiled against `schema` into the shared field
 /// table `fields`, with its required literals for the prefilter; or says why it cannot run.
@@ -46,7 +46,7 @@ pub fn build_detector(
                     reason: format!("KQL does not compile: {e}"),
                 })?;
             let cnf = compiled.required_literals();
-            Ok((Box::new(KqlDetector::new(compiled)), cnf))
+            Ok((Box::new(QueryDetector::new(compiled)), cnf))
         }
         (TypeParams::Eql { .. }, _) => crate::eql::build(rule, schema, fields, notes),
         (TypeParams::Threshold(t), _) => {

@@ -23,14 +23,15 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 
-use dragnet_eql::{CompileOptions, CompiledQuery, Explanation, QueryKind};
-use dragnet_event::{Event, FieldId, FieldTable, JsonPaths, OwnedScalar};
+use dragnet_eql::{CompileOptions, CompiledQuery, QueryKind};
+use dragnet_event::{Event, FieldId, FieldTable, JsonPaths};
 use dragnet_rules::{Rule, TypeParams};
 use serde_json::{Map, Value, json};
 
 use crate::accounting::RuleStatus;
 use crate::aggregate::{first_text, time_of};
 use crate::detector::{DEFAULT_MAX_SEQUENCE_CANDIDATES, Detection, Detector};
+use crate::query::QueryDetector;
 use crate::sequence_order::{
     Budgets, Candidate, DEFAULT_SORT_BUFFER_BYTES, DEFAULT_WINDOW_BYTES, FeedMode, Key, Matching,
     SequenceFeed,
@@ -38,20 +39,6 @@ use crate::sequence_order::{
 #[cfg(test)]
 use crate::sequence_order::{deflate, inflate};
 use dragnet_alert::group::{document_id, group_ids, intersection};
-
-/// An EQL event query: the compiled query decides per event.
-pub struct EqlDetector {
-    query: CompiledQuery,
-}
-
-impl Detector for EqlDetector {
-    fn on_event(&self, event: &dyn Event, explain: bool, out: &mut Vec<Detection>) {
-        if self.query.matches(event) {
-            let explanation = explain.then(|| to_json(&self.query.explain(event)));
-            out.push(Detection::ThisEvent { explanation });
-        }
-    }
-}
 
 pub(crate) use dragnet_event::literals::Cnf;
 
@@ -148,7 +135,7 @@ pub(crate) fn build(
         };
         return Ok((Box::new(detector), cnf));
     }
-    Ok((Box::new(EqlDetector { query: compiled }), cnf))
+    Ok((Box::new(QueryDetector::new(compiled)), cnf))
 }
 
 /// Released candidates queued before a worker feeds them to the streaming matcher.
@@ -523,28 +510,6 @@ impl Detector for SequenceDetector {
             });
         }
     }
-}
-
-/// `{"matched", "clause", "how", "values", "children"}`, recursively.
-fn to_json(e: &Explanation) -> Value {
-    let mut out = json!({"matched": e.matched, "clause": e.clause});
-    if !e.how.is_empty() {
-        out["how"] = json!(e.how);
-        out["values"] = e
-            .values
-            .iter()
-            .map(|v| match v {
-                OwnedScalar::Str(s) => json!(s),
-                OwnedScalar::Int(i) => json!(i),
-                OwnedScalar::Float(f) => json!(f),
-                OwnedScalar::Bool(b) => json!(b),
-            })
-            .collect();
-    }
-    if !e.children.is_empty() {
-        out["children"] = e.children.iter().map(to_json).collect();
-    }
-    out
 }
 
 #[cfg(test)]

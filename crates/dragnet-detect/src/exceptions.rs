@@ -38,8 +38,8 @@ use std::sync::{Arc, Mutex};
 use dragnet_event::{Event, FieldId, FieldTable};
 use dragnet_kql::CompiledQuery;
 use dragnet_rules::Rule;
+use dragnet_rules::exception_list::{Entry, ExceptionItem, ExceptionLists, ExceptionProblem};
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::accounting::RuleStatus;
 use crate::aggregate::EventFields;
@@ -62,67 +62,6 @@ pub struct Extras {
     pub to: Option<jiff::Timestamp>,
 }
 
-/// A problem in an exception file: where and why. The rest of the file is still used.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ExceptionProblem {
-    pub source: String,
-    pub line: usize,
-    pub message: String,
-}
-
-impl std::fmt::Display for ExceptionProblem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}: {}", self.source, self.line, self.message)
-    }
-}
-
-/// One exception list entry.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Entry {
-    Match {
-        field: String,
-        value: String,
-        excluded: bool,
-    },
-    MatchAny {
-        field: String,
-        values: Vec<String>,
-        excluded: bool,
-    },
-    Exists {
-        field: String,
-        excluded: bool,
-    },
-    Wildcard {
-        field: String,
-        value: String,
-        excluded: bool,
-    },
-    List {
-        field: String,
-        list_id: String,
-        excluded: bool,
-    },
-    Nested {
-        field: String,
-        entries: Vec<Entry>,
-    },
-}
-
-/// One exception item: its entries must all hold.
-#[derive(Clone, Debug)]
-pub struct ExceptionItem {
-    pub list_id: String,
-    pub item_id: String,
-    pub name: String,
-    pub namespace_type: String,
-    pub os_types: Vec<String>,
-    pub expire_time: Option<jiff::Timestamp>,
-    pub entries: Vec<Entry>,
-    /// `file:line` the item was read from.
-    pub origin: String,
-}
-
 /// An event an exception kept from a rule.
 #[derive(Clone, Debug, Serialize)]
 pub struct Suppressed {
@@ -137,18 +76,14 @@ pub struct Suppressed {
     pub timestamp: Option<String>,
 }
 
-/// Exception lists and items read from Kibana exports, plus what they suppressed during a run.
+/// Exception lists read from Kibana exports ([`ExceptionLists`]), plus what they suppressed
+/// during a run.
 #[derive(Default)]
 pub struct ExceptionSet {
-    /// `list_id` -> (name, source) of every list header read.
-    lists: BTreeMap<String, String>,
-    items: Vec<ExceptionItem>,
-    problems: Vec<ExceptionProblem>,
+    lists: ExceptionLists,
     /// Per (rule_id, item_id): count; the details only when the run explains.
     counts: Mutex<BTreeMap<(String, String), u64>>,
     details: Mutex<Vec<Suppressed>>,
-    /// Value lists (`list` entries) by list id: one value per line, as Kibana exports them.
-    value_lists: BTreeMap<String, Arc<Vec<String>>>,
 }
 
 impl ExceptionSet {
@@ -156,83 +91,27 @@ impl ExceptionSet {
         Self::default()
     }
 
-    /// Reads a Kibana exception list export (NDJSON: list headers, items, an export summary).
-    /// Bad lines are recorded as [`ExceptionProblem`]s and skipped.
+    /// Reads a Kibana exception list export (see [`ExceptionLists::add_ndjson`]).
     pub fn add_ndjson(&mut self, source: &str, text: &str) {
-        for (index, line) in text.lines().enumerate() {
-            let line_no = index + 1;
-            let trimmed = line.trim();
-            if trimmed.is_empty() {
-                continue;
-            }
-            let mut problem = |message: String| {
-                self.problems.push(ExceptionProblem {
-                    source: source.to_string(),
-                    line: line_no,
-                    message,
-                })
-            };
-            let value: Value = match serde_json::from_str(trimmed) {
-                Ok(v) => v,
-                Err(e) => {
-                    problem(format!("not valid JSON: {e}; line skipped"));
-                    continue;
-                }
-            };
-            let Some(obj) = value.as_object() else {
-                problem("not a JSON object; line skipped".into());
-                continue;
-            };
-            if obj.keys().any(|k| k.starts_with("exported_")) {
-                continue; // the export summary
-            }
-            let text = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_string);
-            let Some(list_id) = text("list_id") else {
-                problem(
-                    "neither an exception list nor an item (no `list_id`); line skipped".into(),
-                );
-                continue;
-            };
-            if !obj.contains_key("entries") {
-                // A list header.
-                let name = text("name").unwrap_or_else(|| list_id.clone());
-                self.lists.insert(list_id, name);
-                continue;
-            }
-            let origin = format!("{source}:{line_no}");
-            match parse_item(obj, list_id, origin) {
-                Ok(item) => self.items.push(item),
-                Err(e) => problem(format!("{e}; item skipped")),
-            }
-        }
+        self.lists.add_ndjson(source, text);
     }
 
-    /// Adds a value list (the text of Kibana's value list export: one value per line) for the
-    /// `list` entries naming `list_id`.
+    /// Adds a value list for the `list` entries naming `list_id`.
     pub fn add_value_list(&mut self, list_id: &str, text: &str) {
-        let values = text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(str::to_string)
-            .collect();
-        self.value_lists
-            .insert(list_id.to_string(), Arc::new(values));
+        self.lists.add_value_list(list_id, text);
     }
 
     /// Reads an export file.
     pub fn add_file(&mut self, path: &Path) -> std::io::Result<()> {
-        let text = std::fs::read_to_string(path)?;
-        self.add_ndjson(&path.display().to_string(), &text);
-        Ok(())
+        self.lists.add_file(path)
     }
 
     pub fn items(&self) -> &[ExceptionItem] {
-        &self.items
+        self.lists.items()
     }
 
     pub fn problems(&self) -> &[ExceptionProblem] {
-        &self.problems
+        self.lists.problems()
     }
 
     /// `(rule_id, item_id, events suppressed)` after a run, sorted.
@@ -286,121 +165,6 @@ impl ExceptionSet {
                 });
         }
     }
-}
-
-fn parse_item(
-    obj: &serde_json::Map<String, Value>,
-    list_id: String,
-    origin: String,
-) -> Result<ExceptionItem, String> {
-    let text = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_string);
-    let item_id = text("item_id").ok_or("item without `item_id`")?;
-    let entries = obj
-        .get("entries")
-        .and_then(Value::as_array)
-        .ok_or("`entries` is not an array")?;
-    if entries.is_empty() {
-        return Err(format!("item {item_id} has no entries"));
-    }
-    let entries = entries
-        .iter()
-        .map(|e| parse_entry(e, false))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("item {item_id}: {e}"))?;
-    let expire_time = match text("expire_time") {
-        Some(t) => Some(
-            t.parse::<jiff::Timestamp>()
-                .map_err(|e| format!("item {item_id}: expire_time {t:?}: {e}"))?,
-        ),
-        None => None,
-    };
-    Ok(ExceptionItem {
-        list_id,
-        name: text("name").unwrap_or_else(|| item_id.clone()),
-        item_id,
-        namespace_type: text("namespace_type").unwrap_or_else(|| "single".into()),
-        os_types: obj
-            .get("os_types")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default(),
-        expire_time,
-        entries,
-        origin,
-    })
-}
-
-fn parse_entry(entry: &Value, in_nested: bool) -> Result<Entry, String> {
-    let text = |k: &str| entry.get(k).and_then(Value::as_str).map(str::to_string);
-    let field = text("field").ok_or("entry without `field`")?;
-    let kind = text("type").ok_or_else(|| format!("entry on {field} without `type`"))?;
-    let excluded = match text("operator").as_deref() {
-        Some("included") | None if kind == "nested" => false,
-        Some("included") => false,
-        Some("excluded") => true,
-        Some(other) => return Err(format!("entry on {field}: unknown operator {other:?}")),
-        None => return Err(format!("entry on {field} without `operator`")),
-    };
-    let value_text =
-        || text("value").ok_or_else(|| format!("{kind} entry on {field} without a string `value`"));
-    Ok(match kind.as_str() {
-        "match" => Entry::Match {
-            value: value_text()?,
-            field,
-            excluded,
-        },
-        "match_any" => {
-            let values: Vec<String> = entry
-                .get("value")
-                .and_then(Value::as_array)
-                .ok_or_else(|| format!("match_any entry on {field}: `value` is not an array"))?
-                .iter()
-                .map(|v| v.as_str().map(str::to_string))
-                .collect::<Option<_>>()
-                .ok_or_else(|| format!("match_any entry on {field}: values must be strings"))?;
-            if values.is_empty() {
-                return Err(format!("match_any entry on {field} has no values"));
-            }
-            Entry::MatchAny {
-                field,
-                values,
-                excluded,
-            }
-        }
-        "exists" => Entry::Exists { field, excluded },
-        "wildcard" => Entry::Wildcard {
-            value: value_text()?,
-            field,
-            excluded,
-        },
-        "list" => Entry::List {
-            list_id: entry
-                .get("list")
-                .and_then(|l| l.get("id"))
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
-            field,
-            excluded,
-        },
-        "nested" if !in_nested => {
-            let entries = entry
-                .get("entries")
-                .and_then(Value::as_array)
-                .ok_or_else(|| format!("nested entry on {field}: `entries` is not an array"))?
-                .iter()
-                .map(|e| parse_entry(e, true))
-                .collect::<Result<Vec<_>, _>>()?;
-            Entry::Nested { field, entries }
-        }
-        "nested" => return Err(format!("nested entry on {field} inside a nested entry")),
-        other => return Err(format!("entry on {field}: unknown type {other:?}")),
-    })
 }
 
 /// Escapes a field name for KQL.
@@ -719,10 +483,10 @@ impl Prepared {
         let mut missing: Vec<&str> = wanted
             .iter()
             .copied()
-            .filter(|id| !set.items.iter().any(|i| i.list_id == *id))
+            .filter(|id| !set.items().iter().any(|i| i.list_id == *id))
             .collect();
         missing.sort();
-        for item in &set.items {
+        for item in set.items() {
             let applies =
                 wanted.contains(item.list_id.as_str()) || !self.referenced.contains(&item.list_id);
             if !applies {
@@ -735,7 +499,7 @@ impl Prepared {
                 ));
                 continue;
             }
-            match compile_item(item, &set.value_lists, schema, fields) {
+            match compile_item(item, set.lists.value_lists(), schema, fields) {
                 Ok(c) => compiled.push(c),
                 Err(reason) => notes.push(format!(
                     "exception item {} ({}) not applied: {reason}",
@@ -913,6 +677,8 @@ impl Detector for Excepted {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dragnet_rules::exception_list::parse_entry;
+    use serde_json::Value;
 
     #[test]
     fn wildcard_semantics() {

@@ -4,22 +4,7 @@
 
 use std::fmt::{self, Display, Write};
 
-/// Byte range of a piece of the query text.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct Span {
-    pub start: usize,
-    pub end: usize,
-}
-
-impl Span {
-    pub fn new(start: usize, end: usize) -> Self {
-        Self { start, end }
-    }
-
-    pub fn to(self, other: Span) -> Span {
-        Span::new(self.start.min(other.start), self.end.max(other.end))
-    }
-}
+pub use dragnet_query::Span;
 
 /// A whole statement: a query followed by pipes.
 #[derive(Clone, Debug, PartialEq)]

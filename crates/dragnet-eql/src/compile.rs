@@ -15,10 +15,9 @@
 pub use dragnet_event::RequiredLiteral;
 use dragnet_event::literals;
 use std::borrow::Cow;
-use std::fmt;
 use std::net::Ipv6Addr;
 
-use dragnet_event::{Event, FieldId, FieldTable, OwnedScalar, Scalar};
+use dragnet_event::{Event, FieldId, FieldTable, Scalar};
 use dragnet_schema::{FieldDef, FieldType, Resolved, Schema};
 
 use crate::ast::{
@@ -30,88 +29,7 @@ use crate::values::{
     IpNet, Val, Wildcard, compare, fold, java_double, lucene_regex, parse_date_millis, parse_ip,
 };
 
-/// Why a query cannot run, with the position of the clause at fault.
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
-#[error("{message}")]
-pub struct CompileError {
-    /// Byte range of the offending clause in the query text.
-    pub span: Span,
-    pub message: String,
-}
-
-impl CompileError {
-    fn new(span: Span, message: impl Into<String>) -> Self {
-        Self {
-            span,
-            message: message.into(),
-        }
-    }
-}
-
-/// A field a compiled query reads.
-#[derive(Clone, Debug, PartialEq)]
-pub struct QueryField {
-    pub name: String,
-    pub id: FieldId,
-    /// Elasticsearch type from the schema; `None` when unknown (dynamic mapping decides).
-    pub ty: Option<FieldType>,
-}
-
-/// Which clause decided a match, on which values (see [`CompiledQuery::explain`]).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Explanation {
-    pub matched: bool,
-    /// The clause in canonical EQL (`event.action == "X"`, `and`, `or`, `not`).
-    pub clause: String,
-    /// For field clauses: the field's values in the event (empty when missing).
-    pub values: Vec<OwnedScalar>,
-    /// How the clause was evaluated.
-    pub how: String,
-    pub children: Vec<Explanation>,
-}
-
-impl fmt::Display for Explanation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.write(f, 0)
-    }
-}
-
-impl Explanation {
-    fn write(&self, f: &mut fmt::Formatter<'_>, depth: usize) -> fmt::Result {
-        let pad = "  ".repeat(depth);
-        let verdict = if self.matched { "MATCH" } else { "NO MATCH" };
-        write!(f, "{pad}{verdict} {}", self.clause)?;
-        if !self.how.is_empty() {
-            write!(f, " [{}]", self.how)?;
-            if self.values.is_empty() {
-                f.write_str(" — field missing")?;
-            } else {
-                let shown: Vec<String> = self
-                    .values
-                    .iter()
-                    .take(5)
-                    .map(|v| match v {
-                        OwnedScalar::Str(s) => {
-                            format!("{:?}", s.chars().take(120).collect::<String>())
-                        }
-                        OwnedScalar::Int(i) => i.to_string(),
-                        OwnedScalar::Float(x) => x.to_string(),
-                        OwnedScalar::Bool(b) => b.to_string(),
-                    })
-                    .collect();
-                write!(f, " — values: {}", shown.join(", "))?;
-                if self.values.len() > 5 {
-                    write!(f, " (+{} more)", self.values.len() - 5)?;
-                }
-            }
-        }
-        writeln!(f)?;
-        for c in &self.children {
-            c.write(f, depth + 1)?;
-        }
-        Ok(())
-    }
-}
+pub use dragnet_query::{CompileError, Explanation, QueryField};
 
 /// How a field's values are indexed, from its mapping.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -1793,6 +1711,16 @@ impl CompiledQuery {
     /// The query in canonical EQL.
     pub fn canonical(&self) -> &str {
         &self.canonical
+    }
+}
+
+impl dragnet_query::EventMatcher for CompiledQuery {
+    fn matches(&self, event: &dyn Event) -> bool {
+        CompiledQuery::matches(self, event)
+    }
+
+    fn explain(&self, event: &dyn Event) -> Explanation {
+        CompiledQuery::explain(self, event)
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::ops::ControlFlow;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::{Event, FieldId, FieldTable, Scalar};
 
@@ -10,9 +10,9 @@ use crate::{Event, FieldId, FieldTable, Scalar};
 #[derive(Clone, Debug, Default)]
 pub struct JsonPaths {
     segments: Vec<Vec<String>>,
-    /// Per field, per segment `j`: the dotted keys starting there (`segs[j..=j+k].join(".")`
-    /// at `k`), so lookups of `{"a.b": …}`-style keys never allocate per event.
-    dotted: Vec<Vec<Vec<String>>>,
+    /// Per field: its keys for [`values_at`], so lookups of `{"a.b": …}`-style keys never
+    /// allocate per event.
+    keys: Vec<PathKeys>,
 }
 
 impl JsonPaths {
@@ -21,16 +21,39 @@ impl JsonPaths {
             .iter()
             .map(|(_, name)| name.split('.').map(str::to_owned).collect())
             .collect();
-        let dotted = segments.iter().map(|segs| dotted_keys(segs)).collect();
-        Self { segments, dotted }
+        let keys = segments.iter().map(|segs| PathKeys::new(segs)).collect();
+        Self { segments, keys }
     }
 }
 
-/// `rows[j][k]` = `segs[j..=j + k].join(".")`.
-fn dotted_keys(segs: &[String]) -> Vec<Vec<String>> {
-    (0..segs.len())
-        .map(|j| (j..segs.len()).map(|end| segs[j..=end].join(".")).collect())
-        .collect()
+/// A field path prepared for [`values_at`]: `rows()[j][k]` is the dotted key made of segments
+/// `j..=j + k` (`a`, `a.b`, `a.b.c`; `b`, `b.c`; `c` for `a.b.c`), so that a walk tries every
+/// way a document may store the path without building keys.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PathKeys {
+    rows: Vec<Vec<String>>,
+}
+
+impl PathKeys {
+    /// The keys of a path given as its segments.
+    pub fn new<S: AsRef<str>>(segments: &[S]) -> Self {
+        let segs: Vec<&str> = segments.iter().map(AsRef::as_ref).collect();
+        PathKeys {
+            rows: (0..segs.len())
+                .map(|j| (j..segs.len()).map(|end| segs[j..=end].join(".")).collect())
+                .collect(),
+        }
+    }
+
+    /// The keys of a dotted field name (`user.name`).
+    pub fn parse(field: &str) -> Self {
+        Self::new(&field.split('.').collect::<Vec<_>>())
+    }
+
+    /// The rows still to consume; `&rows()[n..]` walks the path after its first `n` segments.
+    pub fn rows(&self) -> &[Vec<String>] {
+        &self.rows
+    }
 }
 
 /// A JSON document seen as indexed fields. Dotted keys (`{"event.action": …}`) and nested
@@ -52,10 +75,10 @@ impl Event for JsonEvent<'_> {
         field: FieldId,
         visit: &mut dyn FnMut(Scalar<'_>) -> ControlFlow<()>,
     ) -> ControlFlow<()> {
-        let Some(rows) = self.paths.dotted.get(field.index()) else {
+        let Some(keys) = self.paths.keys.get(field.index()) else {
             return ControlFlow::Continue(());
         };
-        walk(self.doc, rows, visit)
+        values_at(self.doc, keys.rows(), &mut |v| leaves(v, visit))
     }
 
     fn to_document(&self) -> Option<Value> {
@@ -75,8 +98,14 @@ impl Event for JsonEvent<'_> {
         visit: &mut dyn FnMut(&dyn Event) -> ControlFlow<()>,
     ) -> Option<ControlFlow<()>> {
         let segs = self.paths.segments.get(path.index())?;
+        let keys = self.paths.keys.get(path.index())?;
         let mut objects = Vec::new();
-        nested_objects(self.doc, segs, &mut objects);
+        let _ = values_at(self.doc, keys.rows(), &mut |v| {
+            if v.is_object() {
+                objects.push(v);
+            }
+            ControlFlow::Continue(())
+        });
         for object in objects {
             let nested = NestedJsonEvent {
                 parent: self,
@@ -131,27 +160,6 @@ fn all_leaves(
     }
 }
 
-/// The objects at `segs` below `value` (arrays flattened), as nested documents.
-fn nested_objects<'v>(value: &'v Value, segs: &[String], out: &mut Vec<&'v Value>) {
-    match value {
-        Value::Array(items) => items.iter().for_each(|i| nested_objects(i, segs, out)),
-        Value::Object(map) if !segs.is_empty() => {
-            let mut key = String::new();
-            for i in 0..segs.len() {
-                if i > 0 {
-                    key.push('.');
-                }
-                key.push_str(&segs[i]);
-                if let Some(v) = map.get(key.as_str()) {
-                    nested_objects(v, &segs[i + 1..], out);
-                }
-            }
-        }
-        Value::Object(_) => out.push(value),
-        _ => {}
-    }
-}
-
 /// One object of a nested array, answering `path.sub` fields from the object and other
 /// fields from the whole document.
 struct NestedJsonEvent<'a> {
@@ -166,55 +174,58 @@ impl Event for NestedJsonEvent<'_> {
         field: FieldId,
         visit: &mut dyn FnMut(Scalar<'_>) -> ControlFlow<()>,
     ) -> ControlFlow<()> {
-        let (Some(segs), Some(rows)) = (
+        let (Some(segs), Some(keys)) = (
             self.parent.paths.segments.get(field.index()),
-            self.parent.paths.dotted.get(field.index()),
+            self.parent.paths.keys.get(field.index()),
         ) else {
             return ControlFlow::Continue(());
         };
         if segs.len() > self.path.len() && segs[..self.path.len()] == *self.path {
-            walk(self.object, &rows[self.path.len()..], visit)
+            let rest = &keys.rows()[self.path.len()..];
+            values_at(self.object, rest, &mut |v| leaves(v, visit))
         } else {
             self.parent.visit(field, visit)
         }
     }
 }
 
-/// Walks the remaining path, given as the rows of [`dotted_keys`] still to consume.
-fn walk(
-    value: &Value,
+/// The one walk of a JSON document by field path, as Elasticsearch indexes it: calls `visit`
+/// with every value at the path given by `rows` (see [`PathKeys`]), where dotted keys and
+/// nested objects are equivalent in any mix (`{"a":{"b.c":…}}`, `{"a.b":{"c":…}}`,
+/// `{"a.b.c":…}` …) and arrays are flattened, on the way and at the end. The values are never
+/// arrays; `null`s and objects are passed on (callers decide: [`leaves`] skips `null` and
+/// yields an object's leaves).
+pub fn values_at<'v>(
+    value: &'v Value,
     rows: &[Vec<String>],
-    visit: &mut dyn FnMut(Scalar<'_>) -> ControlFlow<()>,
+    visit: &mut dyn FnMut(&'v Value) -> ControlFlow<()>,
 ) -> ControlFlow<()> {
     match value {
         Value::Array(items) => {
             for item in items {
-                walk(item, rows, visit)?;
+                values_at(item, rows, visit)?;
             }
             ControlFlow::Continue(())
         }
-        Value::Object(map) if !rows.is_empty() => walk_object(map, rows, visit),
+        Value::Object(map) if !rows.is_empty() => {
+            for (k, key) in rows[0].iter().enumerate() {
+                if let Some(v) = map.get(key.as_str()) {
+                    values_at(v, &rows[k + 1..], visit)?;
+                }
+            }
+            ControlFlow::Continue(())
+        }
         _ if !rows.is_empty() => ControlFlow::Continue(()),
-        other => leaves(other, visit),
+        other => visit(other),
     }
 }
 
-fn walk_object(
-    map: &Map<String, Value>,
-    rows: &[Vec<String>],
+/// The scalars Elasticsearch indexes for a value: itself, an array's or object's leaves
+/// (recursively); nothing for `null`.
+pub fn leaves(
+    value: &Value,
     visit: &mut dyn FnMut(Scalar<'_>) -> ControlFlow<()>,
 ) -> ControlFlow<()> {
-    // Try every split of the remaining path into "dotted key" + rest: `a.b.c` may be stored as
-    // {"a":{"b.c":…}}, {"a.b":{"c":…}}, {"a.b.c":…} …
-    for (k, key) in rows[0].iter().enumerate() {
-        if let Some(v) = map.get(key.as_str()) {
-            walk(v, &rows[k + 1..], visit)?;
-        }
-    }
-    ControlFlow::Continue(())
-}
-
-fn leaves(value: &Value, visit: &mut dyn FnMut(Scalar<'_>) -> ControlFlow<()>) -> ControlFlow<()> {
     match value {
         Value::Null => ControlFlow::Continue(()),
         Value::Bool(b) => visit(Scalar::Bool(*b)),

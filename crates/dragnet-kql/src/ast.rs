@@ -6,12 +6,7 @@
 
 use std::fmt::{self, Display, Write};
 
-/// Byte range of a piece of the query text.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct Span {
-    pub start: usize,
-    pub end: usize,
-}
+pub use dragnet_query::Span;
 
 /// A parsed query. `root` is `None` for an empty or blank query, which matches everything.
 #[derive(Clone, Debug, PartialEq)]

@@ -8,7 +8,6 @@
 pub use dragnet_event::RequiredLiteral;
 use dragnet_event::literals;
 use std::borrow::Cow;
-use std::fmt;
 use std::ops::ControlFlow;
 
 use dragnet_event::{Event, FieldId, FieldTable, OwnedScalar, Scalar};
@@ -22,94 +21,7 @@ use crate::values::{
     IpNet, Nanos, bool_of_str, ip_of_str, number_of_str, parse_date_query, parse_date_value,
 };
 
-/// Why a query cannot run, with the position of the clause at fault.
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
-#[error("{message}")]
-pub struct CompileError {
-    /// Byte range of the offending field or value in the query text.
-    pub span: Span,
-    pub message: String,
-}
-
-impl CompileError {
-    fn new(span: Span, message: impl Into<String>) -> Self {
-        Self {
-            span,
-            message: message.into(),
-        }
-    }
-}
-
-/// A field a compiled query reads.
-#[derive(Clone, Debug, PartialEq)]
-pub struct QueryField {
-    /// Name as resolved (nested paths expanded, `*` patterns expanded against the schema).
-    pub name: String,
-    /// Where its values are read from (a multi-field reads its parent's values).
-    pub id: FieldId,
-    /// Elasticsearch type from the schema; `None` when unknown (dynamic mapping decides).
-    pub ty: Option<FieldType>,
-}
-
-/// Which clause decided a match, on which values (see [`CompiledQuery::explain`]).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Explanation {
-    pub matched: bool,
-    /// The clause in canonical KQL (`event.action:SendCommand`, `and`, `or`, `not`).
-    pub clause: String,
-    /// For field clauses: the field's values in the event (empty when missing).
-    pub values: Vec<OwnedScalar>,
-    /// How the field's type made the comparison (`keyword exact, case-sensitive`, …).
-    pub how: String,
-    /// The children that decided the outcome of a boolean node.
-    pub children: Vec<Explanation>,
-}
-
-impl fmt::Display for Explanation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.write(f, 0)
-    }
-}
-
-impl Explanation {
-    fn write(&self, f: &mut fmt::Formatter<'_>, depth: usize) -> fmt::Result {
-        let pad = "  ".repeat(depth);
-        let verdict = if self.matched { "MATCH" } else { "NO MATCH" };
-        write!(f, "{pad}{verdict} {}", self.clause)?;
-        if !self.how.is_empty() {
-            write!(f, " [{}]", self.how)?;
-        }
-        if !self.clause.starts_with('(') && self.children.is_empty() && !self.how.is_empty() {
-            if self.values.is_empty() {
-                f.write_str(" — field missing")?;
-            } else {
-                let shown: Vec<String> = self
-                    .values
-                    .iter()
-                    .take(5)
-                    .map(|v| match v {
-                        OwnedScalar::Str(s) => {
-                            let s: String = s.chars().take(120).collect();
-                            format!("{s:?}")
-                        }
-                        OwnedScalar::Int(i) => i.to_string(),
-                        OwnedScalar::Float(x) => x.to_string(),
-                        OwnedScalar::Bool(b) => b.to_string(),
-                    })
-                    .collect();
-                write!(f, " — values: {}", shown.join(", "))?;
-                if self.values.len() > 5 {
-                    write!(f, " (+{} more)", self.values.len() - 5)?;
-                }
-            }
-        }
-        writeln!(f)?;
-        for c in &self.children {
-            c.write(f, depth + 1)?;
-        }
-        Ok(())
-    }
-}
+pub use dragnet_query::{CompileError, Explanation, QueryField};
 
 /// A query resolved against a schema, ready to evaluate events.
 #[derive(Clone, Debug)]
@@ -1763,6 +1675,16 @@ impl CompiledQuery {
     /// The query in canonical KQL.
     pub fn canonical(&self) -> &str {
         &self.canonical
+    }
+}
+
+impl dragnet_query::EventMatcher for CompiledQuery {
+    fn matches(&self, event: &dyn Event) -> bool {
+        CompiledQuery::matches(self, event)
+    }
+
+    fn explain(&self, event: &dyn Event) -> Explanation {
+        CompiledQuery::explain(self, event)
     }
 }
 

@@ -38,7 +38,5 @@ mod text;
 mod values;
 
 pub use ast::{Expr, Literal, LiteralKind, Pattern, PatternPart, Query, RangeOp, Span, ValueList};
-pub use compile::{
-    CompileError, CompiledQuery, Explanation, QueryField, RequiredLiteral, compile, compile_at,
-};
+pub use compile::{CompileError, CompiledQuery, Explanation, QueryField, compile, compile_at};
 pub use parser::{ParseError, line_col, parse};

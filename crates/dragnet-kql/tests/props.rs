@@ -179,7 +179,7 @@ fn small_doc() -> impl Strategy<Value = serde_json::Value> {
         })
 }
 
-fn literal_holds(doc: &serde_json::Value, lit: &dragnet_kql::RequiredLiteral) -> bool {
+fn literal_holds(doc: &serde_json::Value, lit: &dragnet_event::RequiredLiteral) -> bool {
     let source = lit.field.strip_suffix(".text").unwrap_or(&lit.field);
     let mut table = dragnet_event::FieldTable::new();
     let id = table.intern(source);

@@ -14,6 +14,7 @@
 
 mod datemath;
 mod diagnostic;
+pub mod exception_list;
 mod kibana;
 mod loader;
 mod model;

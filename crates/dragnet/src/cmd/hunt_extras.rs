@@ -55,7 +55,11 @@ pub fn exceptions_json(set: Option<&ExceptionSet>) -> Value {
     };
     json!({
         "items": set.items().len(),
-        "problems": set.problems(),
+        "problems": set
+            .problems()
+            .iter()
+            .map(|p| json!({"source": p.source, "line": p.line, "message": p.message}))
+            .collect::<Vec<_>>(),
         "suppressed": set
             .suppression_counts()
             .into_iter()
