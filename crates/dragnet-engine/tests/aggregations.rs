@@ -44,8 +44,8 @@ fn doc(id: &str, time: &str, user: &str, action: &str) -> Value {
     })
 }
 
-/// Runs `rules` over `docs` (as an ECS NDJSON file) and returns (rule_id, ancestor id) pairs.
-fn run(rules: &[Rule], extras: &Extras, docs: &[Value]) -> (Vec<(String, String)>, Engine) {
+/// Runs `rules` over `docs` (as an ECS NDJSON file) and returns the alert documents.
+fn run_alerts(rules: &[Rule], extras: &Extras, docs: &[Value]) -> (Vec<Value>, Engine) {
     let engine =
         Engine::compile_with(rules, &Selection::default(), Default::default(), extras).unwrap();
     let mut file = tempfile_path();
@@ -61,16 +61,19 @@ fn run(rules: &[Rule], extras: &Extras, docs: &[Value]) -> (Vec<(String, String)
         &RunOptions::default(),
         &Progress::default(),
     );
-    let mut pairs: Vec<(String, String)> = out
-        .alerts
+    let _ = std::fs::remove_file(&file.0);
+    (out.alerts.iter().map(|a| a.doc().clone()).collect(), engine)
+}
+
+/// Runs `rules` over `docs` (as an ECS NDJSON file) and returns (rule_id, ancestor id) pairs.
+fn run(rules: &[Rule], extras: &Extras, docs: &[Value]) -> (Vec<(String, String)>, Engine) {
+    let (alerts, engine) = run_alerts(rules, extras, docs);
+    let mut pairs: Vec<(String, String)> = alerts
         .iter()
         .map(|a| {
             (
-                a.doc()["kibana.alert.rule.rule_id"]
-                    .as_str()
-                    .unwrap()
-                    .to_string(),
-                a.doc()["kibana.alert.ancestors"][0]["id"]
+                a["kibana.alert.rule.rule_id"].as_str().unwrap().to_string(),
+                a["kibana.alert.ancestors"][0]["id"]
                     .as_str()
                     .unwrap()
                     .to_string(),
@@ -78,7 +81,6 @@ fn run(rules: &[Rule], extras: &Extras, docs: &[Value]) -> (Vec<(String, String)
         })
         .collect();
     pairs.sort();
-    let _ = std::fs::remove_file(&file.0);
     (pairs, engine)
 }
 
@@ -185,8 +187,21 @@ fn threshold_without_fields_and_duplicate_records() {
         login("l2", "2025-01-01T10:02:00Z", "b"),
         login("l3", "2025-01-01T10:03:00Z", "c"),
     ];
-    let (pairs, _) = run(&[r], &Extras::default(), &three);
-    assert_eq!(pairs.len(), 1);
+    let (alerts, _) = run_alerts(&[r], &Extras::default(), &three);
+    // One group (no fields): the three logins, counted from the first (10:01) to the last
+    // (10:03), which is the alert's time (Kibana `bulk_create_threshold_signals.ts`: the
+    // bucket's `threshold_result` with `terms` of the group-by fields, none here, `count` and
+    // `from` its earliest event; `@timestamp` its latest as hunt replays the schedule).
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let a = &alerts[0];
+    assert_eq!(a["kibana.alert.rule.rule_id"], PLAIN);
+    assert_eq!(a["kibana.alert.rule.type"], "threshold");
+    assert_eq!(
+        a["kibana.alert.threshold_result"],
+        json!({"terms": [], "count": 3, "from": "2025-01-01T10:01:00.000Z"})
+    );
+    assert_eq!(a["@timestamp"], "2025-01-01T10:03:00.000Z");
+    assert_eq!(a["kibana.alert.original_time"], "2025-01-01T10:03:00.000Z");
 }
 
 /// A rule without `--indicators` is unsupported with the reason; machine_learning says why.
@@ -302,29 +317,11 @@ missing_fields_strategy = "suppress""#,
         from_ip("n1", "2025-01-01T10:01:00Z", "192.0.2.1"),
         from_ip("n2", "2025-01-01T10:02:00Z", "192.0.2.2"),
     ];
-    let engine = Engine::compile_with(
-        &[nt],
-        &Selection::default(),
-        Default::default(),
-        &Extras::default(),
-    )
-    .unwrap();
-    let mut file = tempfile_path();
-    for d in &engine_docs {
-        writeln!(file.1, "{d}").unwrap();
-    }
-    file.1.flush().unwrap();
-    let input = dragnet_input::InputOptions::default();
-    let found = dragnet_input::discover(&[file.0.display().to_string()], &input);
-    let out = engine.run(
-        found.sources,
-        &input,
-        &RunOptions::default(),
-        &Progress::default(),
-    );
-    let _ = std::fs::remove_file(&file.0);
-    assert_eq!(out.alerts.len(), 1);
-    let a = &out.alerts[0].doc();
+    let (alerts, _) = run_alerts(&[nt], &Extras::default(), &engine_docs);
+    // n1 (first sight of 192.0.2.1) alerts; n2 (192.0.2.2, also new) is suppressed into it.
+    assert_eq!(alerts.len(), 1);
+    let a = &alerts[0];
+    assert_eq!(a["kibana.alert.ancestors"][0]["id"], "n1");
     assert_eq!(a["kibana.alert.new_terms"], json!(["192.0.2.1"]));
     assert_eq!(a["kibana.alert.suppression.docs_count"], 1);
     assert_eq!(

@@ -6,6 +6,15 @@
 //! Kibana does instead (`kibana`) and why (`reason`, `cite`: a section of
 //! `notes/kql-semantics.md` or a Kibana source file), and this test checks that instead.
 //! Only the KQL↔EQL conversion kinds are skipped, by the explicit list below.
+//!
+//! The DSL and lint overrides are judged first without dragnet's compiler
+//! ([`judge_override`], with the reading of Kibana's source in `kibana_reference`): a `dsl`
+//! override must be the DSL Kibana's `toElasticsearchQuery` builds, and an `equivalent_to`
+//! override (the Python lint's rewrite, which Kibana does not do) must give the same answers as
+//! the query under Elasticsearch's semantics, on documents built from the values both mention
+//! and those values' tokens. Only then is dragnet checked against them.
+
+mod kibana_reference;
 
 use std::collections::HashMap;
 
@@ -247,19 +256,24 @@ fn mentions(q: &Query, out: &mut Vec<(String, Vec<String>)>) {
     }
 }
 
-/// Two queries agree on every document built from the fields and values they mention (each
-/// field missing, one value, or two values as an array).
-type Compile<'a, E> = &'a dyn Fn(&Query) -> Result<(dragnet_kql::CompiledQuery, FieldTable), E>;
-
-fn equivalent<E: std::fmt::Display>(
-    a: &Query,
-    b: &Query,
-    _schema: &Schema,
-    compile: Compile<'_, E>,
-) -> Result<(), String> {
+/// Documents built from the fields and values two queries mention, and each value's tokens
+/// (as the standard analyzer splits them): every field missing, one value, or two values as an
+/// array.
+fn documents(a: &Query, b: &Query) -> Vec<Value> {
     let mut fields = Vec::new();
     mentions(a, &mut fields);
     mentions(b, &mut fields);
+    for (_, values) in &mut fields {
+        let tokens: Vec<String> = values
+            .iter()
+            .flat_map(|v| kibana_reference::tokens(v))
+            .collect();
+        for t in tokens {
+            if !values.contains(&t) {
+                values.push(t);
+            }
+        }
+    }
     let choices: Vec<Vec<Option<Value>>> = fields
         .iter()
         .map(|(_, vs)| {
@@ -275,19 +289,34 @@ fn equivalent<E: std::fmt::Display>(
         .collect();
     let total: usize = choices.iter().map(Vec::len).product();
     assert!(total <= 200_000, "too many documents to enumerate: {total}");
+    (0..total)
+        .map(|mut n| {
+            let mut doc = serde_json::Map::new();
+            for (i, (name, _)) in fields.iter().enumerate() {
+                let pick = n % choices[i].len();
+                n /= choices[i].len();
+                if let Some(v) = &choices[i][pick] {
+                    doc.insert(name.clone(), v.clone());
+                }
+            }
+            Value::Object(doc)
+        })
+        .collect()
+}
+
+/// Two queries agree, in dragnet, on every document of [`documents`].
+type Compile<'a, E> = &'a dyn Fn(&Query) -> Result<(dragnet_kql::CompiledQuery, FieldTable), E>;
+
+fn equivalent<E: std::fmt::Display>(
+    a: &Query,
+    b: &Query,
+    _schema: &Schema,
+    compile: Compile<'_, E>,
+) -> Result<(), String> {
     let (ca, ta) = compile(a).map_err(|e| e.to_string())?;
     let (cb, tb) = compile(b).map_err(|e| e.to_string())?;
     let (pa, pb) = (JsonPaths::bind(&ta), JsonPaths::bind(&tb));
-    for mut n in 0..total {
-        let mut doc = serde_json::Map::new();
-        for (i, (name, _)) in fields.iter().enumerate() {
-            let pick = n % choices[i].len();
-            n /= choices[i].len();
-            if let Some(v) = &choices[i][pick] {
-                doc.insert(name.clone(), v.clone());
-            }
-        }
-        let doc = Value::Object(doc);
+    for doc in documents(a, b) {
         if ca.matches(&JsonEvent::new(&doc, &pa)) != cb.matches(&JsonEvent::new(&doc, &pb)) {
             return Err(format!("`{a}` and `{b}` disagree on {doc}"));
         }
@@ -306,6 +335,52 @@ fn follow_path(mut v: Value, path: &str) -> Option<Value> {
         }
     }
     Some(v)
+}
+
+/// Checks an override's claim independently of dragnet's compiler (see the module doc).
+fn judge_override(query: &str, kibana: &Value, schema: &Schema) -> Result<(), String> {
+    let parse = |q: &str| dragnet_kql::parse(q).map_err(|e| format!("`{q}`: {e}"));
+    if let Some(want) = kibana.get("dsl") {
+        let got = kibana_reference::kibana_dsl(&parse(query)?, schema)?;
+        if &got != want {
+            return Err(format!(
+                "the override's DSL is not what Kibana builds\n  override {want}\n  Kibana   {got}"
+            ));
+        }
+    }
+    // Whether Elasticsearch answers `query` and `other` alike on every document of
+    // [`documents`]; `Err` names a document where they differ.
+    let same_answers = |other: &str| -> Result<Result<(), String>, String> {
+        let (a, b) = (parse(query)?, parse(other)?);
+        let dsl_a = kibana_reference::kibana_dsl(&a, schema)?;
+        let dsl_b = kibana_reference::kibana_dsl(&b, schema)?;
+        if dsl_a == dsl_b {
+            return Ok(Ok(()));
+        }
+        for doc in documents(&a, &b) {
+            let (x, y) = (
+                kibana_reference::evaluate(&dsl_a, &doc)?,
+                kibana_reference::evaluate(&dsl_b, &doc)?,
+            );
+            if x != y {
+                return Ok(Err(format!(
+                    "on {doc} `{query}` gives {x} ({dsl_a}) and `{other}` gives {y} ({dsl_b})"
+                )));
+            }
+        }
+        Ok(Ok(()))
+    };
+    if let Some(other) = kibana.get("equivalent_to").and_then(Value::as_str) {
+        same_answers(other)?.map_err(|e| format!("not equivalent in Elasticsearch: {e}"))?;
+    }
+    if let Some(other) = kibana.get("not_equivalent_to").and_then(Value::as_str)
+        && same_answers(other)?.is_ok()
+    {
+        return Err(format!(
+            "`{query}` and `{other}` agree on every document tried"
+        ));
+    }
+    Ok(())
 }
 
 #[test]
@@ -357,6 +432,9 @@ fn python_kql_vectors_with_kibana_overrides() {
                     v.id
                 );
                 used.push(v.id.clone());
+                if let Err(e) = judge_override(o["query"].as_str().unwrap(), &o["kibana"], schema) {
+                    failures.push(format!("{} override judged against Kibana: {e}", v.id));
+                }
                 (o["kibana"].clone(), true)
             }
             None => (v.line.clone(), false),
@@ -385,5 +463,131 @@ fn python_kql_vectors_with_kibana_overrides() {
         "{} failures:\n{}",
         failures.len(),
         failures.join("\n")
+    );
+}
+
+/// The reading of Kibana in `kibana_reference` reproduces Kibana's own expectations:
+/// elastic/kibana `src/platform/packages/shared/kbn-es-query/src/kuery/functions/is.test.ts`
+/// (commit `12071a2d`), its `toElasticsearchQuery` cases written as KQL over a data view like
+/// the test's (`extension` a text field, `machine.os.keyword` a keyword, `@timestamp` a date),
+/// with the detection engine's `dateFormatTZ` (`Zulu`) where the test passes one.
+#[test]
+fn the_kibana_reading_reproduces_kibanas_is_tests() {
+    let types = json!({
+        "extension": "text",
+        "machine.os.keyword": "keyword",
+        "@timestamp": "date",
+        "nestedField": "nested",
+        "nestedField.extension": "text",
+    });
+    let schema = schema_from_types(types.as_object().unwrap());
+    let should = |q: Value| json!({"bool": {"should": [q], "minimum_should_match": 1}});
+    let cases = [
+        // "should return an ES match_all query when fieldName and value are both *"
+        ("*:*", json!({"match_all": {}})),
+        // "... query_string query using default_field when fieldName is null and value
+        // contains a wildcard"
+        ("jpg*", json!({"query_string": {"query": "jpg*"}})),
+        // "should return an ES exists query when value is *"
+        (
+            "extension:*",
+            should(json!({"exists": {"field": "extension"}})),
+        ),
+        // "should return an ES match query when a concrete fieldName and value are provided"
+        (
+            "extension:jpg",
+            should(json!({"match": {"extension": "jpg"}})),
+        ),
+        // "should support creation of phrase queries"
+        (
+            "extension:\"jpg\"",
+            should(json!({"match_phrase": {"extension": "jpg"}})),
+        ),
+        // "should create a query_string query for wildcard values"
+        (
+            "extension:jpg*",
+            should(json!({"query_string": {"fields": ["extension"], "query": "jpg*"}})),
+        ),
+        // "should create a wildcard query for keyword fields"
+        (
+            "machine.os.keyword:win*",
+            should(json!({"wildcard": {"machine.os.keyword": {"value": "win*"}}})),
+        ),
+        // "should use a term query for keyword fields"
+        (
+            "machine.os.keyword:\"Win 7\"",
+            should(json!({"term": {"machine.os.keyword": {"value": "Win 7"}}})),
+        ),
+        // "should support date fields with a dateFormat provided"
+        (
+            "@timestamp:\"2018-04-03T19:04:17\"",
+            should(json!({"range": {"@timestamp": {
+                "gte": "2018-04-03T19:04:17", "lte": "2018-04-03T19:04:17", "time_zone": "Zulu"
+            }}})),
+        ),
+        // "should use a provided nested context to create a full field name" (nested.ts wraps
+        // it: path, query, score_mode none)
+        (
+            "nestedField:{ extension:jpg }",
+            json!({"nested": {
+                "path": "nestedField",
+                "query": should(json!({"match": {"nestedField.extension": "jpg"}})),
+                "score_mode": "none",
+            }}),
+        ),
+    ];
+    for (query, want) in cases {
+        let q = dragnet_kql::parse(query).unwrap();
+        assert_eq!(
+            kibana_reference::kibana_dsl(&q, &schema).unwrap(),
+            want,
+            "{query}"
+        );
+    }
+}
+
+/// The judge of the overrides rejects wrong claims.
+#[test]
+fn the_override_judge_rejects_wrong_claims() {
+    let schema = Schema::builtin();
+    // A DSL that is the Python package's, not Kibana's.
+    let python = json!({"dsl": {"bool": {"filter": [{"match": {"user": "bob"}}]}}});
+    assert!(judge_override("user:bob", &python, schema).is_err());
+    let kibana = json!({"dsl": {"bool": {"should": [{"match": {"user": "bob"}}], "minimum_should_match": 1}}});
+    assert_eq!(judge_override("user:bob", &kibana, schema), Ok(()));
+    // Keyword fields get term, not match.
+    let matched = json!({"dsl": {"bool": {"should": [{"match": {"event.action": "x"}}], "minimum_should_match": 1}}});
+    assert!(judge_override("event.action:x", &matched, schema).is_err());
+    // Equivalences that do not hold: `or` is not `and`; a double negation inside a value list
+    // is not the value's negation; De Morgan needs the `not` on every branch.
+    for (query, other) in [
+        ("a:b or a:c", "a:(b and c)"),
+        ("a:(not (not b))", "not a:b"),
+        ("not a:b and not a:c", "not a:(b and c)"),
+    ] {
+        let claim = json!({ "equivalent_to": other });
+        assert!(
+            judge_override(query, &claim, schema).is_err(),
+            "{query} ~ {other}"
+        );
+        let denial = json!({ "not_equivalent_to": other });
+        assert_eq!(judge_override(query, &denial, schema), Ok(()));
+    }
+    // And accepts one that holds, while denying it fails.
+    assert_eq!(
+        judge_override(
+            "not a:b and not a:c",
+            &json!({"equivalent_to": "not a:(b or c)"}),
+            schema
+        ),
+        Ok(())
+    );
+    assert!(
+        judge_override(
+            "not a:b and not a:c",
+            &json!({"not_equivalent_to": "not a:(b or c)"}),
+            schema
+        )
+        .is_err()
     );
 }

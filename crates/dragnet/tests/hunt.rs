@@ -252,9 +252,32 @@ fn explain_adds_matched_clauses() {
         &[fixture("shapes/array.json")],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_alerts(&run, &[(SSM, "array-ssm-hit")]);
     let v: Value = serde_json::from_str(run.stdout.lines().next().unwrap()).unwrap();
-    let explain = v["dragnet.explain"].to_string();
-    assert!(explain.contains("SendCommand"), "{explain}");
+    // The SSM rule's query, `event.dataset:aws.cloudtrail and event.provider:ssm.amazonaws.com
+    // and event.action:SendCommand and event.outcome:success`, on array-ssm-hit: every clause
+    // of the `and` matched, each with the event's value (eventSource, eventName; no errorCode,
+    // so the pipeline's outcome is success) and how its field type compared it (ECS and the
+    // AWS integration: event.dataset is a constant_keyword, the others keyword).
+    let keyword = "keyword: whole value, case-sensitive";
+    assert_eq!(
+        v["dragnet.explain"],
+        serde_json::json!({
+            "matched": true,
+            "clause": "and",
+            "children": [
+                {"matched": true, "clause": "event.dataset:aws.cloudtrail",
+                 "how": "constant_keyword: decided by the mapping's value",
+                 "values": ["aws.cloudtrail"]},
+                {"matched": true, "clause": "event.provider:ssm.amazonaws.com", "how": keyword,
+                 "values": ["ssm.amazonaws.com"]},
+                {"matched": true, "clause": "event.action:SendCommand", "how": keyword,
+                 "values": ["SendCommand"]},
+                {"matched": true, "clause": "event.outcome:success", "how": keyword,
+                 "values": ["success"]},
+            ]
+        })
+    );
 }
 
 #[test]
@@ -276,13 +299,21 @@ fn time_range_keeps_only_events_inside() {
 
 #[test]
 fn max_signals_caps_alerts_per_rule() {
+    // `--max-signals N`: at most N alerts per rule, the earliest ones. The hits in shapes/ by
+    // time: SSM records-ssm-hit (2025-01-01T01:00), array (01-02), lines (01-03), lookup
+    // (01-05), eventbridge (01-06), ecs (01-07); AMI records-ami-hit (2025-01-01T01:05), lines
+    // (01-03), gz (01-04), ecs (01-07). The earliest of each rule stays.
     let run = hunt(
         &["--format", "ndjson", "--max-signals", "1"],
         &[fixture("shapes")],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let (got, n) = alerts(&run);
-    assert_eq!(n, 2, "{got:?}");
+    assert_alerts(&run, &[(SSM, "records-ssm-hit"), (AMI, "records-ami-hit")]);
+    assert!(
+        run.stderr.contains("--max-signals dropped 8 alert(s)"),
+        "10 hits, 2 kept: {}",
+        run.stderr
+    );
 }
 
 #[test]

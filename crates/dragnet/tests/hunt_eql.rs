@@ -14,16 +14,17 @@
 //! CreateLoginProfile no `event.category` (only UpdateLoginProfile is `iam` in its pipeline).
 //!
 //! Alert shape: Kibana's `buildAlertGroupFromSequence` (security_solution
-//! `detection_engine/rule_types/eql/build_alert_group_from_sequence.ts`): a building block per
-//! event, uuid `generateBuildingBlockIds` = sha256(for each event: id + index + rule uuid, then
-//! the position), a shell whose uuid and `kibana.alert.group.id` are `generateAlertId` =
-//! sha256(for each event: id + index + building-block uuid + "" , then the rule uuid).
+//! `server/lib/detection_engine/rule_types/eql/build_alert_group_from_sequence.ts`): a
+//! building block per event and a shell whose `kibana.alert.uuid` is also every alert's
+//! `kibana.alert.group.id`. The ids are worked out here from Kibana's definition (see
+//! [`kibana_sequence_ids`]), never read back from a run.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use serde_json::Value;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 const KEY_THEN_POLICY: &str = "e9100000-0000-4000-8000-000000000001";
 const USER_THEN_LOGIN: &str = "e9100000-0000-4000-8000-000000000002";
@@ -72,8 +73,94 @@ fn ndjson(run: &Run) -> Vec<Value> {
         .collect()
 }
 
-/// `(rule_id, group id, position or "shell", the ancestors' ids)` of every alert.
-fn groups(alerts: &[Value]) -> BTreeSet<(String, String, String, Vec<String>)> {
+fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The ids Kibana gives the alerts of one sequence of events (`_id`s, all in [`INDEX`]) found
+/// by the rule whose `kibana.alert.rule.uuid` is `rule_uuid` (dragnet: the rule_id of a TOML
+/// rule, which has no saved object). From elastic/kibana (read at commit `04cd4f35`),
+/// `security_solution/server/lib/detection_engine/rule_types`:
+/// - `factories/utils/generate_building_block_ids.ts` (`generateBuildingBlockIds`): one base
+///   string, for every block in order its ancestors' `id` then `index` (a block built from a
+///   source event has that event as its one ancestor) then the block's `kibana.alert.rule.uuid`;
+///   block `i` is `sha256(base + String(i))` in hex.
+/// - `eql/build_alert_group_from_sequence.ts` (`buildAlertRoot`) with
+///   `factories/utils/build_alert.ts` (`generateAlertId`, `buildAncestors`): the shell's
+///   ancestors are, per block, the block's own ancestors followed by the block itself (its
+///   `_id`, and `_index` `''`), and its uuid (= `kibana.alert.group.id` of all of them) is
+///   `sha256(concat of ancestors' id + index, then the rule uuid)`.
+///
+/// Returns the blocks' uuids and the shell's.
+fn kibana_sequence_ids(rule_uuid: &str, events: &[&str]) -> (Vec<String>, String) {
+    let base: String = events
+        .iter()
+        .map(|id| format!("{id}{INDEX}{rule_uuid}"))
+        .collect();
+    let blocks: Vec<String> = (0..events.len())
+        .map(|i| sha256_hex(&format!("{base}{i}")))
+        .collect();
+    let shell_ancestors: String = events
+        .iter()
+        .zip(&blocks)
+        .map(|(id, block)| format!("{id}{INDEX}{block}"))
+        .collect();
+    (blocks, sha256_hex(&format!("{shell_ancestors}{rule_uuid}")))
+}
+
+// The same, computed with coreutils from the definition above, e.g. bob's first block:
+// printf %s 'seq-b1<INDEX><RULE>seq-b2<INDEX><RULE>0' | sha256sum, and his group:
+// printf %s 'seq-b1<INDEX><BB0>seq-b2<INDEX><BB1><RULE>' | sha256sum.
+const BOB_BB0: &str = "9760c0584af493064e66459847b708b01d12960c958f1e186927227b07b7bb1e";
+const BOB_BB1: &str = "bd873a614444085948427385a4b8b195a305403a47cbc9fec27e16e7e161f9e3";
+const BOB_GROUP: &str = "67e80d133724c931291d28537c8b6b5b507d36756514ab4c4ed2d6166a67095f";
+const FRANK_BB0: &str = "9755b7dd06e714a2f3077b02ba02b5b490aa9ba80c258f64349d767a2de47426";
+const FRANK_BB1: &str = "6f5c683eefd9dab0f50ab343f7ae5dabdccb680d65700a088437d7731d7b39c6";
+const FRANK_GROUP: &str = "7a5cf39a02504874e721f6261bcc0e705a583d3b823bfe7a6e566e12d89e3733";
+const ALICE_GROUP: &str = "fa2ae5f502a1ace0b0bec9f97a9ed830d7a6f21fa0e8e256a5a7c5f5bee67271";
+const DAVE_GROUP: &str = "28da50232099c23e562608b047d246d96debc96ae822a7af4b905e9cdea5d49f";
+
+/// The four sequences of `all.jsonl`: (rule, user, first event, second event).
+const SEQUENCES: [(&str, &str, &str, &str); 4] = [
+    (KEY_THEN_POLICY, "alice", "seq-a1", "seq-a2"),
+    (KEY_THEN_POLICY, "bob", "seq-b1", "seq-b2"),
+    (KEY_THEN_POLICY, "dave", "seq-d1", "seq-d2"),
+    (USER_THEN_LOGIN, "frank", "seq-f1", "seq-f2"),
+];
+
+#[test]
+fn the_id_derivation_gives_the_values_computed_with_sha256sum() {
+    let (bob, bob_group) = kibana_sequence_ids(KEY_THEN_POLICY, &["seq-b1", "seq-b2"]);
+    assert_eq!(
+        (bob, bob_group.as_str()),
+        (vec![BOB_BB0.to_owned(), BOB_BB1.to_owned()], BOB_GROUP)
+    );
+    let (frank, frank_group) = kibana_sequence_ids(USER_THEN_LOGIN, &["seq-f1", "seq-f2"]);
+    assert_eq!(
+        (frank, frank_group.as_str()),
+        (
+            vec![FRANK_BB0.to_owned(), FRANK_BB1.to_owned()],
+            FRANK_GROUP
+        )
+    );
+    assert_eq!(
+        kibana_sequence_ids(KEY_THEN_POLICY, &["seq-a1", "seq-a2"]).1,
+        ALICE_GROUP
+    );
+    assert_eq!(
+        kibana_sequence_ids(KEY_THEN_POLICY, &["seq-d1", "seq-d2"]).1,
+        DAVE_GROUP
+    );
+}
+
+/// One alert as `(rule_id, kibana.alert.uuid, kibana.alert.group.id, position or "shell",
+/// ancestors' ids)`.
+type AlertKey = (String, String, String, String, Vec<String>);
+
+fn alert_keys(alerts: &[Value]) -> BTreeSet<AlertKey> {
     alerts
         .iter()
         .map(|a| {
@@ -87,9 +174,11 @@ fn groups(alerts: &[Value]) -> BTreeSet<(String, String, String, Vec<String>)> {
                 .iter()
                 .map(|x| x["id"].as_str().unwrap().to_string())
                 .collect();
+            let s = |field: &str| a[field].as_str().unwrap().to_string();
             (
-                a["kibana.alert.rule.rule_id"].as_str().unwrap().to_string(),
-                a["kibana.alert.group.id"].as_str().unwrap().to_string(),
+                s("kibana.alert.rule.rule_id"),
+                s("kibana.alert.uuid"),
+                s("kibana.alert.group.id"),
                 position,
                 ancestors,
             )
@@ -97,17 +186,23 @@ fn groups(alerts: &[Value]) -> BTreeSet<(String, String, String, Vec<String>)> {
         .collect()
 }
 
-// Computed with sha256sum from the derivation in the module doc, e.g. bob's first block:
-// printf %s 'seq-b1<INDEX><RULE>seq-b2<INDEX><RULE>0' | sha256sum
-const BOB_BB0: &str = "9760c0584af493064e66459847b708b01d12960c958f1e186927227b07b7bb1e";
-const BOB_BB1: &str = "bd873a614444085948427385a4b8b195a305403a47cbc9fec27e16e7e161f9e3";
-const BOB_GROUP: &str = "67e80d133724c931291d28537c8b6b5b507d36756514ab4c4ed2d6166a67095f";
-const FRANK_BB0: &str = "9755b7dd06e714a2f3077b02ba02b5b490aa9ba80c258f64349d767a2de47426";
-const FRANK_BB1: &str = "6f5c683eefd9dab0f50ab343f7ae5dabdccb680d65700a088437d7731d7b39c6";
-const FRANK_GROUP: &str = "7a5cf39a02504874e721f6261bcc0e705a583d3b823bfe7a6e566e12d89e3733";
-// Same derivation, read back from a run (the bob and frank values above were checked by hand).
-const ALICE_GROUP: &str = "fa2ae5f502a1ace0b0bec9f97a9ed830d7a6f21fa0e8e256a5a7c5f5bee67271";
-const DAVE_GROUP: &str = "28da50232099c23e562608b047d246d96debc96ae822a7af4b905e9cdea5d49f";
+/// The three alerts Kibana builds for one sequence of two events.
+fn expected_alerts(rule: &str, first: &str, second: &str) -> BTreeSet<AlertKey> {
+    let (blocks, shell) = kibana_sequence_ids(rule, &[first, second]);
+    let s = |x: &str| x.to_string();
+    BTreeSet::from([
+        (s(rule), s(&blocks[0]), s(&shell), s("0"), vec![s(first)]),
+        (s(rule), s(&blocks[1]), s(&shell), s("1"), vec![s(second)]),
+        // The shell's ancestors: each event, then its building block.
+        (
+            s(rule),
+            s(&shell),
+            s(&shell),
+            s("shell"),
+            vec![s(first), blocks[0].clone(), s(second), blocks[1].clone()],
+        ),
+    ])
+}
 
 fn by_uuid<'a>(alerts: &'a [Value], uuid: &str) -> &'a Value {
     alerts
@@ -124,44 +219,20 @@ fn sequences_alert_as_kibana_alert_groups() {
         12,
         "4 sequences x (2 building blocks + shell)"
     );
-    let mut expected = BTreeSet::new();
-    for (rule, group, a, b, bb0, bb1) in [
-        (KEY_THEN_POLICY, ALICE_GROUP, "seq-a1", "seq-a2", None, None),
-        (
-            KEY_THEN_POLICY,
-            BOB_GROUP,
-            "seq-b1",
-            "seq-b2",
-            Some(BOB_BB0),
-            Some(BOB_BB1),
-        ),
-        (KEY_THEN_POLICY, DAVE_GROUP, "seq-d1", "seq-d2", None, None),
-        (
-            USER_THEN_LOGIN,
-            FRANK_GROUP,
-            "seq-f1",
-            "seq-f2",
-            Some(FRANK_BB0),
-            Some(FRANK_BB1),
-        ),
-    ] {
-        let s = |x: &str| x.to_string();
-        expected.insert((s(rule), s(group), s("0"), vec![s(a)]));
-        expected.insert((s(rule), s(group), s("1"), vec![s(b)]));
-        // The shell's ancestors: each event, then its building block.
-        let shell = by_uuid(&alerts, group);
-        let ancestors: Vec<String> = shell["kibana.alert.ancestors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x["id"].as_str().unwrap().to_string())
-            .collect();
-        if let (Some(bb0), Some(bb1)) = (bb0, bb1) {
-            assert_eq!(ancestors, vec![s(a), s(bb0), s(b), s(bb1)]);
+    let expected: BTreeSet<AlertKey> = SEQUENCES
+        .iter()
+        .flat_map(|&(rule, _, a, b)| expected_alerts(rule, a, b))
+        .collect();
+    assert_eq!(alert_keys(&alerts), expected);
+    // Every alert names its user (the sequence's `by` field) and its rule's uuid.
+    for &(rule, user, a, b) in &SEQUENCES {
+        let (blocks, shell) = kibana_sequence_ids(rule, &[a, b]);
+        for uuid in blocks.iter().chain([&shell]) {
+            let alert = by_uuid(&alerts, uuid);
+            assert_eq!(alert["user"]["name"], user, "{uuid}");
+            assert_eq!(alert["kibana.alert.rule.uuid"], rule, "{uuid}");
         }
-        expected.insert((s(rule), s(group), s("shell"), ancestors));
     }
-    assert_eq!(groups(&alerts), expected);
 
     // Building blocks: the event's own fields, Kibana's building-block fields.
     let bb = by_uuid(&alerts, BOB_BB1);
@@ -171,7 +242,7 @@ fn sequences_alert_as_kibana_alert_groups() {
     assert_eq!(bb["kibana.alert.depth"], 1);
     assert_eq!(
         bb["kibana.alert.ancestors"],
-        serde_json::json!([{"id": "seq-b2", "type": "event", "index": INDEX, "depth": 0}])
+        json!([{"id": "seq-b2", "type": "event", "index": INDEX, "depth": 0}])
     );
     assert_eq!(bb["event"]["action"], "AttachUserPolicy");
     assert_eq!(bb["kibana.alert.original_event.action"], "AttachUserPolicy");
@@ -184,7 +255,9 @@ fn sequences_alert_as_kibana_alert_groups() {
         "position in the sequence"
     );
 
-    // The shell: the events' common fields only, depth 2, no building-block type.
+    // The shell: the events' common fields only, depth 2, no building-block type. Its
+    // ancestors as `buildAncestors` gives them: each block's ancestors, then the block itself
+    // (type signal, `_index` '' when the shell is built, depth 1, the rule's uuid).
     let shell = by_uuid(&alerts, BOB_GROUP);
     assert_eq!(shell["kibana.alert.group.id"], BOB_GROUP);
     assert!(shell.get("kibana.alert.building_block_type").is_none());
@@ -196,9 +269,15 @@ fn sequences_alert_as_kibana_alert_groups() {
         "the actions differ: not in the intersection"
     );
     assert_eq!(shell["event"]["kind"], "signal");
-    assert_eq!(shell["kibana.alert.ancestors"][1]["type"], "signal");
-    assert_eq!(shell["kibana.alert.ancestors"][1]["index"], "");
-    assert_eq!(shell["kibana.alert.ancestors"][1]["rule"], KEY_THEN_POLICY);
+    assert_eq!(
+        shell["kibana.alert.ancestors"],
+        json!([
+            {"id": "seq-b1", "type": "event", "index": INDEX, "depth": 0},
+            {"id": BOB_BB0, "type": "signal", "index": "", "depth": 1, "rule": KEY_THEN_POLICY},
+            {"id": "seq-b2", "type": "event", "index": INDEX, "depth": 0},
+            {"id": BOB_BB1, "type": "signal", "index": "", "depth": 1, "rule": KEY_THEN_POLICY},
+        ])
+    );
     assert_eq!(shell["kibana.alert.original_time"], "2025-02-03T10:01:00Z");
     assert_eq!(shell["@timestamp"], "2025-02-03T10:03:00Z");
 }
@@ -334,14 +413,10 @@ fn max_signals_counts_sequences_and_keeps_groups_whole() {
         &["all.jsonl"],
     );
     let alerts = ndjson(&run);
-    let mut per_group: std::collections::BTreeMap<&str, usize> = Default::default();
-    for a in &alerts {
-        *per_group
-            .entry(a["kibana.alert.group.id"].as_str().unwrap())
-            .or_default() += 1;
-    }
-    assert_eq!(
-        per_group,
-        std::collections::BTreeMap::from([(BOB_GROUP, 3), (FRANK_GROUP, 3)])
-    );
+    let expected: BTreeSet<AlertKey> = expected_alerts(KEY_THEN_POLICY, "seq-b1", "seq-b2")
+        .into_iter()
+        .chain(expected_alerts(USER_THEN_LOGIN, "seq-f1", "seq-f2"))
+        .collect();
+    assert_eq!(alerts.len(), 6);
+    assert_eq!(alert_keys(&alerts), expected);
 }
