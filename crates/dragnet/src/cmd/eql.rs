@@ -17,7 +17,7 @@ use dragnet_schema::Schema;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
-use crate::cmd::validate::{QueryCheck, query_diagnostics};
+use crate::cmd::query_check::{QueryCheck, query_diagnostics};
 use crate::exit::Code;
 use crate::output::{Format, GlobalArgs};
 

@@ -14,7 +14,7 @@ use dragnet_rules::{Diagnostic, Rule, SourceText};
 use dragnet_schema::Schema;
 use serde_json::Value;
 
-use crate::cmd::validate::{QueryCheck, query_diagnostics};
+use crate::cmd::query_check::{QueryCheck, query_diagnostics};
 use crate::exit::Code;
 use crate::output::{Format, GlobalArgs};
 

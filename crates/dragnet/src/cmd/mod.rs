@@ -6,6 +6,7 @@ pub mod hunt_extras;
 pub mod hunt_output;
 pub mod kql;
 pub mod normalize;
+pub mod query_check;
 pub mod rules;
 pub mod validate;
 pub mod version;
