@@ -309,6 +309,29 @@ pub fn index_of(rule: &Rule) -> String {
     }
 }
 
+/// The first value of `field`, as the keyword Elasticsearch would index.
+pub(crate) fn first_text(event: &dyn Event, field: FieldId) -> Option<String> {
+    let mut out = None;
+    event.any(field, &mut |v| {
+        out = Some(v.to_keyword().into_owned());
+        true
+    });
+    out
+}
+
+pub(crate) fn time_of(event: &dyn Event, field: FieldId) -> Option<i128> {
+    let mut out = None;
+    event.any(field, &mut |v| {
+        out = match v {
+            Scalar::Str(s) => s.parse::<Timestamp>().ok().map(|t| t.as_nanosecond()),
+            Scalar::Int(ms) => Some(i128::from(ms) * 1_000_000),
+            _ => None,
+        };
+        out.is_some()
+    });
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -346,27 +369,4 @@ mod tests {
             Some(1_704_164_645_000)
         );
     }
-}
-
-/// The first value of `field`, as the keyword Elasticsearch would index.
-pub(crate) fn first_text(event: &dyn Event, field: FieldId) -> Option<String> {
-    let mut out = None;
-    event.any(field, &mut |v| {
-        out = Some(v.to_keyword().into_owned());
-        true
-    });
-    out
-}
-
-pub(crate) fn time_of(event: &dyn Event, field: FieldId) -> Option<i128> {
-    let mut out = None;
-    event.any(field, &mut |v| {
-        out = match v {
-            Scalar::Str(s) => s.parse::<Timestamp>().ok().map(|t| t.as_nanosecond()),
-            Scalar::Int(ms) => Some(i128::from(ms) * 1_000_000),
-            _ => None,
-        };
-        out.is_some()
-    });
-    out
 }

@@ -128,7 +128,7 @@ impl Engine {
                 first_seen: None,
                 last_seen: None,
             };
-            let verdict = (|| -> Result<(Box<dyn Detector>, Vec<String>, Cnf), RuleStatus> {
+            let verdict = (|| -> Result<Compiled, RuleStatus> {
                 if let Some(reason) = selection.rejects(rule) {
                     return Err(RuleStatus::NotSelected { reason });
                 }
@@ -300,6 +300,9 @@ fn applicability(rule: &Rule) -> Result<Vec<String>, RuleStatus> {
     }
     Ok(notes)
 }
+
+/// A runnable rule: its detector, notes for its report, and its required literals.
+type Compiled = (Box<dyn Detector>, Vec<String>, Cnf);
 
 /// The rule fields an alert carries.
 fn rule_meta(rule: &Rule) -> RuleMeta {
