@@ -209,7 +209,13 @@ fn target(doc: &Value) -> String {
 /// new_terms alert (`kibana.alert.new_terms`) is about, as `field=value` joined by `, ` (new
 /// terms: the values alone, in `new_terms_fields` order).
 fn aggregation_terms(doc: &Value) -> Option<String> {
-    if let Some(Value::Array(terms)) = doc.get("kibana.alert.threshold_result.terms") {
+    // The threshold detector writes `kibana.alert.threshold_result` as an object holding
+    // `terms` (as Kibana does); a flattened key is read too.
+    let terms = doc
+        .get("kibana.alert.threshold_result")
+        .and_then(|r| r.get("terms"))
+        .or_else(|| doc.get("kibana.alert.threshold_result.terms"));
+    if let Some(Value::Array(terms)) = terms {
         let parts: Vec<String> = terms
             .iter()
             .filter_map(|t| {
@@ -305,6 +311,10 @@ mod tests {
             AlertSummary::of(&threshold).actor,
             "source.ip=1.2.3.4, cloud.account.id=1"
         );
+        // The shape the threshold detector writes.
+        let nested = json!({"kibana.alert.threshold_result": {"count": 40, "terms": [
+            {"field": "user.id", "value": "AIDA1"}]}});
+        assert_eq!(AlertSummary::of(&nested).actor, "user.id=AIDA1");
         let new_terms = json!({"kibana.alert.new_terms": ["AKIA1", "1.2.3.4"]});
         assert_eq!(AlertSummary::of(&new_terms).actor, "AKIA1, 1.2.3.4");
     }

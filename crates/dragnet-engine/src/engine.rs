@@ -18,9 +18,6 @@ pub enum EngineError {
     Mapper(#[from] dragnet_cloudtrail::MapperError),
 }
 
-/// A runnable rule: its detector, notes for the report, and its required literals.
-type Compiled = (Box<dyn Detector>, Vec<String>, Cnf);
-
 /// Which rules the user asked for. Empty lists select everything; several kinds of filter must
 /// all pass; several values of one filter are alternatives. Comparisons ignore ASCII case.
 #[derive(Clone, Debug, Default)]
@@ -330,6 +327,9 @@ fn applicability(rule: &Rule) -> Result<Vec<String>, RuleStatus> {
     }
     Ok(notes)
 }
+
+/// A runnable rule: its detector, notes for its report, and its required literals.
+type Compiled = (Box<dyn Detector>, Vec<String>, Cnf);
 
 /// The rule fields an alert carries.
 fn rule_meta(rule: &Rule) -> RuleMeta {

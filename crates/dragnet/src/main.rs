@@ -38,6 +38,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    exit::quiet_on_closed_pipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Version(args) => cmd::version::run(&cli.global, args),
@@ -50,6 +51,8 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code.into(),
+        // A closed pipe (`dragnet hunt … | head -1`) ends the command quietly, successfully.
+        Err(err) if exit::is_closed_pipe(&err) => exit::Code::Ok.into(),
         Err(err) => {
             eprintln!("error: {err:#}");
             exit::Code::Usage.into()

@@ -1,15 +1,17 @@
-//! Options every command shares (format, output file, verbosity, colour) and the writers they
-//! select.
+//! Options every command shares (format, output file, verbosity, colour, table width), the
+//! format and writer they select, and input limits. Writing results is `dragnet-printer`'s.
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
+pub use dragnet_printer::Format;
 
 #[derive(Args, Debug, Clone)]
 pub struct GlobalArgs {
-    /// Output format: table on a terminal, ndjson when piped.
+    /// Output format (default: from --output's extension, else table on a terminal and
+    /// ndjson when piped).
     #[arg(long, global = true, value_enum)]
     pub format: Option<Format>,
     /// Write results to FILE instead of stdout.
@@ -21,17 +23,12 @@ pub struct GlobalArgs {
     /// More detail on stderr (repeat for more).
     #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
-    /// When to use colour on stderr and in tables.
+    /// When to use colour on stderr and in tables (auto: on a terminal, unless NO_COLOR is set).
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    Table,
-    Json,
-    Ndjson,
-    Csv,
+    /// Fit tables to N columns (default: COLUMNS, else the terminal's width). For tests.
+    #[arg(long, global = true, value_name = "N", hide = true)]
+    pub width: Option<usize>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,15 +39,46 @@ pub enum ColorChoice {
 }
 
 impl GlobalArgs {
-    /// The format asked for, or the default: table on a terminal, ndjson when piped.
-    pub fn format(&self) -> Format {
-        self.format.unwrap_or_else(|| {
-            if self.output.is_none() && io::stdout().is_terminal() {
-                Format::Table
-            } else {
-                Format::Ndjson
-            }
-        })
+    /// The format to write results in, resolved in one place (`dragnet_printer::resolve`):
+    /// `--format`, else `--output`'s extension, else a table on a terminal and NDJSON when
+    /// piped. A format `command` cannot write (`supported`) is an error.
+    pub fn resolve_format(&self, command: &str, supported: &[Format]) -> anyhow::Result<Format> {
+        Ok(dragnet_printer::resolve(dragnet_printer::Request {
+            command,
+            format: self.format,
+            output: self.output.as_deref(),
+            terminal: self.output.is_none() && io::stdout().is_terminal(),
+            supported,
+        })?)
+    }
+
+    /// How wide tables may be: `--width`, else `COLUMNS`, else the terminal's width when
+    /// results go to one; `None` (no limit) for files and pipes.
+    pub fn table_width(&self) -> Option<usize> {
+        if let Some(w) = self.width {
+            return Some(w);
+        }
+        if let Some(w) = std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.trim().parse::<usize>().ok())
+            .filter(|&w| w > 0)
+        {
+            return Some(w);
+        }
+        if self.output.is_none() && io::stdout().is_terminal() {
+            return terminal_size::terminal_size_of(io::stdout())
+                .map(|(terminal_size::Width(w), _)| usize::from(w));
+        }
+        None
+    }
+
+    /// Table layout for results: fitted to [`Self::table_width`], coloured when stdout is.
+    pub fn table_options(&self, wide: bool) -> dragnet_printer::TableOptions {
+        dragnet_printer::TableOptions {
+            width: self.table_width(),
+            color: self.color_stdout(),
+            wide,
+        }
     }
 
     /// Where results go: `--output FILE` or stdout, buffered.
@@ -85,172 +113,6 @@ impl GlobalArgs {
                 io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
             }
         }
-    }
-}
-
-/// Longest cell a table prints before truncating it with `…` (CSV/JSON never truncate).
-pub const DEFAULT_MAX_CELL_WIDTH: usize = 60;
-
-/// Characters a cell occupies on a terminal. Counts `char`s: close enough for the ASCII and
-/// Latin text rules and CloudTrail carry, and keeps the CLI free of a width-table dependency.
-fn display_width(cell: &str) -> usize {
-    cell.chars().count()
-}
-
-/// `cell` cut to `width` characters, ending in `…` when something was cut. Newlines and tabs
-/// become spaces so one row stays one line.
-pub fn truncate_cell(cell: &str, width: usize) -> String {
-    let flat: String = cell
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if display_width(&flat) <= width {
-        return flat;
-    }
-    if width == 0 {
-        return String::new();
-    }
-    let mut out: String = flat.chars().take(width - 1).collect();
-    out.push('…');
-    out
-}
-
-/// Writes an aligned text table: a header row, a dashed rule, then one line per row. Each
-/// column is as wide as its widest cell, capped at `max_cell_width` (longer cells end in `…`).
-/// The last column is not padded, so lines carry no trailing spaces. Rows shorter than the
-/// header are padded with empty cells.
-pub fn write_table<W: Write + ?Sized, S: AsRef<str>>(
-    w: &mut W,
-    headers: &[&str],
-    rows: &[Vec<S>],
-    max_cell_width: usize,
-) -> io::Result<()> {
-    let columns = headers.len();
-    let cells: Vec<Vec<String>> = rows
-        .iter()
-        .map(|row| {
-            (0..columns)
-                .map(|i| {
-                    let cell = row.get(i).map(AsRef::as_ref).unwrap_or("");
-                    truncate_cell(cell, max_cell_width)
-                })
-                .collect()
-        })
-        .collect();
-    let mut widths: Vec<usize> = headers.iter().map(|h| display_width(h)).collect();
-    for row in &cells {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(display_width(cell));
-        }
-    }
-    let write_row = |w: &mut W, row: &[&str]| -> io::Result<()> {
-        let mut line = String::new();
-        for (i, cell) in row.iter().enumerate() {
-            if i > 0 {
-                line.push_str("  ");
-            }
-            line.push_str(cell);
-            if i + 1 < row.len() {
-                let pad = widths[i].saturating_sub(display_width(cell));
-                line.extend(std::iter::repeat_n(' ', pad));
-            }
-        }
-        writeln!(w, "{}", line.trim_end())
-    };
-    write_row(w, headers)?;
-    let dashes: Vec<String> = widths.iter().map(|n| "-".repeat(*n)).collect();
-    let dash_refs: Vec<&str> = dashes.iter().map(String::as_str).collect();
-    write_row(w, &dash_refs)?;
-    for row in &cells {
-        let refs: Vec<&str> = row.iter().map(String::as_str).collect();
-        write_row(w, &refs)?;
-    }
-    Ok(())
-}
-
-/// One CSV field as RFC 4180 wants it: quoted (with `"` doubled) when it holds a comma, a
-/// quote, CR or LF, or leading/trailing spaces; verbatim otherwise.
-pub fn csv_field(field: &str) -> std::borrow::Cow<'_, str> {
-    let needs_quotes =
-        field.contains([',', '"', '\n', '\r']) || field.starts_with(' ') || field.ends_with(' ');
-    if needs_quotes {
-        std::borrow::Cow::Owned(format!("\"{}\"", field.replace('"', "\"\"")))
-    } else {
-        std::borrow::Cow::Borrowed(field)
-    }
-}
-
-/// Writes one CSV record (fields joined by `,`, CRLF-free: lines end in `\n`).
-pub fn write_csv_record<W: Write + ?Sized, S: AsRef<str>>(
-    w: &mut W,
-    fields: &[S],
-) -> io::Result<()> {
-    let mut line = String::new();
-    for (i, field) in fields.iter().enumerate() {
-        if i > 0 {
-            line.push(',');
-        }
-        line.push_str(&csv_field(field.as_ref()));
-    }
-    line.push('\n');
-    w.write_all(line.as_bytes())
-}
-
-/// Writes a CSV document: the header record, then every row (streaming callers can use
-/// [`write_csv_record`] directly).
-pub fn write_csv<W: Write + ?Sized, S: AsRef<str>>(
-    w: &mut W,
-    headers: &[&str],
-    rows: &[Vec<S>],
-) -> io::Result<()> {
-    write_csv_record(w, headers)?;
-    for row in rows {
-        write_csv_record(w, row)?;
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn table_aligns_columns_and_truncates() {
-        let rows = vec![
-            vec!["short".to_string(), "x".to_string()],
-            vec!["a much longer cell".to_string(), "y".to_string()],
-        ];
-        let mut out = Vec::new();
-        write_table(&mut out, &["name", "v"], &rows, 10).unwrap();
-        let text = String::from_utf8(out).unwrap();
-        assert_eq!(
-            text,
-            "name        v\n----------  -\nshort       x\na much lo…  y\n"
-        );
-    }
-
-    #[test]
-    fn table_pads_short_rows_and_flattens_newlines() {
-        let rows = vec![vec!["a\nb"]];
-        let mut out = Vec::new();
-        write_table(&mut out, &["one", "two"], &rows, 60).unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), "one  two\n---  ---\na b\n");
-    }
-
-    #[test]
-    fn csv_quotes_only_when_needed() {
-        let mut out = Vec::new();
-        write_csv(
-            &mut out,
-            &["a", "b"],
-            &[vec!["plain", "has,comma \"q\"\nline"]],
-        )
-        .unwrap();
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "a,b\nplain,\"has,comma \"\"q\"\"\nline\"\n"
-        );
-        assert_eq!(csv_field(" lead"), "\" lead\"");
     }
 }
 

@@ -20,20 +20,21 @@ fn repo_root() -> PathBuf {
     dragnet_testdata::repo_root()
 }
 
-/// Runs `dragnet validate PATH` from the fixtures folder (so paths print relative) and
-/// returns (exit code, stdout).
+/// Runs `dragnet validate --format table PATH` from the fixtures folder (so paths print
+/// relative) and returns (exit code, the diagnostics on stderr followed by the summary on
+/// stdout: what a terminal shows).
 fn validate(rel: &str) -> (i32, String) {
     let out = dragnet()
         .current_dir(fixtures())
-        .args(["validate", "--color", "never", rel])
+        .args(["validate", "--format", "table", "--color", "never", rel])
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(!stderr.contains("panicked"), "{stderr}");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-    )
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    // Results (the summary) only on stdout; the diagnostics only on stderr.
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    (out.status.code().unwrap_or(-1), stderr + &stdout)
 }
 
 #[test]
@@ -296,9 +297,12 @@ fn list_shows_the_shipped_rules_and_filters() {
         .args(["rules", "list", "--format", "json", "--tactic", "TA0010"])
         .output()
         .unwrap();
-    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // One JSON document: the rules and a summary (issue 14: every command's JSON alike).
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = &doc["rules"];
     assert_eq!(rows.as_array().unwrap().len(), 1);
     assert_eq!(rows[0]["tactics"], serde_json::json!(["Exfiltration"]));
+    assert_eq!(doc["summary"]["rules"], 1);
 
     let out = dragnet()
         .args([
@@ -406,7 +410,8 @@ fn kibana_ndjson_exports_load_into_the_same_model() {
         .arg(&path)
         .output()
         .unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
+    // Piped, stdout holds NDJSON; the human diagnostics and summary are on stderr.
+    let text = String::from_utf8(out.stderr).unwrap();
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(
         text.contains(":3:1: warning: skipped exception list entry"),
@@ -470,7 +475,8 @@ fn kibana_ndjson_exports_load_into_the_same_model() {
         .arg(&path)
         .output()
         .unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
+    // Piped, stdout holds NDJSON; the human diagnostics and summary are on stderr.
+    let text = String::from_utf8(out.stderr).unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(text.contains(":5:"), "{text}");
 }

@@ -287,8 +287,9 @@ any where event.action = "x"
         .arg(&rule)
         .assert()
         .code(1)
-        .stdout(predicate::str::contains("eql: syntax error"))
-        .stdout(predicate::str::contains("bad_eql.toml:19:24:"));
+        // Diagnostics are human-readable on stderr in every format (conventions.md).
+        .stderr(predicate::str::contains("eql: syntax error"))
+        .stderr(predicate::str::contains("bad_eql.toml:19:24:"));
 }
 
 #[test]

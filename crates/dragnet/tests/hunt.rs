@@ -325,7 +325,10 @@ fn table_and_csv_formats() {
     assert!(table.stdout.contains("first seen"));
     let csv = hunt(&["--format", "csv"], &[repo("samples")]);
     assert_eq!(csv.stdout.lines().count(), 4, "{}", csv.stdout);
-    assert!(csv.stdout.starts_with("timestamp,rule_id,"));
+    // The table's columns plus what only CSV carries (issue 14: one alert row for both).
+    assert!(csv.stdout.starts_with(
+        "time,severity,rule,actor,account,region,source_ip,action,target,event_id,user_agent,rule_id,risk_score,reason,alert_uuid\n"
+    ));
 }
 
 #[test]

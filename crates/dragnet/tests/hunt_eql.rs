@@ -348,7 +348,8 @@ fn table_shows_shells_and_hides_building_blocks() {
         .stdout
         .lines()
         .take_while(|l| !l.trim().is_empty())
-        .filter(|l| l.contains("2025-02-03T"))
+        // Tables show times as `2025-02-03 10:00:00` (UTC, in the column title).
+        .filter(|l| l.starts_with("2025-02-03 "))
         .count();
     assert_eq!(rows, 4, "one row per sequence:\n{}", run.stdout);
 }

@@ -205,7 +205,8 @@ fn validate_reports_kql_errors_at_their_place_in_the_toml() {
         .arg(&file)
         .assert()
         .code(1)
-        .stdout(predicate::str::contains(format!(
+        // Diagnostics are human-readable on stderr in every format (conventions.md).
+        .stderr(predicate::str::contains(format!(
             "broken.toml:{end_line}:1: error: kql: syntax error: expected ')'"
         )));
     dragnet()

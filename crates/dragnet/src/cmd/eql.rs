@@ -9,8 +9,10 @@ use std::io::Write;
 
 use dragnet_eql::QueryKind;
 use dragnet_event::FieldTable;
+use dragnet_rules::{Diagnostic, Rule, SourceText};
 use dragnet_schema::Schema;
 
+use crate::cmd::query_check::{QueryCheck, query_diagnostics};
 use crate::cmd::search::{Kind, Query, SearchArgs};
 use crate::exit::Code;
 use crate::output::GlobalArgs;
@@ -96,4 +98,29 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         max_sequence_candidates: Some(args.max_sequence_candidates),
     };
     crate::cmd::search::run(global, &args.search, &search, schema)
+}
+
+/// The EQL checker of `dragnet validate`: syntax errors, queries Elasticsearch would reject
+/// (compile errors), and each field the schema does not know (a warning, once per field).
+pub fn check_rule_query(_rule: &Rule, query: &SourceText) -> Vec<Diagnostic> {
+    let check = match dragnet_eql::parse(query.as_str()) {
+        Err(e) => QueryCheck::Syntax {
+            offset: e.offset,
+            message: e.message,
+        },
+        Ok(parsed) => {
+            match dragnet_eql::compile(&parsed, Schema::builtin(), &mut FieldTable::new()) {
+                Err(e) => QueryCheck::Compile {
+                    span: e.span.start..e.span.end,
+                    message: e.message,
+                },
+                Ok(c) => QueryCheck::UnknownFields(c.unknown_fields().to_vec()),
+            }
+        }
+    };
+    query_diagnostics(query, check, |f| {
+        format!(
+            "field `{f}` is not in the ECS/AWS schema: Elasticsearch's dynamic mapping would type it (pass a _mapping if your index defines it; mark it `?{f}` if it may be absent)"
+        )
+    })
 }

@@ -9,13 +9,13 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use dragnet_engine::{Alert, Engine, Progress, RuleCounts, RunOptions, Selection};
+use dragnet_engine::{Engine, Progress, RuleCounts, RunOptions, Selection};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use crate::cmd::{accounting, inputs};
 use crate::exit::Code;
-use crate::output::{DEFAULT_MAX_CELL_WIDTH, Format, GlobalArgs, write_csv_record, write_table};
+use crate::output::{Format, GlobalArgs};
 
 /// Run detection rules over CloudTrail logs (files, folders, `-`, s3://) and report alerts.
 #[derive(clap::Args, Debug)]
@@ -40,6 +40,9 @@ pub struct Args {
     /// Add to each alert which query clauses matched, on which values.
     #[arg(long)]
     pub explain: bool,
+    /// Tables: add the user agent column.
+    #[arg(long, short = 'w')]
+    pub wide: bool,
     /// Exit with code 1 when there is at least one alert.
     #[arg(long)]
     pub fail_on_alert: bool,
@@ -92,6 +95,7 @@ pub struct Args {
 }
 
 pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
+    let format = global.resolve_format("hunt", &Format::ALL)?;
     let now = Timestamp::now();
     let from = args
         .from
@@ -106,9 +110,10 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
     }
 
     let (rules, rule_problems, invalid_rules) = load_rules(&args.rules)?;
+    // Each problem carries its own severity (`file:line:col: error: …`): one word per message.
     for p in &rule_problems {
         if !global.quiet {
-            eprintln!("warning: {p}");
+            eprintln!("{p}");
         }
     }
     // The selection flags decide here, so `hunt` and `rules list` select alike; the rules they
@@ -169,8 +174,6 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
     let discovered = dragnet_input::discover(&args.inputs, &input_options);
     let sources = discovered.sources;
     let discover_problems = discovered.problems;
-    // Inputs named on the command line that cannot be read: exit 2 once the rest is done.
-    let unreadable = discover_problems.len();
     if discovered.pruned_by_date > 0 && global.verbose > 0 {
         eprintln!(
             "note: {} file(s) not read: their CloudTrail path date is outside --from/--to",
@@ -186,7 +189,8 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         let bar = show_progress.then(|| {
             let progress = &progress;
             let done = &done;
-            scope.spawn(move || progress_bar(progress, done))
+            let total = crate::cmd::hunt_output::expected_bytes(&sources);
+            scope.spawn(move || crate::cmd::hunt_output::progress_bar(progress, done, total))
         });
         let options = RunOptions {
             explain: args.explain,
@@ -218,32 +222,44 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
     // Input problems, in input order: file, line / record, reason.
     let mut problems = discover_problems;
     problems.extend(output.problems.iter().cloned());
-    inputs::report_problems(global, &problems);
+    // An input named on the command line that does not exist or cannot be read is an error
+    // whatever -q says, reported after everything else (conventions.md: exit codes).
+    let named_unreadable = inputs::named_input_errors(&problems, &args.inputs);
+    inputs::report_problems(global, &problems, &args.inputs);
 
     let mut w = global.writer()?;
-    match global.format() {
-        Format::Table => write_alert_table(&mut w, &output.alerts, &output.reports)?,
-        Format::Json => {
-            let doc = json!({
-                "alerts": output.alerts.iter().map(|a| a.doc()).collect::<Vec<_>>(),
-                "summary": summary_json(&output.stats, &output.reports, &counts, elapsed),
-                "rules": accounting::rules_json(&output.reports),
-                "problems": problems.iter().map(inputs::problem_json).collect::<Vec<_>>(),
-                // Rule entries that could not be loaded (counted as invalid in the summary).
-                "rule_problems": rule_problems,
-                "exceptions": crate::cmd::hunt_extras::exceptions_json(exceptions.as_deref()),
-            });
-            serde_json::to_writer_pretty(&mut w, &doc)?;
-            writeln!(w)?;
-        }
-        Format::Ndjson => {
-            for a in &output.alerts {
-                writeln!(w, "{}", a.json())?;
-            }
-        }
-        Format::Csv => write_alert_csv(&mut w, &output.alerts, &output.reports)?,
+    let mut json_members = serde_json::Map::new();
+    if format == Format::Json {
+        json_members.insert(
+            "summary".into(),
+            summary_json(&output.stats, &output.reports, &counts, elapsed),
+        );
+        json_members.insert("rules".into(), accounting::rules_json(&output.reports));
+        json_members.insert(
+            "problems".into(),
+            problems.iter().map(inputs::problem_json).collect(),
+        );
+        // Rule entries that could not be loaded (counted as invalid in the summary).
+        json_members.insert("rule_problems".into(), json!(rule_problems));
+        json_members.insert(
+            "exceptions".into(),
+            crate::cmd::hunt_extras::exceptions_json(exceptions.as_deref()),
+        );
     }
+    let notes = crate::cmd::hunt_output::write_alerts(
+        &mut w,
+        format,
+        &output.alerts,
+        &output.reports,
+        json_members,
+        global.table_options(args.wide),
+    )?;
     w.flush()?;
+    if !global.quiet {
+        for n in &notes {
+            eprintln!("{n}");
+        }
+    }
 
     let stats = &output.stats;
     if !global.quiet {
@@ -278,15 +294,13 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         );
     }
 
+    inputs::report_named_errors(&named_unreadable);
     let nothing_processed = stats.records_read == 0 && (stats.files == 0 || !problems.is_empty());
     if nothing_processed {
         eprintln!("error: no CloudTrail record could be read from the inputs");
         return Ok(Code::Usage);
     }
-    if unreadable > 0 {
-        eprintln!(
-            "error: {unreadable} input(s) could not be read (see above); the rest was processed"
-        );
+    if !named_unreadable.is_empty() {
         return Ok(Code::Usage);
     }
     if args.strict && inputs::any_skipped(&problems) {
@@ -315,7 +329,7 @@ fn load_rules(paths: &[PathBuf]) -> anyhow::Result<(Vec<dragnet_rules::Rule>, Ve
         .collect();
     if set.rules.is_empty() && !problems.is_empty() {
         for p in &problems {
-            eprintln!("error: {p}");
+            eprintln!("{p}");
         }
         bail!("no rule could be loaded from {}", join_paths(paths));
     }
@@ -383,142 +397,4 @@ fn summary_json(
     v["rules"] = accounting::summary_json(reports, counts);
     v["elapsed_seconds"] = json!(elapsed.as_secs_f64());
     v
-}
-
-fn alert_row(a: &Alert, reports: &[dragnet_engine::RuleReport]) -> Vec<String> {
-    let r = &reports[a.rule];
-    vec![
-        a.timestamp.clone(),
-        r.name.clone(),
-        r.severity.clone(),
-        a.summary.actor.clone(),
-        a.summary.source_ip.clone(),
-        a.summary.action.clone(),
-        a.summary.target.clone(),
-    ]
-}
-
-fn write_alert_table(
-    w: &mut dyn Write,
-    alerts: &[Alert],
-    reports: &[dragnet_engine::RuleReport],
-) -> anyhow::Result<()> {
-    // Building-block alerts are hidden from the default view, as in Kibana's alerts table; the
-    // json / ndjson / csv outputs carry them.
-    let rows: Vec<Vec<String>> = alerts
-        .iter()
-        .filter(|a| !a.building_block)
-        .map(|a| alert_row(a, reports))
-        .collect();
-    let hidden = alerts.len() - rows.len();
-    if hidden > 0 {
-        eprintln!(
-            "note: {hidden} building-block alert(s) not shown in the table (use --format json or ndjson)"
-        );
-    }
-    write_table(
-        w,
-        &[
-            "time",
-            "rule",
-            "severity",
-            "actor",
-            "source ip",
-            "action",
-            "target",
-        ],
-        &rows,
-        DEFAULT_MAX_CELL_WIDTH,
-    )?;
-    writeln!(w)?;
-    let per_rule: Vec<Vec<String>> = reports
-        .iter()
-        .filter(|r| r.alerts > 0)
-        .map(|r| {
-            vec![
-                r.name.clone(),
-                r.severity.clone(),
-                r.alerts.to_string(),
-                r.first_seen.clone().unwrap_or_default(),
-                r.last_seen.clone().unwrap_or_default(),
-            ]
-        })
-        .collect();
-    write_table(
-        w,
-        &["rule", "severity", "alerts", "first seen", "last seen"],
-        &per_rule,
-        DEFAULT_MAX_CELL_WIDTH,
-    )?;
-    Ok(())
-}
-
-fn write_alert_csv(
-    w: &mut dyn Write,
-    alerts: &[Alert],
-    reports: &[dragnet_engine::RuleReport],
-) -> anyhow::Result<()> {
-    write_csv_record(
-        w,
-        &[
-            "timestamp",
-            "rule_id",
-            "rule",
-            "severity",
-            "risk_score",
-            "actor",
-            "source_ip",
-            "action",
-            "target",
-            "event_id",
-            "alert_uuid",
-            "reason",
-        ],
-    )?;
-    for a in alerts {
-        let r = &reports[a.rule];
-        let doc = a.doc();
-        write_csv_record(
-            w,
-            &[
-                a.timestamp.clone(),
-                r.rule_id.clone(),
-                r.name.clone(),
-                r.severity.clone(),
-                doc["kibana.alert.risk_score"].to_string(),
-                a.summary.actor.clone(),
-                a.summary.source_ip.clone(),
-                a.summary.action.clone(),
-                a.summary.target.clone(),
-                a.event_id.clone(),
-                a.uuid.clone(),
-                a.summary.reason.clone(),
-            ],
-        )?;
-    }
-    Ok(())
-}
-
-/// Bytes, records/s and alerts so far, redrawn on stderr until `done`.
-fn progress_bar(progress: &Progress, done: &std::sync::atomic::AtomicBool) {
-    let bar = indicatif::ProgressBar::new_spinner();
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-    );
-    let started = Instant::now();
-    while !done.load(Ordering::Relaxed) {
-        let records = progress.records.load(Ordering::Relaxed);
-        let secs = started.elapsed().as_secs_f64().max(1e-9);
-        bar.set_message(format!(
-            "{:.1} MB, {} records ({:.0}/s), {} alerts",
-            progress.bytes.load(Ordering::Relaxed) as f64 / 1e6,
-            records,
-            records as f64 / secs,
-            progress.alerts.load(Ordering::Relaxed)
-        ));
-        bar.tick();
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    bar.finish_and_clear();
 }

@@ -76,6 +76,28 @@ pub fn problem_json(p: &Problem) -> Value {
     })
 }
 
+/// Whether `p` is about an input named on the command line that could not be opened or read
+/// at all (not about a file found inside a folder, nor about one record).
+pub fn is_named_input_error(p: &Problem, inputs: &[String]) -> bool {
+    p.kind == ProblemKind::Io && p.at.is_none() && inputs.iter().any(|i| *i == *p.source)
+}
+
+/// The problems about inputs named on the command line that could not be read: an error
+/// whatever `-q` says, reported after everything else ([`report_named_errors`]), exit 2.
+pub fn named_input_errors<'p>(problems: &'p [Problem], inputs: &[String]) -> Vec<&'p Problem> {
+    problems
+        .iter()
+        .filter(|p| is_named_input_error(p, inputs))
+        .collect()
+}
+
+/// Reports the named inputs that could not be read (even under `--quiet`).
+pub fn report_named_errors(errors: &[&Problem]) {
+    for p in errors {
+        eprintln!("error: {}", describe_problem(p));
+    }
+}
+
 /// Whether any problem is input that had to be skipped (files that are not CloudTrail at all,
 /// like a README in a folder, are not: they are noted, not broken).
 pub fn any_skipped(problems: &[Problem]) -> bool {
@@ -84,17 +106,18 @@ pub fn any_skipped(problems: &[Problem]) -> bool {
         .any(|p| !matches!(p.kind, ProblemKind::NotCloudTrail))
 }
 
-/// Reports input problems on stderr, in input order: each broken record or unreadable input
+/// Reports input problems on stderr, in input order: each broken record or unreadable file
 /// as a warning with its place; files (and values) that are not CloudTrail as one note per
-/// kind with their count, each one listed under `-v`. Nothing under `--quiet`.
-pub fn report_problems(global: &GlobalArgs, problems: &[Problem]) {
+/// kind with their count, each one listed under `-v`. Nothing under `--quiet`. Inputs named
+/// on the command line that cannot be read are left to [`report_named_errors`].
+pub fn report_problems(global: &GlobalArgs, problems: &[Problem], named: &[String]) {
     if global.quiet {
         return;
     }
     // Kinds of "not CloudTrail", in order of first appearance: (whole file?, message).
     let mut kinds: BTreeMap<(bool, String), (usize, Vec<&Problem>)> = BTreeMap::new();
     let mut first_seen = 0usize;
-    for p in problems {
+    for p in problems.iter().filter(|p| !is_named_input_error(p, named)) {
         if p.kind == ProblemKind::NotCloudTrail && global.verbose == 0 {
             let key = (p.at.is_none(), not_cloudtrail_kind(&p.message));
             let entry = kinds.entry(key).or_insert_with(|| {

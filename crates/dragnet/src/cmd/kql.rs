@@ -7,8 +7,10 @@
 use std::io::Write;
 
 use dragnet_event::FieldTable;
+use dragnet_rules::{Diagnostic, Rule, SourceText};
 use dragnet_schema::Schema;
 
+use crate::cmd::query_check::{QueryCheck, query_diagnostics};
 use crate::cmd::search::{Kind, Query, SearchArgs};
 use crate::exit::Code;
 use crate::output::GlobalArgs;
@@ -75,4 +77,46 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         max_sequence_candidates: None,
     };
     crate::cmd::search::run(global, &args.search, &search, schema)
+}
+
+/// True the first time a field is seen in this process: unknown fields are reported once per
+/// field, not once per rule.
+fn first_report(field: &str) -> bool {
+    static SEEN: std::sync::OnceLock<std::sync::Mutex<std::collections::HashSet<String>>> =
+        std::sync::OnceLock::new();
+    let seen = SEEN.get_or_init(Default::default);
+    seen.lock()
+        .map(|mut s| s.insert(field.to_owned()))
+        .unwrap_or(true)
+}
+
+/// The KQL checker of `dragnet validate`: syntax errors, queries Elasticsearch would reject
+/// (compile errors), and each field the schema does not know (a warning, once per field).
+pub fn check_rule_query(_rule: &Rule, query: &SourceText) -> Vec<Diagnostic> {
+    let check = match dragnet_kql::parse(query.as_str()) {
+        Err(e) => QueryCheck::Syntax {
+            offset: e.offset,
+            message: e.message,
+        },
+        Ok(parsed) => {
+            match dragnet_kql::compile(&parsed, Schema::builtin(), &mut FieldTable::new()) {
+                Err(e) => QueryCheck::Compile {
+                    span: e.span.start..e.span.end,
+                    message: e.message,
+                },
+                Ok(c) => QueryCheck::UnknownFields(
+                    c.unknown_fields()
+                        .iter()
+                        .filter(|f| first_report(f))
+                        .cloned()
+                        .collect(),
+                ),
+            }
+        }
+    };
+    query_diagnostics(query, check, |f| {
+        format!(
+            "field `{f}` is not in the ECS/AWS schema: Elasticsearch's dynamic mapping would type it (reported once per field)"
+        )
+    })
 }

@@ -6,6 +6,7 @@ pub mod accounting;
 pub mod eql;
 pub mod hunt;
 pub mod hunt_extras;
+pub mod hunt_output;
 pub mod inputs;
 pub mod kql;
 pub mod normalize;

@@ -31,13 +31,8 @@ pub struct Args {
 }
 
 pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
-    if let Some(f) = global.format
-        && f != Format::Ndjson
-    {
-        anyhow::bail!(
-            "normalize writes ECS documents as NDJSON only; drop --format or use --format ndjson"
-        );
-    }
+    // ECS documents, one per line, whatever the terminal: NDJSON is the only format.
+    global.resolve_format("normalize", &[Format::Ndjson])?;
     let mapper = Mapper::bind(
         &FieldTable::new(),
         MapperOptions {
@@ -48,7 +43,6 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
     .context("cannot load the --geoip-db/--asn-db database; give a MaxMind .mmdb file")?;
     let input_options = args.read.options();
     let found = discover(&args.inputs, &input_options);
-    let unreadable = found.problems.len();
     let mut out = global.writer()?;
     // Every problem, in input order, reported once the inputs are read (as hunt reports them).
     let problems: std::cell::RefCell<Vec<Problem>> = std::cell::RefCell::new(found.problems);
@@ -97,7 +91,9 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         }
     }
     let problems = problems.into_inner();
-    crate::cmd::inputs::report_problems(global, &problems);
+    // Inputs named on the command line that cannot be read: errors after the rest, exit 2.
+    let named_unreadable = crate::cmd::inputs::named_input_errors(&problems, &args.inputs);
+    crate::cmd::inputs::report_problems(global, &problems, &args.inputs);
     if let Some(e) = write_error {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             return Ok(Code::Ok);
@@ -112,9 +108,10 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
             found.sources.len()
         );
     }
+    crate::cmd::inputs::report_named_errors(&named_unreadable);
     let skipped_input = crate::cmd::inputs::any_skipped(&problems);
     Ok(
-        if written == 0 || unreadable > 0 || (args.strict && skipped_input) {
+        if written == 0 || !named_unreadable.is_empty() || (args.strict && skipped_input) {
             Code::Usage
         } else {
             Code::Ok

@@ -1,10 +1,7 @@
-//! The query checkers `dragnet validate` runs on each rule: syntax errors, queries
-//! Elasticsearch would reject (compile errors), and fields the schema does not know, each
-//! positioned in the rule file.
-
-use dragnet_event::FieldTable;
-use dragnet_rules::{Diagnostic, Rule, SourceText};
-use dragnet_schema::Schema;
+//! How a query checker's findings (syntax error, compile error, unknown fields) become
+//! diagnostics positioned in the rule file. Shared by the KQL and EQL checkers `dragnet
+//! validate` runs; a module of its own so that `validate` (which registers the checkers) and
+//! the checkers do not import each other.
 
 /// What checking one rule query found (see [`query_diagnostics`]).
 pub(crate) enum QueryCheck {
@@ -67,71 +64,4 @@ pub(crate) fn query_diagnostics(
             })
             .collect(),
     }
-}
-
-/// True the first time a field is seen in this process: unknown fields are reported once per
-/// field, not once per rule.
-fn first_report(field: &str) -> bool {
-    static SEEN: std::sync::OnceLock<std::sync::Mutex<std::collections::HashSet<String>>> =
-        std::sync::OnceLock::new();
-    let seen = SEEN.get_or_init(Default::default);
-    seen.lock()
-        .map(|mut s| s.insert(field.to_owned()))
-        .unwrap_or(true)
-}
-
-/// The KQL checker of `dragnet validate`: syntax errors, queries Elasticsearch would reject
-/// (compile errors), and each field the schema does not know (a warning, once per field).
-pub fn kql(_rule: &Rule, query: &SourceText) -> Vec<Diagnostic> {
-    let check = match dragnet_kql::parse(query.as_str()) {
-        Err(e) => QueryCheck::Syntax {
-            offset: e.offset,
-            message: e.message,
-        },
-        Ok(parsed) => {
-            match dragnet_kql::compile(&parsed, Schema::builtin(), &mut FieldTable::new()) {
-                Err(e) => QueryCheck::Compile {
-                    span: e.span.start..e.span.end,
-                    message: e.message,
-                },
-                Ok(c) => QueryCheck::UnknownFields(
-                    c.unknown_fields()
-                        .iter()
-                        .filter(|f| first_report(f))
-                        .cloned()
-                        .collect(),
-                ),
-            }
-        }
-    };
-    query_diagnostics(query, check, |f| {
-        format!(
-            "field `{f}` is not in the ECS/AWS schema: Elasticsearch's dynamic mapping would type it (reported once per field)"
-        )
-    })
-}
-
-/// The EQL checker of `dragnet validate`: syntax errors, queries Elasticsearch would reject
-/// (compile errors), and each field the schema does not know (a warning, once per field).
-pub fn eql(_rule: &Rule, query: &SourceText) -> Vec<Diagnostic> {
-    let check = match dragnet_eql::parse(query.as_str()) {
-        Err(e) => QueryCheck::Syntax {
-            offset: e.offset,
-            message: e.message,
-        },
-        Ok(parsed) => {
-            match dragnet_eql::compile(&parsed, Schema::builtin(), &mut FieldTable::new()) {
-                Err(e) => QueryCheck::Compile {
-                    span: e.span.start..e.span.end,
-                    message: e.message,
-                },
-                Ok(c) => QueryCheck::UnknownFields(c.unknown_fields().to_vec()),
-            }
-        }
-    };
-    query_diagnostics(query, check, |f| {
-        format!(
-            "field `{f}` is not in the ECS/AWS schema: Elasticsearch's dynamic mapping would type it (pass a _mapping if your index defines it; mark it `?{f}` if it may be absent)"
-        )
-    })
 }

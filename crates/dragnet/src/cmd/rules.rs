@@ -9,7 +9,8 @@ use dragnet_rules::{Rule, RuleSet, TypeParams};
 use serde_json::json;
 
 use crate::exit::Code;
-use crate::output::{self, Format, GlobalArgs};
+use crate::output::{Format, GlobalArgs};
+use dragnet_printer::{Cell, Column, Doc, Printer, Row};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -81,10 +82,6 @@ pub fn load_rule_set(global: &GlobalArgs, paths: &[PathBuf]) -> RuleSet {
     set
 }
 
-const COLUMNS: [&str; 8] = [
-    "name", "rule_id", "type", "language", "severity", "risk", "tactics", "maturity",
-];
-
 fn list(global: &GlobalArgs, args: ListArgs) -> anyhow::Result<Code> {
     let mut paths = args.paths.clone();
     paths.extend(args.rules.iter().cloned());
@@ -112,50 +109,57 @@ fn list(global: &GlobalArgs, args: ListArgs) -> anyhow::Result<Code> {
             "note: {deprecated} deprecated rule(s) not listed (--include-deprecated lists them)"
         );
     }
+    let format = global.resolve_format("rules list", &Format::ALL)?;
     let mut out = global.writer()?;
-    match global.format() {
-        Format::Table => {
-            let rows: Vec<Vec<String>> = rules.iter().map(|r| row(r)).collect();
-            output::write_table(&mut out, &COLUMNS, &rows, output::DEFAULT_MAX_CELL_WIDTH)?;
-        }
-        Format::Csv => {
-            let rows: Vec<Vec<String>> = rules.iter().map(|r| row(r)).collect();
-            output::write_csv(&mut out, &COLUMNS, &rows)?;
-        }
-        Format::Json => {
-            let items: Vec<serde_json::Value> = rules.iter().map(|r| row_json(r)).collect();
-            serde_json::to_writer_pretty(&mut out, &items)?;
-            writeln!(out)?;
-        }
-        Format::Ndjson => {
-            for r in &rules {
-                serde_json::to_writer(&mut out, &row_json(r))?;
-                writeln!(out)?;
-            }
-        }
+    let mut printer = Printer::new(
+        &mut out,
+        format,
+        list_columns(),
+        "rules",
+        global.table_options(false),
+    );
+    for r in &rules {
+        printer.row(|| row(r), || Doc::Value(row_json(r)))?;
     }
-    out.flush()?;
+    let mut summary = serde_json::Map::new();
+    summary.insert("summary".into(), json!({ "rules": rules.len() }));
+    printer.finish_with(summary, None)?;
     Ok(Code::Ok)
+}
+
+/// `rules list` columns: name, rule_id, type, language, severity, risk, tactics, maturity
+/// (the CSV header); a narrow table drops maturity, language and tactics first.
+fn list_columns() -> Vec<Column> {
+    vec![
+        Column::new("name", "name").width(20, 70).priority(9),
+        Column::new("rule_id", "rule_id").width(36, 36).priority(8),
+        Column::new("type", "type").width(5, 12).priority(7),
+        Column::new("language", "language").width(5, 8).priority(3),
+        Column::new("severity", "severity").width(8, 8).priority(7),
+        Column::new("risk", "risk").width(4, 4).priority(5),
+        Column::new("tactics", "tactics").width(12, 60).priority(4),
+        Column::new("maturity", "maturity")
+            .width(10, 12)
+            .priority(2),
+    ]
 }
 
 fn language(rule: &Rule) -> &'static str {
     rule.language.map_or("", |l| l.as_str())
 }
 
-fn row(rule: &Rule) -> Vec<String> {
-    vec![
-        rule.name.clone(),
-        rule.rule_id.clone(),
-        rule.rule_type().as_str().to_string(),
-        language(rule).to_string(),
-        rule.severity.as_str().to_string(),
-        rule.risk_score.to_string(),
-        rule.tactics().join(", "),
-        rule.metadata
-            .maturity
-            .map_or("", |m| m.as_str())
-            .to_string(),
-    ]
+fn row(rule: &Rule) -> Row {
+    let severity = rule.severity.as_str();
+    Row::new(vec![
+        Cell::from(rule.name.as_str()),
+        Cell::from(rule.rule_id.as_str()),
+        Cell::from(rule.rule_type().as_str()),
+        Cell::from(language(rule)),
+        Cell::styled(severity, crate::cmd::hunt_output::severity_style(severity)),
+        Cell::from(rule.risk_score.to_string()),
+        Cell::from(rule.tactics().join(", ")),
+        Cell::from(rule.metadata.maturity.map_or("", |m| m.as_str())),
+    ])
 }
 
 fn row_json(rule: &Rule) -> serde_json::Value {
@@ -232,19 +236,22 @@ fn show(global: &GlobalArgs, args: ShowArgs) -> anyhow::Result<Code> {
             ),
         },
     };
+    let format =
+        global.resolve_format("rules show", &[Format::Table, Format::Json, Format::Ndjson])?;
     let mut out = global.writer()?;
-    match global.format {
-        Some(Format::Json) => {
+    match format {
+        Format::Json => {
             serde_json::to_writer_pretty(&mut out, &rule.to_kibana_json())?;
             writeln!(out)?;
         }
-        Some(Format::Ndjson) => {
+        Format::Ndjson => {
             serde_json::to_writer(&mut out, &rule.to_kibana_json())?;
             writeln!(out)?;
         }
-        _ => {
+        Format::Table | Format::Csv => {
             let color = global.color_stdout();
-            render_rule(&mut out, rule, terminal_width(), color)?;
+            let width = global.table_width().unwrap_or(100).clamp(40, 120);
+            render_rule(&mut out, rule, width, color)?;
         }
     }
     out.flush()?;
@@ -324,14 +331,6 @@ fn fragment_distance(fragment: &str, name: &str) -> usize {
         std::mem::swap(&mut prev, &mut cur);
     }
     prev.into_iter().min().unwrap_or(f.len())
-}
-
-fn terminal_width() -> usize {
-    std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.parse::<usize>().ok())
-        .unwrap_or(100)
-        .clamp(40, 120)
 }
 
 /// The human view: a header, key facts, the query, then the note and setup guides.

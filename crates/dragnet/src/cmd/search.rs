@@ -12,9 +12,11 @@ use dragnet_engine::{Alert, Capture, CapturedEvent, Engine, Extras, RunOptions, 
 use dragnet_schema::Schema;
 use serde_json::{Value, json};
 
+use dragnet_printer::{Cell, Column, Cut, Doc, Printer, Row, Show, Style, TableOptions};
+
 use crate::cmd::inputs::{self, EnrichArgs, ReadArgs};
 use crate::exit::Code;
-use crate::output::{DEFAULT_MAX_CELL_WIDTH, Format, GlobalArgs, write_csv_record, write_table};
+use crate::output::{Format, GlobalArgs};
 
 /// The flags `kql` and `eql` share.
 #[derive(clap::Args, Debug)]
@@ -175,7 +177,6 @@ pub fn run(
         ..args.read.options()
     };
     let discovered = dragnet_input::discover(&args.inputs, &input_options);
-    let unreadable = discovered.problems.len();
     let options = RunOptions {
         // Sequences and samples name their join keys in the explanation of their shell alert.
         explain: args.explain || query.kind != Kind::Event,
@@ -201,11 +202,14 @@ pub fn run(
     }
     let mut problems = discovered.problems;
     problems.extend(output.problems.iter().cloned());
-    inputs::report_problems(global, &problems);
+    // Inputs named on the command line that cannot be read: errors after the rest, exit 2.
+    let named_unreadable = inputs::named_input_errors(&problems, &args.inputs);
+    let unreadable = named_unreadable.len();
+    inputs::report_problems(global, &problems, &args.inputs);
 
     let stats = &output.stats;
     let evaluated = stats.records_evaluated + stats.records_prefiltered;
-    let format = global.format();
+    let format = global.resolve_format(query.command, &Format::ALL)?;
     let mut out = global.writer()?;
     let found_line = match query.kind {
         Kind::Event => {
@@ -214,9 +218,10 @@ pub fn run(
             write_events(
                 &mut *out,
                 format,
+                global.table_options(false),
                 &listed,
                 args,
-                &summary_json(stats, &problems, evaluated),
+                summary_json(stats, &problems, evaluated),
             )?;
             format!("{matched} matched")
         }
@@ -226,9 +231,10 @@ pub fn run(
             write_groups(
                 &mut *out,
                 format,
-                query.kind.label(),
+                global.table_options(false),
+                query.kind,
                 &groups,
-                &summary_json(stats, &problems, evaluated),
+                summary_json(stats, &problems, evaluated),
             )?;
             format!("{} {}s found", groups.len(), query.kind.label())
         }
@@ -240,6 +246,7 @@ pub fn run(
             query.command, stats.records_skipped
         );
     }
+    inputs::report_named_errors(&named_unreadable);
     if unreadable > 0 || (stats.records_read == 0 && !problems.is_empty()) || stats.files == 0 {
         return Ok(Code::Usage);
     }
@@ -351,18 +358,34 @@ fn first(doc: &Value, path: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The key fields of an event, as the table and CSV show them.
-const EVENT_COLUMNS: [(&str, &str); 6] = [
-    ("time", "@timestamp"),
-    ("action", "event.action"),
-    ("actor", "user.name"),
-    ("source ip", "source.ip"),
-    ("outcome", "event.outcome"),
-    ("event id", "event.id"),
+/// The key fields of an event: (CSV key, table title, field, min and max table width,
+/// priority when the table must fit a width).
+const EVENT_FIELDS: [(&str, &str, &str, usize, usize, u8); 6] = [
+    ("time", "time", "@timestamp", 20, 24, 8),
+    ("action", "action", "event.action", 10, 40, 8),
+    ("actor", "actor", "user.name", 8, 40, 7),
+    ("source_ip", "source ip", "source.ip", 9, 39, 6),
+    ("outcome", "outcome", "event.outcome", 7, 7, 4),
+    ("event_id", "event id", "event.id", 8, 36, 3),
 ];
 
-fn event_cells(doc: &Value) -> Vec<String> {
-    EVENT_COLUMNS.iter().map(|(_, f)| first(doc, f)).collect()
+fn event_columns(show: Show) -> Vec<Column> {
+    EVENT_FIELDS
+        .iter()
+        .map(|&(key, title, _, min, max, priority)| {
+            Column::new(key, title)
+                .width(min, max)
+                .priority(priority)
+                .show(show)
+        })
+        .collect()
+}
+
+fn event_cells(doc: &Value) -> Vec<Cell> {
+    EVENT_FIELDS
+        .iter()
+        .map(|(_, _, field, ..)| Cell::from(first(doc, field)))
+        .collect()
 }
 
 fn location(e: &CapturedEvent) -> String {
@@ -392,152 +415,119 @@ fn event_json(e: &CapturedEvent, args: &SearchArgs) -> Value {
     doc
 }
 
-/// Prints the events of an event query in `format`: a table of key fields (with `--explain`,
-/// each event's explanation after it), CSV of the same, or the ECS documents as json/ndjson.
+/// Prints the events of an event query: a table of key fields (with `--explain`, each
+/// event's explanation under it), CSV of the same, or the ECS documents as json/ndjson.
 fn write_events(
     out: &mut dyn Write,
     format: Format,
+    table: TableOptions,
     events: &[CapturedEvent],
     args: &SearchArgs,
-    summary: &Value,
+    summary: Value,
 ) -> anyhow::Result<()> {
-    match format {
-        Format::Table => {
-            let mut headers: Vec<&str> = Vec::new();
-            if args.all {
-                headers.push("match");
-            }
-            headers.extend(EVENT_COLUMNS.iter().map(|(h, _)| *h));
-            headers.push("location");
-            let rows: Vec<Vec<String>> = events
-                .iter()
-                .map(|e| {
-                    let mut row = Vec::new();
-                    if args.all {
-                        row.push(verdict(e.matched).to_string());
-                    }
-                    row.extend(event_cells(&e.doc));
-                    row.push(location(e));
-                    row
-                })
-                .collect();
-            write_table(out, &headers, &rows, DEFAULT_MAX_CELL_WIDTH)?;
-            if args.explain {
-                for e in events {
-                    writeln!(out)?;
-                    writeln!(out, "{}\t{}", location(e), verdict(e.matched))?;
-                    for line in e.explanation.as_deref().unwrap_or_default().lines() {
-                        writeln!(out, "    {line}")?;
-                    }
-                }
-            }
-        }
-        Format::Csv => {
-            let mut headers = vec!["location"];
-            headers.extend([
-                "time",
-                "action",
-                "actor",
-                "source_ip",
-                "outcome",
-                "event_id",
-            ]);
-            if args.all {
-                headers.push("match");
-            }
-            if args.explain {
-                headers.push("explanation");
-            }
-            write_csv_record(out, &headers)?;
-            for e in events {
-                let mut row = vec![location(e)];
-                row.extend(event_cells(&e.doc));
-                if args.all {
-                    row.push(verdict(e.matched).to_string());
-                }
-                if args.explain {
-                    row.push(e.explanation.clone().unwrap_or_default());
-                }
-                write_csv_record(out, &row)?;
-            }
-        }
-        Format::Ndjson => {
-            for e in events {
-                serde_json::to_writer(&mut *out, &event_json(e, args))?;
-                writeln!(out)?;
-            }
-        }
-        Format::Json => {
-            let doc = json!({
-                "events": events.iter().map(|e| event_json(e, args)).collect::<Vec<_>>(),
-                "summary": summary,
-            });
-            serde_json::to_writer_pretty(&mut *out, &doc)?;
-            writeln!(out)?;
-        }
+    let mut columns = event_columns(Show::Always);
+    columns.push(
+        Column::new("location", "location")
+            .width(16, 80)
+            .priority(5)
+            .cut(Cut::Start),
+    );
+    if args.all {
+        columns.push(Column::new("match", "match").width(5, 8).priority(9));
     }
+    if args.explain {
+        columns.push(Column::new("explanation", "explanation").show(Show::Never));
+    }
+    let mut printer = Printer::new(out, format, columns, "events", table);
+    for e in events {
+        printer.row(
+            || {
+                let mut cells = event_cells(&e.doc);
+                cells.push(Cell::from(location(e)));
+                if args.all {
+                    let style = if e.matched { Style::Bold } else { Style::Plain };
+                    cells.push(Cell::styled(verdict(e.matched), style));
+                }
+                let explanation = e.explanation.clone().unwrap_or_default();
+                let detail = explanation.lines().map(str::to_string).collect();
+                if args.explain {
+                    cells.push(Cell::from(explanation));
+                }
+                Row { cells, detail }
+            },
+            || Doc::Value(event_json(e, args)),
+        )?;
+    }
+    let mut members = serde_json::Map::new();
+    members.insert("summary".into(), summary);
+    printer.finish_with(members, None)?;
     Ok(())
 }
 
-/// Prints the sequences (or samples) found: per group its number, join keys and events (a
-/// table of key fields, CSV rows, or `{label: n, join_keys, events: [ECS documents]}`).
+/// Prints the sequences (or samples) found: a table row per group (its number and join keys)
+/// with its events under it, a CSV record per event, `{label: n, join_keys, events: [ECS
+/// documents]}` per group in json/ndjson.
 fn write_groups(
     out: &mut dyn Write,
     format: Format,
-    label: &str,
+    table: TableOptions,
+    kind: Kind,
     groups: &[Group],
-    summary: &Value,
+    summary: Value,
 ) -> anyhow::Result<()> {
-    let numbered =
-        |n: usize, g: &Group| json!({label: n, "join_keys": g.join_keys, "events": g.events});
-    match format {
-        Format::Table => {
-            let headers: Vec<&str> = EVENT_COLUMNS.iter().map(|(h, _)| *h).collect();
-            for (i, g) in groups.iter().enumerate() {
-                if i > 0 {
-                    writeln!(out)?;
-                }
-                writeln!(out, "{label} {}: join keys {}", i + 1, g.join_keys)?;
-                let rows: Vec<Vec<String>> = g.events.iter().map(event_cells).collect();
-                write_table(out, &headers, &rows, DEFAULT_MAX_CELL_WIDTH)?;
+    let label = kind.label();
+    let mut columns = vec![
+        Column::new(label, label).width(4, 10).priority(9),
+        Column::new("join_keys", "join keys")
+            .width(10, 80)
+            .priority(8),
+    ];
+    columns.extend(event_columns(Show::Never));
+    let json_key = if kind == Kind::Sample {
+        "samples"
+    } else {
+        "sequences"
+    };
+    let mut printer = Printer::new(out, format, columns, json_key, table);
+    for (i, g) in groups.iter().enumerate() {
+        let n = (i + 1).to_string();
+        let keys = g.join_keys.to_string();
+        let doc =
+            || Doc::Value(json!({label: i + 1, "join_keys": g.join_keys, "events": g.events}));
+        if format == Format::Csv {
+            for e in &g.events {
+                printer.row(
+                    || {
+                        let mut cells = vec![Cell::from(n.as_str()), Cell::from(keys.as_str())];
+                        cells.extend(event_cells(e));
+                        Row::new(cells)
+                    },
+                    doc,
+                )?;
             }
+            continue;
         }
-        Format::Csv => {
-            write_csv_record(
-                out,
-                &[
-                    label,
-                    "join_keys",
-                    "time",
-                    "action",
-                    "actor",
-                    "source_ip",
-                    "outcome",
-                    "event_id",
-                ],
-            )?;
-            for (i, g) in groups.iter().enumerate() {
-                for e in &g.events {
-                    let mut row = vec![(i + 1).to_string(), g.join_keys.to_string()];
-                    row.extend(event_cells(e));
-                    write_csv_record(out, &row)?;
-                }
-            }
-        }
-        Format::Ndjson => {
-            for (i, g) in groups.iter().enumerate() {
-                serde_json::to_writer(&mut *out, &numbered(i + 1, g))?;
-                writeln!(out)?;
-            }
-        }
-        Format::Json => {
-            let doc = json!({
-                format!("{label}s"): groups.iter().enumerate().map(|(i, g)| numbered(i + 1, g)).collect::<Vec<_>>(),
-                "summary": summary,
-            });
-            serde_json::to_writer_pretty(&mut *out, &doc)?;
-            writeln!(out)?;
-        }
+        printer.row(
+            || Row {
+                cells: vec![Cell::from(n.as_str()), Cell::from(keys.as_str())],
+                detail: g
+                    .events
+                    .iter()
+                    .map(|e| {
+                        EVENT_FIELDS
+                            .iter()
+                            .map(|(_, _, field, ..)| first(e, field))
+                            .filter(|v| !v.is_empty())
+                            .collect::<Vec<_>>()
+                            .join("  ")
+                    })
+                    .collect(),
+            },
+            doc,
+        )?;
     }
+    let mut members = serde_json::Map::new();
+    members.insert("summary".into(), summary);
+    printer.finish_with(members, None)?;
     Ok(())
 }

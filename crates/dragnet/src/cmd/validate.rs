@@ -42,12 +42,12 @@ pub const QUERY_CHECKERS: &[QueryChecker] = &[
     QueryChecker {
         name: "kql",
         languages: &[Language::Kuery],
-        check: crate::cmd::query_check::kql,
+        check: crate::cmd::kql::check_rule_query,
     },
     QueryChecker {
         name: "eql",
         languages: &[Language::Eql],
-        check: crate::cmd::query_check::eql,
+        check: crate::cmd::eql::check_rule_query,
     },
 ];
 
@@ -106,9 +106,9 @@ pub fn validate(paths: &[PathBuf], checkers: &[QueryChecker]) -> Report {
 }
 
 pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
+    let format = global.resolve_format("validate", &Format::ALL)?;
     let report = validate(&args.paths, QUERY_CHECKERS);
     let set = &report.set;
-    let mut out = global.writer()?;
     let summary = format!(
         "{} rules, {} valid, {} errors, {} warnings",
         set.total(),
@@ -116,55 +116,61 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         set.error_count(),
         set.warning_count()
     );
-    match global.format {
-        Some(Format::Json) => {
-            let doc = json!({
-                "diagnostics": set.diagnostics.iter().map(diagnostic_json).collect::<Vec<_>>(),
-                "summary": summary_json(&report),
-            });
-            serde_json::to_writer_pretty(&mut out, &doc)?;
-            writeln!(out)?;
-        }
-        Some(Format::Ndjson) => {
-            for d in &set.diagnostics {
-                serde_json::to_writer(&mut out, &diagnostic_json(d))?;
-                writeln!(out)?;
+    // Diagnostics stay human-readable on stderr whatever the format (conventions.md).
+    {
+        let color = global.color_stderr();
+        let stderr = std::io::stderr();
+        let mut err = stderr.lock();
+        for d in &set.diagnostics {
+            if global.quiet && !d.is_error() {
+                continue;
             }
-            serde_json::to_writer(&mut out, &json!({ "summary": summary_json(&report) }))?;
-            writeln!(out)?;
+            write_human(&mut err, d, color)?;
         }
-        Some(Format::Csv) => {
-            crate::output::write_csv_record(
-                &mut out,
-                &["file", "line", "column", "severity", "kind", "message"],
+        if format != Format::Table {
+            writeln!(err, "{summary}")?;
+        }
+    }
+    let mut out = global.writer()?;
+    if format == Format::Table {
+        // The results a terminal shows: the summary (the diagnostics are above, on stderr).
+        writeln!(out, "{summary}")?;
+    } else {
+        let columns = ["file", "line", "column", "severity", "kind", "message"]
+            .map(|k| dragnet_printer::Column::new(k, k))
+            .to_vec();
+        let mut printer = dragnet_printer::Printer::new(
+            &mut out,
+            format,
+            columns,
+            "diagnostics",
+            global.table_options(false),
+        );
+        for d in &set.diagnostics {
+            printer.row(
+                || {
+                    let pos = d.position();
+                    dragnet_printer::Row::new(
+                        [
+                            d.path()
+                                .map(|p| p.display().to_string())
+                                .unwrap_or_default(),
+                            pos.map(|p| p.line.to_string()).unwrap_or_default(),
+                            pos.map(|p| p.column.to_string()).unwrap_or_default(),
+                            d.severity.as_str().to_string(),
+                            d.kind.as_str().to_string(),
+                            d.message.clone(),
+                        ]
+                        .map(dragnet_printer::Cell::from)
+                        .to_vec(),
+                    )
+                },
+                || dragnet_printer::Doc::Value(diagnostic_json(d)),
             )?;
-            for d in &set.diagnostics {
-                let pos = d.position();
-                crate::output::write_csv_record(
-                    &mut out,
-                    &[
-                        d.path()
-                            .map(|p| p.display().to_string())
-                            .unwrap_or_default(),
-                        pos.map(|p| p.line.to_string()).unwrap_or_default(),
-                        pos.map(|p| p.column.to_string()).unwrap_or_default(),
-                        d.severity.as_str().to_string(),
-                        d.kind.as_str().to_string(),
-                        d.message.clone(),
-                    ],
-                )?;
-            }
         }
-        Some(Format::Table) | None => {
-            let color = global.output.is_none() && global.color_stdout();
-            for d in &set.diagnostics {
-                if global.quiet && !d.is_error() {
-                    continue;
-                }
-                write_human(&mut out, d, color)?;
-            }
-            writeln!(out, "{summary}")?;
-        }
+        let mut members = serde_json::Map::new();
+        members.insert("summary".into(), summary_json(&report));
+        printer.finish_with(members, Some(json!({ "summary": summary_json(&report) })))?;
     }
     out.flush().context("writing the validation report")?;
     let nothing_read = set.files == 0 || set.files == set.unreadable;

@@ -1,7 +1,9 @@
 //! `dragnet version`: the version and the Elastic versions whose behaviour dragnet reproduces.
 
+use std::io::Write;
+
 use crate::exit::Code;
-use crate::output::GlobalArgs;
+use crate::output::{Format, GlobalArgs};
 
 pub const SHORT: &str = env!("CARGO_PKG_VERSION");
 
@@ -19,10 +21,14 @@ pub const LONG: &str = concat!(
 pub struct Args {}
 
 pub fn run(global: &GlobalArgs, _args: Args) -> anyhow::Result<Code> {
+    // Plain text only: `--format json` is an error, not silently ignored.
+    global.resolve_format("version", &[Format::Table])?;
+    let mut out = global.writer()?;
     if global.verbose > 0 {
-        println!("dragnet {LONG}");
+        writeln!(out, "dragnet {LONG}")?;
     } else {
-        println!("dragnet {SHORT}");
+        writeln!(out, "dragnet {SHORT}")?;
     }
+    out.flush()?;
     Ok(Code::Ok)
 }
