@@ -524,7 +524,15 @@ fn show_renders_the_triage_guide_for_the_terminal() {
 #[test]
 fn show_finds_a_rule_by_a_name_fragment_in_any_case() {
     let out = dragnet()
-        .args(["rules", "show", "--color", "never", "SYSTEM manager"])
+        .args([
+            "rules",
+            "show",
+            "--format",
+            "table",
+            "--color",
+            "never",
+            "SYSTEM manager",
+        ])
         .output()
         .unwrap();
     assert!(
@@ -543,7 +551,9 @@ fn show_finds_a_rule_by_a_name_fragment_in_any_case() {
         "initial_access_via_system_manager.toml",
     ] {
         let out = dragnet()
-            .args(["rules", "show", "--color", "never", key])
+            .args([
+                "rules", "show", "--format", "table", "--color", "never", key,
+            ])
             .output()
             .unwrap();
         let text = String::from_utf8(out.stdout).unwrap();
@@ -590,7 +600,15 @@ fn show_lists_the_rules_a_fragment_fits_when_several_do() {
         "{err}"
     );
     let out = dragnet()
-        .args(["-q", "rules", "show", "console login without mfa", "-r"])
+        .args([
+            "-q",
+            "rules",
+            "show",
+            "--format",
+            "table",
+            "console login without mfa",
+            "-r",
+        ])
         .arg(dir.join("rules/integrations/aws"))
         .output()
         .unwrap();

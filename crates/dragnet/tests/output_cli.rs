@@ -623,14 +623,30 @@ fn normalize_writes_ndjson_only_and_says_so() {
 
 #[test]
 fn kql_results_in_json_are_one_document() {
+    // kql lists events (issue 14): with --all every document, `dragnet.match` saying which
+    // matched; without, the matching events only.
+    let r = run(dragnet()
+        .args([
+            "kql",
+            "--all",
+            "--format",
+            "json",
+            "event.action:SendCommand",
+        ])
+        .arg(repo("samples")));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap();
+    let events = doc["events"].as_array().unwrap();
+    let matched = events.iter().filter(|e| e["dragnet.match"] == true).count();
+    assert_eq!(doc["summary"]["matched"], matched);
+    assert_eq!(doc["summary"]["evaluated"], events.len());
+    assert!(matched >= 2);
     let r = run(dragnet()
         .args(["kql", "--format", "json", "event.action:SendCommand"])
         .arg(repo("samples")));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let doc: Value = serde_json::from_str(&r.stdout).unwrap();
-    let results = doc["results"].as_array().unwrap();
-    let matched = results.iter().filter(|r| r["match"] == true).count();
-    assert_eq!(doc["summary"]["matched"], matched);
-    assert_eq!(doc["summary"]["evaluated"], results.len());
-    assert!(matched >= 2);
+    let events = doc["events"].as_array().unwrap();
+    assert_eq!(events.len(), matched);
+    assert!(events.iter().all(|e| e["event"]["action"] == "SendCommand"));
 }

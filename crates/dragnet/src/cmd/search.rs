@@ -221,7 +221,7 @@ pub fn run(
                 global.table_options(false),
                 &listed,
                 args,
-                summary_json(stats, &problems, evaluated),
+                summary_json(stats, &problems, evaluated, ("matched", matched)),
             )?;
             format!("{matched} matched")
         }
@@ -234,7 +234,19 @@ pub fn run(
                 global.table_options(false),
                 query.kind,
                 &groups,
-                summary_json(stats, &problems, evaluated),
+                summary_json(
+                    stats,
+                    &problems,
+                    evaluated,
+                    (
+                        if query.kind == Kind::Sample {
+                            "samples"
+                        } else {
+                            "sequences"
+                        },
+                        groups.len(),
+                    ),
+                ),
             )?;
             format!("{} {}s found", groups.len(), query.kind.label())
         }
@@ -257,13 +269,17 @@ pub fn run(
     Ok(Code::Ok)
 }
 
+/// The JSON document's summary: `evaluated` documents, and what was `found` (`matched`, or
+/// `sequences` / `samples` with their count).
 fn summary_json(
     stats: &dragnet_engine::RunStats,
     problems: &[dragnet_input::Problem],
     evaluated: u64,
+    found: (&str, usize),
 ) -> Value {
     json!({
-        "documents_evaluated": evaluated,
+        "evaluated": evaluated,
+        found.0: found.1,
         "records_read": stats.records_read,
         "records_skipped": stats.records_skipped,
         "files": stats.files,
