@@ -106,6 +106,9 @@ pub const SEGMENT_BYTES: usize = 1 << 20;
 pub struct Progress {
     pub bytes: AtomicU64,
     pub records: AtomicU64,
+    /// Alerts so far: while records are read, the distinct per-event alerts found (an event
+    /// delivered twice counts once); once the run ends, exactly the alerts of
+    /// [`RunOutput::alerts`] (aggregations and sequences added, limits applied).
     pub alerts: AtomicU64,
 }
 
@@ -263,6 +266,8 @@ impl Engine {
             Mutex::new(HashMap::new());
 
         let results: Mutex<Vec<BatchResult>> = Mutex::new(Vec::new());
+        // The uuids of the alerts counted so far, so a duplicate delivery is not counted again.
+        let counted: Mutex<HashSet<String>> = Mutex::new(HashSet::new());
         let keep = |result: BatchResult| {
             progress
                 .bytes
@@ -270,9 +275,15 @@ impl Engine {
             progress
                 .records
                 .fetch_add(result.stats.records_read, Ordering::Relaxed);
-            progress
-                .alerts
-                .fetch_add(result.alerts.len() as u64, Ordering::Relaxed);
+            if !result.alerts.is_empty() {
+                let mut counted = counted.lock().unwrap();
+                let new = result
+                    .alerts
+                    .iter()
+                    .filter(|a| counted.insert(a.uuid.clone()))
+                    .count();
+                progress.alerts.fetch_add(new as u64, Ordering::Relaxed);
+            }
             if !(result.alerts.is_empty() && result.problems.is_empty() && result.events.is_empty())
                 || result.stats != RunStats::default()
             {
@@ -422,6 +433,9 @@ impl Engine {
         });
 
         let alerts = self.finish_alerts(alerts, options, &mut stats);
+        progress
+            .alerts
+            .store(alerts.len() as u64, Ordering::Relaxed);
         let mut reports = self.reports.clone();
         let mut warnings = Vec::new();
         for rule in &self.rules {

@@ -316,8 +316,8 @@ pub fn expected_bytes(sources: &[dragnet_input::Source]) -> Option<u64> {
 }
 
 /// The progress bar on stderr until `done`: % and time left when `total` bytes are known,
-/// else a spinner; records read and rate, and the rule matches so far (the alert count is
-/// final only after deduplication and aggregation, so the bar does not claim one).
+/// else a spinner; the alerts so far (distinct per-event alerts while reading; the final count
+/// once the run ends, drawn once before the bar clears), records read and rate.
 pub fn progress_bar(progress: &Progress, done: &AtomicBool, total: Option<u64>) {
     let bar = match total {
         Some(total) if total > 0 => {
@@ -341,7 +341,7 @@ pub fn progress_bar(progress: &Progress, done: &AtomicBool, total: Option<u64>) 
         }
     };
     let started = Instant::now();
-    while !done.load(Ordering::Relaxed) {
+    let draw = || {
         let records = progress.records.load(Ordering::Relaxed);
         let bytes = progress.bytes.load(Ordering::Relaxed);
         let secs = started.elapsed().as_secs_f64().max(1e-9);
@@ -350,14 +350,19 @@ pub fn progress_bar(progress: &Progress, done: &AtomicBool, total: Option<u64>) 
         }
         // Most important first: a narrow terminal cuts the end.
         bar.set_message(format!(
-            "{} matches, {records} records, {:.0} MB ({:.0} records/s)",
+            "{} alerts, {records} records, {:.0} MB ({:.0} records/s)",
             progress.alerts.load(Ordering::Relaxed),
             bytes as f64 / 1e6,
             records as f64 / secs,
         ));
         bar.tick();
+    };
+    while !done.load(Ordering::Relaxed) {
+        draw();
         std::thread::sleep(Duration::from_millis(100));
     }
+    // The run's final count, as the summary line will say.
+    draw();
     bar.finish_and_clear();
 }
 
