@@ -19,4 +19,6 @@ pub use dragnet_detect::{
     ExceptionSet, Extras, Indicators, RuleCounts, RuleReport, RuleStatus, exceptions, threat_match,
 };
 pub use engine::{Engine, EngineError, Selection};
-pub use run::{Capture, CapturedEvent, Progress, RunOptions, RunOutput, RunStats};
+pub use run::{
+    Capture, CapturedEvent, MAX_THREADS, Progress, RunOptions, RunOutput, RunStats, max_threads,
+};

@@ -211,6 +211,16 @@ struct Worker {
     detections: Vec<Detection>,
 }
 
+/// The most worker threads a run starts: four per core, at most [`MAX_THREADS`]. A larger
+/// request (`-j`, `RAYON_NUM_THREADS`) is clamped to it.
+pub fn max_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores.saturating_mul(4).clamp(1, MAX_THREADS)
+}
+
+/// The ceiling of [`max_threads`] whatever the core count.
+pub const MAX_THREADS: usize = 256;
+
 impl Engine {
     /// Evaluates every record of `sources`. Problems never stop the run.
     pub fn run(
@@ -220,9 +230,14 @@ impl Engine {
         options: &RunOptions,
         progress: &Progress,
     ) -> RunOutput {
-        let pool = options.threads.and_then(|n| {
+        // More workers than `max_threads` only cost thread start-up and contention (issue 16:
+        // `-j 100000` ran for minutes over two records); the CLI warns when it clamps.
+        let requested = options
+            .threads
+            .or_else(|| Some(rayon::current_num_threads()).filter(|&n| n > max_threads()));
+        let pool = requested.and_then(|n| {
             rayon::ThreadPoolBuilder::new()
-                .num_threads(n.max(1))
+                .num_threads(n.clamp(1, max_threads()))
                 .build()
                 .ok()
         });

@@ -49,7 +49,36 @@ impl TimeUnit {
             TimeUnit::Month | TimeUnit::Year => return None,
         })
     }
+
+    /// The largest amount of this unit one `+N<unit>`/`-N<unit>` may name: [`MAX_YEARS`]
+    /// worth of it (a year being 365.2425 days).
+    pub fn max_amount(self) -> i64 {
+        const DAYS: i64 = MAX_YEARS * 3_652_425 / 10_000;
+        match self {
+            TimeUnit::Year => MAX_YEARS,
+            TimeUnit::Month => MAX_YEARS * 12,
+            TimeUnit::Week => DAYS / 7,
+            unit => DAYS * (86_400_000 / unit.fixed_millis().unwrap_or(1)),
+        }
+    }
+
+    fn symbol(self) -> &'static str {
+        match self {
+            TimeUnit::Millisecond => "ms",
+            TimeUnit::Second => "s",
+            TimeUnit::Minute => "m",
+            TimeUnit::Hour => "h",
+            TimeUnit::Day => "d",
+            TimeUnit::Week => "w",
+            TimeUnit::Month => "M",
+            TimeUnit::Year => "y",
+        }
+    }
 }
+
+/// One date-math step reaches at most this many years from `now`; the instants dragnet can
+/// represent run from -9999-01-01 to 9999-12-31 (jiff's range).
+pub const MAX_YEARS: i64 = 10_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DateMathOp {
@@ -75,6 +104,16 @@ pub enum TimeParseError {
     )]
     BadDateMath { text: String, rest: String },
     #[error(
+        "date math `{text}`: `{step}` is out of range: one step may reach at most {max}{unit} ({years} years) from now"
+    )]
+    OutOfRange {
+        text: String,
+        step: String,
+        max: i64,
+        unit: &'static str,
+        years: i64,
+    },
+    #[error(
         "bad duration `{0}`: expected a positive whole number and a unit s, m, h or d (e.g. `5m`)"
     )]
     BadDuration(String),
@@ -95,10 +134,24 @@ impl DateMath {
             match op {
                 "+" | "-" => {
                     let digits = tail.bytes().take_while(u8::is_ascii_digit).count();
-                    let amount: i64 = tail[..digits].parse().map_err(|_| bad(rest))?;
+                    if digits == 0 {
+                        return Err(bad(rest));
+                    }
                     let unit_len = unit_length(&tail[digits..]);
                     let unit = TimeUnit::parse(&tail[digits..digits + unit_len])
                         .ok_or_else(|| bad(rest))?;
+                    // Digits alone: an amount too large for any integer is out of range too.
+                    let amount = tail[..digits]
+                        .parse::<i64>()
+                        .ok()
+                        .filter(|a| *a <= unit.max_amount())
+                        .ok_or_else(|| TimeParseError::OutOfRange {
+                            text: text.to_string(),
+                            step: rest[..1 + digits + unit_len].to_string(),
+                            max: unit.max_amount(),
+                            unit: unit.symbol(),
+                            years: MAX_YEARS,
+                        })?;
                     let amount = if op == "-" { -amount } else { amount };
                     ops.push(DateMathOp::Add(amount, unit));
                     rest = &tail[digits + unit_len..];
@@ -141,21 +194,22 @@ impl DateMath {
         Some(SignedDuration::from_millis(millis))
     }
 
-    /// The instant this expression names when evaluated at `now` (in UTC).
+    /// The instant this expression names when evaluated at `now` (in UTC); an error, never a
+    /// panic, when it falls outside -9999-01-01..=9999-12-31.
     pub fn resolve(&self, now: Timestamp) -> Result<Timestamp, jiff::Error> {
         let mut at = now.to_zoned(TimeZone::UTC);
         for op in &self.ops {
             at = match *op {
                 DateMathOp::Add(amount, unit) => {
                     let span = match unit {
-                        TimeUnit::Millisecond => Span::new().milliseconds(amount),
-                        TimeUnit::Second => Span::new().seconds(amount),
-                        TimeUnit::Minute => Span::new().minutes(amount),
-                        TimeUnit::Hour => Span::new().hours(amount),
-                        TimeUnit::Day => Span::new().days(amount),
-                        TimeUnit::Week => Span::new().weeks(amount),
-                        TimeUnit::Month => Span::new().months(amount),
-                        TimeUnit::Year => Span::new().years(amount),
+                        TimeUnit::Millisecond => Span::new().try_milliseconds(amount)?,
+                        TimeUnit::Second => Span::new().try_seconds(amount)?,
+                        TimeUnit::Minute => Span::new().try_minutes(amount)?,
+                        TimeUnit::Hour => Span::new().try_hours(amount)?,
+                        TimeUnit::Day => Span::new().try_days(amount)?,
+                        TimeUnit::Week => Span::new().try_weeks(amount)?,
+                        TimeUnit::Month => Span::new().try_months(amount)?,
+                        TimeUnit::Year => Span::new().try_years(amount)?,
                     };
                     at.checked_add(span)?
                 }
@@ -309,6 +363,46 @@ mod tests {
         assert!(DateMath::parse("now-m").is_err());
         assert!(DateMath::parse("now 9m").is_err());
         assert!(DateMath::parse("now-9").is_err());
+    }
+
+    /// Issue 16: `now-7304485d` and `now-1000000y` panicked inside jiff (exit 101).
+    #[test]
+    fn huge_offsets_are_errors_never_panics() {
+        let now: Timestamp = "2026-12-07T12:00:00Z".parse().unwrap();
+        for text in [
+            "now-7304485d",
+            "now-1000000y",
+            "now+1000000y",
+            "now-99999999999999999999y",
+            "now-400000000000000000ms",
+            "now-120001M",
+        ] {
+            let err = DateMath::parse(text).unwrap_err();
+            assert!(
+                matches!(err, TimeParseError::OutOfRange { .. }),
+                "{text}: {err}"
+            );
+            assert!(err.to_string().contains(text), "{err}");
+            assert!(err.to_string().contains("10000 years"), "{err}");
+        }
+        // In range step by step, out of range in sum or past year 9999: an error from resolve.
+        for text in [
+            "now+10000y",
+            "now-10000y-10000y",
+            "now-3652425d-3652425d",
+            "now+3652425d",
+            "now-315569520000000ms-3000y",
+        ] {
+            let math = DateMath::parse(text).unwrap();
+            assert!(math.resolve(now).is_err(), "{text}");
+        }
+        assert!(
+            DateMath::parse("now-3652425d")
+                .unwrap()
+                .resolve(now)
+                .is_ok()
+        );
+        assert!(DateMath::parse("now-10000y").unwrap().resolve(now).is_ok());
     }
 
     #[test]

@@ -83,7 +83,8 @@ pub struct Args {
     /// are accounted as unsupported.
     #[arg(long = "indicators", value_name = "FILE")]
     pub indicators: Vec<PathBuf>,
-    /// Worker threads (default: one per core; RAYON_NUM_THREADS is honoured too).
+    /// Worker threads (default: one per core; RAYON_NUM_THREADS is honoured too); at most 4 per
+    /// core and 256: more is clamped with a warning.
     #[arg(long, short = 'j', value_name = "N")]
     pub threads: Option<usize>,
     /// Per EQL sequence rule whose candidate events (those matching a step) arrive out of time
@@ -197,7 +198,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
             from,
             to,
             max_signals: args.max_signals,
-            threads: args.threads,
+            threads: crate::cmd::inputs::worker_threads(args.threads, global.quiet),
             no_prefilter: args.no_prefilter,
             segment_bytes: args.segment_bytes,
             max_sequence_candidates: Some(args.max_sequence_candidates),
@@ -379,12 +380,18 @@ fn parse_time(text: &str, now: Timestamp) -> anyhow::Result<Timestamp> {
         return Ok(dt.to_zoned(jiff::tz::TimeZone::UTC)?.timestamp());
     }
     let math = dragnet_rules::DateMath::parse(text).map_err(|e| {
+        if let dragnet_rules::TimeParseError::OutOfRange { .. } = e {
+            return anyhow::anyhow!("invalid time {text:?}: {e}");
+        }
         anyhow::anyhow!(
             "invalid time {text:?}: {e}; use RFC 3339 (2025-03-14T09:00:00Z), a date (2025-03-14) or date math (now-90d)"
         )
     })?;
-    math.resolve(now)
-        .map_err(|e| anyhow::anyhow!("invalid time {text:?}: {e}"))
+    math.resolve(now).map_err(|_| {
+        anyhow::anyhow!(
+            "invalid time {text:?}: it falls outside the supported range, -9999-01-01 to 9999-12-31"
+        )
+    })
 }
 
 fn summary_json(

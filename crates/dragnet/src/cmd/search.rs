@@ -40,7 +40,8 @@ pub struct SearchArgs {
     /// Exit with code 2 when any input was skipped (malformed, truncated, unreadable).
     #[arg(long)]
     pub strict: bool,
-    /// Worker threads (default: one per core; RAYON_NUM_THREADS is honoured too).
+    /// Worker threads (default: one per core; RAYON_NUM_THREADS is honoured too); at most 4 per
+    /// core and 256: more is clamped with a warning.
     #[arg(long, short = 'j', value_name = "N")]
     pub threads: Option<usize>,
     #[command(flatten)]
@@ -180,7 +181,7 @@ pub fn run(
     let options = RunOptions {
         // Sequences and samples name their join keys in the explanation of their shell alert.
         explain: args.explain || query.kind != Kind::Event,
-        threads: args.threads,
+        threads: inputs::worker_threads(args.threads, global.quiet),
         max_sequence_candidates: query.max_sequence_candidates,
         capture: if args.all {
             Capture::All
