@@ -263,6 +263,9 @@ pub struct InputOptions {
     /// `--max-json-depth`: JSON nesting depth of one record, counted from its top level
     /// (default 256).
     pub max_depth: usize,
+    /// `--max-files`: files one folder walk may find (default [`MAX_FILES`]); past it the
+    /// walk stops with a problem naming the flag.
+    pub max_files: usize,
     /// Bytes of records per batch (default 4 MiB).
     pub batch_bytes: usize,
     /// `--endpoint-url` (else `AWS_ENDPOINT_URL`) for `s3://` inputs.
@@ -282,6 +285,9 @@ pub struct InputOptions {
     /// without AVX-512BW (there the consumer's own search is cheaper). Default: nothing.
     pub probes: Probes,
 }
+
+/// The default of [`InputOptions::max_files`].
+pub const MAX_FILES: usize = 1_000_000;
 
 /// Files smaller than this are read: mapping costs more than copying a few pages.
 pub const MAP_MIN_BYTES: u64 = 1 << 20;
@@ -311,6 +317,7 @@ impl Default for InputOptions {
             max_compression_ratio: 250,
             max_record_bytes: 64 << 20,
             max_depth: 256,
+            max_files: MAX_FILES,
             batch_bytes: 4 << 20,
             endpoint_url: None,
             validate: Validation::Full,
@@ -355,7 +362,8 @@ pub struct SourceStats {
     /// Bytes read before decompression (equal to `bytes` for plain text).
     pub compressed_bytes: u64,
     pub gzip: bool,
-    /// The whole source was skipped as not CloudTrail data (see its problem for why).
+    /// The whole source was skipped: not CloudTrail data, or it could not be opened (see its
+    /// problem for why).
     pub skipped_file: bool,
 }
 
@@ -386,10 +394,12 @@ pub fn read_batches(
                     name,
                     None,
                     ProblemKind::Io,
-                    format!("cannot open: {e}"),
+                    format!("cannot open: {e}; skipped"),
                 ));
+                // Counted with the run's skipped files (issue 16: permission denied was not).
                 return SourceStats {
                     problems: 1,
+                    skipped_file: true,
                     ..SourceStats::default()
                 };
             }
@@ -401,6 +411,7 @@ pub fn read_batches(
                 on_problem(Problem::new(name, None, ProblemKind::Io, e.to_string()));
                 return SourceStats {
                     problems: 1,
+                    skipped_file: true,
                     ..SourceStats::default()
                 };
             }

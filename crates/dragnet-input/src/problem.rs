@@ -37,6 +37,8 @@ pub enum Limit {
     RecordBytes,
     /// JSON nesting depth ([`crate::InputOptions::max_depth`]).
     JsonDepth,
+    /// Files one folder walk finds ([`crate::InputOptions::max_files`]).
+    FilesPerWalk,
 }
 
 impl Limit {
@@ -47,6 +49,7 @@ impl Limit {
             Limit::CompressionRatio => "max-compression-ratio",
             Limit::RecordBytes => "max-record-bytes",
             Limit::JsonDepth => "max-json-depth",
+            Limit::FilesPerWalk => "max-files",
         }
     }
 
@@ -57,6 +60,7 @@ impl Limit {
             Limit::CompressionRatio => "--max-compression-ratio",
             Limit::RecordBytes => "--max-record-bytes",
             Limit::JsonDepth => "--max-json-depth",
+            Limit::FilesPerWalk => "--max-files",
         }
     }
 }

@@ -132,6 +132,9 @@ pub struct InputArgs {
     /// Highest decompressed/compressed ratio of a gzip file past its first 16 MiB
     #[arg(long, value_name = "N", default_value_t = 250)]
     pub max_compression_ratio: u64,
+    /// Most files one folder walk may find; past it the walk stops, with a warning
+    #[arg(long, value_name = "N", default_value_t = dragnet_input::MAX_FILES)]
+    pub max_files: usize,
 }
 
 impl InputArgs {
@@ -142,6 +145,7 @@ impl InputArgs {
             max_depth: self.max_json_depth,
             max_decompressed_bytes: self.max_decompressed_bytes,
             max_compression_ratio: self.max_compression_ratio,
+            max_files: self.max_files,
             ..Default::default()
         }
     }

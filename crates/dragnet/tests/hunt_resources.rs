@@ -183,3 +183,125 @@ fn absurd_thread_counts_are_clamped_with_a_warning_naming_the_flag() {
         "{stderr}"
     );
 }
+
+/// `mkfifo PATH`.
+fn mkfifo(path: &Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo");
+    assert!(status.success());
+}
+
+#[test]
+fn a_fifo_in_a_folder_is_skipped_with_a_note_never_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.jsonl", &records(2));
+    mkfifo(&dir.path().join("b.pipe"));
+    let (code, stdout, stderr) =
+        dragnet(&["hunt", "--format", "ndjson", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(
+        stderr.contains("b.pipe: skipped: a FIFO (named pipe), not a regular file"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_fifo_named_on_the_command_line_is_an_error_not_a_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(dir.path(), "a.jsonl", &records(2));
+    let fifo = dir.path().join("b.pipe");
+    mkfifo(&fifo);
+    let (code, stdout, stderr) = dragnet(&[
+        "hunt",
+        "-q",
+        "--format",
+        "ndjson",
+        input.to_str().unwrap(),
+        fifo.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "the other input still runs: {stdout}"
+    );
+    assert!(stderr.contains("error: "), "{stderr}");
+    assert!(
+        stderr.contains("b.pipe: cannot read input: a FIFO"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_folder_walk_stops_at_max_files_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..5 {
+        write(dir.path(), &format!("f{i}.jsonl"), &records(2));
+    }
+    let folder = dir.path().to_str().unwrap();
+    let (code, _, stderr) = dragnet(&["hunt", "--format", "json", "--max-files", "3", folder]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("folder walk stopped after 3 files"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("raise it with --max-files"), "{stderr}");
+    assert!(stderr.contains("in 3 file(s)"), "{stderr}");
+    let (_, _, stderr) = dragnet(&["hunt", "--format", "json", folder]);
+    assert!(stderr.contains("in 5 file(s)"), "{stderr}");
+    assert!(!stderr.contains("--max-files"), "{stderr}");
+}
+
+/// The command prefix that runs a program as `nobody` (sessions and CI run as root, whom no
+/// file mode stops), or `None` when neither tool exists.
+fn as_nobody() -> Option<Vec<&'static str>> {
+    let has = |tool: &str| {
+        std::process::Command::new(tool)
+            .arg("--help")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if has("setpriv") {
+        Some(vec![
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+        ])
+    } else if has("runuser") {
+        Some(vec!["runuser", "-u", "nobody", "--"])
+    } else {
+        None
+    }
+}
+
+#[test]
+fn a_permission_denied_file_is_counted_in_files_skipped() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(prefix) = as_nobody() else {
+        println!("skipped: neither setpriv nor runuser exists to drop privileges");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    write(dir.path(), "a.jsonl", &records(2));
+    let denied = write(dir.path(), "b.jsonl", &records(2));
+    std::fs::set_permissions(&denied, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let out = std::process::Command::new(prefix[0])
+        .args(&prefix[1..])
+        .arg(assert_cmd::cargo::cargo_bin("dragnet"))
+        .args(["hunt", "--format", "ndjson"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("b.jsonl: cannot open: Permission denied"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("files skipped 1"), "{stderr}");
+}
