@@ -13,11 +13,29 @@ use crate::ast::{
 pub use crate::lexer::{ParseError, line_col};
 use crate::lexer::{Tok, Token, lex};
 
-/// Nesting depth above which parsing stops with an error instead of risking the stack.
-const MAX_DEPTH: usize = 64;
+/// Nesting depth (parentheses, `not`, function calls) above which parsing stops with an
+/// error instead of risking the stack. A fixed limit: no flag raises it.
+pub const MAX_QUERY_DEPTH: usize = 64;
+
+/// Bytes of query text above which parsing is refused before any work is spent on it. A
+/// fixed limit: no flag raises it (a 1 MB query of 40,000 clauses is well within it).
+pub const MAX_QUERY_BYTES: usize = 4 << 20;
+
+/// The error for a query over [`MAX_QUERY_BYTES`], if it is.
+fn too_large(src: &str) -> Option<String> {
+    (src.len() > MAX_QUERY_BYTES).then(|| {
+        format!(
+            "query is {} bytes, over the limit of {MAX_QUERY_BYTES} (dragnet_eql::MAX_QUERY_BYTES, fixed); split it into several rules",
+            src.len()
+        )
+    })
+}
 
 /// Parses an EQL statement (query and pipes).
 pub fn parse(src: &str) -> Result<Query, ParseError> {
+    if let Some(message) = too_large(src) {
+        return Err(ParseError::at(src, 0, message));
+    }
     let tokens = lex(src)?;
     let mut p = Parser {
         src,
@@ -34,6 +52,9 @@ pub fn parse(src: &str) -> Result<Query, ParseError> {
 
 /// Parses a lone condition (the part after `where`), for tests and tools.
 pub fn parse_expression(src: &str) -> Result<Expr, ParseError> {
+    if let Some(message) = too_large(src) {
+        return Err(ParseError::at(src, 0, message));
+    }
     let tokens = lex(src)?;
     let mut p = Parser {
         src,
@@ -158,10 +179,10 @@ impl Parser<'_> {
 
     fn enter(&mut self) -> PResult<()> {
         self.depth += 1;
-        if self.depth > MAX_DEPTH {
+        if self.depth > MAX_QUERY_DEPTH {
             return Err(self.error(
                 self.span().start,
-                format!("query nests deeper than {MAX_DEPTH} levels; simplify it"),
+                format!("query nests deeper than {MAX_QUERY_DEPTH} levels (limit {MAX_QUERY_DEPTH}: dragnet_eql::MAX_QUERY_DEPTH, fixed); simplify it"),
             ));
         }
         Ok(())
@@ -1024,5 +1045,42 @@ mod tests {
     fn deep_nesting_is_an_error_not_a_crash() {
         let q = format!("any where {}a{}", "(".repeat(5000), ")".repeat(5000));
         assert!(err(&q).message.contains("nests deeper"));
+    }
+
+    /// Issue 16: the depth limit named no constant, and query size had no limit.
+    #[test]
+    fn nesting_and_size_limits_name_their_constants() {
+        let n = 100_000;
+        for deep in [
+            format!("any where {}a == 1{}", "(".repeat(n), ")".repeat(n)),
+            format!("any where {}a == 1", "not ".repeat(n)),
+            format!("any where {}a{}", "length(".repeat(n), ")".repeat(n)),
+            format!("any where a == {}1{}", "-(".repeat(n), ")".repeat(n)),
+        ] {
+            let e = err(&deep);
+            assert!(
+                e.message
+                    .contains("(limit 64: dragnet_eql::MAX_QUERY_DEPTH, fixed)"),
+                "{e}"
+            );
+        }
+        let ors = format!(
+            "any where {}",
+            vec!["a == 1"; MAX_QUERY_BYTES / 10 + 1].join(" or ")
+        );
+        let e = err(&ors);
+        assert!(
+            e.message.contains(&format!(
+                "over the limit of {MAX_QUERY_BYTES} (dragnet_eql::MAX_QUERY_BYTES, fixed)"
+            )),
+            "{e}"
+        );
+        assert!(
+            parse(&format!(
+                "any where {}",
+                vec!["a == 1"; 40_000].join(" or ")
+            ))
+            .is_ok()
+        );
     }
 }

@@ -353,10 +353,20 @@ pub fn lucene_regex(pattern: &str, insensitive: bool) -> Result<regex::Regex, St
     }
     out.push_str(")\\z");
     regex::RegexBuilder::new(&out)
-        .size_limit(1 << 22)
+        .size_limit(MAX_REGEX_BYTES)
         .build()
-        .map_err(|e| format!("invalid regex: {e}"))
+        .map_err(|e| match e {
+            regex::Error::CompiledTooBig(limit) => format!(
+                "regex compiles to a program over {limit} bytes (limit {limit}: dragnet_eql::MAX_REGEX_BYTES, fixed); simplify the pattern"
+            ),
+            e => format!("invalid regex: {e}"),
+        })
 }
+
+/// The most bytes one `regex`/`regex~` pattern may compile to (the `regex` crate's linear-time
+/// engines; a larger program is refused at compile time, before any event is matched). A fixed
+/// limit: no flag raises it.
+pub const MAX_REGEX_BYTES: usize = 1 << 22;
 
 /// A `[…]` class starting at `start`; returns the index after `]`.
 fn class(chars: &[char], start: usize, out: &mut String) -> Result<usize, String> {
@@ -573,5 +583,16 @@ mod tests {
         assert_eq!(java_double(42.5), "42.5");
         assert_eq!(java_double(1.0), "1.0");
         assert_eq!(java_double(1e10), "1.0E10");
+    }
+
+    /// Issue 16: the regex size limit named neither flag nor constant.
+    #[test]
+    fn regex_program_size_limit_names_its_constant() {
+        let e = lucene_regex("(((a{100}){100}){100})", false).unwrap_err();
+        assert!(
+            e.contains("(limit 4194304: dragnet_eql::MAX_REGEX_BYTES, fixed)"),
+            "{e}"
+        );
+        assert!(lucene_regex("a{100}", false).is_ok());
     }
 }

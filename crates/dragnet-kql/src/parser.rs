@@ -11,8 +11,23 @@ use crate::ast::{
     Expr, Literal, LiteralKind, Pattern, PatternPart, Query, RangeOp, Span, ValueList, is_kql_space,
 };
 
-/// Nesting depth above which parsing stops with an error instead of risking the stack.
-const MAX_DEPTH: usize = 256;
+/// Nesting depth (parentheses, `not`, nested fields) above which parsing stops with an
+/// error instead of risking the stack. A fixed limit: no flag raises it.
+pub const MAX_QUERY_DEPTH: usize = 256;
+
+/// Bytes of query text above which parsing is refused before any work is spent on it. A
+/// fixed limit: no flag raises it (a 1 MB query of 40,000 clauses is well within it).
+pub const MAX_QUERY_BYTES: usize = 4 << 20;
+
+/// The error for a query over [`MAX_QUERY_BYTES`], if it is.
+fn too_large(src: &str) -> Option<String> {
+    (src.len() > MAX_QUERY_BYTES).then(|| {
+        format!(
+            "query is {} bytes, over the limit of {MAX_QUERY_BYTES} (dragnet_kql::MAX_QUERY_BYTES, fixed); split it into several rules",
+            src.len()
+        )
+    })
+}
 
 /// A syntax error: where (byte offset and 1-based line:column) and what was expected.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -51,6 +66,9 @@ pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
 
 /// Parses a KQL query. An empty or blank query parses to [`Query`] with no root (match all).
 pub fn parse(src: &str) -> Result<Query, ParseError> {
+    if let Some(message) = too_large(src) {
+        return Err(ParseError::at(src, 0, message));
+    }
     let mut p = Parser {
         src,
         pos: 0,
@@ -161,10 +179,10 @@ impl<'a> Parser<'a> {
 
     fn enter(&mut self) -> PResult<()> {
         self.depth += 1;
-        if self.depth > MAX_DEPTH {
+        if self.depth > MAX_QUERY_DEPTH {
             return Err(self.error(
                 self.pos,
-                format!("query nests deeper than {MAX_DEPTH} levels; simplify it"),
+                format!("query nests deeper than {MAX_QUERY_DEPTH} levels (limit {MAX_QUERY_DEPTH}: dragnet_kql::MAX_QUERY_DEPTH, fixed); simplify it"),
             ));
         }
         Ok(())
@@ -744,5 +762,33 @@ mod tests {
         assert_eq!(canon("f:(not (not c))"), "f:(not (not c))");
         assert!(err("f: not c").contains("needs parentheses"));
         assert_eq!(canon("*.name: x"), "*.name:x");
+    }
+
+    /// Issue 16: the depth limit named no flag nor constant, and query size had no limit.
+    #[test]
+    fn nesting_and_size_limits_name_their_constants() {
+        let n = 100_000;
+        for deep in [
+            format!("{}a:1{}", "(".repeat(n), ")".repeat(n)),
+            format!("{}a:1{}", "not (".repeat(n), ")".repeat(n)),
+            format!("{}1{}", "a:{ ".repeat(n), " }".repeat(n)),
+            format!("a:{}1{}", "(".repeat(n), ")".repeat(n)),
+        ] {
+            let e = parse(&deep).unwrap_err();
+            assert!(
+                e.message
+                    .contains("(limit 256: dragnet_kql::MAX_QUERY_DEPTH, fixed)"),
+                "{e}"
+            );
+        }
+        let ors = vec!["a:1"; MAX_QUERY_BYTES / 7 + 1].join(" or ");
+        let e = parse(&ors).unwrap_err();
+        assert!(
+            e.message.contains(&format!(
+                "over the limit of {MAX_QUERY_BYTES} (dragnet_kql::MAX_QUERY_BYTES, fixed)"
+            )),
+            "{e}"
+        );
+        assert!(parse(&vec!["a:1"; 40_000].join(" or ")).is_ok());
     }
 }
