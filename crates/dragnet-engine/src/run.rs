@@ -139,6 +139,10 @@ pub struct RunStats {
     pub rule_evaluations: u64,
     /// Alerts dropped because their event time is outside `--from`/`--to`.
     pub alerts_outside_time_range: u64,
+    /// Matched records without a usable time (`@timestamp`, or the rule's
+    /// `timestamp_override`) under `--from`/`--to`: their alerts were left out, as a range
+    /// query leaves out documents without the field.
+    pub records_without_time: u64,
     /// Alerts dropped by `--max-signals`.
     pub alerts_over_max_signals: u64,
     /// Raw CloudTrail records matched by a rule with `timestamp_override` (which cannot be
@@ -157,6 +161,7 @@ impl RunStats {
         self.rule_evaluations_skipped += o.rule_evaluations_skipped;
         self.rule_evaluations += o.rule_evaluations;
         self.alerts_outside_time_range += o.alerts_outside_time_range;
+        self.records_without_time += o.records_without_time;
         self.timestamp_override_fallbacks += o.timestamp_override_fallbacks;
     }
 }
@@ -840,6 +845,7 @@ impl Engine {
     ) {
         let timestamp = field_strings(ecs, "@timestamp").into_iter().next();
         let mut any = false;
+        let mut untimed = false;
         for (rule, explanation) in matched {
             let meta = &self.rules[*rule].meta;
             // The time the rule's look-back would filter on: `timestamp_override` when the
@@ -857,13 +863,23 @@ impl Engine {
                 None => timestamp.clone(),
             };
             let parsed_rule_time = rule_time.as_deref().and_then(parse_time);
-            if let Some(t) = parsed_rule_time {
-                let before = options.from.is_some_and(|from| t < from);
-                let after = options.to.is_some_and(|to| t >= to);
-                if before || after {
-                    out.stats.alerts_outside_time_range += 1;
+            match parsed_rule_time {
+                Some(t) => {
+                    let before = options.from.is_some_and(|from| t < from);
+                    let after = options.to.is_some_and(|to| t >= to);
+                    if before || after {
+                        out.stats.alerts_outside_time_range += 1;
+                        continue;
+                    }
+                }
+                // As in Elasticsearch, a range query on the time field does not match a
+                // document without a (parsable) value for it: `--from`/`--to` exclude the
+                // event, and the run says how many records that was.
+                None if options.from.is_some() || options.to.is_some() => {
+                    untimed = true;
                     continue;
                 }
+                None => {}
             }
             let source = SourceDoc {
                 ecs,
@@ -882,6 +898,9 @@ impl Engine {
         }
         if any {
             out.stats.records_matched += 1;
+        }
+        if untimed {
+            out.stats.records_without_time += 1;
         }
     }
 }

@@ -305,3 +305,42 @@ fn a_permission_denied_file_is_counted_in_files_skipped() {
     );
     assert!(stderr.contains("files skipped 1"), "{stderr}");
 }
+
+/// The fixture's first SendCommand hit (one line), which alerts with the shipped rules.
+fn ssm_hit() -> String {
+    lines_fixture()
+        .lines()
+        .find(|l| l.contains(r#""eventName":"SendCommand""#) && l.contains("c0ffee00--hit"))
+        .expect("the fixture's SendCommand hit")
+        .to_string()
+}
+
+#[test]
+fn records_without_a_usable_time_are_left_out_of_a_time_window_with_a_note() {
+    let dir = tempfile::tempdir().unwrap();
+    let hit = ssm_hit();
+    let time = hit
+        .split(r#""eventTime":""#)
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("eventTime")
+        .to_string();
+    let untimed = hit.replace(&time, "not a time");
+    let input = write(dir.path(), "t.jsonl", &format!("{untimed}\n"));
+    let input = input.to_str().unwrap();
+    // Without a window the record alerts as before.
+    let (_, stdout, _) = dragnet(&["hunt", "--format", "ndjson", input]);
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    for window in [["--from", "2000-01-01"], ["--to", "2999-01-01"]] {
+        let (code, stdout, stderr) =
+            dragnet(&["hunt", "--format", "ndjson", window[0], window[1], input]);
+        assert_eq!(code, 0, "{stderr}");
+        assert!(stdout.is_empty(), "{} {}: {stdout}", window[0], window[1]);
+        assert!(
+            stderr.contains(
+                "1 matching record(s) had no usable @timestamp; --from/--to could not be applied to them"
+            ),
+            "{stderr}"
+        );
+    }
+}

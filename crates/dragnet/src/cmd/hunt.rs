@@ -270,6 +270,12 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
                 engine.timestamp_override_rules()
             );
         }
+        if stats.records_without_time > 0 {
+            eprintln!(
+                "note: {} matching record(s) had no usable @timestamp; --from/--to could not be applied to them, so their alerts were left out (an Elasticsearch range query does not match a document without the field)",
+                stats.records_without_time
+            );
+        }
         if stats.alerts_over_max_signals > 0 {
             eprintln!(
                 "warning: --max-signals dropped {} alert(s)",
