@@ -1432,6 +1432,22 @@ impl Leaf {
         event.any(self.field, &mut |v| self.test_value(v))
     }
 
+    /// The `ignore_above` of the keyword-like field this clause compares, if any.
+    fn ignore_above(&self) -> Option<u32> {
+        let m = match &self.matcher {
+            FieldMatcher::Typed(m) => m,
+            FieldMatcher::Dynamic(d) => d.string.as_ref().ok()?,
+        };
+        match m {
+            Matcher::Exists { ignore_above } => *ignore_above,
+            Matcher::KeywordEq { kw, .. }
+            | Matcher::KeywordGlob { kw, .. }
+            | Matcher::KeywordTerms { kw, .. }
+            | Matcher::KeywordRange { kw, .. } => kw.ignore_above,
+            _ => None,
+        }
+    }
+
     fn how(&self) -> String {
         match &self.matcher {
             FieldMatcher::Typed(m) => m.describe().to_owned(),
@@ -1557,20 +1573,43 @@ impl Node {
                     children: Vec::new(),
                 }
             }
-            Node::Leaf(leaf) => Explanation {
-                matched: leaf.matches(event),
-                clause: leaf.clause.clone(),
-                values: match &leaf.matcher {
+            Node::Leaf(leaf) => {
+                let matched = leaf.matches(event);
+                let values = match &leaf.matcher {
                     FieldMatcher::Typed(Matcher::Constant { value, .. }) => {
                         vec![OwnedScalar::Str(value.clone())]
                     }
                     // What the document holds there is part of another field's value.
                     FieldMatcher::Typed(Matcher::NoField) => Vec::new(),
                     _ => event.values(leaf.field),
-                },
-                how: leaf.how(),
-                children: Vec::new(),
-            },
+                };
+                let mut how = leaf.how();
+                // A value longer than the field's ignore_above is not indexed: say so, or a
+                // NO MATCH on a value that visibly fits the clause reads as a bug.
+                if !matched && let Some(limit) = leaf.ignore_above() {
+                    let over = values
+                        .iter()
+                        .filter(|v| match v {
+                            OwnedScalar::Str(s) => {
+                                keyword_indexed(Scalar::Str(s), Some(limit)).is_none()
+                            }
+                            _ => false,
+                        })
+                        .count();
+                    if over > 0 {
+                        how.push_str(&format!(
+                            "; {over} value(s) not indexed: longer than the field's ignore_above {limit}"
+                        ));
+                    }
+                }
+                Explanation {
+                    matched,
+                    clause: leaf.clause.clone(),
+                    values,
+                    how,
+                    children: Vec::new(),
+                }
+            }
         }
     }
 
@@ -1863,6 +1902,30 @@ mod tests {
             vec![OwnedScalar::Str("failure".into())]
         );
         assert!(e.to_string().contains("NO MATCH event.outcome:success"));
+    }
+
+    /// Issue 16: a value over ignore_above gave a bare NO MATCH, with the value shown fitting.
+    #[test]
+    fn explain_says_a_value_over_ignore_above_was_not_indexed() {
+        let mut table = FieldTable::new();
+        let q = crate::parse("event.action:A* or event.action:*").unwrap();
+        let c = compile(&q, Schema::builtin(), &mut table).unwrap();
+        let paths = JsonPaths::bind(&table);
+        let doc = json!({"event": {"action": "A".repeat(1025)}});
+        let e = c.explain(&dragnet_event::JsonEvent::new(&doc, &paths));
+        assert!(!e.matched);
+        let text = e.to_string();
+        assert_eq!(
+            text.matches("1 value(s) not indexed: longer than the field's ignore_above 1024")
+                .count(),
+            2,
+            "{text}"
+        );
+        // At the limit it is indexed and matches: nothing to say.
+        let doc = json!({"event": {"action": "A".repeat(1024)}});
+        let e = c.explain(&dragnet_event::JsonEvent::new(&doc, &paths));
+        assert!(e.matched);
+        assert!(!e.to_string().contains("not indexed"), "{e}");
     }
 
     #[test]
