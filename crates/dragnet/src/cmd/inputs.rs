@@ -180,6 +180,25 @@ pub fn group_digits(n: u64) -> String {
     out
 }
 
+/// `-j/--threads N` as the run will use it: above [`dragnet_engine::max_threads`] (four per
+/// core, at most 256) it is clamped, with a warning naming the flag (issue 16: `-j 100000`
+/// spent minutes starting threads for a 2-record input).
+pub fn worker_threads(requested: Option<usize>, quiet: bool) -> Option<usize> {
+    let max = dragnet_engine::max_threads();
+    match requested {
+        Some(n) if n > max => {
+            if !quiet {
+                eprintln!(
+                    "warning: -j/--threads {n} clamped to {max} (at most 4 per core, {} at most)",
+                    dragnet_engine::MAX_THREADS
+                );
+            }
+            Some(max)
+        }
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,24 +223,5 @@ mod tests {
             ),
             "EventBridge event carries no CloudTrail record"
         );
-    }
-}
-
-/// `-j/--threads N` as the run will use it: above [`dragnet_engine::max_threads`] (four per
-/// core, at most 256) it is clamped, with a warning naming the flag (issue 16: `-j 100000`
-/// spent minutes starting threads for a 2-record input).
-pub fn worker_threads(requested: Option<usize>, quiet: bool) -> Option<usize> {
-    let max = dragnet_engine::max_threads();
-    match requested {
-        Some(n) if n > max => {
-            if !quiet {
-                eprintln!(
-                    "warning: -j/--threads {n} clamped to {max} (at most 4 per core, {} at most)",
-                    dragnet_engine::MAX_THREADS
-                );
-            }
-            Some(max)
-        }
-        other => other,
     }
 }
