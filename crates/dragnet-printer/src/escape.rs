@@ -81,7 +81,13 @@ mod tests {
 
     #[test]
     fn safe_text_is_borrowed_unchanged() {
-        for t in ["", "plain", "日本語 é ü", "C:\\path\\x1b", "\u{a0}\u{200b}\u{2028}"] {
+        for t in [
+            "",
+            "plain",
+            "日本語 é ü",
+            "C:\\path\\x1b",
+            "\u{a0}\u{200b}\u{2028}",
+        ] {
             assert!(matches!(
                 escape_controls(t, Newlines::Escape),
                 Cow::Borrowed(b) if b == t

@@ -219,7 +219,13 @@ pub fn display_width(text: &str) -> usize {
 fn flatten(text: &str) -> String {
     let flat: String = text
         .chars()
-        .map(|c| if matches!(c, '\n' | '\r' | '\t') { ' ' } else { c })
+        .map(|c| {
+            if matches!(c, '\n' | '\r' | '\t') {
+                ' '
+            } else {
+                c
+            }
+        })
         .collect();
     escape_controls(&flat, Newlines::Escape).into_owned()
 }
