@@ -7,10 +7,12 @@ use std::io::{self, Write};
 use crate::escape::{Newlines, escape_controls};
 
 /// Whether a spreadsheet would read `cell` as a formula (CSV injection, CWE-1236): it starts
-/// with `=`, `+`, `-`, `@`, a tab or a CR, the characters OWASP names ("CSV Injection",
-/// <https://owasp.org/www-community/attacks/CSV_Injection>; ASVS 5.0 requirement 1.2.10,
-/// <https://asvs.emil.hemdal.se/1.2.10>, adds NUL, which [`escape_controls`] has already
-/// written as `\x00`).
+/// with `=`, `+`, `-`, `@`, a tab or a CR, the characters OWASP's "CSV Injection" page
+/// (<https://owasp.org/www-community/attacks/CSV_Injection>) names, to be prefixed with a
+/// single quote in a quoted cell. OWASP ASVS 5.0 requirement 1.2.10 states the same rule
+/// (`=`, `+`, `-`, `@`, tab, and NUL, "escaped with a single quote if they appear as the first
+/// character", besides RFC 4180 quoting; as read at <https://asvs.emil.hemdal.se/1.2.10>); NUL
+/// and CR never reach this test, [`escape_controls`] has written them as `\x00` and `\r`.
 ///
 /// The trade-off: a negative or signed number (`-5`, `+1.5e3`, as a risk score or a request
 /// parameter could be) also starts with `-` or `+`. Prefixed, it would read `'-5` and stop
