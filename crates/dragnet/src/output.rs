@@ -14,7 +14,7 @@ use dragnet_printer::{Newlines, escape_controls};
 /// `eprintln!` for every diagnostic the CLI prints: the message is formatted, then every
 /// control character and bidi control in it is shown escaped (`\x1b`, `\u{202e}`;
 /// line feeds and tabs kept) by `dragnet_printer::escape_controls`, so a path, a rule name or
-/// text from a record cannot act on the terminal. `tests/stderr_escaped.rs` keeps raw
+/// text from a record cannot act on the terminal. `tests/output_safety.rs` keeps raw
 /// `eprintln!` out of the CLI.
 macro_rules! diag {
     ($($arg:tt)*) => {
@@ -213,6 +213,14 @@ impl Output {
                 File::create(&target).map_err(cannot)?,
             )))));
         }
+        if existing.is_some() {
+            // A file the user may not write (read-only) stays an error, as when it was
+            // written in place: the rename alone would replace it. Opened, not truncated.
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&target)
+                .map_err(cannot)?;
+        }
         let dir = match target.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
@@ -256,26 +264,26 @@ impl Output {
             Some(Sink::Stdout(mut w)) => w.flush()?,
             Some(Sink::Direct(mut w)) => w.flush()?,
             Some(Sink::Atomic { temp, target }) => {
-                let temp = temp.into_inner().map_err(|e| e.into_error())?;
-                temp.as_file().sync_all()?;
+                let cannot = |e: io::Error| {
+                    // The temporary file is gone with its handle: forget it.
+                    *pending() = None;
+                    anyhow::anyhow!("cannot write output file {}: {e}", show_path(&target))
+                };
+                let temp = temp.into_inner().map_err(|e| cannot(e.into_error()))?;
+                temp.as_file().sync_all().map_err(cannot)?;
                 test_hook_hold_before_rename();
                 let mut guard = pending();
                 let result = temp.persist(&target);
                 *guard = None;
-                result.map_err(|e| {
-                    anyhow::anyhow!(
-                        "cannot write output file {}: {}",
-                        show_path(&target),
-                        e.error
-                    )
-                })?;
+                drop(guard);
+                result.map_err(|e| cannot(e.error))?;
             }
         }
         Ok(())
     }
 }
 
-/// For the interrupt test only (`tests/output_cli.rs`): with `DRAGNET_TEST_HOLD_OUTPUT` set,
+/// For the interrupt test only (`tests/output_safety.rs`): with `DRAGNET_TEST_HOLD_OUTPUT` set,
 /// the complete output waits in its temporary file for that many milliseconds before the
 /// rename, after saying so on stderr, so the test can interrupt the run at that point.
 fn test_hook_hold_before_rename() {
