@@ -271,7 +271,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
             );
         }
         if stats.records_without_time > 0 {
-            eprintln!(
+            diag!(
                 "note: {} matching record(s) had no usable @timestamp; --from/--to could not be applied to them, so their alerts were left out (an Elasticsearch range query does not match a document without the field)",
                 stats.records_without_time
             );

@@ -188,7 +188,7 @@ pub fn worker_threads(requested: Option<usize>, quiet: bool) -> Option<usize> {
     match requested {
         Some(n) if n > max => {
             if !quiet {
-                eprintln!(
+                diag!(
                     "warning: -j/--threads {n} clamped to {max} (at most 4 per core, {} at most)",
                     dragnet_engine::MAX_THREADS
                 );
