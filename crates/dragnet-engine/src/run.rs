@@ -419,7 +419,7 @@ impl Engine {
         );
         events.sort_by_key(|e| e.order);
         for p in &all_problems {
-            if p.problem.at.is_some() {
+            if p.problem.at.is_some() && !p.problem.kind.keeps_record() {
                 stats.records_skipped += 1;
             }
         }

@@ -92,7 +92,7 @@
 //! |---|---|---|
 //! | `Malformed` | structure broken (unbalanced, unquoted key, missing `,`/`:`, garbage line) | that value, up to the resume line |
 //! | `Truncated` | input ends inside a record or array; gzip stream cut or corrupt | the rest of that source |
-//! | `NotUtf8` | a framed record has non-UTF-8 bytes (message gives the byte offset) | that record |
+//! | `NotUtf8` | a framed record has non-UTF-8 bytes (message gives the byte offset) | nothing: each bad byte is replaced by U+FFFD (as Filebeat/Elastic Agent do) and the record delivered |
 //! | `NotAnObject` | a number, string, array, `null`, boolean where a record belongs | that slot |
 //! | `LimitExceeded` | `max-record-bytes`, `max-json-depth` (that value); `max-decompressed-bytes`, `max-compression-ratio` (rest of the file) | see left; message names the flag |
 //! | `NotCloudTrail` | whole file not CloudTrail (`at: None`, message `skipped: …`); or one value without CloudTrail keys | that file / value |

@@ -71,7 +71,8 @@ pub enum ProblemKind {
     /// The input ended inside a record (cut file) or the gzip stream is cut or corrupt. Records
     /// framed before that point were delivered.
     Truncated,
-    /// The record contains bytes that are not UTF-8; it is skipped.
+    /// The record contains bytes that are not UTF-8: a note, not a loss. Each such byte was
+    /// replaced by U+FFFD (as Filebeat and Elastic Agent index it) and the record delivered.
     NotUtf8,
     /// A record slot holds a number, string, array, `null` or boolean instead of an object.
     NotAnObject,
@@ -85,6 +86,12 @@ pub enum ProblemKind {
 }
 
 impl ProblemKind {
+    /// Whether the record the problem is about was still delivered (with a repair the message
+    /// describes), so it is not counted as skipped.
+    pub fn keeps_record(&self) -> bool {
+        matches!(self, ProblemKind::NotUtf8)
+    }
+
     /// A short stable name, for summaries and JSON output.
     pub fn name(&self) -> &'static str {
         match self {
