@@ -764,21 +764,21 @@ impl<'a> Framer<'a> {
         on_problem: &mut dyn FnMut(Problem),
     ) -> Option<usize> {
         let run_start = self.base + from as u64;
-        let mut reported = false;
         self.ws_overrun = false;
         loop {
             let found = skip_ws(&self.buf, from);
             let run_end = self.base + found.unwrap_or(self.buf.len()) as u64;
-            let run = run_end - run_start;
-            if !reported && run > self.opts.max_record_bytes as u64 {
-                reported = true;
+            let at_end = found.is_some() || (self.eof && self.read_error.is_none());
+            // Reported where the run ends, which both validation modes agree on (the fast
+            // JSON-lines path has already passed the newline that starts it).
+            if at_end && run_end - run_start > self.opts.max_record_bytes as u64 {
                 let p = self.problem(
                     None,
                     ProblemKind::LimitExceeded {
                         limit: Limit::RecordBytes,
                     },
                     format!(
-                        "more than {} bytes of whitespace between records (from byte {run_start} on); not buffered, framing goes on after it (raise it with {})",
+                        "more than {} bytes of whitespace between records, up to byte {run_end}; not buffered, framing goes on after it (raise it with {})",
                         self.opts.max_record_bytes,
                         Limit::RecordBytes.flag()
                     ),
