@@ -154,8 +154,27 @@ use dragnet_prefilter::{KeyHits, ProbedRecord, Probes};
 
 pub use discover::discover;
 pub use path_date::path_may_overlap;
-pub use problem::{Limit, Problem, ProblemKind, RecordLocation};
+pub use problem::{JsonError, Limit, Problem, ProblemKind, RecordLocation};
 pub use segment::{Segment, SegmentBase, SegmentStats, Segments, Work, read_work};
+
+/// Parses one framed record (e.g. an ECS document) whose containers nest at most `max_depth`
+/// deep (`--max-json-depth`, counted as the framer counts: the record itself is level 1). The
+/// one nesting limit is that one: serde_json's own recursion limit (128) is off, and the depth
+/// is checked by a scan before the parse.
+pub fn parse_json_within(bytes: &[u8], max_depth: usize) -> Result<serde_json::Value, JsonError> {
+    use serde::Deserialize;
+    if let Some(start) = scan::skip_ws(bytes, 0)
+        && let Err(scan::ScanError::TooDeep { .. }) =
+            scan::Scanner::default().scan_value(bytes, start, max_depth)
+    {
+        return Err(JsonError::TooDeep(max_depth));
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    de.disable_recursion_limit();
+    let value = serde_json::Value::deserialize(&mut de).map_err(JsonError::Syntax)?;
+    de.end().map_err(JsonError::Syntax)?;
+    Ok(value)
+}
 
 /// What [`discover()`] found.
 #[derive(Debug, Default)]

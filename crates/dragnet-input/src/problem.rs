@@ -147,6 +147,43 @@ impl Problem {
     }
 }
 
+impl Problem {
+    /// The problem the engine should report when a framed record nests deeper than
+    /// `--max-json-depth` (`max`) allows (the framer's fast paths leave some depths to the
+    /// parse).
+    pub fn too_deep(source: Arc<str>, at: RecordLocation, max: usize) -> Self {
+        Problem::new(
+            source,
+            Some(at),
+            ProblemKind::LimitExceeded {
+                limit: Limit::JsonDepth,
+            },
+            format!(
+                "JSON nests deeper than {max} levels; skipped (raise it with {})",
+                Limit::JsonDepth.flag()
+            ),
+        )
+    }
+}
+
+/// Why [`crate::parse_json_within`] failed.
+#[derive(Debug)]
+pub enum JsonError {
+    Syntax(serde_json::Error),
+    /// Containers nest deeper than this (`--max-json-depth`).
+    TooDeep(usize),
+}
+
+impl JsonError {
+    /// The problem to report for the record at `at` of `source`.
+    pub fn at(self, source: Arc<str>, at: RecordLocation) -> Problem {
+        match self {
+            JsonError::Syntax(e) => Problem::malformed_record(source, at, e),
+            JsonError::TooDeep(max) => Problem::too_deep(source, at, max),
+        }
+    }
+}
+
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.at {

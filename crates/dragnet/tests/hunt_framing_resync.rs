@@ -184,3 +184,70 @@ fn whitespace_between_records_on_stdin_is_not_buffered() {
         .unwrap();
     assert!(rss_kb < 60_000, "peak RSS {rss_kb} KB for 100 MB of blanks");
 }
+
+/// One nesting limit, `--max-json-depth`'s: a SendCommand hit with an array nested 200 deep
+/// inside it alerts by default (256) and with `--max-json-depth 300` (serde_json's own limit
+/// of 128 used to reject it as "recursion limit exceeded"); nested 300 deep it is reported
+/// naming the flag by default, and alerts once the flag allows it — in the default
+/// framing-only mode (where the fast JSON-lines path leaves depth to the parse) and with
+/// `--validate-json`.
+#[test]
+fn nesting_limit_is_max_json_depth_and_only_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let hit = sample_records()
+        .into_iter()
+        .find(|r| r.contains("\"SendCommand\"") && !r.contains("errorCode"))
+        .unwrap();
+    let nested = |levels: usize| {
+        let deep = format!("{}1{}", "[".repeat(levels), "]".repeat(levels));
+        let line = hit.replacen(
+            r#""interactive":false"#,
+            &format!(r#""interactive":{deep}"#),
+            1,
+        );
+        assert_ne!(line, hit);
+        let input = dir.path().join(format!("deep{levels}.jsonl"));
+        std::fs::write(&input, format!("{line}\n")).unwrap();
+        input
+    };
+    let deep200 = nested(200);
+    let deep300 = nested(300);
+    for mode in [&[][..], &["--validate-json"][..]] {
+        for extra in [&[][..], &["--max-json-depth", "300"][..]] {
+            let args: Vec<&str> = mode.iter().chain(extra).copied().collect();
+            let (code, stdout, stderr) = hunt(&args, &deep200);
+            assert_eq!(code, 0, "{args:?}: {stderr}");
+            assert_eq!(stdout.lines().count(), 1, "{args:?}: {stderr}");
+            assert!(!stderr.contains("recursion limit"), "{stderr}");
+        }
+        let (_, stdout, stderr) = hunt(mode, &deep300);
+        assert!(stdout.is_empty(), "{stdout}");
+        assert!(
+            stderr.contains("deep300.jsonl:1: record 0: JSON nests deeper than 256 levels")
+                && stderr.contains("--max-json-depth"),
+            "{mode:?}: {stderr}"
+        );
+        let args: Vec<&str> = mode.iter().chain(&["--max-json-depth", "400"]).copied().collect();
+        let (_, stdout, stderr) = hunt(&args, &deep300);
+        assert_eq!(stdout.lines().count(), 1, "{args:?}: {stderr}");
+    }
+}
+
+/// A limit raised far past what a default worker stack holds works (the workers get a stack
+/// to match) instead of overflowing the stack.
+#[test]
+fn raised_nesting_limit_does_not_overflow_the_stack() {
+    let dir = tempfile::tempdir().unwrap();
+    let hit = sample_records()
+        .into_iter()
+        .find(|r| r.contains("\"SendCommand\"") && !r.contains("errorCode"))
+        .unwrap();
+    let levels = 12_000;
+    let deep = format!("{}1{}", "[".repeat(levels), "]".repeat(levels));
+    let line = hit.replacen(r#""interactive":false"#, &format!(r#""interactive":{deep}"#), 1);
+    let input = dir.path().join("very-deep.jsonl");
+    std::fs::write(&input, format!("{line}\n")).unwrap();
+    let (code, stdout, stderr) = hunt(&["--max-json-depth", "20000"], &input);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.lines().count(), 1, "{stderr}");
+}
