@@ -287,6 +287,42 @@ impl<'de> Visitor<'de> for NodeVisitor<'_> {
 mod tests {
     use super::*;
 
+    /// The one nesting limit is the caller's (`--max-json-depth`), counted as the framer
+    /// counts (the record is level 1), not serde_json's recursion limit of 128.
+    #[test]
+    fn depth_is_counted_against_the_given_limit_only() {
+        let deep = |levels: usize| {
+            format!(
+                r#"{{"a":{}1{}}}"#,
+                "[".repeat(levels - 1),
+                "]".repeat(levels - 1)
+            )
+        };
+        let text = deep(200);
+        assert!(parse(text.as_bytes()).is_ok());
+        assert!(parse_within(text.as_bytes(), 200).is_ok());
+        assert!(matches!(
+            parse_within(text.as_bytes(), 199),
+            Err(ParseError::TooDeep(199))
+        ));
+        let objects = format!("{}1{}", r#"{"a":"#.repeat(300), "}".repeat(300));
+        assert!(parse_within(objects.as_bytes(), 300).is_ok());
+        assert!(matches!(
+            parse_within(objects.as_bytes(), 299),
+            Err(ParseError::TooDeep(299))
+        ));
+        assert!(parse(objects.as_bytes()).unwrap_err().to_string().contains("256"));
+        // Other errors stay JSON errors.
+        assert!(matches!(
+            parse_within(b"{\"a\":[1,}", 10),
+            Err(ParseError::Json(_))
+        ));
+        assert!(matches!(
+            parse_within(b"{} {}", 10),
+            Err(ParseError::Json(_))
+        ));
+    }
+
     #[test]
     fn keeps_document_order_and_borrows_plain_strings() {
         let raw = br#"{"b":"x","a":"y\"z","c":[1,-2,3.5,18446744073709551615]}"#;

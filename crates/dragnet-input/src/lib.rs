@@ -68,8 +68,9 @@
 //! - a fast JSON line broken between its first key and its last `}` (missing `,`/`:`, an
 //!   extra `}`, unquoted keys, bad scalars, unbalanced brackets);
 //! - two values on one fast line (`{…} {…}`): one span, not two records;
-//! - a fast line nested deeper than `max-json-depth` (serde_json's own limit of 128 still
-//!   stops the parse);
+//! - a fast line nested deeper than `max-json-depth` (the consumer's parse counts the depth
+//!   against the same limit: [`parse_json_within`], `dragnet_cloudtrail::node::parse_within`;
+//!   serde_json's own recursion limit is off);
 //! - inside a `Records` element: any grammar error that leaves strings and braces balanced,
 //!   and array nesting beyond `max-json-depth`; and an unbalanced `{`/`}` whose skip happens
 //!   to end before a `,` or `]`, which joins the element with its neighbours into one span.
@@ -80,8 +81,16 @@
 //! problem the framer does report are the same in both modes; on valid input with one value
 //! per line (and no such odd line) both modes deliver the same spans.
 //!
-//! After a broken value, framing resumes at the next line whose first non-blank byte is `{` or
-//! `[`; the lines passed over are counted in the problem's message. In JSON lines (and in
+//! After a broken element of an array (`Records`, `Events`, a top-level array), framing goes on
+//! with the next element when the broken one's end can be found: strings followed and
+//! brackets counted (one counter, so any depth costs no memory) up to a `,` or `]` at its own
+//! level; an element nested too deep or too long is skipped that way without being buffered.
+//! That keeps a single-line `{"Records":[…]}` file (the S3 delivery format) from losing every
+//! record after one bad member. Where the end cannot be found (brackets that do not balance),
+//! and after any other broken value, framing resumes at the next line whose first non-blank
+//! byte is `{` or `[`; the lines passed over are counted in the problem's message, and inside
+//! an array the bytes given up too. Whitespace between values is not buffered; a run longer
+//! than `max-record-bytes` is reported as that limit. In JSON lines (and in
 //! `zcat`-concatenated `{"Records":[…]}` files, one per line) that is exactly the next value. In
 //! a pretty-printed file it is best effort: the next such line may be an object nested inside a
 //! record (reported [`ProblemKind::NotCloudTrail`]) before a whole record is reached. A file cut

@@ -65,8 +65,9 @@ impl Limit {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProblemKind {
     /// Not JSON where a record was expected (broken line, unbalanced brackets, garbage between
-    /// records). The record (or line) is skipped; framing resumes at the next line that starts a
-    /// JSON value, or, inside a `{"Records":[…]}` array, stops for the rest of that file.
+    /// records). The record (or line) is skipped; inside an array framing goes on with the next
+    /// element when the broken one's end can be found, else at the next line that starts a
+    /// JSON value (the message says how many bytes were given up).
     Malformed,
     /// The input ended inside a record (cut file) or the gzip stream is cut or corrupt. Records
     /// framed before that point were delivered.

@@ -334,3 +334,40 @@ fn whitespace_run_longer_than_the_record_limit_is_reported_and_passed() {
     assert_eq!(f.names(), ["A", "B"]);
     assert!(f.problems.is_empty(), "{:#?}", f.problems);
 }
+
+/// The engine's parse of a framed record (ECS documents) allows `max_depth` levels, counted
+/// as the framer counts, and reports deeper naming `--max-json-depth` (serde_json's own
+/// limit of 128 is not what decides).
+#[test]
+fn record_parse_allows_max_json_depth_levels() {
+    let doc = |levels: usize| {
+        format!(
+            r#"{{"@timestamp":"2025-01-01T00:00:00Z","a":{}1{}}}"#,
+            "[".repeat(levels - 1),
+            "]".repeat(levels - 1)
+        )
+    };
+    let at = dragnet_input::RecordLocation {
+        line: 3,
+        index: 2,
+        offset: 10,
+    };
+    assert!(dragnet_input::parse_json_within(doc(200).as_bytes(), 256).is_ok());
+    assert!(dragnet_input::parse_json_within(doc(300).as_bytes(), 300).is_ok());
+    let err = dragnet_input::parse_json_within(doc(300).as_bytes(), 299).unwrap_err();
+    let p = err.at("f.ndjson".into(), at);
+    assert_eq!(
+        p.kind,
+        ProblemKind::LimitExceeded {
+            limit: Limit::JsonDepth
+        }
+    );
+    assert!(
+        p.to_string()
+            .starts_with("f.ndjson: line 3, record 2, byte 10: JSON nests deeper than 299 levels")
+            && p.message.contains("--max-json-depth"),
+        "{p}"
+    );
+    let err = dragnet_input::parse_json_within(b"{\"a\":1,}", 10).unwrap_err();
+    assert_eq!(err.at("f".into(), at).kind, ProblemKind::Malformed);
+}
