@@ -311,7 +311,12 @@ mod tests {
             parse_within(objects.as_bytes(), 299),
             Err(ParseError::TooDeep(299))
         ));
-        assert!(parse(objects.as_bytes()).unwrap_err().to_string().contains("256"));
+        assert!(
+            parse(objects.as_bytes())
+                .unwrap_err()
+                .to_string()
+                .contains("256")
+        );
         // Other errors stay JSON errors.
         assert!(matches!(
             parse_within(b"{\"a\":[1,}", 10),

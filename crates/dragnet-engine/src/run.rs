@@ -234,8 +234,8 @@ impl Engine {
             .then(|| (2 << 20) + input.max_depth.saturating_mul(STACK_PER_LEVEL));
         let pool = (options.threads.is_some() || stack.is_some())
             .then(|| {
-                let mut builder =
-                    rayon::ThreadPoolBuilder::new().num_threads(options.threads.map_or(0, |n| n.max(1)));
+                let mut builder = rayon::ThreadPoolBuilder::new()
+                    .num_threads(options.threads.map_or(0, |n| n.max(1)));
                 if let Some(stack) = stack {
                     builder = builder.stack_size(stack);
                 }
@@ -374,8 +374,13 @@ impl Engine {
                                     &mut |batch| {
                                         let seq = (ordinal << 24) | batch_no;
                                         batch_no += 1;
-                                        let mut result = self
-                                            .process_batch(source, seq, &batch, (input, options), worker);
+                                        let mut result = self.process_batch(
+                                            source,
+                                            seq,
+                                            &batch,
+                                            (input, options),
+                                            worker,
+                                        );
                                         for p in &mut result.problems {
                                             p.segment = Some(ordinal);
                                         }

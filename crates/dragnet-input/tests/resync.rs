@@ -181,12 +181,7 @@ fn deep_member_of_a_single_line_records_file_does_not_drop_the_records_after_it(
 #[test]
 fn deep_member_of_a_top_level_array_does_not_drop_the_records_after_it() {
     for deep in [deep_array(300), deep_object_record(300)] {
-        let text = format!(
-            "[{},{deep},{},{}]\n",
-            record("A"),
-            record("B"),
-            record("C")
-        );
+        let text = format!("[{},{deep},{},{}]\n", record("A"), record("B"), record("C"));
         let f = frame_all_ways(text.as_bytes(), &InputOptions::default());
         assert_eq!(f.names(), ["A", "B", "C"]);
         assert_depth_problem(&f, 1);
@@ -206,11 +201,7 @@ fn oversized_member_is_skipped_and_the_next_one_framed() {
         "z".repeat(3 << 20),
         "[1,{\"a\":\"]}\"}],".repeat(1000) + "0"
     );
-    let text = format!(
-        "{{\"Records\":[{},{big},{}]}}\n",
-        record("A"),
-        record("B")
-    );
+    let text = format!("{{\"Records\":[{},{big},{}]}}\n", record("A"), record("B"));
     let f = frame_all_ways(text.as_bytes(), &opts);
     assert_eq!(f.names(), ["A", "B"]);
     assert_eq!(

@@ -172,7 +172,8 @@ fn whitespace_between_records_on_stdin_is_not_buffered() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(stdout.lines().count(), 1, "{stderr}");
     assert!(
-        stderr.contains("bytes of whitespace between records") && stderr.contains("--max-record-bytes"),
+        stderr.contains("bytes of whitespace between records")
+            && stderr.contains("--max-record-bytes"),
         "{stderr}"
     );
     let rss_kb: u64 = stderr
@@ -227,7 +228,11 @@ fn nesting_limit_is_max_json_depth_and_only_it() {
                 && stderr.contains("--max-json-depth"),
             "{mode:?}: {stderr}"
         );
-        let args: Vec<&str> = mode.iter().chain(&["--max-json-depth", "400"]).copied().collect();
+        let args: Vec<&str> = mode
+            .iter()
+            .chain(&["--max-json-depth", "400"])
+            .copied()
+            .collect();
         let (_, stdout, stderr) = hunt(&args, &deep300);
         assert_eq!(stdout.lines().count(), 1, "{args:?}: {stderr}");
     }
@@ -244,7 +249,11 @@ fn raised_nesting_limit_does_not_overflow_the_stack() {
         .unwrap();
     let levels = 12_000;
     let deep = format!("{}1{}", "[".repeat(levels), "]".repeat(levels));
-    let line = hit.replacen(r#""interactive":false"#, &format!(r#""interactive":{deep}"#), 1);
+    let line = hit.replacen(
+        r#""interactive":false"#,
+        &format!(r#""interactive":{deep}"#),
+        1,
+    );
     let input = dir.path().join("very-deep.jsonl");
     std::fs::write(&input, format!("{line}\n")).unwrap();
     let (code, stdout, stderr) = hunt(&["--max-json-depth", "20000"], &input);
