@@ -3,11 +3,13 @@
 //! (RFC 4180), JSON (one document holding the results and any summary) or NDJSON (one object
 //! per line). CSV and NDJSON rows are written as they come; tables and JSON are written by
 //! [`Printer::finish`]. Format resolution (`--format`, the `--output` extension, terminal or
-//! pipe) lives in [`resolve`].
+//! pipe) lives in [`resolve`]. Untrusted text is made safe in one place ([`escape_controls`]):
+//! tables and CSV cells go through it, and so does every message the CLI prints.
 //!
 //! Knows nothing of rules or alerts: commands build the rows.
 
 mod csv;
+mod escape;
 mod format;
 mod table;
 
@@ -16,6 +18,7 @@ use std::io::{self, Write};
 use serde_json::{Map, Value};
 
 pub use csv::{csv_field, write_csv_record};
+pub use escape::{Newlines, escape_controls, is_unsafe_char};
 pub use format::{Extension, Format, FormatError, Request, format_of_extension, resolve};
 pub use table::{
     Cell, Column, Cut, Row, Show, Style, TableOptions, TableReport, display_width, fit_widths,

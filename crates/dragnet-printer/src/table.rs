@@ -5,6 +5,8 @@ use std::io::{self, Write};
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
+use crate::escape::{Newlines, escape_controls};
+
 /// Whether a table shows a column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Show {
@@ -211,15 +213,26 @@ pub fn display_width(text: &str) -> usize {
     UnicodeWidthStr::width(text)
 }
 
-/// One line: control characters (newlines, tabs) become spaces.
+/// One line: line breaks and tabs become spaces; every other control character (ESC, BEL,
+/// C1) and bidi control is shown escaped ([`escape_controls`]), so a cell cannot act on the
+/// terminal.
 fn flatten(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    let flat: String = text
+        .chars()
+        .map(|c| {
+            if matches!(c, '\n' | '\r' | '\t') {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
+    escape_controls(&flat, Newlines::Escape).into_owned()
 }
 
 /// `text` in at most `width` terminal cells, with `…` where something was cut (at the end,
-/// or at the start for [`Cut::Start`]). Newlines and tabs become spaces.
+/// or at the start for [`Cut::Start`]). Newlines and tabs become spaces, other control
+/// characters are escaped (`\x1b`).
 pub fn truncate(text: &str, width: usize, cut: Cut) -> String {
     let flat = flatten(text);
     if display_width(&flat) <= width {
@@ -583,6 +596,19 @@ mod tests {
         ])];
         let (text, _) = render(&cols, &data, TableOptions::default());
         assert_eq!(text, "time\n-------------------\n2024-01-01 10:00:00\n");
+    }
+
+    #[test]
+    fn control_characters_are_shown_escaped_and_count_in_the_width() {
+        let cols = [Column::new("ua", "ua").width(4, 60), Column::new("x", "x")];
+        let data = rows(&[&["curl\x1b[31m\x07\u{9b}\u{202e}", "y"]]);
+        let (text, _) = render(&cols, &data, TableOptions::default());
+        let row = "curl\\x1b[31m\\x07\\u{9b}\\u{202e}  y";
+        assert_eq!(text.lines().nth(2), Some(row));
+        assert!(!text.contains('\x1b'));
+        // Cut like any text, within the width.
+        assert_eq!(truncate("a\x1bb", 4, Cut::End), "a\\x…");
+        assert_eq!(truncate("\r\n", 5, Cut::End), "  ");
     }
 
     #[test]

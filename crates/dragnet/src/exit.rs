@@ -49,6 +49,8 @@ pub fn quiet_on_closed_pipe() {
         if payload.starts_with("failed printing to std")
             && (payload.contains("os error 32") || payload.contains(&broken_pipe))
         {
+            // Exiting skips destructors: a half-written --output must not stay behind.
+            let _held = crate::output::remove_pending_output();
             std::process::exit(Code::Ok as i32);
         }
         default(info);

@@ -1,9 +1,11 @@
 //! `dragnet`: the command-line front end. Argument parsing, output formatting and exit codes
 //! only; every capability lives in a library crate (see ARCHITECTURE.md).
 
+// First, so its `diag!` macro is in scope in the modules below.
+#[macro_use]
+mod output;
 mod cmd;
 mod exit;
-mod output;
 
 use std::process::ExitCode;
 
@@ -54,7 +56,7 @@ fn main() -> ExitCode {
         // A closed pipe (`dragnet hunt … | head -1`) ends the command quietly, successfully.
         Err(err) if exit::is_closed_pipe(&err) => exit::Code::Ok.into(),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            diag!("error: {err:#}");
             exit::Code::Usage.into()
         }
     }

@@ -130,7 +130,7 @@ pub fn categories(reports: &[RuleReport]) -> Vec<(&'static str, String, usize)> 
 /// `list_all` every rule that did not run (or ran with notes) with its exact reason.
 pub fn print(reports: &[RuleReport], counts: &RuleCounts, list_all: bool) {
     let n = |v: usize| group_digits(v as u64);
-    eprintln!(
+    diag!(
         "rules: {} loaded: {} run, {} not applicable, {} unsupported, {} invalid, {} not selected",
         n(counts.total),
         n(counts.run),
@@ -141,11 +141,11 @@ pub fn print(reports: &[RuleReport], counts: &RuleCounts, list_all: bool) {
     );
     let groups = categories(reports);
     for (words, category, count) in &groups {
-        eprintln!("  {} {words}: {category}", n(*count));
+        diag!("  {} {words}: {category}", n(*count));
     }
     if !list_all {
         if !groups.is_empty() {
-            eprintln!("  (-v lists every rule with its reason)");
+            diag!("  (-v lists every rule with its reason)");
         }
         return;
     }
@@ -155,7 +155,7 @@ pub fn print(reports: &[RuleReport], counts: &RuleCounts, list_all: bool) {
             RuleStatus::Run { notes, .. } => notes.join("; "),
             other => other.reason().unwrap_or_default().to_string(),
         };
-        eprintln!(
+        diag!(
             "  {:<14} {} ({}): {}",
             r.status.name(),
             r.name,

@@ -43,12 +43,12 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
     let query = match dragnet_eql::parse(&args.query) {
         Ok(q) => q,
         Err(e) => {
-            eprintln!("error: query {e}");
-            eprintln!(
+            diag!("error: query {e}");
+            diag!(
                 "  {}",
                 args.query.lines().nth(e.line - 1).unwrap_or_default()
             );
-            eprintln!("  {}^", " ".repeat(e.column.saturating_sub(1)));
+            diag!("  {}^", " ".repeat(e.column.saturating_sub(1)));
             return Ok(Code::Usage);
         }
     };
@@ -62,19 +62,19 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         Ok(c) => c,
         Err(e) => {
             let (line, col) = dragnet_eql::line_col(&args.query, e.span.start);
-            eprintln!("error: query {line}:{col}: {e}");
+            diag!("error: query {line}:{col}: {e}");
             return Ok(Code::Usage);
         }
     };
     if global.verbose > 0 {
         for f in compiled.unknown_fields() {
-            eprintln!("note: field `{f}` is not in the schema; dynamic mapping types it per value");
+            diag!("note: field `{f}` is not in the schema; dynamic mapping types it per value");
         }
     }
     if args.search.canonical {
         let mut out = global.writer()?;
         writeln!(out, "{}", compiled.canonical())?;
-        out.flush()?;
+        out.finish()?;
         return Ok(Code::Ok);
     }
     let kind = match compiled.kind() {

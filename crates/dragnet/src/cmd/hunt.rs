@@ -3,7 +3,7 @@
 //! Glue only: rules come from `dragnet-rules`, inputs from `dragnet-input`, evaluation and
 //! alerts from `dragnet-engine`; this module parses flags, prints and picks the exit code.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -113,7 +113,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
     // Each problem carries its own severity (`file:line:col: error: …`): one word per message.
     for p in &rule_problems {
         if !global.quiet {
-            eprintln!("{p}");
+            diag!("{p}");
         }
     }
     // The selection flags decide here, so `hunt` and `rules list` select alike; the rules they
@@ -156,14 +156,14 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
 
     if global.verbose > 1 {
         let needles = engine.prefilter_gate_needles();
-        eprintln!(
+        diag!(
             "prefilter: every record is scanned for {} gate needle(s): {}",
             needles.len(),
             needles.join(" | ")
         );
         let patterns = engine.prefilter_batch_patterns();
         if !patterns.is_empty() {
-            eprintln!(
+            diag!(
                 "prefilter: batch scan patterns ({}): {}",
                 patterns.len(),
                 patterns.join(" | ")
@@ -175,7 +175,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
     let sources = discovered.sources;
     let discover_problems = discovered.problems;
     if discovered.pruned_by_date > 0 && global.verbose > 0 {
-        eprintln!(
+        diag!(
             "note: {} file(s) not read: their CloudTrail path date is outside --from/--to",
             discovered.pruned_by_date
         );
@@ -213,7 +213,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
     let elapsed = started.elapsed();
     if !global.quiet {
         for w in &output.warnings {
-            eprintln!("warning: {w}");
+            diag!("warning: {w}");
         }
     }
     let mut output = output;
@@ -254,23 +254,23 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         json_members,
         global.table_options(args.wide),
     )?;
-    w.flush()?;
+    w.finish()?;
     if !global.quiet {
         for n in &notes {
-            eprintln!("{n}");
+            diag!("{n}");
         }
     }
 
     let stats = &output.stats;
     if !global.quiet {
         if engine.timestamp_override_rules() > 0 && stats.timestamp_override_fallbacks > 0 {
-            eprintln!(
+            diag!(
                 "note: {} rule(s) set timestamp_override = event.ingested; raw CloudTrail has no ingest time, so @timestamp (eventTime) was used for them",
                 engine.timestamp_override_rules()
             );
         }
         if stats.alerts_over_max_signals > 0 {
-            eprintln!(
+            diag!(
                 "warning: --max-signals dropped {} alert(s)",
                 stats.alerts_over_max_signals
             );
@@ -278,7 +278,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         accounting::print(&output.reports, &counts, global.verbose > 0);
         crate::cmd::hunt_extras::print_exceptions(exceptions.as_deref(), args.explain);
         let secs = elapsed.as_secs_f64().max(1e-9);
-        eprintln!(
+        diag!(
             "hunt: {} alert(s) from {} rule(s) run over {} record(s) in {} file(s) ({:.1} MB, {:.0} records/s); matched {}, prefiltered {}, skipped {}, duplicate {}, files skipped {}",
             output.alerts.len(),
             counts.run,
@@ -297,14 +297,14 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
     inputs::report_named_errors(&named_unreadable);
     let nothing_processed = stats.records_read == 0 && (stats.files == 0 || !problems.is_empty());
     if nothing_processed {
-        eprintln!("error: no CloudTrail record could be read from the inputs");
+        diag!("error: no CloudTrail record could be read from the inputs");
         return Ok(Code::Usage);
     }
     if !named_unreadable.is_empty() {
         return Ok(Code::Usage);
     }
     if args.strict && inputs::any_skipped(&problems) {
-        eprintln!("error: --strict: some input was skipped (see warnings above)");
+        diag!("error: --strict: some input was skipped (see warnings above)");
         return Ok(Code::Usage);
     }
     if args.fail_on_alert && !output.alerts.is_empty() {
@@ -329,7 +329,7 @@ fn load_rules(paths: &[PathBuf]) -> anyhow::Result<(Vec<dragnet_rules::Rule>, Ve
         .collect();
     if set.rules.is_empty() && !problems.is_empty() {
         for p in &problems {
-            eprintln!("{p}");
+            diag!("{p}");
         }
         bail!("no rule could be loaded from {}", join_paths(paths));
     }

@@ -42,7 +42,7 @@ pub fn load_exceptions(
     }
     if !quiet {
         for p in set.problems() {
-            eprintln!("warning: {p}");
+            diag!("warning: {p}");
         }
     }
     Ok(Some(Arc::new(set)))
@@ -76,16 +76,16 @@ pub fn print_exceptions(set: Option<&ExceptionSet>, explain: bool) {
     };
     let counts = set.suppression_counts();
     let total: u64 = counts.iter().map(|c| c.2).sum();
-    eprintln!(
+    diag!(
         "exceptions: {} item(s) loaded; {total} event(s) suppressed",
         set.items().len()
     );
     for (rule_id, item_id, n) in &counts {
-        eprintln!("  item {item_id} suppressed {n} event(s) of rule {rule_id}");
+        diag!("  item {item_id} suppressed {n} event(s) of rule {rule_id}");
     }
     if explain {
         for s in set.suppressed() {
-            eprintln!(
+            diag!(
                 "  explain: item {} ({}) of list {} suppressed event {} at {} for rule {} ({})",
                 s.item_id,
                 s.item,
@@ -115,7 +115,7 @@ pub fn load_indicators(paths: &[PathBuf], quiet: bool) -> anyhow::Result<Option<
     }
     if !quiet {
         for p in set.problems() {
-            eprintln!("warning: {p}");
+            diag!("warning: {p}");
         }
     }
     Ok(Some(Arc::new(set)))

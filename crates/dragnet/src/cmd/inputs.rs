@@ -94,7 +94,7 @@ pub fn named_input_errors<'p>(problems: &'p [Problem], inputs: &[String]) -> Vec
 /// Reports the named inputs that could not be read (even under `--quiet`).
 pub fn report_named_errors(errors: &[&Problem]) {
     for p in errors {
-        eprintln!("error: {}", describe_problem(p));
+        diag!("error: {}", describe_problem(p));
     }
 }
 
@@ -132,13 +132,13 @@ pub fn report_problems(global: &GlobalArgs, problems: &[Problem], named: &[Strin
         } else {
             "warning"
         };
-        eprintln!("{level}: {}", describe_problem(p));
+        diag!("{level}: {}", describe_problem(p));
     }
     let mut kinds: Vec<_> = kinds.into_iter().collect();
     kinds.sort_by_key(|(_, (order, _))| *order);
     for ((whole_file, kind), (_, found)) in kinds {
         if let [one] = found.as_slice() {
-            eprintln!("note: {}", describe_problem(one));
+            diag!("note: {}", describe_problem(one));
             continue;
         }
         let what = if whole_file { "files" } else { "records" };
@@ -148,7 +148,7 @@ pub fn report_problems(global: &GlobalArgs, problems: &[Problem], named: &[Strin
         } else {
             ""
         };
-        eprintln!(
+        diag!(
             "note: {} {what} skipped, not CloudTrail: {kind} ({}{more}; -v lists each)",
             group_digits(found.len() as u64),
             examples.join(", ")

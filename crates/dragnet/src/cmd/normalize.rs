@@ -100,9 +100,9 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         }
         return Err(e).context("cannot write the output");
     }
-    out.flush().context("cannot write the output")?;
+    out.finish().context("cannot write the output")?;
     if !global.quiet {
-        eprintln!(
+        diag!(
             "normalize: {written} documents written, {skipped} records skipped, {} problems, from {} inputs",
             problems.len(),
             found.sources.len()

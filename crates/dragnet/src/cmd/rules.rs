@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::exit::Code;
 use crate::output::{Format, GlobalArgs};
-use dragnet_printer::{Cell, Column, Doc, Printer, Row};
+use dragnet_printer::{Cell, Column, Doc, Newlines, Printer, Row, escape_controls};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -105,9 +105,7 @@ fn list(global: &GlobalArgs, args: ListArgs) -> anyhow::Result<Code> {
         .filter(|r| !args.filter.matches(r) && with_deprecated.matches(r))
         .count();
     if deprecated > 0 && !global.quiet {
-        eprintln!(
-            "note: {deprecated} deprecated rule(s) not listed (--include-deprecated lists them)"
-        );
+        diag!("note: {deprecated} deprecated rule(s) not listed (--include-deprecated lists them)");
     }
     let format = global.resolve_format("rules list", &Format::ALL)?;
     let mut out = global.writer()?;
@@ -124,6 +122,7 @@ fn list(global: &GlobalArgs, args: ListArgs) -> anyhow::Result<Code> {
     let mut summary = serde_json::Map::new();
     summary.insert("summary".into(), json!({ "rules": rules.len() }));
     printer.finish_with(summary, None)?;
+    out.finish()?;
     Ok(Code::Ok)
 }
 
@@ -254,7 +253,7 @@ fn show(global: &GlobalArgs, args: ShowArgs) -> anyhow::Result<Code> {
             render_rule(&mut out, rule, width, color)?;
         }
     }
-    out.flush()?;
+    out.finish()?;
     Ok(Code::Ok)
 }
 
@@ -333,15 +332,28 @@ fn fragment_distance(fragment: &str, name: &str) -> usize {
     prev.into_iter().min().unwrap_or(f.len())
 }
 
-/// The human view: a header, key facts, the query, then the note and setup guides.
+/// One line of rule text for the terminal: control characters and bidi controls escaped
+/// (`\x1b`, `\u{202e}`), line feeds and tabs too.
+fn line(text: &str) -> String {
+    escape_controls(text, Newlines::Escape).into_owned()
+}
+
+/// Rule text that may span lines: escaped as [`line`], but line feeds and tabs kept.
+fn text(text: &str) -> String {
+    escape_controls(text, Newlines::Keep).into_owned()
+}
+
+/// The human view: a header, key facts, the query, then the note and setup guides. Every
+/// piece of rule text is escaped ([`line`], [`text`]): a rule file is untrusted input too.
 fn render_rule(out: &mut dyn Write, rule: &Rule, width: usize, color: bool) -> std::io::Result<()> {
     let (bold, off) = if color {
         ("\x1b[1m", "\x1b[0m")
     } else {
         ("", "")
     };
-    writeln!(out, "{bold}{}{off}", rule.name)?;
-    writeln!(out, "{}", "=".repeat(rule.name.chars().count().min(width)))?;
+    let name = line(&rule.name);
+    writeln!(out, "{bold}{name}{off}")?;
+    writeln!(out, "{}", "=".repeat(name.chars().count().min(width)))?;
     let mut facts: Vec<(&str, String)> = vec![
         ("rule_id", rule.rule_id.clone()),
         ("file", rule.path().display().to_string()),
@@ -412,21 +424,21 @@ fn render_rule(out: &mut dyn Write, rule: &Rule, width: usize, color: bool) -> s
     }
     let label_width = facts.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     for (key, value) in &facts {
-        let lines = wrap(value, width.saturating_sub(label_width + 2).max(20));
+        let lines = wrap(&line(value), width.saturating_sub(label_width + 2).max(20));
         for (i, line) in lines.iter().enumerate() {
             let label = if i == 0 { *key } else { "" };
             writeln!(out, "{bold}{label:>label_width$}{off}  {line}")?;
         }
     }
     writeln!(out)?;
-    for para in wrap(&rule.description, width) {
+    for para in wrap(&text(&rule.description), width) {
         writeln!(out, "{para}")?;
     }
     if let Some(q) = &rule.query {
         writeln!(out)?;
         writeln!(out, "{bold}Query{off}")?;
-        for line in q.trim().lines() {
-            writeln!(out, "    {line}")?;
+        for query_line in text(q.trim()).lines() {
+            writeln!(out, "    {query_line}")?;
         }
     }
     let (note, setup) = (rule.note.as_deref(), rule.setup.as_deref());
@@ -438,7 +450,7 @@ fn render_rule(out: &mut dyn Write, rule: &Rule, width: usize, color: bool) -> s
         writeln!(out)?;
         writeln!(out, "{bold}References{off}")?;
         for r in &rule.references {
-            writeln!(out, "  • {r}")?;
+            writeln!(out, "  • {}", line(r))?;
         }
     }
     Ok(())
@@ -464,7 +476,8 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 }
 
 /// Renders Markdown for a terminal: underlined headings, wrapped paragraphs, bullets and
-/// numbers with hanging indents, indented code blocks, links as `text (url)`.
+/// numbers with hanging indents, indented code blocks, links as `text (url)`. The text the
+/// parser yields is escaped (character references such as `&#27;` decode to controls).
 pub fn render_markdown(
     out: &mut dyn Write,
     markdown: &str,
@@ -589,7 +602,7 @@ pub fn render_markdown(
                 in_code = false;
                 blank_pending = true;
             }
-            Event::Start(Tag::Link { dest_url, .. }) => link_urls.push(dest_url.to_string()),
+            Event::Start(Tag::Link { dest_url, .. }) => link_urls.push(line(&dest_url)),
             Event::End(TagEnd::Link) => {
                 if let Some(url) = link_urls.pop()
                     && !text.ends_with(url.as_str())
@@ -598,14 +611,14 @@ pub fn render_markdown(
                 }
             }
             Event::Text(t) if in_code => {
-                for line in t.lines() {
-                    writeln!(out, "    {line}")?;
+                for code_line in escape_controls(&t, Newlines::Keep).lines() {
+                    writeln!(out, "    {code_line}")?;
                 }
             }
-            Event::Text(t) => text.push_str(&t),
+            Event::Text(t) => text.push_str(&escape_controls(&t, Newlines::Keep)),
             Event::Code(c) => {
                 text.push('`');
-                text.push_str(&c);
+                text.push_str(&escape_controls(&c, Newlines::Keep));
                 text.push('`');
             }
             Event::SoftBreak | Event::HardBreak => text.push(' '),
@@ -613,7 +626,9 @@ pub fn render_markdown(
                 flush(out, &mut text, &lists, &mut item_prefix, &mut blank_pending)?;
                 writeln!(out, "{}", "-".repeat(width.min(40)))?;
             }
-            Event::Html(h) | Event::InlineHtml(h) => text.push_str(&h),
+            Event::Html(h) | Event::InlineHtml(h) => {
+                text.push_str(&escape_controls(&h, Newlines::Keep));
+            }
             _ => {}
         }
     }

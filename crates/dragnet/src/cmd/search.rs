@@ -167,7 +167,7 @@ pub fn run(
     )
     .context("cannot load the --geoip-db/--asn-db database; give a MaxMind .mmdb file")?;
     if let Some(reason) = engine.reports()[0].status.reason() {
-        eprintln!("error: the query cannot run: {reason}");
+        diag!("error: the query cannot run: {reason}");
         return Ok(Code::Usage);
     }
     // Searches are for testing queries: every record's structure is checked, so a broken one
@@ -197,7 +197,7 @@ pub fn run(
     );
     if !global.quiet {
         for w in &output.warnings {
-            eprintln!("warning: {w}");
+            diag!("warning: {w}");
         }
     }
     let mut problems = discovered.problems;
@@ -216,7 +216,7 @@ pub fn run(
             let matched = output.events.iter().filter(|e| e.matched).count();
             let listed = with_pipes(&query.pipes, output.events, args.all);
             write_events(
-                &mut *out,
+                &mut out,
                 format,
                 global.table_options(false),
                 &listed,
@@ -229,7 +229,7 @@ pub fn run(
             let groups = groups(&output.alerts, query.kind);
             let groups = apply_pipes(&query.pipes, groups);
             write_groups(
-                &mut *out,
+                &mut out,
                 format,
                 global.table_options(false),
                 query.kind,
@@ -251,11 +251,12 @@ pub fn run(
             format!("{} {}s found", groups.len(), query.kind.label())
         }
     };
-    out.flush()?;
+    out.finish()?;
     if !global.quiet {
-        eprintln!(
+        diag!(
             "{}: {evaluated} documents evaluated, {found_line}, {} records skipped, {unreadable} inputs unreadable",
-            query.command, stats.records_skipped
+            query.command,
+            stats.records_skipped
         );
     }
     inputs::report_named_errors(&named_unreadable);
@@ -263,7 +264,7 @@ pub fn run(
         return Ok(Code::Usage);
     }
     if args.strict && inputs::any_skipped(&problems) {
-        eprintln!("error: --strict: some input was skipped (see warnings above)");
+        diag!("error: --strict: some input was skipped (see warnings above)");
         return Ok(Code::Usage);
     }
     Ok(Code::Ok)
@@ -300,7 +301,7 @@ fn with_pipes(
         return events;
     }
     if all {
-        eprintln!("note: with pipes, only matching events are listed (pipes limit results)");
+        diag!("note: with pipes, only matching events are listed (pipes limit results)");
     }
     let mut matched: Vec<CapturedEvent> = events.into_iter().filter(|e| e.matched).collect();
     let time = |e: &CapturedEvent| first(&e.doc, "@timestamp").parse::<jiff::Timestamp>().ok();

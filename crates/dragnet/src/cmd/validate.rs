@@ -15,7 +15,8 @@ use dragnet_rules::{Diagnostic, DiagnosticKind, Language, Rule, RuleSet, SourceT
 use serde_json::json;
 
 use crate::exit::Code;
-use crate::output::{Format, GlobalArgs};
+use crate::output::{Format, GlobalArgs, show_path};
+use dragnet_printer::{Newlines, escape_controls};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -172,7 +173,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         members.insert("summary".into(), summary_json(&report));
         printer.finish_with(members, Some(json!({ "summary": summary_json(&report) })))?;
     }
-    out.flush().context("writing the validation report")?;
+    out.finish().context("writing the validation report")?;
     let nothing_read = set.files == 0 || set.files == set.unreadable;
     Ok(if nothing_read {
         Code::Usage
@@ -218,16 +219,18 @@ pub fn write_human(out: &mut dyn Write, d: &Diagnostic, color: bool) -> std::io:
         (true, true) => ("\x1b[1;31m", "\x1b[1m", "\x1b[0m"),
         (true, false) => ("\x1b[1;33m", "\x1b[1m", "\x1b[0m"),
     };
+    // Paths, messages (which quote rule text) and the source line are escaped: a control
+    // character in them must not act on the terminal (`dragnet_printer::escape_controls`).
     let location = match (d.path(), d.position()) {
-        (Some(path), Some(pos)) => format!("{}:{}:{}: ", path.display(), pos.line, pos.column),
-        (Some(path), None) => format!("{}: ", path.display()),
+        (Some(path), Some(pos)) => format!("{}:{}:{}: ", show_path(path), pos.line, pos.column),
+        (Some(path), None) => format!("{}: ", show_path(path)),
         _ => String::new(),
     };
     writeln!(
         out,
         "{bold_on}{location}{off}{sev_on}{}{off}: {bold_on}{}{off}",
         d.severity.as_str(),
-        d.message
+        escape_controls(&d.message, Newlines::Keep)
     )?;
     if let (Some(file), Some(span)) = (&d.file, &d.span)
         && d.kind != DiagnosticKind::Io
@@ -245,16 +248,24 @@ pub fn write_human(out: &mut dyn Write, d: &Diagnostic, color: bool) -> std::io:
             let width = last.saturating_sub(first).max(1);
             let gutter = start.line.to_string();
             let pad = " ".repeat(gutter.len());
-            let shown: String = line
-                .chars()
-                .map(|c| if c == '\t' { ' ' } else { c })
-                .collect();
+            // Tabs as one space, other control characters escaped; the caret moves past
+            // what the escapes before it add.
+            let show = |chars: &str| -> String {
+                let tabs: String = chars
+                    .chars()
+                    .map(|c| if c == '\t' { ' ' } else { c })
+                    .collect();
+                escape_controls(&tabs, Newlines::Escape).into_owned()
+            };
+            let shown = show(line);
+            let before: String = line.chars().take(first).collect();
+            let caret_at = show(&before).chars().count();
             writeln!(out, "{pad} |")?;
             writeln!(out, "{gutter} | {shown}")?;
             writeln!(
                 out,
                 "{pad} | {}{sev_on}{}{off}",
-                " ".repeat(first),
+                " ".repeat(caret_at),
                 "^".repeat(width.min(line_chars.saturating_sub(first).max(1)))
             )?;
         }

@@ -29,6 +29,6 @@ pub fn run(global: &GlobalArgs, _args: Args) -> anyhow::Result<Code> {
     } else {
         writeln!(out, "dragnet {SHORT}")?;
     }
-    out.flush()?;
+    out.finish()?;
     Ok(Code::Ok)
 }
