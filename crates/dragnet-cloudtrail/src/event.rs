@@ -77,6 +77,9 @@ pub enum RecordError {
     Json(#[from] serde_json::Error),
     #[error("a CloudTrail record must be a JSON object, found {0}")]
     NotAnObject(&'static str),
+    /// Containers nest deeper than the limit (`--max-json-depth`).
+    #[error("JSON nests deeper than {0} levels")]
+    TooDeep(usize),
 }
 
 /// How one field of the table is answered.
@@ -125,10 +128,24 @@ impl Mapper {
     /// An empty (whitespace-only) input maps to the document the pipeline makes of an empty
     /// message (constants and `event.kind/outcome/type` only); any other non-object is an error.
     pub fn map<'a>(&'a self, raw: &'a [u8]) -> Result<CloudTrailEvent<'a>, RecordError> {
+        self.map_within(raw, node::DEFAULT_MAX_DEPTH)
+    }
+
+    /// [`Mapper::map`] for a record nested at most `max_depth` deep (`--max-json-depth`):
+    /// deeper is [`RecordError::TooDeep`].
+    pub fn map_within<'a>(
+        &'a self,
+        raw: &'a [u8],
+        max_depth: usize,
+    ) -> Result<CloudTrailEvent<'a>, RecordError> {
         let root = if raw.iter().all(u8::is_ascii_whitespace) {
             Node::Null
         } else {
-            let root = node::parse(raw)?;
+            let root = match node::parse_within(raw, max_depth) {
+                Ok(root) => root,
+                Err(node::ParseError::Json(e)) => return Err(RecordError::Json(e)),
+                Err(node::ParseError::TooDeep(max)) => return Err(RecordError::TooDeep(max)),
+            };
             match root {
                 Node::Object(_) => root,
                 Node::Null => return Err(RecordError::NotAnObject("null")),

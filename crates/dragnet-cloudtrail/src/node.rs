@@ -114,9 +114,76 @@ impl<'a> Node<'a> {
     }
 }
 
-/// Parses one record. Strings without escapes borrow from `raw`.
+/// The nesting depth [`parse`] allows: `--max-json-depth`'s default.
+pub const DEFAULT_MAX_DEPTH: usize = 256;
+
+/// Why [`parse_within`] failed.
+#[derive(Debug)]
+pub enum ParseError {
+    Json(serde_json::Error),
+    /// The record nests containers deeper than this.
+    TooDeep(usize),
+}
+
+/// Parses one record nested at most [`DEFAULT_MAX_DEPTH`] deep. Strings without escapes
+/// borrow from `raw`.
 pub fn parse(raw: &[u8]) -> Result<Node<'_>, serde_json::Error> {
-    serde_json::from_slice(raw)
+    parse_within(raw, DEFAULT_MAX_DEPTH).map_err(|e| match e {
+        ParseError::Json(e) => e,
+        ParseError::TooDeep(max) => {
+            de::Error::custom(format!("JSON nests deeper than {max} levels"))
+        }
+    })
+}
+
+/// Parses one record whose containers nest at most `max_depth` deep (the record itself is
+/// level 1, as the framer counts). The one nesting limit is this one (`--max-json-depth`):
+/// serde_json's own recursion limit (128) is off, and the depth is counted here instead.
+pub fn parse_within(raw: &[u8], max_depth: usize) -> Result<Node<'_>, ParseError> {
+    let mut de = serde_json::Deserializer::from_slice(raw);
+    de.disable_recursion_limit();
+    let too_deep = std::cell::Cell::new(false);
+    let seed = NodeSeed {
+        depth_left: max_depth,
+        too_deep: &too_deep,
+    };
+    let parsed = de::DeserializeSeed::deserialize(seed, &mut de).and_then(|node| {
+        de.end()?;
+        Ok(node)
+    });
+    match parsed {
+        Ok(node) => Ok(node),
+        Err(_) if too_deep.get() => Err(ParseError::TooDeep(max_depth)),
+        Err(e) => Err(ParseError::Json(e)),
+    }
+}
+
+/// A [`Node`] that may open `depth_left` more containers.
+#[derive(Clone, Copy)]
+struct NodeSeed<'c> {
+    depth_left: usize,
+    too_deep: &'c std::cell::Cell<bool>,
+}
+
+impl<'de> de::DeserializeSeed<'de> for NodeSeed<'_> {
+    type Value = Node<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(NodeVisitor(Some(self)))
+    }
+}
+
+impl NodeSeed<'_> {
+    /// The seed for a container's members, or the error when there is no level left.
+    fn inner<E: de::Error>(self) -> Result<Self, E> {
+        match self.depth_left.checked_sub(1) {
+            Some(depth_left) => Ok(NodeSeed { depth_left, ..self }),
+            None => {
+                self.too_deep.set(true);
+                Err(E::custom("JSON nests too deep"))
+            }
+        }
+    }
 }
 
 struct Key<'a>(Cow<'a, str>);
@@ -145,13 +212,14 @@ impl<'de> Deserialize<'de> for Key<'de> {
 
 impl<'de> Deserialize<'de> for Node<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(NodeVisitor)
+        d.deserialize_any(NodeVisitor(None))
     }
 }
 
-struct NodeVisitor;
+/// Builds a [`Node`]; with a seed, counting the depth against its limit.
+struct NodeVisitor<'c>(Option<NodeSeed<'c>>);
 
-impl<'de> Visitor<'de> for NodeVisitor {
+impl<'de> Visitor<'de> for NodeVisitor<'_> {
     type Value = Node<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -186,15 +254,29 @@ impl<'de> Visitor<'de> for NodeVisitor {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(v) = seq.next_element()? {
-            out.push(v);
+        match self.0 {
+            Some(seed) => {
+                let seed = seed.inner()?;
+                while let Some(v) = seq.next_element_seed(seed)? {
+                    out.push(v);
+                }
+            }
+            None => {
+                while let Some(v) = seq.next_element()? {
+                    out.push(v);
+                }
+            }
         }
         Ok(Node::Array(out))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut out = Vec::with_capacity(map.size_hint().unwrap_or(0));
+        let seed = self.0.map(NodeSeed::inner).transpose()?;
         while let Some(Key(k)) = map.next_key()? {
-            let v: Node<'de> = map.next_value()?;
+            let v: Node<'de> = match seed {
+                Some(seed) => map.next_value_seed(seed)?,
+                None => map.next_value()?,
+            };
             out.push((k, v));
         }
         Ok(Node::Object(out))
@@ -204,6 +286,47 @@ impl<'de> Visitor<'de> for NodeVisitor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The one nesting limit is the caller's (`--max-json-depth`), counted as the framer
+    /// counts (the record is level 1), not serde_json's recursion limit of 128.
+    #[test]
+    fn depth_is_counted_against_the_given_limit_only() {
+        let deep = |levels: usize| {
+            format!(
+                r#"{{"a":{}1{}}}"#,
+                "[".repeat(levels - 1),
+                "]".repeat(levels - 1)
+            )
+        };
+        let text = deep(200);
+        assert!(parse(text.as_bytes()).is_ok());
+        assert!(parse_within(text.as_bytes(), 200).is_ok());
+        assert!(matches!(
+            parse_within(text.as_bytes(), 199),
+            Err(ParseError::TooDeep(199))
+        ));
+        let objects = format!("{}1{}", r#"{"a":"#.repeat(300), "}".repeat(300));
+        assert!(parse_within(objects.as_bytes(), 300).is_ok());
+        assert!(matches!(
+            parse_within(objects.as_bytes(), 299),
+            Err(ParseError::TooDeep(299))
+        ));
+        assert!(
+            parse(objects.as_bytes())
+                .unwrap_err()
+                .to_string()
+                .contains("256")
+        );
+        // Other errors stay JSON errors.
+        assert!(matches!(
+            parse_within(b"{\"a\":[1,}", 10),
+            Err(ParseError::Json(_))
+        ));
+        assert!(matches!(
+            parse_within(b"{} {}", 10),
+            Err(ParseError::Json(_))
+        ));
+    }
 
     #[test]
     fn keeps_document_order_and_borrows_plain_strings() {

@@ -226,6 +226,14 @@ pub fn max_threads() -> usize {
 /// The ceiling of [`max_threads`] whatever the core count.
 pub const MAX_THREADS: usize = 256;
 
+/// Nesting depth the default worker stack (2 MiB) holds with room to spare (a record level
+/// costs about 300 bytes of stack to parse, evaluate and drop; 4000 levels were measured to
+/// fit).
+const DEFAULT_STACK_DEPTH: usize = 1024;
+
+/// Stack given to each worker per level of `--max-json-depth` past [`DEFAULT_STACK_DEPTH`].
+const STACK_PER_LEVEL: usize = 2048;
+
 impl Engine {
     /// Evaluates every record of `sources`. Problems never stop the run.
     pub fn run(
@@ -240,12 +248,20 @@ impl Engine {
         let requested = options
             .threads
             .or_else(|| Some(rayon::current_num_threads()).filter(|&n| n > max_threads()));
-        let pool = requested.and_then(|n| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(n.clamp(1, max_threads()))
-                .build()
-                .ok()
-        });
+        // Records are parsed, walked and dropped recursively, up to `--max-json-depth` levels:
+        // past what the default 2 MiB worker stack holds, the workers get a stack to match.
+        let stack = (input.max_depth > DEFAULT_STACK_DEPTH)
+            .then(|| (2 << 20) + input.max_depth.saturating_mul(STACK_PER_LEVEL));
+        let pool = (requested.is_some() || stack.is_some())
+            .then(|| {
+                let mut builder = rayon::ThreadPoolBuilder::new()
+                    .num_threads(requested.map_or(0, |n| n.clamp(1, max_threads())));
+                if let Some(stack) = stack {
+                    builder = builder.stack_size(stack);
+                }
+                builder.build().ok()
+            })
+            .flatten();
         // Let the framer note, while it frames, where the prefilter's member key is and
         // whether its byte gate needles are there when they are few (else the batch is
         // searched for them). Always the prefilter's own: `mark_batch` reads the notes so.
@@ -357,7 +373,7 @@ impl Engine {
                 Worker::default,
                 |worker, (source, seq, work)| match work {
                     Work::Batch(batch) => {
-                        keep(self.process_batch(source, seq, &batch, options, worker));
+                        keep(self.process_batch(source, seq, &batch, (input, options), worker));
                     }
                     Work::Segments(segments) => {
                         // Both workers take the segments in file order (so memory is released
@@ -378,8 +394,13 @@ impl Engine {
                                     &mut |batch| {
                                         let seq = (ordinal << 24) | batch_no;
                                         batch_no += 1;
-                                        let mut result = self
-                                            .process_batch(source, seq, &batch, options, worker);
+                                        let mut result = self.process_batch(
+                                            source,
+                                            seq,
+                                            &batch,
+                                            (input, options),
+                                            worker,
+                                        );
                                         for p in &mut result.problems {
                                             p.segment = Some(ordinal);
                                         }
@@ -439,7 +460,7 @@ impl Engine {
         );
         events.sort_by_key(|e| e.order);
         for p in &all_problems {
-            if p.problem.at.is_some() {
+            if p.problem.at.is_some() && !p.problem.kind.keeps_record() {
                 stats.records_skipped += 1;
             }
         }
@@ -617,7 +638,7 @@ impl Engine {
         source: usize,
         seq: u64,
         batch: &RecordBatch,
-        options: &RunOptions,
+        (input, options): (&InputOptions, &RunOptions),
         worker: &mut Worker,
     ) -> BatchResult {
         let mut out = BatchResult {
@@ -659,17 +680,23 @@ impl Engine {
                         out.stats.records_prefiltered += 1;
                         continue;
                     }
-                    let event = match self.mapper.map(bytes) {
+                    let event = match self.mapper.map_within(bytes, input.max_depth) {
                         Ok(event) => event,
                         Err(err) => {
-                            out.problems.push(OrderedProblem {
-                                source,
-                                seq: u64::MAX,
-                                problem: Problem::malformed_record(
+                            let problem = match err {
+                                dragnet_cloudtrail::RecordError::TooDeep(max) => {
+                                    Problem::too_deep(batch.source.clone(), span.location, max)
+                                }
+                                err => Problem::malformed_record(
                                     batch.source.clone(),
                                     span.location,
                                     err,
                                 ),
+                            };
+                            out.problems.push(OrderedProblem {
+                                source,
+                                seq: u64::MAX,
+                                problem,
                                 segment: None,
                             });
                             continue;
@@ -712,17 +739,13 @@ impl Engine {
                     );
                 }
                 RecordKind::Ecs => {
-                    let parsed: Value = match serde_json::from_slice(bytes) {
+                    let parsed = match dragnet_input::parse_json_within(bytes, input.max_depth) {
                         Ok(v) => v,
-                        Err(err) => {
+                        Err(problem) => {
                             out.problems.push(OrderedProblem {
                                 source,
                                 seq: u64::MAX,
-                                problem: Problem::malformed_record(
-                                    batch.source.clone(),
-                                    span.location,
-                                    err,
-                                ),
+                                problem: problem.at(batch.source.clone(), span.location),
                                 segment: None,
                             });
                             continue;

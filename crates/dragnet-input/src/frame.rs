@@ -26,6 +26,18 @@ enum SlotError {
     Eof,
 }
 
+/// Where skipping a broken array element ([`Framer::skip_to_separator`]) ended.
+enum Skip {
+    /// At the `,`, `]` or `}` at the element's own level (a position in the buffer); whether
+    /// bytes before it were dropped on the way.
+    At(usize, bool),
+    /// The element runs on past `max-record-bytes` (or to the end of the input) and bytes may
+    /// not be dropped: nothing was consumed.
+    GaveUp,
+    /// The input ended inside the element after bytes were dropped.
+    Eof,
+}
+
 /// How framing goes on after a container.
 enum Flow {
     Continue,
@@ -51,6 +63,33 @@ enum Item {
         kind: ProblemKind,
         message: String,
     },
+}
+
+/// `bytes` with each byte that is not part of a valid UTF-8 sequence replaced by U+FFFD, and
+/// how many were. One replacement per byte, as Go's decoders do (`utf8.DecodeRune` returns
+/// `RuneError` with width 1 for each invalid byte; `encoding/json` unmarshals invalid UTF-8 in
+/// strings as U+FFFD), which is how Filebeat and Elastic Agent (Go) index such a record.
+pub(crate) fn replace_invalid_utf8(mut bytes: &[u8]) -> (Vec<u8>, usize) {
+    let mut out = Vec::with_capacity(bytes.len() + 8);
+    let mut replaced = 0;
+    loop {
+        match std::str::from_utf8(bytes) {
+            Ok(rest) => {
+                out.extend_from_slice(rest.as_bytes());
+                return (out, replaced);
+            }
+            Err(e) => {
+                let good = e.valid_up_to();
+                out.extend_from_slice(&bytes[..good]);
+                let bad = e.error_len().unwrap_or(bytes.len() - good);
+                for _ in 0..bad {
+                    out.extend_from_slice("\u{FFFD}".as_bytes());
+                }
+                replaced += bad;
+                bytes = &bytes[good + bad..];
+            }
+        }
+    }
 }
 
 /// Which shape the slot is an element of.
@@ -171,6 +210,8 @@ pub(crate) struct Framer<'a> {
     /// where the first of them starts.
     scanned: std::collections::VecDeque<LineScan>,
     scanned_from: usize,
+    /// [`Framer::next_non_ws`] stopped at `max-record-bytes` of whitespace.
+    ws_overrun: bool,
 }
 
 /// Lines scanned ahead at once by the fast path: one pass finds a line's end and the next
@@ -648,6 +689,7 @@ impl<'a> Framer<'a> {
             progress: None,
             scanned: std::collections::VecDeque::with_capacity(LINES_AHEAD),
             scanned_from: 0,
+            ws_overrun: false,
         }
     }
 
@@ -689,13 +731,72 @@ impl<'a> Framer<'a> {
         len > old
     }
 
-    /// The next non-whitespace position at or after `from`, reading as needed.
+    /// The next non-whitespace position at or after `from`, reading as needed; `None` where
+    /// the input ends, or (noted in `ws_overrun`) once more than `max-record-bytes` of
+    /// whitespace were read without one: whitespace counts against the record limit, checked
+    /// before more is buffered.
     fn next_non_ws(&mut self, mut from: usize) -> Option<usize> {
+        let start = from;
+        self.ws_overrun = false;
         loop {
             if let Some(p) = skip_ws(&self.buf, from) {
                 return Some(p);
             }
             from = self.buf.len();
+            if from - start > self.opts.max_record_bytes {
+                self.ws_overrun = true;
+                return None;
+            }
+            if !self.fill(1) {
+                return None;
+            }
+        }
+    }
+
+    /// [`Self::next_non_ws`] between values, where the framer holds no position before `from`:
+    /// a long run of whitespace is not buffered (the records framed so far are handed over and
+    /// the blanks dropped, a chunk at a time), and one longer than `max-record-bytes` is
+    /// reported, naming the flag, before framing goes on after it.
+    fn next_value_start(
+        &mut self,
+        mut from: usize,
+        on_batch: &mut dyn FnMut(RecordBatch) -> ControlFlow<()>,
+        on_problem: &mut dyn FnMut(Problem),
+    ) -> Option<usize> {
+        let run_start = self.base + from as u64;
+        self.ws_overrun = false;
+        loop {
+            let found = skip_ws(&self.buf, from);
+            let run_end = self.base + found.unwrap_or(self.buf.len()) as u64;
+            let at_end = found.is_some() || (self.eof && self.read_error.is_none());
+            // Reported where the run ends, which both validation modes agree on (the fast
+            // JSON-lines path has already passed the newline that starts it).
+            if at_end && run_end - run_start > self.opts.max_record_bytes as u64 {
+                let p = self.problem(
+                    None,
+                    ProblemKind::LimitExceeded {
+                        limit: Limit::RecordBytes,
+                    },
+                    format!(
+                        "more than {} bytes of whitespace between records, up to byte {run_end}; not buffered, framing goes on after it (raise it with {})",
+                        self.opts.max_record_bytes,
+                        Limit::RecordBytes.flag()
+                    ),
+                );
+                on_problem(p);
+            }
+            if let Some(p) = found {
+                return Some(p);
+            }
+            from = self.buf.len();
+            if matches!(self.buf, Window::Owned(_)) && from - self.pos.min(from) >= READ_CHUNK {
+                self.pos = from;
+                self.maybe_emit(on_batch, true);
+                from = self.pos;
+                if self.stopped {
+                    return None;
+                }
+            }
             if !self.fill(1) {
                 return None;
             }
@@ -803,13 +904,30 @@ impl<'a> Framer<'a> {
                             self.stats.records += 1;
                         }
                         Err(e) => {
+                            // Evaluated as Filebeat and Elastic Agent index it: each byte
+                            // that is not UTF-8 becomes U+FFFD (see `replace_invalid_utf8`).
                             let bad = self.base + (range.start + e.valid_up_to()) as u64;
+                            let (fixed, replaced) = replace_invalid_utf8(&self.buf[range.clone()]);
+                            let at = self.owned.len();
+                            self.owned.extend_from_slice(&fixed);
+                            self.owned_spans.push(self.batch.len());
+                            self.batch.push(RecordSpan {
+                                range: at..self.owned.len(),
+                                location: loc,
+                                kind: *kind,
+                                escaped: None,
+                                key_hits: KeyHits::NotLooked,
+                                needle_hit: None,
+                                key_value: None,
+                            });
+                            self.stats.records += 1;
                             let p = self.problem(
                                 Some(loc),
                                 ProblemKind::NotUtf8,
-                                format!("record contains bytes that are not UTF-8 (at byte {bad}); skipped"),
+                                format!(
+                                    "record contains bytes that are not UTF-8 (first at byte {bad}); {replaced} replaced by U+FFFD, as Filebeat and Elastic Agent do, and the record evaluated"
+                                ),
                             );
-                            self.stats.skipped_records += 1;
                             on_problem(p);
                         }
                     }
@@ -1020,11 +1138,178 @@ impl<'a> Framer<'a> {
         on_problem(p);
     }
 
+    /// From the broken element at `p` on, finds the `,` (or closing bracket) that ends it at
+    /// its own level, following strings and counting `{`/`[` against `}`/`]` (one counter,
+    /// whatever the nesting: memory stays constant however deep the element goes). Looks at
+    /// most `max-record-bytes` ahead keeping the bytes (so the caller can fall back to
+    /// resynchronising on lines from `p`); past that, when `may_drop`, goes on handing over the
+    /// records framed so far and dropping the skipped bytes, so an endless element costs no
+    /// memory.
+    fn skip_to_separator(
+        &mut self,
+        p: usize,
+        may_drop: bool,
+        on_batch: &mut dyn FnMut(RecordBatch) -> ControlFlow<()>,
+    ) -> Skip {
+        let mut depth = 0u64;
+        let (mut in_string, mut escaped) = (false, false);
+        let mut at = p;
+        let mut dropping = false;
+        loop {
+            while at < self.buf.len() {
+                let b = self.buf[at];
+                if in_string {
+                    if escaped {
+                        escaped = false;
+                    } else if b == b'\\' {
+                        escaped = true;
+                    } else if b == b'"' {
+                        in_string = false;
+                    }
+                } else {
+                    match b {
+                        b'"' => in_string = true,
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' if depth > 0 => depth -= 1,
+                        b'}' | b']' | b',' if depth == 0 => return Skip::At(at, dropping),
+                        _ => {}
+                    }
+                }
+                at += 1;
+            }
+            if !dropping && at - p > self.opts.max_record_bytes {
+                if !may_drop {
+                    return Skip::GaveUp;
+                }
+                dropping = true;
+            }
+            if dropping {
+                self.pos = at;
+                self.maybe_emit(on_batch, true);
+                at = self.pos;
+            }
+            if !self.fill(1) {
+                return if dropping { Skip::Eof } else { Skip::GaveUp };
+            }
+        }
+    }
+
+    /// An element of an array that could not be framed (`err`): when its end can be found
+    /// ([`Self::skip_to_separator`]) and a `,` or `]` follows, it is reported and skipped and
+    /// `None` says to go on with the next element, so one bad member of a single-line
+    /// `{"Records":[…]}` file does not take the rest of the file with it. Otherwise the flow
+    /// the array ends with: resynchronised on the next line (the bytes passed over are
+    /// counted in the message), or stopped where the input ends.
+    fn skip_bad_element(
+        &mut self,
+        p: usize,
+        err: SlotError,
+        on_batch: &mut dyn FnMut(RecordBatch) -> ControlFlow<()>,
+        on_problem: &mut dyn FnMut(Problem),
+    ) -> Option<Flow> {
+        let loc = self.locate(p);
+        let (kind, message) = match &err {
+            SlotError::TooLarge => (
+                ProblemKind::LimitExceeded {
+                    limit: Limit::RecordBytes,
+                },
+                format!(
+                    "record is longer than {} bytes; skipped (raise it with {})",
+                    self.opts.max_record_bytes,
+                    Limit::RecordBytes.flag()
+                ),
+            ),
+            SlotError::Scan(e) => self.describe_scan_failure(loc, *e),
+            SlotError::Eof => return Some(self.resync_after(p, err, on_batch, on_problem)),
+        };
+        let may_drop = matches!(
+            err,
+            SlotError::TooLarge | SlotError::Scan(ScanError::TooDeep { .. })
+        );
+        let skip = self.skip_to_separator(p, may_drop, on_batch);
+        let (at, dropped) = match skip {
+            Skip::At(at, dropped) => (at, dropped),
+            Skip::GaveUp => return Some(self.resync_after(p, err, on_batch, on_problem)),
+            Skip::Eof => {
+                self.index += 1;
+                self.stats.skipped_records += 1;
+                let problem = self.problem(Some(loc), kind, message);
+                on_problem(problem);
+                return Some(self.container_cut(None, on_problem));
+            }
+        };
+        let separator = matches!(self.buf[at], b',' | b']');
+        if !separator && !dropped {
+            // Its brackets do not balance: the old way, from the next line.
+            return Some(self.resync_after(p, err, on_batch, on_problem));
+        }
+        self.decided = true;
+        self.index += 1;
+        self.stats.skipped_records += 1;
+        let problem = self.problem(Some(loc), kind, message);
+        on_problem(problem);
+        self.pos = at;
+        if separator {
+            return None;
+        }
+        let from = self.base + at as u64;
+        self.resync(at);
+        let passed = self.base + self.pos as u64 - from;
+        let problem = self.problem(
+            Some(loc),
+            ProblemKind::Malformed,
+            format!(
+                "after that record the array does not go on with ',' or ']'; {passed} more bytes skipped up to the next line that starts a JSON value"
+            ),
+        );
+        on_problem(problem);
+        Some(Flow::Resynced)
+    }
+
+    /// What a scan error of the value located at `loc` is reported as.
+    fn describe_scan_failure(&self, loc: RecordLocation, e: ScanError) -> (ProblemKind, String) {
+        match e {
+            ScanError::TooDeep { .. } => (
+                ProblemKind::LimitExceeded {
+                    limit: Limit::JsonDepth,
+                },
+                format!(
+                    "JSON nests deeper than {} levels; skipped (raise it with {})",
+                    self.opts.max_depth,
+                    Limit::JsonDepth.flag()
+                ),
+            ),
+            ScanError::Syntax { at, .. } => {
+                // Lines below the record's first, not the file's line: a segment framed on
+                // its own does not know the file's line numbers (its locations are rebased).
+                let below = self.count_newlines(at.max(self.line_pos)) + 1 - loc.line;
+                let whereabouts = match below {
+                    0 => String::new(),
+                    1 => ", on the record's second line".to_string(),
+                    n => format!(", {n} lines below the record's first"),
+                };
+                (
+                    ProblemKind::Malformed,
+                    format!(
+                        "not valid JSON: {} at byte {}{whereabouts}; skipped",
+                        describe_scan_error(e),
+                        self.base + at as u64
+                    ),
+                )
+            }
+            ScanError::Incomplete => (
+                ProblemKind::Truncated,
+                "input ends inside this record; skipped".to_string(),
+            ),
+        }
+    }
+
     /// Handles a slot that could not be framed at the top level: reports, then resyncs.
     fn top_level_failure(
         &mut self,
         start: usize,
         err: SlotError,
+        in_array: bool,
         on_batch: &mut dyn FnMut(RecordBatch) -> ControlFlow<()>,
         on_problem: &mut dyn FnMut(Problem),
     ) -> bool {
@@ -1052,50 +1337,26 @@ impl<'a> Framer<'a> {
                     Limit::RecordBytes.flag()
                 ),
             ),
-            SlotError::Scan(ScanError::TooDeep { .. }) => (
-                ProblemKind::LimitExceeded {
-                    limit: Limit::JsonDepth,
-                },
-                format!(
-                    "JSON nests deeper than {} levels; skipped (raise it with {})",
-                    self.opts.max_depth,
-                    Limit::JsonDepth.flag()
-                ),
-            ),
-            SlotError::Scan(e @ ScanError::Syntax { at, .. }) => {
-                // Lines below the record's first, not the file's line: a segment framed on
-                // its own does not know the file's line numbers (its locations are rebased).
-                let below = self.count_newlines(at.max(self.line_pos)) + 1 - loc.line;
-                let whereabouts = match below {
-                    0 => String::new(),
-                    1 => ", on the record's second line".to_string(),
-                    n => format!(", {n} lines below the record's first"),
-                };
-                (
-                    ProblemKind::Malformed,
-                    format!(
-                        "not valid JSON: {} at byte {}{whereabouts}; skipped",
-                        describe_scan_error(e),
-                        self.base + at as u64
-                    ),
-                )
-            }
-            SlotError::Scan(ScanError::Incomplete) => (
-                ProblemKind::Truncated,
-                "input ends inside this record; skipped".to_string(),
-            ),
+            SlotError::Scan(e) => self.describe_scan_failure(loc, e),
         };
         // Hand over what was framed before this point so resync can drop the bytes it skips.
         self.pos = start;
         self.maybe_emit(on_batch, true);
         let skipped_lines = self.resync(0);
-        let message = if skipped_lines > 0 {
+        let mut message = if skipped_lines > 0 {
             format!(
                 "{message}; {skipped_lines} following lines that start no JSON value were skipped too"
             )
         } else {
             message
         };
+        if in_array {
+            // What else of the array was given up with it: framing goes on at the next line.
+            let passed = (self.base + self.pos as u64).saturating_sub(loc.offset);
+            message.push_str(&format!(
+                "; framing resumed at the next line that starts a JSON value, {passed} bytes on (any records of the array in them are lost)"
+            ));
+        }
         let p = self.problem(Some(loc), kind, message);
         on_problem(p);
         true
@@ -1243,7 +1504,7 @@ impl<'a> Framer<'a> {
     ) -> Flow {
         let mut first = true;
         loop {
-            let Some(mut p) = self.next_non_ws(self.pos) else {
+            let Some(mut p) = self.next_value_start(self.pos, on_batch, on_problem) else {
                 return self.container_cut(None, on_problem);
             };
             if self.buf[p] == b']' {
@@ -1258,7 +1519,7 @@ impl<'a> Framer<'a> {
                     });
                     return self.resync_after(p, err, on_batch, on_problem);
                 }
-                match self.next_non_ws(p + 1) {
+                match self.next_value_start(p + 1, on_batch, on_problem) {
                     Some(q) => p = q,
                     None => return self.container_cut(None, on_problem),
                 }
@@ -1317,7 +1578,11 @@ impl<'a> Framer<'a> {
                     self.stats.skipped_records += 1;
                     return self.container_cut(Some(loc), on_problem);
                 }
-                Err(e) => return self.resync_after(p, e, on_batch, on_problem),
+                Err(e) => {
+                    if let Some(flow) = self.skip_bad_element(p, e, on_batch, on_problem) {
+                        return flow;
+                    }
+                }
             }
         }
     }
@@ -1333,7 +1598,7 @@ impl<'a> Framer<'a> {
         on_problem: &mut dyn FnMut(Problem),
     ) -> Flow {
         self.decided = true;
-        if self.top_level_failure(p, err, on_batch, on_problem) {
+        if self.top_level_failure(p, err, true, on_batch, on_problem) {
             Flow::Resynced
         } else {
             Flow::Stop
@@ -1349,6 +1614,20 @@ impl<'a> Framer<'a> {
         self.decided = true;
         if self.read_error.is_some() {
             self.report_read_error(at, on_problem);
+        } else if std::mem::take(&mut self.ws_overrun) {
+            let records = self.stats.records;
+            let p = self.problem(
+                at,
+                ProblemKind::LimitExceeded {
+                    limit: Limit::RecordBytes,
+                },
+                format!(
+                    "more than {} bytes of whitespace inside the array of records; the rest of this source is skipped, the {records} records before that point were read (raise it with {})",
+                    self.opts.max_record_bytes,
+                    Limit::RecordBytes.flag()
+                ),
+            );
+            on_problem(p);
         } else {
             let records = self.stats.records;
             let p = self.problem(
@@ -1385,7 +1664,7 @@ impl<'a> Framer<'a> {
         on_problem: &mut dyn FnMut(Problem),
     ) -> Flow {
         loop {
-            let Some(p) = self.next_non_ws(self.pos) else {
+            let Some(p) = self.next_value_start(self.pos, on_batch, on_problem) else {
                 return self.container_cut(None, on_problem);
             };
             match self.buf[p] {
@@ -1450,7 +1729,7 @@ impl<'a> Framer<'a> {
             if self.stopped {
                 return;
             }
-            let Some(p) = self.next_non_ws(self.pos) else {
+            let Some(p) = self.next_value_start(self.pos, on_batch, on_problem) else {
                 break;
             };
             if self.stop.is_some_and(|stop| self.base + p as u64 >= stop) {
@@ -1479,7 +1758,7 @@ impl<'a> Framer<'a> {
                         at: p,
                         expected: "a JSON object or array starting the next record",
                     });
-                    if !self.top_level_failure(p, err, on_batch, on_problem) {
+                    if !self.top_level_failure(p, err, false, on_batch, on_problem) {
                         break;
                     }
                     continue;
@@ -1551,7 +1830,7 @@ impl<'a> Framer<'a> {
                 }
                 Err(e) => {
                     self.decided = true;
-                    if !self.top_level_failure(p, e, on_batch, on_problem) {
+                    if !self.top_level_failure(p, e, false, on_batch, on_problem) {
                         break;
                     }
                 }

@@ -68,8 +68,9 @@
 //! - a fast JSON line broken between its first key and its last `}` (missing `,`/`:`, an
 //!   extra `}`, unquoted keys, bad scalars, unbalanced brackets);
 //! - two values on one fast line (`{…} {…}`): one span, not two records;
-//! - a fast line nested deeper than `max-json-depth` (serde_json's own limit of 128 still
-//!   stops the parse);
+//! - a fast line nested deeper than `max-json-depth` (the consumer's parse counts the depth
+//!   against the same limit: [`parse_json_within`], `dragnet_cloudtrail::node::parse_within`;
+//!   serde_json's own recursion limit is off);
 //! - inside a `Records` element: any grammar error that leaves strings and braces balanced,
 //!   and array nesting beyond `max-json-depth`; and an unbalanced `{`/`}` whose skip happens
 //!   to end before a `,` or `]`, which joins the element with its neighbours into one span.
@@ -80,8 +81,16 @@
 //! problem the framer does report are the same in both modes; on valid input with one value
 //! per line (and no such odd line) both modes deliver the same spans.
 //!
-//! After a broken value, framing resumes at the next line whose first non-blank byte is `{` or
-//! `[`; the lines passed over are counted in the problem's message. In JSON lines (and in
+//! After a broken element of an array (`Records`, `Events`, a top-level array), framing goes on
+//! with the next element when the broken one's end can be found: strings followed and
+//! brackets counted (one counter, so any depth costs no memory) up to a `,` or `]` at its own
+//! level; an element nested too deep or too long is skipped that way without being buffered.
+//! That keeps a single-line `{"Records":[…]}` file (the S3 delivery format) from losing every
+//! record after one bad member. Where the end cannot be found (brackets that do not balance),
+//! and after any other broken value, framing resumes at the next line whose first non-blank
+//! byte is `{` or `[`; the lines passed over are counted in the problem's message, and inside
+//! an array the bytes given up too. Whitespace between values is not buffered; a run longer
+//! than `max-record-bytes` is reported as that limit. In JSON lines (and in
 //! `zcat`-concatenated `{"Records":[…]}` files, one per line) that is exactly the next value. In
 //! a pretty-printed file it is best effort: the next such line may be an object nested inside a
 //! record (reported [`ProblemKind::NotCloudTrail`]) before a whole record is reached. A file cut
@@ -92,7 +101,7 @@
 //! |---|---|---|
 //! | `Malformed` | structure broken (unbalanced, unquoted key, missing `,`/`:`, garbage line) | that value, up to the resume line |
 //! | `Truncated` | input ends inside a record or array; gzip stream cut or corrupt | the rest of that source |
-//! | `NotUtf8` | a framed record has non-UTF-8 bytes (message gives the byte offset) | that record |
+//! | `NotUtf8` | a framed record has non-UTF-8 bytes (message gives the byte offset) | nothing: each bad byte is replaced by U+FFFD (as Filebeat/Elastic Agent do) and the record delivered |
 //! | `NotAnObject` | a number, string, array, `null`, boolean where a record belongs | that slot |
 //! | `LimitExceeded` | `max-record-bytes`, `max-json-depth` (that value); `max-decompressed-bytes`, `max-compression-ratio` (rest of the file) | see left; message names the flag |
 //! | `NotCloudTrail` | whole file not CloudTrail (`at: None`, message `skipped: …`); or one value without CloudTrail keys | that file / value |
@@ -154,8 +163,27 @@ use dragnet_prefilter::{KeyHits, ProbedRecord, Probes};
 
 pub use discover::discover;
 pub use path_date::path_may_overlap;
-pub use problem::{Limit, Problem, ProblemKind, RecordLocation};
+pub use problem::{JsonError, Limit, Problem, ProblemKind, RecordLocation};
 pub use segment::{Segment, SegmentBase, SegmentStats, Segments, Work, read_work};
+
+/// Parses one framed record (e.g. an ECS document) whose containers nest at most `max_depth`
+/// deep (`--max-json-depth`, counted as the framer counts: the record itself is level 1). The
+/// one nesting limit is that one: serde_json's own recursion limit (128) is off, and the depth
+/// is checked by a scan before the parse.
+pub fn parse_json_within(bytes: &[u8], max_depth: usize) -> Result<serde_json::Value, JsonError> {
+    use serde::Deserialize;
+    if let Some(start) = scan::skip_ws(bytes, 0)
+        && let Err(scan::ScanError::TooDeep { .. }) =
+            scan::Scanner::default().scan_value(bytes, start, max_depth)
+    {
+        return Err(JsonError::TooDeep(max_depth));
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    de.disable_recursion_limit();
+    let value = serde_json::Value::deserialize(&mut de).map_err(JsonError::Syntax)?;
+    de.end().map_err(JsonError::Syntax)?;
+    Ok(value)
+}
 
 /// What [`discover()`] found.
 #[derive(Debug, Default)]

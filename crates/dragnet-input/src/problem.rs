@@ -69,13 +69,15 @@ impl Limit {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProblemKind {
     /// Not JSON where a record was expected (broken line, unbalanced brackets, garbage between
-    /// records). The record (or line) is skipped; framing resumes at the next line that starts a
-    /// JSON value, or, inside a `{"Records":[…]}` array, stops for the rest of that file.
+    /// records). The record (or line) is skipped; inside an array framing goes on with the next
+    /// element when the broken one's end can be found, else at the next line that starts a
+    /// JSON value (the message says how many bytes were given up).
     Malformed,
     /// The input ended inside a record (cut file) or the gzip stream is cut or corrupt. Records
     /// framed before that point were delivered.
     Truncated,
-    /// The record contains bytes that are not UTF-8; it is skipped.
+    /// The record contains bytes that are not UTF-8: a note, not a loss. Each such byte was
+    /// replaced by U+FFFD (as Filebeat and Elastic Agent index it) and the record delivered.
     NotUtf8,
     /// A record slot holds a number, string, array, `null` or boolean instead of an object.
     NotAnObject,
@@ -89,6 +91,12 @@ pub enum ProblemKind {
 }
 
 impl ProblemKind {
+    /// Whether the record the problem is about was still delivered (with a repair the message
+    /// describes), so it is not counted as skipped.
+    pub fn keeps_record(&self) -> bool {
+        matches!(self, ProblemKind::NotUtf8)
+    }
+
     /// A short stable name, for summaries and JSON output.
     pub fn name(&self) -> &'static str {
         match self {
@@ -141,6 +149,43 @@ impl Problem {
             ProblemKind::Malformed,
             format!("record is not valid JSON ({parse_error}); skipped"),
         )
+    }
+}
+
+impl Problem {
+    /// The problem the engine should report when a framed record nests deeper than
+    /// `--max-json-depth` (`max`) allows (the framer's fast paths leave some depths to the
+    /// parse).
+    pub fn too_deep(source: Arc<str>, at: RecordLocation, max: usize) -> Self {
+        Problem::new(
+            source,
+            Some(at),
+            ProblemKind::LimitExceeded {
+                limit: Limit::JsonDepth,
+            },
+            format!(
+                "JSON nests deeper than {max} levels; skipped (raise it with {})",
+                Limit::JsonDepth.flag()
+            ),
+        )
+    }
+}
+
+/// Why [`crate::parse_json_within`] failed.
+#[derive(Debug)]
+pub enum JsonError {
+    Syntax(serde_json::Error),
+    /// Containers nest deeper than this (`--max-json-depth`).
+    TooDeep(usize),
+}
+
+impl JsonError {
+    /// The problem to report for the record at `at` of `source`.
+    pub fn at(self, source: Arc<str>, at: RecordLocation) -> Problem {
+        match self {
+            JsonError::Syntax(e) => Problem::malformed_record(source, at, e),
+            JsonError::TooDeep(max) => Problem::too_deep(source, at, max),
+        }
     }
 }
 

@@ -286,19 +286,35 @@ fn broken_lines_are_reported_and_the_rest_is_framed() {
     assert_eq!(f.stats.records, 6);
 }
 
+/// A record with bytes that are not UTF-8 is delivered with each such byte replaced by U+FFFD,
+/// as Filebeat and Elastic Agent (Go) index it: Go's `encoding/json` documents that "invalid
+/// UTF-8 or invalid UTF-16 surrogate pairs are not treated as an error. Instead, they are
+/// replaced by the Unicode replacement character U+FFFD" (pkg.go.dev/encoding/json, Unmarshal),
+/// one per invalid byte (`utf8.DecodeRune` returns `RuneError` of width 1). The problem is a
+/// note with the location; the record is not counted as skipped.
 #[test]
-fn non_utf8_record_is_skipped_with_location() {
+fn non_utf8_record_is_replaced_and_delivered_with_a_note() {
     let f = frame_file("not_utf8.jsonl");
-    assert_eq!(f.names(), ["AfterBadUtf8"]);
+    assert_eq!(f.names(), ["Latin1 \u{FFFD}t\u{FFFD}", "AfterBadUtf8"]);
     assert_eq!(f.kinds(), ["not-utf8"]);
     let at = f.problems[0].at.unwrap();
     assert_eq!((at.line, at.index, at.offset), (1, 0, 0));
     assert!(
-        f.problems[0].message.contains("byte 43"),
+        f.problems[0].message.contains("byte 43") && f.problems[0].message.contains("U+FFFD"),
         "{}",
         f.problems[0].message
     );
-    assert_eq!(f.records[0].1.location.index, 1);
+    assert_eq!(f.records[0].1.location, at);
+    assert_eq!(f.records[1].1.location.index, 1);
+    assert_eq!((f.stats.records, f.stats.skipped_records), (2, 0));
+    // Both modes, read and mapped, and a truncated sequence at the end of a value: one
+    // U+FFFD per byte that is not UTF-8.
+    let text = b"{\"eventVersion\":\"1\",\"eventName\":\"a\xe2\x82\"}\n".to_vec();
+    for opts in [InputOptions::default(), framing_mode()] {
+        let f = frame_bytes(text.clone(), &opts);
+        assert_eq!(f.names(), ["a\u{FFFD}\u{FFFD}"]);
+        assert_eq!(f.kinds(), ["not-utf8"]);
+    }
 }
 
 #[test]
@@ -969,8 +985,10 @@ fn framing_mode_limits() {
             limit: Limit::JsonDepth
         }
     );
-    assert_eq!(f.records.len(), 1);
-    assert_eq!(f.records[0].1.location.line, 2);
+    // The element after the deep one is framed (it used to be lost with the rest of line 1).
+    assert_eq!(f.names(), ["B", ""]);
+    assert_eq!(f.records[0].1.location.line, 1);
+    assert_eq!(f.records[1].1.location.line, 2);
 }
 
 #[test]
