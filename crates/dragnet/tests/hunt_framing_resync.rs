@@ -260,3 +260,73 @@ fn raised_nesting_limit_does_not_overflow_the_stack() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(stdout.lines().count(), 1, "{stderr}");
 }
+
+/// `normalize` applies the same one nesting limit as `hunt`: 200 levels (past serde_json's own
+/// limit of 128) map with the default, 300 are reported naming `--max-json-depth` and map
+/// with it raised.
+#[test]
+fn normalize_applies_max_json_depth_as_hunt_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let hit = sample_records()
+        .into_iter()
+        .find(|r| r.contains("\"SendCommand\"") && !r.contains("errorCode"))
+        .unwrap();
+    let write = |levels: usize| {
+        let deep = format!("{}1{}", "[".repeat(levels), "]".repeat(levels));
+        let line = hit.replacen(
+            r#""interactive":false"#,
+            &format!(r#""interactive":{deep}"#),
+            1,
+        );
+        let input = dir.path().join(format!("n{levels}.jsonl"));
+        std::fs::write(&input, format!("{line}\n")).unwrap();
+        input
+    };
+    let normalize = |args: &[&str], input: &Path| {
+        let out = Command::cargo_bin("dragnet")
+            .unwrap()
+            .arg("normalize")
+            .args(args)
+            .arg(input)
+            .output()
+            .unwrap();
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (stdout, stderr) = normalize(&[], &write(200));
+    assert_eq!(stdout.lines().count(), 1, "{stderr}");
+    let deep300 = write(300);
+    let (stdout, stderr) = normalize(&[], &deep300);
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(
+        stderr.contains("n300.jsonl:1: record 0: JSON nests deeper than 256 levels")
+            && stderr.contains("--max-json-depth"),
+        "{stderr}"
+    );
+    let (stdout, stderr) = normalize(&["--max-json-depth", "400"], &deep300);
+    assert_eq!(stdout.lines().count(), 1, "{stderr}");
+}
+
+/// A record whose invalid UTF-8 was replaced is evaluated, not skipped: `--strict` (exit 2
+/// when input was skipped) leaves the exit code 0 for it.
+#[test]
+fn strict_does_not_count_a_replaced_utf8_record_as_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let hit = sample_records()
+        .into_iter()
+        .find(|r| r.contains("\"SendCommand\"") && !r.contains("errorCode"))
+        .unwrap();
+    let mut bytes = hit
+        .replacen("aws-cli/2.15.30", "aws-cli/2.15.30\u{1}", 1)
+        .into_bytes();
+    let at = bytes.iter().position(|&b| b == 1).unwrap();
+    bytes.splice(at..=at, [0xff]);
+    bytes.push(b'\n');
+    let input = dir.path().join("latin1.jsonl");
+    std::fs::write(&input, &bytes).unwrap();
+    let (code, stdout, stderr) = hunt(&["--strict"], &input);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.lines().count(), 1, "{stderr}");
+}

@@ -103,7 +103,7 @@ pub fn report_named_errors(errors: &[&Problem]) {
 pub fn any_skipped(problems: &[Problem]) -> bool {
     problems
         .iter()
-        .any(|p| !matches!(p.kind, ProblemKind::NotCloudTrail))
+        .any(|p| !matches!(p.kind, ProblemKind::NotCloudTrail) && !p.kind.keeps_record())
 }
 
 /// Reports input problems on stderr, in input order: each broken record or unreadable file

@@ -55,12 +55,24 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
             &mut |batch| {
                 for (bytes, span) in batch.iter() {
                     let doc = match span.kind {
-                        RecordKind::Ecs => serde_json::from_slice::<serde_json::Value>(bytes)
-                            .map_err(|e| e.to_string()),
+                        // The one nesting limit, `--max-json-depth`, as hunt applies it.
+                        RecordKind::Ecs => {
+                            dragnet_input::parse_json_within(bytes, input_options.max_depth)
+                                .map_err(|e| e.at(batch.source.clone(), span.location))
+                        }
                         RecordKind::CloudTrail => mapper
-                            .map(bytes)
+                            .map_within(bytes, input_options.max_depth)
                             .map(|ev| ev.to_ecs())
-                            .map_err(|e| e.to_string()),
+                            .map_err(|e| match e {
+                                dragnet_cloudtrail::RecordError::TooDeep(max) => {
+                                    Problem::too_deep(batch.source.clone(), span.location, max)
+                                }
+                                e => Problem::malformed_record(
+                                    batch.source.clone(),
+                                    span.location,
+                                    e,
+                                ),
+                            }),
                     };
                     match doc {
                         Ok(doc) => {
@@ -71,13 +83,9 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
                             }
                             written += 1;
                         }
-                        Err(reason) => {
+                        Err(problem) => {
                             skipped += 1;
-                            problems.borrow_mut().push(Problem::malformed_record(
-                                batch.source.clone(),
-                                span.location,
-                                reason,
-                            ));
+                            problems.borrow_mut().push(problem);
                         }
                     }
                 }
