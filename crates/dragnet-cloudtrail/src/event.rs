@@ -282,6 +282,9 @@ impl<'a> CloudTrailEvent<'a> {
         match source {
             Source::Const(c) => Some(Value::String(c.to_string())),
             Source::Raw(path) => mapping::kept(&self.root, path).and_then(Node::pruned),
+            Source::RawString(path) => mapping::kept(&self.root, path)
+                .and_then(Node::as_str)
+                .map(|s| Value::String(s.to_owned())),
             Source::RawText(path) => mapping::kept(&self.root, path)
                 .and_then(|n| n.scalar_text().map(|t| Value::String(t.into_owned()))),
             Source::RawFirst(paths) => paths
@@ -369,6 +372,10 @@ impl Event for CloudTrailEvent<'_> {
                     }
                     ControlFlow::Continue(())
                 }
+                Source::RawString(path) => match mapping::kept(&self.root, path) {
+                    Some(n) if n.as_str().is_some() => walk_node(n, sub, visit),
+                    _ => ControlFlow::Continue(()),
+                },
                 Source::Raw(path) => match mapping::kept(&self.root, path) {
                     Some(n) => walk_node(n, sub, visit),
                     None => ControlFlow::Continue(()),

@@ -70,6 +70,9 @@ pub enum Source {
     Const(&'static str),
     /// The raw value at this path (any JSON type), after the pipeline's clean-up.
     Raw(&'static [&'static str]),
+    /// Like `Raw`, but only a string value: `user_agent.original`, which the `user_agent`
+    /// processor sets from a string only (any other type fails the processor).
+    RawString(&'static [&'static str]),
     /// Like `Raw`, but the value as a string (mustache templates, `convert type: string`).
     RawText(&'static [&'static str]),
     /// The first of these raw paths that has a value.
@@ -77,7 +80,7 @@ pub enum Source {
     Group(Group),
 }
 
-use Source::{Const, Group as G, Raw, RawFirst, RawText};
+use Source::{Const, Group as G, Raw, RawFirst, RawString, RawText};
 
 /// Every field the mapping can produce. Order is irrelevant except that it is the order
 /// [`CloudTrailEvent::to_ecs`] fills the document in.
@@ -136,7 +139,7 @@ pub const CATALOG: &[(&str, Source)] = &[
     ("source.geo.region_name", G(Group::Source)),
     ("source.as.number", G(Group::Source)),
     ("source.as.organization.name", G(Group::Source)),
-    ("user_agent.original", Raw(&["userAgent"])),
+    ("user_agent.original", RawString(&["userAgent"])),
     ("user_agent.name", G(Group::UserAgent)),
     ("user_agent.version", G(Group::UserAgent)),
     ("user_agent.os.name", G(Group::UserAgent)),
@@ -433,6 +436,32 @@ fn text(root: &Node<'_>, path: &[&str]) -> Option<String> {
         .map(|t| t.into_owned())
 }
 
+/// The `user_agent` processor (no `on_failure` of its own) reads `json.userAgent` with
+/// `getFieldValue(field, String.class, ignoreMissing)`: a present value of another type fails
+/// it with `IngestDocument`'s cast message, naming the Java class the `json` processor made of
+/// the value. The pipeline's `on_failure` then appends this to `error.message`.
+pub fn user_agent_failure(root: &Node<'_>) -> Option<String> {
+    let node = kept(root, &["userAgent"])?;
+    let class = match node.pruned()? {
+        Value::String(_) => return None,
+        Value::Bool(_) => "java.lang.Boolean",
+        Value::Number(n) if n.is_f64() => "java.lang.Double",
+        Value::Number(n) => match n.as_i64() {
+            Some(i) if i32::try_from(i).is_ok() => "java.lang.Integer",
+            Some(_) => "java.lang.Long",
+            None => "java.math.BigInteger",
+        },
+        Value::Array(_) => "java.util.ArrayList",
+        Value::Object(_) => "java.util.HashMap",
+        Value::Null => return None,
+    };
+    Some(processor_error(
+        "user_agent",
+        "user_agent_json_userAgent_to_user_agent_12c778f0",
+        &format!("field [userAgent] of type [{class}] cannot be cast to [java.lang.String]"),
+    ))
+}
+
 fn date_field(
     root: &Node<'_>,
     key: &'static str,
@@ -535,6 +564,8 @@ pub fn compute(ev: &CloudTrailEvent<'_>, group: Group) -> Out {
             for g in [Group::Time, Group::Digest, Group::Identity, Group::Entity] {
                 errors.extend(ev.group(g).errors.iter().cloned());
             }
+            // Not through `Group::UserAgent`, which would parse every string agent.
+            errors.extend(user_agent_failure(root));
             let mut tags: Vec<String> = ev.mapper.options.tags.clone();
             if !errors.is_empty() {
                 out.set(
@@ -600,7 +631,8 @@ pub fn compute(ev: &CloudTrailEvent<'_>, group: Group) -> Out {
         Group::Related => related(ev, &mut out),
         Group::Source => source(ev, &mut out),
         Group::Tls => tls(root, &mut out),
-        // The processor (ignore_missing) runs on a string `userAgent` only.
+        // The processor (ignore_missing) runs on a string `userAgent` only; any other type
+        // fails it (`user_agent_failure`).
         Group::UserAgent => {
             if let Some(agent) = kept_str(root, &["userAgent"]) {
                 out.fields = user_agent::details(agent);

@@ -86,7 +86,9 @@ fn origin(field: &str) -> Origin {
     match source {
         Source::Const(c) if *name == field => Origin::Const(c),
         Source::Const(_) => Origin::Unknown,
-        Source::Raw(_) | Source::RawText(_) | Source::RawFirst(_) => Origin::RawText,
+        Source::Raw(_) | Source::RawString(_) | Source::RawText(_) | Source::RawFirst(_) => {
+            Origin::RawText
+        }
         Source::Group(g) => match g {
             Group::RequestParameters
             | Group::ResponseElements

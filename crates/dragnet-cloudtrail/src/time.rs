@@ -8,10 +8,16 @@ use jiff::tz::TimeZone;
 /// Parses like Elasticsearch's `ISO8601` date format: a date, optionally a time, optionally
 /// an offset (UTC when absent). Returns the timestamp as the date processor writes it.
 pub fn iso8601(s: &str) -> Option<String> {
-    let s = s.trim();
     // Elasticsearch's ISO 8601 parser takes the extended form (`2024-10-10`) only; the basic
-    // form (`20241010T…`) is the separate `basic_date_time*` formats.
-    if s.as_bytes().get(4) != Some(&b'-') {
+    // form (`20241010T…`) is the separate `basic_date_time*` formats. It neither trims nor
+    // folds case: the year starts the text and the date/time separator is an upper-case `T`
+    // (`DateFormatters` "iso8601": `appendLiteral('T')`; `Iso8601Parser`:
+    // `str.charAt(10) != 'T'` is an error), so no space, `t` or surrounding whitespace.
+    let b = s.as_bytes();
+    if b.get(4) != Some(&b'-') || b.get(10).is_some_and(|&c| c != b'T') {
+        return None;
+    }
+    if s.trim() != s {
         return None;
     }
     let ts = if let Ok(ts) = s.parse::<Timestamp>() {

@@ -48,8 +48,9 @@
 //!   replacement, uses version replacements literally (three uap-core OS rules have
 //!   `os_v1_replacement: '$1'`, which Elasticsearch emits as the text `$1`) and keeps empty
 //!   captures as empty strings.
-//! - A `userAgent` that is not a string makes the processor fail the document in Elasticsearch;
-//!   here the detail fields are just absent.
+//! - A `userAgent` that is not a string makes the processor fail the document in Elasticsearch:
+//!   dragnet reports it the same way (`mapping::user_agent_failure`), but still maps the fields
+//!   of the processors after it, which never run in Elasticsearch.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
