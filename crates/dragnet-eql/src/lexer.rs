@@ -5,43 +5,7 @@
 
 use crate::ast::Span;
 
-/// A syntax error: where (byte offset and 1-based line:column) and what was expected.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{line}:{column}: {message}")]
-pub struct ParseError {
-    /// Byte offset into the query text.
-    pub offset: usize,
-    /// 1-based line.
-    pub line: usize,
-    /// 1-based column, counted in characters.
-    pub column: usize,
-    /// What was expected and what was found.
-    pub message: String,
-}
-
-impl ParseError {
-    pub(crate) fn at(src: &str, offset: usize, message: impl Into<String>) -> Self {
-        let (line, column) = line_col(src, offset);
-        Self {
-            offset,
-            line,
-            column,
-            message: message.into(),
-        }
-    }
-}
-
-/// 1-based line and column (in characters) of a byte offset.
-pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(src.len());
-    while !src.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    let before = &src[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (line, before[line_start..].chars().count() + 1)
-}
+pub use dragnet_query::{ParseError, line_col};
 
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Tok {

@@ -29,40 +29,7 @@ fn too_large(src: &str) -> Option<String> {
     })
 }
 
-/// A syntax error: where (byte offset and 1-based line:column) and what was expected.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{line}:{column}: {message}")]
-pub struct ParseError {
-    /// Byte offset into the query text.
-    pub offset: usize,
-    /// 1-based line.
-    pub line: usize,
-    /// 1-based column, counted in characters.
-    pub column: usize,
-    /// What was expected and what was found, e.g. `expected value after ':'`.
-    pub message: String,
-}
-
-impl ParseError {
-    fn at(src: &str, offset: usize, message: String) -> Self {
-        let (line, column) = line_col(src, offset);
-        Self {
-            offset,
-            line,
-            column,
-            message,
-        }
-    }
-}
-
-/// 1-based line and column (in characters) of a byte offset.
-pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(src.len());
-    let before = &src[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (line, before[line_start..].chars().count() + 1)
-}
+pub use dragnet_query::{ParseError, line_col};
 
 /// Parses a KQL query. An empty or blank query parses to [`Query`] with no root (match all).
 pub fn parse(src: &str) -> Result<Query, ParseError> {

@@ -30,6 +30,46 @@ impl Span {
     }
 }
 
+/// A syntax error: where (byte offset and 1-based line:column) and what was expected.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{line}:{column}: {message}")]
+pub struct ParseError {
+    /// Byte offset into the query text.
+    pub offset: usize,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, counted in characters.
+    pub column: usize,
+    /// What was expected and what was found, e.g. `expected value after ':'`.
+    pub message: String,
+}
+
+impl ParseError {
+    /// An error at byte `offset` of `src`.
+    pub fn at(src: &str, offset: usize, message: impl Into<String>) -> Self {
+        let (line, column) = line_col(src, offset);
+        Self {
+            offset,
+            line,
+            column,
+            message: message.into(),
+        }
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset; an offset inside a character
+/// counts as that character's start.
+pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(src.len());
+    while !src.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &src[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
 /// Why a query cannot run, with the position of the clause at fault.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[error("{message}")]
@@ -174,6 +214,16 @@ mod tests {
             how: "keyword exact, case-sensitive".into(),
             children: vec![],
         }
+    }
+
+    #[test]
+    fn positions_count_characters_and_never_split_one() {
+        assert_eq!(line_col("a:b\nc: é", 7), (2, 4));
+        // Inside the two bytes of `é`: its start.
+        assert_eq!(line_col("a:b\nc: é", 8), (2, 4));
+        assert_eq!(line_col("ab", 99), (1, 3));
+        let e = ParseError::at("x\n yz", 3, "expected value");
+        assert_eq!(e.to_string(), "2:2: expected value");
     }
 
     #[test]
