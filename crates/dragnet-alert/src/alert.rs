@@ -45,6 +45,10 @@ pub struct AlertSummary {
     pub user_agent: String,
     /// `kibana.alert.reason`.
     pub reason: String,
+    /// `kibana.alert.severity`: the rule's, or what its severity mapping made of it.
+    pub severity: String,
+    /// `kibana.alert.risk_score`, as the document writes the number.
+    pub risk_score: String,
 }
 
 /// One alert of a run.
@@ -77,17 +81,9 @@ pub struct Alert {
 }
 
 impl Alert {
-    /// An alert of rule `rule` (its report index) from its Kibana document.
-    pub fn new(rule: usize, doc: &Value, event_id: &str, order: InputOrder) -> Alert {
-        let timestamp = doc
-            .get("@timestamp")
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        Self::with_timestamp(rule, doc, event_id, timestamp, order)
-    }
-
-    /// [`Alert::new`] with the source event's timestamp given (`None`: unknown).
-    pub fn with_timestamp(
+    /// An alert of rule `rule` (its report index) from its Kibana document, with the source
+    /// event's timestamp (`None`: unknown).
+    pub fn new(
         rule: usize,
         doc: &Value,
         event_id: &str,
@@ -185,6 +181,8 @@ impl AlertSummary {
             target: target(doc),
             user_agent: first("user_agent.original").unwrap_or_default(),
             reason: first("kibana.alert.reason").unwrap_or_default(),
+            severity: first("kibana.alert.severity").unwrap_or_default(),
+            risk_score: first("kibana.alert.risk_score").unwrap_or_default(),
         }
     }
 }
@@ -259,13 +257,21 @@ mod tests {
             "kibana.alert.group.index": 1,
             "kibana.alert.building_block_type": "default",
             "kibana.alert.reason": "why",
+            "kibana.alert.severity": "high",
+            "kibana.alert.risk_score": 73,
             "user": {"name": "alice"},
             "cloud": {"account": {"id": "111122223333"}, "region": "eu-west-1"},
             "source": {"ip": "1.2.3.4"},
             "event": {"action": "SendCommand"},
             "aws": {"cloudtrail": {"resources": {"arn": ["arn:aws:ec2:::i-1", "arn:2"]}}},
         });
-        let a = Alert::new(3, &doc, "e1", (0, 0, 0));
+        let a = Alert::new(
+            3,
+            &doc,
+            "e1",
+            Some("2024-05-01T10:00:00Z".into()),
+            (0, 0, 0),
+        );
         assert_eq!(a.uuid, "u1");
         assert_eq!(a.timestamp, "2024-05-01T10:00:00Z");
         assert_eq!(
@@ -287,6 +293,8 @@ mod tests {
                 target: "arn:aws:ec2:::i-1".into(),
                 user_agent: String::new(),
                 reason: "why".into(),
+                severity: "high".into(),
+                risk_score: "73".into(),
             }
         );
         assert_eq!(a.doc(), doc);

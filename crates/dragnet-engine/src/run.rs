@@ -915,7 +915,6 @@ impl Engine {
             if options.capture != Capture::None {
                 alert.set_event(ecs);
             }
-            alert.sort_time = timestamp.as_deref().and_then(parse_time);
             out.alerts.push(alert);
             any = true;
         }
@@ -936,7 +935,7 @@ fn make_alert(
     timestamp: Option<String>,
     order: InputOrder,
 ) -> Alert {
-    Alert::with_timestamp(engine.rules[rule].report, &doc, event_id, timestamp, order)
+    Alert::new(engine.rules[rule].report, &doc, event_id, timestamp, order)
 }
 
 /// Whether an evaluated event with these detections is captured ([`RunOptions::capture`]).

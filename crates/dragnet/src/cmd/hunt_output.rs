@@ -93,22 +93,16 @@ impl AlertRow {
     /// alert's own severity and risk score (a rule's severity/risk score mapping can change
     /// them per alert) from its document.
     pub fn of(alert: &Alert, report: &RuleReport) -> Self {
-        #[derive(serde::Deserialize)]
-        struct Scores {
-            #[serde(rename = "kibana.alert.severity")]
-            severity: Option<String>,
-            #[serde(rename = "kibana.alert.risk_score")]
-            risk_score: Option<serde_json::Number>,
-        }
-        let scores: Option<Scores> = serde_json::from_str(alert.json()).ok();
-        let (severity, risk_score) = match scores {
-            Some(s) => (s.severity, s.risk_score.map(|n| n.to_string())),
-            None => (None, None),
-        };
         let s = &alert.summary;
+        // The alert's own severity (a severity mapping may change the rule's).
+        let severity = if s.severity.is_empty() {
+            report.severity.clone()
+        } else {
+            s.severity.clone()
+        };
         AlertRow {
             time: alert.timestamp.clone(),
-            severity: severity.unwrap_or_else(|| report.severity.clone()),
+            severity,
             rule: report.name.clone(),
             actor: s.actor.clone(),
             account: s.account.clone(),
@@ -119,7 +113,7 @@ impl AlertRow {
             event_id: alert.event_id.clone(),
             user_agent: s.user_agent.clone(),
             rule_id: report.rule_id.clone(),
-            risk_score: risk_score.unwrap_or_default(),
+            risk_score: s.risk_score.clone(),
             reason: s.reason.clone(),
             alert_uuid: alert.uuid.clone(),
         }
