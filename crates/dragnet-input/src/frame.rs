@@ -883,6 +883,24 @@ impl<'a> Framer<'a> {
         None
     }
 
+    /// Adds a record whose bytes are not a slice of the input (unescaped or repaired): they are
+    /// copied to the owned buffer, which the batch carries after the input's bytes.
+    fn push_owned(&mut self, bytes: &[u8], location: RecordLocation, kind: RecordKind) {
+        let at = self.owned.len();
+        self.owned.extend_from_slice(bytes);
+        self.owned_spans.push(self.batch.len());
+        self.batch.push(RecordSpan {
+            range: at..self.owned.len(),
+            location,
+            kind,
+            escaped: None,
+            key_hits: KeyHits::NotLooked,
+            needle_hit: None,
+            key_value: None,
+        });
+        self.stats.records += 1;
+    }
+
     /// Applies the collected items for one or more slots, in order.
     fn apply_items(&mut self, on_problem: &mut dyn FnMut(Problem)) {
         let items = std::mem::take(&mut self.items);
@@ -908,19 +926,7 @@ impl<'a> Framer<'a> {
                             // that is not UTF-8 becomes U+FFFD (see `replace_invalid_utf8`).
                             let bad = self.base + (range.start + e.valid_up_to()) as u64;
                             let (fixed, replaced) = replace_invalid_utf8(&self.buf[range.clone()]);
-                            let at = self.owned.len();
-                            self.owned.extend_from_slice(&fixed);
-                            self.owned_spans.push(self.batch.len());
-                            self.batch.push(RecordSpan {
-                                range: at..self.owned.len(),
-                                location: loc,
-                                kind: *kind,
-                                escaped: None,
-                                key_hits: KeyHits::NotLooked,
-                                needle_hit: None,
-                                key_value: None,
-                            });
-                            self.stats.records += 1;
+                            self.push_owned(&fixed, loc, *kind);
                             let p = self.problem(
                                 Some(loc),
                                 ProblemKind::NotUtf8,
@@ -934,19 +940,7 @@ impl<'a> Framer<'a> {
                 }
                 Item::Owned { bytes, kind, start } => {
                     let loc = self.locate(*start);
-                    let at = self.owned.len();
-                    self.owned.extend_from_slice(bytes);
-                    self.owned_spans.push(self.batch.len());
-                    self.batch.push(RecordSpan {
-                        range: at..self.owned.len(),
-                        location: loc,
-                        kind: *kind,
-                        escaped: None,
-                        key_hits: KeyHits::NotLooked,
-                        needle_hit: None,
-                        key_value: None,
-                    });
-                    self.stats.records += 1;
+                    self.push_owned(bytes, loc, *kind);
                 }
                 Item::Problem {
                     start,
