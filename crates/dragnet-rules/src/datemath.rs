@@ -130,7 +130,10 @@ impl DateMath {
         };
         let mut ops = Vec::new();
         while !rest.is_empty() {
-            let (op, tail) = rest.split_at(1);
+            // The first character, whatever its width: a multi-byte one is an error below,
+            // not a split inside it (found by fuzzing: `now` then U+064A).
+            let op_len = rest.chars().next().map_or(1, char::len_utf8);
+            let (op, tail) = rest.split_at(op_len);
             match op {
                 "+" | "-" => {
                     let digits = tail.bytes().take_while(u8::is_ascii_digit).count();
@@ -363,6 +366,18 @@ mod tests {
         assert!(DateMath::parse("now-m").is_err());
         assert!(DateMath::parse("now 9m").is_err());
         assert!(DateMath::parse("now-9").is_err());
+    }
+
+    /// A multi-byte character where an operator belongs panicked (a split inside it); found
+    /// by fuzzing (`fuzz/regressions/datemath/`).
+    #[test]
+    fn multibyte_characters_are_errors_never_panics() {
+        for text in ["now\u{64a}", "now-30s\u{605}", "now\u{e9}-1d", "now/d\u{1f600}"] {
+            assert!(
+                matches!(DateMath::parse(text), Err(TimeParseError::BadDateMath { .. })),
+                "{text}"
+            );
+        }
     }
 
     /// Issue 16: `now-7304485d` and `now-1000000y` panicked inside jiff (exit 101).

@@ -1,0 +1,5 @@
+//! AFL target `kql`: see [`dragnet_fuzz::kql`].
+
+fn main() {
+    afl::fuzz!(|data: &[u8]| dragnet_fuzz::kql(data));
+}
