@@ -13,8 +13,11 @@ use dragnet_event::{Event, FieldTable};
 use dragnet_input::{InputOptions, RecordKind, Validation};
 use dragnet_schema::Schema;
 
+/// One fuzz target: any input, and any panic is a crash.
+pub type Target = fn(&[u8]);
+
 /// Every target, by the name its binary, corpus and regression folders carry.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("kql", kql),
     ("eql", eql),
     ("datemath", datemath),

@@ -372,9 +372,17 @@ mod tests {
     /// by fuzzing (`fuzz/regressions/datemath/`).
     #[test]
     fn multibyte_characters_are_errors_never_panics() {
-        for text in ["now\u{64a}", "now-30s\u{605}", "now\u{e9}-1d", "now/d\u{1f600}"] {
+        for text in [
+            "now\u{64a}",
+            "now-30s\u{605}",
+            "now\u{e9}-1d",
+            "now/d\u{1f600}",
+        ] {
             assert!(
-                matches!(DateMath::parse(text), Err(TimeParseError::BadDateMath { .. })),
+                matches!(
+                    DateMath::parse(text),
+                    Err(TimeParseError::BadDateMath { .. })
+                ),
                 "{text}"
             );
         }

@@ -44,7 +44,7 @@ fn kept_inputs(folder: &Path) -> Vec<PathBuf> {
 }
 
 /// Why `target` failed on `input`, if it did: a panic, or no return within [`TIME_BOUND`].
-fn replay(target: fn(&[u8]), input: Vec<u8>) -> Option<String> {
+fn replay(target: fuzz_targets::Target, input: Vec<u8>) -> Option<String> {
     let (done, finished) = mpsc::channel();
     // The target runs on a thread of its own so a hang cannot hold the test; a panic drops
     // `done` unsent.
