@@ -61,6 +61,7 @@ for target in "${selected[@]}"; do
     dict=()
     [[ -f dict/$target.dict ]] && dict=(-x "dict/$target.dict")
     started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+    commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
     echo "fuzzing $target for ${seconds}s (log: fuzz/$out.log)" >&2
     nice -n 19 cargo afl fuzz -V "$seconds" -t 1000 -i "corpus/$target" -o "$out" "${dict[@]}" \
         -- "target/release/$target" >"$out.log" 2>&1 || {
@@ -83,7 +84,7 @@ for target in "${selected[@]}"; do
     this_time=$((run_time - before_time))
     this_execs=$((execs - before_execs))
     {
-        echo "run $started .. $ended, commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $(stat "$stats" afl_version)"
+        echo "run $started .. $ended, commit ${commit}, $(stat "$stats" afl_version)"
         echo "  this run: run_time ${this_time} s, execs ${this_execs}"
         echo "  output folder totals: run_time ${run_time} s, execs_done ${execs}," \
             "execs_per_sec $(stat "$stats" execs_per_sec), corpus_count $(stat "$stats" corpus_count)," \
