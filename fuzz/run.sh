@@ -58,6 +58,8 @@ for target in "${selected[@]}"; do
     # fuzzer_stats counts from the first run of this output folder: remember where it stood.
     before_time=$(stat "$stats" run_time)
     before_execs=$(stat "$stats" execs_done)
+    before_crashes=$(stat "$stats" saved_crashes)
+    before_hangs=$(stat "$stats" saved_hangs)
     dict=()
     [[ -f dict/$target.dict ]] && dict=(-x "dict/$target.dict")
     started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -85,7 +87,9 @@ for target in "${selected[@]}"; do
     this_execs=$((execs - before_execs))
     {
         echo "run $started .. $ended, commit ${commit}, $(stat "$stats" afl_version)"
-        echo "  this run: run_time ${this_time} s, execs ${this_execs}"
+        echo "  this run: run_time ${this_time} s, execs ${this_execs}," \
+            "new crashes $(($(stat "$stats" saved_crashes) - before_crashes))," \
+            "new hangs $(($(stat "$stats" saved_hangs) - before_hangs))"
         echo "  output folder totals: run_time ${run_time} s, execs_done ${execs}," \
             "execs_per_sec $(stat "$stats" execs_per_sec), corpus_count $(stat "$stats" corpus_count)," \
             "saved_crashes $(stat "$stats" saved_crashes), saved_hangs $(stat "$stats" saved_hangs)," \
