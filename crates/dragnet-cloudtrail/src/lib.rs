@@ -33,6 +33,7 @@
 mod categories;
 mod entity;
 mod event;
+mod failure;
 mod geo;
 mod java_double;
 pub mod java_map;
