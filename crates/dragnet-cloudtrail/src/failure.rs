@@ -339,13 +339,71 @@ fn conditional(step: Step, tag: &str, message: String) -> Option<PipelineFailure
     })
 }
 
+/// The record's top-level values [`detect`] reads, found in one pass over its keys (the
+/// first occurrence of a key, as [`Node::get`]; `None` when missing or deleted by step 7).
+#[derive(Default)]
+struct Top<'r, 'a> {
+    identity: Option<&'r Node<'a>>,
+    event_source: Option<&'r Node<'a>>,
+    event_name: Option<&'r Node<'a>>,
+    additional: Option<&'r Node<'a>>,
+    user_agent: Option<&'r Node<'a>>,
+    request: Option<&'r Node<'a>>,
+    response: Option<&'r Node<'a>>,
+    tls: Option<&'r Node<'a>>,
+    source_address: Option<&'r Node<'a>>,
+}
+
+impl<'r, 'a> Top<'r, 'a> {
+    fn of(root: &'r Node<'a>) -> Self {
+        let mut top = Top::default();
+        let Node::Object(entries) = root else {
+            return top;
+        };
+        for (key, value) in entries {
+            let slot = match &**key {
+                "userIdentity" => &mut top.identity,
+                "eventSource" => &mut top.event_source,
+                "eventName" => &mut top.event_name,
+                "additionalEventData" => &mut top.additional,
+                "userAgent" => &mut top.user_agent,
+                "requestParameters" => &mut top.request,
+                "responseElements" => &mut top.response,
+                "tlsDetails" => &mut top.tls,
+                "sourceIPAddress" => &mut top.source_address,
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = Some(value);
+            }
+        }
+        for slot in [
+            &mut top.identity,
+            &mut top.event_source,
+            &mut top.event_name,
+            &mut top.additional,
+            &mut top.user_agent,
+            &mut top.request,
+            &mut top.response,
+            &mut top.tls,
+            &mut top.source_address,
+        ] {
+            if slot.is_some_and(Node::is_dropped) {
+                *slot = None;
+            }
+        }
+        top
+    }
+}
+
 /// The first processor of the pipeline that fails on this record into the pipeline's own
-/// `on_failure`, if any. Cheap for a well-formed record: a few key lookups, nothing allocated.
+/// `on_failure`, if any. Cheap for a well-formed record: one pass over the top-level keys and
+/// a few lookups below them, nothing allocated.
 pub fn detect(root: &Node<'_>) -> Option<PipelineFailure> {
     use step::*;
-    let identity = kept(root, &["userIdentity"]);
+    let top = Top::of(root);
     // 19: date creationDate, `if: ctx.json?.userIdentity?.sessionContext?.attributes?.creationDate != null`.
-    if let Some(ui) = identity {
+    if let Some(ui) = top.identity {
         let error = match ui {
             Node::Object(_) => match kept(ui, &["sessionContext"]) {
                 Some(sc @ Node::Object(_)) => match kept(sc, &["attributes"]) {
@@ -365,13 +423,13 @@ pub fn detect(root: &Node<'_>) -> Option<PipelineFailure> {
             );
         }
     }
-    let kind = kept_str(root, &["userIdentity", "type"]);
+    let kind = top.identity.and_then(|ui| kept_str(ui, &["type"]));
     // 23: grok session name, `if: … && ctx.aws.cloudtrail.user_identity.arn.contains(':sts:')`
     // (a list has `contains`; the grok then fails into its own on_failure, not modelled).
     if matches!(
         kind,
         Some("AssumedRole" | "FederatedUser" | "IdentityCenterUser")
-    ) && let Some(arn) = kept(root, &["userIdentity", "arn"])
+    ) && let Some(arn) = top.identity.and_then(|ui| kept(ui, &["arn"]))
         && !matches!(arn, Node::Str(_) | Node::Array(_))
     {
         return conditional(
@@ -381,7 +439,7 @@ pub fn detect(root: &Node<'_>) -> Option<PipelineFailure> {
         );
     }
     // 48: dissect eventSource, `if: … && ctx.json.eventSource.endsWith('.amazonaws.com')`.
-    if let Some(source) = kept(root, &["eventSource"])
+    if let Some(source) = top.event_source
         && !matches!(source, Node::Str(_))
     {
         return conditional(
@@ -392,10 +450,10 @@ pub fn detect(root: &Node<'_>) -> Option<PipelineFailure> {
     }
     // 52: rename additionalEventData.UserName, `if: ctx.event?.action == 'UserAuthentication'
     // && ctx.user?.name == null && ctx.json?.additionalEventData?.UserName != null`.
-    if kept_str(root, &["eventName"]) == Some("UserAuthentication")
-        && mapping::user_name_from_identity(root).is_none()
-        && let Some(data) = kept(root, &["additionalEventData"])
+    if let Some(data) = top.additional
         && !matches!(data, Node::Object(_))
+        && top.event_name.and_then(Node::as_str) == Some("UserAuthentication")
+        && mapping::user_name_from_identity(root).is_none()
     {
         return conditional(
             USER_NAME_USER_AUTHENTICATION,
@@ -404,14 +462,14 @@ pub fn detect(root: &Node<'_>) -> Option<PipelineFailure> {
         );
     }
     // 61: user_agent (no `if`, no on_failure of its own).
-    if let Some(message) = mapping::user_agent_failure(root) {
+    if let Some(message) = top.user_agent.and_then(mapping::user_agent_failure) {
         return Some(PipelineFailure {
             step: USER_AGENT,
             message,
         });
     }
     // 82: append related.user, `if: ctx.json?.requestParameters?.userName != null`.
-    if let Some(request) = kept(root, &["requestParameters"])
+    if let Some(request) = top.request
         && !matches!(request, Node::Object(_))
     {
         return conditional(
@@ -421,7 +479,7 @@ pub fn detect(root: &Node<'_>) -> Option<PipelineFailure> {
         );
     }
     // 84: append related.user, `if: ctx.json?.responseElements?.user?.userId != null`.
-    if let Some(response) = kept(root, &["responseElements"]) {
+    if let Some(response) = top.response {
         let error = match response {
             Node::Object(_) => match kept(response, &["user"]) {
                 Some(Node::Object(_)) | None => None,
@@ -438,8 +496,7 @@ pub fn detect(root: &Node<'_>) -> Option<PipelineFailure> {
         }
     }
     // 112: remove tlsDetails, `if: ctx.json?.tlsDetails?.tlsVersion == 'tlsVersion'`.
-    let tls = kept(root, &["tlsDetails"]);
-    if let Some(details) = tls
+    if let Some(details) = top.tls
         && !matches!(details, Node::Object(_))
     {
         return conditional(
@@ -450,7 +507,7 @@ pub fn detect(root: &Node<'_>) -> Option<PipelineFailure> {
     }
     // 118: set user.email, `if: ctx.user?.email == null && ctx.user?.name != null &&
     // ctx.user.name.indexOf("@") > 0` (a list has `indexOf`).
-    if mapping::odd_user_name_candidate(root)
+    if mapping::odd_user_name_candidate(top.identity, top.additional)
         && !mapping::email_from_session_name(root)
         && let Some(name) = mapping::user_name_final(root)
         && !matches!(name, Node::Str(_) | Node::Array(_))
@@ -463,10 +520,10 @@ pub fn detect(root: &Node<'_>) -> Option<PipelineFailure> {
     }
     // 126: append related.hosts, `if: ctx.tls?.client?.server_name != null &&
     // !ctx.tls.client.server_name.endsWith('.amazonaws.com')`.
-    if let Some(details) = tls
-        && kept_str(details, &["tlsVersion"]) != Some("tlsVersion")
+    if let Some(details) = top.tls
         && let Some(host) = kept(details, &["clientProvidedHostHeader"])
         && !matches!(host, Node::Str(_))
+        && kept_str(details, &["tlsVersion"]) != Some("tlsVersion")
     {
         return conditional(
             RELATED_HOSTS_SERVER_NAME,
@@ -478,7 +535,7 @@ pub fn detect(root: &Node<'_>) -> Option<PipelineFailure> {
     // ctx.source.address.contains('.') && !ctx.source.address.contains(' ') &&
     // !ctx.source.address.endsWith('.amazonaws.com')`. A string always answers; a list
     // answers `contains` (and has no IP when it holds "."), then lacks `endsWith`.
-    if let Some(address) = kept(root, &["sourceIPAddress"]) {
+    if let Some(address) = top.source_address {
         let error = match address {
             Node::Str(_) => None,
             Node::Array(items) => {

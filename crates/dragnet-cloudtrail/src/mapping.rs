@@ -445,22 +445,13 @@ fn text(root: &Node<'_>, path: &[&str]) -> Option<String> {
 /// The `user_agent` processor (no `on_failure` of its own) reads `json.userAgent` with
 /// `getFieldValue(field, String.class, ignoreMissing)`: a present value of another type fails
 /// it with `IngestDocument`'s cast message, naming the Java class the `json` processor made of
-/// the value. The pipeline's `on_failure` then appends this to `error.message`.
-pub fn user_agent_failure(root: &Node<'_>) -> Option<String> {
-    let node = kept(root, &["userAgent"])?;
-    let class = match node.pruned()? {
-        Value::String(_) => return None,
-        Value::Bool(_) => "java.lang.Boolean",
-        Value::Number(n) if n.is_f64() => "java.lang.Double",
-        Value::Number(n) => match n.as_i64() {
-            Some(i) if i32::try_from(i).is_ok() => "java.lang.Integer",
-            Some(_) => "java.lang.Long",
-            None => "java.math.BigInteger",
-        },
-        Value::Array(_) => "java.util.ArrayList",
-        Value::Object(_) => "java.util.HashMap",
-        Value::Null => return None,
-    };
+/// the value (`agent` is the value after the clean-up). The pipeline's `on_failure` then
+/// appends this to `error.message`.
+pub(crate) fn user_agent_failure(agent: &Node<'_>) -> Option<String> {
+    if matches!(agent, Node::Str(_)) {
+        return None;
+    }
+    let class = crate::failure::java_class(agent, false);
     Some(processor_error(
         "user_agent",
         "user_agent_json_userAgent_to_user_agent_12c778f0",
@@ -514,8 +505,8 @@ pub fn compute(ev: &CloudTrailEvent<'_>, group: Group) -> Out {
                 time::iso8601,
                 &mut out.errors,
             );
-            if ev.failure_step() > step::TIMESTAMP_FROM_DIGEST
-                && let Some(end) = ev.group(Group::Digest).get("_end_time")
+            if let Some(end) = ev.group(Group::Digest).get("_end_time")
+                && ev.failure_step() > step::TIMESTAMP_FROM_DIGEST
             {
                 ts = end.as_str().map(str::to_owned);
             }
@@ -813,20 +804,20 @@ pub(crate) fn user_name_final<'r, 'a>(root: &'r Node<'a>) -> Option<&'r Node<'a>
     })
 }
 
-/// True when a `user.name` candidate is neither a string nor a list: only then can step 118
+/// True when a `user.name` candidate (in `userIdentity`, or `UserName` in
+/// `additionalEventData`) is neither a string nor a list: only then can step 118
 /// (`ctx.user.name.indexOf("@")`) fail, so the caller skips the full derivation otherwise.
-pub(crate) fn odd_user_name_candidate(root: &Node<'_>) -> bool {
-    let odd = |path: &[&str]| {
-        kept(root, path).is_some_and(|n| !matches!(n, Node::Str(_) | Node::Array(_)))
+pub(crate) fn odd_user_name_candidate(
+    identity: Option<&Node<'_>>,
+    additional: Option<&Node<'_>>,
+) -> bool {
+    let odd = |node: Option<&Node<'_>>, path: &[&str]| {
+        node.and_then(|n| kept(n, path))
+            .is_some_and(|n| !matches!(n, Node::Str(_) | Node::Array(_)))
     };
-    odd(&["userIdentity", "userName"])
-        || odd(&[
-            "userIdentity",
-            "sessionContext",
-            "sessionIssuer",
-            "userName",
-        ])
-        || odd(&["additionalEventData", "UserName"])
+    odd(identity, &["userName"])
+        || odd(identity, &["sessionContext", "sessionIssuer", "userName"])
+        || odd(additional, &["UserName"])
 }
 
 /// The session name the grok of step 23 extracts, when its `if` holds and it matches.
