@@ -790,3 +790,41 @@ fn a_list_user_agent_date_or_name_that_elastic_accepts_is_no_failure() {
         assert!(doc.get("error").is_none(), "{path}={value}: {doc}");
     }
 }
+
+#[test]
+fn fixture_records_fail_no_processor() {
+    // The fixtures' records are well-formed: Elastic indexed each without `error.message` and
+    // with `event.kind: event` (their expected documents), and so does dragnet.
+    let dir =
+        dragnet_testdata::require_shared!("fixtures/aws-cloudtrail-pipeline/_dev/test/pipeline");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "log") {
+            continue;
+        }
+        let expected_path = path.with_file_name(format!(
+            "{}-expected.json",
+            path.file_name().unwrap().to_string_lossy()
+        ));
+        let expected: Value =
+            serde_json::from_str(&std::fs::read_to_string(&expected_path).unwrap()).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let docs = expected["expected"].as_array().unwrap();
+        assert_eq!(lines.len(), docs.len(), "{}", path.display());
+        for (line, want) in lines.iter().zip(docs) {
+            let got = ecs(line);
+            assert!(want.get("error").is_none(), "{}", path.display());
+            assert!(got.get("error").is_none(), "{}: {got}", path.display());
+            assert_eq!(
+                got["event"]["kind"],
+                want["event"]["kind"],
+                "{}",
+                path.display()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 15, "{checked} fixture records");
+}
