@@ -760,11 +760,11 @@ pub fn enrich(root: &Node<'_>) -> Result<Vec<(&'static str, Value)>, ScriptFailu
         None => None,
         Some(Node::Str(s)) => Some(s.to_string()),
         // `String eventSource = $("json.eventSource", null);`: a checkcast.
-        Some(other) => return Err(ScriptFailure(crate::failure::string_cast_error(other))),
+        Some(other) => return Err(ScriptFailure(crate::painless::string_cast_error(other))),
     };
     let name = match event_name {
         Node::Str(s) => s.to_string(),
-        other => return Err(ScriptFailure(crate::failure::string_cast_error(other))),
+        other => return Err(ScriptFailure(crate::painless::string_cast_error(other))),
     };
     if let Some(source) = source {
         per_service(&mut ctx, &source, &name)?;

@@ -9,10 +9,11 @@ use dragnet_event::{
 };
 use serde_json::{Map, Value};
 
-use crate::failure::{self, PipelineFailure, Step};
+use crate::failure::{self, PipelineFailure};
 use crate::geo::Geo;
 use crate::mapping::{self, CATALOG, GROUP_COUNT, Group, Out, Source};
 use crate::node::{self, Node};
+use crate::steps::{self, Step};
 
 /// The integration's `retain` setting: which copies of `requestParameters` & co. are kept.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -90,7 +91,7 @@ enum Binding {
     Catalog {
         source: Source,
         name: &'static str,
-        /// The pipeline step that sets the field ([`failure::set_at`]): absent when the
+        /// The pipeline step that sets the field ([`steps::set_at`]): absent when the
         /// pipeline stopped at or before it.
         step: Step,
         sub: Vec<String>,
@@ -184,7 +185,7 @@ const _: () = {
 
 /// Every catalog field has a step (a unit test of `failure` checks it).
 fn step_of(name: &str) -> Step {
-    failure::set_at(name).unwrap_or(0)
+    steps::set_at(name).unwrap_or(0)
 }
 
 fn binding(name: &str) -> Binding {
@@ -255,15 +256,15 @@ impl<'a> CloudTrailEvent<'a> {
             .as_ref()
     }
 
-    /// The step the pipeline stopped at, [`failure::step::NONE`] when it ran to the end.
+    /// The step the pipeline stopped at, [`steps::step::NONE`] when it ran to the end.
     pub(crate) fn failure_step(&self) -> Step {
-        self.failure().map_or(failure::step::NONE, |f| f.step)
+        self.failure().map_or(steps::step::NONE, |f| f.step)
     }
 
     /// False for a field set at `step` when the pipeline stopped at or before that step.
     /// Fields set before the earliest possible failure skip the detection.
     fn keeps(&self, step: Step) -> bool {
-        step < failure::EARLIEST_FAILURE || step < self.failure_step()
+        step < steps::EARLIEST_FAILURE || step < self.failure_step()
     }
 
     /// The raw record bytes.
@@ -325,9 +326,9 @@ impl<'a> CloudTrailEvent<'a> {
         }
         let stop = self.failure_step();
         let ran = [
-            failure::step::CLOUD_ACCOUNT_FROM_IDENTITY,
-            failure::step::CLOUD_ACCOUNT_FROM_RECIPIENT,
-            failure::step::CLOUD_ACCOUNT_FROM_DIGEST,
+            steps::step::CLOUD_ACCOUNT_FROM_IDENTITY,
+            steps::step::CLOUD_ACCOUNT_FROM_RECIPIENT,
+            steps::step::CLOUD_ACCOUNT_FROM_DIGEST,
         ]
         .iter()
         .take_while(|s| **s < stop)

@@ -49,6 +49,8 @@ pub mod java_map;
 mod mapping;
 mod needle;
 pub mod node;
+mod painless;
+mod steps;
 mod time;
 mod user_agent;
 

@@ -11,9 +11,10 @@
 use serde_json::{Map, Value};
 
 use crate::entity;
-use crate::failure::{Step, getter_error, step, string_cast_error};
 use crate::java_map::{self, java_len};
 use crate::node::Node;
+use crate::painless::{getter_error, string_cast_error};
+use crate::steps::{Step, step};
 use crate::time;
 use crate::user_agent;
 use crate::{CloudTrailEvent, Retain};
@@ -451,7 +452,7 @@ pub(crate) fn user_agent_failure(agent: &Node<'_>) -> Option<String> {
     if matches!(agent, Node::Str(_)) {
         return None;
     }
-    let class = crate::failure::java_class(agent, false);
+    let class = crate::painless::java_class(agent, false);
     Some(processor_error(
         "user_agent",
         "user_agent_json_userAgent_to_user_agent_12c778f0",
