@@ -54,14 +54,17 @@ struct Kept {
     doc: StoredDoc,
 }
 
+/// A fast hash seeded per process (a fixed seed would let crafted terms collide on purpose).
+type Hasher = foldhash::fast::RandomState;
+
 #[derive(Default)]
 struct State {
     /// Term key ([`term_key`]) -> term id. Exact keys: a hash collision could merge two terms
     /// and lose an alert, so none is used in place of the key.
-    terms: HashMap<Box<str>, u32>,
+    terms: HashMap<Box<str>, u32, Hasher>,
     /// (term, slot) -> the earliest and latest occurrence in the slot (see [`slot_of`]).
-    slots: HashMap<(u32, i64), (i64, i64)>,
-    docs: HashMap<(u32, i64), Kept>,
+    slots: HashMap<(u32, i64), (i64, i64), Hasher>,
+    docs: HashMap<(u32, i64), Kept, Hasher>,
     store: DocStore,
     /// Bytes of the term keys.
     term_bytes: u64,

@@ -15,6 +15,12 @@
 //! dragnet buffers one small tuple per matching event and group (time, group id, event identity,
 //! cardinality value id) from the unordered workers, and replays the schedule
 //! ([`crate::aggregate`]) per group in [`Detector::finish`].
+//!
+//! The event identity is a 64-bit hash of `event.id`, used only to count a record delivered
+//! twice once: two different events would merge only if they fell in the same group at the same
+//! millisecond with colliding hashes (odds about n²/2⁶⁵ for n such events), undercounting that
+//! bucket by one. Group and cardinality values are exact (interned), never hashed. The tuples
+//! are capped by `--max-aggregation-entries`.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
