@@ -267,7 +267,10 @@ impl Engine {
         // searched for them). Always the prefilter's own: `mark_batch` reads the notes so.
         let mut input = input.clone();
         input.probes = if prefilter_enabled(options) {
-            self.prefilter.probes()
+            if !self.gates_measured() {
+                self.measure_gates(&sources, &input);
+            }
+            self.prefilter().probes()
         } else {
             Default::default()
         };
@@ -648,10 +651,9 @@ impl Engine {
             stats: RunStats::default(),
         };
         let prefilter = prefilter_enabled(options);
-        let batch_filtered = prefilter
-            && self
-                .prefilter
-                .mark_batch(&batch.buf, &batch.records, &mut worker.hit);
+        let gates = self.prefilter();
+        let batch_filtered =
+            prefilter && gates.mark_batch(&batch.buf, &batch.records, &mut worker.hit);
         for (index, span) in batch.records.iter().enumerate() {
             let bytes = &batch.buf[span.range.clone()];
             out.stats.records_read += 1;
@@ -660,19 +662,14 @@ impl Engine {
             match span.kind {
                 RecordKind::CloudTrail => {
                     if batch_filtered && !worker.hit[index] {
-                        out.stats.rule_evaluations_skipped += self.rules.len() as u64;
-                        out.stats.records_prefiltered += 1;
-                        continue;
-                    }
-                    if !prefilter {
+                        // No gate opens: only the rules without one see the record.
+                        worker.candidates.clear();
+                        worker.candidates.extend_from_slice(gates.ungated_rules());
+                    } else if !prefilter {
                         worker.candidates.clear();
                         worker.candidates.extend(0..self.rules.len());
                     } else {
-                        self.prefilter.candidates(
-                            bytes,
-                            &mut worker.scratch,
-                            &mut worker.candidates,
-                        );
+                        gates.candidates(bytes, &mut worker.scratch, &mut worker.candidates);
                     }
                     let n = worker.candidates.len();
                     out.stats.rule_evaluations_skipped += (self.rules.len() - n) as u64;
