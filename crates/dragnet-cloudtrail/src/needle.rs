@@ -12,7 +12,8 @@
 //!   `]`): a literal free of those and of number-only spelling lies inside one key or value
 //!   token, which is raw text;
 //! - derived values (`event.outcome`, categories, timestamps, GeoIP, digest dates, error
-//!   messages) are Unknown; constants answer [`Needle::Constant`].
+//!   messages) are Unknown; constants answer [`Needle::Constant`], and so do fields the mapping
+//!   never fills (`host.os.type`: `Constant(false)`, as no record holds any literal there).
 //!
 //! Case-insensitive literals are answered ASCII-case-insensitively, so only for ASCII literals.
 
@@ -145,6 +146,10 @@ fn rendering_punctuation(literal: &str) -> bool {
 
 /// See the module doc. `exact`: the field equals the literal (else: contains it).
 pub fn raw_needle(field: &str, literal: &str, exact: bool, case_sensitive: bool) -> Needle {
+    // A field the mapping never fills holds no literal in any record.
+    if !crate::event::field_is_mapped(field) {
+        return Needle::Constant(false);
+    }
     let origin = origin(field);
     if let Origin::Const(value) = origin {
         let (v, l) = if case_sensitive {
@@ -446,7 +451,17 @@ mod tests {
             cs("aws.cloudtrail.flattened.digest.start_time", "T00"),
             Needle::Unknown
         );
-        assert_eq!(cs("no.such.field", "x"), Needle::Unknown);
+        // Fields the mapping never fills: no record holds the literal.
+        assert_eq!(cs("no.such.field", "x"), Needle::Constant(false));
+        assert_eq!(
+            raw_needle("host.os.type", "linux", true, true),
+            Needle::Constant(false)
+        );
+        assert_eq!(
+            raw_prefix_needle("destination.domain", "evil", true),
+            Needle::Constant(false)
+        );
+        // A parent of mapped fields holds their values: unknown.
         assert_eq!(cs("user", "x"), Needle::Unknown);
         // Lowercased from "TLS": only a case-insensitive search is sound.
         assert_eq!(

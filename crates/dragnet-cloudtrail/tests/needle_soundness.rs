@@ -490,6 +490,59 @@ fn needles_are_found_in_every_record_that_matches() {
     );
 }
 
+/// Fields of other data sources that rules over `logs-*` read: `raw_needle` answers
+/// `Constant(false)` for them, which is sound only if no record ever maps a value there. Each is
+/// bound and read on every record on disk, and on the whole normalised document too.
+#[test]
+fn fields_the_mapping_never_fills_hold_no_value_in_any_record() {
+    let Some(records) = records_on_disk() else {
+        return;
+    };
+    let absent = [
+        "host.os.type",
+        "destination.port",
+        "process.name",
+        "network.transport",
+        "tls.server.hash.md5",
+        "azure.signinlogs.properties.authentication_protocol",
+        "okta.event_type",
+        "url.extension",
+    ];
+    let mut table = FieldTable::new();
+    let ids: Vec<_> = absent.iter().map(|f| table.intern(f)).collect();
+    let mapper = Mapper::bind(&table, MapperOptions::default()).unwrap();
+    let mut checked = 0;
+    for record in &records {
+        let Ok(ev) = mapper.map(&record.bytes) else {
+            continue;
+        };
+        let document = ev.to_document().expect("a mapped record has a document");
+        let mut paths = Vec::new();
+        leaf_paths(&document, "", &mut paths);
+        for (&id, field) in ids.iter().zip(absent) {
+            assert!(
+                ev.values(id).is_empty(),
+                "{}: {field} has a value",
+                record.place
+            );
+            assert!(
+                !paths.iter().any(|p| p[1..] == *field),
+                "{}: the document holds {field}",
+                record.place
+            );
+            for (exact, cs) in [(true, true), (false, true), (false, false)] {
+                assert_eq!(
+                    raw_needle(field, "linux", exact, cs),
+                    Needle::Constant(false),
+                    "{field}"
+                );
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked > 1500, "too few records: {checked}");
+}
+
 /// Every leaf path under `value`, dotted (arrays are transparent, as in Elasticsearch).
 fn leaf_paths(value: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
     match value {
