@@ -902,11 +902,7 @@ fn build(spec: &EventSpec, ctx: &Ctx<'_>, rng: &mut Rng) -> Built {
 /// An S3 object key as applications write them: dated data partitions, logs, uploads,
 /// exports.
 fn object_key(rng: &mut Rng) -> String {
-    let day = format!(
-        "2024/{:02}/{:02}",
-        1 + rng.below(12),
-        1 + rng.below(28)
-    );
+    let day = format!("2024/{:02}/{:02}", 1 + rng.below(12), 1 + rng.below(28));
     let word = NAME_WORDS[rng.below(NAME_WORDS.len())];
     match rng.below(5) {
         0 => format!("data/{word}/{day}/part-{:05}.parquet", rng.below(2000)),

@@ -288,7 +288,10 @@ fn check(
         "the record holds no \\u or \\/ escape".to_owned()
     } else if record.escaped == Some(false) {
         "the framer noted the record as escape-free, so the prefilter would skip it".to_owned()
-    } else if !needle_holds(&decode_slash_escapes(&decode_u_escapes(&record.bytes)), needle) {
+    } else if !needle_holds(
+        &decode_slash_escapes(&decode_u_escapes(&record.bytes)),
+        needle,
+    ) {
         "not even with its \\u and \\/ escapes decoded".to_owned()
     } else {
         *exempted += 1;

@@ -20,7 +20,7 @@ pub use dragnet_detect::{
     ExceptionSet, Extras, Indicators, RuleCounts, RuleReport, RuleStatus, exceptions, threat_match,
 };
 pub use engine::{Engine, EngineError, Selection};
-pub use sample::{SAMPLE_BYTES, SAMPLE_FILES};
 pub use run::{
     Capture, CapturedEvent, MAX_THREADS, Progress, RunOptions, RunOutput, RunStats, max_threads,
 };
+pub use sample::{SAMPLE_BYTES, SAMPLE_FILES};

@@ -125,6 +125,9 @@ pub struct RunStats {
     pub records_read: u64,
     /// Records no rule could match, skipped by the raw-bytes prefilter without parsing.
     pub records_prefiltered: u64,
+    /// Records the prefilter's batch scan found opening no rule's gate: skipped, or (when
+    /// some rules have no gate) evaluated by those rules only.
+    pub records_gated_out: u64,
     /// Records parsed and evaluated by at least one rule.
     pub records_evaluated: u64,
     /// Records that produced at least one alert (counted once per delivery).
@@ -155,6 +158,7 @@ impl RunStats {
         self.bytes += o.bytes;
         self.records_read += o.records_read;
         self.records_prefiltered += o.records_prefiltered;
+        self.records_gated_out += o.records_gated_out;
         self.records_evaluated += o.records_evaluated;
         self.records_matched += o.records_matched;
         self.records_skipped += o.records_skipped;
@@ -663,6 +667,7 @@ impl Engine {
                 RecordKind::CloudTrail => {
                     if batch_filtered && !worker.hit[index] {
                         // No gate opens: only the rules without one see the record.
+                        out.stats.records_gated_out += 1;
                         worker.candidates.clear();
                         worker.candidates.extend_from_slice(gates.ungated_rules());
                     } else if !prefilter {

@@ -69,7 +69,10 @@ mod tests {
     fn samples_the_heads_of_files_within_the_budget() {
         let dir = std::env::temp_dir().join(format!("dragnet-sample-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let record = format!(r#"{{"eventName":"GetObject","pad":"{}"}}"#, "x".repeat(1000));
+        let record = format!(
+            r#"{{"eventName":"GetObject","pad":"{}"}}"#,
+            "x".repeat(1000)
+        );
         let mut paths = Vec::new();
         for f in 0..3 {
             let path = dir.join(format!("{f}.jsonl"));

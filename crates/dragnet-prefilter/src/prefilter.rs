@@ -191,6 +191,10 @@ const COMMON_CLOUDTRAIL: &str = concat!(
     "Events Volume Snapshot Image Security SecurityGroup Network Interface Subnet Vpc ",
 );
 
+/// [`COMMON_CLOUDTRAIL`] lowercased, for windows compared in any case.
+static COMMON_CLOUDTRAIL_LOWER: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| COMMON_CLOUDTRAIL.to_ascii_lowercase());
+
 /// Letters of a case-insensitive needle's window whose every casing is spelled out.
 const MAX_FOLDED_LETTERS: usize = 4;
 
@@ -201,12 +205,28 @@ const MAX_FOLDED_LETTERS: usize = 4;
 /// search (ASCII case-insensitive automata run many times slower).
 fn case_variants_of_a_window(needle: &[u8]) -> Vec<Vec<u8>> {
     let letters = |w: &[u8]| w.iter().filter(|b| b.is_ascii_alphabetic()).count();
+    // A window found in every record in some casing (`crea` of `creationDate`) would mark
+    // every record: prefer one that is not in common CloudTrail text in any case, then the
+    // one with fewest letters, then the rarest bytes, then the first.
+    let uncommon = |w: &[u8]| {
+        let lower = w.to_ascii_lowercase();
+        memmem::find(COMMON_CLOUDTRAIL_LOWER.as_bytes(), &lower).is_none()
+    };
+    let score = |w: &[u8]| w.iter().map(|&b| byte_rarity(b)).sum::<u32>();
     let mut best: &[u8] = &needle[..needle.len().min(1)];
     'sizes: for len in (1..=needle.len().min(8)).rev() {
-        if let Some(w) = needle
+        if let Some((_, w)) = needle
             .windows(len)
-            .filter(|w| letters(w) <= MAX_FOLDED_LETTERS)
-            .min_by_key(|w| letters(w))
+            .enumerate()
+            .filter(|(_, w)| letters(w) <= MAX_FOLDED_LETTERS)
+            .max_by_key(|(k, w)| {
+                (
+                    uncommon(w),
+                    std::cmp::Reverse(letters(w)),
+                    score(w),
+                    std::cmp::Reverse(*k),
+                )
+            })
         {
             best = w;
             break 'sizes;
@@ -790,8 +810,7 @@ impl Prefilter {
         // A measurement of other rules would misplace every gate: then the static choice.
         let measured = measured.filter(|m| {
             m.clause_hits.len() == prefiltered.len()
-                && m
-                    .clause_hits
+                && m.clause_hits
                     .iter()
                     .zip(&prefiltered)
                     .all(|(hits, (_, clauses))| hits.len() == clauses.len())
@@ -2043,6 +2062,18 @@ mod tests {
                     .iter()
                     .any(|v| text.as_bytes().windows(v.len()).any(|w| w == v.as_slice())),
                 "{text}"
+            );
+        }
+        // Not a window every record holds in some casing (`crea` of `creationDate`).
+        let variants = case_variants_of_a_window(b"createfunctionurlconfig");
+        assert_eq!(variants.len(), 16);
+        for v in &variants {
+            let lower = v.to_ascii_lowercase();
+            assert!(
+                memmem::find(b"creationdate", &lower).is_none()
+                    && memmem::find(b"create", &lower).is_none(),
+                "{}",
+                String::from_utf8_lossy(v)
             );
         }
     }

@@ -157,13 +157,13 @@ mod tests {
             present(&needles, r#"{"eventName":"PUTOBJECT","x":"GetObject"}"#),
             vec![3]
         );
-        assert_eq!(
-            present(&needles, r#"{"eventName":"InvokeModel"}"#),
-            vec![4]
-        );
+        assert_eq!(present(&needles, r#"{"eventName":"InvokeModel"}"#), vec![4]);
         // An unreadable value holds every value of its key.
         assert_eq!(
-            present(&needles, r#"{"eventName":5,"eventSource":"ec2.amazonaws.com"}"#),
+            present(
+                &needles,
+                r#"{"eventName":5,"eventSource":"ec2.amazonaws.com"}"#
+            ),
             vec![2, 3, 4]
         );
         assert_eq!(present(&needles, r#"{"other":1}"#), Vec::<u32>::new());
