@@ -10,6 +10,8 @@
 #   THREADS  worker threads for dragnet, parse-only and DuckDB (default 2)
 #   --smoke  a few MB, one iteration, skips tools that are not installed (CI-friendly)
 #   --rss-10gb  also generate 10 GB and record dragnet's peak RSS over it
+#   --targets-only  time only rg and dragnet (seed rules, AWS query pack) on the .jsonl: the two
+#               rg targets, without the gzip, parse-only and DuckDB baselines or peak RSS
 #   --no-build  use the binaries already in target/release (skip cargo build);
 #               DRAGNET_BIN=PATH benchmarks another dragnet binary
 #
@@ -24,6 +26,7 @@ RSS_10GB=0
 NO_BUILD=0
 RUNS=""
 PROFILE=default
+TARGETS_ONLY=0
 POSITIONAL=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -32,7 +35,8 @@ while [[ $# -gt 0 ]]; do
     --no-build) NO_BUILD=1 ;;
     --runs) RUNS="$2"; shift ;;
     --profile) PROFILE="$2"; shift ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    --targets-only) TARGETS_ONLY=1 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     -*) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
     *) POSITIONAL+=("$1") ;;
   esac
@@ -84,7 +88,7 @@ gen() { # gen SIZE FORMAT FILE
 JSONL="$DATA/cloudtrail-$SIZE-s$SEED-$PROFILE.jsonl"
 GZ="$DATA/cloudtrail-$SIZE-s$SEED-$PROFILE.json.gz"
 gen "$SIZE" jsonl "$JSONL"
-gen "$SIZE" records-gz "$GZ"
+[[ $TARGETS_ONLY == 1 ]] || gen "$SIZE" records-gz "$GZ"
 INJECTED=$(grep '^injected ' "$JSONL.gen.log" | sed 's/^injected //')
 BYTES=$(stat -c %s "$JSONL")
 
@@ -109,7 +113,9 @@ SSM_ALERTS=$(grep -c 'AWS Execution via System Manager' <<<"$SEED_ALERTS" || tru
 AMI_ALERTS=$(grep -c 'EC2 AMI Shared with Another Account' <<<"$SEED_ALERTS" || true)
 DUCK_COUNTS="(duckdb not installed)"
 HAVE_DUCKDB=0
-if python3 -c 'import duckdb' 2>/dev/null; then
+if [[ $TARGETS_ONLY == 1 ]]; then
+  DUCK_COUNTS="(not run: --targets-only)"
+elif python3 -c 'import duckdb' 2>/dev/null; then
   HAVE_DUCKDB=1
   DUCK_COUNTS=$(python3 benches/duckdb_seed_queries.py "$JSONL" --threads "$THREADS")
 elif [[ $SMOKE == 0 ]]; then
@@ -121,14 +127,16 @@ declare -a NAMES CMDS
 add() { NAMES+=("$1"); CMDS+=("$2"); }
 if have rg; then add rg "rg -c -F SendCommand $JSONL"
 elif [[ $SMOKE == 0 ]]; then die "ripgrep is not installed: apt-get install -y ripgrep"; fi
-add parse-only "$BENCH parse-only --threads $THREADS $JSONL"
+[[ $TARGETS_ONLY == 1 ]] || add parse-only "$BENCH parse-only --threads $THREADS $JSONL"
 add dragnet-seed "$DRAGNET hunt ${HUNT_THREADS[*]} --format ndjson -r rules/ $JSONL"
 if [[ $HAVE_CORPUS == 1 ]]; then
   add dragnet-aws-query "$DRAGNET hunt ${HUNT_THREADS[*]} --format ndjson -r $QUERY_RULES $JSONL"
 fi
-[[ $HAVE_DUCKDB == 1 ]] && add duckdb-seed "python3 benches/duckdb_seed_queries.py $JSONL --threads $THREADS"
-add gzip-dc "gzip -dc $GZ"
-add dragnet-seed-gz "$DRAGNET hunt ${HUNT_THREADS[*]} --format ndjson -r rules/ $GZ"
+if [[ $TARGETS_ONLY == 0 ]]; then
+  [[ $HAVE_DUCKDB == 1 ]] && add duckdb-seed "python3 benches/duckdb_seed_queries.py $JSONL --threads $THREADS"
+  add gzip-dc "gzip -dc $GZ"
+  add dragnet-seed-gz "$DRAGNET hunt ${HUNT_THREADS[*]} --format ndjson -r rules/ $GZ"
+fi
 
 # Page-cache state: how the kernel holds a warm file moves rg's time by up to 1.7x on the same
 # bytes (0.077-0.137 s for 1 GB seen on one VM). Dropping the cache and reading the inputs back
@@ -139,7 +147,7 @@ CACHE_STATE="as found (not reset: needs root)"
 if [[ $SMOKE == 0 && -w /proc/sys/vm/drop_caches ]]; then
   sync
   if echo 3 > /proc/sys/vm/drop_caches 2>/dev/null; then
-    cat "$JSONL" "$GZ" > /dev/null
+    if [[ $TARGETS_ONLY == 1 ]]; then cat "$JSONL" > /dev/null; else cat "$JSONL" "$GZ" > /dev/null; fi
     CACHE_STATE="dropped, then the inputs read back once (rg's fastest state)"
   fi
 fi
@@ -181,9 +189,11 @@ rss() { # rss FILE RULES -> "anon KiB (file-backed KiB)", peaks sampled every 10
   echo "anonymous ${anon} KiB (file-backed: executable + mapped input ${file} KiB)"
 }
 RSS_LINES=()
-RSS_LINES+=("dragnet seed rules, $SIZE jsonl: $(rss "$JSONL" rules/)")
-RSS_LINES+=("dragnet seed rules, $SIZE .json.gz: $(rss "$GZ" rules/)")
-[[ $HAVE_CORPUS == 1 ]] && RSS_LINES+=("dragnet AWS query rules, $SIZE jsonl: $(rss "$JSONL" "$QUERY_RULES")")
+if [[ $TARGETS_ONLY == 0 ]]; then
+  RSS_LINES+=("dragnet seed rules, $SIZE jsonl: $(rss "$JSONL" rules/)")
+  RSS_LINES+=("dragnet seed rules, $SIZE .json.gz: $(rss "$GZ" rules/)")
+  [[ $HAVE_CORPUS == 1 ]] && RSS_LINES+=("dragnet AWS query rules, $SIZE jsonl: $(rss "$JSONL" "$QUERY_RULES")")
+fi
 if [[ $RSS_10GB == 1 ]]; then
   BIG="$DATA/cloudtrail-10GB-s$SEED-$PROFILE.jsonl"
   gen 10GB jsonl "$BIG"
