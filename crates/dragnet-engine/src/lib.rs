@@ -10,14 +10,17 @@
 //! in input order, counts, and every rule's [`RuleReport`].
 
 mod applicability;
+mod cost;
 mod engine;
 mod run;
 mod sample;
 mod suppression;
 
+pub use cost::RuleCost;
 pub use dragnet_alert::{Alert, AlertGroup, AlertSummary};
 pub use dragnet_detect::{
-    ExceptionSet, Extras, Indicators, RuleCounts, RuleReport, RuleStatus, exceptions, threat_match,
+    DEFAULT_MAX_AGGREGATION_ENTRIES, ExceptionSet, Extras, Indicators, RuleCounts, RuleReport,
+    RuleStatus, exceptions, threat_match,
 };
 pub use engine::{Engine, EngineError, Selection};
 pub use run::{

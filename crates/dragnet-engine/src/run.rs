@@ -23,6 +23,7 @@ use dragnet_alert::{
 };
 use dragnet_detect::{Detection, DetectorOptions, RuleReport, RuleStatus};
 
+use crate::cost::{CostCounters, RuleCost};
 use crate::engine::Engine;
 use crate::suppression::Suppression;
 use dragnet_prefilter::Scratch;
@@ -47,6 +48,12 @@ pub struct RunOptions {
     /// sorting once they arrived out of time order (`--max-sequence-candidates`; ordered input
     /// streams and is not capped); `None`: the default, 1,000,000.
     pub max_sequence_candidates: Option<usize>,
+    /// Per new_terms or threshold rule, at most this many state entries
+    /// (`--max-aggregation-entries`); `None`: the default.
+    pub max_aggregation_entries: Option<usize>,
+    /// Count each rule's evaluation time, candidates and matches into
+    /// [`RunOutput::rule_costs`] (`hunt -vv`).
+    pub rule_costs: bool,
     /// Large memory-mapped JSON-lines files are cut into segments of about this many bytes,
     /// which the workers frame in parallel ([`dragnet_input::read_work`]); `None`: the default,
     /// [`SEGMENT_BYTES`]; `Some(usize::MAX)` frames every file on one reader thread.
@@ -93,6 +100,7 @@ impl RunOptions {
             to: self.to,
             max_signals: self.max_signals,
             max_sequence_candidates: self.max_sequence_candidates,
+            max_aggregation_entries: self.max_aggregation_entries,
         }
     }
 }
@@ -193,6 +201,8 @@ pub struct RunOutput {
     pub warnings: Vec<String>,
     /// The events [`RunOptions::capture`] asked for, in input order.
     pub events: Vec<CapturedEvent>,
+    /// With [`RunOptions::rule_costs`]: per rule run, what it cost, in engine rule order.
+    pub rule_costs: Vec<RuleCost>,
 }
 
 struct BatchResult {
@@ -200,6 +210,7 @@ struct BatchResult {
     problems: Vec<OrderedProblem>,
     events: Vec<CapturedEvent>,
     stats: RunStats,
+    costs: CostCounters,
 }
 
 /// Whether the raw-bytes prefilter may skip records: not with `--no-prefilter`, nor when every
@@ -218,6 +229,8 @@ struct Worker {
     spare_spans: Vec<RecordSpan>,
     candidates: Vec<usize>,
     detections: Vec<Detection>,
+    /// This batch's per-rule costs ([`RunOptions::rule_costs`]), handed over in its result.
+    costs: CostCounters,
 }
 
 /// The most worker threads a run starts: four per core, at most [`MAX_THREADS`]. A larger
@@ -309,6 +322,7 @@ impl Engine {
             Mutex::new(HashMap::new());
 
         let results: Mutex<Vec<BatchResult>> = Mutex::new(Vec::new());
+        let costs: Mutex<CostCounters> = Mutex::new(CostCounters::default());
         // The uuids of the alerts counted so far, so a duplicate delivery is not counted again.
         let counted: Mutex<HashSet<String>> = Mutex::new(HashSet::new());
         let keep = |result: BatchResult| {
@@ -326,6 +340,9 @@ impl Engine {
                     .filter(|a| counted.insert(a.uuid.clone()))
                     .count();
                 progress.alerts.fetch_add(new as u64, Ordering::Relaxed);
+            }
+            if !result.costs.per_rule.is_empty() {
+                costs.lock().unwrap().merge(&result.costs);
             }
             if !(result.alerts.is_empty() && result.problems.is_empty() && result.events.is_empty())
                 || result.stats != RunStats::default()
@@ -480,6 +497,12 @@ impl Engine {
             ))
         });
 
+        // Aggregating rules' state, read before finishing consumes it.
+        let states: Vec<_> = if options.rule_costs {
+            self.rules.iter().map(|r| r.detector.stats()).collect()
+        } else {
+            Vec::new()
+        };
         let alerts = self.finish_alerts(alerts, options, &mut stats);
         progress
             .alerts
@@ -510,6 +533,7 @@ impl Engine {
                 r.last_seen = Some(a.timestamp.clone());
             }
         }
+        let rule_costs = self.rule_costs(costs.into_inner().unwrap(), states, &reports);
         RunOutput {
             alerts,
             problems: all_problems.into_iter().map(|p| p.problem).collect(),
@@ -517,7 +541,37 @@ impl Engine {
             reports,
             warnings,
             events,
+            rule_costs,
         }
+    }
+
+    /// Per rule run: the counters merged from the workers, its state and its alerts.
+    fn rule_costs(
+        &self,
+        counters: CostCounters,
+        states: Vec<Option<dragnet_detect::DetectorStats>>,
+        reports: &[RuleReport],
+    ) -> Vec<RuleCost> {
+        if states.is_empty() {
+            return Vec::new();
+        }
+        self.rules
+            .iter()
+            .zip(states)
+            .enumerate()
+            .map(|(i, (rule, state))| {
+                let (nanos, candidates, per_event) =
+                    counters.per_rule.get(i).copied().unwrap_or_default();
+                RuleCost {
+                    report: rule.report,
+                    nanos,
+                    candidates,
+                    matches: state.map_or(per_event, |s| s.matched),
+                    alerts: reports[rule.report].alerts,
+                    state,
+                }
+            })
+            .collect()
     }
 
     /// Stateful detectors' results, dedup by alert uuid (same event delivered twice), sort,
@@ -529,9 +583,8 @@ impl Engine {
         stats: &mut RunStats,
     ) -> Vec<Alert> {
         for (i, rule) in self.rules.iter().enumerate() {
-            let mut detections = Vec::new();
-            rule.detector.finish(&mut detections);
-            for d in detections {
+            // One detection at a time: a rule with many alerts never holds all their documents.
+            rule.detector.finish_into(&mut |d| {
                 let (ecs, id, index, timestamp, explanation, fields) = match d {
                     Detection::Document {
                         ecs,
@@ -548,7 +601,7 @@ impl Engine {
                         explanation,
                         fields,
                     } => (ecs, id, index, timestamp, explanation, Some(fields)),
-                    Detection::ThisEvent { .. } => continue,
+                    Detection::ThisEvent { .. } => return,
                 };
                 {
                     let source = SourceDoc {
@@ -567,7 +620,7 @@ impl Engine {
                     }
                     alerts.push(alert);
                 }
-            }
+            });
         }
         // The first delivery (in input order) of each event wins.
         alerts.sort_by(|a, b| a.uuid.cmp(&b.uuid).then(a.order.cmp(&b.order)));
@@ -653,6 +706,7 @@ impl Engine {
             problems: Vec::new(),
             events: Vec::new(),
             stats: RunStats::default(),
+            costs: CostCounters::default(),
         };
         let prefilter = prefilter_enabled(options);
         let gates = self.prefilter();
@@ -797,6 +851,7 @@ impl Engine {
                 }
             }
         }
+        out.costs = std::mem::take(&mut worker.costs);
         out
     }
 
@@ -844,9 +899,16 @@ impl Engine {
         for &rule in &worker.candidates {
             stats.rule_evaluations += 1;
             worker.detections.clear();
-            self.rules[rule]
-                .detector
-                .on_event(event, options.explain, &mut worker.detections);
+            let detector = &self.rules[rule].detector;
+            if options.rule_costs {
+                let detections = &mut worker.detections;
+                worker.costs.time(self.rules.len(), rule, || {
+                    detector.on_event(event, options.explain, detections);
+                    detections.len()
+                });
+            } else {
+                detector.on_event(event, options.explain, &mut worker.detections);
+            }
             for d in worker.detections.drain(..) {
                 if let Detection::ThisEvent { explanation } = d {
                     matched.push((rule, explanation));

@@ -93,6 +93,11 @@ pub struct Args {
     /// with a warning and sequences or samples may be missed
     #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     pub max_sequence_candidates: usize,
+    /// Per new_terms rule, at most N (term, execution interval) entries of history; per
+    /// threshold rule, at most N (event, group) entries. Past it, events are left out of the
+    /// rule's state with a warning and its alerts may be missing or wrong
+    #[arg(long, value_name = "N", default_value_t = dragnet_engine::DEFAULT_MAX_AGGREGATION_ENTRIES)]
+    pub max_aggregation_entries: usize,
 }
 
 pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
@@ -212,6 +217,8 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
             no_prefilter: args.no_prefilter,
             segment_bytes: args.segment_bytes,
             max_sequence_candidates: Some(args.max_sequence_candidates),
+            max_aggregation_entries: Some(args.max_aggregation_entries),
+            rule_costs: global.verbose > 1,
             ..RunOptions::default()
         };
         let output = engine.run(sources, &input_options, &options, &progress);
@@ -309,6 +316,16 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
             stats.duplicates,
             stats.files_skipped
         );
+        if global.verbose > 1 {
+            let costs = crate::cmd::hunt_costs::lines(
+                &output.rule_costs,
+                &output.reports,
+                crate::cmd::hunt_costs::TOP_RULES,
+            );
+            for line in costs {
+                diag!("{line}");
+            }
+        }
     }
 
     inputs::report_named_errors(&named_unreadable);
