@@ -188,6 +188,13 @@ fn step_of(name: &str) -> Step {
     steps::set_at(name).unwrap_or(0)
 }
 
+/// Whether the mapping can give `name` a value at all: `false` for a field no derivation
+/// produces (`host.os.type`, `destination.port`: a rule for other data sources), which every
+/// mapped record lacks ([`Mapper::bind`] binds it to nothing).
+pub(crate) fn field_is_mapped(name: &str) -> bool {
+    !matches!(binding(name), Binding::Absent)
+}
+
 fn binding(name: &str) -> Binding {
     if name == "event.original" {
         return Binding::Original;

@@ -13,6 +13,7 @@ mod applicability;
 mod cost;
 mod engine;
 mod run;
+mod sample;
 mod suppression;
 
 pub use cost::RuleCost;
@@ -25,3 +26,4 @@ pub use engine::{Engine, EngineError, Selection};
 pub use run::{
     Capture, CapturedEvent, MAX_THREADS, Progress, RunOptions, RunOutput, RunStats, max_threads,
 };
+pub use sample::{SAMPLE_BYTES, SAMPLE_FILES};

@@ -133,6 +133,9 @@ pub struct RunStats {
     pub records_read: u64,
     /// Records no rule could match, skipped by the raw-bytes prefilter without parsing.
     pub records_prefiltered: u64,
+    /// Records the prefilter's batch scan found opening no rule's gate: skipped, or (when
+    /// some rules have no gate) evaluated by those rules only.
+    pub records_gated_out: u64,
     /// Records parsed and evaluated by at least one rule.
     pub records_evaluated: u64,
     /// Records that produced at least one alert (counted once per delivery).
@@ -163,6 +166,7 @@ impl RunStats {
         self.bytes += o.bytes;
         self.records_read += o.records_read;
         self.records_prefiltered += o.records_prefiltered;
+        self.records_gated_out += o.records_gated_out;
         self.records_evaluated += o.records_evaluated;
         self.records_matched += o.records_matched;
         self.records_skipped += o.records_skipped;
@@ -280,7 +284,10 @@ impl Engine {
         // searched for them). Always the prefilter's own: `mark_batch` reads the notes so.
         let mut input = input.clone();
         input.probes = if prefilter_enabled(options) {
-            self.prefilter.probes()
+            if !self.gates_measured() {
+                self.measure_gates(&sources, &input);
+            }
+            self.prefilter().probes()
         } else {
             Default::default()
         };
@@ -702,10 +709,9 @@ impl Engine {
             costs: CostCounters::default(),
         };
         let prefilter = prefilter_enabled(options);
-        let batch_filtered = prefilter
-            && self
-                .prefilter
-                .mark_batch(&batch.buf, &batch.records, &mut worker.hit);
+        let gates = self.prefilter();
+        let batch_filtered =
+            prefilter && gates.mark_batch(&batch.buf, &batch.records, &mut worker.hit);
         for (index, span) in batch.records.iter().enumerate() {
             let bytes = &batch.buf[span.range.clone()];
             out.stats.records_read += 1;
@@ -714,19 +720,15 @@ impl Engine {
             match span.kind {
                 RecordKind::CloudTrail => {
                     if batch_filtered && !worker.hit[index] {
-                        out.stats.rule_evaluations_skipped += self.rules.len() as u64;
-                        out.stats.records_prefiltered += 1;
-                        continue;
-                    }
-                    if !prefilter {
+                        // No gate opens: only the rules without one see the record.
+                        out.stats.records_gated_out += 1;
+                        worker.candidates.clear();
+                        worker.candidates.extend_from_slice(gates.ungated_rules());
+                    } else if !prefilter {
                         worker.candidates.clear();
                         worker.candidates.extend(0..self.rules.len());
                     } else {
-                        self.prefilter.candidates(
-                            bytes,
-                            &mut worker.scratch,
-                            &mut worker.candidates,
-                        );
+                        gates.candidates(bytes, &mut worker.scratch, &mut worker.candidates);
                     }
                     let n = worker.candidates.len();
                     out.stats.rule_evaluations_skipped += (self.rules.len() - n) as u64;

@@ -160,7 +160,27 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         );
     }
 
+    let input_options = input_options(&args, from, to);
+    let discovered = dragnet_input::discover(&args.inputs, &input_options);
+    let sources = discovered.sources;
+    let discover_problems = discovered.problems;
+    if discovered.pruned_by_date > 0 && global.verbose > 0 {
+        diag!(
+            "note: {} file(s) not read: their CloudTrail path date is outside --from/--to",
+            discovered.pruned_by_date
+        );
+    }
+
     if global.verbose > 1 {
+        // The gates the run will use: chosen on a sample of these inputs.
+        if !args.no_prefilter {
+            match engine.measure_gates(&sources, &input_options) {
+                0 => diag!(
+                    "prefilter: gates chosen by static scores (too few records to sample: stdin, s3:// or small files)"
+                ),
+                n => diag!("prefilter: gates chosen by their frequency in {n} sampled record(s)"),
+            }
+        }
         let needles = engine.prefilter_gate_needles();
         diag!(
             "prefilter: every record is scanned for {} gate needle(s): {}",
@@ -175,16 +195,6 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
                 patterns.join(" | ")
             );
         }
-    }
-    let input_options = input_options(&args, from, to);
-    let discovered = dragnet_input::discover(&args.inputs, &input_options);
-    let sources = discovered.sources;
-    let discover_problems = discovered.problems;
-    if discovered.pruned_by_date > 0 && global.verbose > 0 {
-        diag!(
-            "note: {} file(s) not read: their CloudTrail path date is outside --from/--to",
-            discovered.pruned_by_date
-        );
     }
 
     let progress = Progress::default();
