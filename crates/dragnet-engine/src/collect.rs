@@ -25,8 +25,15 @@ use crate::alert_store::{
     AlertStore, DEFAULT_ALERT_MEMORY, Entry, EntryOrder, Sorted, SpillStats, TopN,
 };
 use crate::engine::Engine;
-use crate::run::RunOptions;
 use crate::suppression::{Suppression, Suppressor, time_ms};
+
+/// How a run keeps its alerts (from `RunOptions`).
+pub(crate) struct CollectOptions {
+    /// Bytes of alerts per store kept in memory; `None`: [`DEFAULT_ALERT_MEMORY`].
+    pub alert_memory: Option<usize>,
+    pub spill_dir: Option<PathBuf>,
+    pub max_signals: Option<usize>,
+}
 
 /// Takes the alerts of a run (from any worker, under a lock).
 pub(crate) struct Collector {
@@ -40,7 +47,7 @@ pub(crate) struct Collector {
 }
 
 impl Collector {
-    pub fn new(engine: &Engine, options: &RunOptions) -> Collector {
+    pub fn new(engine: &Engine, options: CollectOptions) -> Collector {
         let names: Arc<Vec<String>> =
             Arc::new(engine.reports.iter().map(|r| r.name.clone()).collect());
         let output_order: EntryOrder = Arc::new(move |a: &Entry, b: &Entry| {

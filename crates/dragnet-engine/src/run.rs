@@ -26,7 +26,7 @@ use dragnet_alert::{
 use dragnet_detect::{Detection, DetectorOptions, RuleReport, RuleStatus};
 
 use crate::alert_store::{Entry, SpillStats};
-use crate::collect::{AlertStream, Collector, SpillError};
+use crate::collect::{AlertStream, CollectOptions, Collector, SpillError};
 use crate::engine::Engine;
 use crate::problem_keeper::{DEFAULT_MAX_PROBLEMS, OrderedProblem, ProblemKeeper, problem_key};
 use crate::suppression::Suppression;
@@ -263,6 +263,8 @@ pub struct RunStream {
     alerts: Result<AlertStream, Option<SpillError>>,
     /// Alerts given so far.
     given: u64,
+    /// Problems not kept (past `--max-problems`) that skipped input.
+    skipped_not_kept: u64,
 }
 
 impl RunStream {
@@ -312,6 +314,12 @@ impl RunStream {
     /// the last alert is out.
     pub fn reports(&self) -> &[RuleReport] {
         &self.reports
+    }
+
+    /// Problems past `--max-problems` (counted, not kept) that skipped input
+    /// ([`crate::is_skipped_input`]), for `--strict`.
+    pub fn skipped_not_kept(&self) -> u64 {
+        self.skipped_not_kept
     }
 
     /// Alerts given so far.
@@ -434,7 +442,14 @@ impl Engine {
         let segments_framed: Mutex<HashMap<usize, Vec<(u64, SegmentStats)>>> =
             Mutex::new(HashMap::new());
 
-        let collector = Mutex::new(Collector::new(self, options));
+        let collector = Mutex::new(Collector::new(
+            self,
+            CollectOptions {
+                alert_memory: options.alert_memory,
+                spill_dir: options.spill_dir.clone(),
+                max_signals: options.max_signals,
+            },
+        ));
         let totals: Mutex<(RunStats, Vec<CapturedEvent>)> = Mutex::default();
         let keep = |result: BatchResult| {
             progress
@@ -587,6 +602,7 @@ impl Engine {
         let keeper = problems.into_inner().unwrap();
         stats.records_skipped = keeper.records_skipped;
         stats.problems_not_kept = keeper.not_kept;
+        let skipped_not_kept = keeper.not_kept_skipped_input;
         let mut all_problems = keeper.into_kept();
         rebase_segments(
             segments_framed.into_inner().unwrap(),
@@ -629,6 +645,7 @@ impl Engine {
             reports,
             alerts,
             given: 0,
+            skipped_not_kept,
         }
     }
 

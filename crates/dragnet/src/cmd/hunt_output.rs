@@ -6,7 +6,8 @@ use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use dragnet_engine::{Alert, Progress, RuleReport};
+use anyhow::Context as _;
+use dragnet_engine::{Alert, Progress, RuleReport, RunStream};
 use dragnet_printer::{Cell, Column, Doc, Format, Printer, Row, Show, Style, TableOptions};
 use serde_json::{Map, Value};
 
@@ -167,31 +168,38 @@ fn short_time(time: &str) -> String {
     }
 }
 
-/// Writes the alerts in `format`. Tables leave out building-block alerts (as Kibana's alerts
-/// table does; the other formats carry them) and end with the summary by severity; JSON holds
-/// `json_members` beside `"alerts"`. Returns the notes for stderr.
+/// Writes the run's alerts in `format` as they come out of the run (every format streams: JSON
+/// element by element, tables past their first rows with those rows' widths). Tables leave out
+/// building-block alerts (as Kibana's alerts table does; the other formats carry them) and end
+/// with the summary by severity; JSON holds the members `json_members` makes once the last
+/// alert is out (they must sort after `"alerts"`). Returns the notes for stderr.
 pub fn write_alerts(
     out: &mut dyn Write,
     format: Format,
-    alerts: &[Alert],
-    reports: &[RuleReport],
-    json_members: Map<String, Value>,
+    run: &mut RunStream,
+    json_members: impl FnOnce(&RunStream) -> Map<String, Value>,
     table: TableOptions,
-) -> std::io::Result<Vec<String>> {
+) -> anyhow::Result<Vec<String>> {
     let mut notes = Vec::new();
-    let mut printer = Printer::new(&mut *out, format, alert_columns(), "alerts", table);
+    let mut printer =
+        Printer::new(&mut *out, format, alert_columns(), "alerts", table).stream_json();
     let mut hidden = 0usize;
-    for a in alerts {
+    while let Some(a) = run.next_alert().context(
+        "free space there, or give --spill-dir a folder with room (or raise --alert-memory)",
+    )? {
         if format == Format::Table && a.building_block {
             hidden += 1;
             continue;
         }
-        printer.row(
-            || Row::new(AlertRow::of(a, &reports[a.rule]).cells()),
-            || Doc::Raw(a.json()),
-        )?;
+        write_alert(&mut printer, &a, &run.reports()[a.rule])?;
     }
-    let report = printer.finish_with(json_members, None)?;
+    let members = if format == Format::Json {
+        json_members(run)
+    } else {
+        Map::new()
+    };
+    let report = printer.finish_with(members, None)?;
+    let reports = run.reports();
     if format == Format::Table {
         if !report.dropped.is_empty() {
             notes.push(format!(
@@ -209,6 +217,13 @@ pub fn write_alerts(
         write_summary(out, reports, table)?;
     }
     Ok(notes)
+}
+
+fn write_alert(printer: &mut Printer<'_>, a: &Alert, report: &RuleReport) -> std::io::Result<()> {
+    printer.row(
+        || Row::new(AlertRow::of(a, report).cells()),
+        || Doc::Raw(a.json()),
+    )
 }
 
 /// The closing summary: one row per rule that alerted, by severity (critical first) then
