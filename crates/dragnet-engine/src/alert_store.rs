@@ -131,7 +131,8 @@ impl AlertStore {
         for entry in self.buffer.drain(..) {
             self.stats.bytes += write_entry(&mut out, &entry, &mut self.scratch)?;
         }
-        self.runs.push(out.into_inner().map_err(|e| e.into_error())?);
+        self.runs
+            .push(out.into_inner().map_err(|e| e.into_error())?);
         self.stats.files += 1;
         self.buffered = 0;
         Ok(())
@@ -154,7 +155,8 @@ impl AlertStore {
             while let Some(entry) = merge.next()? {
                 self.stats.bytes += write_entry(&mut out, &entry, &mut self.scratch)?;
             }
-            self.runs.push(out.into_inner().map_err(|e| e.into_error())?);
+            self.runs
+                .push(out.into_inner().map_err(|e| e.into_error())?);
             self.stats.files += 1;
         }
         let spilled = !self.runs.is_empty();
@@ -425,7 +427,7 @@ mod tests {
             let k = (i * 7919) % n;
             let time = format!("2024-01-01T00:{:02}:{:02}Z", k / 60 % 60, k % 60);
             out.push(alert(k % 3, &format!("u{k}"), &time, (0, i as u64, 0)));
-            if k % 5 == 0 {
+            if k.is_multiple_of(5) {
                 out.push(alert(k % 3, &format!("u{k}"), &time, (1, i as u64, 0)));
             }
         }
@@ -460,11 +462,12 @@ mod tests {
         assert!(stats.bytes > 200 * 1000, "{stats:?}");
         let (some, stats) = sorted(20_000, alerts(1000));
         assert_eq!(some, in_memory);
-        assert!(stats.files > 1 && stats.files < MERGE_FAN_IN as u64, "{stats:?}");
+        assert!(
+            stats.files > 1 && stats.files < MERGE_FAN_IN as u64,
+            "{stats:?}"
+        );
         // Deliveries of one alert are adjacent, the first in input order first.
         assert_eq!(in_memory.len(), 1200);
-        let mut expected = in_memory.clone();
-        expected.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
         for pair in in_memory.windows(2) {
             if pair[0].0 == pair[1].0 {
                 assert!(pair[0].1 < pair[1].1);
@@ -498,7 +501,12 @@ mod tests {
         let mut left_out = Vec::new();
         let mut push = |top: &mut TopN, a: Alert| {
             top.insert(Entry::new(a, true), &mut |e| {
-                left_out.push((e.alert.uuid.clone(), e.alert.order, e.husk, e.alert.json().len()));
+                left_out.push((
+                    e.alert.uuid.clone(),
+                    e.alert.order,
+                    e.husk,
+                    e.alert.json().len(),
+                ));
                 Ok(())
             })
             .unwrap();
@@ -525,7 +533,9 @@ mod tests {
         );
         assert!(left_out.iter().all(|l| l.2 && l.3 == 0), "husks only");
         let (kept, dropped) = top.into_parts();
-        let mut kept: Vec<_> = kept.map(|e| (e.alert.uuid.clone(), e.alert.order)).collect();
+        let mut kept: Vec<_> = kept
+            .map(|e| (e.alert.uuid.clone(), e.alert.order))
+            .collect();
         kept.sort();
         assert_eq!(
             kept,

@@ -120,7 +120,10 @@ impl Collector {
         suppressions: &HashMap<usize, &Suppression>,
     ) -> Result<AlertStream, SpillError> {
         let dir = self.spill_dir.clone();
-        let failed = |e: io::Error| SpillError { dir: dir.clone(), source: e };
+        let failed = |e: io::Error| SpillError {
+            dir: dir.clone(),
+            io: e,
+        };
         if let Some(e) = self.error.take() {
             return Err(failed(e));
         }
@@ -175,11 +178,11 @@ impl Collector {
 
 /// Writing or reading a spill file failed: the run's alerts are incomplete.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot keep the run's alerts in a temporary file in {}: {source}", dir.as_ref().map_or_else(|| std::env::temp_dir().display().to_string(), |d| d.display().to_string()))]
+#[error("cannot keep the run's alerts in a temporary file in {}: {io}", dir.as_ref().map_or_else(|| std::env::temp_dir().display().to_string(), |d| d.display().to_string()))]
 pub struct SpillError {
     /// The folder given for spill files (`None`: the system's temporary folder).
     pub dir: Option<PathBuf>,
-    pub source: io::Error,
+    pub io: io::Error,
 }
 
 /// The run's alerts in output order, each once.
@@ -205,7 +208,7 @@ impl AlertStream {
                 Err(e) => {
                     return Err(SpillError {
                         dir: self.dir.clone(),
-                        source: e,
+                        io: e,
                     });
                 }
             };

@@ -4,8 +4,8 @@
 //! output is the same whatever the thread count.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::ops::ControlFlow;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
@@ -1043,4 +1043,3 @@ fn rebase_segments(
         }
     }
 }
-

@@ -185,7 +185,11 @@ impl<'s> Suppressor<'s> {
                 break;
             }
             let (_, key, generation) = self.expiry.pop_front().expect("front exists");
-            if self.open.get(&key).is_some_and(|o| o.generation == generation) {
+            if self
+                .open
+                .get(&key)
+                .is_some_and(|o| o.generation == generation)
+            {
                 let o = self.open.remove(&key).expect("checked");
                 out.push(close(spec, o));
             }
@@ -232,7 +236,11 @@ impl<'s> Suppressor<'s> {
         };
         // In opening order, so output does not depend on hashing.
         for (_, key, generation) in std::mem::take(&mut self.expiry) {
-            if self.open.get(&key).is_some_and(|o| o.generation == generation) {
+            if self
+                .open
+                .get(&key)
+                .is_some_and(|o| o.generation == generation)
+            {
                 let o = self.open.remove(&key).expect("checked");
                 out.push(close(spec, o));
             }

@@ -313,7 +313,11 @@ mod tests {
             let name = "n".repeat(1 + i % 7);
             p.row(
                 || Row::new(vec![Cell::from(name.clone()), Cell::from("x")]),
-                || Doc::Value(json!({"name": name, "i": i, "nested": {"a": [1, {"b": []}], "e": {}}})),
+                || {
+                    Doc::Value(
+                        json!({"name": name, "i": i, "nested": {"a": [1, {"b": []}], "e": {}}}),
+                    )
+                },
             )
             .unwrap();
         }
@@ -358,7 +362,10 @@ mod tests {
         assert_eq!(lines.len(), 2 + TABLE_WINDOW_ROWS + 10);
         assert_eq!(lines[0], "name");
         assert_eq!(lines[2], "n");
-        assert_eq!(lines[2 + TABLE_WINDOW_ROWS + 9], "nnnnnnn".get(..1 + (TABLE_WINDOW_ROWS + 9) % 7).unwrap());
+        assert_eq!(
+            lines[2 + TABLE_WINDOW_ROWS + 9],
+            "nnnnnnn".get(..1 + (TABLE_WINDOW_ROWS + 9) % 7).unwrap()
+        );
     }
 
     #[test]

@@ -6,7 +6,6 @@ use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use dragnet_engine::{Alert, Progress, RuleReport, RunStream};
 use dragnet_printer::{Cell, Column, Doc, Format, Printer, Row, Show, Style, TableOptions};
 use serde_json::{Map, Value};
@@ -184,9 +183,11 @@ pub fn write_alerts(
     let mut printer =
         Printer::new(&mut *out, format, alert_columns(), "alerts", table).stream_json();
     let mut hidden = 0usize;
-    while let Some(a) = run.next_alert().context(
-        "free space there, or give --spill-dir a folder with room (or raise --alert-memory)",
-    )? {
+    while let Some(a) = run.next_alert().map_err(|e| {
+        anyhow::anyhow!(
+            "{e}; free space there, or give --spill-dir a folder with room (or raise --alert-memory)"
+        )
+    })? {
         if format == Format::Table && a.building_block {
             hidden += 1;
             continue;
