@@ -48,8 +48,27 @@ pub(crate) struct Collector {
 
 impl Collector {
     pub fn new(engine: &Engine, options: CollectOptions) -> Collector {
-        let names: Arc<Vec<String>> =
-            Arc::new(engine.reports.iter().map(|r| r.name.clone()).collect());
+        let suppressed_rules: HashSet<usize> = engine
+            .rules
+            .iter()
+            .filter(|r| r.suppression.is_some())
+            .map(|r| r.report)
+            .collect();
+        Collector::with(
+            engine.reports.iter().map(|r| r.name.clone()).collect(),
+            suppressed_rules,
+            options,
+        )
+    }
+
+    /// `names`: each rule's name by report index; `suppressed_rules`: the report indexes of the
+    /// rules with suppression.
+    fn with(
+        names: Vec<String>,
+        suppressed_rules: HashSet<usize>,
+        options: CollectOptions,
+    ) -> Collector {
+        let names = Arc::new(names);
         let output_order: EntryOrder = Arc::new(move |a: &Entry, b: &Entry| {
             let (a, b) = (&a.alert, &b.alert);
             a.sort_time
@@ -61,12 +80,6 @@ impl Collector {
                 .then_with(|| a.order.cmp(&b.order))
         });
         let budget = options.alert_memory.unwrap_or(DEFAULT_ALERT_MEMORY);
-        let suppressed_rules: HashSet<usize> = engine
-            .rules
-            .iter()
-            .filter(|r| r.suppression.is_some())
-            .map(|r| r.report)
-            .collect();
         let suppressed = (!suppressed_rules.is_empty()).then(|| {
             let order: EntryOrder = Arc::new(|a: &Entry, b: &Entry| {
                 let (a, b) = (&a.alert, &b.alert);
@@ -80,7 +93,7 @@ impl Collector {
             suppressed_rules,
             top: options.max_signals.map(TopN::new),
             error: None,
-            spill_dir: options.spill_dir.clone(),
+            spill_dir: options.spill_dir,
         }
     }
 
@@ -242,5 +255,133 @@ impl AlertStream {
         let mut stats = self.earlier_spill;
         stats.add(&self.sorted.stats());
         stats
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A per-event alert of `rule` on event `event` at second `second`, delivered at `order`.
+    fn event_alert(rule: usize, event: &str, second: u32, order: (usize, u64, usize)) -> Alert {
+        let time = format!("2024-01-01T00:00:{second:02}Z");
+        let doc = json!({"kibana.alert.uuid": format!("{rule}-{event}"), "@timestamp": time});
+        Alert::new(rule, &doc, event, Some(time), order)
+    }
+
+    /// A sequence of rule 2: its shell at `second` and two building blocks.
+    fn sequence(id: &str, second: u32) -> Vec<Alert> {
+        let time = format!("2024-01-01T00:00:{second:02}Z");
+        let mut out = Vec::new();
+        for index in [None, Some(0), Some(1)] {
+            let mut doc = json!({
+                "kibana.alert.uuid": format!("{id}-{index:?}"),
+                "kibana.alert.group.id": id,
+            });
+            if let Some(i) = index {
+                doc["kibana.alert.group.index"] = json!(i);
+                doc["kibana.alert.building_block_type"] = json!("default");
+            }
+            out.push(Alert::new(
+                2,
+                &doc,
+                &format!("{id}-e"),
+                Some(time.clone()),
+                (usize::MAX, 0, 0),
+            ));
+        }
+        out
+    }
+
+    /// The run's alerts (uuids in output order), duplicates and `--max-signals` drops.
+    fn collect(budget: usize, max_signals: Option<usize>) -> (Vec<String>, u64, u64, SpillStats) {
+        let names = vec!["b rule".to_string(), "a rule".into(), "seq".into()];
+        let mut collector = Collector::with(
+            names,
+            HashSet::new(),
+            CollectOptions {
+                alert_memory: Some(budget),
+                spill_dir: None,
+                max_signals,
+            },
+        );
+        let mut entries = Vec::new();
+        // Events 0..20, each matched by rules 0 and 1; every third delivered again later
+        // (a second trail), and event 3 arriving from the second trail first.
+        for e in 0..20u32 {
+            let event = format!("ev{e:02}");
+            let second = 59 - e;
+            for delivery in [0usize, 1] {
+                if delivery == 1 && e % 3 != 0 {
+                    continue;
+                }
+                let source = if e == 3 { 1 - delivery } else { delivery };
+                let order = (source, u64::from(e), 0);
+                entries.push(Entry::new(event_alert(0, &event, second, order), true));
+                entries.push(Entry::new(event_alert(1, &event, second, order), false));
+            }
+        }
+        for (id, second) in [("s1", 30), ("s2", 10), ("s3", 50)] {
+            entries.extend(
+                sequence(id, second)
+                    .into_iter()
+                    .map(|a| Entry::new(a, false)),
+            );
+        }
+        for entry in entries {
+            collector.push(entry);
+        }
+        let mut stream = collector.finish(&HashMap::new()).unwrap();
+        let mut uuids = Vec::new();
+        while let Some(a) = stream.next().unwrap() {
+            uuids.push(format!("{} {:?}", a.uuid, a.order));
+        }
+        (
+            uuids,
+            stream.duplicates,
+            stream.over_max_signals,
+            stream.spill_stats(),
+        )
+    }
+
+    #[test]
+    fn spilled_or_not_the_stream_is_the_same_deduplicated_and_in_order() {
+        let (in_memory, duplicates, dropped, spill) = collect(usize::MAX, None);
+        assert_eq!(spill, SpillStats::default());
+        // 20 events x 2 rules, 3 sequences x 3 alerts; 7 events delivered twice.
+        assert_eq!(in_memory.len(), 49);
+        assert_eq!((duplicates, dropped), (7, 0));
+        // In time: sequence s2 (second 10: its shell, then its blocks), s1 (30), then the
+        // earliest event, ev19 (40); at one time, "a rule" before "b rule".
+        assert_eq!(in_memory[0], "s2-None (18446744073709551615, 0, 0)");
+        assert_eq!(in_memory[2], "s2-Some(1) (18446744073709551615, 0, 0)");
+        assert!(in_memory[6..].starts_with(&[
+            "1-ev19 (0, 19, 0)".to_string(),
+            "0-ev19 (0, 19, 0)".to_string(),
+        ]));
+        // The first delivery in input order wins, whatever the arrival order.
+        assert!(in_memory.contains(&"0-ev03 (0, 3, 0)".to_string()));
+        assert!(!in_memory.contains(&"0-ev03 (1, 3, 0)".to_string()));
+        let (spilled, spilled_duplicates, _, spill) = collect(1, None);
+        assert_eq!(spilled, in_memory);
+        assert_eq!(spilled_duplicates, 7);
+        assert!(spill.files > 50, "{spill:?}");
+    }
+
+    #[test]
+    fn max_signals_keeps_the_first_per_rule_and_sequences_count_once() {
+        for budget in [usize::MAX, 1] {
+            let (alerts, duplicates, dropped, _) = collect(budget, Some(2));
+            // Two per rule; the sequences' first shell (s2, second 10) keeps its two blocks.
+            assert_eq!(alerts.len(), 2 + 2 + 2 * 3, "{alerts:#?}");
+            assert!(alerts.iter().any(|a| a.starts_with("s2-Some(1)")));
+            assert!(alerts.iter().any(|a| a.starts_with("s1-None")));
+            assert!(!alerts.iter().any(|a| a.starts_with("s3-")));
+            // 18 + 18 per-event alerts and one sequence (3 alerts) left out; duplicates still
+            // counted exactly.
+            assert_eq!((duplicates, dropped), (7, 18 + 18 + 3));
+            assert!(alerts.contains(&"0-ev19 (0, 19, 0)".to_string()));
+        }
     }
 }
