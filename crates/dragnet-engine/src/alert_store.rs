@@ -12,7 +12,7 @@
 //! alerts it leaves out are kept as husks (`Alert::strip_document`) so the counts stay exact.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
@@ -27,8 +27,9 @@ use jiff::Timestamp;
 pub const DEFAULT_ALERT_MEMORY: usize = 64 << 20;
 
 /// Spill files merged at once; more are first merged into larger runs, so a run never holds
-/// more than this many files open.
-pub const MERGE_FAN_IN: usize = 64;
+/// more than this many files open (about 8 GiB of alerts at the default budget before a
+/// merge pass rewrites any).
+pub const MERGE_FAN_IN: usize = 128;
 
 /// Read and write buffer per spill file.
 const FILE_BUFFER: usize = 1 << 16;
@@ -235,44 +236,61 @@ impl Source {
     }
 }
 
-/// A k-way merge of sorted sources (few: a linear scan finds the least head).
+/// A k-way merge of sorted sources: a binary heap of their heads.
 struct Merge {
     sources: Vec<Source>,
-    heads: Vec<Option<Entry>>,
+    heads: BinaryHeap<Head>,
+}
+
+/// A source's next entry; the heap's top is the least (ties: the lower source).
+struct Head {
+    entry: Entry,
+    source: usize,
     order: EntryOrder,
+}
+
+impl PartialEq for Head {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Head {}
+impl PartialOrd for Head {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Head {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.order)(&other.entry, &self.entry).then(other.source.cmp(&self.source))
+    }
 }
 
 impl Merge {
     fn new(mut sources: Vec<Source>, order: EntryOrder) -> io::Result<Merge> {
-        let heads = sources
-            .iter_mut()
-            .map(Source::next)
-            .collect::<io::Result<Vec<_>>>()?;
-        Ok(Merge {
-            sources,
-            heads,
-            order,
-        })
+        let mut heads = BinaryHeap::with_capacity(sources.len());
+        for (source, s) in sources.iter_mut().enumerate() {
+            if let Some(entry) = s.next()? {
+                heads.push(Head {
+                    entry,
+                    source,
+                    order: order.clone(),
+                });
+            }
+        }
+        Ok(Merge { sources, heads })
     }
 
     fn next(&mut self) -> io::Result<Option<Entry>> {
-        let mut least: Option<usize> = None;
-        for (i, head) in self.heads.iter().enumerate() {
-            let Some(head) = head else { continue };
-            let better = match least {
-                None => true,
-                Some(l) => {
-                    let current = self.heads[l].as_ref().expect("the least head is present");
-                    (self.order)(head, current) == Ordering::Less
-                }
-            };
-            if better {
-                least = Some(i);
-            }
+        let Some(mut least) = self.heads.peek_mut() else {
+            return Ok(None);
+        };
+        match self.sources[least.source].next()? {
+            Some(next) => Ok(Some(std::mem::replace(&mut least.entry, next))),
+            None => Ok(Some(
+                std::collections::binary_heap::PeekMut::pop(least).entry,
+            )),
         }
-        let Some(i) = least else { return Ok(None) };
-        let next = self.sources[i].next()?;
-        Ok(std::mem::replace(&mut self.heads[i], next))
     }
 }
 

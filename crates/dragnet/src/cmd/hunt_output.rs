@@ -326,8 +326,9 @@ pub fn expected_bytes(sources: &[dragnet_input::Source]) -> Option<u64> {
 }
 
 /// The progress bar on stderr until `done`: % and time left when `total` bytes are known,
-/// else a spinner; the alerts so far (distinct per-event alerts while reading; the final count
-/// once the run ends, drawn once before the bar clears), records read and rate.
+/// else a spinner; the alerts found so far (per-event alerts, each delivery counted: duplicates
+/// are told apart when the alerts are merged, after reading; the summary line has the final
+/// count), records read and rate.
 pub fn progress_bar(progress: &Progress, done: &AtomicBool, total: Option<u64>) {
     let bar = match total {
         Some(total) if total > 0 => {
@@ -371,7 +372,7 @@ pub fn progress_bar(progress: &Progress, done: &AtomicBool, total: Option<u64>) 
         draw();
         std::thread::sleep(Duration::from_millis(100));
     }
-    // The run's final count, as the summary line will say.
+    // The last count of the reading phase.
     draw();
     bar.finish_and_clear();
 }
