@@ -13,6 +13,7 @@
 mod alert_store;
 mod applicability;
 mod collect;
+mod cost;
 mod engine;
 mod problem_keeper;
 mod run;
@@ -20,11 +21,13 @@ mod suppression;
 
 pub use alert_store::{DEFAULT_ALERT_MEMORY, MERGE_FAN_IN, SpillStats};
 pub use collect::SpillError;
+pub use cost::RuleCost;
 pub use problem_keeper::{DEFAULT_MAX_PROBLEMS, is_skipped_input};
 
 pub use dragnet_alert::{Alert, AlertGroup, AlertSummary};
 pub use dragnet_detect::{
-    ExceptionSet, Extras, Indicators, RuleCounts, RuleReport, RuleStatus, exceptions, threat_match,
+    DEFAULT_MAX_AGGREGATION_ENTRIES, ExceptionSet, Extras, Indicators, RuleCounts, RuleReport,
+    RuleStatus, exceptions, threat_match,
 };
 pub use engine::{Engine, EngineError, Selection};
 pub use run::{

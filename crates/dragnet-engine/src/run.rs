@@ -27,6 +27,7 @@ use dragnet_detect::{Detection, DetectorOptions, RuleReport, RuleStatus};
 
 use crate::alert_store::{Entry, SpillStats};
 use crate::collect::{AlertStream, CollectOptions, Collector, SpillError};
+use crate::cost::{CostCounters, RuleCost};
 use crate::engine::Engine;
 use crate::problem_keeper::{DEFAULT_MAX_PROBLEMS, OrderedProblem, ProblemKeeper, problem_key};
 use crate::suppression::Suppression;
@@ -52,6 +53,12 @@ pub struct RunOptions {
     /// sorting once they arrived out of time order (`--max-sequence-candidates`; ordered input
     /// streams and is not capped); `None`: the default, 1,000,000.
     pub max_sequence_candidates: Option<usize>,
+    /// Per new_terms or threshold rule, at most this many state entries
+    /// (`--max-aggregation-entries`); `None`: the default.
+    pub max_aggregation_entries: Option<usize>,
+    /// Count each rule's evaluation time, candidates and matches into
+    /// [`RunOutput::rule_costs`] (`hunt -vv`).
+    pub rule_costs: bool,
     /// Large memory-mapped JSON-lines files are cut into segments of about this many bytes,
     /// which the workers frame in parallel ([`dragnet_input::read_work`]); `None`: the default,
     /// [`SEGMENT_BYTES`]; `Some(usize::MAX)` frames every file on one reader thread.
@@ -106,6 +113,7 @@ impl RunOptions {
             to: self.to,
             max_signals: self.max_signals,
             max_sequence_candidates: self.max_sequence_candidates,
+            max_aggregation_entries: self.max_aggregation_entries,
         }
     }
 }
@@ -202,6 +210,8 @@ pub struct RunOutput {
     pub warnings: Vec<String>,
     /// The events [`RunOptions::capture`] asked for, in input order.
     pub events: Vec<CapturedEvent>,
+    /// With [`RunOptions::rule_costs`]: per rule run, what it cost, in engine rule order.
+    pub rule_costs: Vec<RuleCost>,
 }
 
 struct BatchResult {
@@ -209,6 +219,7 @@ struct BatchResult {
     problems: Vec<OrderedProblem>,
     events: Vec<CapturedEvent>,
     stats: RunStats,
+    costs: CostCounters,
 }
 
 /// Whether the raw-bytes prefilter may skip records: not with `--no-prefilter`, nor when every
@@ -227,6 +238,8 @@ struct Worker {
     spare_spans: Vec<RecordSpan>,
     candidates: Vec<usize>,
     detections: Vec<Detection>,
+    /// This batch's per-rule costs ([`RunOptions::rule_costs`]), handed over in its result.
+    costs: CostCounters,
 }
 
 /// The most worker threads a run starts: four per core, at most [`MAX_THREADS`]. A larger
@@ -265,6 +278,17 @@ pub struct RunStream {
     given: u64,
     /// Problems not kept (past `--max-problems`) that skipped input.
     skipped_not_kept: u64,
+    costs: CostState,
+}
+
+/// What [`RunStream::rule_costs`] reports from: the workers' counters and each rule's state,
+/// per engine rule.
+struct CostState {
+    counters: CostCounters,
+    /// Empty unless [`RunOptions::rule_costs`].
+    states: Vec<Option<dragnet_detect::DetectorStats>>,
+    /// Each engine rule's report index.
+    rule_reports: Vec<usize>,
 }
 
 impl RunStream {
@@ -322,6 +346,29 @@ impl RunStream {
         self.skipped_not_kept
     }
 
+    /// With [`RunOptions::rule_costs`]: per rule run, what it cost, in engine rule order (its
+    /// alert count is complete once the last alert is out).
+    pub fn rule_costs(&self) -> Vec<RuleCost> {
+        let c = &self.costs;
+        c.states
+            .iter()
+            .zip(&c.rule_reports)
+            .enumerate()
+            .map(|(i, (state, &report))| {
+                let (nanos, candidates, per_event) =
+                    c.counters.per_rule.get(i).copied().unwrap_or_default();
+                RuleCost {
+                    report,
+                    nanos,
+                    candidates,
+                    matches: state.map_or(per_event, |s| s.matched),
+                    alerts: self.reports[report].alerts,
+                    state: *state,
+                }
+            })
+            .collect()
+    }
+
     /// Alerts given so far.
     pub fn alerts_given(&self) -> u64 {
         self.given
@@ -363,8 +410,10 @@ impl Engine {
             .alerts
             .store(alerts.len() as u64, Ordering::Relaxed);
         let stats = stream.stats();
+        let rule_costs = stream.rule_costs();
         RunOutput {
             alerts,
+            rule_costs,
             problems: stream.problems,
             stats,
             reports: stream.reports,
@@ -451,6 +500,7 @@ impl Engine {
             },
         ));
         let totals: Mutex<(RunStats, Vec<CapturedEvent>)> = Mutex::default();
+        let costs: Mutex<CostCounters> = Mutex::new(CostCounters::default());
         let keep = |result: BatchResult| {
             progress
                 .bytes
@@ -466,6 +516,9 @@ impl Engine {
                 for entry in result.alerts {
                     collector.push(entry);
                 }
+            }
+            if !result.costs.per_rule.is_empty() {
+                costs.lock().unwrap().merge(&result.costs);
             }
             if !result.problems.is_empty() {
                 let mut problems = problems.lock().unwrap();
@@ -619,6 +672,12 @@ impl Engine {
             ))
         });
 
+        // Aggregating rules' state, read before finishing consumes it.
+        let states: Vec<_> = if options.rule_costs {
+            self.rules.iter().map(|r| r.detector.stats()).collect()
+        } else {
+            Vec::new()
+        };
         let mut collector = collector.into_inner().unwrap();
         self.finish_alerts(&mut collector, options);
         let mut reports = self.reports.clone();
@@ -646,6 +705,11 @@ impl Engine {
             alerts,
             given: 0,
             skipped_not_kept,
+            costs: CostState {
+                counters: costs.into_inner().unwrap(),
+                states,
+                rule_reports: self.rules.iter().map(|r| r.report).collect(),
+            },
         }
     }
 
@@ -653,9 +717,8 @@ impl Engine {
     /// `--max-signals` follow in [`Collector::finish`]).
     fn finish_alerts(&self, collector: &mut Collector, options: &RunOptions) {
         for (i, rule) in self.rules.iter().enumerate() {
-            let mut detections = Vec::new();
-            rule.detector.finish(&mut detections);
-            for d in detections {
+            // One detection at a time: a rule with many alerts never holds all their documents.
+            rule.detector.finish_into(&mut |d| {
                 let (ecs, id, index, timestamp, explanation, fields) = match d {
                     Detection::Document {
                         ecs,
@@ -672,7 +735,7 @@ impl Engine {
                         explanation,
                         fields,
                     } => (ecs, id, index, timestamp, explanation, Some(fields)),
-                    Detection::ThisEvent { .. } => continue,
+                    Detection::ThisEvent { .. } => return,
                 };
                 let source = SourceDoc {
                     ecs: &ecs,
@@ -690,7 +753,7 @@ impl Engine {
                 }
                 // Not a record's alert: never counted as a duplicate record.
                 collector.push(Entry::new(alert, false));
-            }
+            });
         }
     }
 
@@ -707,6 +770,7 @@ impl Engine {
             problems: Vec::new(),
             events: Vec::new(),
             stats: RunStats::default(),
+            costs: CostCounters::default(),
         };
         let prefilter = prefilter_enabled(options);
         let batch_filtered = prefilter
@@ -856,6 +920,7 @@ impl Engine {
                 }
             }
         }
+        out.costs = std::mem::take(&mut worker.costs);
         out
     }
 
@@ -903,9 +968,16 @@ impl Engine {
         for &rule in &worker.candidates {
             stats.rule_evaluations += 1;
             worker.detections.clear();
-            self.rules[rule]
-                .detector
-                .on_event(event, options.explain, &mut worker.detections);
+            let detector = &self.rules[rule].detector;
+            if options.rule_costs {
+                let detections = &mut worker.detections;
+                worker.costs.time(self.rules.len(), rule, || {
+                    detector.on_event(event, options.explain, detections);
+                    detections.len()
+                });
+            } else {
+                detector.on_event(event, options.explain, &mut worker.detections);
+            }
             for d in worker.detections.drain(..) {
                 if let Detection::ThisEvent { explanation } = d {
                     matched.push((rule, explanation));

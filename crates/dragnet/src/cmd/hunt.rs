@@ -93,6 +93,11 @@ pub struct Args {
     /// with a warning and sequences or samples may be missed
     #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     pub max_sequence_candidates: usize,
+    /// Per new_terms rule, at most N (term, execution interval) entries of history; per
+    /// threshold rule, at most N (event, group) entries. Past it, events are left out of the
+    /// rule's state with a warning and its alerts may be missing or wrong
+    #[arg(long, value_name = "N", default_value_t = dragnet_engine::DEFAULT_MAX_AGGREGATION_ENTRIES)]
+    pub max_aggregation_entries: usize,
     /// Bytes of alerts kept in memory; past it, sorted runs of alerts are spilled to temporary
     /// files (in --spill-dir) and merged when they are written, so memory stays bounded
     /// whatever the alert count
@@ -223,6 +228,8 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
             } else {
                 args.max_problems
             }),
+            max_aggregation_entries: Some(args.max_aggregation_entries),
+            rule_costs: global.verbose > 1,
             ..RunOptions::default()
         };
         let output = engine.run_stream(sources, &input_options, &options, &progress);
@@ -347,6 +354,16 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
                 stats.alert_spill_files,
                 stats.alert_merge_ms as f64 / 1e3
             );
+        }
+        if global.verbose > 1 {
+            let costs = crate::cmd::hunt_costs::lines(
+                &output.rule_costs(),
+                &reports,
+                crate::cmd::hunt_costs::TOP_RULES,
+            );
+            for line in costs {
+                diag!("{line}");
+            }
         }
     }
 
