@@ -1,9 +1,11 @@
 //! The parallel run: reader threads frame records into batches, a bounded channel hands them to
-//! rayon workers, each record goes prefilter -> map -> detectors -> alert. Alerts are buffered
-//! (they are few), deduplicated and sorted, so output is the same whatever the thread count.
+//! rayon workers, each record goes prefilter -> map -> detectors -> alert. Alerts go to a store
+//! bounded in memory ([`crate::collect`]) that gives them back deduplicated and sorted, so
+//! output is the same whatever the thread count.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::ops::ControlFlow;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
@@ -23,8 +25,11 @@ use dragnet_alert::{
 };
 use dragnet_detect::{Detection, DetectorOptions, RuleReport, RuleStatus};
 
+use crate::alert_store::{Entry, SpillStats};
+use crate::collect::{AlertStream, CollectOptions, Collector, SpillError};
 use crate::cost::{CostCounters, RuleCost};
 use crate::engine::Engine;
+use crate::problem_keeper::{DEFAULT_MAX_PROBLEMS, OrderedProblem, ProblemKeeper, problem_key};
 use crate::suppression::Suppression;
 use dragnet_prefilter::Scratch;
 
@@ -62,6 +67,14 @@ pub struct RunOptions {
     /// and location (searches: `dragnet kql`/`eql` print the events, not alerts). With
     /// [`Capture::All`] the prefilter is off, so every record is evaluated and listed.
     pub capture: Capture,
+    /// Bytes of alerts kept in memory before a sorted run of them is spilled to a temporary
+    /// file (`--alert-memory`); `None`: [`crate::DEFAULT_ALERT_MEMORY`].
+    pub alert_memory: Option<usize>,
+    /// Where spill files go (`--spill-dir`); `None`: the system's temporary folder.
+    pub spill_dir: Option<PathBuf>,
+    /// Problems about records kept for the report, the first in input order
+    /// (`--max-problems`); the others are counted. `None`: [`crate::DEFAULT_MAX_PROBLEMS`].
+    pub max_problems: Option<usize>,
 }
 
 /// Which events a run hands back ([`RunOptions::capture`]).
@@ -114,9 +127,11 @@ pub const SEGMENT_BYTES: usize = 1 << 20;
 pub struct Progress {
     pub bytes: AtomicU64,
     pub records: AtomicU64,
-    /// Alerts so far: while records are read, the distinct per-event alerts found (an event
-    /// delivered twice counts once); once the run ends, exactly the alerts of
-    /// [`RunOutput::alerts`] (aggregations and sequences added, limits applied).
+    /// Alerts so far: while records are read, the per-event alerts found (each delivery of an
+    /// event counts: telling duplicates apart takes the end-of-run merge); [`Engine::run`]
+    /// leaves exactly the alerts of [`RunOutput::alerts`] in it (aggregations and sequences
+    /// added, duplicates and limits applied), as does [`RunStream::next_alert`] once it has
+    /// given the last alert.
     pub alerts: AtomicU64,
 }
 
@@ -159,6 +174,14 @@ pub struct RunStats {
     /// Raw CloudTrail records matched by a rule with `timestamp_override` (which cannot be
     /// honoured without `event.ingested`: `@timestamp` is used).
     pub timestamp_override_fallbacks: u64,
+    /// Problems about records counted but not kept for the report (past `--max-problems`).
+    pub problems_not_kept: u64,
+    /// Bytes of alerts written to spill files (0: every alert fitted `--alert-memory`).
+    pub alert_spill_bytes: u64,
+    /// Spill files written.
+    pub alert_spill_files: u64,
+    /// Milliseconds spent merging spill files.
+    pub alert_merge_ms: u64,
 }
 
 impl RunStats {
@@ -176,16 +199,6 @@ impl RunStats {
         self.records_without_time += o.records_without_time;
         self.timestamp_override_fallbacks += o.timestamp_override_fallbacks;
     }
-}
-
-/// A problem tagged with the source's position, so problems print in input order.
-struct OrderedProblem {
-    source: usize,
-    seq: u64,
-    problem: Problem,
-    /// The segment of the source it was found in (its location is local to it until the run
-    /// rebases it).
-    segment: Option<u64>,
 }
 
 /// What a run produced.
@@ -206,7 +219,7 @@ pub struct RunOutput {
 }
 
 struct BatchResult {
-    alerts: Vec<Alert>,
+    alerts: Vec<Entry>,
     problems: Vec<OrderedProblem>,
     events: Vec<CapturedEvent>,
     stats: RunStats,
@@ -251,8 +264,133 @@ const DEFAULT_STACK_DEPTH: usize = 1024;
 /// Stack given to each worker per level of `--max-json-depth` past [`DEFAULT_STACK_DEPTH`].
 const STACK_PER_LEVEL: usize = 2048;
 
+/// A run whose records are all read: its alerts come one at a time, in output order, from
+/// [`RunStream::next_alert`] (memory bounded by `--alert-memory`, see [`crate::collect`]).
+/// [`RunStream::stats`] and [`RunStream::reports`] are complete once the last alert is out.
+pub struct RunStream {
+    /// In input order (the first `--max-problems` about records, and every one about a whole
+    /// source).
+    pub problems: Vec<Problem>,
+    /// Limits stateful rules hit (results may be missing), one line each, for stderr.
+    pub warnings: Vec<String>,
+    /// The events [`RunOptions::capture`] asked for, in input order.
+    pub events: Vec<CapturedEvent>,
+    stats: RunStats,
+    reports: Vec<RuleReport>,
+    alerts: Result<AlertStream, Option<SpillError>>,
+    /// Alerts given so far.
+    given: u64,
+    /// Problems not kept (past `--max-problems`) that skipped input.
+    skipped_not_kept: u64,
+    costs: CostState,
+}
+
+/// What [`RunStream::rule_costs`] reports from: the workers' counters and each rule's state,
+/// per engine rule.
+struct CostState {
+    counters: CostCounters,
+    /// Empty unless [`RunOptions::rule_costs`].
+    states: Vec<Option<dragnet_detect::DetectorStats>>,
+    /// Each engine rule's report index.
+    rule_reports: Vec<usize>,
+}
+
+impl RunStream {
+    /// The next alert in output order; `None` once all were given. An error means a spill file
+    /// could not be written or read back: the alerts are incomplete.
+    pub fn next_alert(&mut self) -> Result<Option<Alert>, SpillError> {
+        let stream = match &mut self.alerts {
+            Ok(stream) => stream,
+            Err(e) => return e.take().map_or(Ok(None), Err),
+        };
+        let next = stream.next();
+        if let Ok(Some(a)) = &next {
+            self.given += 1;
+            let r = &mut self.reports[a.rule];
+            r.alerts += 1;
+            if r.first_seen
+                .as_deref()
+                .is_none_or(|f| a.timestamp.as_str() < f)
+            {
+                r.first_seen = Some(a.timestamp.clone());
+            }
+            if r.last_seen
+                .as_deref()
+                .is_none_or(|l| a.timestamp.as_str() > l)
+            {
+                r.last_seen = Some(a.timestamp.clone());
+            }
+        }
+        let spill = stream.spill_stats();
+        let stats = &mut self.stats;
+        stats.duplicates = stream.duplicates;
+        stats.alerts_over_max_signals = stream.over_max_signals;
+        stats.alert_spill_bytes = spill.bytes;
+        stats.alert_spill_files = spill.files;
+        stats.alert_merge_ms = spill.merge.as_millis() as u64;
+        next
+    }
+
+    /// Counts for the run summary: exact once [`RunStream::next_alert`] gave its last alert.
+    pub fn stats(&self) -> RunStats {
+        let mut stats = self.stats.clone();
+        stats.records_matched = stats.records_matched.saturating_sub(stats.duplicates);
+        stats
+    }
+
+    /// Per rule (same order as [`Engine::reports`]): alerts, first and last seen, complete once
+    /// the last alert is out.
+    pub fn reports(&self) -> &[RuleReport] {
+        &self.reports
+    }
+
+    /// Problems past `--max-problems` (counted, not kept) that skipped input
+    /// ([`crate::is_skipped_input`]), for `--strict`.
+    pub fn skipped_not_kept(&self) -> u64 {
+        self.skipped_not_kept
+    }
+
+    /// With [`RunOptions::rule_costs`]: per rule run, what it cost, in engine rule order (its
+    /// alert count is complete once the last alert is out).
+    pub fn rule_costs(&self) -> Vec<RuleCost> {
+        let c = &self.costs;
+        c.states
+            .iter()
+            .zip(&c.rule_reports)
+            .enumerate()
+            .map(|(i, (state, &report))| {
+                let (nanos, candidates, per_event) =
+                    c.counters.per_rule.get(i).copied().unwrap_or_default();
+                RuleCost {
+                    report,
+                    nanos,
+                    candidates,
+                    matches: state.map_or(per_event, |s| s.matched),
+                    alerts: self.reports[report].alerts,
+                    state: *state,
+                }
+            })
+            .collect()
+    }
+
+    /// Alerts given so far.
+    pub fn alerts_given(&self) -> u64 {
+        self.given
+    }
+
+    /// What spilling alerts cost so far.
+    pub fn spill_stats(&self) -> SpillStats {
+        self.alerts
+            .as_ref()
+            .map(AlertStream::spill_stats)
+            .unwrap_or_default()
+    }
+}
+
 impl Engine {
-    /// Evaluates every record of `sources`. Problems never stop the run.
+    /// Evaluates every record of `sources` and collects every alert. Problems never stop the
+    /// run; a spill file that cannot be written or read back is reported in
+    /// [`RunOutput::warnings`] (the alerts are then incomplete).
     pub fn run(
         &self,
         sources: Vec<Source>,
@@ -260,6 +398,43 @@ impl Engine {
         options: &RunOptions,
         progress: &Progress,
     ) -> RunOutput {
+        let mut stream = self.run_stream(sources, input, options, progress);
+        let mut alerts = Vec::new();
+        loop {
+            match stream.next_alert() {
+                Ok(Some(a)) => alerts.push(a),
+                Ok(None) => break,
+                Err(e) => {
+                    stream.warnings.push(format!("alerts are missing: {e}"));
+                    break;
+                }
+            }
+        }
+        progress
+            .alerts
+            .store(alerts.len() as u64, Ordering::Relaxed);
+        let stats = stream.stats();
+        let rule_costs = stream.rule_costs();
+        RunOutput {
+            alerts,
+            rule_costs,
+            problems: stream.problems,
+            stats,
+            reports: stream.reports,
+            warnings: stream.warnings,
+            events: stream.events,
+        }
+    }
+
+    /// Evaluates every record of `sources`; the alerts are then given one at a time
+    /// ([`RunStream::next_alert`]), so memory does not grow with their number.
+    pub fn run_stream(
+        &self,
+        sources: Vec<Source>,
+        input: &InputOptions,
+        options: &RunOptions,
+        progress: &Progress,
+    ) -> RunStream {
         // More workers than `max_threads` only cost thread start-up and contention (issue 16:
         // `-j 100000` ran for minutes over two records); the CLI warns when it clamps.
         let requested = options
@@ -304,7 +479,7 @@ impl Engine {
         input: &InputOptions,
         options: &RunOptions,
         progress: &Progress,
-    ) -> RunOutput {
+    ) -> RunStream {
         let threads = rayon::current_num_threads().max(1);
         let detector_options = options.detector_options();
         for rule in &self.rules {
@@ -313,7 +488,9 @@ impl Engine {
         let readers = sources.len().clamp(1, threads.max(2));
         let (tx, rx) = mpsc::sync_channel::<(usize, u64, Work)>(threads * 2);
         let next_source = AtomicUsize::new(0);
-        let problems: Mutex<Vec<OrderedProblem>> = Mutex::new(Vec::new());
+        let problems = Mutex::new(ProblemKeeper::new(
+            options.max_problems.unwrap_or(DEFAULT_MAX_PROBLEMS),
+        ));
         let skipped_files = AtomicU64::new(0);
         let sources = &sources;
         let segment_bytes = options.segment_bytes.unwrap_or(SEGMENT_BYTES);
@@ -321,10 +498,16 @@ impl Engine {
         let segments_framed: Mutex<HashMap<usize, Vec<(u64, SegmentStats)>>> =
             Mutex::new(HashMap::new());
 
-        let results: Mutex<Vec<BatchResult>> = Mutex::new(Vec::new());
+        let collector = Mutex::new(Collector::new(
+            self,
+            CollectOptions {
+                alert_memory: options.alert_memory,
+                spill_dir: options.spill_dir.clone(),
+                max_signals: options.max_signals,
+            },
+        ));
+        let totals: Mutex<(RunStats, Vec<CapturedEvent>)> = Mutex::default();
         let costs: Mutex<CostCounters> = Mutex::new(CostCounters::default());
-        // The uuids of the alerts counted so far, so a duplicate delivery is not counted again.
-        let counted: Mutex<HashSet<String>> = Mutex::new(HashSet::new());
         let keep = |result: BatchResult| {
             progress
                 .bytes
@@ -333,21 +516,27 @@ impl Engine {
                 .records
                 .fetch_add(result.stats.records_read, Ordering::Relaxed);
             if !result.alerts.is_empty() {
-                let mut counted = counted.lock().unwrap();
-                let new = result
+                progress
                     .alerts
-                    .iter()
-                    .filter(|a| counted.insert(a.uuid.clone()))
-                    .count();
-                progress.alerts.fetch_add(new as u64, Ordering::Relaxed);
+                    .fetch_add(result.alerts.len() as u64, Ordering::Relaxed);
+                let mut collector = collector.lock().unwrap();
+                for entry in result.alerts {
+                    collector.push(entry);
+                }
             }
             if !result.costs.per_rule.is_empty() {
                 costs.lock().unwrap().merge(&result.costs);
             }
-            if !(result.alerts.is_empty() && result.problems.is_empty() && result.events.is_empty())
-                || result.stats != RunStats::default()
-            {
-                results.lock().unwrap().push(result);
+            if !result.problems.is_empty() {
+                let mut problems = problems.lock().unwrap();
+                for p in result.problems {
+                    problems.push(p);
+                }
+            }
+            if !result.events.is_empty() || result.stats != RunStats::default() {
+                let mut totals = totals.lock().unwrap();
+                totals.0.add(&result.stats);
+                totals.1.extend(result.events);
             }
         };
         std::thread::scope(|scope| {
@@ -464,30 +653,23 @@ impl Engine {
             );
         });
 
+        let (batch_stats, mut events) = totals.into_inner().unwrap();
         let mut stats = RunStats {
             files: sources.len() as u64,
             ..Default::default()
         };
-        let mut alerts = Vec::new();
-        let mut all_problems = problems.into_inner().unwrap();
-        let mut events = Vec::new();
-        for r in results.into_inner().unwrap() {
-            stats.add(&r.stats);
-            alerts.extend(r.alerts);
-            all_problems.extend(r.problems);
-            events.extend(r.events);
-        }
+        stats.add(&batch_stats);
+        let keeper = problems.into_inner().unwrap();
+        stats.records_skipped = keeper.records_skipped;
+        stats.problems_not_kept = keeper.not_kept;
+        let skipped_not_kept = keeper.not_kept_skipped_input;
+        let mut all_problems = keeper.into_kept();
         rebase_segments(
             segments_framed.into_inner().unwrap(),
             &mut all_problems,
             &mut events,
         );
         events.sort_by_key(|e| e.order);
-        for p in &all_problems {
-            if p.problem.at.is_some() && !p.problem.kind.keeps_record() {
-                stats.records_skipped += 1;
-            }
-        }
         stats.files_skipped = skipped_files.into_inner();
         all_problems.sort_by(|a, b| {
             (a.source, problem_key(&a.problem), a.seq).cmp(&(
@@ -503,10 +685,8 @@ impl Engine {
         } else {
             Vec::new()
         };
-        let alerts = self.finish_alerts(alerts, options, &mut stats);
-        progress
-            .alerts
-            .store(alerts.len() as u64, Ordering::Relaxed);
+        let mut collector = collector.into_inner().unwrap();
+        self.finish_alerts(&mut collector, options);
         let mut reports = self.reports.clone();
         let mut warnings = Vec::new();
         for rule in &self.rules {
@@ -517,71 +697,32 @@ impl Engine {
                 }
             }
         }
-        for a in &alerts {
-            let r = &mut reports[a.rule];
-            r.alerts += 1;
-            if r.first_seen
-                .as_deref()
-                .is_none_or(|f| a.timestamp.as_str() < f)
-            {
-                r.first_seen = Some(a.timestamp.clone());
-            }
-            if r.last_seen
-                .as_deref()
-                .is_none_or(|l| a.timestamp.as_str() > l)
-            {
-                r.last_seen = Some(a.timestamp.clone());
-            }
-        }
-        let rule_costs = self.rule_costs(costs.into_inner().unwrap(), states, &reports);
-        RunOutput {
-            alerts,
+        let suppressions: HashMap<usize, &Suppression> = self
+            .rules
+            .iter()
+            .filter_map(|r| r.suppression.as_ref().map(|s| (r.report, s)))
+            .collect();
+        let alerts = collector.finish(&suppressions).map_err(Some);
+        RunStream {
             problems: all_problems.into_iter().map(|p| p.problem).collect(),
-            stats,
-            reports,
             warnings,
             events,
-            rule_costs,
+            stats,
+            reports,
+            alerts,
+            given: 0,
+            skipped_not_kept,
+            costs: CostState {
+                counters: costs.into_inner().unwrap(),
+                states,
+                rule_reports: self.rules.iter().map(|r| r.report).collect(),
+            },
         }
     }
 
-    /// Per rule run: the counters merged from the workers, its state and its alerts.
-    fn rule_costs(
-        &self,
-        counters: CostCounters,
-        states: Vec<Option<dragnet_detect::DetectorStats>>,
-        reports: &[RuleReport],
-    ) -> Vec<RuleCost> {
-        if states.is_empty() {
-            return Vec::new();
-        }
-        self.rules
-            .iter()
-            .zip(states)
-            .enumerate()
-            .map(|(i, (rule, state))| {
-                let (nanos, candidates, per_event) =
-                    counters.per_rule.get(i).copied().unwrap_or_default();
-                RuleCost {
-                    report: rule.report,
-                    nanos,
-                    candidates,
-                    matches: state.map_or(per_event, |s| s.matched),
-                    alerts: reports[rule.report].alerts,
-                    state,
-                }
-            })
-            .collect()
-    }
-
-    /// Stateful detectors' results, dedup by alert uuid (same event delivered twice), sort,
-    /// `--max-signals`.
-    fn finish_alerts(
-        &self,
-        mut alerts: Vec<Alert>,
-        options: &RunOptions,
-        stats: &mut RunStats,
-    ) -> Vec<Alert> {
+    /// Hands the stateful detectors' results to the collector (dedup, suppression, sorting and
+    /// `--max-signals` follow in [`Collector::finish`]).
+    fn finish_alerts(&self, collector: &mut Collector, options: &RunOptions) {
         for (i, rule) in self.rules.iter().enumerate() {
             // One detection at a time: a rule with many alerts never holds all their documents.
             rule.detector.finish_into(&mut |d| {
@@ -603,94 +744,24 @@ impl Engine {
                     } => (ecs, id, index, timestamp, explanation, Some(fields)),
                     Detection::ThisEvent { .. } => return,
                 };
-                {
-                    let source = SourceDoc {
-                        ecs: &ecs,
-                        id: &id,
-                        index: &index,
-                        timestamp: timestamp.as_deref(),
-                    };
-                    let mut doc = build_alert(&rule.meta, &source, explanation);
-                    if let (Some(fields), Value::Object(map)) = (fields, &mut doc) {
-                        map.extend(fields);
-                    }
-                    let mut alert = make_alert(self, i, doc, &id, timestamp, (usize::MAX, 0, 0));
-                    if options.capture != Capture::None {
-                        alert.set_event(&ecs);
-                    }
-                    alerts.push(alert);
+                let source = SourceDoc {
+                    ecs: &ecs,
+                    id: &id,
+                    index: &index,
+                    timestamp: timestamp.as_deref(),
+                };
+                let mut doc = build_alert(&rule.meta, &source, explanation);
+                if let (Some(fields), Value::Object(map)) = (fields, &mut doc) {
+                    map.extend(fields);
                 }
+                let mut alert = make_alert(self, i, doc, &id, timestamp, (usize::MAX, 0, 0));
+                if options.capture != Capture::None {
+                    alert.set_event(&ecs);
+                }
+                // Not a record's alert: never counted as a duplicate record.
+                collector.push(Entry::new(alert, false));
             });
         }
-        // The first delivery (in input order) of each event wins.
-        alerts.sort_by(|a, b| a.uuid.cmp(&b.uuid).then(a.order.cmp(&b.order)));
-        let mut unique: Vec<Alert> = Vec::with_capacity(alerts.len());
-        let mut duplicate_records: HashSet<(usize, u64, usize)> = HashSet::new();
-        let mut kept_records: HashSet<(usize, u64, usize)> = HashSet::new();
-        for a in alerts {
-            if unique.last().is_some_and(|u| u.uuid == a.uuid) {
-                duplicate_records.insert(a.order);
-            } else {
-                kept_records.insert(a.order);
-                unique.push(a);
-            }
-        }
-        stats.duplicates = duplicate_records.difference(&kept_records).count() as u64;
-        stats.records_matched = stats.records_matched.saturating_sub(stats.duplicates);
-        let suppressions: HashMap<usize, &Suppression> = self
-            .rules
-            .iter()
-            .filter_map(|r| r.suppression.as_ref().map(|s| (r.report, s)))
-            .collect();
-        crate::suppression::apply(&suppressions, &mut unique);
-
-        unique.sort_by(|a, b| {
-            let name_a = &self.reports[a.rule].name;
-            let name_b = &self.reports[b.rule].name;
-            a.sort_time
-                .cmp(&b.sort_time)
-                .then_with(|| a.timestamp.cmp(&b.timestamp))
-                .then_with(|| name_a.cmp(name_b))
-                .then_with(|| a.event_id.cmp(&b.event_id))
-                .then_with(|| a.uuid.cmp(&b.uuid))
-        });
-        if let Some(max) = options.max_signals {
-            // An EQL sequence counts once (its shell, as Kibana's search returns max_signals
-            // sequences); its building blocks follow their shell.
-            fn group(a: &Alert) -> Option<&str> {
-                a.group_id()
-            }
-            let building_block = |a: &Alert| a.is_group_member();
-            let mut per_rule: HashMap<usize, usize> = HashMap::new();
-            let mut dropped_groups: HashSet<String> = HashSet::new();
-            unique.retain(|a| {
-                if building_block(a) {
-                    return true;
-                }
-                let n = per_rule.entry(a.rule).or_default();
-                *n += 1;
-                if *n > max {
-                    stats.alerts_over_max_signals += 1;
-                    if let Some(g) = group(a) {
-                        dropped_groups.insert(g.to_string());
-                    }
-                    false
-                } else {
-                    true
-                }
-            });
-            if !dropped_groups.is_empty() {
-                unique.retain(|a| {
-                    let drop =
-                        building_block(a) && group(a).is_some_and(|g| dropped_groups.contains(g));
-                    if drop {
-                        stats.alerts_over_max_signals += 1;
-                    }
-                    !drop
-                });
-            }
-        }
-        unique
     }
 
     fn process_batch(
@@ -979,7 +1050,8 @@ impl Engine {
             if options.capture != Capture::None {
                 alert.set_event(ecs);
             }
-            out.alerts.push(alert);
+            // The record's first alert stands for it in duplicate counting.
+            out.alerts.push(Entry::new(alert, !any));
             any = true;
         }
         if any {
@@ -1044,8 +1116,4 @@ fn rebase_segments(
             base.rebase(&mut e.location);
         }
     }
-}
-
-fn problem_key(p: &Problem) -> (u64, u64) {
-    p.at.map_or((0, 0), |at| (at.index, at.line))
 }
