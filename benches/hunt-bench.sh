@@ -2,12 +2,16 @@
 # dragnet hunt benchmark: times dragnet against baselines measured IN THE SAME RUN and prints
 # ratios (see BENCHMARKS.md for method and targets).
 #
-#   benches/hunt-bench.sh [--smoke] [--rss-10gb] [--no-build] [--runs N] [SIZE] [THREADS]
+#   benches/hunt-bench.sh [--smoke] [--rss-10gb] [--no-build] [--runs N] [--profile NAME] [SIZE] [THREADS]
 #
 #   SIZE     uncompressed size of the generated trail (default 1GB; --smoke: 4MB)
+#   --profile  the generator's trail profile: default, s3-data-events, many-keys
+#              (dragnet-bench gen --help; data files are named after it)
 #   THREADS  worker threads for dragnet, parse-only and DuckDB (default 2)
 #   --smoke  a few MB, one iteration, skips tools that are not installed (CI-friendly)
 #   --rss-10gb  also generate 10 GB and record dragnet's peak RSS over it
+#   --targets-only  time only rg and dragnet (seed rules, AWS query pack) on the .jsonl: the two
+#               rg targets, without the gzip, parse-only and DuckDB baselines or peak RSS
 #   --no-build  use the binaries already in target/release (skip cargo build);
 #               DRAGNET_BIN=PATH benchmarks another dragnet binary
 #
@@ -21,6 +25,8 @@ SMOKE=0
 RSS_10GB=0
 NO_BUILD=0
 RUNS=""
+PROFILE=default
+TARGETS_ONLY=0
 POSITIONAL=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -28,7 +34,9 @@ while [[ $# -gt 0 ]]; do
     --rss-10gb) RSS_10GB=1 ;;
     --no-build) NO_BUILD=1 ;;
     --runs) RUNS="$2"; shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    --profile) PROFILE="$2"; shift ;;
+    --targets-only) TARGETS_ONLY=1 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     -*) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
     *) POSITIONAL+=("$1") ;;
   esac
@@ -71,16 +79,16 @@ if $DRAGNET hunt --help 2>/dev/null | grep -q -- '--threads'; then HUNT_THREADS=
 gen() { # gen SIZE FORMAT FILE
   # Regenerate when missing or when the generator was rebuilt after the file was written.
   if [[ ! -s $3 || ! -s $3.gen.log || $BENCH -nt $3 ]]; then
-    say "== generating $3 ($1, $2, seed $SEED)"
-    $BENCH gen --size "$1" --seed "$SEED" --format "$2" --out "$3.tmp" 2> "$3.gen.log" \
+    say "== generating $3 ($1, $2, seed $SEED, profile $PROFILE)"
+    $BENCH gen --size "$1" --seed "$SEED" --format "$2" --profile "$PROFILE" --out "$3.tmp" 2> "$3.gen.log" \
       || { cat "$3.gen.log" >&2; die "generator failed"; }
     mv "$3.tmp" "$3"
   fi
 }
-JSONL="$DATA/cloudtrail-$SIZE-s$SEED.jsonl"
-GZ="$DATA/cloudtrail-$SIZE-s$SEED.json.gz"
+JSONL="$DATA/cloudtrail-$SIZE-s$SEED-$PROFILE.jsonl"
+GZ="$DATA/cloudtrail-$SIZE-s$SEED-$PROFILE.json.gz"
 gen "$SIZE" jsonl "$JSONL"
-gen "$SIZE" records-gz "$GZ"
+[[ $TARGETS_ONLY == 1 ]] || gen "$SIZE" records-gz "$GZ"
 INJECTED=$(grep '^injected ' "$JSONL.gen.log" | sed 's/^injected //')
 BYTES=$(stat -c %s "$JSONL")
 
@@ -105,7 +113,9 @@ SSM_ALERTS=$(grep -c 'AWS Execution via System Manager' <<<"$SEED_ALERTS" || tru
 AMI_ALERTS=$(grep -c 'EC2 AMI Shared with Another Account' <<<"$SEED_ALERTS" || true)
 DUCK_COUNTS="(duckdb not installed)"
 HAVE_DUCKDB=0
-if python3 -c 'import duckdb' 2>/dev/null; then
+if [[ $TARGETS_ONLY == 1 ]]; then
+  DUCK_COUNTS="(not run: --targets-only)"
+elif python3 -c 'import duckdb' 2>/dev/null; then
   HAVE_DUCKDB=1
   DUCK_COUNTS=$(python3 benches/duckdb_seed_queries.py "$JSONL" --threads "$THREADS")
 elif [[ $SMOKE == 0 ]]; then
@@ -117,14 +127,16 @@ declare -a NAMES CMDS
 add() { NAMES+=("$1"); CMDS+=("$2"); }
 if have rg; then add rg "rg -c -F SendCommand $JSONL"
 elif [[ $SMOKE == 0 ]]; then die "ripgrep is not installed: apt-get install -y ripgrep"; fi
-add parse-only "$BENCH parse-only --threads $THREADS $JSONL"
+[[ $TARGETS_ONLY == 1 ]] || add parse-only "$BENCH parse-only --threads $THREADS $JSONL"
 add dragnet-seed "$DRAGNET hunt ${HUNT_THREADS[*]} --format ndjson -r rules/ $JSONL"
 if [[ $HAVE_CORPUS == 1 ]]; then
   add dragnet-aws-query "$DRAGNET hunt ${HUNT_THREADS[*]} --format ndjson -r $QUERY_RULES $JSONL"
 fi
-[[ $HAVE_DUCKDB == 1 ]] && add duckdb-seed "python3 benches/duckdb_seed_queries.py $JSONL --threads $THREADS"
-add gzip-dc "gzip -dc $GZ"
-add dragnet-seed-gz "$DRAGNET hunt ${HUNT_THREADS[*]} --format ndjson -r rules/ $GZ"
+if [[ $TARGETS_ONLY == 0 ]]; then
+  [[ $HAVE_DUCKDB == 1 ]] && add duckdb-seed "python3 benches/duckdb_seed_queries.py $JSONL --threads $THREADS"
+  add gzip-dc "gzip -dc $GZ"
+  add dragnet-seed-gz "$DRAGNET hunt ${HUNT_THREADS[*]} --format ndjson -r rules/ $GZ"
+fi
 
 # Page-cache state: how the kernel holds a warm file moves rg's time by up to 1.7x on the same
 # bytes (0.077-0.137 s for 1 GB seen on one VM). Dropping the cache and reading the inputs back
@@ -135,13 +147,13 @@ CACHE_STATE="as found (not reset: needs root)"
 if [[ $SMOKE == 0 && -w /proc/sys/vm/drop_caches ]]; then
   sync
   if echo 3 > /proc/sys/vm/drop_caches 2>/dev/null; then
-    cat "$JSONL" "$GZ" > /dev/null
+    if [[ $TARGETS_ONLY == 1 ]]; then cat "$JSONL" > /dev/null; else cat "$JSONL" "$GZ" > /dev/null; fi
     CACHE_STATE="dropped, then the inputs read back once (rg's fastest state)"
   fi
 fi
 say "== page cache: $CACHE_STATE"
 
-RESULTS="$DATA/results-$SIZE-t$THREADS.json"
+RESULTS="$DATA/results-$SIZE-t$THREADS-$PROFILE.json"
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 if have hyperfine; then
   say "== timing with hyperfine ($RUNS runs, 1 warm-up each)"
@@ -177,11 +189,13 @@ rss() { # rss FILE RULES -> "anon KiB (file-backed KiB)", peaks sampled every 10
   echo "anonymous ${anon} KiB (file-backed: executable + mapped input ${file} KiB)"
 }
 RSS_LINES=()
-RSS_LINES+=("dragnet seed rules, $SIZE jsonl: $(rss "$JSONL" rules/)")
-RSS_LINES+=("dragnet seed rules, $SIZE .json.gz: $(rss "$GZ" rules/)")
-[[ $HAVE_CORPUS == 1 ]] && RSS_LINES+=("dragnet AWS query rules, $SIZE jsonl: $(rss "$JSONL" "$QUERY_RULES")")
+if [[ $TARGETS_ONLY == 0 ]]; then
+  RSS_LINES+=("dragnet seed rules, $SIZE jsonl: $(rss "$JSONL" rules/)")
+  RSS_LINES+=("dragnet seed rules, $SIZE .json.gz: $(rss "$GZ" rules/)")
+  [[ $HAVE_CORPUS == 1 ]] && RSS_LINES+=("dragnet AWS query rules, $SIZE jsonl: $(rss "$JSONL" "$QUERY_RULES")")
+fi
 if [[ $RSS_10GB == 1 ]]; then
-  BIG="$DATA/cloudtrail-10GB-s$SEED.jsonl"
+  BIG="$DATA/cloudtrail-10GB-s$SEED-$PROFILE.jsonl"
   gen 10GB jsonl "$BIG"
   RSS_LINES+=("dragnet seed rules, 10GB jsonl: $(rss "$BIG" rules/)")
   [[ $HAVE_CORPUS == 1 ]] && RSS_LINES+=("dragnet AWS query rules, 10GB jsonl: $(rss "$BIG" "$QUERY_RULES")")
@@ -189,9 +203,9 @@ fi
 
 # ---- report (exit 1 when dragnet's alert counts differ from the injected hits) ----------------
 REPORT_RC=0
-python3 - "$RESULTS" "$BYTES" "$SIZE" "$THREADS" "$INJECTED" "$SSM_ALERTS" "$AMI_ALERTS" "$DUCK_COUNTS" "${RSS_LINES[@]}" <<'PY' || REPORT_RC=$?
+python3 - "$RESULTS" "$BYTES" "$SIZE" "$THREADS" "$PROFILE" "${DRAGNET_SCAN_KERNEL:-auto}" "$INJECTED" "$SSM_ALERTS" "$AMI_ALERTS" "$DUCK_COUNTS" "${RSS_LINES[@]}" <<'PY' || REPORT_RC=$?
 import json, statistics, sys
-results, nbytes, size, threads, injected, ssm, ami, duck, *rss = sys.argv[1:]
+results, nbytes, size, threads, profile, kernel, injected, ssm, ami, duck, *rss = sys.argv[1:]
 nbytes = int(nbytes)
 data = json.load(open(results))["results"]
 t = {}
@@ -202,7 +216,7 @@ for r in data:
     t[name] = (statistics.median(times), min(times), max(times))
     if "user" in r and "system" in r:
         cpu[name] = r["user"] + r["system"]
-print(f"\ndragnet hunt benchmark: {size} ({nbytes} bytes), {threads} threads, median of runs\n")
+print(f"\ndragnet hunt benchmark: {size} ({nbytes} bytes), profile {profile}, {threads} threads, kernel {kernel}, median of runs\n")
 print(f"{'command':<20}{'median s':>10}{'min s':>9}{'max s':>9}{'MB/s':>9}{'cpu s':>9}")
 for name, (med, lo, hi) in t.items():
     c = f"{cpu[name]:>9.3f}" if name in cpu else f"{'n/a':>9}"

@@ -158,6 +158,197 @@ impl Alert {
     }
 }
 
+impl Alert {
+    /// Memory the alert holds, about: its strings and the struct. What a run's alert store
+    /// counts against its budget.
+    pub fn footprint(&self) -> usize {
+        let s = &self.summary;
+        std::mem::size_of::<Alert>()
+            + self.uuid.len()
+            + self.timestamp.len()
+            + self.event_id.len()
+            + self.group.as_ref().map_or(0, |g| g.id.len())
+            + [
+                &s.actor,
+                &s.account,
+                &s.region,
+                &s.source_ip,
+                &s.action,
+                &s.target,
+                &s.user_agent,
+                &s.reason,
+                &s.severity,
+                &s.risk_score,
+            ]
+            .iter()
+            .map(|t| t.len())
+            .sum::<usize>()
+            + self.json.len()
+            + self.event.as_ref().map_or(0, |e| e.len())
+    }
+
+    /// Drops the document, the source event and the summary, keeping what orders and
+    /// identifies the alert (rule, uuid, time, event id, group, input order): a run keeps such
+    /// a husk of an alert `--max-signals` left out, so duplicates and counts stay exact.
+    pub fn strip_document(&mut self) {
+        self.json = Box::from("");
+        self.event = None;
+        self.summary = AlertSummary::default();
+    }
+
+    /// Appends the alert in a compact binary form [`Alert::decode`] reads back (a run's alert
+    /// store spills sorted runs of them to temporary files).
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        fn text(out: &mut Vec<u8>, t: &str) {
+            out.extend_from_slice(&(t.len() as u64).to_le_bytes());
+            out.extend_from_slice(t.as_bytes());
+        }
+        fn number(out: &mut Vec<u8>, n: u64) {
+            out.extend_from_slice(&n.to_le_bytes());
+        }
+        number(out, self.rule as u64);
+        text(out, &self.uuid);
+        text(out, &self.timestamp);
+        text(out, &self.event_id);
+        match &self.group {
+            None => out.push(0),
+            Some(g) => {
+                out.push(match g.index {
+                    None => 1,
+                    Some(_) => 2,
+                });
+                text(out, &g.id);
+                number(out, g.index.unwrap_or(0));
+            }
+        }
+        out.push(u8::from(self.building_block));
+        let s = &self.summary;
+        for t in [
+            &s.actor,
+            &s.account,
+            &s.region,
+            &s.source_ip,
+            &s.action,
+            &s.target,
+            &s.user_agent,
+            &s.reason,
+            &s.severity,
+            &s.risk_score,
+        ] {
+            text(out, t);
+        }
+        number(out, self.order.0 as u64);
+        number(out, self.order.1);
+        number(out, self.order.2 as u64);
+        match self.sort_time {
+            None => out.push(0),
+            Some(t) => {
+                out.push(1);
+                out.extend_from_slice(&t.as_second().to_le_bytes());
+                out.extend_from_slice(&t.subsec_nanosecond().to_le_bytes());
+            }
+        }
+        text(out, &self.json);
+        match &self.event {
+            None => out.push(0),
+            Some(e) => {
+                out.push(1);
+                text(out, e);
+            }
+        }
+    }
+
+    /// Reads an alert [`Alert::encode`] wrote; `None` when the bytes are not one (a damaged
+    /// temporary file).
+    pub fn decode(bytes: &[u8]) -> Option<Alert> {
+        let mut r = Reader(bytes);
+        let rule = usize::try_from(r.number()?).ok()?;
+        let uuid = r.text()?;
+        let timestamp = r.text()?;
+        let event_id = r.text()?;
+        let group = match r.byte()? {
+            0 => None,
+            tag @ (1 | 2) => {
+                let id = r.text()?;
+                let index = r.number()?;
+                Some(AlertGroup {
+                    id,
+                    index: (tag == 2).then_some(index),
+                })
+            }
+            _ => return None,
+        };
+        let building_block = r.byte()? != 0;
+        let summary = AlertSummary {
+            actor: r.text()?,
+            account: r.text()?,
+            region: r.text()?,
+            source_ip: r.text()?,
+            action: r.text()?,
+            target: r.text()?,
+            user_agent: r.text()?,
+            reason: r.text()?,
+            severity: r.text()?,
+            risk_score: r.text()?,
+        };
+        let order = (
+            usize::try_from(r.number()?).ok()?,
+            r.number()?,
+            usize::try_from(r.number()?).ok()?,
+        );
+        let sort_time = match r.byte()? {
+            0 => None,
+            _ => {
+                let seconds = i64::from_le_bytes(r.take(8)?.try_into().ok()?);
+                let nanos = i32::from_le_bytes(r.take(4)?.try_into().ok()?);
+                Some(Timestamp::new(seconds, nanos).ok()?)
+            }
+        };
+        let json = r.text()?.into_boxed_str();
+        let event = match r.byte()? {
+            0 => None,
+            _ => Some(r.text()?.into_boxed_str()),
+        };
+        r.0.is_empty().then_some(Alert {
+            rule,
+            uuid,
+            timestamp,
+            event_id,
+            group,
+            building_block,
+            summary,
+            order,
+            sort_time,
+            json,
+            event,
+        })
+    }
+}
+
+/// Reads [`Alert::encode`]'s fields back.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Some(head)
+    }
+    fn byte(&mut self) -> Option<u8> {
+        Some(self.take(1)?[0])
+    }
+    fn number(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+    fn text(&mut self) -> Option<String> {
+        let len = usize::try_from(self.number()?).ok()?;
+        String::from_utf8(self.take(len)?.to_vec()).ok()
+    }
+}
+
 impl AlertSummary {
     /// Reads the analyst's values from an alert document.
     pub fn of(doc: &Value) -> AlertSummary {
@@ -325,6 +516,43 @@ mod tests {
         assert_eq!(AlertSummary::of(&nested).actor, "user.id=AIDA1");
         let new_terms = json!({"kibana.alert.new_terms": ["AKIA1", "1.2.3.4"]});
         assert_eq!(AlertSummary::of(&new_terms).actor, "AKIA1, 1.2.3.4");
+    }
+
+    #[test]
+    fn alerts_round_trip_through_their_binary_form() {
+        let doc = json!({
+            "kibana.alert.uuid": "u1",
+            "kibana.alert.group.id": "g1",
+            "kibana.alert.group.index": 2,
+            "kibana.alert.reason": "why",
+            "user": {"name": "alice"},
+        });
+        let mut a = Alert::new(
+            7,
+            &doc,
+            "e1",
+            Some("2024-05-01T10:00:00.123456789Z".into()),
+            (3, 1 << 40, 9),
+        );
+        a.set_event(&json!({"event": {"id": "e1"}}));
+        let untimed = Alert::new(0, &json!({"kibana.alert.uuid": "u2"}), "", None, (0, 0, 0));
+        for alert in [a, untimed] {
+            let mut bytes = Vec::new();
+            alert.encode(&mut bytes);
+            let back = Alert::decode(&bytes).expect("decodes");
+            assert_eq!(back.rule, alert.rule);
+            assert_eq!(back.uuid, alert.uuid);
+            assert_eq!(back.timestamp, alert.timestamp);
+            assert_eq!(back.event_id, alert.event_id);
+            assert_eq!(back.group, alert.group);
+            assert_eq!(back.building_block, alert.building_block);
+            assert_eq!(back.summary, alert.summary);
+            assert_eq!(back.order, alert.order);
+            assert_eq!(back.sort_time, alert.sort_time);
+            assert_eq!(back.json(), alert.json());
+            assert_eq!(back.event(), alert.event());
+            assert!(Alert::decode(&bytes[..bytes.len() - 1]).is_none());
+        }
     }
 
     #[test]

@@ -64,6 +64,9 @@ pub enum Shape {
     Ec2CreateSnapshot,
     Ec2NetworkInterface,
     S3Bucket(&'static str),
+    /// An S3 data event on one object (`GetObject`: `false`, `PutObject`: `true`), logged
+    /// only when the trail records data events (profile `s3-data-events`).
+    S3Object(bool),
     S3ListBuckets,
     S3PutBucketPolicy,
     KmsCrypto(bool),

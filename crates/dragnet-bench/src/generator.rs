@@ -23,6 +23,45 @@ pub enum Format {
     RecordsGz,
 }
 
+/// What kind of trail to generate (`gen --profile`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum TrailProfile {
+    /// Management events of a production-like account: 48 principals (IAM users and role
+    /// sessions), SSM agents, KMS/STS traffic. Byte-identical to the generator before profiles
+    /// existed, for every seed.
+    #[default]
+    Default,
+    /// The default mix plus S3 data events, as a trail with data events on logs them:
+    /// `GetObject` in ~15% of the records and `PutObject` in ~6% (`eventCategory: Data`,
+    /// `managementEvent: false`, `resources` naming the object and its bucket,
+    /// `requestParameters.bucketName`/`key`, `additionalEventData.bytesTransferred*`).
+    S3DataEvents,
+    /// The default mix where ~60% of the principal calls come from 999 IAM users with
+    /// long-term access keys (`AKIA…`), calling from ~120 source addresses.
+    ManyKeys,
+}
+
+impl TrailProfile {
+    /// The name `--profile` takes (and benchmark file names carry).
+    pub fn name(self) -> &'static str {
+        match self {
+            TrailProfile::Default => "default",
+            TrailProfile::S3DataEvents => "s3-data-events",
+            TrailProfile::ManyKeys => "many-keys",
+        }
+    }
+}
+
+/// Per mille of the `s3-data-events` profile's background records that are `GetObject`
+/// (the next [`PUT_OBJECT_PER_MILLE`] are `PutObject`).
+const GET_OBJECT_PER_MILLE: usize = 150;
+const PUT_OBJECT_PER_MILLE: usize = 60;
+
+/// IAM users with long-term access keys in the `many-keys` profile, and the source addresses
+/// they call from.
+const MANY_KEYS_USERS: usize = 999;
+const MANY_KEYS_ADDRESSES: usize = 120;
+
 /// The seed-rule cases the generator injects (see `rules/`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Injection {
@@ -367,6 +406,36 @@ impl World {
     }
 }
 
+impl World {
+    /// The `many-keys` profile: [`MANY_KEYS_USERS`] IAM users with long-term access keys
+    /// calling from [`MANY_KEYS_ADDRESSES`] addresses, together about 60% of the principal
+    /// calls.
+    fn add_long_term_key_users(&mut self, rng: &mut Rng) {
+        let addresses: Vec<String> = (0..MANY_KEYS_ADDRESSES).map(|_| public_ip(rng)).collect();
+        let mut weights: Vec<u32> = self.principal_weights.weights();
+        let existing: u32 = weights.iter().sum();
+        // Uniform-ish weights whose sum is 1.5 times the existing principals'.
+        let per_user = (existing * 3 / 2 / MANY_KEYS_USERS as u32).max(2);
+        for i in 0..MANY_KEYS_USERS {
+            let word = NAME_WORDS[i % NAME_WORDS.len()];
+            self.principals.push(Principal {
+                kind: Kind::IamUser,
+                account: if i % 10 == 9 { 1 } else { 0 },
+                principal_id: format!("AIDA{}", rng.upper_alnum(17)),
+                name: format!("svc-{word}-{i:03}"),
+                session: String::new(),
+                access_key: format!("AKIA{}", rng.upper_alnum(16)),
+                source_ip: addresses[rng.below(addresses.len())].clone(),
+                user_agent: USER_AGENTS[(i * 7 + 3) % 8],
+                mfa: false,
+                console: false,
+            });
+            weights.push(per_user / 2 + rng.below(per_user as usize) as u32);
+        }
+        self.principal_weights = Weighted::new(weights);
+    }
+}
+
 /// Per-record context handed to the shape builders.
 struct Ctx<'w> {
     world: &'w World,
@@ -648,6 +717,31 @@ fn build(spec: &EventSpec, ctx: &Ctx<'_>, rng: &mut Rng) -> Built {
             );
             b
         }
+        Shape::S3Object(put) => {
+            let bucket = rng.pick(&w.buckets).clone();
+            let key = object_key(rng);
+            let mut b = Built::request(json!({
+                "bucketName": bucket,
+                "Host": format!("{bucket}.s3.{region}.amazonaws.com"),
+                "key": key,
+            }));
+            let size = rng.range(200, 5_000_000);
+            let mut additional = s3_additional(rng);
+            if let Some(m) = additional.as_object_mut() {
+                let (inn, out) = if put { (size, 0) } else { (0, size) };
+                m.insert("bytesTransferredIn".into(), inn.into());
+                m.insert("bytesTransferredOut".into(), out.into());
+            }
+            b.additional = Some(additional);
+            if put {
+                b.response = json!({"x-amz-server-side-encryption": "AES256", "x-amz-version-id": rng.chars(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._", 32)});
+            }
+            b.resources = Some(json!([
+                {"type": "AWS::S3::Object", "ARN": format!("arn:aws:s3:::{bucket}/{key}")},
+                {"accountId": acct, "type": "AWS::S3::Bucket", "ARN": format!("arn:aws:s3:::{bucket}")}
+            ]));
+            b
+        }
         Shape::S3ListBuckets => {
             let mut b = Built::request(json!({"Host": format!("s3.{region}.amazonaws.com")}));
             b.additional = Some(s3_additional(rng));
@@ -802,6 +896,20 @@ fn build(spec: &EventSpec, ctx: &Ctx<'_>, rng: &mut Rng) -> Built {
         Shape::HealthAggregates => Built::request(
             json!({"aggregateField": "eventTypeCategory", "filter": {"eventStatusCodes": ["open", "upcoming"], "startTimes": [{"from": english_date(ctx.now - 7 * 86400)}]}}),
         ),
+    }
+}
+
+/// An S3 object key as applications write them: dated data partitions, logs, uploads,
+/// exports.
+fn object_key(rng: &mut Rng) -> String {
+    let day = format!("2024/{:02}/{:02}", 1 + rng.below(12), 1 + rng.below(28));
+    let word = NAME_WORDS[rng.below(NAME_WORDS.len())];
+    match rng.below(5) {
+        0 => format!("data/{word}/{day}/part-{:05}.parquet", rng.below(2000)),
+        1 => format!("logs/{word}/{day}/{}.log.gz", rng.hex(12)),
+        2 => format!("uploads/{}/{}.jpg", rng.uuid(), rng.hex(8)),
+        3 => format!("exports/{word}/{}.csv", rng.digits(10)),
+        _ => format!("{word}/artifacts/build-{}.zip", rng.digits(6)),
     }
 }
 
@@ -1082,6 +1190,7 @@ fn error_for(spec: &EventSpec, caller_arn: &str, rng: &mut Rng) -> Option<(&'sta
 /// The generator's state: world, clock, counters.
 pub struct Generator {
     rng: Rng,
+    profile: TrailProfile,
     world: World,
     events: Weighted,
     regions: Weighted,
@@ -1094,10 +1203,20 @@ const START_SECS: i64 = 1_709_510_400; // 2024-03-04T00:00:00Z
 
 impl Generator {
     pub fn new(seed: u64) -> Self {
+        Self::with_profile(seed, TrailProfile::Default)
+    }
+
+    /// A generator of `profile`'s trail. The default profile draws exactly what it always
+    /// drew; the others draw their additions from a second stream.
+    pub fn with_profile(seed: u64, profile: TrailProfile) -> Self {
         let mut rng = Rng::new(seed);
-        let world = World::new(&mut rng);
+        let mut world = World::new(&mut rng);
+        if profile == TrailProfile::ManyKeys {
+            world.add_long_term_key_users(&mut Rng::new(seed ^ 0x6d61_6e79_6b65_7973));
+        }
         Generator {
             rng,
+            profile,
             world,
             events: Weighted::new(EVENTS.iter().map(|e| e.weight)),
             regions: Weighted::new(REGIONS.iter().map(|r| r.1)),
@@ -1118,6 +1237,22 @@ impl Generator {
 
     /// Appends the next background record to `out` (no newline) and returns its facts.
     pub fn next_record(&mut self, out: &mut Vec<u8>, profile: &mut Profile) {
+        if self.profile == TrailProfile::S3DataEvents {
+            let draw = self.rng.below(1000);
+            if draw < GET_OBJECT_PER_MILLE + PUT_OBJECT_PER_MILLE {
+                let put = draw >= GET_OBJECT_PER_MILLE;
+                let spec = EventSpec {
+                    service: "s3",
+                    name: if put { "PutObject" } else { "GetObject" },
+                    weight: 0,
+                    read_only: !put,
+                    shape: Shape::S3Object(put),
+                    typical_error: None,
+                };
+                self.emit(&spec, None, out, profile);
+                return;
+            }
+        }
         let spec = EVENTS[self.events.sample(&mut self.rng)];
         self.emit(&spec, None, out, profile);
     }
@@ -1246,6 +1381,7 @@ impl Generator {
             let lo = (self.rng.u64() & !((1 << 48) - 1)) | mix48(self.counter);
             format_uuid(hi, lo)
         };
+        let data_event = matches!(spec.shape, Shape::S3Object(_));
         let record = Record {
             event_version: version,
             user_identity,
@@ -1268,10 +1404,10 @@ impl Generator {
             read_only: spec.read_only,
             resources: built.resources,
             event_type,
-            management_event: true,
+            management_event: !data_event,
             recipient_account_id: account,
             shared_event_id,
-            event_category: "Management",
+            event_category: if data_event { "Data" } else { "Management" },
             tls_details: tls,
             session_credential_from_console: console.then_some("true"),
         };
@@ -1384,7 +1520,18 @@ pub fn generate(
     format: Format,
     sink: &mut dyn Write,
 ) -> std::io::Result<Summary> {
-    let mut generator = Generator::new(seed);
+    generate_profile(seed, size, format, TrailProfile::Default, sink)
+}
+
+/// [`generate`] for a [`TrailProfile`].
+pub fn generate_profile(
+    seed: u64,
+    size: u64,
+    format: Format,
+    trail: TrailProfile,
+    sink: &mut dyn Write,
+) -> std::io::Result<Summary> {
+    let mut generator = Generator::with_profile(seed, trail);
     let mut profile = Profile::default();
     let mut schedule: Vec<(u64, Injection)> = Vec::new();
     for which in Injection::ALL {

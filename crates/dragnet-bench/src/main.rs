@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand};
-use dragnet_bench::generator::{Format, generate};
+use dragnet_bench::generator::{Format, TrailProfile, generate_profile};
 use dragnet_bench::profile::{self, Profile};
 use dragnet_bench::size::parse_size;
 
@@ -34,6 +34,9 @@ enum Command {
         seed: u64,
         #[arg(long, value_enum, default_value_t = Format::Jsonl)]
         format: Format,
+        /// The kind of trail: its event mix and principals (see BENCHMARKS.md).
+        #[arg(long, value_enum, default_value_t = TrailProfile::Default)]
+        profile: TrailProfile,
         /// Output file (`-` for stdout).
         #[arg(long)]
         out: PathBuf,
@@ -70,6 +73,7 @@ fn run(cli: Cli) -> Result<(), String> {
             size,
             seed,
             format,
+            profile: trail,
             out,
             compare,
         } => {
@@ -88,15 +92,17 @@ fn run(cli: Cli) -> Result<(), String> {
                 )),
                 _ => Box::new(BufWriter::with_capacity(1 << 20, file)),
             };
-            let summary = generate(seed, size, format, &mut sink).map_err(open_err)?;
+            let summary =
+                generate_profile(seed, size, format, trail, &mut sink).map_err(open_err)?;
             drop(sink);
             let secs = started.elapsed().as_secs_f64();
             eprintln!(
-                "generated {} records, {} bytes (uncompressed) in {:.2}s ({:.0} MB/s), seed {seed}, format {format:?}",
+                "generated {} records, {} bytes (uncompressed) in {:.2}s ({:.0} MB/s), seed {seed}, format {format:?}, profile {}",
                 summary.records,
                 summary.bytes_written,
                 secs,
-                summary.bytes_written as f64 / 1e6 / secs
+                summary.bytes_written as f64 / 1e6 / secs,
+                trail.name()
             );
             let reference = compare.or_else(default_compare);
             let reference_profile: Option<Profile> = match &reference {

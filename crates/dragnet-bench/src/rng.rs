@@ -105,6 +105,19 @@ impl Weighted {
         Weighted { cumulative }
     }
 
+    /// The weights the table was built from.
+    pub fn weights(&self) -> Vec<u32> {
+        let mut previous = 0;
+        self.cumulative
+            .iter()
+            .map(|&c| {
+                let w = (c - previous) as u32;
+                previous = c;
+                w
+            })
+            .collect()
+    }
+
     pub fn sample(&self, rng: &mut Rng) -> usize {
         let total = *self.cumulative.last().expect("non-empty weights");
         let x = rng.u64() % total;

@@ -759,11 +759,12 @@ pub fn enrich(root: &Node<'_>) -> Result<Vec<(&'static str, Value)>, ScriptFailu
     let source = match kept(root.get("eventSource")) {
         None => None,
         Some(Node::Str(s)) => Some(s.to_string()),
-        Some(_) => return Err(ScriptFailure("eventSource is not a string".into())),
+        // `String eventSource = $("json.eventSource", null);`: a checkcast.
+        Some(other) => return Err(ScriptFailure(crate::painless::string_cast_error(other))),
     };
     let name = match event_name {
         Node::Str(s) => s.to_string(),
-        _ => return Err(ScriptFailure("eventName is not a string".into())),
+        other => return Err(ScriptFailure(crate::painless::string_cast_error(other))),
     };
     if let Some(source) = source {
         per_service(&mut ctx, &source, &name)?;

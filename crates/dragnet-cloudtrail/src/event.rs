@@ -9,9 +9,11 @@ use dragnet_event::{
 };
 use serde_json::{Map, Value};
 
+use crate::failure::{self, PipelineFailure};
 use crate::geo::Geo;
 use crate::mapping::{self, CATALOG, GROUP_COUNT, Group, Out, Source};
 use crate::node::{self, Node};
+use crate::steps::{self, Step};
 
 /// The integration's `retain` setting: which copies of `requestParameters` & co. are kept.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -89,6 +91,9 @@ enum Binding {
     Catalog {
         source: Source,
         name: &'static str,
+        /// The pipeline step that sets the field ([`steps::set_at`]): absent when the
+        /// pipeline stopped at or before it.
+        step: Step,
         sub: Vec<String>,
         /// `sub` prepared for [`values_at`] (group outputs are JSON values).
         sub_keys: PathKeys,
@@ -162,6 +167,7 @@ impl Mapper {
             root,
             mapper: self,
             groups: Default::default(),
+            failure: OnceCell::new(),
             document: OnceCell::new(),
         })
     }
@@ -177,6 +183,18 @@ const _: () = {
     shared::<Mapper>();
 };
 
+/// Every catalog field has a step (a unit test of `failure` checks it).
+fn step_of(name: &str) -> Step {
+    steps::set_at(name).unwrap_or(0)
+}
+
+/// Whether the mapping can give `name` a value at all: `false` for a field no derivation
+/// produces (`host.os.type`, `destination.port`: a rule for other data sources), which every
+/// mapped record lacks ([`Mapper::bind`] binds it to nothing).
+pub(crate) fn field_is_mapped(name: &str) -> bool {
+    !matches!(binding(name), Binding::Absent)
+}
+
 fn binding(name: &str) -> Binding {
     if name == "event.original" {
         return Binding::Original;
@@ -185,6 +203,7 @@ fn binding(name: &str) -> Binding {
         return Binding::Catalog {
             source: *s,
             name: n,
+            step: step_of(n),
             sub: Vec::new(),
             sub_keys: PathKeys::default(),
         };
@@ -201,6 +220,7 @@ fn binding(name: &str) -> Binding {
         return Binding::Catalog {
             source: *s,
             name: n,
+            step: step_of(n),
             sub_keys: PathKeys::new(&sub),
             sub,
         };
@@ -227,12 +247,31 @@ pub struct CloudTrailEvent<'a> {
     pub(crate) root: Node<'a>,
     pub(crate) mapper: &'a Mapper,
     groups: [OnceCell<Out>; GROUP_COUNT],
+    failure: OnceCell<Option<PipelineFailure>>,
     document: OnceCell<Value>,
 }
 
 impl<'a> CloudTrailEvent<'a> {
     pub(crate) fn group(&self, g: Group) -> &Out {
         self.groups[g as usize].get_or_init(|| mapping::compute(self, g))
+    }
+
+    /// The processor at which Elastic's pipeline stops on this record, if any.
+    pub(crate) fn failure(&self) -> Option<&PipelineFailure> {
+        self.failure
+            .get_or_init(|| failure::detect(&self.root))
+            .as_ref()
+    }
+
+    /// The step the pipeline stopped at, [`steps::step::NONE`] when it ran to the end.
+    pub(crate) fn failure_step(&self) -> Step {
+        self.failure().map_or(steps::step::NONE, |f| f.step)
+    }
+
+    /// False for a field set at `step` when the pipeline stopped at or before that step.
+    /// Fields set before the earliest possible failure skip the detection.
+    fn keeps(&self, step: Step) -> bool {
+        step < steps::EARLIEST_FAILURE || step < self.failure_step()
     }
 
     /// The raw record bytes.
@@ -244,8 +283,11 @@ impl<'a> CloudTrailEvent<'a> {
     /// options ask for it), keys nested as Elasticsearch's `_source` would hold them.
     pub fn to_ecs(&self) -> Value {
         let mut doc = Map::new();
+        // The slow path (a field-by-field step lookup) only for a record the pipeline fails on.
+        let failed = self.failure().is_some();
+        let kept = |name: &str| !failed || self.keeps(step_of(name));
         for (name, source) in CATALOG {
-            if matches!(source, Source::Group(_)) {
+            if matches!(source, Source::Group(_)) || !kept(name) {
                 continue;
             }
             if let Some(v) = self.catalog_value(*source, name) {
@@ -255,7 +297,7 @@ impl<'a> CloudTrailEvent<'a> {
         for g in Group::ALL {
             for (name, v) in &self.group(g).fields {
                 // `_…` entries are a group's working values, not fields.
-                if !name.starts_with('_') {
+                if !name.starts_with('_') && kept(name) {
                     insert(&mut doc, name, v.clone());
                 }
             }
@@ -278,6 +320,29 @@ impl<'a> CloudTrailEvent<'a> {
         (!s.is_empty()).then_some(s)
     }
 
+    /// The paths of a `RawFirst` field whose processors ran: `cloud.account.id` comes from
+    /// `userIdentity.accountId` (step 16), else `recipientAccountId` (73), else
+    /// `awsAccountId` (87), so a pipeline stopped in between only had the earlier ones.
+    fn ran_paths(
+        &self,
+        name: &str,
+        paths: &'static [&'static [&'static str]],
+    ) -> &'static [&'static [&'static str]] {
+        if name != "cloud.account.id" {
+            return paths;
+        }
+        let stop = self.failure_step();
+        let ran = [
+            steps::step::CLOUD_ACCOUNT_FROM_IDENTITY,
+            steps::step::CLOUD_ACCOUNT_FROM_RECIPIENT,
+            steps::step::CLOUD_ACCOUNT_FROM_DIGEST,
+        ]
+        .iter()
+        .take_while(|s| **s < stop)
+        .count();
+        &paths[..ran.min(paths.len())]
+    }
+
     fn catalog_value(&self, source: Source, name: &str) -> Option<Value> {
         match source {
             Source::Const(c) => Some(Value::String(c.to_string())),
@@ -287,7 +352,8 @@ impl<'a> CloudTrailEvent<'a> {
                 .map(|s| Value::String(s.to_owned())),
             Source::RawText(path) => mapping::kept(&self.root, path)
                 .and_then(|n| n.scalar_text().map(|t| Value::String(t.into_owned()))),
-            Source::RawFirst(paths) => paths
+            Source::RawFirst(paths) => self
+                .ran_paths(name, paths)
                 .iter()
                 .find_map(|p| mapping::kept(&self.root, p))
                 .and_then(Node::pruned),
@@ -360,11 +426,13 @@ impl Event for CloudTrailEvent<'_> {
             Binding::Document(keys) => {
                 values_at(self.document(), keys.rows(), &mut |v| leaves(v, visit))
             }
+            Binding::Catalog { step, .. } if !self.keeps(*step) => ControlFlow::Continue(()),
             Binding::Catalog {
                 source,
                 name,
                 sub,
                 sub_keys,
+                step: _,
             } => match source {
                 Source::Const(c) => {
                     if sub.is_empty() {
@@ -381,6 +449,7 @@ impl Event for CloudTrailEvent<'_> {
                     None => ControlFlow::Continue(()),
                 },
                 Source::RawFirst(paths) => {
+                    let paths = self.ran_paths(name, paths);
                     match paths.iter().find_map(|p| mapping::kept(&self.root, p)) {
                         Some(n) => walk_node(n, sub, visit),
                         None => ControlFlow::Continue(()),

@@ -23,22 +23,34 @@
 //!   materialise the whole document once per record (every group, then a JSON tree: about the
 //!   cost of normalising the record) and answer from it as a `JsonEvent` would.
 //!
+//! # Records the pipeline fails on
+//! Where a processor fails on a record's shape (a number where the pipeline's Painless expects a
+//! string, a string where it expects an object…), Elasticsearch indexes what the processors
+//! before it set plus its `on_failure` result (`event.kind: pipeline_error`, `error.message`).
+//! `failure.rs` knows which step sets each field and which steps can fail; the mapped document
+//! and what rules see follow it. Table: `docs/pipeline-failures.md`.
+//!
 //! # Differences from Elastic
 //! `user_agent.*` comes from uap-core's rules as the `ua-parser` crate ships and applies them
-//! (see `user_agent.rs` for where that can differ from Elasticsearch's copy); `error.message` texts
-//! approximate Elasticsearch's; integers beyond `u64` render as doubles; a `HashMap` bucket of
-//! 9+ colliding keys (Java's treeification) is not modelled; duplicate JSON keys (which make
-//! Elasticsearch's `json` processor fail) are accepted, the first occurrence winning.
+//! (see `user_agent.rs` for where that can differ from Elasticsearch's copy); the entity
+//! script's `error.message` texts approximate Elasticsearch's; records that are not JSON
+//! objects are reported as skipped rather than indexed as `pipeline_error` documents; integers
+//! beyond `u64` render as doubles; a `HashMap` bucket of 9+ colliding keys (Java's
+//! treeification) is not modelled; duplicate JSON keys (which make Elasticsearch's `json`
+//! processor fail) are accepted, the first occurrence winning.
 
 mod categories;
 mod entity;
 mod event;
+mod failure;
 mod geo;
 mod java_double;
 pub mod java_map;
 mod mapping;
 mod needle;
 pub mod node;
+mod painless;
+mod steps;
 mod time;
 mod user_agent;
 

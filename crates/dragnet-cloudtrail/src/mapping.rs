@@ -13,6 +13,8 @@ use serde_json::{Map, Value};
 use crate::entity;
 use crate::java_map::{self, java_len};
 use crate::node::Node;
+use crate::painless::{getter_error, string_cast_error};
+use crate::steps::{Step, step};
 use crate::time;
 use crate::user_agent;
 use crate::{CloudTrailEvent, Retain};
@@ -388,11 +390,12 @@ pub const CATALOG: &[(&str, Source)] = &[
     ),
 ];
 
-/// The fields one group computed for one record, and the pipeline errors it met.
+/// The fields one group computed for one record, and the `error.message` entries its
+/// processors' own `on_failure` appended, each with the step of the processor that failed.
 #[derive(Debug, Default)]
 pub struct Out {
     pub fields: Vec<(&'static str, Value)>,
-    pub errors: Vec<String>,
+    pub errors: Vec<(Step, String)>,
 }
 
 impl Out {
@@ -412,7 +415,11 @@ impl Out {
 
 const PIPELINE: &str = "logs-aws.cloudtrail-8.9.0";
 
-fn processor_error(kind: &str, tag: &str, message: &str) -> String {
+/// The `error.message` entry the pipeline's `on_failure` templates write: `Processor
+/// {{{_ingest.on_failure_processor_type}}} with tag {{{_ingest.on_failure_processor_tag}}} in
+/// pipeline {{{_ingest.on_failure_pipeline}}} failed with message:
+/// {{{_ingest.on_failure_message}}}` (the message is the root cause's, `CompoundProcessor`).
+pub(crate) fn processor_error(kind: &str, tag: &str, message: &str) -> String {
     format!("Processor {kind} with tag {tag} in pipeline {PIPELINE} failed with message: {message}")
 }
 
@@ -425,7 +432,7 @@ pub fn kept<'r, 'a>(root: &'r Node<'a>, path: &[&str]) -> Option<&'r Node<'a>> {
     (!node.is_dropped()).then_some(node)
 }
 
-fn kept_str<'r>(root: &'r Node<'_>, path: &[&str]) -> Option<&'r str> {
+pub(crate) fn kept_str<'r>(root: &'r Node<'_>, path: &[&str]) -> Option<&'r str> {
     kept(root, path).and_then(Node::as_str)
 }
 
@@ -439,46 +446,44 @@ fn text(root: &Node<'_>, path: &[&str]) -> Option<String> {
 /// The `user_agent` processor (no `on_failure` of its own) reads `json.userAgent` with
 /// `getFieldValue(field, String.class, ignoreMissing)`: a present value of another type fails
 /// it with `IngestDocument`'s cast message, naming the Java class the `json` processor made of
-/// the value. The pipeline's `on_failure` then appends this to `error.message`.
-pub fn user_agent_failure(root: &Node<'_>) -> Option<String> {
-    let node = kept(root, &["userAgent"])?;
-    let class = match node.pruned()? {
-        Value::String(_) => return None,
-        Value::Bool(_) => "java.lang.Boolean",
-        Value::Number(n) if n.is_f64() => "java.lang.Double",
-        Value::Number(n) => match n.as_i64() {
-            Some(i) if i32::try_from(i).is_ok() => "java.lang.Integer",
-            Some(_) => "java.lang.Long",
-            None => "java.math.BigInteger",
-        },
-        Value::Array(_) => "java.util.ArrayList",
-        Value::Object(_) => "java.util.HashMap",
-        Value::Null => return None,
-    };
+/// the value (`agent` is the value after the clean-up). The pipeline's `on_failure` then
+/// appends this to `error.message`.
+pub(crate) fn user_agent_failure(agent: &Node<'_>) -> Option<String> {
+    if matches!(agent, Node::Str(_)) {
+        return None;
+    }
+    let class = crate::painless::java_class(agent, false);
     Some(processor_error(
         "user_agent",
         "user_agent_json_userAgent_to_user_agent_12c778f0",
-        &format!("field [userAgent] of type [{class}] cannot be cast to [java.lang.String]"),
+        // `IngestDocument.getFieldValue` names the processor's `field` path.
+        &format!("field [json.userAgent] of type [{class}] cannot be cast to [java.lang.String]"),
     ))
+}
+
+/// What the `date` processor parses: `DateProcessor` takes `getFieldValue(field,
+/// Object.class).toString()`, so a map or list is tried as its Java `toString()` (and fails).
+fn date_text<'n>(node: &'n Node<'_>) -> std::borrow::Cow<'n, str> {
+    node.scalar_text()
+        .unwrap_or_else(|| std::borrow::Cow::Owned(java_map::render(node)))
 }
 
 fn date_field(
     root: &Node<'_>,
     key: &'static str,
-    tag: &str,
+    (step, tag): (Step, &str),
     parse: fn(&str) -> Option<String>,
-    out_errors: &mut Vec<String>,
+    out_errors: &mut Vec<(Step, String)>,
 ) -> Option<String> {
     // `if: value != null && value != ''`; "-"/"none" were dropped before.
     let node = kept(root, &[key])?;
-    let raw = node.scalar_text()?;
+    let raw = date_text(node);
     match parse(&raw) {
         Some(ts) => Some(ts),
         None => {
-            out_errors.push(processor_error(
-                "date",
-                tag,
-                &format!("unable to parse date [{raw}]"),
+            out_errors.push((
+                step,
+                processor_error("date", tag, &format!("unable to parse date [{raw}]")),
             ));
             None
         }
@@ -494,11 +499,16 @@ pub fn compute(ev: &CloudTrailEvent<'_>, group: Group) -> Out {
             let mut ts = date_field(
                 root,
                 "eventTime",
-                "date_json_eventTime_to_timestamp_e9417ba3",
+                (
+                    step::DATE_EVENT_TIME,
+                    "date_json_eventTime_to_timestamp_e9417ba3",
+                ),
                 time::iso8601,
                 &mut out.errors,
             );
-            if let Some(end) = ev.group(Group::Digest).get("_end_time") {
+            if let Some(end) = ev.group(Group::Digest).get("_end_time")
+                && ev.failure_step() > step::TIMESTAMP_FROM_DIGEST
+            {
                 ts = end.as_str().map(str::to_owned);
             }
             if let Some(ts) = ts.or_else(|| opts.read_time.clone()) {
@@ -515,22 +525,22 @@ pub fn compute(ev: &CloudTrailEvent<'_>, group: Group) -> Out {
                     "attributes",
                     "creationDate",
                 ],
-            ) && let Some(raw) = node.scalar_text()
-            {
+            ) {
+                let raw = date_text(node);
                 match time::iso8601_or_basic(&raw) {
                     Some(t) => {
                         out.set_str("aws.cloudtrail.user_identity.session_context.creation_date", t)
                     }
-                    None => out.errors.push(processor_error(
+                    None => out.errors.push((step::DATE_CREATION_DATE, processor_error(
                         "date",
                         "date_json_userIdentity_sessionContext_attributes_creationDate_to_aws_cloudtrail_user_identity_session_context_creation_date_7cf57f10",
                         &format!("unable to parse date [{raw}]"),
-                    )),
+                    ))),
                 }
             }
         }
         Group::Digest => digest(root, &mut out),
-        Group::Identity => identity(root, &mut out),
+        Group::Identity => identity(root, ev.failure_step(), &mut out),
         Group::Outcome => {
             let failed =
                 kept(root, &["errorCode"]).is_some() || kept(root, &["errorMessage"]).is_some();
@@ -542,12 +552,30 @@ pub fn compute(ev: &CloudTrailEvent<'_>, group: Group) -> Out {
             let action = text(root, &["eventName"]);
             let mut category = None;
             if let Some(action) = action.as_deref() {
+                let mut failed = false;
                 if action == "ConsoleLogin"
-                    && let Some(v) = text(root, &["responseElements", "ConsoleLogin"])
+                    && let Some(v) = kept(root, &["responseElements", "ConsoleLogin"])
                 {
-                    outcome = v.to_lowercase();
+                    // `Processors.lowercase(String)`: another type fails the script after it
+                    // set kind, type and outcome; its on_failure keeps those (no category).
+                    match v.as_str() {
+                        Some(v) => outcome = v.to_lowercase(),
+                        None => {
+                            failed = true;
+                            out.errors.push((
+                                step::CATEGORIZATION_SCRIPT,
+                                processor_error(
+                                    "script",
+                                    "script_add_ecs_categorization",
+                                    &string_cast_error(v),
+                                ),
+                            ));
+                        }
+                    }
                 }
-                category = crate::categories::lookup(action);
+                if !failed {
+                    category = crate::categories::lookup(action);
+                }
             }
             out.set_str("event.outcome", outcome);
             let strings = |l: &[&str]| Value::Array(l.iter().map(|s| Value::from(*s)).collect());
@@ -560,12 +588,33 @@ pub fn compute(ev: &CloudTrailEvent<'_>, group: Group) -> Out {
             }
         }
         Group::Status => {
-            let mut errors: Vec<String> = Vec::new();
-            for g in [Group::Time, Group::Digest, Group::Identity, Group::Entity] {
-                errors.extend(ev.group(g).errors.iter().cloned());
+            // Entries in pipeline order: the processors' own on_failure entries of the steps
+            // that ran, then the pipeline's on_failure entry of the step that stopped it.
+            let stop = ev.failure_step();
+            let mut steps: Vec<(Step, String)> = Vec::new();
+            for g in [
+                Group::Time,
+                Group::Digest,
+                Group::Identity,
+                Group::Entity,
+                Group::Outcome,
+            ] {
+                steps.extend(
+                    ev.group(g)
+                        .errors
+                        .iter()
+                        .filter(|(s, _)| *s < stop)
+                        .cloned(),
+                );
             }
-            // Not through `Group::UserAgent`, which would parse every string agent.
-            errors.extend(user_agent_failure(root));
+            if stop > step::CONSOLE_LOGIN_SCRIPT
+                && let Some(e) = console_login_failure(root)
+            {
+                steps.push((step::CONSOLE_LOGIN_SCRIPT, e));
+            }
+            steps.sort_by_key(|(s, _)| *s);
+            let mut errors: Vec<String> = steps.into_iter().map(|(_, e)| e).collect();
+            errors.extend(ev.failure().map(|f| f.message.clone()));
             let mut tags: Vec<String> = ev.mapper.options.tags.clone();
             if !errors.is_empty() {
                 out.set(
@@ -620,10 +669,9 @@ pub fn compute(ev: &CloudTrailEvent<'_>, group: Group) -> Out {
             if ev.mapper.options.actor_target_mapping {
                 match entity::enrich(root) {
                     Ok(fields) => out.fields = fields,
-                    Err(entity::ScriptFailure(msg)) => out.errors.push(processor_error(
-                        "script",
-                        "script_append_related_entity_31dc3369",
-                        &msg,
+                    Err(entity::ScriptFailure(msg)) => out.errors.push((
+                        step::ENTITY_SCRIPT,
+                        processor_error("script", "script_append_related_entity_31dc3369", &msg),
                     )),
                 }
             }
@@ -665,34 +713,151 @@ pub fn compute(ev: &CloudTrailEvent<'_>, group: Group) -> Out {
     out
 }
 
-/// The AWS service behind the call (`script_aws_service_actor`), if it is one.
-fn service_actor(root: &Node<'_>) -> Option<String> {
-    kept(root, &["userIdentity"])?;
-    let kind = kept_str(root, &["userIdentity", "type"]);
-    let invoked_by = kept(root, &["userIdentity", "invokedBy"]);
+/// `script_aws_service_actor` (step 11): the AWS service behind the call, if it is one. `Err`
+/// holds the script's exception message when a value has a type it does not expect (its own
+/// `on_failure` appends it and the pipeline goes on, with no service set).
+pub(crate) fn service_actor(root: &Node<'_>) -> Result<Option<String>, String> {
+    // `if: ctx.json?.userIdentity != null`
+    let Some(identity) = kept(root, &["userIdentity"]) else {
+        return Ok(None);
+    };
+    // `String identityType = ctx.aws?.cloudtrail?.user_identity?.type;` (renamed from a map
+    // only, at step 10).
+    let kind = match kept(identity, &["type"]) {
+        None => None,
+        Some(Node::Str(s)) => Some(&**s),
+        Some(other) => return Err(string_cast_error(other)),
+    };
+    // `String invokedBy = identity.invokedBy;`
+    if !matches!(identity, Node::Object(_)) {
+        return Err(getter_error(identity, "invokedBy"));
+    }
+    let invoked_by = match kept(identity, &["invokedBy"]) {
+        None => None,
+        Some(Node::Str(s)) => Some(&**s),
+        Some(other) => return Err(string_cast_error(other)),
+    };
     let name = match kind {
-        Some("AWSService") => invoked_by
-            .and_then(|n| n.scalar_text())
-            .map(|s| s.into_owned()),
+        Some("AWSService") => invoked_by.map(str::to_owned),
         Some("AssumedRole") => {
-            let issuer = kept_str(
-                root,
-                &["userIdentity", "sessionContext", "sessionIssuer", "arn"],
-            )?;
+            // `String issuerArn = identity.sessionContext?.sessionIssuer?.arn;`
+            let issuer = match kept(identity, &["sessionContext"]) {
+                None => None,
+                Some(context @ Node::Object(_)) => match kept(context, &["sessionIssuer"]) {
+                    None => None,
+                    Some(issuer @ Node::Object(_)) => match kept(issuer, &["arn"]) {
+                        None => None,
+                        Some(Node::Str(s)) => Some(&**s),
+                        Some(other) => return Err(string_cast_error(other)),
+                    },
+                    Some(other) => return Err(getter_error(other, "arn")),
+                },
+                Some(other) => return Err(getter_error(other, "sessionIssuer")),
+            };
             let marker = ":role/aws-service-role/";
-            let start = issuer.find(marker)?;
-            let rest = &issuer[start + marker.len()..];
-            match invoked_by {
-                Some(n) => n.scalar_text().map(|s| s.into_owned()),
-                None => match rest.find('/') {
-                    Some(slash) if slash > 0 => Some(rest[..slash].to_string()),
-                    _ => None,
+            match issuer.and_then(|arn| arn.find(marker).map(|i| &arn[i + marker.len()..])) {
+                None => None,
+                Some(rest) => match invoked_by {
+                    Some(by) => Some(by.to_owned()),
+                    None => match rest.find('/') {
+                        Some(slash) if slash > 0 => Some(rest[..slash].to_string()),
+                        _ => None,
+                    },
                 },
             }
         }
         _ => None,
     };
-    name.filter(|s| !s.is_empty())
+    Ok(name.filter(|s| !s.is_empty()))
+}
+
+/// `user.name` after steps 13 (`userIdentity.userName`) and 21 (`sessionIssuer.userName` for
+/// assumed roles and federated users), neither for an AWS-service actor.
+pub(crate) fn user_name_from_identity<'r, 'a>(root: &'r Node<'a>) -> Option<&'r Node<'a>> {
+    if matches!(service_actor(root), Ok(Some(_))) {
+        return None;
+    }
+    let kind = kept_str(root, &["userIdentity", "type"]);
+    if matches!(kind, Some("AssumedRole" | "FederatedUser"))
+        && let Some(v) = kept(
+            root,
+            &[
+                "userIdentity",
+                "sessionContext",
+                "sessionIssuer",
+                "userName",
+            ],
+        )
+    {
+        return Some(v);
+    }
+    kept(root, &["userIdentity", "userName"])
+}
+
+/// `user.name` once step 52 (`additionalEventData.UserName` for `UserAuthentication`) ran.
+/// Cheap when no candidate is of a type that fails step 118.
+pub(crate) fn user_name_final<'r, 'a>(root: &'r Node<'a>) -> Option<&'r Node<'a>> {
+    let authentication = kept_str(root, &["eventName"]) == Some("UserAuthentication");
+    user_name_from_identity(root).or_else(|| {
+        authentication
+            .then(|| kept(root, &["additionalEventData", "UserName"]))
+            .flatten()
+    })
+}
+
+/// True when a `user.name` candidate (in `userIdentity`, or `UserName` in
+/// `additionalEventData`) is neither a string nor a list: only then can step 118
+/// (`ctx.user.name.indexOf("@")`) fail, so the caller skips the full derivation otherwise.
+pub(crate) fn odd_user_name_candidate(
+    identity: Option<&Node<'_>>,
+    additional: Option<&Node<'_>>,
+) -> bool {
+    let odd = |node: Option<&Node<'_>>, path: &[&str]| {
+        node.and_then(|n| kept(n, path))
+            .is_some_and(|n| !matches!(n, Node::Str(_) | Node::Array(_)))
+    };
+    odd(identity, &["userName"])
+        || odd(identity, &["sessionContext", "sessionIssuer", "userName"])
+        || odd(additional, &["UserName"])
+}
+
+/// The session name the grok of step 23 extracts, when its `if` holds and it matches.
+fn grok_session_name<'r>(root: &'r Node<'_>) -> Option<Result<&'r str, &'r str>> {
+    let kind = kept_str(root, &["userIdentity", "type"]);
+    if !matches!(
+        kind,
+        Some("AssumedRole" | "FederatedUser" | "IdentityCenterUser")
+    ) {
+        return None;
+    }
+    let arn = kept_str(root, &["userIdentity", "arn"])?;
+    if !(arn.contains(":sts:") && arn.contains('/')) {
+        return None;
+    }
+    Some(session_name(arn).ok_or(arn))
+}
+
+/// True when steps 24–27 set `user.email` from a session name holding `@`.
+pub(crate) fn email_from_session_name(root: &Node<'_>) -> bool {
+    matches!(grok_session_name(root), Some(Ok(s)) if s.contains('@'))
+}
+
+/// `script_console_login_additional_eventdata` (step 85, ConsoleLogin only) reads
+/// `ctx.json?.additionalEventData?.MobileVersion`: an `additionalEventData` that is not a map
+/// fails it (its own on_failure appends the message; it sets nothing).
+fn console_login_failure(root: &Node<'_>) -> Option<String> {
+    if kept_str(root, &["eventName"]) != Some("ConsoleLogin") {
+        return None;
+    }
+    let data = kept(root, &["additionalEventData"])?;
+    if matches!(data, Node::Object(_)) {
+        return None;
+    }
+    Some(processor_error(
+        "script",
+        "script_console_login_additional_eventdata",
+        &getter_error(data, "MobileVersion"),
+    ))
 }
 
 fn push_unique(list: &mut Vec<String>, v: Option<String>) {
@@ -704,13 +869,25 @@ fn push_unique(list: &mut Vec<String>, v: Option<String>) {
     }
 }
 
-fn identity(root: &Node<'_>, out: &mut Out) {
+/// Steps 11–33, 52, 118–122: service actor, `user.*`, `related.user`. `stop` is the step the
+/// pipeline stopped at ([`step::NONE`] when it did not): later steps are left out.
+fn identity(root: &Node<'_>, stop: Step, out: &mut Out) {
+    let ran = |s: Step| s < stop;
     if let Some(source) = kept_str(root, &["eventSource"])
         && let Some(name) = source.strip_suffix(".amazonaws.com")
     {
         out.set_str("cloud.service.name", name);
     }
-    let service = service_actor(root);
+    let service = match service_actor(root) {
+        Ok(s) => s,
+        Err(message) => {
+            out.errors.push((
+                step::SERVICE_ACTOR_SCRIPT,
+                processor_error("script", "script_aws_service_actor_93211d93", &message),
+            ));
+            None
+        }
+    };
     let kind = kept_str(root, &["userIdentity", "type"]);
     let mut user_name: Option<Value> = None;
     let mut user_id: Option<Value> = None;
@@ -731,7 +908,8 @@ fn identity(root: &Node<'_>, out: &mut Out) {
             user_name = v.pruned();
         }
     }
-    if text(root, &["eventName"]).as_deref() == Some("UserAuthentication")
+    if ran(step::USER_NAME_USER_AUTHENTICATION)
+        && text(root, &["eventName"]).as_deref() == Some("UserAuthentication")
         && user_name.is_none()
         && let Some(v) = kept(root, &["additionalEventData", "UserName"])
     {
@@ -742,40 +920,49 @@ fn identity(root: &Node<'_>, out: &mut Out) {
     // Session name: grok `^arn:[a-z0-9-]+:sts:.*/%{GREEDYDATA}$` on the identity ARN.
     let mut related: Vec<String> = Vec::new();
     let mut email: Option<String> = None;
-    if matches!(
-        kind,
-        Some("AssumedRole" | "FederatedUser" | "IdentityCenterUser")
-    ) && let Some(arn) = kept_str(root, &["userIdentity", "arn"])
-        && arn.contains(":sts:")
-        && arn.contains('/')
-    {
-        match session_name(arn) {
-            Some(session) => {
+    match grok_session_name(root) {
+        Some(Ok(session)) if ran(step::SESSION_NAME_GROK) => {
+            if ran(step::RELATED_USER_SESSION_NAME) {
                 push_unique(&mut related, Some(session.to_string()));
-                if let Some(at) = session.find('@') {
+            }
+            if let Some(at) = session.find('@') {
+                if ran(step::RELATED_USER_SESSION_PREFIX) {
                     push_unique(&mut related, Some(session[..at].to_string()));
-                    if !session.is_empty() {
-                        email = Some(session.to_string());
-                    }
+                }
+                if ran(step::USER_EMAIL_FROM_SESSION) && !session.is_empty() {
+                    email = Some(session.to_string());
                 }
             }
-            None => out.errors.push(processor_error(
+        }
+        Some(Err(arn)) if ran(step::SESSION_NAME_GROK) => out.errors.push((
+            step::SESSION_NAME_GROK,
+            processor_error(
                 "grok",
                 "extract_session_name_from_arn",
                 &format!("Provided Grok expressions do not match field value: [{arn}]"),
-            )),
-        }
+            ),
+        )),
+        _ => {}
     }
-    if kind == Some("IdentityCenterUser") && user_id.is_none() {
+    if ran(step::USER_ID_IDENTITY_CENTER) && kind == Some("IdentityCenterUser") && user_id.is_none()
+    {
         user_id = kept(root, &["userIdentity", "onBehalfOf", "userId"]).and_then(Node::pruned);
     }
-    push_unique(&mut related, text(root, &["requestParameters", "userName"]));
-    push_unique(
-        &mut related,
+    let mut append = |s: Step, v: Option<String>| {
+        if ran(s) {
+            push_unique(&mut related, v);
+        }
+    };
+    append(
+        step::RELATED_USER_REQUEST_USER_NAME,
+        text(root, &["requestParameters", "userName"]),
+    );
+    append(
+        step::RELATED_USER_NEW_USER_NAME,
         text(root, &["requestParameters", "newUserName"]),
     );
-    push_unique(
-        &mut related,
+    append(
+        step::RELATED_USER_RESPONSE_USER_ID,
         text(root, &["responseElements", "user", "userId"]),
     );
     let scalar = |v: &Option<Value>| match v {
@@ -784,17 +971,18 @@ fn identity(root: &Node<'_>, out: &mut Out) {
         Some(Value::Bool(b)) => Some(b.to_string()),
         _ => None,
     };
-    push_unique(&mut related, scalar(&user_id));
-    push_unique(&mut related, scalar(&user_name));
-    push_unique(
-        &mut related,
+    append(step::RELATED_USER_ID, scalar(&user_id));
+    append(step::RELATED_USER_NAME, scalar(&user_name));
+    append(
+        step::RELATED_USER_CHANGES_NAME,
         text(root, &["requestParameters", "newUserName"]),
     );
-    push_unique(
-        &mut related,
+    append(
+        step::RELATED_USER_ON_BEHALF_OF,
         text(root, &["userIdentity", "onBehalfOf", "userId"]),
     );
-    if email.is_none()
+    if ran(step::USER_EMAIL_FROM_NAME)
+        && email.is_none()
         && let Some(Value::String(name)) = &user_name
         && name.find('@').is_some_and(|i| i > 0)
     {
@@ -867,7 +1055,11 @@ fn rendered(ev: &CloudTrailEvent<'_>, key: &str, field: &'static str, out: &mut 
         java_map::render(node)
     };
     out.set("_length", Value::from(java_len(&text)));
-    if !matches!(ev.mapper.options.retain, Retain::Flattened | Retain::None) {
+    // Step 131 removes the strings for retain `flattened`/`none`, unless the pipeline
+    // stopped before it.
+    if !matches!(ev.mapper.options.retain, Retain::Flattened | Retain::None)
+        || ev.failure_step() <= step::RETAIN_REMOVE_STRINGS
+    {
         out.set(field, Value::String(text));
     }
 }
@@ -928,7 +1120,8 @@ fn flattened(ev: &CloudTrailEvent<'_>, out: &mut Out) {
             None => kept(&ev.root, &[key]).and_then(Node::pruned),
         };
         let Some(value) = value else { continue };
-        if retain == Retain::Minimal {
+        // Step 130 reduces the copies for retain `minimal`, unless the pipeline stopped before.
+        if retain == Retain::Minimal && ev.failure_step() > step::RETAIN_MINIMAL {
             let Value::Object(map) = &value else { continue };
             let mut reduced = Map::new();
             for (src, leaf) in MINIMAL {
@@ -1002,13 +1195,37 @@ fn digest(root: &Node<'_>, out: &mut Out) {
     put("previous_hash_value", raw("previousDigestHashValue"));
     put("log_files", raw("logFiles"));
     let mut errors = Vec::new();
-    let mut date = |key: &'static str, tag: &str| {
-        date_field(root, key, tag, time::iso8601, &mut errors).map(Value::String)
+    let mut date = |key: &'static str, at: (Step, &str)| {
+        date_field(root, key, at, time::iso8601, &mut errors).map(Value::String)
     };
-    let start = date("digestStartTime", "date_json_digestStartTime");
-    let end = date("digestEndTime", "date_json_digestEndTime");
-    let newest = date("newestEventTime", "date_json_newestEventTime");
-    let oldest = date("oldestEventTime", "date_json_oldestEventTime");
+    let start = date(
+        "digestStartTime",
+        (
+            step::DATE_DIGEST_START,
+            "date_json_digestStartTime_to_aws_cloudtrail_digest_start_time_3c1d2845",
+        ),
+    );
+    let end = date(
+        "digestEndTime",
+        (
+            step::DATE_DIGEST_END,
+            "date_json_digestEndTime_to_aws_cloudtrail_digest_end_time_d95ac027",
+        ),
+    );
+    let newest = date(
+        "newestEventTime",
+        (
+            step::DATE_NEWEST_EVENT,
+            "date_json_newestEventTime_to_aws_cloudtrail_digest_newest_event_time_66ba4c38",
+        ),
+    );
+    let oldest = date(
+        "oldestEventTime",
+        (
+            step::DATE_OLDEST_EVENT,
+            "date_json_oldestEventTime_to_aws_cloudtrail_digest_oldest_event_time_51f01072",
+        ),
+    );
     put("start_time", start);
     if let Some(e) = &end {
         out.set("_end_time", e.clone());
@@ -1080,24 +1297,29 @@ fn tls(root: &Node<'_>, out: &mut Out) {
     copy("keyExchange", "aws.cloudtrail.tls_details.key_exchange");
 }
 
+/// Steps 123–129; those at or after `ev.failure_step()` did not run.
 fn related(ev: &CloudTrailEvent<'_>, out: &mut Out) {
     let root = &ev.root;
+    let stop = ev.failure_step();
     let mut ips: Vec<String> = Vec::new();
     let src = ev.group(Group::Source);
     let source_ip = src.get("source.ip").and_then(Value::as_str);
     push_unique(&mut ips, source_ip.map(str::to_owned));
-    if let Some(s) = kept_str(root, &["serviceEventDetails", "sourceIpAddress"])
+    if step::RELATED_IP_SERVICE_EVENT < stop
+        && let Some(s) = kept_str(root, &["serviceEventDetails", "sourceIpAddress"])
         && s.parse::<std::net::IpAddr>().is_ok()
     {
         push_unique(&mut ips, Some(s.to_string()));
     }
     let mut hosts: Vec<String> = Vec::new();
-    if let Some(Value::String(sni)) = ev.group(Group::Tls).get("tls.client.server_name")
+    if step::RELATED_HOSTS_SERVER_NAME < stop
+        && let Some(Value::String(sni)) = ev.group(Group::Tls).get("tls.client.server_name")
         && !sni.ends_with(".amazonaws.com")
     {
         push_unique(&mut hosts, Some(sni.clone()));
     }
-    if source_ip.is_none()
+    if step::RELATED_HOSTS_SOURCE_ADDRESS < stop
+        && source_ip.is_none()
         && let Some(address) = kept_str(root, &["sourceIPAddress"])
         && address.contains('.')
         && !address.contains(' ')
@@ -1105,10 +1327,12 @@ fn related(ev: &CloudTrailEvent<'_>, out: &mut Out) {
     {
         push_unique(&mut hosts, Some(address.to_string()));
     }
-    push_unique(
-        &mut hosts,
-        text(root, &["requestParameters", "computerName"]),
-    );
+    if step::RELATED_HOSTS_COMPUTER_NAME < stop {
+        push_unique(
+            &mut hosts,
+            text(root, &["requestParameters", "computerName"]),
+        );
+    }
     // EC2 instance ids from resources and request/response containers.
     let mut found: Vec<String> = Vec::new();
     let mut add = |v: Option<&str>| {
@@ -1151,7 +1375,11 @@ fn related(ev: &CloudTrailEvent<'_>, out: &mut Out) {
             }
         }
     }
-    for f in found {
+    // Step 129 (the instance-id script) runs only when the pipeline got there.
+    for f in found
+        .into_iter()
+        .filter(|_| step::RELATED_HOSTS_INSTANCE_IDS < stop)
+    {
         push_unique(&mut hosts, Some(f));
     }
     if !ips.is_empty() {

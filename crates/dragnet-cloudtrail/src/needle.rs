@@ -5,14 +5,15 @@
 //! - copied from a raw JSON string (renames, substrings of ARNs, entity ids, related.*): the
 //!   literal is inside that string, so its bytes are in the record, unless JSON escaped them
 //!   (`"`, `\`, control characters, `/` as `\/`, anything as `\u…`: callers fully evaluate
-//!   records containing `\u`, and literals with the others get [`Needle::Unknown`]);
+//!   records containing `\u` or `\/`, and literals with the others get [`Needle::Unknown`]);
 //! - a raw number or boolean can be respelled (`1e1` is indexed as `10`, `1.0E7` renders from
 //!   `10000000.0`), so literals made only of number characters (`0-9 . e E + -`) are Unknown;
 //! - the rendered `request_parameters`-style strings add punctuation (`{`, `}`, `=`, `, `, `[`,
 //!   `]`): a literal free of those and of number-only spelling lies inside one key or value
 //!   token, which is raw text;
 //! - derived values (`event.outcome`, categories, timestamps, GeoIP, digest dates, error
-//!   messages) are Unknown; constants answer [`Needle::Constant`].
+//!   messages) are Unknown; constants answer [`Needle::Constant`], and so do fields the mapping
+//!   never fills (`host.os.type`: `Constant(false)`, as no record holds any literal there).
 //!
 //! Case-insensitive literals are answered ASCII-case-insensitively, so only for ASCII literals.
 
@@ -120,11 +121,14 @@ fn origin(field: &str) -> Origin {
     }
 }
 
-/// True when JSON may have written one of the literal's characters as an escape.
+/// True when JSON must have written one of the literal's characters as an escape (`"`, `\`,
+/// control characters). A `/` may be written `\/` too, but the prefilter never skips a record
+/// holding that escape (nor one holding `\u`), so a needle may contain `/`: the literal runs of
+/// wildcard values are mostly paths (`*/.aws/credentials`).
 fn has_json_escaped_char(literal: &str) -> bool {
     literal
         .chars()
-        .any(|c| matches!(c, '"' | '\\' | '/') || (c as u32) < 0x20)
+        .any(|c| matches!(c, '"' | '\\') || (c as u32) < 0x20)
 }
 
 /// True when the literal could be (part of) a respelled number.
@@ -142,6 +146,10 @@ fn rendering_punctuation(literal: &str) -> bool {
 
 /// See the module doc. `exact`: the field equals the literal (else: contains it).
 pub fn raw_needle(field: &str, literal: &str, exact: bool, case_sensitive: bool) -> Needle {
+    // A field the mapping never fills holds no literal in any record.
+    if !crate::event::field_is_mapped(field) {
+        return Needle::Constant(false);
+    }
     let origin = origin(field);
     if let Origin::Const(value) = origin {
         let (v, l) = if case_sensitive {
@@ -290,10 +298,18 @@ mod tests {
                 value: b"lambda.".to_vec()
             }
         );
-        // Literals JSON could escape: no member test, and no bytes either.
+        // Literals JSON must escape: no member test, and no bytes either.
+        assert_eq!(
+            raw_prefix_needle("event.action", "a\"b", true),
+            Needle::Unknown
+        );
+        // `/` only may be escaped (`\/`): records holding that escape are always evaluated.
         assert_eq!(
             raw_prefix_needle("event.action", "a/b", true),
-            Needle::Unknown
+            Needle::MemberPrefix {
+                key: "eventName",
+                value: b"a/b".to_vec()
+            }
         );
         // Non-ASCII, case-insensitively: Unicode folding cannot be answered with bytes.
         assert_eq!(
@@ -328,19 +344,28 @@ mod tests {
         );
         assert_eq!(raw_key_needle("event.action"), None);
         assert_eq!(
-            raw_key_needle("aws.cloudtrail.flattened.request_parameters.a/b"),
+            raw_key_needle("aws.cloudtrail.flattened.request_parameters.a\"b"),
             None
         );
     }
 
     #[test]
     fn json_escapable_characters_give_unknown() {
-        // `"` and `\` are always escaped, `/` may be written `\/`, control characters escaped.
+        // `"` and `\` are always escaped, control characters escaped.
         assert_eq!(cs("event.action", "a\"b"), Needle::Unknown);
         assert_eq!(cs("event.action", "a\\b"), Needle::Unknown);
+        // `/` may be written `\/`, but the prefilter evaluates every record holding that
+        // escape (as it does `\u`): the literal runs of wildcard paths are needles.
         assert_eq!(
             cs("aws.cloudtrail.user_identity.arn", "role/Admin"),
-            Needle::Unknown
+            Needle::Bytes(b"role/Admin".to_vec())
+        );
+        assert_eq!(
+            cs(
+                "aws.cloudtrail.flattened.request_parameters.key",
+                "/.aws/credentials"
+            ),
+            Needle::Bytes(b"/.aws/credentials".to_vec())
         );
         assert_eq!(cs("user_agent.original", "a\tb"), Needle::Unknown);
         // event.original is the raw text itself: anything in it is verbatim.
@@ -426,7 +451,17 @@ mod tests {
             cs("aws.cloudtrail.flattened.digest.start_time", "T00"),
             Needle::Unknown
         );
-        assert_eq!(cs("no.such.field", "x"), Needle::Unknown);
+        // Fields the mapping never fills: no record holds the literal.
+        assert_eq!(cs("no.such.field", "x"), Needle::Constant(false));
+        assert_eq!(
+            raw_needle("host.os.type", "linux", true, true),
+            Needle::Constant(false)
+        );
+        assert_eq!(
+            raw_prefix_needle("destination.domain", "evil", true),
+            Needle::Constant(false)
+        );
+        // A parent of mapped fields holds their values: unknown.
         assert_eq!(cs("user", "x"), Needle::Unknown);
         // Lowercased from "TLS": only a case-insensitive search is sound.
         assert_eq!(

@@ -9,11 +9,12 @@
 //! matching records.)
 //!
 //! Records holding a `\u` escape are checked too. The needle contract (`Needle::Bytes`: "these
-//! bytes, verbatim, unless the record contains a `\u` escape") lets a needle miss only there,
-//! because the prefilter never skips such a record; so a miss is accepted only when (a) the
-//! record really holds a `\u` escape, (b) the framer did not note it as escape-free
+//! bytes, verbatim, unless the record contains a `\u` or `\/` escape") lets a needle miss only
+//! there, because the prefilter never skips such a record; so a miss is accepted only when (a)
+//! the record really holds a `\u` or `\/` escape, (b) the framer did not note it as escape-free
 //! (`RecordSpan::escaped`, which the prefilter trusts), and (c) the needle holds once the
-//! record's `\u` escapes are decoded (the miss is the escape's spelling, not a wrong needle).
+//! record's `\u` and `\/` escapes are decoded (the miss is the escape's spelling, not a wrong
+//! needle).
 //! The checker's own tests at the end show it catches wrong needles.
 
 use std::ops::ControlFlow;
@@ -142,6 +143,29 @@ fn decode_u_escapes(text: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The text with each `\/` escape written `/` (other escapes left as they are).
+fn decode_slash_escapes(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        match (text[i], text.get(i + 1)) {
+            (b'\\', Some(b'/')) => {
+                out.push(b'/');
+                i += 2;
+            }
+            (b'\\', Some(&next)) => {
+                out.extend_from_slice(&[b'\\', next]);
+                i += 2;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
 fn contains(hay: &[u8], needle: &[u8], fold: bool) -> bool {
     if fold {
         memchr::memmem::find(&hay.to_ascii_lowercase(), &needle.to_ascii_lowercase()).is_some()
@@ -260,12 +284,15 @@ fn check(
     if needle_holds(&record.bytes, needle) {
         return Ok(());
     }
-    let why = if !has_u_escape(&record.bytes) {
-        "the record holds no \\u escape".to_owned()
+    let why = if !has_escape(&record.bytes, b"u/") {
+        "the record holds no \\u or \\/ escape".to_owned()
     } else if record.escaped == Some(false) {
         "the framer noted the record as escape-free, so the prefilter would skip it".to_owned()
-    } else if !needle_holds(&decode_u_escapes(&record.bytes), needle) {
-        "not even with its \\u escapes decoded".to_owned()
+    } else if !needle_holds(
+        &decode_slash_escapes(&decode_u_escapes(&record.bytes)),
+        needle,
+    ) {
+        "not even with its \\u and \\/ escapes decoded".to_owned()
     } else {
         *exempted += 1;
         return Ok(());
@@ -464,6 +491,59 @@ fn needles_are_found_in_every_record_that_matches() {
         result.members > 0,
         "event.action/event.provider equality must give member needles"
     );
+}
+
+/// Fields of other data sources that rules over `logs-*` read: `raw_needle` answers
+/// `Constant(false)` for them, which is sound only if no record ever maps a value there. Each is
+/// bound and read on every record on disk, and on the whole normalised document too.
+#[test]
+fn fields_the_mapping_never_fills_hold_no_value_in_any_record() {
+    let Some(records) = records_on_disk() else {
+        return;
+    };
+    let absent = [
+        "host.os.type",
+        "destination.port",
+        "process.name",
+        "network.transport",
+        "tls.server.hash.md5",
+        "azure.signinlogs.properties.authentication_protocol",
+        "okta.event_type",
+        "url.extension",
+    ];
+    let mut table = FieldTable::new();
+    let ids: Vec<_> = absent.iter().map(|f| table.intern(f)).collect();
+    let mapper = Mapper::bind(&table, MapperOptions::default()).unwrap();
+    let mut checked = 0;
+    for record in &records {
+        let Ok(ev) = mapper.map(&record.bytes) else {
+            continue;
+        };
+        let document = ev.to_document().expect("a mapped record has a document");
+        let mut paths = Vec::new();
+        leaf_paths(&document, "", &mut paths);
+        for (&id, field) in ids.iter().zip(absent) {
+            assert!(
+                ev.values(id).is_empty(),
+                "{}: {field} has a value",
+                record.place
+            );
+            assert!(
+                !paths.iter().any(|p| p[1..] == *field),
+                "{}: the document holds {field}",
+                record.place
+            );
+            for (exact, cs) in [(true, true), (false, true), (false, false)] {
+                assert_eq!(
+                    raw_needle(field, "linux", exact, cs),
+                    Needle::Constant(false),
+                    "{field}"
+                );
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked > 1500, "too few records: {checked}");
 }
 
 /// Every leaf path under `value`, dotted (arrays are transparent, as in Elasticsearch).

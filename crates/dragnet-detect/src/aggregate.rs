@@ -261,8 +261,23 @@ impl<K: Clone + Eq + Hash> Interner<K> {
         id
     }
 
+    /// Like [`Interner::intern`], also saying whether `key` is new.
+    pub fn intern_new(&mut self, key: K) -> (u32, bool) {
+        let before = self.keys.len();
+        let id = self.intern(key);
+        (id, self.keys.len() > before)
+    }
+
     pub fn get(&self, id: u32) -> &K {
         &self.keys[id as usize]
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
     }
 }
 
@@ -367,6 +382,131 @@ mod tests {
         assert_eq!(
             parse_ms(Scalar::Str("2024-01-02T03:04:05Z")),
             Some(1_704_164_645_000)
+        );
+    }
+}
+
+/// Where a document is in a [`DocStore`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoredDoc {
+    at: u64,
+    len: u32,
+    in_memory: bool,
+}
+
+/// Documents an aggregating rule keeps for the alerts it reports at the end of the run, written
+/// to an anonymous temporary file (deleted by the system when closed) so that many new terms do
+/// not hold their documents in memory. When no temporary file can be made or written, they stay
+/// in memory and [`DocStore::warning`] says so.
+#[derive(Default)]
+pub struct DocStore {
+    file: Option<std::io::BufWriter<std::fs::File>>,
+    written: u64,
+    memory: Vec<u8>,
+    io_error: Option<String>,
+}
+
+impl DocStore {
+    /// Stores `doc`; documents over 4 GiB are not expected (records are capped far below).
+    pub fn put(&mut self, doc: &[u8]) -> StoredDoc {
+        use std::io::Write;
+        let len = u32::try_from(doc.len()).unwrap_or(u32::MAX);
+        let doc = &doc[..len as usize];
+        if self.file.is_none() && self.io_error.is_none() {
+            match tempfile::tempfile() {
+                Ok(f) => self.file = Some(std::io::BufWriter::with_capacity(1 << 16, f)),
+                Err(e) => self.io_error = Some(e.to_string()),
+            }
+        }
+        if let Some(file) = &mut self.file {
+            match file.write_all(doc) {
+                Ok(()) => {
+                    let at = self.written;
+                    self.written += u64::from(len);
+                    return StoredDoc {
+                        at,
+                        len,
+                        in_memory: false,
+                    };
+                }
+                Err(e) => {
+                    self.io_error = Some(e.to_string());
+                    self.file = None;
+                }
+            }
+        }
+        let at = self.memory.len() as u64;
+        self.memory.extend_from_slice(doc);
+        StoredDoc {
+            at,
+            len,
+            in_memory: true,
+        }
+    }
+
+    /// The document at `doc` ("{}" when it cannot be read back, with a warning).
+    pub fn get(&mut self, doc: StoredDoc) -> String {
+        let bytes = if doc.in_memory {
+            let start = doc.at as usize;
+            self.memory
+                .get(start..start + doc.len as usize)
+                .map(<[u8]>::to_vec)
+        } else {
+            self.read(doc)
+        };
+        bytes
+            .and_then(|b| String::from_utf8(b).ok())
+            .unwrap_or_else(|| "{}".to_string())
+    }
+
+    fn read(&mut self, doc: StoredDoc) -> Option<Vec<u8>> {
+        use std::io::Write;
+        use std::os::unix::fs::FileExt;
+        let file = self.file.as_mut()?;
+        if let Err(e) = file.flush() {
+            self.io_error = Some(e.to_string());
+            return None;
+        }
+        let mut buf = vec![0; doc.len as usize];
+        match file.get_ref().read_exact_at(&mut buf, doc.at) {
+            Ok(()) => Some(buf),
+            Err(e) => {
+                self.io_error = Some(e.to_string());
+                None
+            }
+        }
+    }
+
+    /// Bytes held in memory (documents that could not go to the temporary file, its buffer).
+    pub fn memory_bytes(&self) -> u64 {
+        self.memory.capacity() as u64 + self.file.as_ref().map_or(0, |f| f.capacity() as u64)
+    }
+
+    /// Why documents stayed in memory or could not be read back, if they did.
+    pub fn warning(&self) -> Option<String> {
+        self.io_error.as_ref().map(|e| {
+            format!("the temporary file for alert documents failed ({e}): documents were kept in memory or lost; check the space in the temporary directory (TMPDIR)")
+        })
+    }
+}
+
+#[cfg(test)]
+mod doc_store_tests {
+    use super::*;
+
+    #[test]
+    fn documents_come_back_as_they_were_put() {
+        let mut store = DocStore::default();
+        let a = store.put(br#"{"a":1}"#);
+        let b = store.put("{\"b\":\"\u{e9}\"}".as_bytes());
+        assert_eq!(store.get(b), "{\"b\":\"\u{e9}\"}");
+        assert_eq!(store.get(a), r#"{"a":1}"#);
+        let c = store.put(b"{}");
+        assert_eq!(store.get(c), "{}");
+        assert!(store.warning().is_none());
+        assert!(
+            store.memory.is_empty(),
+            "documents went to the temporary file"
         );
     }
 }

@@ -24,10 +24,32 @@ pub struct DetectorOptions {
     /// Per EQL sequence (or sample) rule, at most this many out-of-order candidate events are
     /// kept for sorting; `None`: [`DEFAULT_MAX_SEQUENCE_CANDIDATES`].
     pub max_sequence_candidates: Option<usize>,
+    /// Per new_terms or threshold rule, at most this many state entries
+    /// (`--max-aggregation-entries`); past it, events are left out of the rule's state with a
+    /// warning naming the rule and the flag. `None`: [`DEFAULT_MAX_AGGREGATION_ENTRIES`].
+    pub max_aggregation_entries: Option<usize>,
 }
 
 /// The default of [`DetectorOptions::max_sequence_candidates`].
 pub const DEFAULT_MAX_SEQUENCE_CANDIDATES: usize = 1_000_000;
+
+/// The default of [`DetectorOptions::max_aggregation_entries`]: per new_terms or threshold
+/// rule, the entries of its state (new_terms: one per term and execution interval it occurs in,
+/// about 60 bytes plus the term's text; threshold: one per matching event and group, 32 bytes
+/// plus each group's text once). Sized so the AWS pack over 10 GB of CloudTrail stays far
+/// inside it, while a hostile input cannot grow one rule past a few hundred MB.
+pub const DEFAULT_MAX_AGGREGATION_ENTRIES: usize = 4_000_000;
+
+/// What a detector holds and has seen, for `hunt -vv`'s per-rule cost report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DetectorStats {
+    /// Events that passed the rule's query (and exceptions) and went into its state.
+    pub matched: u64,
+    /// Entries of its state (new_terms: terms x intervals; threshold: events x groups).
+    pub entries: u64,
+    /// An estimate of the bytes its state holds in memory.
+    pub bytes: u64,
+}
 
 /// One detection reported by a [`Detector`].
 #[derive(Clone, Debug)]
@@ -65,12 +87,27 @@ pub trait Detector: Send + Sync {
     /// Called once, after the last record. Stateless detectors report nothing here.
     fn finish(&self, _out: &mut Vec<Detection>) {}
 
+    /// [`Detector::finish`], handing each detection to `sink` as it is made: a rule with many
+    /// alerts (a broad new_terms rule) then never holds all their documents at once. The
+    /// default collects [`Detector::finish`]'s.
+    fn finish_into(&self, sink: &mut dyn FnMut(Detection)) {
+        let mut out = Vec::new();
+        self.finish(&mut out);
+        out.into_iter().for_each(sink);
+    }
+
     /// Called once before the first record with the run's options (limits, time range).
     fn prepare(&self, _options: &DetectorOptions) {}
 
     /// Warnings for the user after [`Detector::finish`] (a limit was hit: results may be missing).
     fn warnings(&self) -> Vec<String> {
         Vec::new()
+    }
+
+    /// For a detector that keeps state (aggregations): its counts and size so far, read after
+    /// the last record and before [`Detector::finish`]. `None` for stateless detectors.
+    fn stats(&self) -> Option<DetectorStats> {
+        None
     }
 
     /// Whether this detector alerts only from [`Detector::finish`], out of the events it

@@ -29,6 +29,9 @@ mod threshold;
 
 pub use accounting::{RuleCounts, RuleReport, RuleStatus};
 pub use build::build_detector;
-pub use detector::{DEFAULT_MAX_SEQUENCE_CANDIDATES, Detection, Detector, DetectorOptions};
+pub use detector::{
+    DEFAULT_MAX_AGGREGATION_ENTRIES, DEFAULT_MAX_SEQUENCE_CANDIDATES, Detection, Detector,
+    DetectorOptions, DetectorStats,
+};
 pub use exceptions::{ExceptionSet, Extras, Prepared};
 pub use indicators::Indicators;

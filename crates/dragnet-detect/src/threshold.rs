@@ -15,9 +15,15 @@
 //! dragnet buffers one small tuple per matching event and group (time, group id, event identity,
 //! cardinality value id) from the unordered workers, and replays the schedule
 //! ([`crate::aggregate`]) per group in [`Detector::finish`].
+//!
+//! The event identity is a 64-bit hash of `event.id`, used only to count a record delivered
+//! twice once: two different events would merge only if they fell in the same group at the same
+//! millisecond with colliding hashes (odds about n²/2⁶⁵ for n such events), undercounting that
+//! bucket by one. Group and cardinality values are exact (interned), never hashed. The tuples
+//! are capped by `--max-aggregation-entries`.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use dragnet_event::{Event, FieldTable};
@@ -30,7 +36,9 @@ use crate::aggregate::{
     AggField, EventFields, Interner, Schedule, compile_kql, cross_product, format_ms, hash64,
     index_of,
 };
-use crate::detector::{Detection, Detector};
+use crate::detector::{
+    DEFAULT_MAX_AGGREGATION_ENTRIES, Detection, Detector, DetectorOptions, DetectorStats,
+};
 use crate::exceptions::{NOT_APPLIED_NOTE, Prepared, RuleExceptions, TimeRange};
 use dragnet_alert::sha256_hex;
 use dragnet_event::literals::Cnf;
@@ -52,6 +60,12 @@ struct State {
     groups: Interner<Vec<String>>,
     card_values: Interner<String>,
     tuples: Vec<Tuple>,
+    /// Bytes of the group and cardinality values.
+    key_bytes: u64,
+    /// Events that passed the query, exceptions and time range.
+    matched: u64,
+    /// Tuples left out at the state budget.
+    over_budget: u64,
 }
 
 pub struct ThresholdDetector {
@@ -72,6 +86,8 @@ pub struct ThresholdDetector {
     explain: AtomicBool,
     /// `--from` / `--to`: events outside are not counted.
     range: TimeRange,
+    /// `--max-aggregation-entries`: at most this many tuples.
+    budget: AtomicUsize,
 }
 
 /// Compiles a threshold rule into its detector and prefilter facts, or says why it cannot run.
@@ -135,12 +151,49 @@ pub(crate) fn build(
             anonymous: AtomicU64::new(0),
             explain: AtomicBool::new(false),
             range: extras.range,
+            budget: AtomicUsize::new(DEFAULT_MAX_AGGREGATION_ENTRIES),
         }),
         cnf,
     ))
 }
 
+/// Estimated bytes of one interned key's map and list entries besides its text.
+const KEY_ENTRY_BYTES: u64 = 80;
+
 impl Detector for ThresholdDetector {
+    fn prepare(&self, options: &DetectorOptions) {
+        self.budget.store(
+            options
+                .max_aggregation_entries
+                .unwrap_or(DEFAULT_MAX_AGGREGATION_ENTRIES),
+            Ordering::Relaxed,
+        );
+    }
+
+    fn stats(&self) -> Option<DetectorStats> {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let keys = (state.groups.len() + state.card_values.len()) as u64;
+        Some(DetectorStats {
+            matched: state.matched,
+            entries: state.tuples.len() as u64,
+            bytes: state.tuples.capacity() as u64 * std::mem::size_of::<Tuple>() as u64
+                + keys * KEY_ENTRY_BYTES
+                + 2 * state.key_bytes,
+        })
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.over_budget == 0 {
+            return Vec::new();
+        }
+        vec![format!(
+            "limit max-aggregation-entries ({}) reached: {} (event, group) entries were left out of this rule's state, so threshold alerts may be missing or undercounted; raise it with --max-aggregation-entries N (about 32 bytes of memory each) or narrow the input (--from/--to)",
+            self.budget.load(Ordering::Relaxed),
+            state.over_budget
+        )]
+    }
+
     fn on_event(&self, event: &dyn Event, explain: bool, _out: &mut Vec<Detection>) {
         if !self.query.matches(event) {
             return;
@@ -177,13 +230,28 @@ impl Detector for ThresholdDetector {
             // counter, and unlikely to collide with a hash.
             None => (1 << 63) | self.anonymous.fetch_add(1, Ordering::Relaxed),
         };
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let budget = self.budget.load(Ordering::Relaxed);
+        let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let state = &mut *guard;
+        state.matched += 1;
+        let wanted = groups.len() * cards.len().max(1);
+        if state.tuples.len() + wanted > budget {
+            state.over_budget += wanted as u64;
+            return;
+        }
         let card_ids: Vec<u32> = cards
             .into_iter()
-            .map(|c| state.card_values.intern(c))
+            .map(|c| {
+                let len = c.len() as u64;
+                let (id, new) = state.card_values.intern_new(c);
+                state.key_bytes += if new { len } else { 0 };
+                id
+            })
             .collect();
         for g in groups {
-            let group = state.groups.intern(g);
+            let len: u64 = g.iter().map(|v| v.len() as u64).sum();
+            let (group, new) = state.groups.intern_new(g);
+            state.key_bytes += if new { len } else { 0 };
             if card_ids.is_empty() {
                 state.tuples.push(Tuple {
                     group,

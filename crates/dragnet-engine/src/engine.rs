@@ -9,7 +9,10 @@ use dragnet_detect::{Detector, Extras, RuleReport, RuleStatus, build_detector};
 use dragnet_event::literals::Cnf;
 
 use crate::applicability::{Coverage, esql_from_patterns, index_patterns_cover_cloudtrail};
+use dragnet_input::{InputOptions, Source};
 use dragnet_prefilter::{Needle, Prefilter, RuleFiltering};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 
 /// Why a rule set cannot be run at all.
 #[derive(Debug, thiserror::Error)]
@@ -80,7 +83,13 @@ pub(crate) struct ActiveRule {
 pub struct Engine {
     pub(crate) rules: Vec<ActiveRule>,
     pub(crate) reports: Vec<RuleReport>,
-    pub(crate) prefilter: Prefilter,
+    /// The prefilter in force: built with static gate choices, replaced by one whose gates
+    /// were chosen on a sample of the input ([`Engine::measure_gates`]).
+    prefilter: RwLock<Arc<Prefilter>>,
+    /// Per running rule, its CNF as needles: what the prefilter is built from.
+    needles: Vec<Vec<Vec<Needle>>>,
+    /// Whether [`Engine::measure_gates`] ran.
+    gates_measured: AtomicBool,
     pub(crate) mapper: dragnet_cloudtrail::Mapper,
     pub(crate) paths: JsonPaths,
     pub(crate) fields: FieldTable,
@@ -223,7 +232,9 @@ impl Engine {
         Ok(Engine {
             rules: active,
             reports,
-            prefilter,
+            prefilter: RwLock::new(Arc::new(prefilter)),
+            needles,
+            gates_measured: AtomicBool::new(false),
             mapper,
             paths,
             fields,
@@ -240,25 +251,52 @@ impl Engine {
         self.rules.len()
     }
 
+    /// The prefilter in force (see [`Engine::measure_gates`]).
+    pub(crate) fn prefilter(&self) -> Arc<Prefilter> {
+        Arc::clone(&self.prefilter.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Chooses every rule's prefilter gate by how often its clauses hold in a sample of
+    /// `sources` (the heads of a few files: [`crate::SAMPLE_BYTES`], [`crate::SAMPLE_FILES`]),
+    /// instead of by the static score alone, so a rule gated on a call that is common in this
+    /// input (`GetObject` where S3 data events are logged) is gated on a rarer clause when it
+    /// has one. Alerts do not depend on it. [`Engine::run`] does it first unless it was done;
+    /// returns how many records were measured (0: too few, the static choice stands).
+    pub fn measure_gates(&self, sources: &[Source], input: &InputOptions) -> usize {
+        self.gates_measured.store(true, Ordering::Relaxed);
+        if self.prefilter().has_gates() {
+            let sample = crate::sample::sample_records(sources, input);
+            let records: Vec<&[u8]> = sample.iter().map(Vec::as_slice).collect();
+            let measured = self.prefilter().measure(&records);
+            if let Some(m) = measured {
+                let chosen = Prefilter::build_for(&self.needles, &m);
+                *self.prefilter.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(chosen);
+                return m.records as usize;
+            }
+        }
+        0
+    }
+
+    /// Whether [`Engine::measure_gates`] ran already.
+    pub(crate) fn gates_measured(&self) -> bool {
+        self.gates_measured.load(Ordering::Relaxed)
+    }
+
     /// The needles the prefilter scans every record for (see [`dragnet_prefilter`]).
     pub fn prefilter_gate_needles(&self) -> Vec<String> {
-        self.prefilter.gate_needles()
+        self.prefilter().gate_needles()
     }
 
     /// The byte patterns the prefilter's batch scan looks for in every record.
     pub fn prefilter_batch_patterns(&self) -> Vec<String> {
-        self.prefilter.batch_patterns()
+        self.prefilter().batch_patterns()
     }
 
     /// How many running rules the prefilter narrows.
     pub fn prefiltered_rules(&self) -> usize {
+        let prefilter = self.prefilter();
         (0..self.rules.len())
-            .filter(|&i| {
-                matches!(
-                    self.prefilter.filtering(i),
-                    RuleFiltering::Prefiltered { .. }
-                )
-            })
+            .filter(|&i| matches!(prefilter.filtering(i), RuleFiltering::Prefiltered { .. }))
             .count()
     }
 

@@ -1,9 +1,11 @@
 //! The parallel run: reader threads frame records into batches, a bounded channel hands them to
-//! rayon workers, each record goes prefilter -> map -> detectors -> alert. Alerts are buffered
-//! (they are few), deduplicated and sorted, so output is the same whatever the thread count.
+//! rayon workers, each record goes prefilter -> map -> detectors -> alert. Alerts go to a store
+//! bounded in memory ([`crate::collect`]) that gives them back deduplicated and sorted, so
+//! output is the same whatever the thread count.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::ops::ControlFlow;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
@@ -23,7 +25,11 @@ use dragnet_alert::{
 };
 use dragnet_detect::{Detection, DetectorOptions, RuleReport, RuleStatus};
 
+use crate::alert_store::{Entry, SpillStats};
+use crate::collect::{AlertStream, CollectOptions, Collector, SpillError};
+use crate::cost::{CostCounters, RuleCost};
 use crate::engine::Engine;
+use crate::problem_keeper::{DEFAULT_MAX_PROBLEMS, OrderedProblem, ProblemKeeper, problem_key};
 use crate::suppression::Suppression;
 use dragnet_prefilter::Scratch;
 
@@ -47,6 +53,12 @@ pub struct RunOptions {
     /// sorting once they arrived out of time order (`--max-sequence-candidates`; ordered input
     /// streams and is not capped); `None`: the default, 1,000,000.
     pub max_sequence_candidates: Option<usize>,
+    /// Per new_terms or threshold rule, at most this many state entries
+    /// (`--max-aggregation-entries`); `None`: the default.
+    pub max_aggregation_entries: Option<usize>,
+    /// Count each rule's evaluation time, candidates and matches into
+    /// [`RunOutput::rule_costs`] (`hunt -vv`).
+    pub rule_costs: bool,
     /// Large memory-mapped JSON-lines files are cut into segments of about this many bytes,
     /// which the workers frame in parallel ([`dragnet_input::read_work`]); `None`: the default,
     /// [`SEGMENT_BYTES`]; `Some(usize::MAX)` frames every file on one reader thread.
@@ -55,6 +67,14 @@ pub struct RunOptions {
     /// and location (searches: `dragnet kql`/`eql` print the events, not alerts). With
     /// [`Capture::All`] the prefilter is off, so every record is evaluated and listed.
     pub capture: Capture,
+    /// Bytes of alerts kept in memory before a sorted run of them is spilled to a temporary
+    /// file (`--alert-memory`); `None`: [`crate::DEFAULT_ALERT_MEMORY`].
+    pub alert_memory: Option<usize>,
+    /// Where spill files go (`--spill-dir`); `None`: the system's temporary folder.
+    pub spill_dir: Option<PathBuf>,
+    /// Problems about records kept for the report, the first in input order
+    /// (`--max-problems`); the others are counted. `None`: [`crate::DEFAULT_MAX_PROBLEMS`].
+    pub max_problems: Option<usize>,
 }
 
 /// Which events a run hands back ([`RunOptions::capture`]).
@@ -93,6 +113,7 @@ impl RunOptions {
             to: self.to,
             max_signals: self.max_signals,
             max_sequence_candidates: self.max_sequence_candidates,
+            max_aggregation_entries: self.max_aggregation_entries,
         }
     }
 }
@@ -106,9 +127,11 @@ pub const SEGMENT_BYTES: usize = 1 << 20;
 pub struct Progress {
     pub bytes: AtomicU64,
     pub records: AtomicU64,
-    /// Alerts so far: while records are read, the distinct per-event alerts found (an event
-    /// delivered twice counts once); once the run ends, exactly the alerts of
-    /// [`RunOutput::alerts`] (aggregations and sequences added, limits applied).
+    /// Alerts so far: while records are read, the per-event alerts found (each delivery of an
+    /// event counts: telling duplicates apart takes the end-of-run merge); [`Engine::run`]
+    /// leaves exactly the alerts of [`RunOutput::alerts`] in it (aggregations and sequences
+    /// added, duplicates and limits applied), as does [`RunStream::next_alert`] once it has
+    /// given the last alert.
     pub alerts: AtomicU64,
 }
 
@@ -125,6 +148,9 @@ pub struct RunStats {
     pub records_read: u64,
     /// Records no rule could match, skipped by the raw-bytes prefilter without parsing.
     pub records_prefiltered: u64,
+    /// Records the prefilter's batch scan found opening no rule's gate: skipped, or (when
+    /// some rules have no gate) evaluated by those rules only.
+    pub records_gated_out: u64,
     /// Records parsed and evaluated by at least one rule.
     pub records_evaluated: u64,
     /// Records that produced at least one alert (counted once per delivery).
@@ -148,6 +174,14 @@ pub struct RunStats {
     /// Raw CloudTrail records matched by a rule with `timestamp_override` (which cannot be
     /// honoured without `event.ingested`: `@timestamp` is used).
     pub timestamp_override_fallbacks: u64,
+    /// Problems about records counted but not kept for the report (past `--max-problems`).
+    pub problems_not_kept: u64,
+    /// Bytes of alerts written to spill files (0: every alert fitted `--alert-memory`).
+    pub alert_spill_bytes: u64,
+    /// Spill files written.
+    pub alert_spill_files: u64,
+    /// Milliseconds spent merging spill files.
+    pub alert_merge_ms: u64,
 }
 
 impl RunStats {
@@ -155,6 +189,7 @@ impl RunStats {
         self.bytes += o.bytes;
         self.records_read += o.records_read;
         self.records_prefiltered += o.records_prefiltered;
+        self.records_gated_out += o.records_gated_out;
         self.records_evaluated += o.records_evaluated;
         self.records_matched += o.records_matched;
         self.records_skipped += o.records_skipped;
@@ -164,16 +199,6 @@ impl RunStats {
         self.records_without_time += o.records_without_time;
         self.timestamp_override_fallbacks += o.timestamp_override_fallbacks;
     }
-}
-
-/// A problem tagged with the source's position, so problems print in input order.
-struct OrderedProblem {
-    source: usize,
-    seq: u64,
-    problem: Problem,
-    /// The segment of the source it was found in (its location is local to it until the run
-    /// rebases it).
-    segment: Option<u64>,
 }
 
 /// What a run produced.
@@ -189,13 +214,16 @@ pub struct RunOutput {
     pub warnings: Vec<String>,
     /// The events [`RunOptions::capture`] asked for, in input order.
     pub events: Vec<CapturedEvent>,
+    /// With [`RunOptions::rule_costs`]: per rule run, what it cost, in engine rule order.
+    pub rule_costs: Vec<RuleCost>,
 }
 
 struct BatchResult {
-    alerts: Vec<Alert>,
+    alerts: Vec<Entry>,
     problems: Vec<OrderedProblem>,
     events: Vec<CapturedEvent>,
     stats: RunStats,
+    costs: CostCounters,
 }
 
 /// Whether the raw-bytes prefilter may skip records: not with `--no-prefilter`, nor when every
@@ -214,6 +242,8 @@ struct Worker {
     spare_spans: Vec<RecordSpan>,
     candidates: Vec<usize>,
     detections: Vec<Detection>,
+    /// This batch's per-rule costs ([`RunOptions::rule_costs`]), handed over in its result.
+    costs: CostCounters,
 }
 
 /// The most worker threads a run starts: four per core, at most [`MAX_THREADS`]. A larger
@@ -234,8 +264,133 @@ const DEFAULT_STACK_DEPTH: usize = 1024;
 /// Stack given to each worker per level of `--max-json-depth` past [`DEFAULT_STACK_DEPTH`].
 const STACK_PER_LEVEL: usize = 2048;
 
+/// A run whose records are all read: its alerts come one at a time, in output order, from
+/// [`RunStream::next_alert`] (memory bounded by `--alert-memory`, see [`crate::collect`]).
+/// [`RunStream::stats`] and [`RunStream::reports`] are complete once the last alert is out.
+pub struct RunStream {
+    /// In input order (the first `--max-problems` about records, and every one about a whole
+    /// source).
+    pub problems: Vec<Problem>,
+    /// Limits stateful rules hit (results may be missing), one line each, for stderr.
+    pub warnings: Vec<String>,
+    /// The events [`RunOptions::capture`] asked for, in input order.
+    pub events: Vec<CapturedEvent>,
+    stats: RunStats,
+    reports: Vec<RuleReport>,
+    alerts: Result<AlertStream, Option<SpillError>>,
+    /// Alerts given so far.
+    given: u64,
+    /// Problems not kept (past `--max-problems`) that skipped input.
+    skipped_not_kept: u64,
+    costs: CostState,
+}
+
+/// What [`RunStream::rule_costs`] reports from: the workers' counters and each rule's state,
+/// per engine rule.
+struct CostState {
+    counters: CostCounters,
+    /// Empty unless [`RunOptions::rule_costs`].
+    states: Vec<Option<dragnet_detect::DetectorStats>>,
+    /// Each engine rule's report index.
+    rule_reports: Vec<usize>,
+}
+
+impl RunStream {
+    /// The next alert in output order; `None` once all were given. An error means a spill file
+    /// could not be written or read back: the alerts are incomplete.
+    pub fn next_alert(&mut self) -> Result<Option<Alert>, SpillError> {
+        let stream = match &mut self.alerts {
+            Ok(stream) => stream,
+            Err(e) => return e.take().map_or(Ok(None), Err),
+        };
+        let next = stream.next();
+        if let Ok(Some(a)) = &next {
+            self.given += 1;
+            let r = &mut self.reports[a.rule];
+            r.alerts += 1;
+            if r.first_seen
+                .as_deref()
+                .is_none_or(|f| a.timestamp.as_str() < f)
+            {
+                r.first_seen = Some(a.timestamp.clone());
+            }
+            if r.last_seen
+                .as_deref()
+                .is_none_or(|l| a.timestamp.as_str() > l)
+            {
+                r.last_seen = Some(a.timestamp.clone());
+            }
+        }
+        let spill = stream.spill_stats();
+        let stats = &mut self.stats;
+        stats.duplicates = stream.duplicates;
+        stats.alerts_over_max_signals = stream.over_max_signals;
+        stats.alert_spill_bytes = spill.bytes;
+        stats.alert_spill_files = spill.files;
+        stats.alert_merge_ms = spill.merge.as_millis() as u64;
+        next
+    }
+
+    /// Counts for the run summary: exact once [`RunStream::next_alert`] gave its last alert.
+    pub fn stats(&self) -> RunStats {
+        let mut stats = self.stats.clone();
+        stats.records_matched = stats.records_matched.saturating_sub(stats.duplicates);
+        stats
+    }
+
+    /// Per rule (same order as [`Engine::reports`]): alerts, first and last seen, complete once
+    /// the last alert is out.
+    pub fn reports(&self) -> &[RuleReport] {
+        &self.reports
+    }
+
+    /// Problems past `--max-problems` (counted, not kept) that skipped input
+    /// ([`crate::is_skipped_input`]), for `--strict`.
+    pub fn skipped_not_kept(&self) -> u64 {
+        self.skipped_not_kept
+    }
+
+    /// With [`RunOptions::rule_costs`]: per rule run, what it cost, in engine rule order (its
+    /// alert count is complete once the last alert is out).
+    pub fn rule_costs(&self) -> Vec<RuleCost> {
+        let c = &self.costs;
+        c.states
+            .iter()
+            .zip(&c.rule_reports)
+            .enumerate()
+            .map(|(i, (state, &report))| {
+                let (nanos, candidates, per_event) =
+                    c.counters.per_rule.get(i).copied().unwrap_or_default();
+                RuleCost {
+                    report,
+                    nanos,
+                    candidates,
+                    matches: state.map_or(per_event, |s| s.matched),
+                    alerts: self.reports[report].alerts,
+                    state: *state,
+                }
+            })
+            .collect()
+    }
+
+    /// Alerts given so far.
+    pub fn alerts_given(&self) -> u64 {
+        self.given
+    }
+
+    /// What spilling alerts cost so far.
+    pub fn spill_stats(&self) -> SpillStats {
+        self.alerts
+            .as_ref()
+            .map(AlertStream::spill_stats)
+            .unwrap_or_default()
+    }
+}
+
 impl Engine {
-    /// Evaluates every record of `sources`. Problems never stop the run.
+    /// Evaluates every record of `sources` and collects every alert. Problems never stop the
+    /// run; a spill file that cannot be written or read back is reported in
+    /// [`RunOutput::warnings`] (the alerts are then incomplete).
     pub fn run(
         &self,
         sources: Vec<Source>,
@@ -243,6 +398,43 @@ impl Engine {
         options: &RunOptions,
         progress: &Progress,
     ) -> RunOutput {
+        let mut stream = self.run_stream(sources, input, options, progress);
+        let mut alerts = Vec::new();
+        loop {
+            match stream.next_alert() {
+                Ok(Some(a)) => alerts.push(a),
+                Ok(None) => break,
+                Err(e) => {
+                    stream.warnings.push(format!("alerts are missing: {e}"));
+                    break;
+                }
+            }
+        }
+        progress
+            .alerts
+            .store(alerts.len() as u64, Ordering::Relaxed);
+        let stats = stream.stats();
+        let rule_costs = stream.rule_costs();
+        RunOutput {
+            alerts,
+            rule_costs,
+            problems: stream.problems,
+            stats,
+            reports: stream.reports,
+            warnings: stream.warnings,
+            events: stream.events,
+        }
+    }
+
+    /// Evaluates every record of `sources`; the alerts are then given one at a time
+    /// ([`RunStream::next_alert`]), so memory does not grow with their number.
+    pub fn run_stream(
+        &self,
+        sources: Vec<Source>,
+        input: &InputOptions,
+        options: &RunOptions,
+        progress: &Progress,
+    ) -> RunStream {
         // More workers than `max_threads` only cost thread start-up and contention (issue 16:
         // `-j 100000` ran for minutes over two records); the CLI warns when it clamps.
         let requested = options
@@ -267,7 +459,10 @@ impl Engine {
         // searched for them). Always the prefilter's own: `mark_batch` reads the notes so.
         let mut input = input.clone();
         input.probes = if prefilter_enabled(options) {
-            self.prefilter.probes()
+            if !self.gates_measured() {
+                self.measure_gates(&sources, &input);
+            }
+            self.prefilter().probes()
         } else {
             Default::default()
         };
@@ -284,7 +479,7 @@ impl Engine {
         input: &InputOptions,
         options: &RunOptions,
         progress: &Progress,
-    ) -> RunOutput {
+    ) -> RunStream {
         let threads = rayon::current_num_threads().max(1);
         let detector_options = options.detector_options();
         for rule in &self.rules {
@@ -293,7 +488,9 @@ impl Engine {
         let readers = sources.len().clamp(1, threads.max(2));
         let (tx, rx) = mpsc::sync_channel::<(usize, u64, Work)>(threads * 2);
         let next_source = AtomicUsize::new(0);
-        let problems: Mutex<Vec<OrderedProblem>> = Mutex::new(Vec::new());
+        let problems = Mutex::new(ProblemKeeper::new(
+            options.max_problems.unwrap_or(DEFAULT_MAX_PROBLEMS),
+        ));
         let skipped_files = AtomicU64::new(0);
         let sources = &sources;
         let segment_bytes = options.segment_bytes.unwrap_or(SEGMENT_BYTES);
@@ -301,9 +498,16 @@ impl Engine {
         let segments_framed: Mutex<HashMap<usize, Vec<(u64, SegmentStats)>>> =
             Mutex::new(HashMap::new());
 
-        let results: Mutex<Vec<BatchResult>> = Mutex::new(Vec::new());
-        // The uuids of the alerts counted so far, so a duplicate delivery is not counted again.
-        let counted: Mutex<HashSet<String>> = Mutex::new(HashSet::new());
+        let collector = Mutex::new(Collector::new(
+            self,
+            CollectOptions {
+                alert_memory: options.alert_memory,
+                spill_dir: options.spill_dir.clone(),
+                max_signals: options.max_signals,
+            },
+        ));
+        let totals: Mutex<(RunStats, Vec<CapturedEvent>)> = Mutex::default();
+        let costs: Mutex<CostCounters> = Mutex::new(CostCounters::default());
         let keep = |result: BatchResult| {
             progress
                 .bytes
@@ -312,18 +516,27 @@ impl Engine {
                 .records
                 .fetch_add(result.stats.records_read, Ordering::Relaxed);
             if !result.alerts.is_empty() {
-                let mut counted = counted.lock().unwrap();
-                let new = result
+                progress
                     .alerts
-                    .iter()
-                    .filter(|a| counted.insert(a.uuid.clone()))
-                    .count();
-                progress.alerts.fetch_add(new as u64, Ordering::Relaxed);
+                    .fetch_add(result.alerts.len() as u64, Ordering::Relaxed);
+                let mut collector = collector.lock().unwrap();
+                for entry in result.alerts {
+                    collector.push(entry);
+                }
             }
-            if !(result.alerts.is_empty() && result.problems.is_empty() && result.events.is_empty())
-                || result.stats != RunStats::default()
-            {
-                results.lock().unwrap().push(result);
+            if !result.costs.per_rule.is_empty() {
+                costs.lock().unwrap().merge(&result.costs);
+            }
+            if !result.problems.is_empty() {
+                let mut problems = problems.lock().unwrap();
+                for p in result.problems {
+                    problems.push(p);
+                }
+            }
+            if !result.events.is_empty() || result.stats != RunStats::default() {
+                let mut totals = totals.lock().unwrap();
+                totals.0.add(&result.stats);
+                totals.1.extend(result.events);
             }
         };
         std::thread::scope(|scope| {
@@ -440,30 +653,23 @@ impl Engine {
             );
         });
 
+        let (batch_stats, mut events) = totals.into_inner().unwrap();
         let mut stats = RunStats {
             files: sources.len() as u64,
             ..Default::default()
         };
-        let mut alerts = Vec::new();
-        let mut all_problems = problems.into_inner().unwrap();
-        let mut events = Vec::new();
-        for r in results.into_inner().unwrap() {
-            stats.add(&r.stats);
-            alerts.extend(r.alerts);
-            all_problems.extend(r.problems);
-            events.extend(r.events);
-        }
+        stats.add(&batch_stats);
+        let keeper = problems.into_inner().unwrap();
+        stats.records_skipped = keeper.records_skipped;
+        stats.problems_not_kept = keeper.not_kept;
+        let skipped_not_kept = keeper.not_kept_skipped_input;
+        let mut all_problems = keeper.into_kept();
         rebase_segments(
             segments_framed.into_inner().unwrap(),
             &mut all_problems,
             &mut events,
         );
         events.sort_by_key(|e| e.order);
-        for p in &all_problems {
-            if p.problem.at.is_some() && !p.problem.kind.keeps_record() {
-                stats.records_skipped += 1;
-            }
-        }
         stats.files_skipped = skipped_files.into_inner();
         all_problems.sort_by(|a, b| {
             (a.source, problem_key(&a.problem), a.seq).cmp(&(
@@ -473,10 +679,14 @@ impl Engine {
             ))
         });
 
-        let alerts = self.finish_alerts(alerts, options, &mut stats);
-        progress
-            .alerts
-            .store(alerts.len() as u64, Ordering::Relaxed);
+        // Aggregating rules' state, read before finishing consumes it.
+        let states: Vec<_> = if options.rule_costs {
+            self.rules.iter().map(|r| r.detector.stats()).collect()
+        } else {
+            Vec::new()
+        };
+        let mut collector = collector.into_inner().unwrap();
+        self.finish_alerts(&mut collector, options);
         let mut reports = self.reports.clone();
         let mut warnings = Vec::new();
         for rule in &self.rules {
@@ -487,44 +697,35 @@ impl Engine {
                 }
             }
         }
-        for a in &alerts {
-            let r = &mut reports[a.rule];
-            r.alerts += 1;
-            if r.first_seen
-                .as_deref()
-                .is_none_or(|f| a.timestamp.as_str() < f)
-            {
-                r.first_seen = Some(a.timestamp.clone());
-            }
-            if r.last_seen
-                .as_deref()
-                .is_none_or(|l| a.timestamp.as_str() > l)
-            {
-                r.last_seen = Some(a.timestamp.clone());
-            }
-        }
-        RunOutput {
-            alerts,
+        let suppressions: HashMap<usize, &Suppression> = self
+            .rules
+            .iter()
+            .filter_map(|r| r.suppression.as_ref().map(|s| (r.report, s)))
+            .collect();
+        let alerts = collector.finish(&suppressions).map_err(Some);
+        RunStream {
             problems: all_problems.into_iter().map(|p| p.problem).collect(),
-            stats,
-            reports,
             warnings,
             events,
+            stats,
+            reports,
+            alerts,
+            given: 0,
+            skipped_not_kept,
+            costs: CostState {
+                counters: costs.into_inner().unwrap(),
+                states,
+                rule_reports: self.rules.iter().map(|r| r.report).collect(),
+            },
         }
     }
 
-    /// Stateful detectors' results, dedup by alert uuid (same event delivered twice), sort,
-    /// `--max-signals`.
-    fn finish_alerts(
-        &self,
-        mut alerts: Vec<Alert>,
-        options: &RunOptions,
-        stats: &mut RunStats,
-    ) -> Vec<Alert> {
+    /// Hands the stateful detectors' results to the collector (dedup, suppression, sorting and
+    /// `--max-signals` follow in [`Collector::finish`]).
+    fn finish_alerts(&self, collector: &mut Collector, options: &RunOptions) {
         for (i, rule) in self.rules.iter().enumerate() {
-            let mut detections = Vec::new();
-            rule.detector.finish(&mut detections);
-            for d in detections {
+            // One detection at a time: a rule with many alerts never holds all their documents.
+            rule.detector.finish_into(&mut |d| {
                 let (ecs, id, index, timestamp, explanation, fields) = match d {
                     Detection::Document {
                         ecs,
@@ -541,96 +742,26 @@ impl Engine {
                         explanation,
                         fields,
                     } => (ecs, id, index, timestamp, explanation, Some(fields)),
-                    Detection::ThisEvent { .. } => continue,
+                    Detection::ThisEvent { .. } => return,
                 };
-                {
-                    let source = SourceDoc {
-                        ecs: &ecs,
-                        id: &id,
-                        index: &index,
-                        timestamp: timestamp.as_deref(),
-                    };
-                    let mut doc = build_alert(&rule.meta, &source, explanation);
-                    if let (Some(fields), Value::Object(map)) = (fields, &mut doc) {
-                        map.extend(fields);
-                    }
-                    let mut alert = make_alert(self, i, doc, &id, timestamp, (usize::MAX, 0, 0));
-                    if options.capture != Capture::None {
-                        alert.set_event(&ecs);
-                    }
-                    alerts.push(alert);
+                let source = SourceDoc {
+                    ecs: &ecs,
+                    id: &id,
+                    index: &index,
+                    timestamp: timestamp.as_deref(),
+                };
+                let mut doc = build_alert(&rule.meta, &source, explanation);
+                if let (Some(fields), Value::Object(map)) = (fields, &mut doc) {
+                    map.extend(fields);
                 }
-            }
-        }
-        // The first delivery (in input order) of each event wins.
-        alerts.sort_by(|a, b| a.uuid.cmp(&b.uuid).then(a.order.cmp(&b.order)));
-        let mut unique: Vec<Alert> = Vec::with_capacity(alerts.len());
-        let mut duplicate_records: HashSet<(usize, u64, usize)> = HashSet::new();
-        let mut kept_records: HashSet<(usize, u64, usize)> = HashSet::new();
-        for a in alerts {
-            if unique.last().is_some_and(|u| u.uuid == a.uuid) {
-                duplicate_records.insert(a.order);
-            } else {
-                kept_records.insert(a.order);
-                unique.push(a);
-            }
-        }
-        stats.duplicates = duplicate_records.difference(&kept_records).count() as u64;
-        stats.records_matched = stats.records_matched.saturating_sub(stats.duplicates);
-        let suppressions: HashMap<usize, &Suppression> = self
-            .rules
-            .iter()
-            .filter_map(|r| r.suppression.as_ref().map(|s| (r.report, s)))
-            .collect();
-        crate::suppression::apply(&suppressions, &mut unique);
-
-        unique.sort_by(|a, b| {
-            let name_a = &self.reports[a.rule].name;
-            let name_b = &self.reports[b.rule].name;
-            a.sort_time
-                .cmp(&b.sort_time)
-                .then_with(|| a.timestamp.cmp(&b.timestamp))
-                .then_with(|| name_a.cmp(name_b))
-                .then_with(|| a.event_id.cmp(&b.event_id))
-                .then_with(|| a.uuid.cmp(&b.uuid))
-        });
-        if let Some(max) = options.max_signals {
-            // An EQL sequence counts once (its shell, as Kibana's search returns max_signals
-            // sequences); its building blocks follow their shell.
-            fn group(a: &Alert) -> Option<&str> {
-                a.group_id()
-            }
-            let building_block = |a: &Alert| a.is_group_member();
-            let mut per_rule: HashMap<usize, usize> = HashMap::new();
-            let mut dropped_groups: HashSet<String> = HashSet::new();
-            unique.retain(|a| {
-                if building_block(a) {
-                    return true;
+                let mut alert = make_alert(self, i, doc, &id, timestamp, (usize::MAX, 0, 0));
+                if options.capture != Capture::None {
+                    alert.set_event(&ecs);
                 }
-                let n = per_rule.entry(a.rule).or_default();
-                *n += 1;
-                if *n > max {
-                    stats.alerts_over_max_signals += 1;
-                    if let Some(g) = group(a) {
-                        dropped_groups.insert(g.to_string());
-                    }
-                    false
-                } else {
-                    true
-                }
+                // Not a record's alert: never counted as a duplicate record.
+                collector.push(Entry::new(alert, false));
             });
-            if !dropped_groups.is_empty() {
-                unique.retain(|a| {
-                    let drop =
-                        building_block(a) && group(a).is_some_and(|g| dropped_groups.contains(g));
-                    if drop {
-                        stats.alerts_over_max_signals += 1;
-                    }
-                    !drop
-                });
-            }
         }
-        unique
     }
 
     fn process_batch(
@@ -646,12 +777,12 @@ impl Engine {
             problems: Vec::new(),
             events: Vec::new(),
             stats: RunStats::default(),
+            costs: CostCounters::default(),
         };
         let prefilter = prefilter_enabled(options);
-        let batch_filtered = prefilter
-            && self
-                .prefilter
-                .mark_batch(&batch.buf, &batch.records, &mut worker.hit);
+        let gates = self.prefilter();
+        let batch_filtered =
+            prefilter && gates.mark_batch(&batch.buf, &batch.records, &mut worker.hit);
         for (index, span) in batch.records.iter().enumerate() {
             let bytes = &batch.buf[span.range.clone()];
             out.stats.records_read += 1;
@@ -660,19 +791,15 @@ impl Engine {
             match span.kind {
                 RecordKind::CloudTrail => {
                     if batch_filtered && !worker.hit[index] {
-                        out.stats.rule_evaluations_skipped += self.rules.len() as u64;
-                        out.stats.records_prefiltered += 1;
-                        continue;
-                    }
-                    if !prefilter {
+                        // No gate opens: only the rules without one see the record.
+                        out.stats.records_gated_out += 1;
+                        worker.candidates.clear();
+                        worker.candidates.extend_from_slice(gates.ungated_rules());
+                    } else if !prefilter {
                         worker.candidates.clear();
                         worker.candidates.extend(0..self.rules.len());
                     } else {
-                        self.prefilter.candidates(
-                            bytes,
-                            &mut worker.scratch,
-                            &mut worker.candidates,
-                        );
+                        gates.candidates(bytes, &mut worker.scratch, &mut worker.candidates);
                     }
                     let n = worker.candidates.len();
                     out.stats.rule_evaluations_skipped += (self.rules.len() - n) as u64;
@@ -795,6 +922,7 @@ impl Engine {
                 }
             }
         }
+        out.costs = std::mem::take(&mut worker.costs);
         out
     }
 
@@ -842,9 +970,16 @@ impl Engine {
         for &rule in &worker.candidates {
             stats.rule_evaluations += 1;
             worker.detections.clear();
-            self.rules[rule]
-                .detector
-                .on_event(event, options.explain, &mut worker.detections);
+            let detector = &self.rules[rule].detector;
+            if options.rule_costs {
+                let detections = &mut worker.detections;
+                worker.costs.time(self.rules.len(), rule, || {
+                    detector.on_event(event, options.explain, detections);
+                    detections.len()
+                });
+            } else {
+                detector.on_event(event, options.explain, &mut worker.detections);
+            }
             for d in worker.detections.drain(..) {
                 if let Detection::ThisEvent { explanation } = d {
                     matched.push((rule, explanation));
@@ -915,7 +1050,8 @@ impl Engine {
             if options.capture != Capture::None {
                 alert.set_event(ecs);
             }
-            out.alerts.push(alert);
+            // The record's first alert stands for it in duplicate counting.
+            out.alerts.push(Entry::new(alert, !any));
             any = true;
         }
         if any {
@@ -980,8 +1116,4 @@ fn rebase_segments(
             base.rebase(&mut e.location);
         }
     }
-}
-
-fn problem_key(p: &Problem) -> (u64, u64) {
-    p.at.map_or((0, 0), |at| (at.index, at.line))
 }

@@ -19,7 +19,7 @@
 //! time); a suppression window opened by an alert created at execution `T` takes the alerts of
 //! executions up to `T + duration`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use dragnet_event::Scalar;
 use dragnet_rules::{MissingFieldsStrategy, Rule, RuleType, TypeParams};
@@ -27,6 +27,8 @@ use serde_json::{Value, json};
 
 use dragnet_alert::{Alert, field_strings, sha256_hex};
 use dragnet_detect::aggregate::{format_ms, parse_ms};
+
+use crate::alert_store::Entry;
 
 /// The note the detectors leave when suppression is configured (replaced once it applies).
 const NOT_APPLIED_PREFIX: &str = "alert_suppression not applied";
@@ -106,39 +108,61 @@ type GroupKey = Vec<Option<Vec<String>>>;
 
 /// The open (absorbing) alert of a group.
 struct Open {
+    entry: Entry,
+    key: GroupKey,
     execution: i64,
     docs: u64,
     start: i64,
     end: i64,
+    /// Tells this open alert from a later one of the same group in the expiry queue.
+    generation: u64,
 }
 
-/// Applies every rule's suppression to the run's alerts: merges suppressed alerts into the
-/// alert that absorbs them and removes them.
-pub(crate) fn apply(specs: &HashMap<usize, &Suppression>, alerts: &mut Vec<Alert>) {
-    if specs.is_empty() {
-        return;
+/// The time suppression windows are computed on.
+pub(crate) fn time_ms(a: &Alert) -> i64 {
+    parse_ms(Scalar::Str(&a.timestamp)).unwrap_or(i64::MIN)
+}
+
+/// Applies every rule's suppression to a stream of deduplicated alerts of suppressed rules
+/// (sequence building blocks excepted: they follow their shell), given in (rule, time, uuid)
+/// order: the order [`crate::run`] sorts them in. Alerts come out as soon as no later alert
+/// can be suppressed into them, so memory holds the groups open in one suppression window.
+pub(crate) struct Suppressor<'s> {
+    specs: &'s HashMap<usize, &'s Suppression>,
+    rule: Option<usize>,
+    open: HashMap<GroupKey, Open>,
+    /// (last execution the open alert absorbs, its group, its generation), in opening order:
+    /// executions never decrease within a rule, so neither do these.
+    expiry: VecDeque<(i64, GroupKey, u64)>,
+    generation: u64,
+    /// The groups (sequences) whose shell alert was suppressed: their building blocks go too.
+    removed_groups: HashSet<String>,
+}
+
+impl<'s> Suppressor<'s> {
+    pub(crate) fn new(specs: &'s HashMap<usize, &'s Suppression>) -> Self {
+        Suppressor {
+            specs,
+            rule: None,
+            open: HashMap::new(),
+            expiry: VecDeque::new(),
+            generation: 0,
+            removed_groups: HashSet::new(),
+        }
     }
-    let time = |a: &Alert| parse_ms(Scalar::Str(&a.timestamp)).unwrap_or(i64::MIN);
-    // The building blocks of an EQL sequence (`kibana.alert.group.index`) follow their shell
-    // alert; only the shell is suppressed, as Kibana suppresses sequences.
-    let mut order: Vec<usize> = (0..alerts.len())
-        .filter(|&i| specs.contains_key(&alerts[i].rule) && !alerts[i].is_group_member())
-        .collect();
-    order.sort_by(|&a, &b| {
-        (alerts[a].rule, time(&alerts[a]), &alerts[a].uuid).cmp(&(
-            alerts[b].rule,
-            time(&alerts[b]),
-            &alerts[b].uuid,
-        ))
-    });
-    let mut remove = vec![false; alerts.len()];
-    let mut kept: Vec<(usize, GroupKey, Open)> = Vec::new();
-    // Per (rule, group): index into `kept` of the open alert.
-    let mut open: HashMap<(usize, GroupKey), usize> = HashMap::new();
-    for i in order {
-        let rule = alerts[i].rule;
-        let spec = specs[&rule];
-        let doc = alerts[i].doc();
+
+    /// Takes the next alert; pushes the alerts that are complete onto `out`.
+    pub(crate) fn push(&mut self, entry: Entry, out: &mut Vec<Entry>) {
+        let rule = entry.alert.rule;
+        if self.rule != Some(rule) {
+            self.close_all(out);
+            self.rule = Some(rule);
+        }
+        let Some(spec) = self.specs.get(&rule).copied() else {
+            out.push(entry);
+            return;
+        };
+        let doc = entry.alert.doc();
         let key: GroupKey = spec
             .group_by
             .iter()
@@ -150,87 +174,115 @@ pub(crate) fn apply(specs: &HashMap<usize, &Suppression>, alerts: &mut Vec<Alert
             })
             .collect();
         if key.iter().any(Option::is_none) && spec.missing == MissingFieldsStrategy::DoNotSuppress {
-            continue;
+            out.push(entry);
+            return;
         }
-        let t = time(&alerts[i]);
+        let t = time_ms(&entry.alert);
         let execution = spec.execution(t);
-        let absorbing = open.get(&(rule, key.clone())).copied().filter(|&k| {
-            let o = &kept[k].2;
-            match spec.duration_ms {
-                Some(d) => execution <= o.execution.saturating_add(d),
-                None => execution == o.execution,
+        // Open alerts whose window ended before this execution absorb nothing more.
+        while let Some((last, _, _)) = self.expiry.front() {
+            if *last >= execution {
+                break;
             }
-        });
-        match absorbing {
-            Some(k) => {
-                let o = &mut kept[k].2;
-                o.docs += 1;
-                o.start = o.start.min(t);
-                o.end = o.end.max(t);
-                remove[i] = true;
-            }
-            None => {
-                open.insert((rule, key.clone()), kept.len());
-                kept.push((
-                    i,
-                    key,
-                    Open {
-                        execution,
-                        docs: 0,
-                        start: t,
-                        end: t,
-                    },
-                ));
+            let (_, key, generation) = self.expiry.pop_front().expect("front exists");
+            if self
+                .open
+                .get(&key)
+                .is_some_and(|o| o.generation == generation)
+            {
+                let o = self.open.remove(&key).expect("checked");
+                out.push(close(spec, o));
             }
         }
-    }
-    for (i, key, o) in kept {
-        let spec = specs[&alerts[i].rule];
-        let terms: Vec<Value> = spec
-            .group_by
-            .iter()
-            .zip(&key)
-            .map(|(f, v)| json!({"field": f, "value": v}))
-            .collect();
-        let mut alert_doc = alerts[i].doc();
-        let rule_uuid = alert_doc["kibana.alert.rule.uuid"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let instance = sha256_hex(format!("{rule_uuid}\u{1f}{}", json!(terms)).as_bytes());
-        if let Value::Object(doc) = &mut alert_doc {
-            doc.insert("kibana.alert.instance.id".into(), json!(instance));
-            doc.insert("kibana.alert.suppression.terms".into(), json!(terms));
-            doc.insert("kibana.alert.suppression.docs_count".into(), json!(o.docs));
-            doc.insert(
-                "kibana.alert.suppression.start".into(),
-                json!(format_ms(o.start)),
-            );
-            doc.insert(
-                "kibana.alert.suppression.end".into(),
-                json!(format_ms(o.end)),
-            );
+        let absorbs = |o: &Open| match spec.duration_ms {
+            Some(d) => execution <= o.execution.saturating_add(d),
+            None => execution == o.execution,
+        };
+        if let Some(o) = self.open.get_mut(&key).filter(|o| absorbs(o)) {
+            o.docs += 1;
+            o.start = o.start.min(t);
+            o.end = o.end.max(t);
+            if let Some(group) = entry.alert.group_id() {
+                self.removed_groups.insert(group.to_string());
+            }
+            return;
         }
-        alerts[i].set_doc(&alert_doc);
+        if let Some(previous) = self.open.remove(&key) {
+            out.push(close(spec, previous));
+        }
+        self.generation += 1;
+        let last = match spec.duration_ms {
+            Some(d) => execution.saturating_add(d),
+            None => execution,
+        };
+        self.expiry.push_back((last, key.clone(), self.generation));
+        self.open.insert(
+            key.clone(),
+            Open {
+                entry,
+                key,
+                execution,
+                docs: 0,
+                start: t,
+                end: t,
+                generation: self.generation,
+            },
+        );
     }
-    // A suppressed sequence takes its building blocks with it.
-    let removed_groups: std::collections::HashSet<String> = (0..alerts.len())
-        .filter(|&i| remove[i])
-        .filter_map(|i| alerts[i].group_id().map(str::to_string))
+
+    fn close_all(&mut self, out: &mut Vec<Entry>) {
+        let Some(spec) = self.rule.and_then(|r| self.specs.get(&r).copied()) else {
+            return;
+        };
+        // In opening order, so output does not depend on hashing.
+        for (_, key, generation) in std::mem::take(&mut self.expiry) {
+            if self
+                .open
+                .get(&key)
+                .is_some_and(|o| o.generation == generation)
+            {
+                let o = self.open.remove(&key).expect("checked");
+                out.push(close(spec, o));
+            }
+        }
+        self.open.clear();
+    }
+
+    /// Completes the open alerts; returns the groups whose shell was suppressed.
+    pub(crate) fn finish(mut self, out: &mut Vec<Entry>) -> HashSet<String> {
+        self.close_all(out);
+        self.removed_groups
+    }
+}
+
+/// The alert that absorbed a group, with Kibana's suppression fields.
+fn close(spec: &Suppression, o: Open) -> Entry {
+    let terms: Vec<Value> = spec
+        .group_by
+        .iter()
+        .zip(&o.key)
+        .map(|(f, v)| json!({"field": f, "value": v}))
         .collect();
-    if !removed_groups.is_empty() {
-        for (i, a) in alerts.iter().enumerate() {
-            let block_of_removed =
-                a.is_group_member() && a.group_id().is_some_and(|g| removed_groups.contains(g));
-            if block_of_removed {
-                remove[i] = true;
-            }
-        }
+    let mut entry = o.entry;
+    let mut alert_doc = entry.alert.doc();
+    let rule_uuid = alert_doc["kibana.alert.rule.uuid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let instance = sha256_hex(format!("{rule_uuid}\u{1f}{}", json!(terms)).as_bytes());
+    if let Value::Object(doc) = &mut alert_doc {
+        doc.insert("kibana.alert.instance.id".into(), json!(instance));
+        doc.insert("kibana.alert.suppression.terms".into(), json!(terms));
+        doc.insert("kibana.alert.suppression.docs_count".into(), json!(o.docs));
+        doc.insert(
+            "kibana.alert.suppression.start".into(),
+            json!(format_ms(o.start)),
+        );
+        doc.insert(
+            "kibana.alert.suppression.end".into(),
+            json!(format_ms(o.end)),
+        );
     }
-    let mut index = 0;
-    alerts.retain(|_| {
-        let keep = !remove[index];
-        index += 1;
-        keep
-    });
+    entry.alert.set_doc(&alert_doc);
+    entry
 }

@@ -1651,6 +1651,29 @@ impl Leaf {
                 .filter(|(_, p)| !p.is_empty())
                 .map(|(i, p)| vec![lit(p, false, i == 0, !kw.lowercase)])
                 .collect(),
+            // `query_string` terms (wildcards on flattened sub-fields): any term may match the
+            // whole value, so a clause of one piece per term, the longest (the most selective
+            // for a prefilter); a term without text (`*`) gives no fact.
+            Matcher::KeywordTerms { terms, kw } => {
+                let mut clause = Vec::with_capacity(terms.len());
+                for glob in terms {
+                    let pieces = glob.pieces();
+                    let Some((i, piece)) = pieces
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, p)| !p.is_empty())
+                        .max_by_key(|(i, p)| (p.len(), std::cmp::Reverse(*i)))
+                    else {
+                        return Vec::new();
+                    };
+                    clause.push(lit(piece, false, i == 0, !kw.lowercase));
+                }
+                if clause.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![clause]
+                }
+            }
             Matcher::TextAny { tokens } if !tokens.is_empty() => {
                 vec![tokens.iter().map(|t| lit(t, false, false, false)).collect()]
             }
@@ -1852,6 +1875,45 @@ mod tests {
         // CNF of (a and b) or c = (a or c) and (b or c).
         let c = compiled("(event.action:A and event.provider:B) or event.action:C");
         assert_eq!(c.required_literals().len(), 2);
+    }
+
+    /// Wildcards on flattened sub-fields are `query_string` terms (Kibana's `wildcard` on a
+    /// field that is not a plain keyword): each term's longest piece is required.
+    #[test]
+    fn query_string_terms_give_one_piece_per_term() {
+        let c = compiled(
+            "aws.cloudtrail.flattened.request_parameters.key:(*/.aws/credentials or *.pem or */.env.* or *private_key*)",
+        );
+        let cnf = c.required_literals();
+        assert_eq!(cnf.len(), 1);
+        let mut lits: Vec<(&str, bool, bool, bool)> = cnf[0]
+            .iter()
+            .map(|l| (l.literal.as_str(), l.exact, l.prefix, l.case_sensitive))
+            .collect();
+        lits.sort();
+        assert_eq!(
+            lits,
+            vec![
+                (".pem", false, false, true),
+                ("/.aws/credentials", false, false, true),
+                ("/.env.", false, false, true),
+                ("private_key", false, false, true),
+            ]
+        );
+        // The longest piece, a prefix when it is the first.
+        let c = compiled("aws.cloudtrail.flattened.request_parameters.key:backups/*.tar");
+        let cnf = c.required_literals();
+        assert_eq!(cnf.len(), 1);
+        assert_eq!(
+            (cnf[0][0].literal.as_str(), cnf[0][0].prefix),
+            ("backups/", true)
+        );
+        // A term of stars only: nothing is known.
+        assert!(
+            compiled("aws.cloudtrail.flattened.request_parameters.key:(*.pem or *)")
+                .required_literals()
+                .is_empty()
+        );
     }
 
     #[test]

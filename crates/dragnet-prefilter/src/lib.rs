@@ -36,7 +36,8 @@
 pub mod needle;
 mod prefilter;
 pub mod probe;
+mod selectivity;
 
 pub use needle::{MemberValue, Needle, folded_prefix_may_match, member_value_at, member_values};
-pub use prefilter::{Prefilter, RuleFiltering, Scratch};
+pub use prefilter::{MIN_SAMPLE_RECORDS, Measured, Prefilter, RuleFiltering, Scratch};
 pub use probe::{KeyHits, KeyProbe, MAX_NEEDLE_PROBES, NeedleProbe, ProbedRecord, Probes};

@@ -7,9 +7,10 @@
 /// What a raw record must contain for the mapped field to hold the literal.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Needle {
-    /// These bytes, verbatim (unless the record contains a `\u` escape).
+    /// These bytes, verbatim (unless the record contains a `\u` or `\/` escape: such records
+    /// are never prefiltered).
     Bytes(Vec<u8>),
-    /// These bytes, ASCII-case-insensitively (same `\u` caveat).
+    /// These bytes, ASCII-case-insensitively (same escape caveat).
     CaseInsensitive(Vec<u8>),
     /// The field is the same constant for every record: `true` when it holds the literal
     /// (every record satisfies the condition), `false` when it never does.

@@ -90,6 +90,45 @@ fn most_selective_clause(clauses: &[Vec<u32>], needles: &[Pattern]) -> usize {
         .map_or(0, |(i, _)| i)
 }
 
+/// How often each clause held in a sample of the input ([`Prefilter::measure`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Measured {
+    /// Sample records measured (those without escapes).
+    pub records: u32,
+    /// Per prefiltered rule (in rule order), per clause: the records in which it held.
+    pub clause_hits: Vec<Vec<u32>>,
+}
+
+/// Fewer usable sample records than this say too little about frequencies: the static gate
+/// choice stands (at 256 records one hit is 0.4% of the records).
+pub const MIN_SAMPLE_RECORDS: usize = 256;
+
+/// What a byte clause costs as a gate beyond the records it opens, in parts per thousand of
+/// the sample: its pattern joins the scan of every byte, where a member clause is a look-up of
+/// a value the framer already read. A member clause is kept unless a byte clause opens for at
+/// least this much fewer records. Measured on the 1 GB benchmark trail (AWS query pack, AVX2,
+/// user CPU): one more byte gate (`includeDeprecated"` for `DescribeImages`, 1.4% of the
+/// records) cost 40–60 ms; a record opening a gate costs about 2 µs of exact test, 1% of the
+/// records about 15 ms: break-even near 3%.
+const BYTE_GATE_COST_PER_MILLE: u32 = 30;
+
+/// The gate by measured frequency: the clause that held in the fewest sample records, a byte
+/// clause counted [`BYTE_GATE_COST_PER_MILLE`] worse; ties go to the static choice
+/// ([`most_selective_clause`]), which also orders clauses the sample never saw.
+fn measured_gate(clauses: &[Vec<u32>], needles: &[Pattern], hits: &[u32], records: u32) -> usize {
+    let static_choice = most_selective_clause(clauses, needles);
+    let byte_cost = (records * BYTE_GATE_COST_PER_MILLE).div_ceil(1000).max(1);
+    (0..clauses.len())
+        .min_by_key(|&i| {
+            let member = clauses[i]
+                .iter()
+                .all(|&id| needles[id as usize].kind.is_member());
+            let cost = hits[i] + if member { 0 } else { byte_cost };
+            (cost, i != static_choice, i)
+        })
+        .unwrap_or(static_choice)
+}
+
 /// The least score (see `most_selective_clause`) of a member clause preferred as a gate over
 /// any byte clause: member values other than service endpoints (`iam.amazonaws.com` is in 8%
 /// of the benchmark's records), read-only call names included (`DescribeImages`: 1.4%).
@@ -155,6 +194,10 @@ const COMMON_CLOUDTRAIL: &str = concat!(
     "Events Volume Snapshot Image Security SecurityGroup Network Interface Subnet Vpc ",
 );
 
+/// [`COMMON_CLOUDTRAIL`] lowercased, for windows compared in any case.
+static COMMON_CLOUDTRAIL_LOWER: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| COMMON_CLOUDTRAIL.to_ascii_lowercase());
+
 /// Letters of a case-insensitive needle's window whose every casing is spelled out.
 const MAX_FOLDED_LETTERS: usize = 4;
 
@@ -165,12 +208,28 @@ const MAX_FOLDED_LETTERS: usize = 4;
 /// search (ASCII case-insensitive automata run many times slower).
 fn case_variants_of_a_window(needle: &[u8]) -> Vec<Vec<u8>> {
     let letters = |w: &[u8]| w.iter().filter(|b| b.is_ascii_alphabetic()).count();
+    // A window found in every record in some casing (`crea` of `creationDate`) would mark
+    // every record: prefer one that is not in common CloudTrail text in any case, then the
+    // one with fewest letters, then the rarest bytes, then the first.
+    let uncommon = |w: &[u8]| {
+        let lower = w.to_ascii_lowercase();
+        memmem::find(COMMON_CLOUDTRAIL_LOWER.as_bytes(), &lower).is_none()
+    };
+    let score = |w: &[u8]| w.iter().map(|&b| byte_rarity(b)).sum::<u32>();
     let mut best: &[u8] = &needle[..needle.len().min(1)];
     'sizes: for len in (1..=needle.len().min(8)).rev() {
-        if let Some(w) = needle
+        if let Some((_, w)) = needle
             .windows(len)
-            .filter(|w| letters(w) <= MAX_FOLDED_LETTERS)
-            .min_by_key(|w| letters(w))
+            .enumerate()
+            .filter(|(_, w)| letters(w) <= MAX_FOLDED_LETTERS)
+            .max_by_key(|(k, w)| {
+                (
+                    uncommon(w),
+                    std::cmp::Reverse(letters(w)),
+                    score(w),
+                    std::cmp::Reverse(*k),
+                )
+            })
         {
             best = w;
             break 'sizes;
@@ -562,8 +621,107 @@ impl NeedleSearcher {
 }
 
 impl Prefilter {
-    /// Builds the prefilter. `rules[i]` is rule i's CNF: clauses of needle alternatives.
+    /// Builds the prefilter. `rules[i]` is rule i's CNF: clauses of needle alternatives. Each
+    /// rule's gate is chosen by the static score (see [`needle_rarity`]).
     pub fn build(rules: &[Vec<Vec<Needle>>]) -> Self {
+        Self::build_with(rules, None)
+    }
+
+    /// Like [`Prefilter::build`], but each rule's gate (and the order its other clauses are
+    /// tested in) is chosen by how often the clauses held in `sample`, records of the input
+    /// about to be read: where `GetObject` is in 15% of the
+    /// records, a rule gated on it picks a rarer clause when it has one. A sample of fewer
+    /// than [`MIN_SAMPLE_RECORDS`] usable records says too little: the static choice stands.
+    /// Which gate is chosen never changes which rules a record is a candidate for.
+    pub fn build_measured(rules: &[Vec<Vec<Needle>>], sample: &[&[u8]]) -> Self {
+        let unmeasured = Self::build_with(rules, None);
+        match unmeasured.measure(sample) {
+            Some(measured) => Self::build_with(rules, Some(&measured)),
+            None => unmeasured,
+        }
+    }
+
+    /// Builds the prefilter with the gates [`Prefilter::build_measured`] would choose for a
+    /// sample measured as `measured` (by [`Prefilter::measure`] of a prefilter built from the
+    /// same `rules`).
+    pub fn build_for(rules: &[Vec<Vec<Needle>>], measured: &Measured) -> Self {
+        Self::build_with(rules, Some(measured))
+    }
+
+    /// Whether some rule has a gate (is prefiltered at all).
+    pub fn has_gates(&self) -> bool {
+        !self.rules.is_empty()
+    }
+
+    /// How often each clause of each prefiltered rule held in `sample` (records holding an
+    /// escape left out: they are evaluated whatever the gates); `None` when fewer than
+    /// [`MIN_SAMPLE_RECORDS`] records were usable or nothing is prefiltered.
+    pub fn measure(&self, sample: &[&[u8]]) -> Option<Measured> {
+        if self.rules.is_empty() {
+            return None;
+        }
+        let usable: Vec<&[u8]> = sample
+            .iter()
+            .copied()
+            .filter(|r| !self.has_escape(r))
+            .collect();
+        if usable.len() < MIN_SAMPLE_RECORDS {
+            return None;
+        }
+        let present = crate::selectivity::NeedlePresence::new(&self.needles_for_measuring());
+        let mut seen = vec![false; self.needles.len()];
+        let mut touched: Vec<u32> = Vec::new();
+        let mut clause_hits: Vec<Vec<u32>> = self
+            .rules
+            .iter()
+            .map(|(_, clauses)| vec![0; clauses.len()])
+            .collect();
+        for record in &usable {
+            for id in touched.drain(..) {
+                seen[id as usize] = false;
+            }
+            present.found_in(record, &mut |id| {
+                if !seen[id as usize] {
+                    seen[id as usize] = true;
+                    touched.push(id);
+                }
+            });
+            for ((_, clauses), hits) in self.rules.iter().zip(&mut clause_hits) {
+                for (clause, h) in clauses.iter().zip(hits.iter_mut()) {
+                    if clause.iter().any(|&id| seen[id as usize]) {
+                        *h += 1;
+                    }
+                }
+            }
+        }
+        Some(Measured {
+            records: usable.len() as u32,
+            clause_hits,
+        })
+    }
+
+    /// The needles as [`crate::selectivity::NeedlePresence`] reads them.
+    fn needles_for_measuring(&self) -> Vec<(crate::selectivity::Test, &str)> {
+        use crate::selectivity::Test;
+        self.needles
+            .iter()
+            .map(|n| {
+                let key = |k: u8| self.members[k as usize].key;
+                match n.kind {
+                    Kind::Exact => (Test::Bytes(n.bytes.clone()), ""),
+                    Kind::Insensitive => (Test::Folded(n.bytes.clone()), ""),
+                    Kind::Member(k) => (Test::Member(n.bytes.clone()), key(k)),
+                    Kind::MemberFolded(k) => (Test::MemberFolded(n.bytes.clone()), key(k)),
+                    Kind::MemberPrefix(k) => (Test::MemberPrefix(n.bytes.clone()), key(k)),
+                    Kind::MemberFoldedPrefix(k) => {
+                        (Test::MemberFoldedPrefix(n.bytes.clone()), key(k))
+                    }
+                }
+            })
+            .collect()
+    }
+
+    fn build_with(rules: &[Vec<Vec<Needle>>], measured: Option<&Measured>) -> Self {
         let mut needles: Vec<Pattern> = Vec::new();
         let mut ids: HashMap<(Kind, Vec<u8>), u32> = HashMap::new();
         let mut member_keys: Vec<&'static str> = Vec::new();
@@ -652,10 +810,36 @@ impl Prefilter {
                 | Kind::MemberFoldedPrefix(_) => None,
             })
             .collect();
-        let gates: Vec<usize> = prefiltered
-            .iter()
-            .map(|(_, clauses)| most_selective_clause(clauses, &needles))
-            .collect();
+        // A measurement of other rules would misplace every gate: then the static choice.
+        let measured = measured.filter(|m| {
+            m.clause_hits.len() == prefiltered.len()
+                && m.clause_hits
+                    .iter()
+                    .zip(&prefiltered)
+                    .all(|(hits, (_, clauses))| hits.len() == clauses.len())
+        });
+        let gates: Vec<usize> = match measured {
+            None => prefiltered
+                .iter()
+                .map(|(_, clauses)| most_selective_clause(clauses, &needles))
+                .collect(),
+            Some(m) => {
+                // The gate first, then the other clauses rarest first: a record that opens the
+                // gate is rejected by the clause most likely to fail.
+                for ((_, clauses), hits) in prefiltered.iter_mut().zip(&m.clause_hits) {
+                    let gate = measured_gate(clauses, &needles, hits, m.records);
+                    let mut order: Vec<usize> = (0..clauses.len()).collect();
+                    order.sort_by_key(|&i| (i != gate, hits[i], i));
+                    let mut taken: Vec<Option<Vec<u32>>> =
+                        std::mem::take(clauses).into_iter().map(Some).collect();
+                    *clauses = order
+                        .into_iter()
+                        .map(|i| taken[i].take().expect("each clause once"))
+                        .collect();
+                }
+                vec![0; prefiltered.len()]
+            }
+        };
         let mut gate_ids: Vec<u32> = prefiltered
             .iter()
             .zip(&gates)
@@ -776,7 +960,9 @@ impl Prefilter {
                 in_gate[id as usize] = true;
             }
         }
-        let any_gate = if always.is_empty() && !prefiltered.is_empty() {
+        // Rules without a gate see every record, but only they: the batch scan still tells
+        // which records may open another rule's gate.
+        let any_gate = if !prefiltered.is_empty() {
             let mut exact: Vec<Vec<u8>> = Vec::new();
             for &id in &gate_ids {
                 let n = &needles[id as usize];
@@ -856,6 +1042,12 @@ impl Prefilter {
                 .filter_map(|n| NeedleProbe::new(n))
                 .collect(),
         }
+    }
+
+    /// The rules without a gate (ascending): every record is evaluated for them, including
+    /// those [`Prefilter::mark_batch`] leaves unmarked.
+    pub fn ungated_rules(&self) -> &[usize] {
+        &self.always
     }
 
     /// How rule `rule` is filtered.
@@ -946,11 +1138,12 @@ impl Prefilter {
     }
 
     /// Batch-level prefilter: sets `hit[i]` for every record `records[i]` (byte ranges of
-    /// `buf`, ascending, not overlapping) that may have a candidate rule; `false` means
-    /// [`Prefilter::candidates`] would return nothing for it. Scans of the whole batch (the
-    /// byte gate needles and escapes; each member key) find the few records that open a gate,
-    /// instead of running an automaton per record. Returns `false` (and leaves `hit` all
-    /// `true`) when some rule sees every record.
+    /// `buf`, ascending, not overlapping) that may have a candidate rule with a gate; `false`
+    /// means [`Prefilter::candidates`] would return only the [`Prefilter::ungated_rules`] for
+    /// it (nothing, when every rule has a gate). Scans of the whole batch (the byte gate
+    /// needles and escapes; each member key) find the few records that open a gate, instead of
+    /// running an automaton per record. Returns `false` (and leaves `hit` all `true`) when no
+    /// rule has a gate.
     ///
     /// What the framer noted while framing spares scans: escapes
     /// ([`ProbedRecord::escaped`]) and the byte gate needles
@@ -1459,6 +1652,140 @@ mod tests {
         assert_eq!(p.batch_patterns(), vec!["large"]);
     }
 
+    /// A sample where `GetObject` is in 15% of the records (S3 data events on) and the
+    /// credential-file literals in almost none.
+    fn s3_heavy_sample() -> Vec<String> {
+        (0..1000)
+            .map(|i| match i % 100 {
+                0..=14 => format!(
+                    r#"{{"eventName":"GetObject","requestParameters":{{"key":"data/part-{i}.parquet"}}}}"#
+                ),
+                15 if i == 15 => {
+                    r#"{"eventName":"GetObject","requestParameters":{"key":"home/.aws/credentials"}}"#
+                        .to_string()
+                }
+                _ => format!(r#"{{"eventName":"DescribeInstances","n":{i}}}"#),
+            })
+            .collect()
+    }
+
+    fn credential_file_rule() -> Vec<Vec<Needle>> {
+        vec![
+            vec![member("eventName", "GetObject")],
+            vec![bytes("/.aws/credentials"), bytes(".pem"), bytes("id_rsa")],
+            vec![bytes("key\"")],
+        ]
+    }
+
+    #[test]
+    fn measured_gates_avoid_values_common_in_the_input() {
+        let rules = [
+            credential_file_rule(),
+            // Its only clause stays its gate whatever the sample says.
+            vec![vec![member("eventName", "DescribeInstances")]],
+        ];
+        let unmeasured = Prefilter::build(&rules);
+        // Statically, `GetObject` scores as an uncommon call name: a member gate.
+        assert_eq!(
+            unmeasured.gate_needles(),
+            vec!["eventName=\"GetObject\"", "eventName=\"DescribeInstances\""]
+        );
+        let sample = s3_heavy_sample();
+        let records: Vec<&[u8]> = sample.iter().map(|r| r.as_bytes()).collect();
+        let measured = unmeasured.measure(&records).expect("enough records");
+        assert_eq!(measured.records, 1000);
+        assert_eq!(measured.clause_hits[0], vec![151, 1, 151]);
+        assert_eq!(measured.clause_hits[1], vec![849]);
+        let p = Prefilter::build_measured(&rules, &records);
+        // The credential-file literals held in 1 record of 1000: they gate.
+        let mut gates = p.gate_needles();
+        gates.sort();
+        assert_eq!(
+            gates,
+            vec![
+                ".pem",
+                "/.aws/credentials",
+                "eventName=\"DescribeInstances\"",
+                "id_rsa"
+            ]
+        );
+        assert_eq!(
+            Prefilter::build_for(&rules, &measured).gate_needles(),
+            p.gate_needles()
+        );
+        // Whatever the gates, every record has the same candidates.
+        let extra = [
+            r#"{"eventName":"GetObject","key":"a/id_rsa"}"#,
+            r#"{"eventName":"GetObject","key":"a\/.aws\/credentials"}"#,
+            r#"{"eventName":"PutObject","key":"a/.aws/credentials"}"#,
+            r#"{"eventName":"GetObject","x":"x.pem"}"#,
+        ];
+        for record in sample.iter().map(String::as_str).chain(extra) {
+            assert_eq!(run(&p, record), run(&unmeasured, record), "{record}");
+        }
+        // The escaped spelling reaches every rule.
+        assert_eq!(run(&p, extra[1]), vec![0, 1]);
+        let (buf, spans) = batch_of(&sample.iter().map(String::as_str).collect::<Vec<_>>());
+        check_batch_marks(&p, &buf, &spans);
+    }
+
+    #[test]
+    fn small_or_foreign_samples_keep_the_static_gates() {
+        let rules = [credential_file_rule()];
+        let unmeasured = Prefilter::build(&rules);
+        let sample = s3_heavy_sample();
+        let few: Vec<&[u8]> = sample
+            .iter()
+            .take(MIN_SAMPLE_RECORDS - 1)
+            .map(|r| r.as_bytes())
+            .collect();
+        assert_eq!(unmeasured.measure(&few), None);
+        assert_eq!(
+            Prefilter::build_measured(&rules, &few).gate_needles(),
+            unmeasured.gate_needles()
+        );
+        // A measurement of another rule set is not applied to this one.
+        let other = Measured {
+            records: 1000,
+            clause_hits: vec![vec![900, 0]],
+        };
+        assert_eq!(
+            Prefilter::build_for(&rules, &other).gate_needles(),
+            unmeasured.gate_needles()
+        );
+    }
+
+    #[test]
+    fn rules_without_a_gate_see_every_record_but_do_not_open_the_others() {
+        let p = Prefilter::build(&[
+            vec![vec![member("eventName", "SendCommand")]],
+            // No usable clause: evaluated on every record.
+            vec![vec![Needle::Unknown]],
+            vec![vec![bytes("launchPermission")]],
+        ]);
+        assert_eq!(p.ungated_rules(), &[1]);
+        assert!(p.has_gates());
+        let records = [
+            r#"{"eventName":"SendCommand"}"#,
+            r#"{"eventName":"DescribeInstances"}"#,
+            r#"{"x":"launchPermission"}"#,
+            r#"{"eventName":"GetObject"}"#,
+        ];
+        let (buf, spans) = batch_of(&records);
+        let mut hit = Vec::new();
+        // The batch scan still runs: only records that may open a gate are marked.
+        assert!(p.mark_batch(&buf, &unnoted(&spans), &mut hit));
+        assert_eq!(hit, vec![true, false, true, false]);
+        for (record, marked) in records.iter().zip(&hit) {
+            let found = run(&p, record);
+            if !marked {
+                assert_eq!(found, p.ungated_rules(), "{record}");
+            }
+        }
+        assert_eq!(run(&p, records[0]), vec![0, 1]);
+        assert_eq!(run(&p, records[2]), vec![1, 2]);
+    }
+
     /// `mark_batch` may only leave out records `candidates` leaves out, with Teddy or memmem
     /// searching the batch patterns.
     #[test]
@@ -1738,6 +2065,18 @@ mod tests {
                     .iter()
                     .any(|v| text.as_bytes().windows(v.len()).any(|w| w == v.as_slice())),
                 "{text}"
+            );
+        }
+        // Not a window every record holds in some casing (`crea` of `creationDate`).
+        let variants = case_variants_of_a_window(b"createfunctionurlconfig");
+        assert_eq!(variants.len(), 16);
+        for v in &variants {
+            let lower = v.to_ascii_lowercase();
+            assert!(
+                memmem::find(b"creationdate", &lower).is_none()
+                    && memmem::find(b"create", &lower).is_none(),
+                "{}",
+                String::from_utf8_lossy(v)
             );
         }
     }

@@ -1,8 +1,9 @@
 //! `dragnet-printer`: writes a command's result set, columns and rows of cells plus one JSON
 //! document per row, as a table (aligned, fitted to a width, optionally coloured), CSV
 //! (RFC 4180), JSON (one document holding the results and any summary) or NDJSON (one object
-//! per line). CSV and NDJSON rows are written as they come; tables and JSON are written by
-//! [`Printer::finish`]. Format resolution (`--format`, the `--output` extension, terminal or
+//! per line). CSV and NDJSON rows are written as they come; so is JSON with
+//! [`Printer::stream_json`], and tables past their first [`TABLE_WINDOW_ROWS`] rows (widths are
+//! fitted to those); otherwise tables and JSON are written by [`Printer::finish`]. Format resolution (`--format`, the `--output` extension, terminal or
 //! pipe) lives in [`resolve`]. Untrusted text is made safe in one place ([`escape_controls`]):
 //! tables and CSV cells go through it, and so does every message the CLI prints.
 //!
@@ -21,9 +22,14 @@ pub use csv::{csv_field, write_csv_record};
 pub use escape::{Newlines, escape_controls, is_unsafe_char};
 pub use format::{Extension, Format, FormatError, Request, format_of_extension, resolve};
 pub use table::{
-    Cell, Column, Cut, Row, Show, Style, TableOptions, TableReport, display_width, fit_widths,
-    truncate, write_table,
+    Cell, Column, Cut, Row, Show, Style, TableLayout, TableOptions, TableReport, display_width,
+    fit_widths, truncate, write_table,
 };
+
+/// Rows a table holds before it is written: column widths are fitted to them, and later rows
+/// are written as they come, cut to those widths, so a table of any length takes bounded
+/// memory.
+pub const TABLE_WINDOW_ROWS: usize = 1000;
 
 /// A row's JSON document: a value, or JSON text already serialized (written as is in NDJSON,
 /// parsed into the document in JSON).
@@ -44,7 +50,11 @@ pub struct Printer<'w> {
     started: bool,
     rows: usize,
     table: Vec<Row>,
+    /// Set once the table's widths are fitted: rows are then written as they come.
+    layout: Option<TableLayout>,
     docs: Vec<Value>,
+    /// JSON rows are written as they come ([`Printer::stream_json`]).
+    stream_json: bool,
 }
 
 impl<'w> Printer<'w> {
@@ -65,8 +75,19 @@ impl<'w> Printer<'w> {
             started: false,
             rows: 0,
             table: Vec::new(),
+            layout: None,
             docs: Vec::new(),
+            stream_json: false,
         }
+    }
+
+    /// Writes JSON rows as they come instead of holding them until [`Printer::finish_with`]:
+    /// the same bytes, in bounded memory. The document's members are then written after the
+    /// rows, so every member given to [`Printer::finish_with`] must sort after `json_key` (the
+    /// document's members are written in key order); `finish_with` fails otherwise.
+    pub fn stream_json(mut self) -> Self {
+        self.stream_json = true;
+        self
     }
 
     pub fn format(&self) -> Format {
@@ -85,6 +106,11 @@ impl<'w> Printer<'w> {
                 let keys: Vec<&str> = self.columns.iter().map(|c| c.key).collect();
                 write_csv_record(self.out, &keys)?;
             }
+            if self.format == Format::Json && self.stream_json {
+                write!(self.out, "{{\n  ")?;
+                serde_json::to_writer(&mut *self.out, self.json_key)?;
+                self.out.write_all(b": [")?;
+            }
         }
         Ok(())
     }
@@ -99,7 +125,20 @@ impl<'w> Printer<'w> {
         self.start()?;
         self.rows += 1;
         match self.format {
-            Format::Table => self.table.push(row()),
+            Format::Table => match &self.layout {
+                Some(layout) => layout.write_row(self.out, &row())?,
+                None => {
+                    self.table.push(row());
+                    if self.table.len() >= TABLE_WINDOW_ROWS {
+                        let layout = TableLayout::fit(&self.columns, &self.table, &self.options);
+                        layout.write_header(self.out)?;
+                        for row in self.table.drain(..) {
+                            layout.write_row(self.out, &row)?;
+                        }
+                        self.layout = Some(layout);
+                    }
+                }
+            },
             Format::Csv => {
                 let row = row();
                 let fields: Vec<&str> = (0..self.columns.len())
@@ -114,10 +153,23 @@ impl<'w> Printer<'w> {
                 }
                 self.out.write_all(b"\n")?;
             }
-            Format::Json => self.docs.push(match doc() {
-                Doc::Value(v) => v,
-                Doc::Raw(text) => serde_json::from_str(text).map_err(io::Error::other)?,
-            }),
+            Format::Json => {
+                let value = match doc() {
+                    Doc::Value(v) => v,
+                    Doc::Raw(text) => serde_json::from_str(text).map_err(io::Error::other)?,
+                };
+                if self.stream_json {
+                    // As `to_writer_pretty` writes an element of the document's array: its
+                    // own pretty form, indented two levels (JSON strings hold no raw newline).
+                    let text = serde_json::to_string_pretty(&value)?;
+                    let separator = if self.rows == 1 { "\n    " } else { ",\n    " };
+                    self.out.write_all(separator.as_bytes())?;
+                    self.out
+                        .write_all(text.replace('\n', "\n    ").as_bytes())?;
+                } else {
+                    self.docs.push(value);
+                }
+            }
         }
         Ok(())
     }
@@ -138,8 +190,34 @@ impl<'w> Printer<'w> {
         self.start()?;
         let mut report = TableReport::default();
         match self.format {
-            Format::Table => {
-                report = write_table(self.out, &self.columns, &self.table, &self.options)?;
+            Format::Table => match &self.layout {
+                Some(layout) => report = layout.report(),
+                None => {
+                    report = write_table(self.out, &self.columns, &self.table, &self.options)?;
+                }
+            },
+            Format::Json if self.stream_json => {
+                if let Some(key) = members.keys().find(|k| k.as_str() <= self.json_key) {
+                    return Err(io::Error::other(format!(
+                        "a streamed JSON document cannot hold the member {key:?} before {:?}",
+                        self.json_key
+                    )));
+                }
+                self.out
+                    .write_all(if self.rows == 0 { b"]" } else { b"\n  ]" })?;
+                // The members, as the whole document would write them after the rows.
+                let mut doc = members;
+                doc.insert(self.json_key.to_string(), Value::Array(Vec::new()));
+                let whole = serde_json::to_string_pretty(&Value::Object(doc))?;
+                let head = format!(
+                    "{{\n  {}: []",
+                    serde_json::to_string(self.json_key).map_err(io::Error::other)?
+                );
+                let rest = whole.strip_prefix(&head).ok_or_else(|| {
+                    io::Error::other("the rows' member does not open the JSON document")
+                })?;
+                self.out.write_all(rest.as_bytes())?;
+                self.out.write_all(b"\n")?;
             }
             Format::Json => {
                 let mut doc = members;
@@ -215,6 +293,78 @@ mod tests {
         assert_eq!(
             doc,
             json!({"items": [{"name": "a"}, {"name": "b"}, {"name": "c"}], "summary": {"items": 3}})
+        );
+    }
+
+    /// Writes `n` rows (and a summary) in `format`, JSON streamed or not.
+    fn print_rows(format: Format, n: usize, stream: bool) -> String {
+        let mut out = Vec::new();
+        let mut p = Printer::new(
+            &mut out,
+            format,
+            columns(),
+            "items",
+            TableOptions::default(),
+        );
+        if stream {
+            p = p.stream_json();
+        }
+        for i in 0..n {
+            let name = "n".repeat(1 + i % 7);
+            p.row(
+                || Row::new(vec![Cell::from(name.clone()), Cell::from("x")]),
+                || {
+                    Doc::Value(
+                        json!({"name": name, "i": i, "nested": {"a": [1, {"b": []}], "e": {}}}),
+                    )
+                },
+            )
+            .unwrap();
+        }
+        let mut members = Map::new();
+        members.insert("summary".into(), json!({"items": n, "list": [1, 2]}));
+        members.insert("problems".into(), json!([]));
+        p.finish_with(members, None).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn streamed_json_is_byte_for_byte_the_whole_document() {
+        for n in [0, 1, 2, 5] {
+            assert_eq!(
+                print_rows(Format::Json, n, true),
+                print_rows(Format::Json, n, false),
+                "{n} rows"
+            );
+        }
+        // A member sorting before the rows' key cannot follow them: an error, not bad JSON.
+        let mut out = Vec::new();
+        let p = Printer::new(
+            &mut out,
+            Format::Json,
+            columns(),
+            "items",
+            TableOptions::default(),
+        )
+        .stream_json();
+        let mut members = Map::new();
+        members.insert("aaa".into(), json!(1));
+        assert!(p.finish_with(members, None).is_err());
+    }
+
+    #[test]
+    fn long_tables_are_written_past_their_window_with_its_widths() {
+        // Within the window: the whole table fitted at once, as before.
+        let short = print_rows(Format::Table, 10, false);
+        assert_eq!(short.lines().nth(1), Some("-------"));
+        let long = print_rows(Format::Table, TABLE_WINDOW_ROWS + 10, false);
+        let lines: Vec<&str> = long.lines().collect();
+        assert_eq!(lines.len(), 2 + TABLE_WINDOW_ROWS + 10);
+        assert_eq!(lines[0], "name");
+        assert_eq!(lines[2], "n");
+        assert_eq!(
+            lines[2 + TABLE_WINDOW_ROWS + 9],
+            "nnnnnnn".get(..1 + (TABLE_WINDOW_ROWS + 9) % 7).unwrap()
         );
     }
 

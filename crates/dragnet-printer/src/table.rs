@@ -351,72 +351,115 @@ pub fn write_table(
     rows: &[Row],
     options: &TableOptions,
 ) -> io::Result<TableReport> {
-    let shown: Vec<usize> = (0..columns.len())
-        .filter(|&i| columns[i].shown(options.wide))
-        .collect();
-    let cols: Vec<&Column> = shown.iter().map(|&i| &columns[i]).collect();
-    let natural: Vec<usize> = shown
-        .iter()
-        .map(|&i| {
-            rows.iter()
-                .filter_map(|r| r.cells.get(i))
-                .map(|c| display_width(&flatten(c.shown())))
-                .chain([display_width(columns[i].title)])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let widths = fit_widths(&cols, &natural, options.width);
-    let report = TableReport {
-        dropped: cols
+    let layout = TableLayout::fit(columns, rows, options);
+    layout.write_header(w)?;
+    for row in rows {
+        layout.write_row(w, row)?;
+    }
+    Ok(layout.report())
+}
+
+/// Column widths fitted once (to the rows a table was fitted to), then used for every row: a
+/// table can be written row by row, rows after the fitted ones cut to the same widths.
+#[derive(Clone, Debug)]
+pub struct TableLayout {
+    columns: Vec<Column>,
+    options: TableOptions,
+    /// (column index, width) of each column shown.
+    layout: Vec<(usize, usize)>,
+    report: TableReport,
+}
+
+impl TableLayout {
+    /// Fits the columns' widths to `rows` (and the titles) within the options' width.
+    pub fn fit(columns: &[Column], rows: &[Row], options: &TableOptions) -> TableLayout {
+        let shown: Vec<usize> = (0..columns.len())
+            .filter(|&i| columns[i].shown(options.wide))
+            .collect();
+        let cols: Vec<&Column> = shown.iter().map(|&i| &columns[i]).collect();
+        let natural: Vec<usize> = shown
+            .iter()
+            .map(|&i| {
+                rows.iter()
+                    .filter_map(|r| r.cells.get(i))
+                    .map(|c| display_width(&flatten(c.shown())))
+                    .chain([display_width(columns[i].title)])
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let widths = fit_widths(&cols, &natural, options.width);
+        let report = TableReport {
+            dropped: cols
+                .iter()
+                .zip(&widths)
+                .filter(|(_, w)| w.is_none())
+                .map(|(c, _)| c.title)
+                .collect(),
+        };
+        let layout = shown
             .iter()
             .zip(&widths)
-            .filter(|(_, w)| w.is_none())
-            .map(|(c, _)| c.title)
-            .collect(),
-    };
-    let layout: Vec<(usize, usize)> = shown
-        .iter()
-        .zip(&widths)
-        .filter_map(|(&i, w)| w.map(|w| (i, w)))
-        .collect();
-    let line = |cells: &mut dyn Iterator<Item = (usize, usize, Cell)>| -> String {
+            .filter_map(|(&i, w)| w.map(|w| (i, w)))
+            .collect();
+        TableLayout {
+            columns: columns.to_vec(),
+            options: *options,
+            layout,
+            report,
+        }
+    }
+
+    /// The columns left out to fit the width.
+    pub fn report(&self) -> TableReport {
+        self.report.clone()
+    }
+
+    fn line(&self, cells: &mut dyn Iterator<Item = (usize, usize, Cell)>) -> String {
         let mut out = String::new();
         let mut pending_pad = 0;
         for (n, (col, width, cell)) in cells.enumerate() {
             if n > 0 {
                 out.extend(std::iter::repeat_n(' ', pending_pad + GAP));
             }
-            let text = truncate(cell.shown(), width, columns[col].cut);
+            let text = truncate(cell.shown(), width, self.columns[col].cut);
             pending_pad = width.saturating_sub(display_width(&text));
-            out.push_str(&cell.style.paint(&text, options.color));
+            out.push_str(&cell.style.paint(&text, self.options.color));
         }
         out.truncate(out.trim_end_matches(' ').len());
         out
-    };
-    let header = line(&mut layout.iter().map(|&(i, width)| {
-        let style = if options.color {
-            Style::Bold
-        } else {
-            Style::Plain
-        };
-        (i, width, Cell::styled(columns[i].title, style))
-    }));
-    writeln!(w, "{header}")?;
-    let rule = line(
-        &mut layout
-            .iter()
-            .map(|&(i, width)| (i, width, Cell::from("-".repeat(width)))),
-    );
-    writeln!(w, "{rule}")?;
-    let detail_width = options.width.map(|w| w.saturating_sub(4).max(20));
-    for row in rows {
-        let text = line(
-            &mut layout
+    }
+
+    /// The titles and the rule under them.
+    pub fn write_header(&self, w: &mut dyn Write) -> io::Result<()> {
+        let header = self.line(&mut self.layout.iter().map(|&(i, width)| {
+            let style = if self.options.color {
+                Style::Bold
+            } else {
+                Style::Plain
+            };
+            (i, width, Cell::styled(self.columns[i].title, style))
+        }));
+        writeln!(w, "{header}")?;
+        let rule = self.line(
+            &mut self
+                .layout
+                .iter()
+                .map(|&(i, width)| (i, width, Cell::from("-".repeat(width)))),
+        );
+        writeln!(w, "{rule}")
+    }
+
+    /// One row (and its detail lines).
+    pub fn write_row(&self, w: &mut dyn Write, row: &Row) -> io::Result<()> {
+        let text = self.line(
+            &mut self
+                .layout
                 .iter()
                 .map(|&(i, width)| (i, width, row.cells.get(i).cloned().unwrap_or_default())),
         );
         writeln!(w, "{text}")?;
+        let detail_width = self.options.width.map(|w| w.saturating_sub(4).max(20));
         for d in &row.detail {
             let d = match detail_width {
                 Some(dw) => truncate(d, dw, Cut::End),
@@ -424,8 +467,8 @@ pub fn write_table(
             };
             writeln!(w, "    {}", d.trim_end())?;
         }
+        Ok(())
     }
-    Ok(report)
 }
 
 #[cfg(test)]

@@ -1423,3 +1423,105 @@ fn sequence_suppression_keeps_the_first_sequence_with_its_building_blocks() {
         .collect();
     assert_eq!(blocks, ["s1", "s2"]);
 }
+
+/// The `-vv` line of `name` in the rule cost report: (candidates, matches, alerts, state).
+fn cost_line(stderr: &str, name: &str) -> (u64, u64, u64, String) {
+    let line = stderr
+        .lines()
+        .find(|l| l.ends_with(&format!(" {name}")) && l.contains('%'))
+        .unwrap_or_else(|| panic!("no cost line for {name}:\n{stderr}"));
+    let cols: Vec<&str> = line.split_whitespace().collect();
+    let n = |i: usize| {
+        cols[i]
+            .parse::<u64>()
+            .unwrap_or_else(|e| panic!("{e}: {line}"))
+    };
+    (n(2), n(3), n(4), cols[5..].join(" "))
+}
+
+/// `hunt -vv` ends with a per-rule cost report (issue 15): each rule run, with the records that
+/// reached its exact test, the events it matched, its alerts and, for aggregating rules, its
+/// state; without `-vv` there is none.
+#[test]
+fn verbose_cost_report_names_each_rule_with_its_counts() {
+    let new_terms = fixture("rules/new_terms_user_ip.toml");
+    let threshold = fixture("rules/threshold_console_login.toml");
+    let rules = [
+        "-r",
+        new_terms.to_str().unwrap(),
+        "-r",
+        threshold.to_str().unwrap(),
+    ];
+    let inputs = [fixture("new_terms.jsonl"), fixture("threshold.jsonl")];
+    let (code, alerts, stderr) = hunt(&[&rules[..], &["-vv"]].concat(), &inputs);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("rule costs (2 rules;"), "{stderr}");
+    // The six GetCallerIdentity calls of new_terms.jsonl all match, and four new terms alert
+    // (see new_terms_combinations_against_history); threshold.jsonl adds one (thr-x-0: alice
+    // from 203.0.113.1), a fifth. The four terms occur in 7 (term, execution interval) pairs:
+    // (alice, 192.0.2.1) in four intervals, the others in one each.
+    let (candidates, matches, n, state) = cost_line(&stderr, "Test new terms user and IP");
+    assert_eq!((matches, n), (7, 5), "{stderr}");
+    assert!(candidates >= matches, "{stderr}");
+    assert!(state.starts_with("7 entries, ~"), "{state}");
+    assert_eq!(of_rule(&alerts, NEW_TERMS).len(), 5);
+    // The threshold rule: three groups over its value (threshold_groups_over_value_...).
+    let name = "Test threshold by source IP";
+    let (_, matches, n, state) = cost_line(&stderr, name);
+    assert_eq!(n, of_rule(&alerts, THRESHOLD_IP).len() as u64);
+    assert_eq!(n, 3);
+    assert!(matches >= 3 * 3, "{stderr}");
+    assert!(state.starts_with(&format!("{matches} entries")), "{state}");
+    // Without -vv: no report.
+    let (_, _, quiet) = hunt(&[&rules[..], &["-v"]].concat(), &inputs);
+    assert!(!quiet.contains("rule costs"), "{quiet}");
+}
+
+/// A new_terms or threshold rule whose state reaches --max-aggregation-entries leaves the rest
+/// out and says so, naming the rule, the limit and the flag; the default leaves these alone.
+#[test]
+fn aggregation_state_budget_warns_naming_rule_and_flag() {
+    let new_terms = fixture("rules/new_terms_user_ip.toml");
+    let (code, alerts, stderr) = hunt(
+        &[
+            "-r",
+            new_terms.to_str().unwrap(),
+            "-j",
+            "1",
+            "--max-aggregation-entries",
+            "2",
+        ],
+        &[fixture("new_terms.jsonl")],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("rule Test new terms user and IP: limit max-aggregation-entries (2) reached: 4 term occurrence(s) were left out")
+            && stderr.contains("--max-aggregation-entries N"),
+        "{stderr}"
+    );
+    assert!(of_rule(&alerts, NEW_TERMS).len() < 4);
+    let (_, alerts, stderr) = hunt(
+        &["-r", new_terms.to_str().unwrap()],
+        &[fixture("new_terms.jsonl")],
+    );
+    assert!(!stderr.contains("max-aggregation-entries"), "{stderr}");
+    assert_eq!(of_rule(&alerts, NEW_TERMS).len(), 4);
+
+    let threshold = fixture("rules/threshold_console_login.toml");
+    let (code, _, stderr) = hunt(
+        &[
+            "-r",
+            threshold.to_str().unwrap(),
+            "--max-aggregation-entries",
+            "5",
+        ],
+        &[fixture("threshold.jsonl")],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains(
+            "rule Test threshold by source IP: limit max-aggregation-entries (5) reached:"
+        ) && stderr.contains("raise it with --max-aggregation-entries N"),
+        "{stderr}"
+    );
+}

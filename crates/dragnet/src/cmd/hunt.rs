@@ -93,6 +93,24 @@ pub struct Args {
     /// with a warning and sequences or samples may be missed
     #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     pub max_sequence_candidates: usize,
+    /// Per new_terms rule, at most N (term, execution interval) entries of history; per
+    /// threshold rule, at most N (event, group) entries. Past it, events are left out of the
+    /// rule's state with a warning and its alerts may be missing or wrong
+    #[arg(long, value_name = "N", default_value_t = dragnet_engine::DEFAULT_MAX_AGGREGATION_ENTRIES)]
+    pub max_aggregation_entries: usize,
+    /// Bytes of alerts kept in memory; past it, sorted runs of alerts are spilled to temporary
+    /// files (in --spill-dir) and merged when they are written, so memory stays bounded
+    /// whatever the alert count
+    #[arg(long, value_name = "BYTES", default_value_t = dragnet_engine::DEFAULT_ALERT_MEMORY)]
+    pub alert_memory: usize,
+    /// Folder for the alert spill files (default: the system's temporary folder, TMPDIR). They
+    /// are removed as soon as they are created, so nothing is left behind
+    #[arg(long, value_name = "DIR")]
+    pub spill_dir: Option<PathBuf>,
+    /// Problems about records (malformed, truncated…) listed at most, the first in input
+    /// order; the others are counted in the summary. Problems about whole files are all listed
+    #[arg(long, value_name = "N", default_value_t = dragnet_engine::DEFAULT_MAX_PROBLEMS)]
+    pub max_problems: usize,
 }
 
 pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
@@ -155,7 +173,27 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         );
     }
 
+    let input_options = input_options(&args, from, to);
+    let discovered = dragnet_input::discover(&args.inputs, &input_options);
+    let sources = discovered.sources;
+    let discover_problems = discovered.problems;
+    if discovered.pruned_by_date > 0 && global.verbose > 0 {
+        diag!(
+            "note: {} file(s) not read: their CloudTrail path date is outside --from/--to",
+            discovered.pruned_by_date
+        );
+    }
+
     if global.verbose > 1 {
+        // The gates the run will use: chosen on a sample of these inputs.
+        if !args.no_prefilter {
+            match engine.measure_gates(&sources, &input_options) {
+                0 => diag!(
+                    "prefilter: gates chosen by static scores (too few records to sample: stdin, s3:// or small files)"
+                ),
+                n => diag!("prefilter: gates chosen by their frequency in {n} sampled record(s)"),
+            }
+        }
         let needles = engine.prefilter_gate_needles();
         diag!(
             "prefilter: every record is scanned for {} gate needle(s): {}",
@@ -170,16 +208,6 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
                 patterns.join(" | ")
             );
         }
-    }
-    let input_options = input_options(&args, from, to);
-    let discovered = dragnet_input::discover(&args.inputs, &input_options);
-    let sources = discovered.sources;
-    let discover_problems = discovered.problems;
-    if discovered.pruned_by_date > 0 && global.verbose > 0 {
-        diag!(
-            "note: {} file(s) not read: their CloudTrail path date is outside --from/--to",
-            discovered.pruned_by_date
-        );
     }
 
     let progress = Progress::default();
@@ -202,23 +230,36 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
             no_prefilter: args.no_prefilter,
             segment_bytes: args.segment_bytes,
             max_sequence_candidates: Some(args.max_sequence_candidates),
+            alert_memory: Some(args.alert_memory),
+            spill_dir: args.spill_dir.clone(),
+            // -q lists no problem: they are only counted (JSON output still lists them).
+            max_problems: Some(if global.quiet && format != Format::Json {
+                0
+            } else {
+                args.max_problems
+            }),
+            max_aggregation_entries: Some(args.max_aggregation_entries),
+            rule_costs: global.verbose > 1,
             ..RunOptions::default()
         };
-        let output = engine.run(sources, &input_options, &options, &progress);
+        let output = engine.run_stream(sources, &input_options, &options, &progress);
         done.store(true, Ordering::Relaxed);
         if let Some(bar) = bar {
             let _ = bar.join();
         }
         output
     });
-    let elapsed = started.elapsed();
+    let mut output = output;
     if !global.quiet {
         for w in &output.warnings {
             diag!("warning: {w}");
         }
+        if global.verbose > 0 {
+            diag!(
+                "note: alerts are written once every record is read: their order (time, rule, event id) is known only then"
+            );
+        }
     }
-    let mut output = output;
-    output.reports.extend(not_selected);
 
     // Input problems, in input order: file, line / record, reason.
     let mut problems = discover_problems;
@@ -227,42 +268,58 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
     // whatever -q says, reported after everything else (conventions.md: exit codes).
     let named_unreadable = inputs::named_input_errors(&problems, &args.inputs);
     inputs::report_problems(global, &problems, &args.inputs);
+    let unlisted = output.stats().problems_not_kept;
+    if unlisted > 0 && !global.quiet {
+        diag!(
+            "note: {} more problem(s) with records not listed (--max-problems {} lists the first in input order)",
+            inputs::group_digits(unlisted),
+            args.max_problems
+        );
+    }
 
     let mut w = global.writer()?;
-    let mut json_members = serde_json::Map::new();
-    if format == Format::Json {
-        json_members.insert(
+    // Made once the last alert is out: the counts are complete then.
+    let json_members = |run: &dragnet_engine::RunStream| {
+        let mut reports = run.reports().to_vec();
+        reports.extend(not_selected.iter().cloned());
+        let mut members = serde_json::Map::new();
+        members.insert(
             "summary".into(),
-            summary_json(&output.stats, &output.reports, &counts, elapsed),
+            summary_json(&run.stats(), &reports, &counts, started.elapsed()),
         );
-        json_members.insert("rules".into(), accounting::rules_json(&output.reports));
-        json_members.insert(
+        members.insert("rules".into(), accounting::rules_json(&reports));
+        members.insert(
             "problems".into(),
             problems.iter().map(inputs::problem_json).collect(),
         );
         // Rule entries that could not be loaded (counted as invalid in the summary).
-        json_members.insert("rule_problems".into(), json!(rule_problems));
-        json_members.insert(
+        members.insert("rule_problems".into(), json!(rule_problems));
+        members.insert(
             "exceptions".into(),
             crate::cmd::hunt_extras::exceptions_json(exceptions.as_deref()),
         );
-    }
+        members
+    };
     let notes = crate::cmd::hunt_output::write_alerts(
         &mut w,
         format,
-        &output.alerts,
-        &output.reports,
+        &mut output,
         json_members,
         global.table_options(args.wide),
     )?;
     w.finish()?;
+    let elapsed = started.elapsed();
+    let alerts = output.alerts_given();
+    let stats = output.stats();
+    let mut reports = output.reports().to_vec();
+    reports.extend(not_selected);
     if !global.quiet {
         for n in &notes {
             diag!("{n}");
         }
     }
 
-    let stats = &output.stats;
+    let stats = &stats;
     if !global.quiet {
         if engine.timestamp_override_rules() > 0 && stats.timestamp_override_fallbacks > 0 {
             diag!(
@@ -282,12 +339,12 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
                 stats.alerts_over_max_signals
             );
         }
-        accounting::print(&output.reports, &counts, global.verbose > 0);
+        accounting::print(&reports, &counts, global.verbose > 0);
         crate::cmd::hunt_extras::print_exceptions(exceptions.as_deref(), args.explain);
         let secs = elapsed.as_secs_f64().max(1e-9);
         diag!(
             "hunt: {} alert(s) from {} rule(s) run over {} record(s) in {} file(s) ({:.1} MB, {:.0} records/s); matched {}, prefiltered {}, skipped {}, duplicate {}, files skipped {}",
-            output.alerts.len(),
+            alerts,
             counts.run,
             stats.records_read,
             stats.files,
@@ -299,10 +356,30 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
             stats.duplicates,
             stats.files_skipped
         );
+        if stats.alert_spill_files > 0 {
+            diag!(
+                "hunt: alerts beyond --alert-memory ({} bytes) were spilled: {:.1} MB in {} temporary file(s), merged in {:.2} s",
+                args.alert_memory,
+                stats.alert_spill_bytes as f64 / 1e6,
+                stats.alert_spill_files,
+                stats.alert_merge_ms as f64 / 1e3
+            );
+        }
+        if global.verbose > 1 {
+            let costs = crate::cmd::hunt_costs::lines(
+                &output.rule_costs(),
+                &reports,
+                crate::cmd::hunt_costs::TOP_RULES,
+            );
+            for line in costs {
+                diag!("{line}");
+            }
+        }
     }
 
     inputs::report_named_errors(&named_unreadable);
-    let nothing_processed = stats.records_read == 0 && (stats.files == 0 || !problems.is_empty());
+    let nothing_processed = stats.records_read == 0
+        && (stats.files == 0 || !problems.is_empty() || stats.problems_not_kept > 0);
     if nothing_processed {
         diag!("error: no CloudTrail record could be read from the inputs");
         return Ok(Code::Usage);
@@ -310,11 +387,13 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
     if !named_unreadable.is_empty() {
         return Ok(Code::Usage);
     }
-    if args.strict && inputs::any_skipped(&problems) {
+    // Problems past --max-problems are counted, not kept: the engine counts those that skipped
+    // input.
+    if args.strict && (inputs::any_skipped(&problems) || output.skipped_not_kept() > 0) {
         diag!("error: --strict: some input was skipped (see warnings above)");
         return Ok(Code::Usage);
     }
-    if args.fail_on_alert && !output.alerts.is_empty() {
+    if args.fail_on_alert && alerts > 0 {
         return Ok(Code::Findings);
     }
     Ok(Code::Ok)

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use dragnet_engine::{Alert, Progress, RuleReport};
+use dragnet_engine::{Alert, Progress, RuleReport, RunStream};
 use dragnet_printer::{Cell, Column, Doc, Format, Printer, Row, Show, Style, TableOptions};
 use serde_json::{Map, Value};
 
@@ -167,31 +167,40 @@ fn short_time(time: &str) -> String {
     }
 }
 
-/// Writes the alerts in `format`. Tables leave out building-block alerts (as Kibana's alerts
-/// table does; the other formats carry them) and end with the summary by severity; JSON holds
-/// `json_members` beside `"alerts"`. Returns the notes for stderr.
+/// Writes the run's alerts in `format` as they come out of the run (every format streams: JSON
+/// element by element, tables past their first rows with those rows' widths). Tables leave out
+/// building-block alerts (as Kibana's alerts table does; the other formats carry them) and end
+/// with the summary by severity; JSON holds the members `json_members` makes once the last
+/// alert is out (they must sort after `"alerts"`). Returns the notes for stderr.
 pub fn write_alerts(
     out: &mut dyn Write,
     format: Format,
-    alerts: &[Alert],
-    reports: &[RuleReport],
-    json_members: Map<String, Value>,
+    run: &mut RunStream,
+    json_members: impl FnOnce(&RunStream) -> Map<String, Value>,
     table: TableOptions,
-) -> std::io::Result<Vec<String>> {
+) -> anyhow::Result<Vec<String>> {
     let mut notes = Vec::new();
-    let mut printer = Printer::new(&mut *out, format, alert_columns(), "alerts", table);
+    let mut printer =
+        Printer::new(&mut *out, format, alert_columns(), "alerts", table).stream_json();
     let mut hidden = 0usize;
-    for a in alerts {
+    while let Some(a) = run.next_alert().map_err(|e| {
+        anyhow::anyhow!(
+            "{e}; free space there, or give --spill-dir a folder with room (or raise --alert-memory)"
+        )
+    })? {
         if format == Format::Table && a.building_block {
             hidden += 1;
             continue;
         }
-        printer.row(
-            || Row::new(AlertRow::of(a, &reports[a.rule]).cells()),
-            || Doc::Raw(a.json()),
-        )?;
+        write_alert(&mut printer, &a, &run.reports()[a.rule])?;
     }
-    let report = printer.finish_with(json_members, None)?;
+    let members = if format == Format::Json {
+        json_members(run)
+    } else {
+        Map::new()
+    };
+    let report = printer.finish_with(members, None)?;
+    let reports = run.reports();
     if format == Format::Table {
         if !report.dropped.is_empty() {
             notes.push(format!(
@@ -209,6 +218,13 @@ pub fn write_alerts(
         write_summary(out, reports, table)?;
     }
     Ok(notes)
+}
+
+fn write_alert(printer: &mut Printer<'_>, a: &Alert, report: &RuleReport) -> std::io::Result<()> {
+    printer.row(
+        || Row::new(AlertRow::of(a, report).cells()),
+        || Doc::Raw(a.json()),
+    )
 }
 
 /// The closing summary: one row per rule that alerted, by severity (critical first) then
@@ -310,8 +326,9 @@ pub fn expected_bytes(sources: &[dragnet_input::Source]) -> Option<u64> {
 }
 
 /// The progress bar on stderr until `done`: % and time left when `total` bytes are known,
-/// else a spinner; the alerts so far (distinct per-event alerts while reading; the final count
-/// once the run ends, drawn once before the bar clears), records read and rate.
+/// else a spinner; the alerts found so far (per-event alerts, each delivery counted: duplicates
+/// are told apart when the alerts are merged, after reading; the summary line has the final
+/// count), records read and rate.
 pub fn progress_bar(progress: &Progress, done: &AtomicBool, total: Option<u64>) {
     let bar = match total {
         Some(total) if total > 0 => {
@@ -355,7 +372,7 @@ pub fn progress_bar(progress: &Progress, done: &AtomicBool, total: Option<u64>) 
         draw();
         std::thread::sleep(Duration::from_millis(100));
     }
-    // The run's final count, as the summary line will say.
+    // The last count of the reading phase.
     draw();
     bar.finish_and_clear();
 }

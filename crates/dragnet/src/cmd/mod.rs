@@ -5,6 +5,7 @@
 pub mod accounting;
 pub mod eql;
 pub mod hunt;
+pub mod hunt_costs;
 pub mod hunt_extras;
 pub mod hunt_output;
 pub mod inputs;

@@ -188,6 +188,9 @@ pub fn run(
         } else {
             Capture::Matches
         },
+        // A search lists every problem, as it lists every event it captures (both in memory:
+        // searches are for testing queries; `hunt` is the bounded command).
+        max_problems: Some(usize::MAX),
         ..RunOptions::default()
     };
     let output = engine.run(
