@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv6Addr};
 
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
-use jiff::{Timestamp, ToSpan};
+use jiff::{Span, Timestamp, ToSpan};
 
 /// A number the way a numeric field would index or query it (`"22"` coerces to 22).
 pub fn number_of_str(s: &str) -> Option<f64> {
@@ -118,16 +118,19 @@ fn apply_math(anchor: Nanos, math: &str, round_up: bool) -> Option<Nanos> {
                 let n = if op == b'-' { -n } else { n };
                 let unit = *b.get(i)?;
                 i += 1;
+                // `try_`: an amount beyond jiff's range is no date, not a panic (found by
+                // fuzzing: `now-111111111111111111d`).
                 let span = match unit {
-                    b'y' => n.years(),
-                    b'M' => n.months(),
-                    b'w' => n.weeks(),
-                    b'd' => n.days(),
-                    b'h' | b'H' => n.hours(),
-                    b'm' => n.minutes(),
-                    b's' => n.seconds(),
+                    b'y' => Span::new().try_years(n),
+                    b'M' => Span::new().try_months(n),
+                    b'w' => Span::new().try_weeks(n),
+                    b'd' => Span::new().try_days(n),
+                    b'h' | b'H' => Span::new().try_hours(n),
+                    b'm' => Span::new().try_minutes(n),
+                    b's' => Span::new().try_seconds(n),
                     _ => return None,
-                };
+                }
+                .ok()?;
                 zdt = zdt.checked_add(span).ok()?;
             }
             b'/' => {
@@ -192,7 +195,8 @@ pub fn parse_date_value(s: &str, round_up: bool) -> Option<Nanos> {
     let digits = s.strip_prefix('-').unwrap_or(s);
     if digits.bytes().all(|b| b.is_ascii_digit()) && digits.len() > 9 {
         let ms: i128 = s.parse().ok()?;
-        return Some(ms * NANOS_PER_MILLI);
+        // Past i128 nanoseconds is no date (found by fuzzing), not an overflow.
+        return ms.checked_mul(NANOS_PER_MILLI);
     }
     parse_iso(s, round_up).or_else(|| {
         // epoch_millis also takes short digit strings and fractions ("1.5").
