@@ -415,17 +415,18 @@ mod x86 {
     }
 
     /// AVX-512BW: one 64-byte vector per step, and compares that give bit masks directly.
-    struct Avx512<const PROBING: bool, const NEEDLES: bool> {
+    struct Avx512 {
         nl: __m512i,
         bs: __m512i,
         quote: __m512i,
         mid: __m512i,
         mid_at: usize,
+        probing: bool,
         needles: [NeedleChecks<__m512i>; super::MAX_NEEDLE_PROBES],
         needle_count: usize,
     }
 
-    impl<const PROBING: bool, const NEEDLES: bool> Kernel for Avx512<PROBING, NEEDLES> {
+    impl Kernel for Avx512 {
         type Seen = __m512i;
 
         #[inline(always)]
@@ -435,12 +436,13 @@ mod x86 {
             unsafe {
                 let (needles, needle_count) =
                     NeedleChecks::all(needles, |b| _mm512_set1_epi8(b as i8));
-                Self {
+                Avx512 {
                     nl: _mm512_set1_epi8(b'\n' as i8),
                     bs: _mm512_set1_epi8(b'\\' as i8),
                     quote: _mm512_set1_epi8(b'"' as i8),
                     mid: _mm512_set1_epi8(probe.map_or(0, |k| k.mid_byte) as i8),
                     mid_at: probe.map_or(0, |k| k.mid),
+                    probing: probe.is_some(),
                     needles,
                     needle_count,
                 }
@@ -462,12 +464,12 @@ mod x86 {
                 *seen = _mm512_or_si512(*seen, v);
                 let mut mask =
                     _mm512_cmpeq_epi8_mask(v, self.nl) | _mm512_cmpeq_epi8_mask(v, self.bs);
-                if PROBING {
+                if self.probing {
                     let mid = _mm512_loadu_si512(p.add(self.mid_at) as *const __m512i);
                     mask |= _mm512_cmpeq_epi8_mask(v, self.quote)
                         & _mm512_cmpeq_epi8_mask(mid, self.mid);
                 }
-                for checks in &self.needles[..if NEEDLES { self.needle_count } else { 0 }] {
+                for checks in &self.needles[..self.needle_count] {
                     let mut m = _mm512_cmpeq_epi8_mask(v, checks.bytes[0]);
                     for k in 1..checks.len {
                         let w = _mm512_loadu_si512(p.add(checks.rel[k]) as *const __m512i);
@@ -486,18 +488,19 @@ mod x86 {
         }
     }
 
-    struct Avx2<const PROBING: bool, const NEEDLES: bool> {
+    struct Avx2 {
         /// Per low nibble, the byte of `\n`, `\\` (and `"` when probing the key) that has it,
         /// 0x80 elsewhere: a byte equal to its own lookup is one of them.
         table: __m256i,
         quote: __m256i,
         mid: __m256i,
         mid_at: usize,
+        probing: bool,
         needles: [NeedleChecks<__m256i>; super::MAX_NEEDLE_PROBES],
         needle_count: usize,
     }
 
-    impl<const PROBING: bool, const NEEDLES: bool> Avx2<PROBING, NEEDLES> {
+    impl Avx2 {
         /// [`Kernel::step`] for 32 bytes. (Not a closure: closures do not inherit the
         /// caller's target features, and the intrinsics would become calls.)
         #[inline(always)]
@@ -510,14 +513,14 @@ mod x86 {
                 // One lookup and one compare find `\n`, `\\` and `"` (a byte of 0x80 or above
                 // looks up 0 and matches nothing).
                 let mut m = _mm256_cmpeq_epi8(_mm256_shuffle_epi8(self.table, v), v);
-                if PROBING {
+                if self.probing {
                     // Keep only the quotes the probe byte follows.
                     let q = _mm256_cmpeq_epi8(v, self.quote);
                     let mid = _mm256_loadu_si256(p.add(self.mid_at) as *const __m256i);
                     let mid = _mm256_cmpeq_epi8(mid, self.mid);
                     m = _mm256_andnot_si256(_mm256_andnot_si256(mid, q), m);
                 }
-                for checks in &self.needles[..if NEEDLES { self.needle_count } else { 0 }] {
+                for checks in &self.needles[..self.needle_count] {
                     let mut n = _mm256_cmpeq_epi8(v, checks.bytes[0]);
                     for k in 1..checks.len {
                         let w = _mm256_loadu_si256(p.add(checks.rel[k]) as *const __m256i);
@@ -530,7 +533,7 @@ mod x86 {
         }
     }
 
-    impl<const PROBING: bool, const NEEDLES: bool> Kernel for Avx2<PROBING, NEEDLES> {
+    impl Kernel for Avx2 {
         type Seen = __m256i;
 
         #[inline(always)]
@@ -545,11 +548,12 @@ mod x86 {
                     table[usize::from(b & 0x0f)] = b;
                     table[16 + usize::from(b & 0x0f)] = b;
                 }
-                Self {
+                Avx2 {
                     table: _mm256_loadu_si256(table.as_ptr() as *const __m256i),
                     quote: _mm256_set1_epi8(b'"' as i8),
                     mid: _mm256_set1_epi8(probe.map_or(0, |k| k.mid_byte) as i8),
                     mid_at: probe.map_or(0, |k| k.mid),
+                    probing: probe.is_some(),
                     needles,
                     needle_count,
                 }
@@ -575,17 +579,18 @@ mod x86 {
         }
     }
 
-    struct Sse2<const PROBING: bool, const NEEDLES: bool> {
+    struct Sse2 {
         nl: __m128i,
         bs: __m128i,
         quote: __m128i,
         mid: __m128i,
         mid_at: usize,
+        probing: bool,
         needles: [NeedleChecks<__m128i>; super::MAX_NEEDLE_PROBES],
         needle_count: usize,
     }
 
-    impl<const PROBING: bool, const NEEDLES: bool> Kernel for Sse2<PROBING, NEEDLES> {
+    impl Kernel for Sse2 {
         type Seen = __m128i;
 
         #[inline(always)]
@@ -594,12 +599,13 @@ mod x86 {
             unsafe {
                 let (needles, needle_count) =
                     NeedleChecks::all(needles, |b| _mm_set1_epi8(b as i8));
-                Self {
+                Sse2 {
                     nl: _mm_set1_epi8(b'\n' as i8),
                     bs: _mm_set1_epi8(b'\\' as i8),
                     quote: _mm_set1_epi8(b'"' as i8),
                     mid: _mm_set1_epi8(probe.map_or(0, |k| k.mid_byte) as i8),
                     mid_at: probe.map_or(0, |k| k.mid),
+                    probing: probe.is_some(),
                     needles,
                     needle_count,
                 }
@@ -624,13 +630,13 @@ mod x86 {
                     *seen = _mm_or_si128(*seen, v);
                     let mut m =
                         _mm_or_si128(_mm_cmpeq_epi8(v, self.nl), _mm_cmpeq_epi8(v, self.bs));
-                    if PROBING {
+                    if self.probing {
                         let q = _mm_cmpeq_epi8(v, self.quote);
                         let mid = _mm_loadu_si128(p.add(at + self.mid_at) as *const __m128i);
                         let mid = _mm_cmpeq_epi8(mid, self.mid);
                         m = _mm_or_si128(m, _mm_and_si128(q, mid));
                     }
-                    for checks in &self.needles[..if NEEDLES { self.needle_count } else { 0 }] {
+                    for checks in &self.needles[..self.needle_count] {
                         let mut n = _mm_cmpeq_epi8(v, checks.bytes[0]);
                         for k in 1..checks.len {
                             let w = _mm_loadu_si128(p.add(at + checks.rel[k]) as *const __m128i);
@@ -651,20 +657,6 @@ mod x86 {
         }
     }
 
-    /// Runs [`drive`] with the kernel specialised for whether a key is probed and whether
-    /// needles are: the hot loop then carries no test of either (on AVX2 those tests and the
-    /// registers they held cost more than the scan's compares).
-    macro_rules! dispatch {
-        ($kernel:ident, $buf:expr, $start:expr, $probes:expr, $on_line:expr) => {
-            match ($probes.key.is_some(), !$probes.needles().is_empty()) {
-                (true, true) => drive::<$kernel<true, true>>($buf, $start, $probes, $on_line),
-                (true, false) => drive::<$kernel<true, false>>($buf, $start, $probes, $on_line),
-                (false, true) => drive::<$kernel<false, true>>($buf, $start, $probes, $on_line),
-                (false, false) => drive::<$kernel<false, false>>($buf, $start, $probes, $on_line),
-            }
-        };
-    }
-
     /// # Safety
     /// The CPU must support AVX-512BW.
     #[target_feature(enable = "avx512bw")]
@@ -674,7 +666,7 @@ mod x86 {
         probes: ScanProbes<'_>,
         on_line: &mut dyn FnMut(LineScan) -> bool,
     ) {
-        dispatch!(Avx512, buf, start, probes, on_line)
+        drive::<Avx512>(buf, start, probes, on_line)
     }
 
     /// # Safety
@@ -686,7 +678,7 @@ mod x86 {
         probes: ScanProbes<'_>,
         on_line: &mut dyn FnMut(LineScan) -> bool,
     ) {
-        dispatch!(Avx2, buf, start, probes, on_line)
+        drive::<Avx2>(buf, start, probes, on_line)
     }
 
     /// # Safety
@@ -697,7 +689,7 @@ mod x86 {
         probes: ScanProbes<'_>,
         on_line: &mut dyn FnMut(LineScan) -> bool,
     ) {
-        dispatch!(Sse2, buf, start, probes, on_line)
+        drive::<Sse2>(buf, start, probes, on_line)
     }
 
     #[inline(always)]
