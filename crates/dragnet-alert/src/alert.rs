@@ -51,6 +51,41 @@ pub struct AlertSummary {
     pub risk_score: String,
 }
 
+impl AlertSummary {
+    /// Every field, in one fixed order: what [`Alert::footprint`] counts and what
+    /// [`Alert::encode`] writes.
+    fn texts(&self) -> [&String; 10] {
+        [
+            &self.actor,
+            &self.account,
+            &self.region,
+            &self.source_ip,
+            &self.action,
+            &self.target,
+            &self.user_agent,
+            &self.reason,
+            &self.severity,
+            &self.risk_score,
+        ]
+    }
+
+    /// [`AlertSummary::texts`], to fill in the same order ([`Alert::decode`]).
+    fn texts_mut(&mut self) -> [&mut String; 10] {
+        [
+            &mut self.actor,
+            &mut self.account,
+            &mut self.region,
+            &mut self.source_ip,
+            &mut self.action,
+            &mut self.target,
+            &mut self.user_agent,
+            &mut self.reason,
+            &mut self.severity,
+            &mut self.risk_score,
+        ]
+    }
+}
+
 /// One alert of a run.
 #[derive(Clone, Debug)]
 pub struct Alert {
@@ -168,21 +203,7 @@ impl Alert {
             + self.timestamp.len()
             + self.event_id.len()
             + self.group.as_ref().map_or(0, |g| g.id.len())
-            + [
-                &s.actor,
-                &s.account,
-                &s.region,
-                &s.source_ip,
-                &s.action,
-                &s.target,
-                &s.user_agent,
-                &s.reason,
-                &s.severity,
-                &s.risk_score,
-            ]
-            .iter()
-            .map(|t| t.len())
-            .sum::<usize>()
+            + s.texts().iter().map(|t| t.len()).sum::<usize>()
             + self.json.len()
             + self.event.as_ref().map_or(0, |e| e.len())
     }
@@ -223,18 +244,7 @@ impl Alert {
         }
         out.push(u8::from(self.building_block));
         let s = &self.summary;
-        for t in [
-            &s.actor,
-            &s.account,
-            &s.region,
-            &s.source_ip,
-            &s.action,
-            &s.target,
-            &s.user_agent,
-            &s.reason,
-            &s.severity,
-            &s.risk_score,
-        ] {
+        for t in s.texts() {
             text(out, t);
         }
         number(out, self.order.0 as u64);
@@ -279,18 +289,10 @@ impl Alert {
             _ => return None,
         };
         let building_block = r.byte()? != 0;
-        let summary = AlertSummary {
-            actor: r.text()?,
-            account: r.text()?,
-            region: r.text()?,
-            source_ip: r.text()?,
-            action: r.text()?,
-            target: r.text()?,
-            user_agent: r.text()?,
-            reason: r.text()?,
-            severity: r.text()?,
-            risk_score: r.text()?,
-        };
+        let mut summary = AlertSummary::default();
+        for t in summary.texts_mut() {
+            *t = r.text()?;
+        }
         let order = (
             usize::try_from(r.number()?).ok()?,
             r.number()?,
