@@ -777,6 +777,12 @@ pub(crate) fn user_name_from_identity<'r, 'a>(root: &'r Node<'a>) -> Option<&'r 
     if matches!(service_actor(root), Ok(Some(_))) {
         return None;
     }
+    identity_user_name(root)
+}
+
+/// `user.name`'s source for an actor that is not an AWS service: `sessionIssuer.userName` for
+/// assumed roles and federated users (step 21), else `userIdentity.userName` (step 13).
+fn identity_user_name<'r, 'a>(root: &'r Node<'a>) -> Option<&'r Node<'a>> {
     let kind = kept_str(root, &["userIdentity", "type"]);
     if matches!(kind, Some("AssumedRole" | "FederatedUser"))
         && let Some(v) = kept(
@@ -892,21 +898,8 @@ fn identity(root: &Node<'_>, stop: Step, out: &mut Out) {
     let mut user_name: Option<Value> = None;
     let mut user_id: Option<Value> = None;
     if service.is_none() {
-        user_name = kept(root, &["userIdentity", "userName"]).and_then(Node::pruned);
+        user_name = identity_user_name(root).and_then(Node::pruned);
         user_id = kept(root, &["userIdentity", "principalId"]).and_then(Node::pruned);
-        if matches!(kind, Some("AssumedRole" | "FederatedUser"))
-            && let Some(v) = kept(
-                root,
-                &[
-                    "userIdentity",
-                    "sessionContext",
-                    "sessionIssuer",
-                    "userName",
-                ],
-            )
-        {
-            user_name = v.pruned();
-        }
     }
     if ran(step::USER_NAME_USER_AUTHENTICATION)
         && text(root, &["eventName"]).as_deref() == Some("UserAuthentication")
