@@ -45,8 +45,19 @@ fn trail(dir: &std::path::Path) -> std::path::PathBuf {
     path
 }
 
-fn ndjson(stdout: &[u8]) -> Vec<Value> {
-    String::from_utf8_lossy(stdout)
+/// Runs dragnet with `args`, asserts it succeeded, and parses its NDJSON output.
+fn ndjson_of<I, S>(args: I) -> Vec<Value>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let out = dragnet().args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect()
@@ -56,17 +67,11 @@ fn ndjson(stdout: &[u8]) -> Vec<Value> {
 fn normalize_keeps_only_the_fields_set_before_the_failing_processor() {
     let dir = tempfile::tempdir().unwrap();
     let input = trail(dir.path());
-    let out = dragnet()
-        .args(["normalize", "-q"])
-        .arg(&input)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let docs = ndjson(&out.stdout);
+    let docs = ndjson_of([
+        std::ffi::OsStr::new("normalize"),
+        "-q".as_ref(),
+        input.as_os_str(),
+    ]);
     assert_eq!(docs.len(), 3, "no record is dropped");
 
     let ok = &docs[0];
@@ -128,17 +133,8 @@ fn normalize_keeps_only_the_fields_set_before_the_failing_processor() {
 
 /// `dragnet kql --all` verdicts for records #0, #1, #2.
 fn verdicts(input: &std::path::Path, query: &str) -> Vec<bool> {
-    let out = dragnet()
-        .args(["--format", "ndjson", "kql", "--all", query])
-        .arg(input)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    ndjson(&out.stdout)
+    let args = ["--format", "ndjson", "kql", "--all", query].map(std::ffi::OsStr::new);
+    ndjson_of(args.iter().copied().chain([input.as_os_str()]))
         .iter()
         .map(|d| d["dragnet.match"].as_bool().unwrap())
         .collect()
@@ -197,18 +193,12 @@ fn a_rule_on_fields_after_the_failure_does_not_fire() {
     let input = trail(dir.path());
     let rule = dir.path().join("rule.toml");
     std::fs::write(&rule, RULE).unwrap();
-    let out = dragnet()
-        .args(["hunt", "-q", "--format", "ndjson", "-r"])
-        .arg(&rule)
-        .arg(&input)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let args = ["hunt", "-q", "--format", "ndjson", "-r"].map(std::ffi::OsStr::new);
+    let alerts = ndjson_of(
+        args.iter()
+            .copied()
+            .chain([rule.as_os_str(), input.as_os_str()]),
     );
-    let alerts = ndjson(&out.stdout);
     let ids: Vec<String> = alerts
         .iter()
         .map(|a| {
