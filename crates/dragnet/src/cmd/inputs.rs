@@ -101,9 +101,7 @@ pub fn report_named_errors(errors: &[&Problem]) {
 /// Whether any problem is input that had to be skipped (files that are not CloudTrail at all,
 /// like a README in a folder, are not: they are noted, not broken).
 pub fn any_skipped(problems: &[Problem]) -> bool {
-    problems
-        .iter()
-        .any(|p| !matches!(p.kind, ProblemKind::NotCloudTrail) && !p.kind.keeps_record())
+    problems.iter().any(dragnet_engine::is_skipped_input)
 }
 
 /// Reports input problems on stderr, in input order: each broken record or unreadable file
