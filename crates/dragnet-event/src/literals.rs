@@ -29,6 +29,15 @@ const MAX_CLAUSES: usize = 64;
 /// a disjunction costs time linear in its parts (issue 16: 40,000 OR clauses took 110 s).
 pub const MAX_CLAUSE_LITERALS: usize = 1024;
 
+/// At most this many literals in all come out of [`any_of`] (its shortest clauses kept): what
+/// it carries from part to part, so a disjunction's cost grows linearly with its parts.
+pub const MAX_CNF_LITERALS: usize = 4096;
+
+/// Literals [`any_of`] may copy or compare before it gives up on a disjunction (no facts: sound).
+/// Distributing parts of several clauses each multiplies clauses: a field pattern over hundreds
+/// of fields with a two-piece wildcard took seconds to compile (found by fuzzing, issue 16).
+pub const MAX_DISJUNCTION_WORK: usize = 1 << 20;
+
 /// The facts of a conjunction: every part's clauses (each once, in first-seen order).
 pub fn all_of(parts: impl IntoIterator<Item = Cnf>) -> Cnf {
     let mut seen = std::collections::HashSet::new();
@@ -43,58 +52,113 @@ pub fn all_of(parts: impl IntoIterator<Item = Cnf>) -> Cnf {
 }
 
 /// The facts of a disjunction: CNF(a ∨ b) = { x ∪ y : x ∈ CNF(a), y ∈ CNF(b) } (each clause
-/// sorted, without repeats). A part without facts makes the whole disjunction fact-free; so
-/// does one whose clauses all grew past [`MAX_CLAUSE_LITERALS`].
+/// sorted, without repeats), less every clause another one implies (a clause holds whenever a
+/// subset of it does, so it says nothing more). Clauses are kept shortest first within
+/// [`MAX_CLAUSES`] and [`MAX_CNF_LITERALS`]; dropping clauses loses facts, never soundness.
+/// A part without facts makes the whole disjunction fact-free; so does one whose clauses all
+/// grew past [`MAX_CLAUSE_LITERALS`], and so does a disjunction that would cost more than
+/// [`MAX_DISJUNCTION_WORK`].
 pub fn any_of(parts: impl IntoIterator<Item = Cnf>) -> Cnf {
     let mut acc: Option<Cnf> = None;
-    for cnf in parts {
-        if cnf.is_empty() {
+    let mut work = 0usize;
+    for mut ys in parts {
+        if ys.is_empty() {
             return Vec::new();
         }
-        acc = Some(match acc {
-            None => cnf,
-            Some(prev) => {
-                let mut ys: Vec<Vec<RequiredLiteral>> = cnf;
-                for y in &mut ys {
-                    y.sort();
-                    y.dedup();
-                }
-                let mut next: Cnf = Vec::new();
-                'outer: for x in &prev {
-                    for y in &ys {
-                        let c = union_sorted(x, y);
-                        if c.len() > MAX_CLAUSE_LITERALS {
-                            continue;
-                        }
-                        // At most MAX_CLAUSES to compare with, most told apart at once.
-                        if !next.contains(&c) {
-                            next.push(c);
-                        }
-                        if next.len() >= MAX_CLAUSES {
-                            break 'outer;
-                        }
-                    }
-                }
-                if next.is_empty() {
-                    return Vec::new();
-                }
-                next
+        for y in &mut ys {
+            y.sort();
+            y.dedup();
+        }
+        let candidates = match acc.take() {
+            None => ys,
+            // The common long disjunction (`a or b or c …`, one clause a part): the one clause
+            // grows in place, each literal moved, never copied.
+            Some(mut prev) if prev.len() == 1 && ys.len() == 1 => {
+                let (x, y) = (prev.remove(0), ys.remove(0));
+                work += y.len();
+                vec![merge_sorted(x, y)]
             }
-        });
+            Some(prev) => {
+                let mut unions = Vec::with_capacity(prev.len() * ys.len());
+                for x in prev {
+                    // x is copied into every union but its last, which takes it.
+                    let (last, others) = ys.split_last().expect("ys is not empty");
+                    for y in others {
+                        work += x.len() + y.len();
+                        if work > MAX_DISJUNCTION_WORK {
+                            return Vec::new();
+                        }
+                        unions.push(union_sorted(&x, y));
+                    }
+                    work += last.len();
+                    unions.push(merge_sorted(x, last.clone()));
+                }
+                unions
+            }
+        };
+        let next = strongest_clauses(candidates, &mut work);
+        if next.is_empty() || work > MAX_DISJUNCTION_WORK {
+            return Vec::new();
+        }
+        acc = Some(next);
     }
     acc.unwrap_or_default()
 }
 
-/// `x ∪ y`, sorted and without repeats, `y` being so. `x` is sorted unless it is a first
-/// part's clause as given: then it is sorted here.
-fn union_sorted(x: &[RequiredLiteral], y: &[RequiredLiteral]) -> Vec<RequiredLiteral> {
-    if !x.is_sorted() || x.windows(2).any(|w| w[0] == w[1]) {
-        let mut c = x.to_vec();
-        c.extend_from_slice(y);
-        c.sort();
-        c.dedup();
-        return c;
+/// The shortest of `clauses` (each sorted, without repeats) that no other implies, within
+/// [`MAX_CLAUSE_LITERALS`] each, [`MAX_CLAUSES`] and [`MAX_CNF_LITERALS`] in all; `work` counts
+/// the literals looked up.
+fn strongest_clauses(mut clauses: Cnf, work: &mut usize) -> Cnf {
+    // Shortest first: a clause can only be implied by one no longer than itself, kept before it.
+    clauses.sort_by_key(Vec::len);
+    let mut kept: Cnf = Vec::new();
+    let mut literals = 0;
+    for clause in clauses {
+        if clause.len() > MAX_CLAUSE_LITERALS
+            || kept.len() == MAX_CLAUSES
+            || literals + clause.len() > MAX_CNF_LITERALS
+        {
+            break;
+        }
+        *work += kept.iter().map(Vec::len).sum::<usize>();
+        if !kept.iter().any(|k| is_subset(k, &clause)) {
+            literals += clause.len();
+            kept.push(clause);
+        }
     }
+    kept
+}
+
+/// Whether sorted `small` ⊆ sorted `big`: a binary search per literal of `small`.
+fn is_subset(small: &[RequiredLiteral], big: &[RequiredLiteral]) -> bool {
+    small.len() <= big.len() && small.iter().all(|s| big.binary_search(s).is_ok())
+}
+
+/// `x ∪ y` of two sorted clauses without repeats, moving their literals.
+fn merge_sorted(x: Vec<RequiredLiteral>, y: Vec<RequiredLiteral>) -> Vec<RequiredLiteral> {
+    let mut out = Vec::with_capacity(x.len() + y.len());
+    let (mut xs, mut ys) = (x.into_iter().peekable(), y.into_iter().peekable());
+    loop {
+        let next = match (xs.peek(), ys.peek()) {
+            (Some(a), Some(b)) => match a.cmp(b) {
+                std::cmp::Ordering::Less => xs.next(),
+                std::cmp::Ordering::Greater => ys.next(),
+                std::cmp::Ordering::Equal => {
+                    ys.next();
+                    xs.next()
+                }
+            },
+            (Some(_), None) => xs.next(),
+            (None, Some(_)) => ys.next(),
+            (None, None) => break,
+        };
+        out.extend(next);
+    }
+    out
+}
+
+/// `x ∪ y` of two sorted clauses without repeats.
+fn union_sorted(x: &[RequiredLiteral], y: &[RequiredLiteral]) -> Vec<RequiredLiteral> {
     let mut out = Vec::with_capacity(x.len() + y.len());
     let (mut i, mut j) = (0, 0);
     while i < x.len() && j < y.len() {
@@ -177,6 +241,65 @@ mod tests {
         let took = started.elapsed();
         // Before: minutes (the one clause re-sorted and searched per part). Now about a second.
         assert!(took < std::time::Duration::from_secs(10), "took {took:?}");
+    }
+
+    fn field_lit(field: &str, s: &str) -> RequiredLiteral {
+        RequiredLiteral {
+            field: field.into(),
+            ..lit(s)
+        }
+    }
+
+    /// Every clause of `out` follows from each part: some clause of the part is a subset of it.
+    fn sound(parts: &[Cnf], out: &Cnf) -> bool {
+        out.iter().all(|c| {
+            parts
+                .iter()
+                .all(|p| p.iter().any(|pc| pc.iter().all(|l| c.contains(l))))
+        })
+    }
+
+    #[test]
+    fn disjunction_drops_the_clauses_others_imply() {
+        let a = vec![vec![lit("a")], vec![lit("b")]];
+        let b = vec![vec![lit("a")], vec![lit("c")]];
+        // (a ∧ b) ∨ (a ∧ c) = a ∧ (b ∨ c): {a} implies {a, c} and {a, b}.
+        assert_eq!(
+            any_of([a, b]),
+            vec![vec![lit("a")], vec![lit("b"), lit("c")]]
+        );
+    }
+
+    /// Found by fuzzing (fuzz/regressions/kql): a field pattern over hundreds of fields with a
+    /// two-piece wildcard (`*ame:perl* bnd x*`) is a disjunction of hundreds of two-clause
+    /// parts; distributing it took seconds. Now bounded by MAX_CNF_LITERALS and
+    /// MAX_DISJUNCTION_WORK, and still sound.
+    #[test]
+    fn a_disjunction_of_many_multi_clause_parts_is_bounded() {
+        for fields in [10, 100, 1000, 10_000] {
+            let parts: Vec<Cnf> = (0..fields)
+                .map(|i| {
+                    let f = format!("field{i:05}");
+                    vec![vec![field_lit(&f, "perl")], vec![field_lit(&f, " bnd x")]]
+                })
+                .collect();
+            let started = std::time::Instant::now();
+            let out = any_of(parts.clone());
+            let took = started.elapsed();
+            assert!(sound(&parts, &out), "{fields} parts: unsound {out:?}");
+            assert!(
+                out.iter().map(Vec::len).sum::<usize>() <= MAX_CNF_LITERALS,
+                "{fields} parts"
+            );
+            assert!(
+                took < std::time::Duration::from_secs(2),
+                "{fields} parts took {took:?}"
+            );
+            if fields == 10 {
+                // Small enough to distribute: the facts are kept.
+                assert!(!out.is_empty());
+            }
+        }
     }
 
     #[test]
