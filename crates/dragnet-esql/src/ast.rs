@@ -266,10 +266,12 @@ pub enum ExprKind {
         list: Vec<Expr>,
         negated: bool,
     },
-    /// `expr [NOT] LIKE|RLIKE "pattern"` or the list form `LIKE ("a", "b")`.
+    /// `expr [NOT] LIKE|RLIKE pattern` or the list form `LIKE ("a", "b")`. Patterns are
+    /// strings, or (9.4+, capability `like_rlike_constant_expression`) expressions that fold
+    /// to one (`LIKE concat("a", "*")`).
     Like {
         expr: Box<Expr>,
-        patterns: Vec<String>,
+        patterns: Vec<Expr>,
         regex: bool,
         negated: bool,
     },
@@ -534,15 +536,20 @@ impl Display for Expr {
                 f.write_str(if *negated { " NOT" } else { "" })?;
                 f.write_str(if *regex { " RLIKE " } else { " LIKE " })?;
                 if let [one] = patterns.as_slice() {
-                    return write_string(f, one);
+                    // A lone pattern printed with a leading `(` would read back as a list.
+                    let printed = if precedence(&one.kind) < ARITHMETIC {
+                        format!("({one})")
+                    } else {
+                        one.to_string()
+                    };
+                    return if printed.starts_with('(') {
+                        write!(f, "({printed})")
+                    } else {
+                        f.write_str(&printed)
+                    };
                 }
                 f.write_char('(')?;
-                for (i, p) in patterns.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    write_string(f, p)?;
-                }
+                write_list(f, patterns, ARITHMETIC)?;
                 f.write_char(')')
             }
             ExprKind::IsNull { expr, negated } => {

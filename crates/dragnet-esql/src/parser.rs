@@ -900,15 +900,18 @@ impl<'a> Parser<'a> {
         } else if tok.is_word("like") || tok.is_word("rlike") {
             self.bump()?;
             let regex = tok.is_word("rlike");
+            // `LIKE "a*"`, `LIKE ("a*", "b*")`, and (9.4+, capability
+            // `like_rlike_constant_expression`) `LIKE concat("a", "*")`: a pattern is an
+            // operator expression that must fold to a string.
             let patterns = if self.eat_punct("(")? {
-                let mut patterns = vec![self.string("a pattern (a string)")?];
+                let mut patterns = vec![self.arith()?];
                 while self.eat_punct(",")? {
-                    patterns.push(self.string("a pattern (a string) after `,`")?);
+                    patterns.push(self.arith()?);
                 }
                 self.expect_punct(")", "to close the pattern list")?;
                 patterns
             } else {
-                vec![self.string("a pattern (a string, or a parenthesised list of strings)")?]
+                vec![self.arith()?]
             };
             ExprKind::Like {
                 expr: Box::new(left),
@@ -1400,6 +1403,9 @@ mod tests {
         assert_eq!(expr("a like \"x*\""), "a LIKE \"x*\"");
         assert_eq!(expr("a not rlike (\"x.*\", \"y\")"), "a NOT RLIKE (\"x.*\", \"y\")");
         assert_eq!(expr("a LIKE (\"x\")"), "a LIKE \"x\"");
+        assert_eq!(expr("a like concat(b, \"*\")"), "a LIKE concat(b, \"*\")");
+        assert_eq!(expr("a rlike (p)"), "a RLIKE p");
+        assert_eq!(expr("a like ((b + c) * d)"), "a LIKE ((b + c) * d)");
         assert_eq!(expr("a is not null and b is null"), "a IS NOT NULL AND b IS NULL");
         assert_eq!(expr("(a == b) is null"), "a == b IS NULL");
         assert_eq!(expr("title : \"x\""), "title : \"x\"");
