@@ -4,6 +4,7 @@
 
 pub mod accounting;
 pub mod eql;
+pub mod esql;
 pub mod hunt;
 pub mod hunt_costs;
 pub mod hunt_extras;

@@ -1,5 +1,5 @@
 //! How a query checker's findings (syntax error, compile error, unknown fields) become
-//! diagnostics positioned in the rule file. Shared by the KQL and EQL checkers `dragnet
+//! diagnostics positioned in the rule file. Shared by the KQL, EQL and ES|QL checkers `dragnet
 //! validate` runs; a module of its own so that `validate` (which registers the checkers) and
 //! the checkers do not import each other.
 

@@ -50,6 +50,11 @@ pub const QUERY_CHECKERS: &[QueryChecker] = &[
         languages: &[Language::Eql],
         check: crate::cmd::eql::check_rule_query,
     },
+    QueryChecker {
+        name: "esql",
+        languages: &[Language::Esql],
+        check: crate::cmd::esql::check_rule_query,
+    },
 ];
 
 /// Runs `checkers` on the rule's query texts that they understand.
