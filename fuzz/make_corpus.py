@@ -3,6 +3,7 @@
 
   kql       `query` of every kuery rule of the detection-rules corpus, KQL conformance vectors
   eql       `query` of every eql rule (event, sequence, sample queries)
+  esql      `query` of every esql rule, and every query of the ES|QL csv-spec tests
   datemath  rules' `from`/`to`/`interval`, plus the forms `--from/--to` documents
   mapper    single CloudTrail records from ../shared/datasets/cloudtrail and the AWS
             integration's pipeline test logs
@@ -12,7 +13,7 @@
 
 Seeds are deduplicated (by content), at most MAX_SEED_BYTES each, at most MAX_SEEDS per
 target, chosen deterministically (shortest first, then by content) so reruns give the same
-files. Run from anywhere: python3 fuzz/make_corpus.py
+files. Run from anywhere: python3 fuzz/make_corpus.py [TARGET...] (default: every target)
 """
 
 import gzip
@@ -21,6 +22,7 @@ import json
 import os
 import pathlib
 import shutil
+import sys
 import tomllib
 
 FUZZ = pathlib.Path(__file__).resolve().parent
@@ -31,6 +33,7 @@ RULES = SHARED / "corpus" / "detection-rules" / "rules"
 DATASETS = SHARED / "datasets" / "cloudtrail"
 PIPELINE_TESTS = SHARED / "fixtures" / "aws-cloudtrail-pipeline" / "_dev" / "test" / "pipeline"
 KQL_VECTORS = SHARED / "conformance" / "kql" / "vectors.jsonl"
+ESQL_SPECS = SHARED / "conformance" / "esql" / "spec"
 
 MAX_SEEDS = 300
 MAX_SEED_BYTES = 8 << 10
@@ -79,6 +82,41 @@ def kql_seeds():
         query = json.loads(line).get("query")
         if isinstance(query, str):
             seeds.append(query.encode())
+    return pick(seeds)
+
+
+CSV_SPEC_DIRECTIVES = ("required_capability:", "required_feature:", "skip_flattened_rewrite:",
+                       "request_stored:", "approximate:", "schema::")
+
+
+def csv_spec_queries(path):
+    """The queries of a csv-spec file, read as crates/dragnet-esql/tests/csv_spec_parse.rs
+    reads them (../shared/conformance/esql/SOURCE.md): trimmed lines, blank/`//`/`#` lines
+    skipped, the name, directives, query lines up to one ending in `;` (`\\;` escaped)."""
+    state, lines = "name", []
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("//") or line.startswith("#"):
+            continue
+        if state == "name":
+            state, lines = "query", []
+        elif state == "query":
+            if not lines and line.startswith(CSV_SPEC_DIRECTIVES):
+                continue
+            if line.endswith(";") and not line.endswith("\\;"):
+                lines.append(line[:-1])
+                yield "\n".join(lines).replace("\\;", ";")
+                state = "rest"
+            else:
+                lines.append(line)
+        elif line.startswith(";"):
+            state = "name"
+
+
+def esql_seeds():
+    seeds = list(queries("esql"))
+    for path in sorted(ESQL_SPECS.glob("*.csv-spec")):
+        seeds += [q.encode() for q in csv_spec_queries(path)]
     return pick(seeds)
 
 
@@ -200,16 +238,28 @@ def gzip_seeds(framer):
     return pick(seeds, limit=150)
 
 
-def main():
-    write("kql", kql_seeds())
-    write("eql", pick(queries("eql")))
-    write("datemath", datemath_seeds())
-    write("mapper", mapper_seeds())
-    framer = framer_seeds()
-    write("framer", framer)
-    write("gzip", gzip_seeds(framer))
+def main(selected):
+    def wanted(target):
+        return not selected or target in selected
+
+    if wanted("kql"):
+        write("kql", kql_seeds())
+    if wanted("eql"):
+        write("eql", pick(queries("eql")))
+    if wanted("esql"):
+        write("esql", esql_seeds())
+    if wanted("datemath"):
+        write("datemath", datemath_seeds())
+    if wanted("mapper"):
+        write("mapper", mapper_seeds())
+    if wanted("framer") or wanted("gzip"):
+        framer = framer_seeds()
+        if wanted("framer"):
+            write("framer", framer)
+        if wanted("gzip"):
+            write("gzip", gzip_seeds(framer))
 
 
 if __name__ == "__main__":
     os.umask(0o022)
-    main()
+    main(set(sys.argv[1:]))

@@ -20,6 +20,7 @@ pub type Target = fn(&[u8]);
 pub const TARGETS: &[(&str, Target)] = &[
     ("kql", kql),
     ("eql", eql),
+    ("esql", esql),
     ("datemath", datemath),
     ("framer", framer),
     ("gzip", gzip),
@@ -133,6 +134,36 @@ pub fn eql(data: &[u8]) {
     }
     if let Some(sample) = sample {
         let _ = sample.finish();
+    }
+}
+
+/// An ES|QL query (a rule's `query`, what `dragnet validate` checks): parse, then what the
+/// CLI asks of the result: the error's message and source line, or the canonical form, which
+/// must parse back to the same tree, and the reason the query cannot run, if any.
+pub fn esql(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let query = match dragnet_esql::parse(text) {
+        Ok(q) => q,
+        Err(e) => {
+            let _ = (e.to_string(), text.lines().nth(e.line.saturating_sub(1)));
+            let _ = &text[e.span.start..e.span.end.min(text.len())];
+            return;
+        }
+    };
+    let printed = query.to_string();
+    // The printer's contract: its output parses back to the same tree (a broken fixpoint is
+    // a crash worth keeping).
+    match dragnet_esql::parse(&printed) {
+        Ok(again) => assert!(
+            again == query,
+            "printed form parses to another tree:\n{printed}"
+        ),
+        Err(e) => panic!("printed form does not parse ({e}):\n{printed}"),
+    }
+    if let Some(u) = dragnet_esql::unsupported(&query) {
+        let _ = (u.reason, &text[u.span.start..u.span.end]);
     }
 }
 

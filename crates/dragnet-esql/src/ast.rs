@@ -114,10 +114,7 @@ pub enum CommandKind {
         with: Vec<Rename>,
     },
     /// `LOOKUP JOIN index ON condition[, …]`
-    LookupJoin {
-        index: IndexPattern,
-        on: Vec<Expr>,
-    },
+    LookupJoin { index: IndexPattern, on: Vec<Expr> },
     /// `SAMPLE probability`
     Sample(Expr),
     /// A command Elasticsearch knows whose arguments dragnet keeps as written (`FORK`,
@@ -276,9 +273,15 @@ pub enum ExprKind {
         negated: bool,
     },
     /// `expr IS [NOT] NULL`
-    IsNull { expr: Box<Expr>, negated: bool },
+    IsNull {
+        expr: Box<Expr>,
+        negated: bool,
+    },
     /// `expr::type`
-    Cast { expr: Box<Expr>, to: String },
+    Cast {
+        expr: Box<Expr>,
+        to: String,
+    },
     /// `field[::type] : query` (full-text match operator).
     Match {
         field: String,
@@ -413,9 +416,9 @@ fn precedence(e: &ExprKind) -> u8 {
 /// back as a negative literal (`-(5)::long` is not `-5::long`).
 fn starts_with_number(e: &ExprKind) -> bool {
     match e {
-        ExprKind::Literal(
-            Literal::Integer(_) | Literal::Decimal(_) | Literal::TimeSpan { .. },
-        ) => true,
+        ExprKind::Literal(Literal::Integer(_) | Literal::Decimal(_) | Literal::TimeSpan { .. }) => {
+            true
+        }
         ExprKind::Cast { expr, .. } => starts_with_number(&expr.kind),
         ExprKind::Binary { left, .. } => starts_with_number(&left.kind),
         _ => false,

@@ -112,7 +112,12 @@ pub(crate) fn next_token(src: &str, pos: usize) -> Result<(Tok, usize), LexError
     };
     let at = |i: usize| bytes.get(pos + i).copied();
     if is_word_start(c) {
-        let end = pos + 1 + bytes[pos + 1..].iter().take_while(|&&b| is_word_body(b)).count();
+        let end = pos
+            + 1
+            + bytes[pos + 1..]
+                .iter()
+                .take_while(|&&b| is_word_body(b))
+                .count();
         // `_` and `@` alone (or `@` followed by nothing usable) are not identifiers.
         if (c == b'_' || c == b'@') && end == pos + 1 {
             return Err((pos, format!("`{}` alone is not an identifier", c as char)));
@@ -130,7 +135,10 @@ pub(crate) fn next_token(src: &str, pos: usize) -> Result<(Tok, usize), LexError
             if bytes.get(end) == Some(&b'?') {
                 end += 1;
             }
-            end += bytes[end..].iter().take_while(|&&b| is_word_body(b)).count();
+            end += bytes[end..]
+                .iter()
+                .take_while(|&&b| is_word_body(b))
+                .count();
             return Ok((Tok::Param(src[pos..end].to_owned()), end));
         }
         _ => {}
@@ -152,7 +160,12 @@ pub(crate) fn next_token(src: &str, pos: usize) -> Result<(Tok, usize), LexError
 /// DIGIT+ (DOT DIGIT*)? EXPONENT | DOT DIGIT+ EXPONENT` with `EXPONENT : [e] [+-]? DIGIT+`.
 fn number(src: &str, pos: usize) -> (Tok, usize) {
     let bytes = src.as_bytes();
-    let digits = |from: usize| bytes[from..].iter().take_while(|b| b.is_ascii_digit()).count();
+    let digits = |from: usize| {
+        bytes[from..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count()
+    };
     let mut end = pos + digits(pos);
     let mut decimal = false;
     if bytes.get(end) == Some(&b'.') {
@@ -190,7 +203,10 @@ fn string(src: &str, pos: usize) -> Result<(Tok, usize), LexError> {
     if src[pos..].starts_with("\"\"\"") {
         let body = pos + 3;
         let Some(close) = src[body..].find("\"\"\"") else {
-            return Err((pos, "unterminated `\"\"\"` string: close it with `\"\"\"`".into()));
+            return Err((
+                pos,
+                "unterminated `\"\"\"` string: close it with `\"\"\"`".into(),
+            ));
         };
         let mut end = body + close + 3;
         for _ in 0..2 {
@@ -246,7 +262,10 @@ pub(crate) fn quoted_ident_text(src: &str, pos: usize) -> Result<(String, usize)
     let mut i = pos + 1;
     loop {
         let Some(rel) = src[i..].find('`') else {
-            return Err((pos, "unterminated quoted name: close it with a backtick".into()));
+            return Err((
+                pos,
+                "unterminated quoted name: close it with a backtick".into(),
+            ));
         };
         out.push_str(&src[i..i + rel]);
         i += rel + 1;
@@ -258,7 +277,10 @@ pub(crate) fn quoted_ident_text(src: &str, pos: usize) -> Result<(String, usize)
         }
     }
     if out.is_empty() {
-        return Err((pos, "empty quoted name ``: a name needs at least one character".into()));
+        return Err((
+            pos,
+            "empty quoted name ``: a name needs at least one character".into(),
+        ));
     }
     Ok((out, i))
 }
@@ -372,9 +394,24 @@ mod tests {
                 Tok::Str("q\"".into()),
             ]
         );
-        assert!(next_token(r#""\d""#, 0).unwrap_err().1.contains("unknown escape"));
-        assert!(next_token("\"a\nb\"", 0).unwrap_err().1.contains("line break"));
-        assert!(next_token("\"abc", 0).unwrap_err().1.contains("unterminated"));
+        assert!(
+            next_token(r#""\d""#, 0)
+                .unwrap_err()
+                .1
+                .contains("unknown escape")
+        );
+        assert!(
+            next_token("\"a\nb\"", 0)
+                .unwrap_err()
+                .1
+                .contains("line break")
+        );
+        assert!(
+            next_token("\"abc", 0)
+                .unwrap_err()
+                .1
+                .contains("unterminated")
+        );
     }
 
     #[test]

@@ -20,8 +20,11 @@ use crate::ast::*;
 use crate::lexer::{self, LexError, Tok};
 
 /// Nesting levels (parentheses, NOT, unary minus, casts, binary operators) above which
-/// parsing stops: the parser, the printer and every later walk recurse once per level.
-pub const MAX_QUERY_DEPTH: usize = 256;
+/// parsing stops: the parser, the printer and every later walk recurse once per level. A
+/// level costs about 5 KB of parser stack optimised and 22 KB unoptimised (measured), so the
+/// deepest query fits a 2 MiB thread (rayon workers, test threads) either way; the rules of
+/// the detection-rules corpus and Elasticsearch's csv-spec queries nest fewer than 12 levels.
+pub const MAX_QUERY_DEPTH: usize = 64;
 
 /// Bytes of query text above which parsing is refused before any work is spent on it. A
 /// fixed limit, as for KQL and EQL: no flag raises it.
@@ -121,6 +124,22 @@ const TIME_UNITS: &[&str] = &[
     "Y",
 ];
 
+const COMPARISONS: &[(&str, BinaryOp)] = &[
+    ("==", BinaryOp::Eq),
+    ("!=", BinaryOp::Neq),
+    ("<", BinaryOp::Lt),
+    ("<=", BinaryOp::Lte),
+    (">", BinaryOp::Gt),
+    (">=", BinaryOp::Gte),
+    ("=~", BinaryOp::CaseInsensitiveEq),
+];
+const ADDITIVE: &[(&str, BinaryOp)] = &[("+", BinaryOp::Add), ("-", BinaryOp::Sub)];
+const MULTIPLICATIVE: &[(&str, BinaryOp)] = &[
+    ("*", BinaryOp::Mul),
+    ("/", BinaryOp::Div),
+    ("%", BinaryOp::Mod),
+];
+
 /// Commands Elasticsearch accepts that dragnet keeps as written (see
 /// [`CommandKind::Other`]), lower case.
 const OTHER_PROCESSING_COMMANDS: &[&str] = &[
@@ -134,6 +153,15 @@ const OTHER_PROCESSING_COMMANDS: &[&str] = &[
 ];
 
 const PROCESSING_COMMANDS: &str = "WHERE, EVAL, STATS, KEEP, DROP, RENAME, SORT, LIMIT, DISSECT, GROK, MV_EXPAND, ENRICH, LOOKUP JOIN, INLINE STATS, SAMPLE, CHANGE_POINT, COMPLETION, FORK, FUSE, RERANK";
+
+/// What [`Parser::primary_leaf`] found.
+enum Primary {
+    Leaf(Expr),
+    /// `(` consumed at this position.
+    Parenthesised(usize),
+    /// The function name consumed (starting at this position).
+    Call(usize, String),
+}
 
 struct Parser<'a> {
     src: &'a str,
@@ -288,8 +316,7 @@ impl<'a> Parser<'a> {
     }
 
     fn source_command(&mut self) -> Result<Command> {
-        let (start, word) =
-            self.command_word("a source command (FROM, ROW, SHOW INFO, TS)")?;
+        let (start, word) = self.command_word("a source command (FROM, ROW, SHOW INFO, TS)")?;
         let kind = match word.as_str() {
             "from" => self.from(SourceKind::From)?,
             "ts" => self.from(SourceKind::TimeSeries)?,
@@ -318,7 +345,8 @@ impl<'a> Parser<'a> {
     }
 
     fn processing_command(&mut self) -> Result<Command> {
-        let (start, word) = self.command_word(&format!("a command after `|` ({PROCESSING_COMMANDS})"))?;
+        let (start, word) =
+            self.command_word(&format!("a command after `|` ({PROCESSING_COMMANDS})"))?;
         let kind = match word.as_str() {
             "where" => CommandKind::Where(self.boolean()?),
             "eval" => CommandKind::Eval(self.fields()?),
@@ -333,7 +361,9 @@ impl<'a> Parser<'a> {
             "limit" => self.limit()?,
             "dissect" => self.dissect()?,
             "grok" => self.grok()?,
-            "mv_expand" => CommandKind::MvExpand(self.qualified_name("a field name after MV_EXPAND")?),
+            "mv_expand" => {
+                CommandKind::MvExpand(self.qualified_name("a field name after MV_EXPAND")?)
+            }
             "enrich" => self.enrich()?,
             "lookup" if self.eat_word("join")? => self.lookup_join()?,
             "sample" => CommandKind::Sample(self.constant("a probability after SAMPLE")?),
@@ -436,7 +466,9 @@ impl<'a> Parser<'a> {
                 let at = self.raw_start()?;
                 let end = lexer::index_run(self.src, at);
                 if end == at {
-                    return Err(self.raw_unexpected(at, "a metadata field name (_id, _index, _version…)"));
+                    return Err(
+                        self.raw_unexpected(at, "a metadata field name (_id, _index, _version…)")
+                    );
                 }
                 metadata.push(self.src[at..end].to_owned());
                 self.pos = end;
@@ -479,7 +511,11 @@ impl<'a> Parser<'a> {
             }
             Ok((p.src[at..end].to_owned(), end))
         };
-        let (first, mut end) = run(self, at, &format!("an index pattern after {keyword} or `,`"))?;
+        let (first, mut end) = run(
+            self,
+            at,
+            &format!("an index pattern after {keyword} or `,`"),
+        )?;
         let mut cluster = None;
         let mut index = first;
         let mut selector = None;
@@ -565,7 +601,8 @@ impl<'a> Parser<'a> {
 
     /// `KEEP`/`DROP`: name patterns in the PROJECT lexer mode (`lexer/Project.g4`).
     fn name_patterns(&mut self, command: &str) -> Result<Vec<String>> {
-        let mut names = vec![self.name_pattern(&format!("a column name or pattern after {command}"))?];
+        let mut names =
+            vec![self.name_pattern(&format!("a column name or pattern after {command}"))?];
         while self.eat_raw(",")? {
             names.push(self.name_pattern("a column name or pattern after `,`")?);
         }
@@ -874,6 +911,14 @@ impl<'a> Parser<'a> {
     fn predicate(&mut self) -> Result<Expr> {
         let start = self.next_start()?;
         let left = self.value()?;
+        self.predicate_tail(start, left)
+    }
+
+    /// What may follow a value in [`Self::predicate`]. A function of its own (never inlined)
+    /// so its large frame is not on the stack while operands recurse: nesting depth costs
+    /// stack in every recursive function, unoptimised builds most.
+    #[inline(never)]
+    fn predicate_tail(&mut self, start: usize, left: Expr) -> Result<Expr> {
         let negated = if self.at_word("not")? {
             self.bump()?;
             if !(self.at_word("in")? || self.at_word("like")? || self.at_word("rlike")?) {
@@ -923,7 +968,11 @@ impl<'a> Parser<'a> {
             self.bump()?;
             let negated = self.eat_word("not")?;
             if !self.eat_word("null")? {
-                return Err(self.unexpected(if negated { "NULL after IS NOT" } else { "NULL or NOT NULL after IS" }));
+                return Err(self.unexpected(if negated {
+                    "NULL after IS NOT"
+                } else {
+                    "NULL or NOT NULL after IS"
+                }));
             }
             ExprKind::IsNull {
                 expr: Box::new(left),
@@ -935,9 +984,19 @@ impl<'a> Parser<'a> {
                 ExprKind::Field(name) => (name.clone(), None),
                 ExprKind::Cast { expr, to } => match &expr.kind {
                     ExprKind::Field(name) => (name.clone(), Some(to.clone())),
-                    _ => return Err(self.err(left.span, "the match operator `:` needs a field name on its left")),
+                    _ => {
+                        return Err(self.err(
+                            left.span,
+                            "the match operator `:` needs a field name on its left",
+                        ));
+                    }
                 },
-                _ => return Err(self.err(left.span, "the match operator `:` needs a field name on its left")),
+                _ => {
+                    return Err(self.err(
+                        left.span,
+                        "the match operator `:` needs a field name on its left",
+                    ));
+                }
             };
             self.bump()?;
             let query = self.constant("a constant after the match operator `:`")?;
@@ -956,17 +1015,9 @@ impl<'a> Parser<'a> {
     fn value(&mut self) -> Result<Expr> {
         let start = self.next_start()?;
         let left = self.arith()?;
-        let op = match self.peek_tok()? {
-            Tok::Punct("==") => BinaryOp::Eq,
-            Tok::Punct("!=") => BinaryOp::Neq,
-            Tok::Punct("<") => BinaryOp::Lt,
-            Tok::Punct("<=") => BinaryOp::Lte,
-            Tok::Punct(">") => BinaryOp::Gt,
-            Tok::Punct(">=") => BinaryOp::Gte,
-            Tok::Punct("=~") => BinaryOp::CaseInsensitiveEq,
-            _ => return Ok(left),
+        let Some(op) = self.next_operator(COMPARISONS)? else {
+            return Ok(left);
         };
-        self.bump()?;
         self.enter()?;
         let right = self.arith()?;
         self.leave(1);
@@ -981,14 +1032,22 @@ impl<'a> Parser<'a> {
     }
 
     fn arith(&mut self) -> Result<Expr> {
-        self.binary_chain(&[("+", BinaryOp::Add), ("-", BinaryOp::Sub)], Self::term)
+        self.binary_chain(ADDITIVE, Self::term)
     }
 
     fn term(&mut self) -> Result<Expr> {
-        self.binary_chain(
-            &[("*", BinaryOp::Mul), ("/", BinaryOp::Div), ("%", BinaryOp::Mod)],
-            Self::unary,
-        )
+        self.binary_chain(MULTIPLICATIVE, Self::unary)
+    }
+
+    /// Consumes the next token if it is one of `ops`, returning its operator.
+    #[inline(never)]
+    fn next_operator(&mut self, ops: &[(&'static str, BinaryOp)]) -> Result<Option<BinaryOp>> {
+        let tok = self.peek_tok()?;
+        let Some(&(_, op)) = ops.iter().find(|(s, _)| tok == Tok::Punct(s)) else {
+            return Ok(None);
+        };
+        self.bump()?;
+        Ok(Some(op))
     }
 
     /// A left-associative chain of `operand (op operand)*`; each operator is one level of
@@ -1001,12 +1060,7 @@ impl<'a> Parser<'a> {
         let start = self.next_start()?;
         let mut left = operand(self)?;
         let mut levels = 0;
-        loop {
-            let tok = self.peek_tok()?;
-            let Some(&(_, op)) = ops.iter().find(|(s, _)| tok == Tok::Punct(s)) else {
-                break;
-            };
-            self.bump()?;
+        while let Some(op) = self.next_operator(ops)? {
             self.enter()?;
             levels += 1;
             let right = operand(self)?;
@@ -1148,7 +1202,11 @@ impl<'a> Parser<'a> {
             Tok::Int(_) | Tok::Decimal(_) | Tok::Str(_) | Tok::Param(_) | Tok::Punct("[") => {
                 self.primary()?
             }
-            Tok::Word(w) if ["null", "true", "false"].iter().any(|k| w.eq_ignore_ascii_case(k)) => {
+            Tok::Word(w)
+                if ["null", "true", "false"]
+                    .iter()
+                    .any(|k| w.eq_ignore_ascii_case(k)) =>
+            {
                 self.primary()?
             }
             _ => return Err(self.unexpected(expected)),
@@ -1156,10 +1214,39 @@ impl<'a> Parser<'a> {
         Ok(expr)
     }
 
+    /// Parentheses and calls recurse from here, every other primary is a leaf read by
+    /// [`Self::primary_leaf`] (kept out of this frame, see [`Self::predicate_tail`]).
     fn primary(&mut self) -> Result<Expr> {
+        match self.primary_leaf()? {
+            Primary::Leaf(expr) => Ok(expr),
+            Primary::Parenthesised(start) => self.parenthesised(start),
+            Primary::Call(start, name) => self.call(start, name),
+        }
+    }
+
+    fn parenthesised(&mut self, start: usize) -> Result<Expr> {
+        let mut inner = self.boolean()?;
+        if !self.eat_punct(")")? {
+            return Err(self.unclosed(start, ")", "to close the `(` at"));
+        }
+        inner.span = self.span_from(start);
+        Ok(inner)
+    }
+
+    /// The error for a missing `)`/`]`; the opening's position is only worked out here (it
+    /// costs a scan of the text before it).
+    #[cold]
+    #[inline(never)]
+    fn unclosed(&mut self, start: usize, close: &str, what: &str) -> ParseError {
+        let context = format!("`{close}` {what} {}", self.position(start));
+        self.unexpected(&context)
+    }
+
+    #[inline(never)]
+    fn primary_leaf(&mut self) -> Result<Primary> {
         let (start, tok, end) = self.peek()?;
         let kind = match tok {
-            Tok::Int(_) | Tok::Decimal(_) => return self.number(start, false),
+            Tok::Int(_) | Tok::Decimal(_) => return Ok(Primary::Leaf(self.number(start, false)?)),
             Tok::Str(s) => {
                 self.bump()?;
                 ExprKind::Literal(Literal::String(s))
@@ -1170,10 +1257,7 @@ impl<'a> Parser<'a> {
             }
             Tok::Punct("(") => {
                 self.bump()?;
-                let mut inner = self.boolean()?;
-                self.expect_punct(")", &format!("to close the `(` at {}", self.position(start)))?;
-                inner.span = self.span_from(start);
-                return Ok(inner);
+                return Ok(Primary::Parenthesised(start));
             }
             Tok::Punct("[") => {
                 self.bump()?;
@@ -1193,12 +1277,15 @@ impl<'a> Parser<'a> {
                     && self.followed_by_paren(end)? =>
             {
                 self.bump()?;
-                return self.call(start, w);
+                return Ok(Primary::Call(start, w));
             }
             Tok::Word(w) if is_keyword(&w) => {
                 return Err(self.err(
                     Span::new(start, end),
-                    format!("expected an expression, found the keyword {}", w.to_ascii_uppercase()),
+                    format!(
+                        "expected an expression, found the keyword {}",
+                        w.to_ascii_uppercase()
+                    ),
                 ));
             }
             Tok::Word(_) | Tok::QuotedIdent(_) => {
@@ -1206,16 +1293,14 @@ impl<'a> Parser<'a> {
                     && self.followed_by_paren(end)?
                 {
                     self.bump()?;
-                    return self.call(start, w.clone());
+                    return Ok(Primary::Call(start, w.clone()));
                 }
-                let name = self
-                    .try_qualified_name()?
-                    .expect("a name token comes next");
+                let name = self.try_qualified_name()?.expect("a name token comes next");
                 ExprKind::Field(name)
             }
             _ => return Err(self.unexpected("an expression")),
         };
-        Ok(Expr::new(kind, self.span_from(start)))
+        Ok(Primary::Leaf(Expr::new(kind, self.span_from(start))))
     }
 
     fn position(&self, at: usize) -> String {
@@ -1231,7 +1316,6 @@ impl<'a> Parser<'a> {
     /// `name ( [* | args [, {map}]] )`, the name already consumed.
     fn call(&mut self, start: usize, name: String) -> Result<Expr> {
         self.expect_punct("(", "after the function name")?;
-        self.enter()?;
         let mut args = Vec::new();
         let mut star = false;
         let mut options = None;
@@ -1250,8 +1334,9 @@ impl<'a> Parser<'a> {
                 }
             }
         }
-        self.expect_punct(")", &format!("to close the arguments of {name}()"))?;
-        self.leave(1);
+        if !self.eat_punct(")")? {
+            return Err(self.unclosed_call(&name));
+        }
         Ok(Expr::new(
             ExprKind::Call {
                 name,
@@ -1263,7 +1348,14 @@ impl<'a> Parser<'a> {
         ))
     }
 
+    #[cold]
+    #[inline(never)]
+    fn unclosed_call(&mut self, name: &str) -> ParseError {
+        self.unexpected(&format!("`)` to close the arguments of {name}()"))
+    }
+
     /// `{ "key": constant, … }` (function options, e.g. of MATCH).
+    #[inline(never)]
     fn map(&mut self) -> Result<Vec<(String, Expr)>> {
         self.expect_punct("{", "to open the options")?;
         let mut entries = Vec::new();
@@ -1288,7 +1380,10 @@ impl<'a> Parser<'a> {
         loop {
             let item = self.constant("a number, boolean or string in the list")?;
             let ExprKind::Literal(literal) = item.kind else {
-                return Err(self.err(item.span, "a list holds numbers, booleans or strings, not parameters"));
+                return Err(self.err(
+                    item.span,
+                    "a list holds numbers, booleans or strings, not parameters",
+                ));
             };
             let kind = |l: &Literal| match l {
                 Literal::Integer(_) | Literal::Decimal(_) => 0,
@@ -1312,7 +1407,9 @@ impl<'a> Parser<'a> {
                 break;
             }
         }
-        self.expect_punct("]", &format!("to close the list opened at {}", self.position(start)))?;
+        if !self.eat_punct("]")? {
+            return Err(self.unclosed(start, "]", "to close the list opened at"));
+        }
         Ok(Literal::List(items))
     }
 }
@@ -1325,7 +1422,10 @@ mod tests {
         let query = parse(src).unwrap_or_else(|e| panic!("{src}: {e}"));
         let printed = query.to_string();
         let again = parse(&printed).unwrap_or_else(|e| panic!("{printed}: {e}"));
-        assert_eq!(again, query, "printed form does not parse back to the same tree: {printed}");
+        assert_eq!(
+            again, query,
+            "printed form does not parse back to the same tree: {printed}"
+        );
         assert_eq!(again.to_string(), printed);
         query
     }
@@ -1399,21 +1499,42 @@ mod tests {
     fn predicates_in_like_rlike_is_null_and_match() {
         assert_eq!(expr("a not in (1, 2 + 3)"), "a NOT IN (1, 2 + 3)");
         assert_eq!(expr("a + 1 IN (b)"), "a + 1 IN (b)");
-        assert_eq!(expr("true in (starts_with(a, \"x\"), b)"), "true IN (starts_with(a, \"x\"), b)");
+        assert_eq!(
+            expr("true in (starts_with(a, \"x\"), b)"),
+            "true IN (starts_with(a, \"x\"), b)"
+        );
         assert_eq!(expr("a like \"x*\""), "a LIKE \"x*\"");
-        assert_eq!(expr("a not rlike (\"x.*\", \"y\")"), "a NOT RLIKE (\"x.*\", \"y\")");
+        assert_eq!(
+            expr("a not rlike (\"x.*\", \"y\")"),
+            "a NOT RLIKE (\"x.*\", \"y\")"
+        );
         assert_eq!(expr("a LIKE (\"x\")"), "a LIKE \"x\"");
         assert_eq!(expr("a like concat(b, \"*\")"), "a LIKE concat(b, \"*\")");
         assert_eq!(expr("a rlike (p)"), "a RLIKE p");
         assert_eq!(expr("a like ((b + c) * d)"), "a LIKE ((b + c) * d)");
-        assert_eq!(expr("a is not null and b is null"), "a IS NOT NULL AND b IS NULL");
+        assert_eq!(
+            expr("a is not null and b is null"),
+            "a IS NOT NULL AND b IS NULL"
+        );
         assert_eq!(expr("(a == b) is null"), "a == b IS NULL");
         assert_eq!(expr("title : \"x\""), "title : \"x\"");
         assert_eq!(expr("f::text : \"x\" OR g : 1"), "f::text : \"x\" OR g : 1");
         // One predicate per operand, as in the grammar.
-        assert!(err("ROW x = a IS NULL IS NULL").message.contains("found `IS`"));
-        assert!(err("ROW x = a + 1 : \"q\"").message.contains("needs a field name"));
-        assert!(err("ROW x = a NOT b").message.contains("IN, LIKE or RLIKE after NOT"));
+        assert!(
+            err("ROW x = a IS NULL IS NULL")
+                .message
+                .contains("found `IS`")
+        );
+        assert!(
+            err("ROW x = a + 1 : \"q\"")
+                .message
+                .contains("needs a field name")
+        );
+        assert!(
+            err("ROW x = a NOT b")
+                .message
+                .contains("IN, LIKE or RLIKE after NOT")
+        );
     }
 
     #[test]
@@ -1439,21 +1560,35 @@ mod tests {
         assert_eq!(expr("[true, false]"), "[true, false]");
         assert_eq!(expr("?"), "?");
         assert_eq!(expr("?name + ?1"), "?name + ?1");
-        assert!(err("ROW x = 5 lightyears").message.contains("unknown time unit `lightyears`"));
-        assert!(err("ROW x = [1, \"a\"]").message.contains("one kind of value"));
+        assert!(
+            err("ROW x = 5 lightyears")
+                .message
+                .contains("unknown time unit `lightyears`")
+        );
+        assert!(
+            err("ROW x = [1, \"a\"]")
+                .message
+                .contains("one kind of value")
+        );
         assert!(err("ROW x = 1e999").message.contains("too large"));
     }
 
     #[test]
     fn names_functions_and_quoting() {
-        assert_eq!(expr("`source.as.organization.name`"), "source.as.organization.name");
+        assert_eq!(
+            expr("`source.as.organization.name`"),
+            "source.as.organization.name"
+        );
         assert_eq!(expr("`a b`.c"), "`a b.c`");
         assert_eq!(expr("@timestamp"), "@timestamp");
         assert_eq!(expr("`by`"), "`by`");
         assert_eq!(expr("`x``y`"), "`x``y`");
         assert_eq!(expr("COUNT(*)"), "COUNT(*)");
         assert_eq!(expr("count()"), "count()");
-        assert_eq!(expr("DATE_TRUNC(5 minute, @timestamp)"), "DATE_TRUNC(5 minute, @timestamp)");
+        assert_eq!(
+            expr("DATE_TRUNC(5 minute, @timestamp)"),
+            "DATE_TRUNC(5 minute, @timestamp)"
+        );
         assert_eq!(
             expr("match(title, \"x\", {\"fuzziness\": 1, \"operator\": \"AND\"})"),
             "match(title, \"x\", {\"fuzziness\": 1, \"operator\": \"AND\"})"
@@ -1464,7 +1599,8 @@ mod tests {
 
     #[test]
     fn every_command() {
-        let query = q(r#"from logs-aws.cloudtrail-*, remote:logs-*, "quoted index", idx::failures metadata _id, _index, _version
+        let query = q(
+            r#"from logs-aws.cloudtrail-*, remote:logs-*, "quoted index", idx::failures metadata _id, _index, _version
             | where event.dataset == "aws.cloudtrail" // a comment
             | eval a = 1, b + 2, /* inline */ c = concat(x, "y")
             | stats c = count(*) where a > 1, values(b), max(x) by d = date_trunc(1 hour, @timestamp), host.name
@@ -1481,7 +1617,8 @@ mod tests {
             | lookup join lookup_idx on key, other
             | sample 0.5
             | change_point value on @timestamp as type, pvalue
-            | fork (where a > 1) (where b | limit 2)"#);
+            | fork (where a > 1) (where b | limit 2)"#,
+        );
         assert_eq!(q(&query.to_string()), query);
         let names: Vec<String> = query
             .pipes
@@ -1491,12 +1628,29 @@ mod tests {
         assert_eq!(
             names,
             [
-                "WHERE", "EVAL", "STATS", "INLINE", "KEEP", "DROP", "RENAME", "SORT", "LIMIT",
-                "DISSECT", "GROK", "MV_EXPAND", "ENRICH", "LOOKUP", "SAMPLE", "CHANGE_POINT",
+                "WHERE",
+                "EVAL",
+                "STATS",
+                "INLINE",
+                "KEEP",
+                "DROP",
+                "RENAME",
+                "SORT",
+                "LIMIT",
+                "DISSECT",
+                "GROK",
+                "MV_EXPAND",
+                "ENRICH",
+                "LOOKUP",
+                "SAMPLE",
+                "CHANGE_POINT",
                 "FORK"
             ]
         );
-        let CommandKind::From { indices, metadata, .. } = &query.source.kind else {
+        let CommandKind::From {
+            indices, metadata, ..
+        } = &query.source.kind
+        else {
             unreachable!()
         };
         assert_eq!(indices[1].cluster.as_deref(), Some("remote"));
@@ -1508,7 +1662,10 @@ mod tests {
             unreachable!()
         };
         assert_eq!(fields[1].name, "b + 2");
-        let CommandKind::Stats { aggregates, groups, .. } = &query.pipes[2].kind else {
+        let CommandKind::Stats {
+            aggregates, groups, ..
+        } = &query.pipes[2].kind
+        else {
             unreachable!()
         };
         assert_eq!(aggregates[1].field.name, "values(b)");
@@ -1518,7 +1675,13 @@ mod tests {
         let CommandKind::Rename(renames) = &query.pipes[6].kind else {
             unreachable!()
         };
-        assert_eq!(renames[1], Rename { old: "d".into(), new: "c".into() });
+        assert_eq!(
+            renames[1],
+            Rename {
+                old: "d".into(),
+                new: "c".into()
+            }
+        );
         assert_eq!(
             query.pipes[16].to_string(),
             "FORK (where a > 1) (where b | limit 2)"
@@ -1540,30 +1703,75 @@ mod tests {
         };
         assert_eq!(fields[0].name, "a+1");
         assert_eq!(fields[1].name, "COUNT( * )");
-        assert_eq!(query.pipes[0].to_string(), "EVAL `a+1` = a + 1, `COUNT( * )` = COUNT(*)");
+        assert_eq!(
+            query.pipes[0].to_string(),
+            "EVAL `a+1` = a + 1, `COUNT( * )` = COUNT(*)"
+        );
     }
 
     #[test]
     fn errors_say_what_was_expected_and_where() {
         let e = err("FROM a\n| WHERE x ==");
         assert_eq!((e.line, e.column), (2, 13));
-        assert_eq!(e.message, "expected an expression, found the end of the query");
+        assert_eq!(
+            e.message,
+            "expected an expression, found the end of the query"
+        );
         let e = err("FROM a | FOO x");
         assert_eq!((e.line, e.column, e.span), (1, 10, Span::new(9, 12)));
-        assert!(e.message.starts_with("unknown command `FOO`: expected one of WHERE"), "{e}");
+        assert!(
+            e.message
+                .starts_with("unknown command `FOO`: expected one of WHERE"),
+            "{e}"
+        );
         let e = err("ROW x = (1 + 2");
-        assert_eq!(e.message, "expected `)` to close the `(` at 1:9, found the end of the query");
-        assert_eq!(err("FROM").message, "expected an index pattern after FROM or `,`, found the end of the query");
-        assert_eq!(err("WHERE a").message, "expected a source command (FROM, ROW, SHOW INFO, TS), found `WHERE`");
-        assert_eq!(err("FROM a | LIMIT -1").message, "expected a non-negative integer after LIMIT, found `-`");
-        assert!(err("FROM a | KEEP").message.contains("a column name or pattern after KEEP"));
-        assert!(err("FROM a | RENAME a b").message.contains("AS (`old AS new`)"));
-        assert!(err("FROM a | SORT a NULLS").message.contains("FIRST or LAST after NULLS"));
-        assert!(err("FROM a | FORK (where x").message.contains("never closed"));
+        assert_eq!(
+            e.message,
+            "expected `)` to close the `(` at 1:9, found the end of the query"
+        );
+        assert_eq!(
+            err("FROM").message,
+            "expected an index pattern after FROM or `,`, found the end of the query"
+        );
+        assert_eq!(
+            err("WHERE a").message,
+            "expected a source command (FROM, ROW, SHOW INFO, TS), found `WHERE`"
+        );
+        assert_eq!(
+            err("FROM a | LIMIT -1").message,
+            "expected a non-negative integer after LIMIT, found `-`"
+        );
+        assert!(
+            err("FROM a | KEEP")
+                .message
+                .contains("a column name or pattern after KEEP")
+        );
+        assert!(
+            err("FROM a | RENAME a b")
+                .message
+                .contains("AS (`old AS new`)")
+        );
+        assert!(
+            err("FROM a | SORT a NULLS")
+                .message
+                .contains("FIRST or LAST after NULLS")
+        );
+        assert!(
+            err("FROM a | FORK (where x")
+                .message
+                .contains("never closed")
+        );
         assert!(err("ROW x = \"é\\q\"").message.contains("unknown escape"));
-        assert!(err("FROM a | WHERE x /* open").message.contains("unterminated `/*` comment"));
+        assert!(
+            err("FROM a | WHERE x /* open")
+                .message
+                .contains("unterminated `/*` comment")
+        );
         let e = err("ROW x = 1 1");
-        assert_eq!(e.message, "expected `|` or the end of the query, found the number `1`");
+        assert_eq!(
+            e.message,
+            "expected `|` or the end of the query, found the number `1`"
+        );
         // Columns count characters, not bytes.
         let e = err("ROW x = \"é\" +");
         assert_eq!((e.line, e.column), (1, 14));
@@ -1571,9 +1779,22 @@ mod tests {
 
     #[test]
     fn hostile_input_hits_named_limits_not_the_stack() {
+        std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(hostile_input)
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
+    fn hostile_input() {
         let deep = format!("ROW x = {}1{}", "(".repeat(100_000), ")".repeat(100_000));
         let e = err(&deep);
-        assert!(e.message.contains("(limit 256: dragnet_esql::MAX_QUERY_DEPTH, fixed)"), "{e}");
+        assert!(
+            e.message
+                .contains("(limit 64: dragnet_esql::MAX_QUERY_DEPTH, fixed)"),
+            "{e}"
+        );
         for prefix in ["NOT ", "-", "- ", "f("] {
             let e = err(&format!("ROW x = {}a", prefix.repeat(100_000)));
             assert!(e.message.contains("MAX_QUERY_DEPTH"), "{prefix}: {e}");
@@ -1589,6 +1810,57 @@ mod tests {
         assert!(err(&big).message.contains(&format!(
             "over the limit of {MAX_QUERY_BYTES} (dragnet_esql::MAX_QUERY_BYTES, fixed)"
         )));
+    }
+
+    #[test]
+    fn parsing_time_is_linear_in_the_query_length() {
+        // Many parenthesised groups, strings and comments in one 4 MB query: each token is
+        // read a bounded number of times (no per-token scan of the text before it).
+        let unit = "(a) == \"x\" /* c */ OR ";
+        let big = format!(
+            "ROW x = {}true",
+            unit.repeat((MAX_QUERY_BYTES - 64) / unit.len())
+        );
+        let started = std::time::Instant::now();
+        q(&big);
+        let limit = if cfg!(debug_assertions) { 60 } else { 10 };
+        assert!(
+            started.elapsed().as_secs() < limit,
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    /// The deepest nesting the limit lets through parses and prints on a 2 MiB stack (a
+    /// rayon worker's), even unoptimised.
+    #[test]
+    fn the_deepest_accepted_nesting_fits_a_two_mib_stack() {
+        std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(deepest_accepted_nesting)
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
+    fn deepest_accepted_nesting() {
+        // (opening, closing, levels each nesting counts)
+        for (open, close, levels) in [
+            ("(", ")", 1),
+            ("f(", ")", 1),
+            ("NOT (", ")", 2),
+            ("-(", ")", 2),
+        ] {
+            let depth = MAX_QUERY_DEPTH / levels - 1;
+            let src = format!("ROW x = {}a{}", open.repeat(depth), close.repeat(depth));
+            let query = q(&src);
+            drop(query);
+            let deeper = depth + 2;
+            let src = format!("ROW x = {}a{}", open.repeat(deeper), close.repeat(deeper));
+            assert!(err(&src).message.contains("MAX_QUERY_DEPTH"), "{open}");
+        }
+        // A chain of binary operators is as deep as it is long.
+        q(&format!("ROW x = a{}", " + a".repeat(MAX_QUERY_DEPTH - 2)));
     }
 
     #[test]

@@ -125,8 +125,16 @@ fn expr_reason(expr: &Expr) -> Option<Unsupported> {
         ExprKind::Param(p) => at(format!(
             "the parameter {p} needs a value supplied with the request; rules have none"
         )),
-        ExprKind::Call { name, args, options, .. } => {
-            if FULL_TEXT_FUNCTIONS.iter().any(|f| f.eq_ignore_ascii_case(name)) {
+        ExprKind::Call {
+            name,
+            args,
+            options,
+            ..
+        } => {
+            if FULL_TEXT_FUNCTIONS
+                .iter()
+                .any(|f| f.eq_ignore_ascii_case(name))
+            {
                 return at(format!(
                     "{}() is a full-text search function: it needs Elasticsearch's inverted index",
                     name.to_ascii_uppercase()
@@ -171,20 +179,50 @@ mod tests {
     #[test]
     fn each_unsupported_feature_says_why() {
         let cases = [
-            ("FROM a | ENRICH p ON x", "ENRICH p needs an Elasticsearch enrich policy"),
-            ("FROM a | LOOKUP JOIN l ON k", "LOOKUP JOIN l needs an Elasticsearch lookup index"),
-            ("FROM a | INLINE STATS max(x)", "INLINE STATS is not implemented"),
-            ("FROM a | FORK (WHERE a) (WHERE b)", "FORK is not implemented"),
-            ("FROM a | CHANGE_POINT v ON t", "CHANGE_POINT is not implemented"),
-            ("FROM a | COMPLETION c = p WITH {}", "COMPLETION is not implemented"),
+            (
+                "FROM a | ENRICH p ON x",
+                "ENRICH p needs an Elasticsearch enrich policy",
+            ),
+            (
+                "FROM a | LOOKUP JOIN l ON k",
+                "LOOKUP JOIN l needs an Elasticsearch lookup index",
+            ),
+            (
+                "FROM a | INLINE STATS max(x)",
+                "INLINE STATS is not implemented",
+            ),
+            (
+                "FROM a | FORK (WHERE a) (WHERE b)",
+                "FORK is not implemented",
+            ),
+            (
+                "FROM a | CHANGE_POINT v ON t",
+                "CHANGE_POINT is not implemented",
+            ),
+            (
+                "FROM a | COMPLETION c = p WITH {}",
+                "COMPLETION is not implemented",
+            ),
             ("FROM a | SAMPLE 0.1", "SAMPLE draws a random sample"),
             ("TS m | STATS max(x)", "TS reads time-series data streams"),
             ("FROM a METADATA _score", "METADATA _score is not available"),
-            ("FROM a | WHERE title : \"x\"", "the full-text match operator `title : …`"),
-            ("FROM a | WHERE NOT qstr(\"x\")", "QSTR() is a full-text search function"),
-            ("FROM a | EVAL s = Match(t, \"x\")", "MATCH() is a full-text search function"),
+            (
+                "FROM a | WHERE title : \"x\"",
+                "the full-text match operator `title : …`",
+            ),
+            (
+                "FROM a | WHERE NOT qstr(\"x\")",
+                "QSTR() is a full-text search function",
+            ),
+            (
+                "FROM a | EVAL s = Match(t, \"x\")",
+                "MATCH() is a full-text search function",
+            ),
             ("FROM a | WHERE x == ?v", "the parameter ?v needs a value"),
-            ("SET x = 1; FROM a", "SET x changes Elasticsearch query settings"),
+            (
+                "SET x = 1; FROM a",
+                "SET x changes Elasticsearch query settings",
+            ),
             ("SHOW INFO", "SHOW INFO describes an Elasticsearch cluster"),
         ];
         for (src, expected) in cases {

@@ -30,7 +30,11 @@ const DIRECTIVES: &[&str] = &[
 fn read_spec(text: &str) -> Vec<SpecTest> {
     enum State {
         Name,
-        Query { name: String, line: usize, lines: Vec<String> },
+        Query {
+            name: String,
+            line: usize,
+            lines: Vec<String>,
+        },
         Rest,
     }
     let mut tests = Vec::new();
@@ -46,12 +50,22 @@ fn read_spec(text: &str) -> Vec<SpecTest> {
                 line: 0,
                 lines: Vec::new(),
             },
-            State::Query { name, line: _, lines } if lines.is_empty()
-                && DIRECTIVES.iter().any(|d| line.starts_with(d)) =>
-            {
-                State::Query { name, line: 0, lines }
+            State::Query {
+                name,
+                line: _,
+                lines,
+            } if lines.is_empty() && DIRECTIVES.iter().any(|d| line.starts_with(d)) => {
+                State::Query {
+                    name,
+                    line: 0,
+                    lines,
+                }
             }
-            State::Query { name, line: start, mut lines } => {
+            State::Query {
+                name,
+                line: start,
+                mut lines,
+            } => {
                 let start = if lines.is_empty() { number + 1 } else { start };
                 let escaped = line.ends_with("\\;");
                 if line.ends_with(';') && !escaped {
@@ -64,7 +78,11 @@ fn read_spec(text: &str) -> Vec<SpecTest> {
                     State::Rest
                 } else {
                     lines.push(line.to_owned());
-                    State::Query { name, line: start, lines }
+                    State::Query {
+                        name,
+                        line: start,
+                        lines,
+                    }
                 }
             }
             State::Rest if line.starts_with(';') => State::Name,
@@ -85,10 +103,22 @@ fn exclusions(path: &Path) -> BTreeMap<(String, String), (String, String)> {
         }
         let parts: Vec<&str> = line.splitn(4, " | ").collect();
         let [file, test, expected, reason] = parts[..] else {
-            panic!("{}:{}: expected `file | test | expected error | reason`", path.display(), i + 1);
+            panic!(
+                "{}:{}: expected `file | test | expected error | reason`",
+                path.display(),
+                i + 1
+            );
         };
-        assert!(!reason.trim().is_empty(), "{}:{}: an exclusion needs its reason", path.display(), i + 1);
-        out.insert((file.to_owned(), test.to_owned()), (expected.to_owned(), reason.to_owned()));
+        assert!(
+            !reason.trim().is_empty(),
+            "{}:{}: an exclusion needs its reason",
+            path.display(),
+            i + 1
+        );
+        out.insert(
+            (file.to_owned(), test.to_owned()),
+            (expected.to_owned(), reason.to_owned()),
+        );
     }
     out
 }
@@ -96,7 +126,8 @@ fn exclusions(path: &Path) -> BTreeMap<(String, String), (String, String)> {
 #[test]
 fn every_csv_spec_query_parses() {
     let dir = dragnet_testdata::require_shared!("conformance/esql/spec");
-    let excluded_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/csv_spec_parse_exclusions.txt");
+    let excluded_path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/csv_spec_parse_exclusions.txt");
     let mut excluded = exclusions(&excluded_path);
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .expect("spec folder")
@@ -104,7 +135,11 @@ fn every_csv_spec_query_parses() {
         .filter(|p| p.extension().is_some_and(|e| e == "csv-spec"))
         .collect();
     files.sort();
-    assert!(files.len() >= 19, "expected the 19 csv-spec files, found {}", files.len());
+    assert!(
+        files.len() >= 19,
+        "expected the 19 csv-spec files, found {}",
+        files.len()
+    );
     let counts: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(dir.join("../test-counts.json")).expect("test-counts.json"),
     )
@@ -131,8 +166,12 @@ fn every_csv_spec_query_parses() {
                     let printed = query.to_string();
                     match dragnet_esql::parse(&printed) {
                         Ok(again) if again == query => {}
-                        Ok(_) => failures.push(format!("{place}: printed form parses to another tree:\n{printed}")),
-                        Err(e) => failures.push(format!("{place}: printed form does not parse ({e}):\n{printed}")),
+                        Ok(_) => failures.push(format!(
+                            "{place}: printed form parses to another tree:\n{printed}"
+                        )),
+                        Err(e) => failures.push(format!(
+                            "{place}: printed form does not parse ({e}):\n{printed}"
+                        )),
                     }
                 }
                 (Ok(_), Some((_, reason))) => failures.push(format!(
@@ -161,7 +200,14 @@ fn every_csv_spec_query_parses() {
         100.0 * total_parsed as f64 / total.max(1) as f64
     );
     for ((file, test), (_, reason)) in &excluded {
-        failures.push(format!("{file} | {test}: excluded ({reason}) but no such test"));
+        failures.push(format!(
+            "{file} | {test}: excluded ({reason}) but no such test"
+        ));
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
 }
