@@ -408,13 +408,12 @@ impl<'a> Parser<'a> {
                     continue;
                 }
                 b'(' | b'[' | b'{' => open.push(i),
-                b')' | b']' | b'}' => {
-                    if open.pop().is_none() {
-                        return Err(self.err(
-                            Span::new(i, i + 1),
-                            format!("`{}` closes nothing in {name}", bytes[i] as char),
-                        ));
-                    }
+                // The guard pops the matching opening; only an unmatched closing gets here.
+                b')' | b']' | b'}' if open.pop().is_none() => {
+                    return Err(self.err(
+                        Span::new(i, i + 1),
+                        format!("`{}` closes nothing in {name}", bytes[i] as char),
+                    ));
                 }
                 b'|' if open.is_empty() => break,
                 _ => {}
