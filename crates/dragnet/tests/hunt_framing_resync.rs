@@ -330,3 +330,52 @@ fn strict_does_not_count_a_replaced_utf8_record_as_skipped() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(stdout.lines().count(), 1, "{stderr}");
 }
+
+/// A SendCommand record the seed rule alerts on, whose user agent holds `\u` escapes of
+/// unpaired UTF-16 surrogates, alerts in every shape it can arrive in: serde_json rejects such
+/// a record, but Go's `encoding/json` (Filebeat, Elastic Agent) decodes each unpaired
+/// surrogate as U+FFFD — "invalid UTF-8 or invalid UTF-16 surrogate pairs are not treated as an
+/// error. Instead, they are replaced by the Unicode replacement character U+FFFD"
+/// (pkg.go.dev/encoding/json#Unmarshal). Before, the record was skipped as "not valid JSON".
+#[test]
+fn record_with_unpaired_surrogate_escapes_alerts_with_a_note() {
+    let dir = tempfile::tempdir().unwrap();
+    let hit = sample_records()
+        .into_iter()
+        .find(|r| r.contains("\"SendCommand\"") && !r.contains("errorCode"))
+        .unwrap();
+    // A lone high surrogate, a lone low one, then a valid pair (kept: U+1F600).
+    let bad = hit.replacen(
+        "aws-cli/2.15.30",
+        r"aws-cli/2.15.30\ud800-\udc01x\ud83d\ude00",
+        1,
+    );
+    let quoted = serde_json::to_string(&bad).unwrap();
+    for (name, text) in [
+        ("lines.jsonl", format!("{bad}\n")),
+        ("records.json", format!("{{\"Records\":[{bad}]}}")),
+        (
+            "lookup-events.json",
+            format!("{{\"Events\":[{{\"EventId\":\"x\",\"CloudTrailEvent\":{quoted}}}]}}"),
+        ),
+    ] {
+        let input = dir.path().join(name);
+        std::fs::write(&input, text).unwrap();
+        let (code, stdout, stderr) = hunt(&[], &input);
+        assert_eq!(code, 0, "{name}: {stderr}");
+        assert_eq!(stdout.lines().count(), 1, "{name}: {stderr}");
+        let alert: Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+        assert_eq!(
+            alert["user_agent"]["original"],
+            "aws-cli/2.15.30\u{FFFD}-\u{FFFD}x\u{1F600} Python/3.11.8 Linux/6.1 exe/x86_64",
+            "{name}"
+        );
+        assert!(
+            stderr.contains(&format!(
+                "{name}:1: record 0: record contains 2 invalid character(s)"
+            )) && stderr.contains("U+FFFD"),
+            "{name}: {stderr}"
+        );
+        assert!(stderr.contains("skipped 0"), "{name}: {stderr}");
+    }
+}
