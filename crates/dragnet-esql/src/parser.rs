@@ -180,7 +180,15 @@ impl<'a> Parser<'a> {
     }
 
     fn lex_err(&self, (at, message): LexError) -> ParseError {
-        self.err(Span::new(at, at + 1), message)
+        self.err(self.char_span(at), message)
+    }
+
+    /// The span of the character at `at` (empty at the end): spans always fall on character
+    /// boundaries, so callers can slice the query with them.
+    fn char_span(&self, at: usize) -> Span {
+        let at = at.min(self.src.len());
+        let len = self.src[at..].chars().next().map_or(0, char::len_utf8);
+        Span::new(at, at + len)
     }
 
     fn enter(&mut self) -> Result<()> {
@@ -258,7 +266,11 @@ impl<'a> Parser<'a> {
     fn unexpected(&mut self, expected: &str) -> ParseError {
         match self.peek() {
             Ok((start, tok, end)) => self.err(
-                Span::new(start, end.max(start + 1)),
+                if end > start {
+                    Span::new(start, end)
+                } else {
+                    self.char_span(start)
+                },
                 format!("expected {expected}, found {}", tok.describe()),
             ),
             Err(e) => e,
@@ -411,7 +423,7 @@ impl<'a> Parser<'a> {
                 // The guard pops the matching opening; only an unmatched closing gets here.
                 b')' | b']' | b'}' if open.pop().is_none() => {
                     return Err(self.err(
-                        Span::new(i, i + 1),
+                        self.char_span(i),
                         format!("`{}` closes nothing in {name}", bytes[i] as char),
                     ));
                 }
@@ -422,7 +434,7 @@ impl<'a> Parser<'a> {
         }
         if let Some(&at) = open.last() {
             return Err(self.err(
-                Span::new(at, at + 1),
+                self.char_span(at),
                 format!("`{}` is never closed in {name}", bytes[at] as char),
             ));
         }
@@ -581,7 +593,7 @@ impl<'a> Parser<'a> {
             Some(c) => format!("`{}`", c.escape_debug()),
         };
         self.err(
-            Span::new(at, at + 1),
+            self.char_span(at),
             format!("expected {expected}, found {found}"),
         )
     }
@@ -1862,12 +1874,39 @@ mod tests {
         q(&format!("ROW x = a{}", " + a".repeat(MAX_QUERY_DEPTH - 2)));
     }
 
+    /// Error spans fall on character boundaries (found by fuzzing: a one-byte span inside a
+    /// multi-byte character).
+    #[test]
+    fn error_spans_slice_the_query() {
+        for src in [
+            "ROW a = \"x\" | where 🔥",
+            "ROW a = 1 🔥",
+            "FROM a | KEEP 🔥",
+            "FROM a | FORK (x 🔥",
+            "FROM a | FORK ü)",
+            "FROM a | WHERE x ==",
+            "ROW a = \"\\é\"",
+            "FROM a 🔥",
+            "ROW a = (1",
+        ] {
+            let e = err(src);
+            assert!(
+                src.is_char_boundary(e.span.start) && src.is_char_boundary(e.span.end.min(src.len())) && e.span.end <= src.len(),
+                "{src}: {e} {:?}",
+                e.span
+            );
+        }
+    }
+
     #[test]
     fn no_panic_on_truncations_of_a_rich_query() {
         let src = "SET a = 1; FROM x, \"y\" METADATA _id | WHERE a NOT LIKE (\"\"\"a\"\"\", \"b\") AND b::long IS NOT NULL | EVAL c = `q``r` / -1 day | STATS n = COUNT(*) WHERE c : \"x\" BY d | KEEP `a`* | RENAME a AS b | SORT n DESC NULLS LAST | DISSECT m \"%{a}\" x = \"y\" | FORK ([1,2]) | LIMIT 3 /* é */ // ü";
         for (i, _) in src.char_indices() {
-            let _ = parse(&src[..i]);
-            let _ = parse(&src[i..]);
+            for part in [&src[..i], &src[i..]] {
+                if let Err(e) = parse(part) {
+                    let _ = &part[e.span.start..e.span.end];
+                }
+            }
         }
     }
 }
