@@ -1,7 +1,12 @@
 //! Recursive-descent parser for ES|QL, following Elasticsearch's ANTLR grammar
-//! (elastic/elasticsearch `x-pack/plugin/esql/src/main/antlr/`: `EsqlBaseParser.g4`,
-//! `parser/Expression.g4`, `parser/Join.g4` and the lexer mode files, main branch as stored
-//! in 2026; older spellings it still reads are noted where they are handled).
+//! (elastic/elasticsearch `x-pack/plugin/esql/src/main/antlr/`, read through the stored-source
+//! index: `EsqlBaseParser.g4` @ 985155a2 (commands, FROM/METADATA, ENRICH, RENAME…),
+//! `parser/Expression.g4` @ eef4311b (boolean/value/operator/primary expressions, constants,
+//! function calls with option maps, the `:` match operator), `lexer/Expression.g4` @ 01a3f6f3
+//! (tokens), plus the lexer mode files `From.g4`, `Project.g4`, `Rename.g4`, `Enrich.g4`; and
+//! the newer syntax Elasticsearch's csv-spec tests use: `INLINE STATS`, `RENAME new = old`,
+//! `STATS … WHERE`, expression LIKE patterns). Older spellings it still reads are noted where
+//! they are handled.
 //!
 //! Operator precedence, loosest first, as `booleanExpression` / `valueExpression` /
 //! `operatorExpression` / `primaryExpression` layer it:
@@ -1891,7 +1896,9 @@ mod tests {
         ] {
             let e = err(src);
             assert!(
-                src.is_char_boundary(e.span.start) && src.is_char_boundary(e.span.end.min(src.len())) && e.span.end <= src.len(),
+                src.is_char_boundary(e.span.start)
+                    && src.is_char_boundary(e.span.end.min(src.len()))
+                    && e.span.end <= src.len(),
                 "{src}: {e} {:?}",
                 e.span
             );
