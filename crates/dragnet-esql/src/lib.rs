@@ -16,8 +16,9 @@
 //! ```
 //!
 //! Contract: [`parse`] never panics and works in time linear in the query's length; input
-//! over [`MAX_QUERY_BYTES`] or nested deeper than [`MAX_QUERY_DEPTH`] is refused with an error
-//! naming the limit. A [`ParseError`] carries the byte span, `line:column` and what was
+//! over `--max-query-bytes` or nested deeper than `--max-query-depth` (default
+//! [`MAX_QUERY_DEPTH`]; both in `dragnet_query::limits`) is refused with an error naming the
+//! flag. A [`ParseError`] carries the byte span, `line:column` and what was
 //! expected. `parse(&query.to_string()) == query` for every parsed query.
 
 mod ast;
@@ -27,5 +28,5 @@ mod unsupported;
 
 pub use ast::*;
 pub use dragnet_query::line_col;
-pub use parser::{MAX_QUERY_BYTES, MAX_QUERY_DEPTH, ParseError, parse};
+pub use parser::{MAX_QUERY_DEPTH, ParseError, parse};
 pub use unsupported::{Unsupported, unsupported};

@@ -25,15 +25,14 @@ use crate::ast::*;
 use crate::lexer::{self, LexError, Tok};
 
 /// Nesting levels (parentheses, NOT, unary minus, casts, binary operators) above which
-/// parsing stops: the parser, the printer and every later walk recurse once per level. A
-/// level costs about 5 KB of parser stack optimised and 22 KB unoptimised (measured), so the
-/// deepest query fits a 2 MiB thread (rayon workers, test threads) either way; the rules of
-/// the detection-rules corpus and Elasticsearch's csv-spec queries nest fewer than 12 levels.
+/// parsing stops, unless `--max-query-depth` (`dragnet_query::limits`, at most 1024) says
+/// otherwise: the parser, the printer and every later walk recurse once per level. A level
+/// costs at most 4.3 KiB of stack optimised (measured: nested parentheses or calls, 1,020 of
+/// them in 4.3 MiB; within the 8 KiB a level `dragnet_engine::stack_for_depth` gives a raised
+/// depth) and about 22 KiB unoptimised, so a query at this default fits a 2 MiB thread
+/// (rayon workers, test threads) either way. The rules of the detection-rules corpus and
+/// Elasticsearch's csv-spec queries nest fewer than 12 levels.
 pub const MAX_QUERY_DEPTH: usize = 64;
-
-/// Bytes of query text above which parsing is refused before any work is spent on it. A
-/// fixed limit, as for KQL and EQL: no flag raises it.
-pub const MAX_QUERY_BYTES: usize = 4 << 20;
 
 /// A syntax error: where (byte span, 1-based line and column in characters) and what was
 /// expected.
@@ -74,17 +73,15 @@ type Result<T> = std::result::Result<T, ParseError>;
 
 /// Parses one ES|QL query.
 pub fn parse(src: &str) -> Result<Query> {
-    if src.len() > MAX_QUERY_BYTES {
+    if src.len() > dragnet_query::limits::max_query_bytes() {
         return Err(ParseError::new(
             src,
             Span::new(0, 0),
-            format!(
-                "query is {} bytes, over the limit of {MAX_QUERY_BYTES} (dragnet_esql::MAX_QUERY_BYTES, fixed); split it into several rules",
-                src.len()
-            ),
+            dragnet_query::limits::too_large_message(src.len()),
         ));
     }
     let mut p = Parser {
+        max_depth: dragnet_query::limits::max_query_depth(MAX_QUERY_DEPTH),
         src,
         pos: 0,
         last_end: 0,
@@ -175,6 +172,8 @@ struct Parser<'a> {
     /// End of the last consumed token (spans end there).
     last_end: usize,
     depth: usize,
+    /// [`MAX_QUERY_DEPTH`], or what `--max-query-depth` set.
+    max_depth: usize,
     /// The expression-mode token at `pos`: (pos it was read at, start, token, end).
     peeked: Option<(usize, usize, Tok, usize)>,
 }
@@ -198,11 +197,11 @@ impl<'a> Parser<'a> {
 
     fn enter(&mut self) -> Result<()> {
         self.depth += 1;
-        if self.depth > MAX_QUERY_DEPTH {
+        if self.depth > self.max_depth {
             let at = self.pos;
             return Err(self.err(
                 Span::new(at, at),
-                format!("query nests deeper than {MAX_QUERY_DEPTH} levels (limit {MAX_QUERY_DEPTH}: dragnet_esql::MAX_QUERY_DEPTH, fixed); simplify it"),
+                dragnet_query::limits::too_deep_message(self.max_depth),
             ));
         }
         Ok(())
@@ -1808,23 +1807,24 @@ mod tests {
         let e = err(&deep);
         assert!(
             e.message
-                .contains("(limit 64: dragnet_esql::MAX_QUERY_DEPTH, fixed)"),
+                .contains("query nests deeper than 64 levels; simplify it or raise the limit with --max-query-depth (at most 1024)"),
             "{e}"
         );
         for prefix in ["NOT ", "-", "- ", "f("] {
             let e = err(&format!("ROW x = {}a", prefix.repeat(100_000)));
-            assert!(e.message.contains("MAX_QUERY_DEPTH"), "{prefix}: {e}");
+            assert!(e.message.contains("--max-query-depth"), "{prefix}: {e}");
         }
         let e = err(&format!("ROW x = a{}", "::long".repeat(100_000)));
-        assert!(e.message.contains("MAX_QUERY_DEPTH"), "{e}");
+        assert!(e.message.contains("--max-query-depth"), "{e}");
         let e = err(&format!("ROW x = a{}", " + a".repeat(100_000)));
-        assert!(e.message.contains("MAX_QUERY_DEPTH"), "{e}");
+        assert!(e.message.contains("--max-query-depth"), "{e}");
         // Flat chains of AND/OR and long pipelines are fine.
         q(&format!("ROW x = {}", vec!["a == 1"; 40_000].join(" OR ")));
         q(&format!("ROW x = 1{}", " | EVAL y = x".repeat(20_000)));
-        let big = format!("ROW x = \"{}\"", "a".repeat(MAX_QUERY_BYTES));
+        use dragnet_query::limits::DEFAULT_MAX_QUERY_BYTES;
+        let big = format!("ROW x = \"{}\"", "a".repeat(DEFAULT_MAX_QUERY_BYTES));
         assert!(err(&big).message.contains(&format!(
-            "over the limit of {MAX_QUERY_BYTES} (dragnet_esql::MAX_QUERY_BYTES, fixed)"
+            "over the limit of {DEFAULT_MAX_QUERY_BYTES} bytes; split it into several rules or raise the limit with --max-query-bytes"
         )));
     }
 
@@ -1835,7 +1835,7 @@ mod tests {
         let unit = "(a) == \"x\" /* c */ OR ";
         let big = format!(
             "ROW x = {}true",
-            unit.repeat((MAX_QUERY_BYTES - 64) / unit.len())
+            unit.repeat((dragnet_query::limits::DEFAULT_MAX_QUERY_BYTES - 64) / unit.len())
         );
         let started = std::time::Instant::now();
         q(&big);
@@ -1873,7 +1873,7 @@ mod tests {
             drop(query);
             let deeper = depth + 2;
             let src = format!("ROW x = {}a{}", open.repeat(deeper), close.repeat(deeper));
-            assert!(err(&src).message.contains("MAX_QUERY_DEPTH"), "{open}");
+            assert!(err(&src).message.contains("--max-query-depth"), "{open}");
         }
         // A chain of binary operators is as deep as it is long.
         q(&format!("ROW x = a{}", " + a".repeat(MAX_QUERY_DEPTH - 2)));

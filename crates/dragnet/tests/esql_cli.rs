@@ -87,3 +87,37 @@ fn validate_parses_every_corpus_esql_rule_of_the_aws_pack() {
         .assert()
         .stderr(predicate::str::contains("esql:").not());
 }
+
+/// Rules nested near `--max-query-depth`'s ceiling validate in parallel without overflowing a
+/// thread's stack (rayon's 2 MiB threads aborted the process before validate gave them the
+/// stack the engine gives its workers).
+#[test]
+fn validate_with_a_raised_depth_checks_deep_rules_in_parallel() {
+    let dir = tempfile::tempdir().unwrap();
+    let deep = format!(
+        "from logs-aws.cloudtrail-*\n| where {}a == 1{}",
+        "(".repeat(1000),
+        ")".repeat(1000)
+    );
+    for i in 0..8 {
+        let rule = esql_rule(&deep).replace(
+            "0c4d3c1e-5a7b-4f0e-9d51-3b8e2f6a7c10",
+            &format!("0c4d3c1e-5a7b-4f0e-9d51-3b8e2f6a7c2{i}"),
+        );
+        std::fs::write(dir.path().join(format!("deep{i}.toml")), rule).unwrap();
+    }
+    dragnet()
+        .arg("validate")
+        .arg(dir.path())
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "query nests deeper than 64 levels; simplify it or raise the limit with --max-query-depth",
+        ));
+    dragnet()
+        .args(["validate", "--max-query-depth", "1024"])
+        .arg(dir.path())
+        .assert()
+        .code(0)
+        .stderr(predicate::str::contains("8 rules, 8 valid, 0 errors"));
+}

@@ -95,11 +95,27 @@ pub fn validate(paths: &[PathBuf], checkers: &[QueryChecker]) -> Report {
     use rayon::prelude::*;
     let mut set = dragnet_rules::load_paths(paths);
     // Query parsing costs as much as loading: spread it over the cores too.
-    let found: Vec<Vec<Diagnostic>> = set
-        .rules
-        .par_iter()
-        .map(|rule| run_query_checks(rule, checkers))
-        .collect();
+    let check_all = || -> Vec<Vec<Diagnostic>> {
+        set.rules
+            .par_iter()
+            .map(|rule| run_query_checks(rule, checkers))
+            .collect()
+    };
+    // Parsers recurse once per nesting level: past the default depths, rayon's 2 MiB threads
+    // overflow (`--max-query-depth 1024` aborted validate), so the checks run on threads with
+    // the stack the engine gives its workers for that depth.
+    let found = match dragnet_engine::stack_for_depth(0) {
+        None => check_all(),
+        Some(stack) => match rayon::ThreadPoolBuilder::new().stack_size(stack).build() {
+            Ok(pool) => pool.install(check_all),
+            // No pool: one by one on this (main, 8 MiB) thread.
+            Err(_) => set
+                .rules
+                .iter()
+                .map(|rule| run_query_checks(rule, checkers))
+                .collect(),
+        },
+    };
     let valid = found
         .iter()
         .filter(|f| !f.iter().any(Diagnostic::is_error))
