@@ -412,13 +412,14 @@ fn precedence(e: &ExprKind) -> u8 {
     }
 }
 
-/// Whether the printed expression starts with a number: after a unary minus it would read
-/// back as a negative literal (`-(5)::long` is not `-5::long`).
+/// Whether the printed expression starts with a digit: after a unary minus it would read
+/// back as a negative literal (`-(5)::long` is not `-5::long`). A negative literal prints
+/// with its own `-`, which reads back as itself after a sign (`- -5`).
 fn starts_with_number(e: &ExprKind) -> bool {
     match e {
-        ExprKind::Literal(Literal::Integer(_) | Literal::Decimal(_) | Literal::TimeSpan { .. }) => {
-            true
-        }
+        ExprKind::Literal(Literal::Integer(i)) => *i >= 0,
+        ExprKind::Literal(Literal::Decimal(d)) => d.is_sign_positive(),
+        ExprKind::Literal(Literal::TimeSpan { value, .. }) => *value >= 0,
         ExprKind::Cast { expr, .. } => starts_with_number(&expr.kind),
         ExprKind::Binary { left, .. } => starts_with_number(&left.kind),
         _ => false,
@@ -482,14 +483,15 @@ impl Display for Expr {
                 f.write_char(')')
             }
             ExprKind::Neg(inner) => {
-                let wrap = precedence(&inner.kind) < 8
-                    || starts_with_number(&inner.kind)
-                    || matches!(inner.kind, ExprKind::Neg(_));
-                if wrap {
-                    write!(f, "-({inner})")
-                } else {
-                    write!(f, "-{inner}")
+                // Parentheses only where the tree needs them: each pair is a nesting level
+                // when read back, and the printed form must parse wherever the query did.
+                if precedence(&inner.kind) < 8 || starts_with_number(&inner.kind) {
+                    return write!(f, "-({inner})");
                 }
+                let printed = inner.to_string();
+                // `- -x`, not `--x`: two signs stay two tokens.
+                let gap = if printed.starts_with('-') { " " } else { "" };
+                write!(f, "-{gap}{printed}")
             }
             ExprKind::Not(inner) => {
                 f.write_str("NOT ")?;
@@ -587,7 +589,13 @@ impl Display for Field {
 
 impl Display for IndexPattern {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        let plain = |s: &str| !s.is_empty() && s.chars().all(crate::lexer::is_index_char);
+        // Unquoted, a source ends at a comment start (`foo//` is `foo` and a comment).
+        let plain = |s: &str| {
+            !s.is_empty()
+                && s.chars().all(crate::lexer::is_index_char)
+                && !s.contains("//")
+                && !s.contains("/*")
+        };
         if self.cluster.as_deref().is_none_or(plain)
             && plain(&self.index)
             && self.selector.as_deref().is_none_or(plain)

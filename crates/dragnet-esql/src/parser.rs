@@ -1504,7 +1504,9 @@ mod tests {
         assert!(matches!(&fields[1].expr.kind, ExprKind::Neg(inner)
             if matches!(inner.kind, ExprKind::Cast { .. })));
         assert_eq!(fields[2].expr.to_string(), "-(5)");
-        assert_eq!(fields[3].expr.to_string(), "-(-1)");
+        assert_eq!(fields[3].expr.to_string(), "- -1");
+        assert_eq!(expr("- - a"), "- -a");
+        assert_eq!(expr("-(-(a))"), "- -a");
         assert_eq!(fields[4].expr.to_string(), "3");
         assert_eq!(expr("(a + b)::string::keyword"), "(a + b)::string::keyword");
         assert_eq!(expr("-(1::long)"), "-(1::long)");
@@ -1708,6 +1710,24 @@ mod tests {
         q("SET unmapped_fields = \"nullify\"; FROM a | KEEP b");
         q("FROM a | STATS");
         q("FROM a | STATS BY b");
+    }
+
+    /// The printed form nests no deeper than the query (found by fuzzing: `- - - … x` at the
+    /// depth limit printed as `-(-(-(…)))`, twice as deep, which no longer parsed).
+    #[test]
+    fn printing_adds_no_nesting() {
+        let signs = "- ".repeat(MAX_QUERY_DEPTH - 4);
+        q(&format!(
+            "ROW x = {signs}a, y = {signs}5, z = {signs}+5::long, w = {signs}-5, v = {signs}-0.0"
+        ));
+    }
+
+    /// Index names that hold a comment start are quoted when printed (found by fuzzing:
+    /// `"foo//"` printed bare read back as `foo` and a comment).
+    #[test]
+    fn index_names_with_comment_starts_stay_quoted() {
+        let query = q(r#"FROM "foo//", "a/*b", c/d"#);
+        assert_eq!(query.to_string(), r#"FROM "foo//", "a/*b", c/d"#);
     }
 
     #[test]
