@@ -461,7 +461,17 @@ impl Display for Expr {
                 star,
                 options,
             } => {
-                write!(f, "{name}(")?;
+                // FIRST and LAST are keywords that the grammar also takes as function names.
+                let plain = is_unquoted_part(name, false)
+                    && (!is_keyword(name)
+                        || name.eq_ignore_ascii_case("first")
+                        || name.eq_ignore_ascii_case("last"));
+                if plain {
+                    f.write_str(name)?;
+                } else {
+                    write!(f, "`{}`", name.replace('`', "``"))?;
+                }
+                f.write_char('(')?;
                 if *star {
                     f.write_char('*')?;
                 }

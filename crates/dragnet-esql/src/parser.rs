@@ -786,7 +786,9 @@ impl<'a> Parser<'a> {
         let input = self.postfix()?;
         let pattern = self.string("the dissect pattern (a string) after the input")?;
         let mut options = Vec::new();
-        if matches!(self.peek_tok()?, Tok::Word(ref w) if !is_keyword(w)) {
+        if matches!(self.peek_tok()?, Tok::Word(ref w) if !is_keyword(w))
+            || matches!(self.peek_tok()?, Tok::QuotedIdent(_))
+        {
             loop {
                 let name = self.qualified_name("an option name (APPEND_SEPARATOR)")?;
                 self.expect_punct("=", "after the DISSECT option name")?;
@@ -1728,6 +1730,14 @@ mod tests {
     fn index_names_with_comment_starts_stay_quoted() {
         let query = q(r#"FROM "foo//", "a/*b", c/d"#);
         assert_eq!(query.to_string(), r#"FROM "foo//", "a/*b", c/d"#);
+    }
+
+    #[test]
+    fn quoted_function_and_option_names_print_back() {
+        assert_eq!(expr("`my fn`(1)"), "`my fn`(1)");
+        assert_eq!(expr("`count`(*)"), "count(*)");
+        assert_eq!(expr("first(a)"), "first(a)");
+        q("ROW a = \"x\" | DISSECT a \"%{b}\" `a.by` = \"-\"");
     }
 
     #[test]
