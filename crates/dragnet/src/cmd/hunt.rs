@@ -299,7 +299,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
     if let Some(violation) = &output.order_violation {
         writer.flush()?;
         diag!(
-            "error: --time-ordered: {violation}; the {} alert(s) written before this are the run's first ones, in order; rerun without --time-ordered to get them all",
+            "error: --time-ordered: {violation}; the {} alert(s) already written are in order among themselves, but this record's alerts (and maybe others') belong before them: rerun without --time-ordered for the run's output",
             output.early.written
         );
         return Ok(Code::Usage);
