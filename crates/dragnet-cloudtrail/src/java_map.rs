@@ -69,22 +69,48 @@ pub fn render(node: &Node<'_>) -> String {
 }
 
 fn render_into(node: &Node<'_>, out: &mut String) {
+    if !render_kept(node, out) {
+        // Only a nested value is dropped; this one is rendered as it is.
+        out.push_str(match node {
+            Node::Null => "null",
+            Node::Str(s) => s,
+            Node::Array(_) => "[]",
+            _ => "{}",
+        });
+    }
+}
+
+/// Renders `node` unless the clean-up drops it ([`Node::is_dropped`]); whether it was rendered
+/// (when not, `out` is as it was). Deciding while rendering keeps this linear in the value's
+/// size: asking `is_dropped` at every level was quadratic in the nesting depth (a record
+/// nested 100,000 deep took 100 s, issue 16).
+fn render_kept(node: &Node<'_>, out: &mut String) -> bool {
+    let start = out.len();
     match node {
-        Node::Null => out.push_str("null"),
+        Node::Null => return false,
         Node::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Node::Int(i) => out.push_str(&i.to_string()),
         Node::UInt(u) => out.push_str(&u.to_string()),
         Node::Float(f) => out.push_str(&java_double(*f)),
+        Node::Str(s) if matches!(&**s, "" | "-" | "none") => return false,
         Node::Str(s) => out.push_str(s),
         Node::Array(items) => {
             out.push('[');
-            let mut first = true;
-            for item in items.iter().filter(|v| !v.is_dropped()) {
-                if !first {
+            let mut any = false;
+            for item in items.iter() {
+                let mark = out.len();
+                if any {
                     out.push_str(", ");
                 }
-                first = false;
-                render_into(item, out);
+                if render_kept(item, out) {
+                    any = true;
+                } else {
+                    out.truncate(mark);
+                }
+            }
+            if !any {
+                out.truncate(start);
+                return false;
             }
             out.push(']');
         }
@@ -92,23 +118,29 @@ fn render_into(node: &Node<'_>, out: &mut String) {
             out.push('{');
             let capacity = hashmap_capacity(entries.len());
             let keys: Vec<&str> = entries.iter().map(|(k, _)| &**k).collect();
-            let mut first = true;
+            let mut any = false;
             for i in hashmap_order(&keys, capacity) {
                 let (k, v) = &entries[i];
-                if v.is_dropped() {
-                    continue;
-                }
-                if !first {
+                let mark = out.len();
+                if any {
                     out.push_str(", ");
                 }
-                first = false;
                 out.push_str(k);
                 out.push('=');
-                render_into(v, out);
+                if render_kept(v, out) {
+                    any = true;
+                } else {
+                    out.truncate(mark);
+                }
+            }
+            if !any {
+                out.truncate(start);
+                return false;
             }
             out.push('}');
         }
     }
+    true
 }
 
 /// Length of a string in UTF-16 code units (Java's `String.length()`).

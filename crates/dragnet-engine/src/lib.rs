@@ -35,6 +35,6 @@ pub use dragnet_detect::{
 pub use engine::{Engine, EngineError, Selection};
 pub use run::{
     Capture, CapturedEvent, MAX_THREADS, Progress, RunOptions, RunOutput, RunStats, RunStream,
-    max_threads,
+    max_threads, stack_for_depth,
 };
 pub use sample::{SAMPLE_BYTES, SAMPLE_FILES};

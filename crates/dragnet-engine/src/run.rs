@@ -272,6 +272,13 @@ const DEFAULT_STACK_DEPTH: usize = 1024;
 /// Stack given to each worker per level of `--max-json-depth` past [`DEFAULT_STACK_DEPTH`].
 const STACK_PER_LEVEL: usize = 2048;
 
+/// The stack a thread that parses, walks and drops records nested `max_depth` deep needs, when
+/// it is more than the default 2 MiB; for commands that map records outside the engine's
+/// workers (`normalize`).
+pub fn stack_for_depth(max_depth: usize) -> Option<usize> {
+    (max_depth > DEFAULT_STACK_DEPTH).then(|| (2 << 20) + max_depth.saturating_mul(STACK_PER_LEVEL))
+}
+
 /// A run whose records are all read: its alerts come one at a time, in output order, from
 /// [`RunStream::next_alert`] (memory bounded by `--alert-memory`, see [`crate::collect`]).
 /// [`RunStream::stats`] and [`RunStream::reports`] are complete once the last alert is out.
@@ -508,8 +515,7 @@ impl Engine {
             .or_else(|| Some(rayon::current_num_threads()).filter(|&n| n > max_threads()));
         // Records are parsed, walked and dropped recursively, up to `--max-json-depth` levels:
         // past what the default 2 MiB worker stack holds, the workers get a stack to match.
-        let stack = (input.max_depth > DEFAULT_STACK_DEPTH)
-            .then(|| (2 << 20) + input.max_depth.saturating_mul(STACK_PER_LEVEL));
+        let stack = stack_for_depth(input.max_depth);
         let pool = (requested.is_some() || stack.is_some())
             .then(|| {
                 let mut builder = rayon::ThreadPoolBuilder::new()

@@ -11,6 +11,7 @@ use crate::decompress::{GzipError, LimitError};
 use crate::line_scan::{self, LineScan, ScanProbes};
 use crate::problem::{Limit, Problem, ProblemKind, RecordLocation};
 use crate::scan::{Member, ScanError, Scanner, skip_object_fast, skip_ws};
+use crate::surrogate::{has_unpaired_surrogate, repair_surrogate_escapes};
 use crate::{
     InputOptions, MappedFile, RecordBatch, RecordKind, RecordSpan, SourceStats, Validation,
 };
@@ -57,6 +58,9 @@ enum Item {
         bytes: Vec<u8>,
         kind: RecordKind,
         start: usize,
+        /// Bytes that were not UTF-8 and unpaired surrogate escapes already replaced by U+FFFD
+        /// in the string it was unescaped from (noted when the record is delivered).
+        replaced: usize,
     },
     Problem {
         start: usize,
@@ -89,6 +93,24 @@ pub(crate) fn replace_invalid_utf8(mut bytes: &[u8]) -> (Vec<u8>, usize) {
                 bytes = &bytes[good + bad..];
             }
         }
+    }
+}
+
+/// A JSON string decoded as Go's `encoding/json` decodes it for Filebeat and Elastic Agent:
+/// bytes that are not UTF-8 and unpaired surrogate escapes become U+FFFD (see
+/// [`replace_invalid_utf8`] and `surrogate.rs`).
+/// Returns the string and how many characters were replaced.
+fn decode_string_lossy(json: &[u8]) -> Result<(String, usize), serde_json::Error> {
+    let (utf8, bad_bytes) = match std::str::from_utf8(json) {
+        Ok(_) => (std::borrow::Cow::Borrowed(json), 0),
+        Err(_) => {
+            let (fixed, n) = replace_invalid_utf8(json);
+            (std::borrow::Cow::Owned(fixed), n)
+        }
+    };
+    match repair_surrogate_escapes(&utf8) {
+        Some((fixed, n)) => Ok((serde_json::from_slice(&fixed)?, bad_bytes + n)),
+        None => Ok((serde_json::from_slice(&utf8)?, bad_bytes)),
     }
 }
 
@@ -424,8 +446,8 @@ fn items_for_value(
                 ));
                 return;
             };
-            let text = match serde_json::from_slice::<String>(&buf[m.value.clone()]) {
-                Ok(text) => text,
+            let (text, replaced) = match decode_string_lossy(&buf[m.value.clone()]) {
+                Ok(decoded) => decoded,
                 Err(e) => {
                     out.push(problem(
                         ProblemKind::Malformed,
@@ -451,6 +473,7 @@ fn items_for_value(
                         bytes: bytes[p..end].to_vec(),
                         kind: RecordKind::CloudTrail,
                         start,
+                        replaced,
                     })
                 }
                 Ok((p, end)) if bytes[p] == b'{' && skip_ws(&bytes, end).is_none() => {
@@ -901,6 +924,18 @@ impl<'a> Framer<'a> {
         self.stats.records += 1;
     }
 
+    /// The note for a record delivered after `replaced` bytes that were not UTF-8 or unpaired
+    /// surrogate escapes were replaced by U+FFFD.
+    fn surrogates_replaced(&mut self, loc: RecordLocation, replaced: usize) -> Problem {
+        self.problem(
+            Some(loc),
+            ProblemKind::NotUtf8,
+            format!(
+                "record contains {replaced} invalid character(s) (bytes that are not UTF-8 or \\u escapes of unpaired UTF-16 surrogates); replaced by U+FFFD, as Filebeat and Elastic Agent do, and the record evaluated"
+            ),
+        )
+    }
+
     /// Applies the collected items for one or more slots, in order.
     fn apply_items(&mut self, on_problem: &mut dyn FnMut(Problem)) {
         let items = std::mem::take(&mut self.items);
@@ -910,6 +945,14 @@ impl<'a> Framer<'a> {
                     let loc = self.locate(*start);
                     match std::str::from_utf8(&self.buf[range.clone()]) {
                         Ok(_) => {
+                            if let Some((fixed, replaced)) =
+                                repair_surrogate_escapes(&self.buf[range.clone()])
+                            {
+                                self.push_owned(&fixed, loc, *kind);
+                                on_problem(self.surrogates_replaced(loc, replaced));
+                                self.index += 1;
+                                continue;
+                            }
                             self.batch.push(RecordSpan {
                                 range: range.clone(),
                                 location: loc,
@@ -925,8 +968,16 @@ impl<'a> Framer<'a> {
                             // Evaluated as Filebeat and Elastic Agent index it: each byte
                             // that is not UTF-8 becomes U+FFFD (see `replace_invalid_utf8`).
                             let bad = self.base + (range.start + e.valid_up_to()) as u64;
-                            let (fixed, replaced) = replace_invalid_utf8(&self.buf[range.clone()]);
+                            let (mut fixed, replaced) =
+                                replace_invalid_utf8(&self.buf[range.clone()]);
+                            let surrogates = repair_surrogate_escapes(&fixed);
+                            if let Some((repaired, _)) = &surrogates {
+                                fixed.clone_from(repaired);
+                            }
                             self.push_owned(&fixed, loc, *kind);
+                            if let Some((_, n)) = surrogates {
+                                on_problem(self.surrogates_replaced(loc, n));
+                            }
                             let p = self.problem(
                                 Some(loc),
                                 ProblemKind::NotUtf8,
@@ -938,9 +989,20 @@ impl<'a> Framer<'a> {
                         }
                     }
                 }
-                Item::Owned { bytes, kind, start } => {
+                Item::Owned {
+                    bytes,
+                    kind,
+                    start,
+                    replaced,
+                } => {
                     let loc = self.locate(*start);
+                    let inner = repair_surrogate_escapes(bytes);
+                    let bytes = inner.as_ref().map_or(bytes.as_slice(), |(b, _)| b);
                     self.push_owned(bytes, loc, *kind);
+                    let replaced = replaced + inner.map_or(0, |(_, n)| n);
+                    if replaced > 0 {
+                        on_problem(self.surrogates_replaced(loc, replaced));
+                    }
                 }
                 Item::Problem {
                     start,
@@ -1429,9 +1491,12 @@ impl<'a> Framer<'a> {
         while end > p && matches!(self.buf[end - 1], b' ' | b'\t' | b'\r') {
             end -= 1;
         }
+        // Records that need repair (bytes that are not UTF-8, unpaired surrogate escapes) take
+        // the general path, which repairs and notes them.
         if self.buf[end - 1] != b'}'
             || end - p > self.opts.max_record_bytes
             || (scan.non_ascii && simdutf8::basic::from_utf8(&self.buf[p..end]).is_err())
+            || (scan.escaped && has_unpaired_surrogate(&self.buf[p..end]))
         {
             return false;
         }

@@ -152,6 +152,7 @@ mod path_date;
 mod problem;
 mod scan;
 mod segment;
+mod surrogate;
 
 use std::io::Read;
 use std::ops::{ControlFlow, Range};

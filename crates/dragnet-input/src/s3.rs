@@ -16,7 +16,7 @@ use rusty_s3::actions::ListObjectsV2;
 use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
 
 use crate::path_date::path_may_overlap;
-use crate::problem::{Problem, ProblemKind};
+use crate::problem::{Limit, Problem, ProblemKind};
 use crate::{Discovered, InputOptions, Source};
 
 /// How long presigned URLs stay valid.
@@ -200,12 +200,18 @@ struct Listing {
     subfolders: Vec<String>,
 }
 
-/// One page-through listing of `prefix` (with `/` as delimiter when `folders`).
-fn list(client: &S3Client, prefix: &str, folders: bool) -> Result<Listing, S3Error> {
+/// One page-through listing of `prefix` (with `/` as delimiter when `folders`), paging no
+/// further once it holds more than `budget` keys or more than `budget` sub-folders: what a
+/// listing holds is bounded by `--max-files` plus one page (S3 returns at most 1,000 entries a
+/// page).
+fn list(client: &S3Client, prefix: &str, folders: bool, budget: usize) -> Result<Listing, S3Error> {
     let mut listing = Listing::default();
     let mut token: Option<String> = None;
     let where_ = format!("s3://{}/{prefix}", client.bucket.name());
     loop {
+        if listing.files.len() > budget || listing.subfolders.len() > budget {
+            break;
+        }
         let mut action: ListObjectsV2<'_> =
             client.bucket.list_objects_v2(client.credentials.as_ref());
         action.with_prefix(prefix);
@@ -273,15 +279,23 @@ pub(crate) fn discover(input: &str, opts: &InputOptions, out: &mut Discovered) {
         Err(e) => return report(out, e),
     };
     let mut pending = vec![prefix.to_string()];
+    // Objects listed so far, against `--max-files` as a folder walk counts files.
+    let mut listed = 0;
+    let mut stopped = false;
     while let Some(prefix) = pending.pop() {
         let folders = opts.time_range.is_some();
-        match list(&client, &prefix, folders) {
+        match list(&client, &prefix, folders, opts.max_files - listed) {
             Ok(Listing { files, subfolders }) => {
                 // S3 lists in key order; sub-folders are walked in that order after the files.
                 for (key, size) in files {
                     if key.ends_with('/') {
                         continue;
                     }
+                    if listed >= opts.max_files {
+                        stopped = true;
+                        break;
+                    }
+                    listed += 1;
                     if path_may_overlap(&key, opts.time_range) {
                         out.sources.push(Source::S3(S3Object {
                             key,
@@ -291,6 +305,10 @@ pub(crate) fn discover(input: &str, opts: &InputOptions, out: &mut Discovered) {
                     } else {
                         out.pruned_by_date += 1;
                     }
+                }
+                if stopped || pending.len() + subfolders.len() > opts.max_files {
+                    stopped = true;
+                    break;
                 }
                 for sub in subfolders.into_iter().rev() {
                     if path_may_overlap(sub.trim_end_matches('/'), opts.time_range) {
@@ -302,6 +320,21 @@ pub(crate) fn discover(input: &str, opts: &InputOptions, out: &mut Discovered) {
             }
             Err(e) => report(out, e),
         }
+    }
+    if stopped {
+        out.problems.push(Problem::new(
+            input.into(),
+            None,
+            ProblemKind::LimitExceeded {
+                limit: Limit::FilesPerWalk,
+            },
+            format!(
+                "S3 listing stopped after {} objects ({}); the rest of the prefix is not read; raise it with {}",
+                opts.max_files,
+                Limit::FilesPerWalk.name(),
+                Limit::FilesPerWalk.flag()
+            ),
+        ));
     }
 }
 

@@ -180,6 +180,26 @@ fn s3_checks() {
     let everything: Vec<String> = all.sources.iter().flat_map(|s| names(s, &opts)).collect();
     assert_eq!(everything, ["A1", "B1", "C1", "C2", "D1", "E1"]);
 
+    // `--max-files` caps a listing as it caps a folder walk (issue 16: listings were unbounded):
+    // the first objects in key order, and a problem naming the flag.
+    let capped_opts = InputOptions {
+        max_files: 4,
+        ..opts.clone()
+    };
+    let capped = discover(&["s3://trail/".into()], &capped_opts);
+    let capped_urls: Vec<String> = capped
+        .sources
+        .iter()
+        .map(|s| s.name().to_string())
+        .collect();
+    assert_eq!(capped_urls, urls[..4], "{:?}", capped.problems);
+    assert_eq!(capped.problems.len(), 1, "{:?}", capped.problems);
+    let message = capped.problems[0].to_string();
+    assert!(
+        message.contains("S3 listing stopped after 4 objects") && message.contains("--max-files"),
+        "{message}"
+    );
+
     // With a range: day folders 09 and 11 are never listed, 0005Z is pruned by its name, and
     // the organization trail's account is found under o-abc123.
     let ranged = InputOptions {

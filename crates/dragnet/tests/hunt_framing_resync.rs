@@ -261,6 +261,53 @@ fn raised_nesting_limit_does_not_overflow_the_stack() {
     assert_eq!(stdout.lines().count(), 1, "{stderr}");
 }
 
+/// Objects nested 60,000 deep in `requestParameters` under a raised limit: `hunt` with every
+/// AWS rule maps them in linear time (rendering `flattened.request_parameters` asked whether
+/// each level was dropped by the clean-up, at every level: quadratic, 100 s for 100,000
+/// levels) and `normalize` gets a stack to match the limit as hunt's workers do (it overflowed
+/// the main thread's stack and aborted).
+#[test]
+fn deep_objects_under_a_raised_limit_map_in_linear_time_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let hit = sample_records()
+        .into_iter()
+        .find(|r| r.contains("\"SendCommand\"") && !r.contains("errorCode"))
+        .unwrap();
+    let levels = 60_000;
+    let deep = format!("{}1{}", r#"{"a":"#.repeat(levels), "}".repeat(levels));
+    let line = hit.replacen(
+        r#""interactive":false"#,
+        &format!(r#""interactive":{deep}"#),
+        1,
+    );
+    let input = dir.path().join("deep-objects.jsonl");
+    std::fs::write(&input, format!("{line}\n")).unwrap();
+    let aws = dragnet_testdata::require_shared!("corpus/detection-rules/rules/integrations/aws");
+    let started = std::time::Instant::now();
+    let out = Command::cargo_bin("dragnet")
+        .unwrap()
+        .args(["hunt", "--no-prefilter", "--max-json-depth", "70000", "-r"])
+        .arg(&aws)
+        .arg(&input)
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("run over 1 record(s)"), "{stderr}");
+    // Linear: well under a second here; quadratic was about 36 s for this depth.
+    assert!(took < std::time::Duration::from_secs(10), "took {took:?}");
+    let out = Command::cargo_bin("dragnet")
+        .unwrap()
+        .args(["normalize", "--max-json-depth", "70000"])
+        .arg(&input)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+}
+
 /// `normalize` applies the same one nesting limit as `hunt`: 200 levels (past serde_json's own
 /// limit of 128) map with the default, 300 are reported naming `--max-json-depth` and map
 /// with it raised.
@@ -329,4 +376,53 @@ fn strict_does_not_count_a_replaced_utf8_record_as_skipped() {
     let (code, stdout, stderr) = hunt(&["--strict"], &input);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(stdout.lines().count(), 1, "{stderr}");
+}
+
+/// A SendCommand record the seed rule alerts on, whose user agent holds `\u` escapes of
+/// unpaired UTF-16 surrogates, alerts in every shape it can arrive in: serde_json rejects such
+/// a record, but Go's `encoding/json` (Filebeat, Elastic Agent) decodes each unpaired
+/// surrogate as U+FFFD — "invalid UTF-8 or invalid UTF-16 surrogate pairs are not treated as an
+/// error. Instead, they are replaced by the Unicode replacement character U+FFFD"
+/// (pkg.go.dev/encoding/json#Unmarshal). Before, the record was skipped as "not valid JSON".
+#[test]
+fn record_with_unpaired_surrogate_escapes_alerts_with_a_note() {
+    let dir = tempfile::tempdir().unwrap();
+    let hit = sample_records()
+        .into_iter()
+        .find(|r| r.contains("\"SendCommand\"") && !r.contains("errorCode"))
+        .unwrap();
+    // A lone high surrogate, a lone low one, then a valid pair (kept: U+1F600).
+    let bad = hit.replacen(
+        "aws-cli/2.15.30",
+        r"aws-cli/2.15.30\ud800-\udc01x\ud83d\ude00",
+        1,
+    );
+    let quoted = serde_json::to_string(&bad).unwrap();
+    for (name, text) in [
+        ("lines.jsonl", format!("{bad}\n")),
+        ("records.json", format!("{{\"Records\":[{bad}]}}")),
+        (
+            "lookup-events.json",
+            format!("{{\"Events\":[{{\"EventId\":\"x\",\"CloudTrailEvent\":{quoted}}}]}}"),
+        ),
+    ] {
+        let input = dir.path().join(name);
+        std::fs::write(&input, text).unwrap();
+        let (code, stdout, stderr) = hunt(&[], &input);
+        assert_eq!(code, 0, "{name}: {stderr}");
+        assert_eq!(stdout.lines().count(), 1, "{name}: {stderr}");
+        let alert: Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+        assert_eq!(
+            alert["user_agent"]["original"],
+            "aws-cli/2.15.30\u{FFFD}-\u{FFFD}x\u{1F600} Python/3.11.8 Linux/6.1 exe/x86_64",
+            "{name}"
+        );
+        assert!(
+            stderr.contains(&format!(
+                "{name}:1: record 0: record contains 2 invalid character(s)"
+            )) && stderr.contains("U+FFFD"),
+            "{name}: {stderr}"
+        );
+        assert!(stderr.contains("skipped 0"), "{name}: {stderr}");
+    }
 }

@@ -31,6 +31,23 @@ pub struct Args {
 }
 
 pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
+    // Records are mapped on this thread, recursively: past what the main thread's stack holds,
+    // a thread with a stack to match `--max-json-depth` does the work (as hunt's workers).
+    match dragnet_engine::stack_for_depth(args.read.options().max_depth) {
+        None => normalize(global, args),
+        Some(stack) => std::thread::scope(|scope| {
+            let worker = std::thread::Builder::new()
+                .stack_size(stack)
+                .spawn_scoped(scope, || normalize(global, args))
+                .context("cannot start a thread with the stack --max-json-depth needs")?;
+            worker
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        }),
+    }
+}
+
+fn normalize(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
     // ECS documents, one per line, whatever the terminal: NDJSON is the only format.
     global.resolve_format("normalize", &[Format::Ndjson])?;
     let mapper = Mapper::bind(
