@@ -525,7 +525,7 @@ mod tests {
         early: bool,
         budget: usize,
         max_signals: Option<usize>,
-    ) -> Result<Written, OrderViolation> {
+    ) -> Result<Written, Box<OrderViolation>> {
         let (tx, rx) = std::sync::mpsc::sync_channel(100_000);
         let mut collector = Collector::with(
             reports(&["b rule", "a rule"]),
@@ -539,13 +539,16 @@ mod tests {
         );
         let mut written = Vec::new();
         let take = |written: &mut Vec<String>| {
-            written.extend(rx.try_iter().map(|a: Alert| format!("{} {:?}", a.uuid, a.order)));
+            written.extend(
+                rx.try_iter()
+                    .map(|a: Alert| format!("{} {:?}", a.uuid, a.order)),
+            );
         };
         for &u in completion {
             for (i, &(rule, event, second, first)) in units[u].iter().enumerate() {
                 let order = (0, u as u64, i);
                 if !collector.push(Entry::new(event_alert(rule, event, second, order), first)) {
-                    return Err(collector.violation().unwrap().clone());
+                    return Err(Box::new(collector.violation().unwrap().clone()));
                 }
             }
             collector.unit_done(0, u as u64, latest(&units[u]));
@@ -565,8 +568,14 @@ mod tests {
         while let Some(a) = stream.next().unwrap() {
             let c = &mut counts[a.rule];
             c.0 += 1;
-            c.1 = Some(c.1.take().map_or(a.timestamp.clone(), |f| f.min(a.timestamp.clone())));
-            c.2 = Some(c.2.take().map_or(a.timestamp.clone(), |l| l.max(a.timestamp.clone())));
+            c.1 = Some(
+                c.1.take()
+                    .map_or(a.timestamp.clone(), |f| f.min(a.timestamp.clone())),
+            );
+            c.2 = Some(
+                c.2.take()
+                    .map_or(a.timestamp.clone(), |l| l.max(a.timestamp.clone())),
+            );
             written.push(format!("{} {:?}", a.uuid, a.order));
         }
         Ok(Written {
@@ -611,14 +620,18 @@ mod tests {
     fn early_output_writes_what_the_end_of_the_run_writes() {
         let units = ordered_units();
         // Units complete in order, or workers finish them out of order.
-        for completion in [vec![0, 1, 2, 3, 4, 5], vec![1, 0, 3, 2, 5, 4], vec![2, 1, 0, 5, 4, 3]] {
+        for completion in [
+            vec![0, 1, 2, 3, 4, 5],
+            vec![1, 0, 3, 2, 5, 4],
+            vec![2, 1, 0, 5, 4, 3],
+        ] {
             for max_signals in [None, Some(3), Some(0)] {
-                let end = through_units(&units, &completion, false, usize::MAX, max_signals)
-                    .unwrap();
+                let end =
+                    through_units(&units, &completion, false, usize::MAX, max_signals).unwrap();
                 assert_eq!(end.early, 0);
                 for budget in [usize::MAX, 3_000] {
-                    let early = through_units(&units, &completion, true, budget, max_signals)
-                        .unwrap();
+                    let early =
+                        through_units(&units, &completion, true, budget, max_signals).unwrap();
                     let what = format!("{completion:?} {max_signals:?} {budget}");
                     assert_eq!(early.alerts, end.alerts, "{what}");
                     assert_eq!(
@@ -649,7 +662,11 @@ mod tests {
         // again (same second, later in the input): not out of order, a duplicate.
         let units: Vec<Vec<Spec>> = vec![
             vec![(0, "e03", 3, true), (0, "e04", 4, true)],
-            vec![(0, "e03", 3, true), (0, "e05", 5, true), (0, "e06", 6, true)],
+            vec![
+                (0, "e03", 3, true),
+                (0, "e05", 5, true),
+                (0, "e06", 6, true),
+            ],
         ];
         let early = through_units(&units, &[0, 1], true, usize::MAX, None).unwrap();
         let end = through_units(&units, &[0, 1], false, usize::MAX, None).unwrap();
@@ -664,7 +681,11 @@ mod tests {
     fn an_alert_sorting_before_one_written_is_a_violation() {
         // Unit 1 holds a record of second 1 after unit 0 wrote seconds up to 3.
         let units: Vec<Vec<Spec>> = vec![
-            vec![(0, "e02", 2, true), (0, "e03", 3, true), (0, "e04", 4, true)],
+            vec![
+                (0, "e02", 2, true),
+                (0, "e03", 3, true),
+                (0, "e04", 4, true),
+            ],
             vec![(0, "e05", 5, true), (1, "e01", 1, true)],
         ];
         let v = match through_units(&units, &[0, 1], true, usize::MAX, None) {

@@ -496,7 +496,10 @@ impl Engine {
         progress: &Progress,
         early: EarlyAlerts,
     ) -> RunStream {
-        let early = self.early_output_blocker(options).is_none().then_some(early.0);
+        let early = self
+            .early_output_blocker(options)
+            .is_none()
+            .then_some(early.0);
         self.run_stream_with(sources, input, options, progress, early)
     }
 

@@ -148,7 +148,9 @@ fn time_ordered_output_is_the_output_of_the_whole_run() {
     let alerts = same_output(dir.path(), &["--segment-bytes", "65536"], &[&file]);
     assert!(alerts > 2000, "{alerts}");
     // With --max-signals and from stdin-like batches (files too small to map).
-    let parts: Vec<PathBuf> = (0..3).map(|i| dir.path().join(format!("part{i}.jsonl"))).collect();
+    let parts: Vec<PathBuf> = (0..3)
+        .map(|i| dir.path().join(format!("part{i}.jsonl")))
+        .collect();
     let text = std::fs::read_to_string(&file).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     for (i, part) in parts.iter().enumerate() {
@@ -214,7 +216,13 @@ fn input_out_of_time_order_stops_with_exit_2_naming_the_record() {
         .and_then(|n| n.parse().ok())
         .unwrap();
     assert!(line >= back, "line {line}, first out of order {back}");
-    let event = message.split("event ").nth(1).unwrap().split(' ').next().unwrap();
+    let event = message
+        .split("event ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap();
     assert!(lines[line - back].contains(event), "{message}");
     // What was printed is in the whole run's order, but not its start: the record named
     // alerts before it. The message says so and how many were written.
@@ -223,14 +231,25 @@ fn input_out_of_time_order_stops_with_exit_2_naming_the_record() {
     let whole_lines: Vec<&str> = whole.stdout.lines().collect();
     let positions: Vec<usize> = written
         .iter()
-        .map(|l| whole_lines.iter().position(|w| w == l).expect("an alert of the run"))
+        .map(|l| {
+            whole_lines
+                .iter()
+                .position(|w| w == l)
+                .expect("an alert of the run")
+        })
         .collect();
-    assert!(positions.windows(2).all(|p| p[0] < p[1]), "in the run's order");
+    assert!(
+        positions.windows(2).all(|p| p[0] < p[1]),
+        "in the run's order"
+    );
     let late = whole_lines
         .iter()
         .position(|w| w.contains(event))
         .expect("the record named alerts in the whole run");
-    assert!(late < positions[0], "the record named sorts before what was written");
+    assert!(
+        late < positions[0],
+        "the record named sorts before what was written"
+    );
     assert!(
         message.contains(&format!(
             "the {} alert(s) already written are in order among themselves, but this record's alerts",
@@ -261,9 +280,12 @@ fn aggregating_rules_keep_output_at_the_end_and_say_why() {
     assert_eq!(early.stdout, end.stdout);
     assert!(!end.stdout.is_empty());
     assert!(
-        early.stderr.contains(
-            "note: --time-ordered: alerts are written once every record is read: rule"
-        ) && early.stderr.contains("(threshold) alerts only once every record is read"),
+        early
+            .stderr
+            .contains("note: --time-ordered: alerts are written once every record is read: rule")
+            && early
+                .stderr
+                .contains("(threshold) alerts only once every record is read"),
         "{}",
         early.stderr
     );
@@ -294,7 +316,12 @@ impl<W: Write> Write for Counting<W> {
 fn a_closed_stdout_ends_the_run_long_before_the_input_is_read() {
     const INPUT: u64 = 2_000_000_000;
     let dir = tempfile::tempdir().unwrap();
-    let mut args = vec!["hunt".to_string(), "--time-ordered".into(), "-j".into(), "2".into()];
+    let mut args = vec![
+        "hunt".to_string(),
+        "--time-ordered".into(),
+        "-j".into(),
+        "2".into(),
+    ];
     args.extend(rules(dir.path()));
     args.push("-".into());
     let started = Instant::now();

@@ -254,11 +254,8 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         blocker.is_none()
     };
     let mut w = global.writer()?;
-    let mut writer = crate::cmd::hunt_output::AlertWriter::new(
-        &mut w,
-        format,
-        global.table_options(args.wide),
-    );
+    let mut writer =
+        crate::cmd::hunt_output::AlertWriter::new(&mut w, format, global.table_options(args.wide));
     let (output, early_write) = std::thread::scope(|scope| {
         let bar = show_progress.then(|| {
             let progress = &progress;
@@ -296,14 +293,6 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
     // Writing failed (a closed stdout ends quietly: exit.rs).
     early_write?;
     let mut output = output;
-    if let Some(violation) = &output.order_violation {
-        writer.flush()?;
-        diag!(
-            "error: --time-ordered: {violation}; the {} alert(s) already written are in order among themselves, but this record's alerts (and maybe others') belong before them: rerun without --time-ordered for the run's output",
-            output.early.written
-        );
-        return Ok(Code::Usage);
-    }
     if !global.quiet {
         for w in &output.warnings {
             diag!("warning: {w}");
@@ -366,6 +355,15 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         );
         members
     };
+    // The input broke its time-order promise (problems and warnings were reported above).
+    if let Some(violation) = &output.order_violation {
+        writer.flush()?;
+        diag!(
+            "error: --time-ordered: {violation}; the {} alert(s) already written are in order among themselves, but this record's alerts (and maybe others') belong before them: rerun without --time-ordered for the run's output",
+            output.early.written
+        );
+        return Ok(Code::Usage);
+    }
     let notes = writer.finish(&mut output, json_members)?;
     w.finish()?;
     let elapsed = started.elapsed();
