@@ -115,7 +115,9 @@ pub struct Args {
     /// alerts are written while the run goes on, not once every record is read (`| head -1`
     /// gets the first one early), in the same order. Checked: an alert that would sort before
     /// one already written stops the run with exit 2. Only when every rule alerts per record
-    /// (query and EQL event rules, without suppression); -v says whether it is on
+    /// (query and EQL event rules, without suppression); -v says whether it is on. CloudTrail's
+    /// own log files are not in time order (AWS: "events don't appear in any specific order"):
+    /// give a time-sorted export
     #[arg(long)]
     pub time_ordered: bool,
 }
