@@ -81,6 +81,20 @@ for target in "${selected[@]}"; do
         kept=$((kept + 1))
     done
 
+    # AFL's timeout is wall-clock: on a loaded machine (this fuzzer runs under nice 19) an input
+    # can be saved as a hang only because the fuzzer was starved of CPU. Each saved hang is run
+    # again on its own, instrumented binary and all; only one still over 1 s is a real hang.
+    rechecks=()
+    for file in "$out"/default/hangs/id:*; do
+        [[ -f $file ]] || continue
+        t0=$(date +%s%N)
+        timeout 10 "target/release/$target" <"$file" >/dev/null 2>&1 || true
+        ms=$((($(date +%s%N) - t0) / 1000000))
+        verdict="spurious (the fuzzer was starved of CPU)"
+        ((ms > 1000)) && verdict="REAL HANG"
+        rechecks+=("  hang re-check: $(sha1sum "$file" | cut -c1-16) runs in ${ms} ms on its own: $verdict")
+    done
+
     run_time=$(stat "$stats" run_time)
     execs=$(stat "$stats" execs_done)
     this_time=$((run_time - before_time))
@@ -96,6 +110,7 @@ for target in "${selected[@]}"; do
             "total_tmouts $(stat "$stats" total_tmouts), stability $(stat "$stats" stability)," \
             "bitmap_cvg $(stat "$stats" bitmap_cvg), edges_found $(stat "$stats" edges_found)"
         echo "  inputs copied to regressions/$target: $kept"
+        for line in "${rechecks[@]}"; do echo "$line"; done
     } >>"stats/$target.txt"
     # Every run recorded so far, summed (runs spanning sessions add up).
     awk '/this run:/ { t += $4; e += $7; n++ }

@@ -275,9 +275,24 @@ const STACK_PER_LEVEL: usize = 2048;
 /// The stack a thread that parses, walks and drops records nested `max_depth` deep needs, when
 /// it is more than the default 2 MiB; for commands that map records outside the engine's
 /// workers (`normalize`).
+/// A `--max-query-depth` raised past the default nesting depths counts too: queries are
+/// matched and dropped recursively on the same threads.
 pub fn stack_for_depth(max_depth: usize) -> Option<usize> {
-    (max_depth > DEFAULT_STACK_DEPTH).then(|| (2 << 20) + max_depth.saturating_mul(STACK_PER_LEVEL))
+    let for_records = (max_depth > DEFAULT_STACK_DEPTH)
+        .then(|| (2 << 20) + max_depth.saturating_mul(STACK_PER_LEVEL));
+    let for_queries = dragnet_query::limits::raised_query_depth()
+        .filter(|&depth| depth > DEFAULT_STACK_QUERY_DEPTH)
+        .map(|depth| (2 << 20) + depth.saturating_mul(STACK_PER_QUERY_LEVEL));
+    for_records.max(for_queries)
 }
+
+/// Query nesting the default worker stack holds with room to spare (512 levels of every
+/// shape were measured to fit 2 MiB in a release build).
+const DEFAULT_STACK_QUERY_DEPTH: usize = 256;
+
+/// Stack given to each worker per level of a raised `--max-query-depth` (twice the ~4 KiB a
+/// level was measured to take).
+const STACK_PER_QUERY_LEVEL: usize = 8192;
 
 /// A run whose records are all read: its alerts come one at a time, in output order, from
 /// [`RunStream::next_alert`] (memory bounded by `--alert-memory`, see [`crate::collect`]).

@@ -30,14 +30,13 @@ mod parser;
 mod sample;
 mod sequence;
 mod values;
-pub use values::MAX_REGEX_BYTES;
 
 pub use ast::{Expr, ExprKind, Literal, Pipe, Query, QueryBody, Span};
 pub use compile::{
     CompileError, CompileOptions, CompiledQuery, Explanation, QueryField, QueryKind,
     RequiredLiteral, compile, compile_with,
 };
-pub use parser::{MAX_QUERY_BYTES, MAX_QUERY_DEPTH, ParseError, line_col, parse, parse_expression};
+pub use parser::{MAX_QUERY_DEPTH, ParseError, line_col, parse, parse_expression};
 pub use sample::{
     DEFAULT_MAX_SAMPLE_REFERENCES, DEFAULT_MAX_SAMPLES_PER_KEY, SampleMatch, SampleMatcher,
 };

@@ -14,21 +14,14 @@ pub use crate::lexer::{ParseError, line_col};
 use crate::lexer::{Tok, Token, lex};
 
 /// Nesting depth (parentheses, `not`, function calls) above which parsing stops with an
-/// error instead of risking the stack. A fixed limit: no flag raises it.
+/// error instead of risking the stack, unless `--max-query-depth` sets another
+/// ([`dragnet_query::limits`]).
 pub const MAX_QUERY_DEPTH: usize = 64;
 
-/// Bytes of query text above which parsing is refused before any work is spent on it. A
-/// fixed limit: no flag raises it (a 1 MB query of 40,000 clauses is well within it).
-pub const MAX_QUERY_BYTES: usize = 4 << 20;
-
-/// The error for a query over [`MAX_QUERY_BYTES`], if it is.
+/// The error for a query over the size limit (`--max-query-bytes`), if it is.
 fn too_large(src: &str) -> Option<String> {
-    (src.len() > MAX_QUERY_BYTES).then(|| {
-        format!(
-            "query is {} bytes, over the limit of {MAX_QUERY_BYTES} (dragnet_eql::MAX_QUERY_BYTES, fixed); split it into several rules",
-            src.len()
-        )
-    })
+    (src.len() > dragnet_query::limits::max_query_bytes())
+        .then(|| dragnet_query::limits::too_large_message(src.len()))
 }
 
 /// Parses an EQL statement (query and pipes).
@@ -179,10 +172,11 @@ impl Parser<'_> {
 
     fn enter(&mut self) -> PResult<()> {
         self.depth += 1;
-        if self.depth > MAX_QUERY_DEPTH {
+        let limit = dragnet_query::limits::max_query_depth(MAX_QUERY_DEPTH);
+        if self.depth > limit {
             return Err(self.error(
                 self.span().start,
-                format!("query nests deeper than {MAX_QUERY_DEPTH} levels (limit {MAX_QUERY_DEPTH}: dragnet_eql::MAX_QUERY_DEPTH, fixed); simplify it"),
+                dragnet_query::limits::too_deep_message(limit),
             ));
         }
         Ok(())
@@ -1047,9 +1041,10 @@ mod tests {
         assert!(err(&q).message.contains("nests deeper"));
     }
 
-    /// Issue 16: the depth limit named no constant, and query size had no limit.
+    /// Issue 16: the depth limit named no flag, and query size had no limit.
     #[test]
-    fn nesting_and_size_limits_name_their_constants() {
+    fn nesting_and_size_limits_name_their_flags() {
+        use dragnet_query::limits::DEFAULT_MAX_QUERY_BYTES;
         let n = 100_000;
         for deep in [
             format!("any where {}a == 1{}", "(".repeat(n), ")".repeat(n)),
@@ -1059,19 +1054,20 @@ mod tests {
         ] {
             let e = err(&deep);
             assert!(
-                e.message
-                    .contains("(limit 64: dragnet_eql::MAX_QUERY_DEPTH, fixed)"),
+                e.message.contains(
+                    "query nests deeper than 64 levels; simplify it or raise the limit with --max-query-depth (at most 1024)"
+                ),
                 "{e}"
             );
         }
         let ors = format!(
             "any where {}",
-            vec!["a == 1"; MAX_QUERY_BYTES / 10 + 1].join(" or ")
+            vec!["a == 1"; DEFAULT_MAX_QUERY_BYTES / 10 + 1].join(" or ")
         );
         let e = err(&ors);
         assert!(
             e.message.contains(&format!(
-                "over the limit of {MAX_QUERY_BYTES} (dragnet_eql::MAX_QUERY_BYTES, fixed)"
+                "over the limit of {DEFAULT_MAX_QUERY_BYTES} bytes; split it into several rules or raise the limit with --max-query-bytes"
             )),
             "{e}"
         );

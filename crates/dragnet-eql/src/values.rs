@@ -353,20 +353,13 @@ pub fn lucene_regex(pattern: &str, insensitive: bool) -> Result<regex::Regex, St
     }
     out.push_str(")\\z");
     regex::RegexBuilder::new(&out)
-        .size_limit(MAX_REGEX_BYTES)
+        .size_limit(dragnet_query::limits::max_regex_bytes())
         .build()
         .map_err(|e| match e {
-            regex::Error::CompiledTooBig(limit) => format!(
-                "regex compiles to a program over {limit} bytes (limit {limit}: dragnet_eql::MAX_REGEX_BYTES, fixed); simplify the pattern"
-            ),
+            regex::Error::CompiledTooBig(_) => dragnet_query::limits::regex_too_large_message(),
             e => format!("invalid regex: {e}"),
         })
 }
-
-/// The most bytes one `regex`/`regex~` pattern may compile to (the `regex` crate's linear-time
-/// engines; a larger program is refused at compile time, before any event is matched). A fixed
-/// limit: no flag raises it.
-pub const MAX_REGEX_BYTES: usize = 1 << 22;
 
 /// A `[…]` class starting at `start`; returns the index after `]`.
 fn class(chars: &[char], start: usize, out: &mut String) -> Result<usize, String> {
@@ -585,12 +578,13 @@ mod tests {
         assert_eq!(java_double(1e10), "1.0E10");
     }
 
-    /// Issue 16: the regex size limit named neither flag nor constant.
+    /// Issue 16: the regex size limit named no flag.
     #[test]
-    fn regex_program_size_limit_names_its_constant() {
+    fn regex_program_size_limit_names_its_flag() {
         let e = lucene_regex("(((a{100}){100}){100})", false).unwrap_err();
         assert!(
-            e.contains("(limit 4194304: dragnet_eql::MAX_REGEX_BYTES, fixed)"),
+            e.contains("over 4194304 bytes")
+                && e.contains("raise the limit with --max-regex-bytes"),
             "{e}"
         );
         assert!(lucene_regex("a{100}", false).is_ok());

@@ -39,4 +39,4 @@ mod values;
 
 pub use ast::{Expr, Literal, LiteralKind, Pattern, PatternPart, Query, RangeOp, Span, ValueList};
 pub use compile::{CompileError, CompiledQuery, Explanation, QueryField, compile, compile_at};
-pub use parser::{MAX_QUERY_BYTES, MAX_QUERY_DEPTH, ParseError, line_col, parse};
+pub use parser::{MAX_QUERY_DEPTH, ParseError, line_col, parse};

@@ -12,21 +12,14 @@ use crate::ast::{
 };
 
 /// Nesting depth (parentheses, `not`, nested fields) above which parsing stops with an
-/// error instead of risking the stack. A fixed limit: no flag raises it.
+/// error instead of risking the stack, unless `--max-query-depth` sets another
+/// ([`dragnet_query::limits`]).
 pub const MAX_QUERY_DEPTH: usize = 256;
 
-/// Bytes of query text above which parsing is refused before any work is spent on it. A
-/// fixed limit: no flag raises it (a 1 MB query of 40,000 clauses is well within it).
-pub const MAX_QUERY_BYTES: usize = 4 << 20;
-
-/// The error for a query over [`MAX_QUERY_BYTES`], if it is.
+/// The error for a query over the size limit (`--max-query-bytes`), if it is.
 fn too_large(src: &str) -> Option<String> {
-    (src.len() > MAX_QUERY_BYTES).then(|| {
-        format!(
-            "query is {} bytes, over the limit of {MAX_QUERY_BYTES} (dragnet_kql::MAX_QUERY_BYTES, fixed); split it into several rules",
-            src.len()
-        )
-    })
+    (src.len() > dragnet_query::limits::max_query_bytes())
+        .then(|| dragnet_query::limits::too_large_message(src.len()))
 }
 
 pub use dragnet_query::{ParseError, line_col};
@@ -146,11 +139,9 @@ impl<'a> Parser<'a> {
 
     fn enter(&mut self) -> PResult<()> {
         self.depth += 1;
-        if self.depth > MAX_QUERY_DEPTH {
-            return Err(self.error(
-                self.pos,
-                format!("query nests deeper than {MAX_QUERY_DEPTH} levels (limit {MAX_QUERY_DEPTH}: dragnet_kql::MAX_QUERY_DEPTH, fixed); simplify it"),
-            ));
+        let limit = dragnet_query::limits::max_query_depth(MAX_QUERY_DEPTH);
+        if self.depth > limit {
+            return Err(self.error(self.pos, dragnet_query::limits::too_deep_message(limit)));
         }
         Ok(())
     }
@@ -731,9 +722,10 @@ mod tests {
         assert_eq!(canon("*.name: x"), "*.name:x");
     }
 
-    /// Issue 16: the depth limit named no flag nor constant, and query size had no limit.
+    /// Issue 16: the depth limit named no flag, and query size had no limit.
     #[test]
-    fn nesting_and_size_limits_name_their_constants() {
+    fn nesting_and_size_limits_name_their_flags() {
+        use dragnet_query::limits::DEFAULT_MAX_QUERY_BYTES;
         let n = 100_000;
         for deep in [
             format!("{}a:1{}", "(".repeat(n), ")".repeat(n)),
@@ -743,16 +735,17 @@ mod tests {
         ] {
             let e = parse(&deep).unwrap_err();
             assert!(
-                e.message
-                    .contains("(limit 256: dragnet_kql::MAX_QUERY_DEPTH, fixed)"),
+                e.message.contains(
+                    "query nests deeper than 256 levels; simplify it or raise the limit with --max-query-depth (at most 1024)"
+                ),
                 "{e}"
             );
         }
-        let ors = vec!["a:1"; MAX_QUERY_BYTES / 7 + 1].join(" or ");
+        let ors = vec!["a:1"; DEFAULT_MAX_QUERY_BYTES / 7 + 1].join(" or ");
         let e = parse(&ors).unwrap_err();
         assert!(
             e.message.contains(&format!(
-                "over the limit of {MAX_QUERY_BYTES} (dragnet_kql::MAX_QUERY_BYTES, fixed)"
+                "over the limit of {DEFAULT_MAX_QUERY_BYTES} bytes; split it into several rules or raise the limit with --max-query-bytes"
             )),
             "{e}"
         );

@@ -8,6 +8,8 @@
 
 use std::fmt;
 
+pub mod limits;
+
 use dragnet_event::{Event, FieldId, OwnedScalar};
 use dragnet_schema::FieldType;
 use serde_json::{Value, json};

@@ -368,6 +368,35 @@ impl InputArgs {
     }
 }
 
+/// Limits on query text (rules' queries and the query of `kql`/`eql`), for the commands that
+/// parse queries; each message about one names its flag ([`dragnet_query::limits`]).
+#[derive(Args, Debug, Clone)]
+pub struct QueryLimitArgs {
+    /// Largest query text, in bytes (suffixes K, M, G) [default: 4M]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_query_bytes: Option<u64>,
+    /// Deepest nesting of a query (parentheses, `not`, function calls) [default: 256 for KQL,
+    /// 64 for EQL]
+    #[arg(long, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=dragnet_query::limits::MAX_QUERY_DEPTH_CEILING as u64))]
+    pub max_query_depth: Option<u64>,
+    /// Most bytes one regular expression may compile to (suffixes K, M, G) [default: 4M]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_regex_bytes: Option<u64>,
+}
+
+impl QueryLimitArgs {
+    /// Sets the process's query limits; call before any query is parsed.
+    pub fn apply(&self) {
+        let size = |v: Option<u64>| v.map(|v| usize::try_from(v).unwrap_or(usize::MAX));
+        dragnet_query::limits::set(dragnet_query::limits::QueryLimits {
+            max_query_bytes: size(self.max_query_bytes),
+            max_query_depth: size(self.max_query_depth),
+            max_regex_bytes: size(self.max_regex_bytes),
+        });
+    }
+}
+
 /// `64M`, `4G`, `1048576`: bytes, with K/M/G suffixes as powers of 1024.
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let t = text.trim();

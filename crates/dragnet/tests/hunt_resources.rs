@@ -344,3 +344,66 @@ fn records_without_a_usable_time_are_left_out_of_a_time_window_with_a_note() {
         );
     }
 }
+
+/// Issue 16: the query nesting, query size and regex size limits named no flag. Each message
+/// now names the flag that raises it; the flag raises it (up to a ceiling the threads are
+/// given stack for), in `kql`, `eql`, `validate` and `hunt` alike.
+#[test]
+fn query_limits_name_their_flags_and_the_flags_raise_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(dir.path(), "two.jsonl", &records(2));
+    let input = input.to_str().unwrap();
+    let deep = |n: usize| format!("{}event.action:*{}", "(".repeat(n), ")".repeat(n));
+
+    let (code, _, stderr) = dragnet(&["kql", &deep(300), input]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("query nests deeper than 256 levels")
+            && stderr.contains("raise the limit with --max-query-depth"),
+        "{stderr}"
+    );
+    let (code, stdout, stderr) = dragnet(&["kql", "--max-query-depth", "310", &deep(300), input]);
+    assert_eq!((code, stdout.lines().count()), (0, 2), "{stderr}");
+    let (code, _, stderr) = dragnet(&["kql", "--max-query-depth", "5000", &deep(3), input]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("5000 is not in 1..=1024"), "{stderr}");
+
+    let (code, _, stderr) = dragnet(&["kql", "--max-query-bytes", "8", "event.action:*", input]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("over the limit of 8 bytes") && stderr.contains("--max-query-bytes"),
+        "{stderr}"
+    );
+
+    let regex = r#"any where event.action regex~ "(((a{10}){10}){10})""#;
+    let (code, _, stderr) = dragnet(&["eql", "--max-regex-bytes", "1K", regex, input]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("over 1024 bytes") && stderr.contains("--max-regex-bytes"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = dragnet(&["eql", regex, input]);
+    assert_eq!(code, 0, "{stderr}");
+
+    // A rule nested 1,000 deep: invalid by default, run with the limit raised to the ceiling.
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    write(&rules, "deep.toml", &query_rule(&deep(1000)));
+    let rules = rules.to_str().unwrap();
+    let (code, _, stderr) = dragnet(&["validate", rules]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("--max-query-depth"), "{stderr}");
+    let (code, _, stderr) = dragnet(&["validate", "--max-query-depth", "1024", rules]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stdout, stderr) = dragnet(&[
+        "hunt",
+        "--max-query-depth",
+        "1024",
+        "-r",
+        rules,
+        "--format",
+        "ndjson",
+        input,
+    ]);
+    assert_eq!((code, stdout.lines().count()), (0, 2), "{stderr}");
+}

@@ -40,6 +40,7 @@ pub struct Args {
 }
 
 pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
+    args.search.query_limits.apply();
     let query = match dragnet_eql::parse(&args.query) {
         Ok(q) => q,
         Err(e) => {

@@ -20,6 +20,8 @@ use crate::output::{Format, GlobalArgs};
 /// Run detection rules over CloudTrail logs (files, folders, `-`, s3://) and report alerts.
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    #[command(flatten)]
+    pub query_limits: crate::output::QueryLimitArgs,
     /// CloudTrail input: files (.json, .json.gz, JSON lines, ECS NDJSON), folders (searched
     /// recursively), `-` for stdin, or s3://bucket/prefix.
     #[arg(value_name = "INPUT", required = true)]
@@ -123,6 +125,7 @@ pub struct Args {
 }
 
 pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
+    args.query_limits.apply();
     let format = global.resolve_format("hunt", &Format::ALL)?;
     let now = Timestamp::now();
     let from = args

@@ -28,6 +28,7 @@ pub struct Args {
 }
 
 pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
+    args.search.query_limits.apply();
     let query = match dragnet_kql::parse(&args.query) {
         Ok(q) => q,
         Err(e) => {

@@ -48,6 +48,8 @@ pub struct SearchArgs {
     pub read: ReadArgs,
     #[command(flatten)]
     pub enrich: EnrichArgs,
+    #[command(flatten)]
+    pub query_limits: crate::output::QueryLimitArgs,
 }
 
 impl SearchArgs {

@@ -20,6 +20,8 @@ use dragnet_printer::{Newlines, escape_controls};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    #[command(flatten)]
+    pub query_limits: crate::output::QueryLimitArgs,
     /// Rule files or folders (searched recursively for *.toml and *.ndjson).
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
@@ -107,6 +109,7 @@ pub fn validate(paths: &[PathBuf], checkers: &[QueryChecker]) -> Report {
 }
 
 pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
+    args.query_limits.apply();
     let format = global.resolve_format("validate", &Format::ALL)?;
     let report = validate(&args.paths, QUERY_CHECKERS);
     let set = &report.set;
