@@ -54,7 +54,7 @@ impl Entry {
         }
     }
 
-    fn footprint(&self) -> usize {
+    pub fn footprint(&self) -> usize {
         self.alert.footprint() + std::mem::size_of::<Entry>() - std::mem::size_of::<Alert>()
     }
 }
@@ -337,6 +337,9 @@ fn rule_key(a: &Alert) -> RuleKey {
 /// building blocks are not counted here: they follow their shell ([`TopN::dropped_groups`]).
 pub(crate) struct TopN {
     max: usize,
+    /// Per rule, alerts already written while the run went on (`crate::early`): they count
+    /// against its N.
+    taken: HashMap<usize, usize>,
     rules: HashMap<usize, BTreeMap<RuleKey, Entry>>,
     /// The groups (EQL sequences, samples) whose shell alert was left out.
     dropped_groups: HashSet<String>,
@@ -346,9 +349,15 @@ impl TopN {
     pub fn new(max: usize) -> TopN {
         TopN {
             max,
+            taken: HashMap::new(),
             rules: HashMap::new(),
             dropped_groups: HashSet::new(),
         }
+    }
+
+    /// Rules that already wrote alerts (`crate::early`): each keeps only the rest of its N.
+    pub fn set_taken(&mut self, taken: HashMap<usize, usize>) {
+        self.taken = taken;
     }
 
     /// Keeps `entry` if it is among its rule's best; what is left out goes to `out` as a husk.
@@ -357,6 +366,9 @@ impl TopN {
         entry: Entry,
         out: &mut dyn FnMut(Entry) -> io::Result<()>,
     ) -> io::Result<()> {
+        let max = self
+            .max
+            .saturating_sub(self.taken.get(&entry.alert.rule).copied().unwrap_or(0));
         let kept = self.rules.entry(entry.alert.rule).or_default();
         let key = rule_key(&entry.alert);
         // Another delivery of the same alert: same key but for the input order.
@@ -386,7 +398,7 @@ impl TopN {
             kept.insert(key, entry);
             return out(husk(later));
         }
-        if kept.len() < self.max {
+        if kept.len() < max {
             kept.insert(key, entry);
             return Ok(());
         }

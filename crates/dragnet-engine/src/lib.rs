@@ -14,6 +14,7 @@ mod alert_store;
 mod applicability;
 mod collect;
 mod cost;
+mod early;
 mod engine;
 mod problem_keeper;
 mod run;
@@ -23,6 +24,7 @@ mod suppression;
 pub use alert_store::{DEFAULT_ALERT_MEMORY, MERGE_FAN_IN, SpillStats};
 pub use collect::SpillError;
 pub use cost::RuleCost;
+pub use early::{EARLY_CHANNEL_ALERTS, EarlyAlerts, EarlyReport, OrderViolation, early_alerts};
 pub use problem_keeper::{DEFAULT_MAX_PROBLEMS, is_skipped_input};
 
 pub use dragnet_alert::{Alert, AlertGroup, AlertSummary};

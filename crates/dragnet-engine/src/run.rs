@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
 use dragnet_event::{Event, JsonEvent};
@@ -28,6 +28,7 @@ use dragnet_detect::{Detection, DetectorOptions, RuleReport, RuleStatus};
 use crate::alert_store::{Entry, SpillStats};
 use crate::collect::{AlertStream, CollectOptions, Collector, SpillError};
 use crate::cost::{CostCounters, RuleCost};
+use crate::early::{EarlyAlerts, EarlyReport, OrderViolation, count_alert};
 use crate::engine::Engine;
 use crate::problem_keeper::{DEFAULT_MAX_PROBLEMS, OrderedProblem, ProblemKeeper, problem_key};
 use crate::suppression::Suppression;
@@ -220,6 +221,13 @@ pub struct RunOutput {
 
 struct BatchResult {
     alerts: Vec<Entry>,
+    /// Where each alert's record is, in [`BatchResult::alerts`] order (for the message when
+    /// early output finds the input out of time order).
+    locations: Vec<RecordLocation>,
+    source_name: Option<Arc<str>>,
+    source: usize,
+    /// The segment the batch was framed from (its locations are the segment's own).
+    segment: Option<u64>,
     problems: Vec<OrderedProblem>,
     events: Vec<CapturedEvent>,
     stats: RunStats,
@@ -297,6 +305,12 @@ pub struct RunStream {
     pub warnings: Vec<String>,
     /// The events [`RunOptions::capture`] asked for, in input order.
     pub events: Vec<CapturedEvent>,
+    /// With early output ([`Engine::run_stream_early`]): an alert sorted before one already
+    /// written, so the input was not in time order; the run stopped there and gives no more
+    /// alerts.
+    pub order_violation: Option<OrderViolation>,
+    /// What early output did.
+    pub early: EarlyReport,
     stats: RunStats,
     reports: Vec<RuleReport>,
     alerts: Result<AlertStream, Option<SpillError>>,
@@ -328,20 +342,7 @@ impl RunStream {
         let next = stream.next();
         if let Ok(Some(a)) = &next {
             self.given += 1;
-            let r = &mut self.reports[a.rule];
-            r.alerts += 1;
-            if r.first_seen
-                .as_deref()
-                .is_none_or(|f| a.timestamp.as_str() < f)
-            {
-                r.first_seen = Some(a.timestamp.clone());
-            }
-            if r.last_seen
-                .as_deref()
-                .is_none_or(|l| a.timestamp.as_str() > l)
-            {
-                r.last_seen = Some(a.timestamp.clone());
-            }
+            count_alert(&mut self.reports[a.rule], a);
         }
         let spill = stream.spill_stats();
         let stats = &mut self.stats;
@@ -457,6 +458,74 @@ impl Engine {
         options: &RunOptions,
         progress: &Progress,
     ) -> RunStream {
+        self.run_stream_with(sources, input, options, progress, None)
+    }
+
+    /// Why this run cannot write alerts before its end even over time-ordered input (`None`:
+    /// it can). Early output needs every alert to be a record's own, known once the record is
+    /// evaluated: aggregating rules (threshold, new_terms, EQL sequences and samples, indicator
+    /// match) alert only once every record is read, and suppression merges alerts across a
+    /// window.
+    pub fn early_output_blocker(&self, options: &RunOptions) -> Option<String> {
+        if options.capture != Capture::None {
+            return Some("a search captures its events".into());
+        }
+        for rule in &self.rules {
+            let report = &self.reports[rule.report];
+            let per_event = matches!(report.rule_type.as_str(), "query" | "eql")
+                && !rule.detector.decides_in_finish()
+                && rule.detector.stats().is_none();
+            if !per_event {
+                return Some(format!(
+                    "rule \"{}\" ({}) alerts only once every record is read",
+                    report.name,
+                    if report.rule_type == "eql" {
+                        "EQL sequence or sample"
+                    } else {
+                        report.rule_type.as_str()
+                    }
+                ));
+            }
+            if rule.suppression.is_some() {
+                return Some(format!(
+                    "rule \"{}\" suppresses alerts, which needs its whole suppression window",
+                    report.name
+                ));
+            }
+        }
+        None
+    }
+
+    /// [`Engine::run_stream`] over input in `@timestamp` order (the caller's promise: sources in
+    /// time order, records in each in time order): alerts no record still to come can sort
+    /// before go to `early` while the run goes on (see `early.rs`); [`RunStream::next_alert`]
+    /// then gives the rest. The output is the same as [`Engine::run_stream`]'s. When an alert
+    /// sorts before one already sent, the run stops with [`RunStream::order_violation`]; when
+    /// the receiver is dropped, it stops soon. Without effect (the receiver gets nothing) when
+    /// [`Engine::early_output_blocker`] says why not.
+    pub fn run_stream_early(
+        &self,
+        sources: Vec<Source>,
+        input: &InputOptions,
+        options: &RunOptions,
+        progress: &Progress,
+        early: EarlyAlerts,
+    ) -> RunStream {
+        let early = self
+            .early_output_blocker(options)
+            .is_none()
+            .then_some(early.0);
+        self.run_stream_with(sources, input, options, progress, early)
+    }
+
+    fn run_stream_with(
+        &self,
+        sources: Vec<Source>,
+        input: &InputOptions,
+        options: &RunOptions,
+        progress: &Progress,
+        early: Option<mpsc::SyncSender<Alert>>,
+    ) -> RunStream {
         // More workers than `max_threads` only cost thread start-up and contention (issue 16:
         // `-j 100000` ran for minutes over two records); the CLI warns when it clamps.
         let requested = options
@@ -489,8 +558,10 @@ impl Engine {
         };
         let input = &input;
         match pool {
-            Some(pool) => pool.install(|| self.run_in_pool(sources, input, options, progress)),
-            None => self.run_in_pool(sources, input, options, progress),
+            Some(pool) => {
+                pool.install(|| self.run_in_pool(sources, input, options, progress, early))
+            }
+            None => self.run_in_pool(sources, input, options, progress, early),
         }
     }
 
@@ -500,8 +571,13 @@ impl Engine {
         input: &InputOptions,
         options: &RunOptions,
         progress: &Progress,
+        early: Option<mpsc::SyncSender<Alert>>,
     ) -> RunStream {
         let threads = rayon::current_num_threads().max(1);
+        let early_on = early.is_some();
+        // Set when the run must end before reading everything: the input broke its time-order
+        // promise, or early output's reader went away (a closed stdout).
+        let stop = AtomicBool::new(false);
         let detector_options = options.detector_options();
         for rule in &self.rules {
             rule.detector.prepare(&detector_options);
@@ -525,25 +601,50 @@ impl Engine {
                 alert_memory: options.alert_memory,
                 spill_dir: options.spill_dir.clone(),
                 max_signals: options.max_signals,
+                early,
             },
         ));
+        let collector_op = |op: &mut dyn FnMut(&mut Collector)| {
+            let mut collector = collector.lock().unwrap();
+            op(&mut collector);
+            if collector.should_stop() {
+                stop.store(true, Ordering::Relaxed);
+            }
+        };
         let totals: Mutex<(RunStats, Vec<CapturedEvent>)> = Mutex::default();
         let costs: Mutex<CostCounters> = Mutex::new(CostCounters::default());
-        let keep = |result: BatchResult| {
+        // Takes a batch's results; with early output and `unit` (the batch is a whole work
+        // unit), marks the unit done.
+        let keep = |mut result: BatchResult, unit: Option<(usize, u64)>| {
             progress
                 .bytes
                 .fetch_add(result.stats.bytes, Ordering::Relaxed);
             progress
                 .records
                 .fetch_add(result.stats.records_read, Ordering::Relaxed);
-            if !result.alerts.is_empty() {
+            if !result.alerts.is_empty() || (early_on && unit.is_some()) {
                 progress
                     .alerts
                     .fetch_add(result.alerts.len() as u64, Ordering::Relaxed);
-                let mut collector = collector.lock().unwrap();
-                for entry in result.alerts {
-                    collector.push(entry);
-                }
+                let latest = latest_time(&result.alerts);
+                collector_op(&mut |collector| {
+                    for (entry, location) in result.alerts.drain(..).zip(&result.locations) {
+                        if !collector.push(entry) {
+                            // The first violation's record (later pushes only return false).
+                            if let Some(v) = collector.violation()
+                                && v.location.is_none()
+                            {
+                                v.source = result.source_name.as_deref().unwrap_or("").to_string();
+                                v.location = Some(*location);
+                                v.segment = result.segment.map(|s| (result.source, s));
+                            }
+                            return;
+                        }
+                    }
+                    if let Some((source, unit)) = unit {
+                        collector.unit_done(source, unit, latest);
+                    }
+                });
             }
             if !result.costs.per_rule.is_empty() {
                 costs.lock().unwrap().merge(&result.costs);
@@ -566,17 +667,24 @@ impl Engine {
                 let next_source = &next_source;
                 let problems = &problems;
                 let skipped_files = &skipped_files;
+                let stop = &stop;
+                let collector_op = &collector_op;
                 scope.spawn(move || {
                     loop {
                         let i = next_source.fetch_add(1, Ordering::Relaxed);
                         let Some(source) = sources.get(i) else { break };
                         let mut seq = 0u64;
                         let mut problem_seq = 0u64;
+                        let mut segmented = false;
                         let stats = dragnet_input::read_work(
                             source,
                             input,
                             segment_bytes,
                             &mut |work: Work| {
+                                if stop.load(Ordering::Relaxed) {
+                                    return ControlFlow::Break(());
+                                }
+                                segmented |= matches!(work, Work::Segments(_));
                                 // A closed channel means the workers are gone: stop reading.
                                 match tx.send((i, seq, work)) {
                                     Ok(()) => {
@@ -599,6 +707,11 @@ impl Engine {
                         if stats.skipped_file {
                             skipped_files.fetch_add(1, Ordering::Relaxed);
                         }
+                        // Early output: the source's work units are its batches (a mapped
+                        // file's are its segments, counted once they are all framed).
+                        if early_on && !segmented {
+                            collector_op(&mut |c| c.source_end(i, seq));
+                        }
                     }
                 });
             }
@@ -606,8 +719,12 @@ impl Engine {
             rx.into_iter().par_bridge().for_each_init(
                 Worker::default,
                 |worker, (source, seq, work)| match work {
+                    _ if stop.load(Ordering::Relaxed) => {}
                     Work::Batch(batch) => {
-                        keep(self.process_batch(source, seq, &batch, (input, options), worker));
+                        keep(
+                            self.process_batch(source, seq, &batch, (input, options), worker),
+                            Some((source, seq)),
+                        );
                     }
                     Work::Segments(segments) => {
                         // Both workers take the segments in file order (so memory is released
@@ -615,10 +732,25 @@ impl Engine {
                         // segment, then evaluates every batch while the bytes are still in
                         // its cache. Batch numbers within a segment keep the (source, seq,
                         // index) input order.
+                        let cut = AtomicU64::new(0);
                         segments
                             .par_bridge()
                             .for_each_init(Worker::default, |worker, segment| {
+                                cut.fetch_add(1, Ordering::Relaxed);
                                 let ordinal = segment.ordinal;
+                                // A stopped run frames (without evaluating) only the segments
+                                // before the record out of time order, for its line number.
+                                if stop.load(Ordering::Relaxed)
+                                    && !collector
+                                        .lock()
+                                        .unwrap()
+                                        .violation()
+                                        .and_then(|v| v.segment)
+                                        .is_some_and(|(s, o)| s == source && ordinal < o)
+                                {
+                                    return;
+                                }
+                                let mut latest = None;
                                 let mut batch_no = 0u64;
                                 let mut framing_problems = Vec::new();
                                 let spans = std::mem::take(&mut worker.spare_spans);
@@ -626,6 +758,12 @@ impl Engine {
                                     input,
                                     spans,
                                     &mut |batch| {
+                                        // A stopped run still frames the segment to its
+                                        // end: later segments' locations (the message about
+                                        // a record out of time order) count its lines.
+                                        if stop.load(Ordering::Relaxed) {
+                                            return ControlFlow::Continue(());
+                                        }
                                         let seq = (ordinal << 24) | batch_no;
                                         batch_no += 1;
                                         let mut result = self.process_batch(
@@ -641,7 +779,9 @@ impl Engine {
                                         for e in &mut result.events {
                                             e.segment = Some(ordinal);
                                         }
-                                        keep(result);
+                                        result.segment = Some(ordinal);
+                                        latest = latest.max(latest_time(&result.alerts));
+                                        keep(result, None);
                                         if batch.records.capacity() > worker.spare_spans.capacity()
                                         {
                                             worker.spare_spans = batch.records;
@@ -651,6 +791,9 @@ impl Engine {
                                     &mut |problem| framing_problems.push(problem),
                                 );
                                 segment.release_pages_behind();
+                                if early_on {
+                                    collector_op(&mut |c| c.unit_done(source, ordinal, latest));
+                                }
                                 if !framing_problems.is_empty() {
                                     let mut all = problems.lock().unwrap();
                                     for (n, problem) in framing_problems.into_iter().enumerate() {
@@ -669,6 +812,10 @@ impl Engine {
                                     .or_default()
                                     .push((ordinal, stats));
                             });
+                        if early_on {
+                            let units = cut.into_inner();
+                            collector_op(&mut |c| c.source_end(source, units));
+                        }
                     }
                 },
             );
@@ -685,10 +832,13 @@ impl Engine {
         stats.problems_not_kept = keeper.not_kept;
         let skipped_not_kept = keeper.not_kept_skipped_input;
         let mut all_problems = keeper.into_kept();
+        let mut collector = collector.into_inner().unwrap();
+        let mut order_violation = collector.violation().cloned();
         rebase_segments(
             segments_framed.into_inner().unwrap(),
             &mut all_problems,
             &mut events,
+            order_violation.as_mut(),
         );
         events.sort_by_key(|e| e.order);
         stats.files_skipped = skipped_files.into_inner();
@@ -706,8 +856,12 @@ impl Engine {
         } else {
             Vec::new()
         };
-        let mut collector = collector.into_inner().unwrap();
-        self.finish_alerts(&mut collector, options);
+        let stopped = stop.into_inner();
+        let early = collector.early_report();
+        // A stopped run (broken order promise, closed output) gives no more alerts.
+        if !stopped {
+            self.finish_alerts(&mut collector, options);
+        }
         let mut reports = self.reports.clone();
         let mut warnings = Vec::new();
         for rule in &self.rules {
@@ -723,15 +877,34 @@ impl Engine {
             .iter()
             .filter_map(|r| r.suppression.as_ref().map(|s| (r.report, s)))
             .collect();
-        let alerts = collector.finish(&suppressions).map_err(Some);
+        let alerts = if stopped {
+            Err(None)
+        } else {
+            collector.finish(&suppressions).map_err(Some)
+        };
+        // The alerts early output wrote count as given.
+        if let Ok(AlertStream {
+            early_reports: Some(written),
+            ..
+        }) = &alerts
+        {
+            // Nothing was counted into `reports` yet: the written counts are the counts so far.
+            for (report, written) in reports.iter_mut().zip(written) {
+                report.alerts = written.alerts;
+                report.first_seen = written.first_seen.clone();
+                report.last_seen = written.last_seen.clone();
+            }
+        }
         RunStream {
             problems: all_problems.into_iter().map(|p| p.problem).collect(),
             warnings,
             events,
+            order_violation,
+            given: early.written,
+            early,
             stats,
             reports,
             alerts,
-            given: 0,
             skipped_not_kept,
             costs: CostState {
                 counters: costs.into_inner().unwrap(),
@@ -795,6 +968,10 @@ impl Engine {
     ) -> BatchResult {
         let mut out = BatchResult {
             alerts: Vec::new(),
+            locations: Vec::new(),
+            source_name: Some(batch.source.clone()),
+            source,
+            segment: None,
             problems: Vec::new(),
             events: Vec::new(),
             stats: RunStats::default(),
@@ -885,6 +1062,7 @@ impl Engine {
                         options,
                         &mut out,
                     );
+                    out.locations.resize(out.alerts.len(), span.location);
                 }
                 RecordKind::Ecs => {
                     let parsed = match dragnet_input::parse_json_within(bytes, input.max_depth) {
@@ -940,6 +1118,7 @@ impl Engine {
                         .unwrap_or_else(|| sha256_hex(bytes));
                     let index = hit_index.unwrap_or_else(|| CLOUDTRAIL_DATA_STREAM.to_string());
                     self.emit(&matched, &doc, &id, &index, false, order, options, &mut out);
+                    out.locations.resize(out.alerts.len(), span.location);
                 }
             }
         }
@@ -1084,6 +1263,11 @@ impl Engine {
     }
 }
 
+/// The latest time of `alerts` (`None`: none has one).
+fn latest_time(alerts: &[Entry]) -> Option<Timestamp> {
+    alerts.iter().filter_map(|e| e.alert.sort_time).max()
+}
+
 fn make_alert(
     engine: &Engine,
     rule: usize,
@@ -1110,6 +1294,7 @@ fn rebase_segments(
     segments: HashMap<usize, Vec<(u64, SegmentStats)>>,
     problems: &mut [OrderedProblem],
     events: &mut [CapturedEvent],
+    violation: Option<&mut OrderViolation>,
 ) {
     if segments.is_empty() {
         return;
@@ -1136,5 +1321,11 @@ fn rebase_segments(
         {
             base.rebase(&mut e.location);
         }
+    }
+    if let Some(v) = violation
+        && let (Some(key), Some(at)) = (v.segment.take(), v.location.as_mut())
+        && let Some(base) = bases.get(&key)
+    {
+        base.rebase(at);
     }
 }

@@ -174,6 +174,12 @@ impl<'w> Printer<'w> {
         Ok(())
     }
 
+    /// Hands what was written so far to the output (a reader on a pipe sees it now). Table
+    /// rows held to fit the column widths stay held.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
     /// Completes the output without a summary.
     pub fn finish(self) -> io::Result<TableReport> {
         self.finish_with(Map::new(), None)
@@ -183,10 +189,20 @@ impl<'w> Printer<'w> {
     /// pretty-printed), or, for NDJSON, `ndjson_trailer` as a last line when given. CSV is
     /// complete already (a header alone when there were no rows).
     pub fn finish_with(
-        mut self,
+        self,
         members: Map<String, Value>,
         ndjson_trailer: Option<Value>,
     ) -> io::Result<TableReport> {
+        self.finish_returning(members, ndjson_trailer)
+            .map(|(report, _)| report)
+    }
+
+    /// [`Printer::finish_with`], giving the output back (to write after the result set).
+    pub fn finish_returning(
+        mut self,
+        members: Map<String, Value>,
+        ndjson_trailer: Option<Value>,
+    ) -> io::Result<(TableReport, &'w mut dyn Write)> {
         self.start()?;
         let mut report = TableReport::default();
         match self.format {
@@ -237,7 +253,7 @@ impl<'w> Printer<'w> {
             Format::Csv => {}
         }
         self.out.flush()?;
-        Ok(report)
+        Ok((report, self.out))
     }
 }
 

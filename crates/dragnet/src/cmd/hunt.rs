@@ -113,6 +113,15 @@ pub struct Args {
     /// order; the others are counted in the summary. Problems about whole files are all listed
     #[arg(long, value_name = "N", default_value_t = dragnet_engine::DEFAULT_MAX_PROBLEMS)]
     pub max_problems: usize,
+    /// The input is in @timestamp order (one time-ordered file, or files given oldest first):
+    /// alerts are written while the run goes on, not once every record is read (`| head -1`
+    /// gets the first one early), in the same order. Checked: an alert that would sort before
+    /// one already written stops the run with exit 2. Only when every rule alerts per record
+    /// (query and EQL event rules, without suppression); -v says whether it is on. CloudTrail's
+    /// own log files are not in time order (AWS: "events don't appear in any specific order"):
+    /// give a time-sorted export
+    #[arg(long)]
+    pub time_ordered: bool,
 }
 
 pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
@@ -217,50 +226,99 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
     let started = Instant::now();
     let show_progress = !global.quiet && std::io::stderr().is_terminal();
     let done = std::sync::atomic::AtomicBool::new(false);
-    let output = std::thread::scope(|scope| {
+    let options = RunOptions {
+        explain: args.explain,
+        from,
+        to,
+        max_signals: args.max_signals,
+        threads: crate::cmd::inputs::worker_threads(args.threads, global.quiet),
+        no_prefilter: args.no_prefilter,
+        segment_bytes: args.segment_bytes,
+        max_sequence_candidates: Some(args.max_sequence_candidates),
+        alert_memory: Some(args.alert_memory),
+        spill_dir: args.spill_dir.clone(),
+        // -q lists no problem: they are only counted (JSON output still lists them).
+        max_problems: Some(if global.quiet && format != Format::Json {
+            0
+        } else {
+            args.max_problems
+        }),
+        max_aggregation_entries: Some(args.max_aggregation_entries),
+        rule_costs: global.verbose > 1,
+        ..RunOptions::default()
+    };
+    // Early output (--time-ordered): on when every rule alerts per record.
+    let early = args.time_ordered && {
+        let blocker = engine.early_output_blocker(&options);
+        if let Some(why) = &blocker
+            && global.verbose > 0
+            && !global.quiet
+        {
+            diag!("note: --time-ordered: alerts are written once every record is read: {why}");
+        }
+        blocker.is_none()
+    };
+    let mut w = global.writer()?;
+    let mut writer =
+        crate::cmd::hunt_output::AlertWriter::new(&mut w, format, global.table_options(args.wide));
+    let (output, early_write) = std::thread::scope(|scope| {
         let bar = show_progress.then(|| {
             let progress = &progress;
             let done = &done;
             let total = crate::cmd::hunt_output::expected_bytes(&sources);
             scope.spawn(move || crate::cmd::hunt_output::progress_bar(progress, done, total))
         });
-        let options = RunOptions {
-            explain: args.explain,
-            from,
-            to,
-            max_signals: args.max_signals,
-            threads: crate::cmd::inputs::worker_threads(args.threads, global.quiet),
-            no_prefilter: args.no_prefilter,
-            segment_bytes: args.segment_bytes,
-            max_sequence_candidates: Some(args.max_sequence_candidates),
-            alert_memory: Some(args.alert_memory),
-            spill_dir: args.spill_dir.clone(),
-            // -q lists no problem: they are only counted (JSON output still lists them).
-            max_problems: Some(if global.quiet && format != Format::Json {
-                0
-            } else {
-                args.max_problems
-            }),
-            max_aggregation_entries: Some(args.max_aggregation_entries),
-            rule_costs: global.verbose > 1,
-            ..RunOptions::default()
+        let (output, early_write) = if early {
+            let (sink, alerts) = dragnet_engine::early_alerts();
+            let (engine, input_options, options, progress) =
+                (&engine, &input_options, &options, &progress);
+            let run = scope.spawn(move || {
+                engine.run_stream_early(sources, input_options, options, progress, sink)
+            });
+            let written = write_early(&mut writer, &alerts, engine.reports());
+            // A failed write drops the receiver: the run stops soon after.
+            drop(alerts);
+            let output = match run.join() {
+                Ok(output) => output,
+                Err(panic) => std::panic::resume_unwind(panic),
+            };
+            (output, written)
+        } else {
+            (
+                engine.run_stream(sources, &input_options, &options, &progress),
+                Ok(()),
+            )
         };
-        let output = engine.run_stream(sources, &input_options, &options, &progress);
         done.store(true, Ordering::Relaxed);
         if let Some(bar) = bar {
             let _ = bar.join();
         }
-        output
+        (output, early_write)
     });
+    // Writing failed (a closed stdout ends quietly: exit.rs).
+    early_write?;
     let mut output = output;
     if !global.quiet {
         for w in &output.warnings {
             diag!("warning: {w}");
         }
         if global.verbose > 0 {
-            diag!(
-                "note: alerts are written once every record is read: their order (time, rule, event id) is known only then"
-            );
+            if output.early.on {
+                diag!(
+                    "note: --time-ordered: {} alert(s) written while the run went on",
+                    output.early.written
+                );
+                if output.early.overflowed {
+                    diag!(
+                        "note: --time-ordered: early output stopped: alerts of later records filled --alert-memory ({} bytes) while earlier ones were still read; the rest were written at the end",
+                        args.alert_memory
+                    );
+                }
+            } else if !args.time_ordered {
+                diag!(
+                    "note: alerts are written once every record is read: their order (time, rule, event id) is known only then (with input in time order, --time-ordered writes them as the run goes)"
+                );
+            }
         }
     }
 
@@ -280,7 +338,6 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         );
     }
 
-    let mut w = global.writer()?;
     // Made once the last alert is out: the counts are complete then.
     let json_members = |run: &dragnet_engine::RunStream| {
         let mut reports = run.reports().to_vec();
@@ -303,13 +360,16 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         );
         members
     };
-    let notes = crate::cmd::hunt_output::write_alerts(
-        &mut w,
-        format,
-        &mut output,
-        json_members,
-        global.table_options(args.wide),
-    )?;
+    // The input broke its time-order promise (problems and warnings were reported above).
+    if let Some(violation) = &output.order_violation {
+        writer.flush()?;
+        diag!(
+            "error: --time-ordered: {violation}; the {} alert(s) already written are in order among themselves, but this record's alerts (and maybe others') belong before them: rerun without --time-ordered for the run's output",
+            output.early.written
+        );
+        return Ok(Code::Usage);
+    }
+    let notes = writer.finish(&mut output, json_members)?;
     w.finish()?;
     let elapsed = started.elapsed();
     let alerts = output.alerts_given();
@@ -400,6 +460,29 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         return Ok(Code::Findings);
     }
     Ok(Code::Ok)
+}
+
+/// Writes the alerts early output gives until the run ends, handing them to the output whenever
+/// none is waiting (so `| head -1` gets the first at once). An error stops writing.
+fn write_early(
+    writer: &mut crate::cmd::hunt_output::AlertWriter<'_>,
+    alerts: &std::sync::mpsc::Receiver<dragnet_engine::Alert>,
+    reports: &[dragnet_engine::RuleReport],
+) -> std::io::Result<()> {
+    loop {
+        let alert = match alerts.try_recv() {
+            Ok(alert) => alert,
+            Err(std::sync::mpsc::TryRecvError::Empty) => {
+                writer.flush()?;
+                match alerts.recv() {
+                    Ok(alert) => alert,
+                    Err(_) => return Ok(()),
+                }
+            }
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => return Ok(()),
+        };
+        writer.write(&alert, &reports[alert.rule])?;
+    }
 }
 
 /// The rules to run: `-r` paths, or the rules shipped with dragnet. Returns the rules and

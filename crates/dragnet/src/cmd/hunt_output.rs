@@ -167,57 +167,83 @@ fn short_time(time: &str) -> String {
     }
 }
 
-/// Writes the run's alerts in `format` as they come out of the run (every format streams: JSON
-/// element by element, tables past their first rows with those rows' widths). Tables leave out
-/// building-block alerts (as Kibana's alerts table does; the other formats carry them) and end
-/// with the summary by severity; JSON holds the members `json_members` makes once the last
-/// alert is out (they must sort after `"alerts"`). Returns the notes for stderr.
-pub fn write_alerts(
-    out: &mut dyn Write,
+/// Writes a run's alerts in `format` as they come (every format streams: JSON element by
+/// element, tables past their first rows with those rows' widths): first those early output
+/// gives while the run goes on ([`AlertWriter::write`]), then the rest of the run's
+/// ([`AlertWriter::finish`]). Tables leave out building-block alerts (as Kibana's alerts table
+/// does; the other formats carry them) and end with the summary by severity.
+pub struct AlertWriter<'w> {
+    printer: Printer<'w>,
     format: Format,
-    run: &mut RunStream,
-    json_members: impl FnOnce(&RunStream) -> Map<String, Value>,
     table: TableOptions,
-) -> anyhow::Result<Vec<String>> {
-    let mut notes = Vec::new();
-    let mut printer =
-        Printer::new(&mut *out, format, alert_columns(), "alerts", table).stream_json();
-    let mut hidden = 0usize;
-    while let Some(a) = run.next_alert().map_err(|e| {
-        anyhow::anyhow!(
-            "{e}; free space there, or give --spill-dir a folder with room (or raise --alert-memory)"
-        )
-    })? {
-        if format == Format::Table && a.building_block {
-            hidden += 1;
-            continue;
+    hidden: usize,
+}
+
+impl<'w> AlertWriter<'w> {
+    pub fn new(out: &'w mut dyn Write, format: Format, table: TableOptions) -> Self {
+        AlertWriter {
+            printer: Printer::new(out, format, alert_columns(), "alerts", table).stream_json(),
+            format,
+            table,
+            hidden: 0,
         }
-        write_alert(&mut printer, &a, &run.reports()[a.rule])?;
     }
-    let members = if format == Format::Json {
-        json_members(run)
-    } else {
-        Map::new()
-    };
-    let report = printer.finish_with(members, None)?;
-    let reports = run.reports();
-    if format == Format::Table {
-        if !report.dropped.is_empty() {
-            notes.push(format!(
-                "note: column(s) {} left out to fit {} columns; widen the terminal, or use --format csv",
-                report.dropped.join(", "),
-                table.width.unwrap_or_default()
-            ));
+
+    /// One alert, raised by the rule `report` describes.
+    pub fn write(&mut self, a: &Alert, report: &RuleReport) -> std::io::Result<()> {
+        if self.format == Format::Table && a.building_block {
+            self.hidden += 1;
+            return Ok(());
         }
-        if hidden > 0 {
-            notes.push(format!(
-                "note: {hidden} building-block alert(s) not shown in the table (use --format json or ndjson)"
-            ));
-        }
-        writeln!(out)?;
-        write_summary(out, reports, table)?;
+        write_alert(&mut self.printer, a, report)
     }
-    Ok(notes)
+
+    /// Hands what was written to the output now (a reader on a pipe sees it).
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.printer.flush()
+    }
+
+    /// Writes the rest of the run's alerts and completes the output: JSON holds the members
+    /// `json_members` makes once the last alert is out (they must sort after `"alerts"`), a
+    /// table ends with the summary. Returns the notes for stderr.
+    pub fn finish(
+        mut self,
+        run: &mut RunStream,
+        json_members: impl FnOnce(&RunStream) -> Map<String, Value>,
+    ) -> anyhow::Result<Vec<String>> {
+        while let Some(a) = run.next_alert().map_err(|e| {
+            anyhow::anyhow!(
+                "{e}; free space there, or give --spill-dir a folder with room (or raise --alert-memory)"
+            )
+        })? {
+            self.write(&a, &run.reports()[a.rule])?;
+        }
+        let members = if self.format == Format::Json {
+            json_members(run)
+        } else {
+            Map::new()
+        };
+        let (report, out) = self.printer.finish_returning(members, None)?;
+        let mut notes = Vec::new();
+        if self.format == Format::Table {
+            if !report.dropped.is_empty() {
+                notes.push(format!(
+                    "note: column(s) {} left out to fit {} columns; widen the terminal, or use --format csv",
+                    report.dropped.join(", "),
+                    self.table.width.unwrap_or_default()
+                ));
+            }
+            if self.hidden > 0 {
+                notes.push(format!(
+                    "note: {} building-block alert(s) not shown in the table (use --format json or ndjson)",
+                    self.hidden
+                ));
+            }
+            writeln!(out)?;
+            write_summary(out, run.reports(), self.table)?;
+        }
+        Ok(notes)
+    }
 }
 
 fn write_alert(printer: &mut Printer<'_>, a: &Alert, report: &RuleReport) -> std::io::Result<()> {
