@@ -200,26 +200,41 @@ impl DateMath {
     /// The instant this expression names when evaluated at `now` (in UTC); an error, never a
     /// panic, when it falls outside -9999-01-01..=9999-12-31.
     pub fn resolve(&self, now: Timestamp) -> Result<Timestamp, jiff::Error> {
-        let mut at = now.to_zoned(TimeZone::UTC);
+        let mut at = now;
         for op in &self.ops {
             at = match *op {
-                DateMathOp::Add(amount, unit) => {
-                    let span = match unit {
-                        TimeUnit::Millisecond => Span::new().try_milliseconds(amount)?,
-                        TimeUnit::Second => Span::new().try_seconds(amount)?,
-                        TimeUnit::Minute => Span::new().try_minutes(amount)?,
-                        TimeUnit::Hour => Span::new().try_hours(amount)?,
-                        TimeUnit::Day => Span::new().try_days(amount)?,
-                        TimeUnit::Week => Span::new().try_weeks(amount)?,
-                        TimeUnit::Month => Span::new().try_months(amount)?,
-                        TimeUnit::Year => Span::new().try_years(amount)?,
-                    };
-                    at.checked_add(span)?
+                // Units of a fixed length (UTC has no daylight saving): exact duration
+                // arithmetic on the instant. `Zoned::checked_add` asserted inside jiff for a
+                // result a fraction of a second past the edge of its range (found by fuzzing).
+                DateMathOp::Add(amount, unit) => match unit.fixed_millis() {
+                    Some(millis) => {
+                        let offset = if millis == 1 {
+                            Some(SignedDuration::from_millis(amount))
+                        } else {
+                            // At most a week of seconds: fits an i32.
+                            SignedDuration::from_secs(amount).checked_mul((millis / 1000) as i32)
+                        };
+                        // Past what a duration holds is past jiff's range: the same error.
+                        at.checked_add(offset.unwrap_or(SignedDuration::MAX))?
+                    }
+                    None => {
+                        let span = match unit {
+                            TimeUnit::Month => Span::new().try_months(amount)?,
+                            _ => Span::new().try_years(amount)?,
+                        };
+                        at.to_zoned(TimeZone::UTC)
+                            .datetime()
+                            .checked_add(span)?
+                            .to_zoned(TimeZone::UTC)?
+                            .timestamp()
+                    }
+                },
+                DateMathOp::Round(unit) => {
+                    round_down(&at.to_zoned(TimeZone::UTC), unit)?.timestamp()
                 }
-                DateMathOp::Round(unit) => round_down(&at, unit)?,
             };
         }
-        Ok(at.timestamp())
+        Ok(at)
     }
 }
 
@@ -407,6 +422,19 @@ mod tests {
             );
             assert!(err.to_string().contains(text), "{err}");
             assert!(err.to_string().contains("10000 years"), "{err}");
+        }
+        // Found by fuzzing (fuzz/regressions/datemath): a result a fraction of a second past
+        // the edge of jiff's range made an assertion inside jiff fail (a panic); an error now.
+        for text in [
+            "now+7d-10ms-70ms-7d",
+            "now+1w-0H/ms-770ms-7d-70y/h",
+            "now+1d/ms-7ms-1d/w-00M/M",
+        ] {
+            let math = DateMath::parse(text).unwrap();
+            for edge in [Timestamp::MIN, Timestamp::MAX] {
+                let _ = math.resolve(edge);
+            }
+            assert!(math.resolve(Timestamp::MIN).is_err(), "{text}");
         }
         // In range step by step, out of range in sum or past year 9999: an error from resolve.
         for text in [
