@@ -98,15 +98,7 @@ fn render_kept(node: &Node<'_>, out: &mut String) -> bool {
             out.push('[');
             let mut any = false;
             for item in items.iter() {
-                let mark = out.len();
-                if any {
-                    out.push_str(", ");
-                }
-                if render_kept(item, out) {
-                    any = true;
-                } else {
-                    out.truncate(mark);
-                }
+                push_member(out, &mut any, None, item);
             }
             if !any {
                 out.truncate(start);
@@ -121,17 +113,7 @@ fn render_kept(node: &Node<'_>, out: &mut String) -> bool {
             let mut any = false;
             for i in hashmap_order(&keys, capacity) {
                 let (k, v) = &entries[i];
-                let mark = out.len();
-                if any {
-                    out.push_str(", ");
-                }
-                out.push_str(k);
-                out.push('=');
-                if render_kept(v, out) {
-                    any = true;
-                } else {
-                    out.truncate(mark);
-                }
+                push_member(out, &mut any, Some(k), v);
             }
             if !any {
                 out.truncate(start);
@@ -141,6 +123,24 @@ fn render_kept(node: &Node<'_>, out: &mut String) -> bool {
         }
     }
     true
+}
+
+/// Renders one list element or map entry (`key=value`) after a `, ` when one came before,
+/// unless the clean-up drops its value; `any` says whether one came before.
+fn push_member(out: &mut String, any: &mut bool, key: Option<&str>, value: &Node<'_>) {
+    let mark = out.len();
+    if *any {
+        out.push_str(", ");
+    }
+    if let Some(key) = key {
+        out.push_str(key);
+        out.push('=');
+    }
+    if render_kept(value, out) {
+        *any = true;
+    } else {
+        out.truncate(mark);
+    }
 }
 
 /// Length of a string in UTF-16 code units (Java's `String.length()`).
