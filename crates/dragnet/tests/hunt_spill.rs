@@ -5,7 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
+mod common;
+
 use assert_cmd::Command;
+use common::without_timing;
 use serde_json::Value;
 
 fn manifest() -> PathBuf {
@@ -53,21 +56,6 @@ fn counts(stderr: &str) -> String {
     let alerts = line.split(" rule(s) run").next().unwrap();
     let rest = line.split("; ").nth(1).unwrap();
     format!("{alerts} | {rest}")
-}
-
-/// A JSON document without what depends on the run's timing and spilling.
-fn without_timing(stdout: &str) -> Value {
-    let mut doc: Value = serde_json::from_str(stdout).unwrap();
-    let summary = doc["summary"].as_object_mut().unwrap();
-    for key in [
-        "elapsed_seconds",
-        "alert_spill_bytes",
-        "alert_spill_files",
-        "alert_merge_ms",
-    ] {
-        assert!(summary.remove(key).is_some(), "summary.{key}");
-    }
-    doc
 }
 
 /// Every format prints the same with every alert spilled as in memory.

@@ -10,7 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+mod common;
+
 use assert_cmd::Command;
+use common::without_timing;
 use dragnet_bench::generator::{Format, TrailProfile, generate_profile};
 use serde_json::Value;
 
@@ -83,21 +86,6 @@ fn trail(path: &Path, bytes: u64, duplicate_every: Option<usize>) {
         }
     }
     std::fs::write(path, out).unwrap();
-}
-
-/// A JSON document without what depends on timing and spilling (early output spills less).
-fn without_timing(stdout: &str) -> Value {
-    let mut doc: Value = serde_json::from_str(stdout).unwrap();
-    let summary = doc["summary"].as_object_mut().unwrap();
-    for key in [
-        "elapsed_seconds",
-        "alert_spill_bytes",
-        "alert_spill_files",
-        "alert_merge_ms",
-    ] {
-        assert!(summary.remove(key).is_some(), "summary.{key}");
-    }
-    doc
 }
 
 /// Every format, with and without the flag, over `inputs`: the same output.
