@@ -55,6 +55,7 @@ pub fn build_detector(
         (TypeParams::NewTerms(n), _) => {
             crate::new_terms::build(rule, n, schema, fields, notes, extras)
         }
+        (TypeParams::Esql, _) => crate::esql::build(rule, schema, fields, notes, extras),
         (TypeParams::ThreatMatch(t), _) => {
             crate::threat_match::build(rule, t, schema, fields, notes, extras)
         }

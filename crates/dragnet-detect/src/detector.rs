@@ -28,6 +28,9 @@ pub struct DetectorOptions {
     /// (`--max-aggregation-entries`); past it, events are left out of the rule's state with a
     /// warning naming the rule and the flag. `None`: [`DEFAULT_MAX_AGGREGATION_ENTRIES`].
     pub max_aggregation_entries: Option<usize>,
+    /// `dragnet esql`: ES|QL rules run their query once over every event (no schedule) and
+    /// hand the result table back here instead of reporting alerts.
+    pub esql_table: Option<crate::esql::TableRequest>,
 }
 
 /// The default of [`DetectorOptions::max_sequence_candidates`].

@@ -96,6 +96,7 @@ fn read_fields(rule: &Rule, schema: &dragnet_schema::Schema) -> Vec<String> {
             .and_then(|q| dragnet_kql::compile(&q, schema, &mut table).ok())
             .map(|c| c.fields().iter().map(|f| f.name.clone()).collect())
             .unwrap_or_default(),
+        (_, Some(Language::Esql)) => crate::esql::logic_fields(text),
         _ => Vec::new(),
     };
     match &rule.params {

@@ -19,6 +19,7 @@ pub mod detector;
 pub mod enrichment;
 pub mod eql;
 mod eql_sample;
+pub mod esql;
 pub mod exceptions;
 pub mod indicators;
 mod new_terms;

@@ -11,7 +11,7 @@
 //! alerts one at a time instead, in bounded memory (see `collect.rs` and `alert_store.rs`).
 
 mod alert_store;
-mod applicability;
+pub mod applicability;
 mod collect;
 mod cost;
 mod early;

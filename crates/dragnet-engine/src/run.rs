@@ -76,6 +76,8 @@ pub struct RunOptions {
     /// Problems about records kept for the report, the first in input order
     /// (`--max-problems`); the others are counted. `None`: [`crate::DEFAULT_MAX_PROBLEMS`].
     pub max_problems: Option<usize>,
+    /// `dragnet esql`: ES|QL rules hand their result table back here instead of alerting.
+    pub esql_table: Option<dragnet_detect::esql::TableRequest>,
 }
 
 /// Which events a run hands back ([`RunOptions::capture`]).
@@ -115,6 +117,7 @@ impl RunOptions {
             max_signals: self.max_signals,
             max_sequence_candidates: self.max_sequence_candidates,
             max_aggregation_entries: self.max_aggregation_entries,
+            esql_table: self.esql_table.clone(),
         }
     }
 }

@@ -24,8 +24,10 @@ pub mod types;
 mod udf;
 pub mod value;
 
-pub use compile::{Catalog, CompileError, Compiled, Options, compile, literal_cell, wildcard_match};
-pub use exec::{DEFAULT_MEMORY_LIMIT, Executor, ResultTable};
+pub use compile::{
+    Catalog, CompileError, Compiled, Options, compile, literal_cell, wildcard_match,
+};
+pub use exec::{DEFAULT_MEMORY_LIMIT, Executor, Prepared, ResultTable};
 pub use table::{CellTable, TableBatch};
 pub use types::EsqlType;
 pub use udf::{MAX_FAILURES_PER_EXPRESSION, MAX_WARNING_LINES, Warnings};

@@ -113,7 +113,9 @@ pub struct EsqlFunction {
 
 impl std::fmt::Debug for EsqlFunction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EsqlFunction").field("name", &self.name).finish()
+        f.debug_struct("EsqlFunction")
+            .field("name", &self.name)
+            .finish()
     }
 }
 
@@ -137,6 +139,31 @@ impl EsqlFunction {
             ret,
             output,
             signature: Signature::new(TypeSignature::VariadicAny, Volatility::Immutable),
+            warnings,
+            origin,
+        })
+    }
+}
+
+impl EsqlFunction {
+    /// A UDF whose value may change between runs of one plan (`NOW()` read from a clock): the
+    /// optimizer must not fold it into a constant.
+    pub fn volatile_udf(
+        label: &str,
+        kernel: Kernel,
+        arg_types: Vec<EsqlType>,
+        ret: EsqlType,
+        warnings: Warnings,
+        origin: Origin,
+    ) -> ScalarUDF {
+        let id = NEXT_ID.fetch_add(1, AtomicOrdering::Relaxed);
+        ScalarUDF::new_from_impl(EsqlFunction {
+            name: format!("{label}#{id}"),
+            kernel,
+            arg_types,
+            ret,
+            output: Output::Cells,
+            signature: Signature::new(TypeSignature::VariadicAny, Volatility::Volatile),
             warnings,
             origin,
         })

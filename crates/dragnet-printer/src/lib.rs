@@ -103,7 +103,7 @@ impl<'w> Printer<'w> {
         if !self.started {
             self.started = true;
             if self.format == Format::Csv {
-                let keys: Vec<&str> = self.columns.iter().map(|c| c.key).collect();
+                let keys: Vec<&str> = self.columns.iter().map(|c| c.key.as_ref()).collect();
                 write_csv_record(self.out, &keys)?;
             }
             if self.format == Format::Json && self.stream_json {

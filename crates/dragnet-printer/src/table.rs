@@ -1,6 +1,7 @@
 //! Aligned text tables fitted to a width: columns shrink (lowest priority first) down to their
 //! minimum, then the lowest-priority columns are left out; cells are cut with `…`.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
@@ -31,9 +32,9 @@ pub enum Cut {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Column {
     /// The CSV header (snake_case, stable).
-    pub key: &'static str,
+    pub key: Cow<'static, str>,
     /// The table header.
-    pub title: &'static str,
+    pub title: Cow<'static, str>,
     /// Narrowest the table may make it (it never widens a column past its longest cell).
     pub min: usize,
     /// Widest it may be in a table.
@@ -49,13 +50,22 @@ impl Column {
     /// A column shown in every table, cut at the end, `min` 8, `max` 60, priority 5.
     pub const fn new(key: &'static str, title: &'static str) -> Self {
         Column {
-            key,
-            title,
+            key: Cow::Borrowed(key),
+            title: Cow::Borrowed(title),
             min: 8,
             max: 60,
             priority: 5,
             show: Show::Always,
             cut: Cut::End,
+        }
+    }
+
+    /// A column named at run time (the columns of a query's result).
+    pub fn named(key: String, title: String) -> Self {
+        Column {
+            key: Cow::Owned(key),
+            title: Cow::Owned(title),
+            ..Column::new("", "")
         }
     }
 
@@ -205,7 +215,7 @@ pub struct TableOptions {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TableReport {
     /// Titles of the columns not shown for lack of width (not those hidden by design).
-    pub dropped: Vec<&'static str>,
+    pub dropped: Vec<Cow<'static, str>>,
 }
 
 /// Terminal cells `text` occupies.
@@ -383,7 +393,7 @@ impl TableLayout {
                 rows.iter()
                     .filter_map(|r| r.cells.get(i))
                     .map(|c| display_width(&flatten(c.shown())))
-                    .chain([display_width(columns[i].title)])
+                    .chain([display_width(&columns[i].title)])
                     .max()
                     .unwrap_or(0)
             })
@@ -394,7 +404,7 @@ impl TableLayout {
                 .iter()
                 .zip(&widths)
                 .filter(|(_, w)| w.is_none())
-                .map(|(c, _)| c.title)
+                .map(|(c, _)| c.title.clone())
                 .collect(),
         };
         let layout = shown
@@ -438,7 +448,11 @@ impl TableLayout {
             } else {
                 Style::Plain
             };
-            (i, width, Cell::styled(self.columns[i].title, style))
+            (
+                i,
+                width,
+                Cell::styled(self.columns[i].title.as_ref(), style),
+            )
         }));
         writeln!(w, "{header}")?;
         let rule = self.line(

@@ -37,6 +37,8 @@ enum Command {
     Kql(cmd::kql::Args),
     /// Evaluate an EQL query (event or sequence) over ECS documents or CloudTrail records.
     Eql(cmd::eql::Args),
+    /// Run an ES|QL query over CloudTrail records or ECS documents (on Apache DataFusion).
+    Esql(cmd::esql::Args),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +52,7 @@ fn main() -> ExitCode {
         Command::Normalize(args) => cmd::normalize::run(&cli.global, args),
         Command::Kql(args) => cmd::kql::run(&cli.global, args),
         Command::Eql(args) => cmd::eql::run(&cli.global, args),
+        Command::Esql(args) => cmd::esql::run(&cli.global, args),
     };
     match result {
         Ok(code) => code.into(),
