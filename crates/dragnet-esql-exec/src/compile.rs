@@ -320,10 +320,14 @@ impl Compiler<'_> {
             }
             CommandKind::MvExpand(name) => {
                 let ty = self.lookup(name, span)?.ty;
+                let position = self.env.iter().position(|c| &c.name == name).expect("looked up");
                 let name = name.clone();
                 self.map(|b| b.unnest_column_with_options(Column::new_unqualified(&name), UnnestOptions::new().with_preserve_nulls(true)))?;
                 let wrapped = self.wrap(column(&name), ty, span);
                 self.project_with(vec![(name, wrapped)])?;
+                // The expanded column keeps its place (mv_expand.csv-spec simple, explosion).
+                let expanded = self.env.pop().expect("the expanded column");
+                self.env.insert(position, expanded);
             }
             other => {
                 return err(format!("{} is not supported by dragnet", command_name(other)), Some(span));
@@ -899,6 +903,11 @@ impl Compiler<'_> {
                     span: Some(args[i].span),
                 })?;
             }
+        }
+        // CASE never returns `text`: text arms give keyword (conditional.csv-spec
+        // casePartialFoldTrueToTextKeepsKeyword, casePartialFoldKeywordIsGroupable).
+        if ty == EsqlType::Text {
+            ty = EsqlType::Keyword;
         }
         let n = typed.len();
         // A multi-valued or null condition is false (the next branch is tried).

@@ -433,18 +433,31 @@ impl SpecCatalog {
             .as_array()
             .ok_or("index-to-data.json has no datasets")?
         {
-            if d["data_present_here"] != serde_json::Value::Bool(true) {
-                continue;
-            }
             let index = d["index"].as_str().ok_or("dataset without index")?;
-            let data = d["data"].as_str().ok_or("dataset without data")?;
-            let overrides = d["typeMapping"].as_object().unwrap_or(&empty);
-            let scaling = d["mapping"]
+            let mapping = d["mapping"]
                 .as_str()
-                .map(|m| scaling_factors(&root.join("mappings").join(m)))
-                .unwrap_or_default();
-            let set = load_dataset(&root.join("data").join(data), overrides, &scaling)
-                .map_err(|e| format!("dataset {index} ({data}): {e}"))?;
+                .filter(|_| d["mapping_present_here"] == serde_json::Value::Bool(true))
+                .and_then(|m| {
+                    let text = std::fs::read_to_string(root.join("mappings").join(m)).ok()?;
+                    serde_json::from_str::<serde_json::Value>(&text).ok()
+                });
+            let mut set = match d["data"].as_str() {
+                Some(data) if d["data_present_here"] == serde_json::Value::Bool(true) => {
+                    let overrides = d["typeMapping"].as_object().unwrap_or(&empty);
+                    let scaling = mapping.as_ref().map(scaling_factors).unwrap_or_default();
+                    load_dataset(&root.join("data").join(data), overrides, &scaling)
+                        .map_err(|e| format!("dataset {index} ({data}): {e}"))?
+                }
+                // `.noData()`: the index exists with its mapping and no documents.
+                None if mapping.is_some() => Dataset {
+                    columns: Vec::new(),
+                    rows: Vec::new(),
+                },
+                _ => continue,
+            };
+            if let Some(mapping) = &mapping {
+                add_constant_keywords(&mut set, mapping);
+            }
             datasets.insert(index.to_string(), Arc::new(set));
         }
         let aliases = json["aliases"]
@@ -496,14 +509,30 @@ impl SpecCatalog {
     }
 }
 
-fn scaling_factors(mapping: &Path) -> HashMap<String, f64> {
+/// The mapping's `constant_keyword` fields: not in the CSV, every document has the mapped
+/// `value` (none when the mapping sets no value), as `stats_count_distinct.csv-spec` relies on.
+fn add_constant_keywords(set: &mut Dataset, mapping: &serde_json::Value) {
+    let Some(properties) = mapping["properties"].as_object() else {
+        return;
+    };
+    for (name, field) in properties {
+        if field["type"] != "constant_keyword" || set.columns.iter().any(|(c, _)| c == name) {
+            continue;
+        }
+        let cell: Mv = field["value"]
+            .as_str()
+            .map(|v| vec![Val::Str(v.to_string())])
+            .unwrap_or_default();
+        let at = set.columns.partition_point(|(c, _)| c < name);
+        set.columns.insert(at, (name.clone(), Stored::Keyword));
+        for row in &mut set.rows {
+            row.insert(at, cell.clone());
+        }
+    }
+}
+
+fn scaling_factors(json: &serde_json::Value) -> HashMap<String, f64> {
     let mut out = HashMap::new();
-    let Ok(text) = std::fs::read_to_string(mapping) else {
-        return out;
-    };
-    let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else {
-        return out;
-    };
     fn walk(prefix: &str, props: &serde_json::Value, out: &mut HashMap<String, f64>) {
         let Some(map) = props.as_object() else { return };
         for (name, field) in map {
