@@ -211,7 +211,9 @@ impl Stored {
             Stored::Double => Val::Double(text.parse().map_err(|_| bad())?),
             Stored::Float => Val::Double(f64::from(text.parse::<f32>().map_err(|_| bad())?)),
             Stored::HalfFloat => Val::Double(half_float(text.parse().map_err(|_| bad())?)),
-            // `ScaledFloatFieldMapper`: stored as `Math.round(value * factor)`, read as `/ factor`.
+            // `ScaledFloatFieldMapper`: stored as `Math.round(value * factor)`, read back as
+            // `stored / factor` (the newest keep.csv-spec and rename.csv-spec read 1.63 back
+            // as 1.63).
             Stored::ScaledFloat(factor) => {
                 let v: f64 = text.parse().map_err(|_| bad())?;
                 Val::Double((v * factor).round() / factor)
@@ -449,9 +451,9 @@ impl SpecCatalog {
                         .map_err(|e| format!("dataset {index} ({data}): {e}"))?
                 }
                 // `.noData()`: the index exists with its mapping and no documents.
-                None if mapping.is_some() => Dataset {
-                    columns: Vec::new(),
-                    rows: Vec::new(),
+                None => match &mapping {
+                    Some(m) => Dataset { columns: mapped_fields(m), rows: Vec::new() },
+                    None => continue,
                 },
                 _ => continue,
             };
@@ -507,6 +509,19 @@ impl SpecCatalog {
         }
         Ok(chosen)
     }
+}
+
+/// The top-level fields of a mapping, sorted by name (an index without documents).
+fn mapped_fields(mapping: &serde_json::Value) -> Vec<(String, Stored)> {
+    let mut out: Vec<(String, Stored)> = mapping["properties"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, f)| f["type"] != "constant_keyword")
+        .filter_map(|(name, f)| Some((name.clone(), Stored::parse(f["type"].as_str()?, None).ok()?)))
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
 }
 
 /// The mapping's `constant_keyword` fields: not in the CSV, every document has the mapped
