@@ -452,7 +452,10 @@ impl SpecCatalog {
                 }
                 // `.noData()`: the index exists with its mapping and no documents.
                 None => match &mapping {
-                    Some(m) => Dataset { columns: mapped_fields(m), rows: Vec::new() },
+                    Some(m) => Dataset {
+                        columns: mapped_fields(m),
+                        rows: Vec::new(),
+                    },
                     None => continue,
                 },
                 _ => continue,
@@ -518,7 +521,9 @@ fn mapped_fields(mapping: &serde_json::Value) -> Vec<(String, Stored)> {
         .into_iter()
         .flatten()
         .filter(|(_, f)| f["type"] != "constant_keyword")
-        .filter_map(|(name, f)| Some((name.clone(), Stored::parse(f["type"].as_str()?, None).ok()?)))
+        .filter_map(|(name, f)| {
+            Some((name.clone(), Stored::parse(f["type"].as_str()?, None).ok()?))
+        })
         .collect();
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
