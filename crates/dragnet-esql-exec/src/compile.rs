@@ -1392,14 +1392,17 @@ impl Compiler<'_> {
                     );
                 }
             } else {
-                ty = ty.unify(t.ty).ok_or_else(|| CompileError {
-                    message: format!(
-                        "all values of [{}] must have the same type, found [{ty}] and [{}]",
-                        self.origin(e.span).text,
-                        t.ty
-                    ),
-                    span: Some(args[i].span),
-                })?;
+                ty = ty
+                    .unify(t.ty)
+                    .or_else(|| widen_numeric(ty, t.ty))
+                    .ok_or_else(|| CompileError {
+                        message: format!(
+                            "all values of [{}] must have the same type, found [{ty}] and [{}]",
+                            self.origin(e.span).text,
+                            t.ty
+                        ),
+                        span: Some(args[i].span),
+                    })?;
             }
         }
         // CASE never returns `text`: text arms give keyword (conditional.csv-spec
@@ -1408,22 +1411,45 @@ impl Compiler<'_> {
             ty = EsqlType::Keyword;
         }
         let n = typed.len();
+        // Mixed numeric arms take the widest type (conditional.csv-spec caseWithMixedNumericValue).
+        let widen = move |cell: &Mv| -> Mv {
+            cell.iter()
+                .map(|v| match (ty, v) {
+                    (EsqlType::Double, Val::Int(_) | Val::Long(_)) => {
+                        Val::Double(v.as_f64().unwrap_or_default())
+                    }
+                    (EsqlType::Long, Val::Int(i)) => Val::Long(i64::from(*i)),
+                    _ => v.clone(),
+                })
+                .collect()
+        };
         // A multi-valued or null condition is false (the next branch is tried).
         let kernel: Kernel = Arc::new(move |args: &[Mv]| {
             let mut i = 0;
             while i + 1 < n {
                 if matches!(args[i].as_slice(), [Val::Bool(true)]) {
-                    return Ok(args[i + 1].clone());
+                    return Ok(widen(&args[i + 1]));
                 }
                 i += 2;
             }
             Ok(if n % 2 == 1 {
-                args[n - 1].clone()
+                widen(&args[n - 1])
             } else {
                 Vec::new()
             })
         });
         Ok(self.call("esql_case", kernel, typed, ty, Output::Cells, e.span))
+    }
+}
+
+/// The common type of two numeric CASE arms: double over long over integer
+/// (`unsigned_long` mixes with nothing).
+fn widen_numeric(a: EsqlType, b: EsqlType) -> Option<EsqlType> {
+    use EsqlType::{Double, Integer, Long};
+    match (a, b) {
+        (Double, Integer | Long) | (Integer | Long, Double) => Some(Double),
+        (Long, Integer) | (Integer, Long) => Some(Long),
+        _ => None,
     }
 }
 
