@@ -1157,6 +1157,51 @@ impl Compiler<'_> {
         let text = self.origin(e.span).text;
         match op {
             BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod => {
+                // span ± span of one kind folds into a span (date.csv-spec
+                // datePlusSumOfDurationsFromLeft, datePlusSumOfPeriodsFromLeft).
+                if let (Some(a), Some(b)) = (l.span, r.span)
+                    && matches!(op, BinaryOp::Add | BinaryOp::Sub)
+                {
+                    let sign = if op == BinaryOp::Sub { -1 } else { 1 };
+                    let folded = match (a, b) {
+                        (TimeSpan::Millis(x), TimeSpan::Millis(y)) => y
+                            .checked_mul(sign)
+                            .and_then(|y| x.checked_add(y))
+                            .map(TimeSpan::Millis),
+                        (
+                            TimeSpan::Period {
+                                months: m1,
+                                days: d1,
+                            },
+                            TimeSpan::Period {
+                                months: m2,
+                                days: d2,
+                            },
+                        ) => match (
+                            m2.checked_mul(sign).and_then(|m| m1.checked_add(m)),
+                            d2.checked_mul(sign).and_then(|d| d1.checked_add(d)),
+                        ) {
+                            (Some(months), Some(days)) => Some(TimeSpan::Period { months, days }),
+                            _ => None,
+                        },
+                        _ => None,
+                    };
+                    if let Some(span) = folded {
+                        return Ok(Typed {
+                            span: Some(span),
+                            ..l
+                        });
+                    }
+                }
+                // date ± null is a null date (date.csv-spec datePlusNull, dateMinusNull).
+                if matches!(op, BinaryOp::Add | BinaryOp::Sub)
+                    && matches!(
+                        (l.ty, r.ty),
+                        (EsqlType::Date, EsqlType::Null) | (EsqlType::Null, EsqlType::Date)
+                    )
+                {
+                    return self.constant(EsqlType::Date, Vec::new());
+                }
                 // date ± span, span + date.
                 let date_span = match (l.ty, r.span, l.span, r.ty) {
                     (EsqlType::Date | EsqlType::Null, Some(s), _, _)
