@@ -154,6 +154,7 @@ impl AggregateUDFImpl for EsqlAggregate {
             state_ty: self.state_type(),
             count: 0,
             sum: None,
+            delta: 0.0,
             failed: false,
             avg: (0.0, 0.0),
             best: None,
@@ -189,6 +190,16 @@ impl Ord for Ordered {
     }
 }
 
+/// Kahan summation step (Elasticsearch's `CompensatedSum.add`): the new total and compensation.
+fn compensated_add(total: f64, delta: f64, x: f64) -> (f64, f64) {
+    if !x.is_finite() || !total.is_finite() {
+        return (total + x, delta);
+    }
+    let corrected = x + delta;
+    let updated = total + corrected;
+    (updated, corrected - (updated - total))
+}
+
 #[derive(Debug)]
 struct EsqlAccumulator {
     op: AggOp,
@@ -197,6 +208,8 @@ struct EsqlAccumulator {
     state_ty: EsqlType,
     count: i64,
     sum: Option<Val>,
+    /// Kahan compensation of a double `SUM`/`AVG` (Elasticsearch's `CompensatedSum`).
+    delta: f64,
     failed: bool,
     avg: (f64, f64),
     best: Option<Val>,
@@ -231,6 +244,16 @@ impl EsqlAccumulator {
                 if self.failed {
                     return;
                 }
+                // Doubles add with compensation, as Elasticsearch's `SumDoubleAggregator`: the
+                // sum of 1.19 and 13.5 is 14.69, not 14.690000000000001 (stats.csv-spec
+                // statsByMvFieldEval, statsByMvFieldWhere).
+                if let (EsqlType::Double, Some(x)) = (self.ret, v.as_f64()) {
+                    let total = self.sum.as_ref().and_then(Val::as_f64).unwrap_or(0.0);
+                    let (total, delta) = compensated_add(total, self.delta, x);
+                    self.delta = delta;
+                    self.sum = Some(Val::Double(total));
+                    return;
+                }
                 let v = match (self.ret, v) {
                     (EsqlType::Long, Val::Int(i)) => Val::Long(i64::from(*i)),
                     (_, v) => v.clone(),
@@ -248,7 +271,7 @@ impl EsqlAccumulator {
             }
             AggOp::Avg => {
                 if let Some(x) = v.as_f64() {
-                    self.avg.0 += x;
+                    (self.avg.0, self.delta) = compensated_add(self.avg.0, self.delta, x);
                     self.avg.1 += 1.0;
                 }
             }
@@ -355,6 +378,7 @@ fn run(op: AggOp, input: EsqlType, cells: &[Mv]) -> Mv {
         state_ty: agg.state_type(),
         count: 0,
         sum: None,
+        delta: 0.0,
         failed: false,
         avg: (0.0, 0.0),
         best: None,
@@ -390,6 +414,21 @@ mod tests {
         assert_eq!(
             run(AggOp::Sum, EsqlType::Integer, &ints),
             vec![Val::Long(i64::from(i32::MAX) + 1)]
+        );
+    }
+
+    #[test]
+    fn double_sums_are_compensated() {
+        // stats.csv-spec statsByMvFieldEval: Elasticsearch sums doubles with Kahan
+        // compensation; a naive sum of ten 0.1s is 0.9999999999999999.
+        let tenths = vec![vec![Val::Double(0.1)]; 10];
+        assert_eq!(
+            run(AggOp::Sum, EsqlType::Double, &tenths),
+            vec![Val::Double(1.0)]
+        );
+        assert_eq!(
+            run(AggOp::Avg, EsqlType::Double, &tenths),
+            vec![Val::Double(0.1)]
         );
     }
 }

@@ -440,6 +440,11 @@ impl Compiler<'_> {
             }
             CommandKind::MvExpand(name) => {
                 let ty = self.lookup(name, span)?.ty;
+                let position = self
+                    .env
+                    .iter()
+                    .position(|c| &c.name == name)
+                    .expect("looked up");
                 let name = name.clone();
                 self.map(|b| {
                     b.unnest_column_with_options(
@@ -449,6 +454,9 @@ impl Compiler<'_> {
                 })?;
                 let wrapped = self.wrap(column(&name), ty, span);
                 self.project_with(vec![(name, wrapped)])?;
+                // The expanded column keeps its place (mv_expand.csv-spec simple, explosion).
+                let expanded = self.env.pop().expect("the expanded column");
+                self.env.insert(position, expanded);
             }
             other => {
                 return err(
@@ -1153,6 +1161,51 @@ impl Compiler<'_> {
         let text = self.origin(e.span).text;
         match op {
             BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod => {
+                // span ± span of one kind folds into a span (date.csv-spec
+                // datePlusSumOfDurationsFromLeft, datePlusSumOfPeriodsFromLeft).
+                if let (Some(a), Some(b)) = (l.span, r.span)
+                    && matches!(op, BinaryOp::Add | BinaryOp::Sub)
+                {
+                    let sign = if op == BinaryOp::Sub { -1 } else { 1 };
+                    let folded = match (a, b) {
+                        (TimeSpan::Millis(x), TimeSpan::Millis(y)) => y
+                            .checked_mul(sign)
+                            .and_then(|y| x.checked_add(y))
+                            .map(TimeSpan::Millis),
+                        (
+                            TimeSpan::Period {
+                                months: m1,
+                                days: d1,
+                            },
+                            TimeSpan::Period {
+                                months: m2,
+                                days: d2,
+                            },
+                        ) => match (
+                            m2.checked_mul(sign).and_then(|m| m1.checked_add(m)),
+                            d2.checked_mul(sign).and_then(|d| d1.checked_add(d)),
+                        ) {
+                            (Some(months), Some(days)) => Some(TimeSpan::Period { months, days }),
+                            _ => None,
+                        },
+                        _ => None,
+                    };
+                    if let Some(span) = folded {
+                        return Ok(Typed {
+                            span: Some(span),
+                            ..l
+                        });
+                    }
+                }
+                // date ± null is a null date (date.csv-spec datePlusNull, dateMinusNull).
+                if matches!(op, BinaryOp::Add | BinaryOp::Sub)
+                    && matches!(
+                        (l.ty, r.ty),
+                        (EsqlType::Date, EsqlType::Null) | (EsqlType::Null, EsqlType::Date)
+                    )
+                {
+                    return self.constant(EsqlType::Date, Vec::new());
+                }
                 // date ± span, span + date.
                 let date_span = match (l.ty, r.span, l.span, r.ty) {
                     (EsqlType::Date | EsqlType::Null, Some(s), _, _)
@@ -1411,33 +1464,64 @@ impl Compiler<'_> {
                     );
                 }
             } else {
-                ty = ty.unify(t.ty).ok_or_else(|| CompileError {
-                    message: format!(
-                        "all values of [{}] must have the same type, found [{ty}] and [{}]",
-                        self.origin(e.span).text,
-                        t.ty
-                    ),
-                    span: Some(args[i].span),
-                })?;
+                ty = ty
+                    .unify(t.ty)
+                    .or_else(|| widen_numeric(ty, t.ty))
+                    .ok_or_else(|| CompileError {
+                        message: format!(
+                            "all values of [{}] must have the same type, found [{ty}] and [{}]",
+                            self.origin(e.span).text,
+                            t.ty
+                        ),
+                        span: Some(args[i].span),
+                    })?;
             }
         }
+        // CASE never returns `text`: text arms give keyword (conditional.csv-spec
+        // casePartialFoldTrueToTextKeepsKeyword, casePartialFoldKeywordIsGroupable).
+        if ty == EsqlType::Text {
+            ty = EsqlType::Keyword;
+        }
         let n = typed.len();
+        // Mixed numeric arms take the widest type (conditional.csv-spec caseWithMixedNumericValue).
+        let widen = move |cell: &Mv| -> Mv {
+            cell.iter()
+                .map(|v| match (ty, v) {
+                    (EsqlType::Double, Val::Int(_) | Val::Long(_)) => {
+                        Val::Double(v.as_f64().unwrap_or_default())
+                    }
+                    (EsqlType::Long, Val::Int(i)) => Val::Long(i64::from(*i)),
+                    _ => v.clone(),
+                })
+                .collect()
+        };
         // A multi-valued or null condition is false (the next branch is tried).
         let kernel: Kernel = Arc::new(move |args: &[Mv]| {
             let mut i = 0;
             while i + 1 < n {
                 if matches!(args[i].as_slice(), [Val::Bool(true)]) {
-                    return Ok(args[i + 1].clone());
+                    return Ok(widen(&args[i + 1]));
                 }
                 i += 2;
             }
             Ok(if n % 2 == 1 {
-                args[n - 1].clone()
+                widen(&args[n - 1])
             } else {
                 Vec::new()
             })
         });
         Ok(self.call("esql_case", kernel, typed, ty, Output::Cells, e.span))
+    }
+}
+
+/// The common type of two numeric CASE arms: double over long over integer
+/// (`unsigned_long` mixes with nothing).
+fn widen_numeric(a: EsqlType, b: EsqlType) -> Option<EsqlType> {
+    use EsqlType::{Double, Integer, Long};
+    match (a, b) {
+        (Double, Integer | Long) | (Integer | Long, Double) => Some(Double),
+        (Long, Integer) | (Integer, Long) => Some(Long),
+        _ => None,
     }
 }
 

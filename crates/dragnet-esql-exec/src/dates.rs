@@ -75,9 +75,27 @@ pub fn add(ms: i64, span: Span, negate: bool) -> Result<i64, String> {
             .ok_or_else(|| "java.lang.ArithmeticException: long overflow".into()),
         Span::Period { months, days } => {
             let dt = civil(ms).ok_or("date out of range")?;
-            let dt = dt
-                .checked_add((months * sign).months().days(days * sign))
-                .map_err(|_| "java.time.DateTimeException: date out of range".to_string())?;
+            let out_of_range = || "java.time.DateTimeException: date out of range".to_string();
+            let (months, days) = (
+                months.checked_mul(sign).ok_or_else(out_of_range)?,
+                days.checked_mul(sign).ok_or_else(out_of_range)?,
+            );
+            // Java's `LocalDateTime.plusMonths` checks the target year first (date.csv-spec
+            // dateMathDateException: `dt + 2147483647 years`).
+            let month_count = (i64::from(dt.year()) * 12 + i64::from(dt.month()) - 1)
+                .checked_add(months)
+                .ok_or_else(out_of_range)?;
+            let year = month_count.div_euclid(12);
+            if !(-999_999_999..=999_999_999).contains(&year) {
+                return Err(format!(
+                    "java.time.DateTimeException: Invalid value for Year (valid values -999999999 - 999999999): {year}"
+                ));
+            }
+            let span = jiff::Span::new()
+                .try_months(months)
+                .and_then(|s| s.try_days(days))
+                .map_err(|_| out_of_range())?;
+            let dt = dt.checked_add(span).map_err(|_| out_of_range())?;
             to_ms(dt).ok_or_else(|| "date out of range".into())
         }
     }
@@ -343,6 +361,16 @@ mod tests {
             add(a, span(1, "month").unwrap(), false).map(crate::value::render_date),
             Ok("2023-02-28T00:00:00.000Z".into())
         );
+    }
+
+    #[test]
+    fn huge_periods_fail_instead_of_panicking() {
+        // date.csv-spec dateMathDateException.
+        assert_eq!(
+            add(0, span(2147483647, "years").unwrap(), false),
+            Err("java.time.DateTimeException: Invalid value for Year (valid values -999999999 - 999999999): 2147485617".into())
+        );
+        assert!(add(0, span(1_000_000, "months").unwrap(), true).is_err());
     }
 
     #[test]

@@ -58,6 +58,12 @@ impl Warnings {
         }
         let at = format!("Line {}:{}", origin.line, origin.column);
         let push = |state: &mut WarningState, line: String| {
+            // Elasticsearch returns warnings as response headers, whose identical values collapse
+            // into one (`ThreadContext.addResponseHeader`): ten rows failing the same way warn
+            // once (conditional.csv-spec nullOnMultivaluesMathOperation).
+            if state.lines.contains(&line) {
+                return;
+            }
             if state.lines.len() < MAX_WARNING_LINES {
                 state.lines.push(line);
             } else {
