@@ -4,7 +4,7 @@ use dragnet_event::{FieldTable, JsonPaths};
 use dragnet_rules::{Rule, RuleType};
 use serde_json::{Value, json};
 
-use dragnet_alert::RuleMeta;
+use dragnet_alert::{RuleFields, RuleMeta};
 use dragnet_detect::{Detector, Extras, RuleReport, RuleStatus, build_detector};
 use dragnet_event::literals::Cnf;
 
@@ -75,6 +75,8 @@ impl Selection {
 pub(crate) struct ActiveRule {
     pub report: usize,
     pub meta: RuleMeta,
+    /// `meta`'s `kibana.alert.rule.*` fields, serialized once for all of its alerts.
+    pub fields: RuleFields,
     pub detector: Box<dyn Detector>,
     pub suppression: Option<crate::suppression::Suppression>,
 }
@@ -181,9 +183,11 @@ impl Engine {
                         prefiltered: false,
                         notes,
                     };
+                    let meta = rule_meta(rule);
                     active.push(ActiveRule {
                         report: reports.len(),
-                        meta: rule_meta(rule),
+                        fields: RuleFields::of(&meta),
+                        meta,
                         detector,
                         suppression: crate::suppression::Suppression::of(rule),
                     });

@@ -17,10 +17,10 @@ use dragnet_input::{
 use jiff::Timestamp;
 use rayon::iter::{ParallelBridge, ParallelIterator};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use dragnet_alert::{
-    Alert, CLOUDTRAIL_DATA_STREAM, InputOrder, SourceDoc, build_alert, field_strings, parse_time,
+    Alert, CLOUDTRAIL_DATA_STREAM, InputOrder, build_alert_fields, field_strings, parse_time,
     sha256_hex,
 };
 use dragnet_detect::{Detection, DetectorOptions, RuleReport, RuleStatus};
@@ -29,7 +29,7 @@ use crate::alert_store::{Entry, SpillStats};
 use crate::collect::{AlertStream, CollectOptions, Collector, SpillError};
 use crate::cost::{CostCounters, RuleCost};
 use crate::early::{EarlyAlerts, EarlyReport, OrderViolation, count_alert};
-use crate::engine::Engine;
+use crate::engine::{ActiveRule, Engine};
 use crate::problem_keeper::{DEFAULT_MAX_PROBLEMS, OrderedProblem, ProblemKeeper, problem_key};
 use crate::suppression::Suppression;
 use dragnet_prefilter::Scratch;
@@ -938,19 +938,16 @@ impl Engine {
                     } => (ecs, id, index, timestamp, explanation, Some(fields)),
                     Detection::ThisEvent { .. } => return,
                 };
-                let source = SourceDoc {
-                    ecs: &ecs,
+                let event = (options.capture != Capture::None).then(|| ecs.clone());
+                let source = AlertSource {
+                    ecs,
                     id: &id,
                     index: &index,
-                    timestamp: timestamp.as_deref(),
+                    timestamp,
                 };
-                let mut doc = build_alert(&rule.meta, &source, explanation);
-                if let (Some(fields), Value::Object(map)) = (fields, &mut doc) {
-                    map.extend(fields);
-                }
-                let mut alert = make_alert(self, i, doc, &id, timestamp, (usize::MAX, 0, 0));
-                if options.capture != Capture::None {
-                    alert.set_event(&ecs);
+                let mut alert = alert_of(&self.rules[i], source, explanation, fields, ORDER_LAST);
+                if let Some(event) = &event {
+                    alert.set_event(event);
                 }
                 // Not a record's alert: never counted as a duplicate record.
                 collector.push(Entry::new(alert, false));
@@ -1239,14 +1236,19 @@ impl Engine {
                 }
                 None => {}
             }
-            let source = SourceDoc {
-                ecs,
+            let source = AlertSource {
+                ecs: ecs.clone(),
                 id,
                 index,
-                timestamp: timestamp.as_deref(),
+                timestamp: timestamp.clone(),
             };
-            let doc = build_alert(meta, &source, explanation.clone());
-            let mut alert = make_alert(self, *rule, doc, id, timestamp.clone(), order);
+            let mut alert = alert_of(
+                &self.rules[*rule],
+                source,
+                explanation.clone(),
+                None,
+                order,
+            );
             if options.capture != Capture::None {
                 alert.set_event(ecs);
             }
@@ -1268,15 +1270,71 @@ fn latest_time(alerts: &[Entry]) -> Option<Timestamp> {
     alerts.iter().filter_map(|e| e.alert.sort_time).max()
 }
 
-fn make_alert(
-    engine: &Engine,
-    rule: usize,
-    doc: Value,
-    event_id: &str,
+/// The input order of alerts reported at the end of the run (aggregations, sequences): after
+/// every record's.
+const ORDER_LAST: InputOrder = (usize::MAX, 0, 0);
+
+/// What an alert is built from: the source's ECS document (owned: it becomes the alert's) and
+/// its identity.
+struct AlertSource<'a> {
+    ecs: Value,
+    id: &'a str,
+    index: &'a str,
     timestamp: Option<String>,
+}
+
+/// The alert of `rule` on `source`: [`dragnet_alert::build_alert`]'s document, then `composed`
+/// fields over it (sequences), serialized with the rule's shared fields written from
+/// [`ActiveRule::fields`] (the same bytes as serializing the whole document, which is done
+/// instead when a key of the source sorts among them).
+fn alert_of(
+    rule: &ActiveRule,
+    source: AlertSource<'_>,
+    explanation: Option<Value>,
+    composed: Option<Map<String, Value>>,
     order: InputOrder,
 ) -> Alert {
-    Alert::new(engine.rules[rule].report, &doc, event_id, timestamp, order)
+    let AlertSource {
+        ecs,
+        id,
+        index,
+        timestamp,
+    } = source;
+    let mut doc = build_alert_fields(
+        &rule.meta,
+        ecs,
+        id,
+        index,
+        timestamp.as_deref(),
+        explanation,
+    );
+    let shared = composed
+        .as_ref()
+        .is_none_or(|c| !c.keys().any(|k| rule.fields.interleaves(k)));
+    if !shared {
+        // As build_alert then the composed fields: the rule's replace the source's, the
+        // composed ones the rule's.
+        rule.fields.insert_into(&mut doc);
+    }
+    doc.extend(composed.unwrap_or_default());
+    let json = if shared { rule.fields.to_json(&doc) } else { None };
+    let json = match json {
+        Some(json) => json,
+        None => {
+            if shared {
+                rule.fields.insert_into(&mut doc);
+            }
+            serde_json::to_string(&doc).expect("a JSON value serializes")
+        }
+    };
+    Alert::with_json(
+        rule.report,
+        &Value::Object(doc),
+        json,
+        id,
+        timestamp,
+        order,
+    )
 }
 
 /// Whether an evaluated event with these detections is captured ([`RunOptions::capture`]).
