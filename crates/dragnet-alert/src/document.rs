@@ -11,7 +11,7 @@
 
 use std::ops::ControlFlow;
 
-use dragnet_event::{PathKeys, values_at};
+use dragnet_event::values_at_path;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
@@ -102,7 +102,7 @@ fn hex(bytes: &[u8]) -> String {
 /// (`{"user":{"name":…}}`), dotted (`{"user.name":…}`) or mixed. Arrays flatten; `null` is absent.
 pub fn field_strings(doc: &Value, path: &str) -> Vec<String> {
     let mut out = Vec::new();
-    let _ = values_at(doc, PathKeys::parse(path).rows(), &mut |v| {
+    let _ = values_at_path(doc, path, &mut |v| {
         match v {
             Value::String(s) => out.push(s.clone()),
             Value::Null | Value::Object(_) => {}
@@ -539,6 +539,101 @@ mod tests {
         assert_eq!(
             reason_message(&full, "high", "R"),
             "event with process p, parent process q, source 1.2.3.4:22, destination 5.6.7.8, 9.9.9.9 on h created high alert R."
+        );
+    }
+
+    fn full_rule() -> RuleMeta {
+        RuleMeta {
+            rule_id: "r1".into(),
+            name: "Rule \"quoted\" \u{e9}".into(),
+            rule_type: "new_terms".into(),
+            description: "line\nbreak".into(),
+            severity: "low".into(),
+            risk_score: 21.5,
+            tags: vec!["Domain: Cloud".into()],
+            threat: json!([{"framework": "MITRE ATT&CK", "tactic": {"id": "TA0001"}}]),
+            license: Some("Elastic License v2".into()),
+            timestamp_override: Some("event.ingested".into()),
+            building_block_type: Some("default".into()),
+            version: Some(3),
+            parameters: Some(json!({"query": "event.action: *", "new_terms_fields": ["a"]})),
+            ..Default::default()
+        }
+    }
+
+    /// The alert JSON written from a rule's fields serialized once is `serde_json::to_string`
+    /// of the whole document, wherever the document's keys sort around the rule's; and a key
+    /// among them is refused (the caller then serializes the whole document).
+    #[test]
+    fn rule_fields_written_once_give_the_bytes_of_the_whole_document() {
+        let rule = full_rule();
+        let fields = RuleFields::of(&rule);
+        let ecs = json!({
+            "@timestamp": "2024-01-02T03:04:05.000Z",
+            "event": {"action": "SendCommand", "kind": "event"},
+            "user": {"name": "alice"},
+            "zz": [1, 2.5, null, "\u{1b}"]
+        });
+        let sources = [
+            ecs.clone(),
+            json!({}),
+            json!("not an object"),
+            json!({"kibana.alert.rule": 1, "kibana.alert.rule.zzzz": 2, "a": 1}),
+            json!({"kibana.alert.rulf": true}),
+        ];
+        for (n, ecs) in sources.into_iter().enumerate() {
+            for explanation in [None, Some(json!({"why": n}))] {
+                let src = SourceDoc {
+                    ecs: &ecs,
+                    id: "e1",
+                    index: CLOUDTRAIL_DATA_STREAM,
+                    timestamp: Some("2024-01-02T03:04:05.000Z"),
+                };
+                let whole = build_alert(&rule, &src, explanation.clone());
+                let doc = build_alert_fields(
+                    &rule,
+                    ecs.clone(),
+                    "e1",
+                    CLOUDTRAIL_DATA_STREAM,
+                    Some("2024-01-02T03:04:05.000Z"),
+                    explanation,
+                );
+                assert!(!doc.contains_key("kibana.alert.rule.name"));
+                assert_eq!(
+                    fields.to_json(&doc).as_deref(),
+                    Some(serde_json::to_string(&whole).unwrap().as_str()),
+                    "source {n}"
+                );
+            }
+        }
+        // A source key among the rule's: refused; inserting and serializing the whole gives
+        // build_alert's document (the rule's value wins).
+        let clash = json!({"kibana.alert.rule.name": "from the source", "kibana.alert.rule.q": 1});
+        let src = SourceDoc {
+            ecs: &clash,
+            id: "e1",
+            index: CLOUDTRAIL_DATA_STREAM,
+            timestamp: None,
+        };
+        let mut doc = build_alert_fields(&rule, clash.clone(), "e1", CLOUDTRAIL_DATA_STREAM, None, None);
+        assert!(fields.interleaves("kibana.alert.rule.name"));
+        assert!(fields.interleaves("kibana.alert.rule.q"));
+        assert!(!fields.interleaves("kibana.alert.rule"));
+        assert_eq!(fields.to_json(&doc), None);
+        fields.insert_into(&mut doc);
+        assert_eq!(Value::Object(doc), build_alert(&rule, &src, None));
+        // A rule with nothing but the fields every rule has.
+        let bare = RuleMeta::default();
+        let doc = build_alert_fields(&bare, json!({}), "e", "i", None, None);
+        let src = SourceDoc {
+            ecs: &json!({}),
+            id: "e",
+            index: "i",
+            timestamp: None,
+        };
+        assert_eq!(
+            RuleFields::of(&bare).to_json(&doc).unwrap(),
+            serde_json::to_string(&build_alert(&bare, &src, None)).unwrap()
         );
     }
 

@@ -17,7 +17,7 @@ use std::ops::ControlFlow;
 mod json;
 pub mod literals;
 
-pub use json::{JsonEvent, JsonPaths, PathKeys, leaves, values_at};
+pub use json::{JsonEvent, JsonPaths, PathKeys, leaves, values_at, values_at_path};
 pub use literals::RequiredLiteral;
 
 /// Index of a field name in a [`FieldTable`].
