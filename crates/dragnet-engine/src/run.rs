@@ -916,43 +916,108 @@ impl Engine {
 
     /// Hands the stateful detectors' results to the collector (dedup, suppression, sorting and
     /// `--max-signals` follow in [`Collector::finish`]).
+    ///
+    /// Building an alert (reading its document back, the Kibana fields, the JSON) is most of
+    /// what finishing costs, so rules finish on the run's worker threads at once, at most
+    /// that many rules ahead of the one being collected, each handing over at most
+    /// [`FINISH_CHANNEL_ALERTS`] built alerts; the collector takes them rule by rule in the
+    /// detectors' order, the sequence a one-thread finish pushes (so ties in the store's order
+    /// resolve alike, and the output is the same bytes).
     fn finish_alerts(&self, collector: &mut Collector, options: &RunOptions) {
-        for (i, rule) in self.rules.iter().enumerate() {
-            // One detection at a time: a rule with many alerts never holds all their documents.
-            rule.detector.finish_into(&mut |d| {
-                let (ecs, id, index, timestamp, explanation, fields) = match d {
-                    Detection::Document {
-                        ecs,
-                        id,
-                        index,
-                        timestamp,
-                        explanation,
-                    } => (ecs, id, index, timestamp, explanation, None),
-                    Detection::Composed {
-                        ecs,
-                        id,
-                        index,
-                        timestamp,
-                        explanation,
-                        fields,
-                    } => (ecs, id, index, timestamp, explanation, Some(fields)),
-                    Detection::ThisEvent { .. } => return,
-                };
-                let event = (options.capture != Capture::None).then(|| ecs.clone());
-                let source = AlertSource {
-                    ecs,
-                    id: &id,
-                    index: &index,
-                    timestamp,
-                };
-                let mut alert = alert_of(&self.rules[i], source, explanation, fields, ORDER_LAST);
-                if let Some(event) = &event {
-                    alert.set_event(event);
-                }
-                // Not a record's alert: never counted as a duplicate record.
-                collector.push(Entry::new(alert, false));
-            });
+        let capture = options.capture;
+        let rules = self.rules.len();
+        // The run's pool (its threads' allocator arenas already hold the evaluation's memory).
+        let threads = rayon::current_num_threads().clamp(1, rules.max(1));
+        if threads == 1 {
+            for i in 0..rules {
+                self.finish_rule(i, capture, &mut |entry| {
+                    collector.push(entry);
+                });
+            }
+            return;
         }
+        // (the next rule to start, the rule being collected): a rule starts once it is at most
+        // `threads` ahead, so at most `threads + 1` channels hold alerts.
+        let gate = (Mutex::new((0usize, 0usize)), std::sync::Condvar::new());
+        let (senders, receivers): (Vec<_>, Vec<_>) = (0..rules)
+            .map(|_| {
+                let (tx, rx) = mpsc::sync_channel::<Entry>(FINISH_CHANNEL_ALERTS);
+                (Mutex::new(Some(tx)), rx)
+            })
+            .unzip();
+        rayon::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|_| {
+                    loop {
+                        let rule = {
+                            let mut g = gate.0.lock().unwrap_or_else(|e| e.into_inner());
+                            while g.0 < rules && g.0 > g.1 + threads {
+                                g = gate.1.wait(g).unwrap_or_else(|e| e.into_inner());
+                            }
+                            if g.0 >= rules {
+                                break;
+                            }
+                            g.0 += 1;
+                            g.0 - 1
+                        };
+                        let taken = senders[rule].lock().unwrap_or_else(|e| e.into_inner()).take();
+                        let Some(tx) = taken else { continue };
+                        // The receiver lives until the scope ends: a send only waits for room.
+                        self.finish_rule(rule, capture, &mut |entry| {
+                            let _ = tx.send(entry);
+                        });
+                        // `tx` dropped: the collector moves on to the next rule.
+                    }
+                });
+            }
+            // Moved in (the closure may run on a pool thread; a receiver is not shared).
+            for (rule, rx) in receivers.into_iter().enumerate() {
+                for entry in rx {
+                    collector.push(entry);
+                }
+                let mut g = gate.0.lock().unwrap_or_else(|e| e.into_inner());
+                g.1 = rule + 1;
+                gate.1.notify_all();
+            }
+        });
+    }
+
+    /// Rule `i`'s detections from [`Detector::finish_into`](dragnet_detect::Detector), built
+    /// into alerts one at a time: a rule with many alerts never holds all their documents.
+    fn finish_rule(&self, i: usize, capture: Capture, sink: &mut dyn FnMut(Entry)) {
+        self.rules[i].detector.finish_into(&mut |d| {
+            let (ecs, id, index, timestamp, explanation, fields) = match d {
+                Detection::Document {
+                    ecs,
+                    id,
+                    index,
+                    timestamp,
+                    explanation,
+                } => (ecs, id, index, timestamp, explanation, None),
+                Detection::Composed {
+                    ecs,
+                    id,
+                    index,
+                    timestamp,
+                    explanation,
+                    fields,
+                } => (ecs, id, index, timestamp, explanation, Some(fields)),
+                Detection::ThisEvent { .. } => return,
+            };
+            let event = (capture != Capture::None).then(|| ecs.clone());
+            let source = AlertSource {
+                ecs,
+                id: &id,
+                index: &index,
+                timestamp,
+            };
+            let mut alert = alert_of(&self.rules[i], source, explanation, fields, ORDER_LAST);
+            if let Some(event) = &event {
+                alert.set_event(event);
+            }
+            // Not a record's alert: never counted as a duplicate record.
+            sink(Entry::new(alert, false));
+        });
     }
 
     fn process_batch(
@@ -1269,6 +1334,10 @@ impl Engine {
 fn latest_time(alerts: &[Entry]) -> Option<Timestamp> {
     alerts.iter().filter_map(|e| e.alert.sort_time).max()
 }
+
+/// Per rule finishing ahead of the collector, the built alerts waiting for it
+/// ([`Engine::finish_alerts`]).
+const FINISH_CHANNEL_ALERTS: usize = 64;
 
 /// The input order of alerts reported at the end of the run (aggregations, sequences): after
 /// every record's.

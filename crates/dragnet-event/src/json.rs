@@ -85,6 +85,10 @@ impl Event for JsonEvent<'_> {
         Some(self.doc.clone())
     }
 
+    fn document_json(&self) -> Option<String> {
+        Some(self.doc.to_string())
+    }
+
     fn visit_fields(
         &self,
         visit: &mut dyn FnMut(&str, Scalar<'_>) -> ControlFlow<()>,

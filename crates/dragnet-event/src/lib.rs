@@ -197,6 +197,12 @@ pub trait Event {
         None
     }
 
+    /// [`Event::to_document`] as compact JSON, the form detectors keep documents in: sources
+    /// that hold the document serialize it in place instead of copying it first.
+    fn document_json(&self) -> Option<String> {
+        self.to_document().map(|d| d.to_string())
+    }
+
     /// Every value of `field`, owned (for alerts and explanations, not for hot paths).
     fn values(&self, field: FieldId) -> Vec<OwnedScalar> {
         let mut out = Vec::new();
