@@ -8,6 +8,7 @@ use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
 
 use dragnet_event::{Event, JsonEvent};
 use dragnet_input::{
@@ -329,6 +330,8 @@ struct CostState {
     states: Vec<Option<dragnet_detect::DetectorStats>>,
     /// Each engine rule's report index.
     rule_reports: Vec<usize>,
+    /// Per engine rule, the nanoseconds its finishing took ([`Engine::finish_alerts`]).
+    finish_nanos: Vec<u64>,
 }
 
 impl RunStream {
@@ -387,6 +390,7 @@ impl RunStream {
                 RuleCost {
                     report,
                     nanos,
+                    finish_nanos: c.finish_nanos.get(i).copied().unwrap_or_default(),
                     candidates,
                     matches: state.map_or(per_event, |s| s.matched),
                     alerts: self.reports[report].alerts,
@@ -859,9 +863,11 @@ impl Engine {
         let stopped = stop.into_inner();
         let early = collector.early_report();
         // A stopped run (broken order promise, closed output) gives no more alerts.
-        if !stopped {
-            self.finish_alerts(&mut collector, options);
-        }
+        let finish_nanos = if stopped {
+            Vec::new()
+        } else {
+            self.finish_alerts(&mut collector, options)
+        };
         let mut reports = self.reports.clone();
         let mut warnings = Vec::new();
         for rule in &self.rules {
@@ -910,6 +916,7 @@ impl Engine {
                 counters: costs.into_inner().unwrap(),
                 states,
                 rule_reports: self.rules.iter().map(|r| r.report).collect(),
+                finish_nanos,
             },
         }
     }
@@ -923,19 +930,24 @@ impl Engine {
     /// [`FINISH_CHANNEL_ALERTS`] built alerts; the collector takes them rule by rule in the
     /// detectors' order, the sequence a one-thread finish pushes (so ties in the store's order
     /// resolve alike, and the output is the same bytes).
-    fn finish_alerts(&self, collector: &mut Collector, options: &RunOptions) {
+    /// Returns, per rule, the nanoseconds its finishing took (for `hunt -vv`).
+    fn finish_alerts(&self, collector: &mut Collector, options: &RunOptions) -> Vec<u64> {
         let capture = options.capture;
         let rules = self.rules.len();
         // The run's pool (its threads' allocator arenas already hold the evaluation's memory).
         let threads = rayon::current_num_threads().clamp(1, rules.max(1));
         if threads == 1 {
-            for i in 0..rules {
-                self.finish_rule(i, capture, &mut |entry| {
-                    collector.push(entry);
-                });
-            }
-            return;
+            return (0..rules)
+                .map(|i| {
+                    self.finish_rule(i, capture, &mut |entry| {
+                        let start = Instant::now();
+                        collector.push(entry);
+                        start.elapsed()
+                    })
+                })
+                .collect();
         }
+        let nanos: Vec<AtomicU64> = (0..rules).map(|_| AtomicU64::new(0)).collect();
         // (the next rule to start, the rule being collected): a rule starts once it is at most
         // `threads` ahead, so at most `threads + 1` channels hold alerts.
         let gate = (Mutex::new((0usize, 0usize)), std::sync::Condvar::new());
@@ -963,9 +975,12 @@ impl Engine {
                         let taken = senders[rule].lock().unwrap_or_else(|e| e.into_inner()).take();
                         let Some(tx) = taken else { continue };
                         // The receiver lives until the scope ends: a send only waits for room.
-                        self.finish_rule(rule, capture, &mut |entry| {
+                        let took = self.finish_rule(rule, capture, &mut |entry| {
+                            let start = Instant::now();
                             let _ = tx.send(entry);
+                            start.elapsed()
                         });
+                        nanos[rule].store(took, Ordering::Relaxed);
                         // `tx` dropped: the collector moves on to the next rule.
                     }
                 });
@@ -980,11 +995,21 @@ impl Engine {
                 gate.1.notify_all();
             }
         });
+        nanos.into_iter().map(AtomicU64::into_inner).collect()
     }
 
     /// Rule `i`'s detections from [`Detector::finish_into`](dragnet_detect::Detector), built
     /// into alerts one at a time: a rule with many alerts never holds all their documents.
-    fn finish_rule(&self, i: usize, capture: Capture, sink: &mut dyn FnMut(Entry)) {
+    /// `sink` says how long it waited to hand an alert over; returns the nanoseconds taken
+    /// without those waits.
+    fn finish_rule(
+        &self,
+        i: usize,
+        capture: Capture,
+        sink: &mut dyn FnMut(Entry) -> Duration,
+    ) -> u64 {
+        let start = Instant::now();
+        let mut waited = Duration::ZERO;
         self.rules[i].detector.finish_into(&mut |d| {
             let (ecs, id, index, timestamp, explanation, fields) = match d {
                 Detection::Document {
@@ -1016,8 +1041,9 @@ impl Engine {
                 alert.set_event(event);
             }
             // Not a record's alert: never counted as a duplicate record.
-            sink(Entry::new(alert, false));
+            waited += sink(Entry::new(alert, false));
         });
+        start.elapsed().saturating_sub(waited).as_nanos() as u64
     }
 
     fn process_batch(
