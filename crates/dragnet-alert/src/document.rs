@@ -378,7 +378,13 @@ impl RuleFields {
             if self.interleaves(key) {
                 return None;
             }
-            if !written && self.fields.keys().next_back().is_some_and(|last| key > last) {
+            if !written
+                && self
+                    .fields
+                    .keys()
+                    .next_back()
+                    .is_some_and(|last| key > last)
+            {
                 self.push_members(&mut out, &mut any);
                 written = true;
             }
@@ -615,7 +621,14 @@ mod tests {
             index: CLOUDTRAIL_DATA_STREAM,
             timestamp: None,
         };
-        let mut doc = build_alert_fields(&rule, clash.clone(), "e1", CLOUDTRAIL_DATA_STREAM, None, None);
+        let mut doc = build_alert_fields(
+            &rule,
+            clash.clone(),
+            "e1",
+            CLOUDTRAIL_DATA_STREAM,
+            None,
+            None,
+        );
         assert!(fields.interleaves("kibana.alert.rule.name"));
         assert!(fields.interleaves("kibana.alert.rule.q"));
         assert!(!fields.interleaves("kibana.alert.rule"));

@@ -972,7 +972,10 @@ impl Engine {
                             g.0 += 1;
                             g.0 - 1
                         };
-                        let taken = senders[rule].lock().unwrap_or_else(|e| e.into_inner()).take();
+                        let taken = senders[rule]
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .take();
                         let Some(tx) = taken else { continue };
                         // The receiver lives until the scope ends: a send only waits for room.
                         let took = self.finish_rule(rule, capture, &mut |entry| {
@@ -1333,13 +1336,7 @@ impl Engine {
                 index,
                 timestamp: timestamp.clone(),
             };
-            let mut alert = alert_of(
-                &self.rules[*rule],
-                source,
-                explanation.clone(),
-                None,
-                order,
-            );
+            let mut alert = alert_of(&self.rules[*rule], source, explanation.clone(), None, order);
             if options.capture != Capture::None {
                 alert.set_event(ecs);
             }
@@ -1412,7 +1409,11 @@ fn alert_of(
         rule.fields.insert_into(&mut doc);
     }
     doc.extend(composed.unwrap_or_default());
-    let json = if shared { rule.fields.to_json(&doc) } else { None };
+    let json = if shared {
+        rule.fields.to_json(&doc)
+    } else {
+        None
+    };
     let json = match json {
         Some(json) => json,
         None => {
@@ -1422,14 +1423,7 @@ fn alert_of(
             serde_json::to_string(&doc).expect("a JSON value serializes")
         }
     };
-    Alert::with_json(
-        rule.report,
-        &Value::Object(doc),
-        json,
-        id,
-        timestamp,
-        order,
-    )
+    Alert::with_json(rule.report, &Value::Object(doc), json, id, timestamp, order)
 }
 
 /// Whether an evaluated event with these detections is captured ([`RunOptions::capture`]).

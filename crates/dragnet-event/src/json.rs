@@ -317,7 +317,9 @@ mod tests {
             json!([{"a": 1}, {"a": {"b": 2}}]),
             json!("scalar"),
         ];
-        let paths = ["a", "a.b", "a.b.c", "a.b.c.d", "b.c", "", ".a", "a..b", "a.", "x"];
+        let paths = [
+            "a", "a.b", "a.b.c", "a.b.c.d", "b.c", "", ".a", "a..b", "a.", "x",
+        ];
         for doc in &docs {
             for path in paths {
                 let mut by_keys = Vec::new();

@@ -126,7 +126,11 @@ mod tests {
             "{}",
             lines[2]
         );
-        assert!(lines[3].contains("37.5%") && lines[3].contains(" 0.0 "), "{}", lines[3]);
+        assert!(
+            lines[3].contains("37.5%") && lines[3].contains(" 0.0 "),
+            "{}",
+            lines[3]
+        );
     }
 
     #[test]
