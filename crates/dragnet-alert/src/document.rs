@@ -325,12 +325,15 @@ fn rule_fields(rule: &RuleMeta) -> Map<String, Value> {
 
 /// A rule's `kibana.alert.rule.*` fields, serialized once: they are most of an alert's bytes
 /// (description, threat, parameters: about 8 of 11 KB for an AWS rule), the same in every alert
-/// of the rule, and were copied, serialized and dropped again per alert.
+/// of the rule, and were copied, serialized and dropped again per alert. Only the text is kept
+/// (the fields as values would hold several times its size per rule).
 #[derive(Clone, Debug)]
 pub struct RuleFields {
-    fields: Map<String, Value>,
     /// The fields as compact JSON members (`"k":v,"k2":v2`) in key order.
     members: String,
+    /// The first and last of their keys.
+    first: String,
+    last: String,
 }
 
 impl RuleFields {
@@ -343,25 +346,24 @@ impl RuleFields {
             }
             write_member(&mut members, key, value);
         }
+        let key = |k: Option<&String>| k.cloned().unwrap_or_default();
         RuleFields {
-            fields,
             members: String::from_utf8(members).expect("serde_json writes UTF-8"),
+            first: key(fields.keys().next()),
+            last: key(fields.keys().next_back()),
         }
     }
 
     /// Whether `key` sorts among the rule's fields (from the first to the last, both included):
     /// a document holding such a key cannot take them as one run of members.
     pub fn interleaves(&self, key: &str) -> bool {
-        match (self.fields.keys().next(), self.fields.keys().next_back()) {
-            (Some(first), Some(last)) => first.as_str() <= key && key <= last.as_str(),
-            _ => false,
-        }
+        !self.members.is_empty() && self.first.as_str() <= key && key <= self.last.as_str()
     }
 
-    /// Adds the fields to `doc`, replacing what it holds under their keys (what
-    /// [`build_alert`] does).
-    pub fn insert_into(&self, doc: &mut Map<String, Value>) {
-        doc.extend(self.fields.clone());
+    /// Adds `rule`'s fields (those this was made of) to `doc`, replacing what it holds under
+    /// their keys (what [`build_alert`] does).
+    pub fn insert_into(rule: &RuleMeta, doc: &mut Map<String, Value>) {
+        doc.extend(rule_fields(rule));
     }
 
     /// The compact JSON of `doc` with the rule's fields added: byte for byte
@@ -378,13 +380,7 @@ impl RuleFields {
             if self.interleaves(key) {
                 return None;
             }
-            if !written
-                && self
-                    .fields
-                    .keys()
-                    .next_back()
-                    .is_some_and(|last| key > last)
-            {
+            if !written && key.as_str() > self.last.as_str() {
                 self.push_members(&mut out, &mut any);
                 written = true;
             }
@@ -633,7 +629,7 @@ mod tests {
         assert!(fields.interleaves("kibana.alert.rule.q"));
         assert!(!fields.interleaves("kibana.alert.rule"));
         assert_eq!(fields.to_json(&doc), None);
-        fields.insert_into(&mut doc);
+        RuleFields::insert_into(&rule, &mut doc);
         assert_eq!(Value::Object(doc), build_alert(&rule, &src, None));
         // A rule with nothing but the fields every rule has.
         let bare = RuleMeta::default();

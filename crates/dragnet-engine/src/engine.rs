@@ -12,7 +12,7 @@ use crate::applicability::{Coverage, esql_from_patterns, index_patterns_cover_cl
 use dragnet_input::{InputOptions, Source};
 use dragnet_prefilter::{Needle, Prefilter, RuleFiltering};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 /// Why a rule set cannot be run at all.
 #[derive(Debug, thiserror::Error)]
@@ -75,8 +75,9 @@ impl Selection {
 pub(crate) struct ActiveRule {
     pub report: usize,
     pub meta: RuleMeta,
-    /// `meta`'s `kibana.alert.rule.*` fields, serialized once for all of its alerts.
-    pub fields: RuleFields,
+    /// `meta`'s `kibana.alert.rule.*` fields, serialized once for all of its alerts (on its
+    /// first alert: most rules of a run have none).
+    pub fields: OnceLock<RuleFields>,
     pub detector: Box<dyn Detector>,
     pub suppression: Option<crate::suppression::Suppression>,
 }
@@ -183,11 +184,10 @@ impl Engine {
                         prefiltered: false,
                         notes,
                     };
-                    let meta = rule_meta(rule);
                     active.push(ActiveRule {
                         report: reports.len(),
-                        fields: RuleFields::of(&meta),
-                        meta,
+                        fields: OnceLock::new(),
+                        meta: rule_meta(rule),
                         detector,
                         suppression: crate::suppression::Suppression::of(rule),
                     });

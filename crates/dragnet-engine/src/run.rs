@@ -21,8 +21,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use dragnet_alert::{
-    Alert, CLOUDTRAIL_DATA_STREAM, InputOrder, build_alert_fields, field_strings, parse_time,
-    sha256_hex,
+    Alert, CLOUDTRAIL_DATA_STREAM, InputOrder, RuleFields, build_alert_fields, field_strings,
+    parse_time, sha256_hex,
 };
 use dragnet_detect::{Detection, DetectorOptions, RuleReport, RuleStatus};
 
@@ -1400,25 +1400,22 @@ fn alert_of(
         timestamp.as_deref(),
         explanation,
     );
+    let fields = rule.fields.get_or_init(|| RuleFields::of(&rule.meta));
     let shared = composed
         .as_ref()
-        .is_none_or(|c| !c.keys().any(|k| rule.fields.interleaves(k)));
+        .is_none_or(|c| !c.keys().any(|k| fields.interleaves(k)));
     if !shared {
         // As build_alert then the composed fields: the rule's replace the source's, the
         // composed ones the rule's.
-        rule.fields.insert_into(&mut doc);
+        RuleFields::insert_into(&rule.meta, &mut doc);
     }
     doc.extend(composed.unwrap_or_default());
-    let json = if shared {
-        rule.fields.to_json(&doc)
-    } else {
-        None
-    };
+    let json = if shared { fields.to_json(&doc) } else { None };
     let json = match json {
         Some(json) => json,
         None => {
             if shared {
-                rule.fields.insert_into(&mut doc);
+                RuleFields::insert_into(&rule.meta, &mut doc);
             }
             serde_json::to_string(&doc).expect("a JSON value serializes")
         }
