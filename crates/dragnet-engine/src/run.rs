@@ -926,10 +926,12 @@ impl Engine {
     ///
     /// Building an alert (reading its document back, the Kibana fields, the JSON) is most of
     /// what finishing costs, so rules finish on the run's worker threads at once, at most
-    /// that many rules ahead of the one being collected, each handing over at most
-    /// [`FINISH_CHANNEL_ALERTS`] built alerts; the collector takes them rule by rule in the
-    /// detectors' order, the sequence a one-thread finish pushes (so ties in the store's order
-    /// resolve alike, and the output is the same bytes).
+    /// that many rules ahead of the one being collected, the built alerts waiting for the
+    /// collector at most [`FINISH_ALERTS_WAITING`] in all (whatever the thread count); the
+    /// collector takes them rule by rule in the detectors' order, the sequence a one-thread
+    /// finish pushes (so ties in the store's order resolve alike, and the output is the same
+    /// bytes).
+    ///
     /// Returns, per rule, the nanoseconds its finishing took (for `hunt -vv`).
     fn finish_alerts(&self, collector: &mut Collector, options: &RunOptions) -> Vec<u64> {
         let capture = options.capture;
@@ -951,9 +953,10 @@ impl Engine {
         // (the next rule to start, the rule being collected): a rule starts once it is at most
         // `threads` ahead, so at most `threads + 1` channels hold alerts.
         let gate = (Mutex::new((0usize, 0usize)), std::sync::Condvar::new());
+        let per_rule = (FINISH_ALERTS_WAITING / (threads + 1)).max(1);
         let (senders, receivers): (Vec<_>, Vec<_>) = (0..rules)
             .map(|_| {
-                let (tx, rx) = mpsc::sync_channel::<Entry>(FINISH_CHANNEL_ALERTS);
+                let (tx, rx) = mpsc::sync_channel::<Entry>(per_rule);
                 (Mutex::new(Some(tx)), rx)
             })
             .unzip();
@@ -1358,9 +1361,9 @@ fn latest_time(alerts: &[Entry]) -> Option<Timestamp> {
     alerts.iter().filter_map(|e| e.alert.sort_time).max()
 }
 
-/// Per rule finishing ahead of the collector, the built alerts waiting for it
-/// ([`Engine::finish_alerts`]).
-const FINISH_CHANNEL_ALERTS: usize = 64;
+/// Built alerts of the rules finishing ahead of the collector, waiting for it, in all (shared
+/// by the at most threads + 1 rules in flight; [`Engine::finish_alerts`]).
+const FINISH_ALERTS_WAITING: usize = 256;
 
 /// The input order of alerts reported at the end of the run (aggregations, sequences): after
 /// every record's.
