@@ -31,6 +31,9 @@ mod sample;
 mod sequence;
 mod values;
 
+// Lucene pattern matching, shared with ES|QL (`LIKE` is a Lucene wildcard, `RLIKE` a Lucene regexp).
+pub use values::{Wildcard, lucene_regex};
+
 pub use ast::{Expr, ExprKind, Literal, Pipe, Query, QueryBody, Span};
 pub use compile::{
     CompileError, CompileOptions, CompiledQuery, Explanation, QueryField, QueryKind,

@@ -1,0 +1,1055 @@
+//! ES|QL syntax tree -> DataFusion logical plan.
+//!
+//! Commands map onto relational operators (`WHERE` a filter, `EVAL` a projection, `STATS` an
+//! unnest of multi-valued keys then an aggregation, `SORT`, `LIMIT`, `MV_EXPAND` an unnest);
+//! expressions onto ES|QL functions ([`crate::udf`]) over list columns. Types are checked here,
+//! as Elasticsearch's analyzer does, so a query that cannot run fails before any data is read.
+//! The plan reads its rows from the [`CellTable`] the [`Catalog`] gives `FROM`: where they come
+//! from (events, csv-spec data, Parquet) is not the compiler's business.
+
+use std::sync::Arc;
+
+use datafusion::common::{Column, Result as DfResult, UnnestOptions};
+use datafusion::datasource::provider_as_source;
+use datafusion::logical_expr::expr::AggregateFunction;
+use datafusion::logical_expr::{AggregateUDF, Expr as DfExpr, LogicalPlan, LogicalPlanBuilder, SortExpr};
+use dragnet_esql::{
+    Aggregate, BinaryOp, CommandKind, Expr, ExprKind, Field, IndexPattern, Literal, NullsOrder,
+    Order, Query, Rename,
+};
+
+use crate::aggregates::{AggOp, EsqlAggregate};
+use crate::dates::{self, Span as TimeSpan};
+use crate::functions::{self, Arith, Kernel, MULTI_VALUE, arith, arith_type, ip_text, single};
+use crate::table::CellTable;
+use crate::types::EsqlType;
+use crate::udf::{EsqlFunction, Origin, Output, Warnings};
+use crate::value::{Mv, Val, literal};
+
+/// Where `FROM` reads: the table for a list of index patterns.
+pub trait Catalog {
+    /// The table `FROM indices METADATA metadata` reads, or why it cannot.
+    fn table(&self, indices: &[IndexPattern], metadata: &[String]) -> Result<Arc<CellTable>, String>;
+}
+
+/// A compile error: the message and where in the query it points.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CompileError {
+    pub message: String,
+    pub span: Option<dragnet_esql::Span>,
+}
+
+impl std::fmt::Display for CompileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+type CResult<T> = Result<T, CompileError>;
+
+fn err<T>(message: impl Into<String>, span: Option<dragnet_esql::Span>) -> CResult<T> {
+    Err(CompileError { message: message.into(), span })
+}
+
+fn df<T>(r: DfResult<T>) -> CResult<T> {
+    r.map_err(|e| CompileError { message: format!("planning failed: {e}"), span: None })
+}
+
+/// A compiled query.
+pub struct Compiled {
+    pub plan: LogicalPlan,
+    /// The result's columns with their ES|QL types, in order.
+    pub columns: Vec<(String, EsqlType)>,
+    /// The table `FROM` reads (none for `ROW`).
+    pub table: Option<Arc<CellTable>>,
+}
+
+/// What the compiler needs besides the query.
+pub struct Options<'a> {
+    pub catalog: &'a dyn Catalog,
+    /// `NOW()`, in epoch milliseconds.
+    pub now_ms: i64,
+    /// The limit ES|QL applies to a query without `LIMIT` (1,000 in Elasticsearch); `None`
+    /// for none (detection rules, which Kibana bounds by `max_signals`).
+    pub default_limit: Option<usize>,
+    pub warnings: Warnings,
+}
+
+#[derive(Clone, Debug)]
+struct Col {
+    name: String,
+    ty: EsqlType,
+}
+
+/// An expression with its type, and its value when known at plan time.
+struct Typed {
+    expr: DfExpr,
+    ty: EsqlType,
+    constant: Option<Mv>,
+    span: Option<TimeSpan>,
+}
+
+pub fn compile(query: &Query, text: &str, options: &Options<'_>) -> CResult<Compiled> {
+    if let Some(reason) = dragnet_esql::unsupported(query) {
+        return err(reason.reason, Some(reason.span));
+    }
+    let mut c = Compiler { text, options, env: Vec::new(), builder: None, table: None, limited: false };
+    for command in query.commands() {
+        c.command(&command.kind, command.span)?;
+    }
+    if !c.limited
+        && let Some(limit) = options.default_limit
+    {
+        c.map(|b| b.limit(0, Some(limit)))?;
+    }
+    // Pin the output to the environment's names and order.
+    let exprs: Vec<DfExpr> = c.env.iter().map(|col| column(&col.name)).collect();
+    c.map(|b| b.project(exprs))?;
+    let plan = df(c.builder.take().expect("a source command ran").build())?;
+    Ok(Compiled {
+        plan,
+        columns: c.env.iter().map(|col| (col.name.clone(), col.ty)).collect(),
+        table: c.table,
+    })
+}
+
+fn column(name: &str) -> DfExpr {
+    DfExpr::Column(Column::new_unqualified(name))
+}
+
+struct Compiler<'a> {
+    text: &'a str,
+    options: &'a Options<'a>,
+    env: Vec<Col>,
+    builder: Option<LogicalPlanBuilder>,
+    table: Option<Arc<CellTable>>,
+    limited: bool,
+}
+
+impl Compiler<'_> {
+    fn map(&mut self, f: impl FnOnce(LogicalPlanBuilder) -> DfResult<LogicalPlanBuilder>) -> CResult<()> {
+        let b = self.builder.take().expect("a source command ran");
+        self.builder = Some(df(f(b))?);
+        Ok(())
+    }
+
+    fn origin(&self, span: dragnet_esql::Span) -> Origin {
+        let (line, column) = dragnet_esql::line_col(self.text, span.start);
+        let text = self.text.get(span.start..span.end).unwrap_or_default().to_string();
+        Origin { line, column, text }
+    }
+
+    fn lookup(&self, name: &str, span: dragnet_esql::Span) -> CResult<&Col> {
+        match self.env.iter().find(|c| c.name == name) {
+            Some(c) => Ok(c),
+            None => err(format!("Unknown column [{name}]"), Some(span)),
+        }
+    }
+
+    fn call(&self, label: &str, kernel: Kernel, args: Vec<Typed>, ret: EsqlType, output: Output, span: dragnet_esql::Span) -> Typed {
+        let types = args.iter().map(|a| a.ty).collect();
+        let udf = EsqlFunction::udf(label, kernel, types, ret, output, self.options.warnings.clone(), self.origin(span));
+        Typed {
+            expr: Arc::new(udf).call(args.into_iter().map(|a| a.expr).collect()),
+            ty: ret,
+            constant: None,
+            span: None,
+        }
+    }
+
+    /// The plan's projection of every environment column plus `extra` (replacing same names).
+    fn project_with(&mut self, extra: Vec<(String, Typed)>) -> CResult<()> {
+        for (name, t) in &extra {
+            self.env.retain(|c| &c.name != name);
+            self.env.push(Col { name: name.clone(), ty: t.ty });
+        }
+        let mut exprs: Vec<DfExpr> = Vec::new();
+        for col in &self.env {
+            match extra.iter().find(|(n, _)| n == &col.name) {
+                Some((n, t)) => exprs.push(t.expr.clone().alias(n)),
+                None => exprs.push(column(&col.name)),
+            }
+        }
+        self.map(|b| b.project(exprs))
+    }
+
+    fn command(&mut self, kind: &CommandKind, span: dragnet_esql::Span) -> CResult<()> {
+        match kind {
+            CommandKind::From { indices, metadata, .. } => {
+                let table = self
+                    .options
+                    .catalog
+                    .table(indices, metadata)
+                    .map_err(|m| CompileError { message: m, span: Some(span) })?;
+                self.env = table.columns().iter().map(|(n, t)| Col { name: n.clone(), ty: *t }).collect();
+                let source = provider_as_source(table.clone());
+                self.builder = Some(df(LogicalPlanBuilder::scan("source", source, None))?);
+                self.table = Some(table);
+            }
+            CommandKind::Row(fields) => {
+                self.builder = Some(LogicalPlanBuilder::empty(true));
+                self.eval(fields)?;
+            }
+            CommandKind::Where(cond) => {
+                let t = self.expr(cond)?;
+                if !matches!(t.ty, EsqlType::Boolean | EsqlType::Null) {
+                    return err(
+                        format!("Condition expression needs to be boolean, found [{}]", t.ty),
+                        Some(cond.span),
+                    );
+                }
+                let truth = self.truth(t, cond.span);
+                self.map(|b| b.filter(truth))?;
+            }
+            CommandKind::Eval(fields) => self.eval(fields)?,
+            CommandKind::Stats { aggregates, groups, inline: false } => self.stats(aggregates, groups, span)?,
+            CommandKind::Keep(patterns) => {
+                let kept = self.keep(patterns, span)?;
+                self.env = kept;
+                self.project_with(Vec::new())?;
+            }
+            CommandKind::Drop(patterns) => {
+                for p in patterns {
+                    let before = self.env.len();
+                    self.env.retain(|c| !wildcard_match(p, &c.name));
+                    if before == self.env.len() {
+                        if p.contains('*') {
+                            return err(format!("No matches found for pattern [{p}]"), Some(span));
+                        }
+                        return err(format!("Unknown column [{p}]"), Some(span));
+                    }
+                }
+                self.project_with(Vec::new())?;
+            }
+            CommandKind::Rename(renames) => self.rename(renames, span)?,
+            CommandKind::Sort(keys) => {
+                let mut sorts = Vec::new();
+                for key in keys {
+                    let t = self.expr(&key.expr)?;
+                    let desc = key.order == Some(Order::Desc);
+                    let nulls_first = match key.nulls {
+                        Some(NullsOrder::First) => true,
+                        Some(NullsOrder::Last) => false,
+                        // Nulls sort as larger than any value.
+                        None => desc,
+                    };
+                    // A multi-value sorts by its least value ascending, its greatest descending.
+                    let ty = t.ty;
+                    let kernel: Kernel = Arc::new(move |args: &[Mv]| {
+                        let mut best: Option<&Val> = None;
+                        for v in &args[0] {
+                            let better = match best {
+                                None => true,
+                                Some(b) => {
+                                    let o = v.compare(b);
+                                    if desc { o == Some(std::cmp::Ordering::Greater) } else { o == Some(std::cmp::Ordering::Less) }
+                                }
+                            };
+                            if better {
+                                best = Some(v);
+                            }
+                        }
+                        Ok(best.cloned().into_iter().collect())
+                    });
+                    let k = self.call("esql_sort_key", kernel, vec![t], ty, Output::Cells, key.expr.span);
+                    sorts.push(SortExpr::new(k.expr, !desc, nulls_first));
+                }
+                self.map(|b| b.sort(sorts))?;
+            }
+            CommandKind::Limit(n) => {
+                let n = usize::try_from(*n).unwrap_or(usize::MAX);
+                self.map(|b| b.limit(0, Some(n)))?;
+                self.limited = true;
+            }
+            CommandKind::Dissect { input, pattern, options } => {
+                let mut separator = String::new();
+                for (name, value) in options {
+                    if !name.eq_ignore_ascii_case("append_separator") {
+                        return err(format!("Invalid option for dissect: [{name}]"), Some(span));
+                    }
+                    match &value.kind {
+                        ExprKind::Literal(Literal::String(s)) => separator = s.clone(),
+                        _ => return err("Invalid value for dissect append_separator: expected a string", Some(value.span)),
+                    }
+                }
+                let dissect = crate::pattern::Dissect::parse(pattern, &separator).map_err(|m| CompileError { message: m, span: Some(span) })?;
+                let source = self.expr(input)?;
+                self.require_string(&source, input.span, "DISSECT")?;
+                let dissect = Arc::new(dissect);
+                let mut outs = Vec::new();
+                for (k, key) in dissect.keys.iter().enumerate() {
+                    let d = dissect.clone();
+                    let kernel: Kernel = Arc::new(move |args: &[Mv]| {
+                        let mut out = Vec::new();
+                        for v in &args[0] {
+                            if let Some(values) = d.apply(v.as_str().unwrap_or_default()) {
+                                out.push(Val::Str(values[k].clone()));
+                            }
+                        }
+                        Ok(out)
+                    });
+                    let arg = Typed { expr: source.expr.clone(), ty: source.ty, constant: None, span: None };
+                    outs.push((key.clone(), self.call("esql_dissect", kernel, vec![arg], EsqlType::Keyword, Output::Cells, span)));
+                }
+                self.project_with(outs)?;
+            }
+            CommandKind::Grok { input, patterns } => {
+                if patterns.len() != 1 {
+                    return err("GROK with several patterns is not supported by dragnet", Some(span));
+                }
+                let grok = crate::pattern::Grok::compile(&patterns[0]).map_err(|m| CompileError { message: m, span: Some(span) })?;
+                let source = self.expr(input)?;
+                self.require_string(&source, input.span, "GROK")?;
+                let grok = Arc::new(grok);
+                let mut outs = Vec::new();
+                for (k, (key, ty)) in grok.keys.iter().enumerate() {
+                    let g = grok.clone();
+                    let kernel: Kernel = Arc::new(move |args: &[Mv]| {
+                        let mut out = Vec::new();
+                        for v in &args[0] {
+                            if let Some(mut values) = g.apply(v.as_str().unwrap_or_default()) {
+                                out.append(&mut values[k]);
+                            }
+                        }
+                        Ok(out)
+                    });
+                    let arg = Typed { expr: source.expr.clone(), ty: source.ty, constant: None, span: None };
+                    outs.push((key.clone(), self.call("esql_grok", kernel, vec![arg], *ty, Output::Cells, span)));
+                }
+                self.project_with(outs)?;
+            }
+            CommandKind::MvExpand(name) => {
+                let ty = self.lookup(name, span)?.ty;
+                let name = name.clone();
+                self.map(|b| b.unnest_column_with_options(Column::new_unqualified(&name), UnnestOptions::new().with_preserve_nulls(true)))?;
+                let wrapped = self.wrap(column(&name), ty, span);
+                self.project_with(vec![(name, wrapped)])?;
+            }
+            other => {
+                return err(format!("{} is not supported by dragnet", command_name(other)), Some(span));
+            }
+        }
+        Ok(())
+    }
+
+    /// A plain column (a grouping key, an unnested value) back into a list column.
+    fn wrap(&self, expr: DfExpr, ty: EsqlType, span: dragnet_esql::Span) -> Typed {
+        let kernel: Kernel = Arc::new(|args: &[Mv]| Ok(args[0].clone()));
+        self.call("esql_cell", kernel, vec![Typed { expr, ty, constant: None, span: None }], ty, Output::Cells, span)
+    }
+
+    fn truth(&self, t: Typed, span: dragnet_esql::Span) -> DfExpr {
+        let kernel: Kernel = Arc::new(|args: &[Mv]| match args[0].as_slice() {
+            [] | [_] => Ok(args[0].clone()),
+            _ => Err(MULTI_VALUE.into()),
+        });
+        self.call("esql_true", kernel, vec![t], EsqlType::Boolean, Output::Truth, span).expr
+    }
+
+    fn require_string(&self, t: &Typed, span: dragnet_esql::Span, what: &str) -> CResult<()> {
+        if t.ty.is_string() || t.ty == EsqlType::Null {
+            Ok(())
+        } else {
+            err(format!("{what} only supports KEYWORD or TEXT values, found expression [{}] type [{}]", self.origin(span).text, t.ty), Some(span))
+        }
+    }
+
+    fn eval(&mut self, fields: &[Field]) -> CResult<()> {
+        for field in fields {
+            let t = self.expr(&field.expr)?;
+            if matches!(t.ty, EsqlType::TimeDuration | EsqlType::DatePeriod) {
+                return err(format!("EVAL does not support type [{}] as the return data type of expression [{}]", t.ty, field.name), Some(field.expr.span));
+            }
+            self.project_with(vec![(field.name.clone(), t)])?;
+        }
+        Ok(())
+    }
+
+    fn keep(&self, patterns: &[String], span: dragnet_esql::Span) -> CResult<Vec<Col>> {
+        // Each column goes to the most specific pattern naming it (an exact name beats a
+        // wildcard, a longer wildcard a shorter one); columns are ordered by that pattern.
+        let mut placed: Vec<(usize, usize, usize)> = Vec::new(); // (pattern, specificity, env index)
+        for (pi, p) in patterns.iter().enumerate() {
+            let exact = !p.contains('*');
+            let mut any = false;
+            for (ci, col) in self.env.iter().enumerate() {
+                if !wildcard_match(p, &col.name) {
+                    continue;
+                }
+                any = true;
+                let specificity = if exact { usize::MAX } else { p.len() };
+                match placed.iter_mut().find(|(_, _, c)| *c == ci) {
+                    Some(slot) if specificity >= slot.1 => *slot = (pi, specificity, ci),
+                    Some(_) => {}
+                    None => placed.push((pi, specificity, ci)),
+                }
+            }
+            if !any {
+                if exact {
+                    return err(format!("Unknown column [{p}]"), Some(span));
+                }
+                return err(format!("No matches found for pattern [{p}]"), Some(span));
+            }
+        }
+        placed.sort_by_key(|(pi, _, ci)| (*pi, *ci));
+        Ok(placed.into_iter().map(|(_, _, ci)| self.env[ci].clone()).collect())
+    }
+
+    fn rename(&mut self, renames: &[Rename], span: dragnet_esql::Span) -> CResult<()> {
+        for r in renames {
+            let Some(i) = self.env.iter().position(|c| c.name == r.old) else {
+                return err(format!("Unknown column [{}]", r.old), Some(span));
+            };
+            if r.old == r.new {
+                continue;
+            }
+            let ty = self.env[i].ty;
+            let old = r.old.clone();
+            let new = r.new.clone();
+            // The renamed column keeps its place; a column already named `new` goes.
+            let mut exprs = Vec::new();
+            let mut env = Vec::new();
+            for (j, col) in self.env.iter().enumerate() {
+                if j == i {
+                    exprs.push(column(&old).alias(&new));
+                    env.push(Col { name: new.clone(), ty });
+                } else if col.name != new {
+                    exprs.push(column(&col.name));
+                    env.push(col.clone());
+                }
+            }
+            self.env = env;
+            self.map(|b| b.project(exprs))?;
+        }
+        Ok(())
+    }
+
+    fn stats(&mut self, aggregates: &[Aggregate], groups: &[Field], span: dragnet_esql::Span) -> CResult<()> {
+        // 1. Grouping keys that are expressions become columns; every key then unnests, so a
+        //    row with a multi-valued key joins the group of each value (a null key: its own).
+        let mut key_cols: Vec<Col> = Vec::new();
+        let mut computed = Vec::new();
+        for g in groups {
+            let name = g.name.clone();
+            match &g.expr.kind {
+                ExprKind::Field(f) if f == &name => {
+                    let ty = self.lookup(f, g.expr.span)?.ty;
+                    key_cols.push(Col { name, ty });
+                }
+                _ => {
+                    let t = self.expr(&g.expr)?;
+                    key_cols.push(Col { name: name.clone(), ty: t.ty });
+                    computed.push((name, t));
+                }
+            }
+        }
+        // Aggregate arguments and filters see the columns before the keys were computed
+        // over them: evaluate them first as hidden columns.
+        let mut agg_exprs = Vec::new();
+        let mut hidden = Vec::new();
+        for (i, agg) in aggregates.iter().enumerate() {
+            let (call, filter) = self.aggregate(agg, &mut hidden, i)?;
+            agg_exprs.push((agg.field.name.clone(), call, filter));
+        }
+        let mut extra: Vec<(String, Typed)> = hidden;
+        extra.extend(computed);
+        if !extra.is_empty() {
+            self.project_with(extra)?;
+        }
+        let mut seen_keys = Vec::new();
+        for key in &key_cols {
+            if seen_keys.contains(&key.name) {
+                continue;
+            }
+            seen_keys.push(key.name.clone());
+            let name = key.name.clone();
+            self.map(|b| b.unnest_column_with_options(Column::new_unqualified(&name), UnnestOptions::new().with_preserve_nulls(true)))?;
+        }
+        let group_exprs: Vec<DfExpr> = seen_keys.iter().map(|k| column(k)).collect();
+        let aggr: Vec<DfExpr> = agg_exprs
+            .iter()
+            .enumerate()
+            .map(|(i, (_, (udaf, arg, _), filter))| {
+                DfExpr::AggregateFunction(AggregateFunction::new_udf(
+                    udaf.clone(),
+                    vec![arg.clone()],
+                    false,
+                    filter.clone().map(Box::new),
+                    vec![],
+                    None,
+                ))
+                .alias(format!("__agg{i}"))
+            })
+            .collect();
+        self.map(|b| b.aggregate(group_exprs, aggr))?;
+        // 2. Output: aggregates in order, then the keys; a later name wins over an earlier one
+        //    and a key over an aggregate of the same name.
+        let mut out: Vec<(String, DfExpr, EsqlType)> = Vec::new();
+        for (i, (name, (_, _, ty), _)) in agg_exprs.iter().enumerate() {
+            out.retain(|(n, _, _)| n != name);
+            out.push((name.clone(), column(&format!("__agg{i}")), *ty));
+        }
+        for key in &key_cols {
+            if seen_keys.iter().position(|k| k == &key.name).is_none() {
+                continue;
+            }
+            out.retain(|(n, _, _)| n != &key.name);
+            let wrapped = self.wrap(column(&key.name), key.ty, span);
+            out.push((key.name.clone(), wrapped.expr, key.ty));
+        }
+        let exprs: Vec<DfExpr> = out.iter().map(|(n, e, _)| e.clone().alias(n)).collect();
+        self.map(|b| b.project(exprs))?;
+        self.env = out.into_iter().map(|(name, _, ty)| Col { name, ty }).collect();
+        Ok(())
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn aggregate(&mut self, agg: &Aggregate, hidden: &mut Vec<(String, Typed)>, i: usize) -> CResult<((Arc<AggregateUDF>, DfExpr, EsqlType), Option<DfExpr>)> {
+        let e = &agg.field.expr;
+        let ExprKind::Call { name, args, star, .. } = &e.kind else {
+            return err(format!("expected an aggregate function but found [{}]", self.origin(e.span).text), Some(e.span));
+        };
+        if !AggOp::is_aggregate(name) {
+            return err(format!("expected an aggregate function but found [{}]", self.origin(e.span).text), Some(e.span));
+        }
+        let (arg, input_ty) = if *star || args.is_empty() {
+            if !name.eq_ignore_ascii_case("count") {
+                return err(format!("[{name}] needs an argument"), Some(e.span));
+            }
+            let one = literal(EsqlType::Long, vec![Val::Long(1)]).map_err(|e| CompileError { message: e.to_string(), span: None })?;
+            (DfExpr::Literal(one, None), EsqlType::Long)
+        } else {
+            if name.eq_ignore_ascii_case("count_distinct") && args.len() > 2 || !name.eq_ignore_ascii_case("count_distinct") && args.len() > 1 {
+                return err(format!("too many arguments for [{name}]"), Some(e.span));
+            }
+            let t = self.expr(&args[0])?;
+            if matches!(t.ty, EsqlType::Unsupported) {
+                return err(format!("argument of [{}] has unsupported type", self.origin(e.span).text), Some(e.span));
+            }
+            let ty = t.ty;
+            let hidden_name = format!("__arg{i}");
+            hidden.push((hidden_name.clone(), t));
+            (column(&hidden_name), ty)
+        };
+        let star = *star || args.is_empty();
+        let (op, ret) = AggOp::resolve(name, star, input_ty).map_err(|m| CompileError { message: m, span: Some(e.span) })?;
+        let udaf = Arc::new(AggregateUDF::new_from_impl(EsqlAggregate::new(format!("{}#{}", name.to_ascii_lowercase(), i), op, input_ty, ret)));
+        let filter = match &agg.filter {
+            Some(f) => {
+                let t = self.expr(f)?;
+                let truth = self.truth(t, f.span);
+                let hidden_name = format!("__filter{i}");
+                hidden.push((hidden_name.clone(), Typed { expr: truth, ty: EsqlType::Boolean, constant: None, span: None }));
+                Some(column(&hidden_name))
+            }
+            None => None,
+        };
+        Ok(((udaf, arg, ret), filter))
+    }
+
+    fn constant(&self, ty: EsqlType, cell: Mv) -> CResult<Typed> {
+        let value = literal(ty, cell.clone()).map_err(|e| CompileError { message: e.to_string(), span: None })?;
+        Ok(Typed { expr: DfExpr::Literal(value, None), ty, constant: Some(cell), span: None })
+    }
+
+    fn expr(&self, e: &Expr) -> CResult<Typed> {
+        match &e.kind {
+            ExprKind::Literal(l) => self.literal(l, e.span),
+            ExprKind::Field(name) => {
+                let col = self.lookup(name, e.span)?;
+                Ok(Typed { expr: column(&col.name), ty: col.ty, constant: None, span: None })
+            }
+            ExprKind::Param(p) => err(format!("query parameter [?{p}] has no value: dragnet runs queries without parameters"), Some(e.span)),
+            ExprKind::Call { name, args, star, .. } => self.function(name, args, *star, e),
+            ExprKind::Neg(inner) => {
+                let t = self.expr(inner)?;
+                if let Some(span) = t.span {
+                    let neg = match span {
+                        TimeSpan::Millis(ms) => TimeSpan::Millis(-ms),
+                        TimeSpan::Period { months, days } => TimeSpan::Period { months: -months, days: -days },
+                    };
+                    return Ok(Typed { span: Some(neg), ..t });
+                }
+                if !t.ty.is_numeric() && t.ty != EsqlType::Null {
+                    return err(format!("argument of [{}] must be [numeric], found value of type [{}]", self.origin(e.span).text, t.ty), Some(e.span));
+                }
+                let ty = t.ty;
+                let kernel: Kernel = Arc::new(|args: &[Mv]| match single(&args[0])? {
+                    Some(v) => arith(Arith::Sub, &zero_like(v), v).map(|r| vec![r]),
+                    None => Ok(Vec::new()),
+                });
+                Ok(self.call("esql_neg", kernel, vec![t], ty, Output::Cells, e.span))
+            }
+            ExprKind::Not(inner) => {
+                let t = self.boolean(inner)?;
+                let kernel: Kernel = Arc::new(|args: &[Mv]| match single(&args[0])? {
+                    Some(Val::Bool(b)) => Ok(vec![Val::Bool(!b)]),
+                    _ => Ok(Vec::new()),
+                });
+                Ok(self.call("esql_not", kernel, vec![t], EsqlType::Boolean, Output::Cells, e.span))
+            }
+            ExprKind::And(items) | ExprKind::Or(items) => {
+                let is_and = matches!(e.kind, ExprKind::And(_));
+                let args = items.iter().map(|i| self.boolean(i)).collect::<CResult<Vec<_>>>()?;
+                // Kleene logic: false AND null = false, true OR null = true.
+                let kernel: Kernel = Arc::new(move |args: &[Mv]| {
+                    let mut unknown = false;
+                    for a in args {
+                        match single(a)? {
+                            Some(Val::Bool(b)) if *b != is_and => return Ok(vec![Val::Bool(*b)]),
+                            Some(_) => {}
+                            None => unknown = true,
+                        }
+                    }
+                    Ok(if unknown { Vec::new() } else { vec![Val::Bool(is_and)] })
+                });
+                Ok(self.call(if is_and { "esql_and" } else { "esql_or" }, kernel, args, EsqlType::Boolean, Output::Cells, e.span))
+            }
+            ExprKind::Binary { op, left, right } => self.binary(*op, left, right, e),
+            ExprKind::In { expr, list, negated } => {
+                let value = self.expr(expr)?;
+                let mut args = vec![];
+                let mut items = Vec::new();
+                for item in list {
+                    let t = self.expr(item)?;
+                    items.push(self.coerce_to(t, value.ty, item.span)?);
+                }
+                for t in &items {
+                    if !comparable(value.ty, t.ty) {
+                        return err(format!("{} and [{}] are not compatible in [{}]", value.ty, t.ty, self.origin(e.span).text), Some(e.span));
+                    }
+                }
+                args.push(self.coerce_to(value, EsqlType::Null, expr.span)?);
+                args.extend(items);
+                let negated = *negated;
+                let kernel: Kernel = Arc::new(move |args: &[Mv]| {
+                    let Some(v) = single(&args[0])? else { return Ok(Vec::new()) };
+                    let mut unknown = false;
+                    for item in &args[1..] {
+                        match single(item)? {
+                            Some(x) if equal(v, x) => return Ok(vec![Val::Bool(!negated)]),
+                            Some(_) => {}
+                            None => unknown = true,
+                        }
+                    }
+                    Ok(if unknown { Vec::new() } else { vec![Val::Bool(negated)] })
+                });
+                Ok(self.call("esql_in", kernel, args, EsqlType::Boolean, Output::Cells, e.span))
+            }
+            ExprKind::Like { expr, patterns, regex, negated } => {
+                let value = self.expr(expr)?;
+                self.require_string(&value, expr.span, if *regex { "RLIKE" } else { "LIKE" })?;
+                let mut texts = Vec::new();
+                for p in patterns {
+                    let t = self.expr(p)?;
+                    match t.constant.as_deref() {
+                        Some([Val::Str(s)]) => texts.push(s.clone()),
+                        _ => return err("LIKE and RLIKE patterns must be constant strings", Some(p.span)),
+                    }
+                }
+                // Elasticsearch's optimizer turns a match-everything pattern into IS NOT NULL
+                // (so NOT LIKE "*" keeps the null rows): where-like.csv-spec notLikeListAllWildcard.
+                let everything = texts.iter().any(|t| if *regex { t == ".*" } else { t == "*" });
+                if everything {
+                    let negated = *negated;
+                    let kernel: Kernel = Arc::new(move |args: &[Mv]| Ok(vec![Val::Bool(args[0].is_empty() == negated)]));
+                    return Ok(self.call("esql_like_all", kernel, vec![value], EsqlType::Boolean, Output::Cells, e.span));
+                }
+                let matchers: Vec<Matcher> = texts
+                    .iter()
+                    .map(|t| {
+                        if *regex {
+                            dragnet_eql::lucene_regex(t, false).map(Matcher::Regex)
+                        } else {
+                            Ok(Matcher::Wildcard(dragnet_eql::Wildcard::lucene(t, false)))
+                        }
+                    })
+                    .collect::<Result<_, String>>()
+                    .map_err(|m| CompileError { message: m, span: Some(e.span) })?;
+                let negated = *negated;
+                let kernel: Kernel = Arc::new(move |args: &[Mv]| {
+                    let Some(v) = single(&args[0])? else { return Ok(Vec::new()) };
+                    let s = v.as_str().unwrap_or_default();
+                    let hit = matchers.iter().any(|m| m.matches(s));
+                    Ok(vec![Val::Bool(hit != negated)])
+                });
+                Ok(self.call("esql_like", kernel, vec![value], EsqlType::Boolean, Output::Cells, e.span))
+            }
+            ExprKind::IsNull { expr, negated } => {
+                let value = self.expr(expr)?;
+                let negated = *negated;
+                let kernel: Kernel = Arc::new(move |args: &[Mv]| Ok(vec![Val::Bool(args[0].is_empty() != negated)]));
+                Ok(self.call("esql_is_null", kernel, vec![value], EsqlType::Boolean, Output::Cells, e.span))
+            }
+            ExprKind::Cast { expr, to } => {
+                let value = self.expr(expr)?;
+                let Some(target) = EsqlType::from_name(to) else {
+                    return err(format!("Unsupported conversion to type [{to}]"), Some(e.span));
+                };
+                self.convert(value, target, e.span)
+            }
+            ExprKind::Match { .. } => err("full-text search (MATCH, `:`) needs Elasticsearch's inverted index; dragnet cannot run it", Some(e.span)),
+        }
+    }
+
+    fn convert(&self, value: Typed, target: EsqlType, span: dragnet_esql::Span) -> CResult<Typed> {
+        if let Some(ts) = value.span {
+            return Ok(Typed { span: Some(ts), ..value });
+        }
+        let r = functions::cast(value.ty, target).map_err(|m| CompileError { message: m, span: Some(span) })?;
+        Ok(self.call("esql_cast", r.kernel, vec![value], r.ty, Output::Cells, span))
+    }
+
+    /// A string constant compared with a date, ip or number is read as that type (ES|QL's
+    /// implicit casting of literals).
+    fn coerce_to(&self, t: Typed, target: EsqlType, span: dragnet_esql::Span) -> CResult<Typed> {
+        if !t.ty.is_string() || t.constant.is_none() || target.is_string() || target == EsqlType::Null {
+            return Ok(t);
+        }
+        let cell = t.constant.clone().unwrap_or_default();
+        let mut out = Vec::new();
+        for v in &cell {
+            let s = v.as_str().unwrap_or_default();
+            let converted = match target {
+                EsqlType::Date => dates::parse_iso(s).map(Val::Date),
+                EsqlType::Ip => ip_text(s).map(Val::Str),
+                EsqlType::Version => Some(Val::Str(s.to_string())),
+                EsqlType::Long => s.parse().ok().map(Val::Long),
+                EsqlType::Integer => s.parse().ok().map(Val::Int),
+                EsqlType::Double => s.parse().ok().map(Val::Double),
+                EsqlType::Boolean => match s.to_ascii_lowercase().as_str() {
+                    "true" => Some(Val::Bool(true)),
+                    "false" => Some(Val::Bool(false)),
+                    _ => None,
+                },
+                _ => return Ok(t),
+            };
+            match converted {
+                Some(c) => out.push(c),
+                None => return err(format!("Cannot convert string [{s}] to [{target}]"), Some(span)),
+            }
+        }
+        self.constant(target, out)
+    }
+
+    fn boolean(&self, e: &Expr) -> CResult<Typed> {
+        let t = self.expr(e)?;
+        if !matches!(t.ty, EsqlType::Boolean | EsqlType::Null) {
+            return err(format!("argument of [{}] must be [boolean], found value of type [{}]", self.origin(e.span).text, t.ty), Some(e.span));
+        }
+        Ok(t)
+    }
+
+    fn literal(&self, l: &Literal, span: dragnet_esql::Span) -> CResult<Typed> {
+        let (ty, cell) = literal_cell(l).map_err(|m| CompileError { message: m, span: Some(span) })?;
+        if let Literal::TimeSpan { value, unit } = l {
+            let ts = dates::span(*value, unit).map_err(|m| CompileError { message: m, span: Some(span) })?;
+            let ty = match ts {
+                TimeSpan::Millis(_) => EsqlType::TimeDuration,
+                TimeSpan::Period { .. } => EsqlType::DatePeriod,
+            };
+            let mut t = self.constant(EsqlType::Long, Vec::new())?;
+            t.ty = ty;
+            t.span = Some(ts);
+            return Ok(t);
+        }
+        self.constant(ty, cell)
+    }
+
+    fn binary(&self, op: BinaryOp, left: &Expr, right: &Expr, e: &Expr) -> CResult<Typed> {
+        let l = self.expr(left)?;
+        let r = self.expr(right)?;
+        let text = self.origin(e.span).text;
+        match op {
+            BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod => {
+                // date ± span, span + date.
+                let date_span = match (l.ty, r.span, l.span, r.ty) {
+                    (EsqlType::Date | EsqlType::Null, Some(s), _, _) if matches!(op, BinaryOp::Add | BinaryOp::Sub) => Some((true, s, op == BinaryOp::Sub)),
+                    (_, _, Some(s), EsqlType::Date) if op == BinaryOp::Add => Some((false, s, false)),
+                    _ => None,
+                };
+                if let Some((date_left, span, negate)) = date_span {
+                    let date = if date_left { l } else { r };
+                    let kernel: Kernel = Arc::new(move |args: &[Mv]| match single(&args[0])?.and_then(Val::as_i64) {
+                        Some(ms) => dates::add(ms, span, negate).map(|d| vec![Val::Date(d)]),
+                        None => Ok(Vec::new()),
+                    });
+                    return Ok(self.call("esql_date_add", kernel, vec![date], EsqlType::Date, Output::Cells, e.span));
+                }
+                let Some(ty) = arith_type(l.ty, r.ty) else {
+                    return err(format!("[{}] has arguments with incompatible types [{}] and [{}]", text, l.ty, r.ty), Some(e.span));
+                };
+                let a = match op {
+                    BinaryOp::Add => Arith::Add,
+                    BinaryOp::Sub => Arith::Sub,
+                    BinaryOp::Mul => Arith::Mul,
+                    BinaryOp::Div => Arith::Div,
+                    _ => Arith::Mod,
+                };
+                let kernel: Kernel = Arc::new(move |args: &[Mv]| {
+                    let (Some(x), Some(y)) = (single(&args[0])?, single(&args[1])?) else { return Ok(Vec::new()) };
+                    arith(a, x, y).map(|v| vec![v])
+                });
+                Ok(self.call("esql_arith", kernel, vec![l, r], ty, Output::Cells, e.span))
+            }
+            _ => {
+                let l = self.coerce_to(l, r.ty, left.span)?;
+                let r = self.coerce_to(r, l.ty, right.span)?;
+                if !comparable(l.ty, r.ty) {
+                    return err(
+                        format!("first argument of [{text}] is [{}] so second argument must also be [{}] but was [{}]", l.ty, l.ty, r.ty),
+                        Some(e.span),
+                    );
+                }
+                let ip = l.ty == EsqlType::Ip || r.ty == EsqlType::Ip;
+                let kernel: Kernel = Arc::new(move |args: &[Mv]| {
+                    let (Some(x), Some(y)) = (single(&args[0])?, single(&args[1])?) else { return Ok(Vec::new()) };
+                    let ord = if ip { ip_order(x, y) } else { x.compare(y) };
+                    let Some(ord) = ord else { return Ok(Vec::new()) };
+                    use std::cmp::Ordering::*;
+                    let b = match op {
+                        BinaryOp::Eq => ord == Equal,
+                        BinaryOp::Neq => ord != Equal,
+                        BinaryOp::Lt => ord == Less,
+                        BinaryOp::Lte => ord != Greater,
+                        BinaryOp::Gt => ord == Greater,
+                        BinaryOp::Gte => ord != Less,
+                        BinaryOp::CaseInsensitiveEq => match (x, y) {
+                            (Val::Str(a), Val::Str(b)) => a.to_lowercase() == b.to_lowercase(),
+                            _ => ord == Equal,
+                        },
+                        _ => false,
+                    };
+                    Ok(vec![Val::Bool(b)])
+                });
+                Ok(self.call("esql_compare", kernel, vec![l, r], EsqlType::Boolean, Output::Cells, e.span))
+            }
+        }
+    }
+
+    fn function(&self, name: &str, args: &[Expr], star: bool, e: &Expr) -> CResult<Typed> {
+        let lower = name.to_ascii_lowercase();
+        if AggOp::is_aggregate(&lower) {
+            return err(format!("aggregate function [{}] is only allowed in STATS", self.origin(e.span).text), Some(e.span));
+        }
+        if star {
+            return err(format!("[{name}] does not take [*]"), Some(e.span));
+        }
+        match lower.as_str() {
+            "now" => {
+                if !args.is_empty() {
+                    return err("NOW takes no arguments", Some(e.span));
+                }
+                return self.constant(EsqlType::Date, vec![Val::Date(self.options.now_ms)]);
+            }
+            "kql" | "qstr" | "match" | "match_phrase" | "multi_match" | "score" => {
+                return err(format!("[{name}] is a full-text search function: it needs Elasticsearch's inverted index, which dragnet does not have"), Some(e.span));
+            }
+            "case" => return self.case(args, e),
+            "date_trunc" => {
+                if args.len() != 2 {
+                    return err("DATE_TRUNC takes 2 arguments", Some(e.span));
+                }
+                let interval = self.expr(&args[0])?;
+                let date = self.expr(&args[1])?;
+                let Some(span) = interval.span else {
+                    return err(format!("first argument of [{}] must be a time span (`1 hour`, `1 month`)", self.origin(e.span).text), Some(args[0].span));
+                };
+                if !matches!(date.ty, EsqlType::Date | EsqlType::Null) {
+                    return err(format!("second argument of [{}] must be [datetime], found value of type [{}]", self.origin(e.span).text, date.ty), Some(args[1].span));
+                }
+                let kernel: Kernel = Arc::new(move |args: &[Mv]| match single(&args[0])?.and_then(Val::as_i64) {
+                    Some(ms) => dates::trunc(ms, span).map(|d| vec![Val::Date(d)]),
+                    None => Ok(Vec::new()),
+                });
+                return Ok(self.call("esql_date_trunc", kernel, vec![date], EsqlType::Date, Output::Cells, e.span));
+            }
+            _ => {}
+        }
+        let typed = args.iter().map(|a| self.expr(a)).collect::<CResult<Vec<_>>>()?;
+        for (a, t) in args.iter().zip(&typed) {
+            if t.span.is_some() {
+                return err(format!("[{name}] does not take a time span argument"), Some(a.span));
+            }
+            if t.ty == EsqlType::Unsupported {
+                return err(format!("argument of [{}] has an unsupported type", self.origin(e.span).text), Some(a.span));
+            }
+        }
+        let types: Vec<EsqlType> = typed.iter().map(|t| t.ty).collect();
+        let constants: Vec<Option<Mv>> = typed.iter().map(|t| t.constant.clone()).collect();
+        let r = functions::resolve(name, &types, &constants).map_err(|m| CompileError { message: m, span: Some(e.span) })?;
+        Ok(self.call(&format!("esql_{lower}"), r.kernel, typed, r.ty, Output::Cells, e.span))
+    }
+
+    fn case(&self, args: &[Expr], e: &Expr) -> CResult<Typed> {
+        if args.len() < 2 {
+            return err("CASE needs at least a condition and a value", Some(e.span));
+        }
+        let typed = args.iter().map(|a| self.expr(a)).collect::<CResult<Vec<_>>>()?;
+        let mut ty = EsqlType::Null;
+        for (i, t) in typed.iter().enumerate() {
+            let is_condition = i % 2 == 0 && i + 1 < typed.len();
+            if is_condition {
+                if !matches!(t.ty, EsqlType::Boolean | EsqlType::Null) {
+                    return err(format!("condition of [{}] must be [boolean], found [{}]", self.origin(e.span).text, t.ty), Some(args[i].span));
+                }
+            } else {
+                ty = ty.unify(t.ty).ok_or_else(|| CompileError {
+                    message: format!("all values of [{}] must have the same type, found [{ty}] and [{}]", self.origin(e.span).text, t.ty),
+                    span: Some(args[i].span),
+                })?;
+            }
+        }
+        let n = typed.len();
+        // A multi-valued or null condition is false (the next branch is tried).
+        let kernel: Kernel = Arc::new(move |args: &[Mv]| {
+            let mut i = 0;
+            while i + 1 < n {
+                if matches!(args[i].as_slice(), [Val::Bool(true)]) {
+                    return Ok(args[i + 1].clone());
+                }
+                i += 2;
+            }
+            Ok(if n % 2 == 1 { args[n - 1].clone() } else { Vec::new() })
+        });
+        Ok(self.call("esql_case", kernel, typed, ty, Output::Cells, e.span))
+    }
+}
+
+enum Matcher {
+    Wildcard(dragnet_eql::Wildcard),
+    Regex(regex::Regex),
+}
+
+impl Matcher {
+    fn matches(&self, s: &str) -> bool {
+        match self {
+            Matcher::Wildcard(w) => w.matches(s),
+            Matcher::Regex(r) => r.is_match(s),
+        }
+    }
+}
+
+fn zero_like(v: &Val) -> Val {
+    match v {
+        Val::Int(_) => Val::Int(0),
+        Val::Double(_) => Val::Double(0.0),
+        Val::ULong(_) => Val::ULong(0),
+        _ => Val::Long(0),
+    }
+}
+
+fn equal(a: &Val, b: &Val) -> bool {
+    a.compare(b) == Some(std::cmp::Ordering::Equal)
+}
+
+fn ip_order(a: &Val, b: &Val) -> Option<std::cmp::Ordering> {
+    let parse = |v: &Val| v.as_str().and_then(|s| s.parse::<std::net::IpAddr>().ok());
+    let (x, y) = (parse(a)?, parse(b)?);
+    let key = |ip: std::net::IpAddr| match ip {
+        std::net::IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+        std::net::IpAddr::V6(v6) => v6.octets(),
+    };
+    Some(key(x).cmp(&key(y)))
+}
+
+fn comparable(a: EsqlType, b: EsqlType) -> bool {
+    a == b
+        || a == EsqlType::Null
+        || b == EsqlType::Null
+        || (a.is_string() && b.is_string())
+        || (a.is_numeric() && b.is_numeric())
+}
+
+/// The type and cell of a literal.
+pub fn literal_cell(l: &Literal) -> Result<(EsqlType, Mv), String> {
+    Ok(match l {
+        Literal::Null => (EsqlType::Null, Vec::new()),
+        Literal::Bool(b) => (EsqlType::Boolean, vec![Val::Bool(*b)]),
+        Literal::Integer(i) => {
+            if let Ok(v) = i32::try_from(*i) {
+                (EsqlType::Integer, vec![Val::Int(v)])
+            } else if let Ok(v) = i64::try_from(*i) {
+                (EsqlType::Long, vec![Val::Long(v)])
+            } else if let Ok(v) = u64::try_from(*i) {
+                (EsqlType::UnsignedLong, vec![Val::ULong(v)])
+            } else {
+                (EsqlType::Double, vec![Val::Double(*i as f64)])
+            }
+        }
+        Literal::Decimal(d) => (EsqlType::Double, vec![Val::Double(*d)]),
+        Literal::String(s) => (EsqlType::Keyword, vec![Val::Str(s.clone())]),
+        Literal::TimeSpan { .. } => (EsqlType::TimeDuration, Vec::new()),
+        Literal::List(items) => {
+            let mut ty = EsqlType::Null;
+            let mut cell = Vec::new();
+            for item in items {
+                let (t, mut c) = literal_cell(item)?;
+                ty = ty
+                    .unify(t)
+                    .or(if ty.is_numeric() && t.is_numeric() {
+                        Some(if ty == EsqlType::Double || t == EsqlType::Double { EsqlType::Double } else { EsqlType::Long })
+                    } else {
+                        None
+                    })
+                    .ok_or_else(|| format!("a list literal mixes [{ty}] and [{t}]"))?;
+                cell.append(&mut c);
+            }
+            if ty == EsqlType::Long {
+                cell = cell.into_iter().map(|v| v.as_i64().map(Val::Long).unwrap_or(v)).collect();
+            } else if ty == EsqlType::Double {
+                cell = cell.into_iter().map(|v| v.as_f64().map(Val::Double).unwrap_or(v)).collect();
+            }
+            (ty, cell)
+        }
+    })
+}
+
+/// `*` wildcard matching of column names (KEEP, DROP).
+pub fn wildcard_match(pattern: &str, name: &str) -> bool {
+    if !pattern.contains('*') {
+        return pattern == name;
+    }
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let mut rest = name;
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 {
+            let Some(r) = rest.strip_prefix(part) else { return false };
+            rest = r;
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else {
+            match rest.find(part) {
+                Some(at) => rest = &rest[at + part.len()..],
+                None => return false,
+            }
+        }
+    }
+    true
+}
+
+fn command_name(kind: &CommandKind) -> &'static str {
+    match kind {
+        CommandKind::Stats { inline: true, .. } => "INLINE STATS",
+        CommandKind::ShowInfo => "SHOW INFO",
+        CommandKind::Enrich { .. } => "ENRICH",
+        CommandKind::LookupJoin { .. } => "LOOKUP JOIN",
+        CommandKind::Sample(_) => "SAMPLE",
+        CommandKind::Other { .. } => "this command",
+        _ => "this command",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards_match_column_names() {
+        assert!(wildcard_match("Esql.*", "Esql.count"));
+        assert!(wildcard_match("*", "a"));
+        assert!(wildcard_match("a*c", "abc"));
+        assert!(!wildcard_match("a*c", "abd"));
+        assert!(wildcard_match("source.geo.*", "source.geo.country_iso_code"));
+    }
+}
