@@ -18,9 +18,9 @@ use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Signature, Volatil
 
 use crate::functions::{Arith, arith};
 use crate::types::EsqlType;
-use crate::value::{Column, Mv, Val, literal};
 #[cfg(test)]
 use crate::value::build;
+use crate::value::{Column, Mv, Val, literal};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AggOp {
@@ -54,14 +54,20 @@ impl AggOp {
             AggOp::CountRows | AggOp::Count | AggOp::CountDistinct => EsqlType::Long,
             AggOp::Avg => {
                 if !input.is_numeric() && input != EsqlType::Null {
-                    return Err(format!("argument of [{name}] must be [numeric], found value of type [{input}]"));
+                    return Err(format!(
+                        "argument of [{name}] must be [numeric], found value of type [{input}]"
+                    ));
                 }
                 EsqlType::Double
             }
             AggOp::Sum => match input {
                 EsqlType::Integer | EsqlType::Long | EsqlType::Null => EsqlType::Long,
                 EsqlType::Double | EsqlType::UnsignedLong => input,
-                _ => return Err(format!("argument of [{name}] must be [numeric], found value of type [{input}]")),
+                _ => {
+                    return Err(format!(
+                        "argument of [{name}] must be [numeric], found value of type [{input}]"
+                    ));
+                }
             },
             AggOp::Min | AggOp::Max | AggOp::Values => match input {
                 EsqlType::Text if op != AggOp::Values => EsqlType::Keyword,
@@ -176,7 +182,9 @@ impl Ord for Ordered {
     fn cmp(&self, other: &Self) -> Ordering {
         match (&self.0, &other.0) {
             (Val::Double(a), Val::Double(b)) => a.total_cmp(b),
-            (a, b) => a.compare(b).unwrap_or_else(|| format!("{a:?}").cmp(&format!("{b:?}"))),
+            (a, b) => a
+                .compare(b)
+                .unwrap_or_else(|| format!("{a:?}").cmp(&format!("{b:?}"))),
         }
     }
 }
@@ -208,7 +216,11 @@ impl EsqlAccumulator {
                     None => true,
                     Some(b) => {
                         let o = Ordered(v.clone()).cmp(&Ordered(b.clone()));
-                        if self.op == AggOp::Min { o == Ordering::Less } else { o == Ordering::Greater }
+                        if self.op == AggOp::Min {
+                            o == Ordering::Less
+                        } else {
+                            o == Ordering::Greater
+                        }
                     }
                 };
                 if better {
@@ -266,7 +278,9 @@ impl EsqlAccumulator {
 
 impl Accumulator for EsqlAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let Some(array) = values.first() else { return Ok(()) };
+        let Some(array) = values.first() else {
+            return Ok(());
+        };
         if self.op == AggOp::CountRows {
             self.count += array.len() as i64;
             return Ok(());
@@ -281,7 +295,9 @@ impl Accumulator for EsqlAccumulator {
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let Some(array) = states.first() else { return Ok(()) };
+        let Some(array) = states.first() else {
+            return Ok(());
+        };
         let column = Column::new(array, self.state_ty);
         for row in 0..array.len() {
             let cell = column.get(row);
@@ -355,13 +371,25 @@ mod tests {
     #[test]
     fn aggregates_consume_every_value_and_skip_nulls() {
         let cells = vec![vec![Val::Long(3), Val::Long(1)], vec![], vec![Val::Long(2)]];
-        assert_eq!(run(AggOp::Count, EsqlType::Long, &cells), vec![Val::Long(3)]);
-        assert_eq!(run(AggOp::CountRows, EsqlType::Long, &cells), vec![Val::Long(3)]);
+        assert_eq!(
+            run(AggOp::Count, EsqlType::Long, &cells),
+            vec![Val::Long(3)]
+        );
+        assert_eq!(
+            run(AggOp::CountRows, EsqlType::Long, &cells),
+            vec![Val::Long(3)]
+        );
         assert_eq!(run(AggOp::Min, EsqlType::Long, &cells), vec![Val::Long(1)]);
         assert_eq!(run(AggOp::Sum, EsqlType::Long, &cells), vec![Val::Long(6)]);
         assert_eq!(run(AggOp::Max, EsqlType::Long, &[vec![]]), vec![]);
-        assert_eq!(run(AggOp::CountDistinct, EsqlType::Long, &[vec![]]), vec![Val::Long(0)]);
+        assert_eq!(
+            run(AggOp::CountDistinct, EsqlType::Long, &[vec![]]),
+            vec![Val::Long(0)]
+        );
         let ints = vec![vec![Val::Int(i32::MAX)], vec![Val::Int(1)]];
-        assert_eq!(run(AggOp::Sum, EsqlType::Integer, &ints), vec![Val::Long(i64::from(i32::MAX) + 1)]);
+        assert_eq!(
+            run(AggOp::Sum, EsqlType::Integer, &ints),
+            vec![Val::Long(i64::from(i32::MAX) + 1)]
+        );
     }
 }

@@ -12,7 +12,9 @@ use std::sync::Arc;
 use datafusion::common::{Column, Result as DfResult, UnnestOptions};
 use datafusion::datasource::provider_as_source;
 use datafusion::logical_expr::expr::AggregateFunction;
-use datafusion::logical_expr::{AggregateUDF, Expr as DfExpr, LogicalPlan, LogicalPlanBuilder, SortExpr};
+use datafusion::logical_expr::{
+    AggregateUDF, Expr as DfExpr, LogicalPlan, LogicalPlanBuilder, SortExpr,
+};
 use dragnet_esql::{
     Aggregate, BinaryOp, CommandKind, Expr, ExprKind, Field, IndexPattern, Literal, NullsOrder,
     Order, Query, Rename,
@@ -29,7 +31,11 @@ use crate::value::{Mv, Val, literal};
 /// Where `FROM` reads: the table for a list of index patterns.
 pub trait Catalog {
     /// The table `FROM indices METADATA metadata` reads, or why it cannot.
-    fn table(&self, indices: &[IndexPattern], metadata: &[String]) -> Result<Arc<CellTable>, String>;
+    fn table(
+        &self,
+        indices: &[IndexPattern],
+        metadata: &[String],
+    ) -> Result<Arc<CellTable>, String>;
 }
 
 /// A compile error: the message and where in the query it points.
@@ -48,11 +54,17 @@ impl std::fmt::Display for CompileError {
 type CResult<T> = Result<T, CompileError>;
 
 fn err<T>(message: impl Into<String>, span: Option<dragnet_esql::Span>) -> CResult<T> {
-    Err(CompileError { message: message.into(), span })
+    Err(CompileError {
+        message: message.into(),
+        span,
+    })
 }
 
 fn df<T>(r: DfResult<T>) -> CResult<T> {
-    r.map_err(|e| CompileError { message: format!("planning failed: {e}"), span: None })
+    r.map_err(|e| CompileError {
+        message: format!("planning failed: {e}"),
+        span: None,
+    })
 }
 
 /// A compiled query.
@@ -93,7 +105,14 @@ pub fn compile(query: &Query, text: &str, options: &Options<'_>) -> CResult<Comp
     if let Some(reason) = dragnet_esql::unsupported(query) {
         return err(reason.reason, Some(reason.span));
     }
-    let mut c = Compiler { text, options, env: Vec::new(), builder: None, table: None, limited: false };
+    let mut c = Compiler {
+        text,
+        options,
+        env: Vec::new(),
+        builder: None,
+        table: None,
+        limited: false,
+    };
     for command in query.commands() {
         c.command(&command.kind, command.span)?;
     }
@@ -127,7 +146,10 @@ struct Compiler<'a> {
 }
 
 impl Compiler<'_> {
-    fn map(&mut self, f: impl FnOnce(LogicalPlanBuilder) -> DfResult<LogicalPlanBuilder>) -> CResult<()> {
+    fn map(
+        &mut self,
+        f: impl FnOnce(LogicalPlanBuilder) -> DfResult<LogicalPlanBuilder>,
+    ) -> CResult<()> {
         let b = self.builder.take().expect("a source command ran");
         self.builder = Some(df(f(b))?);
         Ok(())
@@ -135,7 +157,11 @@ impl Compiler<'_> {
 
     fn origin(&self, span: dragnet_esql::Span) -> Origin {
         let (line, column) = dragnet_esql::line_col(self.text, span.start);
-        let text = self.text.get(span.start..span.end).unwrap_or_default().to_string();
+        let text = self
+            .text
+            .get(span.start..span.end)
+            .unwrap_or_default()
+            .to_string();
         Origin { line, column, text }
     }
 
@@ -146,9 +172,25 @@ impl Compiler<'_> {
         }
     }
 
-    fn call(&self, label: &str, kernel: Kernel, args: Vec<Typed>, ret: EsqlType, output: Output, span: dragnet_esql::Span) -> Typed {
+    fn call(
+        &self,
+        label: &str,
+        kernel: Kernel,
+        args: Vec<Typed>,
+        ret: EsqlType,
+        output: Output,
+        span: dragnet_esql::Span,
+    ) -> Typed {
         let types = args.iter().map(|a| a.ty).collect();
-        let udf = EsqlFunction::udf(label, kernel, types, ret, output, self.options.warnings.clone(), self.origin(span));
+        let udf = EsqlFunction::udf(
+            label,
+            kernel,
+            types,
+            ret,
+            output,
+            self.options.warnings.clone(),
+            self.origin(span),
+        );
         Typed {
             expr: Arc::new(udf).call(args.into_iter().map(|a| a.expr).collect()),
             ty: ret,
@@ -161,7 +203,10 @@ impl Compiler<'_> {
     fn project_with(&mut self, extra: Vec<(String, Typed)>) -> CResult<()> {
         for (name, t) in &extra {
             self.env.retain(|c| &c.name != name);
-            self.env.push(Col { name: name.clone(), ty: t.ty });
+            self.env.push(Col {
+                name: name.clone(),
+                ty: t.ty,
+            });
         }
         let mut exprs: Vec<DfExpr> = Vec::new();
         for col in &self.env {
@@ -175,13 +220,25 @@ impl Compiler<'_> {
 
     fn command(&mut self, kind: &CommandKind, span: dragnet_esql::Span) -> CResult<()> {
         match kind {
-            CommandKind::From { indices, metadata, .. } => {
-                let table = self
-                    .options
-                    .catalog
-                    .table(indices, metadata)
-                    .map_err(|m| CompileError { message: m, span: Some(span) })?;
-                self.env = table.columns().iter().map(|(n, t)| Col { name: n.clone(), ty: *t }).collect();
+            CommandKind::From {
+                indices, metadata, ..
+            } => {
+                let table =
+                    self.options
+                        .catalog
+                        .table(indices, metadata)
+                        .map_err(|m| CompileError {
+                            message: m,
+                            span: Some(span),
+                        })?;
+                self.env = table
+                    .columns()
+                    .iter()
+                    .map(|(n, t)| Col {
+                        name: n.clone(),
+                        ty: *t,
+                    })
+                    .collect();
                 let source = provider_as_source(table.clone());
                 self.builder = Some(df(LogicalPlanBuilder::scan("source", source, None))?);
                 self.table = Some(table);
@@ -202,7 +259,11 @@ impl Compiler<'_> {
                 self.map(|b| b.filter(truth))?;
             }
             CommandKind::Eval(fields) => self.eval(fields)?,
-            CommandKind::Stats { aggregates, groups, inline: false } => self.stats(aggregates, groups, span)?,
+            CommandKind::Stats {
+                aggregates,
+                groups,
+                inline: false,
+            } => self.stats(aggregates, groups, span)?,
             CommandKind::Keep(patterns) => {
                 let kept = self.keep(patterns, span)?;
                 self.env = kept;
@@ -242,7 +303,11 @@ impl Compiler<'_> {
                                 None => true,
                                 Some(b) => {
                                     let o = v.compare(b);
-                                    if desc { o == Some(std::cmp::Ordering::Greater) } else { o == Some(std::cmp::Ordering::Less) }
+                                    if desc {
+                                        o == Some(std::cmp::Ordering::Greater)
+                                    } else {
+                                        o == Some(std::cmp::Ordering::Less)
+                                    }
                                 }
                             };
                             if better {
@@ -251,7 +316,14 @@ impl Compiler<'_> {
                         }
                         Ok(best.cloned().into_iter().collect())
                     });
-                    let k = self.call("esql_sort_key", kernel, vec![t], ty, Output::Cells, key.expr.span);
+                    let k = self.call(
+                        "esql_sort_key",
+                        kernel,
+                        vec![t],
+                        ty,
+                        Output::Cells,
+                        key.expr.span,
+                    );
                     sorts.push(SortExpr::new(k.expr, !desc, nulls_first));
                 }
                 self.map(|b| b.sort(sorts))?;
@@ -261,7 +333,11 @@ impl Compiler<'_> {
                 self.map(|b| b.limit(0, Some(n)))?;
                 self.limited = true;
             }
-            CommandKind::Dissect { input, pattern, options } => {
+            CommandKind::Dissect {
+                input,
+                pattern,
+                options,
+            } => {
                 let mut separator = String::new();
                 for (name, value) in options {
                     if !name.eq_ignore_ascii_case("append_separator") {
@@ -269,10 +345,20 @@ impl Compiler<'_> {
                     }
                     match &value.kind {
                         ExprKind::Literal(Literal::String(s)) => separator = s.clone(),
-                        _ => return err("Invalid value for dissect append_separator: expected a string", Some(value.span)),
+                        _ => {
+                            return err(
+                                "Invalid value for dissect append_separator: expected a string",
+                                Some(value.span),
+                            );
+                        }
                     }
                 }
-                let dissect = crate::pattern::Dissect::parse(pattern, &separator).map_err(|m| CompileError { message: m, span: Some(span) })?;
+                let dissect = crate::pattern::Dissect::parse(pattern, &separator).map_err(|m| {
+                    CompileError {
+                        message: m,
+                        span: Some(span),
+                    }
+                })?;
                 let source = self.expr(input)?;
                 self.require_string(&source, input.span, "DISSECT")?;
                 let dissect = Arc::new(dissect);
@@ -288,16 +374,38 @@ impl Compiler<'_> {
                         }
                         Ok(out)
                     });
-                    let arg = Typed { expr: source.expr.clone(), ty: source.ty, constant: None, span: None };
-                    outs.push((key.clone(), self.call("esql_dissect", kernel, vec![arg], EsqlType::Keyword, Output::Cells, span)));
+                    let arg = Typed {
+                        expr: source.expr.clone(),
+                        ty: source.ty,
+                        constant: None,
+                        span: None,
+                    };
+                    outs.push((
+                        key.clone(),
+                        self.call(
+                            "esql_dissect",
+                            kernel,
+                            vec![arg],
+                            EsqlType::Keyword,
+                            Output::Cells,
+                            span,
+                        ),
+                    ));
                 }
                 self.project_with(outs)?;
             }
             CommandKind::Grok { input, patterns } => {
                 if patterns.len() != 1 {
-                    return err("GROK with several patterns is not supported by dragnet", Some(span));
+                    return err(
+                        "GROK with several patterns is not supported by dragnet",
+                        Some(span),
+                    );
                 }
-                let grok = crate::pattern::Grok::compile(&patterns[0]).map_err(|m| CompileError { message: m, span: Some(span) })?;
+                let grok =
+                    crate::pattern::Grok::compile(&patterns[0]).map_err(|m| CompileError {
+                        message: m,
+                        span: Some(span),
+                    })?;
                 let source = self.expr(input)?;
                 self.require_string(&source, input.span, "GROK")?;
                 let grok = Arc::new(grok);
@@ -313,20 +421,36 @@ impl Compiler<'_> {
                         }
                         Ok(out)
                     });
-                    let arg = Typed { expr: source.expr.clone(), ty: source.ty, constant: None, span: None };
-                    outs.push((key.clone(), self.call("esql_grok", kernel, vec![arg], *ty, Output::Cells, span)));
+                    let arg = Typed {
+                        expr: source.expr.clone(),
+                        ty: source.ty,
+                        constant: None,
+                        span: None,
+                    };
+                    outs.push((
+                        key.clone(),
+                        self.call("esql_grok", kernel, vec![arg], *ty, Output::Cells, span),
+                    ));
                 }
                 self.project_with(outs)?;
             }
             CommandKind::MvExpand(name) => {
                 let ty = self.lookup(name, span)?.ty;
                 let name = name.clone();
-                self.map(|b| b.unnest_column_with_options(Column::new_unqualified(&name), UnnestOptions::new().with_preserve_nulls(true)))?;
+                self.map(|b| {
+                    b.unnest_column_with_options(
+                        Column::new_unqualified(&name),
+                        UnnestOptions::new().with_preserve_nulls(true),
+                    )
+                })?;
                 let wrapped = self.wrap(column(&name), ty, span);
                 self.project_with(vec![(name, wrapped)])?;
             }
             other => {
-                return err(format!("{} is not supported by dragnet", command_name(other)), Some(span));
+                return err(
+                    format!("{} is not supported by dragnet", command_name(other)),
+                    Some(span),
+                );
             }
         }
         Ok(())
@@ -335,7 +459,19 @@ impl Compiler<'_> {
     /// A plain column (a grouping key, an unnested value) back into a list column.
     fn wrap(&self, expr: DfExpr, ty: EsqlType, span: dragnet_esql::Span) -> Typed {
         let kernel: Kernel = Arc::new(|args: &[Mv]| Ok(args[0].clone()));
-        self.call("esql_cell", kernel, vec![Typed { expr, ty, constant: None, span: None }], ty, Output::Cells, span)
+        self.call(
+            "esql_cell",
+            kernel,
+            vec![Typed {
+                expr,
+                ty,
+                constant: None,
+                span: None,
+            }],
+            ty,
+            Output::Cells,
+            span,
+        )
     }
 
     fn truth(&self, t: Typed, span: dragnet_esql::Span) -> DfExpr {
@@ -343,14 +479,29 @@ impl Compiler<'_> {
             [] | [_] => Ok(args[0].clone()),
             _ => Err(MULTI_VALUE.into()),
         });
-        self.call("esql_true", kernel, vec![t], EsqlType::Boolean, Output::Truth, span).expr
+        self.call(
+            "esql_true",
+            kernel,
+            vec![t],
+            EsqlType::Boolean,
+            Output::Truth,
+            span,
+        )
+        .expr
     }
 
     fn require_string(&self, t: &Typed, span: dragnet_esql::Span, what: &str) -> CResult<()> {
         if t.ty.is_string() || t.ty == EsqlType::Null {
             Ok(())
         } else {
-            err(format!("{what} only supports KEYWORD or TEXT values, found expression [{}] type [{}]", self.origin(span).text, t.ty), Some(span))
+            err(
+                format!(
+                    "{what} only supports KEYWORD or TEXT values, found expression [{}] type [{}]",
+                    self.origin(span).text,
+                    t.ty
+                ),
+                Some(span),
+            )
         }
     }
 
@@ -358,7 +509,13 @@ impl Compiler<'_> {
         for field in fields {
             let t = self.expr(&field.expr)?;
             if matches!(t.ty, EsqlType::TimeDuration | EsqlType::DatePeriod) {
-                return err(format!("EVAL does not support type [{}] as the return data type of expression [{}]", t.ty, field.name), Some(field.expr.span));
+                return err(
+                    format!(
+                        "EVAL does not support type [{}] as the return data type of expression [{}]",
+                        t.ty, field.name
+                    ),
+                    Some(field.expr.span),
+                );
             }
             self.project_with(vec![(field.name.clone(), t)])?;
         }
@@ -392,7 +549,10 @@ impl Compiler<'_> {
             }
         }
         placed.sort_by_key(|(pi, _, ci)| (*pi, *ci));
-        Ok(placed.into_iter().map(|(_, _, ci)| self.env[ci].clone()).collect())
+        Ok(placed
+            .into_iter()
+            .map(|(_, _, ci)| self.env[ci].clone())
+            .collect())
     }
 
     fn rename(&mut self, renames: &[Rename], span: dragnet_esql::Span) -> CResult<()> {
@@ -412,7 +572,10 @@ impl Compiler<'_> {
             for (j, col) in self.env.iter().enumerate() {
                 if j == i {
                     exprs.push(column(&old).alias(&new));
-                    env.push(Col { name: new.clone(), ty });
+                    env.push(Col {
+                        name: new.clone(),
+                        ty,
+                    });
                 } else if col.name != new {
                     exprs.push(column(&col.name));
                     env.push(col.clone());
@@ -424,7 +587,12 @@ impl Compiler<'_> {
         Ok(())
     }
 
-    fn stats(&mut self, aggregates: &[Aggregate], groups: &[Field], span: dragnet_esql::Span) -> CResult<()> {
+    fn stats(
+        &mut self,
+        aggregates: &[Aggregate],
+        groups: &[Field],
+        span: dragnet_esql::Span,
+    ) -> CResult<()> {
         // 1. Grouping keys that are expressions become columns; every key then unnests, so a
         //    row with a multi-valued key joins the group of each value (a null key: its own).
         let mut key_cols: Vec<Col> = Vec::new();
@@ -438,7 +606,10 @@ impl Compiler<'_> {
                 }
                 _ => {
                     let t = self.expr(&g.expr)?;
-                    key_cols.push(Col { name: name.clone(), ty: t.ty });
+                    key_cols.push(Col {
+                        name: name.clone(),
+                        ty: t.ty,
+                    });
                     computed.push((name, t));
                 }
             }
@@ -463,7 +634,12 @@ impl Compiler<'_> {
             }
             seen_keys.push(key.name.clone());
             let name = key.name.clone();
-            self.map(|b| b.unnest_column_with_options(Column::new_unqualified(&name), UnnestOptions::new().with_preserve_nulls(true)))?;
+            self.map(|b| {
+                b.unnest_column_with_options(
+                    Column::new_unqualified(&name),
+                    UnnestOptions::new().with_preserve_nulls(true),
+                )
+            })?;
         }
         let group_exprs: Vec<DfExpr> = seen_keys.iter().map(|k| column(k)).collect();
         let aggr: Vec<DfExpr> = agg_exprs
@@ -499,32 +675,66 @@ impl Compiler<'_> {
         }
         let exprs: Vec<DfExpr> = out.iter().map(|(n, e, _)| e.clone().alias(n)).collect();
         self.map(|b| b.project(exprs))?;
-        self.env = out.into_iter().map(|(name, _, ty)| Col { name, ty }).collect();
+        self.env = out
+            .into_iter()
+            .map(|(name, _, ty)| Col { name, ty })
+            .collect();
         Ok(())
     }
 
     #[allow(clippy::type_complexity)]
-    fn aggregate(&mut self, agg: &Aggregate, hidden: &mut Vec<(String, Typed)>, i: usize) -> CResult<((Arc<AggregateUDF>, DfExpr, EsqlType), Option<DfExpr>)> {
+    fn aggregate(
+        &mut self,
+        agg: &Aggregate,
+        hidden: &mut Vec<(String, Typed)>,
+        i: usize,
+    ) -> CResult<((Arc<AggregateUDF>, DfExpr, EsqlType), Option<DfExpr>)> {
         let e = &agg.field.expr;
-        let ExprKind::Call { name, args, star, .. } = &e.kind else {
-            return err(format!("expected an aggregate function but found [{}]", self.origin(e.span).text), Some(e.span));
+        let ExprKind::Call {
+            name, args, star, ..
+        } = &e.kind
+        else {
+            return err(
+                format!(
+                    "expected an aggregate function but found [{}]",
+                    self.origin(e.span).text
+                ),
+                Some(e.span),
+            );
         };
         if !AggOp::is_aggregate(name) {
-            return err(format!("expected an aggregate function but found [{}]", self.origin(e.span).text), Some(e.span));
+            return err(
+                format!(
+                    "expected an aggregate function but found [{}]",
+                    self.origin(e.span).text
+                ),
+                Some(e.span),
+            );
         }
         let (arg, input_ty) = if *star || args.is_empty() {
             if !name.eq_ignore_ascii_case("count") {
                 return err(format!("[{name}] needs an argument"), Some(e.span));
             }
-            let one = literal(EsqlType::Long, vec![Val::Long(1)]).map_err(|e| CompileError { message: e.to_string(), span: None })?;
+            let one = literal(EsqlType::Long, vec![Val::Long(1)]).map_err(|e| CompileError {
+                message: e.to_string(),
+                span: None,
+            })?;
             (DfExpr::Literal(one, None), EsqlType::Long)
         } else {
-            if name.eq_ignore_ascii_case("count_distinct") && args.len() > 2 || !name.eq_ignore_ascii_case("count_distinct") && args.len() > 1 {
+            if name.eq_ignore_ascii_case("count_distinct") && args.len() > 2
+                || !name.eq_ignore_ascii_case("count_distinct") && args.len() > 1
+            {
                 return err(format!("too many arguments for [{name}]"), Some(e.span));
             }
             let t = self.expr(&args[0])?;
             if matches!(t.ty, EsqlType::Unsupported) {
-                return err(format!("argument of [{}] has unsupported type", self.origin(e.span).text), Some(e.span));
+                return err(
+                    format!(
+                        "argument of [{}] has unsupported type",
+                        self.origin(e.span).text
+                    ),
+                    Some(e.span),
+                );
             }
             let ty = t.ty;
             let hidden_name = format!("__arg{i}");
@@ -532,14 +742,30 @@ impl Compiler<'_> {
             (column(&hidden_name), ty)
         };
         let star = *star || args.is_empty();
-        let (op, ret) = AggOp::resolve(name, star, input_ty).map_err(|m| CompileError { message: m, span: Some(e.span) })?;
-        let udaf = Arc::new(AggregateUDF::new_from_impl(EsqlAggregate::new(format!("{}#{}", name.to_ascii_lowercase(), i), op, input_ty, ret)));
+        let (op, ret) = AggOp::resolve(name, star, input_ty).map_err(|m| CompileError {
+            message: m,
+            span: Some(e.span),
+        })?;
+        let udaf = Arc::new(AggregateUDF::new_from_impl(EsqlAggregate::new(
+            format!("{}#{}", name.to_ascii_lowercase(), i),
+            op,
+            input_ty,
+            ret,
+        )));
         let filter = match &agg.filter {
             Some(f) => {
                 let t = self.expr(f)?;
                 let truth = self.truth(t, f.span);
                 let hidden_name = format!("__filter{i}");
-                hidden.push((hidden_name.clone(), Typed { expr: truth, ty: EsqlType::Boolean, constant: None, span: None }));
+                hidden.push((
+                    hidden_name.clone(),
+                    Typed {
+                        expr: truth,
+                        ty: EsqlType::Boolean,
+                        constant: None,
+                        span: None,
+                    },
+                ));
                 Some(column(&hidden_name))
             }
             None => None,
@@ -548,8 +774,16 @@ impl Compiler<'_> {
     }
 
     fn constant(&self, ty: EsqlType, cell: Mv) -> CResult<Typed> {
-        let value = literal(ty, cell.clone()).map_err(|e| CompileError { message: e.to_string(), span: None })?;
-        Ok(Typed { expr: DfExpr::Literal(value, None), ty, constant: Some(cell), span: None })
+        let value = literal(ty, cell.clone()).map_err(|e| CompileError {
+            message: e.to_string(),
+            span: None,
+        })?;
+        Ok(Typed {
+            expr: DfExpr::Literal(value, None),
+            ty,
+            constant: Some(cell),
+            span: None,
+        })
     }
 
     fn expr(&self, e: &Expr) -> CResult<Typed> {
@@ -557,21 +791,46 @@ impl Compiler<'_> {
             ExprKind::Literal(l) => self.literal(l, e.span),
             ExprKind::Field(name) => {
                 let col = self.lookup(name, e.span)?;
-                Ok(Typed { expr: column(&col.name), ty: col.ty, constant: None, span: None })
+                Ok(Typed {
+                    expr: column(&col.name),
+                    ty: col.ty,
+                    constant: None,
+                    span: None,
+                })
             }
-            ExprKind::Param(p) => err(format!("query parameter [?{p}] has no value: dragnet runs queries without parameters"), Some(e.span)),
-            ExprKind::Call { name, args, star, .. } => self.function(name, args, *star, e),
+            ExprKind::Param(p) => err(
+                format!(
+                    "query parameter [?{p}] has no value: dragnet runs queries without parameters"
+                ),
+                Some(e.span),
+            ),
+            ExprKind::Call {
+                name, args, star, ..
+            } => self.function(name, args, *star, e),
             ExprKind::Neg(inner) => {
                 let t = self.expr(inner)?;
                 if let Some(span) = t.span {
                     let neg = match span {
                         TimeSpan::Millis(ms) => TimeSpan::Millis(-ms),
-                        TimeSpan::Period { months, days } => TimeSpan::Period { months: -months, days: -days },
+                        TimeSpan::Period { months, days } => TimeSpan::Period {
+                            months: -months,
+                            days: -days,
+                        },
                     };
-                    return Ok(Typed { span: Some(neg), ..t });
+                    return Ok(Typed {
+                        span: Some(neg),
+                        ..t
+                    });
                 }
                 if !t.ty.is_numeric() && t.ty != EsqlType::Null {
-                    return err(format!("argument of [{}] must be [numeric], found value of type [{}]", self.origin(e.span).text, t.ty), Some(e.span));
+                    return err(
+                        format!(
+                            "argument of [{}] must be [numeric], found value of type [{}]",
+                            self.origin(e.span).text,
+                            t.ty
+                        ),
+                        Some(e.span),
+                    );
                 }
                 let ty = t.ty;
                 let kernel: Kernel = Arc::new(|args: &[Mv]| match single(&args[0])? {
@@ -586,11 +845,21 @@ impl Compiler<'_> {
                     Some(Val::Bool(b)) => Ok(vec![Val::Bool(!b)]),
                     _ => Ok(Vec::new()),
                 });
-                Ok(self.call("esql_not", kernel, vec![t], EsqlType::Boolean, Output::Cells, e.span))
+                Ok(self.call(
+                    "esql_not",
+                    kernel,
+                    vec![t],
+                    EsqlType::Boolean,
+                    Output::Cells,
+                    e.span,
+                ))
             }
             ExprKind::And(items) | ExprKind::Or(items) => {
                 let is_and = matches!(e.kind, ExprKind::And(_));
-                let args = items.iter().map(|i| self.boolean(i)).collect::<CResult<Vec<_>>>()?;
+                let args = items
+                    .iter()
+                    .map(|i| self.boolean(i))
+                    .collect::<CResult<Vec<_>>>()?;
                 // Kleene logic: false AND null = false, true OR null = true.
                 let kernel: Kernel = Arc::new(move |args: &[Mv]| {
                     let mut unknown = false;
@@ -601,12 +870,27 @@ impl Compiler<'_> {
                             None => unknown = true,
                         }
                     }
-                    Ok(if unknown { Vec::new() } else { vec![Val::Bool(is_and)] })
+                    Ok(if unknown {
+                        Vec::new()
+                    } else {
+                        vec![Val::Bool(is_and)]
+                    })
                 });
-                Ok(self.call(if is_and { "esql_and" } else { "esql_or" }, kernel, args, EsqlType::Boolean, Output::Cells, e.span))
+                Ok(self.call(
+                    if is_and { "esql_and" } else { "esql_or" },
+                    kernel,
+                    args,
+                    EsqlType::Boolean,
+                    Output::Cells,
+                    e.span,
+                ))
             }
             ExprKind::Binary { op, left, right } => self.binary(*op, left, right, e),
-            ExprKind::In { expr, list, negated } => {
+            ExprKind::In {
+                expr,
+                list,
+                negated,
+            } => {
                 let value = self.expr(expr)?;
                 let mut args = vec![];
                 let mut items = Vec::new();
@@ -616,14 +900,24 @@ impl Compiler<'_> {
                 }
                 for t in &items {
                     if !comparable(value.ty, t.ty) {
-                        return err(format!("{} and [{}] are not compatible in [{}]", value.ty, t.ty, self.origin(e.span).text), Some(e.span));
+                        return err(
+                            format!(
+                                "{} and [{}] are not compatible in [{}]",
+                                value.ty,
+                                t.ty,
+                                self.origin(e.span).text
+                            ),
+                            Some(e.span),
+                        );
                     }
                 }
                 args.push(self.coerce_to(value, EsqlType::Null, expr.span)?);
                 args.extend(items);
                 let negated = *negated;
                 let kernel: Kernel = Arc::new(move |args: &[Mv]| {
-                    let Some(v) = single(&args[0])? else { return Ok(Vec::new()) };
+                    let Some(v) = single(&args[0])? else {
+                        return Ok(Vec::new());
+                    };
                     let mut unknown = false;
                     for item in &args[1..] {
                         match single(item)? {
@@ -632,11 +926,27 @@ impl Compiler<'_> {
                             None => unknown = true,
                         }
                     }
-                    Ok(if unknown { Vec::new() } else { vec![Val::Bool(negated)] })
+                    Ok(if unknown {
+                        Vec::new()
+                    } else {
+                        vec![Val::Bool(negated)]
+                    })
                 });
-                Ok(self.call("esql_in", kernel, args, EsqlType::Boolean, Output::Cells, e.span))
+                Ok(self.call(
+                    "esql_in",
+                    kernel,
+                    args,
+                    EsqlType::Boolean,
+                    Output::Cells,
+                    e.span,
+                ))
             }
-            ExprKind::Like { expr, patterns, regex, negated } => {
+            ExprKind::Like {
+                expr,
+                patterns,
+                regex,
+                negated,
+            } => {
                 let value = self.expr(expr)?;
                 self.require_string(&value, expr.span, if *regex { "RLIKE" } else { "LIKE" })?;
                 let mut texts = Vec::new();
@@ -644,16 +954,32 @@ impl Compiler<'_> {
                     let t = self.expr(p)?;
                     match t.constant.as_deref() {
                         Some([Val::Str(s)]) => texts.push(s.clone()),
-                        _ => return err("LIKE and RLIKE patterns must be constant strings", Some(p.span)),
+                        _ => {
+                            return err(
+                                "LIKE and RLIKE patterns must be constant strings",
+                                Some(p.span),
+                            );
+                        }
                     }
                 }
                 // Elasticsearch's optimizer turns a match-everything pattern into IS NOT NULL
                 // (so NOT LIKE "*" keeps the null rows): where-like.csv-spec notLikeListAllWildcard.
-                let everything = texts.iter().any(|t| if *regex { t == ".*" } else { t == "*" });
+                let everything = texts
+                    .iter()
+                    .any(|t| if *regex { t == ".*" } else { t == "*" });
                 if everything {
                     let negated = *negated;
-                    let kernel: Kernel = Arc::new(move |args: &[Mv]| Ok(vec![Val::Bool(args[0].is_empty() == negated)]));
-                    return Ok(self.call("esql_like_all", kernel, vec![value], EsqlType::Boolean, Output::Cells, e.span));
+                    let kernel: Kernel = Arc::new(move |args: &[Mv]| {
+                        Ok(vec![Val::Bool(args[0].is_empty() == negated)])
+                    });
+                    return Ok(self.call(
+                        "esql_like_all",
+                        kernel,
+                        vec![value],
+                        EsqlType::Boolean,
+                        Output::Cells,
+                        e.span,
+                    ));
                 }
                 let matchers: Vec<Matcher> = texts
                     .iter()
@@ -665,45 +991,88 @@ impl Compiler<'_> {
                         }
                     })
                     .collect::<Result<_, String>>()
-                    .map_err(|m| CompileError { message: m, span: Some(e.span) })?;
+                    .map_err(|m| CompileError {
+                        message: m,
+                        span: Some(e.span),
+                    })?;
                 let negated = *negated;
                 let kernel: Kernel = Arc::new(move |args: &[Mv]| {
-                    let Some(v) = single(&args[0])? else { return Ok(Vec::new()) };
+                    let Some(v) = single(&args[0])? else {
+                        return Ok(Vec::new());
+                    };
                     let s = v.as_str().unwrap_or_default();
                     let hit = matchers.iter().any(|m| m.matches(s));
                     Ok(vec![Val::Bool(hit != negated)])
                 });
-                Ok(self.call("esql_like", kernel, vec![value], EsqlType::Boolean, Output::Cells, e.span))
+                Ok(self.call(
+                    "esql_like",
+                    kernel,
+                    vec![value],
+                    EsqlType::Boolean,
+                    Output::Cells,
+                    e.span,
+                ))
             }
             ExprKind::IsNull { expr, negated } => {
                 let value = self.expr(expr)?;
                 let negated = *negated;
-                let kernel: Kernel = Arc::new(move |args: &[Mv]| Ok(vec![Val::Bool(args[0].is_empty() != negated)]));
-                Ok(self.call("esql_is_null", kernel, vec![value], EsqlType::Boolean, Output::Cells, e.span))
+                let kernel: Kernel =
+                    Arc::new(move |args: &[Mv]| Ok(vec![Val::Bool(args[0].is_empty() != negated)]));
+                Ok(self.call(
+                    "esql_is_null",
+                    kernel,
+                    vec![value],
+                    EsqlType::Boolean,
+                    Output::Cells,
+                    e.span,
+                ))
             }
             ExprKind::Cast { expr, to } => {
                 let value = self.expr(expr)?;
                 let Some(target) = EsqlType::from_name(to) else {
-                    return err(format!("Unsupported conversion to type [{to}]"), Some(e.span));
+                    return err(
+                        format!("Unsupported conversion to type [{to}]"),
+                        Some(e.span),
+                    );
                 };
                 self.convert(value, target, e.span)
             }
-            ExprKind::Match { .. } => err("full-text search (MATCH, `:`) needs Elasticsearch's inverted index; dragnet cannot run it", Some(e.span)),
+            ExprKind::Match { .. } => err(
+                "full-text search (MATCH, `:`) needs Elasticsearch's inverted index; dragnet cannot run it",
+                Some(e.span),
+            ),
         }
     }
 
     fn convert(&self, value: Typed, target: EsqlType, span: dragnet_esql::Span) -> CResult<Typed> {
         if let Some(ts) = value.span {
-            return Ok(Typed { span: Some(ts), ..value });
+            return Ok(Typed {
+                span: Some(ts),
+                ..value
+            });
         }
-        let r = functions::cast(value.ty, target).map_err(|m| CompileError { message: m, span: Some(span) })?;
-        Ok(self.call("esql_cast", r.kernel, vec![value], r.ty, Output::Cells, span))
+        let r = functions::cast(value.ty, target).map_err(|m| CompileError {
+            message: m,
+            span: Some(span),
+        })?;
+        Ok(self.call(
+            "esql_cast",
+            r.kernel,
+            vec![value],
+            r.ty,
+            Output::Cells,
+            span,
+        ))
     }
 
     /// A string constant compared with a date, ip or number is read as that type (ES|QL's
     /// implicit casting of literals).
     fn coerce_to(&self, t: Typed, target: EsqlType, span: dragnet_esql::Span) -> CResult<Typed> {
-        if !t.ty.is_string() || t.constant.is_none() || target.is_string() || target == EsqlType::Null {
+        if !t.ty.is_string()
+            || t.constant.is_none()
+            || target.is_string()
+            || target == EsqlType::Null
+        {
             return Ok(t);
         }
         let cell = t.constant.clone().unwrap_or_default();
@@ -726,7 +1095,12 @@ impl Compiler<'_> {
             };
             match converted {
                 Some(c) => out.push(c),
-                None => return err(format!("Cannot convert string [{s}] to [{target}]"), Some(span)),
+                None => {
+                    return err(
+                        format!("Cannot convert string [{s}] to [{target}]"),
+                        Some(span),
+                    );
+                }
             }
         }
         self.constant(target, out)
@@ -735,15 +1109,28 @@ impl Compiler<'_> {
     fn boolean(&self, e: &Expr) -> CResult<Typed> {
         let t = self.expr(e)?;
         if !matches!(t.ty, EsqlType::Boolean | EsqlType::Null) {
-            return err(format!("argument of [{}] must be [boolean], found value of type [{}]", self.origin(e.span).text, t.ty), Some(e.span));
+            return err(
+                format!(
+                    "argument of [{}] must be [boolean], found value of type [{}]",
+                    self.origin(e.span).text,
+                    t.ty
+                ),
+                Some(e.span),
+            );
         }
         Ok(t)
     }
 
     fn literal(&self, l: &Literal, span: dragnet_esql::Span) -> CResult<Typed> {
-        let (ty, cell) = literal_cell(l).map_err(|m| CompileError { message: m, span: Some(span) })?;
+        let (ty, cell) = literal_cell(l).map_err(|m| CompileError {
+            message: m,
+            span: Some(span),
+        })?;
         if let Literal::TimeSpan { value, unit } = l {
-            let ts = dates::span(*value, unit).map_err(|m| CompileError { message: m, span: Some(span) })?;
+            let ts = dates::span(*value, unit).map_err(|m| CompileError {
+                message: m,
+                span: Some(span),
+            })?;
             let ty = match ts {
                 TimeSpan::Millis(_) => EsqlType::TimeDuration,
                 TimeSpan::Period { .. } => EsqlType::DatePeriod,
@@ -764,20 +1151,41 @@ impl Compiler<'_> {
             BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod => {
                 // date ± span, span + date.
                 let date_span = match (l.ty, r.span, l.span, r.ty) {
-                    (EsqlType::Date | EsqlType::Null, Some(s), _, _) if matches!(op, BinaryOp::Add | BinaryOp::Sub) => Some((true, s, op == BinaryOp::Sub)),
-                    (_, _, Some(s), EsqlType::Date) if op == BinaryOp::Add => Some((false, s, false)),
+                    (EsqlType::Date | EsqlType::Null, Some(s), _, _)
+                        if matches!(op, BinaryOp::Add | BinaryOp::Sub) =>
+                    {
+                        Some((true, s, op == BinaryOp::Sub))
+                    }
+                    (_, _, Some(s), EsqlType::Date) if op == BinaryOp::Add => {
+                        Some((false, s, false))
+                    }
                     _ => None,
                 };
                 if let Some((date_left, span, negate)) = date_span {
                     let date = if date_left { l } else { r };
-                    let kernel: Kernel = Arc::new(move |args: &[Mv]| match single(&args[0])?.and_then(Val::as_i64) {
-                        Some(ms) => dates::add(ms, span, negate).map(|d| vec![Val::Date(d)]),
-                        None => Ok(Vec::new()),
+                    let kernel: Kernel = Arc::new(move |args: &[Mv]| {
+                        match single(&args[0])?.and_then(Val::as_i64) {
+                            Some(ms) => dates::add(ms, span, negate).map(|d| vec![Val::Date(d)]),
+                            None => Ok(Vec::new()),
+                        }
                     });
-                    return Ok(self.call("esql_date_add", kernel, vec![date], EsqlType::Date, Output::Cells, e.span));
+                    return Ok(self.call(
+                        "esql_date_add",
+                        kernel,
+                        vec![date],
+                        EsqlType::Date,
+                        Output::Cells,
+                        e.span,
+                    ));
                 }
                 let Some(ty) = arith_type(l.ty, r.ty) else {
-                    return err(format!("[{}] has arguments with incompatible types [{}] and [{}]", text, l.ty, r.ty), Some(e.span));
+                    return err(
+                        format!(
+                            "[{}] has arguments with incompatible types [{}] and [{}]",
+                            text, l.ty, r.ty
+                        ),
+                        Some(e.span),
+                    );
                 };
                 let a = match op {
                     BinaryOp::Add => Arith::Add,
@@ -787,7 +1195,9 @@ impl Compiler<'_> {
                     _ => Arith::Mod,
                 };
                 let kernel: Kernel = Arc::new(move |args: &[Mv]| {
-                    let (Some(x), Some(y)) = (single(&args[0])?, single(&args[1])?) else { return Ok(Vec::new()) };
+                    let (Some(x), Some(y)) = (single(&args[0])?, single(&args[1])?) else {
+                        return Ok(Vec::new());
+                    };
                     arith(a, x, y).map(|v| vec![v])
                 });
                 Ok(self.call("esql_arith", kernel, vec![l, r], ty, Output::Cells, e.span))
@@ -797,15 +1207,22 @@ impl Compiler<'_> {
                 let r = self.coerce_to(r, l.ty, right.span)?;
                 if !comparable(l.ty, r.ty) {
                     return err(
-                        format!("first argument of [{text}] is [{}] so second argument must also be [{}] but was [{}]", l.ty, l.ty, r.ty),
+                        format!(
+                            "first argument of [{text}] is [{}] so second argument must also be [{}] but was [{}]",
+                            l.ty, l.ty, r.ty
+                        ),
                         Some(e.span),
                     );
                 }
                 let ip = l.ty == EsqlType::Ip || r.ty == EsqlType::Ip;
                 let kernel: Kernel = Arc::new(move |args: &[Mv]| {
-                    let (Some(x), Some(y)) = (single(&args[0])?, single(&args[1])?) else { return Ok(Vec::new()) };
+                    let (Some(x), Some(y)) = (single(&args[0])?, single(&args[1])?) else {
+                        return Ok(Vec::new());
+                    };
                     let ord = if ip { ip_order(x, y) } else { x.compare(y) };
-                    let Some(ord) = ord else { return Ok(Vec::new()) };
+                    let Some(ord) = ord else {
+                        return Ok(Vec::new());
+                    };
                     use std::cmp::Ordering::*;
                     let b = match op {
                         BinaryOp::Eq => ord == Equal,
@@ -822,7 +1239,14 @@ impl Compiler<'_> {
                     };
                     Ok(vec![Val::Bool(b)])
                 });
-                Ok(self.call("esql_compare", kernel, vec![l, r], EsqlType::Boolean, Output::Cells, e.span))
+                Ok(self.call(
+                    "esql_compare",
+                    kernel,
+                    vec![l, r],
+                    EsqlType::Boolean,
+                    Output::Cells,
+                    e.span,
+                ))
             }
         }
     }
@@ -830,7 +1254,13 @@ impl Compiler<'_> {
     fn function(&self, name: &str, args: &[Expr], star: bool, e: &Expr) -> CResult<Typed> {
         let lower = name.to_ascii_lowercase();
         if AggOp::is_aggregate(&lower) {
-            return err(format!("aggregate function [{}] is only allowed in STATS", self.origin(e.span).text), Some(e.span));
+            return err(
+                format!(
+                    "aggregate function [{}] is only allowed in STATS",
+                    self.origin(e.span).text
+                ),
+                Some(e.span),
+            );
         }
         if star {
             return err(format!("[{name}] does not take [*]"), Some(e.span));
@@ -843,7 +1273,12 @@ impl Compiler<'_> {
                 return self.constant(EsqlType::Date, vec![Val::Date(self.options.now_ms)]);
             }
             "kql" | "qstr" | "match" | "match_phrase" | "multi_match" | "score" => {
-                return err(format!("[{name}] is a full-text search function: it needs Elasticsearch's inverted index, which dragnet does not have"), Some(e.span));
+                return err(
+                    format!(
+                        "[{name}] is a full-text search function: it needs Elasticsearch's inverted index, which dragnet does not have"
+                    ),
+                    Some(e.span),
+                );
             }
             "case" => return self.case(args, e),
             "date_trunc" => {
@@ -853,49 +1288,108 @@ impl Compiler<'_> {
                 let interval = self.expr(&args[0])?;
                 let date = self.expr(&args[1])?;
                 let Some(span) = interval.span else {
-                    return err(format!("first argument of [{}] must be a time span (`1 hour`, `1 month`)", self.origin(e.span).text), Some(args[0].span));
+                    return err(
+                        format!(
+                            "first argument of [{}] must be a time span (`1 hour`, `1 month`)",
+                            self.origin(e.span).text
+                        ),
+                        Some(args[0].span),
+                    );
                 };
                 if !matches!(date.ty, EsqlType::Date | EsqlType::Null) {
-                    return err(format!("second argument of [{}] must be [datetime], found value of type [{}]", self.origin(e.span).text, date.ty), Some(args[1].span));
+                    return err(
+                        format!(
+                            "second argument of [{}] must be [datetime], found value of type [{}]",
+                            self.origin(e.span).text,
+                            date.ty
+                        ),
+                        Some(args[1].span),
+                    );
                 }
-                let kernel: Kernel = Arc::new(move |args: &[Mv]| match single(&args[0])?.and_then(Val::as_i64) {
-                    Some(ms) => dates::trunc(ms, span).map(|d| vec![Val::Date(d)]),
-                    None => Ok(Vec::new()),
-                });
-                return Ok(self.call("esql_date_trunc", kernel, vec![date], EsqlType::Date, Output::Cells, e.span));
+                let kernel: Kernel =
+                    Arc::new(
+                        move |args: &[Mv]| match single(&args[0])?.and_then(Val::as_i64) {
+                            Some(ms) => dates::trunc(ms, span).map(|d| vec![Val::Date(d)]),
+                            None => Ok(Vec::new()),
+                        },
+                    );
+                return Ok(self.call(
+                    "esql_date_trunc",
+                    kernel,
+                    vec![date],
+                    EsqlType::Date,
+                    Output::Cells,
+                    e.span,
+                ));
             }
             _ => {}
         }
-        let typed = args.iter().map(|a| self.expr(a)).collect::<CResult<Vec<_>>>()?;
+        let typed = args
+            .iter()
+            .map(|a| self.expr(a))
+            .collect::<CResult<Vec<_>>>()?;
         for (a, t) in args.iter().zip(&typed) {
             if t.span.is_some() {
-                return err(format!("[{name}] does not take a time span argument"), Some(a.span));
+                return err(
+                    format!("[{name}] does not take a time span argument"),
+                    Some(a.span),
+                );
             }
             if t.ty == EsqlType::Unsupported {
-                return err(format!("argument of [{}] has an unsupported type", self.origin(e.span).text), Some(a.span));
+                return err(
+                    format!(
+                        "argument of [{}] has an unsupported type",
+                        self.origin(e.span).text
+                    ),
+                    Some(a.span),
+                );
             }
         }
         let types: Vec<EsqlType> = typed.iter().map(|t| t.ty).collect();
         let constants: Vec<Option<Mv>> = typed.iter().map(|t| t.constant.clone()).collect();
-        let r = functions::resolve(name, &types, &constants).map_err(|m| CompileError { message: m, span: Some(e.span) })?;
-        Ok(self.call(&format!("esql_{lower}"), r.kernel, typed, r.ty, Output::Cells, e.span))
+        let r = functions::resolve(name, &types, &constants).map_err(|m| CompileError {
+            message: m,
+            span: Some(e.span),
+        })?;
+        Ok(self.call(
+            &format!("esql_{lower}"),
+            r.kernel,
+            typed,
+            r.ty,
+            Output::Cells,
+            e.span,
+        ))
     }
 
     fn case(&self, args: &[Expr], e: &Expr) -> CResult<Typed> {
         if args.len() < 2 {
             return err("CASE needs at least a condition and a value", Some(e.span));
         }
-        let typed = args.iter().map(|a| self.expr(a)).collect::<CResult<Vec<_>>>()?;
+        let typed = args
+            .iter()
+            .map(|a| self.expr(a))
+            .collect::<CResult<Vec<_>>>()?;
         let mut ty = EsqlType::Null;
         for (i, t) in typed.iter().enumerate() {
             let is_condition = i % 2 == 0 && i + 1 < typed.len();
             if is_condition {
                 if !matches!(t.ty, EsqlType::Boolean | EsqlType::Null) {
-                    return err(format!("condition of [{}] must be [boolean], found [{}]", self.origin(e.span).text, t.ty), Some(args[i].span));
+                    return err(
+                        format!(
+                            "condition of [{}] must be [boolean], found [{}]",
+                            self.origin(e.span).text,
+                            t.ty
+                        ),
+                        Some(args[i].span),
+                    );
                 }
             } else {
                 ty = ty.unify(t.ty).ok_or_else(|| CompileError {
-                    message: format!("all values of [{}] must have the same type, found [{ty}] and [{}]", self.origin(e.span).text, t.ty),
+                    message: format!(
+                        "all values of [{}] must have the same type, found [{ty}] and [{}]",
+                        self.origin(e.span).text,
+                        t.ty
+                    ),
                     span: Some(args[i].span),
                 })?;
             }
@@ -910,7 +1404,11 @@ impl Compiler<'_> {
                 }
                 i += 2;
             }
-            Ok(if n % 2 == 1 { args[n - 1].clone() } else { Vec::new() })
+            Ok(if n % 2 == 1 {
+                args[n - 1].clone()
+            } else {
+                Vec::new()
+            })
         });
         Ok(self.call("esql_case", kernel, typed, ty, Output::Cells, e.span))
     }
@@ -988,7 +1486,11 @@ pub fn literal_cell(l: &Literal) -> Result<(EsqlType, Mv), String> {
                 ty = ty
                     .unify(t)
                     .or(if ty.is_numeric() && t.is_numeric() {
-                        Some(if ty == EsqlType::Double || t == EsqlType::Double { EsqlType::Double } else { EsqlType::Long })
+                        Some(if ty == EsqlType::Double || t == EsqlType::Double {
+                            EsqlType::Double
+                        } else {
+                            EsqlType::Long
+                        })
                     } else {
                         None
                     })
@@ -996,9 +1498,15 @@ pub fn literal_cell(l: &Literal) -> Result<(EsqlType, Mv), String> {
                 cell.append(&mut c);
             }
             if ty == EsqlType::Long {
-                cell = cell.into_iter().map(|v| v.as_i64().map(Val::Long).unwrap_or(v)).collect();
+                cell = cell
+                    .into_iter()
+                    .map(|v| v.as_i64().map(Val::Long).unwrap_or(v))
+                    .collect();
             } else if ty == EsqlType::Double {
-                cell = cell.into_iter().map(|v| v.as_f64().map(Val::Double).unwrap_or(v)).collect();
+                cell = cell
+                    .into_iter()
+                    .map(|v| v.as_f64().map(Val::Double).unwrap_or(v))
+                    .collect();
             }
             (ty, cell)
         }
@@ -1014,7 +1522,9 @@ pub fn wildcard_match(pattern: &str, name: &str) -> bool {
     let mut rest = name;
     for (i, part) in parts.iter().enumerate() {
         if i == 0 {
-            let Some(r) = rest.strip_prefix(part) else { return false };
+            let Some(r) = rest.strip_prefix(part) else {
+                return false;
+            };
             rest = r;
         } else if i == parts.len() - 1 {
             return rest.ends_with(part);
@@ -1050,6 +1560,9 @@ mod tests {
         assert!(wildcard_match("*", "a"));
         assert!(wildcard_match("a*c", "abc"));
         assert!(!wildcard_match("a*c", "abd"));
-        assert!(wildcard_match("source.geo.*", "source.geo.country_iso_code"));
+        assert!(wildcard_match(
+            "source.geo.*",
+            "source.geo.country_iso_code"
+        ));
     }
 }

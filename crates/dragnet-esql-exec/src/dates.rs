@@ -20,27 +20,50 @@ pub fn span(value: i128, unit: &str) -> Result<Span, String> {
     let n = i64::try_from(value).map_err(|_| format!("span [{value}] out of range"))?;
     let u = unit.to_ascii_lowercase();
     let u = u.as_str();
-    let ms = |per: i64| n.checked_mul(per).map(Span::Millis).ok_or_else(|| format!("span [{value} {unit}] out of range"));
+    let ms = |per: i64| {
+        n.checked_mul(per)
+            .map(Span::Millis)
+            .ok_or_else(|| format!("span [{value} {unit}] out of range"))
+    };
     match u {
         "millisecond" | "milliseconds" | "ms" => ms(1),
         "second" | "seconds" | "sec" | "s" => ms(1_000),
         "minute" | "minutes" | "min" => ms(60_000),
         "hour" | "hours" | "h" => ms(3_600_000),
         "day" | "days" | "d" => Ok(Span::Period { months: 0, days: n }),
-        "week" | "weeks" | "w" => Ok(Span::Period { months: 0, days: n.saturating_mul(7) }),
+        "week" | "weeks" | "w" => Ok(Span::Period {
+            months: 0,
+            days: n.saturating_mul(7),
+        }),
         "month" | "months" | "mo" => Ok(Span::Period { months: n, days: 0 }),
-        "quarter" | "quarters" | "q" => Ok(Span::Period { months: n.saturating_mul(3), days: 0 }),
-        "year" | "years" | "yr" | "y" => Ok(Span::Period { months: n.saturating_mul(12), days: 0 }),
+        "quarter" | "quarters" | "q" => Ok(Span::Period {
+            months: n.saturating_mul(3),
+            days: 0,
+        }),
+        "year" | "years" | "yr" | "y" => Ok(Span::Period {
+            months: n.saturating_mul(12),
+            days: 0,
+        }),
         _ => Err(format!("Unexpected temporal unit: '{unit}'")),
     }
 }
 
 fn civil(ms: i64) -> Option<DateTime> {
-    Some(Timestamp::from_millisecond(ms).ok()?.to_zoned(TimeZone::UTC).datetime())
+    Some(
+        Timestamp::from_millisecond(ms)
+            .ok()?
+            .to_zoned(TimeZone::UTC)
+            .datetime(),
+    )
 }
 
 fn to_ms(dt: DateTime) -> Option<i64> {
-    Some(dt.to_zoned(TimeZone::UTC).ok()?.timestamp().as_millisecond())
+    Some(
+        dt.to_zoned(TimeZone::UTC)
+            .ok()?
+            .timestamp()
+            .as_millisecond(),
+    )
 }
 
 /// `date + span` (or `- span` with `negate`).
@@ -79,7 +102,8 @@ pub fn trunc(ms: i64, span: Span) -> Result<i64, String> {
                 let start = day.div_euclid(days) * days;
                 return Ok(start * 86_400_000);
             };
-            to_ms(start.to_datetime(jiff::civil::Time::midnight())).ok_or_else(|| "date out of range".into())
+            to_ms(start.to_datetime(jiff::civil::Time::midnight()))
+                .ok_or_else(|| "date out of range".into())
         }
         Span::Period { months, days: 0 } if months > 0 => {
             let dt = civil(ms).ok_or("date out of range")?;
@@ -88,9 +112,12 @@ pub fn trunc(ms: i64, span: Span) -> Result<i64, String> {
             let year = i16::try_from(start.div_euclid(12)).map_err(|e| e.to_string())?;
             let month = (start.rem_euclid(12) + 1) as i8;
             let date = Date::new(year, month, 1).map_err(|e| e.to_string())?;
-            to_ms(date.to_datetime(jiff::civil::Time::midnight())).ok_or_else(|| "date out of range".into())
+            to_ms(date.to_datetime(jiff::civil::Time::midnight()))
+                .ok_or_else(|| "date out of range".into())
         }
-        _ => Err(format!("Zero or negative time interval is not supported: {span:?}")),
+        _ => Err(format!(
+            "Zero or negative time interval is not supported: {span:?}"
+        )),
     }
 }
 
@@ -107,9 +134,15 @@ pub fn date_diff(unit: &str, start: i64, end: i64) -> Result<i64, String> {
         "minute" | "minutes" | "mi" | "n" => fixed(60_000),
         "second" | "seconds" | "ss" | "s" => fixed(1_000),
         "millisecond" | "milliseconds" | "ms" => fixed(1),
-        "microsecond" | "microseconds" | "mcs" => (end - start).checked_mul(1_000).ok_or_else(|| overflow(end - start)),
-        "nanosecond" | "nanoseconds" | "ns" => (end - start).checked_mul(1_000_000).ok_or_else(|| overflow(end - start)),
-        other => Err(format!("java.lang.IllegalArgumentException: A value of [YEAR, QUARTER, MONTH, DAYOFYEAR, DAY, WEEK, WEEKDAY, HOUR, MINUTE, SECOND, MILLISECOND, MICROSECOND, NANOSECOND] or their aliases is required; received [{other}]")),
+        "microsecond" | "microseconds" | "mcs" => (end - start)
+            .checked_mul(1_000)
+            .ok_or_else(|| overflow(end - start)),
+        "nanosecond" | "nanoseconds" | "ns" => (end - start)
+            .checked_mul(1_000_000)
+            .ok_or_else(|| overflow(end - start)),
+        other => Err(format!(
+            "java.lang.IllegalArgumentException: A value of [YEAR, QUARTER, MONTH, DAYOFYEAR, DAY, WEEK, WEEKDAY, HOUR, MINUTE, SECOND, MILLISECOND, MICROSECOND, NANOSECOND] or their aliases is required; received [{other}]"
+        )),
     }
 }
 
@@ -118,8 +151,12 @@ fn overflow(v: i64) -> String {
 }
 
 fn months_between(start: i64, end: i64) -> Result<i64, String> {
-    let (a, b) = (civil(start).ok_or("date out of range")?, civil(end).ok_or("date out of range")?);
-    let mut months = (i64::from(b.year()) - i64::from(a.year())) * 12 + i64::from(b.month()) - i64::from(a.month());
+    let (a, b) = (
+        civil(start).ok_or("date out of range")?,
+        civil(end).ok_or("date out of range")?,
+    );
+    let mut months = (i64::from(b.year()) - i64::from(a.year())) * 12 + i64::from(b.month())
+        - i64::from(a.month());
     // Whole months only: back off one when the end's day-and-time is before the start's.
     let a_rest = (a.day(), a.time());
     let b_rest = (b.day(), b.time());
@@ -147,7 +184,11 @@ pub fn extract(part: &str, ms: i64) -> Result<i64, String> {
         "MINUTE_OF_DAY" => i64::from(dt.hour()) * 60 + i64::from(dt.minute()),
         "EPOCH_DAY" => ms.div_euclid(86_400_000),
         "ALIGNED_WEEK_OF_YEAR" => (i64::from(dt.day_of_year()) - 1) / 7 + 1,
-        other => return Err(format!("java.lang.IllegalArgumentException: No enum constant java.time.temporal.ChronoField.{other}")),
+        other => {
+            return Err(format!(
+                "java.lang.IllegalArgumentException: No enum constant java.time.temporal.ChronoField.{other}"
+            ));
+        }
     })
 }
 
@@ -199,7 +240,9 @@ fn java_to_strftime(pattern: &str) -> Result<String, String> {
             ('X' | 'Z' | 'x', _) => "%:z",
             ('z', _) => "%Z",
             (c, _) if c.is_ascii_alphabetic() => {
-                return Err(format!("java.lang.IllegalArgumentException: unsupported date pattern letter [{c}]"));
+                return Err(format!(
+                    "java.lang.IllegalArgumentException: unsupported date pattern letter [{c}]"
+                ));
             }
             _ => {
                 for _ in 0..n {
@@ -224,12 +267,19 @@ pub fn format(pattern: &str, ms: i64) -> Result<String, String> {
     let f = java_to_strftime(pattern)?;
     let t = Timestamp::from_millisecond(ms).map_err(|e| e.to_string())?;
     // `X` prints `Z` for UTC in Java.
-    Ok(t.to_zoned(TimeZone::UTC).strftime(&f).to_string().replace("+00:00", "Z"))
+    Ok(t.to_zoned(TimeZone::UTC)
+        .strftime(&f)
+        .to_string()
+        .replace("+00:00", "Z"))
 }
 
 /// `DATE_PARSE(pattern, text)` in UTC.
 pub fn parse_with(pattern: &str, text: &str) -> Result<i64, String> {
-    let fail = || format!("java.lang.IllegalArgumentException: failed to parse date field [{text}] with format [{pattern}]");
+    let fail = || {
+        format!(
+            "java.lang.IllegalArgumentException: failed to parse date field [{text}] with format [{pattern}]"
+        )
+    };
     let f = java_to_strftime(pattern)?;
     if let Ok(z) = jiff::Zoned::strptime(&f, text) {
         return Ok(z.timestamp().as_millisecond());
@@ -289,12 +339,21 @@ mod tests {
         let (a, b) = (ms("2023-01-31T00:00:00Z"), ms("2023-02-28T00:00:00Z"));
         assert_eq!(date_diff("month", a, b), Ok(0));
         assert_eq!(date_diff("day", a, b), Ok(28));
-        assert_eq!(add(a, span(1, "month").unwrap(), false).map(crate::value::render_date), Ok("2023-02-28T00:00:00.000Z".into()));
+        assert_eq!(
+            add(a, span(1, "month").unwrap(), false).map(crate::value::render_date),
+            Ok("2023-02-28T00:00:00.000Z".into())
+        );
     }
 
     #[test]
     fn java_patterns() {
-        assert_eq!(format("yyyy-MM-dd", ms("2023-02-08T10:00:00Z")).unwrap(), "2023-02-08");
-        assert_eq!(parse_with("yyyy-MM-dd", "2023-02-08"), Ok(ms("2023-02-08T00:00:00Z")));
+        assert_eq!(
+            format("yyyy-MM-dd", ms("2023-02-08T10:00:00Z")).unwrap(),
+            "2023-02-08"
+        );
+        assert_eq!(
+            parse_with("yyyy-MM-dd", "2023-02-08"),
+            Ok(ms("2023-02-08T00:00:00Z"))
+        );
     }
 }

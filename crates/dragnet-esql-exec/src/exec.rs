@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::common::tree_node::TreeNode;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
@@ -35,7 +35,9 @@ impl Executor {
             .with_memory_limit(memory_limit, 1.0)
             .build_arc()
             .map_err(|e| e.to_string())?;
-        let config = SessionConfig::new().with_target_partitions(1).with_batch_size(8192);
+        let config = SessionConfig::new()
+            .with_target_partitions(1)
+            .with_batch_size(8192);
         let ctx = SessionContext::new_with_config_rt(config, runtime_env);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
@@ -52,7 +54,9 @@ impl Executor {
     pub fn needed_columns(&self, compiled: &Compiled) -> Result<Vec<usize>, String> {
         let plan = self.optimize(&compiled.plan)?;
         let mut needed = Vec::new();
-        let Some(table) = &compiled.table else { return Ok(needed) };
+        let Some(table) = &compiled.table else {
+            return Ok(needed);
+        };
         plan.apply(|node| {
             if let LogicalPlan::TableScan(scan) = node {
                 match &scan.projection {
@@ -103,7 +107,10 @@ impl Executor {
                 rows.push(columns.iter().map(|c| c.get(r)).collect());
             }
         }
-        Ok(ResultTable { columns: compiled.columns.clone(), rows })
+        Ok(ResultTable {
+            columns: compiled.columns.clone(),
+            rows,
+        })
     }
 }
 
@@ -128,16 +135,28 @@ mod tests {
 
     struct OneTable(Arc<CellTable>);
     impl Catalog for OneTable {
-        fn table(&self, _: &[dragnet_esql::IndexPattern], _: &[String]) -> Result<Arc<CellTable>, String> {
+        fn table(
+            &self,
+            _: &[dragnet_esql::IndexPattern],
+            _: &[String],
+        ) -> Result<Arc<CellTable>, String> {
             Ok(self.0.clone())
         }
     }
 
     fn run(query: &str, catalog: &OneTable) -> ResultTable {
         let parsed = dragnet_esql::parse(query).unwrap();
-        let options = Options { catalog, now_ms: 0, default_limit: Some(1000), warnings: Warnings::default() };
+        let options = Options {
+            catalog,
+            now_ms: 0,
+            default_limit: Some(1000),
+            warnings: Warnings::default(),
+        };
         let compiled = compile(&parsed, query, &options).unwrap_or_else(|e| panic!("{query}: {e}"));
-        Executor::new(DEFAULT_MEMORY_LIMIT).unwrap().run(&compiled).unwrap()
+        Executor::new(DEFAULT_MEMORY_LIMIT)
+            .unwrap()
+            .run(&compiled)
+            .unwrap()
     }
 
     fn s(v: &str) -> Val {
@@ -146,7 +165,10 @@ mod tests {
 
     #[test]
     fn stats_groups_multi_valued_keys_into_each_value() {
-        let table = Arc::new(CellTable::new(vec![("k".into(), EsqlType::Keyword), ("n".into(), EsqlType::Long)]));
+        let table = Arc::new(CellTable::new(vec![
+            ("k".into(), EsqlType::Keyword),
+            ("n".into(), EsqlType::Long),
+        ]));
         let rows = vec![
             vec![vec![s("a"), s("b")], vec![Val::Long(1)]],
             vec![vec![s("a")], vec![Val::Long(2), Val::Long(3)]],
@@ -154,15 +176,33 @@ mod tests {
         ];
         table.set_batches(vec![table.batch(&[0, 1], &rows).unwrap()]);
         let catalog = OneTable(table);
-        let r = run("FROM t | STATS c = COUNT(n), s = SUM(n), COUNT(*) BY k | SORT k", &catalog);
+        let r = run(
+            "FROM t | STATS c = COUNT(n), s = SUM(n), COUNT(*) BY k | SORT k",
+            &catalog,
+        );
         let names: Vec<&str> = r.columns.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["c", "s", "COUNT(*)", "k"]);
         assert_eq!(
             r.rows,
             vec![
-                vec![vec![Val::Long(3)], vec![Val::Long(6)], vec![Val::Long(2)], vec![s("a")]],
-                vec![vec![Val::Long(1)], vec![Val::Long(1)], vec![Val::Long(1)], vec![s("b")]],
-                vec![vec![Val::Long(1)], vec![Val::Long(4)], vec![Val::Long(1)], vec![]],
+                vec![
+                    vec![Val::Long(3)],
+                    vec![Val::Long(6)],
+                    vec![Val::Long(2)],
+                    vec![s("a")]
+                ],
+                vec![
+                    vec![Val::Long(1)],
+                    vec![Val::Long(1)],
+                    vec![Val::Long(1)],
+                    vec![s("b")]
+                ],
+                vec![
+                    vec![Val::Long(1)],
+                    vec![Val::Long(4)],
+                    vec![Val::Long(1)],
+                    vec![]
+                ],
             ]
         );
         // Multi-values make single-value comparisons null: the row is dropped.
@@ -173,8 +213,20 @@ mod tests {
     #[test]
     fn row_eval_and_three_valued_where() {
         let catalog = OneTable(Arc::new(CellTable::new(Vec::new())));
-        let r = run("ROW a = 1, b = null | EVAL c = a + 1, d = b > 1 OR true, e = b > 1 AND true | WHERE c == 2", &catalog);
-        assert_eq!(r.rows, vec![vec![vec![Val::Int(1)], vec![], vec![Val::Int(2)], vec![Val::Bool(true)], vec![]]]);
+        let r = run(
+            "ROW a = 1, b = null | EVAL c = a + 1, d = b > 1 OR true, e = b > 1 AND true | WHERE c == 2",
+            &catalog,
+        );
+        assert_eq!(
+            r.rows,
+            vec![vec![
+                vec![Val::Int(1)],
+                vec![],
+                vec![Val::Int(2)],
+                vec![Val::Bool(true)],
+                vec![]
+            ]]
+        );
         let r = run("ROW a = 2147483647 | EVAL b = a + 1", &catalog);
         assert_eq!(r.rows[0][1], vec![]);
     }

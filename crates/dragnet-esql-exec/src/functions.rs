@@ -46,7 +46,10 @@ pub struct Resolved {
     pub ty: EsqlType,
 }
 
-fn resolved(ty: EsqlType, f: impl Fn(&[Mv]) -> Result<Mv, String> + Send + Sync + 'static) -> Result<Resolved, String> {
+fn resolved(
+    ty: EsqlType,
+    f: impl Fn(&[Mv]) -> Result<Mv, String> + Send + Sync + 'static,
+) -> Result<Resolved, String> {
     Ok(Resolved {
         kernel: Arc::new(f),
         ty,
@@ -64,13 +67,21 @@ fn constant_str(constants: Constants<'_>, i: usize) -> Option<String> {
 }
 
 /// Resolves a scalar function call by name (case-insensitive) over its argument types.
-pub fn resolve(name: &str, types: &[EsqlType], constants: Constants<'_>) -> Result<Resolved, String> {
+pub fn resolve(
+    name: &str,
+    types: &[EsqlType],
+    constants: Constants<'_>,
+) -> Result<Resolved, String> {
     let lower = name.to_ascii_lowercase();
     let arity = |min: usize, max: usize| -> Result<(), String> {
         if types.len() < min || types.len() > max {
             Err(format!(
                 "function [{name}] takes {} argument(s), got {}",
-                if min == max { min.to_string() } else { format!("{min} to {max}") },
+                if min == max {
+                    min.to_string()
+                } else {
+                    format!("{min} to {max}")
+                },
                 types.len()
             ))
         } else {
@@ -92,7 +103,13 @@ pub fn resolve(name: &str, types: &[EsqlType], constants: Constants<'_>) -> Resu
         "coalesce" => {
             arity(1, usize::MAX)?;
             let ty = unify_all(name, types)?;
-            resolved(ty, |args| Ok(args.iter().find(|c| !c.is_empty()).cloned().unwrap_or_default()))
+            resolved(ty, |args| {
+                Ok(args
+                    .iter()
+                    .find(|c| !c.is_empty())
+                    .cloned()
+                    .unwrap_or_default())
+            })
         }
         "concat" => {
             arity(2, usize::MAX)?;
@@ -117,22 +134,37 @@ pub fn resolve(name: &str, types: &[EsqlType], constants: Constants<'_>) -> Resu
                 let (Some(s), Some(p)) = (single(&args[0])?, single(&args[1])?) else {
                     return null();
                 };
-                let (s, p) = (s.as_str().unwrap_or_default(), p.as_str().unwrap_or_default());
-                one(Val::Bool(if starts { s.starts_with(p) } else { s.ends_with(p) }))
+                let (s, p) = (
+                    s.as_str().unwrap_or_default(),
+                    p.as_str().unwrap_or_default(),
+                );
+                one(Val::Bool(if starts {
+                    s.starts_with(p)
+                } else {
+                    s.ends_with(p)
+                }))
             })
         }
         "to_lower" | "to_upper" => {
             arity(1, 1)?;
             string_arg(0)?;
             let upper = lower == "to_upper";
-            let ty = if types[0] == EsqlType::Null { EsqlType::Keyword } else { types[0] };
+            let ty = if types[0] == EsqlType::Null {
+                EsqlType::Keyword
+            } else {
+                types[0]
+            };
             resolved(ty, move |args| {
                 // Multi-values are converted element by element (ES|QL 8.17+).
                 Ok(args[0]
                     .iter()
                     .map(|v| {
                         let s = v.as_str().unwrap_or_default();
-                        Val::Str(if upper { s.to_uppercase() } else { s.to_lowercase() })
+                        Val::Str(if upper {
+                            s.to_uppercase()
+                        } else {
+                            s.to_lowercase()
+                        })
                     })
                     .collect())
             })
@@ -141,7 +173,9 @@ pub fn resolve(name: &str, types: &[EsqlType], constants: Constants<'_>) -> Resu
             arity(1, 1)?;
             string_arg(0)?;
             resolved(EsqlType::Integer, |args| match single(&args[0])? {
-                Some(v) => one(Val::Int(v.as_str().unwrap_or_default().chars().count() as i32)),
+                Some(v) => one(Val::Int(
+                    v.as_str().unwrap_or_default().chars().count() as i32
+                )),
                 None => null(),
             })
         }
@@ -166,8 +200,12 @@ pub fn resolve(name: &str, types: &[EsqlType], constants: Constants<'_>) -> Resu
             arity(2, 3)?;
             string_arg(0)?;
             resolved(EsqlType::Keyword, |args| {
-                let Some(s) = single(&args[0])? else { return null() };
-                let Some(start) = single(&args[1])?.and_then(Val::as_i64) else { return null() };
+                let Some(s) = single(&args[0])? else {
+                    return null();
+                };
+                let Some(start) = single(&args[1])?.and_then(Val::as_i64) else {
+                    return null();
+                };
                 let len = match args.get(2) {
                     Some(c) => match single(c)?.and_then(Val::as_i64) {
                         Some(l) => Some(l),
@@ -178,12 +216,21 @@ pub fn resolve(name: &str, types: &[EsqlType], constants: Constants<'_>) -> Resu
                 let chars: Vec<char> = s.as_str().unwrap_or_default().chars().collect();
                 let n = chars.len() as i64;
                 // 1-based; negative starts count from the end (Elasticsearch's Substring).
-                let begin = if start < 0 { (n + start).max(0) } else { (start - 1).max(0) }.min(n);
+                let begin = if start < 0 {
+                    (n + start).max(0)
+                } else {
+                    (start - 1).max(0)
+                }
+                .min(n);
                 let end = match len {
                     Some(l) => (begin + l.max(0)).min(n),
                     None => n,
                 };
-                one(Val::Str(chars[begin as usize..end.max(begin) as usize].iter().collect()))
+                one(Val::Str(
+                    chars[begin as usize..end.max(begin) as usize]
+                        .iter()
+                        .collect(),
+                ))
             })
         }
         "left" | "right" => {
@@ -191,8 +238,12 @@ pub fn resolve(name: &str, types: &[EsqlType], constants: Constants<'_>) -> Resu
             string_arg(0)?;
             let left = lower == "left";
             resolved(EsqlType::Keyword, move |args| {
-                let Some(s) = single(&args[0])? else { return null() };
-                let Some(n) = single(&args[1])?.and_then(Val::as_i64) else { return null() };
+                let Some(s) = single(&args[0])? else {
+                    return null();
+                };
+                let Some(n) = single(&args[1])?.and_then(Val::as_i64) else {
+                    return null();
+                };
                 let chars: Vec<char> = s.as_str().unwrap_or_default().chars().collect();
                 let n = (n.max(0) as usize).min(chars.len());
                 let part: String = if left {
@@ -213,7 +264,9 @@ pub fn resolve(name: &str, types: &[EsqlType], constants: Constants<'_>) -> Resu
                 None => None,
             };
             resolved(EsqlType::Keyword, move |args| {
-                let (Some(s), Some(p), Some(r)) = (single(&args[0])?, single(&args[1])?, single(&args[2])?) else {
+                let (Some(s), Some(p), Some(r)) =
+                    (single(&args[0])?, single(&args[1])?, single(&args[2])?)
+                else {
                     return null();
                 };
                 let re = match &fixed {
@@ -222,7 +275,10 @@ pub fn resolve(name: &str, types: &[EsqlType], constants: Constants<'_>) -> Resu
                         .map_err(|e| format!("java.util.regex.PatternSyntaxException: {e}"))?,
                 };
                 let replacement = java_replacement(r.as_str().unwrap_or_default());
-                one(Val::Str(re.replace_all(s.as_str().unwrap_or_default(), replacement.as_str()).into_owned()))
+                one(Val::Str(
+                    re.replace_all(s.as_str().unwrap_or_default(), replacement.as_str())
+                        .into_owned(),
+                ))
             })
         }
         "split" => {
@@ -230,10 +286,18 @@ pub fn resolve(name: &str, types: &[EsqlType], constants: Constants<'_>) -> Resu
             string_arg(0)?;
             string_arg(1)?;
             resolved(EsqlType::Keyword, |args| {
-                let (Some(s), Some(d)) = (single(&args[0])?, single(&args[1])?) else { return null() };
-                let (s, d) = (s.as_str().unwrap_or_default(), d.as_str().unwrap_or_default());
+                let (Some(s), Some(d)) = (single(&args[0])?, single(&args[1])?) else {
+                    return null();
+                };
+                let (s, d) = (
+                    s.as_str().unwrap_or_default(),
+                    d.as_str().unwrap_or_default(),
+                );
                 if d.is_empty() {
-                    return Err("java.lang.IllegalArgumentException: delimiter must be a single byte".into());
+                    return Err(
+                        "java.lang.IllegalArgumentException: delimiter must be a single byte"
+                            .into(),
+                    );
                 }
                 Ok(s.split(d).map(|p| Val::Str(p.to_string())).collect())
             })
@@ -243,7 +307,9 @@ pub fn resolve(name: &str, types: &[EsqlType], constants: Constants<'_>) -> Resu
             string_arg(0)?;
             let decode = lower == "from_base64";
             resolved(EsqlType::Keyword, move |args| {
-                let Some(v) = single(&args[0])? else { return null() };
+                let Some(v) = single(&args[0])? else {
+                    return null();
+                };
                 let s = v.as_str().unwrap_or_default();
                 if decode {
                     let bytes = base64::engine::general_purpose::STANDARD
@@ -251,16 +317,21 @@ pub fn resolve(name: &str, types: &[EsqlType], constants: Constants<'_>) -> Resu
                         .map_err(|e| format!("java.lang.IllegalArgumentException: {e}"))?;
                     one(Val::Str(String::from_utf8_lossy(&bytes).into_owned()))
                 } else {
-                    one(Val::Str(base64::engine::general_purpose::STANDARD.encode(s.as_bytes())))
+                    one(Val::Str(
+                        base64::engine::general_purpose::STANDARD.encode(s.as_bytes()),
+                    ))
                 }
             })
         }
         "to_string" | "to_str" => {
             arity(1, 1)?;
-            resolved(EsqlType::Keyword, |args| Ok(args[0].iter().map(|v| Val::Str(v.render())).collect()))
+            resolved(EsqlType::Keyword, |args| {
+                Ok(args[0].iter().map(|v| Val::Str(v.render())).collect())
+            })
         }
-        "to_long" | "to_integer" | "to_int" | "to_double" | "to_dbl" | "to_boolean" | "to_bool" | "to_datetime" | "to_dt"
-        | "to_ip" | "to_version" | "to_ver" | "to_unsigned_long" | "to_ul" | "to_ulong" | "to_keyword" | "to_text" => {
+        "to_long" | "to_integer" | "to_int" | "to_double" | "to_dbl" | "to_boolean" | "to_bool"
+        | "to_datetime" | "to_dt" | "to_ip" | "to_version" | "to_ver" | "to_unsigned_long"
+        | "to_ul" | "to_ulong" | "to_keyword" | "to_text" => {
             arity(1, 1)?;
             let target = match lower.as_str() {
                 "to_long" => EsqlType::Long,
@@ -280,8 +351,14 @@ pub fn resolve(name: &str, types: &[EsqlType], constants: Constants<'_>) -> Resu
             arity(1, 1)?;
             numeric(name, types[0])?;
             resolved(types[0], |args| match single(&args[0])? {
-                Some(Val::Int(v)) => v.checked_abs().map(|a| vec![Val::Int(a)]).ok_or_else(|| overflow("integer")),
-                Some(Val::Long(v)) => v.checked_abs().map(|a| vec![Val::Long(a)]).ok_or_else(|| overflow("long")),
+                Some(Val::Int(v)) => v
+                    .checked_abs()
+                    .map(|a| vec![Val::Int(a)])
+                    .ok_or_else(|| overflow("integer")),
+                Some(Val::Long(v)) => v
+                    .checked_abs()
+                    .map(|a| vec![Val::Long(a)])
+                    .ok_or_else(|| overflow("long")),
                 Some(Val::Double(v)) => one(Val::Double(v.abs())),
                 Some(v) => one(v.clone()),
                 None => null(),
@@ -292,7 +369,9 @@ pub fn resolve(name: &str, types: &[EsqlType], constants: Constants<'_>) -> Resu
             numeric(name, types[0])?;
             let which = lower.clone();
             resolved(types[0], move |args| {
-                let Some(v) = single(&args[0])? else { return null() };
+                let Some(v) = single(&args[0])? else {
+                    return null();
+                };
                 let digits = match args.get(1) {
                     Some(c) => match single(c)?.and_then(Val::as_i64) {
                         Some(d) => d,
@@ -309,7 +388,9 @@ pub fn resolve(name: &str, types: &[EsqlType], constants: Constants<'_>) -> Resu
                         };
                         one(Val::Double(f))
                     }
-                    Val::Long(x) if which == "round" && digits < 0 => one(Val::Long(round_integral(*x, digits))),
+                    Val::Long(x) if which == "round" && digits < 0 => {
+                        one(Val::Long(round_integral(*x, digits)))
+                    }
                     Val::Int(x) if which == "round" && digits < 0 => {
                         one(Val::Int(round_integral(i64::from(*x), digits) as i32))
                     }
@@ -333,7 +414,11 @@ pub fn resolve(name: &str, types: &[EsqlType], constants: Constants<'_>) -> Resu
                             None => true,
                             Some(b) => {
                                 let o = v.compare(b);
-                                if greatest { o == Some(Ordering::Greater) } else { o == Some(Ordering::Less) }
+                                if greatest {
+                                    o == Some(Ordering::Greater)
+                                } else {
+                                    o == Some(Ordering::Less)
+                                }
                             }
                         };
                         if better {
@@ -347,20 +432,33 @@ pub fn resolve(name: &str, types: &[EsqlType], constants: Constants<'_>) -> Resu
         "mv_count" => {
             arity(1, 1)?;
             resolved(EsqlType::Integer, |args| {
-                if args[0].is_empty() { null() } else { one(Val::Int(args[0].len() as i32)) }
+                if args[0].is_empty() {
+                    null()
+                } else {
+                    one(Val::Int(args[0].len() as i32))
+                }
             })
         }
         "mv_first" | "mv_last" => {
             arity(1, 1)?;
             let first = lower == "mv_first";
             resolved(types[0], move |args| {
-                Ok(if first { args[0].first() } else { args[0].last() }.cloned().into_iter().collect())
+                Ok(if first {
+                    args[0].first()
+                } else {
+                    args[0].last()
+                }
+                .cloned()
+                .into_iter()
+                .collect())
             })
         }
         "mv_min" | "mv_max" => {
             arity(1, 1)?;
             let max = lower == "mv_max";
-            resolved(types[0], move |args| Ok(mv_extreme(&args[0], max).into_iter().collect()))
+            resolved(types[0], move |args| {
+                Ok(mv_extreme(&args[0], max).into_iter().collect())
+            })
         }
         "mv_dedupe" => {
             arity(1, 1)?;
@@ -379,7 +477,11 @@ pub fn resolve(name: &str, types: &[EsqlType], constants: Constants<'_>) -> Resu
             let desc = match constant_str(constants, 1) {
                 Some(o) if o.eq_ignore_ascii_case("desc") => true,
                 Some(o) if o.eq_ignore_ascii_case("asc") => false,
-                Some(o) => return Err(format!("Invalid order value in [{name}], expected one of [ASC, DESC] but got [{o}]")),
+                Some(o) => {
+                    return Err(format!(
+                        "Invalid order value in [{name}], expected one of [ASC, DESC] but got [{o}]"
+                    ));
+                }
                 None => false,
             };
             resolved(types[0], move |args| {
@@ -396,7 +498,9 @@ pub fn resolve(name: &str, types: &[EsqlType], constants: Constants<'_>) -> Resu
             string_arg(0)?;
             string_arg(1)?;
             resolved(EsqlType::Keyword, |args| {
-                let Some(d) = single(&args[1])? else { return null() };
+                let Some(d) = single(&args[1])? else {
+                    return null();
+                };
                 if args[0].is_empty() {
                     return null();
                 }
@@ -408,7 +512,11 @@ pub fn resolve(name: &str, types: &[EsqlType], constants: Constants<'_>) -> Resu
             arity(1, 1)?;
             numeric(name, types[0])?;
             let which = lower.clone();
-            let ty = if which == "mv_sum" { types[0] } else { EsqlType::Double };
+            let ty = if which == "mv_sum" {
+                types[0]
+            } else {
+                EsqlType::Double
+            };
             resolved(ty, move |args| {
                 if args[0].is_empty() {
                     return null();
@@ -423,7 +531,11 @@ pub fn resolve(name: &str, types: &[EsqlType], constants: Constants<'_>) -> Resu
                         let mut xs: Vec<f64> = args[0].iter().filter_map(Val::as_f64).collect();
                         xs.sort_by(|a, b| a.total_cmp(b));
                         let n = xs.len();
-                        let m = if n % 2 == 1 { xs[n / 2] } else { (xs[n / 2 - 1] + xs[n / 2]) / 2.0 };
+                        let m = if n % 2 == 1 {
+                            xs[n / 2]
+                        } else {
+                            (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+                        };
                         one(Val::Double(m))
                     }
                 }
@@ -432,7 +544,9 @@ pub fn resolve(name: &str, types: &[EsqlType], constants: Constants<'_>) -> Resu
         "mv_slice" => {
             arity(2, 3)?;
             resolved(types[0], |args| {
-                let Some(start) = single(&args[1])?.and_then(Val::as_i64) else { return null() };
+                let Some(start) = single(&args[1])?.and_then(Val::as_i64) else {
+                    return null();
+                };
                 let end = match args.get(2) {
                     Some(c) => match single(c)?.and_then(Val::as_i64) {
                         Some(e) => e,
@@ -452,8 +566,12 @@ pub fn resolve(name: &str, types: &[EsqlType], constants: Constants<'_>) -> Resu
         "cidr_match" => {
             arity(2, usize::MAX)?;
             resolved(EsqlType::Boolean, |args| {
-                let Some(ip) = single(&args[0])? else { return null() };
-                let Some(ip) = ip.as_str().and_then(|s| s.parse::<IpAddr>().ok()) else { return null() };
+                let Some(ip) = single(&args[0])? else {
+                    return null();
+                };
+                let Some(ip) = ip.as_str().and_then(|s| s.parse::<IpAddr>().ok()) else {
+                    return null();
+                };
                 for block in &args[1..] {
                     for b in block {
                         if let Some(b) = b.as_str()
@@ -470,10 +588,14 @@ pub fn resolve(name: &str, types: &[EsqlType], constants: Constants<'_>) -> Resu
             arity(3, 3)?;
             string_arg(0)?;
             resolved(EsqlType::Integer, |args| {
-                let (Some(unit), Some(a), Some(b)) = (single(&args[0])?, single(&args[1])?, single(&args[2])?) else {
+                let (Some(unit), Some(a), Some(b)) =
+                    (single(&args[0])?, single(&args[1])?, single(&args[2])?)
+                else {
                     return null();
                 };
-                let (Some(a), Some(b)) = (a.as_i64(), b.as_i64()) else { return null() };
+                let (Some(a), Some(b)) = (a.as_i64(), b.as_i64()) else {
+                    return null();
+                };
                 let diff = crate::dates::date_diff(unit.as_str().unwrap_or_default(), a, b)?;
                 i32::try_from(diff)
                     .map(|d| vec![Val::Int(d)])
@@ -483,18 +605,28 @@ pub fn resolve(name: &str, types: &[EsqlType], constants: Constants<'_>) -> Resu
         "date_extract" => {
             arity(2, 2)?;
             resolved(EsqlType::Long, |args| {
-                let (Some(part), Some(d)) = (single(&args[0])?, single(&args[1])?) else { return null() };
+                let (Some(part), Some(d)) = (single(&args[0])?, single(&args[1])?) else {
+                    return null();
+                };
                 let Some(ms) = d.as_i64() else { return null() };
-                crate::dates::extract(part.as_str().unwrap_or_default(), ms).map(|v| vec![Val::Long(v)])
+                crate::dates::extract(part.as_str().unwrap_or_default(), ms)
+                    .map(|v| vec![Val::Long(v)])
             })
         }
         "date_format" => {
             arity(1, 2)?;
             resolved(EsqlType::Keyword, |args| {
-                let (format, date) = if args.len() == 2 { (single(&args[0])?, &args[1]) } else { (None, &args[0]) };
-                let Some(ms) = single(date)?.and_then(Val::as_i64) else { return null() };
+                let (format, date) = if args.len() == 2 {
+                    (single(&args[0])?, &args[1])
+                } else {
+                    (None, &args[0])
+                };
+                let Some(ms) = single(date)?.and_then(Val::as_i64) else {
+                    return null();
+                };
                 match format {
-                    Some(f) => crate::dates::format(f.as_str().unwrap_or_default(), ms).map(|s| vec![Val::Str(s)]),
+                    Some(f) => crate::dates::format(f.as_str().unwrap_or_default(), ms)
+                        .map(|s| vec![Val::Str(s)]),
                     None => one(Val::Str(crate::value::render_date(ms))),
                 }
             })
@@ -502,8 +634,14 @@ pub fn resolve(name: &str, types: &[EsqlType], constants: Constants<'_>) -> Resu
         "date_parse" => {
             arity(1, 2)?;
             resolved(EsqlType::Date, |args| {
-                let (format, text) = if args.len() == 2 { (single(&args[0])?, &args[1]) } else { (None, &args[0]) };
-                let Some(text) = single(text)? else { return null() };
+                let (format, text) = if args.len() == 2 {
+                    (single(&args[0])?, &args[1])
+                } else {
+                    (None, &args[0])
+                };
+                let Some(text) = single(text)? else {
+                    return null();
+                };
                 let text = text.as_str().unwrap_or_default();
                 let ms = match format {
                     Some(f) => crate::dates::parse_with(f.as_str().unwrap_or_default(), text)?,
@@ -525,7 +663,9 @@ fn numeric(name: &str, t: EsqlType) -> Result<(), String> {
     if t.is_numeric() || t == EsqlType::Null {
         Ok(())
     } else {
-        Err(format!("argument of [{name}] must be [numeric], found value of type [{t}]"))
+        Err(format!(
+            "argument of [{name}] must be [numeric], found value of type [{t}]"
+        ))
     }
 }
 
@@ -535,7 +675,11 @@ fn unify_all(name: &str, types: &[EsqlType]) -> Result<EsqlType, String> {
         ty = ty
             .unify(*t)
             .or_else(|| numeric_widen(ty, *t))
-            .ok_or_else(|| format!("all arguments of [{name}] must be of the same type, found [{ty}] and [{t}]"))?;
+            .ok_or_else(|| {
+                format!(
+                    "all arguments of [{name}] must be of the same type, found [{ty}] and [{t}]"
+                )
+            })?;
     }
     Ok(ty)
 }
@@ -633,7 +777,9 @@ pub fn arith(op: Arith, a: &Val, b: &Val) -> Result<Val, String> {
         }
         _ => {
             let (Some(x), Some(y)) = (a.as_i64(), b.as_i64()) else {
-                return Err(format!("java.lang.IllegalArgumentException: cannot compute on [{a:?}] and [{b:?}]"));
+                return Err(format!(
+                    "java.lang.IllegalArgumentException: cannot compute on [{a:?}] and [{b:?}]"
+                ));
             };
             let r = match op {
                 Arith::Add => x.checked_add(y),
@@ -670,7 +816,11 @@ fn round_half_up(x: f64, digits: i64) -> f64 {
     let factor = 10f64.powi(digits.clamp(-308, 308) as i32);
     let r = (x * factor).abs();
     let rounded = (r + 0.5).floor().copysign(x);
-    if factor.is_finite() && factor != 0.0 { rounded / factor } else { x }
+    if factor.is_finite() && factor != 0.0 {
+        rounded / factor
+    } else {
+        x
+    }
 }
 
 fn round_integral(x: i64, digits: i64) -> i64 {
@@ -714,18 +864,28 @@ fn cidr_contains(block: &str, ip: IpAddr) -> bool {
         Some((n, b)) => (n, b.parse::<u32>().ok()),
         None => (block, None),
     };
-    let Ok(net) = net.parse::<IpAddr>() else { return false };
+    let Ok(net) = net.parse::<IpAddr>() else {
+        return false;
+    };
     let ip = canonical_ip(ip);
     let net = canonical_ip(net);
     match (net, ip) {
         (IpAddr::V4(n), IpAddr::V4(a)) => {
             let bits = bits.unwrap_or(32).min(32);
-            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - bits)
+            };
             u32::from(n) & mask == u32::from(a) & mask
         }
         (IpAddr::V6(n), IpAddr::V6(a)) => {
             let bits = bits.unwrap_or(128).min(128);
-            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - bits)
+            };
             u128::from(n) & mask == u128::from(a) & mask
         }
         _ => false,
@@ -741,7 +901,10 @@ fn canonical_ip(ip: IpAddr) -> IpAddr {
 
 /// An ip in the text form Elasticsearch prints (`InetAddresses.toAddrString`), or `None`.
 pub fn ip_text(s: &str) -> Option<String> {
-    s.trim().parse::<IpAddr>().ok().map(|ip| canonical_ip(ip).to_string())
+    s.trim()
+        .parse::<IpAddr>()
+        .ok()
+        .map(|ip| canonical_ip(ip).to_string())
 }
 
 /// The conversion function (`TO_*`, `::type`) from `from` to `to`, element by element.
@@ -749,7 +912,10 @@ pub fn cast(from: EsqlType, to: EsqlType) -> Result<Resolved, String> {
     if from == to || from == EsqlType::Null {
         return resolved(to, |args| Ok(args[0].clone()));
     }
-    if matches!(from, EsqlType::Unsupported | EsqlType::TimeDuration | EsqlType::DatePeriod) {
+    if matches!(
+        from,
+        EsqlType::Unsupported | EsqlType::TimeDuration | EsqlType::DatePeriod
+    ) {
         return Err(format!("cannot convert from [{from}] to [{to}]"));
     }
     resolved(to, move |args| {
@@ -770,7 +936,11 @@ pub fn cast(from: EsqlType, to: EsqlType) -> Result<Resolved, String> {
 }
 
 fn convert(v: &Val, from: EsqlType, to: EsqlType) -> Result<Val, String> {
-    let parse_err = |what: &str, s: &str| format!("org.elasticsearch.xpack.esql.core.InvalidArgumentException: Cannot parse number [{s}]{what}");
+    let parse_err = |what: &str, s: &str| {
+        format!(
+            "org.elasticsearch.xpack.esql.core.InvalidArgumentException: Cannot parse number [{s}]{what}"
+        )
+    };
     match to {
         EsqlType::Keyword | EsqlType::Text | EsqlType::Version => Ok(Val::Str(v.render())),
         EsqlType::Ip => match v {
@@ -861,23 +1031,38 @@ mod tests {
     fn single_value_functions_fail_on_multi_values() {
         let k = EsqlType::Keyword;
         let mv = vec![Val::Str("a".into()), Val::Str("b".into())];
-        assert_eq!(call("starts_with", &[k, k], &[mv, s("a")]), Err(MULTI_VALUE.into()));
-        assert_eq!(call("starts_with", &[k, k], &[s("abc"), s("ab")]), Ok(vec![Val::Bool(true)]));
+        assert_eq!(
+            call("starts_with", &[k, k], &[mv, s("a")]),
+            Err(MULTI_VALUE.into())
+        );
+        assert_eq!(
+            call("starts_with", &[k, k], &[s("abc"), s("ab")]),
+            Ok(vec![Val::Bool(true)])
+        );
         assert_eq!(call("concat", &[k, k], &[s("a"), vec![]]), Ok(vec![]));
     }
 
     #[test]
     fn integer_arithmetic_overflows_to_failure() {
         assert!(arith(Arith::Add, &Val::Int(i32::MAX), &Val::Int(1)).is_err());
-        assert_eq!(arith(Arith::Add, &Val::Int(1), &Val::Long(2)), Ok(Val::Long(3)));
-        assert_eq!(arith(Arith::Div, &Val::Int(7), &Val::Int(2)), Ok(Val::Int(3)));
+        assert_eq!(
+            arith(Arith::Add, &Val::Int(1), &Val::Long(2)),
+            Ok(Val::Long(3))
+        );
+        assert_eq!(
+            arith(Arith::Div, &Val::Int(7), &Val::Int(2)),
+            Ok(Val::Int(3))
+        );
         assert!(arith(Arith::Div, &Val::Long(1), &Val::Long(0)).is_err());
     }
 
     #[test]
     fn conversions_are_element_wise_and_skip_failures() {
         let r = cast(EsqlType::Keyword, EsqlType::Long).unwrap();
-        assert_eq!((r.kernel)(&[vec![Val::Str("1".into()), Val::Str("x".into())]]), Ok(vec![Val::Long(1)]));
+        assert_eq!(
+            (r.kernel)(&[vec![Val::Str("1".into()), Val::Str("x".into())]]),
+            Ok(vec![Val::Long(1)])
+        );
         assert!((r.kernel)(&[s("x")]).is_err());
         let r = cast(EsqlType::Keyword, EsqlType::Ip).unwrap();
         assert_eq!((r.kernel)(&[s("::ffff:1.2.3.4")]), Ok(s("1.2.3.4")));

@@ -24,7 +24,9 @@ pub mod types;
 mod udf;
 pub mod value;
 
-pub use compile::{Catalog, CompileError, Compiled, Options, compile, literal_cell, wildcard_match};
+pub use compile::{
+    Catalog, CompileError, Compiled, Options, compile, literal_cell, wildcard_match,
+};
 pub use exec::{DEFAULT_MEMORY_LIMIT, Executor, ResultTable};
 pub use table::{CellTable, TableBatch};
 pub use types::EsqlType;

@@ -97,7 +97,9 @@ impl Dissect {
 
     /// The value of each of [`Dissect::keys`] for `text`, or `None` when it does not match.
     pub fn apply(&self, text: &str) -> Option<Vec<String>> {
-        let mut pos = text.strip_prefix(self.prefix.as_str()).map(|_| self.prefix.len())?;
+        let mut pos = text
+            .strip_prefix(self.prefix.as_str())
+            .map(|_| self.prefix.len())?;
         let mut found: Vec<(&DissectKey, &str, usize)> = Vec::new();
         for (i, part) in self.parts.iter().enumerate() {
             let value;
@@ -126,10 +128,21 @@ impl Dissect {
             let appended = found.iter().any(|(p, _, _)| p.append && &p.name == key);
             if appended {
                 pieces.sort();
-                out.push(pieces.iter().map(|(_, _, v)| *v).collect::<Vec<_>>().join(&self.separator));
+                out.push(
+                    pieces
+                        .iter()
+                        .map(|(_, _, v)| *v)
+                        .collect::<Vec<_>>()
+                        .join(&self.separator),
+                );
             } else {
                 // A key written twice keeps its last value.
-                out.push(pieces.last().map(|(_, _, v)| v.to_string()).unwrap_or_default());
+                out.push(
+                    pieces
+                        .last()
+                        .map(|(_, _, v)| v.to_string())
+                        .unwrap_or_default(),
+                );
             }
         }
         Some(out)
@@ -149,7 +162,8 @@ pub struct Grok {
 /// The grok pattern library dragnet knows (Elasticsearch's `legacy` set, the patterns rules
 /// and tests use). Written here as regular expressions over other library names.
 fn library() -> &'static HashMap<&'static str, &'static str> {
-    static LIB: std::sync::OnceLock<HashMap<&'static str, &'static str>> = std::sync::OnceLock::new();
+    static LIB: std::sync::OnceLock<HashMap<&'static str, &'static str>> =
+        std::sync::OnceLock::new();
     LIB.get_or_init(|| {
         HashMap::from([
             ("USERNAME", r"[a-zA-Z0-9._-]+"),
@@ -208,7 +222,11 @@ impl Grok {
             .size_limit(dragnet_query::limits::max_regex_bytes())
             .build()
             .map_err(|e| format!("Invalid GROK pattern [{pattern}]: {e}"))?;
-        Ok(Grok { regex, keys, groups })
+        Ok(Grok {
+            regex,
+            keys,
+            groups,
+        })
     }
 
     /// The values of each of [`Grok::keys`] for `text` (several when a name is captured more
@@ -228,7 +246,6 @@ impl Grok {
     }
 }
 
-
 fn typed(text: &str, ty: EsqlType) -> Option<Val> {
     Some(match ty {
         EsqlType::Integer => Val::Int(text.parse().ok()?),
@@ -239,11 +256,18 @@ fn typed(text: &str, ty: EsqlType) -> Option<Val> {
     })
 }
 
-fn add_key(name: &str, ty: EsqlType, groups: &mut Vec<(String, usize)>, keys: &mut Vec<(String, EsqlType)>) -> Result<usize, String> {
+fn add_key(
+    name: &str,
+    ty: EsqlType,
+    groups: &mut Vec<(String, usize)>,
+    keys: &mut Vec<(String, EsqlType)>,
+) -> Result<usize, String> {
     let key = match keys.iter().position(|(k, _)| k == name) {
         Some(i) => {
             if keys[i].1 != ty {
-                return Err(format!("Invalid GROK pattern: the attribute [{name}] is defined multiple times with different types"));
+                return Err(format!(
+                    "Invalid GROK pattern: the attribute [{name}] is defined multiple times with different types"
+                ));
             }
             i
         }
@@ -256,7 +280,12 @@ fn add_key(name: &str, ty: EsqlType, groups: &mut Vec<(String, usize)>, keys: &m
     Ok(groups.len() - 1)
 }
 
-fn expand(pattern: &str, groups: &mut Vec<(String, usize)>, keys: &mut Vec<(String, EsqlType)>, depth: usize) -> Result<String, String> {
+fn expand(
+    pattern: &str,
+    groups: &mut Vec<(String, usize)>,
+    keys: &mut Vec<(String, EsqlType)>,
+    depth: usize,
+) -> Result<String, String> {
     if depth > MAX_GROK_EXPANSION_DEPTH {
         return Err("GROK pattern references nest too deep".into());
     }
@@ -264,7 +293,9 @@ fn expand(pattern: &str, groups: &mut Vec<(String, usize)>, keys: &mut Vec<(Stri
     let mut rest = pattern;
     while !rest.is_empty() {
         if let Some(after) = rest.strip_prefix("%{") {
-            let close = after.find('}').ok_or_else(|| format!("Invalid GROK pattern: unclosed %{{ in [{pattern}]"))?;
+            let close = after
+                .find('}')
+                .ok_or_else(|| format!("Invalid GROK pattern: unclosed %{{ in [{pattern}]"))?;
             let spec = &after[..close];
             rest = &after[close + 1..];
             let mut parts = spec.splitn(3, ':');
@@ -276,11 +307,13 @@ fn expand(pattern: &str, groups: &mut Vec<(String, usize)>, keys: &mut Vec<(Stri
                 Some("long") => EsqlType::Long,
                 Some("float" | "double") => EsqlType::Double,
                 Some("boolean") => EsqlType::Boolean,
-                Some(other) => return Err(format!("Invalid GROK pattern: unsupported type [{other}]")),
+                Some(other) => {
+                    return Err(format!("Invalid GROK pattern: unsupported type [{other}]"));
+                }
             };
-            let definition = library()
-                .get(name)
-                .ok_or_else(|| format!("Unable to find pattern [{name}] in Grok's pattern dictionary"))?;
+            let definition = library().get(name).ok_or_else(|| {
+                format!("Unable to find pattern [{name}] in Grok's pattern dictionary")
+            })?;
             // Names inside library patterns are not outputs: only the top level's are.
             let mut inner_groups = Vec::new();
             let mut inner_keys = Vec::new();
@@ -297,7 +330,9 @@ fn expand(pattern: &str, groups: &mut Vec<(String, usize)>, keys: &mut Vec<(Stri
             && !after.starts_with('=')
             && !after.starts_with('!')
         {
-            let close = after.find('>').ok_or("Invalid GROK pattern: unclosed group name")?;
+            let close = after
+                .find('>')
+                .ok_or("Invalid GROK pattern: unclosed group name")?;
             let name = &after[..close];
             let g = add_key(name, EsqlType::Keyword, groups, keys)?;
             out.push_str(&format!("(?<g{g}>"));
@@ -341,11 +376,24 @@ mod tests {
     #[test]
     fn grok_named_and_library_captures() {
         let g = Grok::compile("%{WORD:a} (?<Esql.b>[0-9]+) %{NUMBER:c:int}").unwrap();
-        assert_eq!(g.keys.iter().map(|k| k.0.as_str()).collect::<Vec<_>>(), ["a", "Esql.b", "c"]);
+        assert_eq!(
+            g.keys.iter().map(|k| k.0.as_str()).collect::<Vec<_>>(),
+            ["a", "Esql.b", "c"]
+        );
         let v = g.apply("x hello 42 7 tail").unwrap();
-        assert_eq!(v, vec![vec![Val::Str("hello".into())], vec![Val::Str("42".into())], vec![Val::Int(7)]]);
+        assert_eq!(
+            v,
+            vec![
+                vec![Val::Str("hello".into())],
+                vec![Val::Str("42".into())],
+                vec![Val::Int(7)]
+            ]
+        );
         assert!(g.apply("nothing").is_none());
         let twice = Grok::compile("%{WORD:a} %{WORD:a}").unwrap();
-        assert_eq!(twice.apply("p q").unwrap(), vec![vec![Val::Str("p".into()), Val::Str("q".into())]]);
+        assert_eq!(
+            twice.apply("p q").unwrap(),
+            vec![vec![Val::Str("p".into()), Val::Str("q".into())]]
+        );
     }
 }

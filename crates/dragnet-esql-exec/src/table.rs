@@ -45,7 +45,11 @@ impl CellTable {
             .iter()
             .map(|(name, ty)| Field::new(name, ty.column(), true))
             .collect();
-        let index = columns.iter().enumerate().map(|(i, (n, _))| (n.clone(), i)).collect();
+        let index = columns
+            .iter()
+            .enumerate()
+            .map(|(i, (n, _))| (n.clone(), i))
+            .collect();
         CellTable {
             columns,
             index,
@@ -71,16 +75,21 @@ impl CellTable {
     pub fn batch(&self, columns: &[usize], rows: &[Vec<Mv>]) -> Result<TableBatch> {
         let mut out = Vec::with_capacity(columns.len());
         for (i, &c) in columns.iter().enumerate() {
-            let cells: Vec<Mv> = rows.iter().map(|r| r.get(i).cloned().unwrap_or_default()).collect();
+            let cells: Vec<Mv> = rows
+                .iter()
+                .map(|r| r.get(i).cloned().unwrap_or_default())
+                .collect();
             out.push((c, build(self.columns[c].1, &cells)?));
         }
-        Ok(TableBatch { rows: rows.len(), columns: out })
+        Ok(TableBatch {
+            rows: rows.len(),
+            columns: out,
+        })
     }
 }
 
 #[async_trait]
 impl TableProvider for CellTable {
-
     fn schema(&self) -> SchemaRef {
         self.schema.clone()
     }
@@ -101,7 +110,11 @@ impl TableProvider for CellTable {
             None => (0..self.columns.len()).collect(),
         };
         let schema = Arc::new(self.schema.project(&wanted)?);
-        let batches = self.batches.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let batches = self
+            .batches
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let mut out = Vec::with_capacity(batches.len());
         for batch in &batches {
             let arrays: Vec<ArrayRef> = wanted
@@ -116,7 +129,11 @@ impl TableProvider for CellTable {
                 })
                 .collect();
             let options = RecordBatchOptions::new().with_row_count(Some(batch.rows));
-            out.push(RecordBatch::try_new_with_options(schema.clone(), arrays, &options)?);
+            out.push(RecordBatch::try_new_with_options(
+                schema.clone(),
+                arrays,
+                &options,
+            )?);
         }
         Ok(MemorySourceConfig::try_new_exec(&[out], schema, None)?)
     }

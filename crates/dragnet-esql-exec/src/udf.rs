@@ -113,7 +113,9 @@ pub struct EsqlFunction {
 
 impl std::fmt::Debug for EsqlFunction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EsqlFunction").field("name", &self.name).finish()
+        f.debug_struct("EsqlFunction")
+            .field("name", &self.name)
+            .finish()
     }
 }
 
