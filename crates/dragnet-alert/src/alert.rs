@@ -125,6 +125,22 @@ impl Alert {
         timestamp: Option<String>,
         order: InputOrder,
     ) -> Alert {
+        let json = serde_json::to_string(doc).expect("a JSON value serializes");
+        Alert::with_json(rule, doc, json, event_id, timestamp, order)
+    }
+
+    /// [`Alert::new`] with the document already serialized: `json` is what is written, `doc`
+    /// what the alert's keys and summary are read from. `doc` may leave out the
+    /// `kibana.alert.rule.*` fields `json` holds ([`crate::RuleFields::to_json`]): none of
+    /// them is read.
+    pub fn with_json(
+        rule: usize,
+        doc: &Value,
+        json: String,
+        event_id: &str,
+        timestamp: Option<String>,
+        order: InputOrder,
+    ) -> Alert {
         let text = |key: &str| doc.get(key).and_then(Value::as_str).map(str::to_string);
         let group = text("kibana.alert.group.id").map(|id| AlertGroup {
             id,
@@ -144,9 +160,7 @@ impl Alert {
             summary: AlertSummary::of(doc),
             order,
             sort_time,
-            json: serde_json::to_string(doc)
-                .expect("a JSON value serializes")
-                .into_boxed_str(),
+            json: json.into_boxed_str(),
             event: None,
         }
     }

@@ -11,7 +11,7 @@
 
 use std::ops::ControlFlow;
 
-use dragnet_event::{PathKeys, values_at};
+use dragnet_event::values_at_path;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
@@ -102,7 +102,7 @@ fn hex(bytes: &[u8]) -> String {
 /// (`{"user":{"name":…}}`), dotted (`{"user.name":…}`) or mixed. Arrays flatten; `null` is absent.
 pub fn field_strings(doc: &Value, path: &str) -> Vec<String> {
     let mut out = Vec::new();
-    let _ = values_at(doc, PathKeys::parse(path).rows(), &mut |v| {
+    let _ = values_at_path(doc, path, &mut |v| {
         match v {
             Value::String(s) => out.push(s.clone()),
             Value::Null | Value::Object(_) => {}
@@ -193,10 +193,34 @@ pub fn reason_message(doc: &Value, severity: &str, rule_name: &str) -> String {
 /// Builds the alert document for `rule` firing on `source`. `explanation`, when given, is added
 /// as `dragnet.explain` (not a Kibana field).
 pub fn build_alert(rule: &RuleMeta, source: &SourceDoc<'_>, explanation: Option<Value>) -> Value {
+    let mut doc = build_alert_fields(
+        rule,
+        source.ecs.clone(),
+        source.id,
+        source.index,
+        source.timestamp,
+        explanation,
+    );
+    doc.extend(rule_fields(rule));
+    Value::Object(doc)
+}
+
+/// [`build_alert`] from an owned ECS document (not copied), without the `kibana.alert.rule.*`
+/// fields every alert of the rule shares: [`RuleFields`] adds them (serialized once per rule).
+pub fn build_alert_fields(
+    rule: &RuleMeta,
+    ecs: Value,
+    id: &str,
+    index: &str,
+    timestamp: Option<&str>,
+    explanation: Option<Value>,
+) -> Map<String, Value> {
     let rule_uuid = rule.uuid.as_deref().unwrap_or(&rule.rule_id);
-    let uuid = alert_uuid(source.index, source.id, rule_uuid);
-    let mut doc = match source.ecs {
-        Value::Object(map) => map.clone(),
+    let uuid = alert_uuid(index, id, rule_uuid);
+    // Read from the source document before event.kind is replaced below.
+    let reason = reason_message(&ecs, &rule.severity, &rule.name);
+    let mut doc = match ecs {
+        Value::Object(map) => map,
         _ => Map::new(),
     };
 
@@ -208,12 +232,10 @@ pub fn build_alert(rule: &RuleMeta, source: &SourceDoc<'_>, explanation: Option<
     }
     set_event_kind_signal(&mut doc);
 
-    let timestamp = source.timestamp.map(str::to_string);
+    let timestamp = timestamp.map(str::to_string);
     if let Some(ts) = &timestamp {
         doc.insert("@timestamp".into(), Value::String(ts.clone()));
     }
-    let reason = reason_message(source.ecs, &rule.severity, &rule.name);
-    let risk_score = number(rule.risk_score);
     let mut put = |k: &str, v: Value| {
         doc.insert(k.to_string(), v);
     };
@@ -226,15 +248,28 @@ pub fn build_alert(rule: &RuleMeta, source: &SourceDoc<'_>, explanation: Option<
     put("kibana.alert.depth", json!(1));
     put(
         "kibana.alert.ancestors",
-        json!([{ "id": source.id, "type": "event", "index": source.index, "depth": 0 }]),
+        json!([{ "id": id, "type": "event", "index": index, "depth": 0 }]),
     );
     put("kibana.alert.original_time", json!(timestamp));
     put("kibana.alert.reason", json!(reason));
     put("kibana.alert.severity", json!(rule.severity));
-    put("kibana.alert.risk_score", risk_score.clone());
+    put("kibana.alert.risk_score", number(rule.risk_score));
     if let Some(bb) = &rule.building_block_type {
         put("kibana.alert.building_block_type", json!(bb));
     }
+    if let Some(e) = explanation {
+        put("dragnet.explain", e);
+    }
+    doc
+}
+
+/// The `kibana.alert.rule.*` fields: the rule's own, the same in every alert of it.
+fn rule_fields(rule: &RuleMeta) -> Map<String, Value> {
+    let rule_uuid = rule.uuid.as_deref().unwrap_or(&rule.rule_id);
+    let mut doc = Map::new();
+    let mut put = |k: &str, v: Value| {
+        doc.insert(k.to_string(), v);
+    };
     put("kibana.alert.rule.uuid", json!(rule_uuid));
     put("kibana.alert.rule.rule_id", json!(rule.rule_id));
     put("kibana.alert.rule.name", json!(rule.name));
@@ -252,7 +287,7 @@ pub fn build_alert(rule: &RuleMeta, source: &SourceDoc<'_>, explanation: Option<
     put("kibana.alert.rule.enabled", json!(true));
     put("kibana.alert.rule.description", json!(rule.description));
     put("kibana.alert.rule.severity", json!(rule.severity));
-    put("kibana.alert.rule.risk_score", risk_score);
+    put("kibana.alert.rule.risk_score", number(rule.risk_score));
     put("kibana.alert.rule.tags", json!(rule.tags));
     put("kibana.alert.rule.threat", rule.threat.clone());
     put("kibana.alert.rule.references", json!(rule.references));
@@ -285,10 +320,100 @@ pub fn build_alert(rule: &RuleMeta, source: &SourceDoc<'_>, explanation: Option<
     if let Some(params) = &rule.parameters {
         put("kibana.alert.rule.parameters", params.clone());
     }
-    if let Some(e) = explanation {
-        put("dragnet.explain", e);
+    doc
+}
+
+/// A rule's `kibana.alert.rule.*` fields, serialized once: they are most of an alert's bytes
+/// (description, threat, parameters: about 8 of 11 KB for an AWS rule), the same in every alert
+/// of the rule, and were copied, serialized and dropped again per alert. Only the text is kept
+/// (the fields as values would hold several times its size per rule).
+#[derive(Clone, Debug)]
+pub struct RuleFields {
+    /// The fields as compact JSON members (`"k":v,"k2":v2`) in key order.
+    members: String,
+    /// The first and last of their keys.
+    first: String,
+    last: String,
+}
+
+impl RuleFields {
+    pub fn of(rule: &RuleMeta) -> RuleFields {
+        let fields = rule_fields(rule);
+        let mut members = Vec::new();
+        for (key, value) in &fields {
+            if !members.is_empty() {
+                members.push(b',');
+            }
+            write_member(&mut members, key, value);
+        }
+        let key = |k: Option<&String>| k.cloned().unwrap_or_default();
+        RuleFields {
+            members: String::from_utf8(members).expect("serde_json writes UTF-8"),
+            first: key(fields.keys().next()),
+            last: key(fields.keys().next_back()),
+        }
     }
-    Value::Object(doc)
+
+    /// Whether `key` sorts among the rule's fields (from the first to the last, both included):
+    /// a document holding such a key cannot take them as one run of members.
+    pub fn interleaves(&self, key: &str) -> bool {
+        !self.members.is_empty() && self.first.as_str() <= key && key <= self.last.as_str()
+    }
+
+    /// Adds `rule`'s fields (those this was made of) to `doc`, replacing what it holds under
+    /// their keys (what [`build_alert`] does).
+    pub fn insert_into(rule: &RuleMeta, doc: &mut Map<String, Value>) {
+        doc.extend(rule_fields(rule));
+    }
+
+    /// The compact JSON of `doc` with the rule's fields added: byte for byte
+    /// `serde_json::to_string` of the whole document (a sorted map: the rule's fields are one
+    /// run of members, written from the text made once). `None` when a key of `doc` sorts
+    /// among the rule's fields ([`RuleFields::interleaves`]): then [`RuleFields::insert_into`]
+    /// and serialize the whole document.
+    pub fn to_json(&self, doc: &Map<String, Value>) -> Option<String> {
+        let mut out = Vec::with_capacity(self.members.len() + 4096);
+        out.push(b'{');
+        let mut written = false;
+        let mut any = false;
+        for (key, value) in doc {
+            if self.interleaves(key) {
+                return None;
+            }
+            if !written && key.as_str() > self.last.as_str() {
+                self.push_members(&mut out, &mut any);
+                written = true;
+            }
+            if any {
+                out.push(b',');
+            }
+            write_member(&mut out, key, value);
+            any = true;
+        }
+        if !written {
+            self.push_members(&mut out, &mut any);
+        }
+        out.push(b'}');
+        Some(String::from_utf8(out).expect("serde_json writes UTF-8"))
+    }
+
+    fn push_members(&self, out: &mut Vec<u8>, any: &mut bool) {
+        if self.members.is_empty() {
+            return;
+        }
+        if *any {
+            out.push(b',');
+        }
+        out.extend_from_slice(self.members.as_bytes());
+        *any = true;
+    }
+}
+
+/// `"key":value` as serde_json's compact map serializer writes a member.
+fn write_member(out: &mut Vec<u8>, key: &str, value: &Value) {
+    serde_json::to_writer(&mut *out, key).expect("writing to a Vec cannot fail");
+    out.push(b':');
+    serde_json::to_writer(&mut *out, value).expect("a JSON value serializes");
 }
 
 fn number(x: f64) -> Value {
@@ -416,6 +541,108 @@ mod tests {
         assert_eq!(
             reason_message(&full, "high", "R"),
             "event with process p, parent process q, source 1.2.3.4:22, destination 5.6.7.8, 9.9.9.9 on h created high alert R."
+        );
+    }
+
+    fn full_rule() -> RuleMeta {
+        RuleMeta {
+            rule_id: "r1".into(),
+            name: "Rule \"quoted\" \u{e9}".into(),
+            rule_type: "new_terms".into(),
+            description: "line\nbreak".into(),
+            severity: "low".into(),
+            risk_score: 21.5,
+            tags: vec!["Domain: Cloud".into()],
+            threat: json!([{"framework": "MITRE ATT&CK", "tactic": {"id": "TA0001"}}]),
+            license: Some("Elastic License v2".into()),
+            timestamp_override: Some("event.ingested".into()),
+            building_block_type: Some("default".into()),
+            version: Some(3),
+            parameters: Some(json!({"query": "event.action: *", "new_terms_fields": ["a"]})),
+            ..Default::default()
+        }
+    }
+
+    /// The alert JSON written from a rule's fields serialized once is `serde_json::to_string`
+    /// of the whole document, wherever the document's keys sort around the rule's; and a key
+    /// among them is refused (the caller then serializes the whole document).
+    #[test]
+    fn rule_fields_written_once_give_the_bytes_of_the_whole_document() {
+        let rule = full_rule();
+        let fields = RuleFields::of(&rule);
+        let ecs = json!({
+            "@timestamp": "2024-01-02T03:04:05.000Z",
+            "event": {"action": "SendCommand", "kind": "event"},
+            "user": {"name": "alice"},
+            "zz": [1, 2.5, null, "\u{1b}"]
+        });
+        let sources = [
+            ecs.clone(),
+            json!({}),
+            json!("not an object"),
+            json!({"kibana.alert.rule": 1, "kibana.alert.rule.zzzz": 2, "a": 1}),
+            json!({"kibana.alert.rulf": true}),
+        ];
+        for (n, ecs) in sources.into_iter().enumerate() {
+            for explanation in [None, Some(json!({"why": n}))] {
+                let src = SourceDoc {
+                    ecs: &ecs,
+                    id: "e1",
+                    index: CLOUDTRAIL_DATA_STREAM,
+                    timestamp: Some("2024-01-02T03:04:05.000Z"),
+                };
+                let whole = build_alert(&rule, &src, explanation.clone());
+                let doc = build_alert_fields(
+                    &rule,
+                    ecs.clone(),
+                    "e1",
+                    CLOUDTRAIL_DATA_STREAM,
+                    Some("2024-01-02T03:04:05.000Z"),
+                    explanation,
+                );
+                assert!(!doc.contains_key("kibana.alert.rule.name"));
+                assert_eq!(
+                    fields.to_json(&doc).as_deref(),
+                    Some(serde_json::to_string(&whole).unwrap().as_str()),
+                    "source {n}"
+                );
+            }
+        }
+        // A source key among the rule's: refused; inserting and serializing the whole gives
+        // build_alert's document (the rule's value wins).
+        let clash = json!({"kibana.alert.rule.name": "from the source", "kibana.alert.rule.q": 1});
+        let src = SourceDoc {
+            ecs: &clash,
+            id: "e1",
+            index: CLOUDTRAIL_DATA_STREAM,
+            timestamp: None,
+        };
+        let mut doc = build_alert_fields(
+            &rule,
+            clash.clone(),
+            "e1",
+            CLOUDTRAIL_DATA_STREAM,
+            None,
+            None,
+        );
+        assert!(fields.interleaves("kibana.alert.rule.name"));
+        assert!(fields.interleaves("kibana.alert.rule.q"));
+        assert!(!fields.interleaves("kibana.alert.rule"));
+        assert_eq!(fields.to_json(&doc), None);
+        RuleFields::insert_into(&rule, &mut doc);
+        assert_eq!(Value::Object(doc), build_alert(&rule, &src, None));
+        // A rule with nothing but the fields every rule has.
+        let bare = RuleMeta::default();
+        let doc = build_alert_fields(&bare, json!({}), "e", "i", None, None);
+        let src = SourceDoc {
+            ecs: &json!({}),
+            id: "e",
+            index: "i",
+            timestamp: None,
+        };
+        assert_eq!(
+            RuleFields::of(&bare).to_json(&doc).unwrap(),
+            serde_json::to_string(&build_alert(&bare, &src, None)).unwrap()
         );
     }
 

@@ -14,6 +14,6 @@ pub mod group;
 
 pub use alert::{Alert, AlertGroup, AlertSummary, InputOrder, parse_time};
 pub use document::{
-    CLOUDTRAIL_DATA_STREAM, RuleMeta, SourceDoc, alert_uuid, build_alert, field_strings,
-    reason_message, sha256_hex,
+    CLOUDTRAIL_DATA_STREAM, RuleFields, RuleMeta, SourceDoc, alert_uuid, build_alert,
+    build_alert_fields, field_strings, reason_message, sha256_hex,
 };

@@ -386,6 +386,10 @@ impl Event for CloudTrailEvent<'_> {
         Some(self.document().clone())
     }
 
+    fn document_json(&self) -> Option<String> {
+        Some(self.document().to_string())
+    }
+
     /// Materialises the whole document (see [`CloudTrailEvent`]): the rare path, taken only by
     /// queries with free text or field patterns.
     fn visit_fields(
@@ -530,6 +534,21 @@ fn walk_node(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The document as JSON text (what new_terms keeps) is the document serialized, before and
+    /// after the document was built for another reader.
+    #[test]
+    fn document_json_is_the_document_serialized() {
+        let raw = br#"{"eventTime":"2024-01-01T00:00:00Z","eventName":"AssumeRole","eventSource":"sts.amazonaws.com","sourceIPAddress":"1.2.3.4","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/u\u00e9"},"requestParameters":{"roleArn":"arn:aws:iam::1:role/R"}}"#;
+        let mapper = Mapper::bind(&FieldTable::new(), MapperOptions::default()).unwrap();
+        let fresh = mapper.map(raw).unwrap();
+        let json = fresh.document_json().unwrap();
+        let built = mapper.map(raw).unwrap();
+        let doc = built.to_document().unwrap();
+        assert_eq!(json, doc.to_string());
+        assert_eq!(built.document_json().unwrap(), json);
+        assert!(json.contains(r#""action":"AssumeRole""#), "{json}");
+    }
 
     /// `to_ecs` writes group outputs directly; each must be the catalog field that the lazy
     /// binding would ask that same group for.

@@ -346,9 +346,7 @@ impl Detector for NewTermsDetector {
         }
         // Build the document outside the lock (only for an event that is the earliest of a
         // term so far); another worker may have kept an earlier one meanwhile.
-        let doc = event
-            .to_document()
-            .map_or_else(|| "{}".to_string(), |d| d.to_string());
+        let doc = event.document_json().unwrap_or_else(|| "{}".to_string());
         let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let state = &mut *guard;
         let mut stored = None;

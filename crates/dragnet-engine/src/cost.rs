@@ -14,6 +14,10 @@ pub struct RuleCost {
     pub report: usize,
     /// Nanoseconds spent in its evaluation, summed over the workers.
     pub nanos: u64,
+    /// Nanoseconds spent after the last record turning its state into alerts (aggregations and
+    /// sequences: reading documents back, building the alerts), waits for the collector left
+    /// out.
+    pub finish_nanos: u64,
     /// Records that reached its exact test (passed the prefilter for it).
     pub candidates: u64,
     /// Records its per-event test matched (query and EQL event rules); for aggregating rules,

@@ -4,7 +4,7 @@ use dragnet_event::{FieldTable, JsonPaths};
 use dragnet_rules::{Rule, RuleType};
 use serde_json::{Value, json};
 
-use dragnet_alert::RuleMeta;
+use dragnet_alert::{RuleFields, RuleMeta};
 use dragnet_detect::{Detector, Extras, RuleReport, RuleStatus, build_detector};
 use dragnet_event::literals::Cnf;
 
@@ -12,7 +12,7 @@ use crate::applicability::{Coverage, esql_from_patterns, index_patterns_cover_cl
 use dragnet_input::{InputOptions, Source};
 use dragnet_prefilter::{Needle, Prefilter, RuleFiltering};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 /// Why a rule set cannot be run at all.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +75,9 @@ impl Selection {
 pub(crate) struct ActiveRule {
     pub report: usize,
     pub meta: RuleMeta,
+    /// `meta`'s `kibana.alert.rule.*` fields, serialized once for all of its alerts (on its
+    /// first alert: most rules of a run have none).
+    pub fields: OnceLock<RuleFields>,
     pub detector: Box<dyn Detector>,
     pub suppression: Option<crate::suppression::Suppression>,
 }
@@ -183,6 +186,7 @@ impl Engine {
                     };
                     active.push(ActiveRule {
                         report: reports.len(),
+                        fields: OnceLock::new(),
                         meta: rule_meta(rule),
                         detector,
                         suppression: crate::suppression::Suppression::of(rule),

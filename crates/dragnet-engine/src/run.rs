@@ -8,6 +8,7 @@ use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
 
 use dragnet_event::{Event, JsonEvent};
 use dragnet_input::{
@@ -17,11 +18,11 @@ use dragnet_input::{
 use jiff::Timestamp;
 use rayon::iter::{ParallelBridge, ParallelIterator};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use dragnet_alert::{
-    Alert, CLOUDTRAIL_DATA_STREAM, InputOrder, SourceDoc, build_alert, field_strings, parse_time,
-    sha256_hex,
+    Alert, CLOUDTRAIL_DATA_STREAM, InputOrder, RuleFields, build_alert_fields, field_strings,
+    parse_time, sha256_hex,
 };
 use dragnet_detect::{Detection, DetectorOptions, RuleReport, RuleStatus};
 
@@ -29,7 +30,7 @@ use crate::alert_store::{Entry, SpillStats};
 use crate::collect::{AlertStream, CollectOptions, Collector, SpillError};
 use crate::cost::{CostCounters, RuleCost};
 use crate::early::{EarlyAlerts, EarlyReport, OrderViolation, count_alert};
-use crate::engine::Engine;
+use crate::engine::{ActiveRule, Engine};
 use crate::problem_keeper::{DEFAULT_MAX_PROBLEMS, OrderedProblem, ProblemKeeper, problem_key};
 use crate::suppression::Suppression;
 use dragnet_prefilter::Scratch;
@@ -332,6 +333,8 @@ struct CostState {
     states: Vec<Option<dragnet_detect::DetectorStats>>,
     /// Each engine rule's report index.
     rule_reports: Vec<usize>,
+    /// Per engine rule, the nanoseconds its finishing took ([`Engine::finish_alerts`]).
+    finish_nanos: Vec<u64>,
 }
 
 impl RunStream {
@@ -390,6 +393,7 @@ impl RunStream {
                 RuleCost {
                     report,
                     nanos,
+                    finish_nanos: c.finish_nanos.get(i).copied().unwrap_or_default(),
                     candidates,
                     matches: state.map_or(per_event, |s| s.matched),
                     alerts: self.reports[report].alerts,
@@ -862,9 +866,11 @@ impl Engine {
         let stopped = stop.into_inner();
         let early = collector.early_report();
         // A stopped run (broken order promise, closed output) gives no more alerts.
-        if !stopped {
-            self.finish_alerts(&mut collector, options);
-        }
+        let finish_nanos = if stopped {
+            Vec::new()
+        } else {
+            self.finish_alerts(&mut collector, options)
+        };
         let mut reports = self.reports.clone();
         let mut warnings = Vec::new();
         for rule in &self.rules {
@@ -913,52 +919,140 @@ impl Engine {
                 counters: costs.into_inner().unwrap(),
                 states,
                 rule_reports: self.rules.iter().map(|r| r.report).collect(),
+                finish_nanos,
             },
         }
     }
 
     /// Hands the stateful detectors' results to the collector (dedup, suppression, sorting and
     /// `--max-signals` follow in [`Collector::finish`]).
-    fn finish_alerts(&self, collector: &mut Collector, options: &RunOptions) {
-        for (i, rule) in self.rules.iter().enumerate() {
-            // One detection at a time: a rule with many alerts never holds all their documents.
-            rule.detector.finish_into(&mut |d| {
-                let (ecs, id, index, timestamp, explanation, fields) = match d {
-                    Detection::Document {
-                        ecs,
-                        id,
-                        index,
-                        timestamp,
-                        explanation,
-                    } => (ecs, id, index, timestamp, explanation, None),
-                    Detection::Composed {
-                        ecs,
-                        id,
-                        index,
-                        timestamp,
-                        explanation,
-                        fields,
-                    } => (ecs, id, index, timestamp, explanation, Some(fields)),
-                    Detection::ThisEvent { .. } => return,
-                };
-                let source = SourceDoc {
-                    ecs: &ecs,
-                    id: &id,
-                    index: &index,
-                    timestamp: timestamp.as_deref(),
-                };
-                let mut doc = build_alert(&rule.meta, &source, explanation);
-                if let (Some(fields), Value::Object(map)) = (fields, &mut doc) {
-                    map.extend(fields);
-                }
-                let mut alert = make_alert(self, i, doc, &id, timestamp, (usize::MAX, 0, 0));
-                if options.capture != Capture::None {
-                    alert.set_event(&ecs);
-                }
-                // Not a record's alert: never counted as a duplicate record.
-                collector.push(Entry::new(alert, false));
-            });
+    ///
+    /// Building an alert (reading its document back, the Kibana fields, the JSON) is most of
+    /// what finishing costs, so rules finish on the run's worker threads at once, at most
+    /// that many rules ahead of the one being collected, the built alerts waiting for the
+    /// collector at most [`FINISH_ALERTS_WAITING`] in all (whatever the thread count); the
+    /// collector takes them rule by rule in the detectors' order, the sequence a one-thread
+    /// finish pushes (so ties in the store's order resolve alike, and the output is the same
+    /// bytes).
+    ///
+    /// Returns, per rule, the nanoseconds its finishing took (for `hunt -vv`).
+    fn finish_alerts(&self, collector: &mut Collector, options: &RunOptions) -> Vec<u64> {
+        let capture = options.capture;
+        let rules = self.rules.len();
+        // The run's pool (its threads' allocator arenas already hold the evaluation's memory).
+        let threads = rayon::current_num_threads().clamp(1, rules.max(1));
+        if threads == 1 {
+            return (0..rules)
+                .map(|i| {
+                    self.finish_rule(i, capture, &mut |entry| {
+                        let start = Instant::now();
+                        collector.push(entry);
+                        start.elapsed()
+                    })
+                })
+                .collect();
         }
+        let nanos: Vec<AtomicU64> = (0..rules).map(|_| AtomicU64::new(0)).collect();
+        // (the next rule to start, the rule being collected): a rule starts once it is at most
+        // `threads` ahead, so at most `threads + 1` channels hold alerts.
+        let gate = (Mutex::new((0usize, 0usize)), std::sync::Condvar::new());
+        let per_rule = (FINISH_ALERTS_WAITING / (threads + 1)).max(1);
+        let (senders, receivers): (Vec<_>, Vec<_>) = (0..rules)
+            .map(|_| {
+                let (tx, rx) = mpsc::sync_channel::<Entry>(per_rule);
+                (Mutex::new(Some(tx)), rx)
+            })
+            .unzip();
+        rayon::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|_| {
+                    loop {
+                        let rule = {
+                            let mut g = gate.0.lock().unwrap_or_else(|e| e.into_inner());
+                            while g.0 < rules && g.0 > g.1 + threads {
+                                g = gate.1.wait(g).unwrap_or_else(|e| e.into_inner());
+                            }
+                            if g.0 >= rules {
+                                break;
+                            }
+                            g.0 += 1;
+                            g.0 - 1
+                        };
+                        let taken = senders[rule]
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .take();
+                        let Some(tx) = taken else { continue };
+                        // The receiver lives until the scope ends: a send only waits for room.
+                        let took = self.finish_rule(rule, capture, &mut |entry| {
+                            let start = Instant::now();
+                            let _ = tx.send(entry);
+                            start.elapsed()
+                        });
+                        nanos[rule].store(took, Ordering::Relaxed);
+                        // `tx` dropped: the collector moves on to the next rule.
+                    }
+                });
+            }
+            // Moved in (the closure may run on a pool thread; a receiver is not shared).
+            for (rule, rx) in receivers.into_iter().enumerate() {
+                for entry in rx {
+                    collector.push(entry);
+                }
+                let mut g = gate.0.lock().unwrap_or_else(|e| e.into_inner());
+                g.1 = rule + 1;
+                gate.1.notify_all();
+            }
+        });
+        nanos.into_iter().map(AtomicU64::into_inner).collect()
+    }
+
+    /// Rule `i`'s detections from [`Detector::finish_into`](dragnet_detect::Detector), built
+    /// into alerts one at a time: a rule with many alerts never holds all their documents.
+    /// `sink` says how long it waited to hand an alert over; returns the nanoseconds taken
+    /// without those waits.
+    fn finish_rule(
+        &self,
+        i: usize,
+        capture: Capture,
+        sink: &mut dyn FnMut(Entry) -> Duration,
+    ) -> u64 {
+        let start = Instant::now();
+        let mut waited = Duration::ZERO;
+        self.rules[i].detector.finish_into(&mut |d| {
+            let (ecs, id, index, timestamp, explanation, fields) = match d {
+                Detection::Document {
+                    ecs,
+                    id,
+                    index,
+                    timestamp,
+                    explanation,
+                } => (ecs, id, index, timestamp, explanation, None),
+                Detection::Composed {
+                    ecs,
+                    id,
+                    index,
+                    timestamp,
+                    explanation,
+                    fields,
+                } => (ecs, id, index, timestamp, explanation, Some(fields)),
+                Detection::ThisEvent { .. } => return,
+            };
+            let event = (capture != Capture::None).then(|| ecs.clone());
+            let source = AlertSource {
+                ecs,
+                id: &id,
+                index: &index,
+                timestamp,
+            };
+            let mut alert = alert_of(&self.rules[i], source, explanation, fields, ORDER_LAST);
+            if let Some(event) = &event {
+                alert.set_event(event);
+            }
+            // Not a record's alert: never counted as a duplicate record.
+            waited += sink(Entry::new(alert, false));
+        });
+        start.elapsed().saturating_sub(waited).as_nanos() as u64
     }
 
     fn process_batch(
@@ -1242,14 +1336,13 @@ impl Engine {
                 }
                 None => {}
             }
-            let source = SourceDoc {
-                ecs,
+            let source = AlertSource {
+                ecs: ecs.clone(),
                 id,
                 index,
-                timestamp: timestamp.as_deref(),
+                timestamp: timestamp.clone(),
             };
-            let doc = build_alert(meta, &source, explanation.clone());
-            let mut alert = make_alert(self, *rule, doc, id, timestamp.clone(), order);
+            let mut alert = alert_of(&self.rules[*rule], source, explanation.clone(), None, order);
             if options.capture != Capture::None {
                 alert.set_event(ecs);
             }
@@ -1271,15 +1364,69 @@ fn latest_time(alerts: &[Entry]) -> Option<Timestamp> {
     alerts.iter().filter_map(|e| e.alert.sort_time).max()
 }
 
-fn make_alert(
-    engine: &Engine,
-    rule: usize,
-    doc: Value,
-    event_id: &str,
+/// Built alerts of the rules finishing ahead of the collector, waiting for it, in all (shared
+/// by the at most threads + 1 rules in flight; [`Engine::finish_alerts`]).
+const FINISH_ALERTS_WAITING: usize = 256;
+
+/// The input order of alerts reported at the end of the run (aggregations, sequences): after
+/// every record's.
+const ORDER_LAST: InputOrder = (usize::MAX, 0, 0);
+
+/// What an alert is built from: the source's ECS document (owned: it becomes the alert's) and
+/// its identity.
+struct AlertSource<'a> {
+    ecs: Value,
+    id: &'a str,
+    index: &'a str,
     timestamp: Option<String>,
+}
+
+/// The alert of `rule` on `source`: [`dragnet_alert::build_alert`]'s document, then `composed`
+/// fields over it (sequences), serialized with the rule's shared fields written from
+/// [`ActiveRule::fields`] (the same bytes as serializing the whole document, which is done
+/// instead when a key of the source sorts among them).
+fn alert_of(
+    rule: &ActiveRule,
+    source: AlertSource<'_>,
+    explanation: Option<Value>,
+    composed: Option<Map<String, Value>>,
     order: InputOrder,
 ) -> Alert {
-    Alert::new(engine.rules[rule].report, &doc, event_id, timestamp, order)
+    let AlertSource {
+        ecs,
+        id,
+        index,
+        timestamp,
+    } = source;
+    let mut doc = build_alert_fields(
+        &rule.meta,
+        ecs,
+        id,
+        index,
+        timestamp.as_deref(),
+        explanation,
+    );
+    let fields = rule.fields.get_or_init(|| RuleFields::of(&rule.meta));
+    let shared = composed
+        .as_ref()
+        .is_none_or(|c| !c.keys().any(|k| fields.interleaves(k)));
+    if !shared {
+        // As build_alert then the composed fields: the rule's replace the source's, the
+        // composed ones the rule's.
+        RuleFields::insert_into(&rule.meta, &mut doc);
+    }
+    doc.extend(composed.unwrap_or_default());
+    let json = if shared { fields.to_json(&doc) } else { None };
+    let json = match json {
+        Some(json) => json,
+        None => {
+            if shared {
+                RuleFields::insert_into(&rule.meta, &mut doc);
+            }
+            serde_json::to_string(&doc).expect("a JSON value serializes")
+        }
+    };
+    Alert::with_json(rule.report, &Value::Object(doc), json, id, timestamp, order)
 }
 
 /// Whether an evaluated event with these detections is captured ([`RunOptions::capture`]).

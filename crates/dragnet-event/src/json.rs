@@ -85,6 +85,10 @@ impl Event for JsonEvent<'_> {
         Some(self.doc.clone())
     }
 
+    fn document_json(&self) -> Option<String> {
+        Some(self.doc.to_string())
+    }
+
     fn visit_fields(
         &self,
         visit: &mut dyn FnMut(&str, Scalar<'_>) -> ControlFlow<()>,
@@ -220,6 +224,55 @@ pub fn values_at<'v>(
     }
 }
 
+/// [`values_at`] for a dotted field name, without building [`PathKeys`]: every key a walk
+/// tries is a run of the name's segments, hence a slice of `path` (what alert building does
+/// per alert, for a few dozen fixed names).
+pub fn values_at_path<'v>(
+    value: &'v Value,
+    path: &str,
+    visit: &mut dyn FnMut(&'v Value) -> ControlFlow<()>,
+) -> ControlFlow<()> {
+    // (start, end) of each segment in `path`.
+    let mut segments = Vec::with_capacity(8);
+    let mut start = 0;
+    for (i, b) in path.bytes().enumerate() {
+        if b == b'.' {
+            segments.push((start, i));
+            start = i + 1;
+        }
+    }
+    segments.push((start, path.len()));
+    walk_segments(value, path, &segments, 0, visit)
+}
+
+/// [`values_at`] with row `j` made of the keys `path[segments[j].0..segments[end].1]`.
+fn walk_segments<'v>(
+    value: &'v Value,
+    path: &str,
+    segments: &[(usize, usize)],
+    j: usize,
+    visit: &mut dyn FnMut(&'v Value) -> ControlFlow<()>,
+) -> ControlFlow<()> {
+    match value {
+        Value::Array(items) => {
+            for item in items {
+                walk_segments(item, path, segments, j, visit)?;
+            }
+            ControlFlow::Continue(())
+        }
+        Value::Object(map) if j < segments.len() => {
+            for end in j..segments.len() {
+                if let Some(v) = map.get(&path[segments[j].0..segments[end].1]) {
+                    walk_segments(v, path, segments, end + 1, visit)?;
+                }
+            }
+            ControlFlow::Continue(())
+        }
+        _ if j < segments.len() => ControlFlow::Continue(()),
+        other => visit(other),
+    }
+}
+
 /// The scalars Elasticsearch indexes for a value: itself, an array's or object's leaves
 /// (recursively); nothing for `null`.
 pub fn leaves(
@@ -252,6 +305,37 @@ pub fn leaves(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The walk by a dotted name's slices visits what the walk by its [`PathKeys`] does, in
+    /// the same order, for documents mixing nested objects, dotted keys and arrays.
+    #[test]
+    fn values_at_path_equals_values_at_by_path_keys() {
+        let docs = [
+            json!({"a": {"b": {"c": 1}}, "a.b": {"c": [2, {"d": 3}]}, "a.b.c": null}),
+            json!({"a": [{"b.c": "x"}, {"b": [{"c": "y"}, "z"]}], "a.b.c": [true, 4.5]}),
+            json!({"": {"a": 1}, "a": {"": {"b": 2}}, "a..b": 3, ".a": 4}),
+            json!([{"a": 1}, {"a": {"b": 2}}]),
+            json!("scalar"),
+        ];
+        let paths = [
+            "a", "a.b", "a.b.c", "a.b.c.d", "b.c", "", ".a", "a..b", "a.", "x",
+        ];
+        for doc in &docs {
+            for path in paths {
+                let mut by_keys = Vec::new();
+                let _ = values_at(doc, PathKeys::parse(path).rows(), &mut |v| {
+                    by_keys.push(v.clone());
+                    ControlFlow::Continue(())
+                });
+                let mut by_path = Vec::new();
+                let _ = values_at_path(doc, path, &mut |v| {
+                    by_path.push(v.clone());
+                    ControlFlow::Continue(())
+                });
+                assert_eq!(by_path, by_keys, "{path:?} in {doc}");
+            }
+        }
+    }
     use crate::OwnedScalar;
     use serde_json::json;
 

@@ -17,7 +17,7 @@ use std::ops::ControlFlow;
 mod json;
 pub mod literals;
 
-pub use json::{JsonEvent, JsonPaths, PathKeys, leaves, values_at};
+pub use json::{JsonEvent, JsonPaths, PathKeys, leaves, values_at, values_at_path};
 pub use literals::RequiredLiteral;
 
 /// Index of a field name in a [`FieldTable`].
@@ -195,6 +195,12 @@ pub trait Event {
     /// produce it (the default).
     fn to_document(&self) -> Option<serde_json::Value> {
         None
+    }
+
+    /// [`Event::to_document`] as compact JSON, the form detectors keep documents in: sources
+    /// that hold the document serialize it in place instead of copying it first.
+    fn document_json(&self) -> Option<String> {
+        self.to_document().map(|d| d.to_string())
     }
 
     /// Every value of `field`, owned (for alerts and explanations, not for hot paths).

@@ -190,14 +190,11 @@ fn new_terms_combinations_against_history() {
 /// (without dragnet): seventeen new_terms rules and one threshold rule alert (73 alerts), and
 /// for each of the others the script shows no record meets a necessary part of its query (the
 /// three reading `source.as.*` cannot match without ASN data).
-#[test]
-fn corpus_aggregation_rules_run_over_cloudtrail_datasets() {
-    let integrations =
-        dragnet_testdata::require_shared!("corpus/detection-rules/rules/integrations");
-    let datasets = dragnet_testdata::require_shared!("datasets/cloudtrail");
-    let dir = tempfile::tempdir().unwrap();
+/// Copies the corpus's aggregating AWS rules (threshold, new_terms, threat_match) into `dir`;
+/// returns how many.
+fn copy_aggregating_aws_rules(integrations: &Path, dir: &Path) -> usize {
     let mut copied = 0;
-    for entry in std::fs::read_dir(&integrations).unwrap() {
+    for entry in std::fs::read_dir(integrations).unwrap() {
         let folder = entry.unwrap().path();
         let name = folder.file_name().unwrap().to_string_lossy().into_owned();
         if !name.starts_with("aws") || !folder.is_dir() {
@@ -213,11 +210,61 @@ fn corpus_aggregation_rules_run_over_cloudtrail_datasets() {
                 )
             });
             if aggregating {
-                std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+                std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
                 copied += 1;
             }
         }
     }
+    copied
+}
+
+/// Aggregating rules finish on the run's threads, their alerts collected rule by rule in the
+/// one-thread order: the output is the same bytes whatever the thread count.
+#[test]
+fn aggregation_alerts_are_the_same_bytes_whatever_the_thread_count() {
+    let integrations =
+        dragnet_testdata::require_shared!("corpus/detection-rules/rules/integrations");
+    let datasets = dragnet_testdata::require_shared!("datasets/cloudtrail");
+    let dir = tempfile::tempdir().unwrap();
+    assert!(copy_aggregating_aws_rules(&integrations, dir.path()) >= 50);
+    let run = |threads: &str| {
+        let out = Command::cargo_bin("dragnet")
+            .unwrap()
+            .args(["hunt", "-q", "--format", "ndjson", "-j", threads, "-r"])
+            .arg(dir.path())
+            .arg(&datasets)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let one = run("1");
+    let alerts: Vec<Value> = String::from_utf8_lossy(&one)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let rules: std::collections::BTreeSet<&str> = alerts
+        .iter()
+        .filter_map(|a| a["kibana.alert.rule.rule_id"].as_str())
+        .collect();
+    assert!(rules.len() >= 3, "alerts from {} rule(s) only", rules.len());
+    for threads in ["2", "4"] {
+        assert!(run(threads) == one, "-j {threads} differs from -j 1");
+    }
+}
+
+#[test]
+fn corpus_aggregation_rules_run_over_cloudtrail_datasets() {
+    let integrations =
+        dragnet_testdata::require_shared!("corpus/detection-rules/rules/integrations");
+    let datasets = dragnet_testdata::require_shared!("datasets/cloudtrail");
+    let dir = tempfile::tempdir().unwrap();
+    let copied = copy_aggregating_aws_rules(&integrations, dir.path());
     assert!(copied >= 50, "only {copied} aggregating AWS rules found");
     let out = Command::cargo_bin("dragnet")
         .unwrap()
@@ -1436,7 +1483,10 @@ fn cost_line(stderr: &str, name: &str) -> (u64, u64, u64, String) {
             .parse::<u64>()
             .unwrap_or_else(|e| panic!("{e}: {line}"))
     };
-    (n(2), n(3), n(4), cols[5..].join(" "))
+    // time_ms, share, finish_ms, candidates, matches, alerts, state and name.
+    let finish_ms: f64 = cols[2].parse().unwrap_or_else(|e| panic!("{e}: {line}"));
+    assert!(finish_ms >= 0.0, "{line}");
+    (n(3), n(4), n(5), cols[6..].join(" "))
 }
 
 /// `hunt -vv` ends with a per-rule cost report (issue 15): each rule run, with the records that

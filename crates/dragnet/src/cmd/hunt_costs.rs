@@ -1,6 +1,7 @@
 //! `hunt -vv`: which rules the run's time and memory went to, so a user can see which rule is
-//! slow. One line per rule, most expensive first (evaluation time summed over the workers), the
-//! first [`TOP_RULES`] shown and the rest summed on one line.
+//! slow. One line per rule, most expensive first (evaluation time summed over the workers, plus
+//! the time its alerts took to build at the end), the first [`TOP_RULES`] shown and the rest
+//! summed on one line.
 
 use dragnet_engine::{RuleCost, RuleReport};
 
@@ -13,20 +14,21 @@ pub fn lines(costs: &[RuleCost], reports: &[RuleReport], top: usize) -> Vec<Stri
         return Vec::new();
     }
     let mut sorted: Vec<&RuleCost> = costs.iter().collect();
+    let time = |c: &RuleCost| c.nanos + c.finish_nanos;
     sorted.sort_by(|a, b| {
-        b.nanos
-            .cmp(&a.nanos)
+        time(b)
+            .cmp(&time(a))
             .then(b.candidates.cmp(&a.candidates))
             .then_with(|| reports[a.report].name.cmp(&reports[b.report].name))
     });
-    let total: u64 = sorted.iter().map(|c| c.nanos).sum::<u64>().max(1);
+    let total: u64 = sorted.iter().map(|c| time(c)).sum::<u64>().max(1);
     let mut out = vec![format!(
-        "rule costs ({} rules; time is evaluation time summed over the workers; candidates reached the rule's exact test; state is an aggregating rule's after the last record):",
+        "rule costs ({} rules; time is evaluation time summed over the workers plus finish, the time an aggregating rule's alerts took to build after the last record; candidates reached the rule's exact test; state is an aggregating rule's after the last record):",
         sorted.len()
     )];
     out.push(format!(
-        "  {:>10} {:>6} {:>12} {:>10} {:>8}  {:<26} rule",
-        "time_ms", "share", "candidates", "matches", "alerts", "state"
+        "  {:>10} {:>6} {:>10} {:>12} {:>10} {:>8}  {:<26} rule",
+        "time_ms", "share", "finish_ms", "candidates", "matches", "alerts", "state"
     ));
     for c in sorted.iter().take(top) {
         let state = c.state.map_or_else(
@@ -34,9 +36,10 @@ pub fn lines(costs: &[RuleCost], reports: &[RuleReport], top: usize) -> Vec<Stri
             |s| format!("{} entries, ~{}", s.entries, bytes(s.bytes)),
         );
         out.push(format!(
-            "  {:>10.1} {:>5.1}% {:>12} {:>10} {:>8}  {:<26} {}",
-            c.nanos as f64 / 1e6,
-            c.nanos as f64 * 100.0 / total as f64,
+            "  {:>10.1} {:>5.1}% {:>10.1} {:>12} {:>10} {:>8}  {:<26} {}",
+            time(c) as f64 / 1e6,
+            time(c) as f64 * 100.0 / total as f64,
+            c.finish_nanos as f64 / 1e6,
             c.candidates,
             c.matches,
             c.alerts,
@@ -47,12 +50,13 @@ pub fn lines(costs: &[RuleCost], reports: &[RuleReport], top: usize) -> Vec<Stri
     let rest = &sorted[top.min(sorted.len())..];
     if !rest.is_empty() {
         let sum = |f: fn(&RuleCost) -> u64| rest.iter().map(|c| f(c)).sum::<u64>();
-        let nanos = sum(|c| c.nanos);
+        let nanos = sum(|c| c.nanos + c.finish_nanos);
         let state_bytes = sum(|c| c.state.map_or(0, |s| s.bytes));
         out.push(format!(
-            "  {:>10.1} {:>5.1}% {:>12} {:>10} {:>8}  {:<26} {} more rule(s)",
+            "  {:>10.1} {:>5.1}% {:>10.1} {:>12} {:>10} {:>8}  {:<26} {} more rule(s)",
             nanos as f64 / 1e6,
             nanos as f64 * 100.0 / total as f64,
+            sum(|c| c.finish_nanos) as f64 / 1e6,
             sum(|c| c.candidates),
             sum(|c| c.matches),
             sum(|c| c.alerts),
@@ -95,12 +99,47 @@ mod tests {
         }
     }
 
+    /// A rule whose evaluation is cheap but whose alerts take long to build at the end (a
+    /// broad new_terms rule) ranks by both, and shows the finishing time alone.
+    #[test]
+    fn finishing_time_counts_toward_a_rules_cost() {
+        let reports: Vec<RuleReport> = ["query", "new terms"].map(report).into();
+        let costs = [
+            RuleCost {
+                report: 0,
+                nanos: 3_000_000,
+                candidates: 10,
+                ..Default::default()
+            },
+            RuleCost {
+                report: 1,
+                nanos: 1_000_000,
+                finish_nanos: 4_000_000,
+                candidates: 10,
+                ..Default::default()
+            },
+        ];
+        let lines = lines(&costs, &reports, 2);
+        assert!(lines[2].ends_with(" new terms"), "{lines:#?}");
+        assert!(
+            lines[2].contains("5.0") && lines[2].contains("62.5%") && lines[2].contains("4.0"),
+            "{}",
+            lines[2]
+        );
+        assert!(
+            lines[3].contains("37.5%") && lines[3].contains(" 0.0 "),
+            "{}",
+            lines[3]
+        );
+    }
+
     #[test]
     fn most_expensive_first_and_the_rest_summed() {
         let reports: Vec<RuleReport> = ["cheap", "slow", "mid", "tiny"].map(report).into();
         let cost = |report, nanos, candidates| RuleCost {
             report,
             nanos,
+            finish_nanos: 0,
             candidates,
             matches: 1,
             alerts: 1,
