@@ -61,6 +61,23 @@ const DEFAULT_MAX_SIGNALS: usize = 100;
 /// The CloudTrail data stream as `FROM` sees it: every field the mapping knows, typed.
 pub struct CloudTrailCatalog {
     columns: Vec<(String, EsqlType)>,
+    /// Fields of the other sources a multi-source `FROM` names (`logs-gcp.audit-*`, …): not in
+    /// the CloudTrail mapping, so every CloudTrail event has them null.
+    others: Mutex<Vec<String>>,
+}
+
+/// At most this many fields of other sources are added as null columns to one query.
+const MAX_OTHER_SOURCE_FIELDS: usize = 256;
+
+/// Whether `FROM` names data besides the CloudTrail data stream (another integration's
+/// pattern, or a pattern broader than CloudTrail's such as `logs-*` or `filebeat-*`).
+pub fn names_other_sources(query: &Query) -> bool {
+    let CommandKind::From { indices, .. } = &query.source.kind else {
+        return false;
+    };
+    indices
+        .iter()
+        .any(|i| !i.index.starts_with("logs-aws.cloudtrail"))
 }
 
 impl CloudTrailCatalog {
@@ -84,7 +101,10 @@ impl CloudTrailCatalog {
         }
         columns.sort_by(|a, b| a.0.cmp(&b.0));
         columns.dedup_by(|a, b| a.0 == b.0);
-        CloudTrailCatalog { columns }
+        CloudTrailCatalog {
+            columns,
+            others: Mutex::new(Vec::new()),
+        }
     }
 }
 
@@ -102,6 +122,9 @@ impl Catalog for CloudTrailCatalog {
         metadata: &[String],
     ) -> Result<Arc<CellTable>, String> {
         let mut columns = self.columns.clone();
+        for other in self.others.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            columns.push((other.clone(), EsqlType::Keyword));
+        }
         for m in metadata {
             match METADATA.iter().find(|(name, _)| name == m) {
                 Some((name, ty)) => {
@@ -199,12 +222,11 @@ pub(crate) fn build(
             reason: format!("ES|QL: {e}"),
         }
     })?;
-    let compiled =
-        compile_at(&query, &text, &catalog, 0, None, Warnings::default()).map_err(|reason| {
-            RuleStatus::Unsupported {
-                reason: format!("ES|QL: {reason}"),
-            }
-        })?;
+    let compiled = compile_over_cloudtrail(&query, &text, &catalog, notes).map_err(|reason| {
+        RuleStatus::Unsupported {
+            reason: format!("ES|QL: {reason}"),
+        }
+    })?;
     let needed_columns =
         executor
             .needed_columns(&compiled)
@@ -270,6 +292,65 @@ pub(crate) fn build(
         }),
         cnf,
     ))
+}
+
+/// Compiles the query over CloudTrail. A `FROM` that also names other sources runs over its
+/// CloudTrail part: a field only those sources map is null in every CloudTrail event (as in an
+/// Elasticsearch index pattern spanning several mappings), with a note naming them.
+pub fn compile_over_cloudtrail(
+    query: &Query,
+    text: &str,
+    catalog: &CloudTrailCatalog,
+    notes: &mut Vec<String>,
+) -> Result<Compiled, String> {
+    let multi = names_other_sources(query);
+    loop {
+        let options = Options {
+            catalog,
+            now_ms: 0,
+            now_clock: None,
+            default_limit: None,
+            warnings: Warnings::default(),
+        };
+        match compile(query, text, &options) {
+            Ok(c) => {
+                let others = catalog.others.lock().unwrap_or_else(|e| e.into_inner());
+                if !others.is_empty() {
+                    notes.push(format!(
+                        "FROM also names other sources: dragnet reads its CloudTrail part, where {} (mapped by the other sources only) are null",
+                        others.join(", ")
+                    ));
+                }
+                return Ok(c);
+            }
+            Err(e) => {
+                let unknown = e
+                    .message
+                    .strip_prefix("Unknown column [")
+                    .and_then(|r| r.strip_suffix(']'))
+                    .map(str::to_string);
+                let mut others = catalog.others.lock().unwrap_or_else(|e| e.into_inner());
+                match unknown {
+                    Some(field)
+                        if multi
+                            && others.len() < MAX_OTHER_SOURCE_FIELDS
+                            && !others.contains(&field) =>
+                    {
+                        others.push(field)
+                    }
+                    _ => {
+                        return Err(match e.span {
+                            Some(span) => {
+                                let (line, col) = dragnet_esql::line_col(text, span.start);
+                                format!("{line}:{col}: {}", e.message)
+                            }
+                            None => e.message,
+                        });
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn compile_at(
@@ -1080,6 +1161,24 @@ mod tests {
             "from x | eval c = source.geo.country_name | stats n = count_distinct(c), v = values(source.as.organization.name) by user.name | where n >= 2",
         );
         assert_eq!(fields, ["source.geo.country_name", "user.name"]);
+    }
+
+    #[test]
+    fn other_sources_fields_are_null_only_when_from_names_other_sources() {
+        let catalog = CloudTrailCatalog::new(dragnet_schema::Schema::builtin());
+        let text = "from logs-aws.cloudtrail-*, logs-gcp.audit-* | where gcp.audit.method_name == \"x\" or event.action == \"y\"";
+        let q = dragnet_esql::parse(text).unwrap();
+        let mut notes = Vec::new();
+        assert!(compile_over_cloudtrail(&q, text, &catalog, &mut notes).is_ok());
+        assert!(notes[0].contains("gcp.audit.method_name"), "{notes:?}");
+        let catalog = CloudTrailCatalog::new(dragnet_schema::Schema::builtin());
+        let text = "from logs-aws.cloudtrail-* | where gcp.audit.method_name == \"x\"";
+        let q = dragnet_esql::parse(text).unwrap();
+        let err = compile_over_cloudtrail(&q, text, &catalog, &mut Vec::new()).unwrap_err();
+        assert!(
+            err.contains("Unknown column [gcp.audit.method_name]"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -281,6 +281,19 @@ pub fn resolve(
                 ))
             })
         }
+        "space" => {
+            arity(1, 1)?;
+            resolved(EsqlType::Keyword, |args| {
+                match single(&args[0])?.and_then(Val::as_i64) {
+                    // Elasticsearch caps the result at 1 MB (`Space`'s "Creating strings longer than").
+                    Some(n) if !(0..=1_048_576).contains(&n) => Err(format!(
+                        "java.lang.IllegalArgumentException: Creating strings longer than [1048576] bytes is not supported, got [{n}]"
+                    )),
+                    Some(n) => one(Val::Str(" ".repeat(n as usize))),
+                    None => null(),
+                }
+            })
+        }
         "split" => {
             arity(2, 2)?;
             string_arg(0)?;
