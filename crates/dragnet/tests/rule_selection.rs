@@ -126,9 +126,9 @@ fn the_corpus_summary_is_one_line_per_reason_category() {
         "{} lines on stderr:\n{err}",
         err.lines().count()
     );
+    // (ES|QL rules run since issue 17: their category is no longer certain to appear.)
     for line in [
         " not applicable: index patterns cannot cover CloudTrail",
-        " unsupported: ES|QL",
         " unsupported: machine learning jobs",
         " unsupported: needs --asn-db",
         " not selected: deprecated",
