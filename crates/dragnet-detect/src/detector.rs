@@ -30,7 +30,7 @@ pub struct DetectorOptions {
     pub max_aggregation_entries: Option<usize>,
     /// `dragnet esql`: ES|QL rules run their query once over every event (no schedule) and
     /// hand the result table back here instead of reporting alerts.
-    pub esql_table: Option<crate::esql::TableRequest>,
+    pub esql_table: Option<TableRequest>,
 }
 
 /// The default of [`DetectorOptions::max_sequence_candidates`].
@@ -134,4 +134,22 @@ pub trait Detector: Send + Sync {
     fn explain_text(&self, _event: &dyn Event) -> Option<String> {
         None
     }
+}
+
+/// `dragnet esql`: run the query once over every event, with `NOW()` at `now_ms` and
+/// ES|QL's implicit `LIMIT` (`limit`), and put the result table in `result`.
+#[derive(Clone, Debug, Default)]
+pub struct TableRequest {
+    pub now_ms: i64,
+    pub limit: Option<usize>,
+    pub result: std::sync::Arc<std::sync::Mutex<Option<TableResult>>>,
+}
+
+/// What an ad-hoc query gave: its table, ES|QL's warnings, or why it failed.
+#[derive(Clone, Debug)]
+pub struct TableResult {
+    pub table: Result<dragnet_esql_exec::ResultTable, String>,
+    pub warnings: Vec<String>,
+    /// Rows DataFusion was fed (events that passed the prefilter).
+    pub rows_fed: usize,
 }

@@ -33,27 +33,10 @@ use crate::accounting::RuleStatus;
 use crate::aggregate::{DocStore, EventFields, Schedule, StoredDoc, format_ms, parse_ms};
 use crate::detector::{
     DEFAULT_MAX_AGGREGATION_ENTRIES, Detection, Detector, DetectorOptions, DetectorStats,
+    TableRequest, TableResult,
 };
 use crate::exceptions::{NOT_APPLIED_NOTE, Prepared, RuleExceptions, TimeRange};
 use dragnet_alert::sha256_hex;
-
-/// `dragnet esql`: run the query once over every event, with `NOW()` at `now_ms` and
-/// ES|QL's implicit `LIMIT` (`limit`), and put the result table in `result`.
-#[derive(Clone, Debug, Default)]
-pub struct TableRequest {
-    pub now_ms: i64,
-    pub limit: Option<usize>,
-    pub result: Arc<Mutex<Option<TableResult>>>,
-}
-
-/// What an ad-hoc query gave: its table, ES|QL's warnings, or why it failed.
-#[derive(Clone, Debug)]
-pub struct TableResult {
-    pub table: Result<dragnet_esql_exec::ResultTable, String>,
-    pub warnings: Vec<String>,
-    /// Rows DataFusion was fed (events that passed the prefilter).
-    pub rows_fed: usize,
-}
 
 /// Kibana's `max_signals` default.
 const DEFAULT_MAX_SIGNALS: usize = 100;

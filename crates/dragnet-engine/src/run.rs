@@ -78,7 +78,7 @@ pub struct RunOptions {
     /// (`--max-problems`); the others are counted. `None`: [`crate::DEFAULT_MAX_PROBLEMS`].
     pub max_problems: Option<usize>,
     /// `dragnet esql`: ES|QL rules hand their result table back here instead of alerting.
-    pub esql_table: Option<dragnet_detect::esql::TableRequest>,
+    pub esql_table: Option<dragnet_detect::detector::TableRequest>,
 }
 
 /// Which events a run hands back ([`RunOptions::capture`]).

@@ -8,7 +8,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
-use dragnet_detect::esql::{CloudTrailCatalog, TableRequest};
+use dragnet_detect::detector::TableRequest;
+use dragnet_detect::esql::CloudTrailCatalog;
 use dragnet_engine::{Engine, Extras, RunOptions, Selection};
 use dragnet_esql_exec::{EsqlType, Executor, Mv, Options, Warnings};
 use dragnet_printer::{Cell, Column, Doc, Printer, Row};
