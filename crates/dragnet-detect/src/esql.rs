@@ -64,6 +64,75 @@ pub fn names_other_sources(query: &Query) -> bool {
 }
 
 impl CloudTrailCatalog {
+    /// The catalog for one query: only the columns it can reference (its field names, and the
+    /// fields its KEEP/DROP wildcards match), when a `KEEP` or `STATS` decides the output's
+    /// columns; every mapped field otherwise. DataFusion plans over the CloudTrail mapping's
+    /// ~2,000 fields cost it seconds per query to optimize; over the referenced ones,
+    /// milliseconds.
+    pub fn for_query(schema: &dragnet_schema::Schema, query: &Query) -> CloudTrailCatalog {
+        let mut catalog = CloudTrailCatalog::new(schema);
+        let narrowing = query
+            .pipes
+            .iter()
+            .any(|c| matches!(c.kind, CommandKind::Keep(_) | CommandKind::Stats { .. }));
+        if !narrowing {
+            return catalog;
+        }
+        let mut names: HashSet<String> = HashSet::new();
+        let mut patterns: Vec<String> = Vec::new();
+        let expr = |e: &dragnet_esql::Expr, names: &mut HashSet<String>| {
+            let mut fields = Vec::new();
+            collect_fields(e, &mut fields);
+            names.extend(fields);
+        };
+        for command in &query.pipes {
+            match &command.kind {
+                CommandKind::Where(e) => expr(e, &mut names),
+                CommandKind::Eval(fields) | CommandKind::Row(fields) => {
+                    fields.iter().for_each(|f| expr(&f.expr, &mut names))
+                }
+                CommandKind::Stats {
+                    aggregates, groups, ..
+                } => {
+                    for a in aggregates {
+                        expr(&a.field.expr, &mut names);
+                        if let Some(f) = &a.filter {
+                            expr(f, &mut names);
+                        }
+                    }
+                    groups.iter().for_each(|g| expr(&g.expr, &mut names));
+                }
+                CommandKind::Sort(keys) => keys.iter().for_each(|k| expr(&k.expr, &mut names)),
+                CommandKind::Grok { input, .. } | CommandKind::Dissect { input, .. } => {
+                    expr(input, &mut names)
+                }
+                CommandKind::Keep(ps) | CommandKind::Drop(ps) => {
+                    for p in ps {
+                        if p.contains('*') {
+                            patterns.push(p.clone());
+                        } else {
+                            names.insert(p.clone());
+                        }
+                    }
+                }
+                CommandKind::Rename(renames) => renames.iter().for_each(|r| {
+                    names.insert(r.old.clone());
+                }),
+                CommandKind::MvExpand(f) => {
+                    names.insert(f.clone());
+                }
+                _ => {}
+            }
+        }
+        catalog.columns.retain(|(name, _)| {
+            names.contains(name)
+                || patterns
+                    .iter()
+                    .any(|p| dragnet_esql_exec::wildcard_match(p, name))
+        });
+        catalog
+    }
+
     pub fn new(schema: &dragnet_schema::Schema) -> CloudTrailCatalog {
         let mut columns = Vec::new();
         for def in schema.fields() {
@@ -199,7 +268,7 @@ pub(crate) fn build(
         });
     }
     let schedule = Schedule::of(rule, notes)?;
-    let catalog = CloudTrailCatalog::new(schema);
+    let catalog = CloudTrailCatalog::for_query(schema, &query);
     let executor = Executor::new(dragnet_esql_exec::DEFAULT_MEMORY_LIMIT).map_err(|e| {
         RuleStatus::Unsupported {
             reason: format!("ES|QL: {e}"),

@@ -83,7 +83,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         .as_millisecond();
     // Plan it first: type errors and FROM sources are reported before any input is read.
     let schema = Schema::builtin();
-    let catalog = CloudTrailCatalog::new(schema);
+    let catalog = CloudTrailCatalog::for_query(schema, &query);
     let compiled = dragnet_esql_exec::compile(
         &query,
         &args.query,
