@@ -134,16 +134,9 @@ fn the_whole_corpus_still_prefilters_the_rules_with_gates() {
         skipped > evaluations * 20,
         "{evaluations} evaluations, {skipped} skipped"
     );
-    let without = hunt(
-        &[
-            "--format",
-            "json",
-            "--no-prefilter",
-            "-r",
-            corpus.to_str().unwrap(),
-        ],
-        &input,
-    );
+    let mut without_args = args.clone();
+    without_args.push("--no-prefilter");
+    let without = hunt(&without_args, &input);
     let alerts = |run: &Run| serde_json::from_str::<Value>(&run.stdout).unwrap()["alerts"].clone();
     assert_eq!(
         alerts(&run),
