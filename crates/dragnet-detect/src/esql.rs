@@ -391,13 +391,7 @@ pub fn compile_over_cloudtrail(
                         others.push(field)
                     }
                     _ => {
-                        return Err(match e.span {
-                            Some(span) => {
-                                let (line, col) = dragnet_esql::line_col(text, span.start);
-                                format!("{line}:{col}: {}", e.message)
-                            }
-                            None => e.message,
-                        });
+                        return Err(located(text, e));
                     }
                 }
             }
@@ -432,13 +426,18 @@ fn compile_with(
         default_limit: limit,
         warnings,
     };
-    compile(query, text, &options).map_err(|e| match e.span {
+    compile(query, text, &options).map_err(|e| located(text, e))
+}
+
+/// A compile error as `line:col: message` (the position in the rule's query text).
+fn located(text: &str, e: dragnet_esql_exec::CompileError) -> String {
+    match e.span {
         Some(span) => {
             let (line, col) = dragnet_esql::line_col(text, span.start);
             format!("{line}:{col}: {}", e.message)
         }
         None => e.message,
-    })
+    }
 }
 
 /// The source fields the query's decisions depend on: those that flow, through `EVAL`,
