@@ -50,8 +50,14 @@ pub struct CloudTrailCatalog {
     kql: Vec<String>,
     /// Fields of the other sources a multi-source `FROM` names (`logs-gcp.audit-*`, …): not in
     /// the CloudTrail mapping, so every CloudTrail event has them null.
+    /// Adds [`ROW_COLUMN`] (the row's position in the rule's time-sorted rows): the table of a
+    /// query's row-local prefix ([`Split`]).
+    row_column: bool,
     others: Mutex<Vec<String>>,
 }
+
+/// The column that carries each row's position through a query's row-local prefix.
+const ROW_COLUMN: &str = "\u{2}row";
 
 /// At most this many fields of other sources are added as null columns to one query.
 const MAX_OTHER_SOURCE_FIELDS: usize = 256;
@@ -142,6 +148,21 @@ impl CloudTrailCatalog {
         catalog
     }
 
+    /// The same catalog with [`ROW_COLUMN`].
+    fn with_row_column(&self) -> CloudTrailCatalog {
+        CloudTrailCatalog {
+            columns: self.columns.clone(),
+            kql: self.kql.clone(),
+            row_column: true,
+            others: Mutex::new(
+                self.others
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone(),
+            ),
+        }
+    }
+
     pub fn new(schema: &dragnet_schema::Schema) -> CloudTrailCatalog {
         let mut columns = Vec::new();
         for def in schema.fields() {
@@ -165,6 +186,7 @@ impl CloudTrailCatalog {
         CloudTrailCatalog {
             columns,
             kql: Vec::new(),
+            row_column: false,
             others: Mutex::new(Vec::new()),
         }
     }
@@ -190,6 +212,7 @@ impl Catalog for CloudTrailCatalog {
         for q in &self.kql {
             columns.push((full_text_column("kql", q), EsqlType::Boolean));
         }
+
         for m in metadata {
             match METADATA.iter().find(|(name, _)| name == m) {
                 Some((name, ty)) => {
@@ -202,6 +225,10 @@ impl Catalog for CloudTrailCatalog {
                     ));
                 }
             }
+        }
+        // Last: every other column has the same index with and without it.
+        if self.row_column {
+            columns.push((ROW_COLUMN.to_string(), EsqlType::Long));
         }
         Ok(Arc::new(CellTable::new(columns)))
     }
@@ -240,8 +267,91 @@ struct State {
     bytes: u64,
 }
 
+/// A query cut after its leading row-local commands (`WHERE`, `EVAL`, `GROK`, `DISSECT`
+/// without `NOW()`): their result for a row is the same in every execution that sees it, so
+/// they run once over all the rule's rows and each execution runs only the rest over its
+/// window's part of that result. ES|QL's commands compose, so `rest(prefix(rows))` is the
+/// query's result; only the warnings of the prefix are given once, not per execution.
+struct Split {
+    prefix: Query,
+    rest: Query,
+}
+
+/// What a rule's executions run: `prepared` over `table`, which holds for each execution
+/// the slice of `rows` its window sees.
+struct Feed {
+    table: Arc<CellTable>,
+    prepared: dragnet_esql_exec::Prepared,
+    rows: dragnet_esql_exec::TableBatch,
+    /// Split: the position, among the rule's rows, of each row of `rows` (ascending).
+    row_of: Option<Vec<usize>>,
+}
+
+impl Feed {
+    /// The range of `rows` the window `rows[start..end]` feeds, and its slice.
+    fn window(&self, start: usize, end: usize) -> ((usize, usize), dragnet_esql_exec::TableBatch) {
+        let (from, to) = match &self.row_of {
+            None => (start, end),
+            Some(row_of) => (
+                row_of.partition_point(|&r| r < start),
+                row_of.partition_point(|&r| r < end),
+            ),
+        };
+        ((from, to), self.rows.slice(from, to - from))
+    }
+}
+
+/// The table the rest of a split query reads: the prefix's output.
+struct PrefixOutput(Arc<CellTable>);
+
+impl Catalog for PrefixOutput {
+    fn table(
+        &self,
+        _indices: &[dragnet_esql::IndexPattern],
+        _metadata: &[String],
+    ) -> Result<Arc<CellTable>, String> {
+        Ok(self.0.clone())
+    }
+}
+
+/// The split of `query`, when its leading commands are row-local and the rest is not empty.
+fn split(query: &Query, text: &str) -> Option<Split> {
+    let row_local = query
+        .pipes
+        .iter()
+        .take_while(|c| {
+            matches!(
+                c.kind,
+                CommandKind::Where(_)
+                    | CommandKind::Eval(_)
+                    | CommandKind::Grok { .. }
+                    | CommandKind::Dissect { .. }
+            ) && !text
+                .get(c.span.start..c.span.end)
+                .unwrap_or("now(")
+                .to_ascii_lowercase()
+                .contains("now(")
+        })
+        .count();
+    if row_local == 0 || row_local == query.pipes.len() {
+        return None;
+    }
+    let prefix = Query {
+        settings: query.settings.clone(),
+        source: query.source.clone(),
+        pipes: query.pipes[..row_local].to_vec(),
+    };
+    let rest = Query {
+        settings: query.settings.clone(),
+        source: query.source.clone(),
+        pipes: query.pipes[row_local..].to_vec(),
+    };
+    Some(Split { prefix, rest })
+}
+
 pub struct EsqlDetector {
     query: Query,
+    split: Option<Split>,
     text: String,
     catalog: CloudTrailCatalog,
     needed: Vec<Needed>,
@@ -294,12 +404,56 @@ pub(crate) fn build(
             reason: format!("ES|QL: {reason}"),
         }
     })?;
-    let needed_columns =
-        executor
+    // A query that keeps few columns (KEEP, STATS: the catalog holds only those it names) is
+    // split after its row-local commands when both parts plan; the prefix reads the events.
+    let narrowed = query
+        .pipes
+        .iter()
+        .any(|c| matches!(c.kind, CommandKind::Keep(_) | CommandKind::Stats { .. }));
+    let split = split(&query, &text).filter(|_| narrowed).and_then(|s| {
+        let prefix_catalog = catalog.with_row_column();
+        let prefix = compile_with(
+            &s.prefix,
+            &text,
+            &prefix_catalog,
+            0,
+            None,
+            None,
+            Warnings::default(),
+        )
+        .ok()?;
+        let rest_columns: Vec<(String, EsqlType)> = prefix
+            .columns
+            .iter()
+            .filter(|(n, _)| n != ROW_COLUMN)
+            .cloned()
+            .collect();
+        if rest_columns.len() + 1 != prefix.columns.len() {
+            return None;
+        }
+        let rest_table = PrefixOutput(Arc::new(CellTable::new(rest_columns)));
+        let options = Options {
+            catalog: &rest_table,
+            now_ms: 0,
+            now_clock: None,
+            default_limit: None,
+            warnings: Warnings::default(),
+        };
+        compile(&s.rest, &text, &options).ok()?;
+        let row = prefix.table.as_ref()?.index_of(ROW_COLUMN)?;
+        let mut needed = executor.needed_columns(&prefix).ok()?;
+        needed.retain(|&c| c != row);
+        Some((s, needed))
+    });
+    let needed_columns = match &split {
+        Some((_, needed)) => needed.clone(),
+        None => executor
             .needed_columns(&compiled)
             .map_err(|reason| RuleStatus::Unsupported {
                 reason: format!("ES|QL: {reason}"),
-            })?;
+            })?,
+    };
+    let split = split.map(|(s, _)| s);
     let table = compiled
         .table
         .clone()
@@ -342,6 +496,7 @@ pub(crate) fn build(
     Ok((
         Box::new(EsqlDetector {
             query,
+            split,
             text,
             catalog,
             needed,
@@ -983,34 +1138,16 @@ impl Detector for EsqlDetector {
         let warnings = Warnings::default();
         // Planned and optimized once; each execution sets the clock NOW() reads and the rows.
         let clock = Arc::new(AtomicI64::new(0));
-        let compiled = match compile_with(
-            &self.query,
-            &self.text,
-            &self.catalog,
-            0,
-            Some(clock.clone()),
-            Some(self.max_signals),
-            warnings.clone(),
-        ) {
-            Ok(c) => c,
+        let columns: Vec<usize> = self.needed.iter().map(|n| n.column).collect();
+        let feed = match self.feed(&rows, &columns, &executor, &clock, &warnings) {
+            Ok(feed) => feed,
             Err(e) => {
-                self.warn(format!("ES|QL rule failed to plan: {e}"));
-                return;
-            }
-        };
-        let Some(table) = compiled.table.clone() else {
-            return;
-        };
-        let prepared = match executor.prepare(&compiled) {
-            Ok(p) => p,
-            Err(e) => {
-                self.warn(format!("ES|QL rule failed to plan: {e}"));
+                self.warn(e);
                 return;
             }
         };
         let mut alerted: HashSet<String> = HashSet::new();
         let (interval, lookback) = (self.schedule.interval_ms, self.schedule.lookback_ms);
-        let columns: Vec<usize> = self.needed.iter().map(|n| n.column).collect();
         // Executions whose window holds at least one event, in time order: each row is seen
         // by the executions from the first at or after it to the last whose look-back reaches
         // it; overlapping spans merge.
@@ -1023,17 +1160,6 @@ impl Detector for EsqlDetector {
                 _ => spans.push((first, last)),
             }
         }
-        // Every row once, in time order: each execution reads the slice its window holds.
-        let all_rows = {
-            let cells: Vec<Vec<Mv>> = rows.iter().map(|r| r.cells.clone()).collect();
-            match table.batch(&columns, &cells) {
-                Ok(batch) => batch,
-                Err(e) => {
-                    self.warn(format!("ES|QL rule failed to build its rows: {e}"));
-                    return;
-                }
-            }
-        };
         let mut failures = 0u64;
         // Executions that see the same rows get the same result (the query has no NOW()): run
         // once, alert per execution (Kibana's alert ids differ per execution).
@@ -1049,17 +1175,15 @@ impl Detector for EsqlDetector {
                     continue;
                 }
                 let window = &rows[start..end];
-                let reuse = !self.uses_now
-                    && last
-                        .as_ref()
-                        .is_some_and(|(range, _)| *range == (start, end));
+                let (fed, batch) = feed.window(start, end);
+                let reuse = !self.uses_now && last.as_ref().is_some_and(|(range, _)| *range == fed);
                 if !reuse {
                     clock.store(window_at, Ordering::Relaxed);
-                    table.set_batches(vec![all_rows.slice(start, end - start)]);
-                    let result = executor.run_prepared(&prepared);
-                    table.set_batches(Vec::new());
+                    feed.table.set_batches(vec![batch]);
+                    let result = executor.run_prepared(&feed.prepared);
+                    feed.table.set_batches(Vec::new());
                     match result {
-                        Ok(result) => last = Some(((start, end), result)),
+                        Ok(result) => last = Some((fed, result)),
                         Err(e) => {
                             last = None;
                             failures += 1;
@@ -1138,6 +1262,120 @@ fn json_cell(cell: &Mv) -> Option<Value> {
 
 impl EsqlDetector {
     /// The ad-hoc run of `dragnet esql`: one execution over every row.
+    /// What the executions read: the whole query over a slice of the rows, or (split) the
+    /// rest of the query over a slice of the prefix's output, computed here once.
+    fn feed(
+        &self,
+        rows: &[Row],
+        columns: &[usize],
+        executor: &Executor,
+        clock: &Arc<AtomicI64>,
+        warnings: &Warnings,
+    ) -> Result<Feed, String> {
+        let plan = |query: &Query, catalog: &dyn Catalog, clock: Option<Arc<AtomicI64>>, limit| {
+            let options = Options {
+                catalog,
+                now_ms: 0,
+                now_clock: clock,
+                default_limit: limit,
+                warnings: warnings.clone(),
+            };
+            let compiled = compile(query, &self.text, &options)
+                .map_err(|e| format!("ES|QL rule failed to plan: {}", located(&self.text, e)))?;
+            let prepared = executor
+                .prepare(&compiled)
+                .map_err(|e| format!("ES|QL rule failed to plan: {e}"))?;
+            Ok::<_, String>((compiled, prepared))
+        };
+        let built = |e: String| format!("ES|QL rule failed to build its rows: {e}");
+        let cells: Vec<Vec<Mv>> = rows.iter().map(|r| r.cells.clone()).collect();
+        let Some(split) = &self.split else {
+            let (compiled, prepared) = plan(
+                &self.query,
+                &self.catalog,
+                Some(clock.clone()),
+                Some(self.max_signals),
+            )?;
+            let table = compiled.table.ok_or("ES|QL rule reads no table")?;
+            // Every row once, in time order: each execution reads the slice its window holds.
+            let all = table
+                .batch(columns, &cells)
+                .map_err(|e| built(e.to_string()))?;
+            return Ok(Feed {
+                table,
+                prepared,
+                rows: all,
+                row_of: None,
+            });
+        };
+        // The prefix, once over every row (each tagged with its position).
+        let prefix_catalog = self.catalog.with_row_column();
+        let (compiled, prepared) = plan(&split.prefix, &prefix_catalog, None, None)?;
+        let table = compiled.table.ok_or("ES|QL rule reads no table")?;
+        let row_column = table.index_of(ROW_COLUMN).ok_or("no row column")?;
+        let mut tagged_columns = columns.to_vec();
+        tagged_columns.push(row_column);
+        let tagged: Vec<Vec<Mv>> = cells
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut c)| {
+                c.push(vec![Val::Long(i as i64)]);
+                c
+            })
+            .collect();
+        table.set_batches(vec![
+            table
+                .batch(&tagged_columns, &tagged)
+                .map_err(|e| built(e.to_string()))?,
+        ]);
+        let out = executor.run_prepared_table(&prepared);
+        table.set_batches(Vec::new());
+        let out = out.map_err(|e| format!("ES|QL rule failed: {e}"))?;
+        // The rest, over the prefix's output columns (all but the row's position).
+        let position = compiled
+            .columns
+            .iter()
+            .position(|(n, _)| n == ROW_COLUMN)
+            .ok_or("the row column did not reach the prefix's output")?;
+        let rest_columns: Vec<(String, EsqlType)> = compiled
+            .columns
+            .iter()
+            .filter(|(n, _)| n != ROW_COLUMN)
+            .cloned()
+            .collect();
+        let rest_table = Arc::new(CellTable::new(rest_columns));
+        let mut row_of = Vec::with_capacity(out.rows);
+        let mut arrays = Vec::new();
+        for (c, array) in &out.columns {
+            if *c == position {
+                let positions = dragnet_esql_exec::value::Column::new(array, EsqlType::Long);
+                for i in 0..out.rows {
+                    match positions.get(i).first() {
+                        Some(Val::Long(r)) => row_of.push(*r as usize),
+                        _ => return Err("ES|QL rule failed: a prefix row lost its position".into()),
+                    }
+                }
+            } else {
+                arrays.push((arrays.len(), array.clone()));
+            }
+        }
+        let (_, rest_prepared) = plan(
+            &split.rest,
+            &PrefixOutput(rest_table.clone()),
+            Some(clock.clone()),
+            Some(self.max_signals),
+        )?;
+        Ok(Feed {
+            table: rest_table,
+            prepared: rest_prepared,
+            rows: dragnet_esql_exec::TableBatch {
+                rows: row_of.len(),
+                columns: arrays,
+            },
+            row_of: Some(row_of),
+        })
+    }
+
     fn run_once(&self, rows: &[Row], request: &TableRequest) -> TableResult {
         let warnings = Warnings::default();
         let failed = |e: String| TableResult {
@@ -1326,6 +1564,30 @@ mod tests {
             err.contains("Unknown column [gcp.audit.method_name]"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn split_cuts_after_the_leading_row_local_commands_without_now() {
+        let cut = |q: &str| {
+            let query = dragnet_esql::parse(q).unwrap();
+            split(&query, q).map(|s| (s.prefix.pipes.len(), s.rest.pipes.len()))
+        };
+        assert_eq!(
+            cut(
+                "FROM logs-* | WHERE a == 1 | EVAL b = 2 | GROK c \"%{WORD:d}\" | STATS n = COUNT(*) BY b | WHERE n > 1"
+            ),
+            Some((3, 2))
+        );
+        // NOW() differs per execution: the command stays with the rest.
+        assert_eq!(
+            cut(
+                "FROM logs-* | WHERE a == 1 | WHERE @timestamp > NOW() - 1 hour | STATS n = COUNT(*)"
+            ),
+            Some((1, 2))
+        );
+        // Nothing row-local first, or nothing after it: no split.
+        assert_eq!(cut("FROM logs-* | STATS n = COUNT(*) | WHERE n > 1"), None);
+        assert_eq!(cut("FROM logs-* | WHERE a == 1 | EVAL b = 2"), None);
     }
 
     #[test]

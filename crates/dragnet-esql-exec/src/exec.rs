@@ -11,6 +11,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::compile::Compiled;
+use crate::table::TableBatch;
 use crate::types::EsqlType;
 use crate::value::{Column, Mv};
 
@@ -128,6 +129,25 @@ impl Executor {
             ))
             .map_err(|e| e.to_string())?;
         Ok(table_of(&batches, &prepared.columns))
+    }
+
+    /// Runs a prepared query over what its table holds now, its result as one batch of Arrow
+    /// columns (output column `i` at index `i`), to feed another query's table as it is.
+    pub fn run_prepared_table(&self, prepared: &Prepared) -> Result<TableBatch, String> {
+        let batches = self
+            .runtime
+            .block_on(datafusion::physical_plan::collect(
+                prepared.physical.clone(),
+                self.state.task_ctx(),
+            ))
+            .map_err(|e| e.to_string())?;
+        let schema = prepared.physical.schema();
+        let one = datafusion::arrow::compute::concat_batches(&schema, &batches)
+            .map_err(|e| e.to_string())?;
+        Ok(TableBatch {
+            rows: one.num_rows(),
+            columns: one.columns().iter().cloned().enumerate().collect(),
+        })
     }
 
     /// Runs a compiled query over what its table holds now.
