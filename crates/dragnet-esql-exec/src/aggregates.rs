@@ -34,6 +34,17 @@ pub enum AggOp {
     Sum,
     Avg,
     Values,
+    /// `MEDIAN(x)`, `PERCENTILE(x, p)`: the value at rank `p/100 * (n - 1)` of the sorted
+    /// values, interpolated linearly between neighbours.
+    Percentile,
+    MedianAbsoluteDeviation,
+    /// Population standard deviation and variance (Welford's algorithm, as Elasticsearch's
+    /// `WelfordAlgorithm`).
+    StdDev,
+    Variance,
+    /// `PRESENT(x)`: whether any value was seen; `ABSENT(x)` its negation.
+    Present,
+    Absent,
 }
 
 impl AggOp {
@@ -48,11 +59,22 @@ impl AggOp {
             "sum" => AggOp::Sum,
             "avg" => AggOp::Avg,
             "values" => AggOp::Values,
+            "median" | "percentile" => AggOp::Percentile,
+            "median_absolute_deviation" => AggOp::MedianAbsoluteDeviation,
+            "std_dev" => AggOp::StdDev,
+            "variance" => AggOp::Variance,
+            "present" => AggOp::Present,
+            "absent" => AggOp::Absent,
             _ => return Err(format!("Unknown aggregate function [{name}]")),
         };
         let ty = match op {
             AggOp::CountRows | AggOp::Count | AggOp::CountDistinct => EsqlType::Long,
-            AggOp::Avg => {
+            AggOp::Present | AggOp::Absent => EsqlType::Boolean,
+            AggOp::Avg
+            | AggOp::Percentile
+            | AggOp::MedianAbsoluteDeviation
+            | AggOp::StdDev
+            | AggOp::Variance => {
                 if !input.is_numeric() && input != EsqlType::Null {
                     return Err(format!(
                         "argument of [{name}] must be [numeric], found value of type [{input}]"
@@ -80,7 +102,21 @@ impl AggOp {
     pub fn is_aggregate(name: &str) -> bool {
         matches!(
             name.to_ascii_lowercase().as_str(),
-            "count" | "count_distinct" | "min" | "max" | "sum" | "avg" | "values"
+            "count"
+                | "count_distinct"
+                | "min"
+                | "max"
+                | "sum"
+                | "avg"
+                | "values"
+                | "median"
+                | "percentile"
+                | "median_absolute_deviation"
+                | "std_dev"
+                | "variance"
+                | "present"
+                | "absent"
+                | "weighted_avg"
         )
     }
 }
@@ -92,6 +128,8 @@ pub struct EsqlAggregate {
     op: AggOp,
     input: EsqlType,
     ret: EsqlType,
+    /// The percentile (0 to 100) of [`AggOp::Percentile`].
+    percentile: f64,
     signature: Signature,
 }
 
@@ -102,15 +140,26 @@ impl EsqlAggregate {
             op,
             input,
             ret,
+            percentile: 50.0,
             signature: Signature::any(1, Volatility::Immutable),
         }
+    }
+
+    /// [`AggOp::Percentile`] at `percentile` (0 to 100) instead of the median.
+    pub fn with_percentile(mut self, percentile: f64) -> Self {
+        self.percentile = percentile;
+        self
     }
 
     /// The type of the state's elements (one list per group between partial and final).
     fn state_type(&self) -> EsqlType {
         match self.op {
-            AggOp::CountRows | AggOp::Count => EsqlType::Long,
-            AggOp::Avg => EsqlType::Double,
+            AggOp::CountRows | AggOp::Count | AggOp::Present | AggOp::Absent => EsqlType::Long,
+            AggOp::Avg
+            | AggOp::Percentile
+            | AggOp::MedianAbsoluteDeviation
+            | AggOp::StdDev
+            | AggOp::Variance => EsqlType::Double,
             AggOp::Sum => self.ret,
             _ => self.input,
         }
@@ -119,7 +168,7 @@ impl EsqlAggregate {
 
 impl PartialEq for EsqlAggregate {
     fn eq(&self, other: &Self) -> bool {
-        self.name == other.name
+        self.name == other.name && self.percentile == other.percentile
     }
 }
 impl Eq for EsqlAggregate {}
@@ -159,6 +208,9 @@ impl AggregateUDFImpl for EsqlAggregate {
             avg: (0.0, 0.0),
             best: None,
             set: BTreeSet::new(),
+            percentile: self.percentile,
+            values: Vec::new(),
+            welford: Welford::default(),
         }))
     }
 }
@@ -214,13 +266,82 @@ struct EsqlAccumulator {
     avg: (f64, f64),
     best: Option<Val>,
     set: BTreeSet<Ordered>,
+    percentile: f64,
+    /// Every value of a percentile or median absolute deviation (exact; Elasticsearch's
+    /// t-digest is exact too on as few values as the csv-spec datasets hold).
+    values: Vec<f64>,
+    welford: Welford,
+}
+
+/// Running count, mean and sum of squared differences (Elasticsearch's `WelfordAlgorithm`).
+#[derive(Debug, Default, Clone, Copy)]
+struct Welford {
+    count: f64,
+    mean: f64,
+    m2: f64,
+}
+
+impl Welford {
+    fn add(&mut self, x: f64) {
+        self.count += 1.0;
+        let delta = x - self.mean;
+        self.mean += delta / self.count;
+        self.m2 += delta * (x - self.mean);
+    }
+
+    fn merge(&mut self, other: Welford) {
+        if other.count == 0.0 {
+            return;
+        }
+        let count = self.count + other.count;
+        let delta = other.mean - self.mean;
+        self.mean += delta * other.count / count;
+        self.m2 += other.m2 + delta * delta * self.count * other.count / count;
+        self.count = count;
+    }
+
+    fn variance(&self) -> Option<f64> {
+        (self.count > 0.0).then(|| self.m2 / self.count)
+    }
+}
+
+/// The value at rank `percentile / 100 * (n - 1)` of `sorted`, interpolated linearly
+/// between its neighbours (what Elasticsearch's t-digest gives on few values: stats.csv-spec
+/// medianOfConst expects `MEDIAN([-1, 0, 1, 3])` = 0.5, percentileWithConditions
+/// `PERCENTILE([1, 2, 3], 50)` = 2.0).
+fn percentile_of(sorted: &[f64], percentile: f64) -> Option<f64> {
+    let last = sorted.len().checked_sub(1)?;
+    let rank = percentile / 100.0 * last as f64;
+    let below = rank.floor() as usize;
+    let above = rank.ceil() as usize;
+    let (lo, hi) = (sorted[below.min(last)], sorted[above.min(last)]);
+    Some(lo + (hi - lo) * (rank - below as f64))
+}
+
+/// The median of the absolute deviations from the median (stats.csv-spec
+/// medianAbsoluteDeviationWithConditions).
+fn median_absolute_deviation(sorted: &[f64]) -> Option<f64> {
+    let median = percentile_of(sorted, 50.0)?;
+    let mut deviations: Vec<f64> = sorted.iter().map(|x| (x - median).abs()).collect();
+    deviations.sort_by(f64::total_cmp);
+    percentile_of(&deviations, 50.0)
 }
 
 impl EsqlAccumulator {
     fn add(&mut self, v: &Val) {
         match self.op {
             AggOp::CountRows => {}
-            AggOp::Count => self.count += 1,
+            AggOp::Count | AggOp::Present | AggOp::Absent => self.count += 1,
+            AggOp::Percentile | AggOp::MedianAbsoluteDeviation => {
+                if let Some(x) = v.as_f64() {
+                    self.values.push(x);
+                }
+            }
+            AggOp::StdDev | AggOp::Variance => {
+                if let Some(x) = v.as_f64() {
+                    self.welford.add(x);
+                }
+            }
             AggOp::CountDistinct | AggOp::Values => {
                 self.set.insert(Ordered(v.clone()));
             }
@@ -287,6 +408,30 @@ impl EsqlAccumulator {
             AggOp::Sum => self.sum.iter().cloned().collect(),
             AggOp::Avg if self.avg.1 > 0.0 => vec![Val::Double(self.avg.0 / self.avg.1)],
             AggOp::Avg => Vec::new(),
+            AggOp::Present => vec![Val::Bool(self.count > 0)],
+            AggOp::Absent => vec![Val::Bool(self.count == 0)],
+            AggOp::Percentile | AggOp::MedianAbsoluteDeviation => {
+                let mut sorted = self.values.clone();
+                sorted.sort_by(f64::total_cmp);
+                let r = if self.op == AggOp::Percentile {
+                    percentile_of(&sorted, self.percentile)
+                } else {
+                    median_absolute_deviation(&sorted)
+                };
+                r.map(Val::Double).into_iter().collect()
+            }
+            AggOp::Variance => self
+                .welford
+                .variance()
+                .map(Val::Double)
+                .into_iter()
+                .collect(),
+            AggOp::StdDev => self
+                .welford
+                .variance()
+                .map(|v| Val::Double(v.sqrt()))
+                .into_iter()
+                .collect(),
         }
     }
 
@@ -294,6 +439,15 @@ impl EsqlAccumulator {
         match self.op {
             AggOp::Avg => vec![Val::Double(self.avg.0), Val::Double(self.avg.1)],
             AggOp::CountDistinct => self.set.iter().map(|o| o.0.clone()).collect(),
+            AggOp::Count | AggOp::Present | AggOp::Absent => vec![Val::Long(self.count)],
+            AggOp::Percentile | AggOp::MedianAbsoluteDeviation => {
+                self.values.iter().map(|x| Val::Double(*x)).collect()
+            }
+            AggOp::StdDev | AggOp::Variance => vec![
+                Val::Double(self.welford.count),
+                Val::Double(self.welford.mean),
+                Val::Double(self.welford.m2),
+            ],
             _ => self.result(),
         }
     }
@@ -325,8 +479,19 @@ impl Accumulator for EsqlAccumulator {
         for row in 0..array.len() {
             let cell = column.get(row);
             match self.op {
-                AggOp::CountRows | AggOp::Count => {
+                AggOp::CountRows | AggOp::Count | AggOp::Present | AggOp::Absent => {
                     self.count += cell.first().and_then(Val::as_i64).unwrap_or(0);
+                }
+                AggOp::StdDev | AggOp::Variance => {
+                    if let [Val::Double(count), Val::Double(mean), Val::Double(m2)] =
+                        cell.as_slice()
+                    {
+                        self.welford.merge(Welford {
+                            count: *count,
+                            mean: *mean,
+                            m2: *m2,
+                        });
+                    }
                 }
                 AggOp::Avg => {
                     if let [Val::Double(s), Val::Double(n)] = cell.as_slice() {
@@ -349,7 +514,9 @@ impl Accumulator for EsqlAccumulator {
     }
 
     fn size(&self) -> usize {
-        std::mem::size_of::<Self>() + self.set.len() * (std::mem::size_of::<Ordered>() + 16)
+        std::mem::size_of::<Self>()
+            + self.set.len() * (std::mem::size_of::<Ordered>() + 16)
+            + self.values.capacity() * std::mem::size_of::<f64>()
     }
 }
 
@@ -365,6 +532,12 @@ fn run(op: AggOp, input: EsqlType, cells: &[Mv]) -> Mv {
             AggOp::Sum => "sum",
             AggOp::Avg => "avg",
             AggOp::Values => "values",
+            AggOp::Percentile => "median",
+            AggOp::MedianAbsoluteDeviation => "median_absolute_deviation",
+            AggOp::StdDev => "std_dev",
+            AggOp::Variance => "variance",
+            AggOp::Present => "present",
+            AggOp::Absent => "absent",
         },
         op == AggOp::CountRows,
         input,
@@ -383,6 +556,9 @@ fn run(op: AggOp, input: EsqlType, cells: &[Mv]) -> Mv {
         avg: (0.0, 0.0),
         best: None,
         set: BTreeSet::new(),
+        percentile: 50.0,
+        values: Vec::new(),
+        welford: Welford::default(),
     };
     acc.update_batch(&[build(input, cells).unwrap()]).unwrap();
     acc.result()
@@ -429,6 +605,38 @@ mod tests {
         assert_eq!(
             run(AggOp::Avg, EsqlType::Double, &tenths),
             vec![Val::Double(0.1)]
+        );
+    }
+
+    #[test]
+    fn percentiles_interpolate_and_deviations_are_population() {
+        let cells: Vec<Mv> = [1, 3, 4, 7, 11, 18]
+            .iter()
+            .map(|x| vec![Val::Int(*x)])
+            .collect();
+        // stats.csv-spec medianAbsoluteDeviationWithConditions: 3.5 over these values.
+        assert_eq!(
+            run(AggOp::MedianAbsoluteDeviation, EsqlType::Integer, &cells),
+            vec![Val::Double(3.5)]
+        );
+        // An even count takes the mean of the middle two (stats.csv-spec medianOfConst).
+        assert_eq!(
+            run(AggOp::Percentile, EsqlType::Integer, &cells),
+            vec![Val::Double(5.5)]
+        );
+        assert_eq!(run(AggOp::Percentile, EsqlType::Integer, &[vec![]]), vec![]);
+        let two = vec![vec![Val::Double(1.0), Val::Double(3.0)]];
+        assert_eq!(
+            run(AggOp::Variance, EsqlType::Double, &two),
+            vec![Val::Double(1.0)]
+        );
+        assert_eq!(
+            run(AggOp::StdDev, EsqlType::Double, &two),
+            vec![Val::Double(1.0)]
+        );
+        assert_eq!(
+            run(AggOp::Present, EsqlType::Double, &[vec![]]),
+            vec![Val::Bool(false)]
         );
     }
 }

@@ -626,13 +626,63 @@ impl Compiler<'_> {
                 }
             }
         }
+        // An output that is an expression over aggregates and grouping keys (`MIN(a) + 1`,
+        // `length(key) + COUNT(*)`) becomes, as in Elasticsearch's planner, an aggregation of
+        // its inner aggregate calls followed by an evaluation over their results and the keys
+        // (csv-spec stats:nestedAggsNoGrouping, stats:nestedAggsOverGroupingWithAlias).
+        let key_names: Vec<String> = groups.iter().map(|g| g.name.clone()).collect();
+        let mut inner: Vec<Aggregate> = Vec::new();
+        let mut outputs: Vec<(String, Result<usize, Expr>)> = Vec::new();
+        for agg in aggregates {
+            let e = &agg.field.expr;
+            if is_aggregate_call(e) {
+                outputs.push((agg.field.name.clone(), Ok(inner.len())));
+                inner.push(Aggregate {
+                    field: Field {
+                        name: format!("__agg{}", inner.len()),
+                        expr: e.clone(),
+                    },
+                    filter: agg.filter.clone(),
+                });
+                continue;
+            }
+            let mut calls = Vec::new();
+            let mut references_key = false;
+            let rewritten = self.split_aggregates(
+                e,
+                groups,
+                &key_names,
+                inner.len(),
+                &mut calls,
+                &mut references_key,
+            )?;
+            if calls.is_empty() && !references_key {
+                return err(
+                    format!(
+                        "expected an aggregate function but found [{}]",
+                        self.origin(e.span).text
+                    ),
+                    Some(e.span),
+                );
+            }
+            for call in calls {
+                inner.push(Aggregate {
+                    field: Field {
+                        name: format!("__agg{}", inner.len()),
+                        expr: call,
+                    },
+                    filter: agg.filter.clone(),
+                });
+            }
+            outputs.push((agg.field.name.clone(), Err(rewritten)));
+        }
         // Aggregate arguments and filters see the columns before the keys were computed
         // over them: evaluate them first as hidden columns.
         let mut agg_exprs = Vec::new();
         let mut hidden = Vec::new();
-        for (i, agg) in aggregates.iter().enumerate() {
+        for (i, agg) in inner.iter().enumerate() {
             let (call, filter) = self.aggregate(agg, &mut hidden, i)?;
-            agg_exprs.push((agg.field.name.clone(), call, filter));
+            agg_exprs.push((call, filter));
         }
         let mut extra: Vec<(String, Typed)> = hidden;
         extra.extend(computed);
@@ -657,7 +707,7 @@ impl Compiler<'_> {
         let aggr: Vec<DfExpr> = agg_exprs
             .iter()
             .enumerate()
-            .map(|(i, (_, (udaf, arg, _), filter))| {
+            .map(|(i, ((udaf, arg, _), filter))| {
                 DfExpr::AggregateFunction(AggregateFunction::new_udf(
                     udaf.clone(),
                     vec![arg.clone()],
@@ -670,20 +720,45 @@ impl Compiler<'_> {
             })
             .collect();
         self.map(|b| b.aggregate(group_exprs, aggr))?;
-        // 2. Output: aggregates in order, then the keys; a later name wins over an earlier one
-        //    and a key over an aggregate of the same name.
-        let mut out: Vec<(String, DfExpr, EsqlType)> = Vec::new();
-        for (i, (name, (_, _, ty), _)) in agg_exprs.iter().enumerate() {
-            out.retain(|(n, _, _)| n != name);
-            out.push((name.clone(), column(&format!("__agg{i}")), *ty));
+        // 2. The aggregates' results and the keys (back as list columns), which the outputs
+        //    that are expressions are evaluated over.
+        let mut stage: Vec<DfExpr> = Vec::new();
+        let mut stage_env: Vec<Col> = Vec::new();
+        for (i, ((_, _, ty), _)) in agg_exprs.iter().enumerate() {
+            let name = format!("__agg{i}");
+            stage.push(column(&name));
+            stage_env.push(Col { name, ty: *ty });
         }
         for key in &key_cols {
-            if seen_keys.iter().position(|k| k == &key.name).is_none() {
+            if !seen_keys.contains(&key.name) || stage_env.iter().any(|c| c.name == key.name) {
+                continue;
+            }
+            let wrapped = self.wrap(column(&key.name), key.ty, span);
+            stage.push(wrapped.expr.alias(&key.name));
+            stage_env.push(key.clone());
+        }
+        self.map(|b| b.project(stage))?;
+        self.env = stage_env;
+        // 3. Output: aggregates in order, then the keys; a later name wins over an earlier one
+        //    and a key over an aggregate of the same name.
+        let mut out: Vec<(String, DfExpr, EsqlType)> = Vec::new();
+        for (name, output) in &outputs {
+            let (expr, ty) = match output {
+                Ok(i) => (column(&format!("__agg{i}")), agg_exprs[*i].0.2),
+                Err(e) => {
+                    let t = self.expr(e)?;
+                    (t.expr, t.ty)
+                }
+            };
+            out.retain(|(n, _, _)| n != name);
+            out.push((name.clone(), expr, ty));
+        }
+        for key in &key_cols {
+            if !seen_keys.contains(&key.name) {
                 continue;
             }
             out.retain(|(n, _, _)| n != &key.name);
-            let wrapped = self.wrap(column(&key.name), key.ty, span);
-            out.push((key.name.clone(), wrapped.expr, key.ty));
+            out.push((key.name.clone(), column(&key.name), key.ty));
         }
         let exprs: Vec<DfExpr> = out.iter().map(|(n, e, _)| e.clone().alias(n)).collect();
         self.map(|b| b.project(exprs))?;
@@ -692,6 +767,114 @@ impl Compiler<'_> {
             .map(|(name, _, ty)| Col { name, ty })
             .collect();
         Ok(())
+    }
+
+    /// `e` with each aggregate call replaced by a reference to `__agg{first + n}` (the call
+    /// pushed onto `calls`) and each grouping expression by its key: what is left is evaluated
+    /// after the aggregation. A column outside an aggregate must be a grouping key.
+    fn split_aggregates(
+        &self,
+        e: &Expr,
+        groups: &[Field],
+        key_names: &[String],
+        first: usize,
+        calls: &mut Vec<Expr>,
+        references_key: &mut bool,
+    ) -> CResult<Expr> {
+        if let ExprKind::Call { name, args, .. } = &e.kind
+            && name.eq_ignore_ascii_case("weighted_avg")
+        {
+            *references_key = true;
+            let surrogate = self.weighted_average(args, e)?;
+            return self.split_aggregates(
+                &surrogate,
+                groups,
+                key_names,
+                first,
+                calls,
+                references_key,
+            );
+        }
+        if is_aggregate_call(e) {
+            let name = format!("__agg{}", first + calls.len());
+            calls.push(e.clone());
+            return Ok(Expr::new(ExprKind::Field(name), e.span));
+        }
+        if let Some(g) = groups
+            .iter()
+            .find(|g| !matches!(g.expr.kind, ExprKind::Field(_)) && g.expr == *e)
+        {
+            *references_key = true;
+            return Ok(Expr::new(ExprKind::Field(g.name.clone()), e.span));
+        }
+        let mut recurse =
+            |x: &Expr| self.split_aggregates(x, groups, key_names, first, calls, references_key);
+        let kind = match &e.kind {
+            ExprKind::Field(name) => {
+                if !key_names.contains(name) {
+                    return err(
+                        format!(
+                            "column [{name}] must appear in the STATS BY clause or be used in an aggregate function"
+                        ),
+                        Some(e.span),
+                    );
+                }
+                *references_key = true;
+                e.kind.clone()
+            }
+            ExprKind::Literal(_) | ExprKind::Param(_) | ExprKind::Match { .. } => e.kind.clone(),
+            ExprKind::Call {
+                name,
+                args,
+                star,
+                options,
+            } => ExprKind::Call {
+                name: name.clone(),
+                args: args.iter().map(&mut recurse).collect::<CResult<_>>()?,
+                star: *star,
+                options: options.clone(),
+            },
+            ExprKind::Neg(x) => ExprKind::Neg(Box::new(recurse(x)?)),
+            ExprKind::Not(x) => ExprKind::Not(Box::new(recurse(x)?)),
+            ExprKind::And(xs) => {
+                ExprKind::And(xs.iter().map(&mut recurse).collect::<CResult<_>>()?)
+            }
+            ExprKind::Or(xs) => ExprKind::Or(xs.iter().map(&mut recurse).collect::<CResult<_>>()?),
+            ExprKind::Binary { op, left, right } => ExprKind::Binary {
+                op: *op,
+                left: Box::new(recurse(left)?),
+                right: Box::new(recurse(right)?),
+            },
+            ExprKind::In {
+                expr,
+                list,
+                negated,
+            } => ExprKind::In {
+                expr: Box::new(recurse(expr)?),
+                list: list.iter().map(&mut recurse).collect::<CResult<_>>()?,
+                negated: *negated,
+            },
+            ExprKind::Like {
+                expr,
+                patterns,
+                regex,
+                negated,
+            } => ExprKind::Like {
+                expr: Box::new(recurse(expr)?),
+                patterns: patterns.iter().map(&mut recurse).collect::<CResult<_>>()?,
+                regex: *regex,
+                negated: *negated,
+            },
+            ExprKind::IsNull { expr, negated } => ExprKind::IsNull {
+                expr: Box::new(recurse(expr)?),
+                negated: *negated,
+            },
+            ExprKind::Cast { expr, to } => ExprKind::Cast {
+                expr: Box::new(recurse(expr)?),
+                to: to.clone(),
+            },
+        };
+        Ok(Expr::new(kind, e.span))
     }
 
     #[allow(clippy::type_complexity)]
@@ -733,9 +916,9 @@ impl Compiler<'_> {
             })?;
             (DfExpr::Literal(one, None), EsqlType::Long)
         } else {
-            if name.eq_ignore_ascii_case("count_distinct") && args.len() > 2
-                || !name.eq_ignore_ascii_case("count_distinct") && args.len() > 1
-            {
+            let two_args = name.eq_ignore_ascii_case("count_distinct")
+                || name.eq_ignore_ascii_case("percentile");
+            if two_args && args.len() > 2 || !two_args && args.len() > 1 {
                 return err(format!("too many arguments for [{name}]"), Some(e.span));
             }
             let t = self.expr(&args[0])?;
@@ -758,12 +941,16 @@ impl Compiler<'_> {
             message: m,
             span: Some(e.span),
         })?;
-        let udaf = Arc::new(AggregateUDF::new_from_impl(EsqlAggregate::new(
+        let mut implementation = EsqlAggregate::new(
             format!("{}#{}", name.to_ascii_lowercase(), i),
             op,
             input_ty,
             ret,
-        )));
+        );
+        if name.eq_ignore_ascii_case("percentile") {
+            implementation = implementation.with_percentile(self.percentile_argument(args, e)?);
+        }
+        let udaf = Arc::new(AggregateUDF::new_from_impl(implementation));
         let filter = match &agg.filter {
             Some(f) => {
                 let t = self.expr(f)?;
@@ -783,6 +970,81 @@ impl Compiler<'_> {
             None => None,
         };
         Ok(((udaf, arg, ret), filter))
+    }
+
+    /// The constant second argument of `PERCENTILE(x, p)`, between 0 and 100.
+    fn percentile_argument(&self, args: &[Expr], e: &Expr) -> CResult<f64> {
+        let Some(arg) = args.get(1) else {
+            return err(
+                format!(
+                    "[{}] needs the percentile as its second argument",
+                    self.origin(e.span).text
+                ),
+                Some(e.span),
+            );
+        };
+        let t = self.expr(arg)?;
+        let value = match t.constant.as_deref() {
+            Some([v]) if t.ty.is_numeric() => v.as_f64(),
+            _ => None,
+        };
+        match value {
+            Some(p) if (0.0..=100.0).contains(&p) => Ok(p),
+            _ => err(
+                format!(
+                    "second argument of [{}] must be a constant number between 0 and 100",
+                    self.origin(e.span).text
+                ),
+                Some(arg.span),
+            ),
+        }
+    }
+
+    /// `WEIGHTED_AVG(v, w)` as Elasticsearch's surrogate (`WeightedAvg.surrogate`):
+    /// `SUM(v * w) / SUM(w)`, or `SUM(v) / COUNT(v)` when the weight is a constant, or
+    /// `MV_AVG(v)` when the value is; every part carries the call's position, so a failure
+    /// is reported as the call's (stats.csv-spec weightedAvgWeightZero,
+    /// weightedAvgFieldMvWarning).
+    fn weighted_average(&self, args: &[Expr], e: &Expr) -> CResult<Expr> {
+        let [value, weight] = args else {
+            return err(
+                format!("[{}] takes a value and a weight", self.origin(e.span).text),
+                Some(e.span),
+            );
+        };
+        let at = |kind: ExprKind| Expr::new(kind, e.span);
+        let call = |name: &str, args: Vec<Expr>| {
+            at(ExprKind::Call {
+                name: name.into(),
+                args,
+                star: false,
+                options: None,
+            })
+        };
+        if self.expr(value)?.constant.is_some() {
+            return Ok(call("to_double", vec![call("mv_avg", vec![value.clone()])]));
+        }
+        let (numerator, denominator) = if self.expr(weight)?.constant.is_some() {
+            (
+                call("sum", vec![value.clone()]),
+                call("count", vec![value.clone()]),
+            )
+        } else {
+            let product = at(ExprKind::Binary {
+                op: BinaryOp::Mul,
+                left: Box::new(value.clone()),
+                right: Box::new(weight.clone()),
+            });
+            (
+                call("sum", vec![product]),
+                call("sum", vec![weight.clone()]),
+            )
+        };
+        Ok(at(ExprKind::Binary {
+            op: BinaryOp::Div,
+            left: Box::new(call("to_double", vec![numerator])),
+            right: Box::new(call("to_double", vec![denominator])),
+        }))
     }
 
     fn constant(&self, ty: EsqlType, cell: Mv) -> CResult<Typed> {
@@ -1625,6 +1887,13 @@ pub fn literal_cell(l: &Literal) -> Result<(EsqlType, Mv), String> {
 }
 
 /// `*` wildcard matching of column names (KEEP, DROP).
+/// A call of an aggregate function (`COUNT(*)`, `MIN(x)`), which STATS computes directly.
+/// `WEIGHTED_AVG` is not one: it stands for an expression over aggregates.
+fn is_aggregate_call(e: &Expr) -> bool {
+    matches!(&e.kind, ExprKind::Call { name, .. }
+        if AggOp::is_aggregate(name) && !name.eq_ignore_ascii_case("weighted_avg"))
+}
+
 pub fn wildcard_match(pattern: &str, name: &str) -> bool {
     if !pattern.contains('*') {
         return pattern == name;
