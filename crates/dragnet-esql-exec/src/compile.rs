@@ -10,12 +10,18 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering as AtomicOrdering};
 
-use datafusion::common::{Column, Result as DfResult, UnnestOptions};
+use datafusion::arrow::array::{RecordBatch, RecordBatchOptions};
+use datafusion::arrow::datatypes::Schema;
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::{Column, DFSchema, Result as DfResult, UnnestOptions};
 use datafusion::datasource::provider_as_source;
+use datafusion::logical_expr::execution_props::ExecutionProps;
 use datafusion::logical_expr::expr::AggregateFunction;
+use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
 use datafusion::logical_expr::{
     AggregateUDF, Expr as DfExpr, LogicalPlan, LogicalPlanBuilder, SortExpr,
 };
+use datafusion::physical_expr::create_physical_expr;
 use dragnet_esql::{
     Aggregate, BinaryOp, CommandKind, Expr, ExprKind, Field, IndexPattern, Literal, NullsOrder,
     Order, Query, Rename,
@@ -27,7 +33,7 @@ use crate::functions::{self, Arith, Kernel, MULTI_VALUE, arith, arith_type, ip_t
 use crate::table::CellTable;
 use crate::types::EsqlType;
 use crate::udf::{EsqlFunction, Origin, Output, Warnings};
-use crate::value::{Mv, Val, literal};
+use crate::value::{Column as ValueColumn, Mv, Val, literal};
 
 /// Where `FROM` reads: the table for a list of index patterns.
 pub trait Catalog {
@@ -116,6 +122,7 @@ pub fn compile(query: &Query, text: &str, options: &Options<'_>) -> CResult<Comp
         builder: None,
         table: None,
         limited: false,
+        foldable: Vec::new(),
     };
     for command in query.commands() {
         c.command(&command.kind, command.span)?;
@@ -147,6 +154,10 @@ struct Compiler<'a> {
     builder: Option<LogicalPlanBuilder>,
     table: Option<Arc<CellTable>>,
     limited: bool,
+    /// Columns EVAL computed from constants alone, each as an expression over no column:
+    /// Elasticsearch's optimizer propagates them into LIKE/RLIKE patterns (where-like.csv-spec
+    /// likeEvalPropagatedConcat, likeMultiLevelEvalChain).
+    foldable: Vec<(String, DfExpr)>,
 }
 
 impl Compiler<'_> {
@@ -223,6 +234,18 @@ impl Compiler<'_> {
     }
 
     fn command(&mut self, kind: &CommandKind, span: dragnet_esql::Span) -> CResult<()> {
+        // Commands that may redefine a column forget which columns are constant.
+        if !matches!(
+            kind,
+            CommandKind::Eval(_)
+                | CommandKind::Where(_)
+                | CommandKind::Sort(_)
+                | CommandKind::Limit(_)
+                | CommandKind::Keep(_)
+                | CommandKind::Drop(_)
+        ) {
+            self.foldable.clear();
+        }
         match kind {
             CommandKind::From {
                 indices, metadata, ..
@@ -529,9 +552,55 @@ impl Compiler<'_> {
                     Some(field.expr.span),
                 );
             }
+            let closed = self.inline_foldable(&t.expr);
+            self.foldable.retain(|(n, _)| n != &field.name);
+            if let Some(closed) = closed {
+                self.foldable.push((field.name.clone(), closed));
+            }
             self.project_with(vec![(field.name.clone(), t)])?;
         }
         Ok(())
+    }
+
+    /// `expr` with each column EVAL computed from constants replaced by its expression, if
+    /// every column it reads is one of those.
+    fn inline_foldable(&self, expr: &DfExpr) -> Option<DfExpr> {
+        let mut closed = true;
+        let inlined = expr
+            .clone()
+            .transform(|e| {
+                if let DfExpr::Column(c) = &e {
+                    match self.foldable.iter().find(|(n, _)| n == &c.name) {
+                        Some((_, f)) => return Ok(Transformed::yes(f.clone())),
+                        None => closed = false,
+                    }
+                }
+                Ok(Transformed::no(e))
+            })
+            .ok()?
+            .data;
+        closed.then_some(inlined)
+    }
+
+    /// The value of an expression over no column, computed now (LIKE/RLIKE patterns must be
+    /// known when the query is planned).
+    fn fold(&self, expr: &DfExpr, ty: EsqlType) -> Option<Mv> {
+        let closed = self.inline_foldable(expr)?;
+        let physical = create_physical_expr(
+            &closed,
+            &DFSchema::empty(),
+            &ExecutionProps::new(),
+            &PhysicalPlanningContext::default(),
+        )
+        .ok()?;
+        let one_row = RecordBatch::try_new_with_options(
+            Arc::new(Schema::empty()),
+            Vec::new(),
+            &RecordBatchOptions::new().with_row_count(Some(1)),
+        )
+        .ok()?;
+        let array = physical.evaluate(&one_row).ok()?.into_array(1).ok()?;
+        Some(ValueColumn::new(&array, ty).get(0))
     }
 
     fn keep(&self, patterns: &[String], span: dragnet_esql::Span) -> CResult<Vec<Col>> {
@@ -1226,7 +1295,10 @@ impl Compiler<'_> {
                 let mut texts = Vec::new();
                 for p in patterns {
                     let t = self.expr(p)?;
-                    match t.constant.as_deref() {
+                    // A pattern may be any constant expression (where-like.csv-spec
+                    // likeConstantExpressionConcat, likeEvalPropagatedLiteral).
+                    let value = t.constant.clone().or_else(|| self.fold(&t.expr, t.ty));
+                    match value.as_deref() {
                         Some([Val::Str(s)]) => texts.push(s.clone()),
                         _ => {
                             return err(
