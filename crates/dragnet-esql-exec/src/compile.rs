@@ -695,6 +695,7 @@ impl Compiler<'_> {
                 }
             }
         }
+        self.warn_shadowed(aggregates, groups);
         // An output that is an expression over aggregates and grouping keys (`MIN(a) + 1`,
         // `length(key) + COUNT(*)`) becomes, as in Elasticsearch's planner, an aggregation of
         // its inner aggregate calls followed by an evaluation over their results and the keys
@@ -836,6 +837,72 @@ impl Compiler<'_> {
             .map(|(name, _, ty)| Col { name, ty })
             .collect();
         Ok(())
+    }
+
+    /// Elasticsearch's warning for each STATS output hidden by a later one of the same name
+    /// (the last grouping key of a name wins, else the last aggregate): `Field 'x' shadowed by
+    /// field at line L:C`, at the hidden one (stats.csv-spec shadowingInternalWithGroup,
+    /// IfDuplicateNamesGroupingHasPriority).
+    fn warn_shadowed(&self, aggregates: &[Aggregate], groups: &[Field]) {
+        let fields: Vec<(&Field, bool)> = aggregates
+            .iter()
+            .map(|a| (&a.field, false))
+            .chain(groups.iter().map(|g| (g, true)))
+            .collect();
+        for (i, (field, _)) in fields.iter().enumerate() {
+            let same: Vec<usize> = (0..fields.len())
+                .filter(|j| fields[*j].0.name == field.name)
+                .collect();
+            let winner = same
+                .iter()
+                .rev()
+                .find(|j| fields[**j].1)
+                .or(same.last())
+                .copied()
+                .unwrap_or(i);
+            if winner == i {
+                continue;
+            }
+            let (line, column) = dragnet_esql::line_col(self.text, self.name_start(field));
+            let (winner_line, winner_column) =
+                dragnet_esql::line_col(self.text, self.name_start(fields[winner].0));
+            self.options.warnings.note(
+                line,
+                column,
+                &format!(
+                    "Field '{}' shadowed by field at line {winner_line}:{winner_column}",
+                    field.name
+                ),
+            );
+        }
+    }
+
+    /// Where `field` starts in the query: at its name in `name = expr`, else at its expression.
+    fn name_start(&self, field: &Field) -> usize {
+        let start = field.expr.span.start;
+        let bytes = self.text.as_bytes();
+        let skip_space = |mut i: usize| {
+            while i > 0 && bytes[i - 1].is_ascii_whitespace() {
+                i -= 1;
+            }
+            i
+        };
+        let mut i = skip_space(start.min(bytes.len()));
+        if i == 0 || bytes[i - 1] != b'=' {
+            return start;
+        }
+        i = skip_space(i - 1);
+        if i > 0 && bytes[i - 1] == b'`' {
+            i -= 1;
+            while i > 0 && bytes[i - 1] != b'`' {
+                i -= 1;
+            }
+            return i.saturating_sub(1);
+        }
+        while i > 0 && (bytes[i - 1].is_ascii_alphanumeric() || b"_.@".contains(&bytes[i - 1])) {
+            i -= 1;
+        }
+        i
     }
 
     /// `e` with each aggregate call replaced by a reference to `__agg{first + n}` (the call

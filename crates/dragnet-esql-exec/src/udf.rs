@@ -82,6 +82,20 @@ impl Warnings {
         push(&mut state, format!("{at}: {message}"));
     }
 
+    /// A warning about the query itself (not a failed evaluation), at `line:column`.
+    pub fn note(&self, line: usize, column: usize, message: &str) {
+        let mut state = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let line = format!("Line {line}:{column}: {message}");
+        if state.lines.contains(&line) {
+            return;
+        }
+        if state.lines.len() < MAX_WARNING_LINES {
+            state.lines.push(line);
+        } else {
+            state.dropped += 1;
+        }
+    }
+
     /// The warning lines so far, and how many were left out past [`MAX_WARNING_LINES`].
     pub fn lines(&self) -> (Vec<String>, u64) {
         let state = self.0.lock().unwrap_or_else(|e| e.into_inner());
