@@ -18,6 +18,7 @@ use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Signature, Volatil
 
 use crate::functions::{Arith, arith};
 use crate::types::EsqlType;
+use crate::udf::{Origin, Warnings};
 #[cfg(test)]
 use crate::value::build;
 use crate::value::{Column, Mv, Val, literal};
@@ -83,7 +84,9 @@ impl AggOp {
                 EsqlType::Double
             }
             AggOp::Sum => match input {
-                EsqlType::Integer | EsqlType::Long | EsqlType::Null => EsqlType::Long,
+                EsqlType::Integer | EsqlType::Long => EsqlType::Long,
+                // null.csv-spec sumOfNullWithEval: `SUM(null)` is of type null.
+                EsqlType::Null => EsqlType::Null,
                 EsqlType::Double | EsqlType::UnsignedLong => input,
                 _ => {
                     return Err(format!(
@@ -130,6 +133,8 @@ pub struct EsqlAggregate {
     ret: EsqlType,
     /// The percentile (0 to 100) of [`AggOp::Percentile`].
     percentile: f64,
+    /// Where a failure (a `SUM` overflowing) is reported.
+    failures: Option<(Warnings, Origin)>,
     signature: Signature,
 }
 
@@ -141,8 +146,15 @@ impl EsqlAggregate {
             input,
             ret,
             percentile: 50.0,
+            failures: None,
             signature: Signature::any(1, Volatility::Immutable),
         }
+    }
+
+    /// Reports failures (a `SUM` overflowing) as the call at `origin`'s.
+    pub fn with_warnings(mut self, warnings: Warnings, origin: Origin) -> Self {
+        self.failures = Some((warnings, origin));
+        self
     }
 
     /// [`AggOp::Percentile`] at `percentile` (0 to 100) instead of the median.
@@ -211,6 +223,7 @@ impl AggregateUDFImpl for EsqlAggregate {
             percentile: self.percentile,
             values: Vec::new(),
             welford: Welford::default(),
+            failures: self.failures.clone(),
         }))
     }
 }
@@ -271,6 +284,7 @@ struct EsqlAccumulator {
     /// t-digest is exact too on as few values as the csv-spec datasets hold).
     values: Vec<f64>,
     welford: Welford,
+    failures: Option<(Warnings, Origin)>,
 }
 
 /// Running count, mean and sum of squared differences (Elasticsearch's `WelfordAlgorithm`).
@@ -383,7 +397,12 @@ impl EsqlAccumulator {
                     None => Some(v),
                     Some(acc) => match arith(Arith::Add, &acc, &v) {
                         Ok(s) => Some(s),
-                        Err(_) => {
+                        Err(message) => {
+                            // stats.csv-spec sumWithOverflow: the group's sum is null, with
+                            // Elasticsearch's warning at the call.
+                            if let Some((warnings, origin)) = &self.failures {
+                                warnings.record(origin, &message);
+                            }
                             self.failed = true;
                             None
                         }
@@ -443,6 +462,16 @@ impl EsqlAccumulator {
             AggOp::Percentile | AggOp::MedianAbsoluteDeviation => {
                 self.values.iter().map(|x| Val::Double(*x)).collect()
             }
+            // A failed sum's state is two values (a sum's is at most one), so merging
+            // keeps the failure.
+            AggOp::Sum if self.failed => {
+                let zero = match self.ret {
+                    EsqlType::UnsignedLong => Val::ULong(0),
+                    EsqlType::Double => Val::Double(0.0),
+                    _ => Val::Long(0),
+                };
+                vec![zero.clone(), zero]
+            }
             AggOp::StdDev | AggOp::Variance => vec![
                 Val::Double(self.welford.count),
                 Val::Double(self.welford.mean),
@@ -481,6 +510,10 @@ impl Accumulator for EsqlAccumulator {
             match self.op {
                 AggOp::CountRows | AggOp::Count | AggOp::Present | AggOp::Absent => {
                     self.count += cell.first().and_then(Val::as_i64).unwrap_or(0);
+                }
+                AggOp::Sum if cell.len() > 1 => {
+                    self.failed = true;
+                    self.sum = None;
                 }
                 AggOp::StdDev | AggOp::Variance => {
                     if let [Val::Double(count), Val::Double(mean), Val::Double(m2)] =
@@ -559,6 +592,7 @@ fn run(op: AggOp, input: EsqlType, cells: &[Mv]) -> Mv {
         percentile: 50.0,
         values: Vec::new(),
         welford: Welford::default(),
+        failures: None,
     };
     acc.update_batch(&[build(input, cells).unwrap()]).unwrap();
     acc.result()

@@ -1086,6 +1086,8 @@ impl Compiler<'_> {
         if name.eq_ignore_ascii_case("percentile") {
             implementation = implementation.with_percentile(self.percentile_argument(args, e)?);
         }
+        implementation =
+            implementation.with_warnings(self.options.warnings.clone(), self.origin(e.span));
         let udaf = Arc::new(AggregateUDF::new_from_impl(implementation));
         let filter = match &agg.filter {
             Some(f) => {
