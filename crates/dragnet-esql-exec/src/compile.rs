@@ -674,6 +674,16 @@ impl Compiler<'_> {
         groups: &[Field],
         span: dragnet_esql::Span,
     ) -> CResult<()> {
+        self.warn_shadowed(aggregates, groups);
+        // Of grouping keys of one name only the last groups (stats.csv-spec
+        // nestedAggsOverGroupingTwiceWithAlias, byTwoCalculatedSecondSameNameAsFirst).
+        let groups: Vec<Field> = groups
+            .iter()
+            .enumerate()
+            .filter(|(i, g)| !groups[i + 1..].iter().any(|later| later.name == g.name))
+            .map(|(_, g)| g.clone())
+            .collect();
+        let groups = groups.as_slice();
         // 1. Grouping keys that are expressions become columns; every key then unnests, so a
         //    row with a multi-valued key joins the group of each value (a null key: its own).
         let mut key_cols: Vec<Col> = Vec::new();
@@ -695,7 +705,6 @@ impl Compiler<'_> {
                 }
             }
         }
-        self.warn_shadowed(aggregates, groups);
         // An output that is an expression over aggregates and grouping keys (`MIN(a) + 1`,
         // `length(key) + COUNT(*)`) becomes, as in Elasticsearch's planner, an aggregation of
         // its inner aggregate calls followed by an evaluation over their results and the keys
@@ -751,7 +760,17 @@ impl Compiler<'_> {
         let mut agg_exprs = Vec::new();
         let mut hidden = Vec::new();
         for (i, agg) in inner.iter().enumerate() {
-            let (call, filter) = self.aggregate(agg, &mut hidden, i)?;
+            let agg = Aggregate {
+                field: Field {
+                    name: agg.field.name.clone(),
+                    expr: substitute_keys(&agg.field.expr, groups)?,
+                },
+                filter: match &agg.filter {
+                    Some(f) => Some(substitute_keys(f, groups)?),
+                    None => None,
+                },
+            };
+            let (call, filter) = self.aggregate(&agg, &mut hidden, i)?;
             agg_exprs.push((call, filter));
         }
         let mut extra: Vec<(String, Typed)> = hidden;
@@ -943,73 +962,21 @@ impl Compiler<'_> {
             *references_key = true;
             return Ok(Expr::new(ExprKind::Field(g.name.clone()), e.span));
         }
-        let mut recurse =
-            |x: &Expr| self.split_aggregates(x, groups, key_names, first, calls, references_key);
-        let kind = match &e.kind {
-            ExprKind::Field(name) => {
-                if !key_names.contains(name) {
-                    return err(
-                        format!(
-                            "column [{name}] must appear in the STATS BY clause or be used in an aggregate function"
-                        ),
-                        Some(e.span),
-                    );
-                }
-                *references_key = true;
-                e.kind.clone()
+        if let ExprKind::Field(name) = &e.kind {
+            if !key_names.contains(name) {
+                return err(
+                    format!(
+                        "column [{name}] must appear in the STATS BY clause or be used in an aggregate function"
+                    ),
+                    Some(e.span),
+                );
             }
-            ExprKind::Literal(_) | ExprKind::Param(_) | ExprKind::Match { .. } => e.kind.clone(),
-            ExprKind::Call {
-                name,
-                args,
-                star,
-                options,
-            } => ExprKind::Call {
-                name: name.clone(),
-                args: args.iter().map(&mut recurse).collect::<CResult<_>>()?,
-                star: *star,
-                options: options.clone(),
-            },
-            ExprKind::Neg(x) => ExprKind::Neg(Box::new(recurse(x)?)),
-            ExprKind::Not(x) => ExprKind::Not(Box::new(recurse(x)?)),
-            ExprKind::And(xs) => {
-                ExprKind::And(xs.iter().map(&mut recurse).collect::<CResult<_>>()?)
-            }
-            ExprKind::Or(xs) => ExprKind::Or(xs.iter().map(&mut recurse).collect::<CResult<_>>()?),
-            ExprKind::Binary { op, left, right } => ExprKind::Binary {
-                op: *op,
-                left: Box::new(recurse(left)?),
-                right: Box::new(recurse(right)?),
-            },
-            ExprKind::In {
-                expr,
-                list,
-                negated,
-            } => ExprKind::In {
-                expr: Box::new(recurse(expr)?),
-                list: list.iter().map(&mut recurse).collect::<CResult<_>>()?,
-                negated: *negated,
-            },
-            ExprKind::Like {
-                expr,
-                patterns,
-                regex,
-                negated,
-            } => ExprKind::Like {
-                expr: Box::new(recurse(expr)?),
-                patterns: patterns.iter().map(&mut recurse).collect::<CResult<_>>()?,
-                regex: *regex,
-                negated: *negated,
-            },
-            ExprKind::IsNull { expr, negated } => ExprKind::IsNull {
-                expr: Box::new(recurse(expr)?),
-                negated: *negated,
-            },
-            ExprKind::Cast { expr, to } => ExprKind::Cast {
-                expr: Box::new(recurse(expr)?),
-                to: to.clone(),
-            },
-        };
+            *references_key = true;
+            return Ok(e.clone());
+        }
+        let kind = map_children(e, &mut |x: &Expr| {
+            self.split_aggregates(x, groups, key_names, first, calls, references_key)
+        })?;
         Ok(Expr::new(kind, e.span))
     }
 
@@ -2028,6 +1995,87 @@ pub fn literal_cell(l: &Literal) -> Result<(EsqlType, Mv), String> {
 }
 
 /// `*` wildcard matching of column names (KEEP, DROP).
+/// `e`'s own node over its operands mapped by `f` (leaves are kept as they are).
+fn map_children(e: &Expr, f: &mut dyn FnMut(&Expr) -> CResult<Expr>) -> CResult<ExprKind> {
+    let mut list = |xs: &[Expr]| xs.iter().map(&mut *f).collect::<CResult<Vec<_>>>();
+    Ok(match &e.kind {
+        ExprKind::Literal(_) | ExprKind::Field(_) | ExprKind::Param(_) | ExprKind::Match { .. } => {
+            e.kind.clone()
+        }
+        ExprKind::Call {
+            name,
+            args,
+            star,
+            options,
+        } => ExprKind::Call {
+            name: name.clone(),
+            args: list(args)?,
+            star: *star,
+            options: options.clone(),
+        },
+        ExprKind::And(xs) => ExprKind::And(list(xs)?),
+        ExprKind::Or(xs) => ExprKind::Or(list(xs)?),
+        ExprKind::In {
+            expr,
+            list: items,
+            negated,
+        } => {
+            let items = list(items)?;
+            ExprKind::In {
+                expr: Box::new(f(expr)?),
+                list: items,
+                negated: *negated,
+            }
+        }
+        ExprKind::Like {
+            expr,
+            patterns,
+            regex,
+            negated,
+        } => {
+            let patterns = list(patterns)?;
+            ExprKind::Like {
+                expr: Box::new(f(expr)?),
+                patterns,
+                regex: *regex,
+                negated: *negated,
+            }
+        }
+        ExprKind::Neg(x) => ExprKind::Neg(Box::new(f(x)?)),
+        ExprKind::Not(x) => ExprKind::Not(Box::new(f(x)?)),
+        ExprKind::Binary { op, left, right } => ExprKind::Binary {
+            op: *op,
+            left: Box::new(f(left)?),
+            right: Box::new(f(right)?),
+        },
+        ExprKind::IsNull { expr, negated } => ExprKind::IsNull {
+            expr: Box::new(f(expr)?),
+            negated: *negated,
+        },
+        ExprKind::Cast { expr, to } => ExprKind::Cast {
+            expr: Box::new(f(expr)?),
+            to: to.clone(),
+        },
+    })
+}
+
+/// `e` with each reference to a grouping key's alias replaced by the key's expression: an
+/// aggregate's argument and filter see `l` of `BY l = languages` as `languages`, before any
+/// column of that name (stats.csv-spec statsWithFilteringAndGrouping, statsWithFilterOnSameColumn).
+fn substitute_keys(e: &Expr, groups: &[Field]) -> CResult<Expr> {
+    if let ExprKind::Field(name) = &e.kind {
+        let alias = groups
+            .iter()
+            .rev()
+            .find(|g| &g.name == name && !matches!(&g.expr.kind, ExprKind::Field(f) if f == name));
+        return Ok(alias.map_or_else(|| e.clone(), |g| g.expr.clone()));
+    }
+    Ok(Expr::new(
+        map_children(e, &mut |x: &Expr| substitute_keys(x, groups))?,
+        e.span,
+    ))
+}
+
 /// A call of an aggregate function (`COUNT(*)`, `MIN(x)`), which STATS computes directly.
 /// `WEIGHTED_AVG` is not one: it stands for an expression over aggregates.
 fn is_aggregate_call(e: &Expr) -> bool {
