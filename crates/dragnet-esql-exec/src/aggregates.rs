@@ -46,6 +46,8 @@ pub enum AggOp {
     /// `PRESENT(x)`: whether any value was seen; `ABSENT(x)` its negation.
     Present,
     Absent,
+    /// `TOP(x, limit, order)`: the `limit` first values in `order`, repeats included.
+    Top,
 }
 
 impl AggOp {
@@ -66,6 +68,7 @@ impl AggOp {
             "variance" => AggOp::Variance,
             "present" => AggOp::Present,
             "absent" => AggOp::Absent,
+            "top" => AggOp::Top,
             _ => return Err(format!("Unknown aggregate function [{name}]")),
         };
         let ty = match op {
@@ -94,7 +97,7 @@ impl AggOp {
                     ));
                 }
             },
-            AggOp::Min | AggOp::Max | AggOp::Values => match input {
+            AggOp::Min | AggOp::Max | AggOp::Values | AggOp::Top => match input {
                 EsqlType::Text if op != AggOp::Values => EsqlType::Keyword,
                 t => t,
             },
@@ -119,6 +122,7 @@ impl AggOp {
                 | "variance"
                 | "present"
                 | "absent"
+                | "top"
                 | "weighted_avg"
         )
     }
@@ -135,6 +139,8 @@ pub struct EsqlAggregate {
     percentile: f64,
     /// Where a failure (a `SUM` overflowing) is reported.
     failures: Option<(Warnings, Origin)>,
+    /// How many values [`AggOp::Top`] keeps, and whether the largest.
+    top: (usize, bool),
     signature: Signature,
 }
 
@@ -147,8 +153,15 @@ impl EsqlAggregate {
             ret,
             percentile: 50.0,
             failures: None,
+            top: (1, false),
             signature: Signature::any(1, Volatility::Immutable),
         }
+    }
+
+    /// [`AggOp::Top`] keeping `limit` values, the largest ones if `descending`.
+    pub fn with_top(mut self, limit: usize, descending: bool) -> Self {
+        self.top = (limit, descending);
+        self
     }
 
     /// Reports failures (a `SUM` overflowing) as the call at `origin`'s.
@@ -180,7 +193,7 @@ impl EsqlAggregate {
 
 impl PartialEq for EsqlAggregate {
     fn eq(&self, other: &Self) -> bool {
-        self.name == other.name && self.percentile == other.percentile
+        self.name == other.name && self.percentile == other.percentile && self.top == other.top
     }
 }
 impl Eq for EsqlAggregate {}
@@ -224,6 +237,8 @@ impl AggregateUDFImpl for EsqlAggregate {
             values: Vec::new(),
             welford: Welford::default(),
             failures: self.failures.clone(),
+            top: self.top,
+            kept: Vec::new(),
         }))
     }
 }
@@ -253,6 +268,17 @@ impl Ord for Ordered {
                 .unwrap_or_else(|| format!("{a:?}").cmp(&format!("{b:?}"))),
         }
     }
+}
+
+/// The first `limit` of `values` in ascending order, or descending.
+fn top_of(mut values: Vec<Ordered>, (limit, descending): (usize, bool)) -> Vec<Ordered> {
+    if descending {
+        values.sort_by(|a, b| b.cmp(a));
+    } else {
+        values.sort();
+    }
+    values.truncate(limit);
+    values
 }
 
 /// Kahan summation step (Elasticsearch's `CompensatedSum.add`): the new total and compensation.
@@ -285,6 +311,9 @@ struct EsqlAccumulator {
     values: Vec<f64>,
     welford: Welford,
     failures: Option<(Warnings, Origin)>,
+    top: (usize, bool),
+    /// The values [`AggOp::Top`] keeps so far (at most twice its limit between trims).
+    kept: Vec<Ordered>,
 }
 
 /// Running count, mean and sum of squared differences (Elasticsearch's `WelfordAlgorithm`).
@@ -342,10 +371,21 @@ fn median_absolute_deviation(sorted: &[f64]) -> Option<f64> {
 }
 
 impl EsqlAccumulator {
+    /// Keeps only [`AggOp::Top`]'s first values.
+    fn trim_top(&mut self) {
+        self.kept = top_of(std::mem::take(&mut self.kept), self.top);
+    }
+
     fn add(&mut self, v: &Val) {
         match self.op {
             AggOp::CountRows => {}
             AggOp::Count | AggOp::Present | AggOp::Absent => self.count += 1,
+            AggOp::Top => {
+                self.kept.push(Ordered(v.clone()));
+                if self.kept.len() > self.top.0.saturating_mul(2).max(64) {
+                    self.trim_top();
+                }
+            }
             AggOp::Percentile | AggOp::MedianAbsoluteDeviation => {
                 if let Some(x) = v.as_f64() {
                     self.values.push(x);
@@ -420,6 +460,10 @@ impl EsqlAccumulator {
 
     fn result(&self) -> Mv {
         match self.op {
+            AggOp::Top => top_of(self.kept.clone(), self.top)
+                .into_iter()
+                .map(|o| o.0)
+                .collect(),
             AggOp::CountRows | AggOp::Count => vec![Val::Long(self.count)],
             AggOp::CountDistinct => vec![Val::Long(self.set.len() as i64)],
             AggOp::Values => self.set.iter().map(|o| o.0.clone()).collect(),
@@ -550,6 +594,7 @@ impl Accumulator for EsqlAccumulator {
         std::mem::size_of::<Self>()
             + self.set.len() * (std::mem::size_of::<Ordered>() + 16)
             + self.values.capacity() * std::mem::size_of::<f64>()
+            + self.kept.capacity() * (std::mem::size_of::<Ordered>() + 16)
     }
 }
 
@@ -571,6 +616,7 @@ fn run(op: AggOp, input: EsqlType, cells: &[Mv]) -> Mv {
             AggOp::Variance => "variance",
             AggOp::Present => "present",
             AggOp::Absent => "absent",
+            AggOp::Top => "top",
         },
         op == AggOp::CountRows,
         input,
@@ -593,6 +639,8 @@ fn run(op: AggOp, input: EsqlType, cells: &[Mv]) -> Mv {
         values: Vec::new(),
         welford: Welford::default(),
         failures: None,
+        top: (1, false),
+        kept: Vec::new(),
     };
     acc.update_batch(&[build(input, cells).unwrap()]).unwrap();
     acc.result()

@@ -1019,9 +1019,12 @@ impl Compiler<'_> {
             })?;
             (DfExpr::Literal(one, None), EsqlType::Long)
         } else {
-            let two_args = name.eq_ignore_ascii_case("count_distinct")
-                || name.eq_ignore_ascii_case("percentile");
-            if two_args && args.len() > 2 || !two_args && args.len() > 1 {
+            let most = match name.to_ascii_lowercase().as_str() {
+                "count_distinct" | "percentile" => 2,
+                "top" => 3,
+                _ => 1,
+            };
+            if args.len() > most {
                 return err(format!("too many arguments for [{name}]"), Some(e.span));
             }
             let t = self.expr(&args[0])?;
@@ -1050,6 +1053,10 @@ impl Compiler<'_> {
             input_ty,
             ret,
         );
+        if name.eq_ignore_ascii_case("top") {
+            let (limit, descending) = self.top_arguments(args, e)?;
+            implementation = implementation.with_top(limit, descending);
+        }
         if name.eq_ignore_ascii_case("percentile") {
             implementation = implementation.with_percentile(self.percentile_argument(args, e)?);
         }
@@ -1075,6 +1082,43 @@ impl Compiler<'_> {
             None => None,
         };
         Ok(((udaf, arg, ret), filter))
+    }
+
+    /// The constant limit and order (`"asc"` or `"desc"`) of `TOP(x, limit, order)`.
+    fn top_arguments(&self, args: &[Expr], e: &Expr) -> CResult<(usize, bool)> {
+        let text = self.origin(e.span).text;
+        let (Some(limit), Some(order)) = (args.get(1), args.get(2)) else {
+            return err(
+                format!("[{text}] takes a field, a limit and an order (\"asc\" or \"desc\")"),
+                Some(e.span),
+            );
+        };
+        let limit_value = self.expr(limit)?;
+        let limit_value = match limit_value.constant.as_deref() {
+            Some([v]) if matches!(limit_value.ty, EsqlType::Integer | EsqlType::Long) => v
+                .as_i64()
+                .and_then(|n| usize::try_from(n).ok())
+                .filter(|n| *n > 0),
+            _ => None,
+        };
+        let Some(limit_value) = limit_value else {
+            return err(
+                format!("Limit of [{text}] must be a constant integer greater than 0"),
+                Some(limit.span),
+            );
+        };
+        let order_value = self.expr(order)?;
+        let descending = match order_value.constant.as_deref() {
+            Some([Val::Str(s)]) if s.eq_ignore_ascii_case("asc") => false,
+            Some([Val::Str(s)]) if s.eq_ignore_ascii_case("desc") => true,
+            _ => {
+                return err(
+                    format!("Invalid order value in [{text}], expected [ASC, DESC]"),
+                    Some(order.span),
+                );
+            }
+        };
+        Ok((limit_value, descending))
     }
 
     /// The constant second argument of `PERCENTILE(x, p)`, between 0 and 100.
@@ -1865,12 +1909,18 @@ impl Compiler<'_> {
                 })
                 .collect()
         };
-        // A multi-valued or null condition is false (the next branch is tried).
+        // A multi-valued or null condition is false (the next branch is tried); a multi-valued
+        // one warns, as Elasticsearch's CASE does (conditional.csv-spec caseOnMv,
+        // caseOnConstantMvFalseTrue).
+        let warnings = self.options.warnings.clone();
+        let origin = self.origin(e.span);
         let kernel: Kernel = Arc::new(move |args: &[Mv]| {
             let mut i = 0;
             while i + 1 < n {
-                if matches!(args[i].as_slice(), [Val::Bool(true)]) {
-                    return Ok(widen(&args[i + 1]));
+                match args[i].as_slice() {
+                    [Val::Bool(true)] => return Ok(widen(&args[i + 1])),
+                    [] | [_] => {}
+                    _ => warnings.record_treated_as(&origin, MULTI_VALUE, "false"),
                 }
                 i += 2;
             }
