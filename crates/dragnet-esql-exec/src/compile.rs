@@ -297,16 +297,18 @@ impl Compiler<'_> {
                 self.project_with(Vec::new())?;
             }
             CommandKind::Drop(patterns) => {
+                // Every name resolves against DROP's input, so one dropped twice is no error
+                // (drop.csv-spec shadowingInternal, subfieldsWildcard).
                 for p in patterns {
-                    let before = self.env.len();
-                    self.env.retain(|c| !wildcard_match(p, &c.name));
-                    if before == self.env.len() {
+                    if !self.env.iter().any(|c| wildcard_match(p, &c.name)) {
                         if p.contains('*') {
                             return err(format!("No matches found for pattern [{p}]"), Some(span));
                         }
                         return err(format!("Unknown column [{p}]"), Some(span));
                     }
                 }
+                self.env
+                    .retain(|c| !patterns.iter().any(|p| wildcard_match(p, &c.name)));
                 self.project_with(Vec::new())?;
             }
             CommandKind::Rename(renames) => self.rename(renames, span)?,
@@ -604,8 +606,9 @@ impl Compiler<'_> {
     }
 
     fn keep(&self, patterns: &[String], span: dragnet_esql::Span) -> CResult<Vec<Col>> {
-        // Each column goes to the most specific pattern naming it (an exact name beats a
-        // wildcard, a longer wildcard a shorter one); columns are ordered by that pattern.
+        // Each column goes to the pattern of highest priority naming it, the right-most of
+        // equal ones: an exact name, then a partial wildcard (`last*`), then `*` (Elasticsearch's
+        // KEEP docs; keep.csv-spec shadowingInternalWildcard). Columns are ordered by it.
         let mut placed: Vec<(usize, usize, usize)> = Vec::new(); // (pattern, specificity, env index)
         for (pi, p) in patterns.iter().enumerate() {
             let exact = !p.contains('*');
@@ -615,7 +618,13 @@ impl Compiler<'_> {
                     continue;
                 }
                 any = true;
-                let specificity = if exact { usize::MAX } else { p.len() };
+                let specificity = if exact {
+                    2
+                } else if p.chars().all(|c| c == '*') {
+                    0
+                } else {
+                    1
+                };
                 match placed.iter_mut().find(|(_, _, c)| *c == ci) {
                     Some(slot) if specificity >= slot.1 => *slot = (pi, specificity, ci),
                     Some(_) => {}
@@ -1570,9 +1579,26 @@ impl Compiler<'_> {
     }
 
     fn binary(&self, op: BinaryOp, left: &Expr, right: &Expr, e: &Expr) -> CResult<Typed> {
-        let l = self.expr(left)?;
-        let r = self.expr(right)?;
+        let mut l = self.expr(left)?;
+        let mut r = self.expr(right)?;
         let text = self.origin(e.span).text;
+        if matches!(op, BinaryOp::Add | BinaryOp::Sub) {
+            // A string literal added to a span is read as a datetime (date.csv-spec
+            // implicitCastingArithmeticOperationAdd, implicitCastingArithmeticOperationSub).
+            if r.span.is_some() && l.constant.is_some() && l.ty.is_string() {
+                l = self.convert(l, EsqlType::Date, left.span)?;
+            }
+            if l.span.is_some() && r.constant.is_some() && r.ty.is_string() {
+                r = self.convert(r, EsqlType::Date, right.span)?;
+            }
+            // span ± null is null, which a date then absorbs (date.csv-spec
+            // datePlusNullAndDuration, datePlusNullAndPeriod).
+            if (l.span.is_some() && r.ty == EsqlType::Null)
+                || (r.span.is_some() && l.ty == EsqlType::Null)
+            {
+                return self.constant(EsqlType::Null, Vec::new());
+            }
+        }
         match op {
             BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod => {
                 // span ± span of one kind folds into a span (date.csv-spec
@@ -1780,7 +1806,11 @@ impl Compiler<'_> {
                     return err("DATE_TRUNC takes 2 arguments", Some(e.span));
                 }
                 let interval = self.expr(&args[0])?;
-                let date = self.expr(&args[1])?;
+                let mut date = self.expr(&args[1])?;
+                // date.csv-spec evalDateTruncString: a string literal is read as a datetime.
+                if date.constant.is_some() && date.ty.is_string() {
+                    date = self.convert(date, EsqlType::Date, args[1].span)?;
+                }
                 let Some(span) = interval.span else {
                     return err(
                         format!(
@@ -1837,6 +1867,24 @@ impl Compiler<'_> {
                     ),
                     Some(a.span),
                 );
+            }
+        }
+        // A string literal where a date function takes a datetime is read as one (date.csv-spec
+        // evalDateDiffString, dateExtractString, evalDateFormatString).
+        let date_positions: &[usize] = match (lower.as_str(), args.len()) {
+            ("date_diff", _) => &[1, 2],
+            ("date_extract", _) | ("date_format", 2) => &[1],
+            ("date_format", 1) => &[0],
+            _ => &[],
+        };
+        let mut typed = typed;
+        for &i in date_positions {
+            if let Some(t) = typed.get(i)
+                && t.constant.is_some()
+                && t.ty.is_string()
+            {
+                let t = typed.remove(i);
+                typed.insert(i, self.convert(t, EsqlType::Date, args[i].span)?);
             }
         }
         let types: Vec<EsqlType> = typed.iter().map(|t| t.ty).collect();
