@@ -411,6 +411,63 @@ pub fn resolve(
                 }
             })
         }
+        // CLAMP(x, min, max), CLAMP_MIN(x, min), CLAMP_MAX(x, max): single values, in the
+        // arguments' common type (conditional.csv-spec clampWithKeywordFields).
+        "clamp" | "clamp_min" | "clamp_max" => {
+            if lower == "clamp" {
+                arity(3, 3)?;
+            } else {
+                arity(2, 2)?;
+            }
+            let ty = unify_all(name, types)?;
+            let op = lower.clone();
+            resolved(ty, move |args| {
+                let mut values = Vec::with_capacity(args.len());
+                for a in args {
+                    match single(a)? {
+                        Some(v) => values.push(v),
+                        None => return null(),
+                    }
+                }
+                let (low, high) = match op.as_str() {
+                    "clamp" => (Some(values[1]), Some(values[2])),
+                    "clamp_min" => (Some(values[1]), None),
+                    _ => (None, Some(values[1])),
+                };
+                let mut out = values[0];
+                if let Some(low) = low
+                    && out.compare(low) == Some(Ordering::Less)
+                {
+                    out = low;
+                }
+                if let Some(high) = high
+                    && out.compare(high) == Some(Ordering::Greater)
+                {
+                    out = high;
+                }
+                one(out.clone())
+            })
+        }
+        // MV_APPEND(a, b): a's values then b's; null if either is (date.csv-spec mvAppendDates).
+        "mv_append" => {
+            arity(2, 2)?;
+            let ty = unify_all(name, types)?;
+            resolved(ty, |args| {
+                if args[0].is_empty() || args[1].is_empty() {
+                    return null();
+                }
+                Ok(args[0].iter().chain(&args[1]).cloned().collect())
+            })
+        }
+        "pi" | "e" | "tau" => {
+            arity(0, 0)?;
+            let value = match lower.as_str() {
+                "pi" => std::f64::consts::PI,
+                "e" => std::f64::consts::E,
+                _ => std::f64::consts::TAU,
+            };
+            resolved(EsqlType::Double, move |_| one(Val::Double(value)))
+        }
         "greatest" | "least" => {
             arity(1, usize::MAX)?;
             let ty = unify_all(name, types)?;
