@@ -1801,6 +1801,18 @@ impl Compiler<'_> {
                 );
             }
             "case" => return self.case(args, e),
+            // Constants (stats.csv-spec nestedAggsWithScalars uses PI() and E()).
+            "pi" | "e" | "tau" => {
+                if !args.is_empty() {
+                    return err(format!("[{name}] takes no arguments"), Some(e.span));
+                }
+                let value = match lower.as_str() {
+                    "pi" => std::f64::consts::PI,
+                    "e" => std::f64::consts::E,
+                    _ => std::f64::consts::TAU,
+                };
+                return self.constant(EsqlType::Double, vec![Val::Double(value)]);
+            }
             "date_trunc" => {
                 if args.len() != 2 {
                     return err("DATE_TRUNC takes 2 arguments", Some(e.span));

@@ -459,15 +459,6 @@ pub fn resolve(
                 Ok(args[0].iter().chain(&args[1]).cloned().collect())
             })
         }
-        "pi" | "e" | "tau" => {
-            arity(0, 0)?;
-            let value = match lower.as_str() {
-                "pi" => std::f64::consts::PI,
-                "e" => std::f64::consts::E,
-                _ => std::f64::consts::TAU,
-            };
-            resolved(EsqlType::Double, move |_| one(Val::Double(value)))
-        }
         "greatest" | "least" => {
             arity(1, usize::MAX)?;
             let ty = unify_all(name, types)?;
