@@ -424,27 +424,50 @@ impl Compiler<'_> {
                 self.project_with(outs)?;
             }
             CommandKind::Grok { input, patterns } => {
-                if patterns.len() != 1 {
-                    return err(
-                        "GROK with several patterns is not supported by dragnet",
-                        Some(span),
-                    );
-                }
-                let grok =
-                    crate::pattern::Grok::compile(&patterns[0]).map_err(|m| CompileError {
+                // Several patterns: the first that matches a value extracts from it, and the
+                // outputs are every pattern's keys (grok.csv-spec multiPatterns, multiPatterns2).
+                let groks = patterns
+                    .iter()
+                    .map(|p| crate::pattern::Grok::compile(p))
+                    .collect::<Result<Vec<_>, String>>()
+                    .map_err(|m| CompileError {
                         message: m,
                         span: Some(span),
                     })?;
+                let mut keys: Vec<(String, EsqlType)> = Vec::new();
+                for grok in &groks {
+                    for (key, ty) in &grok.keys {
+                        match keys.iter().find(|(k, _)| k == key) {
+                            Some((_, seen)) if seen != ty => {
+                                return err(
+                                    format!(
+                                        "Invalid GROK patterns: key [{key}] is of type [{seen}] in one pattern and [{ty}] in another"
+                                    ),
+                                    Some(span),
+                                );
+                            }
+                            Some(_) => {}
+                            None => keys.push((key.clone(), *ty)),
+                        }
+                    }
+                }
                 let source = self.expr(input)?;
                 self.require_string(&source, input.span, "GROK")?;
-                let grok = Arc::new(grok);
+                let groks = Arc::new(groks);
                 let mut outs = Vec::new();
-                for (k, (key, ty)) in grok.keys.iter().enumerate() {
-                    let g = grok.clone();
+                for (key, ty) in &keys {
+                    let g = groks.clone();
+                    let key_name = key.clone();
                     let kernel: Kernel = Arc::new(move |args: &[Mv]| {
                         let mut out = Vec::new();
                         for v in &args[0] {
-                            if let Some(mut values) = g.apply(v.as_str().unwrap_or_default()) {
+                            let text = v.as_str().unwrap_or_default();
+                            let Some((grok, mut values)) =
+                                g.iter().find_map(|grok| Some((grok, grok.apply(text)?)))
+                            else {
+                                continue;
+                            };
+                            if let Some(k) = grok.keys.iter().position(|(n, _)| n == &key_name) {
                                 out.append(&mut values[k]);
                             }
                         }
