@@ -2102,6 +2102,10 @@ pub fn literal_cell(l: &Literal) -> Result<(EsqlType, Mv), String> {
                     .or(if ty.is_numeric() && t.is_numeric() {
                         Some(if ty == EsqlType::Double || t == EsqlType::Double {
                             EsqlType::Double
+                        } else if ty == EsqlType::UnsignedLong || t == EsqlType::UnsignedLong {
+                            // A list with a value past long's range is unsigned_long
+                            // (boolean.csv-spec convertFromUnsignedLong).
+                            EsqlType::UnsignedLong
                         } else {
                             EsqlType::Long
                         })
@@ -2111,7 +2115,19 @@ pub fn literal_cell(l: &Literal) -> Result<(EsqlType, Mv), String> {
                     .ok_or_else(|| format!("a list literal mixes [{ty}] and [{t}]"))?;
                 cell.append(&mut c);
             }
-            if ty == EsqlType::Long {
+            if ty == EsqlType::UnsignedLong {
+                cell = cell
+                    .into_iter()
+                    .map(|v| match v.as_i64().map(u64::try_from) {
+                        Some(Ok(u)) => Ok(Val::ULong(u)),
+                        Some(Err(_)) => Err(format!(
+                            "a list literal mixes [unsigned_long] and negative value [{}]",
+                            v.as_i64().unwrap_or_default()
+                        )),
+                        None => Ok(v),
+                    })
+                    .collect::<Result<_, String>>()?;
+            } else if ty == EsqlType::Long {
                 cell = cell
                     .into_iter()
                     .map(|v| v.as_i64().map(Val::Long).unwrap_or(v))
@@ -2127,7 +2143,6 @@ pub fn literal_cell(l: &Literal) -> Result<(EsqlType, Mv), String> {
     })
 }
 
-/// `*` wildcard matching of column names (KEEP, DROP).
 /// `e`'s own node over its operands mapped by `f` (leaves are kept as they are).
 fn map_children(e: &Expr, f: &mut dyn FnMut(&Expr) -> CResult<Expr>) -> CResult<ExprKind> {
     let mut list = |xs: &[Expr]| xs.iter().map(&mut *f).collect::<CResult<Vec<_>>>();
@@ -2216,6 +2231,7 @@ fn is_aggregate_call(e: &Expr) -> bool {
         if AggOp::is_aggregate(name) && !name.eq_ignore_ascii_case("weighted_avg"))
 }
 
+/// `*` wildcard matching of column names (KEEP, DROP).
 pub fn wildcard_match(pattern: &str, name: &str) -> bool {
     if !pattern.contains('*') {
         return pattern == name;
