@@ -696,7 +696,11 @@ pub fn resolve(
             arity(1, 2)?;
             resolved(EsqlType::Date, |args| {
                 let (format, text) = if args.len() == 2 {
-                    (single(&args[0])?, &args[1])
+                    // date.csv-spec evalDateParseNullPattern: a null pattern gives null.
+                    let Some(format) = single(&args[0])? else {
+                        return null();
+                    };
+                    (Some(format), &args[1])
                 } else {
                     (None, &args[0])
                 };
@@ -1066,6 +1070,10 @@ fn convert(v: &Val, from: EsqlType, to: EsqlType) -> Result<Val, String> {
                 format!("java.lang.IllegalArgumentException: failed to parse date field [{s}] with format [strict_date_optional_time]")
             }),
             Val::Double(d) => Ok(Val::Date(*d as i64)),
+            // date.csv-spec convertFromUnsignedLong.
+            Val::ULong(u) => i64::try_from(*u).map(Val::Date).map_err(|_| {
+                format!("org.elasticsearch.xpack.esql.core.InvalidArgumentException: [{u}] out of [long] range")
+            }),
             other => other.as_i64().map(Val::Date).ok_or_else(|| format!("cannot convert [{other:?}] to date")),
         },
         _ => {
