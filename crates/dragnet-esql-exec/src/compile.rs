@@ -1509,7 +1509,10 @@ impl Compiler<'_> {
                 ..value
             });
         }
-        let r = functions::cast(value.ty, target).map_err(|m| CompileError {
+        let warnings = self.options.warnings.clone();
+        let origin = self.origin(span);
+        let report: functions::Reporter = Arc::new(move |m: &str| warnings.record(&origin, m));
+        let r = functions::cast_reporting(value.ty, target, report).map_err(|m| CompileError {
             message: m,
             span: Some(span),
         })?;
@@ -1924,9 +1927,14 @@ impl Compiler<'_> {
         }
         let types: Vec<EsqlType> = typed.iter().map(|t| t.ty).collect();
         let constants: Vec<Option<Mv>> = typed.iter().map(|t| t.constant.clone()).collect();
-        let r = functions::resolve(name, &types, &constants).map_err(|m| CompileError {
-            message: m,
-            span: Some(e.span),
+        let warnings = self.options.warnings.clone();
+        let origin = self.origin(e.span);
+        let report: functions::Reporter = Arc::new(move |m: &str| warnings.record(&origin, m));
+        let r = functions::resolve_reporting(name, &types, &constants, report).map_err(|m| {
+            CompileError {
+                message: m,
+                span: Some(e.span),
+            }
         })?;
         Ok(self.call(
             &format!("esql_{lower}"),

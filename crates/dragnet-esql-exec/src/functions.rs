@@ -66,11 +66,25 @@ fn constant_str(constants: Constants<'_>, i: usize) -> Option<String> {
     }
 }
 
+/// Reports a failure that does not make the result null (one value of several failing to
+/// convert), as a warning of the call.
+pub type Reporter = Arc<dyn Fn(&str) + Send + Sync>;
+
 /// Resolves a scalar function call by name (case-insensitive) over its argument types.
 pub fn resolve(
     name: &str,
     types: &[EsqlType],
     constants: Constants<'_>,
+) -> Result<Resolved, String> {
+    resolve_reporting(name, types, constants, Arc::new(|_: &str| {}))
+}
+
+/// [`resolve`], with partial failures told to `report`.
+pub fn resolve_reporting(
+    name: &str,
+    types: &[EsqlType],
+    constants: Constants<'_>,
+    report: Reporter,
 ) -> Result<Resolved, String> {
     let lower = name.to_ascii_lowercase();
     let arity = |min: usize, max: usize| -> Result<(), String> {
@@ -358,7 +372,7 @@ pub fn resolve(
                 "to_text" => EsqlType::Text,
                 _ => EsqlType::Keyword,
             };
-            cast(types[0], target)
+            cast_reporting(types[0], target, report)
         }
         "abs" => {
             arity(1, 1)?;
@@ -974,6 +988,11 @@ pub fn ip_text(s: &str) -> Option<String> {
 
 /// The conversion function (`TO_*`, `::type`) from `from` to `to`, element by element.
 pub fn cast(from: EsqlType, to: EsqlType) -> Result<Resolved, String> {
+    cast_reporting(from, to, Arc::new(|_: &str| {}))
+}
+
+/// [`cast`], telling `report` of each value of several that does not convert.
+pub fn cast_reporting(from: EsqlType, to: EsqlType, report: Reporter) -> Result<Resolved, String> {
     if from == to || from == EsqlType::Null {
         return resolved(to, |args| Ok(args[0].clone()));
     }
@@ -992,10 +1011,15 @@ pub fn cast(from: EsqlType, to: EsqlType) -> Result<Resolved, String> {
                 Err(e) => failure = Some(e),
             }
         }
-        // A value that does not convert is left out with a warning; all failing is null.
+        // A value that does not convert is left out with a warning; all failing is null
+        // (date.csv-spec convertFromString).
         match failure {
             Some(e) if out.is_empty() => Err(e),
-            _ => Ok(out),
+            Some(e) => {
+                report(&e);
+                Ok(out)
+            }
+            None => Ok(out),
         }
     })
 }
