@@ -601,6 +601,14 @@ impl Accumulator for EsqlAccumulator {
 /// Builds a one-column array of results (used by tests).
 #[cfg(test)]
 fn run(op: AggOp, input: EsqlType, cells: &[Mv]) -> Mv {
+    let mut acc = fresh(op, input);
+    acc.update_batch(&[build(input, cells).unwrap()]).unwrap();
+    acc.result()
+}
+
+/// An empty accumulator of `op` over `input` (used by tests).
+#[cfg(test)]
+fn fresh(op: AggOp, input: EsqlType) -> EsqlAccumulator {
     let (_, ret) = AggOp::resolve(
         match op {
             AggOp::CountRows | AggOp::Count => "count",
@@ -623,7 +631,7 @@ fn run(op: AggOp, input: EsqlType, cells: &[Mv]) -> Mv {
     )
     .unwrap();
     let agg = EsqlAggregate::new("t".into(), op, input, ret);
-    let mut acc = EsqlAccumulator {
+    EsqlAccumulator {
         op,
         input,
         ret,
@@ -641,9 +649,7 @@ fn run(op: AggOp, input: EsqlType, cells: &[Mv]) -> Mv {
         failures: None,
         top: (1, false),
         kept: Vec::new(),
-    };
-    acc.update_batch(&[build(input, cells).unwrap()]).unwrap();
-    acc.result()
+    }
 }
 
 #[cfg(test)]
@@ -720,5 +726,35 @@ mod tests {
             run(AggOp::Present, EsqlType::Double, &[vec![]]),
             vec![Val::Bool(false)]
         );
+    }
+
+    #[test]
+    fn an_overflowed_sum_stays_null_through_a_merge() {
+        // stats.csv-spec sumWithOverflow: a group whose sum overflows is null, also when its
+        // partial state meets another partition's.
+        let mut overflowed = fresh(AggOp::Sum, EsqlType::Long);
+        let huge = vec![vec![Val::Long(i64::MAX)], vec![Val::Long(1)]];
+        overflowed
+            .update_batch(&[build(EsqlType::Long, &huge).unwrap()])
+            .unwrap();
+        assert_eq!(overflowed.result(), vec![]);
+        let state = overflowed.state().unwrap();
+        let mut other = fresh(AggOp::Sum, EsqlType::Long);
+        other
+            .update_batch(&[build(EsqlType::Long, &[vec![Val::Long(2)]]).unwrap()])
+            .unwrap();
+        other.merge_batch(&[state[0].to_array().unwrap()]).unwrap();
+        assert_eq!(other.result(), vec![]);
+    }
+
+    #[test]
+    fn top_keeps_the_first_values_in_order_with_repeats() {
+        // stats.csv-spec topWithConditions.
+        let mut acc = fresh(AggOp::Top, EsqlType::Integer);
+        acc.top = (3, true);
+        let cells: Vec<Mv> = [5, 9, 9, 1, 7].iter().map(|x| vec![Val::Int(*x)]).collect();
+        acc.update_batch(&[build(EsqlType::Integer, &cells).unwrap()])
+            .unwrap();
+        assert_eq!(acc.result(), vec![Val::Int(9), Val::Int(9), Val::Int(7)]);
     }
 }

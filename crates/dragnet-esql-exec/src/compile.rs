@@ -862,16 +862,16 @@ impl Compiler<'_> {
                 continue;
             }
             let mut calls = Vec::new();
-            let mut references_key = false;
+            let mut reads_key_or_aggregate = false;
             let rewritten = self.split_aggregates(
                 e,
                 groups,
                 &key_names,
                 inner.len(),
                 &mut calls,
-                &mut references_key,
+                &mut reads_key_or_aggregate,
             )?;
-            if calls.is_empty() && !references_key {
+            if calls.is_empty() && !reads_key_or_aggregate {
                 return err(
                     format!(
                         "expected an aggregate function but found [{}]",
@@ -1070,12 +1070,12 @@ impl Compiler<'_> {
         key_names: &[String],
         first: usize,
         calls: &mut Vec<Expr>,
-        references_key: &mut bool,
+        reads_key_or_aggregate: &mut bool,
     ) -> CResult<Expr> {
         if let ExprKind::Call { name, args, .. } = &e.kind
             && name.eq_ignore_ascii_case("weighted_avg")
         {
-            *references_key = true;
+            *reads_key_or_aggregate = true;
             let surrogate = self.weighted_average(args, e)?;
             return self.split_aggregates(
                 &surrogate,
@@ -1083,7 +1083,7 @@ impl Compiler<'_> {
                 key_names,
                 first,
                 calls,
-                references_key,
+                reads_key_or_aggregate,
             );
         }
         if is_aggregate_call(e) {
@@ -1095,7 +1095,7 @@ impl Compiler<'_> {
             .iter()
             .find(|g| !matches!(g.expr.kind, ExprKind::Field(_)) && g.expr == *e)
         {
-            *references_key = true;
+            *reads_key_or_aggregate = true;
             return Ok(Expr::new(ExprKind::Field(g.name.clone()), e.span));
         }
         if let ExprKind::Field(name) = &e.kind {
@@ -1107,11 +1107,11 @@ impl Compiler<'_> {
                     Some(e.span),
                 );
             }
-            *references_key = true;
+            *reads_key_or_aggregate = true;
             return Ok(e.clone());
         }
         let kind = map_children(e, &mut |x: &Expr| {
-            self.split_aggregates(x, groups, key_names, first, calls, references_key)
+            self.split_aggregates(x, groups, key_names, first, calls, reads_key_or_aggregate)
         })?;
         Ok(Expr::new(kind, e.span))
     }
