@@ -18,6 +18,7 @@ use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Signature, Volatil
 
 use crate::functions::{Arith, arith};
 use crate::types::EsqlType;
+use crate::udf::{Origin, Warnings};
 #[cfg(test)]
 use crate::value::build;
 use crate::value::{Column, Mv, Val, literal};
@@ -34,6 +35,19 @@ pub enum AggOp {
     Sum,
     Avg,
     Values,
+    /// `MEDIAN(x)`, `PERCENTILE(x, p)`: the value at rank `p/100 * (n - 1)` of the sorted
+    /// values, interpolated linearly between neighbours.
+    Percentile,
+    MedianAbsoluteDeviation,
+    /// Population standard deviation and variance (Welford's algorithm, as Elasticsearch's
+    /// `WelfordAlgorithm`).
+    StdDev,
+    Variance,
+    /// `PRESENT(x)`: whether any value was seen; `ABSENT(x)` its negation.
+    Present,
+    Absent,
+    /// `TOP(x, limit, order)`: the `limit` first values in `order`, repeats included.
+    Top,
 }
 
 impl AggOp {
@@ -48,11 +62,23 @@ impl AggOp {
             "sum" => AggOp::Sum,
             "avg" => AggOp::Avg,
             "values" => AggOp::Values,
+            "median" | "percentile" => AggOp::Percentile,
+            "median_absolute_deviation" => AggOp::MedianAbsoluteDeviation,
+            "std_dev" => AggOp::StdDev,
+            "variance" => AggOp::Variance,
+            "present" => AggOp::Present,
+            "absent" => AggOp::Absent,
+            "top" => AggOp::Top,
             _ => return Err(format!("Unknown aggregate function [{name}]")),
         };
         let ty = match op {
             AggOp::CountRows | AggOp::Count | AggOp::CountDistinct => EsqlType::Long,
-            AggOp::Avg => {
+            AggOp::Present | AggOp::Absent => EsqlType::Boolean,
+            AggOp::Avg
+            | AggOp::Percentile
+            | AggOp::MedianAbsoluteDeviation
+            | AggOp::StdDev
+            | AggOp::Variance => {
                 if !input.is_numeric() && input != EsqlType::Null {
                     return Err(format!(
                         "argument of [{name}] must be [numeric], found value of type [{input}]"
@@ -61,7 +87,9 @@ impl AggOp {
                 EsqlType::Double
             }
             AggOp::Sum => match input {
-                EsqlType::Integer | EsqlType::Long | EsqlType::Null => EsqlType::Long,
+                EsqlType::Integer | EsqlType::Long => EsqlType::Long,
+                // null.csv-spec sumOfNullWithEval: `SUM(null)` is of type null.
+                EsqlType::Null => EsqlType::Null,
                 EsqlType::Double | EsqlType::UnsignedLong => input,
                 _ => {
                     return Err(format!(
@@ -69,7 +97,7 @@ impl AggOp {
                     ));
                 }
             },
-            AggOp::Min | AggOp::Max | AggOp::Values => match input {
+            AggOp::Min | AggOp::Max | AggOp::Values | AggOp::Top => match input {
                 EsqlType::Text if op != AggOp::Values => EsqlType::Keyword,
                 t => t,
             },
@@ -80,7 +108,22 @@ impl AggOp {
     pub fn is_aggregate(name: &str) -> bool {
         matches!(
             name.to_ascii_lowercase().as_str(),
-            "count" | "count_distinct" | "min" | "max" | "sum" | "avg" | "values"
+            "count"
+                | "count_distinct"
+                | "min"
+                | "max"
+                | "sum"
+                | "avg"
+                | "values"
+                | "median"
+                | "percentile"
+                | "median_absolute_deviation"
+                | "std_dev"
+                | "variance"
+                | "present"
+                | "absent"
+                | "top"
+                | "weighted_avg"
         )
     }
 }
@@ -92,6 +135,12 @@ pub struct EsqlAggregate {
     op: AggOp,
     input: EsqlType,
     ret: EsqlType,
+    /// The percentile (0 to 100) of [`AggOp::Percentile`].
+    percentile: f64,
+    /// Where a failure (a `SUM` overflowing) is reported.
+    failures: Option<(Warnings, Origin)>,
+    /// How many values [`AggOp::Top`] keeps, and whether the largest.
+    top: (usize, bool),
     signature: Signature,
 }
 
@@ -102,15 +151,40 @@ impl EsqlAggregate {
             op,
             input,
             ret,
+            percentile: 50.0,
+            failures: None,
+            top: (1, false),
             signature: Signature::any(1, Volatility::Immutable),
         }
+    }
+
+    /// [`AggOp::Top`] keeping `limit` values, the largest ones if `descending`.
+    pub fn with_top(mut self, limit: usize, descending: bool) -> Self {
+        self.top = (limit, descending);
+        self
+    }
+
+    /// Reports failures (a `SUM` overflowing) as the call at `origin`'s.
+    pub fn with_warnings(mut self, warnings: Warnings, origin: Origin) -> Self {
+        self.failures = Some((warnings, origin));
+        self
+    }
+
+    /// [`AggOp::Percentile`] at `percentile` (0 to 100) instead of the median.
+    pub fn with_percentile(mut self, percentile: f64) -> Self {
+        self.percentile = percentile;
+        self
     }
 
     /// The type of the state's elements (one list per group between partial and final).
     fn state_type(&self) -> EsqlType {
         match self.op {
-            AggOp::CountRows | AggOp::Count => EsqlType::Long,
-            AggOp::Avg => EsqlType::Double,
+            AggOp::CountRows | AggOp::Count | AggOp::Present | AggOp::Absent => EsqlType::Long,
+            AggOp::Avg
+            | AggOp::Percentile
+            | AggOp::MedianAbsoluteDeviation
+            | AggOp::StdDev
+            | AggOp::Variance => EsqlType::Double,
             AggOp::Sum => self.ret,
             _ => self.input,
         }
@@ -119,7 +193,7 @@ impl EsqlAggregate {
 
 impl PartialEq for EsqlAggregate {
     fn eq(&self, other: &Self) -> bool {
-        self.name == other.name
+        self.name == other.name && self.percentile == other.percentile && self.top == other.top
     }
 }
 impl Eq for EsqlAggregate {}
@@ -159,6 +233,12 @@ impl AggregateUDFImpl for EsqlAggregate {
             avg: (0.0, 0.0),
             best: None,
             set: BTreeSet::new(),
+            percentile: self.percentile,
+            values: Vec::new(),
+            welford: Welford::default(),
+            failures: self.failures.clone(),
+            top: self.top,
+            kept: Vec::new(),
         }))
     }
 }
@@ -190,6 +270,17 @@ impl Ord for Ordered {
     }
 }
 
+/// The first `limit` of `values` in ascending order, or descending.
+fn top_of(mut values: Vec<Ordered>, (limit, descending): (usize, bool)) -> Vec<Ordered> {
+    if descending {
+        values.sort_by(|a, b| b.cmp(a));
+    } else {
+        values.sort();
+    }
+    values.truncate(limit);
+    values
+}
+
 /// Kahan summation step (Elasticsearch's `CompensatedSum.add`): the new total and compensation.
 fn compensated_add(total: f64, delta: f64, x: f64) -> (f64, f64) {
     if !x.is_finite() || !total.is_finite() {
@@ -214,13 +305,97 @@ struct EsqlAccumulator {
     avg: (f64, f64),
     best: Option<Val>,
     set: BTreeSet<Ordered>,
+    percentile: f64,
+    /// Every value of a percentile or median absolute deviation (exact; Elasticsearch's
+    /// t-digest is exact too on as few values as the csv-spec datasets hold).
+    values: Vec<f64>,
+    welford: Welford,
+    failures: Option<(Warnings, Origin)>,
+    top: (usize, bool),
+    /// The values [`AggOp::Top`] keeps so far (at most twice its limit between trims).
+    kept: Vec<Ordered>,
+}
+
+/// Running count, mean and sum of squared differences (Elasticsearch's `WelfordAlgorithm`).
+#[derive(Debug, Default, Clone, Copy)]
+struct Welford {
+    count: f64,
+    mean: f64,
+    m2: f64,
+}
+
+impl Welford {
+    fn add(&mut self, x: f64) {
+        self.count += 1.0;
+        let delta = x - self.mean;
+        self.mean += delta / self.count;
+        self.m2 += delta * (x - self.mean);
+    }
+
+    fn merge(&mut self, other: Welford) {
+        if other.count == 0.0 {
+            return;
+        }
+        let count = self.count + other.count;
+        let delta = other.mean - self.mean;
+        self.mean += delta * other.count / count;
+        self.m2 += other.m2 + delta * delta * self.count * other.count / count;
+        self.count = count;
+    }
+
+    fn variance(&self) -> Option<f64> {
+        (self.count > 0.0).then(|| self.m2 / self.count)
+    }
+}
+
+/// The value at rank `percentile / 100 * (n - 1)` of `sorted`, interpolated linearly
+/// between its neighbours (what Elasticsearch's t-digest gives on few values: stats.csv-spec
+/// medianOfConst expects `MEDIAN([-1, 0, 1, 3])` = 0.5, percentileWithConditions
+/// `PERCENTILE([1, 2, 3], 50)` = 2.0).
+fn percentile_of(sorted: &[f64], percentile: f64) -> Option<f64> {
+    let last = sorted.len().checked_sub(1)?;
+    let rank = percentile / 100.0 * last as f64;
+    let below = rank.floor() as usize;
+    let above = rank.ceil() as usize;
+    let (lo, hi) = (sorted[below.min(last)], sorted[above.min(last)]);
+    Some(lo + (hi - lo) * (rank - below as f64))
+}
+
+/// The median of the absolute deviations from the median (stats.csv-spec
+/// medianAbsoluteDeviationWithConditions).
+fn median_absolute_deviation(sorted: &[f64]) -> Option<f64> {
+    let median = percentile_of(sorted, 50.0)?;
+    let mut deviations: Vec<f64> = sorted.iter().map(|x| (x - median).abs()).collect();
+    deviations.sort_by(f64::total_cmp);
+    percentile_of(&deviations, 50.0)
 }
 
 impl EsqlAccumulator {
+    /// Keeps only [`AggOp::Top`]'s first values.
+    fn trim_top(&mut self) {
+        self.kept = top_of(std::mem::take(&mut self.kept), self.top);
+    }
+
     fn add(&mut self, v: &Val) {
         match self.op {
             AggOp::CountRows => {}
-            AggOp::Count => self.count += 1,
+            AggOp::Count | AggOp::Present | AggOp::Absent => self.count += 1,
+            AggOp::Top => {
+                self.kept.push(Ordered(v.clone()));
+                if self.kept.len() > self.top.0.saturating_mul(2).max(64) {
+                    self.trim_top();
+                }
+            }
+            AggOp::Percentile | AggOp::MedianAbsoluteDeviation => {
+                if let Some(x) = v.as_f64() {
+                    self.values.push(x);
+                }
+            }
+            AggOp::StdDev | AggOp::Variance => {
+                if let Some(x) = v.as_f64() {
+                    self.welford.add(x);
+                }
+            }
             AggOp::CountDistinct | AggOp::Values => {
                 self.set.insert(Ordered(v.clone()));
             }
@@ -262,7 +437,12 @@ impl EsqlAccumulator {
                     None => Some(v),
                     Some(acc) => match arith(Arith::Add, &acc, &v) {
                         Ok(s) => Some(s),
-                        Err(_) => {
+                        Err(message) => {
+                            // stats.csv-spec sumWithOverflow: the group's sum is null, with
+                            // Elasticsearch's warning at the call.
+                            if let Some((warnings, origin)) = &self.failures {
+                                warnings.record(origin, &message);
+                            }
                             self.failed = true;
                             None
                         }
@@ -280,6 +460,10 @@ impl EsqlAccumulator {
 
     fn result(&self) -> Mv {
         match self.op {
+            AggOp::Top => top_of(self.kept.clone(), self.top)
+                .into_iter()
+                .map(|o| o.0)
+                .collect(),
             AggOp::CountRows | AggOp::Count => vec![Val::Long(self.count)],
             AggOp::CountDistinct => vec![Val::Long(self.set.len() as i64)],
             AggOp::Values => self.set.iter().map(|o| o.0.clone()).collect(),
@@ -287,6 +471,30 @@ impl EsqlAccumulator {
             AggOp::Sum => self.sum.iter().cloned().collect(),
             AggOp::Avg if self.avg.1 > 0.0 => vec![Val::Double(self.avg.0 / self.avg.1)],
             AggOp::Avg => Vec::new(),
+            AggOp::Present => vec![Val::Bool(self.count > 0)],
+            AggOp::Absent => vec![Val::Bool(self.count == 0)],
+            AggOp::Percentile | AggOp::MedianAbsoluteDeviation => {
+                let mut sorted = self.values.clone();
+                sorted.sort_by(f64::total_cmp);
+                let r = if self.op == AggOp::Percentile {
+                    percentile_of(&sorted, self.percentile)
+                } else {
+                    median_absolute_deviation(&sorted)
+                };
+                r.map(Val::Double).into_iter().collect()
+            }
+            AggOp::Variance => self
+                .welford
+                .variance()
+                .map(Val::Double)
+                .into_iter()
+                .collect(),
+            AggOp::StdDev => self
+                .welford
+                .variance()
+                .map(|v| Val::Double(v.sqrt()))
+                .into_iter()
+                .collect(),
         }
     }
 
@@ -294,6 +502,25 @@ impl EsqlAccumulator {
         match self.op {
             AggOp::Avg => vec![Val::Double(self.avg.0), Val::Double(self.avg.1)],
             AggOp::CountDistinct => self.set.iter().map(|o| o.0.clone()).collect(),
+            AggOp::Count | AggOp::Present | AggOp::Absent => vec![Val::Long(self.count)],
+            AggOp::Percentile | AggOp::MedianAbsoluteDeviation => {
+                self.values.iter().map(|x| Val::Double(*x)).collect()
+            }
+            // A failed sum's state is two values (a sum's is at most one), so merging
+            // keeps the failure.
+            AggOp::Sum if self.failed => {
+                let zero = match self.ret {
+                    EsqlType::UnsignedLong => Val::ULong(0),
+                    EsqlType::Double => Val::Double(0.0),
+                    _ => Val::Long(0),
+                };
+                vec![zero.clone(), zero]
+            }
+            AggOp::StdDev | AggOp::Variance => vec![
+                Val::Double(self.welford.count),
+                Val::Double(self.welford.mean),
+                Val::Double(self.welford.m2),
+            ],
             _ => self.result(),
         }
     }
@@ -325,8 +552,23 @@ impl Accumulator for EsqlAccumulator {
         for row in 0..array.len() {
             let cell = column.get(row);
             match self.op {
-                AggOp::CountRows | AggOp::Count => {
+                AggOp::CountRows | AggOp::Count | AggOp::Present | AggOp::Absent => {
                     self.count += cell.first().and_then(Val::as_i64).unwrap_or(0);
+                }
+                AggOp::Sum if cell.len() > 1 => {
+                    self.failed = true;
+                    self.sum = None;
+                }
+                AggOp::StdDev | AggOp::Variance => {
+                    if let [Val::Double(count), Val::Double(mean), Val::Double(m2)] =
+                        cell.as_slice()
+                    {
+                        self.welford.merge(Welford {
+                            count: *count,
+                            mean: *mean,
+                            m2: *m2,
+                        });
+                    }
                 }
                 AggOp::Avg => {
                     if let [Val::Double(s), Val::Double(n)] = cell.as_slice() {
@@ -349,13 +591,24 @@ impl Accumulator for EsqlAccumulator {
     }
 
     fn size(&self) -> usize {
-        std::mem::size_of::<Self>() + self.set.len() * (std::mem::size_of::<Ordered>() + 16)
+        std::mem::size_of::<Self>()
+            + self.set.len() * (std::mem::size_of::<Ordered>() + 16)
+            + self.values.capacity() * std::mem::size_of::<f64>()
+            + self.kept.capacity() * (std::mem::size_of::<Ordered>() + 16)
     }
 }
 
 /// Builds a one-column array of results (used by tests).
 #[cfg(test)]
 fn run(op: AggOp, input: EsqlType, cells: &[Mv]) -> Mv {
+    let mut acc = fresh(op, input);
+    acc.update_batch(&[build(input, cells).unwrap()]).unwrap();
+    acc.result()
+}
+
+/// An empty accumulator of `op` over `input` (used by tests).
+#[cfg(test)]
+fn fresh(op: AggOp, input: EsqlType) -> EsqlAccumulator {
     let (_, ret) = AggOp::resolve(
         match op {
             AggOp::CountRows | AggOp::Count => "count",
@@ -365,13 +618,20 @@ fn run(op: AggOp, input: EsqlType, cells: &[Mv]) -> Mv {
             AggOp::Sum => "sum",
             AggOp::Avg => "avg",
             AggOp::Values => "values",
+            AggOp::Percentile => "median",
+            AggOp::MedianAbsoluteDeviation => "median_absolute_deviation",
+            AggOp::StdDev => "std_dev",
+            AggOp::Variance => "variance",
+            AggOp::Present => "present",
+            AggOp::Absent => "absent",
+            AggOp::Top => "top",
         },
         op == AggOp::CountRows,
         input,
     )
     .unwrap();
     let agg = EsqlAggregate::new("t".into(), op, input, ret);
-    let mut acc = EsqlAccumulator {
+    EsqlAccumulator {
         op,
         input,
         ret,
@@ -383,9 +643,13 @@ fn run(op: AggOp, input: EsqlType, cells: &[Mv]) -> Mv {
         avg: (0.0, 0.0),
         best: None,
         set: BTreeSet::new(),
-    };
-    acc.update_batch(&[build(input, cells).unwrap()]).unwrap();
-    acc.result()
+        percentile: 50.0,
+        values: Vec::new(),
+        welford: Welford::default(),
+        failures: None,
+        top: (1, false),
+        kept: Vec::new(),
+    }
 }
 
 #[cfg(test)]
@@ -430,5 +694,67 @@ mod tests {
             run(AggOp::Avg, EsqlType::Double, &tenths),
             vec![Val::Double(0.1)]
         );
+    }
+
+    #[test]
+    fn percentiles_interpolate_and_deviations_are_population() {
+        let cells: Vec<Mv> = [1, 3, 4, 7, 11, 18]
+            .iter()
+            .map(|x| vec![Val::Int(*x)])
+            .collect();
+        // stats.csv-spec medianAbsoluteDeviationWithConditions: 3.5 over these values.
+        assert_eq!(
+            run(AggOp::MedianAbsoluteDeviation, EsqlType::Integer, &cells),
+            vec![Val::Double(3.5)]
+        );
+        // An even count takes the mean of the middle two (stats.csv-spec medianOfConst).
+        assert_eq!(
+            run(AggOp::Percentile, EsqlType::Integer, &cells),
+            vec![Val::Double(5.5)]
+        );
+        assert_eq!(run(AggOp::Percentile, EsqlType::Integer, &[vec![]]), vec![]);
+        let two = vec![vec![Val::Double(1.0), Val::Double(3.0)]];
+        assert_eq!(
+            run(AggOp::Variance, EsqlType::Double, &two),
+            vec![Val::Double(1.0)]
+        );
+        assert_eq!(
+            run(AggOp::StdDev, EsqlType::Double, &two),
+            vec![Val::Double(1.0)]
+        );
+        assert_eq!(
+            run(AggOp::Present, EsqlType::Double, &[vec![]]),
+            vec![Val::Bool(false)]
+        );
+    }
+
+    #[test]
+    fn an_overflowed_sum_stays_null_through_a_merge() {
+        // stats.csv-spec sumWithOverflow: a group whose sum overflows is null, also when its
+        // partial state meets another partition's.
+        let mut overflowed = fresh(AggOp::Sum, EsqlType::Long);
+        let huge = vec![vec![Val::Long(i64::MAX)], vec![Val::Long(1)]];
+        overflowed
+            .update_batch(&[build(EsqlType::Long, &huge).unwrap()])
+            .unwrap();
+        assert_eq!(overflowed.result(), vec![]);
+        let state = overflowed.state().unwrap();
+        let mut other = fresh(AggOp::Sum, EsqlType::Long);
+        other
+            .update_batch(&[build(EsqlType::Long, &[vec![Val::Long(2)]]).unwrap()])
+            .unwrap();
+        other.merge_batch(&[state[0].to_array().unwrap()]).unwrap();
+        assert_eq!(other.result(), vec![]);
+    }
+
+    #[test]
+    fn top_keeps_the_first_values_in_order_with_repeats() {
+        // stats.csv-spec topWithConditions.
+        let mut acc = fresh(AggOp::Top, EsqlType::Integer);
+        acc.top = (3, true);
+        let cells: Vec<Mv> = [5, 9, 9, 1, 7].iter().map(|x| vec![Val::Int(*x)]).collect();
+        acc.update_batch(&[build(EsqlType::Integer, &cells).unwrap()])
+            .unwrap();
+        assert_eq!(acc.result(), vec![Val::Int(9), Val::Int(9), Val::Int(7)]);
     }
 }

@@ -10,12 +10,18 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering as AtomicOrdering};
 
-use datafusion::common::{Column, Result as DfResult, UnnestOptions};
+use datafusion::arrow::array::{RecordBatch, RecordBatchOptions};
+use datafusion::arrow::datatypes::Schema;
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::{Column, DFSchema, Result as DfResult, UnnestOptions};
 use datafusion::datasource::provider_as_source;
+use datafusion::logical_expr::execution_props::ExecutionProps;
 use datafusion::logical_expr::expr::AggregateFunction;
+use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
 use datafusion::logical_expr::{
     AggregateUDF, Expr as DfExpr, LogicalPlan, LogicalPlanBuilder, SortExpr,
 };
+use datafusion::physical_expr::create_physical_expr;
 use dragnet_esql::{
     Aggregate, BinaryOp, CommandKind, Expr, ExprKind, Field, IndexPattern, Literal, NullsOrder,
     Order, Query, Rename,
@@ -27,7 +33,7 @@ use crate::functions::{self, Arith, Kernel, MULTI_VALUE, arith, arith_type, ip_t
 use crate::table::CellTable;
 use crate::types::EsqlType;
 use crate::udf::{EsqlFunction, Origin, Output, Warnings};
-use crate::value::{Mv, Val, literal};
+use crate::value::{Column as ValueColumn, Mv, Val, literal};
 
 /// Names of the hidden boolean columns that carry a full-text function's result (`KQL("…")`)
 /// start with this (a character no mapping names a field with). A source that can evaluate
@@ -128,6 +134,7 @@ pub fn compile(query: &Query, text: &str, options: &Options<'_>) -> CResult<Comp
         builder: None,
         table: None,
         limited: false,
+        foldable: Vec::new(),
         full_text: Err(FullTextPlace::Outside),
         reshaped_by: None,
     };
@@ -173,6 +180,10 @@ struct Compiler<'a> {
     builder: Option<LogicalPlanBuilder>,
     table: Option<Arc<CellTable>>,
     limited: bool,
+    /// Columns EVAL computed from constants alone, each as an expression over no column:
+    /// Elasticsearch's optimizer propagates them into LIKE/RLIKE patterns (where-like.csv-spec
+    /// likeEvalPropagatedConcat, likeMultiLevelEvalChain).
+    foldable: Vec<(String, DfExpr)>,
     /// Whether a full-text function may appear in the expression being compiled.
     full_text: Result<(), FullTextPlace>,
     /// The first command after `FROM` that is not a `WHERE`: full-text functions filter the
@@ -271,6 +282,18 @@ impl Compiler<'_> {
     }
 
     fn command(&mut self, kind: &CommandKind, span: dragnet_esql::Span) -> CResult<()> {
+        // Commands that may redefine a column forget which columns are constant.
+        if !matches!(
+            kind,
+            CommandKind::Eval(_)
+                | CommandKind::Where(_)
+                | CommandKind::Sort(_)
+                | CommandKind::Limit(_)
+                | CommandKind::Keep(_)
+                | CommandKind::Drop(_)
+        ) {
+            self.foldable.clear();
+        }
         match kind {
             CommandKind::From {
                 indices, metadata, ..
@@ -323,16 +346,18 @@ impl Compiler<'_> {
                 self.project_with(Vec::new())?;
             }
             CommandKind::Drop(patterns) => {
+                // Every name resolves against DROP's input, so one dropped twice is no error
+                // (drop.csv-spec shadowingInternal, subfieldsWildcard).
                 for p in patterns {
-                    let before = self.env.len();
-                    self.env.retain(|c| !wildcard_match(p, &c.name));
-                    if before == self.env.len() {
+                    if !self.env.iter().any(|c| wildcard_match(p, &c.name)) {
                         if p.contains('*') {
                             return err(format!("No matches found for pattern [{p}]"), Some(span));
                         }
                         return err(format!("Unknown column [{p}]"), Some(span));
                     }
                 }
+                self.env
+                    .retain(|c| !patterns.iter().any(|p| wildcard_match(p, &c.name)));
                 self.project_with(Vec::new())?;
             }
             CommandKind::Rename(renames) => self.rename(renames, span)?,
@@ -448,27 +473,50 @@ impl Compiler<'_> {
                 self.project_with(outs)?;
             }
             CommandKind::Grok { input, patterns } => {
-                if patterns.len() != 1 {
-                    return err(
-                        "GROK with several patterns is not supported by dragnet",
-                        Some(span),
-                    );
-                }
-                let grok =
-                    crate::pattern::Grok::compile(&patterns[0]).map_err(|m| CompileError {
+                // Several patterns: the first that matches a value extracts from it, and the
+                // outputs are every pattern's keys (grok.csv-spec multiPatterns, multiPatterns2).
+                let groks = patterns
+                    .iter()
+                    .map(|p| crate::pattern::Grok::compile(p))
+                    .collect::<Result<Vec<_>, String>>()
+                    .map_err(|m| CompileError {
                         message: m,
                         span: Some(span),
                     })?;
+                let mut keys: Vec<(String, EsqlType)> = Vec::new();
+                for grok in &groks {
+                    for (key, ty) in &grok.keys {
+                        match keys.iter().find(|(k, _)| k == key) {
+                            Some((_, seen)) if seen != ty => {
+                                return err(
+                                    format!(
+                                        "Invalid GROK patterns: key [{key}] is of type [{seen}] in one pattern and [{ty}] in another"
+                                    ),
+                                    Some(span),
+                                );
+                            }
+                            Some(_) => {}
+                            None => keys.push((key.clone(), *ty)),
+                        }
+                    }
+                }
                 let source = self.expr(input)?;
                 self.require_string(&source, input.span, "GROK")?;
-                let grok = Arc::new(grok);
+                let groks = Arc::new(groks);
                 let mut outs = Vec::new();
-                for (k, (key, ty)) in grok.keys.iter().enumerate() {
-                    let g = grok.clone();
+                for (key, ty) in &keys {
+                    let g = groks.clone();
+                    let key_name = key.clone();
                     let kernel: Kernel = Arc::new(move |args: &[Mv]| {
                         let mut out = Vec::new();
                         for v in &args[0] {
-                            if let Some(mut values) = g.apply(v.as_str().unwrap_or_default()) {
+                            let text = v.as_str().unwrap_or_default();
+                            let Some((grok, mut values)) =
+                                g.iter().find_map(|grok| Some((grok, grok.apply(text)?)))
+                            else {
+                                continue;
+                            };
+                            if let Some(k) = grok.keys.iter().position(|(n, _)| n == &key_name) {
                                 out.append(&mut values[k]);
                             }
                         }
@@ -633,14 +681,61 @@ impl Compiler<'_> {
                     Some(field.expr.span),
                 );
             }
+            let closed = self.inline_foldable(&t.expr);
+            self.foldable.retain(|(n, _)| n != &field.name);
+            if let Some(closed) = closed {
+                self.foldable.push((field.name.clone(), closed));
+            }
             self.project_with(vec![(field.name.clone(), t)])?;
         }
         Ok(())
     }
 
+    /// `expr` with each column EVAL computed from constants replaced by its expression, if
+    /// every column it reads is one of those.
+    fn inline_foldable(&self, expr: &DfExpr) -> Option<DfExpr> {
+        let mut closed = true;
+        let inlined = expr
+            .clone()
+            .transform(|e| {
+                if let DfExpr::Column(c) = &e {
+                    match self.foldable.iter().find(|(n, _)| n == &c.name) {
+                        Some((_, f)) => return Ok(Transformed::yes(f.clone())),
+                        None => closed = false,
+                    }
+                }
+                Ok(Transformed::no(e))
+            })
+            .ok()?
+            .data;
+        closed.then_some(inlined)
+    }
+
+    /// The value of an expression over no column, computed now (LIKE/RLIKE patterns must be
+    /// known when the query is planned).
+    fn fold(&self, expr: &DfExpr, ty: EsqlType) -> Option<Mv> {
+        let closed = self.inline_foldable(expr)?;
+        let physical = create_physical_expr(
+            &closed,
+            &DFSchema::empty(),
+            &ExecutionProps::new(),
+            &PhysicalPlanningContext::default(),
+        )
+        .ok()?;
+        let one_row = RecordBatch::try_new_with_options(
+            Arc::new(Schema::empty()),
+            Vec::new(),
+            &RecordBatchOptions::new().with_row_count(Some(1)),
+        )
+        .ok()?;
+        let array = physical.evaluate(&one_row).ok()?.into_array(1).ok()?;
+        Some(ValueColumn::new(&array, ty).get(0))
+    }
+
     fn keep(&self, patterns: &[String], span: dragnet_esql::Span) -> CResult<Vec<Col>> {
-        // Each column goes to the most specific pattern naming it (an exact name beats a
-        // wildcard, a longer wildcard a shorter one); columns are ordered by that pattern.
+        // Each column goes to the pattern of highest priority naming it, the right-most of
+        // equal ones: an exact name, then a partial wildcard (`last*`), then `*` (Elasticsearch's
+        // KEEP docs; keep.csv-spec shadowingInternalWildcard). Columns are ordered by it.
         let mut placed: Vec<(usize, usize, usize)> = Vec::new(); // (pattern, specificity, env index)
         for (pi, p) in patterns.iter().enumerate() {
             let exact = !p.contains('*');
@@ -650,7 +745,13 @@ impl Compiler<'_> {
                     continue;
                 }
                 any = true;
-                let specificity = if exact { usize::MAX } else { p.len() };
+                let specificity = if exact {
+                    2
+                } else if p.chars().all(|c| c == '*') {
+                    0
+                } else {
+                    1
+                };
                 match placed.iter_mut().find(|(_, _, c)| *c == ci) {
                     Some(slot) if specificity >= slot.1 => *slot = (pi, specificity, ci),
                     Some(_) => {}
@@ -709,6 +810,16 @@ impl Compiler<'_> {
         groups: &[Field],
         span: dragnet_esql::Span,
     ) -> CResult<()> {
+        self.warn_shadowed(aggregates, groups);
+        // Of grouping keys of one name only the last groups (stats.csv-spec
+        // nestedAggsOverGroupingTwiceWithAlias, byTwoCalculatedSecondSameNameAsFirst).
+        let groups: Vec<Field> = groups
+            .iter()
+            .enumerate()
+            .filter(|(i, g)| !groups[i + 1..].iter().any(|later| later.name == g.name))
+            .map(|(_, g)| g.clone())
+            .collect();
+        let groups = groups.as_slice();
         // 1. Grouping keys that are expressions become columns; every key then unnests, so a
         //    row with a multi-valued key joins the group of each value (a null key: its own).
         let mut key_cols: Vec<Col> = Vec::new();
@@ -730,13 +841,73 @@ impl Compiler<'_> {
                 }
             }
         }
+        // An output that is an expression over aggregates and grouping keys (`MIN(a) + 1`,
+        // `length(key) + COUNT(*)`) becomes, as in Elasticsearch's planner, an aggregation of
+        // its inner aggregate calls followed by an evaluation over their results and the keys
+        // (csv-spec stats:nestedAggsNoGrouping, stats:nestedAggsOverGroupingWithAlias).
+        let key_names: Vec<String> = groups.iter().map(|g| g.name.clone()).collect();
+        let mut inner: Vec<Aggregate> = Vec::new();
+        let mut outputs: Vec<(String, Result<usize, Expr>)> = Vec::new();
+        for agg in aggregates {
+            let e = &agg.field.expr;
+            if is_aggregate_call(e) {
+                outputs.push((agg.field.name.clone(), Ok(inner.len())));
+                inner.push(Aggregate {
+                    field: Field {
+                        name: format!("__agg{}", inner.len()),
+                        expr: e.clone(),
+                    },
+                    filter: agg.filter.clone(),
+                });
+                continue;
+            }
+            let mut calls = Vec::new();
+            let mut reads_key_or_aggregate = false;
+            let rewritten = self.split_aggregates(
+                e,
+                groups,
+                &key_names,
+                inner.len(),
+                &mut calls,
+                &mut reads_key_or_aggregate,
+            )?;
+            if calls.is_empty() && !reads_key_or_aggregate {
+                return err(
+                    format!(
+                        "expected an aggregate function but found [{}]",
+                        self.origin(e.span).text
+                    ),
+                    Some(e.span),
+                );
+            }
+            for call in calls {
+                inner.push(Aggregate {
+                    field: Field {
+                        name: format!("__agg{}", inner.len()),
+                        expr: call,
+                    },
+                    filter: agg.filter.clone(),
+                });
+            }
+            outputs.push((agg.field.name.clone(), Err(rewritten)));
+        }
         // Aggregate arguments and filters see the columns before the keys were computed
         // over them: evaluate them first as hidden columns.
         let mut agg_exprs = Vec::new();
         let mut hidden = Vec::new();
-        for (i, agg) in aggregates.iter().enumerate() {
-            let (call, filter) = self.aggregate(agg, &mut hidden, i)?;
-            agg_exprs.push((agg.field.name.clone(), call, filter));
+        for (i, agg) in inner.iter().enumerate() {
+            let agg = Aggregate {
+                field: Field {
+                    name: agg.field.name.clone(),
+                    expr: substitute_keys(&agg.field.expr, groups)?,
+                },
+                filter: match &agg.filter {
+                    Some(f) => Some(substitute_keys(f, groups)?),
+                    None => None,
+                },
+            };
+            let (call, filter) = self.aggregate(&agg, &mut hidden, i)?;
+            agg_exprs.push((call, filter));
         }
         let mut extra: Vec<(String, Typed)> = hidden;
         extra.extend(computed);
@@ -761,7 +932,7 @@ impl Compiler<'_> {
         let aggr: Vec<DfExpr> = agg_exprs
             .iter()
             .enumerate()
-            .map(|(i, (_, (udaf, arg, _), filter))| {
+            .map(|(i, ((udaf, arg, _), filter))| {
                 DfExpr::AggregateFunction(AggregateFunction::new_udf(
                     udaf.clone(),
                     vec![arg.clone()],
@@ -774,20 +945,45 @@ impl Compiler<'_> {
             })
             .collect();
         self.map(|b| b.aggregate(group_exprs, aggr))?;
-        // 2. Output: aggregates in order, then the keys; a later name wins over an earlier one
-        //    and a key over an aggregate of the same name.
-        let mut out: Vec<(String, DfExpr, EsqlType)> = Vec::new();
-        for (i, (name, (_, _, ty), _)) in agg_exprs.iter().enumerate() {
-            out.retain(|(n, _, _)| n != name);
-            out.push((name.clone(), column(&format!("__agg{i}")), *ty));
+        // 2. The aggregates' results and the keys (back as list columns), which the outputs
+        //    that are expressions are evaluated over.
+        let mut stage: Vec<DfExpr> = Vec::new();
+        let mut stage_env: Vec<Col> = Vec::new();
+        for (i, ((_, _, ty), _)) in agg_exprs.iter().enumerate() {
+            let name = format!("__agg{i}");
+            stage.push(column(&name));
+            stage_env.push(Col { name, ty: *ty });
         }
         for key in &key_cols {
-            if seen_keys.iter().position(|k| k == &key.name).is_none() {
+            if !seen_keys.contains(&key.name) || stage_env.iter().any(|c| c.name == key.name) {
+                continue;
+            }
+            let wrapped = self.wrap(column(&key.name), key.ty, span);
+            stage.push(wrapped.expr.alias(&key.name));
+            stage_env.push(key.clone());
+        }
+        self.map(|b| b.project(stage))?;
+        self.env = stage_env;
+        // 3. Output: aggregates in order, then the keys; a later name wins over an earlier one
+        //    and a key over an aggregate of the same name.
+        let mut out: Vec<(String, DfExpr, EsqlType)> = Vec::new();
+        for (name, output) in &outputs {
+            let (expr, ty) = match output {
+                Ok(i) => (column(&format!("__agg{i}")), agg_exprs[*i].0.2),
+                Err(e) => {
+                    let t = self.expr(e)?;
+                    (t.expr, t.ty)
+                }
+            };
+            out.retain(|(n, _, _)| n != name);
+            out.push((name.clone(), expr, ty));
+        }
+        for key in &key_cols {
+            if !seen_keys.contains(&key.name) {
                 continue;
             }
             out.retain(|(n, _, _)| n != &key.name);
-            let wrapped = self.wrap(column(&key.name), key.ty, span);
-            out.push((key.name.clone(), wrapped.expr, key.ty));
+            out.push((key.name.clone(), column(&key.name), key.ty));
         }
         let exprs: Vec<DfExpr> = out.iter().map(|(n, e, _)| e.clone().alias(n)).collect();
         self.map(|b| b.project(exprs))?;
@@ -796,6 +992,128 @@ impl Compiler<'_> {
             .map(|(name, _, ty)| Col { name, ty })
             .collect();
         Ok(())
+    }
+
+    /// Elasticsearch's warning for each STATS output hidden by a later one of the same name
+    /// (the last grouping key of a name wins, else the last aggregate): `Field 'x' shadowed by
+    /// field at line L:C`, at the hidden one (stats.csv-spec shadowingInternalWithGroup,
+    /// IfDuplicateNamesGroupingHasPriority).
+    fn warn_shadowed(&self, aggregates: &[Aggregate], groups: &[Field]) {
+        let fields: Vec<(&Field, bool)> = aggregates
+            .iter()
+            .map(|a| (&a.field, false))
+            .chain(groups.iter().map(|g| (g, true)))
+            .collect();
+        for (i, (field, _)) in fields.iter().enumerate() {
+            let same: Vec<usize> = (0..fields.len())
+                .filter(|j| fields[*j].0.name == field.name)
+                .collect();
+            let winner = same
+                .iter()
+                .rev()
+                .find(|j| fields[**j].1)
+                .or(same.last())
+                .copied()
+                .unwrap_or(i);
+            if winner == i {
+                continue;
+            }
+            let (line, column) = dragnet_esql::line_col(self.text, self.name_start(field));
+            let (winner_line, winner_column) =
+                dragnet_esql::line_col(self.text, self.name_start(fields[winner].0));
+            self.options.warnings.note(
+                line,
+                column,
+                &format!(
+                    "Field '{}' shadowed by field at line {winner_line}:{winner_column}",
+                    field.name
+                ),
+            );
+        }
+    }
+
+    /// Where `field` starts in the query: at its name in `name = expr`, else at its expression.
+    fn name_start(&self, field: &Field) -> usize {
+        let start = field.expr.span.start;
+        let bytes = self.text.as_bytes();
+        let skip_space = |mut i: usize| {
+            while i > 0 && bytes[i - 1].is_ascii_whitespace() {
+                i -= 1;
+            }
+            i
+        };
+        let mut i = skip_space(start.min(bytes.len()));
+        if i == 0 || bytes[i - 1] != b'=' {
+            return start;
+        }
+        i = skip_space(i - 1);
+        if i > 0 && bytes[i - 1] == b'`' {
+            i -= 1;
+            while i > 0 && bytes[i - 1] != b'`' {
+                i -= 1;
+            }
+            return i.saturating_sub(1);
+        }
+        while i > 0 && (bytes[i - 1].is_ascii_alphanumeric() || b"_.@".contains(&bytes[i - 1])) {
+            i -= 1;
+        }
+        i
+    }
+
+    /// `e` with each aggregate call replaced by a reference to `__agg{first + n}` (the call
+    /// pushed onto `calls`) and each grouping expression by its key: what is left is evaluated
+    /// after the aggregation. A column outside an aggregate must be a grouping key.
+    fn split_aggregates(
+        &self,
+        e: &Expr,
+        groups: &[Field],
+        key_names: &[String],
+        first: usize,
+        calls: &mut Vec<Expr>,
+        reads_key_or_aggregate: &mut bool,
+    ) -> CResult<Expr> {
+        if let ExprKind::Call { name, args, .. } = &e.kind
+            && name.eq_ignore_ascii_case("weighted_avg")
+        {
+            *reads_key_or_aggregate = true;
+            let surrogate = self.weighted_average(args, e)?;
+            return self.split_aggregates(
+                &surrogate,
+                groups,
+                key_names,
+                first,
+                calls,
+                reads_key_or_aggregate,
+            );
+        }
+        if is_aggregate_call(e) {
+            let name = format!("__agg{}", first + calls.len());
+            calls.push(e.clone());
+            return Ok(Expr::new(ExprKind::Field(name), e.span));
+        }
+        if let Some(g) = groups
+            .iter()
+            .find(|g| !matches!(g.expr.kind, ExprKind::Field(_)) && g.expr == *e)
+        {
+            *reads_key_or_aggregate = true;
+            return Ok(Expr::new(ExprKind::Field(g.name.clone()), e.span));
+        }
+        if let ExprKind::Field(name) = &e.kind {
+            if !key_names.contains(name) {
+                return err(
+                    format!(
+                        "column [{name}] must appear in the STATS BY clause or be used in an aggregate function"
+                    ),
+                    Some(e.span),
+                );
+            }
+            *reads_key_or_aggregate = true;
+            return Ok(e.clone());
+        }
+        let kind = map_children(e, &mut |x: &Expr| {
+            self.split_aggregates(x, groups, key_names, first, calls, reads_key_or_aggregate)
+        })?;
+        Ok(Expr::new(kind, e.span))
     }
 
     #[allow(clippy::type_complexity)]
@@ -837,9 +1155,12 @@ impl Compiler<'_> {
             })?;
             (DfExpr::Literal(one, None), EsqlType::Long)
         } else {
-            if name.eq_ignore_ascii_case("count_distinct") && args.len() > 2
-                || !name.eq_ignore_ascii_case("count_distinct") && args.len() > 1
-            {
+            let most = match name.to_ascii_lowercase().as_str() {
+                "count_distinct" | "percentile" => 2,
+                "top" => 3,
+                _ => 1,
+            };
+            if args.len() > most {
                 return err(format!("too many arguments for [{name}]"), Some(e.span));
             }
             let t = self.expr(&args[0])?;
@@ -862,12 +1183,22 @@ impl Compiler<'_> {
             message: m,
             span: Some(e.span),
         })?;
-        let udaf = Arc::new(AggregateUDF::new_from_impl(EsqlAggregate::new(
+        let mut implementation = EsqlAggregate::new(
             format!("{}#{}", name.to_ascii_lowercase(), i),
             op,
             input_ty,
             ret,
-        )));
+        );
+        if name.eq_ignore_ascii_case("top") {
+            let (limit, descending) = self.top_arguments(args, e)?;
+            implementation = implementation.with_top(limit, descending);
+        }
+        if name.eq_ignore_ascii_case("percentile") {
+            implementation = implementation.with_percentile(self.percentile_argument(args, e)?);
+        }
+        implementation =
+            implementation.with_warnings(self.options.warnings.clone(), self.origin(e.span));
+        let udaf = Arc::new(AggregateUDF::new_from_impl(implementation));
         let filter = match &agg.filter {
             Some(f) => {
                 let t = self.expr(f)?;
@@ -887,6 +1218,118 @@ impl Compiler<'_> {
             None => None,
         };
         Ok(((udaf, arg, ret), filter))
+    }
+
+    /// The constant limit and order (`"asc"` or `"desc"`) of `TOP(x, limit, order)`.
+    fn top_arguments(&self, args: &[Expr], e: &Expr) -> CResult<(usize, bool)> {
+        let text = self.origin(e.span).text;
+        let (Some(limit), Some(order)) = (args.get(1), args.get(2)) else {
+            return err(
+                format!("[{text}] takes a field, a limit and an order (\"asc\" or \"desc\")"),
+                Some(e.span),
+            );
+        };
+        let limit_value = self.expr(limit)?;
+        let limit_value = match limit_value.constant.as_deref() {
+            Some([v]) if matches!(limit_value.ty, EsqlType::Integer | EsqlType::Long) => v
+                .as_i64()
+                .and_then(|n| usize::try_from(n).ok())
+                .filter(|n| *n > 0),
+            _ => None,
+        };
+        let Some(limit_value) = limit_value else {
+            return err(
+                format!("Limit of [{text}] must be a constant integer greater than 0"),
+                Some(limit.span),
+            );
+        };
+        let order_value = self.expr(order)?;
+        let descending = match order_value.constant.as_deref() {
+            Some([Val::Str(s)]) if s.eq_ignore_ascii_case("asc") => false,
+            Some([Val::Str(s)]) if s.eq_ignore_ascii_case("desc") => true,
+            _ => {
+                return err(
+                    format!("Invalid order value in [{text}], expected [ASC, DESC]"),
+                    Some(order.span),
+                );
+            }
+        };
+        Ok((limit_value, descending))
+    }
+
+    /// The constant second argument of `PERCENTILE(x, p)`, between 0 and 100.
+    fn percentile_argument(&self, args: &[Expr], e: &Expr) -> CResult<f64> {
+        let Some(arg) = args.get(1) else {
+            return err(
+                format!(
+                    "[{}] needs the percentile as its second argument",
+                    self.origin(e.span).text
+                ),
+                Some(e.span),
+            );
+        };
+        let t = self.expr(arg)?;
+        let value = match t.constant.as_deref() {
+            Some([v]) if t.ty.is_numeric() => v.as_f64(),
+            _ => None,
+        };
+        match value {
+            Some(p) if (0.0..=100.0).contains(&p) => Ok(p),
+            _ => err(
+                format!(
+                    "second argument of [{}] must be a constant number between 0 and 100",
+                    self.origin(e.span).text
+                ),
+                Some(arg.span),
+            ),
+        }
+    }
+
+    /// `WEIGHTED_AVG(v, w)` as Elasticsearch's surrogate (`WeightedAvg.surrogate`):
+    /// `SUM(v * w) / SUM(w)`, or `SUM(v) / COUNT(v)` when the weight is a constant, or
+    /// `MV_AVG(v)` when the value is; every part carries the call's position, so a failure
+    /// is reported as the call's (stats.csv-spec weightedAvgWeightZero,
+    /// weightedAvgFieldMvWarning).
+    fn weighted_average(&self, args: &[Expr], e: &Expr) -> CResult<Expr> {
+        let [value, weight] = args else {
+            return err(
+                format!("[{}] takes a value and a weight", self.origin(e.span).text),
+                Some(e.span),
+            );
+        };
+        let at = |kind: ExprKind| Expr::new(kind, e.span);
+        let call = |name: &str, args: Vec<Expr>| {
+            at(ExprKind::Call {
+                name: name.into(),
+                args,
+                star: false,
+                options: None,
+            })
+        };
+        if self.expr(value)?.constant.is_some() {
+            return Ok(call("to_double", vec![call("mv_avg", vec![value.clone()])]));
+        }
+        let (numerator, denominator) = if self.expr(weight)?.constant.is_some() {
+            (
+                call("sum", vec![value.clone()]),
+                call("count", vec![value.clone()]),
+            )
+        } else {
+            let product = at(ExprKind::Binary {
+                op: BinaryOp::Mul,
+                left: Box::new(value.clone()),
+                right: Box::new(weight.clone()),
+            });
+            (
+                call("sum", vec![product]),
+                call("sum", vec![weight.clone()]),
+            )
+        };
+        Ok(at(ExprKind::Binary {
+            op: BinaryOp::Div,
+            left: Box::new(call("to_double", vec![numerator])),
+            right: Box::new(call("to_double", vec![denominator])),
+        }))
     }
 
     fn constant(&self, ty: EsqlType, cell: Mv) -> CResult<Typed> {
@@ -1068,7 +1511,10 @@ impl Compiler<'_> {
                 let mut texts = Vec::new();
                 for p in patterns {
                     let t = self.expr(p)?;
-                    match t.constant.as_deref() {
+                    // A pattern may be any constant expression (where-like.csv-spec
+                    // likeConstantExpressionConcat, likeEvalPropagatedLiteral).
+                    let value = t.constant.clone().or_else(|| self.fold(&t.expr, t.ty));
+                    match value.as_deref() {
                         Some([Val::Str(s)]) => texts.push(s.clone()),
                         _ => {
                             return err(
@@ -1167,7 +1613,10 @@ impl Compiler<'_> {
                 ..value
             });
         }
-        let r = functions::cast(value.ty, target).map_err(|m| CompileError {
+        let warnings = self.options.warnings.clone();
+        let origin = self.origin(span);
+        let report: functions::Reporter = Arc::new(move |m: &str| warnings.record(&origin, m));
+        let r = functions::cast_reporting(value.ty, target, report).map_err(|m| CompileError {
             message: m,
             span: Some(span),
         })?;
@@ -1260,9 +1709,26 @@ impl Compiler<'_> {
     }
 
     fn binary(&self, op: BinaryOp, left: &Expr, right: &Expr, e: &Expr) -> CResult<Typed> {
-        let l = self.expr(left)?;
-        let r = self.expr(right)?;
+        let mut l = self.expr(left)?;
+        let mut r = self.expr(right)?;
         let text = self.origin(e.span).text;
+        if matches!(op, BinaryOp::Add | BinaryOp::Sub) {
+            // A string literal added to a span is read as a datetime (date.csv-spec
+            // implicitCastingArithmeticOperationAdd, implicitCastingArithmeticOperationSub).
+            if r.span.is_some() && l.constant.is_some() && l.ty.is_string() {
+                l = self.convert(l, EsqlType::Date, left.span)?;
+            }
+            if l.span.is_some() && r.constant.is_some() && r.ty.is_string() {
+                r = self.convert(r, EsqlType::Date, right.span)?;
+            }
+            // span ± null is null, which a date then absorbs (date.csv-spec
+            // datePlusNullAndDuration, datePlusNullAndPeriod).
+            if (l.span.is_some() && r.ty == EsqlType::Null)
+                || (r.span.is_some() && l.ty == EsqlType::Null)
+            {
+                return self.constant(EsqlType::Null, Vec::new());
+            }
+        }
         match op {
             BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod => {
                 // span ± span of one kind folds into a span (date.csv-spec
@@ -1466,12 +1932,28 @@ impl Compiler<'_> {
                 );
             }
             "case" => return self.case(args, e),
+            // Constants (stats.csv-spec nestedAggsWithScalars uses PI() and E()).
+            "pi" | "e" | "tau" => {
+                if !args.is_empty() {
+                    return err(format!("[{name}] takes no arguments"), Some(e.span));
+                }
+                let value = match lower.as_str() {
+                    "pi" => std::f64::consts::PI,
+                    "e" => std::f64::consts::E,
+                    _ => std::f64::consts::TAU,
+                };
+                return self.constant(EsqlType::Double, vec![Val::Double(value)]);
+            }
             "date_trunc" => {
                 if args.len() != 2 {
                     return err("DATE_TRUNC takes 2 arguments", Some(e.span));
                 }
                 let interval = self.expr(&args[0])?;
-                let date = self.expr(&args[1])?;
+                let mut date = self.expr(&args[1])?;
+                // date.csv-spec evalDateTruncString: a string literal is read as a datetime.
+                if date.constant.is_some() && date.ty.is_string() {
+                    date = self.convert(date, EsqlType::Date, args[1].span)?;
+                }
                 let Some(span) = interval.span else {
                     return err(
                         format!(
@@ -1530,11 +2012,34 @@ impl Compiler<'_> {
                 );
             }
         }
+        // A string literal where a date function takes a datetime is read as one (date.csv-spec
+        // evalDateDiffString, dateExtractString, evalDateFormatString).
+        let date_positions: &[usize] = match (lower.as_str(), args.len()) {
+            ("date_diff", _) => &[1, 2],
+            ("date_extract", _) | ("date_format", 2) => &[1],
+            ("date_format", 1) => &[0],
+            _ => &[],
+        };
+        let mut typed = typed;
+        for &i in date_positions {
+            if let Some(t) = typed.get(i)
+                && t.constant.is_some()
+                && t.ty.is_string()
+            {
+                let t = typed.remove(i);
+                typed.insert(i, self.convert(t, EsqlType::Date, args[i].span)?);
+            }
+        }
         let types: Vec<EsqlType> = typed.iter().map(|t| t.ty).collect();
         let constants: Vec<Option<Mv>> = typed.iter().map(|t| t.constant.clone()).collect();
-        let r = functions::resolve(name, &types, &constants).map_err(|m| CompileError {
-            message: m,
-            span: Some(e.span),
+        let warnings = self.options.warnings.clone();
+        let origin = self.origin(e.span);
+        let report: functions::Reporter = Arc::new(move |m: &str| warnings.record(&origin, m));
+        let r = functions::resolve_reporting(name, &types, &constants, report).map_err(|m| {
+            CompileError {
+                message: m,
+                span: Some(e.span),
+            }
         })?;
         Ok(self.call(
             &format!("esql_{lower}"),
@@ -1600,12 +2105,18 @@ impl Compiler<'_> {
                 })
                 .collect()
         };
-        // A multi-valued or null condition is false (the next branch is tried).
+        // A multi-valued or null condition is false (the next branch is tried); a multi-valued
+        // one warns, as Elasticsearch's CASE does (conditional.csv-spec caseOnMv,
+        // caseOnConstantMvFalseTrue).
+        let warnings = self.options.warnings.clone();
+        let origin = self.origin(e.span);
         let kernel: Kernel = Arc::new(move |args: &[Mv]| {
             let mut i = 0;
             while i + 1 < n {
-                if matches!(args[i].as_slice(), [Val::Bool(true)]) {
-                    return Ok(widen(&args[i + 1]));
+                match args[i].as_slice() {
+                    [Val::Bool(true)] => return Ok(widen(&args[i + 1])),
+                    [] | [_] => {}
+                    _ => warnings.record_treated_as(&origin, MULTI_VALUE, "false"),
                 }
                 i += 2;
             }
@@ -1704,6 +2215,10 @@ pub fn literal_cell(l: &Literal) -> Result<(EsqlType, Mv), String> {
                     .or(if ty.is_numeric() && t.is_numeric() {
                         Some(if ty == EsqlType::Double || t == EsqlType::Double {
                             EsqlType::Double
+                        } else if ty == EsqlType::UnsignedLong || t == EsqlType::UnsignedLong {
+                            // A list with a value past long's range is unsigned_long
+                            // (boolean.csv-spec convertFromUnsignedLong).
+                            EsqlType::UnsignedLong
                         } else {
                             EsqlType::Long
                         })
@@ -1713,7 +2228,19 @@ pub fn literal_cell(l: &Literal) -> Result<(EsqlType, Mv), String> {
                     .ok_or_else(|| format!("a list literal mixes [{ty}] and [{t}]"))?;
                 cell.append(&mut c);
             }
-            if ty == EsqlType::Long {
+            if ty == EsqlType::UnsignedLong {
+                cell = cell
+                    .into_iter()
+                    .map(|v| match v.as_i64().map(u64::try_from) {
+                        Some(Ok(u)) => Ok(Val::ULong(u)),
+                        Some(Err(_)) => Err(format!(
+                            "a list literal mixes [unsigned_long] and negative value [{}]",
+                            v.as_i64().unwrap_or_default()
+                        )),
+                        None => Ok(v),
+                    })
+                    .collect::<Result<_, String>>()?;
+            } else if ty == EsqlType::Long {
                 cell = cell
                     .into_iter()
                     .map(|v| v.as_i64().map(Val::Long).unwrap_or(v))
@@ -1727,6 +2254,94 @@ pub fn literal_cell(l: &Literal) -> Result<(EsqlType, Mv), String> {
             (ty, cell)
         }
     })
+}
+
+/// `e`'s own node over its operands mapped by `f` (leaves are kept as they are).
+fn map_children(e: &Expr, f: &mut dyn FnMut(&Expr) -> CResult<Expr>) -> CResult<ExprKind> {
+    let mut list = |xs: &[Expr]| xs.iter().map(&mut *f).collect::<CResult<Vec<_>>>();
+    Ok(match &e.kind {
+        ExprKind::Literal(_) | ExprKind::Field(_) | ExprKind::Param(_) | ExprKind::Match { .. } => {
+            e.kind.clone()
+        }
+        ExprKind::Call {
+            name,
+            args,
+            star,
+            options,
+        } => ExprKind::Call {
+            name: name.clone(),
+            args: list(args)?,
+            star: *star,
+            options: options.clone(),
+        },
+        ExprKind::And(xs) => ExprKind::And(list(xs)?),
+        ExprKind::Or(xs) => ExprKind::Or(list(xs)?),
+        ExprKind::In {
+            expr,
+            list: items,
+            negated,
+        } => {
+            let items = list(items)?;
+            ExprKind::In {
+                expr: Box::new(f(expr)?),
+                list: items,
+                negated: *negated,
+            }
+        }
+        ExprKind::Like {
+            expr,
+            patterns,
+            regex,
+            negated,
+        } => {
+            let patterns = list(patterns)?;
+            ExprKind::Like {
+                expr: Box::new(f(expr)?),
+                patterns,
+                regex: *regex,
+                negated: *negated,
+            }
+        }
+        ExprKind::Neg(x) => ExprKind::Neg(Box::new(f(x)?)),
+        ExprKind::Not(x) => ExprKind::Not(Box::new(f(x)?)),
+        ExprKind::Binary { op, left, right } => ExprKind::Binary {
+            op: *op,
+            left: Box::new(f(left)?),
+            right: Box::new(f(right)?),
+        },
+        ExprKind::IsNull { expr, negated } => ExprKind::IsNull {
+            expr: Box::new(f(expr)?),
+            negated: *negated,
+        },
+        ExprKind::Cast { expr, to } => ExprKind::Cast {
+            expr: Box::new(f(expr)?),
+            to: to.clone(),
+        },
+    })
+}
+
+/// `e` with each reference to a grouping key's alias replaced by the key's expression: an
+/// aggregate's argument and filter see `l` of `BY l = languages` as `languages`, before any
+/// column of that name (stats.csv-spec statsWithFilteringAndGrouping, statsWithFilterOnSameColumn).
+fn substitute_keys(e: &Expr, groups: &[Field]) -> CResult<Expr> {
+    if let ExprKind::Field(name) = &e.kind {
+        let alias = groups
+            .iter()
+            .rev()
+            .find(|g| &g.name == name && !matches!(&g.expr.kind, ExprKind::Field(f) if f == name));
+        return Ok(alias.map_or_else(|| e.clone(), |g| g.expr.clone()));
+    }
+    Ok(Expr::new(
+        map_children(e, &mut |x: &Expr| substitute_keys(x, groups))?,
+        e.span,
+    ))
+}
+
+/// A call of an aggregate function (`COUNT(*)`, `MIN(x)`), which STATS computes directly.
+/// `WEIGHTED_AVG` is not one: it stands for an expression over aggregates.
+fn is_aggregate_call(e: &Expr) -> bool {
+    matches!(&e.kind, ExprKind::Call { name, .. }
+        if AggOp::is_aggregate(name) && !name.eq_ignore_ascii_case("weighted_avg"))
 }
 
 /// `*` wildcard matching of column names (KEEP, DROP).

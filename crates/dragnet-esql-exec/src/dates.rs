@@ -74,7 +74,9 @@ pub fn add(ms: i64, span: Span, negate: bool) -> Result<i64, String> {
             .checked_add(d.checked_mul(sign).ok_or("overflow")?)
             .ok_or_else(|| "java.lang.ArithmeticException: long overflow".into()),
         Span::Period { months, days } => {
-            let dt = civil(ms).ok_or("date out of range")?;
+            // Past the instants Java can hold, Elasticsearch's `Instant` arithmetic overflows
+            // a long (date.csv-spec dateMathArithmeticOverflow).
+            let dt = civil(ms).ok_or("java.lang.ArithmeticException: long overflow")?;
             let out_of_range = || "java.time.DateTimeException: date out of range".to_string();
             let (months, days) = (
                 months.checked_mul(sign).ok_or_else(out_of_range)?,
@@ -96,7 +98,7 @@ pub fn add(ms: i64, span: Span, negate: bool) -> Result<i64, String> {
                 .and_then(|s| s.try_days(days))
                 .map_err(|_| out_of_range())?;
             let dt = dt.checked_add(span).map_err(|_| out_of_range())?;
-            to_ms(dt).ok_or_else(|| "date out of range".into())
+            to_ms(dt).ok_or_else(|| "java.lang.ArithmeticException: long overflow".into())
         }
     }
 }
@@ -147,7 +149,10 @@ pub fn date_diff(unit: &str, start: i64, end: i64) -> Result<i64, String> {
         "quarter" | "quarters" | "qq" | "q" => months_between(start, end).map(|m| m / 3),
         "month" | "months" | "mm" | "m" => months_between(start, end),
         "week" | "weeks" | "wk" | "ww" => fixed(7 * 86_400_000),
-        "day" | "days" | "dd" | "d" | "dayofyear" | "dy" | "y" => fixed(86_400_000),
+        // date.csv-spec evalDateDiffInDaysAndWeeks: weekdays count as days.
+        "day" | "days" | "dd" | "d" | "dayofyear" | "dy" | "y" | "weekday" | "weekdays" | "dw" => {
+            fixed(86_400_000)
+        }
         "hour" | "hours" | "hh" => fixed(3_600_000),
         "minute" | "minutes" | "mi" | "n" => fixed(60_000),
         "second" | "seconds" | "ss" | "s" => fixed(1_000),
@@ -314,6 +319,11 @@ pub fn parse_with(pattern: &str, text: &str) -> Result<i64, String> {
 /// Elasticsearch's `strict_date_optional_time` (and epoch millis in a string are not dates).
 pub fn parse_iso(text: &str) -> Option<i64> {
     let t = text.trim();
+    // strict_date_optional_time separates date and time with `T` only (date.csv-spec
+    // convertFromString: "1964-06-02 00:00:00" fails to parse).
+    if t.contains(' ') {
+        return None;
+    }
     if let Ok(ts) = t.parse::<Timestamp>() {
         return Some(ts.as_millisecond());
     }

@@ -66,11 +66,25 @@ fn constant_str(constants: Constants<'_>, i: usize) -> Option<String> {
     }
 }
 
+/// Reports a failure that does not make the result null (one value of several failing to
+/// convert), as a warning of the call.
+pub type Reporter = Arc<dyn Fn(&str) + Send + Sync>;
+
 /// Resolves a scalar function call by name (case-insensitive) over its argument types.
 pub fn resolve(
     name: &str,
     types: &[EsqlType],
     constants: Constants<'_>,
+) -> Result<Resolved, String> {
+    resolve_reporting(name, types, constants, Arc::new(|_: &str| {}))
+}
+
+/// [`resolve`], with partial failures told to `report`.
+pub fn resolve_reporting(
+    name: &str,
+    types: &[EsqlType],
+    constants: Constants<'_>,
+    report: Reporter,
 ) -> Result<Resolved, String> {
     let lower = name.to_ascii_lowercase();
     let arity = |min: usize, max: usize| -> Result<(), String> {
@@ -358,7 +372,7 @@ pub fn resolve(
                 "to_text" => EsqlType::Text,
                 _ => EsqlType::Keyword,
             };
-            cast(types[0], target)
+            cast_reporting(types[0], target, report)
         }
         "abs" => {
             arity(1, 1)?;
@@ -409,6 +423,54 @@ pub fn resolve(
                     }
                     other => one(other.clone()),
                 }
+            })
+        }
+        // CLAMP(x, min, max), CLAMP_MIN(x, min), CLAMP_MAX(x, max): single values, in the
+        // arguments' common type (conditional.csv-spec clampWithKeywordFields).
+        "clamp" | "clamp_min" | "clamp_max" => {
+            if lower == "clamp" {
+                arity(3, 3)?;
+            } else {
+                arity(2, 2)?;
+            }
+            let ty = unify_all(name, types)?;
+            let op = lower.clone();
+            resolved(ty, move |args| {
+                let mut values = Vec::with_capacity(args.len());
+                for a in args {
+                    match single(a)? {
+                        Some(v) => values.push(v),
+                        None => return null(),
+                    }
+                }
+                let (low, high) = match op.as_str() {
+                    "clamp" => (Some(values[1]), Some(values[2])),
+                    "clamp_min" => (Some(values[1]), None),
+                    _ => (None, Some(values[1])),
+                };
+                let mut out = values[0];
+                if let Some(low) = low
+                    && out.compare(low) == Some(Ordering::Less)
+                {
+                    out = low;
+                }
+                if let Some(high) = high
+                    && out.compare(high) == Some(Ordering::Greater)
+                {
+                    out = high;
+                }
+                one(out.clone())
+            })
+        }
+        // MV_APPEND(a, b): a's values then b's; null if either is (date.csv-spec mvAppendDates).
+        "mv_append" => {
+            arity(2, 2)?;
+            let ty = unify_all(name, types)?;
+            resolved(ty, |args| {
+                if args[0].is_empty() || args[1].is_empty() {
+                    return null();
+                }
+                Ok(args[0].iter().chain(&args[1]).cloned().collect())
             })
         }
         "greatest" | "least" => {
@@ -648,7 +710,11 @@ pub fn resolve(
             arity(1, 2)?;
             resolved(EsqlType::Date, |args| {
                 let (format, text) = if args.len() == 2 {
-                    (single(&args[0])?, &args[1])
+                    // date.csv-spec evalDateParseNullPattern: a null pattern gives null.
+                    let Some(format) = single(&args[0])? else {
+                        return null();
+                    };
+                    (Some(format), &args[1])
                 } else {
                     (None, &args[0])
                 };
@@ -922,6 +988,11 @@ pub fn ip_text(s: &str) -> Option<String> {
 
 /// The conversion function (`TO_*`, `::type`) from `from` to `to`, element by element.
 pub fn cast(from: EsqlType, to: EsqlType) -> Result<Resolved, String> {
+    cast_reporting(from, to, Arc::new(|_: &str| {}))
+}
+
+/// [`cast`], telling `report` of each value of several that does not convert.
+pub fn cast_reporting(from: EsqlType, to: EsqlType, report: Reporter) -> Result<Resolved, String> {
     if from == to || from == EsqlType::Null {
         return resolved(to, |args| Ok(args[0].clone()));
     }
@@ -940,10 +1011,15 @@ pub fn cast(from: EsqlType, to: EsqlType) -> Result<Resolved, String> {
                 Err(e) => failure = Some(e),
             }
         }
-        // A value that does not convert is left out with a warning; all failing is null.
+        // A value that does not convert is left out with a warning; all failing is null
+        // (date.csv-spec convertFromString).
         match failure {
             Some(e) if out.is_empty() => Err(e),
-            _ => Ok(out),
+            Some(e) => {
+                report(&e);
+                Ok(out)
+            }
+            None => Ok(out),
         }
     })
 }
@@ -1018,6 +1094,10 @@ fn convert(v: &Val, from: EsqlType, to: EsqlType) -> Result<Val, String> {
                 format!("java.lang.IllegalArgumentException: failed to parse date field [{s}] with format [strict_date_optional_time]")
             }),
             Val::Double(d) => Ok(Val::Date(*d as i64)),
+            // date.csv-spec convertFromUnsignedLong.
+            Val::ULong(u) => i64::try_from(*u).map(Val::Date).map_err(|_| {
+                format!("org.elasticsearch.xpack.esql.core.InvalidArgumentException: [{u}] out of [long] range")
+            }),
             other => other.as_i64().map(Val::Date).ok_or_else(|| format!("cannot convert [{other:?}] to date")),
         },
         _ => {

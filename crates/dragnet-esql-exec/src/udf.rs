@@ -48,6 +48,11 @@ pub struct Warnings(Arc<Mutex<WarningState>>);
 
 impl Warnings {
     pub fn record(&self, origin: &Origin, message: &str) {
+        self.record_treated_as(origin, message, "null");
+    }
+
+    /// A failure whose result is taken as `treated_as` (`false` for a CASE condition).
+    pub fn record_treated_as(&self, origin: &Origin, message: &str, treated_as: &str) {
         let mut state = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let key = format!("{}:{}:{}", origin.line, origin.column, origin.text);
         let seen = state.failures.entry(key).or_insert(0);
@@ -74,12 +79,26 @@ impl Warnings {
             push(
                 &mut state,
                 format!(
-                    "{at}: evaluation of [{}] failed, treating result as null. Only first {MAX_FAILURES_PER_EXPRESSION} failures recorded.",
+                    "{at}: evaluation of [{}] failed, treating result as {treated_as}. Only first {MAX_FAILURES_PER_EXPRESSION} failures recorded.",
                     origin.text
                 ),
             );
         }
         push(&mut state, format!("{at}: {message}"));
+    }
+
+    /// A warning about the query itself (not a failed evaluation), at `line:column`.
+    pub fn note(&self, line: usize, column: usize, message: &str) {
+        let mut state = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let line = format!("Line {line}:{column}: {message}");
+        if state.lines.contains(&line) {
+            return;
+        }
+        if state.lines.len() < MAX_WARNING_LINES {
+            state.lines.push(line);
+        } else {
+            state.dropped += 1;
+        }
     }
 
     /// The warning lines so far, and how many were left out past [`MAX_WARNING_LINES`].
