@@ -4,6 +4,8 @@
   kql       `query` of every kuery rule of the detection-rules corpus, KQL conformance vectors
   eql       `query` of every eql rule (event, sequence, sample queries)
   esql      `query` of every esql rule, and every query of the ES|QL csv-spec tests
+  esql_plan the csv-spec queries over `employees` and ROW queries (the columns the target's
+            table has)
   datemath  rules' `from`/`to`/`interval`, plus the forms `--from/--to` documents
   mapper    single CloudTrail records from ../shared/datasets/cloudtrail and the AWS
             integration's pipeline test logs
@@ -111,6 +113,17 @@ def csv_spec_queries(path):
                 lines.append(line)
         elif line.startswith(";"):
             state = "name"
+
+
+def esql_plan_seeds():
+    """Queries that plan over the esql_plan target's table (fuzz/src/lib.rs): the csv-spec
+    queries over `employees` (the table has its columns) and ROW queries."""
+    seeds = []
+    for path in sorted(ESQL_SPECS.glob("*.csv-spec")):
+        for q in csv_spec_queries(path):
+            if q.lower().startswith(("from employees ", "from employees|", "row ")):
+                seeds.append(q.encode())
+    return pick(seeds)
 
 
 def esql_seeds():
@@ -248,6 +261,8 @@ def main(selected):
         write("eql", pick(queries("eql")))
     if wanted("esql"):
         write("esql", esql_seeds())
+    if wanted("esql_plan"):
+        write("esql_plan", esql_plan_seeds())
     if wanted("datemath"):
         write("datemath", datemath_seeds())
     if wanted("mapper"):

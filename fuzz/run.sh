@@ -12,7 +12,7 @@
 # Runs under `nice -n 19`, one fuzzer at a time; a hang is an input running over 1 s (-t 1000).
 set -euo pipefail
 
-TARGETS=(kql eql esql datemath framer gzip mapper)
+TARGETS=(kql eql esql esql_plan datemath framer gzip mapper)
 
 usage() {
     echo "usage: $0 TARGET|all SECONDS   (targets: ${TARGETS[*]})" >&2

@@ -21,6 +21,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("kql", kql),
     ("eql", eql),
     ("esql", esql),
+    ("esql_plan", esql_plan),
     ("datemath", datemath),
     ("framer", framer),
     ("gzip", gzip),
@@ -164,6 +165,204 @@ pub fn esql(data: &[u8]) {
     }
     if let Some(u) = dragnet_esql::unsupported(&query) {
         let _ = (u.reason, &text[u.span.start..u.span.end]);
+    }
+}
+
+/// Rows the `esql_plan` target's queries run over: the columns of Elasticsearch's csv-spec
+/// `employees` index (so the csv-spec queries of the seed corpus plan) and a few CloudTrail
+/// ones, every ES|QL type dragnet reads, with nulls, multi-values, extremes and non-ASCII text.
+fn esql_plan_table() -> std::sync::Arc<dragnet_esql_exec::CellTable> {
+    use dragnet_esql_exec::{CellTable, EsqlType as T, Mv, Val};
+    let s = |v: &str| Val::Str(v.into());
+    let ip = |v: &str| Val::Str(dragnet_esql_exec::functions::ip_text(v).expect("an address"));
+    // (column, type, the three rows' cells)
+    let columns: Vec<(&str, T, [Mv; 3])> = vec![
+        (
+            "@timestamp",
+            T::Date,
+            [
+                vec![Val::Date(1_716_285_600_000)],
+                vec![Val::Date(0)],
+                vec![],
+            ],
+        ),
+        (
+            "event.action",
+            T::Keyword,
+            [vec![s("CreateAccessKey")], vec![s("RunInstances")], vec![]],
+        ),
+        (
+            "message",
+            T::Text,
+            [
+                vec![s("user alice created a key")],
+                vec![s("ünïcödé ✓ \\ %{x}")],
+                vec![],
+            ],
+        ),
+        (
+            "source.ip",
+            T::Ip,
+            [
+                vec![ip("203.0.113.7")],
+                vec![ip("10.0.0.1"), ip("2001:db8::1")],
+                vec![],
+            ],
+        ),
+        (
+            "emp_no",
+            T::Integer,
+            [vec![Val::Int(10001)], vec![Val::Int(i32::MIN)], vec![]],
+        ),
+        (
+            "first_name",
+            T::Keyword,
+            [vec![s("Georgi")], vec![s("")], vec![]],
+        ),
+        (
+            "last_name",
+            T::Keyword,
+            [vec![s("Facello")], vec![s("Simmel")], vec![s("X")]],
+        ),
+        ("gender", T::Keyword, [vec![s("M")], vec![], vec![s("F")]]),
+        (
+            "salary",
+            T::Integer,
+            [vec![Val::Int(57305)], vec![Val::Int(i32::MAX)], vec![]],
+        ),
+        (
+            "languages",
+            T::Integer,
+            [vec![Val::Int(2)], vec![], vec![Val::Int(0)]],
+        ),
+        (
+            "height",
+            T::Double,
+            [vec![Val::Double(2.03)], vec![Val::Double(f64::MAX)], vec![]],
+        ),
+        (
+            "still_hired",
+            T::Boolean,
+            [vec![Val::Bool(true)], vec![Val::Bool(false)], vec![]],
+        ),
+        (
+            "avg_worked_seconds",
+            T::Long,
+            [
+                vec![Val::Long(i64::MAX)],
+                vec![Val::Long(-3), Val::Long(7)],
+                vec![],
+            ],
+        ),
+        (
+            "job_positions",
+            T::Keyword,
+            [
+                vec![s("Accountant"), s("Senior Python Developer")],
+                vec![],
+                vec![s("c")],
+            ],
+        ),
+        (
+            "is_rehired",
+            T::Boolean,
+            [
+                vec![Val::Bool(false), Val::Bool(true)],
+                vec![],
+                vec![Val::Bool(true)],
+            ],
+        ),
+        (
+            "salary_change",
+            T::Double,
+            [
+                vec![Val::Double(-7.23), Val::Double(11.17)],
+                vec![Val::Double(0.0)],
+                vec![],
+            ],
+        ),
+        (
+            "birth_date",
+            T::Date,
+            [
+                vec![Val::Date(-515_376_000_000)],
+                vec![],
+                vec![Val::Date(i64::MAX / 4)],
+            ],
+        ),
+        (
+            "hire_date",
+            T::Date,
+            [vec![Val::Date(520_128_000_000)], vec![Val::Date(0)], vec![]],
+        ),
+    ];
+    let table = CellTable::new(
+        columns
+            .iter()
+            .map(|(n, t, _)| (n.to_string(), *t))
+            .collect(),
+    );
+    let rows: Vec<Vec<Mv>> = (0..3)
+        .map(|r| {
+            columns
+                .iter()
+                .map(|(_, _, cells)| cells[r].clone())
+                .collect()
+        })
+        .collect();
+    let all: Vec<usize> = (0..columns.len()).collect();
+    let batch = table.batch(&all, &rows).expect("the rows fit the columns");
+    table.set_batches(vec![batch]);
+    std::sync::Arc::new(table)
+}
+
+/// Target `esql_plan`: a query that parses is planned over a small table of every type
+/// (type checks, ES|QL semantics as DataFusion functions and rewrites), optimized by DataFusion
+/// and run, as `dragnet esql` does; a planning or execution error is fine, a panic is a crash.
+pub fn esql_plan(data: &[u8]) {
+    struct Fixed(std::sync::Arc<dragnet_esql_exec::CellTable>);
+    impl dragnet_esql_exec::Catalog for Fixed {
+        fn table(
+            &self,
+            _: &[dragnet_esql::IndexPattern],
+            _: &[String],
+        ) -> Result<std::sync::Arc<dragnet_esql_exec::CellTable>, String> {
+            Ok(self.0.clone())
+        }
+    }
+    static TABLE: OnceLock<std::sync::Arc<dragnet_esql_exec::CellTable>> = OnceLock::new();
+    static EXECUTOR: OnceLock<dragnet_esql_exec::Executor> = OnceLock::new();
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(query) = dragnet_esql::parse(text) else {
+        return;
+    };
+    let catalog = Fixed(TABLE.get_or_init(esql_plan_table).clone());
+    let options = dragnet_esql_exec::Options {
+        catalog: &catalog,
+        now_ms: 1_716_285_600_000,
+        now_clock: None,
+        default_limit: Some(1000),
+        warnings: dragnet_esql_exec::Warnings::default(),
+    };
+    let Ok(compiled) = dragnet_esql_exec::compile(&query, text, &options) else {
+        return;
+    };
+    let executor = EXECUTOR.get_or_init(|| {
+        // A small pool: a query that would hold much more must spill or fail, not grow.
+        dragnet_esql_exec::Executor::new(64 << 20).expect("an executor starts")
+    });
+    if let Ok(result) = executor.run(&compiled) {
+        assert_eq!(
+            result.columns.len(),
+            compiled.columns.len(),
+            "the result has the planned columns"
+        );
+        for row in &result.rows {
+            assert_eq!(row.len(), compiled.columns.len(), "a row has every column");
+        }
+        let _ = options.warnings.lines();
     }
 }
 

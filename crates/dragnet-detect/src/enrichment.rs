@@ -96,7 +96,11 @@ fn read_fields(rule: &Rule, schema: &dragnet_schema::Schema) -> Vec<String> {
             .and_then(|q| dragnet_kql::compile(&q, schema, &mut table).ok())
             .map(|c| c.fields().iter().map(|f| f.name.clone()).collect())
             .unwrap_or_default(),
-        (_, Some(Language::Esql)) => crate::esql::logic_fields(text),
+        (_, Some(Language::Esql)) => {
+            let mut fields = crate::esql::logic_fields(text);
+            fields.extend(crate::esql::kql_fields(text, schema));
+            fields
+        }
         _ => Vec::new(),
     };
     match &rule.params {

@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex};
 use dragnet_esql::{CommandKind, ExprKind, Literal, Query};
 use dragnet_esql_exec::{
     Catalog, CellTable, Compiled, EsqlType, Executor, Mv, Options, Val, Warnings, compile,
+    full_text_column,
 };
 use dragnet_event::literals::{Cnf, RequiredLiteral, all_of, any_of};
 use dragnet_event::{Event, FieldId, FieldTable, Scalar};
@@ -44,6 +45,9 @@ const DEFAULT_MAX_SIGNALS: usize = 100;
 /// The CloudTrail data stream as `FROM` sees it: every field the mapping knows, typed.
 pub struct CloudTrailCatalog {
     columns: Vec<(String, EsqlType)>,
+    /// The query's `KQL("…")` texts: each becomes a hidden boolean column the detector fills
+    /// by running dragnet's KQL engine on the event.
+    kql: Vec<String>,
     /// Fields of the other sources a multi-source `FROM` names (`logs-gcp.audit-*`, …): not in
     /// the CloudTrail mapping, so every CloudTrail event has them null.
     others: Mutex<Vec<String>>,
@@ -71,6 +75,11 @@ impl CloudTrailCatalog {
     /// milliseconds.
     pub fn for_query(schema: &dragnet_schema::Schema, query: &Query) -> CloudTrailCatalog {
         let mut catalog = CloudTrailCatalog::new(schema);
+        for command in &query.pipes {
+            if let CommandKind::Where(e) = &command.kind {
+                collect_kql(e, &mut catalog.kql);
+            }
+        }
         let narrowing = query
             .pipes
             .iter()
@@ -155,6 +164,7 @@ impl CloudTrailCatalog {
         columns.dedup_by(|a, b| a.0 == b.0);
         CloudTrailCatalog {
             columns,
+            kql: Vec::new(),
             others: Mutex::new(Vec::new()),
         }
     }
@@ -177,6 +187,9 @@ impl Catalog for CloudTrailCatalog {
         for other in self.others.lock().unwrap_or_else(|e| e.into_inner()).iter() {
             columns.push((other.clone(), EsqlType::Keyword));
         }
+        for q in &self.kql {
+            columns.push((full_text_column("kql", q), EsqlType::Boolean));
+        }
         for m in metadata {
             match METADATA.iter().find(|(name, _)| name == m) {
                 Some((name, ty)) => {
@@ -198,6 +211,8 @@ impl Catalog for CloudTrailCatalog {
 #[derive(Clone, Debug)]
 enum Source {
     Field(FieldId),
+    /// `KQL("…")` run on the event by dragnet's KQL engine.
+    Kql(Arc<dragnet_kql::CompiledQuery>),
     Id,
     Index,
     Version,
@@ -292,7 +307,7 @@ pub(crate) fn build(
             reason: "ES|QL: a rule's query must read events with FROM".into(),
         })?;
     let mut scratch = fields.clone();
-    let needed = needed_columns
+    let needed: Vec<Needed> = needed_columns
         .into_iter()
         .map(|column| {
             let (name, ty) = table.columns()[column].clone();
@@ -300,11 +315,14 @@ pub(crate) fn build(
                 "_id" => Source::Id,
                 "_index" => Source::Index,
                 "_version" => Source::Version,
-                _ => Source::Field(scratch.intern(&name)),
+                _ => match name.strip_prefix(&full_text_column("kql", "")) {
+                    Some(kql) => Source::Kql(Arc::new(compile_kql(kql, schema, &mut scratch)?)),
+                    None => Source::Field(scratch.intern(&name)),
+                },
             };
-            Needed { column, ty, source }
+            Ok(Needed { column, ty, source })
         })
-        .collect();
+        .collect::<Result<_, RuleStatus>>()?;
     let time = EventFields::intern(rule, &mut scratch);
     let namespace = scratch.intern("data_stream.namespace");
     *fields = scratch;
@@ -519,6 +537,77 @@ pub fn logic_fields(text: &str) -> Vec<String> {
         }
     }
     logic.into_iter().collect()
+}
+
+/// The fields the query's `KQL("…")` calls read (resolved against `schema`: wildcards
+/// expanded), for the enrichment check; a KQL query that does not compile reads nothing here
+/// (the rule is accounted invalid elsewhere).
+pub fn kql_fields(text: &str, schema: &dragnet_schema::Schema) -> Vec<String> {
+    let Ok(query) = dragnet_esql::parse(text) else {
+        return Vec::new();
+    };
+    let mut kql = Vec::new();
+    for command in &query.pipes {
+        if let CommandKind::Where(e) = &command.kind {
+            collect_kql(e, &mut kql);
+        }
+    }
+    let mut table = FieldTable::new();
+    kql.iter()
+        .filter_map(|q| compile_kql(q, schema, &mut table).ok())
+        .flat_map(|c| {
+            c.fields()
+                .iter()
+                .map(|f| f.name.clone())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The KQL query of every `KQL("…")` call in `e` (a constant string argument).
+fn collect_kql(e: &dragnet_esql::Expr, out: &mut Vec<String>) {
+    match &e.kind {
+        ExprKind::Call { name, args, .. } if name.eq_ignore_ascii_case("kql") => {
+            if let [a] = args.as_slice()
+                && let ExprKind::Literal(Literal::String(q)) = &a.kind
+                && !out.contains(q)
+            {
+                out.push(q.clone());
+            }
+        }
+        ExprKind::Call { args, .. } => args.iter().for_each(|a| collect_kql(a, out)),
+        ExprKind::Neg(x) | ExprKind::Not(x) => collect_kql(x, out),
+        ExprKind::And(items) | ExprKind::Or(items) => {
+            items.iter().for_each(|a| collect_kql(a, out))
+        }
+        ExprKind::Binary { left, right, .. } => {
+            collect_kql(left, out);
+            collect_kql(right, out);
+        }
+        ExprKind::In { expr, list, .. } => {
+            collect_kql(expr, out);
+            list.iter().for_each(|a| collect_kql(a, out));
+        }
+        ExprKind::Like { expr, .. }
+        | ExprKind::IsNull { expr, .. }
+        | ExprKind::Cast { expr, .. } => collect_kql(expr, out),
+        _ => {}
+    }
+}
+
+/// A `KQL("…")` argument compiled by dragnet's KQL engine against the CloudTrail mapping, as
+/// Elasticsearch runs it against the index (the rule is invalid when the KQL is).
+fn compile_kql(
+    text: &str,
+    schema: &dragnet_schema::Schema,
+    fields: &mut FieldTable,
+) -> Result<dragnet_kql::CompiledQuery, RuleStatus> {
+    let query = dragnet_kql::parse(text).map_err(|e| RuleStatus::Invalid {
+        reason: format!("ES|QL: the query of KQL(\"{text}\") does not parse: {e}"),
+    })?;
+    dragnet_kql::compile(&query, schema, fields).map_err(|e| RuleStatus::Invalid {
+        reason: format!("ES|QL: the query of KQL(\"{text}\") does not compile: {e}"),
+    })
 }
 
 fn collect_fields(e: &dragnet_esql::Expr, out: &mut Vec<String>) {
@@ -819,6 +908,7 @@ impl Detector for EsqlDetector {
             .iter()
             .map(|n| match &n.source {
                 Source::Field(id) => cell(event, *id, n.ty),
+                Source::Kql(query) => vec![Val::Bool(query.matches(event))],
                 Source::Id if identity.is_empty() => Vec::new(),
                 Source::Id => vec![Val::Str(identity.clone())],
                 Source::Index => vec![Val::Str(backing_index(&namespace, time_ms))],

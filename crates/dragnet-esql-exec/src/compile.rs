@@ -29,6 +29,18 @@ use crate::types::EsqlType;
 use crate::udf::{EsqlFunction, Origin, Output, Warnings};
 use crate::value::{Mv, Val, literal};
 
+/// Names of the hidden boolean columns that carry a full-text function's result (`KQL("…")`)
+/// start with this (a character no mapping names a field with). A source that can evaluate
+/// the function on its documents adds the column ([`full_text_column`]); the compiler never
+/// shows it to `*`, `KEEP` or the output.
+pub const FULL_TEXT_COLUMN_PREFIX: &str = "\u{1}";
+
+/// The hidden column a source adds to carry `FUNCTION("query")` for each of its rows (the
+/// function's name in lower case, e.g. `kql`).
+pub fn full_text_column(function: &str, query: &str) -> String {
+    format!("{FULL_TEXT_COLUMN_PREFIX}{function}:{query}")
+}
+
 /// Where `FROM` reads: the table for a list of index patterns.
 pub trait Catalog {
     /// The table `FROM indices METADATA metadata` reads, or why it cannot.
@@ -116,9 +128,23 @@ pub fn compile(query: &Query, text: &str, options: &Options<'_>) -> CResult<Comp
         builder: None,
         table: None,
         limited: false,
+        full_text: Err(FullTextPlace::Outside),
+        reshaped_by: None,
     };
     for command in query.commands() {
+        c.full_text = match (&command.kind, &c.reshaped_by) {
+            (CommandKind::Where(_), None) => Ok(()),
+            (CommandKind::Where(_), Some(after)) => Err(FullTextPlace::After(after.clone())),
+            _ => Err(FullTextPlace::Outside),
+        };
         c.command(&command.kind, command.span)?;
+        if !matches!(
+            command.kind,
+            CommandKind::From { .. } | CommandKind::Where(_)
+        ) && c.reshaped_by.is_none()
+        {
+            c.reshaped_by = Some(command_keyword(text, command.span));
+        }
     }
     if !c.limited
         && let Some(limit) = options.default_limit
@@ -147,6 +173,28 @@ struct Compiler<'a> {
     builder: Option<LogicalPlanBuilder>,
     table: Option<Arc<CellTable>>,
     limited: bool,
+    /// Whether a full-text function may appear in the expression being compiled.
+    full_text: Result<(), FullTextPlace>,
+    /// The first command after `FROM` that is not a `WHERE`: full-text functions filter the
+    /// source's documents, so Elasticsearch refuses them after such a command.
+    reshaped_by: Option<String>,
+}
+
+/// Why a full-text function cannot appear where it is.
+enum FullTextPlace {
+    Outside,
+    After(String),
+}
+
+/// The command's keyword as written (`LIMIT`, `STATS`, …), upper-cased.
+fn command_keyword(text: &str, span: dragnet_esql::Span) -> String {
+    let source = text.get(span.start..span.end).unwrap_or_default();
+    let word: String = source
+        .trim_start_matches(|c: char| c == '|' || c.is_whitespace())
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    word.to_ascii_uppercase()
 }
 
 impl Compiler<'_> {
@@ -238,6 +286,7 @@ impl Compiler<'_> {
                 self.env = table
                     .columns()
                     .iter()
+                    .filter(|(n, _)| !n.starts_with(FULL_TEXT_COLUMN_PREFIX))
                     .map(|(n, t)| Col {
                         name: n.clone(),
                         ty: *t,
@@ -484,6 +533,61 @@ impl Compiler<'_> {
             Output::Cells,
             span,
         )
+    }
+
+    /// `KQL("query")`: true when the row's source document matches the KQL query. It filters
+    /// documents (Elasticsearch runs it as a Lucene query against the index), so it reads the
+    /// hidden column the source computed for it, and only where the documents are still the
+    /// rows: in a `WHERE` before any other command, as Elasticsearch's verifier requires
+    /// ("[KQL] function cannot be used after LIMIT").
+    fn kql(&self, args: &[Expr], e: &Expr) -> CResult<Typed> {
+        match &self.full_text {
+            Ok(()) => {}
+            Err(FullTextPlace::Outside) => {
+                return err(
+                    "[KQL] function is only supported in WHERE commands",
+                    Some(e.span),
+                );
+            }
+            Err(FullTextPlace::After(command)) => {
+                return err(
+                    format!("[KQL] function cannot be used after {command}"),
+                    Some(e.span),
+                );
+            }
+        }
+        let query = match args {
+            [
+                Expr {
+                    kind: ExprKind::Literal(Literal::String(q)),
+                    ..
+                },
+            ] => q,
+            [_] => {
+                return err(
+                    "argument of [KQL] must be a constant string (the KQL query)",
+                    Some(e.span),
+                );
+            }
+            _ => return err("KQL takes 1 argument: the KQL query", Some(e.span)),
+        };
+        let name = full_text_column("kql", query);
+        let present = self
+            .table
+            .as_ref()
+            .is_some_and(|t| t.columns().iter().any(|(n, _)| *n == name));
+        if !present {
+            return err(
+                "[KQL] needs the source's documents to run the KQL query on, and this source does not provide them",
+                Some(e.span),
+            );
+        }
+        Ok(Typed {
+            expr: column(&name),
+            ty: EsqlType::Boolean,
+            constant: None,
+            span: None,
+        })
     }
 
     fn truth(&self, t: Typed, span: dragnet_esql::Span) -> DfExpr {
@@ -1352,7 +1456,8 @@ impl Compiler<'_> {
                 }
                 return self.constant(EsqlType::Date, vec![Val::Date(self.options.now_ms)]);
             }
-            "kql" | "qstr" | "match" | "match_phrase" | "multi_match" | "score" => {
+            "kql" => return self.kql(args, e),
+            "qstr" | "match" | "match_phrase" | "multi_match" | "score" => {
                 return err(
                     format!(
                         "[{name}] is a full-text search function: it needs Elasticsearch's inverted index, which dragnet does not have"

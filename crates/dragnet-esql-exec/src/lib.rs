@@ -25,7 +25,8 @@ mod udf;
 pub mod value;
 
 pub use compile::{
-    Catalog, CompileError, Compiled, Options, compile, literal_cell, wildcard_match,
+    Catalog, CompileError, Compiled, FULL_TEXT_COLUMN_PREFIX, Options, compile, full_text_column,
+    literal_cell, wildcard_match,
 };
 pub use exec::{DEFAULT_MEMORY_LIMIT, Executor, Prepared, ResultTable};
 pub use table::{CellTable, TableBatch};
