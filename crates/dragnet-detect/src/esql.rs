@@ -1023,6 +1023,17 @@ impl Detector for EsqlDetector {
                 _ => spans.push((first, last)),
             }
         }
+        // Every row once, in time order: each execution reads the slice its window holds.
+        let all_rows = {
+            let cells: Vec<Vec<Mv>> = rows.iter().map(|r| r.cells.clone()).collect();
+            match table.batch(&columns, &cells) {
+                Ok(batch) => batch,
+                Err(e) => {
+                    self.warn(format!("ES|QL rule failed to build its rows: {e}"));
+                    return;
+                }
+            }
+        };
         let mut failures = 0u64;
         // Executions that see the same rows get the same result (the query has no NOW()): run
         // once, alert per execution (Kibana's alert ids differ per execution).
@@ -1044,14 +1055,7 @@ impl Detector for EsqlDetector {
                         .is_some_and(|(range, _)| *range == (start, end));
                 if !reuse {
                     clock.store(window_at, Ordering::Relaxed);
-                    let cells: Vec<Vec<Mv>> = window.iter().map(|r| r.cells.clone()).collect();
-                    match table.batch(&columns, &cells) {
-                        Ok(batch) => table.set_batches(vec![batch]),
-                        Err(e) => {
-                            self.warn(format!("ES|QL rule failed to build its rows: {e}"));
-                            return;
-                        }
-                    }
+                    table.set_batches(vec![all_rows.slice(start, end - start)]);
                     let result = executor.run_prepared(&prepared);
                     table.set_batches(Vec::new());
                     match result {

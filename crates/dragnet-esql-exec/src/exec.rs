@@ -7,6 +7,7 @@ use std::sync::Arc;
 use datafusion::common::tree_node::TreeNode;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::LogicalPlan;
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::compile::Compiled;
@@ -33,7 +34,8 @@ pub struct Executor {
 /// A plan optimized once, to run many times over whatever its table holds (a rule's
 /// executions): only DataFusion's physical planning is repeated.
 pub struct Prepared {
-    plan: LogicalPlan,
+    /// Planned once: its table scan reads the table's batches when it runs.
+    physical: Arc<dyn ExecutionPlan>,
     columns: Vec<(String, EsqlType)>,
 }
 
@@ -101,8 +103,17 @@ impl Executor {
 
     /// Optimizes a compiled query once for [`Executor::run_prepared`].
     pub fn prepare(&self, compiled: &Compiled) -> Result<Prepared, String> {
+        let optimized = self.optimize(&compiled.plan)?;
+        let physical = self
+            .runtime
+            .block_on(
+                self.state
+                    .query_planner()
+                    .create_physical_plan(&optimized, &self.state),
+            )
+            .map_err(|e| e.to_string())?;
         Ok(Prepared {
-            plan: self.optimize(&compiled.plan)?,
+            physical,
             columns: compiled.columns.clone(),
         })
     }
@@ -111,14 +122,10 @@ impl Executor {
     pub fn run_prepared(&self, prepared: &Prepared) -> Result<ResultTable, String> {
         let batches = self
             .runtime
-            .block_on(async {
-                let physical = self
-                    .state
-                    .query_planner()
-                    .create_physical_plan(&prepared.plan, &self.state)
-                    .await?;
-                datafusion::physical_plan::collect(physical, self.state.task_ctx()).await
-            })
+            .block_on(datafusion::physical_plan::collect(
+                prepared.physical.clone(),
+                self.state.task_ctx(),
+            ))
             .map_err(|e| e.to_string())?;
         Ok(table_of(&batches, &prepared.columns))
     }

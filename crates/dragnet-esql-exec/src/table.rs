@@ -15,10 +15,17 @@ use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions, new_nu
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::catalog::Session;
 use datafusion::common::Result;
-use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::datasource::{TableProvider, TableType};
+use datafusion::execution::TaskContext;
 use datafusion::logical_expr::Expr;
-use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::memory::MemoryStream;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
+    ReplaceChildrenOptions, SendableRecordBatchStream,
+};
 
 use crate::types::EsqlType;
 use crate::value::{Mv, build};
@@ -31,12 +38,29 @@ pub struct TableBatch {
     pub columns: Vec<(usize, ArrayRef)>,
 }
 
+impl TableBatch {
+    /// Rows `offset..offset + len` of the batch, sharing its buffers (no copy): one batch of
+    /// time-sorted rows serves every window of a rule's schedule.
+    pub fn slice(&self, offset: usize, len: usize) -> TableBatch {
+        TableBatch {
+            rows: len,
+            columns: self
+                .columns
+                .iter()
+                .map(|(c, a)| (*c, a.slice(offset, len)))
+                .collect(),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct CellTable {
     columns: Vec<(String, EsqlType)>,
     index: HashMap<String, usize>,
     schema: SchemaRef,
-    batches: Mutex<Vec<TableBatch>>,
+    /// Shared with the scans planned over the table: they read what it holds when they run,
+    /// so one physical plan serves every execution of a rule ([`crate::Prepared`]).
+    batches: Arc<Mutex<Vec<TableBatch>>>,
 }
 
 impl CellTable {
@@ -54,7 +78,7 @@ impl CellTable {
             columns,
             index,
             schema: Arc::new(Schema::new(fields)),
-            batches: Mutex::new(Vec::new()),
+            batches: Arc::new(Mutex::new(Vec::new())),
         }
     }
 
@@ -110,6 +134,49 @@ impl TableProvider for CellTable {
             None => (0..self.columns.len()).collect(),
         };
         let schema = Arc::new(self.schema.project(&wanted)?);
+        Ok(Arc::new(LiveScan::new(
+            self.batches.clone(),
+            self.columns.iter().map(|(_, t)| *t).collect(),
+            wanted,
+            schema,
+        )))
+    }
+}
+
+/// The scan of a [`CellTable`]: reads the batches the table holds when it executes (not when
+/// it is planned), the projected columns only, those no batch filled as nulls.
+#[derive(Debug)]
+struct LiveScan {
+    batches: Arc<Mutex<Vec<TableBatch>>>,
+    types: Vec<EsqlType>,
+    wanted: Vec<usize>,
+    schema: SchemaRef,
+    properties: Arc<PlanProperties>,
+}
+
+impl LiveScan {
+    fn new(
+        batches: Arc<Mutex<Vec<TableBatch>>>,
+        types: Vec<EsqlType>,
+        wanted: Vec<usize>,
+        schema: SchemaRef,
+    ) -> LiveScan {
+        let properties = PlanProperties::new(
+            EquivalenceProperties::new(schema.clone()),
+            Partitioning::UnknownPartitioning(1),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        );
+        LiveScan {
+            batches,
+            types,
+            wanted,
+            schema,
+            properties: Arc::new(properties),
+        }
+    }
+
+    fn record_batches(&self) -> Result<Vec<RecordBatch>> {
         let batches = self
             .batches
             .lock()
@@ -117,7 +184,8 @@ impl TableProvider for CellTable {
             .clone();
         let mut out = Vec::with_capacity(batches.len());
         for batch in &batches {
-            let arrays: Vec<ArrayRef> = wanted
+            let arrays: Vec<ArrayRef> = self
+                .wanted
                 .iter()
                 .map(|&c| {
                     batch
@@ -125,16 +193,70 @@ impl TableProvider for CellTable {
                         .iter()
                         .find(|(i, _)| *i == c)
                         .map(|(_, a)| a.clone())
-                        .unwrap_or_else(|| new_null_array(&self.columns[c].1.column(), batch.rows))
+                        .unwrap_or_else(|| new_null_array(&self.types[c].column(), batch.rows))
                 })
                 .collect();
             let options = RecordBatchOptions::new().with_row_count(Some(batch.rows));
             out.push(RecordBatch::try_new_with_options(
-                schema.clone(),
+                self.schema.clone(),
                 arrays,
                 &options,
             )?);
         }
-        Ok(MemorySourceConfig::try_new_exec(&[out], schema, None)?)
+        Ok(out)
+    }
+}
+
+impl DisplayAs for LiveScan {
+    fn fmt_as(&self, _: DisplayFormatType, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CellTableScan: columns={}", self.wanted.len())
+    }
+}
+
+impl ExecutionPlan for LiveScan {
+    fn name(&self) -> &'static str {
+        "CellTableScan"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        Vec::new()
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn replace_children(
+        self: Arc<Self>,
+        _: Vec<Arc<dyn ExecutionPlan>>,
+        _: ReplaceChildrenOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        _: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn execute(
+        &self,
+        _partition: usize,
+        _context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        Ok(Box::pin(MemoryStream::try_new(
+            self.record_batches()?,
+            self.schema.clone(),
+            None,
+        )?))
     }
 }

@@ -4,6 +4,8 @@
 //! When `../shared` is absent a test is skipped with a printed notice, except under `CI=true`,
 //! where its absence fails the test.
 
+pub mod mmdb;
+
 use std::path::{Path, PathBuf};
 
 /// The repository root (the workspace directory).

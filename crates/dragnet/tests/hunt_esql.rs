@@ -325,3 +325,128 @@ fn non_aggregating_rule_alerts_once_per_event_with_its_source_fields() {
     assert_eq!(field(a, "event.provider"), "iam.amazonaws.com");
     assert_eq!(field(a, "cloud.region"), "us-east-1");
 }
+
+/// Every ES|QL rule of the AWS integration folders (`aws`, `aws_bedrock`, …), unmodified, over
+/// the real CloudTrail datasets, with GeoIP and ASN databases written by the test (two networks
+/// each, together covering every IPv4 address) so the rules reading `source.geo.*` /
+/// `source.as.*` run too: each CloudTrail rule runs, the others (Bedrock invocation logs,
+/// Kibana's alerts index) are not applicable, none is unsupported and nothing fails.
+#[test]
+fn every_aws_esql_rule_runs_over_the_datasets() {
+    use dragnet_testdata::mmdb::{D, city, write_mmdb};
+    use std::net::Ipv4Addr;
+    let integrations =
+        dragnet_testdata::require_shared!("corpus/detection-rules/rules/integrations");
+    let datasets = dragnet_testdata::require_shared!("datasets/cloudtrail");
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    let mut copied = 0;
+    for folder in std::fs::read_dir(&integrations).unwrap() {
+        let folder = folder.unwrap().path();
+        if !folder
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("aws"))
+        {
+            continue;
+        }
+        for f in std::fs::read_dir(&folder).unwrap() {
+            let f = f.unwrap().path();
+            let text = std::fs::read_to_string(&f).unwrap_or_default();
+            if text.contains("language = \"esql\"") {
+                std::fs::copy(&f, rules.join(f.file_name().unwrap())).unwrap();
+                copied += 1;
+            }
+        }
+    }
+    assert!(copied >= 23, "only {copied} AWS ES|QL rules found");
+    let (city_db, asn_db) = (dir.path().join("city.mmdb"), dir.path().join("asn.mmdb"));
+    let half = |first: u8| (Ipv4Addr::new(first, 0, 0, 0), 1);
+    write_mmdb(
+        &city_db,
+        "GeoIP2-City",
+        vec![
+            (
+                half(0),
+                city(
+                    "Lyon",
+                    "Europe",
+                    "FR",
+                    "France",
+                    45.76,
+                    4.83,
+                    "ARA",
+                    "Auvergne-Rhône-Alpes",
+                ),
+            ),
+            (
+                half(128),
+                city("Osaka", "Asia", "JP", "Japan", 34.69, 135.5, "27", "Osaka"),
+            ),
+        ],
+    );
+    let asn = |number: u32, organization: &'static str| {
+        D::Map(vec![
+            ("autonomous_system_number", D::U32(number)),
+            ("autonomous_system_organization", D::Str(organization)),
+        ])
+    };
+    write_mmdb(
+        &asn_db,
+        "GeoLite2-ASN",
+        vec![
+            (half(0), asn(64500, "Example Net A")),
+            (half(128), asn(64501, "Example Net B")),
+        ],
+    );
+    let out = Command::cargo_bin("dragnet")
+        .unwrap()
+        .args(["hunt", "--format", "json", "--geoip-db"])
+        .arg(&city_db)
+        .arg("--asn-db")
+        .arg(&asn_db)
+        .arg("-r")
+        .arg(&rules)
+        .arg(&datasets)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let statuses = doc["rules"].as_array().unwrap();
+    assert_eq!(statuses.len(), copied, "{stderr}");
+    let mut fired: BTreeMap<String, usize> = BTreeMap::new();
+    for a in doc["alerts"].as_array().unwrap() {
+        *fired
+            .entry(a["kibana.alert.rule.name"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    let mut run = 0;
+    for r in statuses {
+        let name = r["name"].as_str().unwrap();
+        match r["status"].as_str().unwrap() {
+            "run" => run += 1,
+            // FROM another integration's data stream, or Kibana's alerts index.
+            "not_applicable" => assert!(
+                r["reason"]
+                    .as_str()
+                    .is_some_and(|s| s.contains("cannot cover CloudTrail")),
+                "{r:#}"
+            ),
+            _ => panic!("{name} did not run: {r:#}"),
+        }
+        eprintln!(
+            "{name}: {} ({} alerts)",
+            r["status"],
+            fired.get(name).copied().unwrap_or(0)
+        );
+    }
+    // The `aws` folder's 23 but the alerts-index one (conventions: "Rule sets"), and more
+    // CloudTrail ones from the other AWS folders.
+    assert!(run >= 22, "{run} of {copied} ran");
+    assert!(
+        !stderr.contains("error"),
+        "a rule reported an error:\n{stderr}"
+    );
+    assert!(!stderr.contains("failed"), "a rule failed:\n{stderr}");
+}

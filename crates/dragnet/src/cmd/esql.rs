@@ -7,10 +7,9 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use anyhow::Context as _;
 use dragnet_detect::detector::TableRequest;
 use dragnet_detect::esql::CloudTrailCatalog;
-use dragnet_engine::{Engine, Extras, RunOptions, Selection};
+use dragnet_engine::RunOptions;
 use dragnet_esql_exec::{EsqlType, Executor, Mv, Options, Warnings};
 use dragnet_printer::{Cell, Column, Doc, Printer, Row};
 use dragnet_rules::{Diagnostic, Rule, SourceText};
@@ -129,23 +128,6 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         );
     }
     let rule = esql_rule(&args.query)?;
-    let engine = Engine::compile_with_schema(
-        std::slice::from_ref(&rule),
-        &Selection::default(),
-        args.enrich.mapper_options(),
-        &Extras::default(),
-        schema,
-    )
-    .context("cannot load the --geoip-db/--asn-db database; give a MaxMind .mmdb file")?;
-    if let Some(reason) = engine.reports()[0].status.reason() {
-        diag!("error: the query cannot run: {reason}");
-        return Ok(Code::Usage);
-    }
-    let input_options = dragnet_input::InputOptions {
-        validate: dragnet_input::Validation::Full,
-        ..args.read.options()
-    };
-    let discovered = dragnet_input::discover(&args.inputs, &input_options);
     let slot = Arc::new(Mutex::new(None));
     let options = RunOptions {
         threads: inputs::worker_threads(args.threads, global.quiet),
@@ -156,22 +138,19 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
         }),
         ..RunOptions::default()
     };
-    let output = engine.run(
-        discovered.sources,
-        &input_options,
+    let run = match inputs::run_ad_hoc(
+        global,
+        &rule,
+        schema,
+        &args.enrich,
+        &args.read,
+        &args.inputs,
         &options,
-        &dragnet_engine::Progress::default(),
-    );
-    if !global.quiet {
-        for w in &output.warnings {
-            diag!("warning: {w}");
-        }
-    }
-    let mut problems = discovered.problems;
-    problems.extend(output.problems.iter().cloned());
-    let named_unreadable = inputs::named_input_errors(&problems, &args.inputs);
-    let unreadable = named_unreadable.len();
-    inputs::report_problems(global, &problems, &args.inputs);
+    )? {
+        Ok(run) => run,
+        Err(code) => return Ok(code),
+    };
+    let problems = &run.problems;
     let result = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
     let (table, warnings, rows_fed) = match result {
         Some(r) => (r.table, r.warnings, r.rows_fed),
@@ -197,7 +176,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
             diag!("warning: {w}");
         }
     }
-    let stats = &output.stats;
+    let stats = &run.output.stats;
     let format = global.resolve_format("esql", &Format::ALL)?;
     let mut out = global.writer()?;
     write_table(
@@ -218,21 +197,14 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<Code> {
     out.finish()?;
     if !global.quiet {
         diag!(
-            "esql: {} records read, {rows_fed} rows fed to DataFusion, {} result rows, {} records skipped, {unreadable} inputs unreadable",
+            "esql: {} records read, {rows_fed} rows fed to DataFusion, {} result rows, {} records skipped, {} inputs unreadable",
             stats.records_read,
             table.rows.len(),
-            stats.records_skipped
+            stats.records_skipped,
+            inputs::named_input_errors(problems, &args.inputs).len()
         );
     }
-    inputs::report_named_errors(&named_unreadable);
-    if unreadable > 0 || (stats.records_read == 0 && !problems.is_empty()) || stats.files == 0 {
-        return Ok(Code::Usage);
-    }
-    if args.strict && inputs::any_skipped(&problems) {
-        diag!("error: --strict: some input was skipped (see warnings above)");
-        return Ok(Code::Usage);
-    }
-    Ok(Code::Ok)
+    Ok(inputs::ad_hoc_exit(&run, &args.inputs, args.strict))
 }
 
 /// A FROM source that cannot be the CloudTrail data stream, if any.

@@ -197,6 +197,81 @@ pub fn worker_threads(requested: Option<usize>, quiet: bool) -> Option<usize> {
     }
 }
 
+/// What an ad-hoc query's one-rule run over the command's inputs gave (`kql`, `eql`, `esql`).
+pub struct AdHocRun {
+    pub output: dragnet_engine::RunOutput,
+    /// Inputs that could not be found, read or framed, then the run's own problems.
+    pub problems: Vec<Problem>,
+}
+
+/// Runs `rule` (the ad-hoc query as a rule) over `inputs`: the query cannot run → its reason
+/// on stderr and `Err(Code::Usage)`. Every record's structure is checked (`Validation::Full`:
+/// a search is for testing queries, so a broken record is reported even when the query could
+/// not match it); the run's warnings and the problems are reported on stderr.
+pub fn run_ad_hoc(
+    global: &GlobalArgs,
+    rule: &dragnet_rules::Rule,
+    schema: &dragnet_schema::Schema,
+    enrich: &EnrichArgs,
+    read: &ReadArgs,
+    inputs: &[String],
+    options: &dragnet_engine::RunOptions,
+) -> anyhow::Result<Result<AdHocRun, crate::exit::Code>> {
+    use anyhow::Context as _;
+    let engine = dragnet_engine::Engine::compile_with_schema(
+        std::slice::from_ref(rule),
+        &dragnet_engine::Selection::default(),
+        enrich.mapper_options(),
+        &dragnet_engine::Extras::default(),
+        schema,
+    )
+    .context("cannot load the --geoip-db/--asn-db database; give a MaxMind .mmdb file")?;
+    if let Some(reason) = engine.reports()[0].status.reason() {
+        diag!("error: the query cannot run: {reason}");
+        return Ok(Err(crate::exit::Code::Usage));
+    }
+    let input_options = dragnet_input::InputOptions {
+        validate: dragnet_input::Validation::Full,
+        ..read.options()
+    };
+    let discovered = dragnet_input::discover(inputs, &input_options);
+    let output = engine.run(
+        discovered.sources,
+        &input_options,
+        options,
+        &dragnet_engine::Progress::default(),
+    );
+    if !global.quiet {
+        for w in &output.warnings {
+            diag!("warning: {w}");
+        }
+    }
+    let mut problems = discovered.problems;
+    problems.extend(output.problems.iter().cloned());
+    report_problems(global, &problems, inputs);
+    Ok(Ok(AdHocRun { output, problems }))
+}
+
+/// The exit code of an ad-hoc query command once its results are written: unreadable named
+/// inputs (each reported here, after the results), nothing read, or `--strict` with a skipped
+/// record → 2.
+pub fn ad_hoc_exit(run: &AdHocRun, inputs: &[String], strict: bool) -> crate::exit::Code {
+    let named_unreadable = named_input_errors(&run.problems, inputs);
+    report_named_errors(&named_unreadable);
+    let stats = &run.output.stats;
+    if !named_unreadable.is_empty()
+        || (stats.records_read == 0 && !run.problems.is_empty())
+        || stats.files == 0
+    {
+        return crate::exit::Code::Usage;
+    }
+    if strict && any_skipped(&run.problems) {
+        diag!("error: --strict: some input was skipped (see warnings above)");
+        return crate::exit::Code::Usage;
+    }
+    crate::exit::Code::Ok
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use dragnet_engine::{Alert, Capture, CapturedEvent, Engine, Extras, RunOptions, Selection};
+use dragnet_engine::{Alert, Capture, CapturedEvent, RunOptions};
 use dragnet_schema::Schema;
 use serde_json::{Value, json};
 
@@ -161,25 +161,6 @@ pub fn run(
         );
     }
     let rule = query_rule(query)?;
-    let engine = Engine::compile_with_schema(
-        std::slice::from_ref(&rule),
-        &Selection::default(),
-        args.enrich.mapper_options(),
-        &Extras::default(),
-        schema,
-    )
-    .context("cannot load the --geoip-db/--asn-db database; give a MaxMind .mmdb file")?;
-    if let Some(reason) = engine.reports()[0].status.reason() {
-        diag!("error: the query cannot run: {reason}");
-        return Ok(Code::Usage);
-    }
-    // Searches are for testing queries: every record's structure is checked, so a broken one
-    // is reported even when the query could not match it.
-    let input_options = dragnet_input::InputOptions {
-        validate: dragnet_input::Validation::Full,
-        ..args.read.options()
-    };
-    let discovered = dragnet_input::discover(&args.inputs, &input_options);
     let options = RunOptions {
         // Sequences and samples name their join keys in the explanation of their shell alert.
         explain: args.explain || query.kind != Kind::Event,
@@ -195,39 +176,35 @@ pub fn run(
         max_problems: Some(usize::MAX),
         ..RunOptions::default()
     };
-    let output = engine.run(
-        discovered.sources,
-        &input_options,
+    let mut run = match inputs::run_ad_hoc(
+        global,
+        &rule,
+        schema,
+        &args.enrich,
+        &args.read,
+        &args.inputs,
         &options,
-        &dragnet_engine::Progress::default(),
-    );
-    if !global.quiet {
-        for w in &output.warnings {
-            diag!("warning: {w}");
-        }
-    }
-    let mut problems = discovered.problems;
-    problems.extend(output.problems.iter().cloned());
-    // Inputs named on the command line that cannot be read: errors after the rest, exit 2.
-    let named_unreadable = inputs::named_input_errors(&problems, &args.inputs);
-    let unreadable = named_unreadable.len();
-    inputs::report_problems(global, &problems, &args.inputs);
-
+    )? {
+        Ok(run) => run,
+        Err(code) => return Ok(code),
+    };
+    let events = std::mem::take(&mut run.output.events);
+    let (output, problems) = (&run.output, &run.problems);
     let stats = &output.stats;
     let evaluated = stats.records_evaluated + stats.records_prefiltered;
     let format = global.resolve_format(query.command, &Format::ALL)?;
     let mut out = global.writer()?;
     let found_line = match query.kind {
         Kind::Event => {
-            let matched = output.events.iter().filter(|e| e.matched).count();
-            let listed = with_pipes(&query.pipes, output.events, args.all);
+            let matched = events.iter().filter(|e| e.matched).count();
+            let listed = with_pipes(&query.pipes, events, args.all);
             write_events(
                 &mut out,
                 format,
                 global.table_options(false),
                 &listed,
                 args,
-                summary_json(stats, &problems, evaluated, ("matched", matched)),
+                summary_json(stats, problems, evaluated, ("matched", matched)),
             )?;
             format!("{matched} matched")
         }
@@ -242,7 +219,7 @@ pub fn run(
                 &groups,
                 summary_json(
                     stats,
-                    &problems,
+                    problems,
                     evaluated,
                     (
                         if query.kind == Kind::Sample {
@@ -260,20 +237,13 @@ pub fn run(
     out.finish()?;
     if !global.quiet {
         diag!(
-            "{}: {evaluated} documents evaluated, {found_line}, {} records skipped, {unreadable} inputs unreadable",
+            "{}: {evaluated} documents evaluated, {found_line}, {} records skipped, {} inputs unreadable",
             query.command,
-            stats.records_skipped
+            stats.records_skipped,
+            inputs::named_input_errors(problems, &args.inputs).len()
         );
     }
-    inputs::report_named_errors(&named_unreadable);
-    if unreadable > 0 || (stats.records_read == 0 && !problems.is_empty()) || stats.files == 0 {
-        return Ok(Code::Usage);
-    }
-    if args.strict && inputs::any_skipped(&problems) {
-        diag!("error: --strict: some input was skipped (see warnings above)");
-        return Ok(Code::Usage);
-    }
-    Ok(Code::Ok)
+    Ok(inputs::ad_hoc_exit(&run, &args.inputs, args.strict))
 }
 
 /// The JSON document's summary: `evaluated` documents, and what was `found` (`matched`, or
