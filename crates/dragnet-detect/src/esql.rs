@@ -1139,7 +1139,7 @@ impl Detector for EsqlDetector {
         // Planned and optimized once; each execution sets the clock NOW() reads and the rows.
         let clock = Arc::new(AtomicI64::new(0));
         let columns: Vec<usize> = self.needed.iter().map(|n| n.column).collect();
-        let feed = match self.feed(&rows, &columns, &executor, &clock, &warnings) {
+        let feed = match self.feed(&mut rows, &columns, &executor, &clock, &warnings) {
             Ok(feed) => feed,
             Err(e) => {
                 self.warn(e);
@@ -1266,7 +1266,7 @@ impl EsqlDetector {
     /// rest of the query over a slice of the prefix's output, computed here once.
     fn feed(
         &self,
-        rows: &[Row],
+        rows: &mut [Row],
         columns: &[usize],
         executor: &Executor,
         clock: &Arc<AtomicI64>,
@@ -1288,7 +1288,11 @@ impl EsqlDetector {
             Ok::<_, String>((compiled, prepared))
         };
         let built = |e: String| format!("ES|QL rule failed to build its rows: {e}");
-        let cells: Vec<Vec<Mv>> = rows.iter().map(|r| r.cells.clone()).collect();
+        // The cells move into Arrow columns (the rows keep their time, identity and document).
+        let cells: Vec<Vec<Mv>> = rows
+            .iter_mut()
+            .map(|r| std::mem::take(&mut r.cells))
+            .collect();
         let Some(split) = &self.split else {
             let (compiled, prepared) = plan(
                 &self.query,
@@ -1315,19 +1319,20 @@ impl EsqlDetector {
         let row_column = table.index_of(ROW_COLUMN).ok_or("no row column")?;
         let mut tagged_columns = columns.to_vec();
         tagged_columns.push(row_column);
-        let tagged: Vec<Vec<Mv>> = cells
-            .into_iter()
-            .enumerate()
-            .map(|(i, mut c)| {
-                c.push(vec![Val::Long(i as i64)]);
-                c
-            })
-            .collect();
-        table.set_batches(vec![
+        let batch = {
+            let tagged: Vec<Vec<Mv>> = cells
+                .into_iter()
+                .enumerate()
+                .map(|(i, mut c)| {
+                    c.push(vec![Val::Long(i as i64)]);
+                    c
+                })
+                .collect();
             table
                 .batch(&tagged_columns, &tagged)
-                .map_err(|e| built(e.to_string()))?,
-        ]);
+                .map_err(|e| built(e.to_string()))?
+        };
+        table.set_batches(vec![batch]);
         let out = executor.run_prepared_table(&prepared);
         table.set_batches(Vec::new());
         let out = out.map_err(|e| format!("ES|QL rule failed: {e}"))?;
