@@ -399,7 +399,8 @@ pub(crate) fn build(
             reason: format!("ES|QL: {e}"),
         }
     })?;
-    let compiled = compile_over_cloudtrail(&query, &text, &catalog, notes).map_err(|reason| {
+    let compiled = compile_over_cloudtrail(&query, &text, &catalog, notes).map_err(|e| {
+        let reason = located(&text, e);
         RuleStatus::Unsupported {
             reason: format!("ES|QL: {reason}"),
         }
@@ -527,7 +528,7 @@ pub fn compile_over_cloudtrail(
     text: &str,
     catalog: &CloudTrailCatalog,
     notes: &mut Vec<String>,
-) -> Result<Compiled, String> {
+) -> Result<Compiled, dragnet_esql_exec::CompileError> {
     let multi = names_other_sources(query);
     loop {
         let options = Options {
@@ -563,9 +564,7 @@ pub fn compile_over_cloudtrail(
                     {
                         others.push(field)
                     }
-                    _ => {
-                        return Err(located(text, e));
-                    }
+                    _ => return Err(e),
                 }
             }
         }
@@ -1565,10 +1564,7 @@ mod tests {
         let Err(err) = compile_over_cloudtrail(&q, text, &catalog, &mut Vec::new()) else {
             panic!("a column no source maps must be an error");
         };
-        assert!(
-            err.contains("Unknown column [gcp.audit.method_name]"),
-            "{err}"
-        );
+        assert_eq!(err.message, "Unknown column [gcp.audit.method_name]");
     }
 
     #[test]

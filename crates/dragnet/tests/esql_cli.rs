@@ -58,6 +58,45 @@ fn validate_reports_esql_syntax_errors_with_positions() {
         .stderr(predicate::str::contains("1 rules, 0 valid, 1 errors"));
 }
 
+/// Over CloudTrail, `validate` type-checks with the integration's mapping, as Elasticsearch's
+/// verifier would reject the query (an unknown column, a non-boolean condition); a function
+/// dragnet lacks is only a warning (the rule is valid in Elasticsearch).
+#[test]
+fn validate_type_checks_esql_rules_over_cloudtrail() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "unknown_column.toml",
+            "from logs-aws.cloudtrail-*\n| where event.actoin == \"GetSecretValue\"",
+            1,
+            "bad: type error: Unknown column [event.actoin]",
+        ),
+        (
+            "not_boolean.toml",
+            "from logs-aws.cloudtrail-*\n| where event.action",
+            1,
+            "type error: Condition expression needs to be boolean, found [keyword]",
+        ),
+        (
+            "dragnet_gap.toml",
+            "from logs-aws.cloudtrail-*\n| eval p = locate(event.action, \"Get\")",
+            0,
+            "warning",
+        ),
+    ];
+    for (name, query, code, message) in cases {
+        let rule = dir.path().join(name);
+        std::fs::write(&rule, esql_rule(query)).unwrap();
+        let out = dragnet().arg("validate").arg(&rule).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{name}: {stderr}");
+        let message = message.trim_start_matches("bad: ");
+        assert!(stderr.contains(message), "{name}: {stderr}");
+        // Placed on the query's second line (line 20 of the rule file).
+        assert!(stderr.contains(&format!("{name}:20:")), "{name}: {stderr}");
+    }
+}
+
 #[test]
 fn validate_accepts_a_correct_esql_rule() {
     let dir = tempfile::tempdir().unwrap();
@@ -88,14 +127,14 @@ fn validate_parses_every_corpus_esql_rule_of_the_aws_pack() {
         .stderr(predicate::str::contains("esql:").not());
 }
 
-/// Rules nested near `--max-query-depth`'s ceiling validate in parallel without overflowing a
-/// thread's stack (rayon's 2 MiB threads aborted the process before validate gave them the
+/// Rules nested near `--max-query-depth`'s ceiling validate (parse and type-check) in
+/// parallel without overflowing a thread's stack (rayon's 2 MiB threads aborted the process before validate gave them the
 /// stack the engine gives its workers).
 #[test]
 fn validate_with_a_raised_depth_checks_deep_rules_in_parallel() {
     let dir = tempfile::tempdir().unwrap();
     let deep = format!(
-        "from logs-aws.cloudtrail-*\n| where {}a == 1{}",
+        "from logs-aws.cloudtrail-*\n| where {}event.action == \"x\"{}",
         "(".repeat(1000),
         ")".repeat(1000)
     );

@@ -318,16 +318,54 @@ fn write_table(
 }
 
 /// The `esql` entry of `validate::QUERY_CHECKERS`: a syntax error, placed at its position in
-/// the rule file. (Planner errors are not reported here: a query dragnet cannot plan — a
-/// function it lacks, another integration's field — is still valid in Elasticsearch; `hunt`
-/// accounts such rules as unsupported with the reason.)
+/// the rule file; for a query over CloudTrail, the type check of dragnet's planner against the
+/// integration's mapping (what Elasticsearch's analyzer and verifier reject: unknown columns,
+/// mistyped operands, misplaced functions) as an error. A function or command dragnet lacks
+/// is a warning, not an error: the rule is valid in Elasticsearch, and `hunt` accounts it as
+/// unsupported with the same reason. Queries over other integrations' data are parsed only
+/// (dragnet does not have their mappings).
 pub fn check_rule_query(_rule: &Rule, query: &SourceText) -> Vec<Diagnostic> {
-    let check = match dragnet_esql::parse(query.as_str()) {
+    let text = query.as_str();
+    let check = match dragnet_esql::parse(text) {
         Err(e) => QueryCheck::Syntax {
             offset: e.offset(),
             message: e.message,
         },
-        Ok(_) => QueryCheck::UnknownFields(Vec::new()),
+        Ok(q) => type_check(&q, text),
     };
     query_diagnostics(query, check, |_| String::new())
+}
+
+fn type_check(query: &dragnet_esql::Query, text: &str) -> QueryCheck {
+    if non_cloudtrail_sources(query).is_some() {
+        return QueryCheck::UnknownFields(Vec::new());
+    }
+    if let Some(why) = dragnet_esql::unsupported(query) {
+        return QueryCheck::CannotRun {
+            span: why.span.start..why.span.end,
+            message: format!("dragnet cannot run this query: {}", why.reason),
+        };
+    }
+    let catalog = CloudTrailCatalog::for_query(Schema::builtin(), query);
+    match dragnet_detect::esql::compile_over_cloudtrail(query, text, &catalog, &mut Vec::new()) {
+        Ok(_) => QueryCheck::UnknownFields(Vec::new()),
+        Err(e) => {
+            let span = e.span.map_or(0..text.len(), |s| s.start..s.end);
+            // dragnet's gaps, worded by its planner (Elasticsearch knows these functions).
+            let gap = e.message.starts_with("Unknown function [")
+                || e.message.contains("not supported by dragnet")
+                || e.message.contains("which dragnet does not have");
+            if gap {
+                QueryCheck::CannotRun {
+                    span,
+                    message: format!("dragnet cannot run this query: {}", e.message),
+                }
+            } else {
+                QueryCheck::Compile {
+                    span,
+                    message: format!("type error: {}", e.message),
+                }
+            }
+        }
+    }
 }

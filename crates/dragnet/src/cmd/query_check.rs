@@ -14,6 +14,11 @@ pub(crate) enum QueryCheck {
     },
     /// It compiles; these fields are not in the schema.
     UnknownFields(Vec<String>),
+    /// Valid as far as dragnet can tell, but dragnet cannot run it: where and why.
+    CannotRun {
+        span: std::ops::Range<usize>,
+        message: String,
+    },
 }
 
 /// The diagnostics of one rule query, positioned in its rule file: an error for a syntax or
@@ -48,6 +53,12 @@ pub(crate) fn query_diagnostics(
             )]
         }
         QueryCheck::Compile { span, message } => vec![Diagnostic::error(
+            DiagnosticKind::Query,
+            file,
+            place(span.start, span.end),
+            message,
+        )],
+        QueryCheck::CannotRun { span, message } => vec![Diagnostic::warning(
             DiagnosticKind::Query,
             file,
             place(span.start, span.end),
