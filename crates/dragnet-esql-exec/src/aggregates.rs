@@ -70,7 +70,9 @@ impl AggOp {
             "median" | "percentile" => AggOp::Percentile,
             "median_absolute_deviation" => AggOp::MedianAbsoluteDeviation,
             "std_dev" => AggOp::StdDev,
-            "variance" => AggOp::Variance,
+            // stats.csv-spec varianceWithInts: `STD_VAR(salary)` of employees is 1.894786801075E8,
+            // the population variance, as `VARIANCE`.
+            "variance" | "std_var" => AggOp::Variance,
             "present" => AggOp::Present,
             "absent" => AggOp::Absent,
             "top" => AggOp::Top,
@@ -125,6 +127,7 @@ impl AggOp {
                 | "median_absolute_deviation"
                 | "std_dev"
                 | "variance"
+                | "std_var"
                 | "present"
                 | "absent"
                 | "top"
