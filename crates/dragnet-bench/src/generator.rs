@@ -12,6 +12,9 @@ use crate::catalog::{EVENTS, EventSpec, Shape, V};
 use crate::profile::{Profile, RecordFacts};
 use crate::rng::{Rng, Weighted, format_uuid, mix48};
 
+mod esql_cases;
+use esql_cases::{CASES, CaseCtx, CaseRecord};
+
 /// Output framing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -125,6 +128,18 @@ pub struct Summary {
     pub bytes_written: u64,
     pub injected: Vec<(Injection, u64)>,
     pub profile: Profile,
+    /// `--esql-cases`: per case, how many were injected and the alerts they should raise.
+    pub esql: Vec<EsqlCaseCount>,
+}
+
+/// One ES|QL case kind of a `--esql-cases` run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EsqlCaseCount {
+    pub key: &'static str,
+    /// The rule's name, as its alerts carry it.
+    pub rule: &'static str,
+    pub injected: u64,
+    pub expected_alerts: u64,
 }
 
 impl Summary {
@@ -150,6 +165,22 @@ impl Summary {
             self.injected(Injection::AmiShare).into(),
         );
         format!("injected {}", Value::Object(m))
+    }
+
+    /// `--esql-cases`: one machine-readable line (`esql_cases {...}`): per case its count, and
+    /// per rule the alerts the injection should raise (`expected_alerts`).
+    pub fn esql_line(&self) -> String {
+        let mut cases = serde_json::Map::new();
+        let mut expected = serde_json::Map::new();
+        for c in &self.esql {
+            cases.insert(c.key.into(), c.injected.into());
+            let sum = expected.get(c.rule).and_then(Value::as_u64).unwrap_or(0);
+            expected.insert(c.rule.into(), (sum + c.expected_alerts).into());
+        }
+        format!(
+            "esql_cases {}",
+            json!({"cases": cases, "expected_alerts": expected})
+        )
     }
 }
 
@@ -194,6 +225,24 @@ struct Principal {
     user_agent: &'static str,
     mfa: bool,
     console: bool,
+}
+
+impl Principal {
+    /// The same principal calling with another access key.
+    fn clone_with_key(&self, access_key: &str) -> Principal {
+        Principal {
+            kind: self.kind,
+            account: self.account,
+            principal_id: self.principal_id.clone(),
+            name: self.name.clone(),
+            session: self.session.clone(),
+            access_key: access_key.to_string(),
+            source_ip: self.source_ip.clone(),
+            user_agent: self.user_agent,
+            mfa: self.mfa,
+            console: self.console,
+        }
+    }
 }
 
 /// Deterministic pools of accounts, principals and resource names the records refer to.
@@ -1275,6 +1324,118 @@ impl Generator {
         self.emit(&spec, Some(which), out, profile);
     }
 
+    /// Appends one `--esql-cases` instance: its records, separated by `separator`. Returns
+    /// how many records it wrote and the times (ms) of its first and last.
+    fn esql_case(
+        &mut self,
+        case: usize,
+        instance: u64,
+        separator: u8,
+        out: &mut Vec<u8>,
+        profile: &mut Profile,
+    ) -> (u64, i64, i64) {
+        let (principals, records) = (CASES[case].build)(&mut CaseCtx {
+            rng: &mut self.rng,
+            accounts: &self.world.accounts,
+            instance,
+        });
+        let mut first = None;
+        let mut last = 0;
+        for (i, record) in records.iter().enumerate() {
+            if i > 0 {
+                out.push(separator);
+            }
+            let secs = if i == 0 {
+                self.tick()
+            } else {
+                self.millis += record.delay_ms;
+                let secs = self.millis.div_euclid(1000);
+                if self.time_cache.0 != secs {
+                    self.time_cache = (secs, iso(secs));
+                }
+                secs
+            };
+            first.get_or_insert(secs * 1000);
+            last = secs * 1000;
+            self.emit_case_record(record, &principals[record.caller], secs, out, profile);
+        }
+        (records.len() as u64, first.unwrap_or(last), last)
+    }
+
+    fn emit_case_record(
+        &mut self,
+        r: &CaseRecord,
+        p: &Principal,
+        now: i64,
+        out: &mut Vec<u8>,
+        profile: &mut Profile,
+    ) {
+        let rng = &mut self.rng;
+        let world = &self.world;
+        let user_identity = identity(&Caller::Principal(p), world, now, rng);
+        let identity_type = user_identity.kind;
+        let account = world.accounts[p.account].as_str();
+        let event_source = format!("{}.amazonaws.com", r.service);
+        let event_id = {
+            self.counter += 1;
+            let hi = rng.u64();
+            let lo = (rng.u64() & !((1 << 48) - 1)) | mix48(self.counter);
+            format_uuid(hi, lo)
+        };
+        let record = Record {
+            event_version: "1.09",
+            user_identity,
+            event_time: &self.time_cache.1,
+            event_source: &event_source,
+            event_name: r.name,
+            aws_region: r.region,
+            source_ip_address: &p.source_ip,
+            user_agent: r.user_agent,
+            error_code: r.error.as_ref().map(|e| e.0),
+            error_message: r.error.as_ref().map(|e| e.1.clone()),
+            request_parameters: r.request.clone(),
+            response_elements: r.response.clone(),
+            additional_event_data: r.additional.clone(),
+            request_id: rng.uuid(),
+            event_id,
+            read_only: r.read_only,
+            resources: r.resources.clone(),
+            event_type: "AwsApiCall",
+            management_event: !r.data,
+            recipient_account_id: account,
+            shared_event_id: None,
+            event_category: if r.data { "Data" } else { "Management" },
+            tls_details: Some(TlsDetails {
+                tls_version: "TLSv1.3",
+                cipher_suite: "TLS_AES_128_GCM_SHA256",
+                client_provided_host_header: format!("{}.{}.amazonaws.com", r.service, r.region),
+            }),
+            session_credential_from_console: None,
+        };
+        let start = out.len();
+        serde_json::to_writer(&mut *out, &record).expect("serializing to a Vec cannot fail");
+        if let Some(raw) = &r.request_json {
+            // The top-level `"requestParameters":null` (nested text cannot hold it unescaped).
+            let text = String::from_utf8_lossy(&out[start..]).replacen(
+                "\"requestParameters\":null",
+                &format!("\"requestParameters\":{raw}"),
+                1,
+            );
+            out.truncate(start);
+            out.extend_from_slice(text.as_bytes());
+        }
+        profile.observe(
+            &RecordFacts {
+                event_name: r.name,
+                event_source: &event_source,
+                identity_type,
+                read_only: r.read_only,
+                error: r.error.is_some(),
+            },
+            &out[start..],
+        );
+    }
+
     fn emit(
         &mut self,
         spec: &EventSpec,
@@ -1531,7 +1692,45 @@ pub fn generate_profile(
     trail: TrailProfile,
     sink: &mut dyn Write,
 ) -> std::io::Result<Summary> {
+    generate_with(seed, size, format, trail, false, sink)
+}
+
+/// [`generate_profile`], with the ES|QL rules' hits and near misses (`--esql-cases`) when
+/// `esql_cases` is set: spread evenly through the file like the seed-rule cases, their counts
+/// and expected alerts in [`Summary::esql`]. Without it the output is byte-identical to
+/// [`generate_profile`]'s.
+pub fn generate_with(
+    seed: u64,
+    size: u64,
+    format: Format,
+    trail: TrailProfile,
+    esql_cases: bool,
+    sink: &mut dyn Write,
+) -> std::io::Result<Summary> {
     let mut generator = Generator::with_profile(seed, trail);
+    // (position, case index, instance number), in position order.
+    let mut esql_schedule: Vec<(u64, usize, u64)> = Vec::new();
+    if esql_cases {
+        for (c, case) in CASES.iter().enumerate() {
+            let n = case.planned(size);
+            for i in 0..n {
+                // Offset from the seed-rule cases' positions by a third of a slot.
+                let at = size as u128 * (6 * i as u128 + 2) / (6 * n as u128);
+                esql_schedule.push((at as u64, c, i));
+            }
+        }
+        esql_schedule.sort();
+    }
+    let mut esql: Vec<EsqlCaseCount> = CASES
+        .iter()
+        .map(|c| EsqlCaseCount {
+            key: c.key,
+            rule: c.rule,
+            injected: 0,
+            expected_alerts: 0,
+        })
+        .collect();
+    let mut next_esql = 0;
     let mut profile = Profile::default();
     let mut schedule: Vec<(u64, Injection)> = Vec::new();
     for which in Injection::ALL {
@@ -1552,11 +1751,25 @@ pub fn generate_profile(
     if format != Format::Jsonl {
         buf.extend_from_slice(b"{\"Records\":[");
     }
-    while written + (buf.len() as u64) < size || next < schedule.len() {
+    while written + (buf.len() as u64) < size
+        || next < schedule.len()
+        || next_esql < esql_schedule.len()
+    {
         if records > 0 && format != Format::Jsonl {
             buf.push(b',');
         }
-        if next < schedule.len() && written + buf.len() as u64 >= schedule[next].0 {
+        if next_esql < esql_schedule.len()
+            && written + buf.len() as u64 >= esql_schedule[next_esql].0
+        {
+            let (_, case, instance) = esql_schedule[next_esql];
+            let separator = if format == Format::Jsonl { b'\n' } else { b',' };
+            let (n, first, last) =
+                generator.esql_case(case, instance, separator, &mut buf, &mut profile);
+            esql[case].injected += 1;
+            esql[case].expected_alerts += CASES[case].alerting.expected(first, last);
+            records += n - 1;
+            next_esql += 1;
+        } else if next < schedule.len() && written + buf.len() as u64 >= schedule[next].0 {
             let which = schedule[next].1;
             generator.injected_record(which, &mut buf, &mut profile);
             injected
@@ -1589,5 +1802,6 @@ pub fn generate_profile(
         bytes_written: written,
         injected,
         profile,
+        esql: if esql_cases { esql } else { Vec::new() },
     })
 }

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand};
-use dragnet_bench::generator::{Format, TrailProfile, generate_profile};
+use dragnet_bench::generator::{Format, TrailProfile, generate_with};
 use dragnet_bench::profile::{self, Profile};
 use dragnet_bench::size::parse_size;
 
@@ -37,6 +37,10 @@ enum Command {
         /// The kind of trail: its event mix and principals (see BENCHMARKS.md).
         #[arg(long, value_enum, default_value_t = TrailProfile::Default)]
         profile: TrailProfile,
+        /// Also inject hits and near misses of the CloudTrail ES|QL rules (BENCHMARKS.md);
+        /// their counts and expected alerts are printed as an `esql_cases {...}` line.
+        #[arg(long)]
+        esql_cases: bool,
         /// Output file (`-` for stdout).
         #[arg(long)]
         out: PathBuf,
@@ -74,6 +78,7 @@ fn run(cli: Cli) -> Result<(), String> {
             seed,
             format,
             profile: trail,
+            esql_cases,
             out,
             compare,
         } => {
@@ -92,8 +97,8 @@ fn run(cli: Cli) -> Result<(), String> {
                 )),
                 _ => Box::new(BufWriter::with_capacity(1 << 20, file)),
             };
-            let summary =
-                generate_profile(seed, size, format, trail, &mut sink).map_err(open_err)?;
+            let summary = generate_with(seed, size, format, trail, esql_cases, &mut sink)
+                .map_err(open_err)?;
             drop(sink);
             let secs = started.elapsed().as_secs_f64();
             eprintln!(
@@ -126,6 +131,9 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             eprint!("{}", profile::render(&columns));
             eprintln!("{}", summary.injected_line());
+            if esql_cases {
+                eprintln!("{}", summary.esql_line());
+            }
             Ok(())
         }
         Command::Profile { paths } => {

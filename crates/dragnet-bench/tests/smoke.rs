@@ -223,3 +223,76 @@ fn profile_reads_the_invictus_dataset() {
     assert!(stdout.contains("distinct eventNames       260"), "{stdout}");
     assert!(stdout.contains(" 1. Decrypt 6.1%"), "{stdout}");
 }
+
+/// `--esql-cases` adds the ES|QL rules' hits and near misses, reports them, stays time-ordered
+/// and deterministic, and leaves the trail without the flag as it was (checked above by hash).
+#[test]
+fn esql_cases_are_injected_as_reported() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = |name: &str| {
+        let out = dir.path().join(name);
+        let run = Command::new(bin())
+            .args([
+                "gen",
+                "--size",
+                "2MB",
+                "--seed",
+                "42",
+                "--esql-cases",
+                "--out",
+            ])
+            .arg(&out)
+            .env("DRAGNET_SHARED", dir.path().join("no-shared-here"))
+            .output()
+            .expect("dragnet-bench runs");
+        let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
+        assert!(run.status.success(), "gen failed: {stderr}");
+        let line = stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("esql_cases "))
+            .unwrap_or_else(|| panic!("no esql_cases line in: {stderr}"))
+            .to_string();
+        (std::fs::read(&out).expect("output written"), line)
+    };
+    let (a, line) = run("a.jsonl");
+    let (b, _) = run("b.jsonl");
+    assert_eq!(a, b, "same arguments, same bytes");
+    let summary: Value = serde_json::from_str(&line).expect("esql_cases line is JSON");
+    let cases = summary["cases"].as_object().expect("cases");
+    let expected = summary["expected_alerts"]
+        .as_object()
+        .expect("expected_alerts");
+    assert_eq!(expected.len(), 14, "{expected:?}");
+    assert!(
+        expected.values().all(|n| n.as_u64() > Some(0)),
+        "{expected:?}"
+    );
+    let records: Vec<Value> = String::from_utf8(a)
+        .expect("utf-8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every line is JSON"))
+        .collect();
+    let count = |name: &str| records.iter().filter(|r| r["eventName"] == name).count() as u64;
+    let n = |key: &str| cases[key].as_u64().expect("case count");
+    // Each Lambda cross-account hit is 3 invocations, a near miss 1, the frequency cases 1000/999.
+    assert_eq!(
+        count("Invoke"),
+        3 * n("lambda_cross_account_hit")
+            + n("lambda_same_account_near_miss")
+            + 1000 * n("lambda_1000_invocations_hit")
+            + 999 * n("lambda_999_invocations_near_miss")
+    );
+    assert_eq!(
+        count("GetServiceQuota"),
+        10 * n("service_quota_10_regions_hit") + 9 * n("service_quota_9_regions_near_miss")
+    );
+    assert_eq!(
+        count("CopyObject"),
+        n("s3_copy_external_kms_key_hit") + n("s3_copy_own_kms_key_near_miss")
+    );
+    let times: Vec<&str> = records
+        .iter()
+        .map(|r| r["eventTime"].as_str().expect("eventTime"))
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "time-ordered");
+}
