@@ -2142,6 +2142,37 @@ impl Compiler<'_> {
                     })?;
             }
         }
+        // A time span exists only at planning time, so a CASE of spans folds on its constant
+        // conditions (conditional.csv-spec caseWithTemporalAmount: `d + CASE(true, 1 DAY,
+        // 10 DAYS)`).
+        if matches!(ty, EsqlType::TimeDuration | EsqlType::DatePeriod) {
+            let mut arms = typed.into_iter();
+            while let Some(condition) = arms.next() {
+                let Some(value) = arms.next() else {
+                    return Ok(condition);
+                };
+                match condition.constant.as_deref() {
+                    Some([Val::Bool(true)]) => return Ok(value),
+                    Some([Val::Bool(false)] | []) => {}
+                    _ => {
+                        return err(
+                            format!(
+                                "[{}] returns a time span, so its conditions must be constant",
+                                self.origin(e.span).text
+                            ),
+                            Some(e.span),
+                        );
+                    }
+                }
+            }
+            return err(
+                format!(
+                    "[{}] returns no time span when no condition holds; add a default value",
+                    self.origin(e.span).text
+                ),
+                Some(e.span),
+            );
+        }
         // CASE never returns `text`: text arms give keyword (conditional.csv-spec
         // casePartialFoldTrueToTextKeepsKeyword, casePartialFoldKeywordIsGroupable).
         if ty == EsqlType::Text {
