@@ -23,6 +23,11 @@ use crate::udf::{Origin, Warnings};
 use crate::value::build;
 use crate::value::{Column, Mv, Val, literal};
 
+/// Values one group of `MEDIAN`, `PERCENTILE`, `MEDIAN_ABSOLUTE_DEVIATION` or `VALUES` keeps in
+/// memory (these keep every value, or every distinct value, of their group). Past it the
+/// aggregate stops accumulating and warns that its result may be partial.
+pub const MAX_VALUES_PER_GROUP: usize = 100_000;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AggOp {
     /// `COUNT(*)`: rows.
@@ -65,7 +70,9 @@ impl AggOp {
             "median" | "percentile" => AggOp::Percentile,
             "median_absolute_deviation" => AggOp::MedianAbsoluteDeviation,
             "std_dev" => AggOp::StdDev,
-            "variance" => AggOp::Variance,
+            // stats.csv-spec varianceWithInts: `STD_VAR(salary)` of employees is 1.894786801075E8,
+            // the population variance, as `VARIANCE`.
+            "variance" | "std_var" => AggOp::Variance,
             "present" => AggOp::Present,
             "absent" => AggOp::Absent,
             "top" => AggOp::Top,
@@ -120,6 +127,7 @@ impl AggOp {
                 | "median_absolute_deviation"
                 | "std_dev"
                 | "variance"
+                | "std_var"
                 | "present"
                 | "absent"
                 | "top"
@@ -239,6 +247,7 @@ impl AggregateUDFImpl for EsqlAggregate {
             failures: self.failures.clone(),
             top: self.top,
             kept: Vec::new(),
+            capped: false,
         }))
     }
 }
@@ -314,6 +323,8 @@ struct EsqlAccumulator {
     top: (usize, bool),
     /// The values [`AggOp::Top`] keeps so far (at most twice its limit between trims).
     kept: Vec<Ordered>,
+    /// Whether values were left out at [`MAX_VALUES_PER_GROUP`].
+    capped: bool,
 }
 
 /// Running count, mean and sum of squared differences (Elasticsearch's `WelfordAlgorithm`).
@@ -376,6 +387,25 @@ impl EsqlAccumulator {
         self.kept = top_of(std::mem::take(&mut self.kept), self.top);
     }
 
+    /// Records that a value was left out at [`MAX_VALUES_PER_GROUP`] (warning once per group;
+    /// identical lines collapse across groups).
+    fn leave_out(&mut self) {
+        if self.capped {
+            return;
+        }
+        self.capped = true;
+        if let Some((warnings, origin)) = &self.failures {
+            warnings.note(
+                origin.line,
+                origin.column,
+                &format!(
+                    "limit MAX_VALUES_PER_GROUP ({MAX_VALUES_PER_GROUP}) reached: [{}] kept the first {MAX_VALUES_PER_GROUP} values of a group and left the rest out, so its result may be partial; narrow the input or group more finely",
+                    origin.text
+                ),
+            );
+        }
+    }
+
     fn add(&mut self, v: &Val) {
         match self.op {
             AggOp::CountRows => {}
@@ -388,7 +418,11 @@ impl EsqlAccumulator {
             }
             AggOp::Percentile | AggOp::MedianAbsoluteDeviation => {
                 if let Some(x) = v.as_f64() {
-                    self.values.push(x);
+                    if self.values.len() < MAX_VALUES_PER_GROUP {
+                        self.values.push(x);
+                    } else {
+                        self.leave_out();
+                    }
                 }
             }
             AggOp::StdDev | AggOp::Variance => {
@@ -396,7 +430,15 @@ impl EsqlAccumulator {
                     self.welford.add(x);
                 }
             }
-            AggOp::CountDistinct | AggOp::Values => {
+            AggOp::Values => {
+                let v = Ordered(v.clone());
+                if self.set.len() < MAX_VALUES_PER_GROUP || self.set.contains(&v) {
+                    self.set.insert(v);
+                } else {
+                    self.leave_out();
+                }
+            }
+            AggOp::CountDistinct => {
                 self.set.insert(Ordered(v.clone()));
             }
             AggOp::Min | AggOp::Max => {
@@ -649,6 +691,7 @@ fn fresh(op: AggOp, input: EsqlType) -> EsqlAccumulator {
         failures: None,
         top: (1, false),
         kept: Vec::new(),
+        capped: false,
     }
 }
 
@@ -756,5 +799,51 @@ mod tests {
         acc.update_batch(&[build(EsqlType::Integer, &cells).unwrap()])
             .unwrap();
         assert_eq!(acc.result(), vec![Val::Int(9), Val::Int(9), Val::Int(7)]);
+    }
+
+    #[test]
+    fn value_keeping_aggregates_stop_at_the_cap_and_warn() {
+        for op in [AggOp::Percentile, AggOp::Values] {
+            let mut acc = fresh(op, EsqlType::Long);
+            let warnings = Warnings::default();
+            let origin = Origin {
+                line: 1,
+                column: 7,
+                text: "MEDIAN(x)".into(),
+            };
+            acc.failures = Some((warnings.clone(), origin));
+            let cells: Vec<Mv> = (0..MAX_VALUES_PER_GROUP as i64 + 10)
+                .map(|x| vec![Val::Long(x)])
+                .collect();
+            acc.update_batch(&[build(EsqlType::Long, &cells).unwrap()])
+                .unwrap();
+            let kept = if op == AggOp::Values {
+                acc.set.len()
+            } else {
+                acc.values.len()
+            };
+            assert_eq!(kept, MAX_VALUES_PER_GROUP);
+            let (lines, _) = warnings.lines();
+            assert_eq!(lines.len(), 1, "{lines:?}");
+            assert!(
+                lines[0].starts_with(
+                    "Line 1:7: limit MAX_VALUES_PER_GROUP (100000) reached: [MEDIAN(x)]"
+                )
+            );
+            assert!(lines[0].contains("may be partial"));
+            // A value already kept still counts: VALUES of repeats is unaffected.
+            if op == AggOp::Values {
+                let before = acc.result().len();
+                acc.add(&Val::Long(0));
+                assert_eq!(acc.result().len(), before);
+            }
+        }
+        // Under the cap nothing is recorded.
+        let mut acc = fresh(AggOp::Percentile, EsqlType::Long);
+        let warnings = Warnings::default();
+        acc.failures = Some((warnings.clone(), Origin::default()));
+        acc.update_batch(&[build(EsqlType::Long, &[vec![Val::Long(1)]]).unwrap()])
+            .unwrap();
+        assert_eq!(warnings.lines().0, Vec::<String>::new());
     }
 }

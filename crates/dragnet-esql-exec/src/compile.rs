@@ -137,6 +137,7 @@ pub fn compile(query: &Query, text: &str, options: &Options<'_>) -> CResult<Comp
         foldable: Vec::new(),
         full_text: Err(FullTextPlace::Outside),
         reshaped_by: None,
+        pending_filter: Vec::new(),
     };
     for command in query.commands() {
         c.full_text = match (&command.kind, &c.reshaped_by) {
@@ -144,6 +145,9 @@ pub fn compile(query: &Query, text: &str, options: &Options<'_>) -> CResult<Comp
             (CommandKind::Where(_), Some(after)) => Err(FullTextPlace::After(after.clone())),
             _ => Err(FullTextPlace::Outside),
         };
+        if !matches!(command.kind, CommandKind::Where(_)) {
+            c.apply_pending_filter()?;
+        }
         c.command(&command.kind, command.span)?;
         if !matches!(
             command.kind,
@@ -153,6 +157,7 @@ pub fn compile(query: &Query, text: &str, options: &Options<'_>) -> CResult<Comp
             c.reshaped_by = Some(command_keyword(text, command.span));
         }
     }
+    c.apply_pending_filter()?;
     if !c.limited
         && let Some(limit) = options.default_limit
     {
@@ -189,6 +194,31 @@ struct Compiler<'a> {
     /// The first command after `FROM` that is not a `WHERE`: full-text functions filter the
     /// source's documents, so Elasticsearch refuses them after such a command.
     reshaped_by: Option<String>,
+    /// The condition of the `WHERE`s just compiled, not yet applied: Elasticsearch combines
+    /// adjacent `WHERE`s into one `AND` (`PushDownAndCombineFilters`), which evaluates both
+    /// sides on every row, so the second one warns on rows the first drops too
+    /// (boolean.csv-spec in).
+    pending_filter: Vec<(Typed, dragnet_esql::Span)>,
+}
+
+/// `AND` (`is_and`) or `OR` over every argument, in Kleene logic: false AND null = false,
+/// true OR null = true.
+fn logic_kernel(is_and: bool) -> Kernel {
+    Arc::new(move |args: &[Mv]| {
+        let mut unknown = false;
+        for a in args {
+            match single(a)? {
+                Some(Val::Bool(b)) if *b != is_and => return Ok(vec![Val::Bool(*b)]),
+                Some(_) => {}
+                None => unknown = true,
+            }
+        }
+        Ok(if unknown {
+            Vec::new()
+        } else {
+            vec![Val::Bool(is_and)]
+        })
+    })
 }
 
 /// Why a full-text function cannot appear where it is.
@@ -331,8 +361,7 @@ impl Compiler<'_> {
                         Some(cond.span),
                     );
                 }
-                let truth = self.truth(t, cond.span);
-                self.map(|b| b.filter(truth))?;
+                self.pending_filter.push((t, cond.span));
             }
             CommandKind::Eval(fields) => self.eval(fields)?,
             CommandKind::Stats {
@@ -636,6 +665,48 @@ impl Compiler<'_> {
             constant: None,
             span: None,
         })
+    }
+
+    /// Filters the rows by the pending `WHERE` condition, if any.
+    fn apply_pending_filter(&mut self) -> CResult<()> {
+        let mut conditions = std::mem::take(&mut self.pending_filter);
+        let (t, span) = match conditions.len() {
+            0 => return Ok(()),
+            1 => conditions.remove(0),
+            _ => {
+                let first = conditions[0].1;
+                // Each condition still fails on a multi-valued cell at its own place.
+                let singles = conditions
+                    .into_iter()
+                    .map(|(t, span)| {
+                        let kernel: Kernel = Arc::new(|args: &[Mv]| match args[0].as_slice() {
+                            [] | [_] => Ok(args[0].clone()),
+                            _ => Err(MULTI_VALUE.into()),
+                        });
+                        self.call(
+                            "esql_single",
+                            kernel,
+                            vec![t],
+                            EsqlType::Boolean,
+                            Output::Cells,
+                            span,
+                        )
+                    })
+                    .collect();
+                let and = self.call(
+                    "esql_and",
+                    logic_kernel(true),
+                    singles,
+                    EsqlType::Boolean,
+                    Output::Cells,
+                    first,
+                );
+                (and, first)
+            }
+        };
+        let truth = self.truth(t, span);
+        self.map(|b| b.filter(truth))?;
+        Ok(())
     }
 
     fn truth(&self, t: Typed, span: dragnet_esql::Span) -> DfExpr {
@@ -1419,25 +1490,9 @@ impl Compiler<'_> {
                     .iter()
                     .map(|i| self.boolean(i))
                     .collect::<CResult<Vec<_>>>()?;
-                // Kleene logic: false AND null = false, true OR null = true.
-                let kernel: Kernel = Arc::new(move |args: &[Mv]| {
-                    let mut unknown = false;
-                    for a in args {
-                        match single(a)? {
-                            Some(Val::Bool(b)) if *b != is_and => return Ok(vec![Val::Bool(*b)]),
-                            Some(_) => {}
-                            None => unknown = true,
-                        }
-                    }
-                    Ok(if unknown {
-                        Vec::new()
-                    } else {
-                        vec![Val::Bool(is_and)]
-                    })
-                });
                 Ok(self.call(
                     if is_and { "esql_and" } else { "esql_or" },
-                    kernel,
+                    logic_kernel(is_and),
                     args,
                     EsqlType::Boolean,
                     Output::Cells,
@@ -2086,6 +2141,37 @@ impl Compiler<'_> {
                         span: Some(args[i].span),
                     })?;
             }
+        }
+        // A time span exists only at planning time, so a CASE of spans folds on its constant
+        // conditions (conditional.csv-spec caseWithTemporalAmount: `d + CASE(true, 1 DAY,
+        // 10 DAYS)`).
+        if matches!(ty, EsqlType::TimeDuration | EsqlType::DatePeriod) {
+            let mut arms = typed.into_iter();
+            while let Some(condition) = arms.next() {
+                let Some(value) = arms.next() else {
+                    return Ok(condition);
+                };
+                match condition.constant.as_deref() {
+                    Some([Val::Bool(true)]) => return Ok(value),
+                    Some([Val::Bool(false)] | []) => {}
+                    _ => {
+                        return err(
+                            format!(
+                                "[{}] returns a time span, so its conditions must be constant",
+                                self.origin(e.span).text
+                            ),
+                            Some(e.span),
+                        );
+                    }
+                }
+            }
+            return err(
+                format!(
+                    "[{}] returns no time span when no condition holds; add a default value",
+                    self.origin(e.span).text
+                ),
+                Some(e.span),
+            );
         }
         // CASE never returns `text`: text arms give keyword (conditional.csv-spec
         // casePartialFoldTrueToTextKeepsKeyword, casePartialFoldKeywordIsGroupable).

@@ -24,6 +24,7 @@ pub mod types;
 mod udf;
 pub mod value;
 
+pub use aggregates::MAX_VALUES_PER_GROUP;
 pub use compile::{
     Catalog, CompileError, Compiled, FULL_TEXT_COLUMN_PREFIX, Options, compile, full_text_column,
     literal_cell, wildcard_match,
