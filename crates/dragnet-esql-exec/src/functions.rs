@@ -247,6 +247,46 @@ pub fn resolve_reporting(
                 ))
             })
         }
+        // Elasticsearch's Locate: the 1-based position (in code points) of `substr` in `str` from
+        // `start` (1-based; 0 as 1; negative from the end; clamped), 0 when absent or when `substr`
+        // is longer than `str` in bytes.
+        "locate" => {
+            arity(2, 3)?;
+            string_arg(0)?;
+            string_arg(1)?;
+            resolved(EsqlType::Integer, |args| {
+                let (Some(s), Some(sub)) = (single(&args[0])?, single(&args[1])?) else {
+                    return null();
+                };
+                let start = match args.get(2) {
+                    Some(c) => match single(c)?.and_then(Val::as_i64) {
+                        Some(v) => v,
+                        None => return null(),
+                    },
+                    None => 0,
+                };
+                let (s, sub) = (
+                    s.as_str().unwrap_or_default(),
+                    sub.as_str().unwrap_or_default(),
+                );
+                if s.len() < sub.len() {
+                    return one(Val::Int(0));
+                }
+                let count = s.chars().count() as i64;
+                let from = match start {
+                    v if v > 0 => v - 1,
+                    v if v < 0 => count + v,
+                    _ => 0,
+                }
+                .clamp(0, count) as usize;
+                let offset = s.char_indices().nth(from).map_or(s.len(), |(i, _)| i);
+                let position = match s[offset..].find(sub) {
+                    Some(i) => 1 + s[..offset + i].chars().count() as i32,
+                    None => 0,
+                };
+                one(Val::Int(position))
+            })
+        }
         "left" | "right" => {
             arity(2, 2)?;
             string_arg(0)?;
@@ -1133,6 +1173,36 @@ mod tests {
             Ok(vec![Val::Bool(true)])
         );
         assert_eq!(call("concat", &[k, k], &[s("a"), vec![]]), Ok(vec![]));
+    }
+
+    /// Elasticsearch's `Locate.process`: 1-based code-point positions, start 0 as 1, negative
+    /// from the end, clamped; 0 when absent or when the substring has more bytes.
+    #[test]
+    fn locate_follows_elasticsearch() {
+        let (k, i) = (EsqlType::Keyword, EsqlType::Integer);
+        let at = |hay: &str, needle: &str, start: Option<i32>| {
+            let mut types = vec![k, k];
+            let mut args = vec![s(hay), s(needle)];
+            if let Some(v) = start {
+                types.push(i);
+                args.push(vec![Val::Int(v)]);
+            }
+            match call("locate", &types, &args).unwrap().as_slice() {
+                [Val::Int(p)] => *p,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(at("a tiger", "ti", None), 3);
+        assert_eq!(at("a tiger", "x", None), 0);
+        assert_eq!(at("abcabc", "bc", Some(3)), 5);
+        assert_eq!(at("abcabc", "bc", Some(0)), 2);
+        assert_eq!(at("abcabc", "bc", Some(-2)), 5);
+        assert_eq!(at("abcabc", "bc", Some(-100)), 2);
+        assert_eq!(at("abcabc", "bc", Some(100)), 0);
+        // Positions count code points, not bytes.
+        assert_eq!(at("ééx", "x", None), 3);
+        assert_eq!(at("ab", "abc", None), 0);
+        assert_eq!(at("abc", "", None), 1);
     }
 
     #[test]
