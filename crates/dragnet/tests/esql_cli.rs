@@ -79,7 +79,7 @@ fn validate_type_checks_esql_rules_over_cloudtrail() {
         ),
         (
             "dragnet_gap.toml",
-            "from logs-aws.cloudtrail-*\n| eval p = locate(event.action, \"Get\")",
+            "from logs-aws.cloudtrail-*\n| eval p = url_decode(event.action)",
             0,
             "warning",
         ),
