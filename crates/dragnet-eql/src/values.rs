@@ -290,8 +290,8 @@ fn shape_of(p: &[WTok]) -> Shape {
 
 /// Translates a Lucene regular expression (`RegExp`, the syntax of the `regexp` query, which
 /// `regex`/`regex~` compile to) into an anchored `regex` crate pattern. Lucene's extra operators
-/// (`@` any string, `#` empty language, `&` intersection, `~` complement, `<n-m>` intervals) are
-/// reported as unsupported rather than mistranslated.
+/// (`@` any string, `&` intersection, `~` complement, `<n-m>` intervals) are reported as
+/// unsupported rather than mistranslated; `#` (the empty language) matches nothing.
 pub fn lucene_regex(pattern: &str, insensitive: bool) -> Result<regex::Regex, String> {
     let mut out = String::with_capacity(pattern.len() + 16);
     out.push_str(if insensitive {
@@ -340,7 +340,13 @@ pub fn lucene_regex(pattern: &str, insensitive: bool) -> Result<regex::Regex, St
                 out.push(c);
                 i += 1;
             }
-            '@' | '#' | '&' | '~' | '<' => {
+            // The empty language (Lucene's `EMPTY` flag, on in the `ALL` default): matches no
+            // string, so `abc RLIKE "#"` is false (csv-spec `rlikeWithEmptyLanguagePattern`).
+            '#' => {
+                out.push_str("[^\\s\\S]");
+                i += 1;
+            }
+            '@' | '&' | '~' | '<' => {
                 return Err(format!(
                     "Lucene regex operator '{c}' is not supported by dragnet; escape it as '\\{c}' to match it literally"
                 ));
@@ -558,6 +564,11 @@ mod tests {
         let r = lucene_regex("a.b", false).unwrap();
         assert!(r.is_match("a\nb"), "Lucene '.' matches any character");
         assert!(lucene_regex("a@", false).is_err());
+        // `#`: the empty language, alone or as one branch.
+        assert!(!lucene_regex("#", false).unwrap().is_match("abc"));
+        assert!(!lucene_regex("#", false).unwrap().is_match(""));
+        assert!(lucene_regex("a|#", false).unwrap().is_match("a"));
+        assert!(lucene_regex("a\\#", false).unwrap().is_match("a#"));
         assert!(lucene_regex("a\\@", false).unwrap().is_match("a@"));
     }
 
