@@ -320,16 +320,6 @@ fn esql_plan_table() -> std::sync::Arc<dragnet_esql_exec::CellTable> {
 /// (type checks, ES|QL semantics as DataFusion functions and rewrites), optimized by DataFusion
 /// and run, as `dragnet esql` does; a planning or execution error is fine, a panic is a crash.
 pub fn esql_plan(data: &[u8]) {
-    struct Fixed(std::sync::Arc<dragnet_esql_exec::CellTable>);
-    impl dragnet_esql_exec::Catalog for Fixed {
-        fn table(
-            &self,
-            _: &[dragnet_esql::IndexPattern],
-            _: &[String],
-        ) -> Result<std::sync::Arc<dragnet_esql_exec::CellTable>, String> {
-            Ok(self.0.clone())
-        }
-    }
     static TABLE: OnceLock<std::sync::Arc<dragnet_esql_exec::CellTable>> = OnceLock::new();
     static EXECUTOR: OnceLock<dragnet_esql_exec::Executor> = OnceLock::new();
     let Ok(text) = std::str::from_utf8(data) else {
@@ -338,7 +328,7 @@ pub fn esql_plan(data: &[u8]) {
     let Ok(query) = dragnet_esql::parse(text) else {
         return;
     };
-    let catalog = Fixed(TABLE.get_or_init(esql_plan_table).clone());
+    let catalog = TABLE.get_or_init(esql_plan_table).clone();
     let options = dragnet_esql_exec::Options {
         catalog: &catalog,
         now_ms: 1_716_285_600_000,

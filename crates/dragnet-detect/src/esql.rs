@@ -301,19 +301,6 @@ impl Feed {
     }
 }
 
-/// The table the rest of a split query reads: the prefix's output.
-struct PrefixOutput(Arc<CellTable>);
-
-impl Catalog for PrefixOutput {
-    fn table(
-        &self,
-        _indices: &[dragnet_esql::IndexPattern],
-        _metadata: &[String],
-    ) -> Result<Arc<CellTable>, String> {
-        Ok(self.0.clone())
-    }
-}
-
 /// The split of `query`, when its leading commands are row-local and the rest is not empty.
 fn split(query: &Query, text: &str) -> Option<Split> {
     let row_local = query
@@ -432,15 +419,17 @@ pub(crate) fn build(
         if rest_columns.len() + 1 != prefix.columns.len() {
             return None;
         }
-        let rest_table = PrefixOutput(Arc::new(CellTable::new(rest_columns)));
-        let options = Options {
-            catalog: &rest_table,
-            now_ms: 0,
-            now_clock: None,
-            default_limit: None,
-            warnings: Warnings::default(),
-        };
-        compile(&s.rest, &text, &options).ok()?;
+        let rest_table = Arc::new(CellTable::new(rest_columns));
+        compile_with(
+            &s.rest,
+            &text,
+            &rest_table,
+            0,
+            None,
+            None,
+            Warnings::default(),
+        )
+        .ok()?;
         let row = prefix.table.as_ref()?.index_of(ROW_COLUMN)?;
         let mut needed = executor.needed_columns(&prefix).ok()?;
         needed.retain(|&c| c != row);
@@ -585,7 +574,7 @@ fn compile_at(
 fn compile_with(
     query: &Query,
     text: &str,
-    catalog: &CloudTrailCatalog,
+    catalog: &dyn Catalog,
     now_ms: i64,
     now_clock: Option<Arc<AtomicI64>>,
     limit: Option<usize>,
@@ -1272,15 +1261,16 @@ impl EsqlDetector {
         warnings: &Warnings,
     ) -> Result<Feed, String> {
         let plan = |query: &Query, catalog: &dyn Catalog, clock: Option<Arc<AtomicI64>>, limit| {
-            let options = Options {
+            let compiled = compile_with(
+                query,
+                &self.text,
                 catalog,
-                now_ms: 0,
-                now_clock: clock,
-                default_limit: limit,
-                warnings: warnings.clone(),
-            };
-            let compiled = compile(query, &self.text, &options)
-                .map_err(|e| format!("ES|QL rule failed to plan: {}", located(&self.text, e)))?;
+                0,
+                clock,
+                limit,
+                warnings.clone(),
+            )
+            .map_err(|e| format!("ES|QL rule failed to plan: {e}"))?;
             let prepared = executor
                 .prepare(&compiled)
                 .map_err(|e| format!("ES|QL rule failed to plan: {e}"))?;
@@ -1365,7 +1355,7 @@ impl EsqlDetector {
         }
         let (_, rest_prepared) = plan(
             &split.rest,
-            &PrefixOutput(rest_table.clone()),
+            &rest_table,
             Some(clock.clone()),
             Some(self.max_signals),
         )?;

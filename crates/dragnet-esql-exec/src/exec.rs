@@ -199,23 +199,12 @@ fn _assert_send(e: Executor) -> Arc<Executor> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compile::{Catalog, Options, compile};
+    use crate::compile::{Options, compile};
     use crate::table::CellTable;
     use crate::udf::Warnings;
     use crate::value::Val;
 
-    struct OneTable(Arc<CellTable>);
-    impl Catalog for OneTable {
-        fn table(
-            &self,
-            _: &[dragnet_esql::IndexPattern],
-            _: &[String],
-        ) -> Result<Arc<CellTable>, String> {
-            Ok(self.0.clone())
-        }
-    }
-
-    fn run(query: &str, catalog: &OneTable) -> ResultTable {
+    fn run(query: &str, catalog: &Arc<CellTable>) -> ResultTable {
         let parsed = dragnet_esql::parse(query).unwrap();
         let options = Options {
             catalog,
@@ -247,7 +236,7 @@ mod tests {
             vec![vec![], vec![Val::Long(4)]],
         ];
         table.set_batches(vec![table.batch(&[0, 1], &rows).unwrap()]);
-        let catalog = OneTable(table);
+        let catalog = table;
         let r = run(
             "FROM t | STATS c = COUNT(n), s = SUM(n), COUNT(*) BY k | SORT k",
             &catalog,
@@ -284,7 +273,7 @@ mod tests {
 
     #[test]
     fn row_eval_and_three_valued_where() {
-        let catalog = OneTable(Arc::new(CellTable::new(Vec::new())));
+        let catalog = Arc::new(CellTable::new(Vec::new()));
         let r = run(
             "ROW a = 1, b = null | EVAL c = a + 1, d = b > 1 OR true, e = b > 1 AND true | WHERE c == 2",
             &catalog,
