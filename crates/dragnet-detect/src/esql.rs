@@ -709,33 +709,16 @@ pub fn kql_fields(text: &str, schema: &dragnet_schema::Schema) -> Vec<String> {
 
 /// The KQL query of every `KQL("…")` call in `e` (a constant string argument).
 fn collect_kql(e: &dragnet_esql::Expr, out: &mut Vec<String>) {
-    match &e.kind {
-        ExprKind::Call { name, args, .. } if name.eq_ignore_ascii_case("kql") => {
-            if let [a] = args.as_slice()
-                && let ExprKind::Literal(Literal::String(q)) = &a.kind
-                && !out.contains(q)
-            {
-                out.push(q.clone());
-            }
+    each_expr(e, &mut |e| {
+        if let ExprKind::Call { name, args, .. } = &e.kind
+            && name.eq_ignore_ascii_case("kql")
+            && let [a] = args.as_slice()
+            && let ExprKind::Literal(Literal::String(q)) = &a.kind
+            && !out.contains(q)
+        {
+            out.push(q.clone());
         }
-        ExprKind::Call { args, .. } => args.iter().for_each(|a| collect_kql(a, out)),
-        ExprKind::Neg(x) | ExprKind::Not(x) => collect_kql(x, out),
-        ExprKind::And(items) | ExprKind::Or(items) => {
-            items.iter().for_each(|a| collect_kql(a, out))
-        }
-        ExprKind::Binary { left, right, .. } => {
-            collect_kql(left, out);
-            collect_kql(right, out);
-        }
-        ExprKind::In { expr, list, .. } => {
-            collect_kql(expr, out);
-            list.iter().for_each(|a| collect_kql(a, out));
-        }
-        ExprKind::Like { expr, .. }
-        | ExprKind::IsNull { expr, .. }
-        | ExprKind::Cast { expr, .. } => collect_kql(expr, out),
-        _ => {}
-    }
+    });
 }
 
 /// A `KQL("…")` argument compiled by dragnet's KQL engine against the CloudTrail mapping, as
@@ -754,31 +737,34 @@ fn compile_kql(
 }
 
 fn collect_fields(e: &dragnet_esql::Expr, out: &mut Vec<String>) {
+    each_expr(e, &mut |e| match &e.kind {
+        ExprKind::Field(f) | ExprKind::Match { field: f, .. } => out.push(f.clone()),
+        _ => {}
+    });
+}
+
+/// Calls `f` with `e` and every expression under it, parents first.
+fn each_expr(e: &dragnet_esql::Expr, f: &mut dyn FnMut(&dragnet_esql::Expr)) {
+    f(e);
     match &e.kind {
-        ExprKind::Field(f) => out.push(f.clone()),
-        ExprKind::Call { args, .. } => args.iter().for_each(|a| collect_fields(a, out)),
-        ExprKind::Neg(x) | ExprKind::Not(x) => collect_fields(x, out),
-        ExprKind::And(items) | ExprKind::Or(items) => {
-            items.iter().for_each(|a| collect_fields(a, out))
-        }
+        ExprKind::Call { args, .. } => args.iter().for_each(|a| each_expr(a, f)),
+        ExprKind::Neg(x) | ExprKind::Not(x) => each_expr(x, f),
+        ExprKind::And(items) | ExprKind::Or(items) => items.iter().for_each(|a| each_expr(a, f)),
         ExprKind::Binary { left, right, .. } => {
-            collect_fields(left, out);
-            collect_fields(right, out);
+            each_expr(left, f);
+            each_expr(right, f);
         }
         ExprKind::In { expr, list, .. } => {
-            collect_fields(expr, out);
-            list.iter().for_each(|a| collect_fields(a, out));
+            each_expr(expr, f);
+            list.iter().for_each(|a| each_expr(a, f));
         }
         ExprKind::Like { expr, patterns, .. } => {
-            collect_fields(expr, out);
-            patterns.iter().for_each(|a| collect_fields(a, out));
+            each_expr(expr, f);
+            patterns.iter().for_each(|a| each_expr(a, f));
         }
-        ExprKind::IsNull { expr, .. } | ExprKind::Cast { expr, .. } => collect_fields(expr, out),
-        ExprKind::Match { field, query, .. } => {
-            out.push(field.clone());
-            collect_fields(query, out);
-        }
-        ExprKind::Literal(_) | ExprKind::Param(_) => {}
+        ExprKind::IsNull { expr, .. } | ExprKind::Cast { expr, .. } => each_expr(expr, f),
+        ExprKind::Match { query, .. } => each_expr(query, f),
+        ExprKind::Field(_) | ExprKind::Literal(_) | ExprKind::Param(_) => {}
     }
 }
 
